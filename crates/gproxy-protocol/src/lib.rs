@@ -1,0 +1,1 @@
+//! gproxy-protocol
