@@ -1,1 +1,150 @@
-fn main() {}
+//! gproxy: a self-hosted, high-performance LLM gateway. This binary only
+//! wires things together: parse the CLI, start tracing, bootstrap, serve.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use gproxy_core::{StartupArgs, bootstrap, build_engine};
+use gproxy_router::Router;
+use tokio::net::TcpListener;
+
+/// How long shutdown waits for the usage sink to flush.
+const SINK_FLUSH_DEADLINE: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A self-hosted, high-performance LLM gateway.
+#[derive(Debug, Parser)]
+#[command(name = "gproxy", version, about)]
+struct Cli {
+    /// Listen address [default: 127.0.0.1]
+    #[arg(long, env = "GPROXY_HOST")]
+    host: Option<String>,
+    /// Listen port; 0 picks a free one [default: 8787]
+    #[arg(long, env = "GPROXY_PORT")]
+    port: Option<u16>,
+    /// Data directory (holds the SQLite database by default) [default: ./data]
+    #[arg(long, env = "GPROXY_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Database DSN: sqlite://..., postgres://..., mysql://... [default: SQLite file in the data dir]
+    #[arg(long, env = "GPROXY_DSN", hide_env_values = true)]
+    dsn: Option<String>,
+    /// Admin key; generated and printed once when none exists anywhere
+    #[arg(long, env = "GPROXY_ADMIN_KEY", hide_env_values = true)]
+    admin_key: Option<String>,
+    /// Declarative config file (TOML), applied at every start
+    #[arg(long, env = "GPROXY_CONFIG")]
+    config: Option<PathBuf>,
+    /// Egress proxy for upstream calls: http://host:port or socks5://host:port
+    #[arg(long, env = "GPROXY_PROXY", hide_env_values = true)]
+    proxy: Option<String>,
+    /// Log filter (tracing EnvFilter syntax)
+    #[arg(long, env = "GPROXY_LOG", default_value = "info")]
+    log: String,
+    /// Log format
+    #[arg(long, env = "GPROXY_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(&cli.log, cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("gproxy: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("gproxy: error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let boot = bootstrap(StartupArgs {
+        host: cli.host,
+        port: cli.port,
+        data_dir: cli.data_dir,
+        dsn: cli.dsn,
+        admin_key: cli.admin_key,
+        config: cli.config,
+        proxy: cli.proxy,
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let (engine, sink) = build_engine(&boot).map_err(|e| e.to_string())?;
+
+    let addr = format!("{}:{}", boot.settings.host, boot.settings.port);
+    let listener = TcpListener::bind(&addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let local: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
+
+    println!("gproxy {} listening on http://{local}", env!("CARGO_PKG_VERSION"));
+    println!("  data dir: {}", boot.settings.data_dir.display());
+    println!("  database: {}", boot.settings.dsn_redacted());
+    if let Some(key) = &boot.generated_admin_key {
+        println!("  admin key (generated; shown only this once, store it now): {key}");
+    }
+    tracing::info!(%local, "serving");
+
+    let router = Arc::new(Router::new(Arc::new(engine)));
+    gproxy_router::serve(listener, router, shutdown_signal()).await;
+    tracing::info!("shutting down: flushing usage records");
+    sink.shutdown(SINK_FLUSH_DEADLINE).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+fn init_tracing(filter: &str, format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

@@ -1,1 +1,13 @@
-//! gproxy-provider
+//! Upstream providers: the [`Provider`] contract, the built-in providers and
+//! the registry that names them.
+//!
+//! A provider is mostly data (protocols, default base URL, auth form) plus a
+//! few small overrides. The engine asks it where a request goes and how a
+//! credential becomes upstream auth; it never does IO itself.
+
+pub mod builtin;
+pub mod registry;
+pub mod traits;
+
+pub use registry::ProviderRegistry;
+pub use traits::{Endpoint, Provider, ProviderError};

@@ -1,1 +1,176 @@
-//! gproxy-router
+//! The HTTP edge: a plain hyper service that matches routes, extracts the
+//! client key and the request id, limits the body, calls the engine once and
+//! renders errors in the protocol the client spoke.
+
+mod auth;
+mod render;
+mod routes;
+mod server;
+
+pub use routes::{Route, match_route};
+pub use server::serve;
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use gproxy_core::{Engine, GatewayError, ProxyBody, ProxyRequest};
+use gproxy_protocol::Protocol;
+use http::header::{CONTENT_LENGTH, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Limited};
+
+/// The request id header, accepted from the client or generated.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// The gateway's HTTP service.
+#[derive(Debug)]
+pub struct Router {
+    engine: Arc<Engine>,
+}
+
+impl Router {
+    /// A router over `engine`.
+    pub fn new(engine: Arc<Engine>) -> Self {
+        Router { engine }
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// Handles one request. Never fails: every error becomes a response.
+    pub async fn handle<B>(&self, req: Request<B>) -> Result<Response<ProxyBody>, Infallible>
+    where
+        B: http_body::Body<Data = Bytes> + Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let started = Instant::now();
+        let request_id = request_id(req.headers());
+        let mut response = self.route(req, &request_id, started).await;
+        if let Ok(value) = HeaderValue::from_str(&request_id) {
+            response.headers_mut().insert(REQUEST_ID, value);
+        }
+        Ok(response)
+    }
+
+    async fn route<B>(&self, req: Request<B>, request_id: &str, started: Instant) -> Response<ProxyBody>
+    where
+        B: http_body::Body<Data = Bytes> + Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let path = req.uri().path().to_owned();
+        let query = req.uri().query().map(str::to_owned);
+        let route = match_route(&path, query.as_deref());
+        let proxy_route = match route {
+            Route::Health => {
+                if req.method() != Method::GET && req.method() != Method::HEAD {
+                    return render::plain_error(Protocol::OpenAiChat, StatusCode::METHOD_NOT_ALLOWED, "use GET /health");
+                }
+                return render::health(&self.engine);
+            }
+            Route::NotFound(protocol) => {
+                return render::plain_error(
+                    protocol,
+                    StatusCode::NOT_FOUND,
+                    &format!("no route for {} {path}; see route.md for the routes gproxy serves", req.method()),
+                );
+            }
+            Route::Proxy(route) => route,
+        };
+        let protocol = proxy_route.protocol;
+        if req.method() != Method::POST {
+            return render::plain_error(
+                protocol,
+                StatusCode::METHOD_NOT_ALLOWED,
+                &format!("{path} accepts POST only"),
+            );
+        }
+
+        let key = auth::client_key(req.headers(), query.as_deref());
+        let principal = match self.engine.authenticate(key.as_deref()) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::info!(request_id, path, "rejected: {e}");
+                return render::error(protocol, e);
+            }
+        };
+
+        let (parts, body) = req.into_parts();
+        let body = match read_body(&parts.headers, body, self.engine.limits().max_body_bytes).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::info!(request_id, path, "rejected: {e}");
+                return render::error(protocol, e);
+            }
+        };
+
+        let request = ProxyRequest {
+            request_id: request_id.to_owned(),
+            route: proxy_route,
+            method: parts.method,
+            path,
+            headers: parts.headers,
+            body,
+            principal,
+            started,
+        };
+        match self.engine.proxy(request).await {
+            Ok(response) => response,
+            Err(e) => render::error(protocol, e),
+        }
+    }
+}
+
+/// Reads the whole request body, refusing more than `limit` bytes (413) —
+/// early from `Content-Length` when the client declares it.
+async fn read_body<B>(headers: &http::HeaderMap, body: B, limit: usize) -> Result<Bytes, GatewayError>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(GatewayError::PayloadTooLarge { limit });
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            Err(GatewayError::PayloadTooLarge { limit })
+        }
+        Err(e) => Err(GatewayError::BadRequest(format!("could not read the request body: {e}"))),
+    }
+}
+
+/// The client's `X-Request-Id` when it is sane (1 to 128 visible ASCII
+/// characters), otherwise a new UUID.
+fn request_id(headers: &http::HeaderMap) -> String {
+    headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map_or_else(|| uuid::Uuid::new_v4().simple().to_string(), str::to_owned)
+}
+
+/// `application/json` content type, shared by rendered responses.
+pub(crate) const JSON: HeaderValue = HeaderValue::from_static("application/json");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_id_is_kept_when_sane_and_generated_otherwise() {
+        let mut h = http::HeaderMap::new();
+        assert_eq!(request_id(&h).len(), 32);
+        h.insert(REQUEST_ID, HeaderValue::from_static("abc-123"));
+        assert_eq!(request_id(&h), "abc-123");
+        h.insert(REQUEST_ID, HeaderValue::from_str(&"x".repeat(200)).unwrap());
+        assert_eq!(request_id(&h).len(), 32);
+    }
+}

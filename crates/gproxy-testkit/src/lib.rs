@@ -1,1 +1,262 @@
-//! gproxy-testkit
+//! Mock upstream for tests and benchmarks: one HTTP/1.1 server that speaks
+//! the wire formats of OpenAI (Chat Completions, Responses), Anthropic
+//! (Messages) and Gemini (generateContent / streamGenerateContent) on one
+//! port, records every request and plays scripted [`Fault`]s.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use gproxy_testkit::{Fault, MockUpstream};
+//! let upstream = MockUpstream::start().await?;
+//! upstream.push_fault(Fault::rate_limited(3));
+//! // point the gateway at `upstream.base_url()` ...
+//! assert_eq!(upstream.request_count(), 0);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Routes (everything else answers 404 in the error shape of the protocol
+//! the path belongs to):
+//!
+//! | method | path | protocol |
+//! |---|---|---|
+//! | POST | `/v1/chat/completions` | OpenAI Chat Completions |
+//! | POST | `/v1/responses` | OpenAI Responses |
+//! | POST | `/v1/messages` | Anthropic Messages |
+//! | POST | `/v1beta/models/{model}:generateContent` (also `/v1/models/...`) | Gemini |
+//! | POST | `/v1beta/models/{model}:streamGenerateContent` (also `/v1/models/...`) | Gemini |
+//! | GET | `/v1/models` | OpenAI model list (Anthropic's when `anthropic-version` is sent) |
+//! | GET | `/v1beta/models` | Gemini model list |
+//!
+//! Every successful reply reports the token counts in [`usage`]; the reply
+//! text is `"Hello from mock <model>"`, split into the configured number of
+//! stream deltas (see [`MockUpstream::set_stream_chunks`]); a non-streamed
+//! reply carries the concatenation of those deltas.
+
+mod body;
+mod claude;
+mod fault;
+mod gemini;
+mod openai;
+mod server;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::HeaderMap;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+pub use fault::Fault;
+
+/// The usage numbers every successful mock response reports (so tests can
+/// assert accounting).
+///
+/// How they map onto each protocol:
+/// - OpenAI Chat: `prompt_tokens = INPUT`, `completion_tokens = OUTPUT`,
+///   `total_tokens = INPUT + OUTPUT`,
+///   `prompt_tokens_details.cached_tokens = CACHE_READ`,
+///   `completion_tokens_details.reasoning_tokens = REASONING`.
+/// - OpenAI Responses: `input_tokens = INPUT`, `output_tokens = OUTPUT`,
+///   `total_tokens = INPUT + OUTPUT`, `input_tokens_details.cached_tokens =
+///   CACHE_READ`, `output_tokens_details.reasoning_tokens = REASONING`.
+/// - Anthropic: `input_tokens = INPUT`, `output_tokens = OUTPUT`,
+///   `cache_read_input_tokens = CACHE_READ`,
+///   `cache_creation_input_tokens = CACHE_WRITE`.
+/// - Gemini: `promptTokenCount = INPUT`, `candidatesTokenCount = OUTPUT`,
+///   `cachedContentTokenCount = CACHE_READ`, `thoughtsTokenCount =
+///   REASONING`, `totalTokenCount = INPUT + OUTPUT + REASONING` (Gemini
+///   counts thoughts outside the candidates).
+pub mod usage {
+    /// Input (prompt) tokens.
+    pub const INPUT: u64 = 11;
+    /// Output (completion / candidates) tokens.
+    pub const OUTPUT: u64 = 7;
+    /// Input tokens read from the prompt cache.
+    pub const CACHE_READ: u64 = 3;
+    /// Input tokens written to the prompt cache (Anthropic only).
+    pub const CACHE_WRITE: u64 = 2;
+    /// Reasoning (thinking) tokens.
+    pub const REASONING: u64 = 5;
+}
+
+/// One request as the mock upstream received it.
+#[derive(Debug, Clone)]
+pub struct RecordedRequest {
+    /// HTTP method, e.g. `"POST"`.
+    pub method: String,
+    /// Path without the query, e.g. `"/v1/chat/completions"`.
+    pub path: String,
+    /// Raw query string without the `?`, if any.
+    pub query: Option<String>,
+    /// All request headers.
+    pub headers: HeaderMap,
+    /// The full request body.
+    pub body: Bytes,
+}
+
+impl RecordedRequest {
+    /// The value of header `name` (case-insensitive), if present and valid
+    /// visible ASCII.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The body parsed as JSON, or `Value::Null` if it is not JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The value of query parameter `name` (not percent-decoded), if present.
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        server::query_param(self.query.as_deref(), name)
+    }
+}
+
+/// Default number of text deltas per streamed reply.
+const DEFAULT_STREAM_CHUNKS: usize = 3;
+
+/// State shared between the handle and the server tasks.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// Recorded requests in arrival order.
+    requests: Mutex<Vec<RecordedRequest>>,
+    /// Pending faults, consumed one per request.
+    faults: Mutex<VecDeque<Fault>>,
+    /// Whether requests are recorded.
+    recording: AtomicBool,
+    /// Requests received since start or the last `clear`.
+    count: AtomicUsize,
+    /// Text deltas per streamed reply.
+    stream_chunks: AtomicUsize,
+    /// Delay between text deltas, in nanoseconds.
+    stream_delay_nanos: AtomicU64,
+}
+
+/// Locks `m`, ignoring poisoning (the data stays usable for a test helper).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    fn new() -> Self {
+        Self {
+            requests: Mutex::new(Vec::new()),
+            faults: Mutex::new(VecDeque::new()),
+            recording: AtomicBool::new(true),
+            count: AtomicUsize::new(0),
+            stream_chunks: AtomicUsize::new(DEFAULT_STREAM_CHUNKS),
+            stream_delay_nanos: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts one request and records it when recording is on.
+    pub(crate) fn record(&self, make: impl FnOnce() -> RecordedRequest) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        if self.recording.load(Ordering::Relaxed) {
+            let request = make();
+            lock(&self.requests).push(request);
+        }
+    }
+
+    /// Takes the next pending fault, if any.
+    pub(crate) fn next_fault(&self) -> Option<Fault> {
+        lock(&self.faults).pop_front()
+    }
+
+    /// Current stream settings: delta count (at least 1) and delay.
+    pub(crate) fn stream_settings(&self) -> (usize, Duration) {
+        let chunks = self.stream_chunks.load(Ordering::Relaxed).max(1);
+        let delay = Duration::from_nanos(self.stream_delay_nanos.load(Ordering::Relaxed));
+        (chunks, delay)
+    }
+}
+
+/// A running mock upstream. Dropping it stops the server and closes every
+/// open connection.
+#[derive(Debug)]
+pub struct MockUpstream {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: JoinHandle<()>,
+}
+
+impl MockUpstream {
+    /// Starts a mock upstream on `127.0.0.1` with an ephemeral port.
+    pub async fn start() -> std::io::Result<MockUpstream> {
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// Starts a mock upstream on `addr` (port 0 picks a free port).
+    pub async fn start_on(addr: SocketAddr) -> std::io::Result<MockUpstream> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::new());
+        let task = tokio::spawn(server::serve(listener, Arc::clone(&shared)));
+        Ok(MockUpstream { addr, shared, task })
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://IP:PORT`, without a trailing slash.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// All recorded requests, in arrival order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.shared.requests).clone()
+    }
+
+    /// The most recently recorded request.
+    pub fn last_request(&self) -> Option<RecordedRequest> {
+        lock(&self.shared.requests).last().cloned()
+    }
+
+    /// Requests received since start or the last [`clear`](Self::clear),
+    /// counted even while recording is off.
+    pub fn request_count(&self) -> usize {
+        self.shared.count.load(Ordering::Relaxed)
+    }
+
+    /// Forgets recorded requests, resets the request count and drops pending
+    /// faults.
+    pub fn clear(&self) {
+        lock(&self.shared.requests).clear();
+        lock(&self.shared.faults).clear();
+        self.shared.count.store(0, Ordering::Relaxed);
+    }
+
+    /// Queues a fault; faults are consumed first in, first out, one per
+    /// incoming request (whatever its route).
+    pub fn push_fault(&self, fault: Fault) {
+        lock(&self.shared.faults).push_back(fault);
+    }
+
+    /// Turns request recording on (the default) or off (for benchmarks).
+    pub fn set_recording(&self, on: bool) {
+        self.shared.recording.store(on, Ordering::Relaxed);
+    }
+
+    /// Sets the number of text deltas per streamed reply (default 3, at
+    /// least 1) and the delay between consecutive deltas (default 0).
+    pub fn set_stream_chunks(&self, chunks: usize, delay: Duration) {
+        self.shared.stream_chunks.store(chunks, Ordering::Relaxed);
+        let nanos = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX);
+        self.shared
+            .stream_delay_nanos
+            .store(nanos, Ordering::Relaxed);
+    }
+}
+
+impl Drop for MockUpstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

@@ -1,0 +1,181 @@
+//! The response body the gateway sends: a complete buffer, or an upstream
+//! stream forwarded chunk by chunk through a [`StreamProcessor`], with the
+//! idle timeout between chunks and the request's accounting attached.
+
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use tokio::time::{Instant, Sleep};
+
+use crate::accounting::{Accounting, Outcome};
+use crate::stream::StreamProcessor;
+
+/// A streamed response body failed (upstream error or idle timeout). The
+/// connection to the client is aborted, so it sees an incomplete stream.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BodyError(String);
+
+/// The body of every gateway response.
+#[derive(Debug)]
+pub struct ProxyBody {
+    kind: Kind,
+}
+
+#[derive(Debug)]
+enum Kind {
+    Full(Option<Bytes>),
+    Stream(Box<StreamBody>),
+}
+
+#[derive(Debug)]
+struct StreamBody {
+    upstream: Incoming,
+    processor: StreamProcessor,
+    idle: Pin<Box<Sleep>>,
+    idle_timeout: Duration,
+    accounting: Option<Accounting>,
+    status: u16,
+}
+
+impl ProxyBody {
+    /// A complete body.
+    pub fn full(bytes: impl Into<Bytes>) -> Self {
+        let bytes = bytes.into();
+        ProxyBody {
+            kind: Kind::Full((!bytes.is_empty()).then_some(bytes)),
+        }
+    }
+
+    /// An empty body.
+    pub fn empty() -> Self {
+        ProxyBody {
+            kind: Kind::Full(None),
+        }
+    }
+
+    pub(crate) fn stream(
+        upstream: Incoming,
+        processor: StreamProcessor,
+        idle_timeout: Duration,
+        accounting: Accounting,
+        status: u16,
+    ) -> Self {
+        ProxyBody {
+            kind: Kind::Stream(Box::new(StreamBody {
+                upstream,
+                processor,
+                idle: Box::pin(tokio::time::sleep(idle_timeout)),
+                idle_timeout,
+                accounting: Some(accounting),
+                status,
+            })),
+        }
+    }
+}
+
+impl StreamBody {
+    fn finish(&mut self, error: Option<String>, client_disconnected: bool) {
+        if let Some(accounting) = self.accounting.take() {
+            let status = if error.is_some() && !client_disconnected {
+                502
+            } else {
+                self.status
+            };
+            accounting.finish(Outcome {
+                status,
+                usage: self.processor.usage(),
+                error,
+                client_disconnected,
+            });
+        }
+    }
+
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        loop {
+            match Pin::new(&mut self.upstream).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => {
+                    let Ok(data) = frame.into_data() else {
+                        continue; // trailers are not forwarded
+                    };
+                    if let Some(accounting) = self.accounting.as_mut() {
+                        accounting.first_byte();
+                    }
+                    self.idle
+                        .as_mut()
+                        .reset(Instant::now() + self.idle_timeout);
+                    let out = self.processor.process(data);
+                    if out.is_empty() {
+                        continue;
+                    }
+                    return Poll::Ready(Some(Ok(Frame::data(out))));
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    let message = format!("upstream stream broke: {e}");
+                    self.finish(Some(message.clone()), false);
+                    return Poll::Ready(Some(Err(BodyError(message))));
+                }
+                Poll::Ready(None) => {
+                    let tail = self.processor.finish();
+                    self.finish(None, false);
+                    return Poll::Ready(tail.map(|t| Ok(Frame::data(t))));
+                }
+                Poll::Pending => {
+                    ready!(self.idle.as_mut().poll(cx));
+                    let message = format!(
+                        "upstream stream idle for more than {} s",
+                        self.idle_timeout.as_secs()
+                    );
+                    self.finish(Some(message.clone()), false);
+                    return Poll::Ready(Some(Err(BodyError(message))));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for StreamBody {
+    fn drop(&mut self) {
+        // Still pending: the client went away before the stream ended.
+        self.finish(Some("client disconnected".to_owned()), true);
+    }
+}
+
+impl Body for ProxyBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        match &mut self.get_mut().kind {
+            Kind::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            Kind::Stream(stream) => {
+                if stream.accounting.is_none() {
+                    return Poll::Ready(None);
+                }
+                stream.poll_next(cx)
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            Kind::Full(bytes) => bytes.is_none(),
+            Kind::Stream(stream) => stream.accounting.is_none(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            Kind::Full(Some(bytes)) => SizeHint::with_exact(bytes.len() as u64),
+            Kind::Full(None) => SizeHint::with_exact(0),
+            Kind::Stream(_) => SizeHint::default(),
+        }
+    }
+}

@@ -1,0 +1,470 @@
+//! The declarative config file (TOML): raw serde structs, `${VAR}`
+//! expansion, and validation that names the exact path of a bad field.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Provider names that would shadow a gateway route.
+const RESERVED_NAMES: &[&str] = &["v1", "v1beta", "admin", "health", "metrics", "assets"];
+
+/// The config file as written. Every field is optional; what is absent comes
+/// from the environment, the database or the defaults.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Listen address (`--host`).
+    pub host: Option<String>,
+    /// Listen port (`--port`).
+    pub port: Option<u16>,
+    /// Data directory (`--data-dir`); holds the SQLite file by default.
+    pub data_dir: Option<PathBuf>,
+    /// Database DSN (`--dsn`): `sqlite://...`, `postgres://...`, `mysql://...`.
+    pub dsn: Option<String>,
+    /// Admin key (`--admin-key`). Stored only as a hash.
+    pub admin_key: Option<String>,
+    /// Egress proxy for upstream calls (`--proxy`): `http://` or `socks5://`.
+    pub proxy: Option<String>,
+    /// Size limits and timeouts.
+    pub limits: Option<LimitsConfig>,
+    /// Providers to create or update, by name.
+    #[serde(default)]
+    pub providers: Vec<ProviderConfig>,
+    /// Users and their keys to create, by name.
+    #[serde(default)]
+    pub users: Vec<UserConfig>,
+}
+
+/// `[limits]`: every limit has a number; absent ones keep their default.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Largest accepted request body in bytes (413 beyond). Default 32 MiB.
+    pub max_body_bytes: Option<u64>,
+    /// Largest buffered (non-stream) upstream response in bytes. Default 64 MiB.
+    pub max_response_bytes: Option<u64>,
+    /// Upstream TCP connect timeout in seconds. Default 10.
+    pub connect_timeout_secs: Option<u64>,
+    /// Time allowed until upstream response headers arrive, in seconds. Default 300.
+    pub first_byte_timeout_secs: Option<u64>,
+    /// Longest silence between two upstream body chunks, in seconds. Default 120.
+    pub stream_idle_timeout_secs: Option<u64>,
+}
+
+/// `[[providers]]`: one upstream provider.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// Unique name; the route prefix (`/{name}/v1/...`) and the model prefix
+    /// (`name/model`) on aggregate routes.
+    pub name: String,
+    /// Provider kind; defaults to `name` when `name` is a built-in kind.
+    pub kind: Option<String>,
+    /// Base URL, same convention as the vendor SDK's base URL.
+    pub base_url: Option<String>,
+    /// Whether the provider serves requests. Default true.
+    pub enabled: Option<bool>,
+    /// Credentials to create or update, by name.
+    #[serde(default)]
+    pub credentials: Vec<CredentialConfig>,
+}
+
+/// `[[providers.credentials]]`: one upstream credential.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialConfig {
+    /// Name, unique within the provider. Default: `key-` + 8 hex digits of
+    /// the key's SHA-256.
+    pub name: Option<String>,
+    /// The provider API key.
+    pub api_key: String,
+    /// Whether the credential is used. Default true.
+    pub enabled: Option<bool>,
+}
+
+/// `[[users]]`: a user and the keys they call the gateway with.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    /// Unique user name.
+    pub name: String,
+    /// Keys (stored only as SHA-256 hash plus a short visible prefix).
+    #[serde(default)]
+    pub keys: Vec<String>,
+}
+
+/// A config file that cannot be used. The message names the file and the
+/// exact path of the bad field.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// File path.
+        path: PathBuf,
+        /// IO error.
+        source: std::io::Error,
+    },
+    /// TOML syntax error.
+    #[error("config file {path}: {message}")]
+    Syntax {
+        /// File path.
+        path: PathBuf,
+        /// Parser message with line and column.
+        message: String,
+    },
+    /// A field is unknown, mistyped or invalid.
+    #[error("config file {path}: `{field}`: {message}")]
+    Field {
+        /// File path.
+        path: PathBuf,
+        /// Path of the field, e.g. `providers[1].base_url`.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl FileConfig {
+    /// Reads, expands `${VAR}` from the environment, parses and validates.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, path, &|name| std::env::var(name).ok())
+    }
+
+    /// Parses `text` (named `path` in errors), looking `${VAR}` up with `env`.
+    pub fn parse(
+        text: &str,
+        path: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let mut value: toml::Value =
+            toml::from_str::<toml::Table>(text)
+                .map(toml::Value::Table)
+                .map_err(|e| ConfigError::Syntax {
+                    path: path.to_owned(),
+                    message: e.to_string().trim_end().to_owned(),
+                })?;
+        let field_err = |field: String, message: String| ConfigError::Field {
+            path: path.to_owned(),
+            field,
+            message,
+        };
+        expand_env(&mut value, &mut String::new(), env)
+            .map_err(|(field, message)| field_err(field, message))?;
+        let config: FileConfig = serde_path_to_error::deserialize(value).map_err(|e| {
+            let field = e.path().to_string();
+            field_err(field, e.into_inner().to_string())
+        })?;
+        config
+            .validate()
+            .map_err(|(field, message)| field_err(field, message))?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), (String, String)> {
+        if let Some(proxy) = &self.proxy {
+            validate_proxy(proxy).map_err(|m| ("proxy".to_owned(), m))?;
+        }
+        if let Some(limits) = &self.limits {
+            for (name, value) in [
+                ("max_body_bytes", limits.max_body_bytes),
+                ("max_response_bytes", limits.max_response_bytes),
+                ("connect_timeout_secs", limits.connect_timeout_secs),
+                ("first_byte_timeout_secs", limits.first_byte_timeout_secs),
+                ("stream_idle_timeout_secs", limits.stream_idle_timeout_secs),
+            ] {
+                if value == Some(0) {
+                    return Err((format!("limits.{name}"), "must be greater than 0".into()));
+                }
+            }
+        }
+        let mut names = HashSet::new();
+        for (i, p) in self.providers.iter().enumerate() {
+            let at = |f: &str| format!("providers[{i}].{f}");
+            validate_name(&p.name).map_err(|m| (at("name"), m))?;
+            if RESERVED_NAMES.contains(&p.name.as_str()) {
+                return Err((at("name"), format!("`{}` is reserved for a gateway route", p.name)));
+            }
+            if !names.insert(p.name.as_str()) {
+                return Err((at("name"), format!("duplicate provider name `{}`", p.name)));
+            }
+            if let Some(url) = &p.base_url {
+                validate_base_url(url).map_err(|m| (at("base_url"), m))?;
+            }
+            let mut cred_names = HashSet::new();
+            for (j, c) in p.credentials.iter().enumerate() {
+                let at = |f: &str| format!("providers[{i}].credentials[{j}].{f}");
+                if c.api_key.trim().is_empty() {
+                    return Err((at("api_key"), "must not be empty".into()));
+                }
+                if c.api_key.chars().any(|ch| ch.is_control() || ch == ' ') {
+                    return Err((at("api_key"), "must not contain spaces or control characters".into()));
+                }
+                if let Some(name) = &c.name {
+                    validate_name(name).map_err(|m| (at("name"), m))?;
+                    if !cred_names.insert(name.as_str()) {
+                        return Err((at("name"), format!("duplicate credential name `{name}`")));
+                    }
+                }
+            }
+        }
+        let mut users = HashSet::new();
+        let mut keys = HashSet::new();
+        for (i, u) in self.users.iter().enumerate() {
+            validate_name(&u.name).map_err(|m| (format!("users[{i}].name"), m))?;
+            if !users.insert(u.name.as_str()) {
+                return Err((format!("users[{i}].name"), format!("duplicate user name `{}`", u.name)));
+            }
+            for (j, k) in u.keys.iter().enumerate() {
+                validate_key(k).map_err(|m| (format!("users[{i}].keys[{j}]"), m))?;
+                if !keys.insert(k.as_str()) {
+                    return Err((format!("users[{i}].keys[{j}]"), "the same key is listed twice".into()));
+                }
+            }
+        }
+        if let Some(k) = &self.admin_key {
+            validate_key(k).map_err(|m| ("admin_key".to_owned(), m))?;
+        }
+        Ok(())
+    }
+}
+
+/// Replaces `${VAR}` in every string value; `$${` escapes a literal `${`.
+fn expand_env(
+    value: &mut toml::Value,
+    path: &mut String,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), (String, String)> {
+    match value {
+        toml::Value::String(s) if s.contains("${") => {
+            *s = expand_str(s, env).map_err(|m| (path.clone(), m))?;
+        }
+        toml::Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                expand_env(item, path, env)?;
+                path.truncate(len);
+            }
+        }
+        toml::Value::Table(table) => {
+            for (k, item) in table.iter_mut() {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(k);
+                expand_env(item, path, env)?;
+                path.truncate(len);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn expand_str(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(pos) = rest.find("${") {
+        if rest[..pos].ends_with('$') {
+            out.push_str(&rest[..pos - 1]);
+            out.push_str("${");
+            rest = &rest[pos + 2..];
+            continue;
+        }
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos + 2..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| "unterminated `${` (write `$${` for a literal)".to_owned())?;
+        let name = &after[..end];
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!("`${{{name}}}` is not a valid environment variable name"));
+        }
+        let value = env(name).ok_or_else(|| format!("environment variable `{name}` is not set"))?;
+        out.push_str(&value);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn validate_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > 64 {
+        return Err("must be 1 to 64 characters".into());
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_' || c == '.')
+    {
+        return Err(format!(
+            "`{name}` may contain only lowercase letters, digits, `-`, `_` and `.`"
+        ));
+    }
+    Ok(())
+}
+
+/// A user or admin key: 8 to 256 visible ASCII characters.
+pub fn validate_key(key: &str) -> Result<(), String> {
+    if key.len() < 8 || key.len() > 256 {
+        return Err("a key must be 8 to 256 characters".into());
+    }
+    if !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("a key may contain only visible ASCII characters".into());
+    }
+    Ok(())
+}
+
+/// An `http(s)://host[:port][/path]` URL without query or fragment.
+pub fn validate_base_url(url: &str) -> Result<(), String> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| format!("`{url}` is not a valid URL: {e}"))?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        _ => return Err(format!("`{url}` must start with http:// or https://")),
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(format!("`{url}` has no host"));
+    }
+    if uri.query().is_some() || url.contains('#') {
+        return Err(format!("`{url}` must not have a query or fragment"));
+    }
+    Ok(())
+}
+
+/// An egress proxy URL: `http://[user:pass@]host:port` or `socks5://...`.
+pub fn validate_proxy(url: &str) -> Result<(), String> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| format!("`{url}` is not a valid proxy URL: {e}"))?;
+    match uri.scheme_str() {
+        Some("http" | "socks5" | "socks5h") => {}
+        _ => return Err(format!("`{url}`: the proxy must be http://, socks5:// or socks5h://")),
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(format!("`{url}` has no host"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<FileConfig, ConfigError> {
+        FileConfig::parse(text, Path::new("gproxy.toml"), &|name| match name {
+            "GPROXY_ADMIN_KEY" => Some("admin-secret-123".into()),
+            "OPENAI_KEY" => Some("sk-from-env".into()),
+            _ => None,
+        })
+    }
+
+    fn field_of(err: ConfigError) -> String {
+        match err {
+            ConfigError::Field { field, .. } => field,
+            other => panic!("expected a field error, got {other}"),
+        }
+    }
+
+    const EXAMPLE: &str = r#"
+admin_key = "${GPROXY_ADMIN_KEY}"
+
+[[providers]]
+name = "openai"
+base_url = "http://127.0.0.1:18080/v1"
+[[providers.credentials]]
+api_key = "${OPENAI_KEY}"
+
+[[providers]]
+name = "claude"
+base_url = "http://127.0.0.1:18080"
+[[providers.credentials]]
+api_key = "sk-ant-..."
+
+[[providers]]
+name = "aistudio"
+base_url = "http://127.0.0.1:18080"
+[[providers.credentials]]
+api_key = "AIza..."
+
+[[users]]
+name = "alice"
+keys = ["sk-alice-..."]
+"#;
+
+    #[test]
+    fn the_documented_example_parses_with_env_expansion() {
+        let c = parse(EXAMPLE).unwrap();
+        assert_eq!(c.admin_key.as_deref(), Some("admin-secret-123"));
+        assert_eq!(c.providers.len(), 3);
+        assert_eq!(c.providers[0].credentials[0].api_key, "sk-from-env");
+        assert_eq!(c.providers[1].base_url.as_deref(), Some("http://127.0.0.1:18080"));
+        assert_eq!(c.users[0].keys, vec!["sk-alice-...".to_owned()]);
+    }
+
+    #[test]
+    fn unknown_field_names_its_exact_path() {
+        let text = EXAMPLE.replace("name = \"claude\"", "name = \"claude\"\nbase_ulr = \"x\"");
+        let err = parse(&text).unwrap_err();
+        let msg = err.to_string();
+        assert_eq!(field_of(err), "providers[1]");
+        assert!(msg.contains("base_ulr"), "{msg}");
+    }
+
+    #[test]
+    fn bad_base_url_names_its_exact_path() {
+        let text = EXAMPLE.replace("http://127.0.0.1:18080\"\n[[providers.credentials]]\napi_key = \"sk-ant", "ftp://x\"\n[[providers.credentials]]\napi_key = \"sk-ant");
+        assert_eq!(field_of(parse(&text).unwrap_err()), "providers[1].base_url");
+    }
+
+    #[test]
+    fn wrong_type_names_its_exact_path() {
+        let err = parse("port = \"eighty\"").unwrap_err();
+        assert_eq!(field_of(err), "port");
+        let err = parse("[[users]]\nname = \"a\"\nkeys = [1]").unwrap_err();
+        assert_eq!(field_of(err), "users[0].keys[0]");
+    }
+
+    #[test]
+    fn missing_env_var_names_the_field_and_the_variable() {
+        let err = parse("proxy = \"${NOPE}\"").unwrap_err();
+        let msg = err.to_string();
+        assert_eq!(field_of(err), "proxy");
+        assert!(msg.contains("NOPE"), "{msg}");
+    }
+
+    #[test]
+    fn escaped_dollar_brace_is_literal() {
+        assert_eq!(expand_str("a$${B}c", &|_| None).unwrap(), "a${B}c");
+        assert_eq!(expand_str("x${A}y${A}", &|_| Some("1".into())).unwrap(), "x1y1");
+        assert!(expand_str("${A", &|_| Some("1".into())).is_err());
+    }
+
+    #[test]
+    fn invalid_values_are_refused_with_paths() {
+        for (text, field) in [
+            ("[[providers]]\nname = \"Bad Name\"", "providers[0].name"),
+            ("[[providers]]\nname = \"v1\"", "providers[0].name"),
+            ("[[providers]]\nname = \"a\"\n[[providers]]\nname = \"a\"", "providers[1].name"),
+            ("[[providers]]\nname = \"a\"\n[[providers.credentials]]\napi_key = \"\"", "providers[0].credentials[0].api_key"),
+            ("[[users]]\nname = \"u\"\nkeys = [\"short\"]", "users[0].keys[0]"),
+            ("proxy = \"ftp://h:1\"", "proxy"),
+            ("[limits]\nmax_body_bytes = 0", "limits.max_body_bytes"),
+            ("admin_key = \"x\"", "admin_key"),
+        ] {
+            assert_eq!(field_of(parse(text).unwrap_err()), field, "{text}");
+        }
+    }
+
+    #[test]
+    fn syntax_errors_are_reported() {
+        assert!(matches!(parse("port = "), Err(ConfigError::Syntax { .. })));
+    }
+}

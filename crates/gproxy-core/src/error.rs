@@ -1,0 +1,194 @@
+//! The errors of the core crate: start-up failures ([`CoreError`]) and
+//! request failures ([`GatewayError`]). Request errors know their HTTP
+//! status and their source; the router renders them once, in the client's
+//! protocol shape.
+
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+
+use crate::config::ConfigError;
+
+/// Start-up and state-loading failures.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// The config file is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The database failed.
+    #[error("storage: {0}")]
+    Storage(#[from] gproxy_storage::StorageError),
+    /// A filesystem operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was attempted.
+        what: String,
+        /// The IO error.
+        source: std::io::Error,
+    },
+    /// A CLI or environment value is invalid.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Where a request error comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorSource {
+    /// The client sent something wrong.
+    Client,
+    /// The upstream failed or refused.
+    Upstream,
+    /// The gateway itself failed.
+    Internal,
+}
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// Missing or unknown key.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Malformed request.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Request body over the configured limit.
+    #[error("request body exceeds the limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// No such route, provider or model.
+    #[error("{0}")]
+    NotFound(String),
+    /// The provider has no enabled credential.
+    #[error("provider `{provider}` has no usable credential")]
+    NoCredential {
+        /// Provider name.
+        provider: String,
+    },
+    /// The upstream answered with an error status; its body is kept.
+    #[error("upstream `{provider}` answered {status}")]
+    Upstream {
+        /// Provider name.
+        provider: String,
+        /// The upstream status.
+        status: StatusCode,
+        /// Upstream headers worth passing on (`retry-after`, `content-type`,
+        /// rate-limit headers).
+        headers: HeaderMap,
+        /// The upstream body, as received.
+        body: Bytes,
+    },
+    /// The upstream could not be reached or broke the connection.
+    #[error("cannot reach upstream `{provider}`: {message}")]
+    UpstreamUnavailable {
+        /// Provider name.
+        provider: String,
+        /// What went wrong (no secrets).
+        message: String,
+    },
+    /// The upstream did not answer in time.
+    #[error("upstream `{provider}` timed out {phase}")]
+    UpstreamTimeout {
+        /// Provider name.
+        provider: String,
+        /// Which wait expired.
+        phase: &'static str,
+    },
+    /// The upstream sent something unusable.
+    #[error("upstream `{provider}` sent an invalid response: {message}")]
+    UpstreamInvalid {
+        /// Provider name.
+        provider: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// A bug or an unexpected internal failure. Details go to the log only.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl GatewayError {
+    /// The HTTP status the client gets.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            GatewayError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            GatewayError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            GatewayError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            GatewayError::NotFound(_) => StatusCode::NOT_FOUND,
+            GatewayError::NoCredential { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            GatewayError::Upstream { status, .. } => *status,
+            GatewayError::UpstreamUnavailable { .. } | GatewayError::UpstreamInvalid { .. } => {
+                StatusCode::BAD_GATEWAY
+            }
+            GatewayError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            GatewayError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Who is at fault.
+    pub fn source(&self) -> ErrorSource {
+        match self {
+            GatewayError::Unauthorized(_)
+            | GatewayError::BadRequest(_)
+            | GatewayError::PayloadTooLarge { .. }
+            | GatewayError::NotFound(_) => ErrorSource::Client,
+            GatewayError::NoCredential { .. }
+            | GatewayError::Upstream { .. }
+            | GatewayError::UpstreamUnavailable { .. }
+            | GatewayError::UpstreamTimeout { .. }
+            | GatewayError::UpstreamInvalid { .. } => ErrorSource::Upstream,
+            GatewayError::Internal(_) => ErrorSource::Internal,
+        }
+    }
+
+    /// The message a client may see: internal details are withheld.
+    pub fn client_message(&self) -> String {
+        match self {
+            GatewayError::Internal(_) => "internal error".to_owned(),
+            other => other.to_string(),
+        }
+    }
+
+    /// The text kept in the request log: the message plus, for upstream
+    /// errors, the first 512 bytes of the upstream body.
+    pub fn log_message(&self) -> String {
+        match self {
+            GatewayError::Upstream { body, .. } => {
+                let end = body.len().min(512);
+                format!("{self}: {}", String::from_utf8_lossy(&body[..end]))
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_sources() {
+        assert_eq!(GatewayError::PayloadTooLarge { limit: 1 }.status(), 413);
+        assert_eq!(
+            GatewayError::UpstreamTimeout {
+                provider: "p".into(),
+                phase: "x"
+            }
+            .status(),
+            504
+        );
+        assert_eq!(GatewayError::BadRequest("x".into()).source(), ErrorSource::Client);
+        assert_eq!(GatewayError::Internal("db password".into()).client_message(), "internal error");
+    }
+
+    #[test]
+    fn upstream_log_message_is_truncated() {
+        let e = GatewayError::Upstream {
+            provider: "p".into(),
+            status: StatusCode::TOO_MANY_REQUESTS,
+            headers: HeaderMap::new(),
+            body: Bytes::from(vec![b'a'; 2000]),
+        };
+        assert!(e.log_message().len() < 600);
+    }
+}

@@ -1,0 +1,216 @@
+//! The immutable state snapshot the hot path reads, and the handle that
+//! swaps it atomically when the stored state changes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use gproxy_credential::{Credential, CredentialEntry, CredentialPool};
+use gproxy_provider::{Provider, ProviderRegistry};
+use gproxy_storage::Storage;
+use sha2::{Digest, Sha256};
+
+use crate::CoreError;
+
+/// Settings key holding the admin key's SHA-256 (hex).
+pub const ADMIN_KEY_HASH: &str = "admin_key_hash";
+/// Settings key holding the admin key's visible prefix.
+pub const ADMIN_KEY_PREFIX: &str = "admin_key_prefix";
+/// Name of the user the admin key authenticates as.
+pub const ADMIN_USER: &str = "admin";
+
+/// Who a request is from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// User row id.
+    pub user_id: i64,
+    /// User name.
+    pub user_name: Arc<str>,
+    /// The visible prefix of the key used.
+    pub key_prefix: Arc<str>,
+    /// Whether the key is the admin key.
+    pub is_admin: bool,
+}
+
+/// A configured provider, ready for the hot path.
+#[derive(Debug)]
+pub struct ProviderRuntime {
+    /// Row id.
+    pub id: i64,
+    /// Unique name (route and model prefix).
+    pub name: String,
+    /// The provider implementation of its kind.
+    pub provider: Arc<dyn Provider>,
+    /// Base URL in use (configured or the kind's default).
+    pub base_url: String,
+    /// Whether it serves requests.
+    pub enabled: bool,
+    /// Its enabled credentials.
+    pub pool: CredentialPool,
+}
+
+/// Everything the request path needs, immutable once built.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// Providers by name.
+    pub providers: HashMap<String, Arc<ProviderRuntime>>,
+    /// Principals by SHA-256 of their key.
+    pub keys: HashMap<[u8; 32], Arc<Principal>>,
+}
+
+/// SHA-256 of a key.
+pub fn hash_key(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+/// The short visible part of a key kept for display: at most 8 characters
+/// and never more than a quarter of the key.
+pub fn key_prefix(key: &str) -> String {
+    let n = (key.chars().count() / 4).min(8);
+    key.chars().take(n).collect()
+}
+
+impl Snapshot {
+    /// Builds a snapshot from storage. Rows that cannot be used (unknown
+    /// provider kind, unreadable credential) are skipped with a warning.
+    pub async fn load(storage: &Storage, registry: &ProviderRegistry) -> Result<Self, CoreError> {
+        let providers = storage.list_providers().await?;
+        let credentials = storage.list_credentials().await?;
+        let users = storage.list_users().await?;
+        let user_keys = storage.list_user_keys().await?;
+
+        let mut by_provider: HashMap<i64, Vec<CredentialEntry>> = HashMap::new();
+        for row in credentials.into_iter().filter(|c| c.enabled) {
+            match Credential::from_stored(&row.kind, &row.secret) {
+                Ok(credential) => by_provider.entry(row.provider_id).or_default().push(CredentialEntry {
+                    id: row.id,
+                    name: row.name,
+                    credential,
+                }),
+                Err(e) => tracing::warn!(credential_id = row.id, error = %e, "skipping credential"),
+            }
+        }
+
+        let mut snapshot = Snapshot::default();
+        for row in providers {
+            let Some(provider) = registry.get(&row.kind) else {
+                tracing::warn!(provider = %row.name, kind = %row.kind, "skipping provider of unknown kind");
+                continue;
+            };
+            let base_url = row
+                .base_url
+                .clone()
+                .unwrap_or_else(|| provider.default_base_url().to_owned());
+            let pool = CredentialPool::new(by_provider.remove(&row.id).unwrap_or_default());
+            snapshot.providers.insert(
+                row.name.clone(),
+                Arc::new(ProviderRuntime {
+                    id: row.id,
+                    name: row.name,
+                    provider,
+                    base_url,
+                    enabled: row.enabled,
+                    pool,
+                }),
+            );
+        }
+
+        let names: HashMap<i64, (Arc<str>, bool)> = users
+            .into_iter()
+            .map(|u| (u.id, (Arc::from(u.name.as_str()), u.enabled)))
+            .collect();
+        for key in user_keys.into_iter().filter(|k| k.enabled) {
+            let Some((name, true)) = names.get(&key.user_id) else {
+                continue;
+            };
+            let Some(hash) = decode_hash(&key.key_hash) else {
+                tracing::warn!(key_id = key.id, "skipping key with a malformed hash");
+                continue;
+            };
+            snapshot.keys.insert(
+                hash,
+                Arc::new(Principal {
+                    user_id: key.user_id,
+                    user_name: name.clone(),
+                    key_prefix: Arc::from(key.key_prefix.as_str()),
+                    is_admin: false,
+                }),
+            );
+        }
+
+        if let Some(hash) = storage.get_setting(ADMIN_KEY_HASH).await?.as_deref().and_then(decode_hash) {
+            let prefix = storage.get_setting(ADMIN_KEY_PREFIX).await?.unwrap_or_default();
+            let admin = storage.upsert_user(ADMIN_USER).await?;
+            snapshot.keys.insert(
+                hash,
+                Arc::new(Principal {
+                    user_id: admin.id,
+                    user_name: Arc::from(ADMIN_USER),
+                    key_prefix: Arc::from(prefix.as_str()),
+                    is_admin: true,
+                }),
+            );
+        }
+        Ok(snapshot)
+    }
+
+    /// The principal a presented key belongs to.
+    pub fn authenticate(&self, key: &str) -> Option<&Arc<Principal>> {
+        self.keys.get(&hash_key(key))
+    }
+}
+
+fn decode_hash(hex_hash: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(hex_hash, &mut out).ok()?;
+    Some(out)
+}
+
+/// The current snapshot behind an atomic pointer. Readers never block.
+#[derive(Debug)]
+pub struct StateHandle {
+    current: ArcSwap<Snapshot>,
+}
+
+impl StateHandle {
+    /// A handle holding `snapshot`.
+    pub fn new(snapshot: Snapshot) -> Self {
+        StateHandle {
+            current: ArcSwap::from_pointee(snapshot),
+        }
+    }
+
+    /// The current snapshot.
+    pub fn load(&self) -> arc_swap::Guard<Arc<Snapshot>> {
+        self.current.load()
+    }
+
+    /// Replaces the snapshot; requests in flight keep the one they loaded.
+    pub fn store(&self, snapshot: Snapshot) {
+        self.current.store(Arc::new(snapshot));
+    }
+
+    /// Rebuilds the snapshot from storage and swaps it in.
+    pub async fn reload(&self, storage: &Storage, registry: &ProviderRegistry) -> Result<(), CoreError> {
+        self.store(Snapshot::load(storage, registry).await?);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_never_reveals_a_short_key() {
+        assert_eq!(key_prefix("sk-alice-0123456789abcdef0123456789"), "sk-alice");
+        assert_eq!(key_prefix("12345678"), "12");
+    }
+
+    #[test]
+    fn hash_round_trips_through_hex() {
+        let h = hash_key("sk-test-key");
+        assert_eq!(decode_hash(&hex::encode(h)), Some(h));
+        assert_eq!(decode_hash("zz"), None);
+    }
+}

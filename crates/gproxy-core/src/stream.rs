@@ -1,0 +1,194 @@
+//! Same-protocol stream processing: observe usage in every event, and
+//! rewrite only what the gateway must (strip the usage chunk it asked for on
+//! the client's behalf, put the provider prefix back on the model).
+//!
+//! When nothing needs rewriting, the upstream bytes go out untouched and the
+//! decoder only watches them.
+
+use bytes::Bytes;
+use gproxy_protocol::json_array::JsonArraySplitter;
+use gproxy_protocol::json_edit::{RawObject, prefix_model};
+use gproxy_protocol::sse::{SseDecoder, SseEvent, encode};
+use gproxy_protocol::usage::StreamUsageTracker;
+use gproxy_protocol::{Protocol, Usage};
+
+/// How the upstream frames its stream.
+#[derive(Debug)]
+pub(crate) enum Framing {
+    /// `text/event-stream`.
+    Sse(SseDecoder),
+    /// A streamed JSON array (Gemini without `alt=sse`).
+    JsonArray(JsonArraySplitter),
+}
+
+/// What the gateway changes in a stream.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Rewrite {
+    /// Drop the OpenAI Chat usage-only chunk (`choices: []`) the gateway
+    /// asked for with `stream_options.include_usage`.
+    pub strip_usage_chunk: bool,
+    /// Put `prefix/` back on the model field (aggregate routes).
+    pub model_prefix: Option<String>,
+}
+
+impl Rewrite {
+    fn is_noop(&self) -> bool {
+        !self.strip_usage_chunk && self.model_prefix.is_none()
+    }
+}
+
+/// Processes one upstream stream.
+#[derive(Debug)]
+pub(crate) struct StreamProcessor {
+    framing: Framing,
+    tracker: StreamUsageTracker,
+    rewrite: Option<Rewrite>,
+    events: Vec<SseEvent>,
+    elements: Vec<Vec<u8>>,
+}
+
+impl StreamProcessor {
+    pub(crate) fn new(protocol: Protocol, framing: Framing, rewrite: Rewrite) -> Self {
+        StreamProcessor {
+            framing,
+            tracker: StreamUsageTracker::new(protocol),
+            rewrite: (!rewrite.is_noop()).then_some(rewrite),
+            events: Vec::new(),
+            elements: Vec::new(),
+        }
+    }
+
+    /// Usage seen so far.
+    pub(crate) fn usage(&self) -> Option<Usage> {
+        self.tracker.usage()
+    }
+
+    /// Feeds one upstream chunk; returns what goes to the client (possibly
+    /// empty when a chunk holds only part of an event being rewritten).
+    pub(crate) fn process(&mut self, chunk: Bytes) -> Bytes {
+        match &mut self.framing {
+            Framing::JsonArray(splitter) => {
+                splitter.feed(&chunk, &mut self.elements);
+                for element in self.elements.drain(..) {
+                    self.tracker.observe_json(&element);
+                }
+                chunk
+            }
+            Framing::Sse(decoder) => {
+                decoder.feed(&chunk, &mut self.events);
+                let Some(rewrite) = &self.rewrite else {
+                    for event in self.events.drain(..) {
+                        self.tracker.observe_event(&event);
+                    }
+                    return chunk;
+                };
+                let mut out = Vec::with_capacity(chunk.len() + 64);
+                for mut event in self.events.drain(..) {
+                    self.tracker.observe_event(&event);
+                    if rewrite.strip_usage_chunk && is_usage_only_chunk(&event.data) {
+                        continue;
+                    }
+                    if let Some(prefix) = &rewrite.model_prefix {
+                        if memchr::memmem::find(event.data.as_bytes(), b"\"model\"").is_some() {
+                            if let Ok(Some(new)) = prefix_model(event.data.as_bytes(), prefix) {
+                                event.data = String::from_utf8_lossy(&new).into_owned();
+                            }
+                        }
+                    }
+                    encode(&event, &mut out);
+                }
+                Bytes::from(out)
+            }
+        }
+    }
+
+    /// End of the upstream stream: flushes a trailing event that had no
+    /// blank line after it.
+    pub(crate) fn finish(&mut self) -> Option<Bytes> {
+        let Framing::Sse(decoder) = &mut self.framing else {
+            return None;
+        };
+        let event = decoder.finish()?;
+        self.tracker.observe_event(&event);
+        // In pass-through mode its bytes already went out as received.
+        let rewrite = self.rewrite.as_ref()?;
+        if rewrite.strip_usage_chunk && is_usage_only_chunk(&event.data) {
+            return None;
+        }
+        let mut out = Vec::new();
+        encode(&event, &mut out);
+        Some(Bytes::from(out))
+    }
+}
+
+/// An OpenAI Chat chunk with `"choices": []` and a non-null `usage`.
+fn is_usage_only_chunk(data: &str) -> bool {
+    if memchr::memmem::find(data.as_bytes(), b"\"usage\"").is_none() {
+        return false;
+    }
+    let Ok(obj) = RawObject::parse(data.as_bytes()) else {
+        return false;
+    };
+    let empty_choices = obj
+        .get("choices")
+        .is_some_and(|c| c.get().bytes().filter(|b| !b.is_ascii_whitespace()).eq(*b"[]"));
+    let has_usage = obj.get("usage").is_some_and(|u| u.get().trim() != "null");
+    empty_choices && has_usage
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHAT: &str = concat!(
+        "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"},\"finish_reason\":null}],\"usage\":null}\n\n",
+        "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o-mini\",\"choices\":[],\"usage\":{\"prompt_tokens\":11,\"completion_tokens\":7,\"total_tokens\":18}}\n\n",
+        "data: [DONE]\n\n"
+    );
+
+    fn run(p: &mut StreamProcessor, input: &str, split: usize) -> String {
+        let (a, b) = input.as_bytes().split_at(split);
+        let mut out = Vec::new();
+        out.extend_from_slice(&p.process(Bytes::copy_from_slice(a)));
+        out.extend_from_slice(&p.process(Bytes::copy_from_slice(b)));
+        if let Some(rest) = p.finish() {
+            out.extend_from_slice(&rest);
+        }
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn passthrough_forwards_bytes_untouched_and_sees_usage() {
+        for split in [0, 7, 100, CHAT.len()] {
+            let mut p = StreamProcessor::new(Protocol::OpenAiChat, Framing::Sse(SseDecoder::new()), Rewrite::default());
+            assert_eq!(run(&mut p, CHAT, split), CHAT);
+            let u = p.usage().unwrap();
+            assert_eq!((u.input_tokens, u.output_tokens), (11, 7));
+        }
+    }
+
+    #[test]
+    fn strips_the_usage_chunk_and_prefixes_model() {
+        for split in [0, 7, 100, 250, CHAT.len()] {
+            let rewrite = Rewrite {
+                strip_usage_chunk: true,
+                model_prefix: Some("openai".into()),
+            };
+            let mut p = StreamProcessor::new(Protocol::OpenAiChat, Framing::Sse(SseDecoder::new()), rewrite);
+            let out = run(&mut p, CHAT, split);
+            assert!(!out.contains("prompt_tokens"), "{out}");
+            assert!(out.contains("\"model\":\"openai/gpt-4o-mini\""), "{out}");
+            assert!(out.ends_with("data: [DONE]\n\n"), "{out}");
+            assert_eq!(p.usage().unwrap().input_tokens, 11);
+        }
+    }
+
+    #[test]
+    fn usage_only_chunk_detection() {
+        assert!(is_usage_only_chunk("{\"choices\":[],\"usage\":{\"prompt_tokens\":1}}"));
+        assert!(is_usage_only_chunk("{\"choices\":[ ],\"usage\":{}}"));
+        assert!(!is_usage_only_chunk("{\"choices\":[{}],\"usage\":{}}"));
+        assert!(!is_usage_only_chunk("{\"choices\":[],\"usage\":null}"));
+        assert!(!is_usage_only_chunk("[DONE]"));
+    }
+}

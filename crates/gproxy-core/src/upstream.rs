@@ -1,0 +1,212 @@
+//! The one shared upstream HTTP client: hyper-util's pooled client over
+//! rustls (ring provider, webpki roots), HTTP/1.1 and HTTP/2 by ALPN, with
+//! an optional egress proxy (`http://` CONNECT or `socks5://`).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, Uri};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::proxy::{SocksV5, Tunnel};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpStream;
+
+use crate::CoreError;
+
+/// Upstream client settings.
+#[derive(Debug, Clone)]
+pub struct UpstreamConfig {
+    /// TCP connect timeout.
+    pub connect_timeout: Duration,
+    /// Egress proxy URL, if any.
+    pub proxy: Option<String>,
+    /// Idle pooled connections are closed after this long. Default 90 s.
+    pub pool_idle_timeout: Duration,
+    /// Most idle connections kept per upstream host. Default 256.
+    pub pool_max_idle_per_host: usize,
+}
+
+impl UpstreamConfig {
+    /// Defaults with the given connect timeout and proxy.
+    pub fn new(connect_timeout: Duration, proxy: Option<String>) -> Self {
+        UpstreamConfig {
+            connect_timeout,
+            proxy,
+            pool_idle_timeout: Duration::from_secs(90),
+            pool_max_idle_per_host: 256,
+        }
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// How TCP connections to upstreams are made.
+#[derive(Clone, Debug)]
+enum Egress {
+    Direct(HttpConnector),
+    Http(Tunnel<HttpConnector>),
+    Socks(SocksV5<HttpConnector>),
+}
+
+impl tower_service::Service<Uri> for Egress {
+    type Response = TokioIo<TcpStream>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        match self {
+            Egress::Direct(c) => c.poll_ready(cx).map_err(Into::into),
+            Egress::Http(c) => c.poll_ready(cx).map_err(Into::into),
+            Egress::Socks(c) => c.poll_ready(cx).map_err(Into::into),
+        }
+    }
+
+    fn call(&mut self, dst: Uri) -> Self::Future {
+        match self {
+            Egress::Direct(c) => {
+                let f = c.call(dst);
+                Box::pin(async move { f.await.map_err(Into::into) })
+            }
+            Egress::Http(c) => {
+                let f = c.call(dst);
+                Box::pin(async move { f.await.map_err(Into::into) })
+            }
+            Egress::Socks(c) => {
+                let f = c.call(dst);
+                Box::pin(async move { f.await.map_err(Into::into) })
+            }
+        }
+    }
+}
+
+/// The shared client. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct UpstreamClient {
+    client: Client<HttpsConnector<Egress>, Full<Bytes>>,
+}
+
+impl UpstreamClient {
+    /// Builds the client.
+    pub fn new(config: &UpstreamConfig) -> Result<Self, CoreError> {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(config.connect_timeout));
+        http.set_keepalive(Some(Duration::from_secs(60)));
+
+        let egress = match config.proxy.as_deref() {
+            None => Egress::Direct(http),
+            Some(proxy) => build_proxy(proxy, http)?,
+        };
+
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| CoreError::Invalid(format!("TLS setup failed: {e}")))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(egress);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(config.pool_idle_timeout)
+            .pool_max_idle_per_host(config.pool_max_idle_per_host)
+            .build(https);
+        Ok(UpstreamClient { client })
+    }
+
+    /// Sends a request; resolves when the response headers arrive.
+    pub async fn send(
+        &self,
+        request: Request<Full<Bytes>>,
+    ) -> Result<Response<Incoming>, hyper_util::client::legacy::Error> {
+        self.client.request(request).await
+    }
+}
+
+fn build_proxy(proxy: &str, http: HttpConnector) -> Result<Egress, CoreError> {
+    let uri: Uri = proxy
+        .parse()
+        .map_err(|e| CoreError::Invalid(format!("invalid proxy URL: {e}")))?;
+    let (user, pass) = userinfo(&uri);
+    let host = uri.host().unwrap_or_default();
+    let scheme = uri.scheme_str().unwrap_or_default();
+    let port = uri
+        .port_u16()
+        .unwrap_or(if scheme == "http" { 80 } else { 1080 });
+    let bare: Uri = format!("{scheme}://{host}:{port}")
+        .parse()
+        .map_err(|e| CoreError::Invalid(format!("invalid proxy URL: {e}")))?;
+    match scheme {
+        "http" => {
+            let mut tunnel = Tunnel::new(bare, http);
+            if let Some(user) = user {
+                let token = base64::engine::general_purpose::STANDARD
+                    .encode(format!("{user}:{}", pass.unwrap_or_default()));
+                let value = HeaderValue::try_from(format!("Basic {token}"))
+                    .map_err(|_| CoreError::Invalid("invalid proxy credentials".into()))?;
+                tunnel = tunnel.with_auth(value);
+            }
+            Ok(Egress::Http(tunnel))
+        }
+        "socks5" | "socks5h" => {
+            let mut socks = SocksV5::new(bare, http).local_dns(scheme == "socks5");
+            if let Some(user) = user {
+                socks = socks.with_auth(user, pass.unwrap_or_default());
+            }
+            Ok(Egress::Socks(socks))
+        }
+        other => Err(CoreError::Invalid(format!(
+            "unsupported proxy scheme `{other}` (use http://, socks5:// or socks5h://)"
+        ))),
+    }
+}
+
+fn userinfo(uri: &Uri) -> (Option<String>, Option<String>) {
+    let Some(authority) = uri.authority() else {
+        return (None, None);
+    };
+    let Some((info, _)) = authority.as_str().rsplit_once('@') else {
+        return (None, None);
+    };
+    match info.split_once(':') {
+        Some((u, p)) => (Some(u.to_owned()), Some(p.to_owned())),
+        None => (Some(info.to_owned()), None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxies_of_every_scheme_build() {
+        for p in ["http://127.0.0.1:3128", "http://u:p@h:1", "socks5://h:1080", "socks5h://u:p@h"] {
+            let c = UpstreamConfig::new(Duration::from_secs(1), Some(p.into()));
+            assert!(UpstreamClient::new(&c).is_ok(), "{p}");
+        }
+        let c = UpstreamConfig::new(Duration::from_secs(1), Some("ftp://h:1".into()));
+        assert!(UpstreamClient::new(&c).is_err());
+    }
+
+    #[test]
+    fn userinfo_is_split() {
+        let uri: Uri = "http://user:pa ss@h:1".replace(' ', "").parse().unwrap();
+        assert_eq!(userinfo(&uri), (Some("user".into()), Some("pass".into())));
+    }
+}

@@ -1,0 +1,340 @@
+//! Edit a few top-level fields of a JSON object without re-serialising the rest.
+//!
+//! Same-protocol forwarding only has to touch a handful of fields (`model`,
+//! `stream`, masked parameters). [`RawObject`] parses the top level shallowly:
+//! every value stays a borrowed slice of the input ([`RawValue`]) and is
+//! copied back byte for byte, so a 2 MB conversation costs one validation
+//! pass and one copy, not a full tree build and re-serialisation.
+//!
+//! Duplicate keys are kept as they came. Reads see the last occurrence (as
+//! `serde_json::Value` and JavaScript do); writes update every occurrence and
+//! [`RawObject::remove`] removes them all, so the upstream sees the same
+//! value whichever duplicate its parser picks.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+/// An error from [`RawObject`] or [`prefix_model`].
+#[derive(Debug, thiserror::Error)]
+pub enum JsonEditError {
+    /// The text is not valid JSON.
+    #[error("invalid JSON: {0}")]
+    Invalid(String),
+    /// Valid JSON, but not an object.
+    #[error("expected a JSON object")]
+    NotAnObject,
+}
+
+/// A JSON object parsed shallowly: keys in order, values as borrowed raw JSON text (serde_json RawValue).
+#[derive(Debug, Clone)]
+pub struct RawObject<'a> {
+    entries: Vec<Entry<'a>>,
+}
+
+impl<'a> RawObject<'a> {
+    /// Parses `bytes` as a JSON object. Malformed JSON gives
+    /// [`JsonEditError::Invalid`]; any other JSON value gives
+    /// [`JsonEditError::NotAnObject`].
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, JsonEditError> {
+        // One pass: the top level is walked once and every value is captured
+        // as raw text while being validated.
+        match serde_json::from_slice::<TopLevel<'a>>(bytes) {
+            Ok(TopLevel::Object(entries)) => Ok(Self { entries }),
+            Ok(TopLevel::Other) => Err(JsonEditError::NotAnObject),
+            Err(e) => Err(JsonEditError::Invalid(e.to_string())),
+        }
+    }
+
+    /// The raw value of `key` (the last one if the key is duplicated).
+    pub fn get(&self, key: &str) -> Option<&RawValue> {
+        self.entries
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_ref())
+    }
+
+    /// The unescaped value of `key`, only if it is a JSON string.
+    pub fn get_str(&self, key: &str) -> Option<Cow<'_, str>> {
+        let raw = self.get(key)?.get();
+        if !raw.starts_with('"') {
+            return None;
+        }
+        serde_json::from_str::<CowStr<'_>>(raw).ok().map(|s| s.0)
+    }
+
+    /// The value of `key`, only if it is a JSON boolean.
+    pub fn get_bool(&self, key: &str) -> Option<bool> {
+        match self.get(key)?.get().trim() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        }
+    }
+
+    /// Whether `key` is present (with any value, `null` included).
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.entries.iter().any(|(k, _)| k == key)
+    }
+
+    /// Replace (in place, keeping position) or append. `json` must be valid JSON text; returns Invalid otherwise.
+    pub fn set_raw(&mut self, key: &str, json: String) -> Result<(), JsonEditError> {
+        let raw = RawValue::from_string(json).map_err(|e| JsonEditError::Invalid(e.to_string()))?;
+        self.put(key, Cow::Owned(raw));
+        Ok(())
+    }
+
+    /// Sets `key` to the JSON string `value`.
+    pub fn set_str(&mut self, key: &str, value: &str) {
+        let mut json = Vec::with_capacity(value.len() + 2);
+        write_json_str(&mut json, value);
+        // We just wrote a valid JSON string from a `&str`, so neither
+        // conversion can fail; the key is left untouched if one ever did.
+        if let Some(raw) = String::from_utf8(json)
+            .ok()
+            .and_then(|s| RawValue::from_string(s).ok())
+        {
+            self.put(key, Cow::Owned(raw));
+        }
+    }
+
+    /// Sets `key` to `true` or `false`.
+    pub fn set_bool(&mut self, key: &str, value: bool) {
+        let raw = if value {
+            RawValue::TRUE
+        } else {
+            RawValue::FALSE
+        };
+        self.put(key, Cow::Borrowed(raw));
+    }
+
+    /// Removes every occurrence of `key`; returns whether there was one.
+    pub fn remove(&mut self, key: &str) -> bool {
+        let before = self.entries.len();
+        self.entries.retain(|(k, _)| k != key);
+        self.entries.len() != before
+    }
+
+    /// Appends the compact object `{"k":<raw>,...}` to `out`; raw values are copied byte for byte.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        out.reserve(
+            2 + self
+                .entries
+                .iter()
+                .map(|(k, v)| k.len() + v.get().len() + 4)
+                .sum::<usize>(),
+        );
+        out.push(b'{');
+        for (i, (key, value)) in self.entries.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_json_str(out, key);
+            out.push(b':');
+            out.extend_from_slice(value.get().as_bytes());
+        }
+        out.push(b'}');
+    }
+
+    /// The compact object as a new buffer (see [`RawObject::write_to`]).
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.write_to(&mut out);
+        out
+    }
+
+    /// Number of entries, duplicates counted.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the object has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Keys in order, duplicates included.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|(k, _)| k.as_ref())
+    }
+
+    /// Replaces every occurrence of `key`, or appends it.
+    fn put(&mut self, key: &str, value: Cow<'a, RawValue>) {
+        let mut found = false;
+        for (_, v) in self.entries.iter_mut().filter(|(k, _)| k == key) {
+            *v = value.clone();
+            found = true;
+        }
+        if !found {
+            self.entries.push((Cow::Owned(key.to_owned()), value));
+        }
+    }
+}
+
+/// If `json` is an object whose top-level "model" is a string, returns the object with "model" = prefix + "/" + model.
+/// Otherwise, if it has an object under "message" or "response" whose "model" is a string, rewrites that nested one
+/// (Anthropic message_start events and OpenAI Responses stream events). Returns Ok(None) when there is nothing to rewrite.
+///
+/// Errors as [`RawObject::parse`]: malformed JSON (such as `[DONE]`) is
+/// [`JsonEditError::Invalid`], any other non-object [`JsonEditError::NotAnObject`].
+pub fn prefix_model(json: &[u8], prefix: &str) -> Result<Option<Vec<u8>>, JsonEditError> {
+    let mut object = RawObject::parse(json)?;
+    if prefix_top_level(&mut object, prefix) {
+        return Ok(Some(object.to_vec()));
+    }
+    for key in ["message", "response"] {
+        let Some(raw) = object.get(key) else {
+            continue;
+        };
+        let Ok(mut nested) = RawObject::parse(raw.get().as_bytes()) else {
+            continue;
+        };
+        if !prefix_top_level(&mut nested, prefix) {
+            continue;
+        }
+        let nested = String::from_utf8(nested.to_vec())
+            .map_err(|e| JsonEditError::Invalid(e.to_string()))?;
+        object.set_raw(key, nested)?;
+        return Ok(Some(object.to_vec()));
+    }
+    Ok(None)
+}
+
+/// Rewrites `object.model` to `prefix/model` if it is a string.
+fn prefix_top_level(object: &mut RawObject<'_>, prefix: &str) -> bool {
+    let Some(model) = object.get_str("model") else {
+        return false;
+    };
+    let prefixed = format!("{prefix}/{model}");
+    object.set_str("model", &prefixed);
+    true
+}
+
+/// Writes `s` as a JSON string literal, escaped the way serde_json does it.
+pub(crate) fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0x00..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        if escape.is_empty() {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(b >> 4)]);
+            out.push(HEX[usize::from(b & 0xf)]);
+        } else {
+            out.extend_from_slice(escape);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// A string that borrows from the input when it has no escapes.
+struct CowStr<'a>(Cow<'a, str>);
+
+impl<'de> serde::Deserialize<'de> for CowStr<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StrVisitor;
+        impl<'de> Visitor<'de> for StrVisitor {
+            type Value = CowStr<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(CowStr(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(CowStr(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(CowStr(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(StrVisitor)
+    }
+}
+
+/// A parsed top-level JSON value: an object's entries, or anything else.
+enum TopLevel<'a> {
+    Object(Vec<Entry<'a>>),
+    Other,
+}
+
+/// One key and its raw value.
+type Entry<'a> = (Cow<'a, str>, Cow<'a, RawValue>);
+
+impl<'de> serde::Deserialize<'de> for TopLevel<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TopLevelVisitor)
+    }
+}
+
+/// Collects an object's entries in order, keeping duplicates and raw values;
+/// walks (and so validates) any other value.
+struct TopLevelVisitor;
+
+impl<'de> Visitor<'de> for TopLevelVisitor {
+    type Value = TopLevel<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(8));
+        while let Some(CowStr(key)) = map.next_key::<CowStr<'de>>()? {
+            let value: &'de RawValue = map.next_value()?;
+            entries.push((key, Cow::Borrowed(value)));
+        }
+        Ok(TopLevel::Object(entries))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(TopLevel::Other)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(TopLevel::Other)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(TopLevel::Other)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(TopLevel::Other)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(TopLevel::Other)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(TopLevel::Other)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(TopLevel::Other)
+    }
+}
+
+#[cfg(test)]
+#[path = "json_edit_tests.rs"]
+mod tests;

@@ -1,0 +1,222 @@
+//! Unit tests for [`super::RawObject`] and [`super::prefix_model`].
+
+use serde_json::{Value, json};
+
+use super::*;
+
+fn value(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes).unwrap()
+}
+
+#[test]
+fn round_trip_unchanged_is_equal_as_value() {
+    let input = br#" {
+        "model" : "gpt-4o",
+        "messages": [ {"role": "user", "content": "hi \"there\" \u00e9"} ],
+        "stream":true, "n": 1.50, "stop": null, "meta": {"a": {"b": [1, 2, {}]}}
+    } "#;
+    let object = RawObject::parse(input).unwrap();
+    assert_eq!(object.len(), 6);
+    assert!(!object.is_empty());
+    assert_eq!(value(&object.to_vec()), value(input));
+    assert_eq!(
+        object.keys().collect::<Vec<_>>(),
+        ["model", "messages", "stream", "n", "stop", "meta"]
+    );
+}
+
+#[test]
+fn nested_values_are_copied_byte_for_byte() {
+    let input = br#"{"a" :  [1,  2 ,{"x" : "\u00e9\n"}] , "b":1.50e+3,"c":"\ud83e\udd80"}"#;
+    let object = RawObject::parse(input).unwrap();
+    assert_eq!(
+        object.to_vec(),
+        br#"{"a":[1,  2 ,{"x" : "\u00e9\n"}],"b":1.50e+3,"c":"\ud83e\udd80"}"#
+    );
+    assert_eq!(object.get("b").unwrap().get(), "1.50e+3");
+}
+
+#[test]
+fn modify_and_write() {
+    let input = br#"{"model":"a","stream":false,"temperature":0.2,"messages":[]}"#;
+    let mut object = RawObject::parse(input).unwrap();
+    object.set_str("model", "b \"quoted\"\n");
+    object.set_bool("stream", true);
+    assert!(object.remove("temperature"));
+    assert!(!object.remove("temperature"));
+    object
+        .set_raw("stream_options", r#"{"include_usage": true}"#.into())
+        .unwrap();
+    object.set_raw("messages", "[1]".into()).unwrap();
+    let out = object.to_vec();
+    assert_eq!(
+        value(&out),
+        json!({
+            "model": "b \"quoted\"\n",
+            "stream": true,
+            "messages": [1],
+            "stream_options": {"include_usage": true}
+        })
+    );
+    // Replaced keys keep their position; new ones are appended.
+    assert_eq!(
+        object.keys().collect::<Vec<_>>(),
+        ["model", "stream", "messages", "stream_options"]
+    );
+    assert_eq!(object.get_str("model").as_deref(), Some("b \"quoted\"\n"));
+    assert_eq!(object.get_bool("stream"), Some(true));
+}
+
+#[test]
+fn typed_getters() {
+    let input = br#"{"s":"plain","e":"a\tb","n":1,"t":true,"f":false,"z":null}"#;
+    let object = RawObject::parse(input).unwrap();
+    assert!(matches!(object.get_str("s"), Some(Cow::Borrowed("plain"))));
+    assert_eq!(object.get_str("e").as_deref(), Some("a\tb"));
+    assert_eq!(object.get_str("n"), None);
+    assert_eq!(object.get_str("missing"), None);
+    assert_eq!(object.get_bool("t"), Some(true));
+    assert_eq!(object.get_bool("f"), Some(false));
+    assert_eq!(object.get_bool("z"), None);
+    assert_eq!(object.get_bool("s"), None);
+    assert!(object.contains_key("z"));
+    assert!(!object.contains_key("missing"));
+    assert_eq!(object.get("z").unwrap().get(), "null");
+}
+
+#[test]
+fn escaped_keys_are_unescaped_and_written_back_escaped() {
+    let input = br#"{"a\"b":1,"\u00e9":2,"tab\there":3,"\u0001":4,"back\\slash":5}"#;
+    let mut object = RawObject::parse(input).unwrap();
+    assert_eq!(object.get("a\"b").unwrap().get(), "1");
+    assert_eq!(object.get("é").unwrap().get(), "2");
+    assert_eq!(object.get("tab\there").unwrap().get(), "3");
+    assert_eq!(object.get("\u{1}").unwrap().get(), "4");
+    object.set_str("new\nkey", "v");
+    let out = object.to_vec();
+    let expected = json!({"a\"b":1,"é":2,"tab\there":3,"\u{1}":4,"back\\slash":5,"new\nkey":"v"});
+    assert_eq!(value(&out), expected);
+    // Same escaping as serde_json.
+    let mut ours = Vec::new();
+    let awkward = "\"\\/\u{0}\u{8}\u{c}\n\r\t\u{1f}\u{7f}é🦀";
+    write_json_str(&mut ours, awkward);
+    assert_eq!(ours, serde_json::to_vec(awkward).unwrap());
+}
+
+#[test]
+fn duplicate_keys_are_kept_and_written_together() {
+    let input = br#"{"model":"a","x":1,"model":"b"}"#;
+    let mut object = RawObject::parse(input).unwrap();
+    assert_eq!(object.len(), 3);
+    assert_eq!(object.get_str("model").as_deref(), Some("b"));
+    assert_eq!(object.to_vec(), input);
+    object.set_str("model", "c");
+    assert_eq!(object.to_vec(), br#"{"model":"c","x":1,"model":"c"}"#);
+    assert!(object.remove("model"));
+    assert_eq!(object.to_vec(), br#"{"x":1}"#);
+}
+
+#[test]
+fn empty_object() {
+    let mut object = RawObject::parse(b" {\n} ").unwrap();
+    assert!(object.is_empty());
+    assert_eq!(object.to_vec(), b"{}");
+    object.set_bool("stream", false);
+    assert_eq!(object.to_vec(), br#"{"stream":false}"#);
+}
+
+#[test]
+fn errors() {
+    for bad in [
+        &b""[..],
+        b"{",
+        b"{\"a\":}",
+        b"{\"a\":1,}",
+        b"{\"a\":1} x",
+        b"[DONE]",
+        b"\xFF",
+        b"{\"a\":\"\xFF\"}",
+    ] {
+        assert!(
+            matches!(RawObject::parse(bad), Err(JsonEditError::Invalid(_))),
+            "{:?}",
+            String::from_utf8_lossy(bad)
+        );
+    }
+    for not_object in [&b"[]"[..], b"1", b"\"s\"", b"null", b"  true "] {
+        assert!(matches!(
+            RawObject::parse(not_object),
+            Err(JsonEditError::NotAnObject)
+        ));
+    }
+    let mut object = RawObject::parse(b"{}").unwrap();
+    assert!(matches!(
+        object.set_raw("a", "{nope".into()),
+        Err(JsonEditError::Invalid(_))
+    ));
+    assert!(object.is_empty());
+    assert_eq!(
+        JsonEditError::NotAnObject.to_string(),
+        "expected a JSON object"
+    );
+}
+
+#[test]
+fn prefix_model_chat_request_and_chunk() {
+    let out = prefix_model(
+        br#"{"id":"chatcmpl-1","object":"chat.completion.chunk","model":"gpt-4o-mini","choices":[]}"#,
+        "openai",
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        value(&out),
+        json!({"id":"chatcmpl-1","object":"chat.completion.chunk","model":"openai/gpt-4o-mini","choices":[]})
+    );
+}
+
+#[test]
+fn prefix_model_claude_message_start() {
+    let input = br#"{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"claude-sonnet-4-5","stop_reason":null,"usage":{"input_tokens":25,"output_tokens":1}}}"#;
+    let out = prefix_model(input, "anthropic").unwrap().unwrap();
+    let mut expected = value(input);
+    expected["message"]["model"] = json!("anthropic/claude-sonnet-4-5");
+    assert_eq!(value(&out), expected);
+}
+
+#[test]
+fn prefix_model_responses_event() {
+    let input = br#"{"type":"response.created","sequence_number":0,"response":{"id":"resp_1","object":"response","status":"in_progress","model":"gpt-4.1","output":[],"usage":null}}"#;
+    let out = prefix_model(input, "p").unwrap().unwrap();
+    let mut expected = value(input);
+    expected["response"]["model"] = json!("p/gpt-4.1");
+    assert_eq!(value(&out), expected);
+}
+
+#[test]
+fn prefix_model_nothing_to_do() {
+    for input in [
+        &br#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}"#[..],
+        br#"{"model":null,"message":"text","response":[1]}"#,
+        br#"{"message":{"model":5}}"#,
+        br#"{}"#,
+    ] {
+        assert_eq!(prefix_model(input, "p").unwrap(), None);
+    }
+    assert!(matches!(
+        prefix_model(b"[DONE]", "p"),
+        Err(JsonEditError::Invalid(_))
+    ));
+    assert!(matches!(
+        prefix_model(b"[{}]", "p"),
+        Err(JsonEditError::NotAnObject)
+    ));
+}
+
+#[test]
+fn prefix_model_escapes() {
+    let out = prefix_model(br#"{"model":"m\u0022x"}"#, "a\"b")
+        .unwrap()
+        .unwrap();
+    assert_eq!(value(&out), json!({"model": "a\"b/m\"x"}));
+}

@@ -1,0 +1,365 @@
+//! Token usage as the upstream reported it.
+//!
+//! Each protocol reports usage under its own names; [`Usage`] holds the
+//! numbers as reported, with no arithmetic: for example OpenAI's
+//! `prompt_tokens` includes the cached tokens while Anthropic's
+//! `input_tokens` does not, and Gemini's `candidatesTokenCount` excludes the
+//! thinking tokens. Pricing code must know which protocol a usage came from.
+//!
+//! Only the usage parts of a body are deserialised (small structs, unknown
+//! fields skipped), and [`StreamUsageTracker`] does not parse stream events
+//! that cannot carry usage at all.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use memchr::memmem;
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+
+use crate::Protocol;
+use crate::sse::SseEvent;
+
+/// Token counts for one request, as the upstream reported them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Usage {
+    /// Prompt tokens (OpenAI `prompt_tokens`/`input_tokens`, Anthropic
+    /// `input_tokens`, Gemini `promptTokenCount`).
+    pub input_tokens: u64,
+    /// Generated tokens (OpenAI `completion_tokens`/`output_tokens`,
+    /// Anthropic `output_tokens`, Gemini `candidatesTokenCount`).
+    pub output_tokens: u64,
+    /// Prompt tokens served from cache (OpenAI `cached_tokens`, Anthropic
+    /// `cache_read_input_tokens`, Gemini `cachedContentTokenCount`).
+    pub cache_read_tokens: u64,
+    /// Prompt tokens written to cache (Anthropic `cache_creation_input_tokens`).
+    pub cache_write_tokens: u64,
+    /// Reasoning tokens (OpenAI `reasoning_tokens`, Gemini `thoughtsTokenCount`).
+    pub reasoning_tokens: u64,
+}
+
+/// Usage from a complete (non-stream) response body. None if absent or the body is not JSON.
+///
+/// For Gemini a JSON array of chunks (a buffered `streamGenerateContent`
+/// answer) is accepted too: the last chunk carrying usage wins.
+pub fn from_response_body(protocol: Protocol, body: &[u8]) -> Option<Usage> {
+    match protocol {
+        Protocol::OpenAiChat => parse::<WithUsage<ChatUsage>>(body)?.usage.map(Into::into),
+        Protocol::OpenAiResponses => parse::<WithUsage<ResponsesUsage>>(body)?
+            .usage
+            .map(Into::into),
+        Protocol::Claude => parse::<WithUsage<ClaudeUsage>>(body)?
+            .usage
+            .map(|u| u.apply_to(Usage::default())),
+        Protocol::Gemini => {
+            if body.trim_ascii_start().starts_with(b"[") {
+                parse::<Vec<GeminiChunk>>(body)?
+                    .into_iter()
+                    .rev()
+                    .find_map(|c| c.usage_metadata)
+                    .map(Into::into)
+            } else {
+                parse::<GeminiChunk>(body)?.usage_metadata.map(Into::into)
+            }
+        }
+    }
+}
+
+/// Observes a stream one event at a time and keeps the usage reported so far.
+#[derive(Debug)]
+pub struct StreamUsageTracker {
+    protocol: Protocol,
+    usage: Option<Usage>,
+    /// Finds `"usage` (which also covers `"usageMetadata`).
+    finder: memmem::Finder<'static>,
+}
+
+impl StreamUsageTracker {
+    /// A tracker for a stream in `protocol`, with no usage seen yet.
+    pub fn new(protocol: Protocol) -> Self {
+        Self {
+            protocol,
+            usage: None,
+            finder: memmem::Finder::new(b"\"usage"),
+        }
+    }
+
+    /// Observes one SSE event (its data; the event name is not needed).
+    pub fn observe_event(&mut self, event: &SseEvent) {
+        self.observe_json(event.data.as_bytes());
+    }
+
+    /// Observes one JSON message (e.g. a Gemini JSON-array element or SSE data).
+    ///
+    /// Messages that are not JSON (such as `[DONE]`) or carry no usage are
+    /// ignored.
+    pub fn observe_json(&mut self, json: &[u8]) {
+        if self.finder.find(json).is_none() {
+            return;
+        }
+        match self.protocol {
+            Protocol::OpenAiChat => {
+                if let Some(u) = parse::<WithUsage<ChatUsage>>(json).and_then(|c| c.usage) {
+                    self.usage = Some(u.into());
+                }
+            }
+            Protocol::OpenAiResponses => {
+                if let Some(u) = parse::<ResponsesEvent>(json)
+                    .and_then(|e| e.response)
+                    .and_then(|r| r.usage)
+                {
+                    self.usage = Some(u.into());
+                }
+            }
+            Protocol::Claude => self.observe_claude(json),
+            Protocol::Gemini => {
+                if let Some(u) = parse::<GeminiChunk>(json).and_then(|c| c.usage_metadata) {
+                    self.usage = Some(u.into());
+                }
+            }
+        }
+    }
+
+    /// The usage reported so far, if any.
+    pub fn usage(&self) -> Option<Usage> {
+        self.usage
+    }
+
+    /// `message_start` sets the usage; each `message_delta` overrides the
+    /// fields it carries (its `output_tokens` is cumulative).
+    fn observe_claude(&mut self, json: &[u8]) {
+        let Some(event) = parse::<ClaudeEvent<'_>>(json) else {
+            return;
+        };
+        match event.kind.as_deref() {
+            Some("message_start") => {
+                if let Some(u) = event.message.and_then(|m| m.usage) {
+                    self.usage = Some(u.apply_to(Usage::default()));
+                }
+            }
+            Some("message_delta") => {
+                if let Some(u) = event.usage {
+                    self.usage = Some(u.apply_to(self.usage.unwrap_or_default()));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Deserialises `bytes`, `None` on any error.
+fn parse<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Option<T> {
+    serde_json::from_slice(bytes).ok()
+}
+
+/// Any body or event whose usage sits under a top-level `usage` key.
+///
+/// (A missing `Option` field reads as `None` without `#[serde(default)]`.)
+#[derive(Deserialize)]
+struct WithUsage<U> {
+    usage: Option<U>,
+}
+
+/// OpenAI Chat Completions `usage`.
+#[derive(Deserialize)]
+struct ChatUsage {
+    #[serde(default, deserialize_with = "count")]
+    prompt_tokens: Option<u64>,
+    #[serde(default, deserialize_with = "count")]
+    completion_tokens: Option<u64>,
+    prompt_tokens_details: Option<CachedDetails>,
+    completion_tokens_details: Option<ReasoningDetails>,
+}
+
+/// OpenAI `*_tokens_details` with `cached_tokens`.
+#[derive(Deserialize)]
+struct CachedDetails {
+    #[serde(default, deserialize_with = "count")]
+    cached_tokens: Option<u64>,
+}
+
+/// OpenAI `*_tokens_details` with `reasoning_tokens`.
+#[derive(Deserialize)]
+struct ReasoningDetails {
+    #[serde(default, deserialize_with = "count")]
+    reasoning_tokens: Option<u64>,
+}
+
+impl From<ChatUsage> for Usage {
+    fn from(u: ChatUsage) -> Self {
+        Usage {
+            input_tokens: u.prompt_tokens.unwrap_or(0),
+            output_tokens: u.completion_tokens.unwrap_or(0),
+            cache_read_tokens: u
+                .prompt_tokens_details
+                .and_then(|d| d.cached_tokens)
+                .unwrap_or(0),
+            cache_write_tokens: 0,
+            reasoning_tokens: u
+                .completion_tokens_details
+                .and_then(|d| d.reasoning_tokens)
+                .unwrap_or(0),
+        }
+    }
+}
+
+/// OpenAI Responses `usage`.
+#[derive(Deserialize)]
+struct ResponsesUsage {
+    #[serde(default, deserialize_with = "count")]
+    input_tokens: Option<u64>,
+    #[serde(default, deserialize_with = "count")]
+    output_tokens: Option<u64>,
+    input_tokens_details: Option<CachedDetails>,
+    output_tokens_details: Option<ReasoningDetails>,
+}
+
+impl From<ResponsesUsage> for Usage {
+    fn from(u: ResponsesUsage) -> Self {
+        Usage {
+            input_tokens: u.input_tokens.unwrap_or(0),
+            output_tokens: u.output_tokens.unwrap_or(0),
+            cache_read_tokens: u
+                .input_tokens_details
+                .and_then(|d| d.cached_tokens)
+                .unwrap_or(0),
+            cache_write_tokens: 0,
+            reasoning_tokens: u
+                .output_tokens_details
+                .and_then(|d| d.reasoning_tokens)
+                .unwrap_or(0),
+        }
+    }
+}
+
+/// An OpenAI Responses stream event: `{"type":..,"response":{..,"usage":..}}`.
+#[derive(Deserialize)]
+struct ResponsesEvent {
+    response: Option<WithUsage<ResponsesUsage>>,
+}
+
+/// Anthropic `usage`; absent or null fields stay `None`.
+#[derive(Deserialize)]
+struct ClaudeUsage {
+    #[serde(default, deserialize_with = "count")]
+    input_tokens: Option<u64>,
+    #[serde(default, deserialize_with = "count")]
+    output_tokens: Option<u64>,
+    #[serde(default, deserialize_with = "count")]
+    cache_read_input_tokens: Option<u64>,
+    #[serde(default, deserialize_with = "count")]
+    cache_creation_input_tokens: Option<u64>,
+}
+
+impl ClaudeUsage {
+    /// `base` with every field this usage carries replaced.
+    fn apply_to(self, base: Usage) -> Usage {
+        Usage {
+            input_tokens: self.input_tokens.unwrap_or(base.input_tokens),
+            output_tokens: self.output_tokens.unwrap_or(base.output_tokens),
+            cache_read_tokens: self
+                .cache_read_input_tokens
+                .unwrap_or(base.cache_read_tokens),
+            cache_write_tokens: self
+                .cache_creation_input_tokens
+                .unwrap_or(base.cache_write_tokens),
+            reasoning_tokens: base.reasoning_tokens,
+        }
+    }
+}
+
+/// An Anthropic stream event, reduced to what carries usage.
+#[derive(Deserialize)]
+struct ClaudeEvent<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+    message: Option<WithUsage<ClaudeUsage>>,
+    usage: Option<ClaudeUsage>,
+}
+
+/// A Gemini response or stream chunk, reduced to its usage.
+#[derive(Deserialize)]
+struct GeminiChunk {
+    #[serde(rename = "usageMetadata")]
+    usage_metadata: Option<GeminiUsage>,
+}
+
+/// Gemini `usageMetadata`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GeminiUsage {
+    #[serde(default, deserialize_with = "count")]
+    prompt_token_count: Option<u64>,
+    #[serde(default, deserialize_with = "count")]
+    candidates_token_count: Option<u64>,
+    #[serde(default, deserialize_with = "count")]
+    cached_content_token_count: Option<u64>,
+    #[serde(default, deserialize_with = "count")]
+    thoughts_token_count: Option<u64>,
+}
+
+impl From<GeminiUsage> for Usage {
+    fn from(u: GeminiUsage) -> Self {
+        Usage {
+            input_tokens: u.prompt_token_count.unwrap_or(0),
+            output_tokens: u.candidates_token_count.unwrap_or(0),
+            cache_read_tokens: u.cached_content_token_count.unwrap_or(0),
+            cache_write_tokens: 0,
+            reasoning_tokens: u.thoughts_token_count.unwrap_or(0),
+        }
+    }
+}
+
+/// A token count: a non-negative integer, tolerating what OpenAI-compatible
+/// upstreams send instead (`null`, negative or fractional numbers, numeric
+/// strings). Anything unusable reads as absent rather than failing the parse.
+fn count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    struct CountVisitor;
+    impl<'de> Visitor<'de> for CountVisitor {
+        type Value = Option<u64>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a token count")
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(u64::try_from(v).unwrap_or(0)))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            // `as` saturates and maps NaN to 0.
+            Ok(Some(v as u64))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(v.trim().parse().ok())
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            while map
+                .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+                .is_some()
+            {}
+            Ok(None)
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+    }
+    deserializer.deserialize_any(CountVisitor)
+}
+
+#[cfg(test)]
+#[path = "usage_tests.rs"]
+mod tests;

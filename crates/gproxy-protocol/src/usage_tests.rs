@@ -1,0 +1,123 @@
+//! Unit tests for usage extraction; full transcripts live in `tests/usage.rs`.
+
+use super::*;
+
+fn usage(input: u64, output: u64, read: u64, write: u64, reasoning: u64) -> Usage {
+    Usage {
+        input_tokens: input,
+        output_tokens: output,
+        cache_read_tokens: read,
+        cache_write_tokens: write,
+        reasoning_tokens: reasoning,
+    }
+}
+
+#[test]
+fn non_json_or_absent_is_none() {
+    for protocol in Protocol::ALL {
+        assert_eq!(from_response_body(protocol, b"not json"), None);
+        assert_eq!(from_response_body(protocol, b""), None);
+        assert_eq!(from_response_body(protocol, b"{\"id\":\"x\"}"), None);
+        assert_eq!(from_response_body(protocol, b"{\"usage\":null}"), None);
+        assert_eq!(from_response_body(protocol, b"[1,2]"), None);
+    }
+}
+
+#[test]
+fn chat_tolerates_nulls_and_missing_details() {
+    let body = br#"{"usage":{"prompt_tokens":10,"completion_tokens":null,"prompt_tokens_details":null,"completion_tokens_details":{"reasoning_tokens":3}}}"#;
+    assert_eq!(
+        from_response_body(Protocol::OpenAiChat, body),
+        Some(usage(10, 0, 0, 0, 3))
+    );
+    // OpenAI-compatible upstreams sometimes send floats or numeric strings.
+    let body = br#"{"usage":{"prompt_tokens":10.0,"completion_tokens":"7","total_tokens":17}}"#;
+    assert_eq!(
+        from_response_body(Protocol::OpenAiChat, body),
+        Some(usage(10, 7, 0, 0, 0))
+    );
+    let body = br#"{"usage":{"prompt_tokens":-1,"completion_tokens":{"x":1},"prompt_tokens_details":{"cached_tokens":[1]}}}"#;
+    assert_eq!(
+        from_response_body(Protocol::OpenAiChat, body),
+        Some(usage(0, 0, 0, 0, 0))
+    );
+}
+
+#[test]
+fn gemini_array_body_last_usage_wins() {
+    let body = br#"[{"usageMetadata":{"promptTokenCount":1,"candidatesTokenCount":1}},{"usageMetadata":{"promptTokenCount":1,"candidatesTokenCount":5}},{"candidates":[]}]"#;
+    assert_eq!(
+        from_response_body(Protocol::Gemini, body),
+        Some(usage(1, 5, 0, 0, 0))
+    );
+}
+
+#[test]
+fn tracker_skips_chunks_without_usage() {
+    let mut tracker = StreamUsageTracker::new(Protocol::OpenAiChat);
+    tracker.observe_json(br#"{"choices":[{"delta":{"content":"hi"}}]}"#);
+    tracker.observe_json(b"[DONE]");
+    tracker.observe_json(br#"{"choices":[],"usage":null}"#);
+    assert_eq!(tracker.usage(), None);
+    tracker.observe_json(br#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4}}"#);
+    assert_eq!(tracker.usage(), Some(usage(3, 4, 0, 0, 0)));
+    // A later chunk without usage does not erase it.
+    tracker.observe_json(br#"{"choices":[],"usage":null}"#);
+    tracker.observe_json(b"{\"usage");
+    assert_eq!(tracker.usage(), Some(usage(3, 4, 0, 0, 0)));
+}
+
+#[test]
+fn claude_message_delta_overrides_only_present_fields() {
+    let mut tracker = StreamUsageTracker::new(Protocol::Claude);
+    // A delta before any start still counts.
+    tracker.observe_json(br#"{"type":"message_delta","delta":{},"usage":{"output_tokens":1}}"#);
+    assert_eq!(tracker.usage(), Some(usage(0, 1, 0, 0, 0)));
+    tracker.observe_json(
+        br#"{"type":"message_start","message":{"usage":{"input_tokens":10,"cache_read_input_tokens":5,"cache_creation_input_tokens":2,"output_tokens":1}}}"#,
+    );
+    assert_eq!(tracker.usage(), Some(usage(10, 1, 5, 2, 0)));
+    tracker.observe_json(
+        br#"{"type":"message_delta","delta":{"stop_reason":null},"usage":{"output_tokens":20}}"#,
+    );
+    assert_eq!(tracker.usage(), Some(usage(10, 20, 5, 2, 0)));
+    tracker.observe_json(
+        br#"{"type":"message_delta","delta":{},"usage":{"input_tokens":12,"cache_read_input_tokens":null,"output_tokens":30}}"#,
+    );
+    assert_eq!(tracker.usage(), Some(usage(12, 30, 5, 2, 0)));
+    // The event type decides, not the presence of a usage key.
+    tracker.observe_json(br#"{"type":"content_block_delta","usage":{"output_tokens":99}}"#);
+    tracker.observe_json(br#"{"type":"message","usage":{"output_tokens":99}}"#);
+    assert_eq!(tracker.usage(), Some(usage(12, 30, 5, 2, 0)));
+}
+
+#[test]
+fn responses_events_with_null_usage_are_ignored() {
+    let mut tracker = StreamUsageTracker::new(Protocol::OpenAiResponses);
+    tracker.observe_json(br#"{"type":"response.created","response":{"usage":null}}"#);
+    assert_eq!(tracker.usage(), None);
+    tracker.observe_json(
+        br#"{"type":"response.incomplete","response":{"status":"incomplete","usage":{"input_tokens":5,"output_tokens":6,"output_tokens_details":{"reasoning_tokens":2}}}}"#,
+    );
+    assert_eq!(tracker.usage(), Some(usage(5, 6, 0, 0, 2)));
+}
+
+#[test]
+fn gemini_latest_chunk_wins() {
+    let mut tracker = StreamUsageTracker::new(Protocol::Gemini);
+    tracker.observe_json(br#"{"usageMetadata":{"promptTokenCount":4,"candidatesTokenCount":1,"thoughtsTokenCount":9}}"#);
+    tracker.observe_json(br#"{"candidates":[]}"#);
+    tracker.observe_json(br#"{"usageMetadata":{"promptTokenCount":4,"candidatesTokenCount":8,"cachedContentTokenCount":2}}"#);
+    assert_eq!(tracker.usage(), Some(usage(4, 8, 2, 0, 0)));
+}
+
+#[test]
+fn observe_event_uses_the_data() {
+    let mut tracker = StreamUsageTracker::new(Protocol::Claude);
+    tracker.observe_event(&SseEvent {
+        event: Some("message_delta".into()),
+        data: r#"{"type":"message_delta","usage":{"output_tokens":2}}"#.into(),
+        ..SseEvent::default()
+    });
+    assert_eq!(tracker.usage(), Some(usage(0, 2, 0, 0, 0)));
+}

@@ -1,0 +1,151 @@
+//! Property tests: parsers never panic, chunking never changes the result.
+
+use gproxy_protocol::Protocol;
+use gproxy_protocol::json_array::JsonArraySplitter;
+use gproxy_protocol::json_edit::{RawObject, prefix_model};
+use gproxy_protocol::sse::{self, SseDecoder, SseEvent};
+use gproxy_protocol::usage::{StreamUsageTracker, from_response_body};
+use proptest::prelude::*;
+
+/// Splits `input` at the given (unsorted, possibly out of range) cut points.
+fn chunked<'a>(input: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
+    let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+    cuts.sort_unstable();
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    for cut in cuts {
+        chunks.push(&input[start..cut]);
+        start = cut;
+    }
+    chunks.push(&input[start..]);
+    chunks
+}
+
+fn decode(chunks: &[&[u8]]) -> Vec<SseEvent> {
+    let mut decoder = SseDecoder::new();
+    let mut out = Vec::new();
+    for chunk in chunks {
+        decoder.feed(chunk, &mut out);
+    }
+    out.extend(decoder.finish());
+    out
+}
+
+/// Text without CR (which the decoder turns into LF) and, for single-line
+/// fields, without LF or NUL.
+fn line_text() -> impl Strategy<Value = String> {
+    "[^\r\n\u{0}]{0,12}"
+}
+
+fn sse_event() -> impl Strategy<Value = SseEvent> {
+    (
+        proptest::option::of(line_text()),
+        "[^\r]{0,40}",
+        proptest::option::of(line_text()),
+        proptest::option::of(any::<u64>()),
+    )
+        .prop_map(|(event, data, id, retry)| SseEvent {
+            event,
+            data,
+            id,
+            retry,
+        })
+}
+
+proptest! {
+    #[test]
+    fn sse_decoder_never_panics(input in proptest::collection::vec(any::<u8>(), 0..512),
+                                cuts in proptest::collection::vec(any::<usize>(), 0..8)) {
+        let events = decode(&chunked(&input, &cuts));
+        prop_assert_eq!(events, decode(&[&input]));
+    }
+
+    #[test]
+    fn sse_encode_decode_round_trip(events in proptest::collection::vec(sse_event(), 0..8),
+                                    cuts in proptest::collection::vec(any::<usize>(), 0..10)) {
+        let mut wire = Vec::new();
+        for event in &events {
+            sse::encode(event, &mut wire);
+        }
+        prop_assert_eq!(&decode(&[&wire]), &events);
+        prop_assert_eq!(&decode(&chunked(&wire, &cuts)), &events);
+    }
+
+    #[test]
+    fn json_array_splitter_never_panics(input in proptest::collection::vec(any::<u8>(), 0..512),
+                                        cuts in proptest::collection::vec(any::<usize>(), 0..8)) {
+        let mut splitter = JsonArraySplitter::new();
+        let mut out = Vec::new();
+        for chunk in chunked(&input, &cuts) {
+            splitter.feed(chunk, &mut out);
+        }
+        let mut whole = Vec::new();
+        JsonArraySplitter::new().feed(&input, &mut whole);
+        prop_assert_eq!(out, whole);
+    }
+
+    #[test]
+    fn json_array_splitter_recovers_elements(values in proptest::collection::vec(json_value(), 0..6),
+                                             cuts in proptest::collection::vec(any::<usize>(), 0..8),
+                                             pretty in any::<bool>()) {
+        let array = serde_json::Value::Array(values.clone());
+        let text = if pretty {
+            serde_json::to_vec_pretty(&array).unwrap()
+        } else {
+            serde_json::to_vec(&array).unwrap()
+        };
+        let mut splitter = JsonArraySplitter::new();
+        let mut out = Vec::new();
+        for chunk in chunked(&text, &cuts) {
+            splitter.feed(chunk, &mut out);
+        }
+        let parsed: Vec<serde_json::Value> =
+            out.iter().map(|e| serde_json::from_slice(e).unwrap()).collect();
+        prop_assert_eq!(parsed, values);
+    }
+
+    #[test]
+    fn json_edit_and_usage_never_panic(input in proptest::collection::vec(any::<u8>(), 0..256)) {
+        if let Ok(mut object) = RawObject::parse(&input) {
+            object.set_str("model", "x");
+            let out = object.to_vec();
+            prop_assert!(serde_json::from_slice::<serde_json::Value>(&out).is_ok());
+        }
+        let _ = prefix_model(&input, "p");
+        for protocol in Protocol::ALL {
+            let _ = from_response_body(protocol, &input);
+            let mut tracker = StreamUsageTracker::new(protocol);
+            tracker.observe_json(&input);
+        }
+    }
+
+    #[test]
+    fn raw_object_round_trip(value in json_object()) {
+        let text = serde_json::to_vec_pretty(&value).unwrap();
+        let object = RawObject::parse(&text).unwrap();
+        let out: serde_json::Value = serde_json::from_slice(&object.to_vec()).unwrap();
+        prop_assert_eq!(out, value);
+    }
+}
+
+fn json_value() -> impl Strategy<Value = serde_json::Value> {
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::Bool),
+        any::<i64>().prop_map(serde_json::Value::from),
+        "[\\[\\]{}\",\\\\ a-z\u{4e00}-\u{4e10}\u{1F980}\n\t]{0,10}"
+            .prop_map(serde_json::Value::String),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
+            proptest::collection::btree_map("[a-z\"\\\\\n]{0,4}", inner, 0..4)
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+fn json_object() -> impl Strategy<Value = serde_json::Value> {
+    proptest::collection::btree_map("[a-z\"\\\\\n\u{0}-\u{1f}é]{0,6}", json_value(), 0..6)
+        .prop_map(|m| serde_json::Value::Object(m.into_iter().collect()))
+}

@@ -1,0 +1,62 @@
+//! Google AI Studio (Gemini API key): generateContent, `x-goog-api-key`.
+
+use gproxy_credential::Credential;
+use gproxy_protocol::Protocol;
+use http::HeaderMap;
+
+use crate::traits::{join_url, secret_header};
+use crate::{Endpoint, Provider, ProviderError};
+
+/// The Gemini API with an AI Studio key. Base URL without the version, as in
+/// the Google GenAI SDKs; the version the client used (`v1beta` or `v1`) is
+/// kept.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AiStudio;
+
+impl Provider for AiStudio {
+    fn kind(&self) -> &'static str {
+        "aistudio"
+    }
+
+    fn protocols(&self) -> &'static [Protocol] {
+        &[Protocol::Gemini]
+    }
+
+    fn default_base_url(&self) -> &'static str {
+        "https://generativelanguage.googleapis.com"
+    }
+
+    fn upstream_url(&self, base_url: &str, endpoint: &Endpoint<'_>) -> Result<String, ProviderError> {
+        match endpoint {
+            Endpoint::GeminiGenerate {
+                version,
+                model,
+                stream,
+                alt_sse,
+            } => {
+                let method = if *stream {
+                    "streamGenerateContent"
+                } else {
+                    "generateContent"
+                };
+                let mut url = join_url(base_url, &format!("{version}/models/{model}:{method}"));
+                if *stream && *alt_sse {
+                    url.push_str("?alt=sse");
+                }
+                Ok(url)
+            }
+            Endpoint::OpenAiChat | Endpoint::OpenAiResponses | Endpoint::ClaudeMessages => {
+                Err(ProviderError::UnsupportedProtocol {
+                    kind: self.kind(),
+                    protocol: endpoint.protocol().as_str(),
+                })
+            }
+        }
+    }
+
+    fn apply_auth(&self, credential: &Credential, headers: &mut HeaderMap) -> Result<(), ProviderError> {
+        let key = super::api_key(self.kind(), credential)?;
+        headers.insert("x-goog-api-key", secret_header(self.kind(), "", key)?);
+        Ok(())
+    }
+}

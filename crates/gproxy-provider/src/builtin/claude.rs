@@ -1,0 +1,56 @@
+//! Anthropic: Messages API, `x-api-key` and `anthropic-version`.
+
+use gproxy_credential::Credential;
+use gproxy_protocol::Protocol;
+use http::{HeaderMap, HeaderValue};
+
+use crate::traits::{join_url, secret_header};
+use crate::{Endpoint, Provider, ProviderError};
+
+/// The `anthropic-version` sent when the client sent none.
+pub const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
+
+/// The Anthropic API. Base URL without `/v1`, as in the Anthropic SDKs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Claude;
+
+impl Provider for Claude {
+    fn kind(&self) -> &'static str {
+        "claude"
+    }
+
+    fn protocols(&self) -> &'static [Protocol] {
+        &[Protocol::Claude]
+    }
+
+    fn default_base_url(&self) -> &'static str {
+        "https://api.anthropic.com"
+    }
+
+    fn upstream_url(&self, base_url: &str, endpoint: &Endpoint<'_>) -> Result<String, ProviderError> {
+        match endpoint {
+            Endpoint::ClaudeMessages => Ok(join_url(base_url, "v1/messages")),
+            Endpoint::OpenAiChat | Endpoint::OpenAiResponses | Endpoint::GeminiGenerate { .. } => {
+                Err(ProviderError::UnsupportedProtocol {
+                    kind: self.kind(),
+                    protocol: endpoint.protocol().as_str(),
+                })
+            }
+        }
+    }
+
+    fn apply_auth(&self, credential: &Credential, headers: &mut HeaderMap) -> Result<(), ProviderError> {
+        let key = super::api_key(self.kind(), credential)?;
+        headers.insert("x-api-key", secret_header(self.kind(), "", key)?);
+        Ok(())
+    }
+
+    fn default_headers(&self, headers: &mut HeaderMap) {
+        if !headers.contains_key("anthropic-version") {
+            headers.insert(
+                "anthropic-version",
+                HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION),
+            );
+        }
+    }
+}

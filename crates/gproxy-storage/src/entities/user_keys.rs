@@ -1,0 +1,44 @@
+//! `user_keys`: API keys of users, stored only as a hash and a display prefix.
+
+use sea_orm::entity::prelude::*;
+
+/// One user key.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "user_keys")]
+pub struct Model {
+    /// Surrogate key.
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    /// Owning user; deleting the user deletes its keys.
+    pub user_id: i64,
+    /// Unique hash of the key (64 hex characters for SHA-256).
+    #[sea_orm(unique)]
+    pub key_hash: String,
+    /// The first characters of the key, for display (at most 32 characters).
+    pub key_prefix: String,
+    /// Whether the key may authenticate.
+    pub enabled: bool,
+    /// When the row was created.
+    pub created_at: DateTimeUtc,
+}
+
+/// Relations of `user_keys`.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    /// Each key belongs to one user.
+    #[sea_orm(
+        belongs_to = "super::users::Entity",
+        from = "Column::UserId",
+        to = "super::users::Column::Id",
+        on_delete = "Cascade"
+    )]
+    User,
+}
+
+impl Related<super::users::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::User.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

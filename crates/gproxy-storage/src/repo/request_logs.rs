@@ -1,0 +1,250 @@
+//! Request logs repository: the plain [`RequestLog`] record and its
+//! conversion to and from the `request_logs` table.
+//!
+//! Writes never fail on a record's content: strings are clipped to their
+//! column's length and NUL characters (which PostgreSQL rejects) become
+//! U+FFFD; counters above `i64::MAX` are saturated. A batch from the usage
+//! sink therefore fails only when the database does, and retrying helps.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveValue::NotSet, ActiveValue::Set, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryOrder, QuerySelect, TransactionTrait,
+};
+
+use crate::entities::request_logs::{self, Column};
+use crate::{Result, Storage, StorageError};
+
+/// Rows per `INSERT` statement: 22 bound values each keeps a statement far
+/// below every backend's bind-parameter limit (SQLite 32766, others 65535).
+const INSERT_CHUNK: usize = 1000;
+
+/// Column limits, in characters, matching the migration.
+mod limits {
+    pub(super) const REQUEST_ID: usize = 128;
+    pub(super) const USER_NAME: usize = 128;
+    pub(super) const KEY_PREFIX: usize = 32;
+    pub(super) const PROVIDER: usize = 128;
+    pub(super) const MODEL: usize = 255;
+    pub(super) const PROTOCOL: usize = 32;
+    pub(super) const METHOD: usize = 16;
+    pub(super) const PATH: usize = 2048;
+    pub(super) const ERROR: usize = 4096;
+}
+
+/// One request's usage and log row (plain data; the engine fills it).
+///
+/// Strings longer than their column are clipped on write: request id, user
+/// name and provider 128 characters, key prefix 32, model 255, protocol 32,
+/// method 16, path 2048, error 4096.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RequestLog {
+    /// Gateway request id.
+    pub request_id: String,
+    /// When the request started. MySQL keeps microseconds, PostgreSQL
+    /// microseconds, SQLite nanoseconds.
+    pub created_at: DateTime<Utc>,
+    /// Authenticated user, if any.
+    pub user_id: Option<i64>,
+    /// User name at the time of the request.
+    pub user_name: Option<String>,
+    /// Prefix of the user key used.
+    pub key_prefix: Option<String>,
+    /// Provider the request was routed to.
+    pub provider: Option<String>,
+    /// Credential used upstream.
+    pub credential_id: Option<i64>,
+    /// Model requested upstream.
+    pub model: Option<String>,
+    /// Client protocol, e.g. `openai.chat`.
+    pub protocol: String,
+    /// HTTP method.
+    pub method: String,
+    /// Request path.
+    pub path: String,
+    /// Whether the response was streamed.
+    pub stream: bool,
+    /// HTTP status sent to the client.
+    pub status: u16,
+    /// Total latency in milliseconds.
+    pub latency_ms: u64,
+    /// Time to first byte in milliseconds.
+    pub ttfb_ms: Option<u64>,
+    /// Prompt tokens.
+    pub input_tokens: Option<u64>,
+    /// Completion tokens.
+    pub output_tokens: Option<u64>,
+    /// Tokens read from the prompt cache.
+    pub cache_read_tokens: Option<u64>,
+    /// Tokens written to the prompt cache.
+    pub cache_write_tokens: Option<u64>,
+    /// Reasoning tokens.
+    pub reasoning_tokens: Option<u64>,
+    /// Error summary, if the request failed.
+    pub error: Option<String>,
+    /// Whether the client went away before the response completed.
+    pub client_disconnected: bool,
+}
+
+/// `s` clipped to `max` characters, with NUL replaced by U+FFFD.
+fn text(s: &str, max: usize) -> String {
+    let clipped = match s.char_indices().nth(max) {
+        Some((end, _)) => &s[..end],
+        None => s,
+    };
+    if clipped.contains('\0') {
+        clipped.replace('\0', "\u{FFFD}")
+    } else {
+        clipped.to_owned()
+    }
+}
+
+fn opt_text(s: Option<&String>, max: usize) -> Option<String> {
+    s.map(|s| text(s, max))
+}
+
+/// `v` as `BIGINT`, saturating.
+fn bigint(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn opt_bigint(v: Option<u64>) -> Option<i64> {
+    v.map(bigint)
+}
+
+fn unsigned(field: &'static str, v: i64) -> Result<u64> {
+    u64::try_from(v).map_err(|_| StorageError::invalid(field, format!("negative value {v}")))
+}
+
+fn opt_unsigned(field: &'static str, v: Option<i64>) -> Result<Option<u64>> {
+    v.map(|v| unsigned(field, v)).transpose()
+}
+
+fn to_active(log: &RequestLog) -> request_logs::ActiveModel {
+    request_logs::ActiveModel {
+        id: NotSet,
+        request_id: Set(text(&log.request_id, limits::REQUEST_ID)),
+        created_at: Set(log.created_at),
+        user_id: Set(log.user_id),
+        user_name: Set(opt_text(log.user_name.as_ref(), limits::USER_NAME)),
+        key_prefix: Set(opt_text(log.key_prefix.as_ref(), limits::KEY_PREFIX)),
+        provider: Set(opt_text(log.provider.as_ref(), limits::PROVIDER)),
+        credential_id: Set(log.credential_id),
+        model: Set(opt_text(log.model.as_ref(), limits::MODEL)),
+        protocol: Set(text(&log.protocol, limits::PROTOCOL)),
+        method: Set(text(&log.method, limits::METHOD)),
+        path: Set(text(&log.path, limits::PATH)),
+        stream: Set(log.stream),
+        status: Set(i32::from(log.status)),
+        latency_ms: Set(bigint(log.latency_ms)),
+        ttfb_ms: Set(opt_bigint(log.ttfb_ms)),
+        input_tokens: Set(opt_bigint(log.input_tokens)),
+        output_tokens: Set(opt_bigint(log.output_tokens)),
+        cache_read_tokens: Set(opt_bigint(log.cache_read_tokens)),
+        cache_write_tokens: Set(opt_bigint(log.cache_write_tokens)),
+        reasoning_tokens: Set(opt_bigint(log.reasoning_tokens)),
+        error: Set(opt_text(log.error.as_ref(), limits::ERROR)),
+        client_disconnected: Set(log.client_disconnected),
+    }
+}
+
+impl TryFrom<request_logs::Model> for RequestLog {
+    type Error = StorageError;
+
+    fn try_from(m: request_logs::Model) -> Result<Self> {
+        Ok(Self {
+            request_id: m.request_id,
+            created_at: m.created_at,
+            user_id: m.user_id,
+            user_name: m.user_name,
+            key_prefix: m.key_prefix,
+            provider: m.provider,
+            credential_id: m.credential_id,
+            model: m.model,
+            protocol: m.protocol,
+            method: m.method,
+            path: m.path,
+            stream: m.stream,
+            status: u16::try_from(m.status).map_err(|_| {
+                StorageError::invalid("request_logs.status", format!("{} is no HTTP status", m.status))
+            })?,
+            latency_ms: unsigned("request_logs.latency_ms", m.latency_ms)?,
+            ttfb_ms: opt_unsigned("request_logs.ttfb_ms", m.ttfb_ms)?,
+            input_tokens: opt_unsigned("request_logs.input_tokens", m.input_tokens)?,
+            output_tokens: opt_unsigned("request_logs.output_tokens", m.output_tokens)?,
+            cache_read_tokens: opt_unsigned("request_logs.cache_read_tokens", m.cache_read_tokens)?,
+            cache_write_tokens: opt_unsigned(
+                "request_logs.cache_write_tokens",
+                m.cache_write_tokens,
+            )?,
+            reasoning_tokens: opt_unsigned("request_logs.reasoning_tokens", m.reasoning_tokens)?,
+            error: m.error,
+            client_disconnected: m.client_disconnected,
+        })
+    }
+}
+
+async fn insert_chunk<C: ConnectionTrait>(db: &C, rows: &[RequestLog]) -> Result<()> {
+    request_logs::Entity::insert_many(rows.iter().map(to_active))
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+impl Storage {
+    /// Inserts `rows` with one multi-row `INSERT` (split into statements of
+    /// 1000 rows inside one transaction for larger slices, so all or none
+    /// are written). An empty slice is a no-op.
+    pub async fn insert_request_logs(&self, rows: &[RequestLog]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        if rows.len() <= INSERT_CHUNK {
+            return insert_chunk(self.connection(), rows).await;
+        }
+        let txn = self.connection().begin().await?;
+        for chunk in rows.chunks(INSERT_CHUNK) {
+            insert_chunk(&txn, chunk).await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// The newest `limit` logs, newest first (by insertion id).
+    pub async fn list_request_logs(&self, limit: u64) -> Result<Vec<RequestLog>> {
+        let rows = request_logs::Entity::find()
+            .order_by_desc(Column::Id)
+            .limit(limit)
+            .all(self.connection())
+            .await?;
+        rows.into_iter().map(RequestLog::try_from).collect()
+    }
+
+    /// How many logs are stored.
+    pub async fn count_request_logs(&self) -> Result<u64> {
+        Ok(request_logs::Entity::find()
+            .count(self.connection())
+            .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_clips_on_char_boundaries_and_replaces_nul() {
+        assert_eq!(text("abc", 5), "abc");
+        assert_eq!(text("äöüß", 2), "äö");
+        assert_eq!(text("a\0b", 5), "a\u{FFFD}b");
+        assert_eq!(text("", 0), "");
+    }
+
+    #[test]
+    fn counters_saturate_and_negative_reads_fail() {
+        assert_eq!(bigint(u64::MAX), i64::MAX);
+        assert_eq!(bigint(7), 7);
+        assert!(unsigned("f", -1).is_err());
+        assert_eq!(unsigned("f", 5).ok(), Some(5));
+    }
+}
