@@ -136,7 +136,10 @@ mod tests {
             redact_dsn("postgres://postgres@127.0.0.1/test"),
             "postgres://postgres@127.0.0.1/test"
         );
-        assert_eq!(redact_dsn("sqlite://data/gproxy.db"), "sqlite://data/gproxy.db");
+        assert_eq!(
+            redact_dsn("sqlite://data/gproxy.db"),
+            "sqlite://data/gproxy.db"
+        );
         assert_eq!(redact_dsn("sqlite:x@y:z"), "sqlite:x@y:z");
         assert_eq!(
             redact_dsn("postgres://u:p%40ss@h/d?x=a@b"),

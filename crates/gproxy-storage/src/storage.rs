@@ -14,7 +14,7 @@ use sea_orm_migration::MigratorTrait;
 
 use crate::entities::settings;
 use crate::migration::Migrator;
-use crate::repo::check_name;
+use crate::repo::{check_name, execute};
 use crate::{Result, StorageError};
 
 /// Connections per pool for PostgreSQL and MySQL.
@@ -127,6 +127,17 @@ impl Storage {
         }
     }
 
+    /// Executes a write built with SeaORM or SeaQuery (an `Insert`,
+    /// `Update`, `Delete`...) and returns the number of rows affected.
+    ///
+    /// Prefer this over SeaORM's `exec*` for writes that bind a timestamp:
+    /// on MySQL/MariaDB SeaORM binds `DateTime<Utc>` as a `TIMESTAMP`
+    /// parameter, which MariaDB silently turns into NULL after 2038-01-19;
+    /// this binds it as the naive UTC `DATETIME` the columns hold.
+    pub async fn execute(&self, query: &impl sea_orm::QueryTrait) -> Result<u64> {
+        execute(&self.db, query).await
+    }
+
     /// Closes the pool; in-flight clones of this handle fail afterwards.
     pub async fn close(&self) -> Result<()> {
         self.db.close_by_ref().await?;
@@ -149,14 +160,12 @@ impl Storage {
             value: Set(value.to_owned()),
             updated_at: Set(Utc::now()),
         };
-        settings::Entity::insert(row)
-            .on_conflict(
-                OnConflict::column(settings::Column::Key)
-                    .update_columns([settings::Column::Value, settings::Column::UpdatedAt])
-                    .to_owned(),
-            )
-            .exec_without_returning(&self.db)
-            .await?;
+        let insert = settings::Entity::insert(row).on_conflict(
+            OnConflict::column(settings::Column::Key)
+                .update_columns([settings::Column::Value, settings::Column::UpdatedAt])
+                .to_owned(),
+        );
+        execute(&self.db, &insert).await?;
         Ok(())
     }
 
@@ -179,13 +188,18 @@ mod tests {
         assert_eq!(backend_of("sqlite://a.db").ok(), Some(DbBackend::Sqlite));
         assert_eq!(backend_of("sqlite:a.db").ok(), Some(DbBackend::Sqlite));
         assert_eq!(backend_of("SQLITE::memory:").ok(), Some(DbBackend::Sqlite));
-        assert_eq!(backend_of("postgresql://h/d").ok(), Some(DbBackend::Postgres));
+        assert_eq!(
+            backend_of("postgresql://h/d").ok(),
+            Some(DbBackend::Postgres)
+        );
         assert_eq!(backend_of("postgres://h/d").ok(), Some(DbBackend::Postgres));
         assert_eq!(backend_of("mysql://h/d").ok(), Some(DbBackend::MySql));
         let err = backend_of("redis://u:pw@h").err().map(|e| e.to_string());
         assert_eq!(
             err.as_deref(),
-            Some("unsupported database DSN `redis://u:***@h`: expected sqlite:, postgres: or mysql:")
+            Some(
+                "unsupported database DSN `redis://u:***@h`: expected sqlite:, postgres: or mysql:"
+            )
         );
     }
 
@@ -194,8 +208,14 @@ mod tests {
         let storage = Storage::connect("sqlite::memory:").await.unwrap();
         storage.migrate().await.unwrap();
         storage.set_setting("a", "1").await.unwrap();
-        assert_eq!(storage.get_setting("a").await.unwrap().as_deref(), Some("1"));
+        assert_eq!(
+            storage.get_setting("a").await.unwrap().as_deref(),
+            Some("1")
+        );
         assert_eq!(storage.backend_name(), "sqlite");
-        assert_eq!(format!("{storage:?}"), r#"Storage { backend: "sqlite", .. }"#);
+        assert_eq!(
+            format!("{storage:?}"),
+            r#"Storage { backend: "sqlite", .. }"#
+        );
     }
 }

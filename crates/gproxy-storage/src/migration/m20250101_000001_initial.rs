@@ -3,7 +3,7 @@
 
 use sea_orm_migration::prelude::*;
 
-use super::{create_table, id_column, timestamp_column};
+use super::{create_table, id_column, long_text_column, timestamp_column};
 
 /// The initial schema.
 #[derive(DeriveMigrationName)]
@@ -105,7 +105,7 @@ impl MigrationTrait for Migration {
                             .not_null()
                             .primary_key(),
                     )
-                    .col(ColumnDef::new(Settings::Value).text().not_null())
+                    .col(long_text_column(db, Settings::Value))
                     .col(timestamp_column(db, Settings::UpdatedAt))
                     .to_owned(),
             )
@@ -195,7 +195,11 @@ impl MigrationTrait for Migration {
                             .not_null()
                             .unique_key(),
                     )
-                    .col(ColumnDef::new(UserKeys::KeyPrefix).string_len(32).not_null())
+                    .col(
+                        ColumnDef::new(UserKeys::KeyPrefix)
+                            .string_len(32)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(UserKeys::Enabled).boolean().not_null())
                     .col(timestamp_column(db, UserKeys::CreatedAt))
                     .foreign_key(
@@ -243,7 +247,11 @@ impl MigrationTrait for Migration {
                             .string_len(32)
                             .not_null(),
                     )
-                    .col(ColumnDef::new(RequestLogs::Method).string_len(16).not_null())
+                    .col(
+                        ColumnDef::new(RequestLogs::Method)
+                            .string_len(16)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(RequestLogs::Path).text().not_null())
                     .col(ColumnDef::new(RequestLogs::Stream).boolean().not_null())
                     .col(ColumnDef::new(RequestLogs::Status).integer().not_null())
@@ -253,7 +261,11 @@ impl MigrationTrait for Migration {
                             .not_null(),
                     )
                     .col(ColumnDef::new(RequestLogs::TtfbMs).big_integer().null())
-                    .col(ColumnDef::new(RequestLogs::InputTokens).big_integer().null())
+                    .col(
+                        ColumnDef::new(RequestLogs::InputTokens)
+                            .big_integer()
+                            .null(),
+                    )
                     .col(
                         ColumnDef::new(RequestLogs::OutputTokens)
                             .big_integer()

@@ -43,6 +43,17 @@ fn timestamp_column(backend: DbBackend, col: impl IntoIden) -> ColumnDef {
     def.not_null().to_owned()
 }
 
+/// Unbounded text: `LONGTEXT` on MySQL (whose `TEXT` ends at 64 KiB),
+/// `TEXT` elsewhere.
+fn long_text_column(backend: DbBackend, col: impl IntoIden) -> ColumnDef {
+    let mut def = ColumnDef::new(col);
+    match backend {
+        DbBackend::MySql => def.custom(Alias::new("LONGTEXT")),
+        DbBackend::Postgres | DbBackend::Sqlite => def.text(),
+    };
+    def.not_null().to_owned()
+}
+
 /// Starts a `CREATE TABLE`; on MySQL the table is InnoDB, `utf8mb4` with a
 /// binary collation, so unique names compare exactly as on the other
 /// backends (the default MySQL collation is case-insensitive).

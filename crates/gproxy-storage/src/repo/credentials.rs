@@ -2,9 +2,11 @@
 
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+};
 
-use super::{KIND_MAX, NAME_MAX, check_len, check_name, vanished};
+use super::{KIND_MAX, NAME_MAX, check_json, check_len, check_name, execute, vanished};
 use crate::entities::credentials::{self, Column};
 use crate::{Result, Storage};
 
@@ -60,6 +62,7 @@ impl Storage {
     pub async fn upsert_credential(&self, c: &NewCredential) -> Result<CredentialRow> {
         check_name("credentials.name", &c.name, NAME_MAX)?;
         check_len("credentials.kind", &c.kind, KIND_MAX)?;
+        check_json("credentials.secret", &c.secret)?;
         let now = Utc::now();
         let row = credentials::ActiveModel {
             id: NotSet,
@@ -71,19 +74,17 @@ impl Storage {
             created_at: Set(now),
             updated_at: Set(now),
         };
-        credentials::Entity::insert(row)
-            .on_conflict(
-                OnConflict::columns([Column::ProviderId, Column::Name])
-                    .update_columns([
-                        Column::Kind,
-                        Column::Secret,
-                        Column::Enabled,
-                        Column::UpdatedAt,
-                    ])
-                    .to_owned(),
-            )
-            .exec_without_returning(self.connection())
-            .await?;
+        let insert = credentials::Entity::insert(row).on_conflict(
+            OnConflict::columns([Column::ProviderId, Column::Name])
+                .update_columns([
+                    Column::Kind,
+                    Column::Secret,
+                    Column::Enabled,
+                    Column::UpdatedAt,
+                ])
+                .to_owned(),
+        );
+        execute(self.connection(), &insert).await?;
         credentials::Entity::find()
             .filter(Column::ProviderId.eq(c.provider_id))
             .filter(Column::Name.eq(c.name.as_str()))

@@ -4,7 +4,7 @@
 //! Lengths are checked here, in characters, so every backend rejects the same
 //! input (SQLite would otherwise accept what PostgreSQL and MySQL refuse).
 
-use sea_orm::DbErr;
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryTrait, Statement, Value};
 
 use crate::{Result, StorageError};
 
@@ -38,6 +38,62 @@ pub(crate) fn check_len(field: &'static str, value: &str, max: usize) -> Result<
     Ok(())
 }
 
+/// Fails if `value` holds a NUL character in any string or key:
+/// PostgreSQL cannot store one in JSON, so no backend accepts it.
+pub(crate) fn check_json(field: &'static str, value: &serde_json::Value) -> Result<()> {
+    let has_nul = match value {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(items) => {
+            return items.iter().try_for_each(|v| check_json(field, v));
+        }
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                if k.contains('\0') {
+                    return Err(StorageError::invalid(field, "NUL character in a JSON key"));
+                }
+                check_json(field, v)?;
+            }
+            false
+        }
+        serde_json::Value::Null | serde_json::Value::Bool(_) | serde_json::Value::Number(_) => {
+            false
+        }
+    };
+    if has_nul {
+        return Err(StorageError::invalid(
+            field,
+            "NUL character in a JSON string",
+        ));
+    }
+    Ok(())
+}
+
+/// Rewrites `stmt` so it is valid for its backend where SeaORM's binding is
+/// not: on MySQL a `DateTime<Utc>` is bound as a `TIMESTAMP` parameter,
+/// which MariaDB turns into NULL past 2038-01-19; as a naive UTC `DATETIME`
+/// it is stored exactly (the columns are `DATETIME(6)` holding UTC).
+pub(crate) fn portable(mut stmt: Statement) -> Statement {
+    if stmt.db_backend != DbBackend::MySql {
+        return stmt;
+    }
+    if let Some(values) = stmt.values.as_mut() {
+        for value in &mut values.0 {
+            if let Value::ChronoDateTimeUtc(Some(at)) = value {
+                *value = Value::ChronoDateTime(Some(Box::new(at.naive_utc())));
+            }
+        }
+    }
+    stmt
+}
+
+/// Builds `query` for `db`'s backend, makes it [`portable`], executes it and
+/// returns the number of rows affected. Use this instead of SeaORM's
+/// `exec*` for every write that binds a timestamp.
+pub(crate) async fn execute<C: ConnectionTrait>(db: &C, query: &impl QueryTrait) -> Result<u64> {
+    let stmt = portable(query.build(db.get_database_backend()));
+    Ok(db.execute(stmt).await?.rows_affected())
+}
+
 /// The error for a row that vanished between its upsert and the read-back
 /// (a concurrent delete).
 pub(crate) fn vanished(what: &str) -> StorageError {
@@ -56,5 +112,27 @@ mod tests {
         assert!(check_name("f", "äöü", 3).is_ok());
         assert!(check_name("f", "äöüx", 3).is_err());
         assert!(check_len("f", "", 3).is_ok());
+    }
+
+    #[test]
+    fn json_with_nul_is_refused() {
+        use serde_json::json;
+        assert!(check_json("f", &json!({"a": [1, "ok", {"b": null}]})).is_ok());
+        assert!(check_json("f", &json!({"a": [1, "n\u{0}ul"]})).is_err());
+        assert!(check_json("f", &json!({"k\u{0}": 1})).is_err());
+    }
+
+    #[test]
+    fn mysql_timestamps_bind_as_naive_utc() {
+        use chrono::{TimeZone, Utc};
+        let at = Utc.timestamp_millis_opt(4_102_444_800_123).unwrap();
+        let stmt = |backend| {
+            Statement::from_sql_and_values(backend, "x", [Value::from(at), Value::from(1i64)])
+        };
+        let mysql = portable(stmt(DbBackend::MySql)).values.unwrap().0;
+        assert_eq!(mysql[0], Value::from(at.naive_utc()));
+        assert_eq!(mysql[1], Value::from(1i64));
+        let pg = portable(stmt(DbBackend::Postgres)).values.unwrap().0;
+        assert_eq!(pg[0], Value::from(at));
     }
 }

@@ -2,9 +2,11 @@
 
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+};
 
-use super::{KIND_MAX, NAME_MAX, check_len, check_name, vanished};
+use super::{KIND_MAX, NAME_MAX, check_json, check_len, check_name, execute, vanished};
 use crate::entities::providers::{self, Column};
 use crate::{Result, Storage};
 
@@ -59,6 +61,7 @@ impl Storage {
     pub async fn upsert_provider(&self, p: &NewProvider) -> Result<ProviderRow> {
         check_name("providers.name", &p.name, NAME_MAX)?;
         check_len("providers.kind", &p.kind, KIND_MAX)?;
+        check_json("providers.settings", &p.settings)?;
         let now = Utc::now();
         let row = providers::ActiveModel {
             id: NotSet,
@@ -70,20 +73,18 @@ impl Storage {
             created_at: Set(now),
             updated_at: Set(now),
         };
-        providers::Entity::insert(row)
-            .on_conflict(
-                OnConflict::column(Column::Name)
-                    .update_columns([
-                        Column::Kind,
-                        Column::BaseUrl,
-                        Column::Settings,
-                        Column::Enabled,
-                        Column::UpdatedAt,
-                    ])
-                    .to_owned(),
-            )
-            .exec_without_returning(self.connection())
-            .await?;
+        let insert = providers::Entity::insert(row).on_conflict(
+            OnConflict::column(Column::Name)
+                .update_columns([
+                    Column::Kind,
+                    Column::BaseUrl,
+                    Column::Settings,
+                    Column::Enabled,
+                    Column::UpdatedAt,
+                ])
+                .to_owned(),
+        );
+        execute(self.connection(), &insert).await?;
         providers::Entity::find()
             .filter(Column::Name.eq(p.name.as_str()))
             .one(self.connection())

@@ -12,6 +12,7 @@ use sea_orm::{
     QueryOrder, QuerySelect, TransactionTrait,
 };
 
+use super::execute;
 use crate::entities::request_logs::{self, Column};
 use crate::{Result, Storage, StorageError};
 
@@ -166,7 +167,10 @@ impl TryFrom<request_logs::Model> for RequestLog {
             path: m.path,
             stream: m.stream,
             status: u16::try_from(m.status).map_err(|_| {
-                StorageError::invalid("request_logs.status", format!("{} is no HTTP status", m.status))
+                StorageError::invalid(
+                    "request_logs.status",
+                    format!("{} is no HTTP status", m.status),
+                )
             })?,
             latency_ms: unsigned("request_logs.latency_ms", m.latency_ms)?,
             ttfb_ms: opt_unsigned("request_logs.ttfb_ms", m.ttfb_ms)?,
@@ -185,9 +189,8 @@ impl TryFrom<request_logs::Model> for RequestLog {
 }
 
 async fn insert_chunk<C: ConnectionTrait>(db: &C, rows: &[RequestLog]) -> Result<()> {
-    request_logs::Entity::insert_many(rows.iter().map(to_active))
-        .exec_without_returning(db)
-        .await?;
+    let insert = request_logs::Entity::insert_many(rows.iter().map(to_active));
+    execute(db, &insert).await?;
     Ok(())
 }
 

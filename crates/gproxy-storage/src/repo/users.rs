@@ -4,9 +4,11 @@
 
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+};
 
-use super::{NAME_MAX, check_len, check_name, vanished};
+use super::{NAME_MAX, check_len, check_name, execute, vanished};
 use crate::entities::{user_keys, users};
 use crate::{Result, Storage, StorageError};
 
@@ -76,14 +78,12 @@ impl Storage {
         };
         // `name = excluded.name` is a no-op that works on all backends
         // (MySQL has no `DO NOTHING`).
-        users::Entity::insert(row)
-            .on_conflict(
-                OnConflict::column(users::Column::Name)
-                    .update_column(users::Column::Name)
-                    .to_owned(),
-            )
-            .exec_without_returning(self.connection())
-            .await?;
+        let insert = users::Entity::insert(row).on_conflict(
+            OnConflict::column(users::Column::Name)
+                .update_column(users::Column::Name)
+                .to_owned(),
+        );
+        execute(self.connection(), &insert).await?;
         users::Entity::find()
             .filter(users::Column::Name.eq(name))
             .one(self.connection())
@@ -121,14 +121,12 @@ impl Storage {
             enabled: Set(true),
             created_at: Set(Utc::now()),
         };
-        user_keys::Entity::insert(row)
-            .on_conflict(
-                OnConflict::column(user_keys::Column::KeyHash)
-                    .update_column(user_keys::Column::KeyHash)
-                    .to_owned(),
-            )
-            .exec_without_returning(self.connection())
-            .await?;
+        let insert = user_keys::Entity::insert(row).on_conflict(
+            OnConflict::column(user_keys::Column::KeyHash)
+                .update_column(user_keys::Column::KeyHash)
+                .to_owned(),
+        );
+        execute(self.connection(), &insert).await?;
         let stored = user_keys::Entity::find()
             .filter(user_keys::Column::KeyHash.eq(key_hash))
             .one(self.connection())

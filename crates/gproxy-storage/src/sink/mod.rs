@@ -167,7 +167,8 @@ pub struct UsageSinkHandle {
 }
 
 impl UsageSink {
-    /// Starts the writer task on the current tokio runtime.
+    /// Starts the writer task. Must be called inside a tokio runtime (like
+    /// `tokio::spawn`).
     pub fn spawn(storage: Storage, cfg: UsageSinkConfig) -> (UsageSink, UsageSinkHandle) {
         Self::spawn_with(storage, cfg)
     }

@@ -90,7 +90,11 @@ async fn full_batches_go_at_once_partial_after_interval() {
 
     tokio::time::sleep(Duration::from_millis(990)).await;
     settle().await;
-    assert_eq!(fake.sizes(), vec![4, 4], "partial batch waits for the interval");
+    assert_eq!(
+        fake.sizes(),
+        vec![4, 4],
+        "partial batch waits for the interval"
+    );
     tokio::time::sleep(Duration::from_millis(20)).await;
     settle().await;
     assert_eq!(fake.sizes(), vec![4, 4, 2]);
@@ -98,7 +102,10 @@ async fn full_batches_go_at_once_partial_after_interval() {
     assert_eq!(fake.ids(), want, "order kept");
 
     let stats = sink.stats().clone();
-    assert_eq!((stats.written(), stats.dropped(), stats.buffered()), (10, 0, 0));
+    assert_eq!(
+        (stats.written(), stats.dropped(), stats.buffered()),
+        (10, 0, 0)
+    );
     handle.shutdown(Duration::from_secs(1)).await;
     assert_eq!(stats.failed_batches(), 0);
 }
@@ -171,7 +178,10 @@ async fn overflow_while_failing_drops_oldest() {
     settle().await;
     let want: Vec<String> = (3..8).map(|i| format!("r{i}")).collect();
     assert_eq!(fake.ids(), want, "the oldest were dropped");
-    assert_eq!((stats.written(), stats.dropped(), stats.buffered()), (5, 3, 0));
+    assert_eq!(
+        (stats.written(), stats.dropped(), stats.buffered()),
+        (5, 3, 0)
+    );
     handle.shutdown(Duration::from_secs(1)).await;
 }
 
@@ -190,7 +200,10 @@ async fn full_channel_counts_drops() {
     let stats = sink.stats().clone();
     assert_eq!((stats.dropped(), stats.buffered()), (7, 3));
     handle.shutdown(Duration::from_secs(1)).await;
-    assert_eq!((stats.written(), stats.dropped(), stats.buffered()), (3, 7, 0));
+    assert_eq!(
+        (stats.written(), stats.dropped(), stats.buffered()),
+        (3, 7, 0)
+    );
     assert_eq!(fake.ids(), vec!["r0", "r1", "r2"]);
 }
 
@@ -203,13 +216,22 @@ async fn shutdown_flushes_everything_and_stops_accepting() {
     }
     let before = tokio::time::Instant::now();
     handle.shutdown(Duration::from_secs(5)).await;
-    assert!(before.elapsed() < Duration::from_millis(100), "no waiting for the interval");
+    assert!(
+        before.elapsed() < Duration::from_millis(100),
+        "no waiting for the interval"
+    );
     let stats = sink.stats().clone();
-    assert_eq!((stats.written(), stats.dropped(), stats.buffered()), (7, 0, 0));
+    assert_eq!(
+        (stats.written(), stats.dropped(), stats.buffered()),
+        (7, 0, 0)
+    );
     assert!(fake.sizes().iter().all(|&n| n <= 4));
 
     sink.record(log(99));
-    assert_eq!((stats.written(), stats.dropped(), stats.buffered()), (7, 1, 0));
+    assert_eq!(
+        (stats.written(), stats.dropped(), stats.buffered()),
+        (7, 1, 0)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -223,7 +245,10 @@ async fn shutdown_retries_until_the_deadline_then_counts_drops() {
     // Fails at 0 and 1 s, succeeds at 3 s: within a 10 s deadline.
     handle.shutdown(Duration::from_secs(10)).await;
     let stats = sink.stats().clone();
-    assert_eq!((stats.written(), stats.dropped(), stats.failed_batches()), (3, 0, 2));
+    assert_eq!(
+        (stats.written(), stats.dropped(), stats.failed_batches()),
+        (3, 0, 2)
+    );
 
     let fake = Fake::default();
     fake.set_down(true);
@@ -239,7 +264,10 @@ async fn shutdown_retries_until_the_deadline_then_counts_drops() {
         "{elapsed:?}"
     );
     let stats = sink.stats().clone();
-    assert_eq!((stats.written(), stats.dropped(), stats.buffered()), (0, 3, 0));
+    assert_eq!(
+        (stats.written(), stats.dropped(), stats.buffered()),
+        (0, 3, 0)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -257,7 +285,10 @@ async fn hanging_database_is_abandoned_at_the_deadline() {
     handle.shutdown(Duration::from_secs(2)).await;
     assert!(start.elapsed() <= Duration::from_secs(2) + SHUTDOWN_GRACE);
     let stats = sink.stats().clone();
-    assert_eq!((stats.written(), stats.dropped(), stats.buffered()), (0, 6, 0));
+    assert_eq!(
+        (stats.written(), stats.dropped(), stats.buffered()),
+        (0, 6, 0)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -271,7 +302,11 @@ async fn dropping_all_senders_flushes_and_ends_the_writer() {
     drop(sink);
     tokio::time::sleep(Duration::from_millis(10)).await;
     settle().await;
-    assert_eq!(fake.ids(), vec!["r0", "r1"], "flushed without waiting the interval");
+    assert_eq!(
+        fake.ids(),
+        vec!["r0", "r1"],
+        "flushed without waiting the interval"
+    );
     assert_eq!(stats.written(), 2);
 }
 
@@ -286,7 +321,10 @@ fn zero_sizes_are_raised() {
     .sanitized();
     assert_eq!((c.capacity, c.batch_size, c.max_buffered), (1, 1, 1));
     let d = UsageSinkConfig::default();
-    assert_eq!((d.capacity, d.batch_size, d.max_buffered), (10_000, 256, 100_000));
+    assert_eq!(
+        (d.capacity, d.batch_size, d.max_buffered),
+        (10_000, 256, 100_000)
+    );
 }
 
 #[test]

@@ -91,9 +91,7 @@ impl<W: BatchWriter> Writer<W> {
             }
             let due = match retry {
                 Some(r) => Some(r.at),
-                None if self.buf.len() >= self.cfg.batch_size || !receiving => {
-                    Some(Instant::now())
-                }
+                None if self.buf.len() >= self.cfg.batch_size || !receiving => Some(Instant::now()),
                 None => flush_at,
             };
             tokio::select! {

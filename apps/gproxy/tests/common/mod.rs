@@ -1,0 +1,265 @@
+//! Test harness: runs the real `gproxy` binary against the testkit mock and
+//! talks to it over HTTP.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use gproxy_storage::{RequestLog, Storage};
+use gproxy_testkit::MockUpstream;
+use http::{HeaderMap, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// Provider keys the mock sees; user keys clients send.
+pub const OPENAI_KEY: &str = "sk-upstream-openai-0001";
+pub const CLAUDE_KEY: &str = "sk-ant-upstream-0002";
+pub const GEMINI_KEY: &str = "AIza-upstream-0003";
+pub const ALICE_KEY: &str = "sk-alice-0123456789abcdef";
+pub const ADMIN_KEY: &str = "sk-admin-test-0123456789";
+
+/// The documented config shape, pointed at `mock`, plus `extra` TOML.
+pub fn config(mock: &MockUpstream, extra: &str) -> String {
+    let base = mock.base_url();
+    format!(
+        r#"admin_key = "${{TEST_ADMIN_KEY}}"
+{extra}
+
+[[providers]]
+name = "openai"
+base_url = "{base}/v1"
+[[providers.credentials]]
+api_key = "{OPENAI_KEY}"
+
+[[providers]]
+name = "claude"
+base_url = "{base}"
+[[providers.credentials]]
+api_key = "{CLAUDE_KEY}"
+
+[[providers]]
+name = "aistudio"
+base_url = "{base}"
+[[providers.credentials]]
+api_key = "{GEMINI_KEY}"
+
+[[users]]
+name = "alice"
+keys = ["{ALICE_KEY}"]
+"#
+    )
+}
+
+/// A running gateway process.
+pub struct Gateway {
+    child: Child,
+    pub base: String,
+    pub data_dir: PathBuf,
+    pub stdout: String,
+    stderr_path: PathBuf,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+/// Starts the binary with `config_text` written into `dir`, and waits for
+/// its banner.
+pub async fn start(dir: &Path, config_text: &str) -> Gateway {
+    start_with(dir, config_text, &[]).await
+}
+
+pub async fn start_with(dir: &Path, config_text: &str, args: &[&str]) -> Gateway {
+    let (result, _) = spawn(dir, config_text, args).await;
+    result.unwrap_or_else(|e| panic!("gateway did not start: {e}"))
+}
+
+/// Spawns the binary; returns the gateway, or the exit status and stderr if
+/// it exited instead.
+pub async fn spawn(dir: &Path, config_text: &str, args: &[&str]) -> (Result<Gateway, String>, ()) {
+    let config_path = dir.join("gproxy.toml");
+    std::fs::write(&config_path, config_text).unwrap();
+    let data_dir = dir.join("data");
+    let stderr_path = dir.join(format!("stderr-{}.log", rand_suffix()));
+    let stderr = std::fs::File::create(&stderr_path).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gproxy"))
+        .arg("--port")
+        .arg("0")
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .arg("--config")
+        .arg(&config_path)
+        .args(args)
+        .env("TEST_ADMIN_KEY", ADMIN_KEY)
+        .env_remove("GPROXY_ADMIN_KEY")
+        .env_remove("GPROXY_DSN")
+        .env_remove("GPROXY_PROXY")
+        .env("GPROXY_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut banner = String::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let base = loop {
+        let mut line = String::new();
+        let read = tokio::time::timeout_at(deadline.into(), stdout.read_line(&mut line)).await;
+        match read {
+            Ok(Ok(0)) | Err(_) => {
+                let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+                let err = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+                return (Err(format!("exited ({status:?}); stdout: {banner}; stderr: {err}")), ());
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => panic!("reading stdout: {e}"),
+        }
+        banner.push_str(&line);
+        if let Some(pos) = line.find("listening on ") {
+            break line[pos + "listening on ".len()..].trim().to_owned();
+        }
+    };
+    // The rest of the banner follows immediately.
+    for _ in 0..3 {
+        let mut line = String::new();
+        match tokio::time::timeout(Duration::from_millis(300), stdout.read_line(&mut line)).await {
+            Ok(Ok(n)) if n > 0 => banner.push_str(&line),
+            _ => break,
+        }
+    }
+    tokio::spawn(async move {
+        let mut sink = Vec::new();
+        let _ = stdout.read_to_end(&mut sink).await;
+    });
+    let client = Client::builder(TokioExecutor::new()).build_http();
+    (
+        Ok(Gateway {
+            child,
+            base,
+            data_dir,
+            stdout: banner,
+            stderr_path,
+            client,
+        }),
+        (),
+    )
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+/// A response as the client saw it.
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    /// SSE events (name, data) decoded with the gateway's own decoder.
+    pub fn events(&self) -> Vec<(Option<String>, String)> {
+        let mut decoder = gproxy_protocol::sse::SseDecoder::new();
+        let mut out = Vec::new();
+        decoder.feed(&self.body, &mut out);
+        out.into_iter().map(|e| (e.event, e.data)).collect()
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl Gateway {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn request(&self, method: &str, path: &str) -> http::request::Builder {
+        Request::builder().method(method).uri(self.url(path))
+    }
+
+    /// Sends and reads the whole body.
+    pub async fn send(&self, req: http::request::Builder, body: impl Into<Bytes>) -> Reply {
+        let response = self.client.request(req.body(Full::new(body.into())).unwrap()).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+        Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        }
+    }
+
+    /// POSTs JSON with a bearer key.
+    pub async fn post(&self, path: &str, key: &str, body: serde_json::Value) -> Reply {
+        let req = self
+            .request("POST", path)
+            .header("authorization", format!("Bearer {key}"))
+            .header("content-type", "application/json");
+        self.send(req, body.to_string()).await
+    }
+
+    /// Sends and returns the response with its body unread.
+    pub async fn open(&self, req: http::request::Builder, body: impl Into<Bytes>) -> http::Response<hyper::body::Incoming> {
+        self.client.request(req.body(Full::new(body.into())).unwrap()).await.unwrap()
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    pub async fn stop(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().unwrap();
+        std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status().unwrap();
+        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("gateway did not stop within 30 s")
+            .unwrap()
+    }
+
+    pub fn dsn(&self) -> String {
+        format!("sqlite://{}", self.data_dir.join("gproxy.db").display())
+    }
+
+    /// Waits until the log holds at least `n` rows; returns them newest first.
+    pub async fn logs(&self, n: usize) -> Vec<RequestLog> {
+        let storage = Storage::connect(&self.dsn()).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let rows = storage.list_request_logs(1000).await.unwrap();
+            if rows.len() >= n || Instant::now() > deadline {
+                return rows;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The log row of one request id.
+    pub async fn log_of(&self, request_id: &str) -> RequestLog {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let storage = Storage::connect(&self.dsn()).await.unwrap();
+        loop {
+            let rows = storage.list_request_logs(1000).await.unwrap();
+            if let Some(row) = rows.into_iter().find(|r| r.request_id == request_id) {
+                return row;
+            }
+            assert!(Instant::now() < deadline, "no log row for {request_id}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}

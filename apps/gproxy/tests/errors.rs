@@ -1,0 +1,223 @@
+//! Errors through the real binary, each in the shape of the protocol the
+//! client spoke: bad keys, malformed JSON, oversized bodies, unknown
+//! providers and routes, and upstream errors passed through.
+
+mod common;
+
+use common::*;
+use gproxy_testkit::{Fault, MockUpstream};
+use serde_json::json;
+
+/// (path, a valid body) for each protocol.
+fn routes() -> Vec<(&'static str, &'static str, serde_json::Value)> {
+    vec![
+        ("openai_chat", "/openai/v1/chat/completions", json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})),
+        ("openai_responses", "/openai/v1/responses", json!({"model": "gpt-4o-mini", "input": "hi"})),
+        ("claude", "/claude/v1/messages", json!({"model": "claude-sonnet-4-5", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]})),
+        ("gemini", "/aistudio/v1beta/models/gemini-2.0-flash:generateContent", json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]})),
+    ]
+}
+
+/// Asserts `v` is an error body in `protocol`'s shape and returns its message.
+fn assert_shape(protocol: &str, v: &serde_json::Value, status: u16) -> String {
+    match protocol {
+        "openai_chat" | "openai_responses" => {
+            assert!(v["error"]["type"].is_string(), "{v}");
+            assert!(v["error"].get("param").is_some(), "{v}");
+            v["error"]["message"].as_str().unwrap().to_owned()
+        }
+        "claude" => {
+            assert_eq!(v["type"], "error", "{v}");
+            assert!(v["error"]["type"].is_string(), "{v}");
+            v["error"]["message"].as_str().unwrap().to_owned()
+        }
+        "gemini" => {
+            assert_eq!(v["error"]["code"], status, "{v}");
+            assert!(v["error"]["status"].is_string(), "{v}");
+            v["error"]["message"].as_str().unwrap().to_owned()
+        }
+        other => panic!("{other}"),
+    }
+}
+
+#[tokio::test]
+async fn missing_and_wrong_keys_get_401_in_each_shape_and_never_reach_upstream() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), &config(&mock, "")).await;
+    for (protocol, path, body) in routes() {
+        let reply = gw.send(gw.request("POST", path), body.to_string()).await;
+        assert_eq!(reply.status, 401, "{path}");
+        let msg = assert_shape(protocol, &reply.json(), 401);
+        assert!(msg.contains("missing API key"), "{msg}");
+
+        let reply = gw.post(path, "sk-wrong-key-123456", body.clone()).await;
+        assert_eq!(reply.status, 401, "{path}");
+        assert!(assert_shape(protocol, &reply.json(), 401).contains("invalid API key"));
+    }
+    assert_eq!(reply_shape_of_gemini_401(&gw).await, "UNAUTHENTICATED");
+    assert_eq!(mock.request_count(), 0);
+    // The admin key works on proxy routes too.
+    let reply = gw.post("/openai/v1/chat/completions", ADMIN_KEY, routes()[0].2.clone()).await;
+    assert_eq!(reply.status, 200);
+}
+
+async fn reply_shape_of_gemini_401(gw: &Gateway) -> String {
+    let reply = gw
+        .send(gw.request("POST", "/v1beta/models/aistudio/g:generateContent?key=nope-nope-nope"), "{}")
+        .await;
+    reply.json()["error"]["status"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn malformed_json_is_400_in_each_shape() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), &config(&mock, "")).await;
+    for (protocol, path, _) in routes() {
+        for bad in ["{not json", "[1,2]", ""] {
+            let req = gw.request("POST", path).header("authorization", format!("Bearer {ALICE_KEY}"));
+            let reply = gw.send(req, bad).await;
+            assert_eq!(reply.status, 400, "{path} {bad:?}: {}", reply.text());
+            let msg = assert_shape(protocol, &reply.json(), 400);
+            assert!(msg.contains("invalid request body"), "{msg}");
+        }
+    }
+    // A body without a model on a model-in-body route.
+    let reply = gw.post("/v1/chat/completions", ALICE_KEY, json!({"messages": []})).await;
+    assert_eq!(reply.status, 400);
+    assert!(assert_shape("openai_chat", &reply.json(), 400).contains("`model` is required"));
+    assert_eq!(mock.request_count(), 0);
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_413_in_each_shape() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), &config(&mock, "[limits]\nmax_body_bytes = 2048")).await;
+    let big = "x".repeat(4096);
+    for (protocol, path, mut body) in routes() {
+        body["padding"] = json!(big);
+        // Declared length over the limit.
+        let reply = gw.post(path, ALICE_KEY, body.clone()).await;
+        assert_eq!(reply.status, 413, "{path}");
+        let msg = assert_shape(protocol, &reply.json(), 413);
+        assert!(msg.contains("2048"), "{msg}");
+        // Chunked body with no declared length.
+        let req = gw
+            .request("POST", path)
+            .header("authorization", format!("Bearer {ALICE_KEY}"))
+            .body(Chunked { left: 4, size: 1024 })
+            .unwrap();
+        let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+        let response = client.request(req).await.unwrap();
+        assert_eq!(response.status(), 413, "{path} chunked");
+    }
+    assert_eq!(mock.request_count(), 0);
+}
+
+/// A body of `left` chunks of `size` bytes with no declared length.
+struct Chunked {
+    left: usize,
+    size: usize,
+}
+
+impl http_body::Body for Chunked {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
+        if self.left == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        self.left -= 1;
+        std::task::Poll::Ready(Some(Ok(http_body::Frame::data(bytes::Bytes::from(vec![b' '; self.size])))))
+    }
+}
+
+#[tokio::test]
+async fn unknown_provider_route_and_model_form_are_clear_4xx() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), &config(&mock, "")).await;
+
+    let reply = gw.post("/v1/chat/completions", ALICE_KEY, json!({"model": "nope/gpt", "messages": []})).await;
+    assert_eq!(reply.status, 404);
+    assert!(assert_shape("openai_chat", &reply.json(), 404).contains("provider `nope` not found"));
+
+    let reply = gw.post("/v1/messages", ALICE_KEY, json!({"model": "claude-sonnet-4-5", "max_tokens": 1, "messages": []})).await;
+    assert_eq!(reply.status, 400);
+    assert!(assert_shape("claude", &reply.json(), 400).contains("provider/model"));
+
+    // A provider that does not speak the client's protocol (no conversion yet).
+    let reply = gw.post("/claude/v1/chat/completions", ALICE_KEY, json!({"model": "x", "messages": []})).await;
+    assert_eq!(reply.status, 400);
+    assert!(assert_shape("openai_chat", &reply.json(), 400).contains("does not speak"));
+
+    let reply = gw.post("/v1/nothing", ALICE_KEY, json!({})).await;
+    assert_eq!(reply.status, 404);
+    assert_shape("openai_chat", &reply.json(), 404);
+
+    let reply = gw.send(gw.request("GET", "/openai/v1/chat/completions"), "").await;
+    assert_eq!(reply.status, 405);
+    assert_eq!(mock.request_count(), 0);
+}
+
+#[tokio::test]
+async fn upstream_errors_keep_status_headers_and_body() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), &config(&mock, "")).await;
+    let r = routes();
+
+    mock.push_fault(Fault::rate_limited(17));
+    let reply = gw.post(r[0].1, ALICE_KEY, r[0].2.clone()).await;
+    assert_eq!(reply.status, 429);
+    assert_eq!(reply.header("retry-after"), Some("17"));
+    assert_eq!(reply.json()["error"]["code"], "rate_limit_exceeded", "the upstream body, untouched");
+
+    mock.push_fault(Fault::overloaded());
+    let reply = gw.post(r[2].1, ALICE_KEY, r[2].2.clone()).await;
+    assert_eq!(reply.status, 529);
+    assert_eq!(reply.json()["error"]["type"], "overloaded_error");
+
+    mock.push_fault(Fault::rate_limited(3));
+    let reply = gw.post(r[3].1, ALICE_KEY, r[3].2.clone()).await;
+    assert_eq!(reply.status, 429);
+    assert_eq!(reply.json()["error"]["status"], "RESOURCE_EXHAUSTED");
+
+    mock.push_fault(Fault::server_error());
+    let reply = gw.post(r[1].1, ALICE_KEY, r[1].2.clone()).await;
+    assert_eq!(reply.status, 500);
+    assert_shape("openai_responses", &reply.json(), 500);
+
+    mock.push_fault(Fault::unauthorized());
+    let reply = gw.post(r[0].1, ALICE_KEY, r[0].2.clone()).await;
+    assert_eq!(reply.status, 401);
+
+    let rid = reply.header("x-request-id").unwrap().to_owned();
+    let row = gw.log_of(&rid).await;
+    assert_eq!(row.status, 401);
+    assert!(row.error.as_deref().unwrap().contains("upstream `openai` answered 401"));
+}
+
+#[tokio::test]
+async fn unreachable_upstream_is_502_and_slow_first_byte_is_504() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let dead = "[[providers]]\nname = \"deadai\"\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\n[[providers.credentials]]\napi_key = \"sk-dead-000\"\n";
+    let text = format!("{}\n{dead}", config(&mock, "[limits]\nfirst_byte_timeout_secs = 1"));
+    let gw = start(dir.path(), &text).await;
+    let r = routes();
+
+    let reply = gw.post("/deadai/v1/chat/completions", ALICE_KEY, r[0].2.clone()).await;
+    assert_eq!(reply.status, 502, "{}", reply.text());
+    assert!(assert_shape("openai_chat", &reply.json(), 502).contains("cannot reach upstream `deadai`"));
+
+    mock.push_fault(Fault::SlowFirstByte(std::time::Duration::from_secs(3)));
+    let reply = gw.post(r[2].1, ALICE_KEY, r[2].2.clone()).await;
+    assert_eq!(reply.status, 504);
+    assert!(assert_shape("claude", &reply.json(), 504).contains("timed out"));
+}
