@@ -57,7 +57,10 @@ struct Cli {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli.log, cli.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("gproxy: cannot start the async runtime: {e}");
@@ -93,7 +96,10 @@ async fn run(cli: Cli) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
 
-    println!("gproxy {} listening on http://{local}", env!("CARGO_PKG_VERSION"));
+    println!(
+        "gproxy {} listening on http://{local}",
+        env!("CARGO_PKG_VERSION")
+    );
     println!("  data dir: {}", boot.settings.data_dir.display());
     println!("  database: {}", boot.settings.dsn_redacted());
     if let Some(key) = &boot.generated_admin_key {

@@ -23,7 +23,9 @@ async fn messages_with_x_api_key_and_bearer_pass_version_and_beta_through() {
         .header("anthropic-version", "2023-06-01")
         .header("anthropic-beta", "prompt-caching-2024-07-31")
         .header("content-type", "application/json");
-    let reply = gw.send(req, body("claude-sonnet-4-5", false).to_string()).await;
+    let reply = gw
+        .send(req, body("claude-sonnet-4-5", false).to_string())
+        .await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     let v = reply.json();
     assert_eq!(v["type"], "message");
@@ -32,8 +34,14 @@ async fn messages_with_x_api_key_and_bearer_pass_version_and_beta_through() {
     assert_eq!(up.path, "/v1/messages");
     assert_eq!(up.header("x-api-key"), Some(CLAUDE_KEY));
     assert_eq!(up.header("anthropic-version"), Some("2023-06-01"));
-    assert_eq!(up.header("anthropic-beta"), Some("prompt-caching-2024-07-31"));
-    assert!(up.header("authorization").is_none(), "client bearer must not be forwarded");
+    assert_eq!(
+        up.header("anthropic-beta"),
+        Some("prompt-caching-2024-07-31")
+    );
+    assert!(
+        up.header("authorization").is_none(),
+        "client bearer must not be forwarded"
+    );
 
     // Current SDK form: Authorization: Bearer and a newer version header;
     // with no version header at all the gateway adds the default.
@@ -41,7 +49,9 @@ async fn messages_with_x_api_key_and_bearer_pass_version_and_beta_through() {
         .request("POST", "/v1/messages")
         .header("authorization", format!("Bearer {ALICE_KEY}"))
         .header("content-type", "application/json");
-    let reply = gw.send(req, body("claude/claude-sonnet-4-5", false).to_string()).await;
+    let reply = gw
+        .send(req, body("claude/claude-sonnet-4-5", false).to_string())
+        .await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(reply.json()["model"], "claude/claude-sonnet-4-5");
     let up = mock.last_request().unwrap();
@@ -70,7 +80,9 @@ async fn messages_stream_keeps_the_event_sequence_and_accounts_usage() {
         .request("POST", "/v1/messages")
         .header("x-api-key", ALICE_KEY)
         .header("anthropic-version", "2023-06-01");
-    let reply = gw.send(req, body("claude/claude-sonnet-4-5", true).to_string()).await;
+    let reply = gw
+        .send(req, body("claude/claude-sonnet-4-5", true).to_string())
+        .await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     let events = reply.events();
     let names: Vec<&str> = events.iter().map(|(e, _)| e.as_deref().unwrap()).collect();
@@ -93,7 +105,9 @@ async fn messages_stream_keeps_the_event_sequence_and_accounts_usage() {
         .request("POST", "/claude/v1/messages")
         .header("x-api-key", ALICE_KEY)
         .header("anthropic-version", "2023-06-01");
-    let reply = gw.send(req, body("claude-sonnet-4-5", true).to_string()).await;
+    let reply = gw
+        .send(req, body("claude-sonnet-4-5", true).to_string())
+        .await;
     let start: serde_json::Value = serde_json::from_str(&reply.events()[0].1).unwrap();
     assert_eq!(start["message"]["model"], "claude-sonnet-4-5");
 }

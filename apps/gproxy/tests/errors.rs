@@ -11,10 +11,26 @@ use serde_json::json;
 /// (path, a valid body) for each protocol.
 fn routes() -> Vec<(&'static str, &'static str, serde_json::Value)> {
     vec![
-        ("openai_chat", "/openai/v1/chat/completions", json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})),
-        ("openai_responses", "/openai/v1/responses", json!({"model": "gpt-4o-mini", "input": "hi"})),
-        ("claude", "/claude/v1/messages", json!({"model": "claude-sonnet-4-5", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]})),
-        ("gemini", "/aistudio/v1beta/models/gemini-2.0-flash:generateContent", json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]})),
+        (
+            "openai_chat",
+            "/openai/v1/chat/completions",
+            json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}),
+        ),
+        (
+            "openai_responses",
+            "/openai/v1/responses",
+            json!({"model": "gpt-4o-mini", "input": "hi"}),
+        ),
+        (
+            "claude",
+            "/claude/v1/messages",
+            json!({"model": "claude-sonnet-4-5", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}),
+        ),
+        (
+            "gemini",
+            "/aistudio/v1beta/models/gemini-2.0-flash:generateContent",
+            json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}),
+        ),
     ]
 }
 
@@ -58,13 +74,25 @@ async fn missing_and_wrong_keys_get_401_in_each_shape_and_never_reach_upstream()
     assert_eq!(reply_shape_of_gemini_401(&gw).await, "UNAUTHENTICATED");
     assert_eq!(mock.request_count(), 0);
     // The admin key works on proxy routes too.
-    let reply = gw.post("/openai/v1/chat/completions", ADMIN_KEY, routes()[0].2.clone()).await;
+    let reply = gw
+        .post(
+            "/openai/v1/chat/completions",
+            ADMIN_KEY,
+            routes()[0].2.clone(),
+        )
+        .await;
     assert_eq!(reply.status, 200);
 }
 
 async fn reply_shape_of_gemini_401(gw: &Gateway) -> String {
     let reply = gw
-        .send(gw.request("POST", "/v1beta/models/aistudio/g:generateContent?key=nope-nope-nope"), "{}")
+        .send(
+            gw.request(
+                "POST",
+                "/v1beta/models/aistudio/g:generateContent?key=nope-nope-nope",
+            ),
+            "{}",
+        )
         .await;
     reply.json()["error"]["status"].as_str().unwrap().to_owned()
 }
@@ -76,7 +104,9 @@ async fn malformed_json_is_400_in_each_shape() {
     let gw = start(dir.path(), &config(&mock, "")).await;
     for (protocol, path, _) in routes() {
         for bad in ["{not json", "[1,2]", ""] {
-            let req = gw.request("POST", path).header("authorization", format!("Bearer {ALICE_KEY}"));
+            let req = gw
+                .request("POST", path)
+                .header("authorization", format!("Bearer {ALICE_KEY}"));
             let reply = gw.send(req, bad).await;
             assert_eq!(reply.status, 400, "{path} {bad:?}: {}", reply.text());
             let msg = assert_shape(protocol, &reply.json(), 400);
@@ -84,7 +114,9 @@ async fn malformed_json_is_400_in_each_shape() {
         }
     }
     // A body without a model on a model-in-body route.
-    let reply = gw.post("/v1/chat/completions", ALICE_KEY, json!({"messages": []})).await;
+    let reply = gw
+        .post("/v1/chat/completions", ALICE_KEY, json!({"messages": []}))
+        .await;
     assert_eq!(reply.status, 400);
     assert!(assert_shape("openai_chat", &reply.json(), 400).contains("`model` is required"));
     assert_eq!(mock.request_count(), 0);
@@ -94,7 +126,11 @@ async fn malformed_json_is_400_in_each_shape() {
 async fn oversized_bodies_are_413_in_each_shape() {
     let mock = MockUpstream::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let gw = start(dir.path(), &config(&mock, "[limits]\nmax_body_bytes = 2048")).await;
+    let gw = start(
+        dir.path(),
+        &config(&mock, "[limits]\nmax_body_bytes = 2048"),
+    )
+    .await;
     let big = "x".repeat(4096);
     for (protocol, path, mut body) in routes() {
         body["padding"] = json!(big);
@@ -107,9 +143,14 @@ async fn oversized_bodies_are_413_in_each_shape() {
         let req = gw
             .request("POST", path)
             .header("authorization", format!("Bearer {ALICE_KEY}"))
-            .body(Chunked { left: 4, size: 1024 })
+            .body(Chunked {
+                left: 4,
+                size: 1024,
+            })
             .unwrap();
-        let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http();
         let response = client.request(req).await.unwrap();
         assert_eq!(response.status(), 413, "{path} chunked");
     }
@@ -133,7 +174,9 @@ impl http_body::Body for Chunked {
             return std::task::Poll::Ready(None);
         }
         self.left -= 1;
-        std::task::Poll::Ready(Some(Ok(http_body::Frame::data(bytes::Bytes::from(vec![b' '; self.size])))))
+        std::task::Poll::Ready(Some(Ok(http_body::Frame::data(bytes::Bytes::from(
+            vec![b' '; self.size],
+        )))))
     }
 }
 
@@ -143,16 +186,34 @@ async fn unknown_provider_route_and_model_form_are_clear_4xx() {
     let dir = tempfile::tempdir().unwrap();
     let gw = start(dir.path(), &config(&mock, "")).await;
 
-    let reply = gw.post("/v1/chat/completions", ALICE_KEY, json!({"model": "nope/gpt", "messages": []})).await;
+    let reply = gw
+        .post(
+            "/v1/chat/completions",
+            ALICE_KEY,
+            json!({"model": "nope/gpt", "messages": []}),
+        )
+        .await;
     assert_eq!(reply.status, 404);
     assert!(assert_shape("openai_chat", &reply.json(), 404).contains("provider `nope` not found"));
 
-    let reply = gw.post("/v1/messages", ALICE_KEY, json!({"model": "claude-sonnet-4-5", "max_tokens": 1, "messages": []})).await;
+    let reply = gw
+        .post(
+            "/v1/messages",
+            ALICE_KEY,
+            json!({"model": "claude-sonnet-4-5", "max_tokens": 1, "messages": []}),
+        )
+        .await;
     assert_eq!(reply.status, 400);
     assert!(assert_shape("claude", &reply.json(), 400).contains("provider/model"));
 
     // A provider that does not speak the client's protocol (no conversion yet).
-    let reply = gw.post("/claude/v1/chat/completions", ALICE_KEY, json!({"model": "x", "messages": []})).await;
+    let reply = gw
+        .post(
+            "/claude/v1/chat/completions",
+            ALICE_KEY,
+            json!({"model": "x", "messages": []}),
+        )
+        .await;
     assert_eq!(reply.status, 400);
     assert!(assert_shape("openai_chat", &reply.json(), 400).contains("does not speak"));
 
@@ -160,7 +221,9 @@ async fn unknown_provider_route_and_model_form_are_clear_4xx() {
     assert_eq!(reply.status, 404);
     assert_shape("openai_chat", &reply.json(), 404);
 
-    let reply = gw.send(gw.request("GET", "/openai/v1/chat/completions"), "").await;
+    let reply = gw
+        .send(gw.request("GET", "/openai/v1/chat/completions"), "")
+        .await;
     assert_eq!(reply.status, 405);
     assert_eq!(mock.request_count(), 0);
 }
@@ -176,7 +239,11 @@ async fn upstream_errors_keep_status_headers_and_body() {
     let reply = gw.post(r[0].1, ALICE_KEY, r[0].2.clone()).await;
     assert_eq!(reply.status, 429);
     assert_eq!(reply.header("retry-after"), Some("17"));
-    assert_eq!(reply.json()["error"]["code"], "rate_limit_exceeded", "the upstream body, untouched");
+    assert_eq!(
+        reply.json()["error"]["code"],
+        "rate_limit_exceeded",
+        "the upstream body, untouched"
+    );
 
     mock.push_fault(Fault::overloaded());
     let reply = gw.post(r[2].1, ALICE_KEY, r[2].2.clone()).await;
@@ -200,7 +267,12 @@ async fn upstream_errors_keep_status_headers_and_body() {
     let rid = reply.header("x-request-id").unwrap().to_owned();
     let row = gw.log_of(&rid).await;
     assert_eq!(row.status, 401);
-    assert!(row.error.as_deref().unwrap().contains("upstream `openai` answered 401"));
+    assert!(
+        row.error
+            .as_deref()
+            .unwrap()
+            .contains("upstream `openai` answered 401")
+    );
 }
 
 #[tokio::test]
@@ -208,13 +280,20 @@ async fn unreachable_upstream_is_502_and_slow_first_byte_is_504() {
     let mock = MockUpstream::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let dead = "[[providers]]\nname = \"deadai\"\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\n[[providers.credentials]]\napi_key = \"sk-dead-000\"\n";
-    let text = format!("{}\n{dead}", config(&mock, "[limits]\nfirst_byte_timeout_secs = 1"));
+    let text = format!(
+        "{}\n{dead}",
+        config(&mock, "[limits]\nfirst_byte_timeout_secs = 1")
+    );
     let gw = start(dir.path(), &text).await;
     let r = routes();
 
-    let reply = gw.post("/deadai/v1/chat/completions", ALICE_KEY, r[0].2.clone()).await;
+    let reply = gw
+        .post("/deadai/v1/chat/completions", ALICE_KEY, r[0].2.clone())
+        .await;
     assert_eq!(reply.status, 502, "{}", reply.text());
-    assert!(assert_shape("openai_chat", &reply.json(), 502).contains("cannot reach upstream `deadai`"));
+    assert!(
+        assert_shape("openai_chat", &reply.json(), 502).contains("cannot reach upstream `deadai`")
+    );
 
     mock.push_fault(Fault::SlowFirstByte(std::time::Duration::from_secs(3)));
     let reply = gw.post(r[2].1, ALICE_KEY, r[2].2.clone()).await;

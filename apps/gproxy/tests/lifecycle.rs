@@ -19,7 +19,9 @@ async fn data_survives_a_restart_and_config_is_applied_idempotently() {
     let text = config(&mock, "");
 
     let gw = start(dir.path(), &text).await;
-    let reply = gw.post("/openai/v1/chat/completions", ALICE_KEY, chat()).await;
+    let reply = gw
+        .post("/openai/v1/chat/completions", ALICE_KEY, chat())
+        .await;
     assert_eq!(reply.status, 200);
     assert!(gw.stop().await.success());
 
@@ -28,17 +30,34 @@ async fn data_survives_a_restart_and_config_is_applied_idempotently() {
     let providers = health["providers"].as_array().unwrap();
     assert_eq!(providers.len(), 3, "{health}");
     for p in providers {
-        assert_eq!(p["credentials"], 1, "credentials duplicated on restart: {health}");
+        assert_eq!(
+            p["credentials"], 1,
+            "credentials duplicated on restart: {health}"
+        );
     }
     assert_eq!(gw.logs(1).await.len(), 1, "the first run's row survived");
-    let reply = gw.post("/openai/v1/chat/completions", ALICE_KEY, chat()).await;
+    let reply = gw
+        .post("/openai/v1/chat/completions", ALICE_KEY, chat())
+        .await;
     assert_eq!(reply.status, 200, "alice's key survived");
     assert!(gw.stop().await.success());
 
-    let storage = gproxy_storage::Storage::connect(&format!("sqlite://{}", dir.path().join("data/gproxy.db").display()))
-        .await
-        .unwrap();
-    assert_eq!(storage.list_users().await.unwrap().iter().filter(|u| u.name == "alice").count(), 1);
+    let storage = gproxy_storage::Storage::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("data/gproxy.db").display()
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        storage
+            .list_users()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|u| u.name == "alice")
+            .count(),
+        1
+    );
     assert_eq!(storage.list_user_keys().await.unwrap().len(), 1);
     assert_eq!(storage.count_request_logs().await.unwrap(), 2);
 }
@@ -50,21 +69,53 @@ async fn a_generated_admin_key_is_printed_once_and_keeps_working() {
     let text = config(&mock, "").replace("admin_key = \"${TEST_ADMIN_KEY}\"", "");
 
     let gw = start(dir.path(), &text).await;
-    let line = gw.stdout.lines().find(|l| l.contains("admin key")).expect("banner shows the generated key");
+    let line = gw
+        .stdout
+        .lines()
+        .find(|l| l.contains("admin key"))
+        .expect("banner shows the generated key");
     let key = line.rsplit(' ').next().unwrap().to_owned();
     assert!(key.starts_with("sk-admin-"), "{line}");
     assert!(gw.stdout.contains("listening on http://127.0.0.1:"));
-    assert_eq!(gw.post("/openai/v1/chat/completions", &key, chat()).await.status, 200);
+    assert_eq!(
+        gw.post("/openai/v1/chat/completions", &key, chat())
+            .await
+            .status,
+        200
+    );
     assert!(gw.stop().await.success());
 
     let gw = start(dir.path(), &text).await;
-    assert!(!gw.stdout.contains("admin key"), "printed only once: {}", gw.stdout);
-    assert_eq!(gw.post("/openai/v1/chat/completions", &key, chat()).await.status, 200);
+    assert!(
+        !gw.stdout.contains("admin key"),
+        "printed only once: {}",
+        gw.stdout
+    );
+    assert_eq!(
+        gw.post("/openai/v1/chat/completions", &key, chat())
+            .await
+            .status,
+        200
+    );
     // A key given on the command line replaces the stored one.
     assert!(gw.stop().await.success());
     let gw = start_with(dir.path(), &text, &["--admin-key", "sk-admin-from-cli-42"]).await;
-    assert_eq!(gw.post("/openai/v1/chat/completions", "sk-admin-from-cli-42", chat()).await.status, 200);
-    assert_eq!(gw.post("/openai/v1/chat/completions", &key, chat()).await.status, 401);
+    assert_eq!(
+        gw.post(
+            "/openai/v1/chat/completions",
+            "sk-admin-from-cli-42",
+            chat()
+        )
+        .await
+        .status,
+        200
+    );
+    assert_eq!(
+        gw.post("/openai/v1/chat/completions", &key, chat())
+            .await
+            .status,
+        401
+    );
 }
 
 #[tokio::test]
@@ -73,9 +124,19 @@ async fn keys_are_never_stored_or_logged_in_plaintext() {
     let dir = tempfile::tempdir().unwrap();
     let gw = start(dir.path(), &config(&mock, "")).await;
     for key in [ALICE_KEY, ADMIN_KEY] {
-        assert_eq!(gw.post("/openai/v1/chat/completions", key, chat()).await.status, 200);
+        assert_eq!(
+            gw.post("/openai/v1/chat/completions", key, chat())
+                .await
+                .status,
+            200
+        );
     }
-    assert_eq!(gw.post("/openai/v1/chat/completions", "sk-wrong-but-long-1", chat()).await.status, 401);
+    assert_eq!(
+        gw.post("/openai/v1/chat/completions", "sk-wrong-but-long-1", chat())
+            .await
+            .status,
+        401
+    );
     let stderr = gw.stderr();
     assert!(gw.stop().await.success());
 
@@ -85,10 +146,16 @@ async fn keys_are_never_stored_or_logged_in_plaintext() {
     }
     assert!(!db.is_empty());
     for secret in [ALICE_KEY, ADMIN_KEY, "sk-wrong-but-long-1"] {
-        assert!(memmem(&db, secret.as_bytes()).is_none(), "{secret} found in the database files");
+        assert!(
+            memmem(&db, secret.as_bytes()).is_none(),
+            "{secret} found in the database files"
+        );
         assert!(!stderr.contains(secret), "{secret} found in the logs");
     }
-    assert!(!stderr.contains(OPENAI_KEY), "provider key found in the logs");
+    assert!(
+        !stderr.contains(OPENAI_KEY),
+        "provider key found in the logs"
+    );
 }
 
 fn memmem(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -101,13 +168,21 @@ async fn shutdown_flushes_every_usage_row() {
     let dir = tempfile::tempdir().unwrap();
     let gw = start(dir.path(), &config(&mock, "")).await;
     for _ in 0..25 {
-        assert_eq!(gw.post("/openai/v1/chat/completions", ALICE_KEY, chat()).await.status, 200);
+        assert_eq!(
+            gw.post("/openai/v1/chat/completions", ALICE_KEY, chat())
+                .await
+                .status,
+            200
+        );
     }
     // Stop at once: rows still waiting for the batch interval must be flushed.
     assert!(gw.stop().await.success());
-    let storage = gproxy_storage::Storage::connect(&format!("sqlite://{}", dir.path().join("data/gproxy.db").display()))
-        .await
-        .unwrap();
+    let storage = gproxy_storage::Storage::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("data/gproxy.db").display()
+    ))
+    .await
+    .unwrap();
     assert_eq!(storage.count_request_logs().await.unwrap(), 25);
 }
 
@@ -115,7 +190,11 @@ async fn shutdown_flushes_every_usage_row() {
 async fn a_bad_config_stops_start_up_naming_the_field() {
     let mock = MockUpstream::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let bad = config(&mock, "").replacen(&format!("base_url = \"{}\"", mock.base_url()), "base_url = \"not a url\"", 1);
+    let bad = config(&mock, "").replacen(
+        &format!("base_url = \"{}\"", mock.base_url()),
+        "base_url = \"not a url\"",
+        1,
+    );
     let (result, ()) = spawn(dir.path(), &bad, &[]).await;
     let err = result.err().expect("start-up must fail");
     assert!(err.contains("providers[1].base_url"), "{err}");
@@ -137,7 +216,12 @@ async fn health_and_request_ids() {
     let v = health.json();
     assert_eq!(v["status"], "ok");
     assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
-    let names: Vec<&str> = v["providers"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = v["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, vec!["aistudio", "claude", "openai"]);
 
     let req = gw
@@ -147,11 +231,15 @@ async fn health_and_request_ids() {
     let reply = gw.send(req, chat().to_string()).await;
     assert_eq!(reply.header("x-request-id"), Some("client-chosen-id-7"));
     assert_eq!(gw.log_of("client-chosen-id-7").await.status, 200);
-    let other = gw.post("/openai/v1/chat/completions", ALICE_KEY, chat()).await;
+    let other = gw
+        .post("/openai/v1/chat/completions", ALICE_KEY, chat())
+        .await;
     let generated = other.header("x-request-id").unwrap();
     assert_eq!(generated.len(), 32);
     assert_ne!(generated, "client-chosen-id-7");
     // Errors carry one too.
-    let bad = gw.send(gw.request("POST", "/v1/chat/completions"), "{}").await;
+    let bad = gw
+        .send(gw.request("POST", "/v1/chat/completions"), "{}")
+        .await;
     assert!(bad.header("x-request-id").is_some());
 }

@@ -9,10 +9,16 @@ use gproxy_testkit::{MockUpstream, usage};
 use serde_json::json;
 
 fn assert_upstream_auth(req: &gproxy_testkit::RecordedRequest) {
-    assert_eq!(req.header("authorization"), Some(format!("Bearer {OPENAI_KEY}").as_str()));
+    assert_eq!(
+        req.header("authorization"),
+        Some(format!("Bearer {OPENAI_KEY}").as_str())
+    );
     for (name, value) in &req.headers {
         let v = value.to_str().unwrap_or("");
-        assert!(!v.contains(ALICE_KEY), "client key leaked upstream in {name}");
+        assert!(
+            !v.contains(ALICE_KEY),
+            "client key leaked upstream in {name}"
+        );
     }
     assert!(req.header("x-api-key").is_none());
 }
@@ -24,12 +30,19 @@ async fn chat_non_stream_on_provider_and_aggregate_routes() {
     let gw = start(dir.path(), &config(&mock, "")).await;
 
     let body = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "temperature": 0.2, "vendor_field": {"kept": true}});
-    let reply = gw.post("/openai/v1/chat/completions", ALICE_KEY, body.clone()).await;
+    let reply = gw
+        .post("/openai/v1/chat/completions", ALICE_KEY, body.clone())
+        .await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     let v = reply.json();
     assert_eq!(v["object"], "chat.completion");
     assert_eq!(v["model"], "gpt-4o-mini");
-    assert!(v["choices"][0]["message"]["content"].as_str().unwrap().contains("Hello"));
+    assert!(
+        v["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("Hello")
+    );
     let up = mock.last_request().unwrap();
     assert_eq!(up.path, "/v1/chat/completions");
     assert_upstream_auth(&up);
@@ -73,7 +86,12 @@ async fn chat_stream_asks_for_usage_and_strips_it_when_the_client_did_not() {
     let body = json!({"model": "openai/gpt-4o-mini", "stream": true, "messages": [{"role": "user", "content": "hi"}]});
     let reply = gw.post("/v1/chat/completions", ALICE_KEY, body).await;
     assert_eq!(reply.status, 200);
-    assert!(reply.header("content-type").unwrap().starts_with("text/event-stream"));
+    assert!(
+        reply
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
     let up = mock.last_request().unwrap().json();
     assert_eq!(up["stream_options"]["include_usage"], true);
     assert_eq!(up["model"], "gpt-4o-mini");
@@ -88,7 +106,10 @@ async fn chat_stream_asks_for_usage_and_strips_it_when_the_client_did_not() {
     for c in &chunks {
         assert_eq!(c["object"], "chat.completion.chunk");
         assert_eq!(c["model"], "openai/gpt-4o-mini");
-        assert!(!c["choices"].as_array().unwrap().is_empty(), "usage chunk must be stripped: {c}");
+        assert!(
+            !c["choices"].as_array().unwrap().is_empty(),
+            "usage chunk must be stripped: {c}"
+        );
     }
     let text: String = chunks
         .iter()
@@ -113,9 +134,15 @@ async fn chat_stream_keeps_the_usage_chunk_the_client_asked_for() {
     let gw = start(dir.path(), &config(&mock, "")).await;
 
     let body = json!({"model": "gpt-4o-mini", "stream": true, "stream_options": {"include_usage": true}, "messages": [{"role": "user", "content": "hi"}]});
-    let reply = gw.post("/openai/v1/chat/completions", ALICE_KEY, body.clone()).await;
+    let reply = gw
+        .post("/openai/v1/chat/completions", ALICE_KEY, body.clone())
+        .await;
     assert_eq!(reply.status, 200);
-    assert_eq!(mock.last_request().unwrap().body, body.to_string().as_bytes(), "forwarded as bytes");
+    assert_eq!(
+        mock.last_request().unwrap().body,
+        body.to_string().as_bytes(),
+        "forwarded as bytes"
+    );
     let events = reply.events();
     assert_eq!(events.last().unwrap().1, "[DONE]");
     let usage_chunk: serde_json::Value = serde_json::from_str(&events[events.len() - 2].1).unwrap();
@@ -131,7 +158,11 @@ async fn responses_stream_and_non_stream() {
     let gw = start(dir.path(), &config(&mock, "")).await;
 
     let reply = gw
-        .post("/openai/v1/responses", ALICE_KEY, json!({"model": "gpt-4o-mini", "input": "hi"}))
+        .post(
+            "/openai/v1/responses",
+            ALICE_KEY,
+            json!({"model": "gpt-4o-mini", "input": "hi"}),
+        )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     let v = reply.json();
@@ -142,12 +173,19 @@ async fn responses_stream_and_non_stream() {
     assert_upstream_auth(&up);
 
     let reply = gw
-        .post("/v1/responses", ALICE_KEY, json!({"model": "openai/gpt-4o-mini", "input": "hi", "stream": true}))
+        .post(
+            "/v1/responses",
+            ALICE_KEY,
+            json!({"model": "openai/gpt-4o-mini", "input": "hi", "stream": true}),
+        )
         .await;
     assert_eq!(reply.status, 200);
     let up = mock.last_request().unwrap().json();
     assert_eq!(up["model"], "gpt-4o-mini");
-    assert!(up.get("stream_options").is_none(), "only Chat gets stream_options");
+    assert!(
+        up.get("stream_options").is_none(),
+        "only Chat gets stream_options"
+    );
     let events = reply.events();
     let names: Vec<&str> = events.iter().filter_map(|(e, _)| e.as_deref()).collect();
     assert_eq!(names.first(), Some(&"response.created"));

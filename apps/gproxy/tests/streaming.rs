@@ -11,7 +11,8 @@ use http_body_util::BodyExt;
 use serde_json::json;
 
 fn chat_stream() -> String {
-    json!({"model": "gpt-4o-mini", "stream": true, "messages": [{"role": "user", "content": "hi"}]}).to_string()
+    json!({"model": "gpt-4o-mini", "stream": true, "messages": [{"role": "user", "content": "hi"}]})
+        .to_string()
 }
 
 fn chat_request(gw: &Gateway) -> http::request::Builder {
@@ -83,11 +84,20 @@ async fn an_upstream_stream_cut_mid_way_reaches_the_client_as_an_error() {
     let response = gw.open(req, chat_stream()).await;
     assert_eq!(response.status(), 200);
     let collected = response.into_body().collect().await;
-    assert!(collected.is_err(), "an incomplete stream must not look complete");
+    assert!(
+        collected.is_err(),
+        "an incomplete stream must not look complete"
+    );
 
     let row = gw.log_of("cut-1").await;
     assert_eq!(row.status, 502);
-    assert!(row.error.as_deref().unwrap().contains("upstream stream broke"), "{row:?}");
+    assert!(
+        row.error
+            .as_deref()
+            .unwrap()
+            .contains("upstream stream broke"),
+        "{row:?}"
+    );
     assert!(!row.client_disconnected);
 }
 
@@ -96,7 +106,11 @@ async fn an_idle_upstream_stream_is_cut_after_the_idle_timeout() {
     let mock = MockUpstream::start().await.unwrap();
     mock.set_stream_chunks(3, Duration::from_millis(2500));
     let dir = tempfile::tempdir().unwrap();
-    let gw = start(dir.path(), &config(&mock, "[limits]\nstream_idle_timeout_secs = 1")).await;
+    let gw = start(
+        dir.path(),
+        &config(&mock, "[limits]\nstream_idle_timeout_secs = 1"),
+    )
+    .await;
 
     let req = chat_request(&gw).header("x-request-id", "idle-1");
     let response = gw.open(req, chat_stream()).await;
@@ -113,7 +127,8 @@ async fn usage_is_accounted_for_every_protocol_stream_or_not() {
     let gw = start(dir.path(), &config(&mock, "")).await;
     let chat = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
     let resp = json!({"model": "m", "input": "hi"});
-    let claude = json!({"model": "m", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]});
+    let claude =
+        json!({"model": "m", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]});
     let mut n = 0;
     for stream in [false, true] {
         for (path, mut body) in [

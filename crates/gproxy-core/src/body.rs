@@ -105,9 +105,7 @@ impl StreamBody {
                     if let Some(accounting) = self.accounting.as_mut() {
                         accounting.first_byte();
                     }
-                    self.idle
-                        .as_mut()
-                        .reset(Instant::now() + self.idle_timeout);
+                    self.idle.as_mut().reset(Instant::now() + self.idle_timeout);
                     let out = self.processor.process(data);
                     if out.is_empty() {
                         continue;

@@ -12,10 +12,10 @@ use gproxy_storage::{NewCredential, NewProvider, Storage};
 use rand::Rng;
 use rand::distr::Alphanumeric;
 
+use crate::CoreError;
 use crate::config::{ConfigError, FileConfig, LimitsConfig, validate_key, validate_proxy};
 use crate::settings::{DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, Limits, Settings};
 use crate::state::{ADMIN_KEY_HASH, ADMIN_KEY_PREFIX, Snapshot, StateHandle, hash_key, key_prefix};
-use crate::CoreError;
 
 /// Values given on the command line or in the environment (clap resolves
 /// CLI over ENV); `None` means "not given".
@@ -63,7 +63,10 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
         Some(path) => FileConfig::load(path)?,
         None => FileConfig::default(),
     };
-    let config_path = args.config.clone().unwrap_or_else(|| PathBuf::from("<none>"));
+    let config_path = args
+        .config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("<none>"));
     if let Some(key) = &args.admin_key {
         validate_key(key).map_err(|m| CoreError::Invalid(format!("--admin-key: {m}")))?;
     }
@@ -117,12 +120,18 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
 
     storage.set_setting(SETTING_HOST, &host).await?;
     storage.set_setting(SETTING_PORT, &port.to_string()).await?;
-    storage.set_setting(SETTING_PROXY, proxy.as_deref().unwrap_or("")).await?;
+    storage
+        .set_setting(SETTING_PROXY, proxy.as_deref().unwrap_or(""))
+        .await?;
     let limits_json = serde_json::to_string(&limits_to_config(&limits))
         .map_err(|e| CoreError::Invalid(format!("cannot store limits: {e}")))?;
     storage.set_setting(SETTING_LIMITS, &limits_json).await?;
 
-    let generated_admin_key = ensure_admin_key(&storage, args.admin_key.as_deref().or(file.admin_key.as_deref())).await?;
+    let generated_admin_key = ensure_admin_key(
+        &storage,
+        args.admin_key.as_deref().or(file.admin_key.as_deref()),
+    )
+    .await?;
 
     let registry = ProviderRegistry::builtin();
     apply_file(&storage, &registry, &file, &config_path).await?;
@@ -161,13 +170,24 @@ fn limits_to_config(l: &Limits) -> LimitsConfig {
 
 /// Stores the given admin key's hash, keeps a stored one, or generates one.
 /// Returns the key when it was generated now.
-async fn ensure_admin_key(storage: &Storage, given: Option<&str>) -> Result<Option<String>, CoreError> {
+async fn ensure_admin_key(
+    storage: &Storage,
+    given: Option<&str>,
+) -> Result<Option<String>, CoreError> {
     if let Some(key) = given {
-        storage.set_setting(ADMIN_KEY_HASH, &hex::encode(hash_key(key))).await?;
-        storage.set_setting(ADMIN_KEY_PREFIX, &key_prefix(key)).await?;
+        storage
+            .set_setting(ADMIN_KEY_HASH, &hex::encode(hash_key(key)))
+            .await?;
+        storage
+            .set_setting(ADMIN_KEY_PREFIX, &key_prefix(key))
+            .await?;
         return Ok(None);
     }
-    if storage.get_setting(ADMIN_KEY_HASH).await?.is_some_and(|h| !h.is_empty()) {
+    if storage
+        .get_setting(ADMIN_KEY_HASH)
+        .await?
+        .is_some_and(|h| !h.is_empty())
+    {
         return Ok(None);
     }
     let random: String = rand::rng()
@@ -176,8 +196,12 @@ async fn ensure_admin_key(storage: &Storage, given: Option<&str>) -> Result<Opti
         .map(char::from)
         .collect();
     let key = format!("sk-admin-{random}");
-    storage.set_setting(ADMIN_KEY_HASH, &hex::encode(hash_key(&key))).await?;
-    storage.set_setting(ADMIN_KEY_PREFIX, &key_prefix(&key)).await?;
+    storage
+        .set_setting(ADMIN_KEY_HASH, &hex::encode(hash_key(&key)))
+        .await?;
+    storage
+        .set_setting(ADMIN_KEY_PREFIX, &key_prefix(&key))
+        .await?;
     Ok(Some(key))
 }
 
@@ -215,7 +239,10 @@ async fn apply_file(
             return Err(ConfigError::Field {
                 path: path.to_owned(),
                 field: format!("providers[{i}].kind"),
-                message: format!("unknown provider kind `{kind}` (one of: {})", registry.kinds().join(", ")),
+                message: format!(
+                    "unknown provider kind `{kind}` (one of: {})",
+                    registry.kinds().join(", ")
+                ),
             }
             .into());
         }
@@ -224,7 +251,10 @@ async fn apply_file(
             .upsert_provider(&NewProvider {
                 name: p.name.clone(),
                 kind,
-                base_url: p.base_url.clone().or_else(|| before.and_then(|b| b.base_url.clone())),
+                base_url: p
+                    .base_url
+                    .clone()
+                    .or_else(|| before.and_then(|b| b.base_url.clone())),
                 settings: before.map_or_else(|| serde_json::json!({}), |b| b.settings.clone()),
                 enabled: p.enabled.or(before.map(|b| b.enabled)).unwrap_or(true),
             })
@@ -261,7 +291,12 @@ async fn apply_file(
 
 /// Creates a provider row for every built-in kind that has none yet.
 async fn seed_builtins(storage: &Storage, registry: &ProviderRegistry) -> Result<(), CoreError> {
-    let existing: Vec<String> = storage.list_providers().await?.into_iter().map(|p| p.name).collect();
+    let existing: Vec<String> = storage
+        .list_providers()
+        .await?
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
     for kind in registry.kinds() {
         if existing.iter().any(|n| n == kind) {
             continue;

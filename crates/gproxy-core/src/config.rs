@@ -142,13 +142,12 @@ impl FileConfig {
         path: &Path,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let mut value: toml::Value =
-            toml::from_str::<toml::Table>(text)
-                .map(toml::Value::Table)
-                .map_err(|e| ConfigError::Syntax {
-                    path: path.to_owned(),
-                    message: e.to_string().trim_end().to_owned(),
-                })?;
+        let mut value: toml::Value = toml::from_str::<toml::Table>(text)
+            .map(toml::Value::Table)
+            .map_err(|e| ConfigError::Syntax {
+                path: path.to_owned(),
+                message: e.to_string().trim_end().to_owned(),
+            })?;
         let field_err = |field: String, message: String| ConfigError::Field {
             path: path.to_owned(),
             field,
@@ -188,7 +187,10 @@ impl FileConfig {
             let at = |f: &str| format!("providers[{i}].{f}");
             validate_name(&p.name).map_err(|m| (at("name"), m))?;
             if RESERVED_NAMES.contains(&p.name.as_str()) {
-                return Err((at("name"), format!("`{}` is reserved for a gateway route", p.name)));
+                return Err((
+                    at("name"),
+                    format!("`{}` is reserved for a gateway route", p.name),
+                ));
             }
             if !names.insert(p.name.as_str()) {
                 return Err((at("name"), format!("duplicate provider name `{}`", p.name)));
@@ -203,7 +205,10 @@ impl FileConfig {
                     return Err((at("api_key"), "must not be empty".into()));
                 }
                 if c.api_key.chars().any(|ch| ch.is_control() || ch == ' ') {
-                    return Err((at("api_key"), "must not contain spaces or control characters".into()));
+                    return Err((
+                        at("api_key"),
+                        "must not contain spaces or control characters".into(),
+                    ));
                 }
                 if let Some(name) = &c.name {
                     validate_name(name).map_err(|m| (at("name"), m))?;
@@ -218,12 +223,18 @@ impl FileConfig {
         for (i, u) in self.users.iter().enumerate() {
             validate_name(&u.name).map_err(|m| (format!("users[{i}].name"), m))?;
             if !users.insert(u.name.as_str()) {
-                return Err((format!("users[{i}].name"), format!("duplicate user name `{}`", u.name)));
+                return Err((
+                    format!("users[{i}].name"),
+                    format!("duplicate user name `{}`", u.name),
+                ));
             }
             for (j, k) in u.keys.iter().enumerate() {
                 validate_key(k).map_err(|m| (format!("users[{i}].keys[{j}]"), m))?;
                 if !keys.insert(k.as_str()) {
-                    return Err((format!("users[{i}].keys[{j}]"), "the same key is listed twice".into()));
+                    return Err((
+                        format!("users[{i}].keys[{j}]"),
+                        "the same key is listed twice".into(),
+                    ));
                 }
             }
         }
@@ -285,7 +296,9 @@ fn expand_str(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, S
             .ok_or_else(|| "unterminated `${` (write `$${` for a literal)".to_owned())?;
         let name = &after[..end];
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(format!("`${{{name}}}` is not a valid environment variable name"));
+            return Err(format!(
+                "`${{{name}}}` is not a valid environment variable name"
+            ));
         }
         let value = env(name).ok_or_else(|| format!("environment variable `{name}` is not set"))?;
         out.push_str(&value);
@@ -346,7 +359,11 @@ pub fn validate_proxy(url: &str) -> Result<(), String> {
         .map_err(|e| format!("`{url}` is not a valid proxy URL: {e}"))?;
     match uri.scheme_str() {
         Some("http" | "socks5" | "socks5h") => {}
-        _ => return Err(format!("`{url}`: the proxy must be http://, socks5:// or socks5h://")),
+        _ => {
+            return Err(format!(
+                "`{url}`: the proxy must be http://, socks5:// or socks5h://"
+            ));
+        }
     }
     if uri.host().is_none_or(str::is_empty) {
         return Err(format!("`{url}` has no host"));
@@ -405,7 +422,10 @@ keys = ["sk-alice-..."]
         assert_eq!(c.admin_key.as_deref(), Some("admin-secret-123"));
         assert_eq!(c.providers.len(), 3);
         assert_eq!(c.providers[0].credentials[0].api_key, "sk-from-env");
-        assert_eq!(c.providers[1].base_url.as_deref(), Some("http://127.0.0.1:18080"));
+        assert_eq!(
+            c.providers[1].base_url.as_deref(),
+            Some("http://127.0.0.1:18080")
+        );
         assert_eq!(c.users[0].keys, vec!["sk-alice-...".to_owned()]);
     }
 
@@ -414,13 +434,16 @@ keys = ["sk-alice-..."]
         let text = EXAMPLE.replace("name = \"claude\"", "name = \"claude\"\nbase_ulr = \"x\"");
         let err = parse(&text).unwrap_err();
         let msg = err.to_string();
-        assert_eq!(field_of(err), "providers[1]");
+        assert_eq!(field_of(err), "providers[1].base_ulr");
         assert!(msg.contains("base_ulr"), "{msg}");
     }
 
     #[test]
     fn bad_base_url_names_its_exact_path() {
-        let text = EXAMPLE.replace("http://127.0.0.1:18080\"\n[[providers.credentials]]\napi_key = \"sk-ant", "ftp://x\"\n[[providers.credentials]]\napi_key = \"sk-ant");
+        let text = EXAMPLE.replace(
+            "http://127.0.0.1:18080\"\n[[providers.credentials]]\napi_key = \"sk-ant",
+            "ftp://x\"\n[[providers.credentials]]\napi_key = \"sk-ant",
+        );
         assert_eq!(field_of(parse(&text).unwrap_err()), "providers[1].base_url");
     }
 
@@ -443,7 +466,10 @@ keys = ["sk-alice-..."]
     #[test]
     fn escaped_dollar_brace_is_literal() {
         assert_eq!(expand_str("a$${B}c", &|_| None).unwrap(), "a${B}c");
-        assert_eq!(expand_str("x${A}y${A}", &|_| Some("1".into())).unwrap(), "x1y1");
+        assert_eq!(
+            expand_str("x${A}y${A}", &|_| Some("1".into())).unwrap(),
+            "x1y1"
+        );
         assert!(expand_str("${A", &|_| Some("1".into())).is_err());
     }
 
@@ -452,9 +478,18 @@ keys = ["sk-alice-..."]
         for (text, field) in [
             ("[[providers]]\nname = \"Bad Name\"", "providers[0].name"),
             ("[[providers]]\nname = \"v1\"", "providers[0].name"),
-            ("[[providers]]\nname = \"a\"\n[[providers]]\nname = \"a\"", "providers[1].name"),
-            ("[[providers]]\nname = \"a\"\n[[providers.credentials]]\napi_key = \"\"", "providers[0].credentials[0].api_key"),
-            ("[[users]]\nname = \"u\"\nkeys = [\"short\"]", "users[0].keys[0]"),
+            (
+                "[[providers]]\nname = \"a\"\n[[providers]]\nname = \"a\"",
+                "providers[1].name",
+            ),
+            (
+                "[[providers]]\nname = \"a\"\n[[providers.credentials]]\napi_key = \"\"",
+                "providers[0].credentials[0].api_key",
+            ),
+            (
+                "[[users]]\nname = \"u\"\nkeys = [\"short\"]",
+                "users[0].keys[0]",
+            ),
             ("proxy = \"ftp://h:1\"", "proxy"),
             ("[limits]\nmax_body_bytes = 0", "limits.max_body_bytes"),
             ("admin_key = \"x\"", "admin_key"),

@@ -6,24 +6,24 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName};
-use http::{HeaderMap, HeaderValue, Method, Request, Response};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
 use gproxy_protocol::json_array::JsonArraySplitter;
 use gproxy_protocol::json_edit::{RawObject, prefix_model};
 use gproxy_protocol::sse::SseDecoder;
 use gproxy_protocol::{Protocol, usage};
 use gproxy_provider::Endpoint;
 use gproxy_storage::{RequestLog, UsageSink};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName};
+use http::{HeaderMap, HeaderValue, Method, Request, Response};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
 
+use crate::{GatewayError, UpstreamFailure};
 use crate::accounting::{Accounting, Outcome};
 use crate::body::ProxyBody;
 use crate::settings::Limits;
 use crate::state::{Principal, ProviderRuntime, StateHandle};
 use crate::stream::{Framing, Rewrite, StreamProcessor};
 use crate::upstream::UpstreamClient;
-use crate::GatewayError;
 
 /// A Gemini call named by the URL path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,7 +141,12 @@ struct Plan<'a> {
 
 impl Engine {
     /// A new engine over `state`.
-    pub fn new(state: Arc<StateHandle>, upstream: UpstreamClient, sink: UsageSink, limits: Limits) -> Self {
+    pub fn new(
+        state: Arc<StateHandle>,
+        upstream: UpstreamClient,
+        sink: UsageSink,
+        limits: Limits,
+    ) -> Self {
         Engine {
             state,
             upstream,
@@ -206,7 +211,7 @@ impl Engine {
                 let status = response.status().as_u16();
                 let body = ProxyBody::stream(
                     incoming,
-                    processor,
+                    *processor,
                     self.limits.stream_idle_timeout,
                     accounting,
                     status,
@@ -234,13 +239,18 @@ impl Engine {
         }
     }
 
-    fn plan<'r>(&self, req: &'r ProxyRequest, log: &mut RequestLog) -> Result<Plan<'r>, GatewayError> {
+    fn plan<'r>(
+        &self,
+        req: &'r ProxyRequest,
+        log: &mut RequestLog,
+    ) -> Result<Plan<'r>, GatewayError> {
         let protocol = req.route.protocol;
         let snapshot = self.state.load();
 
         // The model as the client wrote it, and the parsed body when the
         // model lives there.
-        let (client_model, mut body_obj): (String, Option<RawObject<'r>>) = match &req.route.gemini {
+        let (client_model, mut body_obj): (String, Option<RawObject<'r>>) = match &req.route.gemini
+        {
             Some(call) => {
                 RawObject::parse(&req.body)
                     .map_err(|e| GatewayError::BadRequest(format!("invalid request body: {e}")))?;
@@ -251,7 +261,9 @@ impl Engine {
                     .map_err(|e| GatewayError::BadRequest(format!("invalid request body: {e}")))?;
                 let model = obj
                     .get_str("model")
-                    .ok_or_else(|| GatewayError::BadRequest("`model` is required and must be a string".into()))?
+                    .ok_or_else(|| {
+                        GatewayError::BadRequest("`model` is required and must be a string".into())
+                    })?
                     .into_owned();
                 (model, Some(obj))
             }
@@ -260,7 +272,9 @@ impl Engine {
         let (provider_name, model, aggregate) = match &req.route.provider {
             Some(p) => (p.clone(), client_model, false),
             None => match client_model.split_once('/') {
-                Some((p, m)) if !p.is_empty() && !m.is_empty() => (p.to_owned(), m.to_owned(), true),
+                Some((p, m)) if !p.is_empty() && !m.is_empty() => {
+                    (p.to_owned(), m.to_owned(), true)
+                }
                 _ => {
                     return Err(GatewayError::BadRequest(format!(
                         "model `{client_model}`: on aggregate routes write the model as `provider/model` (e.g. `openai/gpt-4o-mini`), or call `/{{provider}}/...`"
@@ -281,7 +295,9 @@ impl Engine {
                 ))
             })?;
         if !provider.enabled {
-            return Err(GatewayError::NotFound(format!("provider `{provider_name}` is disabled")));
+            return Err(GatewayError::NotFound(format!(
+                "provider `{provider_name}` is disabled"
+            )));
         }
         if !provider.provider.speaks(protocol) {
             return Err(GatewayError::BadRequest(format!(
@@ -321,7 +337,8 @@ impl Engine {
             (Some(obj), true) => Bytes::from(obj.to_vec()),
             _ => req.body.clone(),
         };
-        let model_prefix = (aggregate && protocol != Protocol::Gemini).then(|| provider_name.clone());
+        let model_prefix =
+            (aggregate && protocol != Protocol::Gemini).then(|| provider_name.clone());
         rewrite.model_prefix = model_prefix.clone();
 
         let endpoint = match (&req.route.gemini, protocol) {
@@ -356,14 +373,20 @@ impl Engine {
         })
     }
 
-    async fn dispatch(&self, req: &ProxyRequest, accounting: &mut Accounting) -> Result<Dispatched, GatewayError> {
+    async fn dispatch(
+        &self,
+        req: &ProxyRequest,
+        accounting: &mut Accounting,
+    ) -> Result<Dispatched, GatewayError> {
         let plan = self.plan(req, accounting.log_mut())?;
         let provider = &plan.provider;
         let name = provider.name.clone();
         let credential = provider
             .pool
             .pick()
-            .ok_or_else(|| GatewayError::NoCredential { provider: name.clone() })?;
+            .ok_or_else(|| GatewayError::NoCredential {
+                provider: name.clone(),
+            })?;
         accounting.log_mut().credential_id = Some(credential.id);
 
         let url = provider
@@ -391,11 +414,16 @@ impl Engine {
         if let Some(h) = builder.headers_mut() {
             *h = headers;
         }
-        let upstream_req = builder
-            .body(Full::new(plan.body.clone()))
-            .map_err(|e| GatewayError::Internal(format!("building upstream request for {url}: {e}")))?;
+        let upstream_req = builder.body(Full::new(plan.body.clone())).map_err(|e| {
+            GatewayError::Internal(format!("building upstream request for {url}: {e}"))
+        })?;
 
-        let response = match tokio::time::timeout(self.limits.first_byte_timeout, self.upstream.send(upstream_req)).await {
+        let response = match tokio::time::timeout(
+            self.limits.first_byte_timeout,
+            self.upstream.send(upstream_req),
+        )
+        .await
+        {
             Err(_) => {
                 return Err(GatewayError::UpstreamTimeout {
                     provider: name,
@@ -422,12 +450,12 @@ impl Engine {
                     kept.append(k.clone(), v.clone());
                 }
             }
-            return Err(GatewayError::Upstream {
+            return Err(GatewayError::Upstream(Box::new(UpstreamFailure {
                 provider: name,
                 status,
                 headers: kept,
                 body,
-            });
+            })));
         }
 
         let content_type = parts
@@ -461,7 +489,7 @@ impl Engine {
                 Ok(Dispatched::Stream {
                     response,
                     incoming,
-                    processor,
+                    processor: Box::new(processor),
                 })
             }
             None => {
@@ -484,25 +512,31 @@ impl Engine {
     }
 
     /// Reads a whole upstream body, bounded in size and in idle time.
-    async fn read_body(&self, mut incoming: Incoming, provider: &str) -> Result<Bytes, GatewayError> {
+    async fn read_body(
+        &self,
+        mut incoming: Incoming,
+        provider: &str,
+    ) -> Result<Bytes, GatewayError> {
         let mut buf = Vec::new();
         loop {
-            let frame = match tokio::time::timeout(self.limits.stream_idle_timeout, incoming.frame()).await {
-                Err(_) => {
-                    return Err(GatewayError::UpstreamTimeout {
-                        provider: provider.to_owned(),
-                        phase: "reading the response body",
-                    });
-                }
-                Ok(None) => break,
-                Ok(Some(Err(e))) => {
-                    return Err(GatewayError::UpstreamUnavailable {
-                        provider: provider.to_owned(),
-                        message: format!("response body broke: {e}"),
-                    });
-                }
-                Ok(Some(Ok(frame))) => frame,
-            };
+            let frame =
+                match tokio::time::timeout(self.limits.stream_idle_timeout, incoming.frame()).await
+                {
+                    Err(_) => {
+                        return Err(GatewayError::UpstreamTimeout {
+                            provider: provider.to_owned(),
+                            phase: "reading the response body",
+                        });
+                    }
+                    Ok(None) => break,
+                    Ok(Some(Err(e))) => {
+                        return Err(GatewayError::UpstreamUnavailable {
+                            provider: provider.to_owned(),
+                            message: format!("response body broke: {e}"),
+                        });
+                    }
+                    Ok(Some(Ok(frame))) => frame,
+                };
             if let Ok(data) = frame.into_data() {
                 if buf.len() + data.len() > self.limits.max_response_bytes {
                     return Err(GatewayError::UpstreamInvalid {
@@ -526,7 +560,7 @@ enum Dispatched {
     Stream {
         response: Response<()>,
         incoming: Incoming,
-        processor: StreamProcessor,
+        processor: Box<StreamProcessor>,
     },
     /// A complete response; the caller records the row now.
     Full(Response<ProxyBody>, Option<gproxy_protocol::Usage>),
@@ -568,8 +602,11 @@ mod tests {
 
     #[test]
     fn include_usage_is_added_or_kept() {
-        assert_eq!(include_usage(None).unwrap(), ("{\"include_usage\":true}".into(), false));
-        assert_eq!(include_usage(Some("null")).unwrap().1, false);
+        assert_eq!(
+            include_usage(None).unwrap(),
+            ("{\"include_usage\":true}".into(), false)
+        );
+        assert!(!include_usage(Some("null")).unwrap().1);
         assert!(include_usage(Some("{\"include_usage\":true}")).unwrap().1);
         let (merged, asked) = include_usage(Some("{\"include_usage\":false,\"x\":1}")).unwrap();
         assert!(!asked);
@@ -580,11 +617,29 @@ mod tests {
 
     #[test]
     fn credentials_and_hop_headers_are_dropped() {
-        for h in ["authorization", "x-api-key", "x-goog-api-key", "host", "accept-encoding", "cookie"] {
-            assert!(is_dropped_request_header(&HeaderName::from_static(h)), "{h}");
+        for h in [
+            "authorization",
+            "x-api-key",
+            "x-goog-api-key",
+            "host",
+            "accept-encoding",
+            "cookie",
+        ] {
+            assert!(
+                is_dropped_request_header(&HeaderName::from_static(h)),
+                "{h}"
+            );
         }
-        for h in ["anthropic-version", "anthropic-beta", "openai-beta", "user-agent"] {
-            assert!(!is_dropped_request_header(&HeaderName::from_static(h)), "{h}");
+        for h in [
+            "anthropic-version",
+            "anthropic-beta",
+            "openai-beta",
+            "user-agent",
+        ] {
+            assert!(
+                !is_dropped_request_header(&HeaderName::from_static(h)),
+                "{h}"
+            );
         }
     }
 }

@@ -41,6 +41,20 @@ pub enum ErrorSource {
     Internal,
 }
 
+/// An upstream error response, kept whole so it can be passed on.
+#[derive(Debug)]
+pub struct UpstreamFailure {
+    /// Provider name.
+    pub provider: String,
+    /// The upstream status.
+    pub status: StatusCode,
+    /// Upstream headers worth passing on (`retry-after`, `content-type`,
+    /// rate-limit headers).
+    pub headers: HeaderMap,
+    /// The upstream body, as received.
+    pub body: Bytes,
+}
+
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
@@ -66,18 +80,8 @@ pub enum GatewayError {
         provider: String,
     },
     /// The upstream answered with an error status; its body is kept.
-    #[error("upstream `{provider}` answered {status}")]
-    Upstream {
-        /// Provider name.
-        provider: String,
-        /// The upstream status.
-        status: StatusCode,
-        /// Upstream headers worth passing on (`retry-after`, `content-type`,
-        /// rate-limit headers).
-        headers: HeaderMap,
-        /// The upstream body, as received.
-        body: Bytes,
-    },
+    #[error("upstream `{}` answered {}", .0.provider, .0.status)]
+    Upstream(Box<UpstreamFailure>),
     /// The upstream could not be reached or broke the connection.
     #[error("cannot reach upstream `{provider}`: {message}")]
     UpstreamUnavailable {
@@ -116,7 +120,7 @@ impl GatewayError {
             GatewayError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             GatewayError::NotFound(_) => StatusCode::NOT_FOUND,
             GatewayError::NoCredential { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            GatewayError::Upstream { status, .. } => *status,
+            GatewayError::Upstream(failure) => failure.status,
             GatewayError::UpstreamUnavailable { .. } | GatewayError::UpstreamInvalid { .. } => {
                 StatusCode::BAD_GATEWAY
             }
@@ -133,7 +137,7 @@ impl GatewayError {
             | GatewayError::PayloadTooLarge { .. }
             | GatewayError::NotFound(_) => ErrorSource::Client,
             GatewayError::NoCredential { .. }
-            | GatewayError::Upstream { .. }
+            | GatewayError::Upstream(_)
             | GatewayError::UpstreamUnavailable { .. }
             | GatewayError::UpstreamTimeout { .. }
             | GatewayError::UpstreamInvalid { .. } => ErrorSource::Upstream,
@@ -153,9 +157,9 @@ impl GatewayError {
     /// errors, the first 512 bytes of the upstream body.
     pub fn log_message(&self) -> String {
         match self {
-            GatewayError::Upstream { body, .. } => {
-                let end = body.len().min(512);
-                format!("{self}: {}", String::from_utf8_lossy(&body[..end]))
+            GatewayError::Upstream(failure) => {
+                let end = failure.body.len().min(512);
+                format!("{self}: {}", String::from_utf8_lossy(&failure.body[..end]))
             }
             other => other.to_string(),
         }
@@ -177,18 +181,24 @@ mod tests {
             .status(),
             504
         );
-        assert_eq!(GatewayError::BadRequest("x".into()).source(), ErrorSource::Client);
-        assert_eq!(GatewayError::Internal("db password".into()).client_message(), "internal error");
+        assert_eq!(
+            GatewayError::BadRequest("x".into()).source(),
+            ErrorSource::Client
+        );
+        assert_eq!(
+            GatewayError::Internal("db password".into()).client_message(),
+            "internal error"
+        );
     }
 
     #[test]
     fn upstream_log_message_is_truncated() {
-        let e = GatewayError::Upstream {
+        let e = GatewayError::Upstream(Box::new(UpstreamFailure {
             provider: "p".into(),
             status: StatusCode::TOO_MANY_REQUESTS,
             headers: HeaderMap::new(),
             body: Bytes::from(vec![b'a'; 2000]),
-        };
+        }));
         assert!(e.log_message().len() < 600);
     }
 }

@@ -19,7 +19,7 @@ pub mod upstream;
 pub use body::{BodyError, ProxyBody};
 pub use bootstrap::{Bootstrapped, StartupArgs, bootstrap};
 pub use engine::{Engine, GeminiCall, ProxyRequest, ProxyRoute};
-pub use error::{CoreError, ErrorSource, GatewayError};
+pub use error::{CoreError, ErrorSource, GatewayError, UpstreamFailure};
 pub use settings::{Limits, Settings};
 
 use gproxy_storage::{UsageSink, UsageSinkConfig, UsageSinkHandle};

@@ -116,8 +116,14 @@ mod tests {
             redact_url_password("postgres://u:secret@h:5432/db"),
             "postgres://u:***@h:5432/db"
         );
-        assert_eq!(redact_url_password("mysql://root@h/db"), "mysql://root@h/db");
-        assert_eq!(redact_url_password("sqlite://data/g.db"), "sqlite://data/g.db");
+        assert_eq!(
+            redact_url_password("mysql://root@h/db"),
+            "mysql://root@h/db"
+        );
+        assert_eq!(
+            redact_url_password("sqlite://data/g.db"),
+            "sqlite://data/g.db"
+        );
     }
 
     #[test]

@@ -82,11 +82,16 @@ impl Snapshot {
         let mut by_provider: HashMap<i64, Vec<CredentialEntry>> = HashMap::new();
         for row in credentials.into_iter().filter(|c| c.enabled) {
             match Credential::from_stored(&row.kind, &row.secret) {
-                Ok(credential) => by_provider.entry(row.provider_id).or_default().push(CredentialEntry {
-                    id: row.id,
-                    name: row.name,
-                    credential,
-                }),
+                Ok(credential) => {
+                    by_provider
+                        .entry(row.provider_id)
+                        .or_default()
+                        .push(CredentialEntry {
+                            id: row.id,
+                            name: row.name,
+                            credential,
+                        })
+                }
                 Err(e) => tracing::warn!(credential_id = row.id, error = %e, "skipping credential"),
             }
         }
@@ -138,8 +143,16 @@ impl Snapshot {
             );
         }
 
-        if let Some(hash) = storage.get_setting(ADMIN_KEY_HASH).await?.as_deref().and_then(decode_hash) {
-            let prefix = storage.get_setting(ADMIN_KEY_PREFIX).await?.unwrap_or_default();
+        if let Some(hash) = storage
+            .get_setting(ADMIN_KEY_HASH)
+            .await?
+            .as_deref()
+            .and_then(decode_hash)
+        {
+            let prefix = storage
+                .get_setting(ADMIN_KEY_PREFIX)
+                .await?
+                .unwrap_or_default();
             let admin = storage.upsert_user(ADMIN_USER).await?;
             snapshot.keys.insert(
                 hash,
@@ -191,7 +204,11 @@ impl StateHandle {
     }
 
     /// Rebuilds the snapshot from storage and swaps it in.
-    pub async fn reload(&self, storage: &Storage, registry: &ProviderRegistry) -> Result<(), CoreError> {
+    pub async fn reload(
+        &self,
+        storage: &Storage,
+        registry: &ProviderRegistry,
+    ) -> Result<(), CoreError> {
         self.store(Snapshot::load(storage, registry).await?);
         Ok(())
     }
@@ -203,7 +220,10 @@ mod tests {
 
     #[test]
     fn prefix_never_reveals_a_short_key() {
-        assert_eq!(key_prefix("sk-alice-0123456789abcdef0123456789"), "sk-alice");
+        assert_eq!(
+            key_prefix("sk-alice-0123456789abcdef0123456789"),
+            "sk-alice"
+        );
         assert_eq!(key_prefix("12345678"), "12");
     }
 

@@ -88,12 +88,11 @@ impl StreamProcessor {
                     if rewrite.strip_usage_chunk && is_usage_only_chunk(&event.data) {
                         continue;
                     }
-                    if let Some(prefix) = &rewrite.model_prefix {
-                        if memchr::memmem::find(event.data.as_bytes(), b"\"model\"").is_some() {
-                            if let Ok(Some(new)) = prefix_model(event.data.as_bytes(), prefix) {
-                                event.data = String::from_utf8_lossy(&new).into_owned();
-                            }
-                        }
+                    if let Some(prefix) = &rewrite.model_prefix
+                        && memchr::memmem::find(event.data.as_bytes(), b"\"model\"").is_some()
+                        && let Ok(Some(new)) = prefix_model(event.data.as_bytes(), prefix)
+                    {
+                        event.data = String::from_utf8_lossy(&new).into_owned();
                     }
                     encode(&event, &mut out);
                 }
@@ -129,9 +128,12 @@ fn is_usage_only_chunk(data: &str) -> bool {
     let Ok(obj) = RawObject::parse(data.as_bytes()) else {
         return false;
     };
-    let empty_choices = obj
-        .get("choices")
-        .is_some_and(|c| c.get().bytes().filter(|b| !b.is_ascii_whitespace()).eq(*b"[]"));
+    let empty_choices = obj.get("choices").is_some_and(|c| {
+        c.get()
+            .bytes()
+            .filter(|b| !b.is_ascii_whitespace())
+            .eq(*b"[]")
+    });
     let has_usage = obj.get("usage").is_some_and(|u| u.get().trim() != "null");
     empty_choices && has_usage
 }
@@ -160,7 +162,11 @@ mod tests {
     #[test]
     fn passthrough_forwards_bytes_untouched_and_sees_usage() {
         for split in [0, 7, 100, CHAT.len()] {
-            let mut p = StreamProcessor::new(Protocol::OpenAiChat, Framing::Sse(SseDecoder::new()), Rewrite::default());
+            let mut p = StreamProcessor::new(
+                Protocol::OpenAiChat,
+                Framing::Sse(SseDecoder::new()),
+                Rewrite::default(),
+            );
             assert_eq!(run(&mut p, CHAT, split), CHAT);
             let u = p.usage().unwrap();
             assert_eq!((u.input_tokens, u.output_tokens), (11, 7));
@@ -174,7 +180,11 @@ mod tests {
                 strip_usage_chunk: true,
                 model_prefix: Some("openai".into()),
             };
-            let mut p = StreamProcessor::new(Protocol::OpenAiChat, Framing::Sse(SseDecoder::new()), rewrite);
+            let mut p = StreamProcessor::new(
+                Protocol::OpenAiChat,
+                Framing::Sse(SseDecoder::new()),
+                rewrite,
+            );
             let out = run(&mut p, CHAT, split);
             assert!(!out.contains("prompt_tokens"), "{out}");
             assert!(out.contains("\"model\":\"openai/gpt-4o-mini\""), "{out}");
@@ -185,7 +195,9 @@ mod tests {
 
     #[test]
     fn usage_only_chunk_detection() {
-        assert!(is_usage_only_chunk("{\"choices\":[],\"usage\":{\"prompt_tokens\":1}}"));
+        assert!(is_usage_only_chunk(
+            "{\"choices\":[],\"usage\":{\"prompt_tokens\":1}}"
+        ));
         assert!(is_usage_only_chunk("{\"choices\":[ ],\"usage\":{}}"));
         assert!(!is_usage_only_chunk("{\"choices\":[{}],\"usage\":{}}"));
         assert!(!is_usage_only_chunk("{\"choices\":[],\"usage\":null}"));

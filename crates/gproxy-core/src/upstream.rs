@@ -196,7 +196,12 @@ mod tests {
 
     #[test]
     fn proxies_of_every_scheme_build() {
-        for p in ["http://127.0.0.1:3128", "http://u:p@h:1", "socks5://h:1080", "socks5h://u:p@h"] {
+        for p in [
+            "http://127.0.0.1:3128",
+            "http://u:p@h:1",
+            "socks5://h:1080",
+            "socks5h://u:p@h",
+        ] {
             let c = UpstreamConfig::new(Duration::from_secs(1), Some(p.into()));
             assert!(UpstreamClient::new(&c).is_ok(), "{p}");
         }

@@ -68,13 +68,12 @@ impl Credential {
     pub fn from_stored(kind: &str, secret: &serde_json::Value) -> Result<Self, CredentialError> {
         match kind {
             "api_key" => {
-                let parsed: ApiKeySecret =
-                    serde_json::from_value(secret.clone()).map_err(|e| {
-                        CredentialError::InvalidSecret {
-                            kind: "api_key",
-                            reason: e.to_string(),
-                        }
-                    })?;
+                let parsed: ApiKeySecret = serde_json::from_value(secret.clone()).map_err(|e| {
+                    CredentialError::InvalidSecret {
+                        kind: "api_key",
+                        reason: e.to_string(),
+                    }
+                })?;
                 Ok(Credential::ApiKey {
                     key: Secret::new(parsed.api_key),
                 })
@@ -112,8 +111,8 @@ mod tests {
 
     #[test]
     fn bad_secret_and_kind_are_rejected_without_leaking() {
-        let err = Credential::from_stored("api_key", &serde_json::json!({"key": "sk-x"}))
-            .unwrap_err();
+        let err =
+            Credential::from_stored("api_key", &serde_json::json!({"key": "sk-x"})).unwrap_err();
         assert!(!err.to_string().contains("sk-x"));
         assert!(matches!(
             Credential::from_stored("magic", &serde_json::json!({})),

@@ -77,12 +77,20 @@ pub trait Provider: Send + Sync + Debug {
     fn default_base_url(&self) -> &'static str;
 
     /// The full upstream URL for `endpoint` under `base_url`.
-    fn upstream_url(&self, base_url: &str, endpoint: &Endpoint<'_>) -> Result<String, ProviderError>;
+    fn upstream_url(
+        &self,
+        base_url: &str,
+        endpoint: &Endpoint<'_>,
+    ) -> Result<String, ProviderError>;
 
     /// Adds the credential to the upstream request, in the provider's own
     /// header (or query) form. `headers` already holds the forwarded client
     /// headers with every client credential removed.
-    fn apply_auth(&self, credential: &Credential, headers: &mut HeaderMap) -> Result<(), ProviderError>;
+    fn apply_auth(
+        &self,
+        credential: &Credential,
+        headers: &mut HeaderMap,
+    ) -> Result<(), ProviderError>;
 
     /// Provider-specific header defaults (e.g. `anthropic-version`), applied
     /// after the client's headers so that a client value wins.

@@ -6,8 +6,14 @@ use std::borrow::Cow;
 use http::HeaderMap;
 
 /// The key the client presented, if any.
-pub(crate) fn client_key<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Option<Cow<'a, str>> {
-    if let Some(v) = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+pub(crate) fn client_key<'a>(
+    headers: &'a HeaderMap,
+    query: Option<&'a str>,
+) -> Option<Cow<'a, str>> {
+    if let Some(v) = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         let v = v.trim();
         if v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer ") {
             return Some(Cow::Borrowed(v[7..].trim()));
@@ -43,11 +49,26 @@ mod tests {
 
     #[test]
     fn every_key_form_is_accepted() {
-        assert_eq!(client_key(&headers(&[("authorization", "Bearer sk-1")]), None).unwrap(), "sk-1");
-        assert_eq!(client_key(&headers(&[("authorization", "bearer  sk-1 ")]), None).unwrap(), "sk-1");
-        assert_eq!(client_key(&headers(&[("x-api-key", "sk-2")]), None).unwrap(), "sk-2");
-        assert_eq!(client_key(&headers(&[("x-goog-api-key", "sk-3")]), None).unwrap(), "sk-3");
-        assert_eq!(client_key(&HeaderMap::new(), Some("alt=sse&key=sk%2D4")).unwrap(), "sk-4");
+        assert_eq!(
+            client_key(&headers(&[("authorization", "Bearer sk-1")]), None).unwrap(),
+            "sk-1"
+        );
+        assert_eq!(
+            client_key(&headers(&[("authorization", "bearer  sk-1 ")]), None).unwrap(),
+            "sk-1"
+        );
+        assert_eq!(
+            client_key(&headers(&[("x-api-key", "sk-2")]), None).unwrap(),
+            "sk-2"
+        );
+        assert_eq!(
+            client_key(&headers(&[("x-goog-api-key", "sk-3")]), None).unwrap(),
+            "sk-3"
+        );
+        assert_eq!(
+            client_key(&HeaderMap::new(), Some("alt=sse&key=sk%2D4")).unwrap(),
+            "sk-4"
+        );
         assert!(client_key(&HeaderMap::new(), Some("alt=sse")).is_none());
         assert!(client_key(&headers(&[("authorization", "Basic abc")]), None).is_none());
     }

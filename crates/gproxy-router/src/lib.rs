@@ -56,7 +56,12 @@ impl Router {
         Ok(response)
     }
 
-    async fn route<B>(&self, req: Request<B>, request_id: &str, started: Instant) -> Response<ProxyBody>
+    async fn route<B>(
+        &self,
+        req: Request<B>,
+        request_id: &str,
+        started: Instant,
+    ) -> Response<ProxyBody>
     where
         B: http_body::Body<Data = Bytes> + Send,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -67,7 +72,11 @@ impl Router {
         let proxy_route = match route {
             Route::Health => {
                 if req.method() != Method::GET && req.method() != Method::HEAD {
-                    return render::plain_error(Protocol::OpenAiChat, StatusCode::METHOD_NOT_ALLOWED, "use GET /health");
+                    return render::plain_error(
+                        Protocol::OpenAiChat,
+                        StatusCode::METHOD_NOT_ALLOWED,
+                        "use GET /health",
+                    );
                 }
                 return render::health(&self.engine);
             }
@@ -75,7 +84,10 @@ impl Router {
                 return render::plain_error(
                     protocol,
                     StatusCode::NOT_FOUND,
-                    &format!("no route for {} {path}; see route.md for the routes gproxy serves", req.method()),
+                    &format!(
+                        "no route for {} {path}; see route.md for the routes gproxy serves",
+                        req.method()
+                    ),
                 );
             }
             Route::Proxy(route) => route,
@@ -99,7 +111,8 @@ impl Router {
         };
 
         let (parts, body) = req.into_parts();
-        let body = match read_body(&parts.headers, body, self.engine.limits().max_body_bytes).await {
+        let body = match read_body(&parts.headers, body, self.engine.limits().max_body_bytes).await
+        {
             Ok(b) => b,
             Err(e) => {
                 tracing::info!(request_id, path, "rejected: {e}");
@@ -126,7 +139,11 @@ impl Router {
 
 /// Reads the whole request body, refusing more than `limit` bytes (413) —
 /// early from `Content-Length` when the client declares it.
-async fn read_body<B>(headers: &http::HeaderMap, body: B, limit: usize) -> Result<Bytes, GatewayError>
+async fn read_body<B>(
+    headers: &http::HeaderMap,
+    body: B,
+    limit: usize,
+) -> Result<Bytes, GatewayError>
 where
     B: http_body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -140,10 +157,15 @@ where
     }
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
             Err(GatewayError::PayloadTooLarge { limit })
         }
-        Err(e) => Err(GatewayError::BadRequest(format!("could not read the request body: {e}"))),
+        Err(e) => Err(GatewayError::BadRequest(format!(
+            "could not read the request body: {e}"
+        ))),
     }
 }
 

@@ -1,7 +1,7 @@
 //! Responses the router renders itself: errors in the client's protocol
 //! shape, and `/health`.
 
-use gproxy_core::{Engine, GatewayError, ProxyBody};
+use gproxy_core::{Engine, GatewayError, ProxyBody, UpstreamFailure};
 use gproxy_protocol::Protocol;
 use gproxy_protocol::error::error_body;
 use http::header::CONTENT_TYPE;
@@ -14,14 +14,19 @@ use crate::JSON;
 pub(crate) fn error(protocol: Protocol, err: GatewayError) -> Response<ProxyBody> {
     match err {
         // Same protocol: the upstream's own status, headers and body.
-        GatewayError::Upstream {
-            status,
-            headers,
-            body,
-            provider,
-        } => {
+        GatewayError::Upstream(failure) => {
+            let UpstreamFailure {
+                provider,
+                status,
+                headers,
+                body,
+            } = *failure;
             if body.is_empty() {
-                return plain_error(protocol, status, &format!("upstream `{provider}` answered {status} with no body"));
+                return plain_error(
+                    protocol,
+                    status,
+                    &format!("upstream `{provider}` answered {status} with no body"),
+                );
             }
             let mut response = Response::new(ProxyBody::full(body));
             *response.status_mut() = status;
@@ -39,13 +44,23 @@ pub(crate) fn error(protocol: Protocol, err: GatewayError) -> Response<ProxyBody
         | GatewayError::NoCredential { .. }
         | GatewayError::UpstreamUnavailable { .. }
         | GatewayError::UpstreamTimeout { .. }
-        | GatewayError::UpstreamInvalid { .. } => plain_error(protocol, err.status(), &err.client_message()),
+        | GatewayError::UpstreamInvalid { .. } => {
+            plain_error(protocol, err.status(), &err.client_message())
+        }
     }
 }
 
 /// An error body in `protocol`'s shape.
-pub(crate) fn plain_error(protocol: Protocol, status: StatusCode, message: &str) -> Response<ProxyBody> {
-    let mut response = Response::new(ProxyBody::full(error_body(protocol, status.as_u16(), message)));
+pub(crate) fn plain_error(
+    protocol: Protocol,
+    status: StatusCode,
+    message: &str,
+) -> Response<ProxyBody> {
+    let mut response = Response::new(ProxyBody::full(error_body(
+        protocol,
+        status.as_u16(),
+        message,
+    )));
     *response.status_mut() = status;
     response.headers_mut().insert(CONTENT_TYPE, JSON);
     response

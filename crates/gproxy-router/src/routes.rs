@@ -64,7 +64,9 @@ pub fn match_route(path: &str, query: Option<&str>) -> Route {
         let model = percent_decode(model);
         // Aggregate routes need `provider/model`; provider routes a bare model.
         let valid = match provider {
-            None => model.split_once('/').is_some_and(|(p, m)| !p.is_empty() && !m.is_empty()),
+            None => model
+                .split_once('/')
+                .is_some_and(|(p, m)| !p.is_empty() && !m.is_empty()),
             Some(_) => !model.is_empty() && !model.contains('/'),
         };
         if !valid {
@@ -107,18 +109,16 @@ pub(crate) fn percent_decode(s: &str) -> Cow<'_, str> {
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(h * 16 + l);
-                        i += 3;
-                    }
-                    _ => {
-                        out.push(b'%');
-                        i += 1;
-                    }
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h * 16 + l);
+                    i += 3;
                 }
-            }
+                _ => {
+                    out.push(b'%');
+                    i += 1;
+                }
+            },
             b'+' => {
                 out.push(b' ');
                 i += 1;
@@ -157,15 +157,24 @@ mod tests {
         let r = proxy("/v1/chat/completions", None);
         assert_eq!((r.protocol, r.provider), (Protocol::OpenAiChat, None));
         let r = proxy("/openai/v1/responses", None);
-        assert_eq!((r.protocol, r.provider.as_deref()), (Protocol::OpenAiResponses, Some("openai")));
+        assert_eq!(
+            (r.protocol, r.provider.as_deref()),
+            (Protocol::OpenAiResponses, Some("openai"))
+        );
         let r = proxy("/claude/v1/messages", None);
-        assert_eq!((r.protocol, r.provider.as_deref()), (Protocol::Claude, Some("claude")));
+        assert_eq!(
+            (r.protocol, r.provider.as_deref()),
+            (Protocol::Claude, Some("claude"))
+        );
         assert_eq!(proxy("/v1/messages", None).protocol, Protocol::Claude);
     }
 
     #[test]
     fn gemini_routes_in_both_versions() {
-        let r = proxy("/aistudio/v1beta/models/gemini-2.0-flash:streamGenerateContent", Some("alt=sse"));
+        let r = proxy(
+            "/aistudio/v1beta/models/gemini-2.0-flash:streamGenerateContent",
+            Some("alt=sse"),
+        );
         assert_eq!(r.provider.as_deref(), Some("aistudio"));
         assert_eq!(
             r.gemini.unwrap(),
@@ -176,13 +185,25 @@ mod tests {
                 alt_sse: true
             }
         );
-        let r = proxy("/aistudio/v1/models/gemini-2.0-flash:generateContent", Some("key=x"));
+        let r = proxy(
+            "/aistudio/v1/models/gemini-2.0-flash:generateContent",
+            Some("key=x"),
+        );
         let g = r.gemini.unwrap();
-        assert_eq!((g.version.as_str(), g.stream, g.alt_sse), ("v1", false, false));
-        let r = proxy("/v1beta/models/aistudio/gemini-2.0-flash:generateContent", None);
+        assert_eq!(
+            (g.version.as_str(), g.stream, g.alt_sse),
+            ("v1", false, false)
+        );
+        let r = proxy(
+            "/v1beta/models/aistudio/gemini-2.0-flash:generateContent",
+            None,
+        );
         assert_eq!(r.provider, None);
         assert_eq!(r.gemini.unwrap().model, "aistudio/gemini-2.0-flash");
-        let r = proxy("/v1/models/aistudio%2Fgemini-2.0-flash:streamGenerateContent", None);
+        let r = proxy(
+            "/v1/models/aistudio%2Fgemini-2.0-flash:streamGenerateContent",
+            None,
+        );
         assert_eq!(r.gemini.unwrap().model, "aistudio/gemini-2.0-flash");
     }
 

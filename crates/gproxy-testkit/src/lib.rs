@@ -31,12 +31,16 @@
 //! text is `"Hello from mock <model>"`, split into the configured number of
 //! stream deltas (see [`MockUpstream::set_stream_chunks`]); a non-streamed
 //! reply carries the concatenation of those deltas.
+//!
+//! [`MockProxy`] is an egress proxy (HTTP `CONNECT` or SOCKS5) to put
+//! between the gateway and the mock upstream.
 
 mod body;
 mod claude;
 mod fault;
 mod gemini;
 mod openai;
+pub mod proxy;
 mod server;
 
 use std::collections::VecDeque;
@@ -51,6 +55,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub use fault::Fault;
+pub use proxy::{MockProxy, ProxyKind};
 
 /// The usage numbers every successful mock response reports (so tests can
 /// assert accounting).

@@ -113,7 +113,12 @@ pub async fn spawn(dir: &Path, config_text: &str, args: &[&str]) -> (Result<Gate
             Ok(Ok(0)) | Err(_) => {
                 let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
                 let err = std::fs::read_to_string(&stderr_path).unwrap_or_default();
-                return (Err(format!("exited ({status:?}); stdout: {banner}; stderr: {err}")), ());
+                return (
+                    Err(format!(
+                        "exited ({status:?}); stdout: {banner}; stderr: {err}"
+                    )),
+                    (),
+                );
             }
             Ok(Ok(_)) => {}
             Ok(Err(e)) => panic!("reading stdout: {e}"),
@@ -194,9 +199,17 @@ impl Gateway {
 
     /// Sends and reads the whole body.
     pub async fn send(&self, req: http::request::Builder, body: impl Into<Bytes>) -> Reply {
-        let response = self.client.request(req.body(Full::new(body.into())).unwrap()).await.unwrap();
+        let response = self
+            .client
+            .request(req.body(Full::new(body.into())).unwrap())
+            .await
+            .unwrap();
         let (parts, body) = response.into_parts();
-        let body = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+        let body = body
+            .collect()
+            .await
+            .map(|c| c.to_bytes())
+            .unwrap_or_default();
         Reply {
             status: parts.status,
             headers: parts.headers,
@@ -214,8 +227,15 @@ impl Gateway {
     }
 
     /// Sends and returns the response with its body unread.
-    pub async fn open(&self, req: http::request::Builder, body: impl Into<Bytes>) -> http::Response<hyper::body::Incoming> {
-        self.client.request(req.body(Full::new(body.into())).unwrap()).await.unwrap()
+    pub async fn open(
+        &self,
+        req: http::request::Builder,
+        body: impl Into<Bytes>,
+    ) -> http::Response<hyper::body::Incoming> {
+        self.client
+            .request(req.body(Full::new(body.into())).unwrap())
+            .await
+            .unwrap()
     }
 
     pub fn stderr(&self) -> String {
@@ -225,7 +245,11 @@ impl Gateway {
     /// SIGTERM, then wait for a clean exit.
     pub async fn stop(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().unwrap();
-        std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status().unwrap();
+        std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status()
+            .unwrap();
         tokio::time::timeout(Duration::from_secs(30), self.child.wait())
             .await
             .expect("gateway did not stop within 30 s")

@@ -26,7 +26,11 @@ impl Provider for AiStudio {
         "https://generativelanguage.googleapis.com"
     }
 
-    fn upstream_url(&self, base_url: &str, endpoint: &Endpoint<'_>) -> Result<String, ProviderError> {
+    fn upstream_url(
+        &self,
+        base_url: &str,
+        endpoint: &Endpoint<'_>,
+    ) -> Result<String, ProviderError> {
         match endpoint {
             Endpoint::GeminiGenerate {
                 version,
@@ -54,7 +58,11 @@ impl Provider for AiStudio {
         }
     }
 
-    fn apply_auth(&self, credential: &Credential, headers: &mut HeaderMap) -> Result<(), ProviderError> {
+    fn apply_auth(
+        &self,
+        credential: &Credential,
+        headers: &mut HeaderMap,
+    ) -> Result<(), ProviderError> {
         let key = super::api_key(self.kind(), credential)?;
         headers.insert("x-goog-api-key", secret_header(self.kind(), "", key)?);
         Ok(())

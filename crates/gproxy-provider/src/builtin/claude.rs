@@ -27,7 +27,11 @@ impl Provider for Claude {
         "https://api.anthropic.com"
     }
 
-    fn upstream_url(&self, base_url: &str, endpoint: &Endpoint<'_>) -> Result<String, ProviderError> {
+    fn upstream_url(
+        &self,
+        base_url: &str,
+        endpoint: &Endpoint<'_>,
+    ) -> Result<String, ProviderError> {
         match endpoint {
             Endpoint::ClaudeMessages => Ok(join_url(base_url, "v1/messages")),
             Endpoint::OpenAiChat | Endpoint::OpenAiResponses | Endpoint::GeminiGenerate { .. } => {
@@ -39,7 +43,11 @@ impl Provider for Claude {
         }
     }
 
-    fn apply_auth(&self, credential: &Credential, headers: &mut HeaderMap) -> Result<(), ProviderError> {
+    fn apply_auth(
+        &self,
+        credential: &Credential,
+        headers: &mut HeaderMap,
+    ) -> Result<(), ProviderError> {
         let key = super::api_key(self.kind(), credential)?;
         headers.insert("x-api-key", secret_header(self.kind(), "", key)?);
         Ok(())

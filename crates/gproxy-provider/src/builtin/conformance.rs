@@ -113,7 +113,11 @@ fn every_builtin_refuses_protocols_it_does_not_speak() {
         let p = registry.get(kind).unwrap();
         for endpoint in ALL_ENDPOINTS {
             let speaks = p.speaks(endpoint.protocol());
-            assert_eq!(p.upstream_url("http://m", endpoint).is_ok(), speaks, "{kind} {endpoint:?}");
+            assert_eq!(
+                p.upstream_url("http://m", endpoint).is_ok(),
+                speaks,
+                "{kind} {endpoint:?}"
+            );
         }
         assert!(p.default_base_url().starts_with("https://"));
     }

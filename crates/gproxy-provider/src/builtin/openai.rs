@@ -25,7 +25,11 @@ impl Provider for OpenAi {
         "https://api.openai.com/v1"
     }
 
-    fn upstream_url(&self, base_url: &str, endpoint: &Endpoint<'_>) -> Result<String, ProviderError> {
+    fn upstream_url(
+        &self,
+        base_url: &str,
+        endpoint: &Endpoint<'_>,
+    ) -> Result<String, ProviderError> {
         match endpoint {
             Endpoint::OpenAiChat => Ok(join_url(base_url, "chat/completions")),
             Endpoint::OpenAiResponses => Ok(join_url(base_url, "responses")),
@@ -38,7 +42,11 @@ impl Provider for OpenAi {
         }
     }
 
-    fn apply_auth(&self, credential: &Credential, headers: &mut HeaderMap) -> Result<(), ProviderError> {
+    fn apply_auth(
+        &self,
+        credential: &Credential,
+        headers: &mut HeaderMap,
+    ) -> Result<(), ProviderError> {
         let key = super::api_key(self.kind(), credential)?;
         headers.insert(AUTHORIZATION, secret_header(self.kind(), "Bearer ", key)?);
         Ok(())

@@ -1,0 +1,162 @@
+//! Start-up against a real SQLite file: the merge order CLI/ENV > config
+//! file > database > defaults, persistence of the merge, idempotent config,
+//! and config errors that name the exact field.
+
+use std::path::Path;
+
+use gproxy_core::config::ConfigError;
+use gproxy_core::{CoreError, StartupArgs, bootstrap};
+
+fn args(dir: &Path, config: Option<&str>) -> StartupArgs {
+    let config = config.map(|text| {
+        let path = dir.join(format!("c{}.toml", text.len()));
+        std::fs::write(&path, text).unwrap();
+        path
+    });
+    StartupArgs {
+        data_dir: Some(dir.join("data")),
+        config,
+        ..StartupArgs::default()
+    }
+}
+
+#[tokio::test]
+async fn cli_beats_file_beats_database_beats_defaults_and_the_merge_persists() {
+    let dir = tempfile::tempdir().unwrap();
+
+    // Defaults, and a generated admin key.
+    let boot = bootstrap(args(dir.path(), None)).await.unwrap();
+    assert_eq!(
+        (boot.settings.host.as_str(), boot.settings.port),
+        ("127.0.0.1", 8787)
+    );
+    assert_eq!(boot.settings.proxy, None);
+    assert!(boot.generated_admin_key.is_some());
+    assert!(boot.settings.dsn.starts_with("sqlite://"));
+    assert!(dir.path().join("data/gproxy.db").exists());
+    drop(boot);
+
+    // The file overrides the database.
+    let file = "host = \"0.0.0.0\"\nport = 9000\nproxy = \"http://127.0.0.1:3128\"\n[limits]\nmax_body_bytes = 1000\n";
+    let boot = bootstrap(args(dir.path(), Some(file))).await.unwrap();
+    assert_eq!(
+        (boot.settings.host.as_str(), boot.settings.port),
+        ("0.0.0.0", 9000)
+    );
+    assert_eq!(
+        boot.settings.proxy.as_deref(),
+        Some("http://127.0.0.1:3128")
+    );
+    assert_eq!(boot.settings.limits.max_body_bytes, 1000);
+    assert!(boot.generated_admin_key.is_none(), "generated only once");
+    drop(boot);
+
+    // Without the file, the persisted merge is used.
+    let boot = bootstrap(args(dir.path(), None)).await.unwrap();
+    assert_eq!(
+        (boot.settings.host.as_str(), boot.settings.port),
+        ("0.0.0.0", 9000)
+    );
+    assert_eq!(
+        boot.settings.proxy.as_deref(),
+        Some("http://127.0.0.1:3128")
+    );
+    assert_eq!(boot.settings.limits.max_body_bytes, 1000);
+    drop(boot);
+
+    // CLI/ENV values beat the file; an empty proxy clears it.
+    let mut a = args(dir.path(), Some(file));
+    a.host = Some("127.0.0.2".into());
+    a.port = Some(9100);
+    a.proxy = Some(String::new());
+    let boot = bootstrap(a).await.unwrap();
+    assert_eq!(
+        (boot.settings.host.as_str(), boot.settings.port),
+        ("127.0.0.2", 9100)
+    );
+    assert_eq!(boot.settings.proxy, None);
+    drop(boot);
+    let boot = bootstrap(args(dir.path(), None)).await.unwrap();
+    assert_eq!(boot.settings.port, 9100);
+    assert_eq!(boot.settings.proxy, None);
+}
+
+#[tokio::test]
+async fn the_config_file_is_applied_idempotently() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = r#"
+[[providers]]
+name = "openai"
+base_url = "http://127.0.0.1:1/v1"
+[[providers.credentials]]
+api_key = "sk-one-1234"
+[[providers.credentials]]
+name = "second"
+api_key = "sk-two-1234"
+
+[[providers]]
+name = "openai-eu"
+kind = "openai"
+base_url = "http://127.0.0.1:2/v1"
+
+[[users]]
+name = "alice"
+keys = ["sk-alice-0001", "sk-alice-0002"]
+"#;
+    for _ in 0..3 {
+        let boot = bootstrap(args(dir.path(), Some(file))).await.unwrap();
+        let storage = &boot.storage;
+        assert_eq!(
+            storage.list_providers().await.unwrap().len(),
+            4,
+            "3 built-ins + openai-eu"
+        );
+        assert_eq!(storage.list_credentials().await.unwrap().len(), 2);
+        assert_eq!(storage.list_user_keys().await.unwrap().len(), 2);
+        let snapshot = boot.state.load();
+        let openai = &snapshot.providers["openai"];
+        assert_eq!(openai.base_url, "http://127.0.0.1:1/v1");
+        assert_eq!(openai.pool.len(), 2);
+        assert_eq!(snapshot.providers["openai-eu"].provider.kind(), "openai");
+        assert_eq!(
+            snapshot.providers["claude"].base_url,
+            "https://api.anthropic.com"
+        );
+        let alice = snapshot.authenticate("sk-alice-0002").unwrap();
+        assert_eq!(&*alice.user_name, "alice");
+        assert!(snapshot.authenticate("sk-alice-0003").is_none());
+        // Keys are stored as hashes with a short prefix only.
+        for key in storage.list_user_keys().await.unwrap() {
+            assert_eq!(key.key_hash.len(), 64);
+            assert!(key.key_prefix.len() <= 8 && !key.key_prefix.contains("0001"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_provider_of_unknown_kind_names_its_field() {
+    let dir = tempfile::tempdir().unwrap();
+    for (file, field) in [
+        ("[[providers]]\nname = \"mystery\"\n", "providers[0].kind"),
+        (
+            "[[providers]]\nname = \"openai\"\n[[providers]]\nname = \"x\"\nkind = \"nope\"\n",
+            "providers[1].kind",
+        ),
+    ] {
+        match bootstrap(args(dir.path(), Some(file))).await {
+            Err(CoreError::Config(ConfigError::Field { field: f, .. })) => assert_eq!(f, field),
+            other => panic!("expected a field error for {field}, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn bad_cli_values_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = args(dir.path(), None);
+    a.admin_key = Some("short".into());
+    assert!(matches!(bootstrap(a).await, Err(CoreError::Invalid(m)) if m.contains("--admin-key")));
+    let mut a = args(dir.path(), None);
+    a.proxy = Some("ftp://x:1".into());
+    assert!(matches!(bootstrap(a).await, Err(CoreError::Invalid(m)) if m.contains("--proxy")));
+}
