@@ -10,4 +10,4 @@ pub mod registry;
 pub mod traits;
 
 pub use registry::ProviderRegistry;
-pub use traits::{Endpoint, Provider, ProviderError};
+pub use traits::{AuthForm, Endpoint, Provider, ProviderError};

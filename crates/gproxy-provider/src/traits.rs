@@ -64,6 +64,17 @@ pub enum ProviderError {
     },
 }
 
+/// How a provider sends an API key upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthForm {
+    /// `Authorization: Bearer <key>`.
+    Bearer,
+    /// The key as the whole value of this header (`x-api-key`, `x-goog-api-key`).
+    Header(&'static str),
+    /// No credential is sent.
+    None,
+}
+
 /// What every upstream provider kind implements.
 pub trait Provider: Send + Sync + Debug {
     /// The kind name (`openai`, `claude`, `aistudio`, ...).
@@ -83,14 +94,38 @@ pub trait Provider: Send + Sync + Debug {
         endpoint: &Endpoint<'_>,
     ) -> Result<String, ProviderError>;
 
+    /// How this provider sends an API key.
+    fn auth_form(&self) -> AuthForm;
+
     /// Adds the credential to the upstream request, in the provider's own
-    /// header (or query) form. `headers` already holds the forwarded client
-    /// headers with every client credential removed.
+    /// form ([`Provider::auth_form`]). `headers` already holds the forwarded
+    /// client headers with every client credential removed.
     fn apply_auth(
         &self,
         credential: &Credential,
         headers: &mut HeaderMap,
-    ) -> Result<(), ProviderError>;
+    ) -> Result<(), ProviderError> {
+        let form = self.auth_form();
+        if form == AuthForm::None {
+            return Ok(());
+        }
+        let Credential::ApiKey { key } = credential else {
+            return Err(ProviderError::InvalidCredential {
+                kind: self.kind(),
+                reason: "an API key is required",
+            });
+        };
+        let (name, prefix) = match form {
+            AuthForm::Bearer => (http::header::AUTHORIZATION.as_str(), "Bearer "),
+            AuthForm::Header(name) => (name, ""),
+            AuthForm::None => return Ok(()),
+        };
+        headers.insert(
+            http::HeaderName::from_static(name),
+            secret_header(self.kind(), prefix, key.expose())?,
+        );
+        Ok(())
+    }
 
     /// Provider-specific header defaults (e.g. `anthropic-version`), applied
     /// after the client's headers so that a client value wins.
@@ -113,8 +148,16 @@ pub fn join_url(base: &str, path: &str) -> String {
     out
 }
 
+/// The error for an endpoint a provider does not serve.
+pub fn unsupported(provider: &dyn Provider, endpoint: &Endpoint<'_>) -> ProviderError {
+    ProviderError::UnsupportedProtocol {
+        kind: provider.kind(),
+        protocol: endpoint.protocol().as_str(),
+    }
+}
+
 /// A header value from a secret, refusing control characters.
-pub(crate) fn secret_header(
+fn secret_header(
     kind: &'static str,
     prefix: &str,
     secret: &str,

@@ -1,10 +1,8 @@
 //! Google AI Studio (Gemini API key): generateContent, `x-goog-api-key`.
 
-use gproxy_credential::Credential;
 use gproxy_protocol::Protocol;
-use http::HeaderMap;
 
-use crate::traits::{join_url, secret_header};
+use crate::traits::{AuthForm, join_url, unsupported};
 use crate::{Endpoint, Provider, ProviderError};
 
 /// The Gemini API with an AI Studio key. Base URL without the version, as in
@@ -50,21 +48,12 @@ impl Provider for AiStudio {
                 Ok(url)
             }
             Endpoint::OpenAiChat | Endpoint::OpenAiResponses | Endpoint::ClaudeMessages => {
-                Err(ProviderError::UnsupportedProtocol {
-                    kind: self.kind(),
-                    protocol: endpoint.protocol().as_str(),
-                })
+                Err(unsupported(self, endpoint))
             }
         }
     }
 
-    fn apply_auth(
-        &self,
-        credential: &Credential,
-        headers: &mut HeaderMap,
-    ) -> Result<(), ProviderError> {
-        let key = super::api_key(self.kind(), credential)?;
-        headers.insert("x-goog-api-key", secret_header(self.kind(), "", key)?);
-        Ok(())
+    fn auth_form(&self) -> AuthForm {
+        AuthForm::Header("x-goog-api-key")
     }
 }

@@ -1,10 +1,9 @@
 //! Anthropic: Messages API, `x-api-key` and `anthropic-version`.
 
-use gproxy_credential::Credential;
 use gproxy_protocol::Protocol;
 use http::{HeaderMap, HeaderValue};
 
-use crate::traits::{join_url, secret_header};
+use crate::traits::{AuthForm, join_url, unsupported};
 use crate::{Endpoint, Provider, ProviderError};
 
 /// The `anthropic-version` sent when the client sent none.
@@ -35,22 +34,13 @@ impl Provider for Claude {
         match endpoint {
             Endpoint::ClaudeMessages => Ok(join_url(base_url, "v1/messages")),
             Endpoint::OpenAiChat | Endpoint::OpenAiResponses | Endpoint::GeminiGenerate { .. } => {
-                Err(ProviderError::UnsupportedProtocol {
-                    kind: self.kind(),
-                    protocol: endpoint.protocol().as_str(),
-                })
+                Err(unsupported(self, endpoint))
             }
         }
     }
 
-    fn apply_auth(
-        &self,
-        credential: &Credential,
-        headers: &mut HeaderMap,
-    ) -> Result<(), ProviderError> {
-        let key = super::api_key(self.kind(), credential)?;
-        headers.insert("x-api-key", secret_header(self.kind(), "", key)?);
-        Ok(())
+    fn auth_form(&self) -> AuthForm {
+        AuthForm::Header("x-api-key")
     }
 
     fn default_headers(&self, headers: &mut HeaderMap) {

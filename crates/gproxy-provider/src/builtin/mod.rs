@@ -17,19 +17,5 @@ pub fn all() -> Vec<Arc<dyn Provider>> {
     vec![Arc::new(OpenAi), Arc::new(Claude), Arc::new(AiStudio)]
 }
 
-/// The API key of a credential, or the error a provider that needs one gives.
-pub(crate) fn api_key<'a>(
-    kind: &'static str,
-    credential: &'a gproxy_credential::Credential,
-) -> Result<&'a str, crate::ProviderError> {
-    match credential {
-        gproxy_credential::Credential::ApiKey { key } => Ok(key.expose()),
-        gproxy_credential::Credential::None => Err(crate::ProviderError::InvalidCredential {
-            kind,
-            reason: "an API key is required",
-        }),
-    }
-}
-
 #[cfg(test)]
 mod conformance;

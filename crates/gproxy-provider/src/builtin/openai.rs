@@ -1,11 +1,8 @@
 //! OpenAI: Chat Completions and Responses, `Authorization: Bearer`.
 
-use gproxy_credential::Credential;
 use gproxy_protocol::Protocol;
-use http::HeaderMap;
-use http::header::AUTHORIZATION;
 
-use crate::traits::{join_url, secret_header};
+use crate::traits::{AuthForm, join_url, unsupported};
 use crate::{Endpoint, Provider, ProviderError};
 
 /// The OpenAI API. Base URL includes `/v1`, as in the OpenAI SDKs.
@@ -34,21 +31,12 @@ impl Provider for OpenAi {
             Endpoint::OpenAiChat => Ok(join_url(base_url, "chat/completions")),
             Endpoint::OpenAiResponses => Ok(join_url(base_url, "responses")),
             Endpoint::ClaudeMessages | Endpoint::GeminiGenerate { .. } => {
-                Err(ProviderError::UnsupportedProtocol {
-                    kind: self.kind(),
-                    protocol: endpoint.protocol().as_str(),
-                })
+                Err(unsupported(self, endpoint))
             }
         }
     }
 
-    fn apply_auth(
-        &self,
-        credential: &Credential,
-        headers: &mut HeaderMap,
-    ) -> Result<(), ProviderError> {
-        let key = super::api_key(self.kind(), credential)?;
-        headers.insert(AUTHORIZATION, secret_header(self.kind(), "Bearer ", key)?);
-        Ok(())
+    fn auth_form(&self) -> AuthForm {
+        AuthForm::Bearer
     }
 }
