@@ -1,4 +1,5 @@
 //! Anthropic Messages through the real binary.
+#![cfg(test)]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Errors through the real binary, each in the shape of the protocol the
 //! client spoke: bad keys, malformed JSON, oversized bodies, unknown
 //! providers and routes, and upstream errors passed through.
+#![cfg(test)]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Gemini generateContent through the real binary: both API versions, SSE
 //! and JSON-array streams, every key form, provider and aggregate routes.
+#![cfg(test)]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! The binary's life: start-up banner and admin key, config errors, data
 //! surviving a restart, idempotent config, shutdown flushing the usage log,
 //! keys never stored or logged in plaintext, health and request ids.
+#![cfg(test)]
 
 mod common;
 

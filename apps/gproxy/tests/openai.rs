@@ -1,6 +1,7 @@
 //! OpenAI Chat and Responses through the real binary: provider-prefixed and
 //! aggregate routes, stream and non-stream, what the upstream received, and
 //! what was accounted.
+#![cfg(test)]
 
 mod common;
 

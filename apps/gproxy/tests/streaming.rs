@@ -1,5 +1,6 @@
 //! Stream behaviour through the real binary: chunk-by-chunk forwarding,
 //! client disconnects, upstream cuts and idle timeouts, each accounted.
+#![cfg(test)]
 
 mod common;
 

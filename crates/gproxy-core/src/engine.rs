@@ -17,13 +17,13 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 
-use crate::{GatewayError, UpstreamFailure};
 use crate::accounting::{Accounting, Outcome};
 use crate::body::ProxyBody;
 use crate::settings::Limits;
 use crate::state::{Principal, ProviderRuntime, StateHandle};
 use crate::stream::{Framing, Rewrite, StreamProcessor};
 use crate::upstream::UpstreamClient;
+use crate::{GatewayError, UpstreamFailure};
 
 /// A Gemini call named by the URL path.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,6 +20,8 @@ use hyper_util::client::legacy::connect::proxy::{SocksV5, Tunnel};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpStream;
 
+use gproxy_protocol::url::percent_decode;
+
 use crate::CoreError;
 
 /// Upstream client settings.
@@ -77,15 +79,30 @@ impl tower_service::Service<Uri> for Egress {
                 Box::pin(async move { f.await.map_err(Into::into) })
             }
             Egress::Http(c) => {
-                let f = c.call(dst);
+                let f = c.call(with_default_port(dst));
                 Box::pin(async move { f.await.map_err(Into::into) })
             }
             Egress::Socks(c) => {
-                let f = c.call(dst);
+                let f = c.call(with_default_port(dst));
                 Box::pin(async move { f.await.map_err(Into::into) })
             }
         }
     }
+}
+
+/// `dst` with an explicit port. hyper-util's proxy connectors default a
+/// missing port to 443 whatever the scheme, so an `http://host/` upstream
+/// would be tunnelled to `host:443`; give it its 80.
+fn with_default_port(dst: Uri) -> Uri {
+    if dst.port().is_some() || dst.scheme_str() != Some("http") {
+        return dst;
+    }
+    let Some(authority) = dst.host().and_then(|h| format!("{h}:80").parse().ok()) else {
+        return dst;
+    };
+    let mut parts = dst.clone().into_parts();
+    parts.authority = Some(authority);
+    Uri::from_parts(parts).unwrap_or(dst)
 }
 
 /// The shared client. Cheap to clone.
@@ -184,9 +201,10 @@ fn userinfo(uri: &Uri) -> (Option<String>, Option<String>) {
     let Some((info, _)) = authority.as_str().rsplit_once('@') else {
         return (None, None);
     };
+    let decode = |s: &str| percent_decode(s).into_owned();
     match info.split_once(':') {
-        Some((u, p)) => (Some(u.to_owned()), Some(p.to_owned())),
-        None => (Some(info.to_owned()), None),
+        Some((u, p)) => (Some(decode(u)), Some(decode(p))),
+        None => (Some(decode(info)), None),
     }
 }
 
@@ -210,8 +228,19 @@ mod tests {
     }
 
     #[test]
+    fn plain_http_destinations_get_port_80() {
+        let port = |u: &str| with_default_port(u.parse().unwrap()).to_string();
+        assert_eq!(port("http://h/v1?x=1"), "http://h:80/v1?x=1");
+        assert_eq!(port("http://[::1]"), "http://[::1]:80/");
+        assert_eq!(port("http://h:8080"), "http://h:8080/");
+        assert_eq!(port("https://h"), "https://h/");
+    }
+
+    #[test]
     fn userinfo_is_split() {
         let uri: Uri = "http://user:pa ss@h:1".replace(' ', "").parse().unwrap();
         assert_eq!(userinfo(&uri), (Some("user".into()), Some("pass".into())));
+        let uri: Uri = "http://us%3Aer:p%40ss%2F@h:1".parse().unwrap();
+        assert_eq!(userinfo(&uri), (Some("us:er".into()), Some("p@ss/".into())));
     }
 }

@@ -1,6 +1,7 @@
 //! Start-up against a real SQLite file: the merge order CLI/ENV > config
 //! file > database > defaults, persistence of the merge, idempotent config,
 //! and config errors that name the exact field.
+#![cfg(test)]
 
 use std::path::Path;
 

@@ -9,6 +9,7 @@ pub mod error;
 pub mod json_array;
 pub mod json_edit;
 pub mod sse;
+pub mod url;
 pub mod usage;
 
 use std::fmt;

@@ -31,7 +31,7 @@ pub(crate) fn client_key<'a>(
 pub(crate) fn query_param<'a>(query: &'a str, name: &str) -> Option<Cow<'a, str>> {
     query.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (k == name).then(|| crate::routes::percent_decode(v))
+        (k == name).then(|| gproxy_protocol::url::percent_decode(v))
     })
 }
 

@@ -2,10 +2,9 @@
 //! provider in the model (`provider/model`); provider-prefixed routes
 //! (`/{provider}/v1/...`) name it in the path.
 
-use std::borrow::Cow;
-
 use gproxy_core::{GeminiCall, ProxyRoute};
 use gproxy_protocol::Protocol;
+use gproxy_protocol::url::percent_decode;
 
 /// What a path is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,48 +98,6 @@ fn guess_protocol(path: &str) -> Protocol {
     }
 }
 
-/// Decodes `%XX` escapes (and `+` as space); malformed escapes stay as they are.
-pub(crate) fn percent_decode(s: &str) -> Cow<'_, str> {
-    if !s.contains(['%', '+']) {
-        return Cow::Borrowed(s);
-    }
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h * 16 + l);
-                    i += 3;
-                }
-                _ => {
-                    out.push(b'%');
-                    i += 1;
-                }
-            },
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
-}
-
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,14 +182,5 @@ mod tests {
             assert_eq!(match_route(path, None), Route::NotFound(protocol), "{path}");
         }
         assert_eq!(match_route("/health", None), Route::Health);
-    }
-
-    #[test]
-    fn percent_decoding() {
-        assert_eq!(percent_decode("a%2Fb"), "a/b");
-        assert_eq!(percent_decode("a%2"), "a%2");
-        assert_eq!(percent_decode("a%zz"), "a%zz");
-        assert_eq!(percent_decode("plain"), "plain");
-        assert_eq!(percent_decode("%"), "%");
     }
 }

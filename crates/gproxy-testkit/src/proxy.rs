@@ -186,7 +186,8 @@ async fn pipe(mut client: TcpStream, mut target: TcpStream, early: &[u8]) -> std
 
 /// Writes a bodiless HTTP/1.1 response and closes the connection.
 async fn http_reply(stream: &mut TcpStream, status: &str, extra: &str) -> std::io::Result<()> {
-    let head = format!("HTTP/1.1 {status}\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n");
+    let head =
+        format!("HTTP/1.1 {status}\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n");
     stream.write_all(head.as_bytes()).await?;
     stream.shutdown().await
 }
@@ -210,7 +211,10 @@ async fn http_connect(mut stream: TcpStream, state: &State) -> std::io::Result<(
         filled += n;
     };
     let early = buf.get(head_end..filled).unwrap_or_default();
-    let Some(head) = buf.get(..head_end).and_then(|h| std::str::from_utf8(h).ok()) else {
+    let Some(head) = buf
+        .get(..head_end)
+        .and_then(|h| std::str::from_utf8(h).ok())
+    else {
         return http_reply(&mut stream, "400 Bad Request", "").await;
     };
     let request = match parse_connect(head) {
@@ -218,16 +222,16 @@ async fn http_connect(mut stream: TcpStream, state: &State) -> std::io::Result<(
         Err(status) => return http_reply(&mut stream, status, "").await,
     };
 
-    if let Some((user, pass)) = &state.credentials {
-        if !basic_auth_matches(request.proxy_authorization, user, pass) {
-            state.reject();
-            return http_reply(
-                &mut stream,
-                "407 Proxy Authentication Required",
-                "Proxy-Authenticate: Basic realm=\"mock\"\r\n",
-            )
-            .await;
-        }
+    if let Some((user, pass)) = &state.credentials
+        && !basic_auth_matches(request.proxy_authorization, user, pass)
+    {
+        state.reject();
+        return http_reply(
+            &mut stream,
+            "407 Proxy Authentication Required",
+            "Proxy-Authenticate: Basic realm=\"mock\"\r\n",
+        )
+        .await;
     }
 
     let Ok(target) = TcpStream::connect((request.host, request.port)).await else {
@@ -514,9 +518,18 @@ mod tests {
             })
         );
         let v6 = parse_connect("CONNECT [::1]:8080 HTTP/1.0\r\n").unwrap();
-        assert_eq!((v6.host, v6.port, v6.authority), ("::1", 8080, "[::1]:8080"));
-        assert_eq!(parse_connect("GET / HTTP/1.1\r\n"), Err("405 Method Not Allowed"));
-        assert_eq!(parse_connect("CONNECT h:1 HTTP/2\r\n"), Err("505 HTTP Version Not Supported"));
+        assert_eq!(
+            (v6.host, v6.port, v6.authority),
+            ("::1", 8080, "[::1]:8080")
+        );
+        assert_eq!(
+            parse_connect("GET / HTTP/1.1\r\n"),
+            Err("405 Method Not Allowed")
+        );
+        assert_eq!(
+            parse_connect("CONNECT h:1 HTTP/2\r\n"),
+            Err("505 HTTP Version Not Supported")
+        );
         for bad in [
             "",
             "CONNECT",
@@ -538,10 +551,26 @@ mod tests {
     #[test]
     fn basic_auth_is_checked() {
         // base64("user:pass") = dXNlcjpwYXNz
-        assert!(basic_auth_matches(Some("Basic dXNlcjpwYXNz"), "user", "pass"));
-        assert!(basic_auth_matches(Some("basic dXNlcjpwYXNz"), "user", "pass"));
-        assert!(!basic_auth_matches(Some("Basic dXNlcjpwYXNz"), "user", "other"));
-        assert!(!basic_auth_matches(Some("Bearer dXNlcjpwYXNz"), "user", "pass"));
+        assert!(basic_auth_matches(
+            Some("Basic dXNlcjpwYXNz"),
+            "user",
+            "pass"
+        ));
+        assert!(basic_auth_matches(
+            Some("basic dXNlcjpwYXNz"),
+            "user",
+            "pass"
+        ));
+        assert!(!basic_auth_matches(
+            Some("Basic dXNlcjpwYXNz"),
+            "user",
+            "other"
+        ));
+        assert!(!basic_auth_matches(
+            Some("Bearer dXNlcjpwYXNz"),
+            "user",
+            "pass"
+        ));
         assert!(!basic_auth_matches(Some("Basic !!!"), "user", "pass"));
         assert!(!basic_auth_matches(Some("Basic"), "user", "pass"));
         assert!(!basic_auth_matches(None, "user", "pass"));

@@ -12,8 +12,8 @@ use gproxy_testkit::{MockProxy, MockUpstream, ProxyKind};
 use http::{Request, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::{Connect, HttpConnector};
 use hyper_util::client::legacy::connect::proxy::{SocksV5, Tunnel};
+use hyper_util::client::legacy::connect::{Connect, HttpConnector};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -136,8 +136,7 @@ async fn chat_over(stream: TcpStream) -> (u16, Value) {
 fn assert_mock_reply(status: u16, body: &Value) {
     assert_eq!(status, 200, "{body}");
     assert_eq!(
-        body["choices"][0]["message"]["content"],
-        "Hello from mock m",
+        body["choices"][0]["message"]["content"], "Hello from mock m",
         "{body}"
     );
 }
@@ -145,7 +144,9 @@ fn assert_mock_reply(status: u16, body: &Value) {
 #[tokio::test]
 async fn connect_tunnels_to_the_upstream() {
     let up = upstream().await;
-    let proxy = MockProxy::start(ProxyKind::HttpConnect, None).await.unwrap();
+    let proxy = MockProxy::start(ProxyKind::HttpConnect, None)
+        .await
+        .unwrap();
     assert_eq!(proxy.url(), format!("http://{}", proxy.addr()));
     let target = up.addr().to_string();
 
@@ -189,7 +190,9 @@ async fn connect_with_credentials_needs_the_right_ones() {
 
 #[tokio::test]
 async fn connect_rejects_malformed_and_unreachable_targets() {
-    let proxy = MockProxy::start(ProxyKind::HttpConnect, None).await.unwrap();
+    let proxy = MockProxy::start(ProxyKind::HttpConnect, None)
+        .await
+        .unwrap();
     let (status, _) = http_connect(&proxy, "no-port", None).await;
     assert_eq!(status, 400);
 
@@ -216,7 +219,11 @@ async fn connect_rejects_malformed_and_unreachable_targets() {
     let _ = stream.write_all(&long).await;
     let mut reply = Vec::new();
     let _ = stream.read_to_end(&mut reply).await;
-    assert!(reply.starts_with(b"HTTP/1.1 431 "), "{}", String::from_utf8_lossy(&reply));
+    assert!(
+        reply.starts_with(b"HTTP/1.1 431 "),
+        "{}",
+        String::from_utf8_lossy(&reply)
+    );
 
     assert!(proxy.tunnels().is_empty());
     assert_eq!(proxy.rejected(), 0);
@@ -225,7 +232,9 @@ async fn connect_rejects_malformed_and_unreachable_targets() {
 #[tokio::test]
 async fn connect_to_a_domain_name() {
     let up = upstream().await;
-    let proxy = MockProxy::start(ProxyKind::HttpConnect, None).await.unwrap();
+    let proxy = MockProxy::start(ProxyKind::HttpConnect, None)
+        .await
+        .unwrap();
     let target = format!("localhost:{}", up.addr().port());
     let (status, stream) = http_connect(&proxy, &target, None).await;
     assert_eq!(status, 200);
@@ -242,7 +251,10 @@ async fn socks5_without_auth_tunnels_to_an_ipv4_target() {
 
     let mut stream = TcpStream::connect(proxy.addr()).await.unwrap();
     assert_eq!(socks_greet(&mut stream, &[0x02, 0x00]).await, 0x00);
-    assert_eq!(socks_request(&mut stream, 0x01, &socks_ip(up.addr())).await, 0x00);
+    assert_eq!(
+        socks_request(&mut stream, 0x01, &socks_ip(up.addr())).await,
+        0x00
+    );
     let (status, body) = chat_over(stream).await;
     assert_mock_reply(status, &body);
 
@@ -259,20 +271,31 @@ async fn socks5_with_auth_accepts_the_right_pair_only() {
     // Offering only "no authentication" is refused.
     let mut stream = TcpStream::connect(proxy.addr()).await.unwrap();
     assert_eq!(socks_greet(&mut stream, &[0x00]).await, 0xFF);
-    assert_eq!(stream.read(&mut [0u8; 1]).await.unwrap(), 0, "closed after 0xFF");
+    assert_eq!(
+        stream.read(&mut [0u8; 1]).await.unwrap(),
+        0,
+        "closed after 0xFF"
+    );
 
     // A wrong password is refused and the connection closed.
     let mut stream = TcpStream::connect(proxy.addr()).await.unwrap();
     assert_eq!(socks_greet(&mut stream, &[0x00, 0x02]).await, 0x02);
     assert_ne!(socks_auth(&mut stream, "user", "wrong").await, 0x00);
-    assert_eq!(stream.read(&mut [0u8; 1]).await.unwrap(), 0, "closed after auth failure");
+    assert_eq!(
+        stream.read(&mut [0u8; 1]).await.unwrap(),
+        0,
+        "closed after auth failure"
+    );
     assert_eq!(proxy.rejected(), 2);
     assert!(proxy.tunnels().is_empty());
 
     let mut stream = TcpStream::connect(proxy.addr()).await.unwrap();
     assert_eq!(socks_greet(&mut stream, &[0x02]).await, 0x02);
     assert_eq!(socks_auth(&mut stream, "user", "pass").await, 0x00);
-    assert_eq!(socks_request(&mut stream, 0x01, &socks_ip(up.addr())).await, 0x00);
+    assert_eq!(
+        socks_request(&mut stream, 0x01, &socks_ip(up.addr())).await,
+        0x00
+    );
     let (status, body) = chat_over(stream).await;
     assert_mock_reply(status, &body);
     assert_eq!(proxy.tunnels(), vec![up.addr().to_string()]);
@@ -286,7 +309,10 @@ async fn socks5_to_a_domain_name() {
     let port = up.addr().port();
     let mut stream = TcpStream::connect(proxy.addr()).await.unwrap();
     assert_eq!(socks_greet(&mut stream, &[0x00]).await, 0x00);
-    assert_eq!(socks_request(&mut stream, 0x01, &socks_domain("localhost", port)).await, 0x00);
+    assert_eq!(
+        socks_request(&mut stream, 0x01, &socks_domain("localhost", port)).await,
+        0x00
+    );
     let (status, body) = chat_over(stream).await;
     assert_mock_reply(status, &body);
     assert_eq!(proxy.tunnels(), vec![format!("localhost:{port}")]);
@@ -301,7 +327,10 @@ async fn socks5_to_an_ipv6_target() {
     let proxy = MockProxy::start(ProxyKind::Socks5, None).await.unwrap();
     let mut stream = TcpStream::connect(proxy.addr()).await.unwrap();
     assert_eq!(socks_greet(&mut stream, &[0x00]).await, 0x00);
-    assert_eq!(socks_request(&mut stream, 0x01, &socks_ip(up.addr())).await, 0x00);
+    assert_eq!(
+        socks_request(&mut stream, 0x01, &socks_ip(up.addr())).await,
+        0x00
+    );
     let (status, body) = chat_over(stream).await;
     assert_mock_reply(status, &body);
     assert_eq!(proxy.tunnels(), vec![format!("[::1]:{}", up.addr().port())]);
@@ -315,7 +344,10 @@ async fn socks5_refuses_other_commands_and_address_types() {
     // BIND
     let mut stream = TcpStream::connect(proxy.addr()).await.unwrap();
     assert_eq!(socks_greet(&mut stream, &[0x00]).await, 0x00);
-    assert_eq!(socks_request(&mut stream, 0x02, &socks_ip(up.addr())).await, 0x07);
+    assert_eq!(
+        socks_request(&mut stream, 0x02, &socks_ip(up.addr())).await,
+        0x07
+    );
 
     // ATYP 0x09
     let mut stream = TcpStream::connect(proxy.addr()).await.unwrap();
@@ -328,7 +360,10 @@ async fn socks5_refuses_other_commands_and_address_types() {
     drop(closed);
     let mut stream = TcpStream::connect(proxy.addr()).await.unwrap();
     assert_eq!(socks_greet(&mut stream, &[0x00]).await, 0x00);
-    assert_eq!(socks_request(&mut stream, 0x01, &socks_ip(addr)).await, 0x05);
+    assert_eq!(
+        socks_request(&mut stream, 0x01, &socks_ip(addr)).await,
+        0x05
+    );
 
     assert!(proxy.tunnels().is_empty());
     assert_eq!(up.request_count(), 0);
@@ -361,15 +396,17 @@ fn inner() -> HttpConnector {
 #[tokio::test]
 async fn hyper_util_proxy_connectors_work_against_it() {
     let up = upstream().await;
-    let http_proxy = MockProxy::start(ProxyKind::HttpConnect, creds()).await.unwrap();
+    let http_proxy = MockProxy::start(ProxyKind::HttpConnect, creds())
+        .await
+        .unwrap();
     let socks_proxy = MockProxy::start(ProxyKind::Socks5, creds()).await.unwrap();
     let proxy_uri = |p: &MockProxy| p.url().parse::<Uri>().unwrap();
 
-    let tunnel = Tunnel::new(proxy_uri(&http_proxy), inner())
-        .with_auth(USER_PASS_BASIC.parse().unwrap());
+    let tunnel =
+        Tunnel::new(proxy_uri(&http_proxy), inner()).with_auth(USER_PASS_BASIC.parse().unwrap());
     assert_eq!(chat_via(tunnel, &up).await, Ok(200));
-    let socks = SocksV5::new(proxy_uri(&socks_proxy), inner())
-        .with_auth("user".into(), "pass".into());
+    let socks =
+        SocksV5::new(proxy_uri(&socks_proxy), inner()).with_auth("user".into(), "pass".into());
     assert_eq!(chat_via(socks, &up).await, Ok(200));
     assert_eq!(http_proxy.tunnels(), vec![up.addr().to_string()]);
     assert_eq!(socks_proxy.tunnels(), vec![up.addr().to_string()]);
@@ -378,8 +415,8 @@ async fn hyper_util_proxy_connectors_work_against_it() {
     let tunnel = Tunnel::new(proxy_uri(&http_proxy), inner())
         .with_auth("Basic dXNlcjp3cm9uZw==".parse().unwrap());
     assert!(chat_via(tunnel, &up).await.is_err());
-    let socks = SocksV5::new(proxy_uri(&socks_proxy), inner())
-        .with_auth("user".into(), "wrong".into());
+    let socks =
+        SocksV5::new(proxy_uri(&socks_proxy), inner()).with_auth("user".into(), "wrong".into());
     assert!(chat_via(socks, &up).await.is_err());
     assert_eq!((http_proxy.rejected(), socks_proxy.rejected()), (1, 1));
     assert_eq!(up.request_count(), 2);

@@ -1,0 +1,209 @@
+//! The egress proxy (`--proxy` / `proxy = "..."`) through the real binary:
+//! upstream calls go through a mock HTTP CONNECT or SOCKS5 proxy, with and
+//! without credentials, and a proxy that refuses makes the gateway answer 502
+//! in the client's protocol shape instead of hanging.
+#![cfg(test)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use gproxy_testkit::{MockProxy, MockUpstream, ProxyKind};
+use serde_json::json;
+
+const PROXY_USER: &str = "proxy-user";
+const PROXY_PASS: &str = "proxy-secret-42";
+
+fn creds() -> Option<(String, String)> {
+    Some((PROXY_USER.to_owned(), PROXY_PASS.to_owned()))
+}
+
+/// `proxy.url()` with `user:pass@` spliced in after the scheme.
+fn url_with_credentials(proxy: &MockProxy, user: &str, pass: &str) -> String {
+    let url = proxy.url();
+    let (scheme, rest) = url.split_once("://").unwrap();
+    format!("{scheme}://{user}:{pass}@{rest}")
+}
+
+fn chat(stream: bool) -> serde_json::Value {
+    json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "stream": stream})
+}
+
+/// Sends one chat request (within 30 s, so a hang fails the test) and
+/// asserts it reached the mock through `proxy`.
+async fn assert_chat_goes_through(
+    gw: &Gateway,
+    mock: &MockUpstream,
+    proxy: &MockProxy,
+    target: &str,
+) {
+    let before = mock.request_count();
+    let reply = tokio::time::timeout(
+        Duration::from_secs(30),
+        gw.post("/openai/v1/chat/completions", ALICE_KEY, chat(false)),
+    )
+    .await
+    .expect("the gateway hung");
+    assert_eq!(reply.status, 200, "{}\n{}", reply.text(), gw.stderr());
+    let v = reply.json();
+    assert_eq!(v["object"], "chat.completion", "{v}");
+    assert!(
+        v["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("Hello"),
+        "{v}"
+    );
+
+    assert_eq!(mock.request_count(), before + 1);
+    let up = mock.last_request().unwrap();
+    assert_eq!(up.path, "/v1/chat/completions");
+    assert_eq!(
+        up.header("authorization"),
+        Some(format!("Bearer {OPENAI_KEY}").as_str())
+    );
+    assert_eq!(up.json()["model"], "gpt-4o-mini");
+    for (name, value) in &up.headers {
+        let value = value.to_str().unwrap_or("");
+        assert!(
+            !value.contains(PROXY_PASS),
+            "proxy password leaked upstream in {name}"
+        );
+        assert_ne!(name.as_str(), "proxy-authorization");
+    }
+    assert!(
+        proxy.tunnels().iter().any(|t| t == target),
+        "{target} not in {:?}",
+        proxy.tunnels()
+    );
+    assert_eq!(proxy.rejected(), 0);
+}
+
+#[tokio::test]
+async fn http_connect_proxy_with_credentials_carries_upstream_calls() {
+    let mock = MockUpstream::start().await.unwrap();
+    let proxy = MockProxy::start(ProxyKind::HttpConnect, creds())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = url_with_credentials(&proxy, PROXY_USER, PROXY_PASS);
+    let gw = start_with(dir.path(), &config(&mock, ""), &["--proxy", &url]).await;
+
+    assert_chat_goes_through(&gw, &mock, &proxy, &mock.addr().to_string()).await;
+}
+
+#[tokio::test]
+async fn socks5_proxy_without_credentials_carries_plain_and_streamed_calls() {
+    let mock = MockUpstream::start().await.unwrap();
+    let proxy = MockProxy::start(ProxyKind::Socks5, None).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start_with(dir.path(), &config(&mock, ""), &["--proxy", &proxy.url()]).await;
+
+    let target = mock.addr().to_string();
+    assert_chat_goes_through(&gw, &mock, &proxy, &target).await;
+
+    let reply = gw
+        .post("/openai/v1/chat/completions", ALICE_KEY, chat(true))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let events = reply.events();
+    assert_eq!(
+        events.last().map(|(_, data)| data.as_str()),
+        Some("[DONE]"),
+        "{events:?}"
+    );
+    assert_eq!(mock.request_count(), 2);
+    assert!(
+        proxy.tunnels().iter().all(|t| *t == target),
+        "{:?}",
+        proxy.tunnels()
+    );
+}
+
+#[tokio::test]
+async fn socks5_proxy_with_credentials_carries_upstream_calls() {
+    let mock = MockUpstream::start().await.unwrap();
+    let proxy = MockProxy::start(ProxyKind::Socks5, creds()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = url_with_credentials(&proxy, PROXY_USER, PROXY_PASS);
+    let gw = start_with(dir.path(), &config(&mock, ""), &["--proxy", &url]).await;
+
+    assert_chat_goes_through(&gw, &mock, &proxy, &mock.addr().to_string()).await;
+}
+
+#[tokio::test]
+async fn socks5h_leaves_name_resolution_to_the_proxy() {
+    let mock = MockUpstream::start().await.unwrap();
+    let proxy = MockProxy::start(ProxyKind::Socks5, None).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let port = mock.addr().port();
+    let text = config(&mock, "").replace(&mock.base_url(), &format!("http://localhost:{port}"));
+    let url = proxy.url().replace("socks5://", "socks5h://");
+    let gw = start_with(dir.path(), &text, &["--proxy", &url]).await;
+
+    assert_chat_goes_through(&gw, &mock, &proxy, &format!("localhost:{port}")).await;
+}
+
+#[tokio::test]
+async fn proxy_from_the_config_file_is_used() {
+    let mock = MockUpstream::start().await.unwrap();
+    let proxy = MockProxy::start(ProxyKind::HttpConnect, creds())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!(
+        "proxy = \"{}\"",
+        url_with_credentials(&proxy, PROXY_USER, PROXY_PASS)
+    );
+    let gw = start(dir.path(), &config(&mock, &extra)).await;
+
+    assert_chat_goes_through(&gw, &mock, &proxy, &mock.addr().to_string()).await;
+}
+
+#[tokio::test]
+async fn a_refusing_proxy_is_a_502_in_the_client_shape() {
+    for kind in [ProxyKind::HttpConnect, ProxyKind::Socks5] {
+        let mock = MockUpstream::start().await.unwrap();
+        let proxy = MockProxy::start(kind, creds()).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let url = url_with_credentials(&proxy, PROXY_USER, "wrong-password");
+        let gw = start_with(dir.path(), &config(&mock, ""), &["--proxy", &url]).await;
+
+        let reply = tokio::time::timeout(
+            Duration::from_secs(30),
+            gw.post("/openai/v1/chat/completions", ALICE_KEY, chat(false)),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{kind:?}: the gateway hung on a refusing proxy"));
+        assert_eq!(reply.status, 502, "{kind:?}: {}", reply.text());
+        let v = reply.json();
+        assert!(v["error"]["message"].is_string(), "{kind:?}: {v}");
+        assert!(v["error"]["type"].is_string(), "{kind:?}: {v}");
+        assert!(!reply.text().contains("wrong-password"), "{kind:?}: {v}");
+        assert!(proxy.rejected() >= 1, "{kind:?}");
+        assert!(proxy.tunnels().is_empty(), "{kind:?}");
+        assert_eq!(mock.request_count(), 0, "{kind:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_http_upstream_without_a_port_is_tunnelled_to_port_80() {
+    // Needs the privileged port 80; skipped where it cannot be bound.
+    let Ok(mock) = MockUpstream::start_on("127.0.0.1:80".parse().unwrap()).await else {
+        eprintln!("cannot bind 127.0.0.1:80 here; skipping");
+        return;
+    };
+    for kind in [ProxyKind::HttpConnect, ProxyKind::Socks5] {
+        let proxy = MockProxy::start(kind, None).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let text = config(&mock, "").replace(&mock.base_url(), "http://127.0.0.1");
+        assert!(
+            text.contains("base_url = \"http://127.0.0.1/v1\""),
+            "{text}"
+        );
+        let gw = start_with(dir.path(), &text, &["--proxy", &proxy.url()]).await;
+
+        assert_chat_goes_through(&gw, &mock, &proxy, "127.0.0.1:80").await;
+    }
+}
