@@ -120,6 +120,61 @@ async fn a_generated_admin_key_is_printed_once_and_keeps_working() {
 }
 
 #[tokio::test]
+async fn cli_beats_env_beats_the_config_file() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let text = config(&mock, "");
+    let env_key = "sk-admin-from-env-77";
+    let cli_key = "sk-admin-from-cli-88";
+
+    // ENV over the file's `admin_key`.
+    let (gw, ()) = spawn_env(dir.path(), &text, &[], &[("GPROXY_ADMIN_KEY", env_key)]).await;
+    let gw = gw.unwrap();
+    assert_eq!(
+        gw.post("/openai/v1/chat/completions", env_key, chat())
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        gw.post("/openai/v1/chat/completions", ADMIN_KEY, chat())
+            .await
+            .status,
+        401
+    );
+    assert!(gw.stop().await.success());
+
+    // CLI over ENV.
+    let (gw, ()) = spawn_env(
+        dir.path(),
+        &text,
+        &["--admin-key", cli_key],
+        &[("GPROXY_ADMIN_KEY", env_key)],
+    )
+    .await;
+    let gw = gw.unwrap();
+    assert_eq!(
+        gw.post("/openai/v1/chat/completions", cli_key, chat())
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        gw.post("/openai/v1/chat/completions", env_key, chat())
+            .await
+            .status,
+        401
+    );
+    assert!(gw.stop().await.success());
+
+    // ENV data dir and host are honoured (the harness passes --data-dir, so
+    // check GPROXY_HOST: a bad host makes start-up fail naming it).
+    let (gw, ()) = spawn_env(dir.path(), &text, &[], &[("GPROXY_HOST", "256.0.0.1")]).await;
+    let err = gw.err().expect("an invalid listen host must stop start-up");
+    assert!(err.contains("256.0.0.1"), "{err}");
+}
+
+#[tokio::test]
 async fn keys_are_never_stored_or_logged_in_plaintext() {
     let mock = MockUpstream::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();

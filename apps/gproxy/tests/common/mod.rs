@@ -80,6 +80,16 @@ pub async fn start_with(dir: &Path, config_text: &str, args: &[&str]) -> Gateway
 /// Spawns the binary; returns the gateway, or the exit status and stderr if
 /// it exited instead.
 pub async fn spawn(dir: &Path, config_text: &str, args: &[&str]) -> (Result<Gateway, String>, ()) {
+    spawn_env(dir, config_text, args, &[]).await
+}
+
+/// Like [`spawn`], with extra environment variables for the process.
+pub async fn spawn_env(
+    dir: &Path,
+    config_text: &str,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> (Result<Gateway, String>, ()) {
     let config_path = dir.join("gproxy.toml");
     std::fs::write(&config_path, config_text).unwrap();
     let data_dir = dir.join("data");
@@ -98,6 +108,7 @@ pub async fn spawn(dir: &Path, config_text: &str, args: &[&str]) -> (Result<Gate
         .env_remove("GPROXY_DSN")
         .env_remove("GPROXY_PROXY")
         .env("GPROXY_LOG", "info")
+        .envs(envs.iter().copied())
         .stdout(Stdio::piped())
         .stderr(stderr)
         .kill_on_drop(true)
