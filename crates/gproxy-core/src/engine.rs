@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
+use gproxy_credential::Credential;
 use gproxy_protocol::json_array::JsonArraySplitter;
 use gproxy_protocol::json_edit::{RawObject, prefix_model};
 use gproxy_protocol::sse::SseDecoder;
@@ -78,6 +79,9 @@ pub struct Engine {
     sink: UsageSink,
     limits: Limits,
 }
+
+/// The credential of a keyless provider with none configured.
+static NO_CREDENTIAL: Credential = Credential::None;
 
 /// Client headers never forwarded upstream: client credentials, hop-by-hop
 /// headers, and headers the gateway sets itself.
@@ -381,13 +385,15 @@ impl Engine {
         let plan = self.plan(req, accounting.log_mut())?;
         let provider = &plan.provider;
         let name = provider.name.clone();
-        let credential = provider
-            .pool
-            .pick()
-            .ok_or_else(|| GatewayError::NoCredential {
+        // Keyless providers (a local Ollama) run without a credential.
+        let picked = provider.pool.pick();
+        if picked.is_none() && provider.provider.requires_credential() {
+            return Err(GatewayError::NoCredential {
                 provider: name.clone(),
-            })?;
-        accounting.log_mut().credential_id = Some(credential.id);
+            });
+        }
+        accounting.log_mut().credential_id = picked.as_ref().map(|c| c.id);
+        let credential = picked.as_ref().map_or(&NO_CREDENTIAL, |c| &c.credential);
 
         let url = provider
             .provider
@@ -402,7 +408,7 @@ impl Engine {
         provider.provider.default_headers(&mut headers);
         provider
             .provider
-            .apply_auth(&credential.credential, &mut headers)
+            .apply_auth(credential, &mut headers)
             .map_err(|e| GatewayError::UpstreamUnavailable {
                 provider: name.clone(),
                 message: e.to_string(),

@@ -69,6 +69,9 @@ pub enum ProviderError {
 pub enum AuthForm {
     /// `Authorization: Bearer <key>`.
     Bearer,
+    /// `Authorization: Bearer <key>` when a key is configured, nothing
+    /// otherwise (local servers such as Ollama).
+    BearerOptional,
     /// The key as the whole value of this header (`x-api-key`, `x-goog-api-key`).
     Header(&'static str),
     /// No credential is sent.
@@ -110,13 +113,18 @@ pub trait Provider: Send + Sync + Debug {
             return Ok(());
         }
         let Credential::ApiKey { key } = credential else {
+            if form == AuthForm::BearerOptional {
+                return Ok(());
+            }
             return Err(ProviderError::InvalidCredential {
                 kind: self.kind(),
                 reason: "an API key is required",
             });
         };
         let (name, prefix) = match form {
-            AuthForm::Bearer => (http::header::AUTHORIZATION.as_str(), "Bearer "),
+            AuthForm::Bearer | AuthForm::BearerOptional => {
+                (http::header::AUTHORIZATION.as_str(), "Bearer ")
+            }
             AuthForm::Header(name) => (name, ""),
             AuthForm::None => return Ok(()),
         };
@@ -130,6 +138,11 @@ pub trait Provider: Send + Sync + Debug {
     /// Provider-specific header defaults (e.g. `anthropic-version`), applied
     /// after the client's headers so that a client value wins.
     fn default_headers(&self, _headers: &mut HeaderMap) {}
+
+    /// Whether requests need a configured credential.
+    fn requires_credential(&self) -> bool {
+        !matches!(self.auth_form(), AuthForm::None | AuthForm::BearerOptional)
+    }
 
     /// Whether this provider speaks `protocol` natively.
     fn speaks(&self, protocol: Protocol) -> bool {

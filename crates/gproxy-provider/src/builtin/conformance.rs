@@ -1,5 +1,5 @@
-//! One conformance table run against every built-in provider: URL, auth
-//! form, protocols and refusals.
+//! One conformance table run against every built-in provider: default base
+//! URL, protocols, upstream URL per endpoint, auth form, refusals.
 
 use gproxy_credential::{Credential, Secret};
 use gproxy_protocol::Protocol;
@@ -7,134 +7,179 @@ use http::HeaderMap;
 
 use crate::{Endpoint, Provider, ProviderRegistry};
 
-struct Case {
+/// What each built-in must do.
+struct Expect {
     kind: &'static str,
-    protocols: &'static [Protocol],
     base: &'static str,
-    endpoint: Endpoint<'static>,
-    url: &'static str,
-    auth_header: &'static str,
-    auth_value: &'static str,
+    protocols: &'static [Protocol],
+    /// (header, value for key `sk-x`); `None` value: no header without a key.
+    auth: (&'static str, &'static str),
+    key_required: bool,
 }
 
-const CASES: &[Case] = &[
-    Case {
+const CHAT: &[Protocol] = &[Protocol::OpenAiChat];
+const CHAT_RESP: &[Protocol] = &[Protocol::OpenAiChat, Protocol::OpenAiResponses];
+const BEARER: (&str, &str) = ("authorization", "Bearer sk-x");
+
+const EXPECT: &[Expect] = &[
+    Expect {
         kind: "openai",
-        protocols: &[Protocol::OpenAiChat, Protocol::OpenAiResponses],
-        base: "http://m/v1/",
-        endpoint: Endpoint::OpenAiChat,
-        url: "http://m/v1/chat/completions",
-        auth_header: "authorization",
-        auth_value: "Bearer sk-x",
+        base: "https://api.openai.com/v1",
+        protocols: CHAT_RESP,
+        auth: BEARER,
+        key_required: true,
     },
-    Case {
-        kind: "openai",
-        protocols: &[Protocol::OpenAiChat, Protocol::OpenAiResponses],
-        base: "http://m/v1",
-        endpoint: Endpoint::OpenAiResponses,
-        url: "http://m/v1/responses",
-        auth_header: "authorization",
-        auth_value: "Bearer sk-x",
+    Expect {
+        kind: "deepseek",
+        base: "https://api.deepseek.com",
+        protocols: CHAT,
+        auth: BEARER,
+        key_required: true,
     },
-    Case {
+    Expect {
+        kind: "nvidia",
+        base: "https://integrate.api.nvidia.com/v1",
+        protocols: CHAT,
+        auth: BEARER,
+        key_required: true,
+    },
+    Expect {
+        kind: "xai",
+        base: "https://api.x.ai/v1",
+        protocols: CHAT_RESP,
+        auth: BEARER,
+        key_required: true,
+    },
+    Expect {
+        kind: "mistral",
+        base: "https://api.mistral.ai/v1",
+        protocols: CHAT,
+        auth: BEARER,
+        key_required: true,
+    },
+    Expect {
+        kind: "groq",
+        base: "https://api.groq.com/openai/v1",
+        protocols: CHAT_RESP,
+        auth: BEARER,
+        key_required: true,
+    },
+    Expect {
+        kind: "openrouter",
+        base: "https://openrouter.ai/api/v1",
+        protocols: CHAT_RESP,
+        auth: BEARER,
+        key_required: true,
+    },
+    Expect {
+        kind: "ollama",
+        base: "http://localhost:11434/v1",
+        protocols: CHAT_RESP,
+        auth: BEARER,
+        key_required: false,
+    },
+    Expect {
         kind: "claude",
+        base: "https://api.anthropic.com",
         protocols: &[Protocol::Claude],
-        base: "http://m",
-        endpoint: Endpoint::ClaudeMessages,
-        url: "http://m/v1/messages",
-        auth_header: "x-api-key",
-        auth_value: "sk-x",
+        auth: ("x-api-key", "sk-x"),
+        key_required: true,
     },
-    Case {
+    Expect {
         kind: "aistudio",
+        base: "https://generativelanguage.googleapis.com",
         protocols: &[Protocol::Gemini],
-        base: "http://m/",
-        endpoint: Endpoint::GeminiGenerate {
-            version: "v1beta",
-            model: "gemini-2.0-flash",
-            stream: true,
-            alt_sse: true,
-        },
-        url: "http://m/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse",
-        auth_header: "x-goog-api-key",
-        auth_value: "sk-x",
-    },
-    Case {
-        kind: "aistudio",
-        protocols: &[Protocol::Gemini],
-        base: "http://m",
-        endpoint: Endpoint::GeminiGenerate {
-            version: "v1",
-            model: "gemini-2.0-flash",
-            stream: false,
-            alt_sse: false,
-        },
-        url: "http://m/v1/models/gemini-2.0-flash:generateContent",
-        auth_header: "x-goog-api-key",
-        auth_value: "sk-x",
+        auth: ("x-goog-api-key", "sk-x"),
+        key_required: true,
     },
 ];
 
-const ALL_ENDPOINTS: &[Endpoint<'static>] = &[
+/// The upstream URL every built-in must build under base `http://m/b/`.
+fn expected_url(p: &dyn Provider, endpoint: &Endpoint<'_>) -> Option<&'static str> {
+    if !p.speaks(endpoint.protocol()) {
+        return None;
+    }
+    Some(match endpoint {
+        Endpoint::OpenAiChat => "http://m/b/chat/completions",
+        Endpoint::OpenAiResponses => "http://m/b/responses",
+        Endpoint::ClaudeMessages => "http://m/b/v1/messages",
+        Endpoint::GeminiGenerate { stream: true, .. } => {
+            "http://m/b/v1beta/models/g-1:streamGenerateContent?alt=sse"
+        }
+        Endpoint::GeminiGenerate { stream: false, .. } => {
+            "http://m/b/v1/models/g-1:generateContent"
+        }
+    })
+}
+
+const ENDPOINTS: &[Endpoint<'static>] = &[
     Endpoint::OpenAiChat,
     Endpoint::OpenAiResponses,
     Endpoint::ClaudeMessages,
     Endpoint::GeminiGenerate {
         version: "v1beta",
-        model: "m",
+        model: "g-1",
+        stream: true,
+        alt_sse: true,
+    },
+    Endpoint::GeminiGenerate {
+        version: "v1",
+        model: "g-1",
         stream: false,
         alt_sse: false,
     },
 ];
 
 #[test]
-fn every_builtin_builds_urls_and_auth_in_its_own_form() {
+fn the_registry_holds_exactly_the_expected_kinds() {
+    let mut kinds: Vec<&str> = EXPECT.iter().map(|e| e.kind).collect();
+    kinds.sort_unstable();
+    assert_eq!(ProviderRegistry::builtin().kinds(), kinds);
+}
+
+#[test]
+fn every_builtin_conforms() {
     let registry = ProviderRegistry::builtin();
     let key = Credential::ApiKey {
         key: Secret::new("sk-x".into()),
     };
-    for case in CASES {
-        let p = registry.get(case.kind).unwrap();
-        assert_eq!(p.kind(), case.kind);
-        assert_eq!(p.protocols(), case.protocols, "{}", case.kind);
-        assert_eq!(p.upstream_url(case.base, &case.endpoint).unwrap(), case.url);
-        let mut headers = HeaderMap::new();
-        p.apply_auth(&key, &mut headers).unwrap();
-        assert_eq!(headers.len(), 1, "{}: exactly one auth header", case.kind);
-        assert_eq!(headers[case.auth_header], case.auth_value);
-        assert!(headers[case.auth_header].is_sensitive());
-    }
-}
-
-#[test]
-fn every_builtin_refuses_protocols_it_does_not_speak() {
-    let registry = ProviderRegistry::builtin();
-    for kind in registry.kinds() {
-        let p = registry.get(kind).unwrap();
-        for endpoint in ALL_ENDPOINTS {
-            let speaks = p.speaks(endpoint.protocol());
-            assert_eq!(
-                p.upstream_url("http://m", endpoint).is_ok(),
-                speaks,
-                "{kind} {endpoint:?}"
-            );
-        }
-        assert!(p.default_base_url().starts_with("https://"));
-    }
-}
-
-#[test]
-fn keys_that_are_not_header_values_and_missing_keys_are_refused() {
-    let registry = ProviderRegistry::builtin();
     let bad = Credential::ApiKey {
         key: Secret::new("sk-\nx".into()),
     };
-    for kind in registry.kinds() {
-        let p: std::sync::Arc<dyn Provider> = registry.get(kind).unwrap();
+    for e in EXPECT {
+        let p = registry.get(e.kind).unwrap();
+        assert_eq!(p.kind(), e.kind);
+        assert_eq!(p.default_base_url(), e.base, "{}", e.kind);
+        assert_eq!(p.protocols(), e.protocols, "{}", e.kind);
+
+        for endpoint in ENDPOINTS {
+            let got = p.upstream_url("http://m/b/", endpoint).ok();
+            assert_eq!(
+                got.as_deref(),
+                expected_url(p.as_ref(), endpoint),
+                "{} {endpoint:?}",
+                e.kind
+            );
+        }
+
         let mut headers = HeaderMap::new();
-        let err = p.apply_auth(&bad, &mut headers).unwrap_err();
-        assert!(!err.to_string().contains("sk-"));
-        assert!(p.apply_auth(&Credential::None, &mut headers).is_err());
+        p.apply_auth(&key, &mut headers).unwrap();
+        assert_eq!(headers.len(), 1, "{}: exactly one auth header", e.kind);
+        assert_eq!(headers[e.auth.0], e.auth.1, "{}", e.kind);
+        assert!(headers[e.auth.0].is_sensitive());
+
+        let err = p.apply_auth(&bad, &mut HeaderMap::new()).unwrap_err();
+        assert!(
+            !err.to_string().contains("sk-"),
+            "{}: the key leaked into an error",
+            e.kind
+        );
+
+        let mut headers = HeaderMap::new();
+        let keyless = p.apply_auth(&Credential::None, &mut headers);
+        assert_eq!(keyless.is_err(), e.key_required, "{}", e.kind);
+        assert!(headers.is_empty());
+        assert_eq!(p.requires_credential(), e.key_required, "{}", e.kind);
     }
 }
 

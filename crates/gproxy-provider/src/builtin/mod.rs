@@ -6,7 +6,7 @@ mod openai;
 
 pub use aistudio::AiStudio;
 pub use claude::Claude;
-pub use openai::OpenAi;
+pub use openai::OpenAiCompatible;
 
 use std::sync::Arc;
 
@@ -14,7 +14,13 @@ use crate::Provider;
 
 /// Every built-in provider, by kind name.
 pub fn all() -> Vec<Arc<dyn Provider>> {
-    vec![Arc::new(OpenAi), Arc::new(Claude), Arc::new(AiStudio)]
+    let mut all: Vec<Arc<dyn Provider>> = vec![Arc::new(Claude), Arc::new(AiStudio)];
+    all.extend(
+        OpenAiCompatible::ALL
+            .into_iter()
+            .map(|p| Arc::new(p) as Arc<dyn Provider>),
+    );
+    all
 }
 
 #[cfg(test)]

@@ -1,25 +1,89 @@
-//! OpenAI: Chat Completions and Responses, `Authorization: Bearer`.
+//! OpenAI and the OpenAI-compatible APIs: Chat Completions (and Responses
+//! where the vendor serves it), `Authorization: Bearer`. One data table,
+//! one implementation.
 
 use gproxy_protocol::Protocol;
 
 use crate::traits::{AuthForm, join_url, unsupported};
 use crate::{Endpoint, Provider, ProviderError};
 
-/// The OpenAI API. Base URL includes `/v1`, as in the OpenAI SDKs.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct OpenAi;
+const CHAT: &[Protocol] = &[Protocol::OpenAiChat];
+const CHAT_AND_RESPONSES: &[Protocol] = &[Protocol::OpenAiChat, Protocol::OpenAiResponses];
 
-impl Provider for OpenAi {
+/// An OpenAI-style API. The base URL follows the OpenAI SDK convention
+/// (it includes the version path, e.g. `/v1`), so upstream URLs are
+/// `{base}/chat/completions` and `{base}/responses`.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenAiCompatible {
+    kind: &'static str,
+    base_url: &'static str,
+    protocols: &'static [Protocol],
+    auth: AuthForm,
+}
+
+impl OpenAiCompatible {
+    /// OpenAI itself.
+    pub const OPENAI: Self = Self::new("openai", "https://api.openai.com/v1", CHAT_AND_RESPONSES);
+    /// DeepSeek (Chat Completions; base URL without `/v1`, as DeepSeek documents).
+    pub const DEEPSEEK: Self = Self::new("deepseek", "https://api.deepseek.com", CHAT);
+    /// NVIDIA NIM API catalog.
+    pub const NVIDIA: Self = Self::new("nvidia", "https://integrate.api.nvidia.com/v1", CHAT);
+    /// xAI (Grok).
+    pub const XAI: Self = Self::new("xai", "https://api.x.ai/v1", CHAT_AND_RESPONSES);
+    /// Mistral AI.
+    pub const MISTRAL: Self = Self::new("mistral", "https://api.mistral.ai/v1", CHAT);
+    /// Groq.
+    pub const GROQ: Self = Self::new("groq", "https://api.groq.com/openai/v1", CHAT_AND_RESPONSES);
+    /// OpenRouter.
+    pub const OPENROUTER: Self = Self::new(
+        "openrouter",
+        "https://openrouter.ai/api/v1",
+        CHAT_AND_RESPONSES,
+    );
+    /// Ollama: a local server needs no key; `ollama.com` takes a bearer key
+    /// when a credential is configured.
+    pub const OLLAMA: Self = OpenAiCompatible {
+        auth: AuthForm::BearerOptional,
+        ..Self::new("ollama", "http://localhost:11434/v1", CHAT_AND_RESPONSES)
+    };
+
+    /// Every built-in of this shape.
+    pub const ALL: [Self; 8] = [
+        Self::OPENAI,
+        Self::DEEPSEEK,
+        Self::NVIDIA,
+        Self::XAI,
+        Self::MISTRAL,
+        Self::GROQ,
+        Self::OPENROUTER,
+        Self::OLLAMA,
+    ];
+
+    const fn new(
+        kind: &'static str,
+        base_url: &'static str,
+        protocols: &'static [Protocol],
+    ) -> Self {
+        OpenAiCompatible {
+            kind,
+            base_url,
+            protocols,
+            auth: AuthForm::Bearer,
+        }
+    }
+}
+
+impl Provider for OpenAiCompatible {
     fn kind(&self) -> &'static str {
-        "openai"
+        self.kind
     }
 
     fn protocols(&self) -> &'static [Protocol] {
-        &[Protocol::OpenAiChat, Protocol::OpenAiResponses]
+        self.protocols
     }
 
     fn default_base_url(&self) -> &'static str {
-        "https://api.openai.com/v1"
+        self.base_url
     }
 
     fn upstream_url(
@@ -28,15 +92,20 @@ impl Provider for OpenAi {
         endpoint: &Endpoint<'_>,
     ) -> Result<String, ProviderError> {
         match endpoint {
-            Endpoint::OpenAiChat => Ok(join_url(base_url, "chat/completions")),
-            Endpoint::OpenAiResponses => Ok(join_url(base_url, "responses")),
-            Endpoint::ClaudeMessages | Endpoint::GeminiGenerate { .. } => {
-                Err(unsupported(self, endpoint))
+            Endpoint::OpenAiChat if self.speaks(Protocol::OpenAiChat) => {
+                Ok(join_url(base_url, "chat/completions"))
             }
+            Endpoint::OpenAiResponses if self.speaks(Protocol::OpenAiResponses) => {
+                Ok(join_url(base_url, "responses"))
+            }
+            Endpoint::OpenAiChat
+            | Endpoint::OpenAiResponses
+            | Endpoint::ClaudeMessages
+            | Endpoint::GeminiGenerate { .. } => Err(unsupported(self, endpoint)),
         }
     }
 
     fn auth_form(&self) -> AuthForm {
-        AuthForm::Bearer
+        self.auth
     }
 }
