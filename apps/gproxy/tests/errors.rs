@@ -158,29 +158,6 @@ async fn oversized_bodies_are_413_in_each_shape() {
     assert_eq!(mock.request_count(), 0);
 }
 
-/// A body of `left` chunks of `size` bytes with no declared length.
-struct Chunked {
-    left: usize,
-    size: usize,
-}
-
-impl http_body::Body for Chunked {
-    type Data = bytes::Bytes;
-    type Error = std::convert::Infallible;
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
-        if self.left == 0 {
-            return std::task::Poll::Ready(None);
-        }
-        self.left -= 1;
-        std::task::Poll::Ready(Some(Ok(http_body::Frame::data(bytes::Bytes::from(
-            vec![b' '; self.size],
-        )))))
-    }
-}
-
 #[tokio::test]
 async fn unknown_provider_route_and_model_form_are_clear_4xx() {
     let mock = MockUpstream::start().await.unwrap();

@@ -162,6 +162,7 @@ fn limits_to_config(l: &Limits) -> LimitsConfig {
     LimitsConfig {
         max_body_bytes: Some(l.max_body_bytes as u64),
         max_response_bytes: Some(l.max_response_bytes as u64),
+        max_passthrough_body_bytes: Some(l.max_passthrough_body_bytes as u64),
         connect_timeout_secs: Some(l.connect_timeout.as_secs()),
         first_byte_timeout_secs: Some(l.first_byte_timeout.as_secs()),
         stream_idle_timeout_secs: Some(l.stream_idle_timeout.as_secs()),

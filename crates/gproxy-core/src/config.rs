@@ -44,6 +44,8 @@ pub struct LimitsConfig {
     pub max_body_bytes: Option<u64>,
     /// Largest buffered (non-stream) upstream response in bytes. Default 64 MiB.
     pub max_response_bytes: Option<u64>,
+    /// Largest request body streamed through on passthrough routes. Default 512 MiB.
+    pub max_passthrough_body_bytes: Option<u64>,
     /// Upstream TCP connect timeout in seconds. Default 10.
     pub connect_timeout_secs: Option<u64>,
     /// Time allowed until upstream response headers arrive, in seconds. Default 300.
@@ -173,6 +175,10 @@ impl FileConfig {
             for (name, value) in [
                 ("max_body_bytes", limits.max_body_bytes),
                 ("max_response_bytes", limits.max_response_bytes),
+                (
+                    "max_passthrough_body_bytes",
+                    limits.max_passthrough_body_bytes,
+                ),
                 ("connect_timeout_secs", limits.connect_timeout_secs),
                 ("first_byte_timeout_secs", limits.first_byte_timeout_secs),
                 ("stream_idle_timeout_secs", limits.stream_idle_timeout_secs),

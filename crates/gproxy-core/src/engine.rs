@@ -15,7 +15,7 @@ use gproxy_provider::Endpoint;
 use gproxy_storage::{RequestLog, UsageSink};
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName};
 use http::{HeaderMap, HeaderValue, Method, Request, Response};
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use crate::accounting::{Accounting, Outcome};
@@ -23,7 +23,7 @@ use crate::body::ProxyBody;
 use crate::settings::Limits;
 use crate::state::{Principal, ProviderRuntime, StateHandle};
 use crate::stream::{Framing, Rewrite, StreamProcessor};
-use crate::upstream::UpstreamClient;
+use crate::upstream::{UpstreamBody, UpstreamClient};
 use crate::{GatewayError, UpstreamFailure};
 
 /// A Gemini call named by the URL path.
@@ -74,14 +74,14 @@ pub struct ProxyRequest {
 /// The engine: shared by every connection.
 #[derive(Debug)]
 pub struct Engine {
-    state: Arc<StateHandle>,
-    upstream: UpstreamClient,
-    sink: UsageSink,
-    limits: Limits,
+    pub(crate) state: Arc<StateHandle>,
+    pub(crate) upstream: UpstreamClient,
+    pub(crate) sink: UsageSink,
+    pub(crate) limits: Limits,
 }
 
 /// The credential of a keyless provider with none configured.
-static NO_CREDENTIAL: Credential = Credential::None;
+pub(crate) static NO_CREDENTIAL: Credential = Credential::None;
 
 /// Client headers never forwarded upstream: client credentials, hop-by-hop
 /// headers, and headers the gateway sets itself.
@@ -420,9 +420,11 @@ impl Engine {
         if let Some(h) = builder.headers_mut() {
             *h = headers;
         }
-        let upstream_req = builder.body(Full::new(plan.body.clone())).map_err(|e| {
-            GatewayError::Internal(format!("building upstream request for {url}: {e}"))
-        })?;
+        let upstream_req = builder
+            .body(UpstreamBody::full(plan.body.clone()))
+            .map_err(|e| {
+                GatewayError::Internal(format!("building upstream request for {url}: {e}"))
+            })?;
 
         let response = match tokio::time::timeout(
             self.limits.first_byte_timeout,
@@ -590,7 +592,7 @@ fn include_usage(current: Option<&str>) -> Result<(String, bool), GatewayError> 
 
 /// A connection error's message with its causes, without URLs' secrets
 /// (keys never travel in URLs for the built-in providers).
-fn describe_client_error(e: &hyper_util::client::legacy::Error) -> String {
+pub(crate) fn describe_client_error(e: &hyper_util::client::legacy::Error) -> String {
     use std::error::Error;
     let mut message = e.to_string();
     let mut source = e.source();

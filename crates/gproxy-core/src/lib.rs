@@ -11,6 +11,7 @@ pub mod bootstrap;
 pub mod config;
 mod engine;
 mod error;
+mod passthrough;
 pub mod settings;
 pub mod state;
 mod stream;
@@ -20,6 +21,7 @@ pub use body::{BodyError, ProxyBody};
 pub use bootstrap::{Bootstrapped, StartupArgs, bootstrap};
 pub use engine::{Engine, GeminiCall, ProxyRequest, ProxyRoute};
 pub use error::{CoreError, ErrorSource, GatewayError, UpstreamFailure};
+pub use passthrough::PassthroughRequest;
 pub use settings::{Limits, Settings};
 
 use gproxy_storage::{UsageSink, UsageSinkConfig, UsageSinkHandle};

@@ -20,6 +20,9 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Largest buffered non-stream upstream response (502 beyond). Default 64 MiB.
     pub max_response_bytes: usize,
+    /// Largest request body streamed through on passthrough routes (413
+    /// beyond). Default 512 MiB.
+    pub max_passthrough_body_bytes: usize,
     /// Upstream TCP connect timeout. Default 10 s.
     pub connect_timeout: Duration,
     /// Time allowed until upstream response headers arrive. Default 300 s.
@@ -33,6 +36,7 @@ impl Default for Limits {
         Limits {
             max_body_bytes: 32 * 1024 * 1024,
             max_response_bytes: 64 * 1024 * 1024,
+            max_passthrough_body_bytes: 512 * 1024 * 1024,
             connect_timeout: Duration::from_secs(10),
             first_byte_timeout: Duration::from_secs(300),
             stream_idle_timeout: Duration::from_secs(120),
@@ -49,6 +53,9 @@ impl Limits {
         }
         if let Some(v) = config.max_response_bytes {
             self.max_response_bytes = usize::try_from(v).unwrap_or(usize::MAX);
+        }
+        if let Some(v) = config.max_passthrough_body_bytes {
+            self.max_passthrough_body_bytes = usize::try_from(v).unwrap_or(usize::MAX);
         }
         if let Some(v) = config.connect_timeout_secs {
             self.connect_timeout = secs(v);

@@ -19,6 +19,8 @@ pub(crate) enum Framing {
     Sse(SseDecoder),
     /// A streamed JSON array (Gemini without `alt=sse`).
     JsonArray(JsonArraySplitter),
+    /// Bytes the gateway does not look into (raw passthrough).
+    Opaque,
 }
 
 /// What the gateway changes in a stream.
@@ -67,6 +69,7 @@ impl StreamProcessor {
     /// empty when a chunk holds only part of an event being rewritten).
     pub(crate) fn process(&mut self, chunk: Bytes) -> Bytes {
         match &mut self.framing {
+            Framing::Opaque => chunk,
             Framing::JsonArray(splitter) => {
                 splitter.feed(&chunk, &mut self.elements);
                 for element in self.elements.drain(..) {

@@ -12,6 +12,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, Uri};
 use http_body_util::Full;
+use http_body_util::combinators::UnsyncBoxBody;
 use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
@@ -49,7 +50,8 @@ impl UpstreamConfig {
     }
 }
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// The error type of streamed bodies.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// How TCP connections to upstreams are made.
 #[derive(Clone, Debug)]
@@ -105,10 +107,56 @@ fn with_default_port(dst: Uri) -> Uri {
     Uri::from_parts(parts).unwrap_or(dst)
 }
 
+/// An upstream request body: a buffered one (every API call), or the
+/// client's body streamed through (raw passthrough of uploads).
+#[derive(Debug)]
+pub enum UpstreamBody {
+    /// A complete body.
+    Full(Full<Bytes>),
+    /// A streamed body.
+    Stream(UnsyncBoxBody<Bytes, BoxError>),
+}
+
+impl UpstreamBody {
+    /// A complete body from bytes.
+    pub fn full(bytes: Bytes) -> Self {
+        UpstreamBody::Full(Full::new(bytes))
+    }
+}
+
+impl http_body::Body for UpstreamBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            UpstreamBody::Full(b) => Pin::new(b).poll_frame(cx).map_err(|never| match never {}),
+            UpstreamBody::Stream(b) => Pin::new(b).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            UpstreamBody::Full(b) => b.is_end_stream(),
+            UpstreamBody::Stream(b) => b.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match self {
+            UpstreamBody::Full(b) => b.size_hint(),
+            UpstreamBody::Stream(b) => b.size_hint(),
+        }
+    }
+}
+
 /// The shared client. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct UpstreamClient {
-    client: Client<HttpsConnector<Egress>, Full<Bytes>>,
+    client: Client<HttpsConnector<Egress>, UpstreamBody>,
 }
 
 impl UpstreamClient {
@@ -150,7 +198,7 @@ impl UpstreamClient {
     /// Sends a request; resolves when the response headers arrive.
     pub async fn send(
         &self,
-        request: Request<Full<Bytes>>,
+        request: Request<UpstreamBody>,
     ) -> Result<Response<Incoming>, hyper_util::client::legacy::Error> {
         self.client.request(request).await
     }

@@ -135,6 +135,13 @@ pub trait Provider: Send + Sync + Debug {
         Ok(())
     }
 
+    /// The upstream URL of a raw passthrough call. `path_and_query` is the
+    /// client's path after `/{provider}` with its query (e.g.
+    /// `/v1/files?purpose=batch`); by default it is joined to the base URL.
+    fn passthrough_url(&self, base_url: &str, path_and_query: &str) -> String {
+        join_url(base_url, path_and_query)
+    }
+
     /// Provider-specific header defaults (e.g. `anthropic-version`), applied
     /// after the client's headers so that a client value wins.
     fn default_headers(&self, _headers: &mut HeaderMap) {}

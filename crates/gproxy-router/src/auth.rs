@@ -27,6 +27,15 @@ pub(crate) fn client_key<'a>(
     query_param(query?, "key")
 }
 
+/// The query without its `key` parameters (a client credential).
+pub(crate) fn without_key(query: &str) -> String {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty() && pair.split_once('=').map_or(*pair, |(k, _)| k) != "key")
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 /// A query parameter's value, percent-decoded.
 pub(crate) fn query_param<'a>(query: &'a str, name: &str) -> Option<Cow<'a, str>> {
     query.split('&').find_map(|pair| {
@@ -71,6 +80,14 @@ mod tests {
         );
         assert!(client_key(&HeaderMap::new(), Some("alt=sse")).is_none());
         assert!(client_key(&headers(&[("authorization", "Basic abc")]), None).is_none());
+    }
+
+    #[test]
+    fn the_key_parameter_is_removed_from_a_query() {
+        assert_eq!(without_key("key=a&alt=sse"), "alt=sse");
+        assert_eq!(without_key("a=1&key=x&b=2"), "a=1&b=2");
+        assert_eq!(without_key("key"), "");
+        assert_eq!(without_key("keys=1"), "keys=1");
     }
 
     #[test]

@@ -15,10 +15,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use gproxy_core::{Engine, GatewayError, ProxyBody, ProxyRequest};
+use gproxy_core::upstream::UpstreamBody;
+use gproxy_core::{Engine, GatewayError, PassthroughRequest, ProxyBody, ProxyRequest};
 use gproxy_protocol::Protocol;
 use http::header::{CONTENT_LENGTH, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Limited};
 
 /// The request id header, accepted from the client or generated.
@@ -44,7 +46,7 @@ impl Router {
     /// Handles one request. Never fails: every error becomes a response.
     pub async fn handle<B>(&self, req: Request<B>) -> Result<Response<ProxyBody>, Infallible>
     where
-        B: http_body::Body<Data = Bytes> + Send,
+        B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let started = Instant::now();
@@ -63,7 +65,7 @@ impl Router {
         started: Instant,
     ) -> Response<ProxyBody>
     where
-        B: http_body::Body<Data = Bytes> + Send,
+        B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let path = req.uri().path().to_owned();
@@ -89,6 +91,11 @@ impl Router {
                         req.method()
                     ),
                 );
+            }
+            Route::Passthrough { provider, rest } => {
+                return self
+                    .passthrough(req, provider, rest, query.as_deref(), request_id, started)
+                    .await;
             }
             Route::Proxy(route) => route,
         };
@@ -131,6 +138,67 @@ impl Router {
             started,
         };
         match self.engine.proxy(request).await {
+            Ok(response) => response,
+            Err(e) => render::error(protocol, e),
+        }
+    }
+}
+
+impl Router {
+    /// Forwards any other `/{provider}/...` call with the body streamed.
+    async fn passthrough<B>(
+        &self,
+        req: Request<B>,
+        provider: String,
+        rest: String,
+        query: Option<&str>,
+        request_id: &str,
+        started: Instant,
+    ) -> Response<ProxyBody>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let path = req.uri().path().to_owned();
+        let protocol = self
+            .engine
+            .provider_protocol(&provider)
+            .unwrap_or_else(|| routes::guess_protocol(&path));
+        let key = auth::client_key(req.headers(), query);
+        let principal = match self.engine.authenticate(key.as_deref()) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::info!(request_id, path, "rejected: {e}");
+                return render::error(protocol, e);
+            }
+        };
+        let limit = self.engine.limits().max_passthrough_body_bytes;
+        let declared = req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit as u64) {
+            return render::error(protocol, GatewayError::PayloadTooLarge { limit });
+        }
+        let mut upstream_path = rest;
+        if let Some(q) = query.map(auth::without_key).filter(|q| !q.is_empty()) {
+            upstream_path.push('?');
+            upstream_path.push_str(&q);
+        }
+        let (parts, body) = req.into_parts();
+        let request = PassthroughRequest {
+            request_id: request_id.to_owned(),
+            provider,
+            method: parts.method,
+            path,
+            upstream_path,
+            headers: parts.headers,
+            body: UpstreamBody::Stream(UnsyncBoxBody::new(Limited::new(body, limit))),
+            principal,
+            started,
+        };
+        match self.engine.passthrough(request).await {
             Ok(response) => response,
             Err(e) => render::error(protocol, e),
         }

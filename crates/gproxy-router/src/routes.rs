@@ -13,6 +13,13 @@ pub enum Route {
     Health,
     /// A proxied API call.
     Proxy(ProxyRoute),
+    /// Any other path under `/{provider}/...`, forwarded as is.
+    Passthrough {
+        /// The provider named by the first path segment.
+        provider: String,
+        /// The path after `/{provider}` (starting with `/`).
+        rest: String,
+    },
     /// Nothing here; the protocol guessed from the path shapes the 404.
     NotFound(Protocol),
 }
@@ -84,11 +91,17 @@ pub fn match_route(path: &str, query: Option<&str>) -> Route {
             }),
         );
     }
-    Route::NotFound(guess_protocol(path))
+    match provider {
+        Some(provider) => Route::Passthrough {
+            provider: provider.to_owned(),
+            rest: rest.to_owned(),
+        },
+        None => Route::NotFound(guess_protocol(path)),
+    }
 }
 
 /// The protocol a path most likely belongs to, for the shape of a 404.
-fn guess_protocol(path: &str) -> Protocol {
+pub(crate) fn guess_protocol(path: &str) -> Protocol {
     if path.contains("/messages") {
         Protocol::Claude
     } else if path.contains("/v1beta/") || (path.contains("/models/") && path.contains(':')) {
@@ -170,8 +183,6 @@ mod tests {
             ("/", Protocol::OpenAiChat),
             ("/v1/embeddings", Protocol::OpenAiChat),
             ("/v1beta/models/gemini:generateContent", Protocol::Gemini),
-            ("/aistudio/v1beta/models/g:countTokens", Protocol::Gemini),
-            ("/claude/v1/messages/batches", Protocol::Claude),
             ("/v1beta/models/a/b/c:generateContent", Protocol::Gemini),
         ] {
             if path == "/v1beta/models/a/b/c:generateContent" {
@@ -182,5 +193,36 @@ mod tests {
             assert_eq!(match_route(path, None), Route::NotFound(protocol), "{path}");
         }
         assert_eq!(match_route("/health", None), Route::Health);
+    }
+
+    #[test]
+    fn other_provider_paths_pass_through() {
+        for (path, provider, rest) in [
+            (
+                "/aistudio/v1beta/models/g:countTokens",
+                "aistudio",
+                "/v1beta/models/g:countTokens",
+            ),
+            (
+                "/claude/v1/messages/batches",
+                "claude",
+                "/v1/messages/batches",
+            ),
+            ("/openai/v1/files", "openai", "/v1/files"),
+            (
+                "/openai/v1/chat/completions/extra",
+                "openai",
+                "/v1/chat/completions/extra",
+            ),
+        ] {
+            assert_eq!(
+                match_route(path, None),
+                Route::Passthrough {
+                    provider: provider.into(),
+                    rest: rest.into()
+                },
+                "{path}"
+            );
+        }
     }
 }

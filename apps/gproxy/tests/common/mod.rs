@@ -298,3 +298,26 @@ impl Gateway {
         }
     }
 }
+
+/// A body of `left` chunks of `size` bytes with no declared length.
+pub struct Chunked {
+    pub left: usize,
+    pub size: usize,
+}
+
+impl http_body::Body for Chunked {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
+        if self.left == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        self.left -= 1;
+        std::task::Poll::Ready(Some(Ok(http_body::Frame::data(bytes::Bytes::from(
+            vec![b' '; self.size],
+        )))))
+    }
+}

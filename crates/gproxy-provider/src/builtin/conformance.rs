@@ -194,3 +194,49 @@ fn claude_adds_anthropic_version_only_when_missing() {
     p.default_headers(&mut headers);
     assert_eq!(headers["anthropic-version"], "2024-01-01");
 }
+
+#[test]
+fn passthrough_urls_map_the_sdk_base_onto_the_upstream_base() {
+    let registry = ProviderRegistry::builtin();
+    for (kind, base, path, url) in [
+        (
+            "openai",
+            "https://api.openai.com/v1",
+            "/v1/files?purpose=batch",
+            "https://api.openai.com/v1/files?purpose=batch",
+        ),
+        (
+            "groq",
+            "https://api.groq.com/openai/v1",
+            "/v1/audio/transcriptions",
+            "https://api.groq.com/openai/v1/audio/transcriptions",
+        ),
+        (
+            "deepseek",
+            "https://api.deepseek.com",
+            "/v1/user/balance",
+            "https://api.deepseek.com/user/balance",
+        ),
+        (
+            "openai",
+            "https://api.openai.com/v1",
+            "/v1beta/x",
+            "https://api.openai.com/v1/v1beta/x",
+        ),
+        (
+            "claude",
+            "https://api.anthropic.com",
+            "/v1/messages/batches",
+            "https://api.anthropic.com/v1/messages/batches",
+        ),
+        (
+            "aistudio",
+            "https://generativelanguage.googleapis.com",
+            "/v1beta/models/g:countTokens",
+            "https://generativelanguage.googleapis.com/v1beta/models/g:countTokens",
+        ),
+    ] {
+        let p = registry.get(kind).unwrap();
+        assert_eq!(p.passthrough_url(base, path), url, "{kind} {path}");
+    }
+}
