@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use gproxy_credential::Credential;
+use gproxy_protocol::embeddings::{self, EncodingFormat};
 use gproxy_protocol::json_array::JsonArraySplitter;
 use gproxy_protocol::json_edit::{RawObject, prefix_model};
 use gproxy_protocol::sse::SseDecoder;
@@ -33,10 +34,54 @@ pub struct GeminiCall {
     pub version: String,
     /// The model segment (on aggregate routes `provider/model`).
     pub model: String,
-    /// `streamGenerateContent`.
-    pub stream: bool,
+    /// Which Gemini method.
+    pub method: GeminiMethod,
     /// The client asked for `alt=sse`.
     pub alt_sse: bool,
+}
+
+/// The Gemini method named after the `:` in the path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GeminiMethod {
+    /// `generateContent`.
+    GenerateContent,
+    /// `streamGenerateContent`.
+    StreamGenerateContent,
+    /// `embedContent`.
+    EmbedContent,
+    /// `batchEmbedContents`.
+    BatchEmbedContents,
+}
+
+impl GeminiMethod {
+    /// The method from its path name.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "generateContent" => Some(GeminiMethod::GenerateContent),
+            "streamGenerateContent" => Some(GeminiMethod::StreamGenerateContent),
+            "embedContent" => Some(GeminiMethod::EmbedContent),
+            "batchEmbedContents" => Some(GeminiMethod::BatchEmbedContents),
+            _ => None,
+        }
+    }
+
+    /// Whether this method generates (rather than embeds).
+    pub fn is_generate(self) -> bool {
+        matches!(
+            self,
+            GeminiMethod::GenerateContent | GeminiMethod::StreamGenerateContent
+        )
+    }
+}
+
+/// What a route does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// Chat, responses, messages, generateContent.
+    Generate,
+    /// Embeddings (OpenAI `/v1/embeddings`, Gemini `embedContent` /
+    /// `batchEmbedContents`).
+    Embeddings,
 }
 
 /// Which proxy route a request came in on.
@@ -48,6 +93,8 @@ pub struct ProxyRoute {
     pub provider: Option<String>,
     /// Set for Gemini calls.
     pub gemini: Option<GeminiCall>,
+    /// What the route does.
+    pub operation: Operation,
 }
 
 /// An authenticated request ready for the engine.
@@ -132,15 +179,60 @@ fn is_dropped_response_header(name: &HeaderName) -> bool {
     )
 }
 
+/// The upstream operation, owned by the plan.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    OpenAiChat,
+    OpenAiResponses,
+    OpenAiEmbeddings,
+    ClaudeMessages,
+    GeminiGenerate { stream: bool, alt_sse: bool },
+    GeminiEmbed { batch: bool },
+}
+
+/// An OpenAI embeddings request answered by a Gemini provider.
+struct EmbedConversion {
+    encoding: EncodingFormat,
+    /// The model as the client wrote it, for the response.
+    client_model: String,
+}
+
 /// The upstream call the engine settled on.
 struct Plan<'a> {
     provider: Arc<ProviderRuntime>,
-    endpoint: Endpoint<'a>,
+    target: Target,
+    /// Gemini API version segment.
+    version: &'a str,
+    upstream_model: String,
     body: Bytes,
     stream: bool,
     rewrite: Rewrite,
     /// Prefix to put back on the model of a non-stream body.
     model_prefix: Option<String>,
+    embed_conversion: Option<EmbedConversion>,
+}
+
+impl Plan<'_> {
+    fn endpoint(&self) -> Endpoint<'_> {
+        let (version, model) = (self.version, self.upstream_model.as_str());
+        match self.target {
+            Target::OpenAiChat => Endpoint::OpenAiChat,
+            Target::OpenAiResponses => Endpoint::OpenAiResponses,
+            Target::OpenAiEmbeddings => Endpoint::OpenAiEmbeddings,
+            Target::ClaudeMessages => Endpoint::ClaudeMessages,
+            Target::GeminiGenerate { stream, alt_sse } => Endpoint::GeminiGenerate {
+                version,
+                model,
+                stream,
+                alt_sse,
+            },
+            Target::GeminiEmbed { batch } => Endpoint::GeminiEmbed {
+                version,
+                model,
+                batch,
+            },
+        }
+    }
 }
 
 impl Engine {
@@ -303,7 +395,19 @@ impl Engine {
                 "provider `{provider_name}` is disabled"
             )));
         }
-        if !provider.provider.speaks(protocol) {
+        let operation = req.route.operation;
+        let convert_embeddings = operation == Operation::Embeddings
+            && protocol == Protocol::OpenAiChat
+            && !provider.provider.speaks(Protocol::OpenAiChat)
+            && provider.provider.speaks(Protocol::Gemini);
+        if operation == Operation::Embeddings {
+            log.protocol = match protocol {
+                Protocol::Gemini => "gemini_embed",
+                _ => "openai_embeddings",
+            }
+            .to_owned();
+        }
+        if !convert_embeddings && !provider.provider.speaks(protocol) {
             return Err(GatewayError::BadRequest(format!(
                 "provider `{provider_name}` (kind `{}`) does not speak {}; call it with one of: {}",
                 provider.provider.kind(),
@@ -321,7 +425,10 @@ impl Engine {
         let mut rewrite = Rewrite::default();
         let mut stream = false;
         let mut changed = false;
-        if let Some(obj) = body_obj.as_mut() {
+        if let Some(obj) = body_obj
+            .as_mut()
+            .filter(|_| operation == Operation::Generate)
+        {
             stream = obj.get_bool("stream").unwrap_or(false);
             if aggregate {
                 obj.set_str("model", &model);
@@ -337,31 +444,58 @@ impl Engine {
                 }
             }
         }
-        let body = match (&body_obj, changed) {
+        if let Some(obj) = body_obj
+            .as_mut()
+            .filter(|_| aggregate && operation == Operation::Embeddings)
+        {
+            obj.set_str("model", &model);
+            changed = true;
+        }
+        let mut body = match (&body_obj, changed) {
             (Some(obj), true) => Bytes::from(obj.to_vec()),
             _ => req.body.clone(),
         };
-        let model_prefix =
+        let mut model_prefix =
             (aggregate && protocol != Protocol::Gemini).then(|| provider_name.clone());
+        let mut embed_conversion = None;
+        if convert_embeddings {
+            let bad = |e: embeddings::EmbeddingsError| GatewayError::BadRequest(e.to_string());
+            let parsed = embeddings::parse_openai_request(&req.body).map_err(bad)?;
+            let encoding = parsed.encoding().map_err(bad)?;
+            body = Bytes::from(parsed.to_gemini_batch(&model).map_err(bad)?);
+            embed_conversion = Some(EmbedConversion {
+                encoding,
+                client_model: parsed.model,
+            });
+            model_prefix = None;
+        }
         rewrite.model_prefix = model_prefix.clone();
 
-        let endpoint = match (&req.route.gemini, protocol) {
+        let mut version = "v1beta";
+        let target = match (&req.route.gemini, protocol) {
             (Some(call), _) => {
-                stream = call.stream;
-                let model = match &req.route.provider {
-                    Some(_) => call.model.as_str(),
-                    None => call.model.split_once('/').map_or("", |(_, m)| m),
-                };
-                Endpoint::GeminiGenerate {
-                    version: &call.version,
-                    model,
-                    stream: call.stream,
-                    alt_sse: call.alt_sse,
+                version = &call.version;
+                stream = call.method == GeminiMethod::StreamGenerateContent;
+                match call.method {
+                    GeminiMethod::GenerateContent | GeminiMethod::StreamGenerateContent => {
+                        Target::GeminiGenerate {
+                            stream,
+                            alt_sse: call.alt_sse,
+                        }
+                    }
+                    GeminiMethod::EmbedContent => Target::GeminiEmbed { batch: false },
+                    GeminiMethod::BatchEmbedContents => Target::GeminiEmbed { batch: true },
                 }
             }
-            (None, Protocol::OpenAiChat) => Endpoint::OpenAiChat,
-            (None, Protocol::OpenAiResponses) => Endpoint::OpenAiResponses,
-            (None, Protocol::Claude) => Endpoint::ClaudeMessages,
+            (None, Protocol::OpenAiChat) if convert_embeddings => {
+                Target::GeminiEmbed { batch: true }
+            }
+            (None, Protocol::OpenAiChat) if operation == Operation::Embeddings => {
+                Target::OpenAiEmbeddings
+            }
+            (None, Protocol::OpenAiChat) => Target::OpenAiChat,
+            (None, Protocol::OpenAiResponses) => Target::OpenAiResponses,
+            (None, Protocol::Claude) => Target::ClaudeMessages,
             (None, Protocol::Gemini) => {
                 return Err(GatewayError::Internal("gemini route without a call".into()));
             }
@@ -369,11 +503,14 @@ impl Engine {
         log.stream = stream;
         Ok(Plan {
             provider,
-            endpoint,
+            target,
+            version,
+            upstream_model: model,
             body,
             stream,
             rewrite,
             model_prefix,
+            embed_conversion,
         })
     }
 
@@ -397,7 +534,7 @@ impl Engine {
 
         let url = provider
             .provider
-            .upstream_url(&provider.base_url, &plan.endpoint)
+            .upstream_url(&provider.base_url, &plan.endpoint())
             .map_err(|e| GatewayError::BadRequest(e.to_string()))?;
         let mut headers = HeaderMap::with_capacity(req.headers.len() + 3);
         for (k, v) in &req.headers {
@@ -458,6 +595,20 @@ impl Engine {
                     kept.append(k.clone(), v.clone());
                 }
             }
+            // A converted call answers in the client's shape, not the upstream's.
+            let body = match &plan.embed_conversion {
+                Some(_) => {
+                    let message = gproxy_protocol::error::message_of(&body)
+                        .unwrap_or_else(|| format!("upstream `{name}` answered {status}"));
+                    kept.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                    Bytes::from(gproxy_protocol::error::error_body(
+                        req.route.protocol,
+                        status.as_u16(),
+                        &message,
+                    ))
+                }
+                None => body,
+            };
             return Err(GatewayError::Upstream(Box::new(UpstreamFailure {
                 provider: name,
                 status,
@@ -503,7 +654,21 @@ impl Engine {
             None => {
                 accounting.first_byte();
                 let body = self.read_body(incoming, &name).await?;
-                let usage = usage::from_response_body(req.route.protocol, &body);
+                let usage = usage::from_response_body(plan.endpoint().protocol(), &body);
+                let body = match &plan.embed_conversion {
+                    Some(conv) => Bytes::from(
+                        embeddings::openai_from_gemini_batch(
+                            &body,
+                            &conv.client_model,
+                            conv.encoding,
+                        )
+                        .map_err(|e| GatewayError::UpstreamInvalid {
+                            provider: name.clone(),
+                            message: e.to_string(),
+                        })?,
+                    ),
+                    None => body,
+                };
                 let body = match &plan.model_prefix {
                     Some(prefix) => match prefix_model(&body, prefix) {
                         Ok(Some(rewritten)) => Bytes::from(rewritten),

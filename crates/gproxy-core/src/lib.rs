@@ -19,7 +19,7 @@ pub mod upstream;
 
 pub use body::{BodyError, ProxyBody};
 pub use bootstrap::{Bootstrapped, StartupArgs, bootstrap};
-pub use engine::{Engine, GeminiCall, ProxyRequest, ProxyRoute};
+pub use engine::{Engine, GeminiCall, GeminiMethod, Operation, ProxyRequest, ProxyRoute};
 pub use error::{CoreError, ErrorSource, GatewayError, UpstreamFailure};
 pub use passthrough::PassthroughRequest;
 pub use settings::{Limits, Settings};

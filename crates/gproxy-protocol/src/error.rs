@@ -103,9 +103,38 @@ fn gemini_status(status: u16) -> &'static str {
     }
 }
 
+/// The human message of an error body in any of the three shapes
+/// (`error.message` for OpenAI, Anthropic and Gemini alike), if there is one.
+pub fn message_of(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Outer {
+        error: Inner,
+    }
+    #[derive(serde::Deserialize)]
+    struct Inner {
+        message: String,
+    }
+    serde_json::from_slice::<Outer>(body)
+        .ok()
+        .map(|o| o.error.message)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn message_of_reads_every_shape() {
+        for p in Protocol::ALL {
+            assert_eq!(
+                message_of(&error_body(p, 429, "slow down")).as_deref(),
+                Some("slow down"),
+                "{p:?}"
+            );
+        }
+        assert_eq!(message_of(b"not json"), None);
+        assert_eq!(message_of(br#"{"error":"flat"}"#), None);
+    }
 
     fn body(protocol: Protocol, status: u16, message: &str) -> Value {
         serde_json::from_slice(&error_body(protocol, status, message)).unwrap()

@@ -16,6 +16,18 @@ pub enum Endpoint<'a> {
     OpenAiResponses,
     /// Anthropic `POST {base}/v1/messages`.
     ClaudeMessages,
+    /// OpenAI `POST {base}/embeddings`.
+    OpenAiEmbeddings,
+    /// Gemini `POST {base}/{version}/models/{model}:embedContent` or
+    /// `:batchEmbedContents`.
+    GeminiEmbed {
+        /// API version path segment (`v1beta` or `v1`).
+        version: &'a str,
+        /// Upstream model id, without any `models/` prefix.
+        model: &'a str,
+        /// `batchEmbedContents` rather than `embedContent`.
+        batch: bool,
+    },
     /// Gemini `POST {base}/{version}/models/{model}:generateContent` or
     /// `:streamGenerateContent`.
     GeminiGenerate {
@@ -37,7 +49,8 @@ impl Endpoint<'_> {
             Endpoint::OpenAiChat => Protocol::OpenAiChat,
             Endpoint::OpenAiResponses => Protocol::OpenAiResponses,
             Endpoint::ClaudeMessages => Protocol::Claude,
-            Endpoint::GeminiGenerate { .. } => Protocol::Gemini,
+            Endpoint::GeminiGenerate { .. } | Endpoint::GeminiEmbed { .. } => Protocol::Gemini,
+            Endpoint::OpenAiEmbeddings => Protocol::OpenAiChat,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! provider in the model (`provider/model`); provider-prefixed routes
 //! (`/{provider}/v1/...`) name it in the path.
 
-use gproxy_core::{GeminiCall, ProxyRoute};
+use gproxy_core::{GeminiCall, GeminiMethod, Operation, ProxyRoute};
 use gproxy_protocol::Protocol;
 use gproxy_protocol::url::percent_decode;
 
@@ -38,17 +38,19 @@ pub fn match_route(path: &str, query: Option<&str>) -> Route {
             _ => return Route::NotFound(guess_protocol(path)),
         }
     };
-    let proxy = |protocol, gemini| {
+    let proxy = |protocol, gemini, operation| {
         Route::Proxy(ProxyRoute {
             protocol,
             provider: provider.map(str::to_owned),
             gemini,
+            operation,
         })
     };
     match rest {
-        "/v1/chat/completions" => return proxy(Protocol::OpenAiChat, None),
-        "/v1/responses" => return proxy(Protocol::OpenAiResponses, None),
-        "/v1/messages" => return proxy(Protocol::Claude, None),
+        "/v1/chat/completions" => return proxy(Protocol::OpenAiChat, None, Operation::Generate),
+        "/v1/responses" => return proxy(Protocol::OpenAiResponses, None, Operation::Generate),
+        "/v1/messages" => return proxy(Protocol::Claude, None, Operation::Generate),
+        "/v1/embeddings" => return proxy(Protocol::OpenAiChat, None, Operation::Embeddings),
         _ => {}
     }
     for version in ["v1beta", "v1"] {
@@ -62,10 +64,8 @@ pub fn match_route(path: &str, query: Option<&str>) -> Route {
         let Some((model, method)) = tail.rsplit_once(':') else {
             break;
         };
-        let stream = match method {
-            "generateContent" => false,
-            "streamGenerateContent" => true,
-            _ => break,
+        let Some(method) = GeminiMethod::parse(method) else {
+            break;
         };
         let model = percent_decode(model);
         // Aggregate routes need `provider/model`; provider routes a bare model.
@@ -81,14 +81,20 @@ pub fn match_route(path: &str, query: Option<&str>) -> Route {
         let alt_sse = query.is_some_and(|q| {
             crate::auth::query_param(q, "alt").is_some_and(|v| v.eq_ignore_ascii_case("sse"))
         });
+        let operation = if method.is_generate() {
+            Operation::Generate
+        } else {
+            Operation::Embeddings
+        };
         return proxy(
             Protocol::Gemini,
             Some(GeminiCall {
                 version: version.to_owned(),
                 model: model.into_owned(),
-                stream,
+                method,
                 alt_sse,
             }),
+            operation,
         );
     }
     match provider {
@@ -151,7 +157,7 @@ mod tests {
             GeminiCall {
                 version: "v1beta".into(),
                 model: "gemini-2.0-flash".into(),
-                stream: true,
+                method: GeminiMethod::StreamGenerateContent,
                 alt_sse: true
             }
         );
@@ -161,8 +167,8 @@ mod tests {
         );
         let g = r.gemini.unwrap();
         assert_eq!(
-            (g.version.as_str(), g.stream, g.alt_sse),
-            ("v1", false, false)
+            (g.version.as_str(), g.method, g.alt_sse),
+            ("v1", GeminiMethod::GenerateContent, false)
         );
         let r = proxy(
             "/v1beta/models/aistudio/gemini-2.0-flash:generateContent",
@@ -181,7 +187,7 @@ mod tests {
     fn everything_else_is_not_found_in_a_guessed_shape() {
         for (path, protocol) in [
             ("/", Protocol::OpenAiChat),
-            ("/v1/embeddings", Protocol::OpenAiChat),
+            ("/v1/audio/speech", Protocol::OpenAiChat),
             ("/v1beta/models/gemini:generateContent", Protocol::Gemini),
             ("/v1beta/models/a/b/c:generateContent", Protocol::Gemini),
         ] {
@@ -193,6 +199,26 @@ mod tests {
             assert_eq!(match_route(path, None), Route::NotFound(protocol), "{path}");
         }
         assert_eq!(match_route("/health", None), Route::Health);
+    }
+
+    #[test]
+    fn embeddings_routes() {
+        let r = proxy("/v1/embeddings", None);
+        assert_eq!(
+            (r.protocol, r.operation, r.provider),
+            (Protocol::OpenAiChat, Operation::Embeddings, None)
+        );
+        let r = proxy("/aistudio/v1/embeddings", None);
+        assert_eq!(r.provider.as_deref(), Some("aistudio"));
+        let r = proxy("/aistudio/v1beta/models/e-1:batchEmbedContents", None);
+        assert_eq!(r.operation, Operation::Embeddings);
+        assert_eq!(r.gemini.unwrap().method, GeminiMethod::BatchEmbedContents);
+        let r = proxy("/v1beta/models/aistudio/e-1:embedContent", None);
+        assert_eq!(r.gemini.unwrap().method, GeminiMethod::EmbedContent);
+        assert_eq!(
+            proxy("/openai/v1/chat/completions", None).operation,
+            Operation::Generate
+        );
     }
 
     #[test]

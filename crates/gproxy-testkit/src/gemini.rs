@@ -20,17 +20,17 @@ const NO_KEY: &str = "Method doesn't allow unregistered callers (callers without
 identity). Please use API Key or other form of API consumer identity to call this API.";
 
 /// Whether an API key came as `x-goog-api-key` or `?key=`.
-fn authorized(req: &MockRequest) -> bool {
+pub(crate) fn authorized(req: &MockRequest) -> bool {
     req.header("x-goog-api-key")
         .is_some_and(|key| !key.trim().is_empty())
         || req.query_param("key").is_some_and(|key| !key.is_empty())
 }
 
-fn forbidden() -> Response<MockBody> {
+pub(crate) fn forbidden() -> Response<MockBody> {
     gemini_error(StatusCode::FORBIDDEN, "PERMISSION_DENIED", NO_KEY)
 }
 
-fn invalid(message: &str) -> Response<MockBody> {
+pub(crate) fn invalid(message: &str) -> Response<MockBody> {
     gemini_error(StatusCode::BAD_REQUEST, "INVALID_ARGUMENT", message)
 }
 

@@ -37,6 +37,7 @@
 
 mod body;
 mod claude;
+pub mod embeddings;
 mod fault;
 mod gemini;
 mod openai;

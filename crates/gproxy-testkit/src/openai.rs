@@ -48,7 +48,11 @@ fn responses_usage() -> Value {
 }
 
 /// 400 `invalid_request_error`.
-fn invalid(message: &str, param: Option<&str>, code: Option<&str>) -> Response<MockBody> {
+pub(crate) fn invalid(
+    message: &str,
+    param: Option<&str>,
+    code: Option<&str>,
+) -> Response<MockBody> {
     openai_error(
         StatusCode::BAD_REQUEST,
         message,
@@ -59,10 +63,10 @@ fn invalid(message: &str, param: Option<&str>, code: Option<&str>) -> Response<M
 }
 
 /// An error reply that rejects the request.
-type Reject = Box<Response<MockBody>>;
+pub(crate) type Reject = Box<Response<MockBody>>;
 
 /// Checks the bearer token, parses the body and reads its `model`.
-fn authorize_and_parse(req: &MockRequest) -> Result<(Value, String), Reject> {
+pub(crate) fn authorize_and_parse(req: &MockRequest) -> Result<(Value, String), Reject> {
     if req.bearer().is_none() {
         return Err(Box::new(openai_error(
             StatusCode::UNAUTHORIZED,

@@ -19,7 +19,7 @@ use tokio::task::JoinSet;
 
 use crate::body::MockBody;
 use crate::fault::{self, Fault, Protocol};
-use crate::{RecordedRequest, Shared, claude, gemini, openai};
+use crate::{RecordedRequest, Shared, claude, embeddings, gemini, openai};
 
 /// Accepts connections until the task is aborted; aborting drops the
 /// `JoinSet`, which aborts every connection task too.
@@ -251,12 +251,17 @@ fn route(req: &MockRequest, reply: &Reply) -> Response<MockBody> {
         (&Method::POST, "/v1/chat/completions") => openai::chat(req, reply),
         (&Method::POST, "/v1/responses") => openai::responses(req, reply),
         (&Method::POST, "/v1/messages") => claude::messages(req, reply),
+        (&Method::POST, "/v1/embeddings") => embeddings::openai_embeddings(req, reply),
         (&Method::GET, "/v1/models") if req.headers.contains_key("anthropic-version") => {
             claude::list_models(req, reply)
         }
         (&Method::GET, "/v1/models") => openai::list_models(req),
         (&Method::GET, "/v1beta/models") => gemini::list_models(req),
         (&Method::POST, _) => match gemini_target(path) {
+            Some((model, "embedContent")) => embeddings::gemini_embed(req, reply, model, false),
+            Some((model, "batchEmbedContents")) => {
+                embeddings::gemini_embed(req, reply, model, true)
+            }
             Some((model, method)) => gemini::generate(req, reply, model, method),
             None => not_found(req, reply),
         },

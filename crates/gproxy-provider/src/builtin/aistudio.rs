@@ -47,9 +47,25 @@ impl Provider for AiStudio {
                 }
                 Ok(url)
             }
-            Endpoint::OpenAiChat | Endpoint::OpenAiResponses | Endpoint::ClaudeMessages => {
-                Err(unsupported(self, endpoint))
+            Endpoint::GeminiEmbed {
+                version,
+                model,
+                batch,
+            } => {
+                let method = if *batch {
+                    "batchEmbedContents"
+                } else {
+                    "embedContent"
+                };
+                Ok(join_url(
+                    base_url,
+                    &format!("{version}/models/{model}:{method}"),
+                ))
             }
+            Endpoint::OpenAiChat
+            | Endpoint::OpenAiResponses
+            | Endpoint::OpenAiEmbeddings
+            | Endpoint::ClaudeMessages => Err(unsupported(self, endpoint)),
         }
     }
 

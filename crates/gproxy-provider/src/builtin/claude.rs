@@ -33,9 +33,11 @@ impl Provider for Claude {
     ) -> Result<String, ProviderError> {
         match endpoint {
             Endpoint::ClaudeMessages => Ok(join_url(base_url, "v1/messages")),
-            Endpoint::OpenAiChat | Endpoint::OpenAiResponses | Endpoint::GeminiGenerate { .. } => {
-                Err(unsupported(self, endpoint))
-            }
+            Endpoint::OpenAiChat
+            | Endpoint::OpenAiResponses
+            | Endpoint::OpenAiEmbeddings
+            | Endpoint::GeminiGenerate { .. }
+            | Endpoint::GeminiEmbed { .. } => Err(unsupported(self, endpoint)),
         }
     }
 

@@ -102,6 +102,11 @@ fn expected_url(p: &dyn Provider, endpoint: &Endpoint<'_>) -> Option<&'static st
     Some(match endpoint {
         Endpoint::OpenAiChat => "http://m/b/chat/completions",
         Endpoint::OpenAiResponses => "http://m/b/responses",
+        Endpoint::OpenAiEmbeddings => "http://m/b/embeddings",
+        Endpoint::GeminiEmbed { batch: true, .. } => {
+            "http://m/b/v1beta/models/e-1:batchEmbedContents"
+        }
+        Endpoint::GeminiEmbed { batch: false, .. } => "http://m/b/v1/models/e-1:embedContent",
         Endpoint::ClaudeMessages => "http://m/b/v1/messages",
         Endpoint::GeminiGenerate { stream: true, .. } => {
             "http://m/b/v1beta/models/g-1:streamGenerateContent?alt=sse"
@@ -113,6 +118,17 @@ fn expected_url(p: &dyn Provider, endpoint: &Endpoint<'_>) -> Option<&'static st
 }
 
 const ENDPOINTS: &[Endpoint<'static>] = &[
+    Endpoint::OpenAiEmbeddings,
+    Endpoint::GeminiEmbed {
+        version: "v1beta",
+        model: "e-1",
+        batch: true,
+    },
+    Endpoint::GeminiEmbed {
+        version: "v1",
+        model: "e-1",
+        batch: false,
+    },
     Endpoint::OpenAiChat,
     Endpoint::OpenAiResponses,
     Endpoint::ClaudeMessages,

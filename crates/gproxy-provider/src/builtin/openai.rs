@@ -98,10 +98,15 @@ impl Provider for OpenAiCompatible {
             Endpoint::OpenAiResponses if self.speaks(Protocol::OpenAiResponses) => {
                 Ok(join_url(base_url, "responses"))
             }
+            Endpoint::OpenAiEmbeddings if self.speaks(Protocol::OpenAiChat) => {
+                Ok(join_url(base_url, "embeddings"))
+            }
             Endpoint::OpenAiChat
             | Endpoint::OpenAiResponses
+            | Endpoint::OpenAiEmbeddings
             | Endpoint::ClaudeMessages
-            | Endpoint::GeminiGenerate { .. } => Err(unsupported(self, endpoint)),
+            | Endpoint::GeminiGenerate { .. }
+            | Endpoint::GeminiEmbed { .. } => Err(unsupported(self, endpoint)),
         }
     }
 
