@@ -140,7 +140,9 @@ impl JsonMask {
                 touched |= null_in(&mut value, rest);
             }
             if touched {
-                object.set_raw(&key, serde_json::to_string(&value).ok()?).ok()?;
+                object
+                    .set_raw(&key, serde_json::to_string(&value).ok()?)
+                    .ok()?;
                 changed = true;
             }
         }

@@ -142,7 +142,9 @@ fn non_json_and_empty_masks_are_untouched() {
 
 #[test]
 fn non_object_bodies_use_the_value_path() {
-    let out = mask(&["[0].a", "/1"]).apply(br#"[{"a":1,"b":2},3]"#).unwrap();
+    let out = mask(&["[0].a", "/1"])
+        .apply(br#"[{"a":1,"b":2},3]"#)
+        .unwrap();
     let out: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(out, json!([{"a": null, "b": 2}, null]));
     assert_eq!(mask(&["a"]).apply(b"42"), None);

@@ -35,18 +35,9 @@ impl Provider for AiStudio {
                 model,
                 stream,
                 alt_sse,
-            } => {
-                let method = if *stream {
-                    "streamGenerateContent"
-                } else {
-                    "generateContent"
-                };
-                let mut url = join_url(base_url, &format!("{version}/models/{model}:{method}"));
-                if *stream && *alt_sse {
-                    url.push_str("?alt=sse");
-                }
-                Ok(url)
-            }
+            } => Ok(gemini_generate_url(
+                base_url, version, model, *stream, *alt_sse,
+            )),
             Endpoint::OpenAiChat | Endpoint::OpenAiResponses | Endpoint::ClaudeMessages => {
                 Err(unsupported(self, endpoint))
             }
@@ -56,4 +47,25 @@ impl Provider for AiStudio {
     fn auth_form(&self) -> AuthForm {
         AuthForm::Header("x-goog-api-key")
     }
+}
+
+/// `{base}/{version}/models/{model}:generateContent`, or
+/// `:streamGenerateContent` (with `?alt=sse` when asked for).
+pub(crate) fn gemini_generate_url(
+    base_url: &str,
+    version: &str,
+    model: &str,
+    stream: bool,
+    alt_sse: bool,
+) -> String {
+    let method = if stream {
+        "streamGenerateContent"
+    } else {
+        "generateContent"
+    };
+    let mut url = join_url(base_url, &format!("{version}/models/{model}:{method}"));
+    if stream && alt_sse {
+        url.push_str("?alt=sse");
+    }
+    url
 }
