@@ -222,7 +222,7 @@ async fn apply_file(
     for (i, p) in file.providers.iter().enumerate() {
         let kind = match &p.kind {
             Some(kind) => kind.clone(),
-            None if registry.get(&p.name).is_some() => p.name.clone(),
+            None if registry.is_kind(&p.name) => p.name.clone(),
             None => {
                 return Err(ConfigError::Field {
                     path: path.to_owned(),
@@ -230,24 +230,34 @@ async fn apply_file(
                     message: format!(
                         "`{}` is not a built-in provider, so `kind` is required (one of: {})",
                         p.name,
-                        registry.kinds().join(", ")
+                        registry.all_kinds().join(", ")
                     ),
                 }
                 .into());
             }
         };
-        if registry.get(&kind).is_none() {
+        if !registry.is_kind(&kind) {
             return Err(ConfigError::Field {
                 path: path.to_owned(),
                 field: format!("providers[{i}].kind"),
                 message: format!(
                     "unknown provider kind `{kind}` (one of: {})",
-                    registry.kinds().join(", ")
+                    registry.all_kinds().join(", ")
                 ),
             }
             .into());
         }
         let before = existing.get(&p.name);
+        // A custom provider's settings come from the file; other kinds keep
+        // what is stored (while the kind stays the same).
+        let settings = match p.custom_settings() {
+            Some(custom) => serde_json::to_value(&custom).map_err(|e| {
+                CoreError::Invalid(format!("providers[{i}]: cannot store settings: {e}"))
+            })?,
+            None => before
+                .filter(|b| b.kind == kind)
+                .map_or_else(|| serde_json::json!({}), |b| b.settings.clone()),
+        };
         let row = storage
             .upsert_provider(&NewProvider {
                 name: p.name.clone(),
@@ -256,7 +266,7 @@ async fn apply_file(
                     .base_url
                     .clone()
                     .or_else(|| before.and_then(|b| b.base_url.clone())),
-                settings: before.map_or_else(|| serde_json::json!({}), |b| b.settings.clone()),
+                settings,
                 enabled: p.enabled.or(before.map(|b| b.enabled)).unwrap_or(true),
             })
             .await?;

@@ -1,9 +1,13 @@
 //! The declarative config file (TOML): raw serde structs, `${VAR}`
 //! expansion, and validation that names the exact path of a bad field.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use gproxy_protocol::Protocol;
+use gproxy_provider::builtin::custom::{
+    CUSTOM_KIND, CountTokens, CustomAuth, CustomProvider, CustomSettings,
+};
 use serde::Deserialize;
 
 /// Provider names that would shadow a gateway route.
@@ -67,9 +71,92 @@ pub struct ProviderConfig {
     pub base_url: Option<String>,
     /// Whether the provider serves requests. Default true.
     pub enabled: Option<bool>,
+    /// `custom` only, required there: the protocol the upstream speaks
+    /// (`openai_chat`, `openai_responses`, `claude`, `gemini`).
+    pub protocol: Option<Protocol>,
+    /// `custom` only: request-body paths set to `null` just before
+    /// dispatch (see `gproxy_protocol::json_mask` for the path forms).
+    pub json_param_mask: Option<Vec<String>>,
+    /// `custom` only: extra headers sent upstream on every request.
+    pub headers: Option<BTreeMap<String, String>>,
+    /// `custom` only: the models this provider serves; absent or empty
+    /// means any model.
+    pub models: Option<Vec<String>>,
+    /// `custom` only: where token counts come from (`upstream`, the
+    /// default, or `local`).
+    pub count_tokens: Option<CountTokens>,
+    /// `custom` only: how the credential is sent (`bearer`, `x-api-key`,
+    /// `x-goog-api-key`, `none`); default: the protocol's usual form.
+    pub auth: Option<CustomAuth>,
     /// Credentials to create or update, by name.
     #[serde(default)]
     pub credentials: Vec<CredentialConfig>,
+}
+
+impl ProviderConfig {
+    /// The kind this entry configures: `kind`, or `name` when `kind` is
+    /// absent (which bootstrap accepts only for a known kind).
+    pub fn effective_kind(&self) -> &str {
+        self.kind.as_deref().unwrap_or(&self.name)
+    }
+
+    /// The settings of a `custom` provider (`None` for other kinds, or
+    /// when `protocol` is missing).
+    pub fn custom_settings(&self) -> Option<CustomSettings> {
+        if self.effective_kind() != CUSTOM_KIND {
+            return None;
+        }
+        Some(CustomSettings {
+            protocol: self.protocol?,
+            json_param_mask: self.json_param_mask.clone().unwrap_or_default(),
+            headers: self.headers.clone().unwrap_or_default(),
+            models: self.models.clone().unwrap_or_default(),
+            count_tokens: self.count_tokens.unwrap_or_default(),
+            auth: self.auth,
+        })
+    }
+
+    /// Checks the custom-provider fields: required and valid for `custom`,
+    /// absent for every other kind. Errors name the field relative to the
+    /// provider (`protocol`, `json_param_mask[1]`, `headers.x-foo`).
+    fn validate_custom(&self) -> Result<(), (String, String)> {
+        let kind = self.effective_kind();
+        if kind != CUSTOM_KIND {
+            for (field, given) in [
+                ("protocol", self.protocol.is_some()),
+                ("json_param_mask", self.json_param_mask.is_some()),
+                ("headers", self.headers.is_some()),
+                ("models", self.models.is_some()),
+                ("count_tokens", self.count_tokens.is_some()),
+                ("auth", self.auth.is_some()),
+            ] {
+                if given {
+                    return Err((
+                        field.to_owned(),
+                        format!(
+                            "only allowed with kind = \"custom\" (this provider's kind is `{kind}`)"
+                        ),
+                    ));
+                }
+            }
+            return Ok(());
+        }
+        let Some(settings) = self.custom_settings() else {
+            return Err((
+                "protocol".to_owned(),
+                "required with kind = \"custom\" (one of: openai_chat, openai_responses, claude, gemini)"
+                    .to_owned(),
+            ));
+        };
+        if self.base_url.is_none() {
+            return Err((
+                "base_url".to_owned(),
+                "required with kind = \"custom\"".to_owned(),
+            ));
+        }
+        CustomProvider::new(&settings).map_err(|e| (e.field, e.message))?;
+        Ok(())
+    }
 }
 
 /// `[[providers.credentials]]`: one upstream credential.
@@ -204,6 +291,7 @@ impl FileConfig {
             if let Some(url) = &p.base_url {
                 validate_base_url(url).map_err(|m| (at("base_url"), m))?;
             }
+            p.validate_custom().map_err(|(f, m)| (at(&f), m))?;
             let mut cred_names = HashSet::new();
             for (j, c) in p.credentials.iter().enumerate() {
                 let at = |f: &str| format!("providers[{i}].credentials[{j}].{f}");

@@ -14,13 +14,14 @@ use gproxy_protocol::sse::SseDecoder;
 use gproxy_protocol::{Protocol, usage};
 use gproxy_provider::Endpoint;
 use gproxy_storage::{RequestLog, UsageSink};
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method, Request, Response};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use crate::accounting::{Accounting, Outcome};
 use crate::body::ProxyBody;
+use crate::headers::{is_dropped_request_header, is_dropped_response_header};
 use crate::settings::Limits;
 use crate::state::{Principal, ProviderRuntime, StateHandle};
 use crate::stream::{Framing, Rewrite, StreamProcessor};
@@ -129,55 +130,6 @@ pub struct Engine {
 
 /// The credential of a keyless provider with none configured.
 pub(crate) static NO_CREDENTIAL: Credential = Credential::None;
-
-/// Client headers never forwarded upstream: client credentials, hop-by-hop
-/// headers, and headers the gateway sets itself.
-fn is_dropped_request_header(name: &HeaderName) -> bool {
-    matches!(
-        name.as_str(),
-        "host"
-            | "content-length"
-            | "content-type"
-            | "authorization"
-            | "x-api-key"
-            | "x-goog-api-key"
-            | "cookie"
-            | "connection"
-            | "keep-alive"
-            | "proxy-authorization"
-            | "proxy-connection"
-            | "te"
-            | "trailer"
-            | "transfer-encoding"
-            | "upgrade"
-            | "expect"
-            | "accept-encoding"
-            | "http2-settings"
-            | "forwarded"
-            | "x-forwarded-for"
-            | "x-forwarded-host"
-            | "x-forwarded-proto"
-            | "x-real-ip"
-    )
-}
-
-/// Upstream response headers never passed to the client.
-fn is_dropped_response_header(name: &HeaderName) -> bool {
-    matches!(
-        name.as_str(),
-        "connection"
-            | "keep-alive"
-            | "proxy-connection"
-            | "transfer-encoding"
-            | "content-length"
-            | "content-encoding"
-            | "te"
-            | "trailer"
-            | "upgrade"
-            | "set-cookie"
-            | "alt-svc"
-    )
-}
 
 /// The upstream operation, owned by the plan.
 #[derive(Debug, Clone, Copy)]
@@ -422,6 +374,12 @@ impl Engine {
             )));
         }
 
+        if !provider.provider.allows_model(&model) {
+            return Err(GatewayError::NotFound(format!(
+                "model `{model}` is not offered by provider `{provider_name}`"
+            )));
+        }
+
         let mut rewrite = Rewrite::default();
         let mut stream = false;
         let mut changed = false;
@@ -468,6 +426,15 @@ impl Engine {
                 client_model: parsed.model,
             });
             model_prefix = None;
+        }
+        // Last edit before dispatch, after the gateway's own rewrites; only
+        // providers with a configured mask pay for it.
+        if let Some(masked) = provider
+            .provider
+            .json_mask()
+            .and_then(|mask| mask.apply(&body))
+        {
+            body = Bytes::from(masked);
         }
         rewrite.model_prefix = model_prefix.clone();
 
@@ -543,6 +510,9 @@ impl Engine {
             }
         }
         provider.provider.default_headers(&mut headers);
+        for (name, value) in provider.provider.extra_headers() {
+            headers.insert(name.clone(), value.clone());
+        }
         provider
             .provider
             .apply_auth(credential, &mut headers)
@@ -786,33 +756,5 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&merged).unwrap();
         assert_eq!(v, serde_json::json!({"include_usage": true, "x": 1}));
         assert!(include_usage(Some("[1]")).is_err());
-    }
-
-    #[test]
-    fn credentials_and_hop_headers_are_dropped() {
-        for h in [
-            "authorization",
-            "x-api-key",
-            "x-goog-api-key",
-            "host",
-            "accept-encoding",
-            "cookie",
-        ] {
-            assert!(
-                is_dropped_request_header(&HeaderName::from_static(h)),
-                "{h}"
-            );
-        }
-        for h in [
-            "anthropic-version",
-            "anthropic-beta",
-            "openai-beta",
-            "user-agent",
-        ] {
-            assert!(
-                !is_dropped_request_header(&HeaderName::from_static(h)),
-                "{h}"
-            );
-        }
     }
 }

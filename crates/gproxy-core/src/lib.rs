@@ -11,6 +11,7 @@ pub mod bootstrap;
 pub mod config;
 mod engine;
 mod error;
+mod headers;
 mod passthrough;
 pub mod settings;
 pub mod state;

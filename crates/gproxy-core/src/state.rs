@@ -71,8 +71,10 @@ pub fn key_prefix(key: &str) -> String {
 }
 
 impl Snapshot {
-    /// Builds a snapshot from storage. Rows that cannot be used (unknown
-    /// provider kind, unreadable credential) are skipped with a warning.
+    /// Builds a snapshot from storage. Each provider is built from its kind
+    /// and stored settings (a custom provider is its own instance). Rows
+    /// that cannot be used (unknown kind, unusable settings, no base URL,
+    /// unreadable credential) are skipped with a warning.
     pub async fn load(storage: &Storage, registry: &ProviderRegistry) -> Result<Self, CoreError> {
         let providers = storage.list_providers().await?;
         let credentials = storage.list_credentials().await?;
@@ -98,14 +100,21 @@ impl Snapshot {
 
         let mut snapshot = Snapshot::default();
         for row in providers {
-            let Some(provider) = registry.get(&row.kind) else {
-                tracing::warn!(provider = %row.name, kind = %row.kind, "skipping provider of unknown kind");
-                continue;
+            let provider = match registry.build(&row.kind, &row.settings) {
+                Ok(provider) => provider,
+                Err(e) => {
+                    tracing::warn!(provider = %row.name, kind = %row.kind, error = %e, "skipping provider");
+                    continue;
+                }
             };
             let base_url = row
                 .base_url
                 .clone()
                 .unwrap_or_else(|| provider.default_base_url().to_owned());
+            if base_url.is_empty() {
+                tracing::warn!(provider = %row.name, kind = %row.kind, "skipping provider without a base URL");
+                continue;
+            }
             let pool = CredentialPool::new(by_provider.remove(&row.id).unwrap_or_default());
             snapshot.providers.insert(
                 row.name.clone(),

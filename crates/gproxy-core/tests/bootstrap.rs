@@ -135,6 +135,65 @@ keys = ["sk-alice-0001", "sk-alice-0002"]
 }
 
 #[tokio::test]
+async fn custom_providers_are_stored_as_settings_and_rebuilt_per_instance() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = |model: &str| {
+        format!(
+            r#"
+[[providers]]
+name = "cust-a"
+kind = "custom"
+protocol = "claude"
+base_url = "http://127.0.0.1:1"
+models = ["{model}"]
+json_param_mask = ["/metadata"]
+
+[[providers]]
+name = "cust-b"
+kind = "custom"
+protocol = "gemini"
+base_url = "http://127.0.0.1:2"
+auth = "none"
+"#
+        )
+    };
+    let boot = bootstrap(args(dir.path(), Some(&file("c-1"))))
+        .await
+        .unwrap();
+    let rows = boot.storage.list_providers().await.unwrap();
+    assert_eq!(
+        rows.len(),
+        12,
+        "10 built-ins + 2 custom; custom is never seeded"
+    );
+    let row = rows.iter().find(|r| r.name == "cust-a").unwrap();
+    assert_eq!(row.kind, "custom");
+    assert_eq!(
+        row.settings,
+        serde_json::json!({"protocol": "claude", "models": ["c-1"], "json_param_mask": ["/metadata"], "count_tokens": "upstream"})
+    );
+    let snapshot = boot.state.load();
+    let a = &snapshot.providers["cust-a"].provider;
+    let b = &snapshot.providers["cust-b"].provider;
+    assert_eq!((a.kind(), b.kind()), ("custom", "custom"));
+    assert_eq!(a.protocols(), &[gproxy_protocol::Protocol::Claude]);
+    assert_eq!(b.protocols(), &[gproxy_protocol::Protocol::Gemini]);
+    assert!(a.allows_model("c-1") && !a.allows_model("c-2"));
+    assert!(a.json_mask().is_some() && b.json_mask().is_none());
+    assert!(!b.requires_credential());
+    drop(snapshot);
+    drop(boot);
+
+    // Changed settings in the file replace the stored ones.
+    let boot = bootstrap(args(dir.path(), Some(&file("c-2"))))
+        .await
+        .unwrap();
+    let snapshot = boot.state.load();
+    assert!(snapshot.providers["cust-a"].provider.allows_model("c-2"));
+    assert!(!snapshot.providers["cust-a"].provider.allows_model("c-1"));
+}
+
+#[tokio::test]
 async fn a_provider_of_unknown_kind_names_its_field() {
     let dir = tempfile::tempdir().unwrap();
     for (file, field) in [

@@ -1,7 +1,7 @@
 //! Wire-level building blocks shared by every gproxy layer: the protocol tag,
 //! an incremental SSE codec, shallow JSON editing for same-protocol
-//! forwarding, a streamed JSON-array splitter, usage extraction and error
-//! bodies in each protocol's own shape.
+//! forwarding, `json_param_mask` paths, a streamed JSON-array splitter,
+//! usage extraction and error bodies in each protocol's own shape.
 //!
 //! Nothing here does IO: every type is fed bytes and hands bytes back.
 
@@ -9,6 +9,7 @@ pub mod embeddings;
 pub mod error;
 pub mod json_array;
 pub mod json_edit;
+pub mod json_mask;
 pub mod sse;
 pub mod url;
 pub mod usage;

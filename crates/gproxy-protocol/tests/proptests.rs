@@ -3,6 +3,7 @@
 use gproxy_protocol::Protocol;
 use gproxy_protocol::json_array::JsonArraySplitter;
 use gproxy_protocol::json_edit::{RawObject, prefix_model};
+use gproxy_protocol::json_mask::JsonMask;
 use gproxy_protocol::sse::{self, SseDecoder, SseEvent};
 use gproxy_protocol::usage::{StreamUsageTracker, from_response_body};
 use proptest::prelude::*;
@@ -125,6 +126,41 @@ proptest! {
         let object = RawObject::parse(&text).unwrap();
         let out: serde_json::Value = serde_json::from_slice(&object.to_vec()).unwrap();
         prop_assert_eq!(out, value);
+    }
+}
+
+/// Mask paths built from the characters the path syntax cares about.
+fn mask_path() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-c0-2*.\\[\\]\"/~\\\\]{0,10}",
+        "(/[a-c0-2*~]{0,3}){1,4}",
+        "[a-c*]{1,2}((\\.[a-c*]{1,2})|(\\[[0-2*]\\])){0,3}",
+    ]
+}
+
+proptest! {
+    #[test]
+    fn json_mask_parse_and_apply_never_panic(
+        paths in proptest::collection::vec(mask_path(), 0..4),
+        input in proptest::collection::vec(any::<u8>(), 0..256),
+    ) {
+        if let Ok(mask) = JsonMask::parse(&paths) {
+            let _ = mask.apply(&input);
+        }
+    }
+
+    #[test]
+    fn json_mask_output_is_json_with_the_paths_null(
+        paths in proptest::collection::vec(mask_path(), 0..4),
+        value in prop_oneof![json_object(), json_value()],
+    ) {
+        let Ok(mask) = JsonMask::parse(&paths) else { return Ok(()); };
+        let body = serde_json::to_vec(&value).unwrap();
+        if let Some(out) = mask.apply(&body) {
+            let out: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            // Masking is idempotent: a second pass changes nothing.
+            prop_assert_eq!(mask.apply(&serde_json::to_vec(&out).unwrap()), None);
+        }
     }
 }
 

@@ -1,11 +1,16 @@
-//! Provider kinds by name.
+//! Provider kinds by name, and building a configured provider of a kind.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::{Provider, builtin};
+use crate::builtin::{CUSTOM_KIND, CustomProvider};
+use crate::{Provider, ProviderError, builtin};
 
 /// Maps a provider kind name to its implementation.
+///
+/// Built-in kinds are one shared, stateless instance each. A custom
+/// provider (`custom`) is configuration, so each one is its own instance,
+/// built from its stored settings by [`ProviderRegistry::build`].
 #[derive(Debug, Clone)]
 pub struct ProviderRegistry {
     kinds: HashMap<&'static str, Arc<dyn Provider>>,
@@ -18,15 +23,45 @@ impl ProviderRegistry {
         ProviderRegistry { kinds }
     }
 
-    /// The provider of this kind, if known.
+    /// The built-in provider of this kind, if there is one.
     pub fn get(&self, kind: &str) -> Option<Arc<dyn Provider>> {
         self.kinds.get(kind).cloned()
     }
 
-    /// Every known kind name, sorted.
+    /// The provider for a configured provider of `kind` with its stored
+    /// `settings`. Built-ins ignore the settings; `custom` is built from
+    /// them and refuses settings it cannot use.
+    pub fn build(
+        &self,
+        kind: &str,
+        settings: &serde_json::Value,
+    ) -> Result<Arc<dyn Provider>, ProviderError> {
+        if kind == CUSTOM_KIND {
+            return Ok(Arc::new(CustomProvider::from_settings(settings)?));
+        }
+        self.get(kind).ok_or_else(|| ProviderError::UnknownKind {
+            kind: kind.to_owned(),
+        })
+    }
+
+    /// Whether `kind` names a built-in kind or `custom`.
+    pub fn is_kind(&self, kind: &str) -> bool {
+        kind == CUSTOM_KIND || self.kinds.contains_key(kind)
+    }
+
+    /// Every built-in kind name, sorted: the kinds seeded at start-up.
+    /// `custom` is not among them (see [`ProviderRegistry::all_kinds`]).
     pub fn kinds(&self) -> Vec<&'static str> {
         let mut kinds: Vec<_> = self.kinds.keys().copied().collect();
         kinds.sort_unstable();
+        kinds
+    }
+
+    /// Every kind a provider may be configured with: the built-ins, then
+    /// `custom`.
+    pub fn all_kinds(&self) -> Vec<&'static str> {
+        let mut kinds = self.kinds();
+        kinds.push(CUSTOM_KIND);
         kinds
     }
 }

@@ -5,7 +5,8 @@ use std::fmt::Debug;
 
 use gproxy_credential::Credential;
 use gproxy_protocol::Protocol;
-use http::HeaderMap;
+use gproxy_protocol::json_mask::JsonMask;
+use http::{HeaderMap, HeaderName, HeaderValue};
 
 /// The upstream operation a request maps to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +75,22 @@ pub enum ProviderError {
         kind: &'static str,
         /// Why.
         reason: &'static str,
+    },
+    /// No provider of this kind exists.
+    #[error("unknown provider kind `{kind}`")]
+    UnknownKind {
+        /// The kind asked for.
+        kind: String,
+    },
+    /// A provider's stored settings cannot be used.
+    #[error("invalid settings for provider kind `{kind}`: `{field}`: {message}")]
+    InvalidSettings {
+        /// Provider kind.
+        kind: &'static str,
+        /// The settings field, e.g. `json_param_mask[1]`.
+        field: String,
+        /// What is wrong.
+        message: String,
     },
 }
 
@@ -158,6 +175,25 @@ pub trait Provider: Send + Sync + Debug {
     /// Provider-specific header defaults (e.g. `anthropic-version`), applied
     /// after the client's headers so that a client value wins.
     fn default_headers(&self, _headers: &mut HeaderMap) {}
+
+    /// Headers the operator configured for this provider, set on every
+    /// upstream request after the client's headers and the provider
+    /// defaults (so they win over both). Empty for built-ins.
+    fn extra_headers(&self) -> &[(HeaderName, HeaderValue)] {
+        &[]
+    }
+
+    /// Whether this provider serves `model` (the upstream model id, without
+    /// any provider prefix). Every model, unless an allow-list is configured.
+    fn allows_model(&self, _model: &str) -> bool {
+        true
+    }
+
+    /// Paths set to `null` in the request body just before dispatch, if
+    /// any are configured.
+    fn json_mask(&self) -> Option<&JsonMask> {
+        None
+    }
 
     /// Whether requests need a configured credential.
     fn requires_credential(&self) -> bool {

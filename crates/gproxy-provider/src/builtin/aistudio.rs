@@ -35,33 +35,14 @@ impl Provider for AiStudio {
                 model,
                 stream,
                 alt_sse,
-            } => {
-                let method = if *stream {
-                    "streamGenerateContent"
-                } else {
-                    "generateContent"
-                };
-                let mut url = join_url(base_url, &format!("{version}/models/{model}:{method}"));
-                if *stream && *alt_sse {
-                    url.push_str("?alt=sse");
-                }
-                Ok(url)
-            }
+            } => Ok(gemini_generate_url(
+                base_url, version, model, *stream, *alt_sse,
+            )),
             Endpoint::GeminiEmbed {
                 version,
                 model,
                 batch,
-            } => {
-                let method = if *batch {
-                    "batchEmbedContents"
-                } else {
-                    "embedContent"
-                };
-                Ok(join_url(
-                    base_url,
-                    &format!("{version}/models/{model}:{method}"),
-                ))
-            }
+            } => Ok(gemini_embed_url(base_url, version, model, *batch)),
             Endpoint::OpenAiChat
             | Endpoint::OpenAiResponses
             | Endpoint::OpenAiEmbeddings
@@ -72,4 +53,35 @@ impl Provider for AiStudio {
     fn auth_form(&self) -> AuthForm {
         AuthForm::Header("x-goog-api-key")
     }
+}
+
+/// `{base}/{version}/models/{model}:generateContent`, or
+/// `:streamGenerateContent` (with `?alt=sse` when asked for).
+pub(crate) fn gemini_generate_url(
+    base_url: &str,
+    version: &str,
+    model: &str,
+    stream: bool,
+    alt_sse: bool,
+) -> String {
+    let method = if stream {
+        "streamGenerateContent"
+    } else {
+        "generateContent"
+    };
+    let mut url = join_url(base_url, &format!("{version}/models/{model}:{method}"));
+    if stream && alt_sse {
+        url.push_str("?alt=sse");
+    }
+    url
+}
+
+/// `{base}/{version}/models/{model}:embedContent` or `:batchEmbedContents`.
+pub(crate) fn gemini_embed_url(base_url: &str, version: &str, model: &str, batch: bool) -> String {
+    let method = if batch {
+        "batchEmbedContents"
+    } else {
+        "embedContent"
+    };
+    join_url(base_url, &format!("{version}/models/{model}:{method}"))
 }

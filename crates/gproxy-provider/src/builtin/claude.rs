@@ -46,11 +46,16 @@ impl Provider for Claude {
     }
 
     fn default_headers(&self, headers: &mut HeaderMap) {
-        if !headers.contains_key("anthropic-version") {
-            headers.insert(
-                "anthropic-version",
-                HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION),
-            );
-        }
+        default_anthropic_version(headers);
+    }
+}
+
+/// Adds `anthropic-version` when the client sent none.
+pub(crate) fn default_anthropic_version(headers: &mut HeaderMap) {
+    if !headers.contains_key("anthropic-version") {
+        headers.insert(
+            "anthropic-version",
+            HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION),
+        );
     }
 }

@@ -1,18 +1,21 @@
-//! The built-in providers. Each is data plus the overrides it needs.
+//! The built-in providers, each data plus the overrides it needs, and the
+//! configurable `custom` provider.
 
 mod aistudio;
 mod claude;
+pub mod custom;
 mod openai;
 
 pub use aistudio::AiStudio;
 pub use claude::Claude;
+pub use custom::{CUSTOM_KIND, CustomProvider, CustomSettings};
 pub use openai::OpenAiCompatible;
 
 use std::sync::Arc;
 
 use crate::Provider;
 
-/// Every built-in provider, by kind name.
+/// Every built-in provider, by kind name (`custom` is built per instance).
 pub fn all() -> Vec<Arc<dyn Provider>> {
     let mut all: Vec<Arc<dyn Provider>> = vec![Arc::new(Claude), Arc::new(AiStudio)];
     all.extend(

@@ -117,10 +117,16 @@ impl Provider for OpenAiCompatible {
     /// The OpenAI SDK base URL already ends in the version (`.../v1`), and
     /// clients call `/{provider}/v1/...`: the client's `/v1` maps onto it.
     fn passthrough_url(&self, base_url: &str, path_and_query: &str) -> String {
-        let rest = match path_and_query.strip_prefix("/v1") {
-            Some(rest) if rest.is_empty() || rest.starts_with(['/', '?']) => rest,
-            _ => path_and_query,
-        };
-        join_url(base_url, rest)
+        openai_passthrough_url(base_url, path_and_query)
     }
+}
+
+/// The passthrough URL for an OpenAI-style base URL that already ends in the
+/// version: the client's leading `/v1` maps onto it.
+pub(crate) fn openai_passthrough_url(base_url: &str, path_and_query: &str) -> String {
+    let rest = match path_and_query.strip_prefix("/v1") {
+        Some(rest) if rest.is_empty() || rest.starts_with(['/', '?']) => rest,
+        _ => path_and_query,
+    };
+    join_url(base_url, rest)
 }
