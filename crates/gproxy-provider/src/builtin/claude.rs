@@ -3,8 +3,9 @@
 use gproxy_protocol::Protocol;
 use http::{HeaderMap, HeaderValue};
 
+use crate::models::{PAGE_SIZE, parse_claude, with_query};
 use crate::traits::{AuthForm, join_url, unsupported};
-use crate::{Endpoint, Provider, ProviderError};
+use crate::{Endpoint, ModelPage, ModelsError, Provider, ProviderError};
 
 /// The `anthropic-version` sent when the client sent none.
 pub const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
@@ -41,6 +42,31 @@ impl Provider for Claude {
 
     fn auth_form(&self) -> AuthForm {
         AuthForm::Header("x-api-key")
+    }
+
+    fn models_url(&self, base_url: &str, page: Option<&str>) -> Option<String> {
+        let url = with_query(
+            join_url(base_url, "v1/models"),
+            "limit",
+            &PAGE_SIZE.to_string(),
+        );
+        Some(match page {
+            Some(after) => with_query(url, "after_id", after),
+            None => url,
+        })
+    }
+
+    fn parse_models(&self, body: &[u8]) -> Result<ModelPage, ModelsError> {
+        parse_claude(body)
+    }
+
+    fn fallback_models(&self) -> &'static [&'static str] {
+        &[
+            "claude-sonnet-4-5-20250929",
+            "claude-haiku-4-5-20251001",
+            "claude-opus-4-1-20250805",
+            "claude-sonnet-4-20250514",
+        ]
     }
 
     fn default_headers(&self, headers: &mut HeaderMap) {
