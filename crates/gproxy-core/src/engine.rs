@@ -8,7 +8,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use gproxy_credential::Credential;
 use gproxy_protocol::json_array::JsonArraySplitter;
-use gproxy_protocol::json_edit::{RawObject, prefix_model};
+use gproxy_protocol::json_edit::RawObject;
 use gproxy_protocol::sse::SseDecoder;
 use gproxy_protocol::{Protocol, usage};
 use gproxy_provider::Endpoint;
@@ -20,9 +20,11 @@ use hyper::body::Incoming;
 
 use crate::accounting::{Accounting, Outcome};
 use crate::body::ProxyBody;
+use crate::model_route::{self, Resolved};
+use crate::models::{self, ModelCatalog, ModelListing};
 use crate::settings::Limits;
 use crate::state::{Principal, ProviderRuntime, StateHandle};
-use crate::stream::{Framing, Rewrite, StreamProcessor};
+use crate::stream::{Framing, ModelRewrite, Rewrite, StreamProcessor};
 use crate::upstream::UpstreamClient;
 use crate::{GatewayError, UpstreamFailure};
 
@@ -76,6 +78,7 @@ pub struct ProxyRequest {
 pub struct Engine {
     state: Arc<StateHandle>,
     upstream: UpstreamClient,
+    models: ModelCatalog,
     sink: UsageSink,
     limits: Limits,
 }
@@ -135,12 +138,34 @@ fn is_dropped_response_header(name: &HeaderName) -> bool {
 /// The upstream call the engine settled on.
 struct Plan<'a> {
     provider: Arc<ProviderRuntime>,
-    endpoint: Endpoint<'a>,
+    gemini: Option<&'a GeminiCall>,
+    protocol: Protocol,
+    /// The upstream model.
+    model: String,
     body: Bytes,
     stream: bool,
     rewrite: Rewrite,
-    /// Prefix to put back on the model of a non-stream body.
-    model_prefix: Option<String>,
+    /// What the client sees in the model field of a non-stream body.
+    reply_model: Option<ModelRewrite>,
+}
+
+impl Plan<'_> {
+    fn endpoint(&self) -> Endpoint<'_> {
+        if let Some(call) = self.gemini {
+            return Endpoint::GeminiGenerate {
+                version: &call.version,
+                model: &self.model,
+                stream: call.stream,
+                alt_sse: call.alt_sse,
+            };
+        }
+        match self.protocol {
+            Protocol::OpenAiResponses => Endpoint::OpenAiResponses,
+            Protocol::Claude => Endpoint::ClaudeMessages,
+            // `plan` refuses a Gemini request without its call.
+            Protocol::OpenAiChat | Protocol::Gemini => Endpoint::OpenAiChat,
+        }
+    }
 }
 
 impl Engine {
@@ -153,6 +178,7 @@ impl Engine {
     ) -> Self {
         Engine {
             state,
+            models: ModelCatalog::new(upstream.clone(), models::CACHE_TTL),
             upstream,
             sink,
             limits,
@@ -186,6 +212,13 @@ impl Engine {
             .authenticate(key)
             .cloned()
             .ok_or_else(|| GatewayError::Unauthorized("invalid API key".into()))
+    }
+
+    /// Lists the models of every enabled provider plus the model routes
+    /// (`provider` `None`), or of one provider.
+    pub async fn list_models(&self, provider: Option<&str>) -> Result<ModelListing, GatewayError> {
+        let snapshot = self.state.load_full();
+        self.models.list(&snapshot, provider).await
     }
 
     /// Proxies one request. Errors are returned for the router to render;
@@ -273,57 +306,31 @@ impl Engine {
             }
         };
 
-        let (provider_name, model, aggregate) = match &req.route.provider {
-            Some(p) => (p.clone(), client_model, false),
-            None => match client_model.split_once('/') {
-                Some((p, m)) if !p.is_empty() && !m.is_empty() => {
-                    (p.to_owned(), m.to_owned(), true)
-                }
-                _ => {
-                    return Err(GatewayError::BadRequest(format!(
-                        "model `{client_model}`: on aggregate routes write the model as `provider/model` (e.g. `openai/gpt-4o-mini`), or call `/{{provider}}/...`"
-                    )));
-                }
-            },
-        };
-        log.provider = Some(provider_name.clone());
+        log.model = Some(client_model.clone());
+        if let Some(p) = &req.route.provider {
+            log.provider = Some(p.clone());
+        }
+        let Resolved {
+            provider,
+            model,
+            rewrite_request,
+            reply_model,
+        } = model_route::resolve(
+            &snapshot.providers,
+            &snapshot.routes,
+            req.route.provider.as_deref(),
+            &client_model,
+            protocol,
+        )?;
+        log.provider = Some(provider.name.clone());
         log.model = Some(model.clone());
-
-        let provider = snapshot
-            .providers
-            .get(&provider_name)
-            .cloned()
-            .ok_or_else(|| {
-                GatewayError::NotFound(format!(
-                    "provider `{provider_name}` not found; GET /health lists the configured providers"
-                ))
-            })?;
-        if !provider.enabled {
-            return Err(GatewayError::NotFound(format!(
-                "provider `{provider_name}` is disabled"
-            )));
-        }
-        if !provider.provider.speaks(protocol) {
-            return Err(GatewayError::BadRequest(format!(
-                "provider `{provider_name}` (kind `{}`) does not speak {}; call it with one of: {}",
-                provider.provider.kind(),
-                protocol.as_str(),
-                provider
-                    .provider
-                    .protocols()
-                    .iter()
-                    .map(|p| p.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
 
         let mut rewrite = Rewrite::default();
         let mut stream = false;
         let mut changed = false;
         if let Some(obj) = body_obj.as_mut() {
             stream = obj.get_bool("stream").unwrap_or(false);
-            if aggregate {
+            if rewrite_request {
                 obj.set_str("model", &model);
                 changed = true;
             }
@@ -341,39 +348,27 @@ impl Engine {
             (Some(obj), true) => Bytes::from(obj.to_vec()),
             _ => req.body.clone(),
         };
-        let model_prefix =
-            (aggregate && protocol != Protocol::Gemini).then(|| provider_name.clone());
-        rewrite.model_prefix = model_prefix.clone();
+        // Gemini responses carry no `model` field to rewrite.
+        let reply_model = reply_model.filter(|_| protocol != Protocol::Gemini);
+        rewrite.model = reply_model.clone();
 
-        let endpoint = match (&req.route.gemini, protocol) {
-            (Some(call), _) => {
-                stream = call.stream;
-                let model = match &req.route.provider {
-                    Some(_) => call.model.as_str(),
-                    None => call.model.split_once('/').map_or("", |(_, m)| m),
-                };
-                Endpoint::GeminiGenerate {
-                    version: &call.version,
-                    model,
-                    stream: call.stream,
-                    alt_sse: call.alt_sse,
-                }
-            }
-            (None, Protocol::OpenAiChat) => Endpoint::OpenAiChat,
-            (None, Protocol::OpenAiResponses) => Endpoint::OpenAiResponses,
-            (None, Protocol::Claude) => Endpoint::ClaudeMessages,
+        match (&req.route.gemini, protocol) {
+            (Some(call), _) => stream = call.stream,
             (None, Protocol::Gemini) => {
                 return Err(GatewayError::Internal("gemini route without a call".into()));
             }
-        };
+            (None, _) => {}
+        }
         log.stream = stream;
         Ok(Plan {
             provider,
-            endpoint,
+            gemini: req.route.gemini.as_ref(),
+            protocol,
+            model,
             body,
             stream,
             rewrite,
-            model_prefix,
+            reply_model,
         })
     }
 
@@ -397,7 +392,7 @@ impl Engine {
 
         let url = provider
             .provider
-            .upstream_url(&provider.base_url, &plan.endpoint)
+            .upstream_url(&provider.base_url, &plan.endpoint())
             .map_err(|e| GatewayError::BadRequest(e.to_string()))?;
         let mut headers = HeaderMap::with_capacity(req.headers.len() + 3);
         for (k, v) in &req.headers {
@@ -456,6 +451,7 @@ impl Engine {
                     kept.append(k.clone(), v.clone());
                 }
             }
+            served_by(&mut kept, &name, &plan.model);
             return Err(GatewayError::Upstream(Box::new(UpstreamFailure {
                 provider: name,
                 status,
@@ -484,6 +480,7 @@ impl Engine {
                     h.append(k.clone(), v.clone());
                 }
             }
+            served_by(h, &name, &plan.model);
         }
 
         match framing {
@@ -502,11 +499,8 @@ impl Engine {
                 accounting.first_byte();
                 let body = self.read_body(incoming, &name).await?;
                 let usage = usage::from_response_body(req.route.protocol, &body);
-                let body = match &plan.model_prefix {
-                    Some(prefix) => match prefix_model(&body, prefix) {
-                        Ok(Some(rewritten)) => Bytes::from(rewritten),
-                        Ok(None) | Err(_) => body,
-                    },
+                let body = match plan.reply_model.as_ref().and_then(|m| m.apply(&body)) {
+                    Some(rewritten) => Bytes::from(rewritten),
                     None => body,
                 };
                 builder
@@ -570,6 +564,21 @@ enum Dispatched {
     },
     /// A complete response; the caller records the row now.
     Full(Response<ProxyBody>, Option<gproxy_protocol::Usage>),
+}
+
+/// Response header naming the provider that served a proxied request.
+pub const PROVIDER_HEADER: &str = "x-gproxy-provider";
+/// Response header naming the upstream model that served a proxied request.
+pub const MODEL_HEADER: &str = "x-gproxy-model";
+
+/// Adds [`PROVIDER_HEADER`] and [`MODEL_HEADER`] (skipping a value that is
+/// not a valid header value).
+fn served_by(headers: &mut HeaderMap, provider: &str, model: &str) {
+    for (name, value) in [(PROVIDER_HEADER, provider), (MODEL_HEADER, model)] {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            headers.insert(HeaderName::from_static(name), v);
+        }
+    }
 }
 
 /// `stream_options` with `include_usage: true`, and whether the client had

@@ -11,6 +11,8 @@ pub mod bootstrap;
 pub mod config;
 mod engine;
 mod error;
+pub mod model_route;
+pub mod models;
 pub mod settings;
 pub mod state;
 mod stream;
@@ -18,7 +20,7 @@ pub mod upstream;
 
 pub use body::{BodyError, ProxyBody};
 pub use bootstrap::{Bootstrapped, StartupArgs, bootstrap};
-pub use engine::{Engine, GeminiCall, ProxyRequest, ProxyRoute};
+pub use engine::{Engine, GeminiCall, MODEL_HEADER, PROVIDER_HEADER, ProxyRequest, ProxyRoute};
 pub use error::{CoreError, ErrorSource, GatewayError, UpstreamFailure};
 pub use settings::{Limits, Settings};
 
