@@ -179,7 +179,8 @@ async fn model_routes_are_upserted_by_name_at_every_start() {
     drop(boot);
 
     // The same name again: updated in place, not duplicated.
-    let second = "[[routes]]\nmodel = \"smart\"\ntargets = [{ target = \"openai/gpt-4o\", weight = 2 }]\n";
+    let second =
+        "[[routes]]\nmodel = \"smart\"\ntargets = [{ target = \"openai/gpt-4o\", weight = 2 }]\n";
     let boot = bootstrap(args(dir.path(), Some(second))).await.unwrap();
     let rows = boot.storage.list_model_routes().await.unwrap();
     assert_eq!(rows.len(), 1);
