@@ -172,7 +172,9 @@ async fn unknown_provider_route_and_model_form_are_clear_4xx() {
         )
         .await;
     assert_eq!(reply.status, 404);
-    assert!(assert_shape("openai_chat", &reply.json(), 404).contains("provider `nope` not found"));
+    let message = assert_shape("openai_chat", &reply.json(), 404);
+    assert!(message.contains("provider `nope` not found"), "{message}");
+    assert!(message.contains("GET /v1/models"), "{message}");
 
     let reply = gw
         .post(
@@ -181,8 +183,15 @@ async fn unknown_provider_route_and_model_form_are_clear_4xx() {
             json!({"model": "claude-sonnet-4-5", "max_tokens": 1, "messages": []}),
         )
         .await;
-    assert_eq!(reply.status, 400);
-    assert!(assert_shape("claude", &reply.json(), 400).contains("provider/model"));
+    // A bare model that is no model route's name: not found, with the way out.
+    assert_eq!(reply.status, 404);
+    let message = assert_shape("claude", &reply.json(), 404);
+    assert!(
+        message.contains("model `claude-sonnet-4-5` not found"),
+        "{message}"
+    );
+    assert!(message.contains("provider/model"), "{message}");
+    assert!(message.contains("GET /v1/models"), "{message}");
 
     // A provider that does not speak the client's protocol (no conversion yet).
     let reply = gw

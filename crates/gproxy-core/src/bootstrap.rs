@@ -1,6 +1,7 @@
 //! Start-up: merge the configuration (CLI > ENV > config file > database >
 //! defaults), persist the merge, apply the config file, seed the built-in
-//! providers, make sure an admin key exists, and build the first snapshot.
+//! providers, apply the model routes, make sure an admin key exists, and
+//! build the first snapshot.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -8,12 +9,15 @@ use std::sync::Arc;
 
 use gproxy_credential::{Credential, Secret};
 use gproxy_provider::ProviderRegistry;
-use gproxy_storage::{NewCredential, NewProvider, Storage};
+use gproxy_storage::{NewCredential, NewModelRoute, NewProvider, Storage};
 use rand::Rng;
 use rand::distr::Alphanumeric;
 
 use crate::CoreError;
-use crate::config::{ConfigError, FileConfig, LimitsConfig, validate_key, validate_proxy};
+use crate::config::{
+    ConfigError, FileConfig, LimitsConfig, TargetConfig, is_weighted, validate_key, validate_proxy,
+};
+use crate::model_route::{RouteTarget, Strategy};
 use crate::settings::{DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, Limits, Settings};
 use crate::state::{ADMIN_KEY_HASH, ADMIN_KEY_PREFIX, Snapshot, StateHandle, hash_key, key_prefix};
 
@@ -136,6 +140,7 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
     let registry = ProviderRegistry::builtin();
     apply_file(&storage, &registry, &file, &config_path).await?;
     seed_builtins(&storage, &registry).await?;
+    apply_routes(&storage, &file, &config_path).await?;
 
     let snapshot = Snapshot::load(&storage, &registry).await?;
     Ok(Bootstrapped {
@@ -296,6 +301,69 @@ async fn apply_file(
                 .upsert_user_key(user.id, &hex::encode(hash_key(key)), &key_prefix(key))
                 .await?;
         }
+    }
+    Ok(())
+}
+
+/// Upserts the config file's model routes, by model name. Every target must
+/// name a provider that exists (configured, stored or built-in).
+async fn apply_routes(storage: &Storage, file: &FileConfig, path: &Path) -> Result<(), CoreError> {
+    if file.routes.is_empty() {
+        return Ok(());
+    }
+    let providers: Vec<String> = storage
+        .list_providers()
+        .await?
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    for (i, r) in file.routes.iter().enumerate() {
+        let mut targets = Vec::with_capacity(r.targets.len());
+        for (j, t) in r.targets.iter().enumerate() {
+            let field = match t {
+                TargetConfig::Plain(_) => format!("routes[{i}].targets[{j}]"),
+                TargetConfig::Weighted(_) => format!("routes[{i}].targets[{j}].target"),
+            };
+            let Some((provider, model)) = t.split() else {
+                return Err(ConfigError::Field {
+                    path: path.to_owned(),
+                    field,
+                    message: format!("`{}` must be `provider/model`", t.target()),
+                }
+                .into());
+            };
+            if !providers.iter().any(|p| p == provider) {
+                return Err(ConfigError::Field {
+                    path: path.to_owned(),
+                    field,
+                    message: format!(
+                        "unknown provider `{provider}` (configured: {})",
+                        providers.join(", ")
+                    ),
+                }
+                .into());
+            }
+            targets.push(RouteTarget {
+                provider: provider.to_owned(),
+                model: model.to_owned(),
+                weight: t.weight(),
+            });
+        }
+        let strategy = if is_weighted(&r.targets) {
+            Strategy::Weighted
+        } else {
+            Strategy::Ordered
+        };
+        let targets = serde_json::to_value(&targets)
+            .map_err(|e| CoreError::Invalid(format!("cannot store route targets: {e}")))?;
+        storage
+            .upsert_model_route(&NewModelRoute {
+                name: r.model.clone(),
+                strategy: strategy.as_str().to_owned(),
+                targets,
+                enabled: true,
+            })
+            .await?;
     }
     Ok(())
 }

@@ -10,6 +10,10 @@ use gproxy_provider::builtin::custom::{
 };
 use serde::Deserialize;
 
+mod routes;
+
+pub use routes::{RouteConfig, TargetConfig, WeightedTarget, is_weighted};
+
 /// Provider names that would shadow a gateway route.
 const RESERVED_NAMES: &[&str] = &["v1", "v1beta", "admin", "health", "metrics", "assets"];
 
@@ -38,6 +42,9 @@ pub struct FileConfig {
     /// Users and their keys to create, by name.
     #[serde(default)]
     pub users: Vec<UserConfig>,
+    /// Model routes (aliases) to create or update, by model name.
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
 }
 
 /// `[limits]`: every limit has a number; absent ones keep their default.
@@ -335,6 +342,7 @@ impl FileConfig {
         if let Some(k) = &self.admin_key {
             validate_key(k).map_err(|m| ("admin_key".to_owned(), m))?;
         }
+        routes::validate(&self.routes)?;
         Ok(())
     }
 }
@@ -402,7 +410,7 @@ fn expand_str(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, S
     Ok(out)
 }
 
-fn validate_name(name: &str) -> Result<(), String> {
+pub(crate) fn validate_name(name: &str) -> Result<(), String> {
     if name.is_empty() || name.len() > 64 {
         return Err("must be 1 to 64 characters".into());
     }
@@ -469,7 +477,7 @@ pub fn validate_proxy(url: &str) -> Result<(), String> {
 mod tests {
     use super::*;
 
-    fn parse(text: &str) -> Result<FileConfig, ConfigError> {
+    pub(super) fn parse(text: &str) -> Result<FileConfig, ConfigError> {
         FileConfig::parse(text, Path::new("gproxy.toml"), &|name| match name {
             "GPROXY_ADMIN_KEY" => Some("admin-secret-123".into()),
             "OPENAI_KEY" => Some("sk-from-env".into()),
@@ -587,6 +595,42 @@ keys = ["sk-alice-..."]
             ("proxy = \"ftp://h:1\"", "proxy"),
             ("[limits]\nmax_body_bytes = 0", "limits.max_body_bytes"),
             ("admin_key = \"x\"", "admin_key"),
+            (
+                "[[routes]]\nmodel = \"a/b\"\ntargets = [\"p/m\"]",
+                "routes[0].model",
+            ),
+            (
+                "[[routes]]\nmodel = \"a\"\ntargets = [\"p/m\"]\n[[routes]]\nmodel = \"a\"\ntargets = [\"p/m\"]",
+                "routes[1].model",
+            ),
+            (
+                "[[routes]]\nmodel = \"a\"\ntargets = []",
+                "routes[0].targets",
+            ),
+            (
+                "[[routes]]\nmodel = \"a\"\ntargets = [\"p/m\", \"nomodel\"]",
+                "routes[0].targets[1]",
+            ),
+            (
+                "[[routes]]\nmodel = \"a\"\ntargets = [\"p/m\"]\n[[routes]]\nmodel = \"b\"\ntargets = [{ target = \"p/m\", weight = 0 }]",
+                "routes[1].targets[0].weight",
+            ),
+            (
+                "[[routes]]\nmodel = \"a\"\ntargets = [{ target = \"p/m\", wieght = 2 }]",
+                "routes[0].targets[0].wieght",
+            ),
+            (
+                "[[routes]]\nmodel = \"a\"\ntargets = [{ target = \"p/m\", weight = -1 }]",
+                "routes[0].targets[0].weight",
+            ),
+            (
+                "[[routes]]\nmodel = \"a\"\ntargets = [{ target = \"/m\" }]",
+                "routes[0].targets[0].target",
+            ),
+            (
+                "[[routes]]\nmodel = \"a\"\ntargets = [3]",
+                "routes[0].targets[0]",
+            ),
         ] {
             assert_eq!(field_of(parse(text).unwrap_err()), field, "{text}");
         }

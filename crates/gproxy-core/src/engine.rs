@@ -9,12 +9,12 @@ use bytes::Bytes;
 use gproxy_credential::Credential;
 use gproxy_protocol::embeddings::{self, EncodingFormat};
 use gproxy_protocol::json_array::JsonArraySplitter;
-use gproxy_protocol::json_edit::{RawObject, prefix_model};
+use gproxy_protocol::json_edit::RawObject;
 use gproxy_protocol::sse::SseDecoder;
 use gproxy_protocol::{Protocol, usage};
 use gproxy_provider::Endpoint;
 use gproxy_storage::{RequestLog, UsageSink};
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName};
 use http::{HeaderMap, HeaderValue, Method, Request, Response};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -22,9 +22,11 @@ use hyper::body::Incoming;
 use crate::accounting::{Accounting, Outcome};
 use crate::body::ProxyBody;
 use crate::headers::{is_dropped_request_header, is_dropped_response_header};
+use crate::model_route::{self, CallKind, Resolved};
+use crate::models::{self, ModelCatalog, ModelListing};
 use crate::settings::Limits;
 use crate::state::{Principal, ProviderRuntime, StateHandle};
-use crate::stream::{Framing, Rewrite, StreamProcessor};
+use crate::stream::{Framing, ModelRewrite, Rewrite, StreamProcessor};
 use crate::upstream::{UpstreamBody, UpstreamClient};
 use crate::{GatewayError, UpstreamFailure};
 
@@ -124,6 +126,7 @@ pub struct ProxyRequest {
 pub struct Engine {
     pub(crate) state: Arc<StateHandle>,
     pub(crate) upstream: UpstreamClient,
+    pub(crate) models: ModelCatalog,
     pub(crate) sink: UsageSink,
     pub(crate) limits: Limits,
 }
@@ -155,18 +158,19 @@ struct Plan<'a> {
     target: Target,
     /// Gemini API version segment.
     version: &'a str,
-    upstream_model: String,
+    /// The upstream model.
+    model: String,
     body: Bytes,
     stream: bool,
     rewrite: Rewrite,
-    /// Prefix to put back on the model of a non-stream body.
-    model_prefix: Option<String>,
+    /// What the client sees in the model field of a non-stream body.
+    reply_model: Option<ModelRewrite>,
     embed_conversion: Option<EmbedConversion>,
 }
 
 impl Plan<'_> {
     fn endpoint(&self) -> Endpoint<'_> {
-        let (version, model) = (self.version, self.upstream_model.as_str());
+        let (version, model) = (self.version, self.model.as_str());
         match self.target {
             Target::OpenAiChat => Endpoint::OpenAiChat,
             Target::OpenAiResponses => Endpoint::OpenAiResponses,
@@ -197,6 +201,7 @@ impl Engine {
     ) -> Self {
         Engine {
             state,
+            models: ModelCatalog::new(upstream.clone(), models::CACHE_TTL),
             upstream,
             sink,
             limits,
@@ -230,6 +235,13 @@ impl Engine {
             .authenticate(key)
             .cloned()
             .ok_or_else(|| GatewayError::Unauthorized("invalid API key".into()))
+    }
+
+    /// Lists the models of every enabled provider plus the model routes
+    /// (`provider` `None`), or of one provider.
+    pub async fn list_models(&self, provider: Option<&str>) -> Result<ModelListing, GatewayError> {
+        let snapshot = self.state.load_full();
+        self.models.list(&snapshot, provider).await
     }
 
     /// Proxies one request. Errors are returned for the router to render;
@@ -317,41 +329,32 @@ impl Engine {
             }
         };
 
-        let (provider_name, model, aggregate) = match &req.route.provider {
-            Some(p) => (p.clone(), client_model, false),
-            None => match client_model.split_once('/') {
-                Some((p, m)) if !p.is_empty() && !m.is_empty() => {
-                    (p.to_owned(), m.to_owned(), true)
-                }
-                _ => {
-                    return Err(GatewayError::BadRequest(format!(
-                        "model `{client_model}`: on aggregate routes write the model as `provider/model` (e.g. `openai/gpt-4o-mini`), or call `/{{provider}}/...`"
-                    )));
-                }
+        log.model = Some(client_model.clone());
+        if let Some(p) = &req.route.provider {
+            log.provider = Some(p.clone());
+        }
+        let Resolved {
+            provider,
+            model,
+            rewrite_request,
+            reply_model,
+        } = model_route::resolve(
+            &snapshot.providers,
+            &snapshot.routes,
+            req.route.provider.as_deref(),
+            &client_model,
+            CallKind {
+                protocol,
+                operation: req.route.operation,
             },
-        };
-        log.provider = Some(provider_name.clone());
+        )?;
+        log.provider = Some(provider.name.clone());
         log.model = Some(model.clone());
 
-        let provider = snapshot
-            .providers
-            .get(&provider_name)
-            .cloned()
-            .ok_or_else(|| {
-                GatewayError::NotFound(format!(
-                    "provider `{provider_name}` not found; GET /health lists the configured providers"
-                ))
-            })?;
-        if !provider.enabled {
-            return Err(GatewayError::NotFound(format!(
-                "provider `{provider_name}` is disabled"
-            )));
-        }
         let operation = req.route.operation;
         let convert_embeddings = operation == Operation::Embeddings
             && protocol == Protocol::OpenAiChat
-            && !provider.provider.speaks(Protocol::OpenAiChat)
-            && provider.provider.speaks(Protocol::Gemini);
+            && !provider.provider.speaks(Protocol::OpenAiChat);
         if operation == Operation::Embeddings {
             log.protocol = match protocol {
                 Protocol::Gemini => "gemini_embed",
@@ -359,24 +362,10 @@ impl Engine {
             }
             .to_owned();
         }
-        if !convert_embeddings && !provider.provider.speaks(protocol) {
-            return Err(GatewayError::BadRequest(format!(
-                "provider `{provider_name}` (kind `{}`) does not speak {}; call it with one of: {}",
-                provider.provider.kind(),
-                protocol.as_str(),
-                provider
-                    .provider
-                    .protocols()
-                    .iter()
-                    .map(|p| p.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
-
         if !provider.provider.allows_model(&model) {
             return Err(GatewayError::NotFound(format!(
-                "model `{model}` is not offered by provider `{provider_name}`"
+                "model `{model}` is not offered by provider `{}`",
+                provider.name
             )));
         }
 
@@ -388,7 +377,7 @@ impl Engine {
             .filter(|_| operation == Operation::Generate)
         {
             stream = obj.get_bool("stream").unwrap_or(false);
-            if aggregate {
+            if rewrite_request {
                 obj.set_str("model", &model);
                 changed = true;
             }
@@ -404,7 +393,7 @@ impl Engine {
         }
         if let Some(obj) = body_obj
             .as_mut()
-            .filter(|_| aggregate && operation == Operation::Embeddings)
+            .filter(|_| rewrite_request && operation == Operation::Embeddings)
         {
             obj.set_str("model", &model);
             changed = true;
@@ -413,8 +402,8 @@ impl Engine {
             (Some(obj), true) => Bytes::from(obj.to_vec()),
             _ => req.body.clone(),
         };
-        let mut model_prefix =
-            (aggregate && protocol != Protocol::Gemini).then(|| provider_name.clone());
+        // Gemini responses carry no `model` field to rewrite.
+        let mut reply_model = reply_model.filter(|_| protocol != Protocol::Gemini);
         let mut embed_conversion = None;
         if convert_embeddings {
             let bad = |e: embeddings::EmbeddingsError| GatewayError::BadRequest(e.to_string());
@@ -425,7 +414,7 @@ impl Engine {
                 encoding,
                 client_model: parsed.model,
             });
-            model_prefix = None;
+            reply_model = None;
         }
         // Last edit before dispatch, after the gateway's own rewrites; only
         // providers with a configured mask pay for it.
@@ -436,7 +425,7 @@ impl Engine {
         {
             body = Bytes::from(masked);
         }
-        rewrite.model_prefix = model_prefix.clone();
+        rewrite.model = reply_model.clone();
 
         let mut version = "v1beta";
         let target = match (&req.route.gemini, protocol) {
@@ -472,11 +461,11 @@ impl Engine {
             provider,
             target,
             version,
-            upstream_model: model,
+            model,
             body,
             stream,
             rewrite,
-            model_prefix,
+            reply_model,
             embed_conversion,
         })
     }
@@ -579,6 +568,7 @@ impl Engine {
                 }
                 None => body,
             };
+            served_by(&mut kept, &name, &plan.model);
             return Err(GatewayError::Upstream(Box::new(UpstreamFailure {
                 provider: name,
                 status,
@@ -607,6 +597,7 @@ impl Engine {
                     h.append(k.clone(), v.clone());
                 }
             }
+            served_by(h, &name, &plan.model);
         }
 
         match framing {
@@ -639,11 +630,8 @@ impl Engine {
                     ),
                     None => body,
                 };
-                let body = match &plan.model_prefix {
-                    Some(prefix) => match prefix_model(&body, prefix) {
-                        Ok(Some(rewritten)) => Bytes::from(rewritten),
-                        Ok(None) | Err(_) => body,
-                    },
+                let body = match plan.reply_model.as_ref().and_then(|m| m.apply(&body)) {
+                    Some(rewritten) => Bytes::from(rewritten),
                     None => body,
                 };
                 builder
@@ -707,6 +695,21 @@ enum Dispatched {
     },
     /// A complete response; the caller records the row now.
     Full(Response<ProxyBody>, Option<gproxy_protocol::Usage>),
+}
+
+/// Response header naming the provider that served a proxied request.
+pub const PROVIDER_HEADER: &str = "x-gproxy-provider";
+/// Response header naming the upstream model that served a proxied request.
+pub const MODEL_HEADER: &str = "x-gproxy-model";
+
+/// Adds [`PROVIDER_HEADER`] and [`MODEL_HEADER`] (skipping a value that is
+/// not a valid header value).
+fn served_by(headers: &mut HeaderMap, provider: &str, model: &str) {
+    for (name, value) in [(PROVIDER_HEADER, provider), (MODEL_HEADER, model)] {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            headers.insert(HeaderName::from_static(name), v);
+        }
+    }
 }
 
 /// `stream_options` with `include_usage: true`, and whether the client had

@@ -12,6 +12,8 @@ pub mod config;
 mod engine;
 mod error;
 mod headers;
+pub mod model_route;
+pub mod models;
 mod passthrough;
 pub mod settings;
 pub mod state;
@@ -20,7 +22,10 @@ pub mod upstream;
 
 pub use body::{BodyError, ProxyBody};
 pub use bootstrap::{Bootstrapped, StartupArgs, bootstrap};
-pub use engine::{Engine, GeminiCall, GeminiMethod, Operation, ProxyRequest, ProxyRoute};
+pub use engine::{
+    Engine, GeminiCall, GeminiMethod, MODEL_HEADER, Operation, PROVIDER_HEADER, ProxyRequest,
+    ProxyRoute,
+};
 pub use error::{CoreError, ErrorSource, GatewayError, UpstreamFailure};
 pub use passthrough::PassthroughRequest;
 pub use settings::{Limits, Settings};

@@ -11,6 +11,7 @@ use gproxy_storage::Storage;
 use sha2::{Digest, Sha256};
 
 use crate::CoreError;
+use crate::model_route::{ModelRoute, RouteTarget, Strategy};
 
 /// Settings key holding the admin key's SHA-256 (hex).
 pub const ADMIN_KEY_HASH: &str = "admin_key_hash";
@@ -56,6 +57,8 @@ pub struct Snapshot {
     pub providers: HashMap<String, Arc<ProviderRuntime>>,
     /// Principals by SHA-256 of their key.
     pub keys: HashMap<[u8; 32], Arc<Principal>>,
+    /// Enabled model routes by name.
+    pub routes: HashMap<String, Arc<ModelRoute>>,
 }
 
 /// SHA-256 of a key.
@@ -80,6 +83,7 @@ impl Snapshot {
         let credentials = storage.list_credentials().await?;
         let users = storage.list_users().await?;
         let user_keys = storage.list_user_keys().await?;
+        let model_routes = storage.list_model_routes().await?;
 
         let mut by_provider: HashMap<i64, Vec<CredentialEntry>> = HashMap::new();
         for row in credentials.into_iter().filter(|c| c.enabled) {
@@ -126,6 +130,24 @@ impl Snapshot {
                     enabled: row.enabled,
                     pool,
                 }),
+            );
+        }
+
+        for row in model_routes.into_iter().filter(|r| r.enabled) {
+            let Some(strategy) = Strategy::parse(&row.strategy) else {
+                tracing::warn!(route = %row.name, strategy = %row.strategy, "skipping model route of unknown strategy");
+                continue;
+            };
+            let targets: Vec<RouteTarget> = match serde_json::from_value(row.targets) {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::warn!(route = %row.name, error = %e, "skipping model route with unreadable targets");
+                    continue;
+                }
+            };
+            snapshot.routes.insert(
+                row.name.clone(),
+                Arc::new(ModelRoute::new(row.name, strategy, targets)),
             );
         }
 
@@ -205,6 +227,11 @@ impl StateHandle {
     /// The current snapshot.
     pub fn load(&self) -> arc_swap::Guard<Arc<Snapshot>> {
         self.current.load()
+    }
+
+    /// The current snapshot as an owned pointer (for holding across `.await`).
+    pub fn load_full(&self) -> Arc<Snapshot> {
+        self.current.load_full()
     }
 
     /// Replaces the snapshot; requests in flight keep the one they loaded.

@@ -7,7 +7,7 @@
 
 use bytes::Bytes;
 use gproxy_protocol::json_array::JsonArraySplitter;
-use gproxy_protocol::json_edit::{RawObject, prefix_model};
+use gproxy_protocol::json_edit::{RawObject, prefix_model, replace_model};
 use gproxy_protocol::sse::{SseDecoder, SseEvent, encode};
 use gproxy_protocol::usage::StreamUsageTracker;
 use gproxy_protocol::{Protocol, Usage};
@@ -29,13 +29,34 @@ pub(crate) struct Rewrite {
     /// Drop the OpenAI Chat usage-only chunk (`choices: []`) the gateway
     /// asked for with `stream_options.include_usage`.
     pub strip_usage_chunk: bool,
-    /// Put `prefix/` back on the model field (aggregate routes).
-    pub model_prefix: Option<String>,
+    /// What the client sees in the model field (aggregate routes).
+    pub model: Option<ModelRewrite>,
 }
 
 impl Rewrite {
     fn is_noop(&self) -> bool {
-        !self.strip_usage_chunk && self.model_prefix.is_none()
+        !self.strip_usage_chunk && self.model.is_none()
+    }
+}
+
+/// How the model field of a response is shown to the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ModelRewrite {
+    /// `provider/model`: the provider prefix put back.
+    Prefix(String),
+    /// The model route's name the client asked for.
+    Replace(String),
+}
+
+impl ModelRewrite {
+    /// `json` with its model rewritten, or `None` when it has none (or is
+    /// not a JSON object).
+    pub(crate) fn apply(&self, json: &[u8]) -> Option<Vec<u8>> {
+        let edited = match self {
+            ModelRewrite::Prefix(prefix) => prefix_model(json, prefix),
+            ModelRewrite::Replace(model) => replace_model(json, model),
+        };
+        edited.ok().flatten()
     }
 }
 
@@ -91,9 +112,9 @@ impl StreamProcessor {
                     if rewrite.strip_usage_chunk && is_usage_only_chunk(&event.data) {
                         continue;
                     }
-                    if let Some(prefix) = &rewrite.model_prefix
+                    if let Some(model) = &rewrite.model
                         && memchr::memmem::find(event.data.as_bytes(), b"\"model\"").is_some()
-                        && let Ok(Some(new)) = prefix_model(event.data.as_bytes(), prefix)
+                        && let Some(new) = model.apply(event.data.as_bytes())
                     {
                         event.data = String::from_utf8_lossy(&new).into_owned();
                     }
@@ -181,7 +202,7 @@ mod tests {
         for split in [0, 7, 100, 250, CHAT.len()] {
             let rewrite = Rewrite {
                 strip_usage_chunk: true,
-                model_prefix: Some("openai".into()),
+                model: Some(ModelRewrite::Prefix("openai".into())),
             };
             let mut p = StreamProcessor::new(
                 Protocol::OpenAiChat,

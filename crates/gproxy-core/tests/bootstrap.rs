@@ -220,3 +220,34 @@ async fn bad_cli_values_are_refused() {
     a.proxy = Some("ftp://x:1".into());
     assert!(matches!(bootstrap(a).await, Err(CoreError::Invalid(m)) if m.contains("--proxy")));
 }
+
+#[tokio::test]
+async fn model_routes_are_upserted_by_name_at_every_start() {
+    use gproxy_core::model_route::Strategy;
+
+    let dir = tempfile::tempdir().unwrap();
+    let first = "[[routes]]\nmodel = \"smart\"\ntargets = [\"claude/claude-sonnet-4-5\", \"openai/gpt-4o-mini\"]\n";
+    let boot = bootstrap(args(dir.path(), Some(first))).await.unwrap();
+    {
+        let snapshot = boot.state.load();
+        let smart = &snapshot.routes["smart"];
+        assert_eq!(smart.strategy, Strategy::Ordered);
+        assert_eq!(smart.targets.len(), 2);
+        assert_eq!(smart.targets[1].model, "gpt-4o-mini");
+    }
+    drop(boot);
+
+    // The same name again: updated in place, not duplicated.
+    let second =
+        "[[routes]]\nmodel = \"smart\"\ntargets = [{ target = \"openai/gpt-4o\", weight = 2 }]\n";
+    let boot = bootstrap(args(dir.path(), Some(second))).await.unwrap();
+    let rows = boot.storage.list_model_routes().await.unwrap();
+    assert_eq!(rows.len(), 1);
+    let snapshot = boot.state.load();
+    let smart = &snapshot.routes["smart"];
+    assert_eq!(smart.strategy, Strategy::Weighted);
+    assert_eq!(
+        (smart.targets[0].provider.as_str(), smart.targets[0].weight),
+        ("openai", 2)
+    );
+}

@@ -181,8 +181,20 @@ impl<'a> RawObject<'a> {
 /// Errors as [`RawObject::parse`]: malformed JSON (such as `[DONE]`) is
 /// [`JsonEditError::Invalid`], any other non-object [`JsonEditError::NotAnObject`].
 pub fn prefix_model(json: &[u8], prefix: &str) -> Result<Option<Vec<u8>>, JsonEditError> {
+    edit_model(json, &|model| format!("{prefix}/{model}"))
+}
+
+/// As [`prefix_model`], but sets the model to `model` (a model route's
+/// name in place of the upstream model that served it).
+pub fn replace_model(json: &[u8], model: &str) -> Result<Option<Vec<u8>>, JsonEditError> {
+    edit_model(json, &|_| model.to_owned())
+}
+
+/// Rewrites the top-level (or `message`/`response` nested) string "model"
+/// with `f`.
+fn edit_model(json: &[u8], f: &dyn Fn(&str) -> String) -> Result<Option<Vec<u8>>, JsonEditError> {
     let mut object = RawObject::parse(json)?;
-    if prefix_top_level(&mut object, prefix) {
+    if edit_top_level(&mut object, f) {
         return Ok(Some(object.to_vec()));
     }
     for key in ["message", "response"] {
@@ -192,7 +204,7 @@ pub fn prefix_model(json: &[u8], prefix: &str) -> Result<Option<Vec<u8>>, JsonEd
         let Ok(mut nested) = RawObject::parse(raw.get().as_bytes()) else {
             continue;
         };
-        if !prefix_top_level(&mut nested, prefix) {
+        if !edit_top_level(&mut nested, f) {
             continue;
         }
         let nested = String::from_utf8(nested.to_vec())
@@ -203,13 +215,13 @@ pub fn prefix_model(json: &[u8], prefix: &str) -> Result<Option<Vec<u8>>, JsonEd
     Ok(None)
 }
 
-/// Rewrites `object.model` to `prefix/model` if it is a string.
-fn prefix_top_level(object: &mut RawObject<'_>, prefix: &str) -> bool {
+/// Rewrites `object.model` with `f` if it is a string.
+fn edit_top_level(object: &mut RawObject<'_>, f: &dyn Fn(&str) -> String) -> bool {
     let Some(model) = object.get_str("model") else {
         return false;
     };
-    let prefixed = format!("{prefix}/{model}");
-    object.set_str("model", &prefixed);
+    let edited = f(&model);
+    object.set_str("model", &edited);
     true
 }
 

@@ -1,4 +1,5 @@
-//! Unit tests for [`super::RawObject`] and [`super::prefix_model`].
+//! Unit tests for [`super::RawObject`], [`super::prefix_model`] and
+//! [`super::replace_model`].
 
 use serde_json::{Value, json};
 
@@ -219,4 +220,23 @@ fn prefix_model_escapes() {
         .unwrap()
         .unwrap();
     assert_eq!(value(&out), json!({"model": "a\"b/m\"x"}));
+}
+
+#[test]
+fn replace_model_top_level_and_nested() {
+    let out = replace_model(br#"{"id":"c","model":"gpt-4o-mini","x":[1]}"#, "smart")
+        .unwrap()
+        .unwrap();
+    assert_eq!(out, br#"{"id":"c","model":"smart","x":[1]}"#);
+    let out = replace_model(
+        br#"{"type":"message_start","message":{"id":"m","model":"claude-x"}}"#,
+        "smart",
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        out,
+        br#"{"type":"message_start","message":{"id":"m","model":"smart"}}"#
+    );
+    assert_eq!(replace_model(br#"{"a":1}"#, "smart").unwrap(), None);
 }

@@ -2,12 +2,15 @@
 //! the registry that names them.
 //!
 //! A provider is mostly data (protocols, default base URL, auth form) plus a
-//! few small overrides. The engine asks it where a request goes and how a
-//! credential becomes upstream auth; it never does IO itself.
+//! few small overrides. The engine asks it where a request goes, how a
+//! credential becomes upstream auth and where its model list lives; it never
+//! does IO itself.
 
 pub mod builtin;
+pub mod models;
 pub mod registry;
 pub mod traits;
 
+pub use models::{ModelInfo, ModelPage, ModelsError};
 pub use registry::ProviderRegistry;
 pub use traits::{AuthForm, Endpoint, Provider, ProviderError};

@@ -8,6 +8,8 @@ use gproxy_protocol::Protocol;
 use gproxy_protocol::json_mask::JsonMask;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
+use crate::models::{ModelPage, ModelsError};
+
 /// The upstream operation a request maps to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint<'a> {
@@ -129,6 +131,19 @@ pub trait Provider: Send + Sync + Debug {
 
     /// How this provider sends an API key.
     fn auth_form(&self) -> AuthForm;
+
+    /// The URL of one page of the upstream model list (`page`: the token
+    /// the previous page gave), or `None` when the kind has no list
+    /// endpoint. The request is a `GET` with [`Provider::default_headers`]
+    /// and [`Provider::apply_auth`].
+    fn models_url(&self, base_url: &str, page: Option<&str>) -> Option<String>;
+
+    /// Reads one page of the upstream model list.
+    fn parse_models(&self, body: &[u8]) -> Result<ModelPage, ModelsError>;
+
+    /// Model ids listed when the upstream list cannot be had (no list
+    /// endpoint, no credential, or a failed call). Short and current.
+    fn fallback_models(&self) -> &'static [&'static str];
 
     /// Adds the credential to the upstream request, in the provider's own
     /// form ([`Provider::auth_form`]). `headers` already holds the forwarded

@@ -3,10 +3,12 @@
 //! renders errors in the protocol the client spoke.
 
 mod auth;
+mod models;
 mod render;
 mod routes;
 mod server;
 
+pub use models::PARTIAL_HEADER;
 pub use routes::{Route, match_route};
 pub use server::serve;
 
@@ -95,6 +97,18 @@ impl Router {
             Route::Passthrough { provider, rest } => {
                 return self
                     .passthrough(req, provider, rest, query.as_deref(), request_id, started)
+                    .await;
+            }
+            Route::Models { provider, gemini } => {
+                let shape = models::ListShape::of(gemini, req.headers());
+                return self
+                    .models(
+                        &req,
+                        provider.as_deref(),
+                        shape,
+                        query.as_deref(),
+                        request_id,
+                    )
                     .await;
             }
             Route::Proxy(route) => route,
@@ -200,6 +214,34 @@ impl Router {
         };
         match self.engine.passthrough(request).await {
             Ok(response) => response,
+            Err(e) => render::error(protocol, e),
+        }
+    }
+
+    /// A model list: authenticate, ask the engine, render in `shape`.
+    async fn models<B>(
+        &self,
+        req: &Request<B>,
+        provider: Option<&str>,
+        shape: models::ListShape,
+        query: Option<&str>,
+        request_id: &str,
+    ) -> Response<ProxyBody> {
+        let protocol = shape.protocol();
+        if req.method() != Method::GET && req.method() != Method::HEAD {
+            return render::plain_error(
+                protocol,
+                StatusCode::METHOD_NOT_ALLOWED,
+                &format!("{} accepts GET only", req.uri().path()),
+            );
+        }
+        let key = auth::client_key(req.headers(), query);
+        if let Err(e) = self.engine.authenticate(key.as_deref()) {
+            tracing::info!(request_id, path = req.uri().path(), "rejected: {e}");
+            return render::error(protocol, e);
+        }
+        match self.engine.list_models(provider).await {
+            Ok(listing) => models::render(shape, &listing),
             Err(e) => render::error(protocol, e),
         }
     }

@@ -20,6 +20,15 @@ pub enum Route {
         /// The path after `/{provider}` (starting with `/`).
         rest: String,
     },
+    /// `GET /v1/models`, `/v1beta/models`, `/{provider}/v1/models`,
+    /// `/{provider}/v1beta/models`: a model list.
+    Models {
+        /// The provider, on provider-prefixed routes.
+        provider: Option<String>,
+        /// Gemini shape (`/v1beta/models`); otherwise OpenAI or Anthropic
+        /// by the `anthropic-version` header.
+        gemini: bool,
+    },
     /// Nothing here; the protocol guessed from the path shapes the 404.
     NotFound(Protocol),
 }
@@ -47,6 +56,12 @@ pub fn match_route(path: &str, query: Option<&str>) -> Route {
         })
     };
     match rest {
+        "/v1/models" | "/v1beta/models" => {
+            return Route::Models {
+                provider: provider.map(str::to_owned),
+                gemini: rest == "/v1beta/models",
+            };
+        }
         "/v1/chat/completions" => return proxy(Protocol::OpenAiChat, None, Operation::Generate),
         "/v1/responses" => return proxy(Protocol::OpenAiResponses, None, Operation::Generate),
         "/v1/messages" => return proxy(Protocol::Claude, None, Operation::Generate),
@@ -68,11 +83,13 @@ pub fn match_route(path: &str, query: Option<&str>) -> Route {
             break;
         };
         let model = percent_decode(model);
-        // Aggregate routes need `provider/model`; provider routes a bare model.
+        // Aggregate routes take `provider/model` or a model route's name;
+        // provider routes a bare model.
         let valid = match provider {
-            None => model
-                .split_once('/')
-                .is_some_and(|(p, m)| !p.is_empty() && !m.is_empty()),
+            None => match model.split_once('/') {
+                Some((p, m)) => !p.is_empty() && !m.is_empty(),
+                None => !model.is_empty(),
+            },
             Some(_) => !model.is_empty() && !model.contains('/'),
         };
         if !valid {
@@ -188,7 +205,7 @@ mod tests {
         for (path, protocol) in [
             ("/", Protocol::OpenAiChat),
             ("/v1/audio/speech", Protocol::OpenAiChat),
-            ("/v1beta/models/gemini:generateContent", Protocol::Gemini),
+            ("/v1beta/models/p/:generateContent", Protocol::Gemini),
             ("/v1beta/models/a/b/c:generateContent", Protocol::Gemini),
         ] {
             if path == "/v1beta/models/a/b/c:generateContent" {
@@ -250,5 +267,29 @@ mod tests {
                 "{path}"
             );
         }
+    }
+
+    #[test]
+    fn model_lists_and_alias_calls() {
+        assert_eq!(
+            match_route("/v1/models", None),
+            Route::Models {
+                provider: None,
+                gemini: false
+            }
+        );
+        assert_eq!(
+            match_route("/claude/v1beta/models", None),
+            Route::Models {
+                provider: Some("claude".into()),
+                gemini: true
+            }
+        );
+        // A bare model on the aggregate Gemini route is a model route's name.
+        let r = proxy("/v1beta/models/smart:generateContent", None);
+        assert_eq!(
+            (r.provider, r.gemini.unwrap().model),
+            (None, "smart".into())
+        );
     }
 }

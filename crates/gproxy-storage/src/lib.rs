@@ -14,6 +14,7 @@ mod storage;
 
 pub use error::{StorageError, redact_dsn};
 pub use repo::credentials::{CredentialRow, NewCredential};
+pub use repo::model_routes::{ModelRouteRow, NewModelRoute};
 pub use repo::providers::{NewProvider, ProviderRow};
 pub use repo::request_logs::RequestLog;
 pub use repo::users::{UserKeyRow, UserRow};

@@ -7,7 +7,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use common::Ctx;
 use gproxy_storage::entities::{credentials, user_keys, users};
 use gproxy_storage::migration::Migrator;
-use gproxy_storage::{NewCredential, NewProvider, RequestLog, StorageError};
+use gproxy_storage::{NewCredential, NewModelRoute, NewProvider, RequestLog, StorageError};
 use sea_orm::{ActiveValue::Set, EntityTrait, ModelTrait};
 use sea_orm_migration::MigratorTrait;
 use serde_json::json;
@@ -20,6 +20,7 @@ backend_tests!(
     users_and_keys,
     request_logs_roundtrip,
     request_logs_sanitized_and_chunked,
+    model_routes_upsert,
 );
 
 async fn migrations_are_idempotent(ctx: Ctx) {
@@ -51,7 +52,7 @@ async fn migrations_are_idempotent(ctx: Ctx) {
             .await
             .unwrap()
             .len(),
-        1
+        Migrator::migrations().len()
     );
     s.migrate().await.unwrap();
     s.set_setting("after", "down-up").await.unwrap();
@@ -478,4 +479,73 @@ async fn request_logs_sanitized_and_chunked(ctx: Ctx) {
     let newest = s.list_request_logs(3).await.unwrap();
     let ids: Vec<&str> = newest.iter().map(|r| r.request_id.as_str()).collect();
     assert_eq!(ids, vec!["req-2499", "req-2498", "req-2497"]);
+}
+
+async fn model_routes_upsert(ctx: Ctx) {
+    let s = &ctx.storage;
+    assert!(s.list_model_routes().await.unwrap().is_empty());
+    let targets = json!([
+        {"provider": "claude", "model": "claude-sonnet-4-5", "weight": 1},
+        {"provider": "openrouter", "model": "meta-llama/llama-3-70b ✓", "weight": 3}
+    ]);
+    let route = |name: &str, strategy: &str, targets: serde_json::Value| NewModelRoute {
+        name: name.into(),
+        strategy: strategy.into(),
+        targets,
+        enabled: true,
+    };
+    let a = s
+        .upsert_model_route(&route("smart", "ordered", targets.clone()))
+        .await
+        .unwrap();
+    assert_eq!((a.name.as_str(), a.strategy.as_str()), ("smart", "ordered"));
+    assert_eq!(a.targets, targets);
+
+    // Upsert by name: same id, new strategy and targets.
+    let b = s
+        .upsert_model_route(&NewModelRoute {
+            enabled: false,
+            ..route(
+                "smart",
+                "weighted",
+                json!([{"provider": "x", "model": "y", "weight": 2}]),
+            )
+        })
+        .await
+        .unwrap();
+    assert_eq!(b.id, a.id);
+    assert_eq!(b.strategy, "weighted");
+    assert!(!b.enabled);
+    assert_eq!(b.targets[0]["weight"], 2);
+
+    // Names compare exactly.
+    s.upsert_model_route(&route("Smart", "ordered", json!([])))
+        .await
+        .unwrap();
+    let all = s.list_model_routes().await.unwrap();
+    assert_eq!(
+        all.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+        ["smart", "Smart"]
+    );
+
+    // Invalid values are refused the same way on every backend.
+    for bad in [
+        route("", "ordered", json!([])),
+        route(&"n".repeat(129), "ordered", json!([])),
+        route("x", "", json!([])),
+        route("x", "ordered", json!({"not": "an array"})),
+        route("x", "ordered", json!(["nul\u{0}"])),
+    ] {
+        assert!(
+            matches!(
+                s.upsert_model_route(&bad).await,
+                Err(StorageError::InvalidValue { .. })
+            ),
+            "{bad:?}"
+        );
+    }
+
+    assert!(s.delete_model_route("Smart").await.unwrap());
+    assert!(!s.delete_model_route("Smart").await.unwrap());
+    assert_eq!(s.list_model_routes().await.unwrap().len(), 1);
 }

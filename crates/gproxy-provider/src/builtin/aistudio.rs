@@ -2,8 +2,9 @@
 
 use gproxy_protocol::Protocol;
 
+use crate::models::{PAGE_SIZE, parse_gemini, with_query};
 use crate::traits::{AuthForm, join_url, unsupported};
-use crate::{Endpoint, Provider, ProviderError};
+use crate::{Endpoint, ModelPage, ModelsError, Provider, ProviderError};
 
 /// The Gemini API with an AI Studio key. Base URL without the version, as in
 /// the Google GenAI SDKs; the version the client used (`v1beta` or `v1`) is
@@ -53,6 +54,23 @@ impl Provider for AiStudio {
     fn auth_form(&self) -> AuthForm {
         AuthForm::Header("x-goog-api-key")
     }
+
+    fn models_url(&self, base_url: &str, page: Option<&str>) -> Option<String> {
+        Some(gemini_models_url(base_url, page))
+    }
+
+    fn parse_models(&self, body: &[u8]) -> Result<ModelPage, ModelsError> {
+        parse_gemini(body)
+    }
+
+    fn fallback_models(&self) -> &'static [&'static str] {
+        &[
+            "gemini-2.5-pro",
+            "gemini-2.5-flash",
+            "gemini-2.5-flash-lite",
+            "gemini-2.0-flash",
+        ]
+    }
 }
 
 /// `{base}/{version}/models/{model}:generateContent`, or
@@ -84,4 +102,17 @@ pub(crate) fn gemini_embed_url(base_url: &str, version: &str, model: &str, batch
         "embedContent"
     };
     join_url(base_url, &format!("{version}/models/{model}:{method}"))
+}
+
+/// `{base}/v1beta/models?pageSize=1000`, with `pageToken` for a following page.
+pub(crate) fn gemini_models_url(base_url: &str, page: Option<&str>) -> String {
+    let url = with_query(
+        join_url(base_url, "v1beta/models"),
+        "pageSize",
+        &PAGE_SIZE.to_string(),
+    );
+    match page {
+        Some(token) => with_query(url, "pageToken", token),
+        None => url,
+    }
 }

@@ -3,8 +3,9 @@
 use gproxy_protocol::Protocol;
 use http::{HeaderMap, HeaderValue};
 
+use crate::models::{PAGE_SIZE, parse_claude, with_query};
 use crate::traits::{AuthForm, join_url, unsupported};
-use crate::{Endpoint, Provider, ProviderError};
+use crate::{Endpoint, ModelPage, ModelsError, Provider, ProviderError};
 
 /// The `anthropic-version` sent when the client sent none.
 pub const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
@@ -45,6 +46,23 @@ impl Provider for Claude {
         AuthForm::Header("x-api-key")
     }
 
+    fn models_url(&self, base_url: &str, page: Option<&str>) -> Option<String> {
+        Some(claude_models_url(base_url, page))
+    }
+
+    fn parse_models(&self, body: &[u8]) -> Result<ModelPage, ModelsError> {
+        parse_claude(body)
+    }
+
+    fn fallback_models(&self) -> &'static [&'static str] {
+        &[
+            "claude-sonnet-4-5-20250929",
+            "claude-haiku-4-5-20251001",
+            "claude-opus-4-1-20250805",
+            "claude-sonnet-4-20250514",
+        ]
+    }
+
     fn default_headers(&self, headers: &mut HeaderMap) {
         default_anthropic_version(headers);
     }
@@ -57,5 +75,18 @@ pub(crate) fn default_anthropic_version(headers: &mut HeaderMap) {
             "anthropic-version",
             HeaderValue::from_static(DEFAULT_ANTHROPIC_VERSION),
         );
+    }
+}
+
+/// `{base}/v1/models?limit=1000`, with `after_id` for a following page.
+pub(crate) fn claude_models_url(base_url: &str, page: Option<&str>) -> String {
+    let url = with_query(
+        join_url(base_url, "v1/models"),
+        "limit",
+        &PAGE_SIZE.to_string(),
+    );
+    match page {
+        Some(token) => with_query(url, "after_id", token),
+        None => url,
     }
 }

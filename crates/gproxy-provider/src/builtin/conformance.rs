@@ -212,6 +212,41 @@ fn claude_adds_anthropic_version_only_when_missing() {
 }
 
 #[test]
+fn every_builtin_names_its_model_list_and_fallback() {
+    let registry = ProviderRegistry::builtin();
+    for e in EXPECT {
+        let p = registry.get(e.kind).unwrap();
+        let (first, second) = match e.kind {
+            "claude" => (
+                "http://m/b/v1/models?limit=1000",
+                "http://m/b/v1/models?limit=1000&after_id=t%2F1",
+            ),
+            "aistudio" => (
+                "http://m/b/v1beta/models?pageSize=1000",
+                "http://m/b/v1beta/models?pageSize=1000&pageToken=t%2F1",
+            ),
+            // OpenAI-style lists are not paged.
+            _ => ("http://m/b/models", "http://m/b/models"),
+        };
+        assert_eq!(p.models_url("http://m/b/", None).as_deref(), Some(first));
+        assert_eq!(
+            p.models_url("http://m/b/", Some("t/1")).as_deref(),
+            Some(second),
+            "{}",
+            e.kind
+        );
+        // Ollama lists what was pulled locally; every other kind has a fallback.
+        assert_eq!(
+            p.fallback_models().is_empty(),
+            e.kind == "ollama",
+            "{}",
+            e.kind
+        );
+        assert!(p.parse_models(b"not json").is_err());
+    }
+}
+
+#[test]
 fn passthrough_urls_map_the_sdk_base_onto_the_upstream_base() {
     let registry = ProviderRegistry::builtin();
     for (kind, base, path, url) in [

@@ -10,9 +10,10 @@ use gproxy_protocol::json_mask::JsonMask;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 
-use super::aistudio::{gemini_embed_url, gemini_generate_url};
-use super::claude::default_anthropic_version;
+use super::aistudio::{gemini_embed_url, gemini_generate_url, gemini_models_url};
+use super::claude::{claude_models_url, default_anthropic_version};
 use super::openai::openai_passthrough_url;
+use crate::models::{ModelPage, ModelsError, parse_claude, parse_gemini, parse_openai};
 use crate::traits::{AuthForm, join_url, unsupported};
 use crate::{Endpoint, Provider, ProviderError};
 
@@ -270,6 +271,28 @@ impl Provider for CustomProvider {
 
     fn auth_form(&self) -> AuthForm {
         self.auth
+    }
+
+    fn models_url(&self, base_url: &str, page: Option<&str>) -> Option<String> {
+        Some(match self.protocol {
+            Protocol::OpenAiChat | Protocol::OpenAiResponses => join_url(base_url, "models"),
+            Protocol::Claude => claude_models_url(base_url, page),
+            Protocol::Gemini => gemini_models_url(base_url, page),
+        })
+    }
+
+    fn parse_models(&self, body: &[u8]) -> Result<ModelPage, ModelsError> {
+        match self.protocol {
+            Protocol::OpenAiChat | Protocol::OpenAiResponses => parse_openai(body),
+            Protocol::Claude => parse_claude(body),
+            Protocol::Gemini => parse_gemini(body),
+        }
+    }
+
+    /// A custom provider has no built-in list; its `models` allow-list, when
+    /// set, still limits what it serves.
+    fn fallback_models(&self) -> &'static [&'static str] {
+        &[]
     }
 
     fn default_headers(&self, headers: &mut HeaderMap) {

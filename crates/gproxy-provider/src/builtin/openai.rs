@@ -4,8 +4,9 @@
 
 use gproxy_protocol::Protocol;
 
+use crate::models::parse_openai;
 use crate::traits::{AuthForm, join_url, unsupported};
-use crate::{Endpoint, Provider, ProviderError};
+use crate::{Endpoint, ModelPage, ModelsError, Provider, ProviderError};
 
 const CHAT: &[Protocol] = &[Protocol::OpenAiChat];
 const CHAT_AND_RESPONSES: &[Protocol] = &[Protocol::OpenAiChat, Protocol::OpenAiResponses];
@@ -19,32 +20,95 @@ pub struct OpenAiCompatible {
     base_url: &'static str,
     protocols: &'static [Protocol],
     auth: AuthForm,
+    fallback: &'static [&'static str],
 }
 
 impl OpenAiCompatible {
     /// OpenAI itself.
-    pub const OPENAI: Self = Self::new("openai", "https://api.openai.com/v1", CHAT_AND_RESPONSES);
+    pub const OPENAI: Self = Self::new(
+        "openai",
+        "https://api.openai.com/v1",
+        CHAT_AND_RESPONSES,
+        &[
+            "gpt-5",
+            "gpt-5-mini",
+            "gpt-4.1",
+            "gpt-4.1-mini",
+            "gpt-4o",
+            "gpt-4o-mini",
+            "o4-mini",
+        ],
+    );
     /// DeepSeek (Chat Completions; base URL without `/v1`, as DeepSeek documents).
-    pub const DEEPSEEK: Self = Self::new("deepseek", "https://api.deepseek.com", CHAT);
+    pub const DEEPSEEK: Self = Self::new(
+        "deepseek",
+        "https://api.deepseek.com",
+        CHAT,
+        &["deepseek-chat", "deepseek-reasoner"],
+    );
     /// NVIDIA NIM API catalog.
-    pub const NVIDIA: Self = Self::new("nvidia", "https://integrate.api.nvidia.com/v1", CHAT);
+    pub const NVIDIA: Self = Self::new(
+        "nvidia",
+        "https://integrate.api.nvidia.com/v1",
+        CHAT,
+        &[
+            "meta/llama-3.3-70b-instruct",
+            "nvidia/llama-3.3-nemotron-super-49b-v1",
+            "deepseek-ai/deepseek-r1",
+        ],
+    );
     /// xAI (Grok).
-    pub const XAI: Self = Self::new("xai", "https://api.x.ai/v1", CHAT_AND_RESPONSES);
+    pub const XAI: Self = Self::new(
+        "xai",
+        "https://api.x.ai/v1",
+        CHAT_AND_RESPONSES,
+        &["grok-4", "grok-3", "grok-3-mini"],
+    );
     /// Mistral AI.
-    pub const MISTRAL: Self = Self::new("mistral", "https://api.mistral.ai/v1", CHAT);
+    pub const MISTRAL: Self = Self::new(
+        "mistral",
+        "https://api.mistral.ai/v1",
+        CHAT,
+        &[
+            "mistral-large-latest",
+            "mistral-medium-latest",
+            "mistral-small-latest",
+            "codestral-latest",
+        ],
+    );
     /// Groq.
-    pub const GROQ: Self = Self::new("groq", "https://api.groq.com/openai/v1", CHAT_AND_RESPONSES);
+    pub const GROQ: Self = Self::new(
+        "groq",
+        "https://api.groq.com/openai/v1",
+        CHAT_AND_RESPONSES,
+        &[
+            "llama-3.3-70b-versatile",
+            "llama-3.1-8b-instant",
+            "openai/gpt-oss-120b",
+        ],
+    );
     /// OpenRouter.
     pub const OPENROUTER: Self = Self::new(
         "openrouter",
         "https://openrouter.ai/api/v1",
         CHAT_AND_RESPONSES,
+        &[
+            "openai/gpt-4o-mini",
+            "anthropic/claude-sonnet-4.5",
+            "google/gemini-2.5-flash",
+        ],
     );
     /// Ollama: a local server needs no key; `ollama.com` takes a bearer key
-    /// when a credential is configured.
+    /// when a credential is configured. Its models are whatever was pulled,
+    /// so it has no fallback list.
     pub const OLLAMA: Self = OpenAiCompatible {
         auth: AuthForm::BearerOptional,
-        ..Self::new("ollama", "http://localhost:11434/v1", CHAT_AND_RESPONSES)
+        ..Self::new(
+            "ollama",
+            "http://localhost:11434/v1",
+            CHAT_AND_RESPONSES,
+            &[],
+        )
     };
 
     /// Every built-in of this shape.
@@ -63,12 +127,14 @@ impl OpenAiCompatible {
         kind: &'static str,
         base_url: &'static str,
         protocols: &'static [Protocol],
+        fallback: &'static [&'static str],
     ) -> Self {
         OpenAiCompatible {
             kind,
             base_url,
             protocols,
             auth: AuthForm::Bearer,
+            fallback,
         }
     }
 }
@@ -112,6 +178,18 @@ impl Provider for OpenAiCompatible {
 
     fn auth_form(&self) -> AuthForm {
         self.auth
+    }
+
+    fn models_url(&self, base_url: &str, _page: Option<&str>) -> Option<String> {
+        Some(join_url(base_url, "models"))
+    }
+
+    fn parse_models(&self, body: &[u8]) -> Result<ModelPage, ModelsError> {
+        parse_openai(body)
+    }
+
+    fn fallback_models(&self) -> &'static [&'static str] {
+        self.fallback
     }
 
     /// The OpenAI SDK base URL already ends in the version (`.../v1`), and

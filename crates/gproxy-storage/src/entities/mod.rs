@@ -10,6 +10,7 @@
 //! SeaORM's binding of `DateTime<Utc>` turns dates after 2038 into NULL.
 
 pub mod credentials;
+pub mod model_routes;
 pub mod providers;
 pub mod request_logs;
 pub mod settings;

@@ -10,6 +10,7 @@ use sea_orm::DbBackend;
 use sea_orm_migration::prelude::*;
 
 mod m20250101_000001_initial;
+mod m20250201_000001_model_routes;
 
 /// Runs every migration of this crate, in order.
 pub struct Migrator;
@@ -17,7 +18,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20250101_000001_initial::Migration)]
+        vec![
+            Box::new(m20250101_000001_initial::Migration),
+            Box::new(m20250201_000001_model_routes::Migration),
+        ]
     }
 }
 

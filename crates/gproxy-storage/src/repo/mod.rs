@@ -9,6 +9,7 @@ use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryTrait, Statement, Value};
 use crate::{Result, StorageError};
 
 pub(crate) mod credentials;
+pub(crate) mod model_routes;
 pub(crate) mod providers;
 pub(crate) mod request_logs;
 pub(crate) mod users;

@@ -1,0 +1,263 @@
+//! Model lists: each provider's upstream list, fetched through the shared
+//! upstream client and cached, with the provider kind's built-in fallback
+//! list when the upstream list cannot be had.
+//!
+//! - A provider whose kind has no list endpoint, or that needs a key and has
+//!   none, lists its fallback (not a failure: nothing was asked).
+//! - A provider whose upstream list call fails (status, network, timeout,
+//!   unreadable body) lists its fallback and is named in
+//!   [`ModelListing::partial`]. Failures are not cached: the next listing
+//!   asks again.
+//! - A successful list is cached per (provider name, base URL) for
+//!   [`CACHE_TTL`]; concurrent listings of one provider share one call.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use gproxy_credential::Credential;
+use gproxy_provider::ModelInfo;
+use http::header::ACCEPT;
+use http::{HeaderMap, HeaderValue, Method, Request};
+use http_body_util::{BodyExt, Limited};
+use moka::future::Cache;
+
+use crate::GatewayError;
+use crate::model_route::ModelRoute;
+use crate::state::{ProviderRuntime, Snapshot};
+use crate::upstream::{UpstreamBody, UpstreamClient};
+
+/// How long a fetched upstream list is reused.
+pub const CACHE_TTL: Duration = Duration::from_secs(600);
+/// Time allowed for one provider's whole list (every page).
+pub const LIST_TIMEOUT: Duration = Duration::from_secs(15);
+/// Most pages followed for one provider.
+const MAX_PAGES: usize = 20;
+/// Largest list page read, in bytes.
+const MAX_PAGE_BYTES: usize = 16 * 1024 * 1024;
+/// Most cached provider lists.
+const CACHE_CAPACITY: u64 = 1024;
+
+/// Owner shown for model routes.
+pub const ROUTE_OWNER: &str = "gproxy";
+
+/// The credential of a keyless provider with none configured.
+static NO_CREDENTIAL: Credential = Credential::None;
+
+/// Where a listed model comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelSource {
+    /// The provider's upstream list.
+    Upstream,
+    /// The provider kind's built-in fallback list.
+    Fallback,
+    /// A model route (alias) of this gateway.
+    Route,
+}
+
+/// One entry of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedModel {
+    /// The id clients use (`provider/model` on aggregate listings).
+    pub id: String,
+    /// Human-readable name, when known.
+    pub display_name: Option<String>,
+    /// Creation or release time in Unix seconds, when known.
+    pub created: Option<i64>,
+    /// Owner: the upstream's `owned_by`, else the provider name
+    /// ([`ROUTE_OWNER`] for routes).
+    pub owned_by: String,
+    /// Where it comes from.
+    pub source: ModelSource,
+}
+
+/// The answer to a model listing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModelListing {
+    /// The models.
+    pub models: Vec<ListedModel>,
+    /// Providers whose upstream list failed (their fallback is listed).
+    pub partial: Vec<String>,
+}
+
+/// One provider's models.
+#[derive(Debug, Clone)]
+struct ProviderModels {
+    models: Arc<Vec<ModelInfo>>,
+    source: ModelSource,
+    failed: bool,
+}
+
+/// The cache of upstream model lists.
+#[derive(Debug, Clone)]
+pub struct ModelCatalog {
+    cache: Cache<(String, String), Arc<Vec<ModelInfo>>>,
+    upstream: UpstreamClient,
+}
+
+impl ModelCatalog {
+    /// A catalog fetching through `upstream`, caching for `ttl`.
+    pub fn new(upstream: UpstreamClient, ttl: Duration) -> Self {
+        ModelCatalog {
+            cache: Cache::builder()
+                .max_capacity(CACHE_CAPACITY)
+                .time_to_live(ttl)
+                .build(),
+            upstream,
+        }
+    }
+
+    /// Lists the enabled providers (all of them, or only `provider`) and,
+    /// on aggregate listings, the model routes. Aggregate ids are
+    /// `provider/model`.
+    pub async fn list(
+        &self,
+        snapshot: &Snapshot,
+        provider: Option<&str>,
+    ) -> Result<ModelListing, GatewayError> {
+        let mut listing = ModelListing::default();
+        let providers: Vec<&Arc<ProviderRuntime>> = match provider {
+            Some(name) => {
+                let p = snapshot.providers.get(name).ok_or_else(|| {
+                    GatewayError::NotFound(format!(
+                        "provider `{name}` not found; GET /v1/models lists the available models"
+                    ))
+                })?;
+                if !p.enabled {
+                    return Err(GatewayError::NotFound(format!(
+                        "provider `{name}` is disabled"
+                    )));
+                }
+                vec![p]
+            }
+            None => {
+                listing.models = route_entries(&snapshot.routes);
+                let mut all: Vec<_> = snapshot.providers.values().filter(|p| p.enabled).collect();
+                all.sort_by(|a, b| a.name.cmp(&b.name));
+                all
+            }
+        };
+        let lists =
+            futures_util::future::join_all(providers.iter().map(|p| self.provider_models(p))).await;
+        for (p, list) in providers.iter().zip(lists) {
+            if list.failed {
+                listing.partial.push(p.name.clone());
+            }
+            for m in list.models.iter() {
+                listing.models.push(ListedModel {
+                    id: match provider {
+                        Some(_) => m.id.clone(),
+                        None => format!("{}/{}", p.name, m.id),
+                    },
+                    display_name: m.display_name.clone(),
+                    created: m.created,
+                    owned_by: m.owned_by.clone().unwrap_or_else(|| p.name.clone()),
+                    source: list.source,
+                });
+            }
+        }
+        Ok(listing)
+    }
+
+    /// One provider's models: its upstream list (cached) or its fallback.
+    async fn provider_models(&self, p: &ProviderRuntime) -> ProviderModels {
+        let fallback = |failed| ProviderModels {
+            models: Arc::new(
+                p.provider
+                    .fallback_models()
+                    .iter()
+                    .map(|id| ModelInfo::bare(*id))
+                    .collect(),
+            ),
+            source: ModelSource::Fallback,
+            failed,
+        };
+        let listable = p.provider.models_url(&p.base_url, None).is_some();
+        if !listable || (p.pool.is_empty() && p.provider.requires_credential()) {
+            return fallback(false);
+        }
+        let key = (p.name.clone(), p.base_url.clone());
+        match self.cache.try_get_with(key, self.fetch(p)).await {
+            Ok(models) => ProviderModels {
+                models,
+                source: ModelSource::Upstream,
+                failed: false,
+            },
+            Err(e) => {
+                tracing::warn!(provider = %p.name, error = %e, "model list failed; listing the fallback");
+                fallback(true)
+            }
+        }
+    }
+
+    /// Fetches every page of `p`'s upstream list within [`LIST_TIMEOUT`].
+    async fn fetch(&self, p: &ProviderRuntime) -> Result<Arc<Vec<ModelInfo>>, String> {
+        match tokio::time::timeout(LIST_TIMEOUT, self.fetch_pages(p)).await {
+            Ok(result) => result.map(Arc::new),
+            Err(_) => Err(format!("no complete answer within {LIST_TIMEOUT:?}")),
+        }
+    }
+
+    async fn fetch_pages(&self, p: &ProviderRuntime) -> Result<Vec<ModelInfo>, String> {
+        let picked = p.pool.pick();
+        let credential = picked.as_ref().map_or(&NO_CREDENTIAL, |c| &c.credential);
+        let mut models = Vec::new();
+        let mut page: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let Some(url) = p.provider.models_url(&p.base_url, page.as_deref()) else {
+                break;
+            };
+            let mut headers = HeaderMap::new();
+            p.provider.default_headers(&mut headers);
+            p.provider
+                .apply_auth(credential, &mut headers)
+                .map_err(|e| e.to_string())?;
+            headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+            let mut builder = Request::builder().method(Method::GET).uri(&url);
+            if let Some(h) = builder.headers_mut() {
+                *h = headers;
+            }
+            let request = builder
+                .body(UpstreamBody::full(Bytes::new()))
+                .map_err(|e| format!("building the request for {url}: {e}"))?;
+            let response = self
+                .upstream
+                .send(request)
+                .await
+                .map_err(|e| format!("cannot reach the upstream: {e}"))?;
+            let status = response.status();
+            if !status.is_success() {
+                return Err(format!("the upstream answered {status}"));
+            }
+            let body = Limited::new(response.into_body(), MAX_PAGE_BYTES)
+                .collect()
+                .await
+                .map_err(|e| format!("reading the list: {e}"))?
+                .to_bytes();
+            let parsed = p.provider.parse_models(&body).map_err(|e| e.to_string())?;
+            models.extend(parsed.models);
+            match parsed.next_page {
+                Some(next) if page.as_ref() != Some(&next) => page = Some(next),
+                _ => break,
+            }
+        }
+        Ok(models)
+    }
+}
+
+/// The model routes as listing entries, sorted by name.
+fn route_entries(routes: &HashMap<String, Arc<ModelRoute>>) -> Vec<ListedModel> {
+    let mut names: Vec<&String> = routes.keys().collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|name| ListedModel {
+            id: name.clone(),
+            display_name: None,
+            created: None,
+            owned_by: ROUTE_OWNER.to_owned(),
+            source: ModelSource::Route,
+        })
+        .collect()
+}
