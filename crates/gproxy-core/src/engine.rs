@@ -522,26 +522,7 @@ impl Engine {
                 GatewayError::Internal(format!("building upstream request for {url}: {e}"))
             })?;
 
-        let response = match tokio::time::timeout(
-            self.limits.first_byte_timeout,
-            self.upstream.send(upstream_req),
-        )
-        .await
-        {
-            Err(_) => {
-                return Err(GatewayError::UpstreamTimeout {
-                    provider: name,
-                    phase: "waiting for response headers",
-                });
-            }
-            Ok(Err(e)) => {
-                return Err(GatewayError::UpstreamUnavailable {
-                    provider: name,
-                    message: describe_client_error(&e),
-                });
-            }
-            Ok(Ok(r)) => r,
-        };
+        let response = self.send_upstream(upstream_req, &name).await?;
         let (parts, incoming) = response.into_parts();
         let status = parts.status;
 
@@ -642,6 +623,32 @@ impl Engine {
         }
     }
 
+    /// Sends one upstream request, waiting at most the first-byte timeout
+    /// for its response headers, and maps every failure to its error.
+    pub(crate) async fn send_upstream(
+        &self,
+        request: Request<UpstreamBody>,
+        provider: &str,
+    ) -> Result<Response<Incoming>, GatewayError> {
+        match tokio::time::timeout(self.limits.first_byte_timeout, self.upstream.send(request))
+            .await
+        {
+            Err(_) => Err(GatewayError::UpstreamTimeout {
+                provider: provider.to_owned(),
+                phase: "waiting for response headers",
+            }),
+            // Only a streamed (passthrough) body has a limit to go over.
+            Ok(Err(e)) if body_over_limit(&e) => Err(GatewayError::PayloadTooLarge {
+                limit: self.limits.max_passthrough_body_bytes,
+            }),
+            Ok(Err(e)) => Err(GatewayError::UpstreamUnavailable {
+                provider: provider.to_owned(),
+                message: describe_client_error(&e),
+            }),
+            Ok(Ok(r)) => Ok(r),
+        }
+    }
+
     /// Reads a whole upstream body, bounded in size and in idle time.
     async fn read_body(
         &self,
@@ -728,9 +735,22 @@ fn include_usage(current: Option<&str>) -> Result<(String, bool), GatewayError> 
     Ok((String::from_utf8_lossy(&obj.to_vec()).into_owned(), false))
 }
 
+/// Whether the upstream call failed because the client's streamed body
+/// went over the passthrough limit.
+fn body_over_limit(e: &hyper_util::client::legacy::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
 /// A connection error's message with its causes, without URLs' secrets
 /// (keys never travel in URLs for the built-in providers).
-pub(crate) fn describe_client_error(e: &hyper_util::client::legacy::Error) -> String {
+fn describe_client_error(e: &hyper_util::client::legacy::Error) -> String {
     use std::error::Error;
     let mut message = e.to_string();
     let mut source = e.source();

@@ -3,28 +3,28 @@
 
 use http::header::HeaderName;
 
-/// Client headers never forwarded upstream: client credentials, hop-by-hop
-/// headers, and headers the gateway sets itself.
-pub(crate) fn is_dropped_request_header(name: &HeaderName) -> bool {
+/// Client credentials: never forwarded, the provider's own is injected.
+fn is_client_credential(name: &str) -> bool {
     matches!(
-        name.as_str(),
+        name,
+        "authorization" | "x-api-key" | "x-goog-api-key" | "cookie" | "proxy-authorization"
+    )
+}
+
+/// Headers that describe the client's connection to the gateway, not the
+/// request: hop-by-hop headers, `host` and the forwarding headers.
+fn is_connection_header(name: &str) -> bool {
+    matches!(
+        name,
         "host"
-            | "content-length"
-            | "content-type"
-            | "authorization"
-            | "x-api-key"
-            | "x-goog-api-key"
-            | "cookie"
             | "connection"
             | "keep-alive"
-            | "proxy-authorization"
             | "proxy-connection"
             | "te"
             | "trailer"
             | "transfer-encoding"
             | "upgrade"
             | "expect"
-            | "accept-encoding"
             | "http2-settings"
             | "forwarded"
             | "x-forwarded-for"
@@ -34,16 +34,14 @@ pub(crate) fn is_dropped_request_header(name: &HeaderName) -> bool {
     )
 }
 
-/// Upstream response headers never passed to the client.
-pub(crate) fn is_dropped_response_header(name: &HeaderName) -> bool {
+/// Response headers of the upstream connection, and cookies meant for it.
+fn is_upstream_only_response_header(name: &str) -> bool {
     matches!(
-        name.as_str(),
+        name,
         "connection"
             | "keep-alive"
             | "proxy-connection"
             | "transfer-encoding"
-            | "content-length"
-            | "content-encoding"
             | "te"
             | "trailer"
             | "upgrade"
@@ -52,9 +50,75 @@ pub(crate) fn is_dropped_response_header(name: &HeaderName) -> bool {
     )
 }
 
+/// Client headers never forwarded on API calls: credentials, connection
+/// headers, and the body headers the gateway sets itself (it may rewrite
+/// the body, and asks for an uncompressed answer it can read).
+pub(crate) fn is_dropped_request_header(name: &HeaderName) -> bool {
+    let name = name.as_str();
+    is_client_credential(name)
+        || is_connection_header(name)
+        || matches!(name, "content-length" | "content-type" | "accept-encoding")
+}
+
+/// Upstream response headers not passed back on API calls (the gateway may
+/// rewrite the body, so its length and encoding are its own).
+pub(crate) fn is_dropped_response_header(name: &HeaderName) -> bool {
+    let name = name.as_str();
+    is_upstream_only_response_header(name) || matches!(name, "content-length" | "content-encoding")
+}
+
+/// Client headers not forwarded on raw passthrough: credentials and
+/// connection headers. Body headers pass, since the body goes as is.
+pub(crate) fn is_dropped_passthrough_request_header(name: &HeaderName) -> bool {
+    let name = name.as_str();
+    is_client_credential(name) || is_connection_header(name)
+}
+
+/// Upstream response headers not passed back on raw passthrough.
+pub(crate) fn is_dropped_passthrough_response_header(name: &HeaderName) -> bool {
+    is_upstream_only_response_header(name.as_str())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passthrough_keeps_body_headers_and_drops_credentials() {
+        for h in [
+            "authorization",
+            "x-api-key",
+            "x-goog-api-key",
+            "host",
+            "cookie",
+        ] {
+            assert!(
+                is_dropped_passthrough_request_header(&HeaderName::from_static(h)),
+                "{h}"
+            );
+        }
+        for h in [
+            "content-type",
+            "content-length",
+            "accept-encoding",
+            "anthropic-beta",
+            "openai-organization",
+        ] {
+            assert!(
+                !is_dropped_passthrough_request_header(&HeaderName::from_static(h)),
+                "{h}"
+            );
+        }
+        assert!(!is_dropped_passthrough_response_header(
+            &HeaderName::from_static("content-length")
+        ));
+        assert!(is_dropped_passthrough_response_header(
+            &HeaderName::from_static("set-cookie")
+        ));
+        assert!(is_dropped_response_header(&HeaderName::from_static(
+            "content-encoding"
+        )));
+    }
 
     #[test]
     fn credentials_and_hop_headers_are_dropped() {

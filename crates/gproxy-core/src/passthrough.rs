@@ -8,12 +8,14 @@ use std::time::Instant;
 
 use gproxy_protocol::Protocol;
 use gproxy_storage::RequestLog;
-use http::header::HeaderName;
 use http::{HeaderMap, Method, Request, Response};
 
 use crate::accounting::{Accounting, Outcome};
 use crate::body::ProxyBody;
-use crate::engine::{NO_CREDENTIAL, describe_client_error};
+use crate::engine::NO_CREDENTIAL;
+use crate::headers::{
+    is_dropped_passthrough_request_header, is_dropped_passthrough_response_header,
+};
 use crate::state::Principal;
 use crate::stream::{Framing, Rewrite, StreamProcessor};
 use crate::upstream::UpstreamBody;
@@ -40,51 +42,6 @@ pub struct PassthroughRequest {
     pub principal: Arc<Principal>,
     /// When the gateway received it.
     pub started: Instant,
-}
-
-/// Client headers not forwarded on passthrough: client credentials,
-/// hop-by-hop headers and the client's view of the connection. Content
-/// type, length and encoding pass, since the body is forwarded as is.
-fn is_dropped_request_header(name: &HeaderName) -> bool {
-    matches!(
-        name.as_str(),
-        "host"
-            | "authorization"
-            | "x-api-key"
-            | "x-goog-api-key"
-            | "cookie"
-            | "connection"
-            | "keep-alive"
-            | "proxy-authorization"
-            | "proxy-connection"
-            | "te"
-            | "trailer"
-            | "transfer-encoding"
-            | "upgrade"
-            | "expect"
-            | "http2-settings"
-            | "forwarded"
-            | "x-forwarded-for"
-            | "x-forwarded-host"
-            | "x-forwarded-proto"
-            | "x-real-ip"
-    )
-}
-
-/// Upstream response headers not passed on: hop-by-hop and cookies.
-fn is_dropped_response_header(name: &HeaderName) -> bool {
-    matches!(
-        name.as_str(),
-        "connection"
-            | "keep-alive"
-            | "proxy-connection"
-            | "transfer-encoding"
-            | "te"
-            | "trailer"
-            | "upgrade"
-            | "set-cookie"
-            | "alt-svc"
-    )
 }
 
 impl Engine {
@@ -181,7 +138,7 @@ impl Engine {
             .passthrough_url(&provider.base_url, &req.upstream_path);
         let mut headers = HeaderMap::with_capacity(req.headers.len() + 2);
         for (k, v) in &req.headers {
-            if !is_dropped_request_header(k) {
+            if !is_dropped_passthrough_request_header(k) {
                 headers.append(k.clone(), v.clone());
             }
         }
@@ -201,36 +158,12 @@ impl Engine {
             GatewayError::BadRequest(format!("cannot forward to {}: {e}", req.upstream_path))
         })?;
 
-        let response = match tokio::time::timeout(
-            self.limits.first_byte_timeout,
-            self.upstream.send(upstream_req),
-        )
-        .await
-        {
-            Err(_) => {
-                return Err(GatewayError::UpstreamTimeout {
-                    provider: req.provider,
-                    phase: "waiting for response headers",
-                });
-            }
-            Ok(Err(e)) if body_over_limit(&e) => {
-                return Err(GatewayError::PayloadTooLarge {
-                    limit: self.limits.max_passthrough_body_bytes,
-                });
-            }
-            Ok(Err(e)) => {
-                return Err(GatewayError::UpstreamUnavailable {
-                    provider: req.provider,
-                    message: describe_client_error(&e),
-                });
-            }
-            Ok(Ok(r)) => r,
-        };
+        let response = self.send_upstream(upstream_req, &req.provider).await?;
         let (parts, incoming) = response.into_parts();
         let mut builder = Response::builder().status(parts.status);
         if let Some(h) = builder.headers_mut() {
             for (k, v) in &parts.headers {
-                if !is_dropped_response_header(k) {
+                if !is_dropped_passthrough_response_header(k) {
                     h.append(k.clone(), v.clone());
                 }
             }
@@ -239,57 +172,5 @@ impl Engine {
             .body(())
             .map_err(|e| GatewayError::Internal(format!("building response: {e}")))?;
         Ok((response, incoming))
-    }
-}
-
-/// Whether the upstream call failed because the client's streamed body
-/// went over the passthrough limit.
-fn body_over_limit(e: &hyper_util::client::legacy::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
-    while let Some(s) = source {
-        if s.is::<http_body_util::LengthLimitError>() {
-            return true;
-        }
-        source = s.source();
-    }
-    false
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn credentials_are_dropped_and_content_headers_kept() {
-        for h in [
-            "authorization",
-            "x-api-key",
-            "x-goog-api-key",
-            "host",
-            "cookie",
-        ] {
-            assert!(
-                is_dropped_request_header(&HeaderName::from_static(h)),
-                "{h}"
-            );
-        }
-        for h in [
-            "content-type",
-            "content-length",
-            "accept-encoding",
-            "anthropic-beta",
-            "openai-organization",
-        ] {
-            assert!(
-                !is_dropped_request_header(&HeaderName::from_static(h)),
-                "{h}"
-            );
-        }
-        assert!(!is_dropped_response_header(&HeaderName::from_static(
-            "content-length"
-        )));
-        assert!(is_dropped_response_header(&HeaderName::from_static(
-            "set-cookie"
-        )));
     }
 }

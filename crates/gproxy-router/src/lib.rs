@@ -122,14 +122,11 @@ impl Router {
             );
         }
 
-        let key = auth::client_key(req.headers(), query.as_deref());
-        let principal = match self.engine.authenticate(key.as_deref()) {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::info!(request_id, path, "rejected: {e}");
-                return render::error(protocol, e);
-            }
-        };
+        let principal =
+            match self.authenticate(req.headers(), query.as_deref(), protocol, request_id) {
+                Ok(p) => p,
+                Err(response) => return *response,
+            };
 
         let (parts, body) = req.into_parts();
         let body = match read_body(&parts.headers, body, self.engine.limits().max_body_bytes).await
@@ -159,6 +156,21 @@ impl Router {
 }
 
 impl Router {
+    /// The caller's principal, or the 401 to answer in `protocol`'s shape.
+    fn authenticate(
+        &self,
+        headers: &http::HeaderMap,
+        query: Option<&str>,
+        protocol: Protocol,
+        request_id: &str,
+    ) -> Result<Arc<gproxy_core::state::Principal>, Box<Response<ProxyBody>>> {
+        let key = auth::client_key(headers, query);
+        self.engine.authenticate(key.as_deref()).map_err(|e| {
+            tracing::info!(request_id, "rejected: {e}");
+            Box::new(render::error(protocol, e))
+        })
+    }
+
     /// Forwards any other `/{provider}/...` call with the body streamed.
     async fn passthrough<B>(
         &self,
@@ -178,13 +190,9 @@ impl Router {
             .engine
             .provider_protocol(&provider)
             .unwrap_or_else(|| routes::guess_protocol(&path));
-        let key = auth::client_key(req.headers(), query);
-        let principal = match self.engine.authenticate(key.as_deref()) {
+        let principal = match self.authenticate(req.headers(), query, protocol, request_id) {
             Ok(p) => p,
-            Err(e) => {
-                tracing::info!(request_id, path, "rejected: {e}");
-                return render::error(protocol, e);
-            }
+            Err(response) => return *response,
         };
         let limit = self.engine.limits().max_passthrough_body_bytes;
         let declared = req
@@ -235,10 +243,8 @@ impl Router {
                 &format!("{} accepts GET only", req.uri().path()),
             );
         }
-        let key = auth::client_key(req.headers(), query);
-        if let Err(e) = self.engine.authenticate(key.as_deref()) {
-            tracing::info!(request_id, path = req.uri().path(), "rejected: {e}");
-            return render::error(protocol, e);
+        if let Err(response) = self.authenticate(req.headers(), query, protocol, request_id) {
+            return *response;
         }
         match self.engine.list_models(provider).await {
             Ok(listing) => models::render(shape, &listing),
