@@ -8,10 +8,13 @@ use gproxy_protocol::Protocol;
 use gproxy_provider::builtin::custom::{
     CUSTOM_KIND, CountTokens, CustomAuth, CustomProvider, CustomSettings,
 };
+use gproxy_provider::builtin::{VERTEX_KIND, VertexSettings};
 use serde::Deserialize;
 
+mod credentials;
 mod routes;
 
+pub use credentials::CredentialConfig;
 pub use routes::{RouteConfig, TargetConfig, WeightedTarget, is_weighted};
 
 /// Provider names that would shadow a gateway route.
@@ -95,6 +98,12 @@ pub struct ProviderConfig {
     /// `custom` only: how the credential is sent (`bearer`, `x-api-key`,
     /// `x-goog-api-key`, `none`); default: the protocol's usual form.
     pub auth: Option<CustomAuth>,
+    /// `vertex` only: the Google Cloud project; default: each service
+    /// account's `project_id`.
+    pub project: Option<String>,
+    /// `vertex` only: the location (`us-central1`, the default,
+    /// `europe-west4`, `global`, ...).
+    pub location: Option<String>,
     /// Credentials to create or update, by name.
     #[serde(default)]
     pub credentials: Vec<CredentialConfig>,
@@ -121,6 +130,36 @@ impl ProviderConfig {
             count_tokens: self.count_tokens.unwrap_or_default(),
             auth: self.auth,
         })
+    }
+
+    /// The settings of a `vertex` provider (`None` for other kinds).
+    pub fn vertex_settings(&self) -> Option<VertexSettings> {
+        (self.effective_kind() == VERTEX_KIND).then(|| VertexSettings {
+            project: self.project.clone(),
+            location: self.location.clone(),
+        })
+    }
+
+    /// Checks the `vertex` fields: valid for `vertex`, absent elsewhere.
+    fn validate_vertex(&self) -> Result<(), (String, String)> {
+        if let Some(settings) = self.vertex_settings() {
+            return settings.validate();
+        }
+        for (field, given) in [
+            ("project", self.project.is_some()),
+            ("location", self.location.is_some()),
+        ] {
+            if given {
+                return Err((
+                    field.to_owned(),
+                    format!(
+                        "only allowed with kind = \"vertex\" (this provider's kind is `{}`)",
+                        self.effective_kind()
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Checks the custom-provider fields: required and valid for `custom`,
@@ -164,19 +203,6 @@ impl ProviderConfig {
         CustomProvider::new(&settings).map_err(|e| (e.field, e.message))?;
         Ok(())
     }
-}
-
-/// `[[providers.credentials]]`: one upstream credential.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct CredentialConfig {
-    /// Name, unique within the provider. Default: `key-` + 8 hex digits of
-    /// the key's SHA-256.
-    pub name: Option<String>,
-    /// The provider API key.
-    pub api_key: String,
-    /// Whether the credential is used. Default true.
-    pub enabled: Option<bool>,
 }
 
 /// `[[users]]`: a user and the keys they call the gateway with.
@@ -299,18 +325,12 @@ impl FileConfig {
                 validate_base_url(url).map_err(|m| (at("base_url"), m))?;
             }
             p.validate_custom().map_err(|(f, m)| (at(&f), m))?;
+            p.validate_vertex().map_err(|(f, m)| (at(&f), m))?;
             let mut cred_names = HashSet::new();
             for (j, c) in p.credentials.iter().enumerate() {
                 let at = |f: &str| format!("providers[{i}].credentials[{j}].{f}");
-                if c.api_key.trim().is_empty() {
-                    return Err((at("api_key"), "must not be empty".into()));
-                }
-                if c.api_key.chars().any(|ch| ch.is_control() || ch == ' ') {
-                    return Err((
-                        at("api_key"),
-                        "must not contain spaces or control characters".into(),
-                    ));
-                }
+                c.validate(p.effective_kind())
+                    .map_err(|(f, m)| (at(&f), m))?;
                 if let Some(name) = &c.name {
                     validate_name(name).map_err(|m| (at("name"), m))?;
                     if !cred_names.insert(name.as_str()) {
@@ -523,7 +543,10 @@ keys = ["sk-alice-..."]
         let c = parse(EXAMPLE).unwrap();
         assert_eq!(c.admin_key.as_deref(), Some("admin-secret-123"));
         assert_eq!(c.providers.len(), 3);
-        assert_eq!(c.providers[0].credentials[0].api_key, "sk-from-env");
+        assert_eq!(
+            c.providers[0].credentials[0].api_key.as_deref(),
+            Some("sk-from-env")
+        );
         assert_eq!(
             c.providers[1].base_url.as_deref(),
             Some("http://127.0.0.1:18080")
