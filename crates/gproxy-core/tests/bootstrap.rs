@@ -109,8 +109,8 @@ keys = ["sk-alice-0001", "sk-alice-0002"]
         let storage = &boot.storage;
         assert_eq!(
             storage.list_providers().await.unwrap().len(),
-            11,
-            "10 built-ins + openai-eu"
+            13,
+            "12 built-ins + openai-eu"
         );
         assert_eq!(storage.list_credentials().await.unwrap().len(), 2);
         assert_eq!(storage.list_user_keys().await.unwrap().len(), 2);
