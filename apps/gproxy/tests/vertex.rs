@@ -13,8 +13,7 @@ use serde_json::json;
 
 const EXPRESS_KEY: &str = "AQ.vertex-express-upstream-0004";
 const GENERATE: &str = "/vertex/v1beta/models/gemini-2.5-flash:generateContent";
-const UPSTREAM_GENERATE: &str =
-    "/v1/projects/test-project/locations/us-central1/publishers/google/models/gemini-2.5-flash:generateContent";
+const UPSTREAM_GENERATE: &str = "/v1/projects/test-project/locations/us-central1/publishers/google/models/gemini-2.5-flash:generateContent";
 
 fn body() -> String {
     json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}).to_string()
@@ -255,15 +254,17 @@ async fn a_failed_exchange_is_a_502_and_is_not_cached() {
     assert_no_key(&reply.text(), "the error body");
     assert_eq!(mock.token_exchanges(), 0);
     assert!(
-        !mock
-            .requests()
-            .iter()
-            .any(|r| r.path == UPSTREAM_GENERATE),
+        !mock.requests().iter().any(|r| r.path == UPSTREAM_GENERATE),
         "no upstream call without a token"
     );
 
     let reply = generate(&gw).await;
-    assert_eq!(reply.status, 200, "the next request retries: {}", reply.text());
+    assert_eq!(
+        reply.status,
+        200,
+        "the next request retries: {}",
+        reply.text()
+    );
     assert_eq!(mock.token_exchanges(), 1);
     assert_no_key(&gw.stderr(), "the gateway's log");
 }

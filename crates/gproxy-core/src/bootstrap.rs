@@ -280,11 +280,13 @@ async fn apply_file(
             })
             .await?;
         for (j, c) in p.credentials.iter().enumerate() {
-            let credential = c.credential().map_err(|(field, message)| ConfigError::Field {
-                path: path.to_owned(),
-                field: format!("providers[{i}].credentials[{j}].{field}"),
-                message,
-            })?;
+            let credential = c
+                .credential()
+                .map_err(|(field, message)| ConfigError::Field {
+                    path: path.to_owned(),
+                    field: format!("providers[{i}].credentials[{j}].{field}"),
+                    message,
+                })?;
             let name = c.name_for(&credential);
             storage
                 .upsert_credential(&NewCredential {

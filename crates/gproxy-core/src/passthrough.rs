@@ -177,7 +177,11 @@ impl Engine {
         let credential = picked.as_ref().map_or(&NO_CREDENTIAL, |c| &c.credential);
         let credential = self
             .tokens
-            .resolve(picked.as_ref().map_or(0, |c| c.id), credential, &req.provider)
+            .resolve(
+                picked.as_ref().map_or(0, |c| c.id),
+                credential,
+                &req.provider,
+            )
             .await?;
 
         let url = provider

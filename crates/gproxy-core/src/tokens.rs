@@ -230,9 +230,11 @@ mod tests {
 
     #[tokio::test]
     async fn other_credentials_pass_through_untouched() {
-        let upstream =
-            UpstreamClient::new(&crate::upstream::UpstreamConfig::new(Duration::from_secs(1), None))
-                .unwrap();
+        let upstream = UpstreamClient::new(&crate::upstream::UpstreamConfig::new(
+            Duration::from_secs(1),
+            None,
+        ))
+        .unwrap();
         let cache = TokenCache::new(upstream);
         let key = Credential::ApiKey {
             key: Secret::new("sk".into()),

@@ -163,8 +163,8 @@ auth = "none"
     let rows = boot.storage.list_providers().await.unwrap();
     assert_eq!(
         rows.len(),
-        12,
-        "10 built-ins + 2 custom; custom is never seeded"
+        14,
+        "12 built-ins + 2 custom; custom is never seeded"
     );
     let row = rows.iter().find(|r| r.name == "cust-a").unwrap();
     assert_eq!(row.kind, "custom");

@@ -66,8 +66,13 @@ impl ServiceAccountKey {
     /// Reads a key file's JSON text. Checks every field, including that the
     /// private key is a PKCS#8 RSA key. Errors never contain the key.
     pub fn from_json_str(text: &str) -> Result<Self, CredentialError> {
-        let value: serde_json::Value = serde_json::from_str(text)
-            .map_err(|e| invalid(format!("not JSON (line {}, column {})", e.line(), e.column())))?;
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+            invalid(format!(
+                "not JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            ))
+        })?;
         Self::from_json(&value)
     }
 
@@ -76,9 +81,15 @@ impl ServiceAccountKey {
         // serde's messages quote values for some errors; report only the shape.
         let file = KeyFile::deserialize(value).map_err(|e| {
             let message = e.to_string();
-            let field = ["type", "project_id", "private_key_id", "private_key", "client_email"]
-                .into_iter()
-                .find(|f| message.contains(&format!("`{f}`")));
+            let field = [
+                "type",
+                "project_id",
+                "private_key_id",
+                "private_key",
+                "client_email",
+            ]
+            .into_iter()
+            .find(|f| message.contains(&format!("`{f}`")));
             match field {
                 Some(f) => invalid(format!("field `{f}` is missing or not a string")),
                 None => invalid("not a service-account key file"),
@@ -250,9 +261,14 @@ mod tests {
             (wrong_type, "authorized_user"),
             (bad_pem, "PKCS#8"),
         ] {
-            let err = ServiceAccountKey::from_json(&value).unwrap_err().to_string();
+            let err = ServiceAccountKey::from_json(&value)
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(expect), "{err}");
-            assert!(!err.contains("secretstuff") && !err.contains("MII"), "{err}");
+            assert!(
+                !err.contains("secretstuff") && !err.contains("MII"),
+                "{err}"
+            );
         }
         let err = ServiceAccountKey::from_json_str("{ not json")
             .unwrap_err()

@@ -25,7 +25,7 @@ pub(crate) fn authorized(req: &MockRequest) -> bool {
     req.oauth_bearer
         || req
             .header("x-goog-api-key")
-        .is_some_and(|key| !key.trim().is_empty())
+            .is_some_and(|key| !key.trim().is_empty())
         || req.query_param("key").is_some_and(|key| !key.is_empty())
 }
 

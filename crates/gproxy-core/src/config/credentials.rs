@@ -56,8 +56,12 @@ impl CredentialConfig {
                 .map_err(|e| ("service_account".into(), e.to_string())),
             (None, None, Some(path)) => {
                 let field = "service_account_file".to_owned();
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| (field.clone(), format!("cannot read {}: {e}", path.display())))?;
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    (
+                        field.clone(),
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                })?;
                 ServiceAccountKey::from_json_str(&text)
                     .map(|k| Credential::ServiceAccount(Box::new(k)))
                     .map_err(|e| (field, format!("{}: {e}", path.display())))

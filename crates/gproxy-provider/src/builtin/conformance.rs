@@ -153,7 +153,8 @@ fn expected_url(p: &dyn Provider, urls: Urls, endpoint: &Endpoint<'_>) -> Option
     if !p.speaks(endpoint.protocol()) {
         return None;
     }
-    const VERTEX: &str = "http://m/b/v1/projects/p-1/locations/us-central1/publishers/google/models";
+    const VERTEX: &str =
+        "http://m/b/v1/projects/p-1/locations/us-central1/publishers/google/models";
     match (urls, endpoint) {
         (Urls::Sdk, _) => {}
         (Urls::VertexExpress, Endpoint::GeminiGenerate { stream: true, .. }) => {

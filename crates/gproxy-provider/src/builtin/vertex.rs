@@ -247,7 +247,9 @@ impl Provider for Vertex {
     }
 
     fn parse_models(&self, _body: &[u8]) -> Result<ModelPage, ModelsError> {
-        Err(ModelsError::Invalid("vertex has no model list endpoint".into()))
+        Err(ModelsError::Invalid(
+            "vertex has no model list endpoint".into(),
+        ))
     }
 
     fn fallback_models(&self) -> &'static [&'static str] {
@@ -343,7 +345,8 @@ mod tests {
     };
 
     fn service_account(project: &str) -> Credential {
-        let pem = include_str!("../../../gproxy-testkit/fixtures/test-only-service-account.key.pem");
+        let pem =
+            include_str!("../../../gproxy-testkit/fixtures/test-only-service-account.key.pem");
         let key = ServiceAccountKey::from_json(&serde_json::json!({
             "type": "service_account",
             "project_id": project,
@@ -416,7 +419,11 @@ mod tests {
 
     #[test]
     fn settings_are_validated_and_stored_without_defaults() {
-        assert!(settings(Some("my-proj-1"), Some("us-east5")).validate().is_ok());
+        assert!(
+            settings(Some("my-proj-1"), Some("us-east5"))
+                .validate()
+                .is_ok()
+        );
         assert_eq!(
             settings(Some("My Proj"), None).validate().unwrap_err().0,
             "project"
