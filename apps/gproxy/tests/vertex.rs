@@ -174,6 +174,25 @@ async fn service_account_generates_and_streams_with_the_issued_token() {
     );
     assert_eq!(mock.token_exchanges(), 1, "the token is cached");
 
+    // Raw passthrough carries the same token.
+    let req = gw
+        .request(
+            "POST",
+            &format!("/vertex{UPSTREAM_GENERATE}"),
+        )
+        .header("x-goog-api-key", ALICE_KEY)
+        .header("content-type", "application/json");
+    let reply = gw.send(req, body()).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let up = mock.last_request().unwrap();
+    assert_eq!(up.path, UPSTREAM_GENERATE);
+    assert_eq!(
+        up.header("authorization"),
+        Some(format!("Bearer {token}").as_str())
+    );
+    assert!(up.header("x-goog-api-key").is_none(), "the client key is dropped");
+    assert_eq!(mock.token_exchanges(), 1);
+
     let req = gw
         .request(
             "POST",

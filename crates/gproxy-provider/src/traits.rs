@@ -69,6 +69,14 @@ pub enum ProviderError {
         /// The protocol asked for.
         protocol: &'static str,
     },
+    /// The provider speaks the protocol but not this method.
+    #[error("provider kind `{kind}` does not serve `{method}`")]
+    UnsupportedMethod {
+        /// Provider kind.
+        kind: &'static str,
+        /// The method, e.g. `batchEmbedContents`.
+        method: &'static str,
+    },
     /// The credential cannot be used with this provider (wrong kind, or a
     /// key that is not a valid header value). Never contains the secret.
     #[error("credential unusable for provider kind `{kind}`: {reason}")]

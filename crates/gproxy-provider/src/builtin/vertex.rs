@@ -83,6 +83,20 @@ impl VertexSettings {
     }
 }
 
+/// The error for an endpoint a Vertex kind does not serve: a Gemini method
+/// it lacks, or another protocol.
+fn vertex_unsupported(provider: &dyn Provider, endpoint: &Endpoint<'_>) -> ProviderError {
+    let method = match endpoint {
+        Endpoint::GeminiEmbed { batch: true, .. } => "batchEmbedContents",
+        Endpoint::GeminiEmbed { batch: false, .. } => "embedContent",
+        _ => return unsupported(provider, endpoint),
+    };
+    ProviderError::UnsupportedMethod {
+        kind: provider.kind(),
+        method,
+    }
+}
+
 /// Vertex AI with a service-account key. Each configured provider is its
 /// own instance (its project and location come from its settings).
 #[derive(Debug, Clone)]
@@ -200,7 +214,7 @@ impl Provider for Vertex {
                 message: "no project configured and no service account to take it from".into(),
             })?;
         self.url(base_url, project, endpoint)
-            .ok_or_else(|| unsupported(self, endpoint))
+            .ok_or_else(|| vertex_unsupported(self, endpoint))
     }
 
     fn upstream_url_for(
@@ -215,7 +229,7 @@ impl Provider for Vertex {
             (None, _) => return self.upstream_url(base_url, endpoint),
         };
         self.url(base_url, project, endpoint)
-            .ok_or_else(|| unsupported(self, endpoint))
+            .ok_or_else(|| vertex_unsupported(self, endpoint))
     }
 
     fn auth_form(&self) -> AuthForm {
@@ -288,7 +302,7 @@ impl Provider for VertexExpress {
             ..
         } = endpoint
         else {
-            return Err(unsupported(self, endpoint));
+            return Err(vertex_unsupported(self, endpoint));
         };
         let method = if *stream {
             "streamGenerateContent"
@@ -409,7 +423,8 @@ mod tests {
             model: "e",
             batch: true,
         };
-        assert!(p.upstream_url("http://m/", &batch).is_err());
+        let err = p.upstream_url("http://m/", &batch).unwrap_err().to_string();
+        assert!(err.contains("batchEmbedContents"), "{err}");
         let eu = Vertex::new(&settings(None, Some("europe-west4")));
         assert_eq!(
             eu.default_base_url(),
