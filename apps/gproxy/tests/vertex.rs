@@ -176,10 +176,7 @@ async fn service_account_generates_and_streams_with_the_issued_token() {
 
     // Raw passthrough carries the same token.
     let req = gw
-        .request(
-            "POST",
-            &format!("/vertex{UPSTREAM_GENERATE}"),
-        )
+        .request("POST", &format!("/vertex{UPSTREAM_GENERATE}"))
         .header("x-goog-api-key", ALICE_KEY)
         .header("content-type", "application/json");
     let reply = gw.send(req, body()).await;
@@ -190,7 +187,10 @@ async fn service_account_generates_and_streams_with_the_issued_token() {
         up.header("authorization"),
         Some(format!("Bearer {token}").as_str())
     );
-    assert!(up.header("x-goog-api-key").is_none(), "the client key is dropped");
+    assert!(
+        up.header("x-goog-api-key").is_none(),
+        "the client key is dropped"
+    );
     assert_eq!(mock.token_exchanges(), 1);
 
     let req = gw
