@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use gproxy_credential::{Credential, Secret};
 use gproxy_provider::ProviderRegistry;
 use gproxy_storage::{NewCredential, NewModelRoute, NewProvider, Storage};
 use rand::Rng;
@@ -259,9 +258,14 @@ async fn apply_file(
             Some(custom) => serde_json::to_value(&custom).map_err(|e| {
                 CoreError::Invalid(format!("providers[{i}]: cannot store settings: {e}"))
             })?,
-            None => before
-                .filter(|b| b.kind == kind)
-                .map_or_else(|| serde_json::json!({}), |b| b.settings.clone()),
+            None => match p.vertex_settings() {
+                Some(vertex) => serde_json::to_value(&vertex).map_err(|e| {
+                    CoreError::Invalid(format!("providers[{i}]: cannot store settings: {e}"))
+                })?,
+                None => before
+                    .filter(|b| b.kind == kind)
+                    .map_or_else(|| serde_json::json!({}), |b| b.settings.clone()),
+            },
         };
         let row = storage
             .upsert_provider(&NewProvider {
@@ -275,14 +279,15 @@ async fn apply_file(
                 enabled: p.enabled.or(before.map(|b| b.enabled)).unwrap_or(true),
             })
             .await?;
-        for c in &p.credentials {
-            let credential = Credential::ApiKey {
-                key: Secret::new(c.api_key.clone()),
-            };
-            let name = c
-                .name
-                .clone()
-                .unwrap_or_else(|| format!("key-{}", credential.fingerprint()));
+        for (j, c) in p.credentials.iter().enumerate() {
+            let credential = c
+                .credential()
+                .map_err(|(field, message)| ConfigError::Field {
+                    path: path.to_owned(),
+                    field: format!("providers[{i}].credentials[{j}].{field}"),
+                    message,
+                })?;
+            let name = c.name_for(&credential);
             storage
                 .upsert_credential(&NewCredential {
                     provider_id: row.id,

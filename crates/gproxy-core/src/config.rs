@@ -8,10 +8,13 @@ use gproxy_protocol::Protocol;
 use gproxy_provider::builtin::custom::{
     CUSTOM_KIND, CountTokens, CustomAuth, CustomProvider, CustomSettings,
 };
+use gproxy_provider::builtin::{VERTEX_KIND, VertexSettings};
 use serde::Deserialize;
 
+mod credentials;
 mod routes;
 
+pub use credentials::CredentialConfig;
 pub use routes::{RouteConfig, TargetConfig, WeightedTarget, is_weighted};
 
 /// Provider names that would shadow a gateway route.
@@ -95,6 +98,12 @@ pub struct ProviderConfig {
     /// `custom` only: how the credential is sent (`bearer`, `x-api-key`,
     /// `x-goog-api-key`, `none`); default: the protocol's usual form.
     pub auth: Option<CustomAuth>,
+    /// `vertex` only: the Google Cloud project; default: each service
+    /// account's `project_id`.
+    pub project: Option<String>,
+    /// `vertex` only: the location (`us-central1`, the default,
+    /// `europe-west4`, `global`, ...).
+    pub location: Option<String>,
     /// Credentials to create or update, by name.
     #[serde(default)]
     pub credentials: Vec<CredentialConfig>,
@@ -121,6 +130,36 @@ impl ProviderConfig {
             count_tokens: self.count_tokens.unwrap_or_default(),
             auth: self.auth,
         })
+    }
+
+    /// The settings of a `vertex` provider (`None` for other kinds).
+    pub fn vertex_settings(&self) -> Option<VertexSettings> {
+        (self.effective_kind() == VERTEX_KIND).then(|| VertexSettings {
+            project: self.project.clone(),
+            location: self.location.clone(),
+        })
+    }
+
+    /// Checks the `vertex` fields: valid for `vertex`, absent elsewhere.
+    fn validate_vertex(&self) -> Result<(), (String, String)> {
+        if let Some(settings) = self.vertex_settings() {
+            return settings.validate();
+        }
+        for (field, given) in [
+            ("project", self.project.is_some()),
+            ("location", self.location.is_some()),
+        ] {
+            if given {
+                return Err((
+                    field.to_owned(),
+                    format!(
+                        "only allowed with kind = \"vertex\" (this provider's kind is `{}`)",
+                        self.effective_kind()
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Checks the custom-provider fields: required and valid for `custom`,
@@ -164,19 +203,6 @@ impl ProviderConfig {
         CustomProvider::new(&settings).map_err(|e| (e.field, e.message))?;
         Ok(())
     }
-}
-
-/// `[[providers.credentials]]`: one upstream credential.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct CredentialConfig {
-    /// Name, unique within the provider. Default: `key-` + 8 hex digits of
-    /// the key's SHA-256.
-    pub name: Option<String>,
-    /// The provider API key.
-    pub api_key: String,
-    /// Whether the credential is used. Default true.
-    pub enabled: Option<bool>,
 }
 
 /// `[[users]]`: a user and the keys they call the gateway with.
@@ -299,18 +325,12 @@ impl FileConfig {
                 validate_base_url(url).map_err(|m| (at("base_url"), m))?;
             }
             p.validate_custom().map_err(|(f, m)| (at(&f), m))?;
+            p.validate_vertex().map_err(|(f, m)| (at(&f), m))?;
             let mut cred_names = HashSet::new();
             for (j, c) in p.credentials.iter().enumerate() {
                 let at = |f: &str| format!("providers[{i}].credentials[{j}].{f}");
-                if c.api_key.trim().is_empty() {
-                    return Err((at("api_key"), "must not be empty".into()));
-                }
-                if c.api_key.chars().any(|ch| ch.is_control() || ch == ' ') {
-                    return Err((
-                        at("api_key"),
-                        "must not contain spaces or control characters".into(),
-                    ));
-                }
+                c.validate(p.effective_kind())
+                    .map_err(|(f, m)| (at(&f), m))?;
                 if let Some(name) = &c.name {
                     validate_name(name).map_err(|m| (at("name"), m))?;
                     if !cred_names.insert(name.as_str()) {
@@ -474,170 +494,4 @@ pub fn validate_proxy(url: &str) -> Result<(), String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    pub(super) fn parse(text: &str) -> Result<FileConfig, ConfigError> {
-        FileConfig::parse(text, Path::new("gproxy.toml"), &|name| match name {
-            "GPROXY_ADMIN_KEY" => Some("admin-secret-123".into()),
-            "OPENAI_KEY" => Some("sk-from-env".into()),
-            _ => None,
-        })
-    }
-
-    fn field_of(err: ConfigError) -> String {
-        match err {
-            ConfigError::Field { field, .. } => field,
-            other => panic!("expected a field error, got {other}"),
-        }
-    }
-
-    const EXAMPLE: &str = r#"
-admin_key = "${GPROXY_ADMIN_KEY}"
-
-[[providers]]
-name = "openai"
-base_url = "http://127.0.0.1:18080/v1"
-[[providers.credentials]]
-api_key = "${OPENAI_KEY}"
-
-[[providers]]
-name = "claude"
-base_url = "http://127.0.0.1:18080"
-[[providers.credentials]]
-api_key = "sk-ant-..."
-
-[[providers]]
-name = "aistudio"
-base_url = "http://127.0.0.1:18080"
-[[providers.credentials]]
-api_key = "AIza..."
-
-[[users]]
-name = "alice"
-keys = ["sk-alice-..."]
-"#;
-
-    #[test]
-    fn the_documented_example_parses_with_env_expansion() {
-        let c = parse(EXAMPLE).unwrap();
-        assert_eq!(c.admin_key.as_deref(), Some("admin-secret-123"));
-        assert_eq!(c.providers.len(), 3);
-        assert_eq!(c.providers[0].credentials[0].api_key, "sk-from-env");
-        assert_eq!(
-            c.providers[1].base_url.as_deref(),
-            Some("http://127.0.0.1:18080")
-        );
-        assert_eq!(c.users[0].keys, vec!["sk-alice-...".to_owned()]);
-    }
-
-    #[test]
-    fn unknown_field_names_its_exact_path() {
-        let text = EXAMPLE.replace("name = \"claude\"", "name = \"claude\"\nbase_ulr = \"x\"");
-        let err = parse(&text).unwrap_err();
-        let msg = err.to_string();
-        assert_eq!(field_of(err), "providers[1].base_ulr");
-        assert!(msg.contains("base_ulr"), "{msg}");
-    }
-
-    #[test]
-    fn bad_base_url_names_its_exact_path() {
-        let text = EXAMPLE.replace(
-            "http://127.0.0.1:18080\"\n[[providers.credentials]]\napi_key = \"sk-ant",
-            "ftp://x\"\n[[providers.credentials]]\napi_key = \"sk-ant",
-        );
-        assert_eq!(field_of(parse(&text).unwrap_err()), "providers[1].base_url");
-    }
-
-    #[test]
-    fn wrong_type_names_its_exact_path() {
-        let err = parse("port = \"eighty\"").unwrap_err();
-        assert_eq!(field_of(err), "port");
-        let err = parse("[[users]]\nname = \"a\"\nkeys = [1]").unwrap_err();
-        assert_eq!(field_of(err), "users[0].keys[0]");
-    }
-
-    #[test]
-    fn missing_env_var_names_the_field_and_the_variable() {
-        let err = parse("proxy = \"${NOPE}\"").unwrap_err();
-        let msg = err.to_string();
-        assert_eq!(field_of(err), "proxy");
-        assert!(msg.contains("NOPE"), "{msg}");
-    }
-
-    #[test]
-    fn escaped_dollar_brace_is_literal() {
-        assert_eq!(expand_str("a$${B}c", &|_| None).unwrap(), "a${B}c");
-        assert_eq!(
-            expand_str("x${A}y${A}", &|_| Some("1".into())).unwrap(),
-            "x1y1"
-        );
-        assert!(expand_str("${A", &|_| Some("1".into())).is_err());
-    }
-
-    #[test]
-    fn invalid_values_are_refused_with_paths() {
-        for (text, field) in [
-            ("[[providers]]\nname = \"Bad Name\"", "providers[0].name"),
-            ("[[providers]]\nname = \"v1\"", "providers[0].name"),
-            (
-                "[[providers]]\nname = \"a\"\n[[providers]]\nname = \"a\"",
-                "providers[1].name",
-            ),
-            (
-                "[[providers]]\nname = \"a\"\n[[providers.credentials]]\napi_key = \"\"",
-                "providers[0].credentials[0].api_key",
-            ),
-            (
-                "[[users]]\nname = \"u\"\nkeys = [\"short\"]",
-                "users[0].keys[0]",
-            ),
-            ("proxy = \"ftp://h:1\"", "proxy"),
-            ("[limits]\nmax_body_bytes = 0", "limits.max_body_bytes"),
-            ("admin_key = \"x\"", "admin_key"),
-            (
-                "[[routes]]\nmodel = \"a/b\"\ntargets = [\"p/m\"]",
-                "routes[0].model",
-            ),
-            (
-                "[[routes]]\nmodel = \"a\"\ntargets = [\"p/m\"]\n[[routes]]\nmodel = \"a\"\ntargets = [\"p/m\"]",
-                "routes[1].model",
-            ),
-            (
-                "[[routes]]\nmodel = \"a\"\ntargets = []",
-                "routes[0].targets",
-            ),
-            (
-                "[[routes]]\nmodel = \"a\"\ntargets = [\"p/m\", \"nomodel\"]",
-                "routes[0].targets[1]",
-            ),
-            (
-                "[[routes]]\nmodel = \"a\"\ntargets = [\"p/m\"]\n[[routes]]\nmodel = \"b\"\ntargets = [{ target = \"p/m\", weight = 0 }]",
-                "routes[1].targets[0].weight",
-            ),
-            (
-                "[[routes]]\nmodel = \"a\"\ntargets = [{ target = \"p/m\", wieght = 2 }]",
-                "routes[0].targets[0].wieght",
-            ),
-            (
-                "[[routes]]\nmodel = \"a\"\ntargets = [{ target = \"p/m\", weight = -1 }]",
-                "routes[0].targets[0].weight",
-            ),
-            (
-                "[[routes]]\nmodel = \"a\"\ntargets = [{ target = \"/m\" }]",
-                "routes[0].targets[0].target",
-            ),
-            (
-                "[[routes]]\nmodel = \"a\"\ntargets = [3]",
-                "routes[0].targets[0]",
-            ),
-        ] {
-            assert_eq!(field_of(parse(text).unwrap_err()), field, "{text}");
-        }
-    }
-
-    #[test]
-    fn syntax_errors_are_reported() {
-        assert!(matches!(parse("port = "), Err(ConfigError::Syntax { .. })));
-    }
-}
+mod tests;

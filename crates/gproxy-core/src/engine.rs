@@ -27,6 +27,7 @@ use crate::models::{self, ModelCatalog, ModelListing};
 use crate::settings::Limits;
 use crate::state::{Principal, ProviderRuntime, StateHandle};
 use crate::stream::{Framing, ModelRewrite, Rewrite, StreamProcessor};
+use crate::tokens::TokenCache;
 use crate::upstream::{UpstreamBody, UpstreamClient};
 use crate::{GatewayError, UpstreamFailure};
 
@@ -127,6 +128,7 @@ pub struct Engine {
     pub(crate) state: Arc<StateHandle>,
     pub(crate) upstream: UpstreamClient,
     pub(crate) models: ModelCatalog,
+    pub(crate) tokens: TokenCache,
     pub(crate) sink: UsageSink,
     pub(crate) limits: Limits,
 }
@@ -202,6 +204,7 @@ impl Engine {
         Engine {
             state,
             models: ModelCatalog::new(upstream.clone(), models::CACHE_TTL),
+            tokens: TokenCache::new(upstream.clone()),
             upstream,
             sink,
             limits,
@@ -490,8 +493,13 @@ impl Engine {
 
         let url = provider
             .provider
-            .upstream_url(&provider.base_url, &plan.endpoint())
+            .upstream_url_for(&provider.base_url, &plan.endpoint(), credential)
             .map_err(|e| GatewayError::BadRequest(e.to_string()))?;
+        // A service account becomes an access token (cached); others as is.
+        let credential = self
+            .tokens
+            .resolve(picked.as_ref().map_or(0, |c| c.id), credential, &name)
+            .await?;
         let mut headers = HeaderMap::with_capacity(req.headers.len() + 3);
         for (k, v) in &req.headers {
             if !is_dropped_request_header(k) {
@@ -504,7 +512,7 @@ impl Engine {
         }
         provider
             .provider
-            .apply_auth(credential, &mut headers)
+            .apply_auth(&credential, &mut headers)
             .map_err(|e| GatewayError::UpstreamUnavailable {
                 provider: name.clone(),
                 message: e.to_string(),

@@ -18,6 +18,7 @@ mod passthrough;
 pub mod settings;
 pub mod state;
 mod stream;
+mod tokens;
 pub mod upstream;
 
 pub use body::{BodyError, ProxyBody};

@@ -132,6 +132,14 @@ impl Engine {
         }
         accounting.log_mut().credential_id = picked.as_ref().map(|c| c.id);
         let credential = picked.as_ref().map_or(&NO_CREDENTIAL, |c| &c.credential);
+        let credential = self
+            .tokens
+            .resolve(
+                picked.as_ref().map_or(0, |c| c.id),
+                credential,
+                &req.provider,
+            )
+            .await?;
 
         let url = provider
             .provider
@@ -145,7 +153,7 @@ impl Engine {
         provider.provider.default_headers(&mut headers);
         provider
             .provider
-            .apply_auth(credential, &mut headers)
+            .apply_auth(&credential, &mut headers)
             .map_err(|e| GatewayError::UpstreamUnavailable {
                 provider: req.provider.clone(),
                 message: e.to_string(),

@@ -6,9 +6,11 @@
 
 mod pool;
 mod secret;
+pub mod service_account;
 
 pub use pool::{CredentialEntry, CredentialPool};
 pub use secret::Secret;
+pub use service_account::ServiceAccountKey;
 
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +21,16 @@ pub enum Credential {
     ApiKey {
         /// The key itself.
         key: Secret,
+    },
+    /// A Google service-account key, exchanged for short-lived OAuth
+    /// access tokens (Vertex AI). Boxed: it is large and rare.
+    ServiceAccount(Box<ServiceAccountKey>),
+    /// A short-lived OAuth access token obtained from a service account,
+    /// sent as `Authorization: Bearer`. Never stored: the core builds it
+    /// per request from its token cache.
+    AccessToken {
+        /// The token itself.
+        token: Secret,
     },
     /// No key at all (local servers such as Ollama).
     None,
@@ -52,6 +64,8 @@ impl Credential {
     pub fn kind(&self) -> &'static str {
         match self {
             Credential::ApiKey { .. } => "api_key",
+            Credential::ServiceAccount(_) => "service_account",
+            Credential::AccessToken { .. } => "access_token",
             Credential::None => "none",
         }
     }
@@ -60,6 +74,10 @@ impl Credential {
     pub fn to_secret_json(&self) -> serde_json::Value {
         match self {
             Credential::ApiKey { key } => serde_json::json!({ "api_key": key.expose() }),
+            Credential::ServiceAccount(key) => key.to_json(),
+            Credential::AccessToken { token } => {
+                serde_json::json!({ "access_token": token.expose() })
+            }
             Credential::None => serde_json::json!({}),
         }
     }
@@ -78,17 +96,25 @@ impl Credential {
                     key: Secret::new(parsed.api_key),
                 })
             }
+            "service_account" => Ok(Credential::ServiceAccount(Box::new(
+                ServiceAccountKey::from_json(secret)?,
+            ))),
             "none" => Ok(Credential::None),
             other => Err(CredentialError::UnknownKind(other.to_owned())),
         }
     }
 
     /// A stable, non-reversible fingerprint: the first 8 hex digits of the
-    /// SHA-256 of the secret. Used to name credentials declared without a name.
+    /// SHA-256 of the secret (for a service account: of its e-mail and key
+    /// id). Used to name credentials declared without a name.
     pub fn fingerprint(&self) -> String {
         use sha2::{Digest, Sha256};
         let material = match self {
             Credential::ApiKey { key } => key.expose().as_bytes().to_vec(),
+            Credential::ServiceAccount(key) => {
+                format!("{}\n{}", key.client_email, key.private_key_id).into_bytes()
+            }
+            Credential::AccessToken { token } => token.expose().as_bytes().to_vec(),
             Credential::None => Vec::new(),
         };
         let digest = Sha256::digest(&material);

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::builtin::{CUSTOM_KIND, CustomProvider};
+use crate::builtin::{CUSTOM_KIND, CustomProvider, VERTEX_KIND, Vertex};
 use crate::{Provider, ProviderError, builtin};
 
 /// Maps a provider kind name to its implementation.
@@ -29,8 +29,8 @@ impl ProviderRegistry {
     }
 
     /// The provider for a configured provider of `kind` with its stored
-    /// `settings`. Built-ins ignore the settings; `custom` is built from
-    /// them and refuses settings it cannot use.
+    /// `settings`. Most built-ins ignore the settings; `custom` and `vertex`
+    /// are built from them and refuse settings they cannot use.
     pub fn build(
         &self,
         kind: &str,
@@ -38,6 +38,9 @@ impl ProviderRegistry {
     ) -> Result<Arc<dyn Provider>, ProviderError> {
         if kind == CUSTOM_KIND {
             return Ok(Arc::new(CustomProvider::from_settings(settings)?));
+        }
+        if kind == VERTEX_KIND {
+            return Ok(Arc::new(Vertex::from_settings(settings)?));
         }
         self.get(kind).ok_or_else(|| ProviderError::UnknownKind {
             kind: kind.to_owned(),

@@ -69,6 +69,14 @@ pub enum ProviderError {
         /// The protocol asked for.
         protocol: &'static str,
     },
+    /// The provider speaks the protocol but not this method.
+    #[error("provider kind `{kind}` does not serve `{method}`")]
+    UnsupportedMethod {
+        /// Provider kind.
+        kind: &'static str,
+        /// The method, e.g. `batchEmbedContents`.
+        method: &'static str,
+    },
     /// The credential cannot be used with this provider (wrong kind, or a
     /// key that is not a valid header value). Never contains the secret.
     #[error("credential unusable for provider kind `{kind}`: {reason}")]
@@ -120,7 +128,7 @@ pub trait Provider: Send + Sync + Debug {
 
     /// Base URL used when the configuration gives none. Same convention as
     /// the vendor SDK's base URL.
-    fn default_base_url(&self) -> &'static str;
+    fn default_base_url(&self) -> &str;
 
     /// The full upstream URL for `endpoint` under `base_url`.
     fn upstream_url(
@@ -128,6 +136,19 @@ pub trait Provider: Send + Sync + Debug {
         base_url: &str,
         endpoint: &Endpoint<'_>,
     ) -> Result<String, ProviderError>;
+
+    /// The upstream URL for `endpoint` when sent with `credential` (the
+    /// credential as stored, before any token exchange). Only providers
+    /// whose URL depends on the credential override it (Vertex takes the
+    /// project from the service account).
+    fn upstream_url_for(
+        &self,
+        base_url: &str,
+        endpoint: &Endpoint<'_>,
+        _credential: &Credential,
+    ) -> Result<String, ProviderError> {
+        self.upstream_url(base_url, endpoint)
+    }
 
     /// How this provider sends an API key.
     fn auth_form(&self) -> AuthForm;
@@ -241,7 +262,7 @@ pub fn unsupported(provider: &dyn Provider, endpoint: &Endpoint<'_>) -> Provider
 }
 
 /// A header value from a secret, refusing control characters.
-fn secret_header(
+pub(crate) fn secret_header(
     kind: &'static str,
     prefix: &str,
     secret: &str,

@@ -97,6 +97,7 @@ impl Protocol {
     pub(crate) fn detect(path: &str, headers: &HeaderMap) -> Self {
         if path.starts_with("/v1beta")
             || (path.starts_with("/v1/models/") && path.contains(':'))
+            || path.contains("/publishers/google/models/")
             || headers.contains_key("x-goog-api-key")
         {
             Protocol::Gemini

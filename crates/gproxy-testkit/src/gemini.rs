@@ -19,10 +19,13 @@ use crate::usage;
 const NO_KEY: &str = "Method doesn't allow unregistered callers (callers without established \
 identity). Please use API Key or other form of API consumer identity to call this API.";
 
-/// Whether an API key came as `x-goog-api-key` or `?key=`.
+/// Whether an API key came as `x-goog-api-key` or `?key=` (or, on Vertex
+/// paths, an issued OAuth token).
 pub(crate) fn authorized(req: &MockRequest) -> bool {
-    req.header("x-goog-api-key")
-        .is_some_and(|key| !key.trim().is_empty())
+    req.oauth_bearer
+        || req
+            .header("x-goog-api-key")
+            .is_some_and(|key| !key.trim().is_empty())
         || req.query_param("key").is_some_and(|key| !key.is_empty())
 }
 

@@ -26,6 +26,9 @@
 //! | POST | `/v1beta/models/{model}:streamGenerateContent` (also `/v1/models/...`) | Gemini |
 //! | GET | `/v1/models` | OpenAI model list (Anthropic's when `anthropic-version` is sent) |
 //! | GET | `/v1beta/models` | Gemini model list |
+//! | POST | `/v1/projects/{p}/locations/{l}/publishers/google/models/{model}:{method}` | Vertex AI (bearer token from `/token`) |
+//! | POST | `/v1/publishers/google/models/{model}:{method}` | Vertex AI express mode (API key) |
+//! | POST | `/token` | Google OAuth JWT-bearer token endpoint ([`oauth`]) |
 //!
 //! Every successful reply reports the token counts in [`usage`]; the reply
 //! text is `"Hello from mock <model>"`, split into the configured number of
@@ -40,6 +43,7 @@ mod claude;
 pub mod embeddings;
 mod fault;
 mod gemini;
+pub mod oauth;
 mod openai;
 pub mod proxy;
 mod server;
@@ -140,10 +144,12 @@ pub(crate) struct Shared {
     stream_chunks: AtomicUsize,
     /// Delay between text deltas, in nanoseconds.
     stream_delay_nanos: AtomicU64,
+    /// The OAuth token endpoint's state.
+    oauth: Mutex<oauth::OAuthState>,
 }
 
 /// Locks `m`, ignoring poisoning (the data stays usable for a test helper).
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -156,6 +162,7 @@ impl Shared {
             count: AtomicUsize::new(0),
             stream_chunks: AtomicUsize::new(DEFAULT_STREAM_CHUNKS),
             stream_delay_nanos: AtomicU64::new(0),
+            oauth: Mutex::new(oauth::OAuthState::default()),
         }
     }
 
@@ -258,6 +265,42 @@ impl MockUpstream {
         self.shared
             .stream_delay_nanos
             .store(nanos, Ordering::Relaxed);
+    }
+}
+
+/// The OAuth token endpoint (see [`oauth`]).
+impl MockUpstream {
+    /// `{base}/token`: the `token_uri` to give a service account.
+    pub fn token_url(&self) -> String {
+        format!("{}/token", self.base_url())
+    }
+
+    /// The JSON key file of the test-only service account for `project`,
+    /// pointing at [`MockUpstream::token_url`].
+    pub fn service_account_json(&self, project: &str) -> String {
+        oauth::service_account_json(project, &self.token_url())
+    }
+
+    /// Sets `expires_in` (seconds) of the tokens issued from now on
+    /// (default 3600).
+    pub fn set_token_expires_in(&self, secs: u64) {
+        lock(&self.shared.oauth).expires_in = secs;
+    }
+
+    /// Token requests answered with a token (valid JWTs). Not reset by
+    /// [`MockUpstream::clear`].
+    pub fn token_exchanges(&self) -> usize {
+        lock(&self.shared.oauth).exchanges
+    }
+
+    /// Token requests refused (bad JWT, grant type or form).
+    pub fn token_refusals(&self) -> usize {
+        lock(&self.shared.oauth).refused
+    }
+
+    /// Every token issued, oldest first.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        lock(&self.shared.oauth).issued.clone()
     }
 }
 

@@ -19,7 +19,7 @@ use tokio::task::JoinSet;
 
 use crate::body::MockBody;
 use crate::fault::{self, Fault, Protocol};
-use crate::{RecordedRequest, Shared, claude, embeddings, gemini, openai};
+use crate::{RecordedRequest, Shared, claude, embeddings, gemini, oauth, openai};
 
 /// Accepts connections until the task is aborted; aborting drops the
 /// `JoinSet`, which aborts every connection task too.
@@ -66,6 +66,9 @@ pub(crate) struct MockRequest {
     pub headers: HeaderMap,
     /// Body.
     pub body: Bytes,
+    /// Whether `Authorization: Bearer` carries a token the mock's token
+    /// endpoint issued.
+    pub oauth_bearer: bool,
 }
 
 impl MockRequest {
@@ -207,6 +210,14 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<MockBody> {
         query: parts.uri.query().map(str::to_owned),
         headers: parts.headers,
         body,
+        oauth_bearer: false,
+    };
+    let oauth_bearer = request
+        .bearer()
+        .is_some_and(|token| oauth::is_issued(shared, token));
+    let request = MockRequest {
+        oauth_bearer,
+        ..request
     };
     shared.record(|| RecordedRequest {
         method: request.method.as_str().to_owned(),
@@ -241,13 +252,28 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<MockBody> {
         Some(Fault::CutStream { after_events }) => reply.cut = Some(after_events),
         None => {}
     }
-    route(&request, &reply)
+    route(shared, &request, &reply)
 }
 
 /// Dispatches to the protocol handlers.
-fn route(req: &MockRequest, reply: &Reply) -> Response<MockBody> {
+fn route(shared: &Shared, req: &MockRequest, reply: &Reply) -> Response<MockBody> {
     let path = req.path.as_str();
+    if req.method == Method::POST {
+        if let Some((model, method)) = oauth::vertex_target(path) {
+            if !req.oauth_bearer {
+                return oauth::unauthenticated();
+            }
+            return match method {
+                "embedContent" => embeddings::gemini_embed(req, reply, model, false),
+                _ => gemini::generate(req, reply, model, method),
+            };
+        }
+        if let Some((model, method)) = oauth::express_target(path) {
+            return gemini::generate(req, reply, model, method);
+        }
+    }
     match (&req.method, path) {
+        (&Method::POST, "/token") => oauth::token(shared, req),
         (&Method::POST, "/v1/chat/completions") => openai::chat(req, reply),
         (&Method::POST, "/v1/responses") => openai::responses(req, reply),
         (&Method::POST, "/v1/messages") => claude::messages(req, reply),

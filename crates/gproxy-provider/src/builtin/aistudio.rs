@@ -21,7 +21,7 @@ impl Provider for AiStudio {
         &[Protocol::Gemini]
     }
 
-    fn default_base_url(&self) -> &'static str {
+    fn default_base_url(&self) -> &str {
         "https://generativelanguage.googleapis.com"
     }
 

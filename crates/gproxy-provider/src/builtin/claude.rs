@@ -23,7 +23,7 @@ impl Provider for Claude {
         &[Protocol::Claude]
     }
 
-    fn default_base_url(&self) -> &'static str {
+    fn default_base_url(&self) -> &str {
         "https://api.anthropic.com"
     }
 

@@ -15,6 +15,19 @@ struct Expect {
     /// (header, value for key `sk-x`); `None` value: no header without a key.
     auth: (&'static str, &'static str),
     key_required: bool,
+    /// How the upstream URLs are shaped.
+    urls: Urls,
+}
+
+/// The URL families of the built-ins.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Urls {
+    /// `{base}/chat/completions`, `{base}/v1/messages`, `{base}/{version}/models/...`.
+    Sdk,
+    /// `{base}/v1/publishers/google/models/...` (generate only).
+    VertexExpress,
+    /// `{base}/v1/projects/{p}/locations/{l}/publishers/google/models/...`.
+    Vertex,
 }
 
 const CHAT: &[Protocol] = &[Protocol::OpenAiChat];
@@ -28,6 +41,7 @@ const EXPECT: &[Expect] = &[
         protocols: CHAT_RESP,
         auth: BEARER,
         key_required: true,
+        urls: Urls::Sdk,
     },
     Expect {
         kind: "deepseek",
@@ -35,6 +49,7 @@ const EXPECT: &[Expect] = &[
         protocols: CHAT,
         auth: BEARER,
         key_required: true,
+        urls: Urls::Sdk,
     },
     Expect {
         kind: "nvidia",
@@ -42,6 +57,7 @@ const EXPECT: &[Expect] = &[
         protocols: CHAT,
         auth: BEARER,
         key_required: true,
+        urls: Urls::Sdk,
     },
     Expect {
         kind: "xai",
@@ -49,6 +65,7 @@ const EXPECT: &[Expect] = &[
         protocols: CHAT_RESP,
         auth: BEARER,
         key_required: true,
+        urls: Urls::Sdk,
     },
     Expect {
         kind: "mistral",
@@ -56,6 +73,7 @@ const EXPECT: &[Expect] = &[
         protocols: CHAT,
         auth: BEARER,
         key_required: true,
+        urls: Urls::Sdk,
     },
     Expect {
         kind: "groq",
@@ -63,6 +81,7 @@ const EXPECT: &[Expect] = &[
         protocols: CHAT_RESP,
         auth: BEARER,
         key_required: true,
+        urls: Urls::Sdk,
     },
     Expect {
         kind: "openrouter",
@@ -70,6 +89,7 @@ const EXPECT: &[Expect] = &[
         protocols: CHAT_RESP,
         auth: BEARER,
         key_required: true,
+        urls: Urls::Sdk,
     },
     Expect {
         kind: "ollama",
@@ -77,6 +97,7 @@ const EXPECT: &[Expect] = &[
         protocols: CHAT_RESP,
         auth: BEARER,
         key_required: false,
+        urls: Urls::Sdk,
     },
     Expect {
         kind: "claude",
@@ -84,6 +105,7 @@ const EXPECT: &[Expect] = &[
         protocols: &[Protocol::Claude],
         auth: ("x-api-key", "sk-x"),
         key_required: true,
+        urls: Urls::Sdk,
     },
     Expect {
         kind: "aistudio",
@@ -91,13 +113,69 @@ const EXPECT: &[Expect] = &[
         protocols: &[Protocol::Gemini],
         auth: ("x-goog-api-key", "sk-x"),
         key_required: true,
+        urls: Urls::Sdk,
+    },
+    Expect {
+        kind: "vertexexpress",
+        base: "https://aiplatform.googleapis.com",
+        protocols: &[Protocol::Gemini],
+        auth: ("x-goog-api-key", "sk-x"),
+        key_required: true,
+        urls: Urls::VertexExpress,
+    },
+    Expect {
+        kind: "vertex",
+        base: "https://us-central1-aiplatform.googleapis.com",
+        protocols: &[Protocol::Gemini],
+        // The access token the core exchanged the service account for.
+        auth: BEARER,
+        key_required: true,
+        urls: Urls::Vertex,
     },
 ];
 
-/// The upstream URL every built-in must build under base `http://m/b/`.
-fn expected_url(p: &dyn Provider, endpoint: &Endpoint<'_>) -> Option<&'static str> {
+/// The credential each kind authenticates with (`sk-x`): an API key, or
+/// for `vertex` the access token the core obtains.
+fn credential_of(e: &Expect, secret: &str) -> Credential {
+    match e.urls {
+        Urls::Vertex => Credential::AccessToken {
+            token: Secret::new(secret.into()),
+        },
+        Urls::Sdk | Urls::VertexExpress => Credential::ApiKey {
+            key: Secret::new(secret.into()),
+        },
+    }
+}
+
+/// The upstream URL every built-in must build under base `http://m/b/`
+/// (for `vertex`: with a service account of project `p-1`).
+fn expected_url(p: &dyn Provider, urls: Urls, endpoint: &Endpoint<'_>) -> Option<&'static str> {
     if !p.speaks(endpoint.protocol()) {
         return None;
+    }
+    const VERTEX: &str =
+        "http://m/b/v1/projects/p-1/locations/us-central1/publishers/google/models";
+    match (urls, endpoint) {
+        (Urls::Sdk, _) => {}
+        (Urls::VertexExpress, Endpoint::GeminiGenerate { stream: true, .. }) => {
+            return Some(
+                "http://m/b/v1/publishers/google/models/g-1:streamGenerateContent?alt=sse",
+            );
+        }
+        (Urls::VertexExpress, Endpoint::GeminiGenerate { stream: false, .. }) => {
+            return Some("http://m/b/v1/publishers/google/models/g-1:generateContent");
+        }
+        (Urls::Vertex, Endpoint::GeminiGenerate { stream: true, .. }) => {
+            return Some(const_format(VERTEX, "g-1:streamGenerateContent?alt=sse"));
+        }
+        (Urls::Vertex, Endpoint::GeminiGenerate { stream: false, .. }) => {
+            return Some(const_format(VERTEX, "g-1:generateContent"));
+        }
+        (Urls::Vertex, Endpoint::GeminiEmbed { batch: false, .. }) => {
+            return Some(const_format(VERTEX, "e-1:embedContent"));
+        }
+        // Express mode has no embeddings; Vertex has no batchEmbedContents.
+        (Urls::VertexExpress | Urls::Vertex, _) => return None,
     }
     Some(match endpoint {
         Endpoint::OpenAiChat => "http://m/b/chat/completions",
@@ -115,6 +193,25 @@ fn expected_url(p: &dyn Provider, endpoint: &Endpoint<'_>) -> Option<&'static st
             "http://m/b/v1/models/g-1:generateContent"
         }
     })
+}
+
+/// `{prefix}/{rest}`, leaked: test-only, to keep the table `&'static str`.
+fn const_format(prefix: &str, rest: &str) -> &'static str {
+    Box::leak(format!("{prefix}/{rest}").into_boxed_str())
+}
+
+/// A service account of project `p-1`, signed with the test-only key.
+fn service_account() -> Credential {
+    let pem = include_str!("../../../gproxy-testkit/fixtures/test-only-service-account.key.pem");
+    let key = gproxy_credential::ServiceAccountKey::from_json(&serde_json::json!({
+        "type": "service_account",
+        "project_id": "p-1",
+        "private_key_id": "k",
+        "private_key": pem,
+        "client_email": "sa@p-1.iam.gserviceaccount.com",
+    }))
+    .unwrap();
+    Credential::ServiceAccount(Box::new(key))
 }
 
 const ENDPOINTS: &[Endpoint<'static>] = &[
@@ -156,23 +253,20 @@ fn the_registry_holds_exactly_the_expected_kinds() {
 #[test]
 fn every_builtin_conforms() {
     let registry = ProviderRegistry::builtin();
-    let key = Credential::ApiKey {
-        key: Secret::new("sk-x".into()),
-    };
-    let bad = Credential::ApiKey {
-        key: Secret::new("sk-\nx".into()),
-    };
+    let stored = service_account();
     for e in EXPECT {
+        let key = credential_of(e, "sk-x");
+        let bad = credential_of(e, "sk-\nx");
         let p = registry.get(e.kind).unwrap();
         assert_eq!(p.kind(), e.kind);
         assert_eq!(p.default_base_url(), e.base, "{}", e.kind);
         assert_eq!(p.protocols(), e.protocols, "{}", e.kind);
 
         for endpoint in ENDPOINTS {
-            let got = p.upstream_url("http://m/b/", endpoint).ok();
+            let got = p.upstream_url_for("http://m/b/", endpoint, &stored).ok();
             assert_eq!(
                 got.as_deref(),
-                expected_url(p.as_ref(), endpoint),
+                expected_url(p.as_ref(), e.urls, endpoint),
                 "{} {endpoint:?}",
                 e.kind
             );
@@ -216,6 +310,12 @@ fn every_builtin_names_its_model_list_and_fallback() {
     let registry = ProviderRegistry::builtin();
     for e in EXPECT {
         let p = registry.get(e.kind).unwrap();
+        if e.urls != Urls::Sdk {
+            // Vertex has no model list the key can read: the fallback only.
+            assert_eq!(p.models_url("http://m/b/", None), None, "{}", e.kind);
+            assert!(!p.fallback_models().is_empty(), "{}", e.kind);
+            continue;
+        }
         let (first, second) = match e.kind {
             "claude" => (
                 "http://m/b/v1/models?limit=1000",

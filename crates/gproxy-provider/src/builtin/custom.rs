@@ -229,7 +229,7 @@ impl Provider for CustomProvider {
     }
 
     /// None: a custom provider's base URL is always configured.
-    fn default_base_url(&self) -> &'static str {
+    fn default_base_url(&self) -> &str {
         ""
     }
 

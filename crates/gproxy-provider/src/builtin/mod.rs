@@ -5,11 +5,13 @@ mod aistudio;
 mod claude;
 pub mod custom;
 mod openai;
+pub mod vertex;
 
 pub use aistudio::AiStudio;
 pub use claude::Claude;
 pub use custom::{CUSTOM_KIND, CustomProvider, CustomSettings};
 pub use openai::OpenAiCompatible;
+pub use vertex::{VERTEX_KIND, Vertex, VertexExpress, VertexSettings};
 
 use std::sync::Arc;
 
@@ -17,7 +19,12 @@ use crate::Provider;
 
 /// Every built-in provider, by kind name (`custom` is built per instance).
 pub fn all() -> Vec<Arc<dyn Provider>> {
-    let mut all: Vec<Arc<dyn Provider>> = vec![Arc::new(Claude), Arc::new(AiStudio)];
+    let mut all: Vec<Arc<dyn Provider>> = vec![
+        Arc::new(Claude),
+        Arc::new(AiStudio),
+        Arc::new(Vertex::default()),
+        Arc::new(VertexExpress),
+    ];
     all.extend(
         OpenAiCompatible::ALL
             .into_iter()

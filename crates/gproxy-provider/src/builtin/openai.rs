@@ -148,7 +148,7 @@ impl Provider for OpenAiCompatible {
         self.protocols
     }
 
-    fn default_base_url(&self) -> &'static str {
+    fn default_base_url(&self) -> &str {
         self.base_url
     }
 
