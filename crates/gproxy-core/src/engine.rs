@@ -190,18 +190,19 @@ impl Engine {
 
     /// Proxies one request. Errors are returned for the router to render;
     /// either way the request's log row is recorded.
-    pub async fn proxy(&self, req: ProxyRequest) -> Result<Response<ProxyBody>, GatewayError> {
+    pub async fn proxy(&self, mut req: ProxyRequest) -> Result<Response<ProxyBody>, GatewayError> {
+        // The id and the path are only needed for the log row: move them.
         let mut accounting = Accounting::new(
             self.sink.clone(),
             RequestLog {
-                request_id: req.request_id.clone(),
+                request_id: std::mem::take(&mut req.request_id),
                 created_at: chrono::Utc::now(),
                 user_id: Some(req.principal.user_id),
-                user_name: Some(req.principal.user_name.to_string()),
-                key_prefix: Some(req.principal.key_prefix.to_string()),
+                user_name: Some(String::from(&*req.principal.user_name)),
+                key_prefix: Some(String::from(&*req.principal.key_prefix)),
                 protocol: req.route.protocol.as_str().to_owned(),
-                method: req.method.to_string(),
-                path: req.path.clone(),
+                method: req.method.as_str().to_owned(),
+                path: std::mem::take(&mut req.path),
                 ..RequestLog::default()
             },
             req.started,
@@ -273,12 +274,10 @@ impl Engine {
             }
         };
 
-        let (provider_name, model, aggregate) = match &req.route.provider {
-            Some(p) => (p.clone(), client_model, false),
+        let (provider_name, model, aggregate): (&str, &str, bool) = match &req.route.provider {
+            Some(p) => (p, &client_model, false),
             None => match client_model.split_once('/') {
-                Some((p, m)) if !p.is_empty() && !m.is_empty() => {
-                    (p.to_owned(), m.to_owned(), true)
-                }
+                Some((p, m)) if !p.is_empty() && !m.is_empty() => (p, m, true),
                 _ => {
                     return Err(GatewayError::BadRequest(format!(
                         "model `{client_model}`: on aggregate routes write the model as `provider/model` (e.g. `openai/gpt-4o-mini`), or call `/{{provider}}/...`"
@@ -286,12 +285,12 @@ impl Engine {
                 }
             },
         };
-        log.provider = Some(provider_name.clone());
-        log.model = Some(model.clone());
+        log.provider = Some(provider_name.to_owned());
+        log.model = Some(model.to_owned());
 
         let provider = snapshot
             .providers
-            .get(&provider_name)
+            .get(provider_name)
             .cloned()
             .ok_or_else(|| {
                 GatewayError::NotFound(format!(
@@ -324,7 +323,7 @@ impl Engine {
         if let Some(obj) = body_obj.as_mut() {
             stream = obj.get_bool("stream").unwrap_or(false);
             if aggregate {
-                obj.set_str("model", &model);
+                obj.set_str("model", model);
                 changed = true;
             }
             if protocol == Protocol::OpenAiChat && stream {
@@ -342,7 +341,7 @@ impl Engine {
             _ => req.body.clone(),
         };
         let model_prefix =
-            (aggregate && protocol != Protocol::Gemini).then(|| provider_name.clone());
+            (aggregate && protocol != Protocol::Gemini).then(|| provider_name.to_owned());
         rewrite.model_prefix = model_prefix.clone();
 
         let endpoint = match (&req.route.gemini, protocol) {
@@ -384,12 +383,13 @@ impl Engine {
     ) -> Result<Dispatched, GatewayError> {
         let plan = self.plan(req, accounting.log_mut())?;
         let provider = &plan.provider;
-        let name = provider.name.clone();
+        // Cloned only on error paths.
+        let name = provider.name.as_str();
         // Keyless providers (a local Ollama) run without a credential.
         let picked = provider.pool.pick();
         if picked.is_none() && provider.provider.requires_credential() {
             return Err(GatewayError::NoCredential {
-                provider: name.clone(),
+                provider: name.to_owned(),
             });
         }
         accounting.log_mut().credential_id = picked.as_ref().map(|c| c.id);
@@ -410,7 +410,7 @@ impl Engine {
             .provider
             .apply_auth(credential, &mut headers)
             .map_err(|e| GatewayError::UpstreamUnavailable {
-                provider: name.clone(),
+                provider: name.to_owned(),
                 message: e.to_string(),
             })?;
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -432,13 +432,13 @@ impl Engine {
         {
             Err(_) => {
                 return Err(GatewayError::UpstreamTimeout {
-                    provider: name,
+                    provider: name.to_owned(),
                     phase: "waiting for response headers",
                 });
             }
             Ok(Err(e)) => {
                 return Err(GatewayError::UpstreamUnavailable {
-                    provider: name,
+                    provider: name.to_owned(),
                     message: describe_client_error(&e),
                 });
             }
@@ -449,7 +449,7 @@ impl Engine {
 
         if !status.is_success() {
             accounting.first_byte();
-            let body = self.read_body(incoming, &name).await?;
+            let body = self.read_body(incoming, name).await?;
             let mut kept = HeaderMap::new();
             for (k, v) in &parts.headers {
                 if !is_dropped_response_header(k) {
@@ -457,7 +457,7 @@ impl Engine {
                 }
             }
             return Err(GatewayError::Upstream(Box::new(UpstreamFailure {
-                provider: name,
+                provider: name.to_owned(),
                 status,
                 headers: kept,
                 body,
@@ -500,7 +500,7 @@ impl Engine {
             }
             None => {
                 accounting.first_byte();
-                let body = self.read_body(incoming, &name).await?;
+                let body = self.read_body(incoming, name).await?;
                 let usage = usage::from_response_body(req.route.protocol, &body);
                 let body = match &plan.model_prefix {
                     Some(prefix) => match prefix_model(&body, prefix) {
@@ -517,12 +517,15 @@ impl Engine {
         }
     }
 
-    /// Reads a whole upstream body, bounded in size and in idle time.
+    /// Reads a whole upstream body, bounded in size and in idle time. A body
+    /// that arrives in one frame (the usual case) is kept as it came; only
+    /// a body in several frames is copied into one buffer.
     async fn read_body(
         &self,
         mut incoming: Incoming,
         provider: &str,
     ) -> Result<Bytes, GatewayError> {
+        let mut first: Option<Bytes> = None;
         let mut buf = Vec::new();
         loop {
             let frame =
@@ -544,7 +547,8 @@ impl Engine {
                     Ok(Some(Ok(frame))) => frame,
                 };
             if let Ok(data) = frame.into_data() {
-                if buf.len() + data.len() > self.limits.max_response_bytes {
+                let held = first.as_ref().map_or(buf.len(), Bytes::len);
+                if held + data.len() > self.limits.max_response_bytes {
                     return Err(GatewayError::UpstreamInvalid {
                         provider: provider.to_owned(),
                         message: format!(
@@ -553,10 +557,17 @@ impl Engine {
                         ),
                     });
                 }
-                buf.extend_from_slice(&data);
+                if first.is_none() && buf.is_empty() {
+                    first = Some(data);
+                } else {
+                    if let Some(head) = first.take() {
+                        buf.extend_from_slice(&head);
+                    }
+                    buf.extend_from_slice(&data);
+                }
             }
         }
-        Ok(Bytes::from(buf))
+        Ok(first.unwrap_or_else(|| Bytes::from(buf)))
     }
 }
 
