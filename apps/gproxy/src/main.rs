@@ -12,6 +12,12 @@ use gproxy_core::{StartupArgs, bootstrap, build_engine};
 use gproxy_router::Router;
 use tokio::net::TcpListener;
 
+/// The global allocator: mimalloc. Under load glibc's malloc cost about a
+/// fifth of the gateway's CPU and kept freed memory resident; see
+/// docs/benchmarks.md for the numbers.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// How long shutdown waits for the usage sink to flush.
 const SINK_FLUSH_DEADLINE: Duration = Duration::from_secs(10);
 

@@ -5,12 +5,15 @@
 //! When nothing needs rewriting, the upstream bytes go out untouched and the
 //! decoder only watches them.
 
+use std::sync::LazyLock;
+
 use bytes::Bytes;
 use gproxy_protocol::json_array::JsonArraySplitter;
 use gproxy_protocol::json_edit::{RawObject, prefix_model, replace_model};
 use gproxy_protocol::sse::{SseDecoder, SseEvent, encode};
 use gproxy_protocol::usage::StreamUsageTracker;
 use gproxy_protocol::{Protocol, Usage};
+use memchr::memmem;
 
 /// How the upstream frames its stream.
 #[derive(Debug)]
@@ -113,10 +116,11 @@ impl StreamProcessor {
                         continue;
                     }
                     if let Some(model) = &rewrite.model
-                        && memchr::memmem::find(event.data.as_bytes(), b"\"model\"").is_some()
+                        && memmem::find(event.data.as_bytes(), b"\"model\"").is_some()
                         && let Some(new) = model.apply(event.data.as_bytes())
                     {
-                        event.data = String::from_utf8_lossy(&new).into_owned();
+                        event.data = String::from_utf8(new)
+                            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
                     }
                     encode(&event, &mut out);
                 }
@@ -145,8 +149,16 @@ impl StreamProcessor {
 }
 
 /// An OpenAI Chat chunk with `"choices": []` and a non-null `usage`.
+///
+/// Every chunk of a stream that asked for usage carries `"usage"` (as
+/// `null` until the last one), so the key alone does not rule a chunk out;
+/// an empty array (`[`, whitespace, `]`) somewhere in the text is also
+/// needed before the chunk is parsed.
 fn is_usage_only_chunk(data: &str) -> bool {
-    if memchr::memmem::find(data.as_bytes(), b"\"usage\"").is_none() {
+    static USAGE_KEY: LazyLock<memmem::Finder<'static>> =
+        LazyLock::new(|| memmem::Finder::new(b"\"usage\""));
+    let bytes = data.as_bytes();
+    if USAGE_KEY.find(bytes).is_none() || !has_empty_array(bytes) {
         return false;
     }
     let Ok(obj) = RawObject::parse(data.as_bytes()) else {
@@ -160,6 +172,17 @@ fn is_usage_only_chunk(data: &str) -> bool {
     });
     let has_usage = obj.get("usage").is_some_and(|u| u.get().trim() != "null");
     empty_choices && has_usage
+}
+
+/// Whether `[` followed by optional JSON whitespace and `]` occurs anywhere
+/// (a necessary condition for `"choices": []`; strings are not excluded).
+fn has_empty_array(bytes: &[u8]) -> bool {
+    memchr::memchr_iter(b'[', bytes).any(|open| {
+        bytes[open + 1..]
+            .iter()
+            .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+            == Some(&b']')
+    })
 }
 
 #[cfg(test)]
@@ -226,5 +249,24 @@ mod tests {
         assert!(!is_usage_only_chunk("{\"choices\":[{}],\"usage\":{}}"));
         assert!(!is_usage_only_chunk("{\"choices\":[],\"usage\":null}"));
         assert!(!is_usage_only_chunk("[DONE]"));
+        assert!(is_usage_only_chunk(
+            "{\"choices\":[\n\t ],\"usage\":{\"prompt_tokens\":1}}"
+        ));
+        assert!(!is_usage_only_chunk(
+            "{\"choices\":[{\"delta\":{}}],\"usage\":null}"
+        ));
+        // An empty array elsewhere makes the chunk parsed, not accepted.
+        assert!(!is_usage_only_chunk(
+            "{\"choices\":[{\"delta\":{\"tool_calls\":[]}}],\"usage\":{}}"
+        ));
+    }
+
+    #[test]
+    fn empty_arrays_are_found() {
+        assert!(has_empty_array(b"[]"));
+        assert!(has_empty_array(b"{\"a\":[ \r\n],\"b\":1}"));
+        assert!(!has_empty_array(b"{\"a\":[1],\"b\":[ x]}"));
+        assert!(!has_empty_array(b"[ "));
+        assert!(!has_empty_array(b""));
     }
 }

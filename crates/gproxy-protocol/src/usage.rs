@@ -94,7 +94,7 @@ impl StreamUsageTracker {
     /// Messages that are not JSON (such as `[DONE]`) or carry no usage are
     /// ignored.
     pub fn observe_json(&mut self, json: &[u8]) {
-        if self.finder.find(json).is_none() {
+        if !self.may_carry_usage(json) {
             return;
         }
         match self.protocol {
@@ -125,6 +125,17 @@ impl StreamUsageTracker {
         self.usage
     }
 
+    /// Whether `json` has a `"usage…` key that is not `"usage": null`.
+    /// OpenAI sends `"usage":null` in every chunk of a stream that asked
+    /// for usage; parsing those would find nothing, so they are skipped
+    /// without a parse (a match inside a string, where the quote is
+    /// escaped, is never taken for a null and leads to the parse).
+    fn may_carry_usage(&self, json: &[u8]) -> bool {
+        self.finder
+            .find_iter(json)
+            .any(|at| !is_null_usage_key(&json[at + b"\"usage".len()..]))
+    }
+
     /// `message_start` sets the usage; each `message_delta` overrides the
     /// fields it carries (its `output_tokens` is cumulative).
     fn observe_claude(&mut self, json: &[u8]) {
@@ -145,6 +156,24 @@ impl StreamUsageTracker {
             _ => {}
         }
     }
+}
+
+/// Whether `rest` (the text after `"usage`) is `"`, optional whitespace,
+/// `:`, optional whitespace and `null`: a `usage` key whose value is null.
+fn is_null_usage_key(rest: &[u8]) -> bool {
+    fn skip_ws(b: &[u8]) -> &[u8] {
+        let n = b
+            .iter()
+            .take_while(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+            .count();
+        &b[n..]
+    }
+    let Some(rest) = rest.strip_prefix(b"\"") else {
+        return false;
+    };
+    skip_ws(rest)
+        .strip_prefix(b":")
+        .is_some_and(|value| skip_ws(value).starts_with(b"null"))
 }
 
 /// Deserialises `bytes`, `None` on any error.

@@ -121,3 +121,28 @@ fn observe_event_uses_the_data() {
     });
     assert_eq!(tracker.usage(), Some(usage(0, 2, 0, 0, 0)));
 }
+
+#[test]
+fn null_usage_keys_are_recognised_without_a_parse() {
+    assert!(is_null_usage_key(b"\":null}"));
+    assert!(is_null_usage_key(b"\" :\n\t null ,"));
+    assert!(!is_null_usage_key(b"\":{\"prompt_tokens\":1}"));
+    assert!(!is_null_usage_key(b"Metadata\":null"));
+    assert!(!is_null_usage_key(b"\\\": null"));
+    assert!(!is_null_usage_key(b"\""));
+}
+
+#[test]
+fn a_real_usage_next_to_a_null_one_is_still_seen() {
+    let mut tracker = StreamUsageTracker::new(Protocol::Claude);
+    tracker.observe_json(
+        br#"{"type":"message_start","usage":null,"message":{"usage":{"input_tokens":7}}}"#,
+    );
+    assert_eq!(tracker.usage(), Some(usage(7, 0, 0, 0, 0)));
+    let mut tracker = StreamUsageTracker::new(Protocol::OpenAiChat);
+    // Text that merely mentions `"usage": null` inside a string is parsed.
+    tracker.observe_json(
+        br#"{"choices":[{"delta":{"content":"\"usage\": null"}}],"usage":{"prompt_tokens":1,"completion_tokens":2}}"#,
+    );
+    assert_eq!(tracker.usage(), Some(usage(1, 2, 0, 0, 0)));
+}

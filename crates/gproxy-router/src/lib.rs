@@ -292,7 +292,16 @@ fn request_id(headers: &http::HeaderMap) -> String {
         .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map_or_else(|| uuid::Uuid::new_v4().simple().to_string(), str::to_owned)
+        .map_or_else(new_request_id, str::to_owned)
+}
+
+/// A random (version 4) UUID as 32 lowercase hex digits. The bytes come
+/// from the thread-local CSPRNG, not from a `getrandom` system call per
+/// request as `Uuid::new_v4` does.
+fn new_request_id() -> String {
+    let uuid = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+    let mut buf = [0u8; uuid::fmt::Simple::LENGTH];
+    uuid.simple().encode_lower(&mut buf).to_owned()
 }
 
 /// `application/json` content type, shared by rendered responses.
@@ -305,7 +314,11 @@ mod tests {
     #[test]
     fn request_id_is_kept_when_sane_and_generated_otherwise() {
         let mut h = http::HeaderMap::new();
-        assert_eq!(request_id(&h).len(), 32);
+        let generated = request_id(&h);
+        assert_eq!(generated.len(), 32);
+        let uuid = uuid::Uuid::parse_str(&generated).unwrap();
+        assert_eq!(uuid.get_version_num(), 4);
+        assert_ne!(request_id(&h), generated);
         h.insert(REQUEST_ID, HeaderValue::from_static("abc-123"));
         assert_eq!(request_id(&h), "abc-123");
         h.insert(REQUEST_ID, HeaderValue::from_str(&"x".repeat(200)).unwrap());

@@ -8,11 +8,11 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::NotSet, ActiveValue::Set, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryOrder, QuerySelect, TransactionTrait,
+    ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryOrder, QuerySelect, Statement,
+    TransactionTrait, Value,
 };
 
-use super::execute;
+use super::portable;
 use crate::entities::request_logs::{self, Column};
 use crate::{Result, Storage, StorageError};
 
@@ -121,7 +121,128 @@ fn opt_unsigned(field: &'static str, v: Option<i64>) -> Result<Option<u64>> {
     v.map(|v| unsigned(field, v)).transpose()
 }
 
+/// The columns an insert writes, in order (`id` is generated).
+const COLUMNS: [&str; 22] = [
+    "request_id",
+    "created_at",
+    "user_id",
+    "user_name",
+    "key_prefix",
+    "provider",
+    "credential_id",
+    "model",
+    "protocol",
+    "method",
+    "path",
+    "stream",
+    "status",
+    "latency_ms",
+    "ttfb_ms",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "error",
+    "client_disconnected",
+];
+
+/// Appends `log`'s values in [`COLUMNS`] order, clipped as documented on
+/// [`RequestLog`].
+fn push_values(log: &RequestLog, values: &mut Vec<Value>) {
+    values.extend([
+        Value::from(text(&log.request_id, limits::REQUEST_ID)),
+        Value::from(log.created_at),
+        Value::from(log.user_id),
+        Value::from(opt_text(log.user_name.as_ref(), limits::USER_NAME)),
+        Value::from(opt_text(log.key_prefix.as_ref(), limits::KEY_PREFIX)),
+        Value::from(opt_text(log.provider.as_ref(), limits::PROVIDER)),
+        Value::from(log.credential_id),
+        Value::from(opt_text(log.model.as_ref(), limits::MODEL)),
+        Value::from(text(&log.protocol, limits::PROTOCOL)),
+        Value::from(text(&log.method, limits::METHOD)),
+        Value::from(text(&log.path, limits::PATH)),
+        Value::from(log.stream),
+        Value::from(i32::from(log.status)),
+        Value::from(bigint(log.latency_ms)),
+        Value::from(opt_bigint(log.ttfb_ms)),
+        Value::from(opt_bigint(log.input_tokens)),
+        Value::from(opt_bigint(log.output_tokens)),
+        Value::from(opt_bigint(log.cache_read_tokens)),
+        Value::from(opt_bigint(log.cache_write_tokens)),
+        Value::from(opt_bigint(log.reasoning_tokens)),
+        Value::from(opt_text(log.error.as_ref(), limits::ERROR)),
+        Value::from(log.client_disconnected),
+    ]);
+}
+
+/// `INSERT INTO request_logs (COLUMNS) VALUES (..), ..` for `rows` rows,
+/// in `backend`'s quoting and placeholder style: the statement SeaORM's
+/// `insert_many` builds (a test holds them equal), written directly
+/// because building it through the query builder cost more CPU per row
+/// than the insert itself (see docs/benchmarks.md).
+fn insert_sql(backend: DbBackend, rows: usize) -> String {
+    let quote = match backend {
+        DbBackend::MySql => '`',
+        DbBackend::Postgres | DbBackend::Sqlite => '"',
+    };
+    let numbered = backend == DbBackend::Postgres;
+    let mut sql = String::with_capacity(400 + rows * COLUMNS.len() * 6);
+    sql.push_str("INSERT INTO ");
+    sql.extend([quote]);
+    sql.push_str("request_logs");
+    sql.extend([quote]);
+    sql.push_str(" (");
+    for (i, column) in COLUMNS.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.extend([quote]);
+        sql.push_str(column);
+        sql.extend([quote]);
+    }
+    sql.push_str(") VALUES ");
+    let mut n = 0usize;
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for i in 0..COLUMNS.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            n += 1;
+            if numbered {
+                sql.push('$');
+                push_decimal(&mut sql, n);
+            } else {
+                sql.push('?');
+            }
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// Appends `n` in decimal, without the formatting machinery.
+fn push_decimal(out: &mut String, mut n: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(digits[at..].iter().map(|&d| char::from(d)));
+}
+
+#[cfg(test)]
 fn to_active(log: &RequestLog) -> request_logs::ActiveModel {
+    use sea_orm::ActiveValue::{NotSet, Set};
     request_logs::ActiveModel {
         id: NotSet,
         request_id: Set(text(&log.request_id, limits::REQUEST_ID)),
@@ -189,8 +310,16 @@ impl TryFrom<request_logs::Model> for RequestLog {
 }
 
 async fn insert_chunk<C: ConnectionTrait>(db: &C, rows: &[RequestLog]) -> Result<()> {
-    let insert = request_logs::Entity::insert_many(rows.iter().map(to_active));
-    execute(db, &insert).await?;
+    let backend = db.get_database_backend();
+    let mut values = Vec::with_capacity(rows.len() * COLUMNS.len());
+    for row in rows {
+        push_values(row, &mut values);
+    }
+    let sql = insert_sql(backend, rows.len());
+    db.execute(portable(Statement::from_sql_and_values(
+        backend, sql, values,
+    )))
+    .await?;
     Ok(())
 }
 
@@ -241,6 +370,64 @@ mod tests {
         assert_eq!(text("äöüß", 2), "äö");
         assert_eq!(text("a\0b", 5), "a\u{FFFD}b");
         assert_eq!(text("", 0), "");
+    }
+
+    #[test]
+    fn insert_is_the_statement_sea_orm_builds() {
+        use sea_orm::QueryTrait;
+        let full = RequestLog {
+            request_id: "r\0-1".into(),
+            created_at: Utc::now(),
+            user_id: Some(3),
+            user_name: Some("alice".into()),
+            key_prefix: Some("sk-a".into()),
+            provider: Some("openai".into()),
+            credential_id: Some(9),
+            model: Some("m".repeat(300)),
+            protocol: "openai.chat".into(),
+            method: "POST".into(),
+            path: "/v1/chat/completions".into(),
+            stream: true,
+            status: 200,
+            latency_ms: u64::MAX,
+            ttfb_ms: Some(4),
+            input_tokens: Some(11),
+            output_tokens: Some(7),
+            cache_read_tokens: Some(3),
+            cache_write_tokens: Some(2),
+            reasoning_tokens: Some(5),
+            error: Some("e".into()),
+            client_disconnected: true,
+        };
+        let rows = [full, RequestLog::default()];
+        for backend in [DbBackend::Sqlite, DbBackend::Postgres, DbBackend::MySql] {
+            for n in [1, 2] {
+                let ours = portable(Statement::from_sql_and_values(
+                    backend,
+                    insert_sql(backend, n),
+                    rows[..n].iter().flat_map(|r| {
+                        let mut v = Vec::new();
+                        push_values(r, &mut v);
+                        v
+                    }),
+                ));
+                let theirs = portable(
+                    request_logs::Entity::insert_many(rows[..n].iter().map(to_active))
+                        .build(backend),
+                );
+                assert_eq!(ours.sql, theirs.sql, "{backend:?}");
+                assert_eq!(ours.values, theirs.values, "{backend:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn decimals_are_written() {
+        for n in [0, 7, 10, 5632, usize::MAX] {
+            let mut s = String::from("$");
+            push_decimal(&mut s, n);
+            assert_eq!(s, format!("${n}"));
+        }
     }
 
     #[test]

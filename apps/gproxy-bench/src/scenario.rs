@@ -1,0 +1,365 @@
+//! The scenarios: what is sent through the gateway and, for comparison,
+//! what is sent straight to the mock; and the run of one scenario (latency
+//! at concurrency 1, then throughput through the gateway and direct).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::load::{self, Bounds, Errors, Spec, Target};
+use crate::procs::{Gateway, Mem, Mock};
+use crate::stats::Percentiles;
+use crate::{BoxResult, keys};
+
+/// Text deltas per stream in the stream scenarios.
+pub const STREAM_CHUNKS: usize = 100;
+/// Text deltas per reply in the non-stream scenarios (the mock's default).
+const PLAIN_CHUNKS: usize = 3;
+
+/// One scenario.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Short name (also the `--scenarios` filter key).
+    pub name: &'static str,
+    /// What it measures.
+    pub about: &'static str,
+    /// The request through the gateway.
+    pub gateway: Spec,
+    /// The equivalent request straight to the mock.
+    pub direct: Spec,
+    /// Text deltas the mock splits each reply into.
+    pub mock_chunks: usize,
+    /// Runs against a gateway with `GPROXY_LOG=info` (request logging on).
+    pub logging: bool,
+}
+
+/// A ~1 KiB system prompt, so bodies look like real chat requests.
+fn system_prompt() -> String {
+    "You are a concise assistant. Answer in one short sentence. ".repeat(16)
+}
+
+fn headers(pairs: &[(&'static str, &str)]) -> BoxResult<HeaderMap> {
+    let mut h = HeaderMap::new();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    for (k, v) in pairs {
+        h.insert(HeaderName::from_static(k), HeaderValue::try_from(*v)?);
+    }
+    Ok(h)
+}
+
+fn bearer(key: &str) -> String {
+    format!("Bearer {key}")
+}
+
+fn chat_body(model: &str, stream: bool) -> Bytes {
+    let mut body = json!({
+        "model": model,
+        "messages": [
+            { "role": "system", "content": system_prompt() },
+            { "role": "user", "content": "Say hello to the benchmark." }
+        ],
+        "temperature": 0.2,
+        "max_tokens": 64
+    });
+    if stream {
+        body["stream"] = json!(true);
+    }
+    Bytes::from(body.to_string())
+}
+
+fn claude_body(stream: bool) -> Bytes {
+    let body = json!({
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 64,
+        "system": system_prompt(),
+        "messages": [{ "role": "user", "content": "Say hello to the benchmark." }],
+        "stream": stream
+    });
+    Bytes::from(body.to_string())
+}
+
+fn gemini_body() -> Bytes {
+    let body = json!({
+        "systemInstruction": { "parts": [{ "text": system_prompt() }] },
+        "contents": [{ "role": "user", "parts": [{ "text": "Say hello to the benchmark." }] }],
+        "generationConfig": { "maxOutputTokens": 64 }
+    });
+    Bytes::from(body.to_string())
+}
+
+const CHAT_END: &[u8] = b"data: [DONE]\n\n";
+const CLAUDE_END: &[u8] = b"{\"type\":\"message_stop\"}\n\n";
+
+fn spec(path: &str, headers: HeaderMap, body: Bytes, stream_end: Option<&'static [u8]>) -> Spec {
+    Spec {
+        path: path.to_owned(),
+        headers,
+        body,
+        stream_end,
+    }
+}
+
+/// The OpenAI Chat stream used for the open-streams phase (provider route).
+pub fn chat_stream_spec() -> BoxResult<Spec> {
+    let user = headers(&[("authorization", &bearer(keys::USER))])?;
+    Ok(spec(
+        "/openai/v1/chat/completions",
+        user,
+        chat_body("gpt-4o-mini", true),
+        Some(CHAT_END),
+    ))
+}
+
+/// Every scenario, in run order.
+pub fn all() -> BoxResult<Vec<Scenario>> {
+    let user = headers(&[("authorization", &bearer(keys::USER))])?;
+    let openai = headers(&[("authorization", &bearer(keys::OPENAI))])?;
+    let claude_user = headers(&[
+        ("x-api-key", keys::USER),
+        ("anthropic-version", "2023-06-01"),
+    ])?;
+    let claude = headers(&[
+        ("x-api-key", keys::CLAUDE),
+        ("anthropic-version", "2023-06-01"),
+    ])?;
+    let gemini_user = headers(&[("x-goog-api-key", keys::USER)])?;
+    let gemini = headers(&[("x-goog-api-key", keys::GEMINI)])?;
+    let chat = |stream| chat_body("gpt-4o-mini", stream);
+    let chat_end = |stream: bool| stream.then_some(CHAT_END);
+    let direct_chat = |stream| {
+        spec(
+            "/v1/chat/completions",
+            openai.clone(),
+            chat(stream),
+            chat_end(stream),
+        )
+    };
+    let provider_chat = |stream| {
+        spec(
+            "/openai/v1/chat/completions",
+            user.clone(),
+            chat(stream),
+            chat_end(stream),
+        )
+    };
+    let gemini_path = "/v1beta/models/gemini-2.0-flash:generateContent";
+    Ok(vec![
+        Scenario {
+            name: "chat",
+            about: "OpenAI Chat, provider route, non-stream",
+            gateway: provider_chat(false),
+            direct: direct_chat(false),
+            mock_chunks: PLAIN_CHUNKS,
+            logging: false,
+        },
+        Scenario {
+            name: "chat-stream",
+            about: "OpenAI Chat, provider route, stream of 100 deltas",
+            gateway: provider_chat(true),
+            direct: direct_chat(true),
+            mock_chunks: STREAM_CHUNKS,
+            logging: false,
+        },
+        Scenario {
+            name: "chat-aggregate",
+            about: "OpenAI Chat, aggregate route (model `openai/...` rewritten both ways), non-stream",
+            gateway: spec(
+                "/v1/chat/completions",
+                user.clone(),
+                chat_body("openai/gpt-4o-mini", false),
+                None,
+            ),
+            direct: direct_chat(false),
+            mock_chunks: PLAIN_CHUNKS,
+            logging: false,
+        },
+        Scenario {
+            name: "claude",
+            about: "Anthropic Messages, provider route, non-stream",
+            gateway: spec(
+                "/claude/v1/messages",
+                claude_user.clone(),
+                claude_body(false),
+                None,
+            ),
+            direct: spec("/v1/messages", claude.clone(), claude_body(false), None),
+            mock_chunks: PLAIN_CHUNKS,
+            logging: false,
+        },
+        Scenario {
+            name: "claude-stream",
+            about: "Anthropic Messages, provider route, stream of 100 deltas",
+            gateway: spec(
+                "/claude/v1/messages",
+                claude_user,
+                claude_body(true),
+                Some(CLAUDE_END),
+            ),
+            direct: spec("/v1/messages", claude, claude_body(true), Some(CLAUDE_END)),
+            mock_chunks: STREAM_CHUNKS,
+            logging: false,
+        },
+        Scenario {
+            name: "gemini",
+            about: "Gemini generateContent, provider route, non-stream",
+            gateway: spec(
+                &format!("/aistudio{gemini_path}"),
+                gemini_user,
+                gemini_body(),
+                None,
+            ),
+            direct: spec(gemini_path, gemini, gemini_body(), None),
+            mock_chunks: PLAIN_CHUNKS,
+            logging: false,
+        },
+        Scenario {
+            name: "chat-logged",
+            about: "as `chat`, with request logging on (GPROXY_LOG=info, log to a file)",
+            gateway: provider_chat(false),
+            direct: direct_chat(false),
+            mock_chunks: PLAIN_CHUNKS,
+            logging: true,
+        },
+    ])
+}
+
+/// How long each phase of a scenario runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    /// Concurrency-1 latency phase.
+    pub latency: Bounds,
+    /// Each throughput phase (gateway, then direct).
+    pub throughput: Bounds,
+    /// Connections in the throughput phases.
+    pub connections: usize,
+    /// Clock ticks per second.
+    pub ticks_per_sec: u64,
+}
+
+/// The figures of one scenario.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioResult {
+    /// Scenario name.
+    pub name: &'static str,
+    /// What it measures.
+    pub about: &'static str,
+    /// Concurrency 1, direct to the mock.
+    pub latency_direct: Percentiles,
+    /// Concurrency 1, through the gateway.
+    pub latency_gateway: Percentiles,
+    /// Gateway minus direct, percentile by percentile.
+    pub latency_added: Percentiles,
+    /// Gateway CPU per request during the concurrency-1 phase, µs.
+    pub gateway_cpu_us_per_req_c1: f64,
+    /// Connections in the throughput phases.
+    pub connections: usize,
+    /// Requests per second through the gateway.
+    pub gateway_rps: f64,
+    /// Requests per second direct to the mock.
+    pub direct_rps: f64,
+    /// `gateway_rps / direct_rps`.
+    pub ratio: f64,
+    /// Latency under load through the gateway.
+    pub gateway_load_latency: Percentiles,
+    /// Latency under load direct to the mock.
+    pub direct_load_latency: Percentiles,
+    /// Gateway CPU (user + system) per request in the gateway window, µs.
+    pub gateway_cpu_us_per_req: f64,
+    /// The same, user and system apart, µs.
+    pub gateway_cpu_user_sys_us_per_req: (f64, f64),
+    /// Mock CPU per request in the direct window, µs (for scale).
+    pub mock_cpu_us_per_req: f64,
+    /// The same, user and system apart, µs.
+    pub mock_cpu_user_sys_us_per_req: (f64, f64),
+    /// Load generator CPU per request, gateway window / direct window, µs.
+    pub bench_cpu_us_per_req: (f64, f64),
+    /// SSE events per response (0 for non-stream).
+    pub events_per_req: f64,
+    /// Gateway CPU per streamed event including the per-request cost, µs.
+    pub gateway_cpu_us_per_chunk: Option<f64>,
+    /// Gateway memory at its largest sample during the gateway window.
+    pub gateway_mem_under_load: Mem,
+    /// Requests measured through the gateway / direct.
+    pub measured_requests: (u64, u64),
+    /// Errors in this scenario.
+    pub errors: u64,
+    /// The first error messages.
+    pub error_messages: Vec<String>,
+}
+
+/// CPU microseconds per `n` of something.
+pub fn cpu_us_per(ticks: u64, ticks_per_sec: u64, n: u64) -> f64 {
+    if n == 0 {
+        return 0.0;
+    }
+    ticks as f64 * 1e6 / ticks_per_sec as f64 / n as f64
+}
+
+/// Runs one scenario against `gateway` and `mock`.
+pub async fn run(
+    scenario: &Scenario,
+    mock: &mut Mock,
+    gateway: &Gateway,
+    plan: &Plan,
+) -> BoxResult<ScenarioResult> {
+    mock.set_stream(scenario.mock_chunks, 0).await?;
+    let errors = Arc::new(Errors::default());
+    let direct = Target::new(mock.addr, scenario.direct.clone())?;
+    let through = Target::new(gateway.addr, scenario.gateway.clone())?;
+    let lat = load::latency(&direct, &through, plan.latency, &gateway.proc, &errors).await?;
+    let n = plan.connections;
+    let gw = load::throughput(&through, n, plan.throughput, &gateway.proc, &errors).await?;
+    let dr = load::throughput(&direct, n, plan.throughput, &mock.proc, &errors).await?;
+    let rps = |r: &load::ThroughputRun| r.requests as f64 / r.elapsed.as_secs_f64().max(1e-9);
+    let (gateway_rps, direct_rps) = (rps(&gw), rps(&dr));
+    let events_per_req = match gw.requests {
+        0 => 0.0,
+        r => gw.events as f64 / r as f64,
+    };
+    let stream = scenario.gateway.stream_end.is_some();
+    let per_req =
+        |ticks, run: &load::ThroughputRun| cpu_us_per(ticks, plan.ticks_per_sec, run.requests);
+    Ok(ScenarioResult {
+        name: scenario.name,
+        about: scenario.about,
+        latency_added: lat.gateway.minus(&lat.direct),
+        gateway_cpu_us_per_req_c1: cpu_us_per(
+            lat.gateway_cpu.total(),
+            plan.ticks_per_sec,
+            lat.gateway.count as u64,
+        ),
+        latency_direct: lat.direct,
+        latency_gateway: lat.gateway,
+        connections: n,
+        gateway_rps,
+        direct_rps,
+        ratio: if direct_rps > 0.0 {
+            gateway_rps / direct_rps
+        } else {
+            0.0
+        },
+        gateway_load_latency: gw.latency,
+        direct_load_latency: dr.latency,
+        gateway_cpu_us_per_req: per_req(gw.cpu.total(), &gw),
+        gateway_cpu_user_sys_us_per_req: (per_req(gw.cpu.user, &gw), per_req(gw.cpu.system, &gw)),
+        mock_cpu_us_per_req: per_req(dr.cpu.total(), &dr),
+        mock_cpu_user_sys_us_per_req: (per_req(dr.cpu.user, &dr), per_req(dr.cpu.system, &dr)),
+        bench_cpu_us_per_req: (
+            per_req(gw.self_cpu.total(), &gw),
+            per_req(dr.self_cpu.total(), &dr),
+        ),
+        events_per_req,
+        gateway_cpu_us_per_chunk: stream
+            .then(|| cpu_us_per(gw.cpu.total(), plan.ticks_per_sec, gw.events)),
+        gateway_mem_under_load: gw.peak,
+        measured_requests: (gw.requests, dr.requests),
+        errors: errors.count(),
+        error_messages: errors.messages(),
+    })
+}
