@@ -178,6 +178,7 @@ fn plan(quick: bool, connections: usize) -> Plan {
 
 /// The whole run; returns the number of errors.
 async fn bench(cli: Cli) -> BoxResult<u64> {
+    let started = std::time::Instant::now();
     if cfg!(debug_assertions) {
         eprintln!("gproxy-bench: warning: this is a debug build; run with `cargo run --release`");
     }
@@ -301,8 +302,10 @@ async fn bench(cli: Cli) -> BoxResult<u64> {
         usage_sink,
         targets: Vec::new(),
         errors,
+        wall_secs: 0.0,
     };
     report.targets = report::check_targets(&report, FULL_STREAMS);
+    report.wall_secs = started.elapsed().as_secs_f64();
     print!("{}", report::table(&report));
     for s in &report.scenarios {
         for m in &s.error_messages {

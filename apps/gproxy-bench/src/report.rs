@@ -79,6 +79,8 @@ pub struct Report {
     pub targets: Vec<TargetCheck>,
     /// Errors over the whole run (must be 0).
     pub errors: u64,
+    /// Wall time of the whole run, seconds.
+    pub wall_secs: f64,
 }
 
 fn mb(kb: u64) -> f64 {
@@ -336,7 +338,7 @@ pub fn table(r: &Report) -> String {
             c.what, c.target, c.measured
         );
     }
-    let _ = writeln!(t, "\nerrors: {}", r.errors);
+    let _ = writeln!(t, "\nerrors: {}; wall time {:.1} s", r.errors, r.wall_secs);
     t
 }
 

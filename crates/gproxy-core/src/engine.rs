@@ -249,18 +249,19 @@ impl Engine {
 
     /// Proxies one request. Errors are returned for the router to render;
     /// either way the request's log row is recorded.
-    pub async fn proxy(&self, req: ProxyRequest) -> Result<Response<ProxyBody>, GatewayError> {
+    pub async fn proxy(&self, mut req: ProxyRequest) -> Result<Response<ProxyBody>, GatewayError> {
+        // The id and the path are only needed for the log row: move them.
         let mut accounting = Accounting::new(
             self.sink.clone(),
             RequestLog {
-                request_id: req.request_id.clone(),
+                request_id: std::mem::take(&mut req.request_id),
                 created_at: chrono::Utc::now(),
                 user_id: Some(req.principal.user_id),
-                user_name: Some(req.principal.user_name.to_string()),
-                key_prefix: Some(req.principal.key_prefix.to_string()),
+                user_name: Some(String::from(&*req.principal.user_name)),
+                key_prefix: Some(String::from(&*req.principal.key_prefix)),
                 protocol: req.route.protocol.as_str().to_owned(),
-                method: req.method.to_string(),
-                path: req.path.clone(),
+                method: req.method.as_str().to_owned(),
+                path: std::mem::take(&mut req.path),
                 ..RequestLog::default()
             },
             req.started,
@@ -332,16 +333,7 @@ impl Engine {
             }
         };
 
-        log.model = Some(client_model.clone());
-        if let Some(p) = &req.route.provider {
-            log.provider = Some(p.clone());
-        }
-        let Resolved {
-            provider,
-            model,
-            rewrite_request,
-            reply_model,
-        } = model_route::resolve(
+        let resolved = model_route::resolve(
             &snapshot.providers,
             &snapshot.routes,
             req.route.provider.as_deref(),
@@ -350,7 +342,21 @@ impl Engine {
                 protocol,
                 operation: req.route.operation,
             },
-        )?;
+        );
+        let Resolved {
+            provider,
+            model,
+            rewrite_request,
+            reply_model,
+        } = match resolved {
+            Ok(resolved) => resolved,
+            Err(e) => {
+                // Unresolved: the row names what the client asked for.
+                log.model = Some(client_model);
+                log.provider = req.route.provider.clone();
+                return Err(e);
+            }
+        };
         log.provider = Some(provider.name.clone());
         log.model = Some(model.clone());
 
@@ -480,12 +486,13 @@ impl Engine {
     ) -> Result<Dispatched, GatewayError> {
         let plan = self.plan(req, accounting.log_mut())?;
         let provider = &plan.provider;
-        let name = provider.name.clone();
+        // Cloned only on error paths.
+        let name = provider.name.as_str();
         // Keyless providers (a local Ollama) run without a credential.
         let picked = provider.pool.pick();
         if picked.is_none() && provider.provider.requires_credential() {
             return Err(GatewayError::NoCredential {
-                provider: name.clone(),
+                provider: name.to_owned(),
             });
         }
         accounting.log_mut().credential_id = picked.as_ref().map(|c| c.id);
@@ -498,7 +505,7 @@ impl Engine {
         // A service account becomes an access token (cached); others as is.
         let credential = self
             .tokens
-            .resolve(picked.as_ref().map_or(0, |c| c.id), credential, &name)
+            .resolve(picked.as_ref().map_or(0, |c| c.id), credential, name)
             .await?;
         let mut headers = HeaderMap::with_capacity(req.headers.len() + 3);
         for (k, v) in &req.headers {
@@ -514,7 +521,7 @@ impl Engine {
             .provider
             .apply_auth(&credential, &mut headers)
             .map_err(|e| GatewayError::UpstreamUnavailable {
-                provider: name.clone(),
+                provider: name.to_owned(),
                 message: e.to_string(),
             })?;
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -530,13 +537,13 @@ impl Engine {
                 GatewayError::Internal(format!("building upstream request for {url}: {e}"))
             })?;
 
-        let response = self.send_upstream(upstream_req, &name).await?;
+        let response = self.send_upstream(upstream_req, name).await?;
         let (parts, incoming) = response.into_parts();
         let status = parts.status;
 
         if !status.is_success() {
             accounting.first_byte();
-            let body = self.read_body(incoming, &name).await?;
+            let body = self.read_body(incoming, name).await?;
             let mut kept = HeaderMap::new();
             for (k, v) in &parts.headers {
                 if !is_dropped_response_header(k) {
@@ -557,9 +564,9 @@ impl Engine {
                 }
                 None => body,
             };
-            served_by(&mut kept, &name, &plan.model);
+            served_by(&mut kept, name, &plan.model);
             return Err(GatewayError::Upstream(Box::new(UpstreamFailure {
-                provider: name,
+                provider: name.to_owned(),
                 status,
                 headers: kept,
                 body,
@@ -586,7 +593,7 @@ impl Engine {
                     h.append(k.clone(), v.clone());
                 }
             }
-            served_by(h, &name, &plan.model);
+            served_by(h, name, &plan.model);
         }
 
         match framing {
@@ -603,7 +610,7 @@ impl Engine {
             }
             None => {
                 accounting.first_byte();
-                let body = self.read_body(incoming, &name).await?;
+                let body = self.read_body(incoming, name).await?;
                 let usage = usage::from_response_body(plan.endpoint().protocol(), &body);
                 let body = match &plan.embed_conversion {
                     Some(conv) => Bytes::from(
@@ -613,7 +620,7 @@ impl Engine {
                             conv.encoding,
                         )
                         .map_err(|e| GatewayError::UpstreamInvalid {
-                            provider: name.clone(),
+                            provider: name.to_owned(),
                             message: e.to_string(),
                         })?,
                     ),
@@ -657,12 +664,15 @@ impl Engine {
         }
     }
 
-    /// Reads a whole upstream body, bounded in size and in idle time.
+    /// Reads a whole upstream body, bounded in size and in idle time. A body
+    /// that arrives in one frame (the usual case) is kept as it came; only
+    /// a body in several frames is copied into one buffer.
     async fn read_body(
         &self,
         mut incoming: Incoming,
         provider: &str,
     ) -> Result<Bytes, GatewayError> {
+        let mut first: Option<Bytes> = None;
         let mut buf = Vec::new();
         loop {
             let frame =
@@ -684,7 +694,8 @@ impl Engine {
                     Ok(Some(Ok(frame))) => frame,
                 };
             if let Ok(data) = frame.into_data() {
-                if buf.len() + data.len() > self.limits.max_response_bytes {
+                let held = first.as_ref().map_or(buf.len(), Bytes::len);
+                if held + data.len() > self.limits.max_response_bytes {
                     return Err(GatewayError::UpstreamInvalid {
                         provider: provider.to_owned(),
                         message: format!(
@@ -693,10 +704,17 @@ impl Engine {
                         ),
                     });
                 }
-                buf.extend_from_slice(&data);
+                if first.is_none() && buf.is_empty() {
+                    first = Some(data);
+                } else {
+                    if let Some(head) = first.take() {
+                        buf.extend_from_slice(&head);
+                    }
+                    buf.extend_from_slice(&data);
+                }
             }
         }
-        Ok(Bytes::from(buf))
+        Ok(first.unwrap_or_else(|| Bytes::from(buf)))
     }
 }
 
