@@ -52,6 +52,28 @@ impl ConvertError {
     }
 }
 
+/// A fresh id for something the upstream did not name: `prefix` followed by
+/// 24 hex digits from the clock and a process-wide counter, so ids never
+/// repeat within a process. Converters derive ids from the upstream's own
+/// (`{response id}_{index}`) where one exists and call this only otherwise.
+pub fn generated_id(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    format!("{prefix}{:016x}{:08x}", nanos, n as u32)
+}
+
+/// The current Unix time in seconds (for `created` fields the upstream did
+/// not supply).
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 /// Options for encoding a stream in the client's protocol.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StreamOptions {
@@ -529,6 +551,14 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn generated_ids_do_not_repeat() {
+        let a = generated_id("msg_");
+        let b = generated_id("msg_");
+        assert!(a.starts_with("msg_") && a.len() == 4 + 24);
+        assert_ne!(a, b);
     }
 
     #[test]
