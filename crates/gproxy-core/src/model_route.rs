@@ -203,10 +203,13 @@ impl From<Protocol> for CallKind {
 }
 
 impl CallKind {
-    /// Whether `provider` can serve this call: it speaks the protocol, or
-    /// (OpenAI embeddings only) it speaks Gemini, which the engine converts to.
+    /// Whether `provider` can serve this call: any provider serves a
+    /// generate call (the engine converts between protocols); embeddings
+    /// need the protocol, or (OpenAI embeddings only) Gemini, which the
+    /// engine converts to.
     pub fn served_by(self, provider: &dyn gproxy_provider::Provider) -> bool {
-        provider.speaks(self.protocol)
+        self.operation == Operation::Generate
+            || provider.speaks(self.protocol)
             || (self.operation == Operation::Embeddings
                 && self.protocol == Protocol::OpenAiChat
                 && provider.speaks(Protocol::Gemini))
