@@ -293,11 +293,11 @@ fn assistant_role() -> String {
 /// `usage` of a response or of the last stream chunk.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub(super) struct ChatUsage {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_zero")]
     pub prompt_tokens: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_zero")]
     pub completion_tokens: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_zero")]
     pub total_tokens: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_tokens_details: Option<ChatPromptDetails>,
@@ -306,6 +306,11 @@ pub(super) struct ChatUsage {
     /// DeepSeek's cache hits (read only).
     #[serde(default, skip_serializing)]
     pub prompt_cache_hit_tokens: Option<u64>,
+}
+
+/// Some compatible upstreams send `null` counts.
+fn null_as_zero<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    Ok(Option::<u64>::deserialize(d)?.unwrap_or(0))
 }
 
 /// `usage.prompt_tokens_details`.
