@@ -66,7 +66,8 @@ pub(in crate::convert) fn decode_request(body: &[u8]) -> Result<Request, Convert
 /// message right after such a run is merged into it (its parts after the
 /// results), which is how the other protocols hold "results + follow-up".
 fn decode_messages(messages: Vec<ChatMessage>, req: &mut Request) -> Result<(), ConvertError> {
-    // Open user message made of tool results (index into req.messages).
+    // The last canonical message is a user message of tool results that a
+    // following tool or user message joins.
     let mut results_open = false;
     // Legacy `function_call`s: (name, generated id), to answer `function` messages.
     let mut legacy_calls: Vec<(String, String)> = Vec::new();
