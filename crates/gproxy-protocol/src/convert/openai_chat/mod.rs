@@ -7,8 +7,9 @@
 //! - A run of `tool` messages decodes to one user message of tool results;
 //!   a `user` message right after the run (system messages in between do
 //!   not count) is merged into that message, its parts after the results:
-//!   the shape Anthropic and Gemini use. Encoding writes one `tool` message per result, then a `user` message with the
-//!   message's other parts. Chat has no error flag on tool results:
+//!   the shape Anthropic and Gemini use. Encoding writes one `tool`
+//!   message per result, then a `user` message with the message's other
+//!   parts. Chat has no error flag on tool results:
 //!   `is_error` is dropped; images in tool results are `Unsupported`.
 //! - Assistant `reasoning_content` (DeepSeek) or `reasoning` (OpenRouter)
 //!   decodes to a reasoning part before the content. Requests are encoded
