@@ -4,8 +4,9 @@
 use gproxy_protocol::Protocol;
 use gproxy_protocol::convert::{
     ConvertError, FinishReason, ImageSource, Message, Part, ReasoningConfig, Request, Response,
-    ResponseFormat, Role, StreamEvent, StreamOptions, Tool, ToolChoice, Usage, decode_request,
-    decode_response, encode_request, encode_response, stream_decoder, stream_encoder,
+    ResponseFormat, Role, StreamEvent, StreamOptions, Tool, ToolChoice, Transcoder, Usage,
+    decode_request, decode_response, encode_request, encode_response, stream_decoder,
+    stream_encoder,
 };
 use gproxy_protocol::sse::{SseDecoder, SseEvent};
 use proptest::prelude::*;
@@ -763,6 +764,45 @@ fn stream_decoder_handles_provider_quirks() {
             ][..]
         )
     );
+}
+
+#[test]
+fn transcoder_chat_to_chat_matches_goldens() {
+    for (case, events) in streams() {
+        let options = StreamOptions {
+            include_usage: true,
+            gemini_sse: false,
+        };
+        let mut t = Transcoder::new(P, P, options, None);
+        let mut out = Vec::new();
+        for e in sse_events(&fixture(&format!("{case}.sse"))) {
+            t.feed(&e.data, &mut out).unwrap();
+        }
+        t.finish(&mut out);
+        assert_eq!(
+            data_values(&out),
+            data_values(&encoded_fixture(case, "sse")),
+            "{case}"
+        );
+        let last_usage = events.iter().rev().find_map(|e| match e {
+            StreamEvent::Usage(u) => Some(*u),
+            _ => None,
+        });
+        assert_eq!(t.usage(), last_usage, "{case}");
+    }
+}
+
+#[test]
+fn azure_prompt_filter_chunk_is_skipped() {
+    let mut d = stream_decoder(P);
+    let mut out = Vec::new();
+    let filter = r#"{"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":[{"prompt_index":0,"content_filter_results":{}}]}"#;
+    d.feed(filter, &mut out).unwrap();
+    assert!(out.is_empty());
+    for e in sse_events(&fixture("stream_text.sse")) {
+        d.feed(&e.data, &mut out).unwrap();
+    }
+    assert_eq!(out, stream_text());
 }
 
 #[test]

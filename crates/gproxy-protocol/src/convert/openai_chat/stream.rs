@@ -50,6 +50,12 @@ impl StreamDecoder for ChatStreamDecoder {
             out.push(StreamEvent::Error { message });
             return Ok(());
         }
+        let empty = chunk.choices.as_ref().is_none_or(Vec::is_empty) && chunk.usage.is_none();
+        if !self.started && empty && chunk.id.as_deref().is_none_or(str::is_empty) {
+            // Azure's leading `prompt_filter_results` chunk: no id, no model,
+            // nothing canonical. Start with the first real chunk.
+            return Ok(());
+        }
         if !self.started {
             self.started = true;
             self.id = chunk
@@ -59,7 +65,7 @@ impl StreamDecoder for ChatStreamDecoder {
             out.push(StreamEvent::Start {
                 id: self.id.clone(),
                 model: chunk.model.unwrap_or_default(),
-                created: chunk.created,
+                created: chunk.created.filter(|c| *c > 0),
             });
         }
         for choice in chunk.choices.unwrap_or_default() {
