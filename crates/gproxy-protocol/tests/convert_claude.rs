@@ -837,6 +837,58 @@ fn thinking_budgets_and_max_tokens() {
 }
 
 #[test]
+fn thinking_constraints_are_respected() {
+    let req = Request {
+        model: "m".into(),
+        max_tokens: Some(8000),
+        temperature: Some(0.2),
+        top_p: Some(0.9),
+        top_k: Some(40),
+        reasoning: Some(ReasoningConfig {
+            budget_tokens: Some(2048),
+            ..ReasoningConfig::default()
+        }),
+        messages: vec![user(vec![Part::text("q")])],
+        tools: vec![Tool {
+            name: "f".into(),
+            description: None,
+            parameters: json!({"type":"object"}),
+            strict: None,
+        }],
+        ..Request::default()
+    };
+    let v = encoded(&req);
+    assert_eq!(v["thinking"]["budget_tokens"], 2048);
+    for field in ["temperature", "top_p", "top_k"] {
+        assert!(v.get(field).is_none(), "{field}");
+    }
+    let forced = Request {
+        tool_choice: Some(ToolChoice::Named("f".into())),
+        ..req
+    };
+    let v = encoded(&forced);
+    assert!(v.get("thinking").is_none());
+    assert_eq!(v["temperature"], 0.2);
+    assert_eq!(v["tool_choice"], json!({"type":"tool","name":"f"}));
+}
+
+#[test]
+fn invalid_blocks_report_their_error() {
+    let body = json!({"model":"m","max_tokens":1,"messages":[{"role":"user","content":[
+        {"type":"tool_use","name":"f","input":{}}]}]});
+    let err = decode_request(P, body.to_string().as_bytes()).unwrap_err();
+    assert!(
+        matches!(&err, ConvertError::Invalid(m) if m.contains("`id`")),
+        "{err:?}"
+    );
+    let body = json!({"model":"m","max_tokens":1,"messages":[{"role":"user","content":7}]});
+    assert!(matches!(
+        decode_request(P, body.to_string().as_bytes()),
+        Err(ConvertError::Invalid(_))
+    ));
+}
+
+#[test]
 fn encoding_messages_follows_anthropic_rules() {
     let req = Request {
         model: "m".into(),

@@ -14,6 +14,13 @@
 //!   [`super::model::effort_to_budget`], raised to Anthropic's minimum of
 //!   [`MIN_THINKING_BUDGET`]; budget `0` (or effort `none`) is
 //!   `{"type":"disabled"}`.
+//!   With thinking on, Anthropic rejects a modified `temperature`/`top_k`, a
+//!   `top_p` under 0.95 and forced tool use: the sampling hints are dropped,
+//!   and a forced tool choice wins over thinking (thinking is left off).
+//!   A `max_tokens` too small for the minimum budget also leaves it off.
+//! - Messages: tool results are moved to the front of their user message
+//!   (Anthropic requires it); empty text, reasoning without a signature and
+//!   messages left empty are not sent.
 //! - Structured output: [`super::ResponseFormat::JsonSchema`] maps to
 //!   `output_config.format` (`json_schema`); `JsonObject`, which Anthropic
 //!   cannot express natively, becomes an instruction appended to the system

@@ -290,7 +290,13 @@ fn decode_thinking(
 }
 
 pub(in super::super) fn encode_request(req: &Request) -> Result<Vec<u8>, ConvertError> {
-    let mut system = req.system.clone();
+    // Anthropic rejects empty system text blocks.
+    let mut system: Vec<String> = req
+        .system
+        .iter()
+        .filter(|s| !s.is_empty())
+        .cloned()
+        .collect();
     let mut output_config = None;
     match &req.response_format {
         None | Some(ResponseFormat::Text) => {}
@@ -315,7 +321,26 @@ pub(in super::super) fn encode_request(req: &Request) -> Result<Vec<u8>, Convert
                 .collect(),
         )),
     };
-    let (thinking, max_tokens) = encode_thinking(req.reasoning.as_ref(), req.max_tokens)?;
+    // Thinking cannot be combined with forced tool use: the forced call
+    // is kept, thinking left off.
+    let forced = matches!(
+        req.tool_choice,
+        Some(ToolChoice::Required | ToolChoice::Named(_))
+    );
+    let reasoning = req.reasoning.as_ref().filter(|_| !forced);
+    let (thinking, max_tokens) = encode_thinking(reasoning, req.max_tokens)?;
+    // With thinking on, Anthropic rejects a modified temperature or top_k
+    // and a top_p under 0.95: those sampling hints are dropped.
+    let thinking_on = thinking.as_ref().is_some_and(|t| t.kind == "enabled");
+    let (temperature, top_p, top_k) = if thinking_on {
+        (
+            req.temperature.filter(|t| (t - 1.0).abs() < f64::EPSILON),
+            req.top_p.filter(|p| *p >= 0.95),
+            None,
+        )
+    } else {
+        (req.temperature, req.top_p, req.top_k)
+    };
     let messages = req
         .messages
         .iter()
@@ -345,9 +370,9 @@ pub(in super::super) fn encode_request(req: &Request) -> Result<Vec<u8>, Convert
         system,
         tools: (!tools.is_empty()).then_some(tools),
         tool_choice,
-        temperature: req.temperature,
-        top_p: req.top_p,
-        top_k: req.top_k,
+        temperature,
+        top_p,
+        top_k,
         stop_sequences: (!req.stop.is_empty()).then(|| req.stop.clone()),
         thinking,
         metadata: req.user.as_ref().map(|u| ClaudeMetadata {
@@ -382,6 +407,8 @@ fn encode_thinking(
                     "reasoning effort `{effort}` has no Anthropic thinking budget"
                 ))
             })?),
+            // Only "hide the thoughts": nothing to turn on.
+            (None, None) if r.include_thoughts == Some(false) => None,
             // Reasoning asked for without a level: a medium budget.
             (None, None) => effort_to_budget("medium"),
         },
@@ -398,7 +425,9 @@ fn encode_thinking(
             let (budget, max) = match max_tokens {
                 None => (budget, budget.saturating_add(DEFAULT_MAX_TOKENS)),
                 Some(max) if max > budget => (budget, max),
-                Some(max) if max.saturating_sub(1) >= MIN_THINKING_BUDGET => (max - 1, max),
+                Some(max) if max.saturating_sub(1) >= MIN_THINKING_BUDGET => {
+                    (max.saturating_sub(1), max)
+                }
                 Some(max) => return Ok((None, max)),
             };
             Ok((

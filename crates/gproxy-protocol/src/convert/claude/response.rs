@@ -152,8 +152,8 @@ pub(super) fn encode_usage(u: &Usage) -> ClaudeUsage {
     }
 }
 
-/// A response-content part as a block, `None` for parts a response does
-/// not carry.
+/// A response-content part as a block (images and tool results are not
+/// model output Anthropic can carry).
 pub(super) fn encode_output_part(part: &Part) -> Result<ClaudeBlock, ConvertError> {
     Ok(match part {
         Part::Text { text } => ClaudeBlock::Text { text: text.clone() },

@@ -48,7 +48,7 @@ pub(crate) struct ClaudeRequest {
 }
 
 /// `system`: a string or text blocks.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub(crate) enum ClaudeSystem {
     Text(String),
@@ -71,12 +71,36 @@ pub(crate) enum ClaudeRole {
 }
 
 /// Message content: a string or content blocks.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub(crate) enum ClaudeContent {
     Text(String),
     Blocks(Vec<TypedBlock>),
 }
+
+/// Deserialises Anthropic's "a string or an array of blocks" fields with
+/// the error of the block that failed (not serde's untagged "no variant").
+macro_rules! string_or_blocks {
+    ($name:ident) => {
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                match Value::deserialize(d)? {
+                    Value::String(s) => Ok($name::Text(s)),
+                    v @ Value::Array(_) => Vec::<TypedBlock>::deserialize(v)
+                        .map($name::Blocks)
+                        .map_err(D::Error::custom),
+                    _ => Err(D::Error::custom(
+                        "expected a string or an array of content blocks",
+                    )),
+                }
+            }
+        }
+    };
+}
+
+string_or_blocks!(ClaudeSystem);
+string_or_blocks!(ClaudeContent);
+string_or_blocks!(ClaudeToolResultContent);
 
 /// A content block together with the `type` it was sent with (so an
 /// unknown one can be named).
@@ -165,7 +189,7 @@ pub(crate) struct ClaudeImageSource {
 }
 
 /// `tool_result.content`: a string or text/image blocks.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub(crate) enum ClaudeToolResultContent {
     Text(String),
