@@ -2,6 +2,7 @@
 //!
 //! - [`wire`]: typed serde structs for the request, the response and the
 //!   stream events;
+//! - `content`: images and tool-call arguments;
 //! - `request`: request decoding and encoding;
 //! - `response`: complete responses, stop reasons and usage;
 //! - `stream`: the stream decoder and encoder.
@@ -28,6 +29,7 @@
 //! - Usage: Anthropic's `input_tokens` excludes cache reads and writes; the
 //!   canonical input is the sum, and encoding subtracts them back.
 
+mod content;
 mod request;
 mod response;
 mod stream;

@@ -3,7 +3,7 @@
 
 use super::super::{ConvertError, FinishReason, Part, Response, Usage, generated_id};
 use super::MESSAGE_ID_PREFIX;
-use super::request::{arguments_object, arguments_text};
+use super::content::{arguments_object, arguments_text};
 use super::wire::{ClaudeBlock, ClaudeResponse, ClaudeUsage, TypedBlock};
 
 pub(in super::super) fn decode_response(body: &[u8]) -> Result<Response, ConvertError> {
