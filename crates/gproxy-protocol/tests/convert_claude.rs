@@ -827,9 +827,13 @@ fn thinking_budgets_and_max_tokens() {
     assert_eq!(v["max_tokens"], 500);
     let v = encoded(&Request {
         model: "m".into(),
+        temperature: Some(1.7),
+        tool_choice: Some(ToolChoice::None),
         ..Request::default()
     });
     assert_eq!(v["max_tokens"], 4096);
+    assert_eq!(v["temperature"], 1.0);
+    assert!(v.get("tool_choice").is_none(), "no tools, no tool_choice");
     assert!(matches!(
         encode_request(P, &with(Some("extreme"), None, None)),
         Err(ConvertError::Unsupported(m)) if m.contains("extreme")

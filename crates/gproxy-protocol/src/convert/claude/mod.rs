@@ -19,6 +19,8 @@
 //!   `top_p` under 0.95 and forced tool use: the sampling hints are dropped,
 //!   and a forced tool choice wins over thinking (thinking is left off).
 //!   A `max_tokens` too small for the minimum budget also leaves it off.
+//! - `temperature` is clamped to Anthropic's 0..=1; `tool_choice` is only
+//!   written when there are tools.
 //! - Messages: tool results are moved to the front of their user message
 //!   (Anthropic requires it); empty text, reasoning without a signature and
 //!   messages left empty are not sent.

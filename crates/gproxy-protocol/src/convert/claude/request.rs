@@ -298,7 +298,12 @@ pub(in super::super) fn encode_request(req: &Request) -> Result<Vec<u8>, Convert
             None,
         )
     } else {
-        (req.temperature, req.top_p, req.top_k)
+        // Anthropic's temperature range is 0..=1 (OpenAI's goes to 2).
+        (
+            req.temperature.map(|t| t.clamp(0.0, 1.0)),
+            req.top_p,
+            req.top_k,
+        )
     };
     let messages = req
         .messages
@@ -317,11 +322,12 @@ pub(in super::super) fn encode_request(req: &Request) -> Result<Vec<u8>, Convert
             strict: t.strict,
         })
         .collect();
-    let tool_choice = encode_tool_choice(
-        req.tool_choice.as_ref(),
-        req.parallel_tool_calls,
-        !tools.is_empty(),
-    );
+    // Anthropic accepts `tool_choice` only together with `tools`.
+    let tool_choice = if tools.is_empty() {
+        None
+    } else {
+        encode_tool_choice(req.tool_choice.as_ref(), req.parallel_tool_calls)
+    };
     let wire = ClaudeRequest {
         model: req.model.clone(),
         messages,
@@ -403,11 +409,10 @@ fn encode_thinking(
 fn encode_tool_choice(
     choice: Option<&ToolChoice>,
     parallel: Option<bool>,
-    has_tools: bool,
 ) -> Option<ClaudeToolChoice> {
     let disable = parallel.map(|p| !p);
     let (kind, name) = match choice {
-        None if has_tools && disable == Some(true) => ("auto", None),
+        None if disable == Some(true) => ("auto", None),
         None => return None,
         Some(ToolChoice::None) => {
             return Some(ClaudeToolChoice {
