@@ -38,6 +38,28 @@ pub(crate) fn decode_request(body: &[u8]) -> Result<Request, ConvertError> {
         user: wire.user,
         ..Request::default()
     };
+    // Not part of the OpenAI API, but some compatible servers accept it.
+    match wire.extra.get("stop") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) => req.stop.push(s.clone()),
+        Some(Value::Array(items)) => {
+            for item in items {
+                match item {
+                    Value::String(s) => req.stop.push(s.clone()),
+                    _ => {
+                        return Err(ConvertError::Invalid(
+                            "invalid Responses request: `stop` must hold strings".into(),
+                        ));
+                    }
+                }
+            }
+        }
+        Some(_) => {
+            return Err(ConvertError::Invalid(
+                "invalid Responses request: `stop` must be a string or an array".into(),
+            ));
+        }
+    }
     if let Some(instructions) = wire.instructions {
         req.system.push(instructions);
     }
@@ -118,21 +140,11 @@ fn decode_item(mut item: Value, req: &mut Request) -> Result<(), ConvertError> {
     match parse_tagged::<WireInputItem>(item, "Responses input item")? {
         WireInputItem::Message { role, content } => match role.as_str() {
             "system" | "developer" => req.system.push(system_text(content)?),
-            "user" => {
-                let parts = decode_content(content, true)?;
-                // Text after tool results is a new turn of its own.
-                if matches!(
-                    req.messages.last().and_then(|m| m.content.last()),
-                    Some(Part::ToolResult { .. })
-                ) {
-                    req.messages.push(Message {
-                        role: Role::User,
-                        content: parts,
-                    });
-                } else {
-                    push_parts(req, Role::User, parts);
-                }
-            }
+            // Each user message item is a turn of its own.
+            "user" => req.messages.push(Message {
+                role: Role::User,
+                content: decode_content(content, true)?,
+            }),
             "assistant" => {
                 let parts = decode_content(content, false)?;
                 push_parts(req, Role::Assistant, parts);
