@@ -305,8 +305,7 @@ fn decode_image_url(url: String) -> Result<ImageSource, ConvertError> {
             data: data.to_owned(),
         }),
         _ => Err(ConvertError::Invalid(
-            "invalid Responses request: image data URLs must be `data:<type>;base64,<data>`"
-                .into(),
+            "invalid Responses request: image data URLs must be `data:<type>;base64,<data>`".into(),
         )),
     }
 }

@@ -132,7 +132,11 @@ impl ResponsesStreamDecoder {
         if !self.finished {
             self.finished = true;
             out.push(StreamEvent::Finish {
-                reason: finish_from_status(response.status.as_deref(), reason.as_deref(), has_calls),
+                reason: finish_from_status(
+                    response.status.as_deref(),
+                    reason.as_deref(),
+                    has_calls,
+                ),
                 stop_sequence: None,
             });
         }
@@ -236,9 +240,7 @@ impl StreamDecoder for ResponsesStreamDecoder {
                     .unwrap_or_else(|| "the response failed".into());
                 out.push(StreamEvent::Error { message });
             }
-            WireStreamEvent::Error {
-                message, error, ..
-            } => {
+            WireStreamEvent::Error { message, error, .. } => {
                 self.start(None, out);
                 let message = message
                     .or(error.map(|e| e.message))

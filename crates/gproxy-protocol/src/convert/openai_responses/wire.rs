@@ -346,9 +346,15 @@ pub(super) enum WireStreamEvent {
     #[serde(rename = "response.failed")]
     Failed { response: WireResponse },
     #[serde(rename = "response.output_item.added")]
-    OutputItemAdded { output_index: u64, item: WireOutputItem },
+    OutputItemAdded {
+        output_index: u64,
+        item: WireOutputItem,
+    },
     #[serde(rename = "response.output_item.done")]
-    OutputItemDone { output_index: u64, item: WireOutputItem },
+    OutputItemDone {
+        output_index: u64,
+        item: WireOutputItem,
+    },
     #[serde(rename = "response.output_text.delta")]
     OutputTextDelta { output_index: u64, delta: String },
     #[serde(rename = "response.output_text.done")]
@@ -360,7 +366,10 @@ pub(super) enum WireStreamEvent {
     #[serde(rename = "response.function_call_arguments.delta")]
     ArgumentsDelta { output_index: u64, delta: String },
     #[serde(rename = "response.function_call_arguments.done")]
-    ArgumentsDone { output_index: u64, arguments: String },
+    ArgumentsDone {
+        output_index: u64,
+        arguments: String,
+    },
     #[serde(rename = "response.reasoning_summary_part.added")]
     SummaryPartAdded {
         output_index: u64,
