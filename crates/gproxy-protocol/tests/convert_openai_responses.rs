@@ -995,3 +995,48 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn request_reasoning_items_need_encrypted_content() {
+    let reasoning = |text: &str, signature: Option<&str>| Part::Reasoning {
+        text: text.into(),
+        signature: signature.map(Into::into),
+        redacted: None,
+    };
+    let req = Request {
+        model: "m".into(),
+        messages: vec![
+            user(vec![text("q")]),
+            assistant(vec![
+                reasoning("visible only", None),
+                Part::Reasoning {
+                    text: String::new(),
+                    signature: None,
+                    redacted: Some("claude-blob".into()),
+                },
+                reasoning("", Some("enc")),
+                text("a"),
+            ]),
+        ],
+        ..Request::default()
+    };
+    let v: Value = serde_json::from_slice(&encode_request(P, &req).unwrap()).unwrap();
+    assert_eq!(
+        v["input"],
+        json!([
+            {"role": "user", "content": "q"},
+            {"type": "reasoning", "summary": [], "encrypted_content": "enc"},
+            {"role": "assistant", "content": "a"}
+        ])
+    );
+    // Signed reasoning in the history makes the request stateless.
+    assert_eq!(v["store"], json!(false));
+    assert_eq!(v["include"], json!(["reasoning.encrypted_content"]));
+
+    // Raw reasoning text (`content`) stands in for a missing summary.
+    let body = json!({"model": "m", "input": [
+        {"type": "reasoning", "id": "rs_1", "summary": [],
+         "content": [{"type": "reasoning_text", "text": "raw"}]}]});
+    let req = decode_request(P, body.to_string().as_bytes()).unwrap();
+    assert_eq!(req.messages, vec![assistant(vec![reasoning("raw", None)])]);
+}

@@ -197,13 +197,17 @@ fn decode_item(mut item: Value, req: &mut Request) -> Result<(), ConvertError> {
         }
         WireInputItem::Reasoning {
             summary,
+            content,
             encrypted_content,
             ..
         } => push_parts(
             req,
             Role::Assistant,
             vec![Part::Reasoning {
-                text: join_summary(&summary),
+                text: match content {
+                    Some(raw) if summary.is_empty() => join_summary(&raw),
+                    _ => join_summary(&summary),
+                },
                 signature: encrypted_content,
                 redacted: None,
             }],
@@ -389,6 +393,16 @@ pub(crate) fn encode_request(req: &Request) -> Result<Vec<u8>, ConvertError> {
             .or_else(|| r.budget_tokens.map(|b| budget_to_effort(b).to_owned())),
         summary: (r.include_thoughts != Some(false)).then(|| "auto".to_owned()),
     });
+    let stateless_reasoning = reasoning.is_some()
+        || req.messages.iter().flat_map(|m| &m.content).any(|p| {
+            matches!(
+                p,
+                Part::Reasoning {
+                    signature: Some(_),
+                    ..
+                }
+            )
+        });
     let wire = WireRequest {
         model: req.model.clone(),
         instructions: (!req.system.is_empty()).then(|| req.system.join("\n\n")),
@@ -406,10 +420,8 @@ pub(crate) fn encode_request(req: &Request) -> Result<Vec<u8>, ConvertError> {
         top_p: req.top_p,
         // Without stored state, reasoning can only continue across turns
         // through its encrypted content.
-        store: reasoning.as_ref().map(|_| false),
-        include: reasoning
-            .as_ref()
-            .map(|_| vec!["reasoning.encrypted_content".to_owned()]),
+        store: stateless_reasoning.then_some(false),
+        include: stateless_reasoning.then(|| vec!["reasoning.encrypted_content".to_owned()]),
         reasoning,
         text: req.response_format.as_ref().map(|f| WireTextConfig {
             format: Some(match f {
@@ -542,9 +554,11 @@ fn encode_message(msg: &Message, input: &mut Vec<Value>) -> Result<(), ConvertEr
                         redacted,
                     } => {
                         flush(&mut texts, input);
-                        // Redacted reasoning from another provider has no
-                        // Responses form; the upstream could not read it.
-                        if redacted.is_some() {
+                        // Only encrypted content lets the upstream resume its
+                        // reasoning (stateless, no item id); visible text
+                        // alone, or another provider's redacted blob, has
+                        // no Responses form.
+                        if redacted.is_some() || signature.is_none() {
                             continue;
                         }
                         let summary = if text.is_empty() {
@@ -555,6 +569,7 @@ fn encode_message(msg: &Message, input: &mut Vec<Value>) -> Result<(), ConvertEr
                         input.push(to_value(&WireInputItem::Reasoning {
                             id: None,
                             summary,
+                            content: None,
                             encrypted_content: signature.clone(),
                         })?);
                     }

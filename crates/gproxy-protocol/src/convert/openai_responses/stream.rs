@@ -105,8 +105,7 @@ impl ResponsesStreamDecoder {
         }
     }
 
-    /// The tool-call index of a function-call item, registering a call
-    /// (without a start event) if the item was never announced.
+    /// The tool-call index of the function-call item at `output_index`.
     fn call_index(&mut self, output_index: u64) -> Option<u32> {
         match self.item(output_index).map(|i| i.kind) {
             Some(ItemKind::Call(n)) => Some(n),

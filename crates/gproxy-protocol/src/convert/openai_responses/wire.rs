@@ -79,6 +79,9 @@ pub(super) enum WireInputItem {
         id: Option<String>,
         #[serde(default)]
         summary: Vec<WireSummaryPart>,
+        /// Raw reasoning text (open-weight models served through Responses).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        content: Option<Vec<WireSummaryPart>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         encrypted_content: Option<String>,
     },
