@@ -1,6 +1,6 @@
 //! OpenAI Responses (`POST /v1/responses`) to and from the canonical model.
 //!
-//! - [`request`]: `input` items ⇄ messages; `instructions` and system /
+//! - [`request`] / [`request_encode`]: `input` items ⇄ messages; `instructions` and system /
 //!   developer messages ⇄ [`Request::system`](super::Request::system).
 //! - [`response`]: the response object ⇄ [`Response`](super::Response).
 //! - [`stream`] / [`encoder`]: semantic stream events (`response.*`, each
@@ -14,12 +14,14 @@
 
 mod encoder;
 mod request;
+mod request_encode;
 mod response;
 mod stream;
 mod wire;
 
 pub(super) use encoder::ResponsesStreamEncoder;
-pub(super) use request::{decode_request, encode_request};
+pub(super) use request::decode_request;
+pub(super) use request_encode::encode_request;
 pub(super) use response::{decode_response, encode_response};
 pub(super) use stream::ResponsesStreamDecoder;
 
