@@ -1040,3 +1040,38 @@ fn request_reasoning_items_need_encrypted_content() {
     let req = decode_request(P, body.to_string().as_bytes()).unwrap();
     assert_eq!(req.messages, vec![assistant(vec![reasoning("raw", None)])]);
 }
+
+#[test]
+fn decodes_the_recorded_upstream_fixtures() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+    let body = std::fs::read(format!("{dir}/openai_responses_body.json")).unwrap();
+    let resp = decode_response(P, &body).unwrap();
+    assert_eq!(
+        resp.content,
+        vec![text("Hi there! How can I assist you today?")]
+    );
+    let expected_usage = Usage {
+        input_tokens: 37,
+        output_tokens: 211,
+        reasoning_tokens: 192,
+        ..Usage::default()
+    };
+    assert_eq!(resp.usage, Some(expected_usage));
+
+    let stream = std::fs::read(format!("{dir}/openai_responses_stream.sse")).unwrap();
+    let events = decode_stream(&stream);
+    assert_eq!(
+        events,
+        vec![
+            StreamEvent::Start {
+                id: resp.id.clone(),
+                model: "o4-mini-2025-04-16".into(),
+                created: Some(1741290958)
+            },
+            StreamEvent::Text("Hi there!".into()),
+            StreamEvent::Text(" How can I assist you today?".into()),
+            finish(FinishReason::Stop),
+            StreamEvent::Usage(expected_usage),
+        ]
+    );
+}

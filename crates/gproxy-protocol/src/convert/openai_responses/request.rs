@@ -34,7 +34,13 @@ pub(crate) fn decode_request(body: &[u8]) -> Result<Request, ConvertError> {
         top_p: wire.top_p,
         parallel_tool_calls: wire.parallel_tool_calls,
         stream: wire.stream.unwrap_or(false),
-        user: wire.user,
+        // `user` is deprecated in favour of `safety_identifier`.
+        user: wire.user.or_else(|| {
+            wire.extra
+                .get("safety_identifier")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        }),
         ..Request::default()
     };
     // Not part of the OpenAI API, but some compatible servers accept it.

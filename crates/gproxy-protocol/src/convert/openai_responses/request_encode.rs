@@ -5,6 +5,10 @@
 //! message, `reasoning` and `function_call` items in order. Reasoning is
 //! sent only with its encrypted content and without an item id (stateless:
 //! `store: false`, `include: ["reasoning.encrypted_content"]`).
+//!
+//! The Responses API has no stop sequences (rejected as unsupported: they
+//! change the output) and no `top_k`, penalties or `seed` (sampling hints,
+//! dropped).
 
 use serde_json::{Value, json};
 
