@@ -494,6 +494,83 @@ fn tool_schemas_are_cleaned_and_empty_parameters_left_out() {
     );
 }
 
+#[test]
+fn parameterless_tools_under_forced_mode_get_an_empty_object() {
+    let mut req = Request {
+        messages: vec![user(vec![text("hi")])],
+        tools: vec![Tool {
+            name: "ping".into(),
+            description: None,
+            parameters: json!({"type":"object"}),
+            strict: None,
+        }],
+        tool_choice: Some(ToolChoice::Auto),
+        ..Request::default()
+    };
+    let body = value(&encode_request(G, &req).unwrap());
+    assert_eq!(
+        body["tools"][0]["functionDeclarations"][0],
+        json!({"name":"ping"})
+    );
+    req.tool_choice = Some(ToolChoice::Required);
+    let body = value(&encode_request(G, &req).unwrap());
+    assert_eq!(
+        body["tools"][0]["functionDeclarations"][0],
+        json!({"name":"ping","parameters":{"type":"object","properties":{}}})
+    );
+    // Both decode back to the canonical parameter-less schema.
+    let back = decode_request(G, body.to_string().as_bytes()).unwrap();
+    assert_eq!(
+        back.tools[0].parameters,
+        json!({"type":"object","properties":{}})
+    );
+}
+
+#[test]
+fn tool_result_images_travel_as_sibling_parts() {
+    let png = ImageSource::Base64 {
+        media_type: "image/png".into(),
+        data: "AA==".into(),
+    };
+    let req = Request {
+        messages: vec![
+            user(vec![text("q")]),
+            model(vec![call("c1", "shot", "{}")]),
+            user(vec![Part::ToolResult {
+                call_id: "c1".into(),
+                name: None,
+                content: vec![
+                    text("see"),
+                    Part::Image {
+                        source: png.clone(),
+                    },
+                ],
+                is_error: false,
+            }]),
+        ],
+        ..Request::default()
+    };
+    assert_eq!(
+        contents(&req)[2],
+        json!({"role":"user","parts":[
+            {"functionResponse":{"name":"shot","response":{"result":"see"}}},
+            {"inlineData":{"mimeType":"image/png","data":"AA=="}}]})
+    );
+    // Multimodal functionResponse.parts decode into the result.
+    let body = json!({"contents":[{"role":"user","parts":[{"functionResponse":{"name":"shot",
+        "response":{"output":{"ok":true}},"parts":[{"inlineData":{"mimeType":"image/png","data":"AA=="}}]}}]}]});
+    let req = decode_request(G, body.to_string().as_bytes()).unwrap();
+    assert_eq!(
+        req.messages[0].content,
+        vec![Part::ToolResult {
+            call_id: "call_shot_0_0".into(),
+            name: Some("shot".into()),
+            content: vec![text(r#"{"ok":true}"#), Part::Image { source: png }],
+            is_error: false,
+        }]
+    );
+}
+
 // ---------- turn rules ----------
 
 fn contents(req: &Request) -> Value {

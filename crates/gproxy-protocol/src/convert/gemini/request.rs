@@ -292,13 +292,21 @@ pub(in super::super) fn encode_request(req: &Request) -> Result<Vec<u8>, Convert
         ..GenerateContentRequest::default()
     };
     if !req.tools.is_empty() {
+        // Mode ANY rejects a function without `parameters`; elsewhere an
+        // empty OBJECT is rejected, so parameter-less functions leave them out.
+        let forced = matches!(
+            req.tool_choice,
+            Some(ToolChoice::Required | ToolChoice::Named(_))
+        );
         let decls = req
             .tools
             .iter()
             .map(|t| FunctionDeclaration {
                 name: t.name.clone(),
                 description: t.description.clone(),
-                parameters: clean_parameters(&t.parameters),
+                parameters: clean_parameters(&t.parameters).or_else(|| {
+                    forced.then(|| serde_json::json!({"type": "object", "properties": {}}))
+                }),
                 parameters_json_schema: None,
             })
             .collect();

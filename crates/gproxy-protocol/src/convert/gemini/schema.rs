@@ -12,7 +12,10 @@
 //! `type: [t, "null"]` becomes `type: t, nullable: true`; `const` becomes a
 //! one-value `enum`; enum values become strings; `oneOf` is read as `anyOf`
 //! and `allOf` merged; `required` keeps only properties that exist;
-//! `format` keeps only the values Gemini documents per type.
+//! `format` keeps only the values Gemini documents per type; a missing
+//! `type` is inferred (`properties` → object, `items` → array, `enum` →
+//! string), an array without `items` gets string items, and an empty
+//! `properties` map is left out (Gemini rejects an empty one).
 
 use serde_json::{Map, Value};
 
@@ -228,6 +231,35 @@ impl Cleaner {
                 );
             }
         }
+        // Gemini wants a type on every schema and `items` on every array.
+        if !out.contains_key("type") && !out.contains_key("anyOf") {
+            let inferred = if out.contains_key("properties") {
+                Some("object")
+            } else if out.contains_key("items") {
+                Some("array")
+            } else if out.contains_key("enum") {
+                Some("string")
+            } else {
+                None
+            };
+            if let Some(ty) = inferred {
+                out.insert("type".into(), Value::String(ty.into()));
+            }
+        }
+        let is_array = out
+            .get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.eq_ignore_ascii_case("array"));
+        if is_array && !out.contains_key("items") {
+            out.insert("items".into(), serde_json::json!({"type": "string"}));
+        }
+        if out
+            .get("properties")
+            .and_then(Value::as_object)
+            .is_some_and(Map::is_empty)
+        {
+            out.remove("properties");
+        }
         if let Some(Value::String(format)) = map.get("format") {
             let ty = out.get("type").and_then(Value::as_str).unwrap_or("");
             let ok = match ty.to_ascii_lowercase().as_str() {
@@ -400,6 +432,18 @@ mod tests {
         assert_eq!(clean_schema(&s)["required"], json!(["a"]));
         let s = json!({"type":"object","required":["b"]});
         assert_eq!(clean_schema(&s), json!({"type":"object"}));
+    }
+
+    #[test]
+    fn types_inferred_and_array_items_required() {
+        let s = json!({"properties":{"a":{"type":"array"},"b":{"enum":["x"]},"c":{"items":{"type":"integer"}},
+            "d":{"type":"object","properties":{}}}});
+        assert_eq!(
+            clean_schema(&s),
+            json!({"type":"object","properties":{"a":{"type":"array","items":{"type":"string"}},
+                "b":{"type":"string","enum":["x"]},"c":{"type":"array","items":{"type":"integer"}},
+                "d":{"type":"object"}}})
+        );
     }
 
     #[test]
