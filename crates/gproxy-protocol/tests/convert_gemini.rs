@@ -1009,6 +1009,37 @@ fn stream_edge_cases() {
     );
 }
 
+#[test]
+fn real_captures_decode() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+    let body = std::fs::read(format!("{dir}/gemini_body.json")).unwrap();
+    let r = decode_response(G, &body).unwrap();
+    assert_eq!(r.id, "b3uUaNOqLsfQnvgP8cG9mQU");
+    assert_eq!(r.model, "gemini-2.5-pro");
+    assert_eq!(r.content, vec![text("AI learns patterns from data.")]);
+    assert_eq!(r.usage, Some(usage(8, 7 + 1039, 1039)));
+    let sse = std::fs::read(format!("{dir}/gemini_stream.sse")).unwrap();
+    let events = decode_stream(&sse_data(&sse));
+    let array = std::fs::read(format!("{dir}/gemini_stream_array.json")).unwrap();
+    assert_eq!(decode_stream(&array_elements(&array)), events);
+    let r = assemble(events);
+    assert_eq!(
+        r.content,
+        vec![text("The quick brown fox [jumps] {over} \"the\" 狗 🐕.")]
+    );
+    assert_eq!(r.finish, Some(FinishReason::Stop));
+    assert_eq!(
+        r.usage,
+        Some(Usage {
+            input_tokens: 12,
+            output_tokens: 15 + 166,
+            cache_read_tokens: 1024,
+            cache_write_tokens: 0,
+            reasoning_tokens: 166,
+        })
+    );
+}
+
 // ---------- errors ----------
 
 fn unsupported(result: Result<impl std::fmt::Debug, ConvertError>, needle: &str) {

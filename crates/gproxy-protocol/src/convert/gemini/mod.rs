@@ -13,6 +13,10 @@
 //! - Calls without an id get `call_{name}_{turn}_{n}` (requests) or
 //!   `call_{responseId}_{n}` (responses, streams); a `functionResponse`
 //!   without an id answers the earliest unanswered call with its name.
+//! - Tool-call arguments become the `args` object (`""` → `{}`; text that
+//!   is not a JSON object is `Invalid`). A function without parameters
+//!   leaves `parameters` out, except under mode `ANY` (which rejects that):
+//!   then it gets `{"type":"object","properties":{}}`.
 //! - Tool results: `{"result": text}` / `{"error": text}`; the name comes
 //!   from the result or the matching earlier call (none → `Invalid`).
 //!   Decoding, `{"result"|"output": v}` gives `v` (a string as is, anything
