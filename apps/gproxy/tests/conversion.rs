@@ -93,8 +93,20 @@ fn client_call(client: Protocol, provider: &str, case: &str, stream: bool) -> (S
 /// tool calls (id, name, arguments as JSON) and tool results (call id,
 /// text), and the tools offered. Reasoning, error flags and sampling
 /// knobs are not in every protocol's requests and are checked elsewhere.
+///
+/// Call ids are compared by first appearance (`#0`, `#1`, ...): Gemini
+/// requests carry no ids (Vertex rejects them), so what must survive is
+/// which result answers which call.
 fn request_summary(req: &Request) -> Value {
-    let mut messages = Vec::new();
+    let mut ids: Vec<String> = Vec::new();
+    let mut ordinal = |id: &str| {
+        let n = ids.iter().position(|i| i == id).unwrap_or_else(|| {
+            ids.push(id.to_owned());
+            ids.len() - 1
+        });
+        format!("#{n}")
+    };
+    let mut messages: Vec<Value> = Vec::new();
     for m in &req.messages {
         let mut parts = Vec::new();
         for p in &m.content {
@@ -105,7 +117,7 @@ fn request_summary(req: &Request) -> Value {
                     name,
                     arguments,
                 } => parts.push(json!({
-                    "call": id, "name": name,
+                    "call": ordinal(id), "name": name,
                     "args": serde_json::from_str::<Value>(arguments).unwrap(),
                 })),
                 Part::ToolResult {
@@ -118,13 +130,21 @@ fn request_summary(req: &Request) -> Value {
                             _ => None,
                         })
                         .collect();
-                    parts.push(json!({"result": call_id, "text": text}));
+                    parts.push(json!({"result": ordinal(call_id), "text": text}));
                 }
                 Part::Image { source } => parts.push(json!({"image": format!("{source:?}")})),
                 Part::Reasoning { .. } => {}
             }
         }
-        messages.push(json!({"role": format!("{:?}", m.role), "parts": parts}));
+        // Consecutive turns of one role are one turn to every protocol.
+        let role = format!("{:?}", m.role);
+        if let Some(last) = messages.last_mut()
+            && last["role"] == role.as_str()
+        {
+            last["parts"].as_array_mut().unwrap().extend(parts);
+            continue;
+        }
+        messages.push(json!({"role": role, "parts": parts}));
     }
     json!({
         "system": req.system.join("\n"),
@@ -269,7 +289,17 @@ async fn run_pair(gw: &Gateway, mock: &MockUpstream, client: Protocol, upstream:
                 Fault::canned_json(fixture(upstream, &format!("response_{case}.json")))
             };
             mock.push_fault(canned);
-            let (path, body) = client_call(client, provider, case, stream);
+            let (path, mut body) = client_call(client, provider, case, stream);
+            if upstream == Protocol::OpenAiResponses {
+                // Responses has no stop sequences (refused with a 400, see
+                // `stop_sequences_cannot_reach_responses`).
+                for key in ["stop", "stop_sequences"] {
+                    body.as_object_mut().unwrap().remove(key);
+                }
+                if let Some(config) = body.get_mut("generationConfig") {
+                    config.as_object_mut().unwrap().remove("stopSequences");
+                }
+            }
             let reply = gw.post(&path, ALICE_KEY, body.clone()).await;
             assert_eq!(reply.status, 200, "{what}: {}", reply.text());
 
@@ -371,7 +401,10 @@ async fn run_pair(gw: &Gateway, mock: &MockUpstream, client: Protocol, upstream:
             let row = gw.log_of(reply.header("x-request-id").unwrap()).await;
             assert_eq!(row.status, 200, "{what}");
             assert_eq!(row.provider.as_deref(), Some(provider), "{what}");
-            assert!(row.input_tokens.unwrap_or(0) > 0, "{what}: usage recorded: {row:?}");
+            assert!(
+                row.input_tokens.unwrap_or(0) > 0,
+                "{what}: usage recorded: {row:?}"
+            );
         }
     }
 }
@@ -563,4 +596,20 @@ async fn a_cut_converted_stream_ends_the_response_with_an_error() {
     assert!(result.is_err(), "the client sees the stream break");
     let row = gw.logs(1).await.pop().unwrap();
     assert!(row.error.unwrap_or_default().contains("broke"), "logged");
+}
+
+#[tokio::test]
+async fn stop_sequences_cannot_reach_responses() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), &providers(&mock)).await;
+    let (path, body) = client_call(Protocol::Claude, "up-resp", "text", false);
+    let reply = gw.post(&path, ALICE_KEY, body).await;
+    assert_eq!(reply.status, 400, "{}", reply.text());
+    let message = reply.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(message.contains("stop"), "{message}");
+    assert_eq!(mock.request_count(), 0);
 }
