@@ -11,8 +11,44 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use tokio::time::{Instant, Sleep};
 
+use std::sync::Arc;
+
+use gproxy_credential::Lease;
+
 use crate::accounting::{Accounting, Outcome};
+use crate::resilience::ResilienceState;
+use crate::state::ProviderRuntime;
 use crate::stream::StreamProcessor;
+
+/// What a proxied stream keeps for the resilience state: the credential
+/// lease (in flight until the stream ends) and where to count a stream
+/// that breaks mid-way (a transient failure for the provider's circuit;
+/// it is never retried, since bytes already reached the client).
+#[derive(Debug)]
+pub(crate) struct StreamWatch {
+    resilience: Arc<ResilienceState>,
+    provider: Arc<ProviderRuntime>,
+    _lease: Option<Lease>,
+}
+
+impl StreamWatch {
+    pub(crate) fn new(
+        resilience: Arc<ResilienceState>,
+        provider: Arc<ProviderRuntime>,
+        lease: Option<Lease>,
+    ) -> Self {
+        StreamWatch {
+            resilience,
+            provider,
+            _lease: lease,
+        }
+    }
+
+    fn broke(&self, message: &str) {
+        tracing::warn!(provider = %self.provider.name, error = message, "stream broke mid-way; not retried, counted for the circuit");
+        self.resilience.record_failure_detached(&self.provider);
+    }
+}
 
 /// A streamed response body failed (upstream error or idle timeout). The
 /// connection to the client is aborted, so it sees an incomplete stream.
@@ -40,6 +76,7 @@ struct StreamBody {
     idle_timeout: Duration,
     accounting: Option<Accounting>,
     status: u16,
+    watch: Option<StreamWatch>,
 }
 
 impl ProxyBody {
@@ -64,6 +101,7 @@ impl ProxyBody {
         idle_timeout: Duration,
         accounting: Accounting,
         status: u16,
+        watch: Option<StreamWatch>,
     ) -> Self {
         ProxyBody {
             kind: Kind::Stream(Box::new(StreamBody {
@@ -73,6 +111,7 @@ impl ProxyBody {
                 idle_timeout,
                 accounting: Some(accounting),
                 status,
+                watch,
             })),
         }
     }
@@ -80,6 +119,12 @@ impl ProxyBody {
 
 impl StreamBody {
     fn finish(&mut self, error: Option<String>, client_disconnected: bool) {
+        let watch = self.watch.take();
+        if let (Some(watch), Some(message), false) = (&watch, &error, client_disconnected)
+            && self.accounting.is_some()
+        {
+            watch.broke(message);
+        }
         if let Some(accounting) = self.accounting.take() {
             let status = if error.is_some() && !client_disconnected {
                 502

@@ -14,10 +14,11 @@ use rand::distr::Alphanumeric;
 
 use crate::CoreError;
 use crate::config::{
-    ConfigError, FileConfig, LimitsConfig, TargetConfig, is_weighted, validate_key, validate_proxy,
+    CircuitBreakerConfig, ConfigError, FileConfig, LimitsConfig, TargetConfig, is_weighted,
+    validate_key, validate_proxy,
 };
 use crate::model_route::{RouteTarget, Strategy};
-use crate::settings::{DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, Limits, Settings};
+use crate::settings::{DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, Limits, Resilience, Settings};
 use crate::state::{ADMIN_KEY_HASH, ADMIN_KEY_PREFIX, Snapshot, StateHandle, hash_key, key_prefix};
 
 /// Values given on the command line or in the environment (clap resolves
@@ -59,6 +60,7 @@ const SETTING_HOST: &str = "host";
 const SETTING_PORT: &str = "port";
 const SETTING_PROXY: &str = "proxy";
 const SETTING_LIMITS: &str = "limits";
+const SETTING_CIRCUIT_BREAKER: &str = "circuit_breaker";
 
 /// Runs start-up. See the module docs for the order of precedence.
 pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
@@ -121,6 +123,19 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
         .merged(&stored_limits)
         .merged(&file.limits.clone().unwrap_or_default());
 
+    let stored_resilience: CircuitBreakerConfig = stored
+        .get(SETTING_CIRCUIT_BREAKER)
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_default();
+    let resilience = Resilience::default()
+        .merged(&stored_resilience)
+        .merged(&file.circuit_breaker.clone().unwrap_or_default());
+    let resilience_json = serde_json::to_string(&resilience.to_config())
+        .map_err(|e| CoreError::Invalid(format!("cannot store circuit_breaker: {e}")))?;
+    storage
+        .set_setting(SETTING_CIRCUIT_BREAKER, &resilience_json)
+        .await?;
+
     storage.set_setting(SETTING_HOST, &host).await?;
     storage.set_setting(SETTING_PORT, &port.to_string()).await?;
     storage
@@ -150,6 +165,7 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
             dsn,
             proxy,
             limits,
+            resilience,
         },
         storage,
         registry,
@@ -277,6 +293,15 @@ async fn apply_file(
                     .or_else(|| before.and_then(|b| b.base_url.clone())),
                 settings,
                 enabled: p.enabled.or(before.map(|b| b.enabled)).unwrap_or(true),
+                credential_strategy: p.credential_strategy.map_or_else(
+                    || {
+                        before.map_or_else(
+                            || "round_robin".to_owned(),
+                            |b| b.credential_strategy.clone(),
+                        )
+                    },
+                    |s| s.as_str().to_owned(),
+                ),
             })
             .await?;
         for (j, c) in p.credentials.iter().enumerate() {
@@ -295,6 +320,7 @@ async fn apply_file(
                     kind: credential.kind().to_owned(),
                     secret: credential.to_secret_json(),
                     enabled: c.enabled.unwrap_or(true),
+                    weight: c.weight.unwrap_or(1),
                 })
                 .await?;
         }
@@ -392,6 +418,7 @@ async fn seed_builtins(storage: &Storage, registry: &ProviderRegistry) -> Result
                 base_url: None,
                 settings: serde_json::json!({}),
                 enabled: true,
+                credential_strategy: "round_robin".to_owned(),
             })
             .await?;
     }

@@ -12,9 +12,12 @@ use gproxy_provider::builtin::{VERTEX_KIND, VertexSettings};
 use serde::Deserialize;
 
 mod credentials;
+mod resilience;
 mod routes;
 
 pub use credentials::CredentialConfig;
+pub use gproxy_credential::Strategy as CredentialStrategy;
+pub use resilience::CircuitBreakerConfig;
 pub use routes::{RouteConfig, TargetConfig, WeightedTarget, is_weighted};
 
 /// Provider names that would shadow a gateway route.
@@ -39,6 +42,8 @@ pub struct FileConfig {
     pub proxy: Option<String>,
     /// Size limits and timeouts.
     pub limits: Option<LimitsConfig>,
+    /// Retries, circuit breaker, degraded signal, test mode, shared state.
+    pub circuit_breaker: Option<CircuitBreakerConfig>,
     /// Providers to create or update, by name.
     #[serde(default)]
     pub providers: Vec<ProviderConfig>,
@@ -104,6 +109,10 @@ pub struct ProviderConfig {
     /// `vertex` only: the location (`us-central1`, the default,
     /// `europe-west4`, `global`, ...).
     pub location: Option<String>,
+    /// How a request picks one of the credentials: `round_robin` (the
+    /// default), `weighted` (by each credential's `weight`) or
+    /// `least_in_flight`.
+    pub credential_strategy: Option<CredentialStrategy>,
     /// Credentials to create or update, by name.
     #[serde(default)]
     pub credentials: Vec<CredentialConfig>,
@@ -307,6 +316,10 @@ impl FileConfig {
                     return Err((format!("limits.{name}"), "must be greater than 0".into()));
                 }
             }
+        }
+        if let Some(cb) = &self.circuit_breaker {
+            cb.validate()
+                .map_err(|(f, m)| (format!("circuit_breaker.{f}"), m))?;
         }
         let mut names = HashSet::new();
         for (i, p) in self.providers.iter().enumerate() {

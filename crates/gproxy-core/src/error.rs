@@ -106,10 +106,37 @@ pub enum GatewayError {
         /// What was wrong.
         message: String,
     },
+    /// The provider is degraded: retries ran out on transient failures,
+    /// its circuit is open, or a probe failed. Rendered as 503 with
+    /// `X-Llm-Proxy-Error-Class: provider_degraded` and the signal in the
+    /// message, so clients can detect it and fall back.
+    #[error("{signal} provider `{provider}` is degraded: {reason}")]
+    ProviderDegraded {
+        /// Provider name.
+        provider: String,
+        /// Why (no secrets).
+        reason: String,
+        /// The degraded signal (marker) in force.
+        signal: String,
+    },
+    /// Every credential of the provider is rate limited: no upstream call
+    /// was made. Rendered as 429 with `Retry-After`.
+    #[error("provider `{provider}` is rate limited; retry after {retry_after_secs} s")]
+    RateLimited {
+        /// Provider name.
+        provider: String,
+        /// Seconds until a credential is usable again (at least 1).
+        retry_after_secs: u64,
+    },
     /// A bug or an unexpected internal failure. Details go to the log only.
     #[error("internal error: {0}")]
     Internal(String),
 }
+
+/// The value of [`ERROR_CLASS_HEADER`] on a degraded answer.
+pub const PROVIDER_DEGRADED: &str = "provider_degraded";
+/// The response header naming the class of a gateway error.
+pub const ERROR_CLASS_HEADER: &str = "x-llm-proxy-error-class";
 
 impl GatewayError {
     /// The HTTP status the client gets.
@@ -125,6 +152,8 @@ impl GatewayError {
                 StatusCode::BAD_GATEWAY
             }
             GatewayError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            GatewayError::ProviderDegraded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            GatewayError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             GatewayError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -140,7 +169,9 @@ impl GatewayError {
             | GatewayError::Upstream(_)
             | GatewayError::UpstreamUnavailable { .. }
             | GatewayError::UpstreamTimeout { .. }
-            | GatewayError::UpstreamInvalid { .. } => ErrorSource::Upstream,
+            | GatewayError::UpstreamInvalid { .. }
+            | GatewayError::ProviderDegraded { .. }
+            | GatewayError::RateLimited { .. } => ErrorSource::Upstream,
             GatewayError::Internal(_) => ErrorSource::Internal,
         }
     }

@@ -57,7 +57,10 @@ pub(crate) fn is_dropped_request_header(name: &HeaderName) -> bool {
     let name = name.as_str();
     is_client_credential(name)
         || is_connection_header(name)
-        || matches!(name, "content-length" | "content-type" | "accept-encoding")
+        || matches!(
+            name,
+            "content-length" | "content-type" | "accept-encoding" | "x-llm-proxy-test-mode"
+        )
 }
 
 /// Upstream response headers not passed back on API calls (the gateway may

@@ -13,9 +13,11 @@ mod conversion;
 mod engine;
 mod error;
 mod headers;
+pub mod health;
 pub mod model_route;
 pub mod models;
 mod passthrough;
+mod resilience;
 pub mod settings;
 pub mod state;
 mod stream;
@@ -28,10 +30,16 @@ pub use engine::{
     Engine, GeminiCall, GeminiMethod, MODEL_HEADER, Operation, PROVIDER_HEADER, ProxyRequest,
     ProxyRoute,
 };
-pub use error::{CoreError, ErrorSource, GatewayError, UpstreamFailure};
+pub use error::{
+    CoreError, ERROR_CLASS_HEADER, ErrorSource, GatewayError, PROVIDER_DEGRADED, UpstreamFailure,
+};
 pub use passthrough::PassthroughRequest;
-pub use settings::{Limits, Settings};
+pub use resilience::SharedStatus;
+pub use settings::{Limits, Resilience, Settings, SharedBackend};
 
+use std::sync::Arc;
+
+use gproxy_credential::{LimiterStore, RedisStore};
 use gproxy_storage::{UsageSink, UsageSinkConfig, UsageSinkHandle};
 use upstream::{UpstreamClient, UpstreamConfig};
 
@@ -44,8 +52,27 @@ pub fn build_engine(boot: &Bootstrapped) -> Result<(Engine, UsageSinkHandle), Co
     ))?;
     let (sink, handle): (UsageSink, UsageSinkHandle) =
         UsageSink::spawn(boot.storage.clone(), UsageSinkConfig::default());
-    Ok((
-        Engine::new(boot.state.clone(), upstream, sink, boot.settings.limits),
-        handle,
-    ))
+    let resilience = &boot.settings.resilience;
+    let shared: Option<Arc<dyn LimiterStore>> = match &resilience.backend {
+        SharedBackend::Memory => None,
+        SharedBackend::Redis { url, prefix } => {
+            let store = Arc::new(RedisStore::new(url, prefix).map_err(|e| {
+                CoreError::Invalid(format!("circuit_breaker.redis_url: {}", e.message))
+            })?);
+            let probe = store.clone();
+            let shown = settings::redact_url_password(url);
+            tokio::spawn(async move {
+                match probe.connect().await {
+                    Ok(()) => tracing::info!(redis = %shown, "shared resilience state in Redis"),
+                    Err(e) => {
+                        tracing::warn!(redis = %shown, error = %e, "Redis unreachable; serving on local resilience state until it is back")
+                    }
+                }
+            });
+            Some(store)
+        }
+    };
+    let engine = Engine::new(boot.state.clone(), upstream, sink, boot.settings.limits)
+        .with_resilience(resilience.clone(), shared);
+    Ok((engine, handle))
 }

@@ -6,8 +6,9 @@
 //! the first whose provider exists, is enabled and speaks the client's
 //! protocol serves; with weights one of those is picked by weight (one
 //! relaxed atomic per pick, so over any `sum(weights)` consecutive picks
-//! each target serves exactly its share). Fallback to the next target when
-//! the chosen one fails is not done yet.
+//! each target serves exactly its share). When the chosen target is
+//! degraded, rate limited or its circuit is open, the engine resolves again
+//! without it (fallback; see `engine::dispatch`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -149,9 +150,21 @@ impl ModelRoute {
         providers: &HashMap<String, Arc<ProviderRuntime>>,
         call: impl Into<CallKind>,
     ) -> Result<(Arc<ProviderRuntime>, &RouteTarget), GatewayError> {
+        self.resolve_excluding(providers, call, &[])
+    }
+
+    /// Like [`ModelRoute::resolve`], skipping the `(provider, model)`
+    /// targets in `tried` (they failed for this request: fallback).
+    pub fn resolve_excluding(
+        &self,
+        providers: &HashMap<String, Arc<ProviderRuntime>>,
+        call: impl Into<CallKind>,
+        tried: &[(String, String)],
+    ) -> Result<(Arc<ProviderRuntime>, &RouteTarget), GatewayError> {
         let call = call.into();
         let protocol = call.protocol;
         let fit = |t: &RouteTarget| match providers.get(&t.provider) {
+            _ if tried.iter().any(|(p, m)| *p == t.provider && *m == t.model) => Fit::Missing,
             None => Fit::Missing,
             Some(p) if !p.enabled => Fit::Disabled,
             Some(p) if !call.served_by(p.provider.as_ref()) => Fit::OtherProtocol,
@@ -227,6 +240,8 @@ pub(crate) struct Resolved {
     pub rewrite_request: bool,
     /// How the response's model is shown to the client.
     pub reply_model: Option<ModelRewrite>,
+    /// Resolved through a model route.
+    pub from_route: bool,
 }
 
 const LIST_HINT: &str = "GET /v1/models lists the available models";
@@ -239,6 +254,7 @@ pub(crate) fn resolve(
     path_provider: Option<&str>,
     client_model: &str,
     call: impl Into<CallKind>,
+    tried: &[(String, String)],
 ) -> Result<Resolved, GatewayError> {
     let call = call.into();
     let protocol = call.protocol;
@@ -258,12 +274,13 @@ pub(crate) fn resolve(
                         "model `{client_model}` not found: on aggregate routes write `provider/model` (e.g. `openai/gpt-4o-mini`) or the name of a model route; {LIST_HINT}"
                     )));
                 };
-                let (provider, target) = route.resolve(providers, call)?;
+                let (provider, target) = route.resolve_excluding(providers, call, tried)?;
                 return Ok(Resolved {
                     provider,
                     model: target.model.clone(),
                     rewrite_request: true,
                     reply_model: Some(ModelRewrite::Replace(route.name.clone())),
+                    from_route: true,
                 });
             }
         },
@@ -288,6 +305,7 @@ pub(crate) fn resolve(
         model,
         rewrite_request,
         reply_model,
+        from_route: false,
     })
 }
 
@@ -335,6 +353,7 @@ mod tests {
                         provider,
                         enabled: *enabled,
                         pool: CredentialPool::new(Vec::new()),
+                        circuit: Default::default(),
                     }),
                 )
             })
@@ -470,40 +489,40 @@ mod tests {
         );
         let chat = Protocol::OpenAiChat;
 
-        let r = resolve(&p, &routes, None, "openai/gpt-4o", chat).unwrap();
+        let r = resolve(&p, &routes, None, "openai/gpt-4o", chat, &[]).unwrap();
         assert_eq!(
             (r.provider.name.as_str(), r.model.as_str()),
             ("openai", "gpt-4o")
         );
         assert_eq!(r.reply_model, Some(ModelRewrite::Prefix("openai".into())));
 
-        let r = resolve(&p, &routes, None, "smart", chat).unwrap();
+        let r = resolve(&p, &routes, None, "smart", chat, &[]).unwrap();
         assert_eq!(r.model, "gpt-4o-mini");
         assert_eq!(r.reply_model, Some(ModelRewrite::Replace("smart".into())));
 
         // Provider routes never resolve aliases.
-        let r = resolve(&p, &routes, Some("openai"), "smart", chat).unwrap();
+        let r = resolve(&p, &routes, Some("openai"), "smart", chat, &[]).unwrap();
         assert_eq!(
             (r.model.as_str(), r.reply_model, r.rewrite_request),
             ("smart", None, false)
         );
 
-        let err = resolve(&p, &routes, None, "nope", chat).unwrap_err();
+        let err = resolve(&p, &routes, None, "nope", chat, &[]).unwrap_err();
         assert_eq!(err.status(), 404);
         assert!(err.to_string().contains("GET /v1/models"), "{err}");
-        let err = resolve(&p, &routes, None, "nope/m", chat).unwrap_err();
+        let err = resolve(&p, &routes, None, "nope/m", chat, &[]).unwrap_err();
         assert!(
             err.to_string().contains("provider `nope` not found"),
             "{err}"
         );
         // Any provider serves a generate call; embeddings need the protocol.
-        let r = resolve(&p, &routes, None, "claude/c", chat).unwrap();
+        let r = resolve(&p, &routes, None, "claude/c", chat, &[]).unwrap();
         assert_eq!(r.provider.name, "claude");
         let embed = CallKind {
             protocol: chat,
             operation: Operation::Embeddings,
         };
-        let err = resolve(&p, &routes, None, "claude/c", embed).unwrap_err();
+        let err = resolve(&p, &routes, None, "claude/c", embed, &[]).unwrap_err();
         assert_eq!(err.status(), 400);
     }
 }

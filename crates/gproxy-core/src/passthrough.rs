@@ -86,6 +86,7 @@ impl Engine {
                     self.limits.stream_idle_timeout,
                     accounting,
                     status,
+                    None,
                 );
                 Ok(response.map(|()| body))
             }

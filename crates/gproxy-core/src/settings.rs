@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::config::LimitsConfig;
+use gproxy_credential::CircuitConfig;
+
+use crate::config::{CircuitBreakerConfig, LimitsConfig};
 
 /// Default listen host.
 pub const DEFAULT_HOST: &str = "127.0.0.1";
@@ -70,6 +72,155 @@ impl Limits {
     }
 }
 
+/// The marker in a degraded error's message when `degraded_signal` is empty.
+pub const DEFAULT_DEGRADED_SIGNAL: &str = "[LLM_PROXY_PROVIDER_DEGRADED]";
+/// The default Redis URL.
+pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
+/// The default prefix of the gateway's Redis keys.
+pub const DEFAULT_REDIS_PREFIX: &str = "gproxy:";
+
+/// Where circuits, failure windows and cooldowns live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SharedBackend {
+    /// In this process only.
+    Memory,
+    /// In Redis, shared by every instance using it.
+    Redis {
+        /// `redis://host:port[/db]`.
+        url: String,
+        /// Prefix of every key (default `gproxy:`).
+        prefix: String,
+    },
+}
+
+/// Retries, circuit breaker and degraded-signal settings, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resilience {
+    /// The circuit breaker (enabled, threshold, window, cooldown, escalation).
+    pub circuit: CircuitConfig,
+    /// Retries after transient failures per request. Default 2.
+    pub max_transient_retries: u32,
+    /// Retries after rate limits per request. Default 2.
+    pub max_rate_limit_retries: u32,
+    /// The configured `degraded_signal` (empty: the default marker).
+    pub degraded_signal: String,
+    /// Whether the test-mode header is honoured. Default false.
+    pub test_mode_enabled: bool,
+    /// Where the shared state lives. Default memory.
+    pub backend: SharedBackend,
+    /// A 429 without `Retry-After` (or an equivalent) cools the credential
+    /// down this long. 30 s.
+    pub default_rate_limit_cooldown: Duration,
+    /// A transient failure makes the credential second choice this long. 5 s.
+    pub transient_cooldown: Duration,
+    /// First retry backoff (doubled per retry, jittered to 50–100 %). 200 ms.
+    pub backoff_base: Duration,
+    /// Largest retry backoff. 5 s.
+    pub backoff_max: Duration,
+}
+
+impl Default for Resilience {
+    fn default() -> Self {
+        Resilience {
+            circuit: CircuitConfig::default(),
+            max_transient_retries: 2,
+            max_rate_limit_retries: 2,
+            degraded_signal: String::new(),
+            test_mode_enabled: false,
+            backend: SharedBackend::Memory,
+            default_rate_limit_cooldown: Duration::from_secs(30),
+            transient_cooldown: Duration::from_secs(5),
+            backoff_base: Duration::from_millis(200),
+            backoff_max: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Resilience {
+    /// These settings with every value `config` sets applied on top.
+    pub fn merged(mut self, config: &CircuitBreakerConfig) -> Self {
+        let c = &mut self.circuit;
+        if let Some(v) = config.enabled {
+            c.enabled = v;
+        }
+        if let Some(v) = config.failure_threshold {
+            c.failure_threshold = v.max(1);
+        }
+        if let Some(v) = config.window_seconds {
+            c.window_ms = v.max(1).saturating_mul(1000);
+        }
+        if let Some(v) = config.cooldown_seconds {
+            c.cooldown_ms = v.max(1).saturating_mul(1000);
+        }
+        if let Some(v) = config.global_rate_limit_escalation_window {
+            c.escalation_ms = v.saturating_mul(1000);
+        }
+        if let Some(v) = config.max_transient_retries {
+            self.max_transient_retries = v;
+        }
+        if let Some(v) = config.max_rate_limit_retries {
+            self.max_rate_limit_retries = v;
+        }
+        if let Some(v) = &config.degraded_signal {
+            self.degraded_signal = v.clone();
+        }
+        if let Some(v) = config.test_mode_enabled {
+            self.test_mode_enabled = v;
+        }
+        let (old_url, old_prefix) = match &self.backend {
+            SharedBackend::Redis { url, prefix } => (url.clone(), prefix.clone()),
+            SharedBackend::Memory => (
+                DEFAULT_REDIS_URL.to_owned(),
+                DEFAULT_REDIS_PREFIX.to_owned(),
+            ),
+        };
+        let redis = SharedBackend::Redis {
+            url: config.redis_url.clone().unwrap_or(old_url),
+            prefix: config.redis_key_prefix.clone().unwrap_or(old_prefix),
+        };
+        match config.backend.as_deref() {
+            Some("redis") => self.backend = redis,
+            Some(_) => self.backend = SharedBackend::Memory,
+            None if matches!(self.backend, SharedBackend::Redis { .. }) => self.backend = redis,
+            None => {}
+        }
+        self
+    }
+
+    /// The stored form (every value set).
+    pub fn to_config(&self) -> CircuitBreakerConfig {
+        let (backend, redis_url, redis_key_prefix) = match &self.backend {
+            SharedBackend::Memory => ("memory", None, None),
+            SharedBackend::Redis { url, prefix } => {
+                ("redis", Some(url.clone()), Some(prefix.clone()))
+            }
+        };
+        CircuitBreakerConfig {
+            enabled: Some(self.circuit.enabled),
+            failure_threshold: Some(self.circuit.failure_threshold),
+            window_seconds: Some(self.circuit.window_ms / 1000),
+            cooldown_seconds: Some(self.circuit.cooldown_ms / 1000),
+            max_transient_retries: Some(self.max_transient_retries),
+            max_rate_limit_retries: Some(self.max_rate_limit_retries),
+            global_rate_limit_escalation_window: Some(self.circuit.escalation_ms / 1000),
+            degraded_signal: Some(self.degraded_signal.clone()),
+            test_mode_enabled: Some(self.test_mode_enabled),
+            backend: Some(backend.to_owned()),
+            redis_url,
+            redis_key_prefix,
+        }
+    }
+
+    /// The marker degraded error messages carry.
+    pub fn signal(&self) -> &str {
+        if self.degraded_signal.is_empty() {
+            DEFAULT_DEGRADED_SIGNAL
+        } else {
+            &self.degraded_signal
+        }
+    }
+}
+
 /// Everything the gateway runs with, resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -85,6 +236,8 @@ pub struct Settings {
     pub proxy: Option<String>,
     /// Limits and timeouts.
     pub limits: Limits,
+    /// Retries, circuit breaker, degraded signal, test mode, shared state.
+    pub resilience: Resilience,
 }
 
 impl Settings {
@@ -131,6 +284,35 @@ mod tests {
             redact_url_password("sqlite://data/g.db"),
             "sqlite://data/g.db"
         );
+    }
+
+    #[test]
+    fn resilience_defaults_merge_and_round_trip() {
+        let d = Resilience::default();
+        assert!(d.circuit.enabled);
+        assert_eq!(
+            (
+                d.circuit.failure_threshold,
+                d.circuit.window_ms,
+                d.circuit.cooldown_ms
+            ),
+            (5, 120_000, 300_000)
+        );
+        assert_eq!(d.signal(), DEFAULT_DEGRADED_SIGNAL);
+        let r = d.clone().merged(&CircuitBreakerConfig {
+            backend: Some("redis".into()),
+            degraded_signal: Some("[X]".into()),
+            ..Default::default()
+        });
+        assert_eq!(
+            r.backend,
+            SharedBackend::Redis {
+                url: DEFAULT_REDIS_URL.into(),
+                prefix: DEFAULT_REDIS_PREFIX.into()
+            }
+        );
+        assert_eq!(r.signal(), "[X]");
+        assert_eq!(Resilience::default().merged(&r.to_config()), r);
     }
 
     #[test]

@@ -5,7 +5,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use gproxy_credential::{Credential, CredentialEntry, CredentialPool};
+use gproxy_credential::{
+    CircuitBreaker, Credential, CredentialEntry, CredentialHealth, CredentialPool,
+    Strategy as CredentialStrategy,
+};
 use gproxy_provider::{Provider, ProviderRegistry};
 use gproxy_storage::Storage;
 use sha2::{Digest, Sha256};
@@ -48,6 +51,8 @@ pub struct ProviderRuntime {
     pub enabled: bool,
     /// Its enabled credentials.
     pub pool: CredentialPool,
+    /// Its circuit breaker (local state; kept across reloads by name).
+    pub circuit: Arc<CircuitBreaker>,
 }
 
 /// Everything the request path needs, immutable once built.
@@ -79,6 +84,24 @@ impl Snapshot {
     /// that cannot be used (unknown kind, unusable settings, no base URL,
     /// unreadable credential) are skipped with a warning.
     pub async fn load(storage: &Storage, registry: &ProviderRegistry) -> Result<Self, CoreError> {
+        Self::load_after(storage, registry, None).await
+    }
+
+    /// Like [`Snapshot::load`], keeping the runtime health of credentials
+    /// (by id) and the circuits of providers (by name) of `previous`.
+    pub async fn load_after(
+        storage: &Storage,
+        registry: &ProviderRegistry,
+        previous: Option<&Snapshot>,
+    ) -> Result<Self, CoreError> {
+        let mut old_health: HashMap<i64, Arc<CredentialHealth>> = HashMap::new();
+        let mut old_circuits: HashMap<&str, Arc<CircuitBreaker>> = HashMap::new();
+        for p in previous.iter().flat_map(|s| s.providers.values()) {
+            old_circuits.insert(p.name.as_str(), p.circuit.clone());
+            for e in p.pool.entries() {
+                old_health.insert(e.id, e.health.clone());
+            }
+        }
         let providers = storage.list_providers().await?;
         let credentials = storage.list_credentials().await?;
         let users = storage.list_users().await?;
@@ -96,6 +119,8 @@ impl Snapshot {
                             id: row.id,
                             name: row.name,
                             credential,
+                            weight: row.weight,
+                            health: old_health.remove(&row.id).unwrap_or_default(),
                         })
                 }
                 Err(e) => tracing::warn!(credential_id = row.id, error = %e, "skipping credential"),
@@ -119,7 +144,18 @@ impl Snapshot {
                 tracing::warn!(provider = %row.name, kind = %row.kind, "skipping provider without a base URL");
                 continue;
             }
-            let pool = CredentialPool::new(by_provider.remove(&row.id).unwrap_or_default());
+            let strategy = CredentialStrategy::parse(&row.credential_strategy).unwrap_or_else(|| {
+                tracing::warn!(provider = %row.name, strategy = %row.credential_strategy, "unknown credential strategy, using round_robin");
+                CredentialStrategy::RoundRobin
+            });
+            let pool = CredentialPool::with_strategy(
+                strategy,
+                by_provider.remove(&row.id).unwrap_or_default(),
+            );
+            let circuit = old_circuits
+                .get(row.name.as_str())
+                .cloned()
+                .unwrap_or_default();
             snapshot.providers.insert(
                 row.name.clone(),
                 Arc::new(ProviderRuntime {
@@ -129,6 +165,7 @@ impl Snapshot {
                     base_url,
                     enabled: row.enabled,
                     pool,
+                    circuit,
                 }),
             );
         }
@@ -245,7 +282,8 @@ impl StateHandle {
         storage: &Storage,
         registry: &ProviderRegistry,
     ) -> Result<(), CoreError> {
-        self.store(Snapshot::load(storage, registry).await?);
+        let previous = self.load_full();
+        self.store(Snapshot::load_after(storage, registry, Some(&previous)).await?);
         Ok(())
     }
 }

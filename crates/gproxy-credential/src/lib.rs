@@ -2,15 +2,29 @@
 //! spread requests over them.
 //!
 //! Everything here is read on the hot path: a pool is built once per state
-//! snapshot and picking a credential is a single atomic increment.
+//! snapshot; picking a credential reads each credential's health atomics
+//! and bumps one counter. The resilience state lives here too: runtime
+//! health per credential ([`CredentialHealth`]), the circuit breaker per
+//! provider ([`CircuitBreaker`]) and the shared-state backends
+//! ([`LimiterStore`]: in memory or in Redis).
 
+pub mod circuit;
+pub mod clock;
+pub mod health;
 mod pool;
 mod secret;
 pub mod service_account;
+pub mod store;
 
-pub use pool::{CredentialEntry, CredentialPool};
+pub use circuit::{
+    Admission, CircuitBreaker, CircuitCell, CircuitConfig, CircuitEvent, CircuitState, CircuitView,
+    Recorded,
+};
+pub use health::{Availability, CredentialHealth, Disabled, HealthView};
+pub use pool::{CredentialEntry, CredentialPool, Lease, NoPick, Strategy};
 pub use secret::Secret;
 pub use service_account::ServiceAccountKey;
+pub use store::{LimiterStore, MemoryStore, RedisStore, StoreError, cooldown_key};
 
 use serde::{Deserialize, Serialize};
 

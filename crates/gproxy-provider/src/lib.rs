@@ -7,10 +7,12 @@
 //! does IO itself.
 
 pub mod builtin;
+pub mod failure;
 pub mod models;
 pub mod registry;
 pub mod traits;
 
+pub use failure::FailureClass;
 pub use models::{ModelInfo, ModelPage, ModelsError};
 pub use registry::ProviderRegistry;
 pub use traits::{AuthForm, Endpoint, Provider, ProviderError};

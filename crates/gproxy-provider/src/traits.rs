@@ -236,6 +236,20 @@ pub trait Provider: Send + Sync + Debug {
         !matches!(self.auth_form(), AuthForm::None | AuthForm::BearerOptional)
     }
 
+    /// What an upstream error answer means (see [`crate::failure`]): by
+    /// default the rules of the provider's first native protocol.
+    fn classify_failure(
+        &self,
+        status: http::StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> crate::FailureClass {
+        match self.protocols().first() {
+            Some(protocol) => crate::failure::classify(*protocol, status, headers, body),
+            None => crate::FailureClass::by_status(status, headers),
+        }
+    }
+
     /// Whether this provider speaks `protocol` natively.
     fn speaks(&self, protocol: Protocol) -> bool {
         self.protocols().contains(&protocol)

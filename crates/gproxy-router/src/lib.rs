@@ -27,6 +27,10 @@ use http_body_util::{BodyExt, Limited};
 
 /// The request id header, accepted from the client or generated.
 pub const REQUEST_ID: &str = "x-request-id";
+/// The test-mode request header (honoured with `test_mode_enabled = true`).
+pub const TEST_MODE_HEADER: &str = "x-llm-proxy-test-mode";
+/// The test-mode query parameter, same values as [`TEST_MODE_HEADER`].
+pub const TEST_MODE_QUERY: &str = "llm_proxy_test_mode";
 
 /// The gateway's HTTP service.
 #[derive(Debug)]
@@ -82,7 +86,10 @@ impl Router {
                         "use GET /health",
                     );
                 }
-                return render::health(&self.engine);
+                return render::health(&self.engine).await;
+            }
+            Route::AdminEnableCredential(id) => {
+                return self.enable_credential(&req, id, query.as_deref()).await;
             }
             Route::NotFound(protocol) => {
                 return render::plain_error(
@@ -128,7 +135,15 @@ impl Router {
                 Err(response) => return *response,
             };
 
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
+        // Test mode may come as a query parameter; the engine reads the header.
+        if let Some(mode) = query
+            .as_deref()
+            .and_then(|q| auth::query_param(q, TEST_MODE_QUERY))
+            .and_then(|m| HeaderValue::from_str(&m).ok())
+        {
+            parts.headers.insert(TEST_MODE_HEADER, mode);
+        }
         let body = match read_body(&parts.headers, body, self.engine.limits().max_body_bytes).await
         {
             Ok(b) => b,
@@ -156,6 +171,39 @@ impl Router {
 }
 
 impl Router {
+    /// `POST /admin/credentials/{id}/enable`: the admin key only.
+    async fn enable_credential<B>(
+        &self,
+        req: &Request<B>,
+        id: i64,
+        query: Option<&str>,
+    ) -> Response<ProxyBody> {
+        let protocol = Protocol::OpenAiChat;
+        if req.method() != Method::POST {
+            return render::plain_error(
+                protocol,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "use POST /admin/credentials/{id}/enable",
+            );
+        }
+        let key = auth::client_key(req.headers(), query);
+        let principal = match self.engine.authenticate(key.as_deref()) {
+            Ok(p) => p,
+            Err(e) => return render::error(protocol, e),
+        };
+        if !principal.is_admin {
+            return render::plain_error(
+                protocol,
+                StatusCode::FORBIDDEN,
+                "admin routes need the admin key",
+            );
+        }
+        match self.engine.enable_credential(id).await {
+            Ok(report) => render::json(&serde_json::json!({ "credential": report })),
+            Err(e) => render::error(protocol, e),
+        }
+    }
+
     /// The caller's principal, or the 401 to answer in `protocol`'s shape.
     fn authenticate(
         &self,

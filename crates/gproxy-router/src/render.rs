@@ -1,11 +1,13 @@
 //! Responses the router renders itself: errors in the client's protocol
 //! shape, and `/health`.
 
-use gproxy_core::{Engine, GatewayError, ProxyBody, UpstreamFailure};
+use gproxy_core::{
+    ERROR_CLASS_HEADER, Engine, GatewayError, PROVIDER_DEGRADED, ProxyBody, UpstreamFailure,
+};
 use gproxy_protocol::Protocol;
 use gproxy_protocol::error::error_body;
-use http::header::CONTENT_TYPE;
-use http::{Response, StatusCode};
+use http::header::{CONTENT_TYPE, RETRY_AFTER};
+use http::{HeaderValue, Response, StatusCode};
 
 use crate::JSON;
 
@@ -37,6 +39,30 @@ pub(crate) fn error(protocol: Protocol, err: GatewayError) -> Response<ProxyBody
             tracing::error!(detail, "internal error");
             plain_error(protocol, err.status(), &err.client_message())
         }
+        GatewayError::ProviderDegraded { .. } => {
+            let mut response = plain_error(protocol, err.status(), &err.client_message());
+            response.headers_mut().insert(
+                ERROR_CLASS_HEADER,
+                HeaderValue::from_static(PROVIDER_DEGRADED),
+            );
+            if let GatewayError::ProviderDegraded { provider, .. } = &err
+                && let Ok(v) = HeaderValue::from_str(provider)
+            {
+                response
+                    .headers_mut()
+                    .insert(gproxy_core::PROVIDER_HEADER, v);
+            }
+            response
+        }
+        GatewayError::RateLimited {
+            retry_after_secs, ..
+        } => {
+            let mut response = plain_error(protocol, err.status(), &err.client_message());
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            response
+        }
         GatewayError::Unauthorized(_)
         | GatewayError::BadRequest(_)
         | GatewayError::PayloadTooLarge { .. }
@@ -66,27 +92,23 @@ pub(crate) fn plain_error(
     response
 }
 
-/// `GET /health`: status, version, providers, usage sink counters.
-pub(crate) fn health(engine: &Engine) -> Response<ProxyBody> {
-    let snapshot = engine.state().load();
-    let mut providers: Vec<_> = snapshot
-        .providers
-        .values()
-        .map(|p| {
-            serde_json::json!({
-                "name": p.name,
-                "kind": p.provider.kind(),
-                "enabled": p.enabled,
-                "credentials": p.pool.len(),
-            })
-        })
-        .collect();
-    providers.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+/// A JSON answer with status 200.
+pub(crate) fn json(value: &serde_json::Value) -> Response<ProxyBody> {
+    let mut response = Response::new(ProxyBody::full(value.to_string()));
+    response.headers_mut().insert(CONTENT_TYPE, JSON);
+    response
+}
+
+/// `GET /health`: status, version, providers with their circuit and
+/// credential states, the shared resilience state, usage sink counters.
+pub(crate) async fn health(engine: &Engine) -> Response<ProxyBody> {
+    let report = engine.health_report().await;
     let stats = engine.sink().stats();
     let body = serde_json::json!({
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
-        "providers": providers,
+        "providers": report.providers,
+        "shared_state": report.shared_state,
         "usage_sink": {
             "written": stats.written(),
             "dropped": stats.dropped(),

@@ -11,6 +11,8 @@ use gproxy_protocol::url::percent_decode;
 pub enum Route {
     /// `GET /health`.
     Health,
+    /// `POST /admin/credentials/{id}/enable` (admin key only).
+    AdminEnableCredential(i64),
     /// A proxied API call.
     Proxy(ProxyRoute),
     /// Any other path under `/{provider}/...`, forwarded as is.
@@ -37,6 +39,16 @@ pub enum Route {
 pub fn match_route(path: &str, query: Option<&str>) -> Route {
     if path == "/health" {
         return Route::Health;
+    }
+    if let Some(rest) = path.strip_prefix("/admin/") {
+        return match rest
+            .strip_prefix("credentials/")
+            .and_then(|r| r.strip_suffix("/enable"))
+            .and_then(|id| id.parse::<i64>().ok())
+        {
+            Some(id) => Route::AdminEnableCredential(id),
+            None => Route::NotFound(Protocol::OpenAiChat),
+        };
     }
     let (provider, rest) = if path.starts_with("/v1/") || path.starts_with("/v1beta/") {
         (None, path)
@@ -216,6 +228,14 @@ mod tests {
             assert_eq!(match_route(path, None), Route::NotFound(protocol), "{path}");
         }
         assert_eq!(match_route("/health", None), Route::Health);
+        assert_eq!(
+            match_route("/admin/credentials/42/enable", None),
+            Route::AdminEnableCredential(42)
+        );
+        assert_eq!(
+            match_route("/admin/credentials/x/enable", None),
+            Route::NotFound(Protocol::OpenAiChat)
+        );
     }
 
     #[test]

@@ -119,6 +119,7 @@ fn provider(name: &str, settings: serde_json::Value) -> NewProvider {
         base_url: None,
         settings,
         enabled: true,
+        credential_strategy: "round_robin".to_owned(),
     }
 }
 
@@ -149,6 +150,7 @@ async fn providers_upsert_and_json(ctx: Ctx) {
         base_url: Some("https://api.example.com/v1".to_owned()),
         settings: json!([]),
         enabled: false,
+        credential_strategy: "least_in_flight".to_owned(),
         ..provider("openai", json!(null))
     };
     let a2 = s.upsert_provider(&changed).await.unwrap();
@@ -158,13 +160,15 @@ async fn providers_upsert_and_json(ctx: Ctx) {
             a2.kind.as_str(),
             a2.base_url.as_deref(),
             &a2.settings,
-            a2.enabled
+            a2.enabled,
+            a2.credential_strategy.as_str()
         ),
         (
             "custom",
             Some("https://api.example.com/v1"),
             &json!([]),
-            false
+            false,
+            "least_in_flight"
         )
     );
 
@@ -220,6 +224,7 @@ async fn credentials_upsert_and_constraints(ctx: Ctx) {
         kind: "api_key".to_owned(),
         secret: secret.clone(),
         enabled: true,
+        weight: 1,
     };
     let c1 = s.upsert_credential(&new).await.unwrap();
     assert_eq!((c1.provider_id, c1.secret.clone()), (p1.id, secret));
@@ -228,11 +233,15 @@ async fn credentials_upsert_and_constraints(ctx: Ctx) {
         kind: "oauth".to_owned(),
         secret: json!({"access_token": "at", "refresh_token": "rt", "expires_at": 1_700_000_000}),
         enabled: false,
+        weight: 4,
         ..new.clone()
     };
     let c1b = s.upsert_credential(&updated).await.unwrap();
     assert_eq!(c1b.id, c1.id, "same (provider, name): updated in place");
-    assert_eq!((c1b.kind.as_str(), c1b.enabled), ("oauth", false));
+    assert_eq!(
+        (c1b.kind.as_str(), c1b.enabled, c1b.weight),
+        ("oauth", false, 4)
+    );
     assert_eq!(c1b.secret, updated.secret);
 
     // Same name under another provider is another credential.

@@ -25,6 +25,9 @@ pub struct CredentialConfig {
     pub service_account_file: Option<PathBuf>,
     /// Whether the credential is used. Default true.
     pub enabled: Option<bool>,
+    /// Relative weight when the provider's `credential_strategy` is
+    /// `weighted` (at least 1). Default 1.
+    pub weight: Option<u32>,
 }
 
 impl CredentialConfig {
@@ -85,6 +88,9 @@ impl CredentialConfig {
     /// `vertex` only, and `vertex` takes nothing else.
     pub(crate) fn validate(&self, kind: &str) -> Result<(), (String, String)> {
         let credential = self.credential()?;
+        if self.weight == Some(0) {
+            return Err(("weight".into(), "must be at least 1".into()));
+        }
         match (&credential, kind == VERTEX_KIND) {
             (Credential::ServiceAccount(_), false) => Err((
                 if self.service_account.is_some() {

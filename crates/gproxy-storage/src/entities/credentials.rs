@@ -22,6 +22,8 @@ pub struct Model {
     pub secret: Json,
     /// Whether the credential may be selected.
     pub enabled: bool,
+    /// Relative weight for weighted selection (at least 1).
+    pub weight: i32,
     /// When the row was created.
     pub created_at: DateTimeUtc,
     /// When the row was last upserted.

@@ -21,6 +21,9 @@ pub struct Model {
     pub settings: Json,
     /// Whether the provider takes traffic.
     pub enabled: bool,
+    /// How a credential is picked: `round_robin`, `weighted`,
+    /// `least_in_flight` (at most 32 characters).
+    pub credential_strategy: String,
     /// When the row was created.
     pub created_at: DateTimeUtc,
     /// When the row was last upserted.

@@ -11,6 +11,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20250101_000001_initial;
 mod m20250201_000001_model_routes;
+mod m20250301_000001_resilience;
 
 /// Runs every migration of this crate, in order.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20250101_000001_initial::Migration),
             Box::new(m20250201_000001_model_routes::Migration),
+            Box::new(m20250301_000001_resilience::Migration),
         ]
     }
 }

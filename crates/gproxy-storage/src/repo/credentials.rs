@@ -23,6 +23,8 @@ pub struct NewCredential {
     pub secret: serde_json::Value,
     /// Whether the credential may be selected.
     pub enabled: bool,
+    /// Relative weight for weighted selection (at least 1).
+    pub weight: u32,
 }
 
 /// A stored credential.
@@ -40,6 +42,8 @@ pub struct CredentialRow {
     pub secret: serde_json::Value,
     /// Whether the credential may be selected.
     pub enabled: bool,
+    /// Relative weight for weighted selection (at least 1).
+    pub weight: u32,
 }
 
 impl From<credentials::Model> for CredentialRow {
@@ -51,6 +55,7 @@ impl From<credentials::Model> for CredentialRow {
             kind: m.kind,
             secret: m.secret,
             enabled: m.enabled,
+            weight: u32::try_from(m.weight).unwrap_or(1).max(1),
         }
     }
 }
@@ -71,6 +76,7 @@ impl Storage {
             kind: Set(c.kind.clone()),
             secret: Set(c.secret.clone()),
             enabled: Set(c.enabled),
+            weight: Set(i32::try_from(c.weight.max(1)).unwrap_or(i32::MAX)),
             created_at: Set(now),
             updated_at: Set(now),
         };
@@ -80,6 +86,7 @@ impl Storage {
                     Column::Kind,
                     Column::Secret,
                     Column::Enabled,
+                    Column::Weight,
                     Column::UpdatedAt,
                 ])
                 .to_owned(),

@@ -18,6 +18,8 @@ pub(crate) mod users;
 pub(crate) const NAME_MAX: usize = 128;
 /// Longest provider or credential kind, matching `VARCHAR(64)`.
 pub(crate) const KIND_MAX: usize = 64;
+/// Longest credential strategy name.
+pub(crate) const STRATEGY_MAX: usize = 32;
 
 /// Fails unless `value` is non-empty and at most `max` characters.
 pub(crate) fn check_name(field: &'static str, value: &str, max: usize) -> Result<()> {

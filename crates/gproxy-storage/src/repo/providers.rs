@@ -6,7 +6,9 @@ use sea_orm::{
     ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
 };
 
-use super::{KIND_MAX, NAME_MAX, check_json, check_len, check_name, execute, vanished};
+use super::{
+    KIND_MAX, NAME_MAX, STRATEGY_MAX, check_json, check_len, check_name, execute, vanished,
+};
 use crate::entities::providers::{self, Column};
 use crate::{Result, Storage};
 
@@ -23,6 +25,9 @@ pub struct NewProvider {
     pub settings: serde_json::Value,
     /// Whether the provider takes traffic.
     pub enabled: bool,
+    /// How a credential is picked (`round_robin`, `weighted`,
+    /// `least_in_flight`; at most 32 characters).
+    pub credential_strategy: String,
 }
 
 /// A stored provider.
@@ -40,6 +45,9 @@ pub struct ProviderRow {
     pub settings: serde_json::Value,
     /// Whether the provider takes traffic.
     pub enabled: bool,
+    /// How a credential is picked (`round_robin`, `weighted`,
+    /// `least_in_flight`; at most 32 characters).
+    pub credential_strategy: String,
 }
 
 impl From<providers::Model> for ProviderRow {
@@ -51,17 +59,23 @@ impl From<providers::Model> for ProviderRow {
             base_url: m.base_url,
             settings: m.settings,
             enabled: m.enabled,
+            credential_strategy: m.credential_strategy,
         }
     }
 }
 
 impl Storage {
     /// Inserts the provider, or, when one with the same name exists, updates
-    /// its kind, base URL, settings and enabled flag. Returns the stored row.
+    /// its kind, base URL, settings, enabled flag and credential strategy. Returns the stored row.
     pub async fn upsert_provider(&self, p: &NewProvider) -> Result<ProviderRow> {
         check_name("providers.name", &p.name, NAME_MAX)?;
         check_len("providers.kind", &p.kind, KIND_MAX)?;
         check_json("providers.settings", &p.settings)?;
+        check_len(
+            "providers.credential_strategy",
+            &p.credential_strategy,
+            STRATEGY_MAX,
+        )?;
         let now = Utc::now();
         let row = providers::ActiveModel {
             id: NotSet,
@@ -70,6 +84,7 @@ impl Storage {
             base_url: Set(p.base_url.clone()),
             settings: Set(p.settings.clone()),
             enabled: Set(p.enabled),
+            credential_strategy: Set(p.credential_strategy.clone()),
             created_at: Set(now),
             updated_at: Set(now),
         };
@@ -80,6 +95,7 @@ impl Storage {
                     Column::BaseUrl,
                     Column::Settings,
                     Column::Enabled,
+                    Column::CredentialStrategy,
                     Column::UpdatedAt,
                 ])
                 .to_owned(),

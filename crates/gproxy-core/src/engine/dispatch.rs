@@ -1,0 +1,452 @@
+//! Dispatch: the fallback loop over a model route's targets, the single
+//! upstream attempt (build the request, send it, classify an error
+//! answer), and turning a served answer into the client's response.
+
+use bytes::Bytes;
+use gproxy_credential::{CredentialEntry, Lease};
+use gproxy_protocol::embeddings;
+use gproxy_protocol::json_array::JsonArraySplitter;
+use gproxy_protocol::sse::SseDecoder;
+use gproxy_protocol::{Protocol, usage};
+use gproxy_provider::FailureClass;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+
+use super::plan::{Plan, Target};
+use super::{Dispatched, Engine, NO_CREDENTIAL, ProxyRequest, served_by};
+use crate::accounting::Accounting;
+use crate::body::{ProxyBody, StreamWatch};
+use crate::conversion::Conversion;
+use crate::headers::{is_dropped_request_header, is_dropped_response_header};
+use crate::stream::{Framing, StreamProcessor};
+use crate::upstream::UpstreamBody;
+use crate::{GatewayError, UpstreamFailure};
+
+/// What one upstream attempt produced.
+pub(super) enum Attempt {
+    /// A success status; the body is unread.
+    Answered(Response<Incoming>),
+    /// An error status, its body read (bounded) and classified.
+    Failed(FailedAnswer),
+    /// No answer: a timeout or a connection error (transient).
+    Unreachable(GatewayError),
+}
+
+/// An upstream error answer.
+pub(super) struct FailedAnswer {
+    pub(super) status: StatusCode,
+    /// The headers worth passing on.
+    pub(super) headers: HeaderMap,
+    pub(super) body: Bytes,
+    pub(super) class: FailureClass,
+}
+
+/// An answer that will go to the client, with the credential that got it.
+pub(super) struct Served {
+    pub(super) response: Response<Incoming>,
+    pub(super) lease: Option<Lease>,
+}
+
+impl Engine {
+    /// Plans and runs the request; on a model route, a target that is
+    /// degraded, rate limited or whose circuit is open gives way to the
+    /// route's next target.
+    pub(super) async fn dispatch(
+        &self,
+        req: &ProxyRequest,
+        accounting: &mut Accounting,
+    ) -> Result<Dispatched, GatewayError> {
+        let test_mode = super::retry::TestMode::of(req, self.resilience.settings.test_mode_enabled);
+        let mut tried: Vec<(String, String)> = Vec::new();
+        let mut last: Option<GatewayError> = None;
+        loop {
+            let plan = match self.plan(req, accounting.log_mut(), &tried) {
+                Ok(plan) => plan,
+                // Every target tried: the last target's failure.
+                Err(e) => return Err(last.unwrap_or(e)),
+            };
+            match self.run_target(req, &plan, accounting, test_mode).await {
+                Ok(served) => return self.respond(req, plan, served, accounting).await,
+                Err(failure) if failure.fallback && plan.from_route => {
+                    tracing::warn!(
+                        provider = %plan.provider.name,
+                        model = %plan.model,
+                        error = %failure.error,
+                        "route target failed; trying the next target"
+                    );
+                    tried.push((plan.provider.name.clone(), plan.model.clone()));
+                    last = Some(failure.error);
+                }
+                Err(failure) => return Err(failure.error),
+            }
+        }
+    }
+
+    /// One upstream attempt with `lease`'s credential (or none, for a
+    /// keyless provider). `Err` is a failure no retry can help (a bad
+    /// request, an unusable credential, an internal error).
+    pub(super) async fn attempt(
+        &self,
+        req: &ProxyRequest,
+        plan: &Plan<'_>,
+        lease: Option<&CredentialEntry>,
+        accounting: &mut Accounting,
+    ) -> Result<Attempt, GatewayError> {
+        let provider = &plan.provider;
+        let name = provider.name.as_str();
+        let credential = lease.map_or(&NO_CREDENTIAL, |c| &c.credential);
+        let url = provider
+            .provider
+            .upstream_url_for(&provider.base_url, &plan.endpoint(), credential)
+            .map_err(|e| GatewayError::BadRequest(e.to_string()))?;
+        // A service account becomes an access token (cached); others as is.
+        let credential = self
+            .tokens
+            .resolve(lease.map_or(0, |c| c.id), credential, name)
+            .await?;
+        let mut headers = HeaderMap::with_capacity(req.headers.len() + 3);
+        for (k, v) in &req.headers {
+            if !is_dropped_request_header(k) {
+                headers.append(k.clone(), v.clone());
+            }
+        }
+        provider.provider.default_headers(&mut headers);
+        for (name, value) in provider.provider.extra_headers() {
+            headers.insert(name.clone(), value.clone());
+        }
+        provider
+            .provider
+            .apply_auth(&credential, &mut headers)
+            .map_err(|e| GatewayError::UpstreamUnavailable {
+                provider: name.to_owned(),
+                message: e.to_string(),
+            })?;
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(plan.body.len()));
+
+        let mut builder = Request::builder().method(Method::POST).uri(&url);
+        if let Some(h) = builder.headers_mut() {
+            *h = headers;
+        }
+        let upstream_req = builder
+            .body(UpstreamBody::full(plan.body.clone()))
+            .map_err(|e| {
+                GatewayError::Internal(format!("building upstream request for {url}: {e}"))
+            })?;
+
+        let response = match self.send_upstream(upstream_req, name).await {
+            Ok(r) => r,
+            Err(
+                e @ (GatewayError::UpstreamTimeout { .. }
+                | GatewayError::UpstreamUnavailable { .. }),
+            ) => {
+                return Ok(Attempt::Unreachable(e));
+            }
+            Err(e) => return Err(e),
+        };
+        if response.status().is_success() {
+            return Ok(Attempt::Answered(response));
+        }
+        let (parts, incoming) = response.into_parts();
+        accounting.first_byte();
+        let body = match self.read_body(incoming, name).await {
+            Ok(body) => body,
+            Err(e) => return Ok(Attempt::Unreachable(e)),
+        };
+        let class = provider
+            .provider
+            .classify_failure(parts.status, &parts.headers, &body);
+        let mut kept = HeaderMap::new();
+        for (k, v) in &parts.headers {
+            if !is_dropped_response_header(k) {
+                kept.append(k.clone(), v.clone());
+            }
+        }
+        Ok(Attempt::Failed(FailedAnswer {
+            status: parts.status,
+            headers: kept,
+            body,
+            class,
+        }))
+    }
+
+    /// An upstream error answer as the client gets it: as received, or in
+    /// the client's shape when the call was converted.
+    pub(super) fn upstream_error(
+        &self,
+        req: &ProxyRequest,
+        plan: &Plan<'_>,
+        answer: FailedAnswer,
+    ) -> GatewayError {
+        let name = plan.provider.name.as_str();
+        let FailedAnswer {
+            status,
+            mut headers,
+            body,
+            ..
+        } = answer;
+        // A converted call answers in the client's shape, not the upstream's.
+        let body = match (&plan.embed_conversion, &plan.conversion) {
+            (None, None) => body,
+            _ => {
+                let message = gproxy_protocol::error::message_of(&body)
+                    .unwrap_or_else(|| format!("upstream `{name}` answered {status}"));
+                headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                headers.remove(CONTENT_LENGTH);
+                Bytes::from(gproxy_protocol::error::error_body(
+                    req.route.protocol,
+                    status.as_u16(),
+                    &message,
+                ))
+            }
+        };
+        served_by(&mut headers, name, &plan.model);
+        GatewayError::Upstream(Box::new(UpstreamFailure {
+            provider: name.to_owned(),
+            status,
+            headers,
+            body,
+        }))
+    }
+
+    /// Turns a served answer into the client's response: a stream
+    /// forwarded as it comes, or a whole body rewritten where needed.
+    async fn respond(
+        &self,
+        req: &ProxyRequest,
+        plan: Plan<'_>,
+        served: Served,
+        accounting: &mut Accounting,
+    ) -> Result<Dispatched, GatewayError> {
+        let Served { response, lease } = served;
+        let name = plan.provider.name.as_str();
+        let (parts, incoming) = response.into_parts();
+        let status = parts.status;
+        let content_type = parts
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let framing = if content_type.starts_with("text/event-stream") {
+            Some(Framing::Sse(SseDecoder::new()))
+        } else if plan.stream && plan.endpoint().protocol() == Protocol::Gemini {
+            Some(Framing::JsonArray(JsonArraySplitter::new()))
+        } else {
+            None
+        };
+
+        // The upstream answered whole to a stream request, or streamed to a
+        // whole one (some only stream): the answer is reframed for the client.
+        let generates = !matches!(
+            plan.target,
+            Target::OpenAiEmbeddings | Target::GeminiEmbed { .. }
+        );
+        let reframe = generates && framing.is_some() != plan.stream;
+        let same_protocol;
+        let conversion = match &plan.conversion {
+            Some(conv) => Some(conv),
+            None if reframe => {
+                same_protocol = Conversion::same_protocol(
+                    req.route.protocol,
+                    &req.route,
+                    &plan.rewrite,
+                    &plan.model,
+                );
+                Some(&same_protocol)
+            }
+            None => None,
+        };
+
+        let mut builder = Response::builder().status(status);
+        if let Some(h) = builder.headers_mut() {
+            for (k, v) in &parts.headers {
+                if !is_dropped_response_header(k) {
+                    h.append(k.clone(), v.clone());
+                }
+            }
+            served_by(h, name, &plan.model);
+            if let Some(conv) = conversion {
+                // The body is rewritten: the upstream's length and type go.
+                h.remove(CONTENT_LENGTH);
+                let content_type = match plan.stream {
+                    true => conv.stream_content_type(),
+                    false => "application/json",
+                };
+                h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+            }
+        }
+        if let (true, Some(conv)) = (reframe, conversion) {
+            accounting.first_byte();
+            let body = self.read_body(incoming, name).await?;
+            drop(lease);
+            let (body, usage) = conv.reframe(&body, framing.is_some(), name)?;
+            let body = match plan.reply_model.as_ref().filter(|_| !plan.stream) {
+                Some(m) => m.apply(&body).map_or(body, Bytes::from),
+                None => body,
+            };
+            return builder
+                .body(ProxyBody::full(body))
+                .map(|r| Dispatched::Full(r, usage))
+                .map_err(|e| GatewayError::Internal(format!("building response: {e}")));
+        }
+
+        match framing {
+            Some(framing) => {
+                let mut processor =
+                    StreamProcessor::new(plan.endpoint().protocol(), framing, plan.rewrite);
+                if let Some(conv) = &plan.conversion {
+                    processor.transcode(conv.transcoder());
+                }
+                let response = builder
+                    .body(())
+                    .map_err(|e| GatewayError::Internal(format!("building response: {e}")))?;
+                Ok(Dispatched::Stream {
+                    response,
+                    incoming,
+                    processor: Box::new(processor),
+                    watch: StreamWatch::new(self.resilience.clone(), plan.provider.clone(), lease),
+                })
+            }
+            None => {
+                accounting.first_byte();
+                let body = self.read_body(incoming, name).await?;
+                drop(lease);
+                let usage = usage::from_response_body(plan.endpoint().protocol(), &body);
+                let body = match &plan.embed_conversion {
+                    Some(conv) => Bytes::from(
+                        embeddings::openai_from_gemini_batch(
+                            &body,
+                            &conv.client_model,
+                            conv.encoding,
+                        )
+                        .map_err(|e| GatewayError::UpstreamInvalid {
+                            provider: name.to_owned(),
+                            message: e.to_string(),
+                        })?,
+                    ),
+                    None => body,
+                };
+                let body = match &plan.conversion {
+                    Some(conv) => conv.response(&body, name)?,
+                    None => body,
+                };
+                let body = match plan.reply_model.as_ref().and_then(|m| m.apply(&body)) {
+                    Some(rewritten) => Bytes::from(rewritten),
+                    None => body,
+                };
+                builder
+                    .body(ProxyBody::full(body))
+                    .map(|r| Dispatched::Full(r, usage))
+                    .map_err(|e| GatewayError::Internal(format!("building response: {e}")))
+            }
+        }
+    }
+
+    /// Sends one upstream request, waiting at most the first-byte timeout
+    /// for its response headers, and maps every failure to its error.
+    pub(crate) async fn send_upstream(
+        &self,
+        request: Request<UpstreamBody>,
+        provider: &str,
+    ) -> Result<Response<Incoming>, GatewayError> {
+        match tokio::time::timeout(self.limits.first_byte_timeout, self.upstream.send(request))
+            .await
+        {
+            Err(_) => Err(GatewayError::UpstreamTimeout {
+                provider: provider.to_owned(),
+                phase: "waiting for response headers",
+            }),
+            // Only a streamed (passthrough) body has a limit to go over.
+            Ok(Err(e)) if body_over_limit(&e) => Err(GatewayError::PayloadTooLarge {
+                limit: self.limits.max_passthrough_body_bytes,
+            }),
+            Ok(Err(e)) => Err(GatewayError::UpstreamUnavailable {
+                provider: provider.to_owned(),
+                message: describe_client_error(&e),
+            }),
+            Ok(Ok(r)) => Ok(r),
+        }
+    }
+
+    /// Reads a whole upstream body, bounded in size and in idle time. A body
+    /// that arrives in one frame (the usual case) is kept as it came; only
+    /// a body in several frames is copied into one buffer.
+    pub(super) async fn read_body(
+        &self,
+        mut incoming: Incoming,
+        provider: &str,
+    ) -> Result<Bytes, GatewayError> {
+        let mut first: Option<Bytes> = None;
+        let mut buf = Vec::new();
+        loop {
+            let frame =
+                match tokio::time::timeout(self.limits.stream_idle_timeout, incoming.frame()).await
+                {
+                    Err(_) => {
+                        return Err(GatewayError::UpstreamTimeout {
+                            provider: provider.to_owned(),
+                            phase: "reading the response body",
+                        });
+                    }
+                    Ok(None) => break,
+                    Ok(Some(Err(e))) => {
+                        return Err(GatewayError::UpstreamUnavailable {
+                            provider: provider.to_owned(),
+                            message: format!("response body broke: {e}"),
+                        });
+                    }
+                    Ok(Some(Ok(frame))) => frame,
+                };
+            if let Ok(data) = frame.into_data() {
+                let held = first.as_ref().map_or(buf.len(), Bytes::len);
+                if held + data.len() > self.limits.max_response_bytes {
+                    return Err(GatewayError::UpstreamInvalid {
+                        provider: provider.to_owned(),
+                        message: format!(
+                            "response body exceeds the limit of {} bytes",
+                            self.limits.max_response_bytes
+                        ),
+                    });
+                }
+                if first.is_none() && buf.is_empty() {
+                    first = Some(data);
+                } else {
+                    if let Some(head) = first.take() {
+                        buf.extend_from_slice(&head);
+                    }
+                    buf.extend_from_slice(&data);
+                }
+            }
+        }
+        Ok(first.unwrap_or_else(|| Bytes::from(buf)))
+    }
+}
+
+/// Whether the upstream call failed because the client's streamed body
+/// went over the passthrough limit.
+fn body_over_limit(e: &hyper_util::client::legacy::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
+/// A connection error's message with its causes, without URLs' secrets
+/// (keys never travel in URLs for the built-in providers).
+fn describe_client_error(e: &hyper_util::client::legacy::Error) -> String {
+    use std::error::Error;
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    message
+}

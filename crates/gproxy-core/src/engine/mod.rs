@@ -1,0 +1,299 @@
+//! The request pipeline: authenticate, resolve the provider and model,
+//! rewrite only the fields the gateway must touch, dispatch upstream, and
+//! hand back a response whose accounting completes off the hot path.
+//!
+//! - [`plan`]: resolve and rewrite, once per route target.
+//! - [`dispatch`]: the fallback loop over a model route's targets, the
+//!   single upstream attempt, and turning the answer into a response.
+//! - [`retry`]: the retry loop around the single attempt for one target:
+//!   circuit admission, credential leases, failure handling, backoff.
+
+mod dispatch;
+mod plan;
+mod retry;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use gproxy_credential::{Credential, LimiterStore};
+use gproxy_protocol::Protocol;
+use gproxy_storage::{RequestLog, UsageSink};
+use http::header::HeaderName;
+use http::{HeaderMap, HeaderValue, Method, Response};
+use hyper::body::Incoming;
+
+use crate::GatewayError;
+use crate::accounting::{Accounting, Outcome};
+use crate::body::{ProxyBody, StreamWatch};
+use crate::models::{self, ModelCatalog, ModelListing};
+use crate::resilience::ResilienceState;
+use crate::settings::{Limits, Resilience};
+use crate::state::{Principal, StateHandle};
+use crate::stream::StreamProcessor;
+use crate::tokens::TokenCache;
+use crate::upstream::UpstreamClient;
+
+/// A Gemini call named by the URL path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeminiCall {
+    /// API version segment (`v1beta` or `v1`).
+    pub version: String,
+    /// The model segment (on aggregate routes `provider/model`).
+    pub model: String,
+    /// Which Gemini method.
+    pub method: GeminiMethod,
+    /// The client asked for `alt=sse`.
+    pub alt_sse: bool,
+}
+
+/// The Gemini method named after the `:` in the path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GeminiMethod {
+    /// `generateContent`.
+    GenerateContent,
+    /// `streamGenerateContent`.
+    StreamGenerateContent,
+    /// `embedContent`.
+    EmbedContent,
+    /// `batchEmbedContents`.
+    BatchEmbedContents,
+}
+
+impl GeminiMethod {
+    /// The method from its path name.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "generateContent" => Some(GeminiMethod::GenerateContent),
+            "streamGenerateContent" => Some(GeminiMethod::StreamGenerateContent),
+            "embedContent" => Some(GeminiMethod::EmbedContent),
+            "batchEmbedContents" => Some(GeminiMethod::BatchEmbedContents),
+            _ => None,
+        }
+    }
+
+    /// Whether this method generates (rather than embeds).
+    pub fn is_generate(self) -> bool {
+        matches!(
+            self,
+            GeminiMethod::GenerateContent | GeminiMethod::StreamGenerateContent
+        )
+    }
+}
+
+/// What a route does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// Chat, responses, messages, generateContent.
+    Generate,
+    /// Embeddings (OpenAI `/v1/embeddings`, Gemini `embedContent` /
+    /// `batchEmbedContents`).
+    Embeddings,
+}
+
+/// Which proxy route a request came in on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyRoute {
+    /// The protocol the client speaks.
+    pub protocol: Protocol,
+    /// The provider, on provider-prefixed routes (`/{provider}/...`).
+    pub provider: Option<String>,
+    /// Set for Gemini calls.
+    pub gemini: Option<GeminiCall>,
+    /// What the route does.
+    pub operation: Operation,
+}
+
+/// An authenticated request ready for the engine.
+#[derive(Debug)]
+pub struct ProxyRequest {
+    /// The request id (from `X-Request-Id` or generated).
+    pub request_id: String,
+    /// The matched route.
+    pub route: ProxyRoute,
+    /// HTTP method.
+    pub method: Method,
+    /// Request path (for the log).
+    pub path: String,
+    /// Client headers.
+    pub headers: HeaderMap,
+    /// The whole request body (already size-limited).
+    pub body: Bytes,
+    /// Who sent it.
+    pub principal: Arc<Principal>,
+    /// When the gateway received it.
+    pub started: Instant,
+}
+
+/// The engine: shared by every connection.
+#[derive(Debug)]
+pub struct Engine {
+    pub(crate) state: Arc<StateHandle>,
+    pub(crate) upstream: UpstreamClient,
+    pub(crate) models: ModelCatalog,
+    pub(crate) tokens: TokenCache,
+    pub(crate) sink: UsageSink,
+    pub(crate) limits: Limits,
+    pub(crate) resilience: Arc<ResilienceState>,
+}
+
+/// The credential of a keyless provider with none configured.
+pub(crate) static NO_CREDENTIAL: Credential = Credential::None;
+
+impl Engine {
+    /// A new engine over `state`.
+    pub fn new(
+        state: Arc<StateHandle>,
+        upstream: UpstreamClient,
+        sink: UsageSink,
+        limits: Limits,
+    ) -> Self {
+        Engine {
+            state,
+            models: ModelCatalog::new(upstream.clone(), models::CACHE_TTL),
+            tokens: TokenCache::new(upstream.clone()),
+            upstream,
+            sink,
+            limits,
+            resilience: Arc::new(ResilienceState::new(Resilience::default(), None)),
+        }
+    }
+
+    /// This engine with `settings` for retries and the circuit breaker, and
+    /// `shared` as the store several instances share (`None`: local state).
+    pub fn with_resilience(
+        mut self,
+        settings: Resilience,
+        shared: Option<Arc<dyn LimiterStore>>,
+    ) -> Self {
+        self.resilience = Arc::new(ResilienceState::new(settings, shared));
+        self
+    }
+
+    /// The resilience settings in force.
+    pub fn resilience(&self) -> &Resilience {
+        &self.resilience.settings
+    }
+
+    /// The state handle (for reloads and health).
+    pub fn state(&self) -> &Arc<StateHandle> {
+        &self.state
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The usage sink.
+    pub fn sink(&self) -> &UsageSink {
+        &self.sink
+    }
+
+    /// The principal a presented key belongs to.
+    pub fn authenticate(&self, key: Option<&str>) -> Result<Arc<Principal>, GatewayError> {
+        let Some(key) = key.filter(|k| !k.is_empty()) else {
+            return Err(GatewayError::Unauthorized(
+                "missing API key: send it as `Authorization: Bearer <key>`, `x-api-key`, `x-goog-api-key` or `?key=`".into(),
+            ));
+        };
+        self.state
+            .load()
+            .authenticate(key)
+            .cloned()
+            .ok_or_else(|| GatewayError::Unauthorized("invalid API key".into()))
+    }
+
+    /// Lists the models of every enabled provider plus the model routes
+    /// (`provider` `None`), or of one provider.
+    pub async fn list_models(&self, provider: Option<&str>) -> Result<ModelListing, GatewayError> {
+        let snapshot = self.state.load_full();
+        self.models.list(&snapshot, provider).await
+    }
+
+    /// Proxies one request. Errors are returned for the router to render;
+    /// either way the request's log row is recorded.
+    pub async fn proxy(&self, mut req: ProxyRequest) -> Result<Response<ProxyBody>, GatewayError> {
+        // The id and the path are only needed for the log row: move them.
+        let mut accounting = Accounting::new(
+            self.sink.clone(),
+            RequestLog {
+                request_id: std::mem::take(&mut req.request_id),
+                created_at: chrono::Utc::now(),
+                user_id: Some(req.principal.user_id),
+                user_name: Some(String::from(&*req.principal.user_name)),
+                key_prefix: Some(String::from(&*req.principal.key_prefix)),
+                protocol: req.route.protocol.as_str().to_owned(),
+                method: req.method.as_str().to_owned(),
+                path: std::mem::take(&mut req.path),
+                ..RequestLog::default()
+            },
+            req.started,
+        );
+        match self.dispatch(&req, &mut accounting).await {
+            Ok(Dispatched::Stream {
+                response,
+                incoming,
+                processor,
+                watch,
+            }) => {
+                let status = response.status().as_u16();
+                let body = ProxyBody::stream(
+                    incoming,
+                    *processor,
+                    self.limits.stream_idle_timeout,
+                    accounting,
+                    status,
+                    Some(watch),
+                );
+                Ok(response.map(|()| body))
+            }
+            Ok(Dispatched::Full(response, usage)) => {
+                accounting.finish(Outcome {
+                    status: response.status().as_u16(),
+                    usage,
+                    error: None,
+                    client_disconnected: false,
+                });
+                Ok(response)
+            }
+            Err(e) => {
+                accounting.finish(Outcome {
+                    status: e.status().as_u16(),
+                    usage: None,
+                    error: Some(e.log_message()),
+                    client_disconnected: false,
+                });
+                Err(e)
+            }
+        }
+    }
+}
+
+/// What dispatch produced.
+enum Dispatched {
+    /// A streaming response; its body records the log row when it ends.
+    Stream {
+        response: Response<()>,
+        incoming: Incoming,
+        processor: Box<StreamProcessor>,
+        watch: StreamWatch,
+    },
+    /// A complete response; the caller records the row now.
+    Full(Response<ProxyBody>, Option<gproxy_protocol::Usage>),
+}
+
+/// Response header naming the provider that served a proxied request.
+pub const PROVIDER_HEADER: &str = "x-gproxy-provider";
+/// Response header naming the upstream model that served a proxied request.
+pub const MODEL_HEADER: &str = "x-gproxy-model";
+
+/// Adds [`PROVIDER_HEADER`] and [`MODEL_HEADER`] (skipping a value that is
+/// not a valid header value).
+fn served_by(headers: &mut HeaderMap, provider: &str, model: &str) {
+    for (name, value) in [(PROVIDER_HEADER, provider), (MODEL_HEADER, model)] {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            headers.insert(HeaderName::from_static(name), v);
+        }
+    }
+}

@@ -1,0 +1,390 @@
+//! Planning: resolve the provider and model, and rewrite only the fields
+//! the gateway must touch. Runs once per route target tried.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use gproxy_protocol::Protocol;
+use gproxy_protocol::convert::StreamOptions;
+use gproxy_protocol::embeddings::{self, EncodingFormat};
+use gproxy_protocol::json_edit::RawObject;
+use gproxy_provider::Endpoint;
+use gproxy_storage::RequestLog;
+
+use super::{Engine, GeminiMethod, Operation, ProxyRequest};
+use crate::GatewayError;
+use crate::conversion::{self, Conversion};
+use crate::model_route::{self, CallKind, Resolved};
+use crate::state::ProviderRuntime;
+use crate::stream::{ModelRewrite, Rewrite};
+
+/// The upstream operation, owned by the plan.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Target {
+    OpenAiChat,
+    OpenAiResponses,
+    OpenAiEmbeddings,
+    ClaudeMessages,
+    GeminiGenerate { stream: bool, alt_sse: bool },
+    GeminiEmbed { batch: bool },
+}
+
+/// An OpenAI embeddings request answered by a Gemini provider.
+pub(super) struct EmbedConversion {
+    pub(super) encoding: EncodingFormat,
+    /// The model as the client wrote it, for the response.
+    pub(super) client_model: String,
+}
+
+/// The upstream call the engine settled on.
+pub(super) struct Plan<'a> {
+    pub(super) provider: Arc<ProviderRuntime>,
+    pub(super) target: Target,
+    /// Gemini API version segment.
+    pub(super) version: &'a str,
+    /// The upstream model.
+    pub(super) model: String,
+    /// The body to send (cheap to clone for each attempt).
+    pub(super) body: Bytes,
+    pub(super) stream: bool,
+    pub(super) rewrite: Rewrite,
+    /// What the client sees in the model field of a non-stream body.
+    pub(super) reply_model: Option<ModelRewrite>,
+    pub(super) embed_conversion: Option<EmbedConversion>,
+    /// Set when the client speaks another protocol than the upstream.
+    pub(super) conversion: Option<Conversion>,
+    /// Resolved through a model route (so another target may be tried).
+    pub(super) from_route: bool,
+}
+
+impl Plan<'_> {
+    pub(super) fn endpoint(&self) -> Endpoint<'_> {
+        let (version, model) = (self.version, self.model.as_str());
+        match self.target {
+            Target::OpenAiChat => Endpoint::OpenAiChat,
+            Target::OpenAiResponses => Endpoint::OpenAiResponses,
+            Target::OpenAiEmbeddings => Endpoint::OpenAiEmbeddings,
+            Target::ClaudeMessages => Endpoint::ClaudeMessages,
+            Target::GeminiGenerate { stream, alt_sse } => Endpoint::GeminiGenerate {
+                version,
+                model,
+                stream,
+                alt_sse,
+            },
+            Target::GeminiEmbed { batch } => Endpoint::GeminiEmbed {
+                version,
+                model,
+                batch,
+            },
+        }
+    }
+}
+
+impl Engine {
+    /// Plans the upstream call: resolves the provider and model (a model
+    /// route skips the targets in `tried`, already failed for this
+    /// request) and rewrites the body.
+    pub(super) fn plan<'r>(
+        &self,
+        req: &'r ProxyRequest,
+        log: &mut RequestLog,
+        tried: &[(String, String)],
+    ) -> Result<Plan<'r>, GatewayError> {
+        let protocol = req.route.protocol;
+        let snapshot = self.state.load();
+
+        // The model as the client wrote it, and the parsed body when the
+        // model lives there.
+        let (client_model, mut body_obj): (String, Option<RawObject<'r>>) = match &req.route.gemini
+        {
+            Some(call) => {
+                RawObject::parse(&req.body)
+                    .map_err(|e| GatewayError::BadRequest(format!("invalid request body: {e}")))?;
+                (call.model.clone(), None)
+            }
+            None => {
+                let obj = RawObject::parse(&req.body)
+                    .map_err(|e| GatewayError::BadRequest(format!("invalid request body: {e}")))?;
+                let model = obj
+                    .get_str("model")
+                    .ok_or_else(|| {
+                        GatewayError::BadRequest("`model` is required and must be a string".into())
+                    })?
+                    .into_owned();
+                (model, Some(obj))
+            }
+        };
+
+        let resolved = model_route::resolve(
+            &snapshot.providers,
+            &snapshot.routes,
+            req.route.provider.as_deref(),
+            &client_model,
+            CallKind {
+                protocol,
+                operation: req.route.operation,
+            },
+            tried,
+        );
+        let Resolved {
+            provider,
+            model,
+            rewrite_request,
+            reply_model,
+            from_route,
+        } = match resolved {
+            Ok(resolved) => resolved,
+            Err(e) => {
+                // Unresolved: the row names what the client asked for.
+                log.model = Some(client_model);
+                log.provider = req.route.provider.clone();
+                return Err(e);
+            }
+        };
+        log.provider = Some(provider.name.clone());
+        log.model = Some(model.clone());
+
+        let operation = req.route.operation;
+        let convert_embeddings = operation == Operation::Embeddings
+            && protocol == Protocol::OpenAiChat
+            && !provider.provider.speaks(Protocol::OpenAiChat);
+        if operation == Operation::Embeddings {
+            log.protocol = match protocol {
+                Protocol::Gemini => "gemini_embed",
+                _ => "openai_embeddings",
+            }
+            .to_owned();
+        }
+        if !provider.provider.allows_model(&model) {
+            return Err(GatewayError::NotFound(format!(
+                "model `{model}` is not offered by provider `{}`",
+                provider.name
+            )));
+        }
+
+        if operation == Operation::Generate {
+            let upstream = conversion::upstream_protocol(provider.provider.as_ref(), protocol);
+            if upstream != protocol {
+                return self.plan_conversion(
+                    req,
+                    log,
+                    provider,
+                    model,
+                    upstream,
+                    reply_model,
+                    from_route,
+                );
+            }
+        }
+
+        let mut rewrite = Rewrite::default();
+        let mut stream = false;
+        let mut changed = false;
+        if let Some(obj) = body_obj
+            .as_mut()
+            .filter(|_| operation == Operation::Generate)
+        {
+            stream = obj.get_bool("stream").unwrap_or(false);
+            if rewrite_request {
+                obj.set_str("model", &model);
+                changed = true;
+            }
+            if protocol == Protocol::OpenAiChat && stream {
+                let (options, asked) = include_usage(obj.get("stream_options").map(|r| r.get()))?;
+                if !asked {
+                    obj.set_raw("stream_options", options)
+                        .map_err(|e| GatewayError::Internal(format!("stream_options: {e}")))?;
+                    rewrite.strip_usage_chunk = true;
+                    changed = true;
+                }
+            }
+        }
+        if let Some(obj) = body_obj
+            .as_mut()
+            .filter(|_| rewrite_request && operation == Operation::Embeddings)
+        {
+            obj.set_str("model", &model);
+            changed = true;
+        }
+        let mut body = match (&body_obj, changed) {
+            (Some(obj), true) => Bytes::from(obj.to_vec()),
+            _ => req.body.clone(),
+        };
+        // Gemini responses carry no `model` field to rewrite.
+        let mut reply_model = reply_model.filter(|_| protocol != Protocol::Gemini);
+        let mut embed_conversion = None;
+        if convert_embeddings {
+            let bad = |e: embeddings::EmbeddingsError| GatewayError::BadRequest(e.to_string());
+            let parsed = embeddings::parse_openai_request(&req.body).map_err(bad)?;
+            let encoding = parsed.encoding().map_err(bad)?;
+            body = Bytes::from(parsed.to_gemini_batch(&model).map_err(bad)?);
+            embed_conversion = Some(EmbedConversion {
+                encoding,
+                client_model: parsed.model,
+            });
+            reply_model = None;
+        }
+        // Last edit before dispatch, after the gateway's own rewrites; only
+        // providers with a configured mask pay for it.
+        if let Some(masked) = provider
+            .provider
+            .json_mask()
+            .and_then(|mask| mask.apply(&body))
+        {
+            body = Bytes::from(masked);
+        }
+        rewrite.model = reply_model.clone();
+
+        let mut version = "v1beta";
+        let target = match (&req.route.gemini, protocol) {
+            (Some(call), _) => {
+                version = &call.version;
+                stream = call.method == GeminiMethod::StreamGenerateContent;
+                match call.method {
+                    GeminiMethod::GenerateContent | GeminiMethod::StreamGenerateContent => {
+                        Target::GeminiGenerate {
+                            stream,
+                            alt_sse: call.alt_sse,
+                        }
+                    }
+                    GeminiMethod::EmbedContent => Target::GeminiEmbed { batch: false },
+                    GeminiMethod::BatchEmbedContents => Target::GeminiEmbed { batch: true },
+                }
+            }
+            (None, Protocol::OpenAiChat) if convert_embeddings => {
+                Target::GeminiEmbed { batch: true }
+            }
+            (None, Protocol::OpenAiChat) if operation == Operation::Embeddings => {
+                Target::OpenAiEmbeddings
+            }
+            (None, Protocol::OpenAiChat) => Target::OpenAiChat,
+            (None, Protocol::OpenAiResponses) => Target::OpenAiResponses,
+            (None, Protocol::Claude) => Target::ClaudeMessages,
+            (None, Protocol::Gemini) => {
+                return Err(GatewayError::Internal("gemini route without a call".into()));
+            }
+        };
+        log.stream = stream;
+        Ok(Plan {
+            provider,
+            target,
+            version,
+            model,
+            body,
+            stream,
+            rewrite,
+            reply_model,
+            embed_conversion,
+            conversion: None,
+            from_route,
+        })
+    }
+
+    /// The plan of a generate call whose client speaks another protocol
+    /// than `provider`: the body goes through the canonical model.
+    #[expect(clippy::too_many_arguments, reason = "the parts of a resolved target")]
+    fn plan_conversion<'r>(
+        &self,
+        req: &'r ProxyRequest,
+        log: &mut RequestLog,
+        provider: Arc<ProviderRuntime>,
+        model: String,
+        upstream: Protocol,
+        reply_model: Option<ModelRewrite>,
+        from_route: bool,
+    ) -> Result<Plan<'r>, GatewayError> {
+        let client = req.route.protocol;
+        let gemini = req.route.gemini.as_ref();
+        // The model the client sees: what it asked for.
+        let shown = match &reply_model {
+            Some(ModelRewrite::Prefix(p)) => Some(format!("{p}/{model}")),
+            Some(ModelRewrite::Replace(name)) => Some(name.clone()),
+            None => None,
+        };
+        let include_usage = client == Protocol::OpenAiChat
+            && RawObject::parse(&req.body).is_ok_and(|o| conversion::client_wants_usage(&o));
+        let conv = Conversion {
+            client,
+            upstream,
+            options: StreamOptions {
+                include_usage,
+                gemini_sse: gemini.is_some_and(|c| c.alt_sse),
+            },
+            reply_model: shown,
+        };
+        let converted = conv.request(
+            &req.body,
+            &model,
+            gemini.map(|c| c.method == GeminiMethod::StreamGenerateContent),
+        )?;
+        let stream = converted.stream;
+        let mut body = converted.body;
+        if let Some(masked) = provider
+            .provider
+            .json_mask()
+            .and_then(|mask| mask.apply(&body))
+        {
+            body = Bytes::from(masked);
+        }
+        let target = match upstream {
+            Protocol::OpenAiChat => Target::OpenAiChat,
+            Protocol::OpenAiResponses => Target::OpenAiResponses,
+            Protocol::Claude => Target::ClaudeMessages,
+            // Converted Gemini streams are always asked for as SSE.
+            Protocol::Gemini => Target::GeminiGenerate {
+                stream,
+                alt_sse: true,
+            },
+        };
+        log.stream = stream;
+        Ok(Plan {
+            provider,
+            target,
+            version: gemini.map_or("v1beta", |c| c.version.as_str()),
+            model,
+            body,
+            stream,
+            rewrite: Rewrite::default(),
+            reply_model: None,
+            embed_conversion: None,
+            conversion: Some(conv),
+            from_route,
+        })
+    }
+}
+
+/// `stream_options` with `include_usage: true`, and whether the client had
+/// already asked for it.
+fn include_usage(current: Option<&str>) -> Result<(String, bool), GatewayError> {
+    let current = current.map(str::trim).filter(|c| *c != "null");
+    let Some(raw) = current else {
+        return Ok(("{\"include_usage\":true}".to_owned(), false));
+    };
+    let mut obj = RawObject::parse(raw.as_bytes())
+        .map_err(|_| GatewayError::BadRequest("`stream_options` must be an object".into()))?;
+    if obj.get_bool("include_usage") == Some(true) {
+        return Ok((String::new(), true));
+    }
+    obj.set_bool("include_usage", true);
+    Ok((String::from_utf8_lossy(&obj.to_vec()).into_owned(), false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn include_usage_is_added_or_kept() {
+        assert_eq!(
+            include_usage(None).unwrap(),
+            ("{\"include_usage\":true}".into(), false)
+        );
+        assert!(!include_usage(Some("null")).unwrap().1);
+        assert!(include_usage(Some("{\"include_usage\":true}")).unwrap().1);
+        let (merged, asked) = include_usage(Some("{\"include_usage\":false,\"x\":1}")).unwrap();
+        assert!(!asked);
+        let v: serde_json::Value = serde_json::from_str(&merged).unwrap();
+        assert_eq!(v, serde_json::json!({"include_usage": true, "x": 1}));
+        assert!(include_usage(Some("[1]")).is_err());
+    }
+}

@@ -1,0 +1,143 @@
+//! What `/health` shows of the resilience state (circuits per provider,
+//! health per credential, the shared store), and the admin action that
+//! enables a disabled credential again.
+
+use chrono::{DateTime, Utc};
+use gproxy_credential::clock::now_ms;
+use gproxy_credential::{CredentialEntry, HealthView};
+use serde::Serialize;
+
+use crate::resilience::SharedStatus;
+use crate::state::ProviderRuntime;
+use crate::{Engine, GatewayError};
+
+/// One provider in `/health`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProviderHealth {
+    /// Provider name.
+    pub name: String,
+    /// Provider kind.
+    pub kind: &'static str,
+    /// Whether it serves requests.
+    pub enabled: bool,
+    /// How many credentials it has.
+    pub credentials: usize,
+    /// `round_robin`, `weighted` or `least_in_flight`.
+    pub credential_strategy: &'static str,
+    /// `closed`, `open` or `half_open`.
+    pub circuit_state: &'static str,
+    /// Terminal failures in the current window.
+    pub circuit_failures: u32,
+    /// When an open circuit may be probed (RFC 3339), null when closed.
+    pub circuit_cooldown_until: Option<String>,
+    /// Each credential's state.
+    pub credential_states: Vec<CredentialHealthReport>,
+}
+
+/// One credential in `/health` and in the admin enable answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct CredentialHealthReport {
+    /// Row id (for `POST /admin/credentials/{id}/enable`).
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Weight for weighted selection.
+    pub weight: u32,
+    /// `ok`, `cooling_down`, `transient_cooldown` or `disabled`.
+    pub state: &'static str,
+    /// Requests in flight.
+    pub in_flight: u32,
+    /// End of the cooldown for every model (RFC 3339), if any.
+    pub cooldown_until: Option<String>,
+    /// Cooldowns of single models: model -> end (RFC 3339).
+    pub model_cooldowns: std::collections::BTreeMap<String, String>,
+    /// Why it was disabled, while disabled.
+    pub disabled_reason: Option<String>,
+    /// When it was disabled (RFC 3339), while disabled.
+    pub disabled_at: Option<String>,
+}
+
+/// The resilience part of `/health`.
+#[derive(Debug, Clone, Serialize)]
+pub struct HealthReport {
+    /// Providers, by name.
+    pub providers: Vec<ProviderHealth>,
+    /// Where circuits and cooldowns live and whether it is reachable.
+    pub shared_state: SharedStatus,
+}
+
+fn rfc3339(ms: u64) -> Option<String> {
+    let ms = i64::try_from(ms).ok()?;
+    DateTime::<Utc>::from_timestamp_millis(ms).map(|t| t.to_rfc3339())
+}
+
+fn credential_report(entry: &CredentialEntry, view: HealthView) -> CredentialHealthReport {
+    CredentialHealthReport {
+        id: entry.id,
+        name: entry.name.clone(),
+        weight: entry.weight,
+        state: view.state,
+        in_flight: view.in_flight,
+        cooldown_until: view.cooldown_until_ms.and_then(rfc3339),
+        model_cooldowns: view
+            .model_cooldowns
+            .iter()
+            .filter_map(|(m, until)| Some((m.clone(), rfc3339(*until)?)))
+            .collect(),
+        disabled_reason: view.disabled.as_ref().map(|d| d.reason.clone()),
+        disabled_at: view.disabled.as_ref().and_then(|d| rfc3339(d.at_ms)),
+    }
+}
+
+impl Engine {
+    /// Circuits, credential health and the shared store, for `/health`.
+    pub async fn health_report(&self) -> HealthReport {
+        let snapshot = self.state.load_full();
+        let mut providers: Vec<&std::sync::Arc<ProviderRuntime>> =
+            snapshot.providers.values().collect();
+        providers.sort_by(|a, b| a.name.cmp(&b.name));
+        let now = now_ms();
+        let mut out = Vec::with_capacity(providers.len());
+        for p in providers {
+            let circuit = self.resilience.view(p).await;
+            out.push(ProviderHealth {
+                name: p.name.clone(),
+                kind: p.provider.kind(),
+                enabled: p.enabled,
+                credentials: p.pool.len(),
+                credential_strategy: p.pool.strategy().as_str(),
+                circuit_state: circuit.state.as_str(),
+                circuit_failures: circuit.failures,
+                circuit_cooldown_until: circuit.cooldown_until_ms.and_then(rfc3339),
+                credential_states: p
+                    .pool
+                    .entries()
+                    .iter()
+                    .map(|e| credential_report(e, e.health.view(now)))
+                    .collect(),
+            });
+        }
+        HealthReport {
+            providers: out,
+            shared_state: self.resilience.status(),
+        }
+    }
+
+    /// Enables credential `id` again (after a 401/403 disabled it) and
+    /// clears its cooldowns, here and in the shared store. Only this
+    /// instance's disabled flag changes: it is not shared.
+    pub async fn enable_credential(&self, id: i64) -> Result<CredentialHealthReport, GatewayError> {
+        let snapshot = self.state.load_full();
+        let entry = snapshot
+            .providers
+            .values()
+            .find_map(|p| p.pool.get(id))
+            .ok_or_else(|| GatewayError::NotFound(format!("no enabled credential with id {id}")))?;
+        let now = now_ms();
+        let models: Vec<String> = entry.health.view(now).model_cooldowns.into_keys().collect();
+        entry.health.enable();
+        self.resilience.clear_cooldowns(id, &models).await;
+        tracing::info!(credential_id = id, credential = %entry.name, "credential enabled by an admin");
+        Ok(credential_report(entry, entry.health.view(now)))
+    }
+}
