@@ -508,7 +508,12 @@ async fn upstream_errors_come_back_in_the_clients_shape() {
             .contains("prompt is too long")
     );
 
-    mock.push_fault(Fault::server_error());
+    // A client error is not retried: the upstream's 404 in Gemini's shape.
+    mock.push_fault(Fault::Status {
+        status: 404,
+        retry_after: None,
+        body: None,
+    });
     let reply = gw
         .post(
             "/up-chat/v1beta/models/test-model:generateContent",
@@ -516,7 +521,13 @@ async fn upstream_errors_come_back_in_the_clients_shape() {
             json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}),
         )
         .await;
-    assert_eq!(reply.status.as_u16(), 500);
+    assert_eq!(reply.status.as_u16(), 404);
+    assert_eq!(
+        reply.json()["error"]["status"],
+        "NOT_FOUND",
+        "{}",
+        reply.text()
+    );
     assert!(
         reply.json()["error"]["status"].is_string(),
         "Gemini shape: {}",
@@ -672,4 +683,31 @@ async fn an_answer_in_the_other_mode_is_reframed_for_the_client() {
         output_summary(&got, false),
         output_summary(&upstream_answer(Protocol::OpenAiChat, "text", false), false)
     );
+}
+
+#[tokio::test]
+async fn a_degraded_upstream_is_signalled_in_the_clients_shape() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), &providers(&mock)).await;
+    for _ in 0..3 {
+        mock.push_fault(Fault::server_error());
+    }
+    let (path, body) = client_call(Protocol::Claude, "up-gemini", "text", false);
+    let reply = gw.post(&path, ALICE_KEY, body).await;
+    assert_eq!(reply.status, 503, "{}", reply.text());
+    assert_eq!(
+        reply.header("x-llm-proxy-error-class"),
+        Some("provider_degraded")
+    );
+    let v = reply.json();
+    assert_eq!(v["type"], "error", "Anthropic shape: {v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("[LLM_PROXY_PROVIDER_DEGRADED]"),
+        "{v}"
+    );
+    assert_eq!(mock.request_count(), 3, "one attempt and two retries");
 }
