@@ -42,6 +42,7 @@ pub fn json_of(bytes: &[u8]) -> Value {
 }
 
 /// Every request fixture, in case order.
+#[allow(dead_code)]
 pub const REQUEST_FIXTURES: [&str; 4] = [
     "request_text.json",
     "request_tools.json",
