@@ -6,7 +6,7 @@ mod common;
 use common::{
     EventStrategy, assistant as model, calc_tool, call, decode_payloads, encode_stream_with,
     image_messages, json_fixture, json_of as value, reasoning, result, sse_data, start,
-    stream_fixture_payloads, text, text_request, usage, user, weather_calls,
+    stream_fixture_payloads, text, text_request, unsupported, usage, user, weather_calls,
     weather_question_and_calls, weather_tool,
 };
 use gproxy_protocol::Protocol;
@@ -906,13 +906,6 @@ fn real_captures_decode() {
 }
 
 // ---------- errors ----------
-
-fn unsupported(result: Result<impl std::fmt::Debug, ConvertError>, needle: &str) {
-    match result {
-        Err(ConvertError::Unsupported(m)) => assert!(m.contains(needle), "{m}"),
-        other => panic!("expected Unsupported({needle}), got {other:?}"),
-    }
-}
 
 #[test]
 fn errors() {

@@ -7,8 +7,8 @@
 
 use gproxy_protocol::Protocol;
 use gproxy_protocol::convert::{
-    FinishReason, ImageSource, Message, Part, Request, Role, StreamEvent, StreamOptions, Tool,
-    Usage, stream_decoder, stream_encoder,
+    ConvertError, FinishReason, ImageSource, Message, Part, Request, Role, StreamEvent,
+    StreamOptions, Tool, Usage, stream_decoder, stream_encoder,
 };
 use gproxy_protocol::sse::{SseDecoder, SseEvent};
 use proptest::prelude::*;
@@ -133,6 +133,15 @@ pub fn assert_sse_eq(name: &str, actual: &[u8], expected: &[u8]) {
         let xv: Value = serde_json::from_str(&x.data).unwrap();
         let yv: Value = serde_json::from_str(&y.data).unwrap();
         assert_eq!(xv, yv, "{name}: event {i} ({:?})", x.event);
+    }
+}
+
+/// Asserts that `result` is [`ConvertError::Unsupported`] naming `needle`.
+#[allow(dead_code)]
+pub fn unsupported(result: Result<impl std::fmt::Debug, ConvertError>, needle: &str) {
+    match result {
+        Err(ConvertError::Unsupported(m)) => assert!(m.contains(needle), "{m}"),
+        other => panic!("expected Unsupported containing {needle:?}, got {other:?}"),
     }
 }
 
