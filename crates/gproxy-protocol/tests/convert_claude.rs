@@ -6,7 +6,7 @@ mod common;
 use common::{
     EventStrategy, assistant, calc_tool, call, decode_sse, encode_stream_with, image_messages,
     json_fixture, json_of, reasoning, result, sse_events, start, stream_fixture_payloads,
-    text_request, usage, user, weather_calls, weather_question_and_calls, weather_tool,
+    text_request, usage, user, weather_question_and_calls, weather_tool,
 };
 use gproxy_protocol::Protocol;
 use gproxy_protocol::convert::{
@@ -82,43 +82,16 @@ fn image_request() -> Request {
 }
 
 fn text_response() -> Response {
-    Response {
-        id: "msg_text1".into(),
-        model: "test-model".into(),
-        created: None,
-        content: vec![Part::text("Bonjour !")],
-        finish: Some(FinishReason::Stop),
-        stop_sequence: None,
-        usage: Some(usage(21, 4, 0)),
-    }
+    common::text_response("msg_text1", None)
 }
 
 fn tools_response() -> Response {
-    Response {
-        id: "msg_tools1".into(),
-        model: "test-model".into(),
-        created: None,
-        content: weather_calls().into(),
-        finish: Some(FinishReason::ToolCalls),
-        stop_sequence: None,
-        usage: Some(usage(80, 30, 0)),
-    }
+    common::tools_response("msg_tools1", None)
 }
 
-/// Anthropic does not report reasoning tokens separately: 0 here.
 fn thinking_response() -> Response {
-    Response {
-        id: "msg_thinking1".into(),
-        model: "test-model".into(),
-        created: None,
-        content: vec![
-            reasoning("27*43 = 1161", Some("sig-abc")),
-            Part::text("1161."),
-        ],
-        finish: Some(FinishReason::Stop),
-        stop_sequence: None,
-        usage: Some(usage(15, 40, 0)),
-    }
+    // Anthropic does not report reasoning tokens separately: 0 here.
+    common::thinking_response("msg_thinking1", None, Some("sig-abc"), 0)
 }
 
 fn text_events() -> Vec<StreamEvent> {

@@ -6,7 +6,7 @@ mod common;
 use common::{
     EventStrategy, assistant as model, calc_tool, call, decode_payloads, encode_stream_with,
     image_messages, json_fixture, json_of as value, reasoning, result, sse_data, start,
-    stream_fixture_payloads, text, text_request, unsupported, usage, user, weather_calls,
+    stream_fixture_payloads, text, text_request, unsupported, usage, user,
     weather_question_and_calls, weather_tool,
 };
 use gproxy_protocol::Protocol;
@@ -117,43 +117,16 @@ fn req_image() -> Request {
     }
 }
 
-fn resp(id: &str, content: Vec<Part>, finish: FinishReason, u: Usage) -> Response {
-    Response {
-        id: id.into(),
-        model: "test-model".into(),
-        created: None,
-        content,
-        finish: Some(finish),
-        stop_sequence: None,
-        usage: Some(u),
-    }
-}
-
 fn resp_text() -> Response {
-    resp(
-        "text1",
-        vec![text("Bonjour !")],
-        FinishReason::Stop,
-        usage(21, 4, 0),
-    )
+    common::text_response("text1", None)
 }
 
 fn resp_tools() -> Response {
-    resp(
-        "tools1",
-        weather_calls().into(),
-        FinishReason::ToolCalls,
-        usage(80, 30, 0),
-    )
+    common::tools_response("tools1", None)
 }
 
 fn resp_thinking() -> Response {
-    resp(
-        "thinking1",
-        vec![reasoning("27*43 = 1161", Some("sig-abc")), text("1161.")],
-        FinishReason::Stop,
-        usage(15, 40, 25),
-    )
+    common::thinking_response("thinking1", None, Some("sig-abc"), 25)
 }
 
 // ---------- requests ----------

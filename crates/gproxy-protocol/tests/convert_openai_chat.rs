@@ -6,8 +6,7 @@ mod common;
 use common::{
     EventStrategy, assistant, calc_tool, call, decode_sse, encode_stream_with, finish,
     fixture_path, image_messages, json_of, sse_events, stream_fixture_payloads,
-    text_request as request_text, usage, user, weather_calls, weather_question_and_calls,
-    weather_tool,
+    text_request as request_text, usage, user, weather_question_and_calls, weather_tool,
 };
 use gproxy_protocol::Protocol;
 use gproxy_protocol::convert::{
@@ -82,46 +81,15 @@ fn request_image() -> Request {
 }
 
 fn response_text() -> Response {
-    Response {
-        id: "chatcmpl-text1".into(),
-        model: "test-model".into(),
-        created: Some(CREATED),
-        content: vec![Part::text("Bonjour !")],
-        finish: Some(FinishReason::Stop),
-        stop_sequence: None,
-        usage: Some(usage(21, 4, 0)),
-    }
+    common::text_response("chatcmpl-text1", Some(CREATED))
 }
 
 fn response_tools() -> Response {
-    Response {
-        id: "chatcmpl-tools1".into(),
-        model: "test-model".into(),
-        created: Some(CREATED),
-        content: weather_calls().into(),
-        finish: Some(FinishReason::ToolCalls),
-        stop_sequence: None,
-        usage: Some(usage(80, 30, 0)),
-    }
+    common::tools_response("chatcmpl-tools1", Some(CREATED))
 }
 
 fn response_thinking() -> Response {
-    Response {
-        id: "chatcmpl-thinking1".into(),
-        model: "test-model".into(),
-        created: Some(CREATED),
-        content: vec![
-            Part::Reasoning {
-                text: "27*43 = 1161".into(),
-                signature: None,
-                redacted: None,
-            },
-            Part::text("1161."),
-        ],
-        finish: Some(FinishReason::Stop),
-        stop_sequence: None,
-        usage: Some(usage(15, 40, 25)),
-    }
+    common::thinking_response("chatcmpl-thinking1", Some(CREATED), None, 25)
 }
 
 fn start(id: &str) -> StreamEvent {

@@ -6,7 +6,7 @@ mod common;
 use common::{
     EventStrategy, assert_sse_eq, assistant, calc_tool, call, decode_sse, encode_stream_with,
     finish, fixture_path, image_messages, sse_events, stream_fixture_payloads, text, text_request,
-    unsupported, usage, user, weather_calls, weather_question_and_calls, weather_tool,
+    unsupported, usage, user, weather_question_and_calls, weather_tool,
 };
 use gproxy_protocol::Protocol;
 use gproxy_protocol::convert::{
@@ -120,46 +120,15 @@ fn request_image() -> Request {
 const CREATED: i64 = 1741290958;
 
 fn response_text() -> Response {
-    Response {
-        id: "resp_text1".into(),
-        model: "test-model".into(),
-        created: Some(CREATED),
-        content: vec![text("Bonjour !")],
-        finish: Some(FinishReason::Stop),
-        stop_sequence: None,
-        usage: Some(usage(21, 4, 0)),
-    }
+    common::text_response("resp_text1", Some(CREATED))
 }
 
 fn response_tools() -> Response {
-    Response {
-        id: "resp_tools1".into(),
-        model: "test-model".into(),
-        created: Some(CREATED),
-        content: weather_calls().into(),
-        finish: Some(FinishReason::ToolCalls),
-        stop_sequence: None,
-        usage: Some(usage(80, 30, 0)),
-    }
+    common::tools_response("resp_tools1", Some(CREATED))
 }
 
 fn response_thinking() -> Response {
-    Response {
-        id: "resp_think1".into(),
-        model: "test-model".into(),
-        created: Some(CREATED),
-        content: vec![
-            Part::Reasoning {
-                text: "27*43 = 1161".into(),
-                signature: Some("sig-abc".into()),
-                redacted: None,
-            },
-            text("1161."),
-        ],
-        finish: Some(FinishReason::Stop),
-        stop_sequence: None,
-        usage: Some(usage(15, 40, 25)),
-    }
+    common::thinking_response("resp_think1", Some(CREATED), Some("sig-abc"), 25)
 }
 
 fn start(id: &str) -> StreamEvent {

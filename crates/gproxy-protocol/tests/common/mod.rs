@@ -7,7 +7,7 @@
 
 use gproxy_protocol::Protocol;
 use gproxy_protocol::convert::{
-    ConvertError, FinishReason, ImageSource, Message, Part, Request, Role, StreamEvent,
+    ConvertError, FinishReason, ImageSource, Message, Part, Request, Response, Role, StreamEvent,
     StreamOptions, Tool, Usage, stream_decoder, stream_encoder,
 };
 use gproxy_protocol::sse::{SseDecoder, SseEvent};
@@ -184,7 +184,6 @@ pub fn result(call_id: &str, name: Option<&str>, t: &str, is_error: bool) -> Par
     }
 }
 
-#[allow(dead_code)]
 pub fn reasoning(t: &str, signature: Option<&str>) -> Part {
     Part::Reasoning {
         text: t.into(),
@@ -273,6 +272,56 @@ pub fn weather_question_and_calls() -> [Message; 2] {
         user(vec![Part::text("What's the weather in Paris and Tokyo?")]),
         assistant(vec![Part::text("Let me check."), paris, tokyo]),
     ]
+}
+
+/// A response of the fixtures' model without a stop sequence.
+fn response(
+    id: &str,
+    created: Option<i64>,
+    content: Vec<Part>,
+    finish: FinishReason,
+    usage: Usage,
+) -> Response {
+    Response {
+        id: id.into(),
+        model: "test-model".into(),
+        created,
+        content,
+        finish: Some(finish),
+        stop_sequence: None,
+        usage: Some(usage),
+    }
+}
+
+/// The `text` case's response.
+pub fn text_response(id: &str, created: Option<i64>) -> Response {
+    let content = vec![Part::text("Bonjour !")];
+    response(id, created, content, FinishReason::Stop, usage(21, 4, 0))
+}
+
+/// The `tools` case's response: the two weather calls.
+pub fn tools_response(id: &str, created: Option<i64>) -> Response {
+    let content = weather_calls().into();
+    response(
+        id,
+        created,
+        content,
+        FinishReason::ToolCalls,
+        usage(80, 30, 0),
+    )
+}
+
+/// The `thinking` case's response: reasoning (with `signature`), then the
+/// answer; `reasoning_tokens` as the protocol reports them.
+pub fn thinking_response(
+    id: &str,
+    created: Option<i64>,
+    signature: Option<&str>,
+    reasoning_tokens: u64,
+) -> Response {
+    let content = vec![reasoning("27*43 = 1161", signature), Part::text("1161.")];
+    let u = usage(15, 40, reasoning_tokens);
+    response(id, created, content, FinishReason::Stop, u)
 }
 
 /// The messages of the `image` case: an inline PNG, then an image URL.
