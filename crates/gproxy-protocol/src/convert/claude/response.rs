@@ -1,7 +1,8 @@
 //! Anthropic Messages responses to and from [`Response`], with the stop
 //! reason and usage mappings the stream shares.
 
-use super::super::{ConvertError, FinishReason, Part, Response, Usage, generated_id};
+use super::super::common::id_or_generated;
+use super::super::{ConvertError, FinishReason, Part, Response, Usage};
 use super::MESSAGE_ID_PREFIX;
 use super::content::{arguments_object, arguments_text};
 use super::wire::{ClaudeBlock, ClaudeResponse, ClaudeUsage, TypedBlock};
@@ -202,11 +203,7 @@ pub(in super::super) fn encode_response(resp: &Response) -> Result<Vec<u8>, Conv
         _ => None,
     };
     let wire = ClaudeResponse {
-        id: if resp.id.is_empty() {
-            generated_id(MESSAGE_ID_PREFIX)
-        } else {
-            resp.id.clone()
-        },
+        id: id_or_generated(&resp.id, MESSAGE_ID_PREFIX),
         kind: "message".into(),
         role: "assistant".into(),
         model: resp.model.clone(),

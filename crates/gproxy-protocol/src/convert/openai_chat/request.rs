@@ -7,6 +7,7 @@ use super::wire::{
     ChatMessage, ChatNamedChoice, ChatPart, ChatRequest, ChatResponseFormat, ChatStop, ChatTool,
     ChatToolCall, ChatToolChoice,
 };
+use crate::convert::common::image_url;
 use crate::convert::model::budget_to_effort;
 use crate::convert::{
     ConvertError, ImageSource, Message, Part, ReasoningConfig, Request, ResponseFormat, Role, Tool,
@@ -470,13 +471,6 @@ fn text_part(text: String) -> ChatPart {
         image_url: None,
         refusal: None,
         extra: Map::new(),
-    }
-}
-
-pub(super) fn image_url(source: &ImageSource) -> String {
-    match source {
-        ImageSource::Url { url } => url.clone(),
-        ImageSource::Base64 { media_type, data } => format!("data:{media_type};base64,{data}"),
     }
 }
 

@@ -5,6 +5,7 @@ use super::wire::{
     ChatChoice, ChatCompletion, ChatCompletionDetails, ChatFunctionCall, ChatPromptDetails,
     ChatResponseMessage, ChatToolCall, ChatUsage,
 };
+use crate::convert::common::id_or_generated;
 use crate::convert::{ConvertError, FinishReason, Part, Response, Usage};
 use serde_json::Map;
 
@@ -147,11 +148,7 @@ pub(super) fn encode_usage(u: &Usage) -> ChatUsage {
 /// (DeepSeek's field; signatures and redacted reasoning cannot be carried
 /// and are dropped), texts are joined with blank lines.
 pub(in crate::convert) fn encode_response(resp: &Response) -> Result<Vec<u8>, ConvertError> {
-    let id = if resp.id.is_empty() {
-        super::super::generated_id("chatcmpl-")
-    } else {
-        resp.id.clone()
-    };
+    let id = id_or_generated(&resp.id, "chatcmpl-");
     let mut texts: Vec<&str> = Vec::new();
     let mut reasoning: Vec<&str> = Vec::new();
     let mut calls = Vec::new();

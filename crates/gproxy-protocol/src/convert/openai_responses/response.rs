@@ -1,6 +1,7 @@
 //! Complete responses: the response object ⇄ the canonical [`Response`].
 
-use super::super::{ConvertError, Part, Response, generated_id, unix_now};
+use super::super::common::id_or_generated;
+use super::super::{ConvertError, Part, Response, unix_now};
 use super::request::join_summary;
 use super::wire::{
     WireError, WireIncompleteDetails, WireOutputContent, WireOutputItem, WireResponse,
@@ -182,11 +183,7 @@ pub(super) fn reasoning_item(
 
 /// The full response object (also the payload of terminal stream events).
 pub(super) fn to_wire(resp: &Response, status_override: Option<WireError>) -> WireResponse {
-    let id = if resp.id.is_empty() {
-        generated_id("resp_")
-    } else {
-        resp.id.clone()
-    };
+    let id = id_or_generated(&resp.id, "resp_");
     let ids = ItemIds::new(&id);
     let output = output_items(&ids, &resp.content);
     let (status, reason) = status_for_finish(resp.finish.as_ref());
