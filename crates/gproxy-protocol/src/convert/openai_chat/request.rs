@@ -280,7 +280,8 @@ pub(super) fn decode_image_url(url: String) -> Result<ImageSource, ConvertError>
     })
 }
 
-fn decode_tool_call(call: ChatToolCall) -> Result<Part, ConvertError> {
+/// A `function` tool call (of a request's history or a response).
+pub(super) fn decode_tool_call(call: ChatToolCall) -> Result<Part, ConvertError> {
     if call.kind != "function" {
         return Err(ConvertError::Unsupported(format!(
             "tool call type `{}` cannot be converted",
@@ -297,7 +298,8 @@ fn decode_tool_call(call: ChatToolCall) -> Result<Part, ConvertError> {
     })
 }
 
-fn non_empty_args(arguments: String) -> String {
+/// Empty arguments as `{}`.
+pub(super) fn non_empty_args(arguments: String) -> String {
     if arguments.trim().is_empty() {
         "{}".into()
     } else {

@@ -1,6 +1,7 @@
 //! `chat.completion` response ↔ canonical [`Response`], plus the usage and
 //! finish-reason mappings the stream converters share.
 
+use super::request::{decode_tool_call, non_empty_args};
 use super::wire::{
     ChatChoice, ChatCompletion, ChatCompletionDetails, ChatFunctionCall, ChatPromptDetails,
     ChatResponseMessage, ChatToolCall, ChatUsage,
@@ -43,38 +44,17 @@ pub(in crate::convert) fn decode_response(body: &[u8]) -> Result<Response, Conve
         resp.content.push(Part::Text { text });
     }
     for call in msg.tool_calls.unwrap_or_default() {
-        if call.kind != "function" {
-            return Err(ConvertError::Unsupported(format!(
-                "tool call type `{}` cannot be converted",
-                call.kind
-            )));
-        }
-        let f = call
-            .function
-            .ok_or_else(|| ConvertError::Invalid("function tool call without `function`".into()))?;
-        resp.content.push(Part::ToolCall {
-            id: call.id,
-            name: f.name,
-            arguments: args_or_empty_object(f.arguments),
-        });
+        resp.content.push(decode_tool_call(call)?);
     }
     if let Some(f) = msg.function_call {
         let id = derived_call_id(&resp.id, 0);
         resp.content.push(Part::ToolCall {
             id,
             name: f.name,
-            arguments: args_or_empty_object(f.arguments),
+            arguments: non_empty_args(f.arguments),
         });
     }
     Ok(resp)
-}
-
-fn args_or_empty_object(arguments: String) -> String {
-    if arguments.trim().is_empty() {
-        "{}".into()
-    } else {
-        arguments
-    }
 }
 
 /// A call id for a call the upstream did not name: `call_<response id
