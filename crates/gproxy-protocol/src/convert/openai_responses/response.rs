@@ -2,7 +2,7 @@
 
 use super::super::common::id_or_generated;
 use super::super::{ConvertError, Part, Response, unix_now};
-use super::request::join_summary;
+use super::request::reasoning_text;
 use super::wire::{
     WireError, WireIncompleteDetails, WireOutputContent, WireOutputItem, WireResponse,
     WireSummaryPart,
@@ -75,10 +75,7 @@ pub(super) fn from_wire(wire: WireResponse) -> Result<Response, ConvertError> {
                 encrypted_content,
                 ..
             } => {
-                let text = match raw {
-                    Some(raw) if summary.is_empty() => join_summary(&raw),
-                    _ => join_summary(&summary),
-                };
+                let text = reasoning_text(&summary, raw.as_deref());
                 content.push(Part::Reasoning {
                     text,
                     signature: encrypted_content,
