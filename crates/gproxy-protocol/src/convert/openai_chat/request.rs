@@ -512,14 +512,7 @@ fn encode_assistant(msg: &Message) -> Result<ChatMessage, ConvertError> {
                 id,
                 name,
                 arguments,
-            } => calls.push(ChatToolCall {
-                id: id.clone(),
-                kind: "function".into(),
-                function: Some(ChatFunctionCall {
-                    name: name.clone(),
-                    arguments: arguments.clone(),
-                }),
-            }),
+            } => calls.push(encode_tool_call(id.clone(), name, arguments)),
             // Chat requests have no place for reasoning or its signatures.
             Part::Reasoning { .. } => {}
             Part::Image { .. } => {
@@ -547,6 +540,19 @@ fn encode_assistant(msg: &Message) -> Result<ChatMessage, ConvertError> {
         reasoning: None,
         function_call: None,
     })
+}
+
+/// A canonical tool call as a `function` tool call (of a request's history
+/// or a response).
+pub(super) fn encode_tool_call(id: String, name: &str, arguments: &str) -> ChatToolCall {
+    ChatToolCall {
+        id,
+        kind: "function".into(),
+        function: Some(ChatFunctionCall {
+            name: name.to_owned(),
+            arguments: arguments.to_owned(),
+        }),
+    }
 }
 
 fn encode_tool(tool: &Tool) -> ChatTool {

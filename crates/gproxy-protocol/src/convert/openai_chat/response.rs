@@ -1,10 +1,10 @@
 //! `chat.completion` response ↔ canonical [`Response`], plus the usage and
 //! finish-reason mappings the stream converters share.
 
-use super::request::{decode_tool_call, non_empty_args};
+use super::request::{decode_tool_call, encode_tool_call, non_empty_args};
 use super::wire::{
-    ChatChoice, ChatCompletion, ChatCompletionDetails, ChatFunctionCall, ChatPromptDetails,
-    ChatResponseMessage, ChatToolCall, ChatUsage,
+    ChatChoice, ChatCompletion, ChatCompletionDetails, ChatPromptDetails, ChatResponseMessage,
+    ChatUsage,
 };
 use crate::convert::common::id_or_generated;
 use crate::convert::{ConvertError, FinishReason, Part, Response, Usage};
@@ -150,14 +150,7 @@ pub(in crate::convert) fn encode_response(resp: &Response) -> Result<Vec<u8>, Co
                 } else {
                     call_id.clone()
                 };
-                calls.push(ChatToolCall {
-                    id: call_id,
-                    kind: "function".into(),
-                    function: Some(ChatFunctionCall {
-                        name: name.clone(),
-                        arguments: arguments.clone(),
-                    }),
-                });
+                calls.push(encode_tool_call(call_id, name, arguments));
             }
             Part::Image { .. } | Part::ToolResult { .. } => {
                 return Err(ConvertError::Unsupported(
