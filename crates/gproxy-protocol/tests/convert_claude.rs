@@ -4,9 +4,9 @@
 mod common;
 
 use common::{
-    EventStrategy, assistant, calc_tool, call, decode_sse, encode_stream_with, image_messages,
-    json_fixture, json_of, reasoning, result, sse_events, start, stream_fixture_payloads,
-    text_request, usage, user, weather_question_and_calls, weather_tool,
+    EventStrategy, args, assistant, calc_tool, call, call_start, decode_sse, encode_stream_with,
+    finish, image_messages, json_fixture, json_of, reasoning, result, sse_events, start,
+    stream_fixture_payloads, text_request, usage, user, weather_question_and_calls, weather_tool,
 };
 use gproxy_protocol::Protocol;
 use gproxy_protocol::convert::{
@@ -100,10 +100,7 @@ fn text_events() -> Vec<StreamEvent> {
         StreamEvent::Usage(usage(21, 1, 0)),
         StreamEvent::Text("Bon".into()),
         StreamEvent::Text("jour !".into()),
-        StreamEvent::Finish {
-            reason: FinishReason::Stop,
-            stop_sequence: None,
-        },
+        finish(FinishReason::Stop),
         StreamEvent::Usage(usage(21, 4, 0)),
     ]
 }
@@ -129,10 +126,7 @@ fn tools_events() -> Vec<StreamEvent> {
             delta: format!("\"{city}\"}}"),
         });
     }
-    v.push(StreamEvent::Finish {
-        reason: FinishReason::ToolCalls,
-        stop_sequence: None,
-    });
+    v.push(finish(FinishReason::ToolCalls));
     v.push(StreamEvent::Usage(usage(80, 30, 0)));
     v
 }
@@ -145,10 +139,7 @@ fn thinking_events() -> Vec<StreamEvent> {
         StreamEvent::Reasoning(" = 1161".into()),
         StreamEvent::ReasoningSignature("sig-abc".into()),
         StreamEvent::Text("1161.".into()),
-        StreamEvent::Finish {
-            reason: FinishReason::Stop,
-            stop_sequence: None,
-        },
+        finish(FinishReason::Stop),
         StreamEvent::Usage(usage(15, 40, 0)),
     ]
 }
@@ -365,10 +356,7 @@ fn late_usage_goes_into_message_delta() {
             created: Some(1),
         },
         StreamEvent::Text("hi".into()),
-        StreamEvent::Finish {
-            reason: FinishReason::Length,
-            stop_sequence: None,
-        },
+        finish(FinishReason::Length),
         StreamEvent::Usage(u),
     ]);
     let events = sse_events(&out);
@@ -416,15 +404,8 @@ fn mixed_stream_round_trips() {
         StreamEvent::ReasoningSignature("s1".into()),
         StreamEvent::ReasoningSignature("s2".into()),
         StreamEvent::Text("x".into()),
-        StreamEvent::ToolCallStart {
-            index: 0,
-            id: "toolu_1".into(),
-            name: "f".into(),
-        },
-        StreamEvent::ToolCallArguments {
-            index: 0,
-            delta: "{}".into(),
-        },
+        call_start(0, "toolu_1", "f"),
+        args(0, "{}"),
         StreamEvent::Text("y".into()),
         StreamEvent::Finish {
             reason: FinishReason::Stop,

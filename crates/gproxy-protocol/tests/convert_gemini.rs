@@ -4,9 +4,9 @@
 mod common;
 
 use common::{
-    EventStrategy, assistant as model, calc_tool, call, decode_payloads, encode_stream_with,
-    image_messages, json_fixture, json_of as value, reasoning, result, sse_data, start,
-    stream_fixture_payloads, text, text_request, unsupported, usage, user,
+    EventStrategy, args, assistant as model, calc_tool, call, call_start, decode_payloads,
+    encode_stream_with, finish, image_messages, json_fixture, json_of as value, reasoning, result,
+    sse_data, start, stream_fixture_payloads, text, text_request, unsupported, usage, user,
     weather_question_and_calls, weather_tool,
 };
 use gproxy_protocol::Protocol;
@@ -641,10 +641,7 @@ fn events_text() -> Vec<StreamEvent> {
         start("text1"),
         StreamEvent::Text("Bon".into()),
         StreamEvent::Text("jour !".into()),
-        StreamEvent::Finish {
-            reason: FinishReason::Stop,
-            stop_sequence: None,
-        },
+        finish(FinishReason::Stop),
         StreamEvent::Usage(usage(21, 4, 0)),
     ]
 }
@@ -652,28 +649,11 @@ fn events_text() -> Vec<StreamEvent> {
 fn events_tools() -> Vec<StreamEvent> {
     vec![
         start("tools1"),
-        StreamEvent::ToolCallStart {
-            index: 0,
-            id: "call_paris".into(),
-            name: "get_weather".into(),
-        },
-        StreamEvent::ToolCallArguments {
-            index: 0,
-            delta: r#"{"city":"Paris"}"#.into(),
-        },
-        StreamEvent::ToolCallStart {
-            index: 1,
-            id: "call_tokyo".into(),
-            name: "get_weather".into(),
-        },
-        StreamEvent::ToolCallArguments {
-            index: 1,
-            delta: r#"{"city":"Tokyo"}"#.into(),
-        },
-        StreamEvent::Finish {
-            reason: FinishReason::ToolCalls,
-            stop_sequence: None,
-        },
+        call_start(0, "call_paris", "get_weather"),
+        args(0, r#"{"city":"Paris"}"#),
+        call_start(1, "call_tokyo", "get_weather"),
+        args(1, r#"{"city":"Tokyo"}"#),
+        finish(FinishReason::ToolCalls),
         StreamEvent::Usage(usage(80, 30, 0)),
     ]
 }
@@ -685,10 +665,7 @@ fn events_thinking() -> Vec<StreamEvent> {
         StreamEvent::Reasoning("= 1161".into()),
         StreamEvent::ReasoningSignature("sig-abc".into()),
         StreamEvent::Text("1161.".into()),
-        StreamEvent::Finish {
-            reason: FinishReason::Stop,
-            stop_sequence: None,
-        },
+        finish(FinishReason::Stop),
         StreamEvent::Usage(usage(15, 40, 25)),
     ]
 }
@@ -754,19 +731,7 @@ fn stream_round_trip() {
     }
     // Split arguments are buffered into whole functionCall parts.
     let mut split = events_tools();
-    split.splice(
-        2..3,
-        [
-            StreamEvent::ToolCallArguments {
-                index: 0,
-                delta: r#"{"city":"#.into(),
-            },
-            StreamEvent::ToolCallArguments {
-                index: 0,
-                delta: r#""Paris"}"#.into(),
-            },
-        ],
-    );
+    split.splice(2..3, [args(0, r#"{"city":"#), args(0, r#""Paris"}"#)]);
     let decoded = decode_stream(&sse_data(&encode_stream(&split, true)));
     assert_eq!(decoded, events_tools());
     // Every fixture response replays and reassembles unchanged.

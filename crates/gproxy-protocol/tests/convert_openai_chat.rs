@@ -4,8 +4,8 @@
 mod common;
 
 use common::{
-    EventStrategy, assistant, calc_tool, call, decode_sse, encode_stream_with, finish,
-    fixture_path, image_messages, json_of, sse_events, stream_fixture_payloads,
+    EventStrategy, args, assistant, calc_tool, call, call_start, decode_sse, encode_stream_with,
+    finish, fixture_path, image_messages, json_of, sse_events, stream_fixture_payloads,
     text_request as request_text, usage, user, weather_question_and_calls, weather_tool,
 };
 use gproxy_protocol::Protocol;
@@ -111,24 +111,12 @@ fn stream_text() -> Vec<StreamEvent> {
 }
 
 fn stream_tools() -> Vec<StreamEvent> {
-    let args = |index: u32, delta: &str| StreamEvent::ToolCallArguments {
-        index,
-        delta: delta.into(),
-    };
     vec![
         start("chatcmpl-tools1"),
-        StreamEvent::ToolCallStart {
-            index: 0,
-            id: "call_paris".into(),
-            name: "get_weather".into(),
-        },
+        call_start(0, "call_paris", "get_weather"),
         args(0, r#"{"ci"#),
         args(0, r#"ty": "Paris"}"#),
-        StreamEvent::ToolCallStart {
-            index: 1,
-            id: "call_tokyo".into(),
-            name: "get_weather".into(),
-        },
+        call_start(1, "call_tokyo", "get_weather"),
         args(1, r#"{"ci"#),
         args(1, r#"ty": "Tokyo"}"#),
         finish(FinishReason::ToolCalls),
@@ -582,15 +570,8 @@ fn stream_decoder_handles_provider_quirks() {
                     id: derived,
                     name: "f".into()
                 },
-                StreamEvent::ToolCallArguments {
-                    index: 0,
-                    delta: "{}".into()
-                },
-                StreamEvent::ToolCallStart {
-                    index: 1,
-                    id: "c9".into(),
-                    name: "g".into()
-                },
+                args(0, "{}"),
+                call_start(1, "c9", "g"),
                 StreamEvent::ToolCallArguments {
                     index: 1,
                     delta: "{\"x\":1}".into()

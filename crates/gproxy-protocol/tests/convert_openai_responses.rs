@@ -4,9 +4,9 @@
 mod common;
 
 use common::{
-    EventStrategy, assert_sse_eq, assistant, calc_tool, call, decode_sse, encode_stream_with,
-    finish, fixture_path, image_messages, sse_events, stream_fixture_payloads, text, text_request,
-    unsupported, usage, user, weather_question_and_calls, weather_tool,
+    EventStrategy, args, assert_sse_eq, assistant, calc_tool, call, call_start, decode_sse,
+    encode_stream_with, finish, fixture_path, image_messages, sse_events, stream_fixture_payloads,
+    text, text_request, unsupported, usage, user, weather_question_and_calls, weather_tool,
 };
 use gproxy_protocol::Protocol;
 use gproxy_protocol::convert::{
@@ -149,28 +149,13 @@ fn stream_text() -> Vec<StreamEvent> {
     ]
 }
 
-fn args(index: u32, delta: &str) -> StreamEvent {
-    StreamEvent::ToolCallArguments {
-        index,
-        delta: delta.into(),
-    }
-}
-
 fn stream_tools() -> Vec<StreamEvent> {
     vec![
         start("resp_tools1"),
-        StreamEvent::ToolCallStart {
-            index: 0,
-            id: "call_paris".into(),
-            name: "get_weather".into(),
-        },
+        call_start(0, "call_paris", "get_weather"),
         args(0, r#"{"city":"#),
         args(0, r#""Paris"}"#),
-        StreamEvent::ToolCallStart {
-            index: 1,
-            id: "call_tokyo".into(),
-            name: "get_weather".into(),
-        },
+        call_start(1, "call_tokyo", "get_weather"),
         args(1, r#"{"ci"#),
         args(1, r#"ty":"Tokyo"}"#),
         finish(FinishReason::ToolCalls),
@@ -547,11 +532,7 @@ fn done_only_events_are_not_lost() {
             StreamEvent::Reasoning("b".into()),
             StreamEvent::ReasoningSignature("enc".into()),
             StreamEvent::Text("hi".into()),
-            StreamEvent::ToolCallStart {
-                index: 0,
-                id: "c1".into(),
-                name: "f".into()
-            },
+            call_start(0, "c1", "f"),
             args(0, "{}"),
             finish(FinishReason::Length),
             StreamEvent::Usage(Usage {
@@ -679,16 +660,8 @@ fn encoder_signature_without_text_and_late_arguments() {
     let events = vec![
         start("resp_s"),
         StreamEvent::ReasoningSignature("only-sig".into()),
-        StreamEvent::ToolCallStart {
-            index: 0,
-            id: "c0".into(),
-            name: "f".into(),
-        },
-        StreamEvent::ToolCallStart {
-            index: 1,
-            id: "c1".into(),
-            name: "g".into(),
-        },
+        call_start(0, "c0", "f"),
+        call_start(1, "c1", "g"),
         args(0, "{}"),
         args(1, "{\"a\":1}"),
         StreamEvent::RedactedReasoning("opaque".into()),

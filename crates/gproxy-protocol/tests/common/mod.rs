@@ -212,11 +212,27 @@ pub fn start(id: &str) -> StreamEvent {
 }
 
 /// A `Finish` without a stop sequence.
-#[allow(dead_code)]
 pub fn finish(reason: FinishReason) -> StreamEvent {
     StreamEvent::Finish {
         reason,
         stop_sequence: None,
+    }
+}
+
+/// A `ToolCallStart`.
+pub fn call_start(index: u32, id: &str, name: &str) -> StreamEvent {
+    StreamEvent::ToolCallStart {
+        index,
+        id: id.into(),
+        name: name.into(),
+    }
+}
+
+/// A `ToolCallArguments` delta.
+pub fn args(index: u32, delta: &str) -> StreamEvent {
+    StreamEvent::ToolCallArguments {
+        index,
+        delta: delta.into(),
     }
 }
 
