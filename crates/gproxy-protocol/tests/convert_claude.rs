@@ -4,9 +4,10 @@
 mod common;
 
 use common::{
-    EventStrategy, args, assistant, calc_tool, call, call_start, decode_sse, encode_stream_with,
-    finish, image_messages, json_fixture, json_of, reasoning, result, sse_events, start,
-    stream_fixture_payloads, text_request, usage, user, weather_question_and_calls, weather_tool,
+    EventStrategy, args, assistant, calc_tool, call, call_start, capture, decode_sse,
+    encode_stream_with, finish, image_messages, json_fixture, json_of, reasoning, result,
+    sse_events, start, stream_fixture_payloads, text_request, usage, user,
+    weather_question_and_calls, weather_tool,
 };
 use gproxy_protocol::Protocol;
 use gproxy_protocol::convert::{
@@ -95,14 +96,10 @@ fn thinking_response() -> Response {
 }
 
 fn text_events() -> Vec<StreamEvent> {
-    vec![
-        start("msg_text1"),
-        StreamEvent::Usage(usage(21, 1, 0)),
-        StreamEvent::Text("Bon".into()),
-        StreamEvent::Text("jour !".into()),
-        finish(FinishReason::Stop),
-        StreamEvent::Usage(usage(21, 4, 0)),
-    ]
+    let mut events = common::text_events(start("msg_text1"));
+    // Anthropic reports the input usage with `message_start`.
+    events.insert(1, StreamEvent::Usage(usage(21, 1, 0)));
+    events
 }
 
 fn tools_events() -> Vec<StreamEvent> {
@@ -285,15 +282,7 @@ fn assembled_streams_match_responses() {
 
 #[test]
 fn usage_is_normalised_both_ways() {
-    let resp = decode_response(
-        P,
-        &std::fs::read(format!(
-            "{}/tests/fixtures/claude_body.json",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap(),
-    )
-    .unwrap();
+    let resp = decode_response(P, &capture("claude_body.json")).unwrap();
     let expected = Usage {
         input_tokens: 2095 + 1500 + 32000,
         output_tokens: 503,
@@ -312,13 +301,7 @@ fn usage_is_normalised_both_ways() {
 
 #[test]
 fn stream_usage_combines_message_start_and_delta() {
-    let events = decode_stream_bytes(
-        &std::fs::read(format!(
-            "{}/tests/fixtures/claude_stream.sse",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap(),
-    );
+    let events = decode_stream_bytes(&capture("claude_stream.sse"));
     let last = events
         .iter()
         .rev()

@@ -4,10 +4,10 @@
 mod common;
 
 use common::{
-    EventStrategy, args, assistant as model, calc_tool, call, call_start, decode_payloads,
+    EventStrategy, args, assistant as model, calc_tool, call, call_start, capture, decode_payloads,
     encode_stream_with, finish, image_messages, json_fixture, json_of as value, reasoning, result,
-    sse_data, start, stream_fixture_payloads, text, text_request, unsupported, usage, user,
-    weather_question_and_calls, weather_tool,
+    sse_data, start, stream_fixture_payloads, text, text_events, text_request, unsupported, usage,
+    user, weather_question_and_calls, weather_tool,
 };
 use gproxy_protocol::Protocol;
 use gproxy_protocol::convert::{
@@ -637,13 +637,7 @@ fn response_special_cases() {
 // ---------- streams ----------
 
 fn events_text() -> Vec<StreamEvent> {
-    vec![
-        start("text1"),
-        StreamEvent::Text("Bon".into()),
-        StreamEvent::Text("jour !".into()),
-        finish(FinishReason::Stop),
-        StreamEvent::Usage(usage(21, 4, 0)),
-    ]
+    text_events(start("text1"))
 }
 
 fn events_tools() -> Vec<StreamEvent> {
@@ -814,16 +808,15 @@ fn stream_edge_cases() {
 
 #[test]
 fn real_captures_decode() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
-    let body = std::fs::read(format!("{dir}/gemini_body.json")).unwrap();
+    let body = capture("gemini_body.json");
     let r = decode_response(G, &body).unwrap();
     assert_eq!(r.id, "b3uUaNOqLsfQnvgP8cG9mQU");
     assert_eq!(r.model, "gemini-2.5-pro");
     assert_eq!(r.content, vec![text("AI learns patterns from data.")]);
     assert_eq!(r.usage, Some(usage(8, 7 + 1039, 1039)));
-    let sse = std::fs::read(format!("{dir}/gemini_stream.sse")).unwrap();
+    let sse = capture("gemini_stream.sse");
     let events = decode_stream(&sse_data(&sse));
-    let array = std::fs::read(format!("{dir}/gemini_stream_array.json")).unwrap();
+    let array = capture("gemini_stream_array.json");
     assert_eq!(decode_stream(&array_elements(&array)), events);
     let r = assemble(events);
     assert_eq!(

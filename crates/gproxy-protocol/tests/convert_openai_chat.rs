@@ -6,7 +6,8 @@ mod common;
 use common::{
     EventStrategy, args, assistant, calc_tool, call, call_start, decode_sse, encode_stream_with,
     finish, fixture_path, image_messages, json_of, sse_events, stream_fixture_payloads,
-    text_request as request_text, usage, user, weather_question_and_calls, weather_tool,
+    text_events, text_request as request_text, usage, user, weather_question_and_calls,
+    weather_tool,
 };
 use gproxy_protocol::Protocol;
 use gproxy_protocol::convert::{
@@ -101,13 +102,7 @@ fn start(id: &str) -> StreamEvent {
 }
 
 fn stream_text() -> Vec<StreamEvent> {
-    vec![
-        start("chatcmpl-text1"),
-        StreamEvent::Text("Bon".into()),
-        StreamEvent::Text("jour !".into()),
-        finish(FinishReason::Stop),
-        StreamEvent::Usage(usage(21, 4, 0)),
-    ]
+    text_events(start("chatcmpl-text1"))
 }
 
 fn stream_tools() -> Vec<StreamEvent> {

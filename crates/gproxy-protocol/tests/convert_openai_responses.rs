@@ -4,9 +4,10 @@
 mod common;
 
 use common::{
-    EventStrategy, args, assert_sse_eq, assistant, calc_tool, call, call_start, decode_sse,
-    encode_stream_with, finish, fixture_path, image_messages, sse_events, stream_fixture_payloads,
-    text, text_request, unsupported, usage, user, weather_question_and_calls, weather_tool,
+    EventStrategy, args, assert_sse_eq, assistant, calc_tool, call, call_start, capture,
+    decode_sse, encode_stream_with, finish, fixture_path, image_messages, sse_events,
+    stream_fixture_payloads, text, text_events, text_request, unsupported, usage, user,
+    weather_question_and_calls, weather_tool,
 };
 use gproxy_protocol::Protocol;
 use gproxy_protocol::convert::{
@@ -140,13 +141,7 @@ fn start(id: &str) -> StreamEvent {
 }
 
 fn stream_text() -> Vec<StreamEvent> {
-    vec![
-        start("resp_text1"),
-        StreamEvent::Text("Bon".into()),
-        StreamEvent::Text("jour !".into()),
-        finish(FinishReason::Stop),
-        StreamEvent::Usage(usage(21, 4, 0)),
-    ]
+    text_events(start("resp_text1"))
 }
 
 fn stream_tools() -> Vec<StreamEvent> {
@@ -832,8 +827,7 @@ fn request_reasoning_items_need_encrypted_content() {
 
 #[test]
 fn decodes_the_recorded_upstream_fixtures() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
-    let body = std::fs::read(format!("{dir}/openai_responses_body.json")).unwrap();
+    let body = capture("openai_responses_body.json");
     let resp = decode_response(P, &body).unwrap();
     assert_eq!(
         resp.content,
@@ -847,7 +841,7 @@ fn decodes_the_recorded_upstream_fixtures() {
     };
     assert_eq!(resp.usage, Some(expected_usage));
 
-    let stream = std::fs::read(format!("{dir}/openai_responses_stream.sse")).unwrap();
+    let stream = capture("openai_responses_stream.sse");
     let events = decode_stream(&stream);
     assert_eq!(
         events,

@@ -29,6 +29,13 @@ pub fn fixture(protocol: Protocol, name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+/// A recorded upstream capture: `tests/fixtures/<name>`.
+#[allow(dead_code)]
+pub fn capture(name: &str) -> Vec<u8> {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
 /// A converter fixture of `protocol`, parsed as JSON.
 #[allow(dead_code)]
 pub fn json_fixture(protocol: Protocol, name: &str) -> Value {
@@ -217,6 +224,18 @@ pub fn finish(reason: FinishReason) -> StreamEvent {
         reason,
         stop_sequence: None,
     }
+}
+
+/// The `text` case's stream after its `start`: "Bonjour !" in two deltas,
+/// a natural stop and the usage.
+pub fn text_events(start: StreamEvent) -> Vec<StreamEvent> {
+    vec![
+        start,
+        StreamEvent::Text("Bon".into()),
+        StreamEvent::Text("jour !".into()),
+        finish(FinishReason::Stop),
+        StreamEvent::Usage(usage(21, 4, 0)),
+    ]
 }
 
 /// A `ToolCallStart`.
