@@ -5,7 +5,7 @@ mod common;
 
 use common::{
     EventStrategy, args, assistant, calc_tool, call, call_start, decode_sse, encode_stream_with,
-    finish, fixture_path, image_messages, json_of, sse_events, stream_fixture_payloads,
+    finish, fixture_path, image_messages, json_of, sse_events, start_at, stream_fixture_payloads,
     text_events, text_request as request_text, usage, user, weather_question_and_calls,
     weather_tool,
 };
@@ -94,11 +94,7 @@ fn response_thinking() -> Response {
 }
 
 fn start(id: &str) -> StreamEvent {
-    StreamEvent::Start {
-        id: id.into(),
-        model: "test-model".into(),
-        created: Some(CREATED),
-    }
+    start_at(id, Some(CREATED))
 }
 
 fn stream_text() -> Vec<StreamEvent> {

@@ -5,7 +5,7 @@ mod common;
 
 use common::{
     EventStrategy, args, assert_sse_eq, assistant, calc_tool, call, call_start, capture,
-    decode_sse, encode_stream_with, finish, fixture_path, image_messages, sse_events,
+    decode_sse, encode_stream_with, finish, fixture_path, image_messages, sse_events, start_at,
     stream_fixture_payloads, text, text_events, text_request, unsupported, usage, user,
     weather_question_and_calls, weather_tool,
 };
@@ -133,11 +133,7 @@ fn response_thinking() -> Response {
 }
 
 fn start(id: &str) -> StreamEvent {
-    StreamEvent::Start {
-        id: id.into(),
-        model: "test-model".into(),
-        created: Some(CREATED),
-    }
+    start_at(id, Some(CREATED))
 }
 
 fn stream_text() -> Vec<StreamEvent> {

@@ -211,10 +211,15 @@ pub fn usage(input: u64, output: u64, reasoning: u64) -> Usage {
 /// A stream's `Start` with the fixtures' model and no `created`.
 #[allow(dead_code)]
 pub fn start(id: &str) -> StreamEvent {
+    start_at(id, None)
+}
+
+/// A stream's `Start` with the fixtures' model.
+pub fn start_at(id: &str, created: Option<i64>) -> StreamEvent {
     StreamEvent::Start {
         id: id.into(),
         model: "test-model".into(),
-        created: None,
+        created,
     }
 }
 
