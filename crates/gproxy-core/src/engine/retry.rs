@@ -5,7 +5,7 @@
 //!
 //! | failure | credential | request | circuit |
 //! |---|---|---|---|
-//! | 401/403 | disabled (reason, time) | another credential, no budget used | — |
+//! | 401/403 | disabled (reason, time) | another credential, no budget used; none left: the upstream's answer | — |
 //! | 429 local | cooldown (`Retry-After` or default; per model when the limit is) | another credential within the rate-limit budget, else the 429 | — |
 //! | 429 global | same | same | sustained past the escalation window: a failure, degraded |
 //! | 5xx, 529, timeout, connection | short transient cooldown | backoff, then again within the transient budget, else degraded | one failure when the budget is spent |
@@ -140,7 +140,7 @@ impl Engine {
         let mut rate_limit_left = settings.max_rate_limit_retries;
         let mut transient_retries = 0u32;
         let mut last_rate_limit: Option<GatewayError> = None;
-        let mut last_auth: Option<String> = None;
+        let mut last_auth: Option<GatewayError> = None;
         let mut attempts = 0u32;
         loop {
             let now = now_ms();
@@ -183,8 +183,10 @@ impl Engine {
                     if let Some(error) = last_rate_limit.take() {
                         return Err((Kind::RateLimited, error));
                     }
-                    if let Some(reason) = &last_auth {
-                        tracing::warn!(provider = name, reason, "no usable credential left");
+                    if let Some(error) = last_auth.take() {
+                        // This request disabled the last one: its answer goes back.
+                        tracing::warn!(provider = name, "no usable credential left");
+                        return Err((Kind::Other, error));
                     }
                     return Err((
                         Kind::Other,
@@ -230,9 +232,9 @@ impl Engine {
                             reason,
                             "credential refused upstream: disabled; retrying on another"
                         );
-                        lease.health.disable(reason.clone(), now_ms());
+                        lease.health.disable(reason, now_ms());
                         tried.push(lease.id);
-                        last_auth = Some(reason);
+                        last_auth = Some(self.upstream_error(req, plan, answer));
                         continue;
                     }
                     FailureClass::RateLimit {
