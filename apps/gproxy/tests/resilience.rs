@@ -672,3 +672,41 @@ async fn gemini_resource_exhausted_goes_back_as_429_in_gemini_shape() {
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
 }
+
+#[tokio::test]
+async fn a_weighted_pool_spreads_by_weight_and_persists_its_strategy() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let text = two_key_config(&mock, "")
+        .replace(
+            "base_url = \"",
+            "credential_strategy = \"weighted\"\nbase_url = \"",
+        )
+        .replace("name = \"k1\"\n", "name = \"k1\"\nweight = 3\n");
+    let gw = start(dir.path(), &text).await;
+    for _ in 0..8 {
+        let r = gw
+            .post(
+                "/v1/chat/completions",
+                ALICE_KEY,
+                chat("openai/gpt-4o", false),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let seen = keys_seen(&mock);
+    assert_eq!(seen.iter().filter(|k| *k == K1).count(), 6, "{seen:?}");
+    assert_eq!(seen.iter().filter(|k| *k == K2).count(), 2, "{seen:?}");
+    let openai = health_provider(&gw, "openai").await;
+    assert_eq!(openai["credential_strategy"], "weighted");
+    assert_eq!(openai["credential_states"][0]["weight"], 3);
+    let dsn = gw.dsn();
+    gw.stop().await;
+    let storage = gproxy_storage::Storage::connect(&dsn).await.unwrap();
+    let providers = storage.list_providers().await.unwrap();
+    let row = providers.iter().find(|p| p.name == "openai").unwrap();
+    assert_eq!(row.credential_strategy, "weighted");
+    let creds = storage.list_credentials().await.unwrap();
+    let k1 = creds.iter().find(|c| c.name == "k1").unwrap();
+    assert_eq!(k1.weight, 3);
+}

@@ -67,6 +67,8 @@ enum Kind {
     RateLimited,
     /// The provider answered a client error (it is healthy).
     ClientError,
+    /// The provider has no usable credential (none, or all disabled).
+    NoCredential,
     /// No usable credential, or a failure no retry can help.
     Other,
 }
@@ -112,7 +114,9 @@ impl Engine {
         let event = match &result {
             Ok(_) | Err((Kind::ClientError, _)) => Some(CircuitEvent::Success),
             Err((Kind::Degraded, _)) => None, // recorded where it happened
-            Err((Kind::RateLimited | Kind::Other, _)) => probe.then_some(CircuitEvent::Release),
+            Err((Kind::RateLimited | Kind::NoCredential | Kind::Other, _)) => {
+                probe.then_some(CircuitEvent::Release)
+            }
         };
         if let Some(event) = event {
             // A success only changes a half-open circuit (or a run of
@@ -121,7 +125,10 @@ impl Engine {
         }
         result.map_err(|(kind, error)| TargetFailure {
             error,
-            fallback: matches!(kind, Kind::Degraded | Kind::RateLimited),
+            fallback: matches!(
+                kind,
+                Kind::Degraded | Kind::RateLimited | Kind::NoCredential
+            ),
         })
     }
 
@@ -160,7 +167,7 @@ impl Engine {
                 Err(NoPick::Empty) if !provider.provider.requires_credential() => None,
                 Err(NoPick::Empty) => {
                     return Err((
-                        Kind::Other,
+                        Kind::NoCredential,
                         GatewayError::NoCredential {
                             provider: name.to_owned(),
                         },
@@ -186,10 +193,10 @@ impl Engine {
                     if let Some(error) = last_auth.take() {
                         // This request disabled the last one: its answer goes back.
                         tracing::warn!(provider = name, "no usable credential left");
-                        return Err((Kind::Other, error));
+                        return Err((Kind::NoCredential, error));
                     }
                     return Err((
-                        Kind::Other,
+                        Kind::NoCredential,
                         GatewayError::NoCredential {
                             provider: name.to_owned(),
                         },
