@@ -6,7 +6,7 @@
 //! when there is none or it cannot be reached. Local state is always kept
 //! up to date, so a Redis outage starts from warm state.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use gproxy_credential::clock::now_ms;
@@ -34,8 +34,15 @@ pub(crate) struct ResilienceState {
     pub(crate) settings: Resilience,
     shared: Option<Arc<dyn LimiterStore>>,
     shared_ok: AtomicBool,
+    /// While the store is failing, when it may be asked again (epoch ms).
+    retry_at: AtomicU64,
     last_error: Mutex<Option<String>>,
 }
+
+/// After a failed shared-store call, how long requests use local state
+/// only before the store is asked again (so an unreachable Redis costs one
+/// timeout per interval, not one per request).
+pub(crate) const SHARED_RETRY_INTERVAL_MS: u64 = 5_000;
 
 impl ResilienceState {
     pub(crate) fn new(settings: Resilience, shared: Option<Arc<dyn LimiterStore>>) -> Self {
@@ -43,6 +50,7 @@ impl ResilienceState {
             settings,
             shared,
             shared_ok: AtomicBool::new(true),
+            retry_at: AtomicU64::new(0),
             last_error: Mutex::new(None),
         }
     }
@@ -57,7 +65,20 @@ impl ResilienceState {
         }
     }
 
+    /// The shared store, unless it failed within the retry interval.
+    fn store(&self) -> Option<&Arc<dyn LimiterStore>> {
+        let store = self.shared.as_ref()?;
+        if !self.shared_ok.load(Ordering::Relaxed)
+            && now_ms() < self.retry_at.load(Ordering::Relaxed)
+        {
+            return None;
+        }
+        Some(store)
+    }
+
     fn failed(&self, e: &StoreError) {
+        self.retry_at
+            .store(now_ms() + SHARED_RETRY_INTERVAL_MS, Ordering::Relaxed);
         if self.shared_ok.swap(false, Ordering::Relaxed) {
             tracing::warn!(error = %e, "shared resilience state unreachable; serving on local state");
         }
@@ -74,7 +95,7 @@ impl ResilienceState {
             return Admission::Allowed;
         }
         let now = now_ms();
-        if let Some(store) = &self.shared {
+        if let Some(store) = self.store() {
             match store.admit(&provider.name, now, cfg).await {
                 Ok(a) => {
                     self.ok();
@@ -117,7 +138,7 @@ impl ResilienceState {
         provider
             .circuit
             .record(CircuitEvent::Failure, now_ms(), &cfg);
-        if let Some(store) = self.shared.clone() {
+        if let Some(store) = self.store().cloned() {
             let (this, name) = (self.clone(), provider.name.clone());
             tokio::spawn(async move {
                 match store
@@ -135,7 +156,7 @@ impl ResilienceState {
     pub(crate) async fn view(&self, provider: &ProviderRuntime) -> CircuitView {
         let cfg = &self.settings.circuit;
         let now = now_ms();
-        if let Some(store) = &self.shared {
+        if let Some(store) = self.store() {
             match store.view(&provider.name, now, cfg).await {
                 Ok(v) => {
                     self.ok();
@@ -147,27 +168,16 @@ impl ResilienceState {
         provider.circuit.view(now, cfg)
     }
 
-    /// A cooldown another instance set on credential `id` (for every model
-    /// or `model`), if any.
-    pub(crate) async fn shared_cooldown(&self, id: i64, model: &str) -> Option<(u64, bool)> {
-        let store = self.shared.as_ref()?;
+    /// A cooldown another instance set on credential `id` for every model
+    /// or for `model` (one round trip), if any. It is applied for `model`
+    /// only: a cooldown for every model is found again by other models.
+    pub(crate) async fn shared_cooldown(&self, id: i64, model: &str) -> Option<u64> {
+        let store = self.store()?;
         let keys = [cooldown_key(id, None), cooldown_key(id, Some(model))];
-        let now = now_ms();
-        let all = match store.cooldown_until(&keys[..1], now).await {
-            Ok(v) => v,
-            Err(e) => {
-                self.failed(&e);
-                return None;
-            }
-        };
-        if let Some(until) = all {
-            self.ok();
-            return Some((until, false));
-        }
-        match store.cooldown_until(&keys[1..], now).await {
-            Ok(v) => {
+        match store.cooldown_until(&keys, now_ms()).await {
+            Ok(until) => {
                 self.ok();
-                v.map(|until| (until, true))
+                until
             }
             Err(e) => {
                 self.failed(&e);
@@ -178,7 +188,7 @@ impl ResilienceState {
 
     /// Shares a cooldown of credential `id` (for every model or `model`).
     pub(crate) async fn share_cooldown(&self, id: i64, model: Option<&str>, until: u64) {
-        if let Some(store) = &self.shared {
+        if let Some(store) = self.store() {
             match store
                 .set_cooldown(&cooldown_key(id, model), until, now_ms())
                 .await
@@ -192,7 +202,7 @@ impl ResilienceState {
     /// Clears the shared cooldowns of credential `id` for `models` and for
     /// every model.
     pub(crate) async fn clear_cooldowns(&self, id: i64, models: &[String]) {
-        if let Some(store) = &self.shared {
+        if let Some(store) = self.store() {
             let mut keys = vec![cooldown_key(id, None)];
             keys.extend(models.iter().map(|m| cooldown_key(id, Some(m))));
             match store.clear_cooldowns(&keys).await {

@@ -153,13 +153,11 @@ impl Engine {
             let now = now_ms();
             let lease: Option<Lease> = match provider.pool.lease(&plan.model, now, &tried) {
                 Ok(lease) => {
-                    if let Some((until, per_model)) =
+                    if let Some(until) =
                         self.resilience.shared_cooldown(lease.id, &plan.model).await
                     {
                         // Another instance cooled this credential down.
-                        lease
-                            .health
-                            .cool_down(until, per_model.then_some(plan.model.as_str()));
+                        lease.health.cool_down(until, Some(plan.model.as_str()));
                         continue;
                     }
                     Some(lease)
