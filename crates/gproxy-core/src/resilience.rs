@@ -119,7 +119,7 @@ impl ResilienceState {
         let cfg = &self.settings.circuit;
         let now = now_ms();
         let local = provider.circuit.record(event, now, cfg);
-        if let (true, Some(store)) = (shared, &self.shared) {
+        if let (true, Some(store)) = (shared, self.store()) {
             match store.record(&provider.name, event, now, cfg).await {
                 Ok(r) => {
                     self.ok();
@@ -236,5 +236,128 @@ impl ResilienceState {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+    use std::time::Duration;
+
+    use gproxy_credential::{CircuitConfig, CircuitState, CredentialPool};
+    use gproxy_provider::ProviderRegistry;
+
+    use super::*;
+
+    /// A store that fails every call and counts them.
+    #[derive(Debug, Default)]
+    struct DownStore {
+        calls: AtomicUsize,
+    }
+
+    impl DownStore {
+        fn fail(&self) -> StoreError {
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            StoreError {
+                backend: "redis",
+                message: "connection refused".into(),
+            }
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl LimiterStore for DownStore {
+        fn backend(&self) -> &'static str {
+            "redis"
+        }
+        async fn admit(&self, _: &str, _: u64, _: &CircuitConfig) -> Result<Admission, StoreError> {
+            Err(self.fail())
+        }
+        async fn record(
+            &self,
+            _: &str,
+            _: CircuitEvent,
+            _: u64,
+            _: &CircuitConfig,
+        ) -> Result<Recorded, StoreError> {
+            Err(self.fail())
+        }
+        async fn view(
+            &self,
+            _: &str,
+            _: u64,
+            _: &CircuitConfig,
+        ) -> Result<CircuitView, StoreError> {
+            Err(self.fail())
+        }
+        async fn set_cooldown(&self, _: &str, _: u64, _: u64) -> Result<(), StoreError> {
+            Err(self.fail())
+        }
+        async fn cooldown_until(&self, _: &[String], _: u64) -> Result<Option<u64>, StoreError> {
+            Err(self.fail())
+        }
+        async fn clear_cooldowns(&self, _: &[String]) -> Result<(), StoreError> {
+            Err(self.fail())
+        }
+    }
+
+    fn provider() -> ProviderRuntime {
+        let registry = ProviderRegistry::builtin();
+        let provider = registry.get("openai").unwrap();
+        ProviderRuntime {
+            id: 1,
+            name: "openai".into(),
+            base_url: provider.default_base_url().to_owned(),
+            provider,
+            enabled: true,
+            pool: CredentialPool::new(Vec::new()),
+            circuit: Default::default(),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_store_falls_back_to_local_state_and_is_retried_later() {
+        let store = Arc::new(DownStore::default());
+        let mut settings = Resilience::default();
+        settings.circuit.failure_threshold = 2;
+        settings.circuit.cooldown_ms = 60_000;
+        let state = ResilienceState::new(settings, Some(store.clone()));
+        let p = provider();
+
+        assert_eq!(state.admit(&p).await, Admission::Allowed);
+        assert_eq!(store.calls.load(Ordering::Relaxed), 1);
+        let status = state.status();
+        assert_eq!((status.backend, status.status), ("redis", "unreachable"));
+        assert!(status.error.unwrap().contains("connection refused"));
+
+        // Local state keeps working, without asking the store again.
+        state.record(&p, CircuitEvent::Failure, true).await;
+        let r = state.record(&p, CircuitEvent::Failure, true).await;
+        assert_eq!(r.view.state, CircuitState::Open);
+        assert!(matches!(state.admit(&p).await, Admission::Rejected { .. }));
+        assert_eq!(state.shared_cooldown(1, "m").await, None);
+        assert_eq!(store.calls.load(Ordering::Relaxed), 1, "skipped while down");
+
+        // After the retry interval the store is asked again.
+        tokio::time::advance(Duration::from_millis(SHARED_RETRY_INTERVAL_MS + 1)).await;
+        assert!(matches!(state.admit(&p).await, Admission::Rejected { .. }));
+        assert_eq!(store.calls.load(Ordering::Relaxed), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_local_circuit_probes_after_its_cooldown() {
+        let mut settings = Resilience::default();
+        settings.circuit.failure_threshold = 1;
+        settings.circuit.cooldown_ms = 10_000;
+        let state = ResilienceState::new(settings, None);
+        let p = provider();
+        state.record(&p, CircuitEvent::Failure, true).await;
+        assert!(matches!(state.admit(&p).await, Admission::Rejected { .. }));
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert_eq!(state.view(&p).await.state, CircuitState::HalfOpen);
+        assert_eq!(state.admit(&p).await, Admission::Probe);
+        state.record(&p, CircuitEvent::Success, true).await;
+        assert_eq!(state.view(&p).await.state, CircuitState::Closed);
+        assert_eq!(state.status().status, "ok");
     }
 }
