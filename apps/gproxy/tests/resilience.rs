@@ -710,3 +710,50 @@ async fn a_weighted_pool_spreads_by_weight_and_persists_its_strategy() {
     let k1 = creds.iter().find(|c| c.name == "k1").unwrap();
     assert_eq!(k1.weight, 3);
 }
+
+#[tokio::test]
+async fn a_concurrent_429_storm_does_not_become_a_retry_storm() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = std::sync::Arc::new(start(dir.path(), &two_key_config(&mock, "")).await);
+    for _ in 0..40 {
+        mock.push_fault_for_key(K1, Fault::rate_limited(30));
+        mock.push_fault_for_key(K2, Fault::rate_limited(30));
+    }
+    let wave = |gw: std::sync::Arc<Gateway>| async move {
+        let mut tasks = Vec::new();
+        for _ in 0..20 {
+            let gw = gw.clone();
+            tasks.push(tokio::spawn(async move {
+                gw.post(
+                    "/v1/chat/completions",
+                    ALICE_KEY,
+                    chat("openai/gpt-4o", true),
+                )
+                .await
+            }));
+        }
+        let mut replies = Vec::new();
+        for t in tasks {
+            replies.push(t.await.unwrap());
+        }
+        replies
+    };
+    let started = Instant::now();
+    for r in wave(gw.clone()).await {
+        assert_eq!(r.status, 429, "{}", r.text());
+        assert!(r.header("retry-after").is_some());
+    }
+    let first = mock.request_count();
+    assert!(
+        first <= 40,
+        "each request tries each key at most once: {first}"
+    );
+    // Every key cools down: the next wave never reaches the upstream.
+    for r in wave(gw.clone()).await {
+        assert_eq!(r.status, 429);
+        assert!(r.header("retry-after").is_some());
+    }
+    assert_eq!(mock.request_count(), first);
+    assert!(started.elapsed() < Duration::from_secs(10), "no waiting");
+}
