@@ -1,6 +1,6 @@
 //! The egress proxy (`--proxy` / `proxy = "..."`) through the real binary:
 //! upstream calls go through a mock HTTP CONNECT or SOCKS5 proxy, with and
-//! without credentials, and a proxy that refuses makes the gateway answer 502
+//! without credentials, and a proxy that refuses ends in the degraded 503
 //! in the client's protocol shape instead of hanging.
 #![cfg(test)]
 
@@ -162,7 +162,7 @@ async fn proxy_from_the_config_file_is_used() {
 }
 
 #[tokio::test]
-async fn a_refusing_proxy_is_a_502_in_the_client_shape() {
+async fn a_refusing_proxy_ends_degraded_in_the_client_shape() {
     for kind in [ProxyKind::HttpConnect, ProxyKind::Socks5] {
         let mock = MockUpstream::start().await.unwrap();
         let proxy = MockProxy::start(kind, creds()).await.unwrap();
@@ -176,7 +176,12 @@ async fn a_refusing_proxy_is_a_502_in_the_client_shape() {
         )
         .await
         .unwrap_or_else(|_| panic!("{kind:?}: the gateway hung on a refusing proxy"));
-        assert_eq!(reply.status, 502, "{kind:?}: {}", reply.text());
+        // A connection failure is transient: retried, then the degraded 503.
+        assert_eq!(reply.status, 503, "{kind:?}: {}", reply.text());
+        assert_eq!(
+            reply.header("x-llm-proxy-error-class"),
+            Some("provider_degraded")
+        );
         let v = reply.json();
         assert!(v["error"]["message"].is_string(), "{kind:?}: {v}");
         assert!(v["error"]["type"].is_string(), "{kind:?}: {v}");

@@ -232,24 +232,53 @@ async fn upstream_errors_keep_status_headers_and_body() {
         "the upstream body, untouched"
     );
 
-    mock.push_fault(Fault::overloaded());
+    // 529 until the retries run out: the degraded signal, Anthropic's shape.
+    for _ in 0..3 {
+        mock.push_fault(Fault::overloaded());
+    }
     let reply = gw.post(r[2].1, ALICE_KEY, r[2].2.clone()).await;
-    assert_eq!(reply.status, 529);
-    assert_eq!(reply.json()["error"]["type"], "overloaded_error");
+    assert_eq!(reply.status, 503);
+    assert_eq!(
+        reply.header("x-llm-proxy-error-class"),
+        Some("provider_degraded")
+    );
+    assert!(assert_shape("claude", &reply.json(), 503).contains("Overloaded"));
 
     mock.push_fault(Fault::rate_limited(3));
     let reply = gw.post(r[3].1, ALICE_KEY, r[3].2.clone()).await;
     assert_eq!(reply.status, 429);
     assert_eq!(reply.json()["error"]["status"], "RESOURCE_EXHAUSTED");
 
-    mock.push_fault(Fault::server_error());
-    let reply = gw.post(r[1].1, ALICE_KEY, r[1].2.clone()).await;
-    assert_eq!(reply.status, 500);
-    assert_shape("openai_responses", &reply.json(), 500);
+    // A client error passes through untouched and is never retried.
+    mock.clear();
+    mock.push_fault(Fault::Status {
+        status: 400,
+        retry_after: None,
+        body: None,
+    });
+    let reply = gw.post(r[2].1, ALICE_KEY, r[2].2.clone()).await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.json()["error"]["type"], "invalid_request_error");
+    assert_eq!(mock.request_count(), 1);
 
+    // The only openai key was rate limited for gpt-4o-mini: other models.
+    for _ in 0..3 {
+        mock.push_fault(Fault::server_error());
+    }
+    let responses = json!({"model": "gpt-4o", "input": "hi"});
+    let reply = gw.post(r[1].1, ALICE_KEY, responses).await;
+    assert_eq!(reply.status, 503);
+    assert_shape("openai_responses", &reply.json(), 503);
+
+    // A 401 disables the key; with no other key its answer goes back.
     mock.push_fault(Fault::unauthorized());
-    let reply = gw.post(r[0].1, ALICE_KEY, r[0].2.clone()).await;
+    let chat = json!({"model": "gpt-4.1", "messages": [{"role": "user", "content": "hi"}]});
+    let reply = gw.post(r[0].1, ALICE_KEY, chat.clone()).await;
     assert_eq!(reply.status, 401);
+    let count = mock.request_count();
+    let after = gw.post(r[0].1, ALICE_KEY, chat).await;
+    assert_eq!(after.status, 503, "no usable credential: {}", after.text());
+    assert_eq!(mock.request_count(), count);
 
     let rid = reply.header("x-request-id").unwrap().to_owned();
     let row = gw.log_of(&rid).await;
@@ -263,7 +292,7 @@ async fn upstream_errors_keep_status_headers_and_body() {
 }
 
 #[tokio::test]
-async fn unreachable_upstream_is_502_and_slow_first_byte_is_504() {
+async fn unreachable_upstream_and_slow_first_bytes_end_degraded_after_retries() {
     let mock = MockUpstream::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let dead = "[[providers]]\nname = \"deadai\"\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\n[[providers.credentials]]\napi_key = \"sk-dead-000\"\n";
@@ -277,13 +306,21 @@ async fn unreachable_upstream_is_502_and_slow_first_byte_is_504() {
     let reply = gw
         .post("/deadai/v1/chat/completions", ALICE_KEY, r[0].2.clone())
         .await;
-    assert_eq!(reply.status, 502, "{}", reply.text());
+    assert_eq!(reply.status, 503, "{}", reply.text());
+    assert_eq!(
+        reply.header("x-llm-proxy-error-class"),
+        Some("provider_degraded")
+    );
     assert!(
-        assert_shape("openai_chat", &reply.json(), 502).contains("cannot reach upstream `deadai`")
+        assert_shape("openai_chat", &reply.json(), 503).contains("cannot reach upstream `deadai`")
     );
 
-    mock.push_fault(Fault::SlowFirstByte(std::time::Duration::from_secs(3)));
+    // Every attempt (the first and two retries) times out.
+    for _ in 0..3 {
+        mock.push_fault(Fault::SlowFirstByte(std::time::Duration::from_secs(3)));
+    }
     let reply = gw.post(r[2].1, ALICE_KEY, r[2].2.clone()).await;
-    assert_eq!(reply.status, 504);
-    assert!(assert_shape("claude", &reply.json(), 504).contains("timed out"));
+    assert_eq!(reply.status, 503);
+    assert!(assert_shape("claude", &reply.json(), 503).contains("timed out"));
+    assert_eq!(mock.request_count(), 3);
 }

@@ -398,6 +398,36 @@ mod tests {
     }
 
     #[test]
+    fn tried_targets_are_skipped_for_fallback() {
+        let route = ModelRoute::new(
+            "smart".into(),
+            Strategy::Ordered,
+            vec![
+                target("openai", "gpt-4o-mini", 1),
+                target("deepseek", "deepseek-chat", 1),
+            ],
+        );
+        let p = providers(&[("openai", "openai", true), ("deepseek", "deepseek", true)]);
+        let tried = vec![("openai".to_owned(), "gpt-4o-mini".to_owned())];
+        let (provider, t) = route
+            .resolve_excluding(&p, Protocol::OpenAiChat, &tried)
+            .unwrap();
+        assert_eq!(
+            (provider.name.as_str(), t.model.as_str()),
+            ("deepseek", "deepseek-chat")
+        );
+        let all = vec![
+            tried[0].clone(),
+            ("deepseek".to_owned(), "deepseek-chat".to_owned()),
+        ];
+        assert!(
+            route
+                .resolve_excluding(&p, Protocol::OpenAiChat, &all)
+                .is_err()
+        );
+    }
+
+    #[test]
     fn weighted_spreads_by_weight_over_usable_targets() {
         let route = ModelRoute::new(
             "balanced".into(),

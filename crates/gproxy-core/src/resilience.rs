@@ -6,7 +6,7 @@
 //! when there is none or it cannot be reached. Local state is always kept
 //! up to date, so a Redis outage starts from warm state.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use gproxy_credential::clock::now_ms;
@@ -34,8 +34,15 @@ pub(crate) struct ResilienceState {
     pub(crate) settings: Resilience,
     shared: Option<Arc<dyn LimiterStore>>,
     shared_ok: AtomicBool,
+    /// While the store is failing, when it may be asked again (epoch ms).
+    retry_at: AtomicU64,
     last_error: Mutex<Option<String>>,
 }
+
+/// After a failed shared-store call, how long requests use local state
+/// only before the store is asked again (so an unreachable Redis costs one
+/// timeout per interval, not one per request).
+pub(crate) const SHARED_RETRY_INTERVAL_MS: u64 = 5_000;
 
 impl ResilienceState {
     pub(crate) fn new(settings: Resilience, shared: Option<Arc<dyn LimiterStore>>) -> Self {
@@ -43,6 +50,7 @@ impl ResilienceState {
             settings,
             shared,
             shared_ok: AtomicBool::new(true),
+            retry_at: AtomicU64::new(0),
             last_error: Mutex::new(None),
         }
     }
@@ -57,7 +65,20 @@ impl ResilienceState {
         }
     }
 
+    /// The shared store, unless it failed within the retry interval.
+    fn store(&self) -> Option<&Arc<dyn LimiterStore>> {
+        let store = self.shared.as_ref()?;
+        if !self.shared_ok.load(Ordering::Relaxed)
+            && now_ms() < self.retry_at.load(Ordering::Relaxed)
+        {
+            return None;
+        }
+        Some(store)
+    }
+
     fn failed(&self, e: &StoreError) {
+        self.retry_at
+            .store(now_ms() + SHARED_RETRY_INTERVAL_MS, Ordering::Relaxed);
         if self.shared_ok.swap(false, Ordering::Relaxed) {
             tracing::warn!(error = %e, "shared resilience state unreachable; serving on local state");
         }
@@ -74,7 +95,7 @@ impl ResilienceState {
             return Admission::Allowed;
         }
         let now = now_ms();
-        if let Some(store) = &self.shared {
+        if let Some(store) = self.store() {
             match store.admit(&provider.name, now, cfg).await {
                 Ok(a) => {
                     self.ok();
@@ -98,7 +119,7 @@ impl ResilienceState {
         let cfg = &self.settings.circuit;
         let now = now_ms();
         let local = provider.circuit.record(event, now, cfg);
-        if let (true, Some(store)) = (shared, &self.shared) {
+        if let (true, Some(store)) = (shared, self.store()) {
             match store.record(&provider.name, event, now, cfg).await {
                 Ok(r) => {
                     self.ok();
@@ -117,7 +138,7 @@ impl ResilienceState {
         provider
             .circuit
             .record(CircuitEvent::Failure, now_ms(), &cfg);
-        if let Some(store) = self.shared.clone() {
+        if let Some(store) = self.store().cloned() {
             let (this, name) = (self.clone(), provider.name.clone());
             tokio::spawn(async move {
                 match store
@@ -135,7 +156,7 @@ impl ResilienceState {
     pub(crate) async fn view(&self, provider: &ProviderRuntime) -> CircuitView {
         let cfg = &self.settings.circuit;
         let now = now_ms();
-        if let Some(store) = &self.shared {
+        if let Some(store) = self.store() {
             match store.view(&provider.name, now, cfg).await {
                 Ok(v) => {
                     self.ok();
@@ -147,27 +168,16 @@ impl ResilienceState {
         provider.circuit.view(now, cfg)
     }
 
-    /// A cooldown another instance set on credential `id` (for every model
-    /// or `model`), if any.
-    pub(crate) async fn shared_cooldown(&self, id: i64, model: &str) -> Option<(u64, bool)> {
-        let store = self.shared.as_ref()?;
+    /// A cooldown another instance set on credential `id` for every model
+    /// or for `model` (one round trip), if any. It is applied for `model`
+    /// only: a cooldown for every model is found again by other models.
+    pub(crate) async fn shared_cooldown(&self, id: i64, model: &str) -> Option<u64> {
+        let store = self.store()?;
         let keys = [cooldown_key(id, None), cooldown_key(id, Some(model))];
-        let now = now_ms();
-        let all = match store.cooldown_until(&keys[..1], now).await {
-            Ok(v) => v,
-            Err(e) => {
-                self.failed(&e);
-                return None;
-            }
-        };
-        if let Some(until) = all {
-            self.ok();
-            return Some((until, false));
-        }
-        match store.cooldown_until(&keys[1..], now).await {
-            Ok(v) => {
+        match store.cooldown_until(&keys, now_ms()).await {
+            Ok(until) => {
                 self.ok();
-                v.map(|until| (until, true))
+                until
             }
             Err(e) => {
                 self.failed(&e);
@@ -178,7 +188,7 @@ impl ResilienceState {
 
     /// Shares a cooldown of credential `id` (for every model or `model`).
     pub(crate) async fn share_cooldown(&self, id: i64, model: Option<&str>, until: u64) {
-        if let Some(store) = &self.shared {
+        if let Some(store) = self.store() {
             match store
                 .set_cooldown(&cooldown_key(id, model), until, now_ms())
                 .await
@@ -192,7 +202,7 @@ impl ResilienceState {
     /// Clears the shared cooldowns of credential `id` for `models` and for
     /// every model.
     pub(crate) async fn clear_cooldowns(&self, id: i64, models: &[String]) {
-        if let Some(store) = &self.shared {
+        if let Some(store) = self.store() {
             let mut keys = vec![cooldown_key(id, None)];
             keys.extend(models.iter().map(|m| cooldown_key(id, Some(m))));
             match store.clear_cooldowns(&keys).await {
@@ -226,5 +236,128 @@ impl ResilienceState {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+    use std::time::Duration;
+
+    use gproxy_credential::{CircuitConfig, CircuitState, CredentialPool};
+    use gproxy_provider::ProviderRegistry;
+
+    use super::*;
+
+    /// A store that fails every call and counts them.
+    #[derive(Debug, Default)]
+    struct DownStore {
+        calls: AtomicUsize,
+    }
+
+    impl DownStore {
+        fn fail(&self) -> StoreError {
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            StoreError {
+                backend: "redis",
+                message: "connection refused".into(),
+            }
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl LimiterStore for DownStore {
+        fn backend(&self) -> &'static str {
+            "redis"
+        }
+        async fn admit(&self, _: &str, _: u64, _: &CircuitConfig) -> Result<Admission, StoreError> {
+            Err(self.fail())
+        }
+        async fn record(
+            &self,
+            _: &str,
+            _: CircuitEvent,
+            _: u64,
+            _: &CircuitConfig,
+        ) -> Result<Recorded, StoreError> {
+            Err(self.fail())
+        }
+        async fn view(
+            &self,
+            _: &str,
+            _: u64,
+            _: &CircuitConfig,
+        ) -> Result<CircuitView, StoreError> {
+            Err(self.fail())
+        }
+        async fn set_cooldown(&self, _: &str, _: u64, _: u64) -> Result<(), StoreError> {
+            Err(self.fail())
+        }
+        async fn cooldown_until(&self, _: &[String], _: u64) -> Result<Option<u64>, StoreError> {
+            Err(self.fail())
+        }
+        async fn clear_cooldowns(&self, _: &[String]) -> Result<(), StoreError> {
+            Err(self.fail())
+        }
+    }
+
+    fn provider() -> ProviderRuntime {
+        let registry = ProviderRegistry::builtin();
+        let provider = registry.get("openai").unwrap();
+        ProviderRuntime {
+            id: 1,
+            name: "openai".into(),
+            base_url: provider.default_base_url().to_owned(),
+            provider,
+            enabled: true,
+            pool: CredentialPool::new(Vec::new()),
+            circuit: Default::default(),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_store_falls_back_to_local_state_and_is_retried_later() {
+        let store = Arc::new(DownStore::default());
+        let mut settings = Resilience::default();
+        settings.circuit.failure_threshold = 2;
+        settings.circuit.cooldown_ms = 60_000;
+        let state = ResilienceState::new(settings, Some(store.clone()));
+        let p = provider();
+
+        assert_eq!(state.admit(&p).await, Admission::Allowed);
+        assert_eq!(store.calls.load(Ordering::Relaxed), 1);
+        let status = state.status();
+        assert_eq!((status.backend, status.status), ("redis", "unreachable"));
+        assert!(status.error.unwrap().contains("connection refused"));
+
+        // Local state keeps working, without asking the store again.
+        state.record(&p, CircuitEvent::Failure, true).await;
+        let r = state.record(&p, CircuitEvent::Failure, true).await;
+        assert_eq!(r.view.state, CircuitState::Open);
+        assert!(matches!(state.admit(&p).await, Admission::Rejected { .. }));
+        assert_eq!(state.shared_cooldown(1, "m").await, None);
+        assert_eq!(store.calls.load(Ordering::Relaxed), 1, "skipped while down");
+
+        // After the retry interval the store is asked again.
+        tokio::time::advance(Duration::from_millis(SHARED_RETRY_INTERVAL_MS + 1)).await;
+        assert!(matches!(state.admit(&p).await, Admission::Rejected { .. }));
+        assert_eq!(store.calls.load(Ordering::Relaxed), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_local_circuit_probes_after_its_cooldown() {
+        let mut settings = Resilience::default();
+        settings.circuit.failure_threshold = 1;
+        settings.circuit.cooldown_ms = 10_000;
+        let state = ResilienceState::new(settings, None);
+        let p = provider();
+        state.record(&p, CircuitEvent::Failure, true).await;
+        assert!(matches!(state.admit(&p).await, Admission::Rejected { .. }));
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert_eq!(state.view(&p).await.state, CircuitState::HalfOpen);
+        assert_eq!(state.admit(&p).await, Admission::Probe);
+        state.record(&p, CircuitEvent::Success, true).await;
+        assert_eq!(state.view(&p).await.state, CircuitState::Closed);
+        assert_eq!(state.status().status, "ok");
     }
 }

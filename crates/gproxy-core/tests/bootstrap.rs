@@ -251,3 +251,36 @@ async fn model_routes_are_upserted_by_name_at_every_start() {
         ("openai", 2)
     );
 }
+
+#[tokio::test]
+async fn circuit_breaker_settings_merge_and_persist() {
+    use gproxy_core::SharedBackend;
+    let dir = tempfile::tempdir().unwrap();
+    let boot = bootstrap(args(dir.path(), None)).await.unwrap();
+    let r = &boot.settings.resilience;
+    assert!(r.circuit.enabled);
+    assert_eq!(
+        (r.circuit.failure_threshold, r.max_transient_retries),
+        (5, 2)
+    );
+    assert_eq!(r.backend, SharedBackend::Memory);
+    drop(boot);
+
+    let file = "[circuit_breaker]\nfailure_threshold = 9\nbackend = \"redis\"\nredis_url = \"redis://127.0.0.1:1\"\ntest_mode_enabled = true\n";
+    let boot = bootstrap(args(dir.path(), Some(file))).await.unwrap();
+    assert_eq!(boot.settings.resilience.circuit.failure_threshold, 9);
+    assert!(boot.settings.resilience.test_mode_enabled);
+    drop(boot);
+
+    // Without the file the stored merge is used.
+    let boot = bootstrap(args(dir.path(), None)).await.unwrap();
+    let r = &boot.settings.resilience;
+    assert_eq!(r.circuit.failure_threshold, 9);
+    assert_eq!(
+        r.backend,
+        SharedBackend::Redis {
+            url: "redis://127.0.0.1:1".into(),
+            prefix: "gproxy:".into()
+        }
+    );
+}

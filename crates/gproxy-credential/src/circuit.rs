@@ -121,6 +121,8 @@ pub struct CircuitCell {
     probe_until: u64,
     /// Start of the current run of global rate limits (0: none).
     rate_limited_since: u64,
+    /// The last global rate limit of the run.
+    rate_limited_last: u64,
 }
 
 impl CircuitCell {
@@ -155,9 +157,14 @@ impl CircuitCell {
         let mut escalated = false;
         let event = match event {
             CircuitEvent::GlobalRateLimit => {
-                if self.rate_limited_since == 0 {
+                // A run: global rate limits with no gap longer than the
+                // escalation window (and no success) between them.
+                if self.rate_limited_since == 0
+                    || now.saturating_sub(self.rate_limited_last) > cfg.escalation_ms
+                {
                     self.rate_limited_since = now;
                 }
+                self.rate_limited_last = now;
                 if now - self.rate_limited_since >= cfg.escalation_ms {
                     escalated = true;
                     CircuitEvent::Failure
@@ -348,6 +355,18 @@ mod tests {
         assert!(
             !b.record(CircuitEvent::GlobalRateLimit, now_ms(), &cfg)
                 .escalated
+        );
+        // So does a gap longer than the window.
+        tokio::time::advance(Duration::from_secs(4)).await;
+        assert!(
+            !b.record(CircuitEvent::GlobalRateLimit, now_ms(), &cfg)
+                .escalated
+        );
+        tokio::time::advance(Duration::from_secs(6)).await;
+        assert!(
+            !b.record(CircuitEvent::GlobalRateLimit, now_ms(), &cfg)
+                .escalated,
+            "a gap of 6 s > 5 s starts a new run"
         );
     }
 

@@ -11,14 +11,29 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch, on tokio's clock.
 pub fn now_ms() -> u64 {
-    static BASE: OnceLock<(tokio::time::Instant, u64)> = OnceLock::new();
+    // The anchor is back-dated, so that a paused test runtime (whose clock
+    // starts frozen at its creation, before the first call here) never
+    // reads a time before it.
+    static BASE: OnceLock<(std::time::Instant, u64)> = OnceLock::new();
     let (instant, epoch_ms) = BASE.get_or_init(|| {
+        let now = std::time::Instant::now();
+        let back = [3600, 60, 1]
+            .into_iter()
+            .map(std::time::Duration::from_secs)
+            .find(|d| now.checked_sub(*d).is_some())
+            .unwrap_or_default();
         let epoch_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-        (tokio::time::Instant::now(), epoch_ms)
+        let back_ms = u64::try_from(back.as_millis()).unwrap_or(0);
+        (
+            now.checked_sub(back).unwrap_or(now),
+            epoch_ms.saturating_sub(back_ms),
+        )
     });
-    let elapsed = tokio::time::Instant::now().saturating_duration_since(*instant);
+    let elapsed = tokio::time::Instant::now()
+        .into_std()
+        .saturating_duration_since(*instant);
     epoch_ms.saturating_add(u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
 }
 

@@ -211,6 +211,26 @@ mod tests {
         assert_eq!(h.view(350).state, "transient_cooldown");
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_cooldown_ends_when_its_time_comes() {
+        use crate::clock::now_ms;
+        let h = CredentialHealth::new();
+        h.cool_down(now_ms() + 30_000, None);
+        h.transient(now_ms() + 5_000);
+        assert!(matches!(
+            h.availability("m", now_ms()),
+            Availability::Cooling(_)
+        ));
+        tokio::time::advance(std::time::Duration::from_secs(29)).await;
+        assert!(matches!(
+            h.availability("m", now_ms()),
+            Availability::Cooling(_)
+        ));
+        tokio::time::advance(std::time::Duration::from_secs(2)).await;
+        assert_eq!(h.availability("m", now_ms()), Availability::Ready);
+        assert_eq!(h.view(now_ms()).state, "ok");
+    }
+
     #[test]
     fn disable_and_enable() {
         let h = CredentialHealth::new();

@@ -35,6 +35,16 @@ pub enum Fault {
         /// Raw body; `None` renders the protocol's error body.
         body: Option<String>,
     },
+    /// Like [`Fault::Status`], with extra response headers (e.g. OpenAI's
+    /// `x-ratelimit-remaining-*`).
+    StatusWithHeaders {
+        /// HTTP status code (an invalid code answers 500).
+        status: u16,
+        /// Extra response headers (name, value); invalid ones are skipped.
+        headers: Vec<(String, String)>,
+        /// Raw body; `None` renders the protocol's error body.
+        body: Option<String>,
+    },
     /// Wait this long before sending response headers (then answer normally).
     SlowFirstByte(Duration),
     /// Stream normally but cut the connection (abort the body with an error,

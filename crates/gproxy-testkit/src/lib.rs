@@ -146,6 +146,10 @@ pub(crate) struct Shared {
     stream_delay_nanos: AtomicU64,
     /// The OAuth token endpoint's state.
     oauth: Mutex<oauth::OAuthState>,
+    /// Keys answered with 401 (revoked).
+    revoked: Mutex<Vec<String>>,
+    /// Pending faults of requests presenting one key.
+    key_faults: Mutex<std::collections::HashMap<String, VecDeque<Fault>>>,
 }
 
 /// Locks `m`, ignoring poisoning (the data stays usable for a test helper).
@@ -163,6 +167,8 @@ impl Shared {
             stream_chunks: AtomicUsize::new(DEFAULT_STREAM_CHUNKS),
             stream_delay_nanos: AtomicU64::new(0),
             oauth: Mutex::new(oauth::OAuthState::default()),
+            revoked: Mutex::new(Vec::new()),
+            key_faults: Mutex::new(std::collections::HashMap::new()),
         }
     }
 
@@ -178,6 +184,16 @@ impl Shared {
     /// Takes the next pending fault, if any.
     pub(crate) fn next_fault(&self) -> Option<Fault> {
         lock(&self.faults).pop_front()
+    }
+
+    /// Whether `key` was revoked.
+    pub(crate) fn is_revoked(&self, key: &str) -> bool {
+        lock(&self.revoked).iter().any(|k| k == key)
+    }
+
+    /// Takes the next pending fault for requests presenting `key`, if any.
+    pub(crate) fn next_key_fault(&self, key: &str) -> Option<Fault> {
+        lock(&self.key_faults).get_mut(key)?.pop_front()
     }
 
     /// Current stream settings: delta count (at least 1) and delay.
@@ -243,6 +259,7 @@ impl MockUpstream {
     pub fn clear(&self) {
         lock(&self.shared.requests).clear();
         lock(&self.shared.faults).clear();
+        lock(&self.shared.key_faults).clear();
         self.shared.count.store(0, Ordering::Relaxed);
     }
 
@@ -250,6 +267,22 @@ impl MockUpstream {
     /// incoming request (whatever its route).
     pub fn push_fault(&self, fault: Fault) {
         lock(&self.shared.faults).push_back(fault);
+    }
+
+    /// Revokes `key`: from now on every request presenting it (bearer,
+    /// `x-api-key`, `x-goog-api-key` or `?key=`) is answered 401 in the
+    /// protocol's shape, before any queued fault.
+    pub fn revoke_key(&self, key: &str) {
+        lock(&self.shared.revoked).push(key.to_owned());
+    }
+
+    /// Queues a fault for requests presenting `key` only; these are played
+    /// before the shared queue of [`MockUpstream::push_fault`].
+    pub fn push_fault_for_key(&self, key: &str, fault: Fault) {
+        lock(&self.shared.key_faults)
+            .entry(key.to_owned())
+            .or_default()
+            .push_back(fault);
     }
 
     /// Turns request recording on (the default) or off (for benchmarks).

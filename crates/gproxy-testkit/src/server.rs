@@ -85,6 +85,16 @@ impl MockRequest {
         (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
     }
 
+    /// The API key the request presents: bearer token, `x-api-key`,
+    /// `x-goog-api-key` or the `key` query parameter.
+    pub(crate) fn presented_key(&self) -> Option<String> {
+        self.bearer()
+            .or_else(|| self.header("x-api-key"))
+            .or_else(|| self.header("x-goog-api-key"))
+            .or_else(|| self.query_param("key"))
+            .map(str::to_owned)
+    }
+
     /// A query parameter.
     pub(crate) fn query_param(&self, name: &str) -> Option<&str> {
         query_param(self.query.as_deref(), name)
@@ -233,7 +243,34 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<MockBody> {
         cut: None,
         id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
     };
-    match shared.next_fault() {
+    if let Some(key) = request.presented_key()
+        && shared.is_revoked(&key)
+    {
+        let protocol = Protocol::detect(&request.path, &request.headers);
+        return fault::status_reply(protocol, 401, None, None, reply.id);
+    }
+    let key_fault = request
+        .presented_key()
+        .and_then(|key| shared.next_key_fault(&key));
+    match key_fault.or_else(|| shared.next_fault()) {
+        Some(Fault::StatusWithHeaders {
+            status,
+            headers,
+            body,
+        }) => {
+            let protocol = Protocol::detect(&request.path, &request.headers);
+            let mut response =
+                fault::status_reply(protocol, status, None, body.as_deref(), reply.id);
+            for (name, value) in headers {
+                if let (Ok(name), Ok(value)) = (
+                    http::HeaderName::from_bytes(name.as_bytes()),
+                    HeaderValue::from_str(&value),
+                ) {
+                    response.headers_mut().insert(name, value);
+                }
+            }
+            return response;
+        }
         Some(Fault::Status {
             status,
             retry_after,

@@ -92,6 +92,35 @@ impl CircuitBreakerConfig {
 #[cfg(test)]
 mod tests {
     use super::super::tests::parse;
+    use gproxy_credential::Strategy;
+
+    #[test]
+    fn credential_strategy_and_weight_parse_and_validate() {
+        let c = parse(
+            "[[providers]]\nname = \"openai\"\ncredential_strategy = \"least_in_flight\"\n[[providers.credentials]]\napi_key = \"sk-1\"\nweight = 4\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.providers[0].credential_strategy,
+            Some(Strategy::LeastInFlight)
+        );
+        assert_eq!(c.providers[0].credentials[0].weight, Some(4));
+        let err = parse(
+            "[[providers]]\nname = \"openai\"\n[[providers.credentials]]\napi_key = \"sk-1\"\nweight = 0\n",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("providers[0].credentials[0].weight"),
+            "{err}"
+        );
+        let err = parse("[[providers]]\nname = \"openai\"\ncredential_strategy = \"random\"\n")
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("providers[0].credential_strategy"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn the_section_parses_and_validates() {

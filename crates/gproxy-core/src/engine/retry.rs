@@ -5,7 +5,7 @@
 //!
 //! | failure | credential | request | circuit |
 //! |---|---|---|---|
-//! | 401/403 | disabled (reason, time) | another credential, no budget used | — |
+//! | 401/403 | disabled (reason, time) | another credential, no budget used; none left: the upstream's answer | — |
 //! | 429 local | cooldown (`Retry-After` or default; per model when the limit is) | another credential within the rate-limit budget, else the 429 | — |
 //! | 429 global | same | same | sustained past the escalation window: a failure, degraded |
 //! | 5xx, 529, timeout, connection | short transient cooldown | backoff, then again within the transient budget, else degraded | one failure when the budget is spent |
@@ -67,6 +67,8 @@ enum Kind {
     RateLimited,
     /// The provider answered a client error (it is healthy).
     ClientError,
+    /// The provider has no usable credential (none, or all disabled).
+    NoCredential,
     /// No usable credential, or a failure no retry can help.
     Other,
 }
@@ -112,7 +114,9 @@ impl Engine {
         let event = match &result {
             Ok(_) | Err((Kind::ClientError, _)) => Some(CircuitEvent::Success),
             Err((Kind::Degraded, _)) => None, // recorded where it happened
-            Err((Kind::RateLimited | Kind::Other, _)) => probe.then_some(CircuitEvent::Release),
+            Err((Kind::RateLimited | Kind::NoCredential | Kind::Other, _)) => {
+                probe.then_some(CircuitEvent::Release)
+            }
         };
         if let Some(event) = event {
             // A success only changes a half-open circuit (or a run of
@@ -121,7 +125,10 @@ impl Engine {
         }
         result.map_err(|(kind, error)| TargetFailure {
             error,
-            fallback: matches!(kind, Kind::Degraded | Kind::RateLimited),
+            fallback: matches!(
+                kind,
+                Kind::Degraded | Kind::RateLimited | Kind::NoCredential
+            ),
         })
     }
 
@@ -140,19 +147,17 @@ impl Engine {
         let mut rate_limit_left = settings.max_rate_limit_retries;
         let mut transient_retries = 0u32;
         let mut last_rate_limit: Option<GatewayError> = None;
-        let mut last_auth: Option<String> = None;
+        let mut last_auth: Option<GatewayError> = None;
         let mut attempts = 0u32;
         loop {
             let now = now_ms();
             let lease: Option<Lease> = match provider.pool.lease(&plan.model, now, &tried) {
                 Ok(lease) => {
-                    if let Some((until, per_model)) =
+                    if let Some(until) =
                         self.resilience.shared_cooldown(lease.id, &plan.model).await
                     {
                         // Another instance cooled this credential down.
-                        lease
-                            .health
-                            .cool_down(until, per_model.then_some(plan.model.as_str()));
+                        lease.health.cool_down(until, Some(plan.model.as_str()));
                         continue;
                     }
                     Some(lease)
@@ -160,7 +165,7 @@ impl Engine {
                 Err(NoPick::Empty) if !provider.provider.requires_credential() => None,
                 Err(NoPick::Empty) => {
                     return Err((
-                        Kind::Other,
+                        Kind::NoCredential,
                         GatewayError::NoCredential {
                             provider: name.to_owned(),
                         },
@@ -183,11 +188,13 @@ impl Engine {
                     if let Some(error) = last_rate_limit.take() {
                         return Err((Kind::RateLimited, error));
                     }
-                    if let Some(reason) = &last_auth {
-                        tracing::warn!(provider = name, reason, "no usable credential left");
+                    if let Some(error) = last_auth.take() {
+                        // This request disabled the last one: its answer goes back.
+                        tracing::warn!(provider = name, "no usable credential left");
+                        return Err((Kind::NoCredential, error));
                     }
                     return Err((
-                        Kind::Other,
+                        Kind::NoCredential,
                         GatewayError::NoCredential {
                             provider: name.to_owned(),
                         },
@@ -230,9 +237,9 @@ impl Engine {
                             reason,
                             "credential refused upstream: disabled; retrying on another"
                         );
-                        lease.health.disable(reason.clone(), now_ms());
+                        lease.health.disable(reason, now_ms());
                         tried.push(lease.id);
-                        last_auth = Some(reason);
+                        last_auth = Some(self.upstream_error(req, plan, answer));
                         continue;
                     }
                     FailureClass::RateLimit {

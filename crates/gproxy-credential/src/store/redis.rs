@@ -3,7 +3,7 @@
 //! one Lua script, so it is atomic across gateway instances.
 //!
 //! Keys (under the configured prefix): `circuit:{name}` (hash:
-//! `open_until`, `probe_until`, `rl_since`), `failures:{name}` (sorted set
+//! `open_until`, `probe_until`, `rl_since`, `rl_last`), `failures:{name}` (sorted set
 //! of failure times), `cooldown:{credential}[:{model}]` (the end time,
 //! expiring with it).
 //!
@@ -49,10 +49,12 @@ local open_until = tonumber(redis.call('HGET', h, 'open_until') or '0')
 local escalated = 0
 if ev == 'g' then
   local since = tonumber(redis.call('HGET', h, 'rl_since') or '0')
-  if since == 0 then
+  local last = tonumber(redis.call('HGET', h, 'rl_last') or '0')
+  if since == 0 or now - last > escalation then
     since = now
     redis.call('HSET', h, 'rl_since', now)
   end
+  redis.call('HSET', h, 'rl_last', now)
   if now - since >= escalation then
     ev = 'f'
     escalated = 1
