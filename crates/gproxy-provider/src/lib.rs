@@ -13,4 +13,4 @@ pub mod traits;
 
 pub use models::{ModelInfo, ModelPage, ModelsError};
 pub use registry::ProviderRegistry;
-pub use traits::{AuthForm, Endpoint, Provider, ProviderError};
+pub use traits::{AuthForm, CountTokensApi, Endpoint, Provider, ProviderError};
