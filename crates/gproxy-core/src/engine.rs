@@ -55,6 +55,8 @@ pub enum GeminiMethod {
     EmbedContent,
     /// `batchEmbedContents`.
     BatchEmbedContents,
+    /// `countTokens` (served by [`Engine::count_tokens`]).
+    CountTokens,
 }
 
 impl GeminiMethod {
@@ -65,6 +67,7 @@ impl GeminiMethod {
             "streamGenerateContent" => Some(GeminiMethod::StreamGenerateContent),
             "embedContent" => Some(GeminiMethod::EmbedContent),
             "batchEmbedContents" => Some(GeminiMethod::BatchEmbedContents),
+            "countTokens" => Some(GeminiMethod::CountTokens),
             _ => None,
         }
     }
@@ -86,6 +89,9 @@ pub enum Operation {
     /// Embeddings (OpenAI `/v1/embeddings`, Gemini `embedContent` /
     /// `batchEmbedContents`).
     Embeddings,
+    /// Token counting (Anthropic `count_tokens`, Gemini `countTokens`,
+    /// OpenAI `input_tokens`), served by [`Engine::count_tokens`].
+    CountTokens,
 }
 
 /// Which proxy route a request came in on.
@@ -450,6 +456,11 @@ impl Engine {
                     }
                     GeminiMethod::EmbedContent => Target::GeminiEmbed { batch: false },
                     GeminiMethod::BatchEmbedContents => Target::GeminiEmbed { batch: true },
+                    GeminiMethod::CountTokens => {
+                        return Err(GatewayError::Internal(
+                            "countTokens reached the generate pipeline".into(),
+                        ));
+                    }
                 }
             }
             (None, Protocol::OpenAiChat) if convert_embeddings => {
@@ -667,7 +678,7 @@ impl Engine {
     /// Reads a whole upstream body, bounded in size and in idle time. A body
     /// that arrives in one frame (the usual case) is kept as it came; only
     /// a body in several frames is copied into one buffer.
-    async fn read_body(
+    pub(crate) async fn read_body(
         &self,
         mut incoming: Incoming,
         provider: &str,
@@ -737,7 +748,7 @@ pub const MODEL_HEADER: &str = "x-gproxy-model";
 
 /// Adds [`PROVIDER_HEADER`] and [`MODEL_HEADER`] (skipping a value that is
 /// not a valid header value).
-fn served_by(headers: &mut HeaderMap, provider: &str, model: &str) {
+pub(crate) fn served_by(headers: &mut HeaderMap, provider: &str, model: &str) {
     for (name, value) in [(PROVIDER_HEADER, provider), (MODEL_HEADER, model)] {
         if let Ok(v) = HeaderValue::from_str(value) {
             headers.insert(HeaderName::from_static(name), v);

@@ -204,9 +204,12 @@ impl From<Protocol> for CallKind {
 
 impl CallKind {
     /// Whether `provider` can serve this call: it speaks the protocol, or
-    /// (OpenAI embeddings only) it speaks Gemini, which the engine converts to.
+    /// (OpenAI embeddings only) it speaks Gemini, which the engine converts
+    /// to. Every provider serves token counting (upstream, converted, or
+    /// counted locally).
     pub fn served_by(self, provider: &dyn gproxy_provider::Provider) -> bool {
-        provider.speaks(self.protocol)
+        self.operation == Operation::CountTokens
+            || provider.speaks(self.protocol)
             || (self.operation == Operation::Embeddings
                 && self.protocol == Protocol::OpenAiChat
                 && provider.speaks(Protocol::Gemini))
