@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use gproxy_credential::Credential;
+use gproxy_protocol::convert::StreamOptions;
 use gproxy_protocol::embeddings::{self, EncodingFormat};
 use gproxy_protocol::json_array::JsonArraySplitter;
 use gproxy_protocol::json_edit::RawObject;
@@ -21,6 +22,7 @@ use hyper::body::Incoming;
 
 use crate::accounting::{Accounting, Outcome};
 use crate::body::ProxyBody;
+use crate::conversion::{self, Conversion};
 use crate::headers::{is_dropped_request_header, is_dropped_response_header};
 use crate::model_route::{self, CallKind, Resolved};
 use crate::models::{self, ModelCatalog, ModelListing};
@@ -174,6 +176,8 @@ struct Plan<'a> {
     /// What the client sees in the model field of a non-stream body.
     reply_model: Option<ModelRewrite>,
     embed_conversion: Option<EmbedConversion>,
+    /// Set when the client speaks another protocol than the upstream.
+    conversion: Option<Conversion>,
 }
 
 impl Plan<'_> {
@@ -384,6 +388,13 @@ impl Engine {
             )));
         }
 
+        if operation == Operation::Generate {
+            let upstream = conversion::upstream_protocol(provider.provider.as_ref(), protocol);
+            if upstream != protocol {
+                return self.plan_conversion(req, log, provider, model, upstream, reply_model);
+            }
+        }
+
         let mut rewrite = Rewrite::default();
         let mut stream = false;
         let mut changed = false;
@@ -487,6 +498,76 @@ impl Engine {
             rewrite,
             reply_model,
             embed_conversion,
+            conversion: None,
+        })
+    }
+
+    /// The plan of a generate call whose client speaks another protocol
+    /// than `provider`: the body goes through the canonical model.
+    fn plan_conversion<'r>(
+        &self,
+        req: &'r ProxyRequest,
+        log: &mut RequestLog,
+        provider: Arc<ProviderRuntime>,
+        model: String,
+        upstream: Protocol,
+        reply_model: Option<ModelRewrite>,
+    ) -> Result<Plan<'r>, GatewayError> {
+        let client = req.route.protocol;
+        let gemini = req.route.gemini.as_ref();
+        // The model the client sees: what it asked for.
+        let shown = match &reply_model {
+            Some(ModelRewrite::Prefix(p)) => Some(format!("{p}/{model}")),
+            Some(ModelRewrite::Replace(name)) => Some(name.clone()),
+            None => None,
+        };
+        let include_usage = client == Protocol::OpenAiChat
+            && RawObject::parse(&req.body).is_ok_and(|o| conversion::client_wants_usage(&o));
+        let conv = Conversion {
+            client,
+            upstream,
+            options: StreamOptions {
+                include_usage,
+                gemini_sse: gemini.is_some_and(|c| c.alt_sse),
+            },
+            reply_model: shown,
+        };
+        let converted = conv.request(
+            &req.body,
+            &model,
+            gemini.map(|c| c.method == GeminiMethod::StreamGenerateContent),
+        )?;
+        let stream = converted.stream;
+        let mut body = converted.body;
+        if let Some(masked) = provider
+            .provider
+            .json_mask()
+            .and_then(|mask| mask.apply(&body))
+        {
+            body = Bytes::from(masked);
+        }
+        let target = match upstream {
+            Protocol::OpenAiChat => Target::OpenAiChat,
+            Protocol::OpenAiResponses => Target::OpenAiResponses,
+            Protocol::Claude => Target::ClaudeMessages,
+            // Converted Gemini streams are always asked for as SSE.
+            Protocol::Gemini => Target::GeminiGenerate {
+                stream,
+                alt_sse: true,
+            },
+        };
+        log.stream = stream;
+        Ok(Plan {
+            provider,
+            target,
+            version: gemini.map_or("v1beta", |c| c.version.as_str()),
+            model,
+            body,
+            stream,
+            rewrite: Rewrite::default(),
+            reply_model: None,
+            embed_conversion: None,
+            conversion: Some(conv),
         })
     }
 
@@ -562,8 +643,9 @@ impl Engine {
                 }
             }
             // A converted call answers in the client's shape, not the upstream's.
-            let body = match &plan.embed_conversion {
-                Some(_) => {
+            let body = match (&plan.embed_conversion, &plan.conversion) {
+                (None, None) => body,
+                _ => {
                     let message = gproxy_protocol::error::message_of(&body)
                         .unwrap_or_else(|| format!("upstream `{name}` answered {status}"));
                     kept.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -573,7 +655,6 @@ impl Engine {
                         &message,
                     ))
                 }
-                None => body,
             };
             served_by(&mut kept, name, &plan.model);
             return Err(GatewayError::Upstream(Box::new(UpstreamFailure {
@@ -591,7 +672,7 @@ impl Engine {
             .unwrap_or("");
         let framing = if content_type.starts_with("text/event-stream") {
             Some(Framing::Sse(SseDecoder::new()))
-        } else if plan.stream && req.route.protocol == Protocol::Gemini {
+        } else if plan.stream && plan.endpoint().protocol() == Protocol::Gemini {
             Some(Framing::JsonArray(JsonArraySplitter::new()))
         } else {
             None
@@ -605,11 +686,24 @@ impl Engine {
                 }
             }
             served_by(h, name, &plan.model);
+            if let Some(conv) = &plan.conversion {
+                // The body is rewritten: the upstream's length and type go.
+                h.remove(CONTENT_LENGTH);
+                let content_type = match framing {
+                    Some(_) => conv.stream_content_type(),
+                    None => "application/json",
+                };
+                h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+            }
         }
 
         match framing {
             Some(framing) => {
-                let processor = StreamProcessor::new(req.route.protocol, framing, plan.rewrite);
+                let mut processor =
+                    StreamProcessor::new(plan.endpoint().protocol(), framing, plan.rewrite);
+                if let Some(conv) = &plan.conversion {
+                    processor.transcode(conv.transcoder());
+                }
                 let response = builder
                     .body(())
                     .map_err(|e| GatewayError::Internal(format!("building response: {e}")))?;
@@ -635,6 +729,10 @@ impl Engine {
                             message: e.to_string(),
                         })?,
                     ),
+                    None => body,
+                };
+                let body = match &plan.conversion {
+                    Some(conv) => conv.response(&body, name)?,
                     None => body,
                 };
                 let body = match plan.reply_model.as_ref().and_then(|m| m.apply(&body)) {

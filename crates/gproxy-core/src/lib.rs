@@ -9,6 +9,7 @@ mod accounting;
 pub mod body;
 pub mod bootstrap;
 pub mod config;
+mod conversion;
 pub mod count;
 mod engine;
 mod error;

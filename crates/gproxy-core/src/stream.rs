@@ -1,13 +1,15 @@
-//! Same-protocol stream processing: observe usage in every event, and
+//! Stream processing. Same protocol: observe usage in every event, and
 //! rewrite only what the gateway must (strip the usage chunk it asked for on
 //! the client's behalf, put the provider prefix back on the model).
 //!
 //! When nothing needs rewriting, the upstream bytes go out untouched and the
-//! decoder only watches them.
+//! decoder only watches them. Cross-protocol: every event goes through a
+//! [`Transcoder`] into the client's protocol.
 
 use std::sync::LazyLock;
 
 use bytes::Bytes;
+use gproxy_protocol::convert::Transcoder;
 use gproxy_protocol::json_array::JsonArraySplitter;
 use gproxy_protocol::json_edit::{RawObject, prefix_model, replace_model};
 use gproxy_protocol::sse::{SseDecoder, SseEvent, encode};
@@ -71,6 +73,8 @@ pub(crate) struct StreamProcessor {
     rewrite: Option<Rewrite>,
     events: Vec<SseEvent>,
     elements: Vec<Vec<u8>>,
+    /// Converts each event into the client's protocol (cross-protocol calls).
+    transcoder: Option<Box<Transcoder>>,
 }
 
 impl StreamProcessor {
@@ -81,7 +85,41 @@ impl StreamProcessor {
             rewrite: (!rewrite.is_noop()).then_some(rewrite),
             events: Vec::new(),
             elements: Vec::new(),
+            transcoder: None,
         }
+    }
+
+    /// Converts every event with `transcoder` instead of forwarding it.
+    pub(crate) fn transcode(&mut self, transcoder: Transcoder) {
+        self.transcoder = Some(Box::new(transcoder));
+    }
+
+    /// Cross-protocol: every upstream event is decoded and re-encoded.
+    fn process_transcoded(&mut self, chunk: &[u8]) -> Bytes {
+        let Some(transcoder) = self.transcoder.as_mut() else {
+            return Bytes::new();
+        };
+        let mut out = Vec::with_capacity(chunk.len() + 128);
+        match &mut self.framing {
+            Framing::Opaque => {}
+            Framing::JsonArray(splitter) => {
+                splitter.feed(chunk, &mut self.elements);
+                for element in self.elements.drain(..) {
+                    self.tracker.observe_json(&element);
+                    let data = String::from_utf8_lossy(&element);
+                    // A malformed event is reported in the client's stream.
+                    let _ = transcoder.feed(&data, &mut out);
+                }
+            }
+            Framing::Sse(decoder) => {
+                decoder.feed(chunk, &mut self.events);
+                for event in self.events.drain(..) {
+                    self.tracker.observe_event(&event);
+                    let _ = transcoder.feed(&event.data, &mut out);
+                }
+            }
+        }
+        Bytes::from(out)
     }
 
     /// Usage seen so far.
@@ -92,6 +130,9 @@ impl StreamProcessor {
     /// Feeds one upstream chunk; returns what goes to the client (possibly
     /// empty when a chunk holds only part of an event being rewritten).
     pub(crate) fn process(&mut self, chunk: Bytes) -> Bytes {
+        if self.transcoder.is_some() {
+            return self.process_transcoded(&chunk);
+        }
         match &mut self.framing {
             Framing::Opaque => chunk,
             Framing::JsonArray(splitter) => {
@@ -132,6 +173,17 @@ impl StreamProcessor {
     /// End of the upstream stream: flushes a trailing event that had no
     /// blank line after it.
     pub(crate) fn finish(&mut self) -> Option<Bytes> {
+        if let Some(transcoder) = self.transcoder.as_mut() {
+            let mut out = Vec::new();
+            if let Framing::Sse(decoder) = &mut self.framing
+                && let Some(event) = decoder.finish()
+            {
+                self.tracker.observe_event(&event);
+                let _ = transcoder.feed(&event.data, &mut out);
+            }
+            transcoder.finish(&mut out);
+            return (!out.is_empty()).then(|| Bytes::from(out));
+        }
         let Framing::Sse(decoder) = &mut self.framing else {
             return None;
         };

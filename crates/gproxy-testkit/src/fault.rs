@@ -45,6 +45,16 @@ pub enum Fault {
         /// cut; clamped so the final event never arrives.
         after_events: usize,
     },
+    /// Answer 200 with exactly this body (a recorded transcript, e.g. a
+    /// tool-call or thinking answer the generated replies don't cover).
+    /// A `text/event-stream` body is sent one event (blank-line separated
+    /// block) per chunk, as a real upstream streams it.
+    Canned {
+        /// The `content-type` header.
+        content_type: String,
+        /// The raw body.
+        body: String,
+    },
 }
 
 impl Fault {
@@ -70,6 +80,22 @@ impl Fault {
     /// 529 (Anthropic's "overloaded") with the protocol's overload error.
     pub fn overloaded() -> Self {
         Self::plain(529)
+    }
+
+    /// A canned JSON answer.
+    pub fn canned_json(body: impl Into<String>) -> Self {
+        Fault::Canned {
+            content_type: "application/json".into(),
+            body: body.into(),
+        }
+    }
+
+    /// A canned `text/event-stream` answer.
+    pub fn canned_sse(body: impl Into<String>) -> Self {
+        Fault::Canned {
+            content_type: "text/event-stream".into(),
+            body: body.into(),
+        }
     }
 
     fn plain(status: u16) -> Self {
@@ -305,6 +331,26 @@ pub(crate) fn status_reply(
         response.headers_mut().insert(header::RETRY_AFTER, value);
     }
     response
+}
+
+/// The 200 answer of [`Fault::Canned`].
+pub(crate) fn canned_reply(content_type: &str, body: &str) -> Response<MockBody> {
+    let mut out = if content_type.starts_with("text/event-stream") {
+        let mut stream = MockBody::stream(std::time::Duration::ZERO);
+        let normalised = body.replace("\r\n", "\n");
+        for block in normalised.split_inclusive("\n\n") {
+            if !block.trim().is_empty() {
+                stream.push(block.to_owned(), false);
+            }
+        }
+        Response::new(stream)
+    } else {
+        Response::new(MockBody::full(body.to_owned()))
+    };
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        out.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    out
 }
 
 #[cfg(test)]

@@ -1,0 +1,136 @@
+//! Cross-protocol calls: the client speaks one protocol, the provider
+//! another. The request goes through the canonical model
+//! (`gproxy_protocol::convert`) into the provider's native protocol, and
+//! the answer (whole, streamed, or an error) comes back in the client's.
+//!
+//! Same-protocol calls never come here: they are forwarded as bytes.
+
+use bytes::Bytes;
+use gproxy_protocol::Protocol;
+use gproxy_protocol::convert::{self, ConvertError, StreamOptions, Transcoder};
+use gproxy_protocol::json_edit::RawObject;
+use gproxy_provider::Provider;
+
+use crate::GatewayError;
+
+/// The protocol a generate call is sent upstream in: the client's when the
+/// provider speaks it, else the provider's preferred one.
+pub(crate) fn upstream_protocol(provider: &dyn Provider, client: Protocol) -> Protocol {
+    if provider.speaks(client) {
+        return client;
+    }
+    provider.protocols().first().copied().unwrap_or(client)
+}
+
+/// A converted call.
+#[derive(Debug)]
+pub(crate) struct Conversion {
+    /// The protocol the client speaks (and is answered in).
+    pub client: Protocol,
+    /// The protocol sent upstream.
+    pub upstream: Protocol,
+    /// How the client's stream is written.
+    pub options: StreamOptions,
+    /// The model name the client sees (`None`: the upstream's).
+    pub reply_model: Option<String>,
+}
+
+/// A converted upstream request.
+#[derive(Debug)]
+pub(crate) struct ConvertedRequest {
+    /// The body in the upstream protocol.
+    pub body: Bytes,
+    /// Whether the client (and so the upstream call) streams.
+    pub stream: bool,
+}
+
+/// A client request the gateway refuses: invalid for its protocol or not
+/// expressible in the provider's.
+fn client_error(e: ConvertError, upstream: Protocol) -> GatewayError {
+    match e {
+        ConvertError::Invalid(m) => GatewayError::BadRequest(format!("invalid request: {m}")),
+        ConvertError::Unsupported(m) => GatewayError::BadRequest(format!(
+            "cannot convert this request for a provider speaking {upstream}: {m}"
+        )),
+    }
+}
+
+impl Conversion {
+    /// Converts the client's `body` for the upstream, with `model` as the
+    /// upstream model. `gemini_stream` is the stream flag a Gemini client
+    /// gives in its URL (`streamGenerateContent`).
+    pub(crate) fn request(
+        &self,
+        body: &[u8],
+        model: &str,
+        gemini_stream: Option<bool>,
+    ) -> Result<ConvertedRequest, GatewayError> {
+        let mut canonical = convert::decode_request(self.client, body)
+            .map_err(|e| client_error(e, self.upstream))?;
+        canonical.model = model.to_owned();
+        if let Some(stream) = gemini_stream {
+            canonical.stream = stream;
+        }
+        let stream = canonical.stream;
+        let mut encoded = convert::encode_request(self.upstream, &canonical)
+            .map_err(|e| client_error(e, self.upstream))?;
+        // Usage must come back whatever the client asked: the gateway
+        // accounts for it and converts it into the client's convention.
+        if self.upstream == Protocol::OpenAiChat && stream {
+            let mut obj = RawObject::parse(&encoded)
+                .map_err(|e| GatewayError::Internal(format!("converted request: {e}")))?;
+            obj.set_raw("stream_options", "{\"include_usage\":true}".to_owned())
+                .map_err(|e| GatewayError::Internal(format!("stream_options: {e}")))?;
+            encoded = obj.to_vec();
+        }
+        Ok(ConvertedRequest {
+            body: Bytes::from(encoded),
+            stream,
+        })
+    }
+
+    /// Converts a complete upstream answer into the client's protocol.
+    pub(crate) fn response(&self, body: &[u8], provider: &str) -> Result<Bytes, GatewayError> {
+        let invalid = |e: ConvertError| GatewayError::UpstreamInvalid {
+            provider: provider.to_owned(),
+            message: format!("cannot read the {} answer: {e}", self.upstream),
+        };
+        let mut resp = convert::decode_response(self.upstream, body).map_err(invalid)?;
+        if let Some(model) = &self.reply_model {
+            resp.model.clone_from(model);
+        }
+        convert::encode_response(self.client, &resp)
+            .map(Bytes::from)
+            .map_err(|e| GatewayError::UpstreamInvalid {
+                provider: provider.to_owned(),
+                message: format!("cannot answer in {}: {e}", self.client),
+            })
+    }
+
+    /// A stream transcoder from the upstream's protocol to the client's.
+    pub(crate) fn transcoder(&self) -> Transcoder {
+        Transcoder::new(
+            self.upstream,
+            self.client,
+            self.options,
+            self.reply_model.clone(),
+        )
+    }
+
+    /// The content type of the client's stream.
+    pub(crate) fn stream_content_type(&self) -> &'static str {
+        if self.client == Protocol::Gemini && !self.options.gemini_sse {
+            "application/json"
+        } else {
+            "text/event-stream"
+        }
+    }
+}
+
+/// Whether an OpenAI Chat client asked for the usage chunk.
+pub(crate) fn client_wants_usage(obj: &RawObject<'_>) -> bool {
+    obj.get("stream_options")
+        .and_then(|raw| RawObject::parse(raw.get().as_bytes()).ok())
+        .and_then(|o| o.get_bool("include_usage"))
+        .unwrap_or(false)
+}

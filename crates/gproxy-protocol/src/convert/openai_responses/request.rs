@@ -1,0 +1,364 @@
+//! Decoding requests: `input` items and settings → the canonical [`Request`].
+
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::super::{
+    ConvertError, ImageSource, Message, Part, ReasoningConfig, Request, ResponseFormat, Role, Tool,
+    ToolChoice,
+};
+use super::wire::{
+    WireFunctionTool, WireInput, WireInputItem, WireInputPart, WireMessageContent, WireRequest,
+    WireSummaryPart, WireTextFormat,
+};
+
+/// Fields whose state lives on OpenAI's servers and cannot follow a request
+/// to another provider.
+const STATEFUL: [&str; 3] = ["previous_response_id", "conversation", "prompt"];
+
+pub(crate) fn decode_request(body: &[u8]) -> Result<Request, ConvertError> {
+    let wire: WireRequest =
+        serde_json::from_slice(body).map_err(|e| ConvertError::json("Responses request", &e))?;
+    for field in STATEFUL {
+        if wire.extra.get(field).is_some_and(|v| !v.is_null()) {
+            return Err(ConvertError::Unsupported(format!(
+                "`{field}` refers to state stored by OpenAI and cannot be converted; \
+                 send the full conversation in `input` instead"
+            )));
+        }
+    }
+    let mut req = Request {
+        model: wire.model,
+        max_tokens: wire.max_output_tokens,
+        temperature: wire.temperature,
+        top_p: wire.top_p,
+        parallel_tool_calls: wire.parallel_tool_calls,
+        stream: wire.stream.unwrap_or(false),
+        // `user` is deprecated in favour of `safety_identifier`.
+        user: wire.user.or_else(|| {
+            wire.extra
+                .get("safety_identifier")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        }),
+        ..Request::default()
+    };
+    // Not part of the OpenAI API, but some compatible servers accept it.
+    match wire.extra.get("stop") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) => req.stop.push(s.clone()),
+        Some(Value::Array(items)) => {
+            for item in items {
+                match item {
+                    Value::String(s) => req.stop.push(s.clone()),
+                    _ => {
+                        return Err(ConvertError::Invalid(
+                            "invalid Responses request: `stop` must hold strings".into(),
+                        ));
+                    }
+                }
+            }
+        }
+        Some(_) => {
+            return Err(ConvertError::Invalid(
+                "invalid Responses request: `stop` must be a string or an array".into(),
+            ));
+        }
+    }
+    if let Some(instructions) = wire.instructions {
+        req.system.push(instructions);
+    }
+    match wire.input {
+        None => {}
+        Some(WireInput::Text(text)) => req.messages.push(Message {
+            role: Role::User,
+            content: vec![Part::Text { text }],
+        }),
+        Some(WireInput::Items(items)) => {
+            for item in items {
+                decode_item(item, &mut req)?;
+            }
+        }
+    }
+    for tool in wire.tools.unwrap_or_default() {
+        req.tools.push(decode_tool(tool)?);
+    }
+    req.tool_choice = wire.tool_choice.map(decode_tool_choice).transpose()?;
+    req.reasoning = wire.reasoning.map(|r| ReasoningConfig {
+        effort: r.effort,
+        budget_tokens: None,
+        include_thoughts: r.summary.map(|s| s != "none"),
+    });
+    req.response_format = match wire.text.and_then(|t| t.format) {
+        None => None,
+        Some(WireTextFormat::Text) => Some(ResponseFormat::Text),
+        Some(WireTextFormat::JsonObject) => Some(ResponseFormat::JsonObject),
+        Some(WireTextFormat::JsonSchema {
+            name,
+            schema,
+            strict,
+        }) => Some(ResponseFormat::JsonSchema {
+            name: name.unwrap_or_else(|| "response".into()),
+            schema,
+            strict,
+        }),
+        Some(WireTextFormat::Unknown) => {
+            return Err(ConvertError::Unsupported(
+                "this `text.format` type cannot be converted".into(),
+            ));
+        }
+    };
+    Ok(req)
+}
+
+/// The `type` of a tagged JSON object, for error messages.
+fn type_name(v: &Value) -> &str {
+    v.get("type").and_then(Value::as_str).unwrap_or("(none)")
+}
+
+/// Parses a tagged JSON object, rejecting unknown tags by name.
+fn parse_tagged<T: DeserializeOwned>(v: Value, what: &str) -> Result<T, ConvertError> {
+    serde_json::from_value(v).map_err(|e| ConvertError::json(what, &e))
+}
+
+/// Appends parts to the last message when it has `role`, else starts one.
+fn push_parts(req: &mut Request, role: Role, parts: Vec<Part>) {
+    match req.messages.last_mut() {
+        Some(m) if m.role == role => m.content.extend(parts),
+        _ => req.messages.push(Message {
+            role,
+            content: parts,
+        }),
+    }
+}
+
+fn decode_item(mut item: Value, req: &mut Request) -> Result<(), ConvertError> {
+    let Some(obj) = item.as_object_mut() else {
+        return Err(ConvertError::Invalid(
+            "invalid Responses request: an input item is not an object".into(),
+        ));
+    };
+    if !obj.contains_key("type") && obj.contains_key("role") {
+        obj.insert("type".into(), Value::String("message".into()));
+    }
+    let kind = type_name(&item).to_owned();
+    match parse_tagged::<WireInputItem>(item, "Responses input item")? {
+        WireInputItem::Message { role, content } => match role.as_str() {
+            "system" | "developer" => req.system.push(system_text(content)?),
+            // Each user message item is a turn of its own.
+            "user" => req.messages.push(Message {
+                role: Role::User,
+                content: decode_content(content, true)?,
+            }),
+            "assistant" => {
+                let parts = decode_content(content, false)?;
+                push_parts(req, Role::Assistant, parts);
+            }
+            other => {
+                return Err(ConvertError::Invalid(format!(
+                    "invalid Responses request: unknown message role `{other}`"
+                )));
+            }
+        },
+        WireInputItem::FunctionCall {
+            call_id,
+            name,
+            arguments,
+            ..
+        } => push_parts(
+            req,
+            Role::Assistant,
+            vec![Part::ToolCall {
+                id: call_id,
+                name,
+                arguments,
+            }],
+        ),
+        WireInputItem::FunctionCallOutput { call_id, output } => {
+            let content = match output {
+                WireMessageContent::Text(t) if t.is_empty() => Vec::new(),
+                other => decode_content(other, true)?,
+            };
+            let part = Part::ToolResult {
+                call_id,
+                name: None,
+                content,
+                is_error: false,
+            };
+            match req.messages.last_mut() {
+                Some(m)
+                    if m.role == Role::User
+                        && m.content
+                            .iter()
+                            .all(|p| matches!(p, Part::ToolResult { .. })) =>
+                {
+                    m.content.push(part);
+                }
+                _ => req.messages.push(Message {
+                    role: Role::User,
+                    content: vec![part],
+                }),
+            }
+        }
+        WireInputItem::Reasoning {
+            summary,
+            content,
+            encrypted_content,
+            ..
+        } => push_parts(
+            req,
+            Role::Assistant,
+            vec![Part::Reasoning {
+                text: match content {
+                    Some(raw) if summary.is_empty() => join_summary(&raw),
+                    _ => join_summary(&summary),
+                },
+                signature: encrypted_content,
+                redacted: None,
+            }],
+        ),
+        WireInputItem::Unknown => {
+            return Err(ConvertError::Unsupported(format!(
+                "input item type `{kind}` cannot be converted"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Joins reasoning summary parts the way the stream decoder does.
+pub(super) fn join_summary(summary: &[WireSummaryPart]) -> String {
+    summary
+        .iter()
+        .map(|s| s.text.as_str())
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+fn system_text(content: WireMessageContent) -> Result<String, ConvertError> {
+    let parts = decode_content(content, true)?;
+    let mut text = String::new();
+    for part in parts {
+        match part {
+            Part::Text { text: t } => {
+                if !text.is_empty() {
+                    text.push('\n');
+                }
+                text.push_str(&t);
+            }
+            _ => {
+                return Err(ConvertError::Unsupported(
+                    "system and developer messages can only hold text".into(),
+                ));
+            }
+        }
+    }
+    Ok(text)
+}
+
+fn decode_content(content: WireMessageContent, user: bool) -> Result<Vec<Part>, ConvertError> {
+    let parts = match content {
+        WireMessageContent::Text(text) => return Ok(vec![Part::Text { text }]),
+        WireMessageContent::Parts(parts) => parts,
+    };
+    let mut out = Vec::with_capacity(parts.len());
+    for part in parts {
+        let kind = type_name(&part).to_owned();
+        match parse_tagged::<WireInputPart>(part, "Responses content part")? {
+            WireInputPart::InputText { text } | WireInputPart::OutputText { text, .. } => {
+                out.push(Part::Text { text });
+            }
+            WireInputPart::Refusal { refusal } => out.push(Part::Text { text: refusal }),
+            WireInputPart::InputImage {
+                image_url, file_id, ..
+            } => {
+                if !user {
+                    return Err(ConvertError::Unsupported(
+                        "images in assistant messages cannot be converted".into(),
+                    ));
+                }
+                match (image_url, file_id) {
+                    (Some(url), _) => out.push(Part::Image {
+                        source: decode_image_url(url)?,
+                    }),
+                    (None, Some(_)) => {
+                        return Err(ConvertError::Unsupported(
+                            "images given by `file_id` (OpenAI Files) cannot be converted".into(),
+                        ));
+                    }
+                    (None, None) => {
+                        return Err(ConvertError::Invalid(
+                            "invalid Responses request: `input_image` without `image_url`".into(),
+                        ));
+                    }
+                }
+            }
+            WireInputPart::Unknown => {
+                return Err(ConvertError::Unsupported(format!(
+                    "content part type `{kind}` cannot be converted"
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A `data:` URL becomes inline base64; any other URL stays a URL.
+fn decode_image_url(url: String) -> Result<ImageSource, ConvertError> {
+    let Some(rest) = url.strip_prefix("data:") else {
+        return Ok(ImageSource::Url { url });
+    };
+    match rest.split_once(";base64,") {
+        Some((media_type, data)) if !media_type.is_empty() => Ok(ImageSource::Base64 {
+            media_type: media_type.to_owned(),
+            data: data.to_owned(),
+        }),
+        _ => Err(ConvertError::Invalid(
+            "invalid Responses request: image data URLs must be `data:<type>;base64,<data>`".into(),
+        )),
+    }
+}
+
+fn decode_tool(tool: Value) -> Result<Tool, ConvertError> {
+    let kind = type_name(&tool).to_owned();
+    if kind != "function" {
+        return Err(ConvertError::Unsupported(format!(
+            "tool type `{kind}` cannot be converted"
+        )));
+    }
+    let tool: WireFunctionTool = parse_tagged(tool, "Responses function tool")?;
+    Ok(Tool {
+        name: tool.name,
+        description: tool.description,
+        parameters: tool
+            .parameters
+            .filter(|p| !p.is_null())
+            .unwrap_or_else(|| json!({"type": "object"})),
+        strict: tool.strict,
+    })
+}
+
+fn decode_tool_choice(choice: Value) -> Result<ToolChoice, ConvertError> {
+    match &choice {
+        Value::String(s) => match s.as_str() {
+            "auto" => Ok(ToolChoice::Auto),
+            "none" => Ok(ToolChoice::None),
+            "required" => Ok(ToolChoice::Required),
+            other => Err(ConvertError::Invalid(format!(
+                "invalid Responses request: unknown tool_choice `{other}`"
+            ))),
+        },
+        Value::Object(o) => match (type_name(&choice), o.get("name").and_then(Value::as_str)) {
+            ("function", Some(name)) => Ok(ToolChoice::Named(name.to_owned())),
+            ("function", None) => Err(ConvertError::Invalid(
+                "invalid Responses request: function tool_choice without `name`".into(),
+            )),
+            (other, _) => Err(ConvertError::Unsupported(format!(
+                "tool_choice type `{other}` cannot be converted"
+            ))),
+        },
+        _ => Err(ConvertError::Invalid(
+            "invalid Responses request: tool_choice must be a string or an object".into(),
+        )),
+    }
+}
