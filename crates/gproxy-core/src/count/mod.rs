@@ -130,11 +130,11 @@ impl Engine {
                 if !means_no_endpoint(parts.status) {
                     return Err(upstream_error(parts, answer, name, &call.model, None));
                 }
-                let canonical = decode_count_request(&call)?;
+                let canonical = decode_count_request(call.protocol, &call.req.body, &call.model)?;
                 self.local_answer(&call, canonical).await
             }
             Some(api) => {
-                let canonical = decode_count_request(&call)?;
+                let canonical = decode_count_request(call.protocol, &call.req.body, &call.model)?;
                 let body = encode_count_request(api, &canonical, &call.model)?;
                 let endpoint = api.endpoint(call.version, &call.model);
                 let (parts, answer) = self
@@ -167,7 +167,7 @@ impl Engine {
                 self.local_answer(&call, canonical).await
             }
             None => {
-                let canonical = decode_count_request(&call)?;
+                let canonical = decode_count_request(call.protocol, &call.req.body, &call.model)?;
                 self.local_answer(&call, canonical).await
             }
         }
@@ -397,9 +397,12 @@ fn convert_error(e: ConvertError) -> GatewayError {
 /// - Anthropic: a Messages body without `max_tokens` (one is supplied);
 /// - OpenAI: a Responses body;
 /// - Gemini: `{"contents": [...]}` or `{"generateContentRequest": {...}}`.
-fn decode_count_request(call: &CountCall<'_>) -> Result<Canonical, GatewayError> {
-    let body = &call.req.body;
-    let mut canonical = match call.protocol {
+fn decode_count_request(
+    protocol: Protocol,
+    body: &[u8],
+    model: &str,
+) -> Result<Canonical, GatewayError> {
+    let mut canonical = match protocol {
         Protocol::Claude => {
             let mut obj = json_object(body)?;
             obj.entry("max_tokens").or_insert(json!(1));
@@ -428,7 +431,7 @@ fn decode_count_request(call: &CountCall<'_>) -> Result<Canonical, GatewayError>
         }
     }
     .map_err(convert_error)?;
-    canonical.model.clone_from(&call.model);
+    model.clone_into(&mut canonical.model);
     Ok(canonical)
 }
 
@@ -692,6 +695,83 @@ mod tests {
         );
         let bad = Bytes::from_static(br#"{"generateContentRequest": 1}"#);
         assert!(native_body(&bad, CountTokensApi::Gemini, "m", true).is_err());
+    }
+
+    fn sample() -> Canonical {
+        decode_count_request(
+            Protocol::Claude,
+            br#"{"model": "x", "system": "Be brief.", "temperature": 0.5, "stream": true,
+                 "messages": [{"role": "user", "content": "hello"}],
+                 "tools": [{"name": "f", "input_schema": {"type": "object"}}]}"#,
+            "m-1",
+        )
+        .unwrap()
+    }
+
+    fn encoded(api: CountTokensApi) -> Value {
+        serde_json::from_slice(&encode_count_request(api, &sample(), "m-1").unwrap()).unwrap()
+    }
+
+    #[test]
+    fn count_requests_decode_from_each_client_shape() {
+        let claude = sample();
+        assert_eq!(claude.model, "m-1");
+        assert_eq!(claude.system, ["Be brief."]);
+        assert_eq!(claude.messages.len(), 1);
+        assert_eq!(claude.tools.len(), 1);
+        // Anthropic count bodies carry no max_tokens: one is supplied to decode.
+        let wrapped = br#"{"generateContentRequest": {"model": "models/p/g",
+            "systemInstruction": {"parts": [{"text": "Be brief."}]},
+            "contents": [{"role": "user", "parts": [{"text": "hello"}]}]}}"#;
+        let gemini = decode_count_request(Protocol::Gemini, wrapped, "g").unwrap();
+        assert_eq!((gemini.model.as_str(), gemini.system.len()), ("g", 1));
+        assert_eq!(gemini.messages, claude.messages);
+        let flat = br#"{"contents": [{"role": "user", "parts": [{"text": "hello"}]}]}"#;
+        let gemini = decode_count_request(Protocol::Gemini, flat, "g").unwrap();
+        assert_eq!(gemini.messages, claude.messages);
+        let responses = decode_count_request(
+            Protocol::OpenAiResponses,
+            br#"{"model": "o", "input": "hello", "instructions": "Be brief."}"#,
+            "o-1",
+        )
+        .unwrap();
+        assert_eq!(responses.messages, claude.messages);
+        assert_eq!(responses.system, claude.system);
+        for bad in [&b"[]"[..], b"nope", br#"{"generateContentRequest": []}"#] {
+            assert!(decode_count_request(Protocol::Gemini, bad, "g").is_err());
+        }
+    }
+
+    #[test]
+    fn count_requests_encode_for_each_endpoint_without_generation_fields() {
+        let claude = encoded(CountTokensApi::Claude);
+        assert_eq!(claude["model"], "m-1");
+        assert!(claude["messages"].is_array() && claude["tools"].is_array());
+        for field in ["max_tokens", "stream", "temperature"] {
+            assert!(claude.get(field).is_none(), "{field}: {claude}");
+        }
+
+        let gemini = encoded(CountTokensApi::Gemini);
+        let obj = gemini.as_object().unwrap();
+        assert_eq!(obj.len(), 1, "{gemini}");
+        let inner = &gemini["generateContentRequest"];
+        assert_eq!(inner["model"], "models/m-1");
+        assert!(inner["contents"].is_array() && inner["systemInstruction"].is_object());
+        assert!(inner.get("generationConfig").is_none(), "{inner}");
+
+        let vertex = encoded(CountTokensApi::Vertex);
+        assert!(vertex["contents"].is_array() && vertex["tools"].is_array());
+        for field in ["generateContentRequest", "generationConfig", "model"] {
+            assert!(vertex.get(field).is_none(), "{field}: {vertex}");
+        }
+
+        let responses = encoded(CountTokensApi::OpenAiResponses);
+        assert_eq!(responses["model"], "m-1");
+        assert!(responses["input"].is_array());
+        assert_eq!(responses["instructions"], "Be brief.");
+        for field in ["stream", "max_output_tokens", "temperature"] {
+            assert!(responses.get(field).is_none(), "{field}: {responses}");
+        }
     }
 
     #[test]
