@@ -80,18 +80,13 @@ async fn every_openai_compatible_builtin_proxies_with_its_own_key() {
             assert_eq!(reply.status, 200, "{kind}: {}", reply.text());
             assert_eq!(mock.last_request().unwrap().path, "/v1/responses");
         } else {
-            assert_eq!(reply.status, 400, "{kind} does not serve Responses");
-            assert!(
-                reply.json()["error"]["message"]
-                    .as_str()
-                    .unwrap()
-                    .contains("does not speak openai_responses")
-            );
-            assert_eq!(
-                mock.request_count(),
-                before,
-                "{kind}: nothing sent upstream"
-            );
+            // No Responses API: converted to Chat, answered as a Responses object.
+            assert_eq!(reply.status, 200, "{kind}: {}", reply.text());
+            assert_eq!(mock.request_count(), before + 1);
+            let up = mock.last_request().unwrap();
+            assert_eq!(up.path, "/v1/chat/completions", "{kind}");
+            assert_eq!(up.json()["messages"][0]["content"], "hi", "{kind}");
+            assert_eq!(reply.json()["object"], "response", "{kind}");
         }
     }
 }

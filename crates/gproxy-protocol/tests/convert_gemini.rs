@@ -447,11 +447,12 @@ fn request_snake_case_and_openapi_types_are_accepted() {
         req.tools[0].parameters,
         json!({"type":"object","properties":{"a":{"type":["string","null"]}}})
     );
-    // An effort is sent as a budget.
+    // An effort is sent as a budget, and the thoughts are asked for (other
+    // protocols show the reasoning they enable).
     let body = value(&encode_request(G, &req).unwrap());
     assert_eq!(
         body["generationConfig"]["thinkingConfig"],
-        json!({"thinkingBudget": 1024})
+        json!({"thinkingBudget": 1024, "includeThoughts": true})
     );
     assert_eq!(
         body["tools"][0]["functionDeclarations"][0]["parameters"],

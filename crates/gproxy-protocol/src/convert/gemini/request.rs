@@ -367,9 +367,15 @@ fn encode_generation_config(req: &Request) -> Option<GenerationConfig> {
             .or_else(|| r.effort.as_deref().and_then(effort_to_budget))
             .map(|b| i64::try_from(b).unwrap_or(i64::MAX));
         let dynamic = budget.is_none() && r.include_thoughts.is_none();
+        // Other protocols show the reasoning they asked for (Anthropic
+        // always, Chat as `reasoning_content`); Gemini hides it unless told.
+        let include_thoughts = match r.include_thoughts {
+            None if budget != Some(0) => Some(true),
+            other => other,
+        };
         c.thinking_config = Some(ThinkingConfig {
             thinking_budget: if dynamic { Some(-1) } else { budget },
-            include_thoughts: r.include_thoughts,
+            include_thoughts,
             thinking_level: None,
         });
     }
