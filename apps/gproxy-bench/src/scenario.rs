@@ -193,6 +193,32 @@ pub fn all() -> BoxResult<Vec<Scenario>> {
             logging: false,
         },
         Scenario {
+            name: "claude-to-chat",
+            about: "Anthropic Messages client on the openai provider (converted to Chat and back), non-stream",
+            gateway: spec(
+                "/openai/v1/messages",
+                claude_user.clone(),
+                claude_body(false),
+                None,
+            ),
+            direct: direct_chat(false),
+            mock_chunks: PLAIN_CHUNKS,
+            logging: false,
+        },
+        Scenario {
+            name: "claude-to-chat-stream",
+            about: "Anthropic Messages client on the openai provider, stream of 100 deltas transcoded",
+            gateway: spec(
+                "/openai/v1/messages",
+                claude_user.clone(),
+                claude_body(true),
+                Some(CLAUDE_END),
+            ),
+            direct: direct_chat(true),
+            mock_chunks: STREAM_CHUNKS,
+            logging: false,
+        },
+        Scenario {
             name: "claude-stream",
             about: "Anthropic Messages, provider route, stream of 100 deltas",
             gateway: spec(

@@ -613,3 +613,63 @@ async fn stop_sequences_cannot_reach_responses() {
     assert!(message.contains("stop"), "{message}");
     assert_eq!(mock.request_count(), 0);
 }
+
+#[tokio::test]
+async fn an_answer_in_the_other_mode_is_reframed_for_the_client() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), &providers(&mock)).await;
+
+    // A whole answer to a stream request becomes the client's stream.
+    mock.push_fault(Fault::canned_json(fixture(
+        Protocol::OpenAiChat,
+        "response_tools.json",
+    )));
+    let (path, body) = client_call(Protocol::Claude, "up-chat", "tools", true);
+    let reply = gw.post(&path, ALICE_KEY, body).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert!(
+        reply
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let got = assemble_stream(Protocol::Claude, &reply.body, "claude <- chat json");
+    let expected = upstream_answer(Protocol::OpenAiChat, "tools", false);
+    assert_eq!(output_summary(&got, true), output_summary(&expected, true));
+
+    // A stream to a whole request is assembled into one answer.
+    mock.push_fault(Fault::canned_sse(fixture(
+        Protocol::Gemini,
+        "stream_thinking.sse",
+    )));
+    let (path, body) = client_call(Protocol::OpenAiChat, "up-gemini", "thinking", false);
+    let reply = gw.post(&path, ALICE_KEY, body).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    let got = convert::decode_response(Protocol::OpenAiChat, &reply.body).unwrap();
+    let expected = upstream_answer(Protocol::Gemini, "thinking", true);
+    assert_eq!(output_summary(&got, true), output_summary(&expected, true));
+    let row = gw.log_of(reply.header("x-request-id").unwrap()).await;
+    assert_eq!(
+        row.input_tokens,
+        Some(15),
+        "usage from the assembled stream"
+    );
+
+    // Same protocol: a whole Chat answer to a Chat stream request.
+    mock.push_fault(Fault::canned_json(fixture(
+        Protocol::OpenAiChat,
+        "response_text.json",
+    )));
+    let (path, body) = client_call(Protocol::OpenAiChat, "up-chat", "text", true);
+    let reply = gw.post(&path, ALICE_KEY, body).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let events = reply.events();
+    assert_eq!(events.last().unwrap().1, "[DONE]");
+    let got = assemble_stream(Protocol::OpenAiChat, &reply.body, "chat <- chat json");
+    assert_eq!(
+        output_summary(&got, false),
+        output_summary(&upstream_answer(Protocol::OpenAiChat, "text", false), false)
+    );
+}

@@ -193,16 +193,16 @@ async fn unknown_provider_route_and_model_form_are_clear_4xx() {
     assert!(message.contains("provider/model"), "{message}");
     assert!(message.contains("GET /v1/models"), "{message}");
 
-    // A provider that does not speak the client's protocol (no conversion yet).
+    // A request the provider's protocol cannot express (converted calls).
     let reply = gw
         .post(
             "/claude/v1/chat/completions",
             ALICE_KEY,
-            json!({"model": "x", "messages": []}),
+            json!({"model": "x", "n": 2, "messages": [{"role": "user", "content": "hi"}]}),
         )
         .await;
     assert_eq!(reply.status, 400);
-    assert!(assert_shape("openai_chat", &reply.json(), 400).contains("does not speak"));
+    assert!(assert_shape("openai_chat", &reply.json(), 400).contains("`n`"));
 
     let reply = gw.post("/v1/nothing", ALICE_KEY, json!({})).await;
     assert_eq!(reply.status, 404);

@@ -1,7 +1,7 @@
 //! Model routes (aliases) through the real binary: ordered targets served by
-//! the first that speaks the client's protocol, the alias kept in the
-//! response, the serving provider and model in headers and the log,
-//! weighted spread, protocol refusals and start-up validation.
+//! the first available one whatever protocol it speaks (converted), the
+//! alias kept in the response, the serving provider and model in headers
+//! and the log, weighted spread, and start-up validation.
 #![cfg(test)]
 
 mod common;
@@ -33,34 +33,32 @@ fn chat(model: &str, stream: bool) -> Value {
 }
 
 #[tokio::test]
-async fn alias_is_served_by_its_first_target_that_speaks_the_protocol() {
+async fn alias_is_served_by_its_first_available_target() {
     let mock = MockUpstream::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let gw = start(dir.path(), &routes_config(&mock)).await;
 
-    // OpenAI Chat: claude does not speak it, so openai serves.
+    // OpenAI Chat: claude is first; the call is converted to Messages.
     let reply = gw
         .post("/v1/chat/completions", ALICE_KEY, chat("smart", false))
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     let up = mock.last_request().unwrap();
-    assert_eq!(up.path, "/v1/chat/completions");
+    assert_eq!(up.path, "/v1/messages");
     assert_eq!(
         up.json()["model"],
-        "gpt-4o-mini",
+        "claude-sonnet-4-5",
         "upstream gets the real model"
     );
-    assert_eq!(
-        up.header("authorization"),
-        Some(format!("Bearer {OPENAI_KEY}").as_str())
-    );
+    assert_eq!(up.header("x-api-key"), Some(CLAUDE_KEY));
+    assert_eq!(reply.json()["object"], "chat.completion");
     assert_eq!(reply.json()["model"], "smart", "client sees the alias");
-    assert_eq!(reply.header("x-gproxy-provider"), Some("openai"));
-    assert_eq!(reply.header("x-gproxy-model"), Some("gpt-4o-mini"));
+    assert_eq!(reply.header("x-gproxy-provider"), Some("claude"));
+    assert_eq!(reply.header("x-gproxy-model"), Some("claude-sonnet-4-5"));
     let row = gw.log_of(reply.header("x-request-id").unwrap()).await;
     assert_eq!(
         (row.provider.as_deref(), row.model.as_deref()),
-        (Some("openai"), Some("gpt-4o-mini"))
+        (Some("claude"), Some("claude-sonnet-4-5"))
     );
 
     // Streamed: every chunk shows the alias.
@@ -68,7 +66,7 @@ async fn alias_is_served_by_its_first_target_that_speaks_the_protocol() {
         .post("/v1/chat/completions", ALICE_KEY, chat("smart", true))
         .await;
     assert_eq!(reply.status, 200);
-    assert_eq!(reply.header("x-gproxy-model"), Some("gpt-4o-mini"));
+    assert_eq!(reply.header("x-gproxy-model"), Some("claude-sonnet-4-5"));
     let events = reply.events();
     let chunks: Vec<Value> = events
         .iter()
@@ -78,7 +76,7 @@ async fn alias_is_served_by_its_first_target_that_speaks_the_protocol() {
     assert!(!chunks.is_empty());
     assert!(chunks.iter().all(|c| c["model"] == "smart"), "{chunks:?}");
 
-    // Anthropic Messages: claude is first and speaks it.
+    // Anthropic Messages: claude is first and speaks it (bytes forwarded).
     let reply = gw
         .post(
             "/v1/messages",
@@ -174,12 +172,12 @@ async fn weighted_route_spreads_requests_by_weight() {
 }
 
 #[tokio::test]
-async fn a_route_whose_targets_do_not_speak_the_protocol_is_a_400() {
+async fn a_route_serves_every_protocol() {
     let mock = MockUpstream::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let gw = start(dir.path(), &routes_config(&mock)).await;
 
-    // Gemini client: neither claude nor openai speaks Gemini (no conversion yet).
+    // Gemini client: neither claude nor openai speaks Gemini; claude serves.
     let reply = gw
         .post(
             "/v1beta/models/smart:generateContent",
@@ -187,19 +185,21 @@ async fn a_route_whose_targets_do_not_speak_the_protocol_is_a_400() {
             json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}),
         )
         .await;
-    assert_eq!(reply.status, 400, "{}", reply.text());
+    assert_eq!(reply.status, 200, "{}", reply.text());
     let v = reply.json();
-    assert_eq!(
-        v["error"]["status"], "INVALID_ARGUMENT",
+    assert!(
+        v["candidates"][0]["content"]["parts"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Hello"),
         "Gemini shape: {v}"
     );
-    let message = v["error"]["message"].as_str().unwrap();
-    assert!(
-        message.contains("model route `smart`") && message.contains("speaks gemini"),
-        "{message}"
-    );
+    assert_eq!(mock.last_request().unwrap().path, "/v1/messages");
 
-    // Responses: deepseek does not speak it, openai does; weighted picks only openai.
+    // Responses: openai speaks it; deepseek gets it converted to Chat.
+    // Weights 3:1 over 4 picks.
+    mock.clear();
+    let mut served = Vec::new();
     for _ in 0..4 {
         let reply = gw
             .post(
@@ -209,14 +209,25 @@ async fn a_route_whose_targets_do_not_speak_the_protocol_is_a_400() {
             )
             .await;
         assert_eq!(reply.status, 200, "{}", reply.text());
-        assert_eq!(reply.header("x-gproxy-provider"), Some("openai"));
+        assert_eq!(reply.json()["object"], "response");
+        assert_eq!(reply.json()["model"], "balanced");
+        served.push(reply.header("x-gproxy-provider").unwrap().to_owned());
     }
+    served.sort();
+    assert_eq!(served, ["deepseek", "openai", "openai", "openai"]);
+    let paths: Vec<String> = mock.requests().into_iter().map(|r| r.path).collect();
     assert_eq!(
-        mock.requests()
+        paths.iter().filter(|p| *p == "/v1/responses").count(),
+        3,
+        "{paths:?}"
+    );
+    assert_eq!(
+        paths
             .iter()
-            .filter(|r| r.path == "/v1/responses")
+            .filter(|p| *p == "/v1/chat/completions")
             .count(),
-        4
+        1,
+        "{paths:?}"
     );
 
     // Provider-prefixed routes never resolve aliases: the model goes as written.

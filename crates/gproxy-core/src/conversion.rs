@@ -6,12 +6,18 @@
 //! Same-protocol calls never come here: they are forwarded as bytes.
 
 use bytes::Bytes;
-use gproxy_protocol::Protocol;
-use gproxy_protocol::convert::{self, ConvertError, StreamOptions, Transcoder};
+use gproxy_protocol::convert::{
+    self, Assembler, ConvertError, StreamEvent, StreamOptions, Transcoder,
+};
 use gproxy_protocol::json_edit::RawObject;
+use gproxy_protocol::sse::SseDecoder;
+use gproxy_protocol::usage::{self, StreamUsageTracker};
+use gproxy_protocol::{Protocol, Usage};
 use gproxy_provider::Provider;
 
 use crate::GatewayError;
+use crate::engine::ProxyRoute;
+use crate::stream::{ModelRewrite, Rewrite};
 
 /// The protocol a generate call is sent upstream in: the client's when the
 /// provider speaks it, else the provider's preferred one.
@@ -115,6 +121,90 @@ impl Conversion {
             self.options,
             self.reply_model.clone(),
         )
+    }
+
+    /// A same-protocol call seen as a conversion, for reframing an answer
+    /// that came in the other mode than asked (see [`Conversion::reframe`]).
+    pub(crate) fn same_protocol(
+        protocol: Protocol,
+        route: &ProxyRoute,
+        rewrite: &Rewrite,
+        model: &str,
+    ) -> Self {
+        Conversion {
+            client: protocol,
+            upstream: protocol,
+            options: StreamOptions {
+                // The gateway asked for usage; the client did unless the
+                // gateway strips the usage chunk for it.
+                include_usage: !rewrite.strip_usage_chunk,
+                gemini_sse: route.gemini.as_ref().is_some_and(|c| c.alt_sse),
+            },
+            reply_model: rewrite.model.as_ref().map(|m| match m {
+                ModelRewrite::Prefix(p) => format!("{p}/{model}"),
+                ModelRewrite::Replace(name) => name.clone(),
+            }),
+        }
+    }
+
+    /// Reframes a whole upstream answer: a stream (`streamed`) assembled
+    /// into one response for a client that did not stream, or a complete
+    /// response replayed as a stream for one that did. Returns the
+    /// client's body and the usage as the upstream reported it.
+    pub(crate) fn reframe(
+        &self,
+        body: &[u8],
+        streamed: bool,
+        provider: &str,
+    ) -> Result<(Bytes, Option<Usage>), GatewayError> {
+        let invalid = |message: String| GatewayError::UpstreamInvalid {
+            provider: provider.to_owned(),
+            message,
+        };
+        if !streamed {
+            let reported = usage::from_response_body(self.upstream, body);
+            let resp = convert::decode_response(self.upstream, body)
+                .map_err(|e| invalid(format!("cannot read the {} answer: {e}", self.upstream)))?;
+            let mut encoder = convert::stream_encoder(self.client, self.options);
+            let mut out = Vec::with_capacity(body.len() * 2);
+            for mut event in convert::response_events(&resp) {
+                if let (StreamEvent::Start { model, .. }, Some(shown)) =
+                    (&mut event, &self.reply_model)
+                {
+                    model.clone_from(shown);
+                }
+                encoder.encode(&event, &mut out);
+            }
+            encoder.finish(&mut out);
+            return Ok((Bytes::from(out), reported));
+        }
+        let mut sse = SseDecoder::new();
+        let mut events = Vec::new();
+        sse.feed(body, &mut events);
+        events.extend(sse.finish());
+        let mut tracker = StreamUsageTracker::new(self.upstream);
+        let mut decoder = convert::stream_decoder(self.upstream);
+        let mut canonical = Vec::new();
+        for event in &events {
+            tracker.observe_event(event);
+            decoder
+                .feed(&event.data, &mut canonical)
+                .map_err(|e| invalid(format!("cannot read the {} stream: {e}", self.upstream)))?;
+        }
+        decoder.finish(&mut canonical);
+        let mut assembler = Assembler::new();
+        for event in canonical {
+            assembler.push(event);
+        }
+        let mut resp = assembler
+            .finish()
+            .map_err(|m| invalid(format!("the upstream stream failed: {m}")))?;
+        if let Some(model) = &self.reply_model {
+            resp.model.clone_from(model);
+        }
+        let out = convert::encode_response(self.client, &resp)
+            .map_err(|e| invalid(format!("cannot answer in {}: {e}", self.client)))?;
+        Ok((Bytes::from(out), tracker.usage()))
     }
 
     /// The content type of the client's stream.

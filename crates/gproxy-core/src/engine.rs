@@ -678,6 +678,28 @@ impl Engine {
             None
         };
 
+        // The upstream answered whole to a stream request, or streamed to a
+        // whole one (some only stream): the answer is reframed for the client.
+        let generates = !matches!(
+            plan.target,
+            Target::OpenAiEmbeddings | Target::GeminiEmbed { .. }
+        );
+        let reframe = generates && framing.is_some() != plan.stream;
+        let same_protocol;
+        let conversion = match &plan.conversion {
+            Some(conv) => Some(conv),
+            None if reframe => {
+                same_protocol = Conversion::same_protocol(
+                    req.route.protocol,
+                    &req.route,
+                    &plan.rewrite,
+                    &plan.model,
+                );
+                Some(&same_protocol)
+            }
+            None => None,
+        };
+
         let mut builder = Response::builder().status(status);
         if let Some(h) = builder.headers_mut() {
             for (k, v) in &parts.headers {
@@ -686,15 +708,36 @@ impl Engine {
                 }
             }
             served_by(h, name, &plan.model);
-            if let Some(conv) = &plan.conversion {
-                // The body is rewritten: the upstream's length and type go.
+            if let (true, Some(conv)) = (reframe, conversion) {
                 h.remove(CONTENT_LENGTH);
-                let content_type = match framing {
-                    Some(_) => conv.stream_content_type(),
-                    None => "application/json",
+                let content_type = match plan.stream {
+                    true => conv.stream_content_type(),
+                    false => "application/json",
                 };
                 h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
             }
+        }
+        if let (true, Some(conv)) = (reframe, conversion) {
+            accounting.first_byte();
+            let body = self.read_body(incoming, name).await?;
+            let (body, usage) = conv.reframe(&body, framing.is_some(), name)?;
+            let body = match plan.reply_model.as_ref().filter(|_| !plan.stream) {
+                Some(m) => m.apply(&body).map_or(body, Bytes::from),
+                None => body,
+            };
+            return builder
+                .body(ProxyBody::full(body))
+                .map(|r| Dispatched::Full(r, usage))
+                .map_err(|e| GatewayError::Internal(format!("building response: {e}")));
+        }
+        if let (Some(h), Some(conv)) = (builder.headers_mut(), &plan.conversion) {
+            // The body is rewritten: the upstream's length and type go.
+            h.remove(CONTENT_LENGTH);
+            let content_type = match framing {
+                Some(_) => conv.stream_content_type(),
+                None => "application/json",
+            };
+            h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
         }
 
         match framing {

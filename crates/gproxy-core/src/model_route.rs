@@ -361,17 +361,21 @@ mod tests {
             ("openai", "openai", true),
             ("deepseek", "deepseek", true),
         ]);
-        for _ in 0..3 {
-            let (provider, t) = route.resolve(&p, Protocol::OpenAiChat).unwrap();
+        // Generate calls: any protocol, the first available target (the
+        // engine converts when the provider speaks another protocol).
+        for protocol in Protocol::ALL {
+            let (provider, t) = route.resolve(&p, protocol).unwrap();
             assert_eq!(
                 (provider.name.as_str(), t.model.as_str()),
-                ("openai", "gpt-4o-mini")
+                ("claude", "claude-sonnet-4-5")
             );
         }
-        let (provider, _) = route.resolve(&p, Protocol::Claude).unwrap();
-        assert_eq!(provider.name, "claude");
-        // Only openai speaks Responses among these.
-        let (provider, _) = route.resolve(&p, Protocol::OpenAiResponses).unwrap();
+        // Embeddings skip targets that cannot serve them.
+        let embed = CallKind {
+            protocol: Protocol::OpenAiChat,
+            operation: Operation::Embeddings,
+        };
+        let (provider, _) = route.resolve(&p, embed).unwrap();
         assert_eq!(provider.name, "openai");
     }
 
@@ -393,9 +397,13 @@ mod tests {
             ("off", "openai", false),
             ("claude", "claude", true),
         ]);
+        let embed = CallKind {
+            protocol: Protocol::OpenAiChat,
+            operation: Operation::Embeddings,
+        };
         let mut counts: HashMap<String, usize> = HashMap::new();
         for _ in 0..4000 {
-            let (provider, _) = route.resolve(&p, Protocol::OpenAiChat).unwrap();
+            let (provider, _) = route.resolve(&p, embed).unwrap();
             *counts.entry(provider.name.clone()).or_default() += 1;
         }
         assert_eq!(counts.get("a"), Some(&3000));
@@ -428,7 +436,11 @@ mod tests {
             vec![target("claude", "c", 1), target("gone", "x", 1)],
         );
         let p = providers(&[("claude", "claude", true)]);
-        let err = route.resolve(&p, Protocol::OpenAiChat).unwrap_err();
+        let embed = CallKind {
+            protocol: Protocol::OpenAiChat,
+            operation: Operation::Embeddings,
+        };
+        let err = route.resolve(&p, embed).unwrap_err();
         assert_eq!(err.status(), 400);
         assert!(err.to_string().contains("speaks openai_chat"), "{err}");
 
@@ -485,7 +497,14 @@ mod tests {
             err.to_string().contains("provider `nope` not found"),
             "{err}"
         );
-        let err = resolve(&p, &routes, None, "claude/c", chat).unwrap_err();
+        // Any provider serves a generate call; embeddings need the protocol.
+        let r = resolve(&p, &routes, None, "claude/c", chat).unwrap();
+        assert_eq!(r.provider.name, "claude");
+        let embed = CallKind {
+            protocol: chat,
+            operation: Operation::Embeddings,
+        };
+        let err = resolve(&p, &routes, None, "claude/c", embed).unwrap_err();
         assert_eq!(err.status(), 400);
     }
 }
