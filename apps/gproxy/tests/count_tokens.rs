@@ -647,3 +647,71 @@ async fn responses_client_to_claude_and_claude_client_to_openai_are_converted() 
     );
     assert_upstream_count(&reply, "openai");
 }
+
+#[tokio::test]
+async fn vertex_counts_with_the_service_account_token_natively_and_converted() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let base = mock.base_url();
+    let text = config(
+        &mock,
+        &format!(
+            r#"
+[[providers]]
+name = "vertex"
+base_url = "{base}"
+project = "count-proj"
+[[providers.credentials]]
+name = "sa"
+service_account = "${{TEST_SA_JSON}}"
+"#
+        ),
+    );
+    let sa = mock.service_account_json("sa-proj");
+    let (gw, ()) = spawn_env(dir.path(), &text, &[], &[("TEST_SA_JSON", &sa)]).await;
+    let gw = gw.unwrap_or_else(|e| panic!("gateway did not start: {e}"));
+    const PATH: &str = "/v1/projects/count-proj/locations/us-central1/publishers/google/models/gemini-2.5-flash:countTokens";
+
+    // Gemini client: the wrapped request is unwrapped to Vertex's form.
+    let reply = gw
+        .post(
+            "/vertex/v1beta/models/gemini-2.5-flash:countTokens",
+            ALICE_KEY,
+            json!({"generateContentRequest": {
+                "model": "models/gemini-2.5-flash",
+                "contents": gemini_contents()
+            }}),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let up = last(&mock);
+    assert_eq!(up.path, PATH);
+    let issued = mock.issued_tokens();
+    assert_eq!(
+        up.header("authorization"),
+        Some(format!("Bearer {}", issued[0]).as_str())
+    );
+    assert_eq!(up.json(), json!({"contents": gemini_contents()}));
+    assert_eq!(reply.json()["totalTokens"], mock_token_count(&up.body));
+
+    // Responses client: converted to Vertex's top-level form.
+    let reply = gw
+        .post(
+            "/v1/responses/input_tokens",
+            ALICE_KEY,
+            json!({"model": "vertex/gemini-2.5-flash", "input": "hello", "instructions": "Be brief."}),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let up = last(&mock);
+    assert_eq!(up.path, PATH);
+    let sent = up.json();
+    assert!(sent.get("generateContentRequest").is_none(), "{sent}");
+    assert_eq!(sent["contents"][0]["parts"][0]["text"], "hello");
+    assert_eq!(sent["systemInstruction"]["parts"][0]["text"], "Be brief.");
+    assert_eq!(
+        reply.json(),
+        json!({"object": "response.input_tokens", "input_tokens": mock_token_count(&up.body)})
+    );
+    assert_eq!(mock.token_exchanges(), 1, "one token for both calls");
+}
