@@ -1,174 +1,50 @@
 //! Anthropic Messages converter: golden fixtures, round trips, streams and properties.
 #![cfg(test)]
 
+mod common;
+
+use common::{
+    EventStrategy, args, assistant, calc_tool, call, call_start, capture, decode_sse,
+    encode_stream_with, finish, image_messages, json_fixture, json_of, reasoning, result,
+    sse_events, start, stream_fixture_payloads, text_request, usage, user,
+    weather_question_and_calls, weather_tool,
+};
 use gproxy_protocol::Protocol;
 use gproxy_protocol::convert::{
-    Assembler, ConvertError, FinishReason, ImageSource, Message, Part, ReasoningConfig, Request,
-    Response, ResponseFormat, Role, StreamEvent, StreamOptions, Tool, ToolChoice, Usage,
-    decode_request, decode_response, encode_request, encode_response, stream_decoder,
-    stream_encoder,
+    Assembler, ConvertError, FinishReason, ImageSource, Part, ReasoningConfig, Request, Response,
+    ResponseFormat, StreamEvent, StreamOptions, Tool, ToolChoice, Usage, decode_request,
+    decode_response, encode_request, encode_response, stream_decoder, stream_encoder,
 };
-use gproxy_protocol::sse::{SseDecoder, SseEvent};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
 const P: Protocol = Protocol::Claude;
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = format!(
-        "{}/tests/fixtures/convert/claude/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-fn json_fixture(name: &str) -> Value {
-    serde_json::from_slice(&fixture(name)).unwrap()
-}
-
-fn to_value(bytes: &[u8]) -> Value {
-    serde_json::from_slice(bytes).unwrap()
-}
-
-/// SSE events of `bytes`, fed in 7-byte chunks.
-fn sse_events(bytes: &[u8]) -> Vec<SseEvent> {
-    let mut dec = SseDecoder::new();
-    let mut out = Vec::new();
-    for chunk in bytes.chunks(7) {
-        dec.feed(chunk, &mut out);
-    }
-    out.extend(dec.finish());
-    out
+    common::fixture(P, name)
 }
 
 fn decode_stream_bytes(bytes: &[u8]) -> Vec<StreamEvent> {
-    let mut dec = stream_decoder(P);
-    let mut out = Vec::new();
-    for e in sse_events(bytes) {
-        dec.feed(&e.data, &mut out).unwrap();
-    }
-    dec.finish(&mut out);
-    out
+    decode_sse(P, bytes)
 }
 
 fn encode_stream(events: &[StreamEvent]) -> Vec<u8> {
-    let mut enc = stream_encoder(P, StreamOptions::default());
-    let mut out = Vec::new();
-    for e in events {
-        enc.encode(e, &mut out);
-    }
-    enc.finish(&mut out);
-    out
-}
-
-/// Compares two SSE streams event by event (names equal, data as JSON).
-fn assert_sse_eq(actual: &[u8], expected: &[u8]) {
-    let a = sse_events(actual);
-    let e = sse_events(expected);
-    assert_eq!(
-        a.len(),
-        e.len(),
-        "event count\n{}",
-        String::from_utf8_lossy(actual)
-    );
-    for (x, y) in a.iter().zip(&e) {
-        assert_eq!(x.event, y.event);
-        let xv: Value = serde_json::from_str(&x.data).unwrap();
-        let yv: Value = serde_json::from_str(&y.data).unwrap();
-        assert_eq!(xv, yv, "event {:?}", x.event);
-    }
-}
-
-fn usage(input: u64, output: u64) -> Usage {
-    Usage {
-        input_tokens: input,
-        output_tokens: output,
-        ..Usage::default()
-    }
-}
-
-fn user(content: Vec<Part>) -> Message {
-    Message {
-        role: Role::User,
-        content,
-    }
-}
-
-fn assistant(content: Vec<Part>) -> Message {
-    Message {
-        role: Role::Assistant,
-        content,
-    }
-}
-
-fn call(id: &str, name: &str, arguments: &str) -> Part {
-    Part::ToolCall {
-        id: id.into(),
-        name: name.into(),
-        arguments: arguments.into(),
-    }
-}
-
-fn result(id: &str, text: &str, is_error: bool) -> Part {
-    Part::ToolResult {
-        call_id: id.into(),
-        name: None,
-        content: vec![Part::text(text)],
-        is_error,
-    }
-}
-
-fn reasoning(text: &str, sig: Option<&str>) -> Part {
-    Part::Reasoning {
-        text: text.into(),
-        signature: sig.map(Into::into),
-        redacted: None,
-    }
-}
-
-fn start(id: &str) -> StreamEvent {
-    StreamEvent::Start {
-        id: id.into(),
-        model: "test-model".into(),
-        created: None,
-    }
-}
-
-fn text_request() -> Request {
-    Request {
-        model: "test-model".into(),
-        system: vec!["You are a terse assistant.".into()],
-        messages: vec![user(vec![Part::text("Say hello in French.")])],
-        max_tokens: Some(256),
-        temperature: Some(0.2),
-        top_p: Some(0.9),
-        stop: vec!["END".into()],
-        ..Request::default()
-    }
+    encode_stream_with(P, StreamOptions::default(), events)
 }
 
 fn tools_request() -> Request {
+    let [question, calls] = weather_question_and_calls();
     Request {
         model: "test-model".into(),
         max_tokens: Some(4096),
-        tools: vec![Tool {
-            name: "get_weather".into(),
-            description: Some("Current weather for a city".into()),
-            parameters: json!({"type":"object","properties":{"city":{"type":"string"},
-                "unit":{"type":"string","enum":["c","f"]}},"required":["city"]}),
-            strict: None,
-        }],
+        tools: vec![weather_tool()],
         tool_choice: Some(ToolChoice::Auto),
         messages: vec![
-            user(vec![Part::text("What's the weather in Paris and Tokyo?")]),
-            assistant(vec![
-                Part::text("Let me check."),
-                call("call_paris", "get_weather", r#"{"city":"Paris"}"#),
-                call("call_tokyo", "get_weather", r#"{"city":"Tokyo"}"#),
-            ]),
+            question,
+            calls,
             user(vec![
-                result("call_paris", "18C, sunny", false),
-                result("call_tokyo", "service unavailable", true),
+                result("call_paris", None, "18C, sunny", false),
+                result("call_tokyo", None, "service unavailable", true),
             ]),
             user(vec![Part::text("Thanks!")]),
         ],
@@ -184,20 +60,14 @@ fn thinking_request() -> Request {
             budget_tokens: Some(2048),
             ..ReasoningConfig::default()
         }),
-        tools: vec![Tool {
-            name: "calc".into(),
-            description: None,
-            parameters: json!({"type":"object","properties":{"expr":{"type":"string"}},
-                "required":["expr"]}),
-            strict: None,
-        }],
+        tools: vec![calc_tool()],
         messages: vec![
             user(vec![Part::text("What is 27*43?")]),
             assistant(vec![
                 reasoning("Multiply 27 by 43.", Some("sig-abc")),
                 call("call_calc", "calc", r#"{"expr":"27*43"}"#),
             ]),
-            user(vec![result("call_calc", "1161", false)]),
+            user(vec![result("call_calc", None, "1161", false)]),
         ],
         ..Request::default()
     }
@@ -207,85 +77,33 @@ fn image_request() -> Request {
     Request {
         model: "test-model".into(),
         max_tokens: Some(4096),
-        messages: vec![
-            user(vec![
-                Part::text("What is in this image?"),
-                Part::Image {
-                    source: ImageSource::Base64 {
-                        media_type: "image/png".into(),
-                        data: "iVBORw0KGgo=".into(),
-                    },
-                },
-            ]),
-            user(vec![Part::Image {
-                source: ImageSource::Url {
-                    url: "https://example.com/cat.png".into(),
-                },
-            }]),
-        ],
+        messages: image_messages(),
         ..Request::default()
     }
 }
 
 fn text_response() -> Response {
-    Response {
-        id: "msg_text1".into(),
-        model: "test-model".into(),
-        created: None,
-        content: vec![Part::text("Bonjour !")],
-        finish: Some(FinishReason::Stop),
-        stop_sequence: None,
-        usage: Some(usage(21, 4)),
-    }
+    common::text_response("msg_text1", None)
 }
 
 fn tools_response() -> Response {
-    Response {
-        id: "msg_tools1".into(),
-        model: "test-model".into(),
-        created: None,
-        content: vec![
-            call("call_paris", "get_weather", r#"{"city":"Paris"}"#),
-            call("call_tokyo", "get_weather", r#"{"city":"Tokyo"}"#),
-        ],
-        finish: Some(FinishReason::ToolCalls),
-        stop_sequence: None,
-        usage: Some(usage(80, 30)),
-    }
+    common::tools_response("msg_tools1", None)
 }
 
-/// Anthropic does not report reasoning tokens separately: 0 here.
 fn thinking_response() -> Response {
-    Response {
-        id: "msg_thinking1".into(),
-        model: "test-model".into(),
-        created: None,
-        content: vec![
-            reasoning("27*43 = 1161", Some("sig-abc")),
-            Part::text("1161."),
-        ],
-        finish: Some(FinishReason::Stop),
-        stop_sequence: None,
-        usage: Some(usage(15, 40)),
-    }
+    // Anthropic does not report reasoning tokens separately: 0 here.
+    common::thinking_response("msg_thinking1", None, Some("sig-abc"), 0)
 }
 
 fn text_events() -> Vec<StreamEvent> {
-    vec![
-        start("msg_text1"),
-        StreamEvent::Usage(usage(21, 1)),
-        StreamEvent::Text("Bon".into()),
-        StreamEvent::Text("jour !".into()),
-        StreamEvent::Finish {
-            reason: FinishReason::Stop,
-            stop_sequence: None,
-        },
-        StreamEvent::Usage(usage(21, 4)),
-    ]
+    let mut events = common::text_events(start("msg_text1"));
+    // Anthropic reports the input usage with `message_start`.
+    events.insert(1, StreamEvent::Usage(usage(21, 1, 0)));
+    events
 }
 
 fn tools_events() -> Vec<StreamEvent> {
-    let mut v = vec![start("msg_tools1"), StreamEvent::Usage(usage(80, 1))];
+    let mut v = vec![start("msg_tools1"), StreamEvent::Usage(usage(80, 1, 0))];
     for (i, (id, city)) in [("call_paris", "Paris"), ("call_tokyo", "Tokyo")]
         .into_iter()
         .enumerate()
@@ -305,27 +123,21 @@ fn tools_events() -> Vec<StreamEvent> {
             delta: format!("\"{city}\"}}"),
         });
     }
-    v.push(StreamEvent::Finish {
-        reason: FinishReason::ToolCalls,
-        stop_sequence: None,
-    });
-    v.push(StreamEvent::Usage(usage(80, 30)));
+    v.push(finish(FinishReason::ToolCalls));
+    v.push(StreamEvent::Usage(usage(80, 30, 0)));
     v
 }
 
 fn thinking_events() -> Vec<StreamEvent> {
     vec![
         start("msg_thinking1"),
-        StreamEvent::Usage(usage(15, 1)),
+        StreamEvent::Usage(usage(15, 1, 0)),
         StreamEvent::Reasoning("27*43".into()),
         StreamEvent::Reasoning(" = 1161".into()),
         StreamEvent::ReasoningSignature("sig-abc".into()),
         StreamEvent::Text("1161.".into()),
-        StreamEvent::Finish {
-            reason: FinishReason::Stop,
-            stop_sequence: None,
-        },
-        StreamEvent::Usage(usage(15, 40)),
+        finish(FinishReason::Stop),
+        StreamEvent::Usage(usage(15, 40, 0)),
     ]
 }
 
@@ -389,7 +201,7 @@ fn request_fixtures_decode() {
 fn requests_encode_to_fixtures() {
     for (name, req) in requests() {
         let body = encode_request(P, &req).unwrap();
-        assert_eq!(to_value(&body), json_fixture(name), "{name}");
+        assert_eq!(json_of(&body), json_fixture(P, name), "{name}");
     }
 }
 
@@ -416,7 +228,7 @@ fn response_fixtures_decode() {
 fn responses_encode_to_fixtures() {
     for (_, encoded, resp) in responses() {
         let body = encode_response(P, &resp).unwrap();
-        assert_eq!(to_value(&body), json_fixture(encoded), "{encoded}");
+        assert_eq!(json_of(&body), json_fixture(P, encoded), "{encoded}");
     }
 }
 
@@ -438,7 +250,7 @@ fn stream_fixtures_decode() {
 #[test]
 fn streams_encode_to_fixtures() {
     for (_, encoded, events) in streams() {
-        assert_sse_eq(&encode_stream(&events), &fixture(encoded));
+        common::assert_sse_eq(encoded, &encode_stream(&events), &fixture(encoded));
     }
 }
 
@@ -470,15 +282,7 @@ fn assembled_streams_match_responses() {
 
 #[test]
 fn usage_is_normalised_both_ways() {
-    let resp = decode_response(
-        P,
-        &std::fs::read(format!(
-            "{}/tests/fixtures/claude_body.json",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap(),
-    )
-    .unwrap();
+    let resp = decode_response(P, &capture("claude_body.json")).unwrap();
     let expected = Usage {
         input_tokens: 2095 + 1500 + 32000,
         output_tokens: 503,
@@ -487,7 +291,7 @@ fn usage_is_normalised_both_ways() {
         reasoning_tokens: 0,
     };
     assert_eq!(resp.usage, Some(expected));
-    let body = to_value(&encode_response(P, &resp).unwrap());
+    let body = json_of(&encode_response(P, &resp).unwrap());
     assert_eq!(
         body["usage"],
         json!({"input_tokens":2095,"cache_creation_input_tokens":1500,
@@ -497,13 +301,7 @@ fn usage_is_normalised_both_ways() {
 
 #[test]
 fn stream_usage_combines_message_start_and_delta() {
-    let events = decode_stream_bytes(
-        &std::fs::read(format!(
-            "{}/tests/fixtures/claude_stream.sse",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap(),
-    );
+    let events = decode_stream_bytes(&capture("claude_stream.sse"));
     let last = events
         .iter()
         .rev()
@@ -541,10 +339,7 @@ fn late_usage_goes_into_message_delta() {
             created: Some(1),
         },
         StreamEvent::Text("hi".into()),
-        StreamEvent::Finish {
-            reason: FinishReason::Length,
-            stop_sequence: None,
-        },
+        finish(FinishReason::Length),
         StreamEvent::Usage(u),
     ]);
     let events = sse_events(&out);
@@ -586,27 +381,20 @@ fn late_usage_goes_into_message_delta() {
 fn mixed_stream_round_trips() {
     let events = vec![
         start("msg_mixed"),
-        StreamEvent::Usage(usage(5, 1)),
+        StreamEvent::Usage(usage(5, 1, 0)),
         StreamEvent::RedactedReasoning("opaque".into()),
         StreamEvent::Reasoning("a".into()),
         StreamEvent::ReasoningSignature("s1".into()),
         StreamEvent::ReasoningSignature("s2".into()),
         StreamEvent::Text("x".into()),
-        StreamEvent::ToolCallStart {
-            index: 0,
-            id: "toolu_1".into(),
-            name: "f".into(),
-        },
-        StreamEvent::ToolCallArguments {
-            index: 0,
-            delta: "{}".into(),
-        },
+        call_start(0, "toolu_1", "f"),
+        args(0, "{}"),
         StreamEvent::Text("y".into()),
         StreamEvent::Finish {
             reason: FinishReason::Stop,
             stop_sequence: Some("END".into()),
         },
-        StreamEvent::Usage(usage(5, 9)),
+        StreamEvent::Usage(usage(5, 9, 0)),
     ];
     let out = encode_stream(&events);
     assert!(String::from_utf8_lossy(&out).contains(r#""stop_reason":"stop_sequence""#));
@@ -786,7 +574,7 @@ fn request_decoding_variants() {
 }
 
 fn encoded(req: &Request) -> Value {
-    to_value(&encode_request(P, req).unwrap())
+    json_of(&encode_request(P, req).unwrap())
 }
 
 #[test]
@@ -897,7 +685,7 @@ fn encoding_messages_follows_anthropic_rules() {
     let req = Request {
         model: "m".into(),
         messages: vec![
-            user(vec![Part::text("more"), result("c1", "ok", false)]),
+            user(vec![Part::text("more"), result("c1", None, "ok", false)]),
             assistant(vec![reasoning("unsigned", None)]),
             assistant(vec![
                 reasoning("unsigned", None),
@@ -1028,7 +816,7 @@ fn stop_reasons_map_both_ways() {
     let resp = decode_response(P, body.to_string().as_bytes()).unwrap();
     assert_eq!(resp.finish, Some(FinishReason::Stop));
     assert_eq!(resp.stop_sequence.as_deref(), Some("END"));
-    let v = to_value(&encode_response(P, &resp).unwrap());
+    let v = json_of(&encode_response(P, &resp).unwrap());
     assert_eq!(v["stop_reason"], "stop_sequence");
     assert_eq!(v["stop_sequence"], "END");
     for (wire, canonical) in [
@@ -1044,7 +832,7 @@ fn stop_reasons_map_both_ways() {
         let resp = decode_response(P, b.to_string().as_bytes()).unwrap();
         assert_eq!(resp.finish, Some(canonical));
         assert_eq!(
-            to_value(&encode_response(P, &resp).unwrap())["stop_reason"],
+            json_of(&encode_response(P, &resp).unwrap())["stop_reason"],
             wire
         );
     }
@@ -1052,7 +840,7 @@ fn stop_reasons_map_both_ways() {
         finish: Some(FinishReason::Other("MALFORMED_FUNCTION_CALL".into())),
         ..Response::default()
     };
-    let v = to_value(&encode_response(P, &other).unwrap());
+    let v = json_of(&encode_response(P, &other).unwrap());
     assert_eq!(v["stop_reason"], "end_turn");
     assert!(v["id"].as_str().unwrap().starts_with("msg_"));
 }
@@ -1079,52 +867,23 @@ fn unsupported_response_content() {
 }
 
 fn event_strategy() -> impl Strategy<Value = StreamEvent> {
-    let text = "[a-z{}\" \\n\u{1F980}]{0,8}";
-    prop_oneof![
-        (text, text).prop_map(|(id, model)| StreamEvent::Start {
-            id,
-            model,
-            created: None
-        }),
-        text.prop_map(StreamEvent::Text),
-        text.prop_map(StreamEvent::Reasoning),
-        text.prop_map(StreamEvent::ReasoningSignature),
-        text.prop_map(StreamEvent::RedactedReasoning),
-        (0u32..3, text, text).prop_map(|(index, id, name)| StreamEvent::ToolCallStart {
-            index,
-            id,
-            name
-        }),
-        (0u32..3, text).prop_map(|(index, delta)| StreamEvent::ToolCallArguments { index, delta }),
-        (0u64..1000, 0u64..1000, 0u64..100).prop_map(|(i, o, c)| StreamEvent::Usage(Usage {
-            input_tokens: i,
-            output_tokens: o,
-            cache_read_tokens: c,
-            cache_write_tokens: c / 2,
-            reasoning_tokens: 0
-        })),
-        prop_oneof![
-            Just(FinishReason::Stop),
-            Just(FinishReason::Length),
-            Just(FinishReason::ToolCalls),
-            Just(FinishReason::ContentFilter),
-            text.prop_map(FinishReason::Other),
-        ]
-        .prop_map(|reason| StreamEvent::Finish {
-            reason,
-            stop_sequence: None
-        }),
-        text.prop_map(|message| StreamEvent::Error { message }),
-    ]
-}
-
-/// Every data line of the fixture streams.
-fn fixture_events() -> Vec<String> {
-    ["stream_text.sse", "stream_tools.sse", "stream_thinking.sse"]
-        .iter()
-        .flat_map(|n| sse_events(&fixture(n)))
-        .map(|e| e.data)
-        .collect()
+    EventStrategy {
+        text: "[a-z{}\" \\n\u{1F980}]{0,8}",
+        created: Just(None).boxed(),
+        call_index: (0u32..3).boxed(),
+        arguments_index: (0u32..3).boxed(),
+        usage: (0u64..1000, 0u64..1000, 0u64..100)
+            .prop_map(|(i, o, c)| Usage {
+                input_tokens: i,
+                output_tokens: o,
+                cache_read_tokens: c,
+                cache_write_tokens: c / 2,
+                reasoning_tokens: 0,
+            })
+            .boxed(),
+        stop_sequence: Just(None).boxed(),
+    }
+    .events()
 }
 
 proptest! {
@@ -1142,7 +901,7 @@ proptest! {
     fn stream_decoder_survives_mutated_events(
         picks in proptest::collection::vec((0usize..64, 0usize..400, any::<char>()), 1..20),
     ) {
-        let events = fixture_events();
+        let events = stream_fixture_payloads(P);
         let mut dec = stream_decoder(P);
         let mut out = Vec::new();
         for (i, at, c) in picks {
@@ -1174,7 +933,7 @@ proptest! {
 
     #[test]
     fn request_decoder_survives_mutated_fixtures(at in 0usize..2000, c in any::<u8>()) {
-        for name in ["request_text.json", "request_tools.json", "request_thinking.json", "request_image.json"] {
+        for name in common::REQUEST_FIXTURES {
             let mut body = fixture(name);
             let at = at % body.len();
             body[at] = c;

@@ -1,45 +1,28 @@
 //! Gemini generateContent converter: golden fixtures, round trips, turn rules, errors and property tests.
 #![cfg(test)]
 
+mod common;
+
+use common::{
+    EventStrategy, args, assistant as model, calc_tool, call, call_start, capture, decode_payloads,
+    encode_stream_with, finish, image_messages, json_fixture, json_of as value, reasoning, result,
+    sse_data, start, stream_fixture_payloads, text, text_events, text_request, unsupported, usage,
+    user, weather_question_and_calls, weather_tool,
+};
 use gproxy_protocol::Protocol;
 use gproxy_protocol::convert::{
-    Assembler, ConvertError, FinishReason, ImageSource, Message, Part, ReasoningConfig, Request,
-    Response, ResponseFormat, Role, StreamEvent, StreamOptions, Tool, ToolChoice, Usage,
-    decode_request, decode_response, encode_request, encode_response, response_events,
-    stream_decoder, stream_encoder,
+    Assembler, ConvertError, FinishReason, ImageSource, Part, ReasoningConfig, Request, Response,
+    ResponseFormat, StreamEvent, StreamOptions, Tool, ToolChoice, Usage, decode_request,
+    decode_response, encode_request, encode_response, response_events, stream_decoder,
 };
 use gproxy_protocol::json_array::JsonArraySplitter;
-use gproxy_protocol::sse::SseDecoder;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
 const G: Protocol = Protocol::Gemini;
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = format!(
-        "{}/tests/fixtures/convert/gemini/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-fn json_fixture(name: &str) -> Value {
-    serde_json::from_slice(&fixture(name)).unwrap()
-}
-
-fn value(bytes: &[u8]) -> Value {
-    serde_json::from_slice(bytes).unwrap()
-}
-
-/// SSE data payloads, fed to the decoder 7 bytes at a time.
-fn sse_data(bytes: &[u8]) -> Vec<String> {
-    let mut dec = SseDecoder::new();
-    let mut events = Vec::new();
-    for chunk in bytes.chunks(7) {
-        dec.feed(chunk, &mut events);
-    }
-    events.extend(dec.finish());
-    events.into_iter().map(|e| e.data).collect()
+    common::fixture(G, name)
 }
 
 /// JSON-array elements, split 7 bytes at a time.
@@ -55,29 +38,15 @@ fn array_elements(bytes: &[u8]) -> Vec<String> {
 }
 
 fn decode_stream(payloads: &[String]) -> Vec<StreamEvent> {
-    let mut dec = stream_decoder(G);
-    let mut out = Vec::new();
-    for p in payloads {
-        dec.feed(p, &mut out).unwrap();
-    }
-    dec.finish(&mut out);
-    out
+    decode_payloads(G, payloads)
 }
 
 fn encode_stream(events: &[StreamEvent], sse: bool) -> Vec<u8> {
-    let mut enc = stream_encoder(
-        G,
-        StreamOptions {
-            gemini_sse: sse,
-            ..StreamOptions::default()
-        },
-    );
-    let mut out = Vec::new();
-    for e in events {
-        enc.encode(e, &mut out);
-    }
-    enc.finish(&mut out);
-    out
+    let options = StreamOptions {
+        gemini_sse: sse,
+        ..StreamOptions::default()
+    };
+    encode_stream_with(G, options, events)
 }
 
 fn assemble(events: Vec<StreamEvent>) -> Response {
@@ -88,110 +57,23 @@ fn assemble(events: Vec<StreamEvent>) -> Response {
     asm.finish().unwrap()
 }
 
-fn text(t: &str) -> Part {
-    Part::text(t)
-}
-
-fn user(content: Vec<Part>) -> Message {
-    Message {
-        role: Role::User,
-        content,
-    }
-}
-
-fn model(content: Vec<Part>) -> Message {
-    Message {
-        role: Role::Assistant,
-        content,
-    }
-}
-
-fn call(id: &str, name: &str, args: &str) -> Part {
-    Part::ToolCall {
-        id: id.into(),
-        name: name.into(),
-        arguments: args.into(),
-    }
-}
-
-fn result(id: &str, name: Option<&str>, t: &str, is_error: bool) -> Part {
-    Part::ToolResult {
-        call_id: id.into(),
-        name: name.map(Into::into),
-        content: vec![text(t)],
-        is_error,
-    }
-}
-
-fn reasoning(t: &str, sig: Option<&str>) -> Part {
-    Part::Reasoning {
-        text: t.into(),
-        signature: sig.map(Into::into),
-        redacted: None,
-    }
-}
-
-fn start(id: &str) -> StreamEvent {
-    StreamEvent::Start {
-        id: id.into(),
-        model: "test-model".into(),
-        created: None,
-    }
-}
-
-fn usage(input: u64, output: u64, reasoning: u64) -> Usage {
-    Usage {
-        input_tokens: input,
-        output_tokens: output,
-        reasoning_tokens: reasoning,
-        ..Usage::default()
-    }
-}
-
 // ---------- expected canonical values ----------
 
 fn req_text() -> Request {
     Request {
-        system: vec!["You are a terse assistant.".into()],
-        messages: vec![user(vec![text("Say hello in French.")])],
-        max_tokens: Some(256),
-        temperature: Some(0.2),
-        top_p: Some(0.9),
-        stop: vec!["END".into()],
-        ..Request::default()
-    }
-}
-
-fn weather_tool() -> Tool {
-    Tool {
-        name: "get_weather".into(),
-        description: Some("Current weather for a city".into()),
-        parameters: json!({"type":"object","properties":{"city":{"type":"string"},
-            "unit":{"type":"string","enum":["c","f"]}},"required":["city"]}),
-        strict: None,
-    }
-}
-
-fn calc_tool() -> Tool {
-    Tool {
-        name: "calc".into(),
-        description: None,
-        parameters: json!({"type":"object","properties":{"expr":{"type":"string"}},"required":["expr"]}),
-        strict: None,
+        model: String::new(),
+        ..text_request()
     }
 }
 
 fn req_tools() -> Request {
+    let [question, calls] = weather_question_and_calls();
     Request {
         tools: vec![weather_tool()],
         tool_choice: Some(ToolChoice::Auto),
         messages: vec![
-            user(vec![text("What's the weather in Paris and Tokyo?")]),
-            model(vec![
-                text("Let me check."),
-                call("call_paris", "get_weather", r#"{"city":"Paris"}"#),
-                call("call_tokyo", "get_weather", r#"{"city":"Tokyo"}"#),
-            ]),
+            question,
+            calls,
             user(vec![
                 result("call_paris", Some("get_weather"), "18C, sunny", false),
                 result(
@@ -230,66 +112,21 @@ fn req_thinking() -> Request {
 
 fn req_image() -> Request {
     Request {
-        messages: vec![
-            user(vec![
-                text("What is in this image?"),
-                Part::Image {
-                    source: ImageSource::Base64 {
-                        media_type: "image/png".into(),
-                        data: "iVBORw0KGgo=".into(),
-                    },
-                },
-            ]),
-            user(vec![Part::Image {
-                source: ImageSource::Url {
-                    url: "https://example.com/cat.png".into(),
-                },
-            }]),
-        ],
+        messages: image_messages(),
         ..Request::default()
     }
 }
 
-fn resp(id: &str, content: Vec<Part>, finish: FinishReason, u: Usage) -> Response {
-    Response {
-        id: id.into(),
-        model: "test-model".into(),
-        created: None,
-        content,
-        finish: Some(finish),
-        stop_sequence: None,
-        usage: Some(u),
-    }
-}
-
 fn resp_text() -> Response {
-    resp(
-        "text1",
-        vec![text("Bonjour !")],
-        FinishReason::Stop,
-        usage(21, 4, 0),
-    )
+    common::text_response("text1", None)
 }
 
 fn resp_tools() -> Response {
-    resp(
-        "tools1",
-        vec![
-            call("call_paris", "get_weather", r#"{"city":"Paris"}"#),
-            call("call_tokyo", "get_weather", r#"{"city":"Tokyo"}"#),
-        ],
-        FinishReason::ToolCalls,
-        usage(80, 30, 0),
-    )
+    common::tools_response("tools1", None)
 }
 
 fn resp_thinking() -> Response {
-    resp(
-        "thinking1",
-        vec![reasoning("27*43 = 1161", Some("sig-abc")), text("1161.")],
-        FinishReason::Stop,
-        usage(15, 40, 25),
-    )
+    common::thinking_response("thinking1", None, Some("sig-abc"), 25)
 }
 
 // ---------- requests ----------
@@ -320,7 +157,7 @@ fn request_fixtures_encode() {
     ] {
         assert_eq!(
             value(&encode_request(G, &req).unwrap()),
-            json_fixture(name),
+            json_fixture(G, name),
             "{name}"
         );
     }
@@ -344,7 +181,7 @@ fn request_round_trip() {
 
 #[test]
 fn request_ids_are_derived_and_results_matched_by_name() {
-    let body = json_fixture("request_tools.encoded.json");
+    let body = json_fixture(G, "request_tools.encoded.json");
     let req = decode_request(G, body.to_string().as_bytes()).unwrap();
     assert_eq!(
         req.messages[1].content[1..],
@@ -740,7 +577,7 @@ fn response_fixtures_decode_and_encode() {
         );
         assert_eq!(
             value(&encode_response(G, &expected).unwrap()),
-            json_fixture(encoded),
+            json_fixture(G, encoded),
             "{encoded}"
         );
         assert_eq!(
@@ -800,43 +637,17 @@ fn response_special_cases() {
 // ---------- streams ----------
 
 fn events_text() -> Vec<StreamEvent> {
-    vec![
-        start("text1"),
-        StreamEvent::Text("Bon".into()),
-        StreamEvent::Text("jour !".into()),
-        StreamEvent::Finish {
-            reason: FinishReason::Stop,
-            stop_sequence: None,
-        },
-        StreamEvent::Usage(usage(21, 4, 0)),
-    ]
+    text_events(start("text1"))
 }
 
 fn events_tools() -> Vec<StreamEvent> {
     vec![
         start("tools1"),
-        StreamEvent::ToolCallStart {
-            index: 0,
-            id: "call_paris".into(),
-            name: "get_weather".into(),
-        },
-        StreamEvent::ToolCallArguments {
-            index: 0,
-            delta: r#"{"city":"Paris"}"#.into(),
-        },
-        StreamEvent::ToolCallStart {
-            index: 1,
-            id: "call_tokyo".into(),
-            name: "get_weather".into(),
-        },
-        StreamEvent::ToolCallArguments {
-            index: 1,
-            delta: r#"{"city":"Tokyo"}"#.into(),
-        },
-        StreamEvent::Finish {
-            reason: FinishReason::ToolCalls,
-            stop_sequence: None,
-        },
+        call_start(0, "call_paris", "get_weather"),
+        args(0, r#"{"city":"Paris"}"#),
+        call_start(1, "call_tokyo", "get_weather"),
+        args(1, r#"{"city":"Tokyo"}"#),
+        finish(FinishReason::ToolCalls),
         StreamEvent::Usage(usage(80, 30, 0)),
     ]
 }
@@ -848,10 +659,7 @@ fn events_thinking() -> Vec<StreamEvent> {
         StreamEvent::Reasoning("= 1161".into()),
         StreamEvent::ReasoningSignature("sig-abc".into()),
         StreamEvent::Text("1161.".into()),
-        StreamEvent::Finish {
-            reason: FinishReason::Stop,
-            stop_sequence: None,
-        },
+        finish(FinishReason::Stop),
         StreamEvent::Usage(usage(15, 40, 25)),
     ]
 }
@@ -917,19 +725,7 @@ fn stream_round_trip() {
     }
     // Split arguments are buffered into whole functionCall parts.
     let mut split = events_tools();
-    split.splice(
-        2..3,
-        [
-            StreamEvent::ToolCallArguments {
-                index: 0,
-                delta: r#"{"city":"#.into(),
-            },
-            StreamEvent::ToolCallArguments {
-                index: 0,
-                delta: r#""Paris"}"#.into(),
-            },
-        ],
-    );
+    split.splice(2..3, [args(0, r#"{"city":"#), args(0, r#""Paris"}"#)]);
     let decoded = decode_stream(&sse_data(&encode_stream(&split, true)));
     assert_eq!(decoded, events_tools());
     // Every fixture response replays and reassembles unchanged.
@@ -1012,16 +808,15 @@ fn stream_edge_cases() {
 
 #[test]
 fn real_captures_decode() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
-    let body = std::fs::read(format!("{dir}/gemini_body.json")).unwrap();
+    let body = capture("gemini_body.json");
     let r = decode_response(G, &body).unwrap();
     assert_eq!(r.id, "b3uUaNOqLsfQnvgP8cG9mQU");
     assert_eq!(r.model, "gemini-2.5-pro");
     assert_eq!(r.content, vec![text("AI learns patterns from data.")]);
     assert_eq!(r.usage, Some(usage(8, 7 + 1039, 1039)));
-    let sse = std::fs::read(format!("{dir}/gemini_stream.sse")).unwrap();
+    let sse = capture("gemini_stream.sse");
     let events = decode_stream(&sse_data(&sse));
-    let array = std::fs::read(format!("{dir}/gemini_stream_array.json")).unwrap();
+    let array = capture("gemini_stream_array.json");
     assert_eq!(decode_stream(&array_elements(&array)), events);
     let r = assemble(events);
     assert_eq!(
@@ -1042,13 +837,6 @@ fn real_captures_decode() {
 }
 
 // ---------- errors ----------
-
-fn unsupported(result: Result<impl std::fmt::Debug, ConvertError>, needle: &str) {
-    match result {
-        Err(ConvertError::Unsupported(m)) => assert!(m.contains(needle), "{m}"),
-        other => panic!("expected Unsupported({needle}), got {other:?}"),
-    }
-}
 
 #[test]
 fn errors() {
@@ -1120,44 +908,17 @@ fn errors() {
 // ---------- properties ----------
 
 fn event_strategy() -> impl Strategy<Value = StreamEvent> {
-    let s = "[a-z{}\":, ]{0,8}";
-    prop_oneof![
-        (s, s).prop_map(|(id, model)| StreamEvent::Start {
-            id,
-            model,
-            created: None
-        }),
-        s.prop_map(StreamEvent::Text),
-        s.prop_map(StreamEvent::Reasoning),
-        s.prop_map(StreamEvent::ReasoningSignature),
-        s.prop_map(StreamEvent::RedactedReasoning),
-        (0u32..3, s, s).prop_map(|(index, id, name)| StreamEvent::ToolCallStart {
-            index,
-            id,
-            name
-        }),
-        (0u32..3, s).prop_map(|(index, delta)| StreamEvent::ToolCallArguments { index, delta }),
-        (0u64..100, 0u64..100).prop_map(|(i, o)| StreamEvent::Usage(usage(i, o, o / 2))),
-        prop_oneof![
-            Just(FinishReason::Stop),
-            Just(FinishReason::Length),
-            Just(FinishReason::ToolCalls),
-            Just(FinishReason::ContentFilter),
-            s.prop_map(FinishReason::Other),
-        ]
-        .prop_map(|reason| StreamEvent::Finish {
-            reason,
-            stop_sequence: None
-        }),
-        s.prop_map(|message| StreamEvent::Error { message }),
-    ]
-}
-
-fn fixture_payloads() -> Vec<String> {
-    ["stream_text.sse", "stream_tools.sse", "stream_thinking.sse"]
-        .iter()
-        .flat_map(|n| sse_data(&fixture(n)))
-        .collect()
+    EventStrategy {
+        text: "[a-z{}\":, ]{0,8}",
+        created: Just(None).boxed(),
+        call_index: (0u32..3).boxed(),
+        arguments_index: (0u32..3).boxed(),
+        usage: (0u64..100, 0u64..100)
+            .prop_map(|(i, o)| usage(i, o, o / 2))
+            .boxed(),
+        stop_sequence: Just(None).boxed(),
+    }
+    .events()
 }
 
 proptest! {
@@ -1175,7 +936,7 @@ proptest! {
 
     #[test]
     fn stream_decoder_survives_mutated_fixtures(pick in 0usize..8, at in any::<usize>(), cut in any::<usize>(), junk in "[\\[\\]{}\",:a-z0-9]{0,4}") {
-        let payloads = fixture_payloads();
+        let payloads = stream_fixture_payloads(G);
         let mut dec = stream_decoder(G);
         let mut out = Vec::new();
         for (i, p) in payloads.iter().enumerate() {

@@ -1,120 +1,47 @@
 //! OpenAI Chat Completions converter: golden fixtures, round trips, errors and property tests.
 #![cfg(test)]
 
+mod common;
+
+use common::{
+    EventStrategy, args, assistant, calc_tool, call, call_start, decode_sse, encode_stream_with,
+    finish, fixture_path, image_messages, json_of, sse_events, start_at, stream_fixture_payloads,
+    text_events, text_request as request_text, usage, user, weather_question_and_calls,
+    weather_tool,
+};
 use gproxy_protocol::Protocol;
 use gproxy_protocol::convert::{
-    ConvertError, FinishReason, ImageSource, Message, Part, ReasoningConfig, Request, Response,
-    ResponseFormat, Role, StreamEvent, StreamOptions, Tool, ToolChoice, Transcoder, Usage,
+    ConvertError, FinishReason, ImageSource, Part, ReasoningConfig, Request, Response,
+    ResponseFormat, StreamEvent, StreamOptions, Tool, ToolChoice, Transcoder, Usage,
     decode_request, decode_response, encode_request, encode_response, stream_decoder,
-    stream_encoder,
 };
-use gproxy_protocol::sse::{SseDecoder, SseEvent};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
 const P: Protocol = Protocol::OpenAiChat;
 const CREATED: i64 = 1_763_700_000;
 
-fn fixture_path(name: &str) -> String {
-    format!(
-        "{}/tests/fixtures/convert/openai_chat/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    )
-}
-
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(fixture_path(name)).unwrap()
+    common::fixture(P, name)
 }
 
 /// The `.encoded` variant of a fixture when the encoder's form differs.
 fn encoded_fixture(case: &str, ext: &str) -> Vec<u8> {
-    std::fs::read(fixture_path(&format!("{case}.encoded.{ext}")))
+    std::fs::read(fixture_path(P, &format!("{case}.encoded.{ext}")))
         .unwrap_or_else(|_| fixture(&format!("{case}.{ext}")))
 }
 
-fn json_of(bytes: &[u8]) -> Value {
-    serde_json::from_slice(bytes).unwrap()
-}
-
-fn user(parts: Vec<Part>) -> Message {
-    Message {
-        role: Role::User,
-        content: parts,
-    }
-}
-
-fn assistant(parts: Vec<Part>) -> Message {
-    Message {
-        role: Role::Assistant,
-        content: parts,
-    }
-}
-
-fn call(id: &str, name: &str, arguments: &str) -> Part {
-    Part::ToolCall {
-        id: id.into(),
-        name: name.into(),
-        arguments: arguments.into(),
-    }
-}
-
-fn result(call_id: &str, text: &str) -> Part {
-    Part::ToolResult {
-        call_id: call_id.into(),
-        name: None,
-        content: vec![Part::text(text)],
-        is_error: false,
-    }
-}
-
-fn usage(input: u64, output: u64, reasoning: u64) -> Usage {
-    Usage {
-        input_tokens: input,
-        output_tokens: output,
-        reasoning_tokens: reasoning,
-        ..Usage::default()
-    }
-}
-
-fn request_text() -> Request {
-    Request {
-        model: "test-model".into(),
-        system: vec!["You are a terse assistant.".into()],
-        messages: vec![user(vec![Part::text("Say hello in French.")])],
-        max_tokens: Some(256),
-        temperature: Some(0.2),
-        top_p: Some(0.9),
-        stop: vec!["END".into()],
-        ..Request::default()
-    }
-}
-
-fn weather_tool() -> Tool {
-    Tool {
-        name: "get_weather".into(),
-        description: Some("Current weather for a city".into()),
-        parameters: json!({
-            "type": "object",
-            "properties": {
-                "city": {"type": "string"},
-                "unit": {"type": "string", "enum": ["c", "f"]}
-            },
-            "required": ["city"]
-        }),
-        strict: None,
-    }
+fn result(call_id: &str, t: &str) -> Part {
+    common::result(call_id, None, t, false)
 }
 
 fn request_tools() -> Request {
+    let [question, calls] = weather_question_and_calls();
     Request {
         model: "test-model".into(),
         messages: vec![
-            user(vec![Part::text("What's the weather in Paris and Tokyo?")]),
-            assistant(vec![
-                Part::text("Let me check."),
-                call("call_paris", "get_weather", r#"{"city":"Paris"}"#),
-                call("call_tokyo", "get_weather", r#"{"city":"Tokyo"}"#),
-            ]),
+            question,
+            calls,
             // Chat has no error flag: the Tokyo failure is just its text.
             user(vec![
                 result("call_paris", "18C, sunny"),
@@ -136,16 +63,7 @@ fn request_thinking() -> Request {
             assistant(vec![call("call_calc", "calc", r#"{"expr":"27*43"}"#)]),
             user(vec![result("call_calc", "1161")]),
         ],
-        tools: vec![Tool {
-            name: "calc".into(),
-            description: None,
-            parameters: json!({
-                "type": "object",
-                "properties": {"expr": {"type": "string"}},
-                "required": ["expr"]
-            }),
-            strict: None,
-        }],
+        tools: vec![calc_tool()],
         max_tokens: Some(4096),
         reasoning: Some(ReasoningConfig {
             effort: Some("low".into()),
@@ -158,116 +76,38 @@ fn request_thinking() -> Request {
 fn request_image() -> Request {
     Request {
         model: "test-model".into(),
-        messages: vec![
-            user(vec![
-                Part::text("What is in this image?"),
-                Part::Image {
-                    source: ImageSource::Base64 {
-                        media_type: "image/png".into(),
-                        data: "iVBORw0KGgo=".into(),
-                    },
-                },
-            ]),
-            user(vec![Part::Image {
-                source: ImageSource::Url {
-                    url: "https://example.com/cat.png".into(),
-                },
-            }]),
-        ],
+        messages: image_messages(),
         ..Request::default()
     }
 }
 
 fn response_text() -> Response {
-    Response {
-        id: "chatcmpl-text1".into(),
-        model: "test-model".into(),
-        created: Some(CREATED),
-        content: vec![Part::text("Bonjour !")],
-        finish: Some(FinishReason::Stop),
-        stop_sequence: None,
-        usage: Some(usage(21, 4, 0)),
-    }
+    common::text_response("chatcmpl-text1", Some(CREATED))
 }
 
 fn response_tools() -> Response {
-    Response {
-        id: "chatcmpl-tools1".into(),
-        model: "test-model".into(),
-        created: Some(CREATED),
-        content: vec![
-            call("call_paris", "get_weather", r#"{"city":"Paris"}"#),
-            call("call_tokyo", "get_weather", r#"{"city":"Tokyo"}"#),
-        ],
-        finish: Some(FinishReason::ToolCalls),
-        stop_sequence: None,
-        usage: Some(usage(80, 30, 0)),
-    }
+    common::tools_response("chatcmpl-tools1", Some(CREATED))
 }
 
 fn response_thinking() -> Response {
-    Response {
-        id: "chatcmpl-thinking1".into(),
-        model: "test-model".into(),
-        created: Some(CREATED),
-        content: vec![
-            Part::Reasoning {
-                text: "27*43 = 1161".into(),
-                signature: None,
-                redacted: None,
-            },
-            Part::text("1161."),
-        ],
-        finish: Some(FinishReason::Stop),
-        stop_sequence: None,
-        usage: Some(usage(15, 40, 25)),
-    }
+    common::thinking_response("chatcmpl-thinking1", Some(CREATED), None, 25)
 }
 
 fn start(id: &str) -> StreamEvent {
-    StreamEvent::Start {
-        id: id.into(),
-        model: "test-model".into(),
-        created: Some(CREATED),
-    }
-}
-
-fn finish(reason: FinishReason) -> StreamEvent {
-    StreamEvent::Finish {
-        reason,
-        stop_sequence: None,
-    }
+    start_at(id, Some(CREATED))
 }
 
 fn stream_text() -> Vec<StreamEvent> {
-    vec![
-        start("chatcmpl-text1"),
-        StreamEvent::Text("Bon".into()),
-        StreamEvent::Text("jour !".into()),
-        finish(FinishReason::Stop),
-        StreamEvent::Usage(usage(21, 4, 0)),
-    ]
+    text_events(start("chatcmpl-text1"))
 }
 
 fn stream_tools() -> Vec<StreamEvent> {
-    let args = |index: u32, delta: &str| StreamEvent::ToolCallArguments {
-        index,
-        delta: delta.into(),
-    };
     vec![
         start("chatcmpl-tools1"),
-        StreamEvent::ToolCallStart {
-            index: 0,
-            id: "call_paris".into(),
-            name: "get_weather".into(),
-        },
+        call_start(0, "call_paris", "get_weather"),
         args(0, r#"{"ci"#),
         args(0, r#"ty": "Paris"}"#),
-        StreamEvent::ToolCallStart {
-            index: 1,
-            id: "call_tokyo".into(),
-            name: "get_weather".into(),
-        },
+        call_start(1, "call_tokyo", "get_weather"),
         args(1, r#"{"ci"#),
         args(1, r#"ty": "Tokyo"}"#),
         finish(FinishReason::ToolCalls),
@@ -311,41 +151,16 @@ fn streams() -> Vec<(&'static str, Vec<StreamEvent>)> {
     ]
 }
 
-/// Splits an SSE transcript into events, fed 7 bytes at a time.
-fn sse_events(bytes: &[u8]) -> Vec<SseEvent> {
-    let mut decoder = SseDecoder::new();
-    let mut events = Vec::new();
-    for chunk in bytes.chunks(7) {
-        decoder.feed(chunk, &mut events);
-    }
-    events.extend(decoder.finish());
-    events
-}
-
 fn decode_stream(bytes: &[u8]) -> Vec<StreamEvent> {
-    let mut decoder = stream_decoder(P);
-    let mut out = Vec::new();
-    for event in sse_events(bytes) {
-        decoder.feed(&event.data, &mut out).unwrap();
-    }
-    decoder.finish(&mut out);
-    out
+    decode_sse(P, bytes)
 }
 
 fn encode_stream(events: &[StreamEvent], include_usage: bool) -> Vec<u8> {
-    let mut encoder = stream_encoder(
-        P,
-        StreamOptions {
-            include_usage,
-            gemini_sse: false,
-        },
-    );
-    let mut out = Vec::new();
-    for e in events {
-        encoder.encode(e, &mut out);
-    }
-    encoder.finish(&mut out);
-    out
+    let options = StreamOptions {
+        include_usage,
+        gemini_sse: false,
+    };
+    encode_stream_with(P, options, events)
 }
 
 /// Each event's data as JSON (`[DONE]` as a string).
@@ -746,15 +561,8 @@ fn stream_decoder_handles_provider_quirks() {
                     id: derived,
                     name: "f".into()
                 },
-                StreamEvent::ToolCallArguments {
-                    index: 0,
-                    delta: "{}".into()
-                },
-                StreamEvent::ToolCallStart {
-                    index: 1,
-                    id: "c9".into(),
-                    name: "g".into()
-                },
+                args(0, "{}"),
+                call_start(1, "c9", "g"),
                 StreamEvent::ToolCallArguments {
                     index: 1,
                     delta: "{\"x\":1}".into()
@@ -880,54 +688,23 @@ fn unsupported_content_is_named() {
 }
 
 fn arb_event() -> impl Strategy<Value = StreamEvent> {
-    let text = ".{0,12}";
-    let reason = prop_oneof![
-        Just(FinishReason::Stop),
-        Just(FinishReason::Length),
-        Just(FinishReason::ToolCalls),
-        Just(FinishReason::ContentFilter),
-        text.prop_map(FinishReason::Other),
-    ];
-    prop_oneof![
-        (text, text, proptest::option::of(any::<i64>()))
-            .prop_map(|(id, model, created)| StreamEvent::Start { id, model, created }),
-        text.prop_map(StreamEvent::Text),
-        text.prop_map(StreamEvent::Reasoning),
-        text.prop_map(StreamEvent::ReasoningSignature),
-        text.prop_map(StreamEvent::RedactedReasoning),
-        (0u32..4, text, text).prop_map(|(index, id, name)| StreamEvent::ToolCallStart {
-            index,
-            id,
-            name
-        }),
-        (any::<u32>(), text)
-            .prop_map(|(index, delta)| StreamEvent::ToolCallArguments { index, delta }),
-        (any::<u64>(), any::<u64>(), any::<u64>()).prop_map(|(i, o, c)| StreamEvent::Usage(
-            Usage {
+    EventStrategy {
+        text: ".{0,12}",
+        created: proptest::option::of(any::<i64>()).boxed(),
+        call_index: (0u32..4).boxed(),
+        arguments_index: any::<u32>().boxed(),
+        usage: (any::<u64>(), any::<u64>(), any::<u64>())
+            .prop_map(|(i, o, c)| Usage {
                 input_tokens: i,
                 output_tokens: o,
                 cache_read_tokens: c,
                 cache_write_tokens: c,
                 reasoning_tokens: c,
-            }
-        )),
-        (reason, proptest::option::of(text)).prop_map(|(reason, stop_sequence)| {
-            StreamEvent::Finish {
-                reason,
-                stop_sequence,
-            }
-        }),
-        text.prop_map(|message| StreamEvent::Error { message }),
-    ]
-}
-
-/// Every `data` payload of the stream fixtures.
-fn fixture_payloads() -> Vec<String> {
-    streams()
-        .into_iter()
-        .flat_map(|(case, _)| sse_events(&fixture(&format!("{case}.sse"))))
-        .map(|e| e.data)
-        .collect()
+            })
+            .boxed(),
+        stop_sequence: proptest::option::of(".{0,12}").boxed(),
+    }
+    .events()
 }
 
 proptest! {
@@ -954,7 +731,7 @@ proptest! {
         len in 0usize..8,
         insert in "[\\[\\]{}\":,0-9a-z ]{0,6}",
     ) {
-        let payloads = fixture_payloads();
+        let payloads = stream_fixture_payloads(P);
         let mut data = pick.get(&payloads).clone();
         let mut cut = at.index(data.len() + 1);
         while !data.is_char_boundary(cut) {
@@ -1013,6 +790,6 @@ proptest! {
 fn write_encoded_stream_goldens() {
     for (case, events) in streams() {
         let bytes = encode_stream(&events, true);
-        std::fs::write(fixture_path(&format!("{case}.encoded.sse")), bytes).unwrap();
+        std::fs::write(fixture_path(P, &format!("{case}.encoded.sse")), bytes).unwrap();
     }
 }

@@ -1,33 +1,35 @@
 //! OpenAI Responses converter: golden fixtures, round trips, errors and properties.
 #![cfg(test)]
 
+mod common;
+
+use common::{
+    EventStrategy, args, assert_sse_eq, assistant, calc_tool, call, call_start, capture,
+    decode_sse, encode_stream_with, finish, fixture_path, image_messages, sse_events, start_at,
+    stream_fixture_payloads, text, text_events, text_request, unsupported, usage, user,
+    weather_question_and_calls, weather_tool,
+};
 use gproxy_protocol::Protocol;
 use gproxy_protocol::convert::{
-    ConvertError, FinishReason, ImageSource, Message, Part, ReasoningConfig, Request, Response,
-    ResponseFormat, Role, StreamEvent, StreamOptions, Tool, ToolChoice, Usage, decode_request,
-    decode_response, encode_request, encode_response, stream_decoder, stream_encoder,
+    ConvertError, FinishReason, Part, ReasoningConfig, Request, Response, ResponseFormat,
+    StreamEvent, StreamOptions, ToolChoice, Usage, decode_request, decode_response, encode_request,
+    encode_response, stream_decoder,
 };
-use gproxy_protocol::sse::{SseDecoder, SseEvent};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
 const P: Protocol = Protocol::OpenAiResponses;
-const DIR: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/convert/openai_responses"
-);
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{DIR}/{name}")).unwrap_or_else(|e| panic!("{name}: {e}"))
+    common::fixture(P, name)
 }
 
 /// Compares `actual` with a committed expected file; `GPROXY_BLESS=1`
 /// rewrites the file instead.
 fn assert_golden_json(name: &str, actual: &Value) {
-    let path = format!("{DIR}/{name}");
     if std::env::var_os("GPROXY_BLESS").is_some() {
         let text = serde_json::to_string_pretty(actual).unwrap() + "\n";
-        std::fs::write(&path, text).unwrap();
+        std::fs::write(fixture_path(P, name), text).unwrap();
         return;
     }
     let expected: Value = serde_json::from_slice(&fixture(name)).unwrap();
@@ -35,129 +37,40 @@ fn assert_golden_json(name: &str, actual: &Value) {
 }
 
 fn assert_golden_sse(name: &str, actual: &[u8]) {
-    let path = format!("{DIR}/{name}");
     if std::env::var_os("GPROXY_BLESS").is_some() {
-        std::fs::write(&path, actual).unwrap();
+        std::fs::write(fixture_path(P, name), actual).unwrap();
         return;
     }
-    let expected = sse_events(&fixture(name));
-    let actual = sse_events(actual);
-    assert_eq!(actual.len(), expected.len(), "{name}: event count");
-    for (i, (a, e)) in actual.iter().zip(&expected).enumerate() {
-        assert_eq!(a.event, e.event, "{name}: event {i} name");
-        let a: Value = serde_json::from_str(&a.data).unwrap();
-        let e: Value = serde_json::from_str(&e.data).unwrap();
-        assert_eq!(a, e, "{name}: event {i}");
-    }
-}
-
-/// Splits SSE bytes into events, fed in 7-byte chunks.
-fn sse_events(bytes: &[u8]) -> Vec<SseEvent> {
-    let mut decoder = SseDecoder::new();
-    let mut out = Vec::new();
-    for chunk in bytes.chunks(7) {
-        decoder.feed(chunk, &mut out);
-    }
-    out.extend(decoder.finish());
-    out
+    assert_sse_eq(name, actual, &fixture(name));
 }
 
 fn decode_stream(bytes: &[u8]) -> Vec<StreamEvent> {
-    let mut decoder = stream_decoder(P);
-    let mut out = Vec::new();
-    for event in sse_events(bytes) {
-        decoder.feed(&event.data, &mut out).unwrap();
-    }
-    decoder.finish(&mut out);
-    out
+    decode_sse(P, bytes)
 }
 
 fn encode_stream(events: &[StreamEvent]) -> Vec<u8> {
-    let mut encoder = stream_encoder(P, StreamOptions::default());
-    let mut out = Vec::new();
-    for e in events {
-        encoder.encode(e, &mut out);
-    }
-    encoder.finish(&mut out);
-    out
-}
-
-fn text(t: &str) -> Part {
-    Part::text(t)
-}
-
-fn user(parts: Vec<Part>) -> Message {
-    Message {
-        role: Role::User,
-        content: parts,
-    }
-}
-
-fn assistant(parts: Vec<Part>) -> Message {
-    Message {
-        role: Role::Assistant,
-        content: parts,
-    }
-}
-
-fn call(id: &str, name: &str, args: &str) -> Part {
-    Part::ToolCall {
-        id: id.into(),
-        name: name.into(),
-        arguments: args.into(),
-    }
+    encode_stream_with(P, StreamOptions::default(), events)
 }
 
 fn result(call_id: &str, t: &str) -> Part {
-    Part::ToolResult {
-        call_id: call_id.into(),
-        name: None,
-        content: vec![text(t)],
-        is_error: false,
-    }
-}
-
-fn usage(input: u64, output: u64, reasoning: u64) -> Usage {
-    Usage {
-        input_tokens: input,
-        output_tokens: output,
-        reasoning_tokens: reasoning,
-        ..Usage::default()
-    }
-}
-
-fn weather_tool() -> Tool {
-    Tool {
-        name: "get_weather".into(),
-        description: Some("Current weather for a city".into()),
-        parameters: json!({"type":"object","properties":{"city":{"type":"string"},
-            "unit":{"type":"string","enum":["c","f"]}},"required":["city"]}),
-        strict: None,
-    }
+    common::result(call_id, None, t, false)
 }
 
 fn request_text() -> Request {
+    // Responses refuses stop sequences.
     Request {
-        model: "test-model".into(),
-        system: vec!["You are a terse assistant.".into()],
-        messages: vec![user(vec![text("Say hello in French.")])],
-        max_tokens: Some(256),
-        temperature: Some(0.2),
-        top_p: Some(0.9),
-        ..Request::default()
+        stop: Vec::new(),
+        ..text_request()
     }
 }
 
 fn request_tools() -> Request {
+    let [question, calls] = weather_question_and_calls();
     Request {
         model: "test-model".into(),
         messages: vec![
-            user(vec![text("What's the weather in Paris and Tokyo?")]),
-            assistant(vec![
-                text("Let me check."),
-                call("call_paris", "get_weather", r#"{"city":"Paris"}"#),
-                call("call_tokyo", "get_weather", r#"{"city":"Tokyo"}"#),
-            ]),
+            question,
+            calls,
             user(vec![
                 result("call_paris", "18C, sunny"),
                 // Responses has no error flag on tool output.
@@ -186,13 +99,7 @@ fn request_thinking() -> Request {
             ]),
             user(vec![result("call_calc", "1161")]),
         ],
-        tools: vec![Tool {
-            name: "calc".into(),
-            description: None,
-            parameters: json!({"type":"object","properties":{"expr":{"type":"string"}},
-                "required":["expr"]}),
-            strict: None,
-        }],
+        tools: vec![calc_tool()],
         max_tokens: Some(4096),
         reasoning: Some(ReasoningConfig {
             effort: Some("low".into()),
@@ -206,22 +113,7 @@ fn request_thinking() -> Request {
 fn request_image() -> Request {
     Request {
         model: "test-model".into(),
-        messages: vec![
-            user(vec![
-                text("What is in this image?"),
-                Part::Image {
-                    source: ImageSource::Base64 {
-                        media_type: "image/png".into(),
-                        data: "iVBORw0KGgo=".into(),
-                    },
-                },
-            ]),
-            user(vec![Part::Image {
-                source: ImageSource::Url {
-                    url: "https://example.com/cat.png".into(),
-                },
-            }]),
-        ],
+        messages: image_messages(),
         ..Request::default()
     }
 }
@@ -229,98 +121,32 @@ fn request_image() -> Request {
 const CREATED: i64 = 1741290958;
 
 fn response_text() -> Response {
-    Response {
-        id: "resp_text1".into(),
-        model: "test-model".into(),
-        created: Some(CREATED),
-        content: vec![text("Bonjour !")],
-        finish: Some(FinishReason::Stop),
-        stop_sequence: None,
-        usage: Some(usage(21, 4, 0)),
-    }
+    common::text_response("resp_text1", Some(CREATED))
 }
 
 fn response_tools() -> Response {
-    Response {
-        id: "resp_tools1".into(),
-        model: "test-model".into(),
-        created: Some(CREATED),
-        content: vec![
-            call("call_paris", "get_weather", r#"{"city":"Paris"}"#),
-            call("call_tokyo", "get_weather", r#"{"city":"Tokyo"}"#),
-        ],
-        finish: Some(FinishReason::ToolCalls),
-        stop_sequence: None,
-        usage: Some(usage(80, 30, 0)),
-    }
+    common::tools_response("resp_tools1", Some(CREATED))
 }
 
 fn response_thinking() -> Response {
-    Response {
-        id: "resp_think1".into(),
-        model: "test-model".into(),
-        created: Some(CREATED),
-        content: vec![
-            Part::Reasoning {
-                text: "27*43 = 1161".into(),
-                signature: Some("sig-abc".into()),
-                redacted: None,
-            },
-            text("1161."),
-        ],
-        finish: Some(FinishReason::Stop),
-        stop_sequence: None,
-        usage: Some(usage(15, 40, 25)),
-    }
+    common::thinking_response("resp_think1", Some(CREATED), Some("sig-abc"), 25)
 }
 
 fn start(id: &str) -> StreamEvent {
-    StreamEvent::Start {
-        id: id.into(),
-        model: "test-model".into(),
-        created: Some(CREATED),
-    }
-}
-
-fn finish(reason: FinishReason) -> StreamEvent {
-    StreamEvent::Finish {
-        reason,
-        stop_sequence: None,
-    }
+    start_at(id, Some(CREATED))
 }
 
 fn stream_text() -> Vec<StreamEvent> {
-    vec![
-        start("resp_text1"),
-        StreamEvent::Text("Bon".into()),
-        StreamEvent::Text("jour !".into()),
-        finish(FinishReason::Stop),
-        StreamEvent::Usage(usage(21, 4, 0)),
-    ]
-}
-
-fn args(index: u32, delta: &str) -> StreamEvent {
-    StreamEvent::ToolCallArguments {
-        index,
-        delta: delta.into(),
-    }
+    text_events(start("resp_text1"))
 }
 
 fn stream_tools() -> Vec<StreamEvent> {
     vec![
         start("resp_tools1"),
-        StreamEvent::ToolCallStart {
-            index: 0,
-            id: "call_paris".into(),
-            name: "get_weather".into(),
-        },
+        call_start(0, "call_paris", "get_weather"),
         args(0, r#"{"city":"#),
         args(0, r#""Paris"}"#),
-        StreamEvent::ToolCallStart {
-            index: 1,
-            id: "call_tokyo".into(),
-            name: "get_weather".into(),
-        },
+        call_start(1, "call_tokyo", "get_weather"),
         args(1, r#"{"ci"#),
         args(1, r#"ty":"Tokyo"}"#),
         finish(FinishReason::ToolCalls),
@@ -476,13 +302,6 @@ fn encoded_values(bytes: &[u8]) -> Vec<Value> {
             v
         })
         .collect()
-}
-
-fn unsupported(result: Result<impl std::fmt::Debug, ConvertError>, needle: &str) {
-    match result {
-        Err(ConvertError::Unsupported(m)) => assert!(m.contains(needle), "{m}"),
-        other => panic!("expected Unsupported containing {needle:?}, got {other:?}"),
-    }
 }
 
 fn invalid(result: Result<impl std::fmt::Debug, ConvertError>) {
@@ -704,11 +523,7 @@ fn done_only_events_are_not_lost() {
             StreamEvent::Reasoning("b".into()),
             StreamEvent::ReasoningSignature("enc".into()),
             StreamEvent::Text("hi".into()),
-            StreamEvent::ToolCallStart {
-                index: 0,
-                id: "c1".into(),
-                name: "f".into()
-            },
+            call_start(0, "c1", "f"),
             args(0, "{}"),
             finish(FinishReason::Length),
             StreamEvent::Usage(Usage {
@@ -836,16 +651,8 @@ fn encoder_signature_without_text_and_late_arguments() {
     let events = vec![
         start("resp_s"),
         StreamEvent::ReasoningSignature("only-sig".into()),
-        StreamEvent::ToolCallStart {
-            index: 0,
-            id: "c0".into(),
-            name: "f".into(),
-        },
-        StreamEvent::ToolCallStart {
-            index: 1,
-            id: "c1".into(),
-            name: "g".into(),
-        },
+        call_start(0, "c0", "f"),
+        call_start(1, "c1", "g"),
         args(0, "{}"),
         args(1, "{\"a\":1}"),
         StreamEvent::RedactedReasoning("opaque".into()),
@@ -884,47 +691,21 @@ fn encoded_streams_are_well_formed() {
 // ---- Properties -----------------------------------------------------------
 
 fn any_event() -> impl Strategy<Value = StreamEvent> {
-    let s = || "[a-z{}\":, ]{0,8}";
-    prop_oneof![
-        (s(), s(), proptest::option::of(any::<i64>()))
-            .prop_map(|(id, model, created)| StreamEvent::Start { id, model, created }),
-        s().prop_map(StreamEvent::Text),
-        s().prop_map(StreamEvent::Reasoning),
-        s().prop_map(StreamEvent::ReasoningSignature),
-        s().prop_map(StreamEvent::RedactedReasoning),
-        (0u32..4, s(), s()).prop_map(|(index, id, name)| StreamEvent::ToolCallStart {
-            index,
-            id,
-            name
-        }),
-        (0u32..4, s()).prop_map(|(index, delta)| StreamEvent::ToolCallArguments { index, delta }),
-        (any::<u64>(), any::<u64>()).prop_map(|(i, o)| StreamEvent::Usage(Usage {
-            input_tokens: i,
-            output_tokens: o,
-            ..Usage::default()
-        })),
-        prop_oneof![
-            Just(FinishReason::Stop),
-            Just(FinishReason::Length),
-            Just(FinishReason::ToolCalls),
-            Just(FinishReason::ContentFilter),
-            s().prop_map(FinishReason::Other),
-        ]
-        .prop_map(|reason| StreamEvent::Finish {
-            reason,
-            stop_sequence: None
-        }),
-        s().prop_map(|message| StreamEvent::Error { message }),
-    ]
-}
-
-/// All fixture events' data, for mutation.
-fn fixture_events() -> Vec<String> {
-    ["stream_text.sse", "stream_tools.sse", "stream_thinking.sse"]
-        .iter()
-        .flat_map(|f| sse_events(&fixture(f)))
-        .map(|e| e.data)
-        .collect()
+    EventStrategy {
+        text: "[a-z{}\":, ]{0,8}",
+        created: proptest::option::of(any::<i64>()).boxed(),
+        call_index: (0u32..4).boxed(),
+        arguments_index: (0u32..4).boxed(),
+        usage: (any::<u64>(), any::<u64>())
+            .prop_map(|(i, o)| Usage {
+                input_tokens: i,
+                output_tokens: o,
+                ..Usage::default()
+            })
+            .boxed(),
+        stop_sequence: Just(None).boxed(),
+    }
+    .events()
 }
 
 proptest! {
@@ -942,7 +723,7 @@ proptest! {
     fn mutated_fixture_events_never_panic(
         picks in proptest::collection::vec((any::<prop::sample::Index>(), any::<prop::sample::Index>(), ".{0,3}"), 1..20)
     ) {
-        let events = fixture_events();
+        let events = stream_fixture_payloads(P);
         let mut d = stream_decoder(P);
         let mut out = Vec::new();
         for (which, at, insert) in picks {
@@ -965,8 +746,7 @@ proptest! {
     fn request_bodies_with_mutations_never_panic(
         which in 0usize..4, at in any::<prop::sample::Index>(), insert in ".{0,4}"
     ) {
-        let names = ["request_text.json", "request_tools.json", "request_thinking.json", "request_image.json"];
-        let mut body = String::from_utf8(fixture(names[which])).unwrap();
+        let mut body = String::from_utf8(fixture(common::REQUEST_FIXTURES[which])).unwrap();
         let mut cut = at.index(body.len() + 1);
         while !body.is_char_boundary(cut) {
             cut -= 1;
@@ -1043,8 +823,7 @@ fn request_reasoning_items_need_encrypted_content() {
 
 #[test]
 fn decodes_the_recorded_upstream_fixtures() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
-    let body = std::fs::read(format!("{dir}/openai_responses_body.json")).unwrap();
+    let body = capture("openai_responses_body.json");
     let resp = decode_response(P, &body).unwrap();
     assert_eq!(
         resp.content,
@@ -1058,7 +837,7 @@ fn decodes_the_recorded_upstream_fixtures() {
     };
     assert_eq!(resp.usage, Some(expected_usage));
 
-    let stream = std::fs::read(format!("{dir}/openai_responses_stream.sse")).unwrap();
+    let stream = capture("openai_responses_stream.sse");
     let events = decode_stream(&stream);
     assert_eq!(
         events,

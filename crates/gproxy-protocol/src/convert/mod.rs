@@ -18,6 +18,7 @@
 //! [`ConvertError::Unsupported`].
 
 mod claude;
+mod common;
 mod gemini;
 pub mod model;
 mod openai_chat;

@@ -1,9 +1,9 @@
-//! Content helpers shared by requests, responses and streams: images and
-//! tool-call arguments.
+//! Content helpers shared by requests, responses and streams: images,
+//! tool-call arguments and thinking blocks.
 
 use serde_json::Value;
 
-use super::super::{ConvertError, ImageSource};
+use super::super::{ConvertError, ImageSource, Part};
 use super::wire::ClaudeImageSource;
 
 /// A `tool_use.input` as compact JSON text (`{}` when absent).
@@ -12,6 +12,24 @@ pub(super) fn arguments_text(input: &Value) -> Result<String, ConvertError> {
         return Ok("{}".into());
     }
     serde_json::to_string(input).map_err(|e| ConvertError::json("tool_use input", &e))
+}
+
+/// A `thinking` block as reasoning (an empty signature is none).
+pub(super) fn thinking_part(thinking: String, signature: Option<String>) -> Part {
+    Part::Reasoning {
+        text: thinking,
+        signature: signature.filter(|s| !s.is_empty()),
+        redacted: None,
+    }
+}
+
+/// A `redacted_thinking` block as reasoning.
+pub(super) fn redacted_thinking_part(data: String) -> Part {
+    Part::Reasoning {
+        text: String::new(),
+        signature: None,
+        redacted: Some(data),
+    }
 }
 
 pub(super) fn decode_image(source: ClaudeImageSource) -> Result<ImageSource, ConvertError> {

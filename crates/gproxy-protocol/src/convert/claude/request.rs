@@ -4,7 +4,10 @@ use super::super::model::effort_to_budget;
 use super::super::{
     ConvertError, Message, Part, ReasoningConfig, Request, ResponseFormat, Role, Tool, ToolChoice,
 };
-use super::content::{arguments_object, arguments_text, decode_image, encode_image};
+use super::content::{
+    arguments_object, arguments_text, decode_image, encode_image, redacted_thinking_part,
+    thinking_part,
+};
 use super::wire::{
     ClaudeBlock, ClaudeContent, ClaudeMessage, ClaudeMetadata, ClaudeOutputConfig,
     ClaudeOutputFormat, ClaudeRequest, ClaudeRole, ClaudeSystem, ClaudeThinking, ClaudeTool,
@@ -153,16 +156,8 @@ fn decode_block(b: TypedBlock) -> Result<Part, ConvertError> {
         ClaudeBlock::Thinking {
             thinking,
             signature,
-        } => Part::Reasoning {
-            text: thinking,
-            signature: signature.filter(|s| !s.is_empty()),
-            redacted: None,
-        },
-        ClaudeBlock::RedactedThinking { data } => Part::Reasoning {
-            text: String::new(),
-            signature: None,
-            redacted: Some(data),
-        },
+        } => thinking_part(thinking, signature),
+        ClaudeBlock::RedactedThinking { data } => redacted_thinking_part(data),
         ClaudeBlock::Unknown => return Err(unsupported_block(&b.kind, "message")),
     })
 }

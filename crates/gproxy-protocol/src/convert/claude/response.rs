@@ -1,9 +1,10 @@
 //! Anthropic Messages responses to and from [`Response`], with the stop
 //! reason and usage mappings the stream shares.
 
-use super::super::{ConvertError, FinishReason, Part, Response, Usage, generated_id};
+use super::super::common::id_or_generated;
+use super::super::{ConvertError, FinishReason, Part, Response, Usage};
 use super::MESSAGE_ID_PREFIX;
-use super::content::{arguments_object, arguments_text};
+use super::content::{arguments_object, arguments_text, redacted_thinking_part, thinking_part};
 use super::wire::{ClaudeBlock, ClaudeResponse, ClaudeUsage, TypedBlock};
 
 pub(in super::super) fn decode_response(body: &[u8]) -> Result<Response, ConvertError> {
@@ -55,16 +56,8 @@ fn decode_output_block(b: TypedBlock) -> Result<Part, ConvertError> {
         ClaudeBlock::Thinking {
             thinking,
             signature,
-        } => Part::Reasoning {
-            text: thinking,
-            signature: signature.filter(|s| !s.is_empty()),
-            redacted: None,
-        },
-        ClaudeBlock::RedactedThinking { data } => Part::Reasoning {
-            text: String::new(),
-            signature: None,
-            redacted: Some(data),
-        },
+        } => thinking_part(thinking, signature),
+        ClaudeBlock::RedactedThinking { data } => redacted_thinking_part(data),
         ClaudeBlock::Image { .. } | ClaudeBlock::ToolResult { .. } | ClaudeBlock::Unknown => {
             return Err(ConvertError::Unsupported(format!(
                 "Anthropic response content block type `{}` cannot be converted",
@@ -202,11 +195,7 @@ pub(in super::super) fn encode_response(resp: &Response) -> Result<Vec<u8>, Conv
         _ => None,
     };
     let wire = ClaudeResponse {
-        id: if resp.id.is_empty() {
-            generated_id(MESSAGE_ID_PREFIX)
-        } else {
-            resp.id.clone()
-        },
+        id: id_or_generated(&resp.id, MESSAGE_ID_PREFIX),
         kind: "message".into(),
         role: "assistant".into(),
         model: resp.model.clone(),

@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use super::super::common::id_or_generated;
 use super::super::{
     ConvertError, FinishReason, StreamDecoder, StreamEncoder, StreamEvent, StreamOptions, Usage,
     generated_id,
@@ -150,11 +151,7 @@ impl StreamDecoder for ClaudeStreamDecoder {
                 if !self.started {
                     self.started = true;
                     out.push(StreamEvent::Start {
-                        id: if message.id.is_empty() {
-                            generated_id(MESSAGE_ID_PREFIX)
-                        } else {
-                            message.id
-                        },
+                        id: id_or_generated(&message.id, MESSAGE_ID_PREFIX),
                         model: message.model,
                         created: None,
                     });

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use super::super::common::id_or_generated;
 use super::super::{ConvertError, FinishReason, Part, Response, generated_id};
 use super::parts::{CallTracker, EncodeCtx, decode_parts, encode_parts};
 use super::wire::{Candidate, Content, GenerateContentResponse};
@@ -83,11 +84,7 @@ pub(in super::super) fn encode_response(resp: &Response) -> Result<Vec<u8>, Conv
         names: &names,
     };
     let parts = encode_parts(&resp.content, &ctx)?;
-    let id = if resp.id.is_empty() {
-        generated_id("")
-    } else {
-        resp.id.clone()
-    };
+    let id = id_or_generated(&resp.id, "");
     let wire = GenerateContentResponse {
         candidates: vec![Candidate {
             content: (!parts.is_empty()).then(|| Content {

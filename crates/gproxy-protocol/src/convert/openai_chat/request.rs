@@ -7,6 +7,7 @@ use super::wire::{
     ChatMessage, ChatNamedChoice, ChatPart, ChatRequest, ChatResponseFormat, ChatStop, ChatTool,
     ChatToolCall, ChatToolChoice,
 };
+use crate::convert::common::image_url;
 use crate::convert::model::budget_to_effort;
 use crate::convert::{
     ConvertError, ImageSource, Message, Part, ReasoningConfig, Request, ResponseFormat, Role, Tool,
@@ -279,7 +280,8 @@ pub(super) fn decode_image_url(url: String) -> Result<ImageSource, ConvertError>
     })
 }
 
-fn decode_tool_call(call: ChatToolCall) -> Result<Part, ConvertError> {
+/// A `function` tool call (of a request's history or a response).
+pub(super) fn decode_tool_call(call: ChatToolCall) -> Result<Part, ConvertError> {
     if call.kind != "function" {
         return Err(ConvertError::Unsupported(format!(
             "tool call type `{}` cannot be converted",
@@ -296,7 +298,8 @@ fn decode_tool_call(call: ChatToolCall) -> Result<Part, ConvertError> {
     })
 }
 
-fn non_empty_args(arguments: String) -> String {
+/// Empty arguments as `{}`.
+pub(super) fn non_empty_args(arguments: String) -> String {
     if arguments.trim().is_empty() {
         "{}".into()
     } else {
@@ -473,13 +476,6 @@ fn text_part(text: String) -> ChatPart {
     }
 }
 
-pub(super) fn image_url(source: &ImageSource) -> String {
-    match source {
-        ImageSource::Url { url } => url.clone(),
-        ImageSource::Base64 { media_type, data } => format!("data:{media_type};base64,{data}"),
-    }
-}
-
 /// A tool message's content: one text as a string, several as text parts.
 fn encode_tool_content(content: &[Part]) -> Result<ChatContent, ConvertError> {
     let mut texts = Vec::with_capacity(content.len());
@@ -516,14 +512,7 @@ fn encode_assistant(msg: &Message) -> Result<ChatMessage, ConvertError> {
                 id,
                 name,
                 arguments,
-            } => calls.push(ChatToolCall {
-                id: id.clone(),
-                kind: "function".into(),
-                function: Some(ChatFunctionCall {
-                    name: name.clone(),
-                    arguments: arguments.clone(),
-                }),
-            }),
+            } => calls.push(encode_tool_call(id.clone(), name, arguments)),
             // Chat requests have no place for reasoning or its signatures.
             Part::Reasoning { .. } => {}
             Part::Image { .. } => {
@@ -551,6 +540,19 @@ fn encode_assistant(msg: &Message) -> Result<ChatMessage, ConvertError> {
         reasoning: None,
         function_call: None,
     })
+}
+
+/// A canonical tool call as a `function` tool call (of a request's history
+/// or a response).
+pub(super) fn encode_tool_call(id: String, name: &str, arguments: &str) -> ChatToolCall {
+    ChatToolCall {
+        id,
+        kind: "function".into(),
+        function: Some(ChatFunctionCall {
+            name: name.to_owned(),
+            arguments: arguments.to_owned(),
+        }),
+    }
 }
 
 fn encode_tool(tool: &Tool) -> ChatTool {

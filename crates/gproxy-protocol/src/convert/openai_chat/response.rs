@@ -1,10 +1,12 @@
 //! `chat.completion` response ↔ canonical [`Response`], plus the usage and
 //! finish-reason mappings the stream converters share.
 
+use super::request::{decode_tool_call, encode_tool_call, non_empty_args};
 use super::wire::{
-    ChatChoice, ChatCompletion, ChatCompletionDetails, ChatFunctionCall, ChatPromptDetails,
-    ChatResponseMessage, ChatToolCall, ChatUsage,
+    ChatChoice, ChatCompletion, ChatCompletionDetails, ChatPromptDetails, ChatResponseMessage,
+    ChatUsage,
 };
+use crate::convert::common::id_or_generated;
 use crate::convert::{ConvertError, FinishReason, Part, Response, Usage};
 use serde_json::Map;
 
@@ -42,38 +44,17 @@ pub(in crate::convert) fn decode_response(body: &[u8]) -> Result<Response, Conve
         resp.content.push(Part::Text { text });
     }
     for call in msg.tool_calls.unwrap_or_default() {
-        if call.kind != "function" {
-            return Err(ConvertError::Unsupported(format!(
-                "tool call type `{}` cannot be converted",
-                call.kind
-            )));
-        }
-        let f = call
-            .function
-            .ok_or_else(|| ConvertError::Invalid("function tool call without `function`".into()))?;
-        resp.content.push(Part::ToolCall {
-            id: call.id,
-            name: f.name,
-            arguments: args_or_empty_object(f.arguments),
-        });
+        resp.content.push(decode_tool_call(call)?);
     }
     if let Some(f) = msg.function_call {
         let id = derived_call_id(&resp.id, 0);
         resp.content.push(Part::ToolCall {
             id,
             name: f.name,
-            arguments: args_or_empty_object(f.arguments),
+            arguments: non_empty_args(f.arguments),
         });
     }
     Ok(resp)
-}
-
-fn args_or_empty_object(arguments: String) -> String {
-    if arguments.trim().is_empty() {
-        "{}".into()
-    } else {
-        arguments
-    }
 }
 
 /// A call id for a call the upstream did not name: `call_<response id
@@ -147,11 +128,7 @@ pub(super) fn encode_usage(u: &Usage) -> ChatUsage {
 /// (DeepSeek's field; signatures and redacted reasoning cannot be carried
 /// and are dropped), texts are joined with blank lines.
 pub(in crate::convert) fn encode_response(resp: &Response) -> Result<Vec<u8>, ConvertError> {
-    let id = if resp.id.is_empty() {
-        super::super::generated_id("chatcmpl-")
-    } else {
-        resp.id.clone()
-    };
+    let id = id_or_generated(&resp.id, "chatcmpl-");
     let mut texts: Vec<&str> = Vec::new();
     let mut reasoning: Vec<&str> = Vec::new();
     let mut calls = Vec::new();
@@ -173,14 +150,7 @@ pub(in crate::convert) fn encode_response(resp: &Response) -> Result<Vec<u8>, Co
                 } else {
                     call_id.clone()
                 };
-                calls.push(ChatToolCall {
-                    id: call_id,
-                    kind: "function".into(),
-                    function: Some(ChatFunctionCall {
-                        name: name.clone(),
-                        arguments: arguments.clone(),
-                    }),
-                });
+                calls.push(encode_tool_call(call_id, name, arguments));
             }
             Part::Image { .. } | Part::ToolResult { .. } => {
                 return Err(ConvertError::Unsupported(

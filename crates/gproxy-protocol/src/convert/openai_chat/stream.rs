@@ -7,6 +7,7 @@ use super::wire::{
     ChatChunk, ChatChunkChoiceOut, ChatChunkOut, ChatDelta, ChatDeltaOut, ChatFunctionDeltaOut,
     ChatToolCallDeltaOut,
 };
+use crate::convert::common::id_or_generated;
 use crate::convert::{
     ConvertError, StreamDecoder, StreamEncoder, StreamEvent, StreamOptions, Usage,
 };
@@ -195,11 +196,7 @@ impl ChatStreamEncoder {
 
     fn start(&mut self, id: &str, model: &str, created: Option<i64>, out: &mut Vec<u8>) {
         self.started = true;
-        self.id = if id.is_empty() {
-            crate::convert::generated_id("chatcmpl-")
-        } else {
-            id.to_string()
-        };
+        self.id = id_or_generated(id, "chatcmpl-");
         self.model = model.to_string();
         self.created = created.unwrap_or_else(crate::convert::unix_now);
         let delta = ChatDeltaOut {

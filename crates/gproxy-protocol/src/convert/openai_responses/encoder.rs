@@ -10,9 +10,8 @@
 
 use serde_json::{Value, json};
 
-use super::super::{
-    FinishReason, StreamEncoder, StreamEvent, StreamOptions, Usage, generated_id, unix_now,
-};
+use super::super::common::id_or_generated;
+use super::super::{FinishReason, StreamEncoder, StreamEvent, StreamOptions, Usage, unix_now};
 use super::response::{message_item, reasoning_item};
 use super::wire::{
     WireError, WireIncompleteDetails, WireOutputContent, WireOutputItem, WireResponse,
@@ -143,11 +142,7 @@ impl ResponsesStreamEncoder {
             return;
         }
         self.started = true;
-        self.id = if id.is_empty() {
-            generated_id("resp_")
-        } else {
-            id.to_owned()
-        };
+        self.id = id_or_generated(id, "resp_");
         self.ids = ItemIds::new(&self.id);
         self.model = model.to_owned();
         self.created = created.unwrap_or_else(unix_now);

@@ -209,10 +209,7 @@ fn decode_item(mut item: Value, req: &mut Request) -> Result<(), ConvertError> {
             req,
             Role::Assistant,
             vec![Part::Reasoning {
-                text: match content {
-                    Some(raw) if summary.is_empty() => join_summary(&raw),
-                    _ => join_summary(&summary),
-                },
+                text: reasoning_text(&summary, content.as_deref()),
                 signature: encrypted_content,
                 redacted: None,
             }],
@@ -226,9 +223,18 @@ fn decode_item(mut item: Value, req: &mut Request) -> Result<(), ConvertError> {
     Ok(())
 }
 
-/// Joins reasoning summary parts the way the stream decoder does.
-pub(super) fn join_summary(summary: &[WireSummaryPart]) -> String {
-    summary
+/// A reasoning item's text: its summary parts joined the way the stream
+/// decoder joins them, or, when there is no summary, its raw reasoning
+/// text (`content`, from open-weight models served through Responses).
+pub(super) fn reasoning_text(
+    summary: &[WireSummaryPart],
+    raw: Option<&[WireSummaryPart]>,
+) -> String {
+    let parts = match raw {
+        Some(raw) if summary.is_empty() => raw,
+        _ => summary,
+    };
+    parts
         .iter()
         .map(|s| s.text.as_str())
         .collect::<Vec<_>>()

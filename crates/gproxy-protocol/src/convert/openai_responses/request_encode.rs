@@ -12,6 +12,7 @@
 
 use serde_json::{Value, json};
 
+use super::super::common::image_url;
 use super::super::model::budget_to_effort;
 use super::super::{
     ConvertError, ImageSource, Message, Part, Request, ResponseFormat, Role, ToolChoice,
@@ -130,11 +131,7 @@ fn text_content(texts: Vec<String>, part_type: &str) -> Value {
 }
 
 fn image_part(source: &ImageSource) -> Value {
-    let url = match source {
-        ImageSource::Base64 { media_type, data } => format!("data:{media_type};base64,{data}"),
-        ImageSource::Url { url } => url.clone(),
-    };
-    json!({"type": "input_image", "image_url": url, "detail": "auto"})
+    json!({"type": "input_image", "image_url": image_url(source), "detail": "auto"})
 }
 
 /// User content: a string for a single text, typed parts otherwise.

@@ -1,7 +1,8 @@
 //! Complete responses: the response object ⇄ the canonical [`Response`].
 
-use super::super::{ConvertError, Part, Response, generated_id, unix_now};
-use super::request::join_summary;
+use super::super::common::id_or_generated;
+use super::super::{ConvertError, Part, Response, unix_now};
+use super::request::reasoning_text;
 use super::wire::{
     WireError, WireIncompleteDetails, WireOutputContent, WireOutputItem, WireResponse,
     WireSummaryPart,
@@ -74,10 +75,7 @@ pub(super) fn from_wire(wire: WireResponse) -> Result<Response, ConvertError> {
                 encrypted_content,
                 ..
             } => {
-                let text = match raw {
-                    Some(raw) if summary.is_empty() => join_summary(&raw),
-                    _ => join_summary(&summary),
-                };
+                let text = reasoning_text(&summary, raw.as_deref());
                 content.push(Part::Reasoning {
                     text,
                     signature: encrypted_content,
@@ -182,11 +180,7 @@ pub(super) fn reasoning_item(
 
 /// The full response object (also the payload of terminal stream events).
 pub(super) fn to_wire(resp: &Response, status_override: Option<WireError>) -> WireResponse {
-    let id = if resp.id.is_empty() {
-        generated_id("resp_")
-    } else {
-        resp.id.clone()
-    };
+    let id = id_or_generated(&resp.id, "resp_");
     let ids = ItemIds::new(&id);
     let output = output_items(&ids, &resp.content);
     let (status, reason) = status_for_finish(resp.finish.as_ref());

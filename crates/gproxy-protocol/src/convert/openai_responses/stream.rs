@@ -1,7 +1,7 @@
 //! Decoding a Responses event stream into canonical [`StreamEvent`]s.
 
 use super::super::{ConvertError, StreamDecoder, StreamEvent, generated_id};
-use super::request::join_summary;
+use super::request::reasoning_text;
 use super::wire::{WireOutputContent, WireOutputItem, WireResponse, WireStreamEvent};
 use super::{finish_from_status, usage_from_wire};
 
@@ -172,10 +172,7 @@ impl ResponsesStreamDecoder {
                 let state = self.item_or(output_index, ItemKind::Reasoning);
                 if !state.emitted {
                     state.emitted = true;
-                    let text = match content {
-                        Some(raw) if summary.is_empty() => join_summary(&raw),
-                        _ => join_summary(&summary),
-                    };
+                    let text = reasoning_text(&summary, content.as_deref());
                     if !text.is_empty() {
                         out.push(StreamEvent::Reasoning(text));
                     }
