@@ -10,6 +10,7 @@ pub mod body;
 pub mod bootstrap;
 pub mod config;
 mod conversion;
+pub mod count;
 mod engine;
 mod error;
 mod headers;

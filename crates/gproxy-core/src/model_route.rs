@@ -217,11 +217,12 @@ impl From<Protocol> for CallKind {
 
 impl CallKind {
     /// Whether `provider` can serve this call: any provider serves a
-    /// generate call (the engine converts between protocols); embeddings
-    /// need the protocol, or (OpenAI embeddings only) Gemini, which the
-    /// engine converts to.
+    /// generate call (the engine converts between protocols) and a token
+    /// count (upstream, converted, or counted locally); embeddings need the
+    /// protocol, or (OpenAI embeddings only) Gemini, which the engine
+    /// converts to.
     pub fn served_by(self, provider: &dyn gproxy_provider::Provider) -> bool {
-        self.operation == Operation::Generate
+        matches!(self.operation, Operation::Generate | Operation::CountTokens)
             || provider.speaks(self.protocol)
             || (self.operation == Operation::Embeddings
                 && self.protocol == Protocol::OpenAiChat

@@ -15,4 +15,4 @@ pub mod traits;
 pub use failure::FailureClass;
 pub use models::{ModelInfo, ModelPage, ModelsError};
 pub use registry::ProviderRegistry;
-pub use traits::{AuthForm, Endpoint, Provider, ProviderError};
+pub use traits::{AuthForm, CountTokensApi, Endpoint, Provider, ProviderError};

@@ -43,6 +43,18 @@ pub enum Endpoint<'a> {
         /// Ask for SSE framing (`alt=sse`) instead of a streamed JSON array.
         alt_sse: bool,
     },
+    /// Anthropic `POST {base}/v1/messages/count_tokens`.
+    ClaudeCountTokens,
+    /// Gemini `POST {base}/{version}/models/{model}:countTokens` (Vertex:
+    /// the same method on its publisher model path).
+    GeminiCountTokens {
+        /// API version path segment (`v1beta` or `v1`).
+        version: &'a str,
+        /// Upstream model id, without any `models/` prefix.
+        model: &'a str,
+    },
+    /// OpenAI `POST {base}/responses/input_tokens`.
+    OpenAiInputTokens,
 }
 
 impl Endpoint<'_> {
@@ -50,10 +62,53 @@ impl Endpoint<'_> {
     pub fn protocol(&self) -> Protocol {
         match self {
             Endpoint::OpenAiChat => Protocol::OpenAiChat,
-            Endpoint::OpenAiResponses => Protocol::OpenAiResponses,
-            Endpoint::ClaudeMessages => Protocol::Claude,
-            Endpoint::GeminiGenerate { .. } | Endpoint::GeminiEmbed { .. } => Protocol::Gemini,
+            Endpoint::OpenAiResponses | Endpoint::OpenAiInputTokens => Protocol::OpenAiResponses,
+            Endpoint::ClaudeMessages | Endpoint::ClaudeCountTokens => Protocol::Claude,
+            Endpoint::GeminiGenerate { .. }
+            | Endpoint::GeminiEmbed { .. }
+            | Endpoint::GeminiCountTokens { .. } => Protocol::Gemini,
             Endpoint::OpenAiEmbeddings => Protocol::OpenAiChat,
+        }
+    }
+}
+
+/// A provider's own token-counting endpoint, and the body shape it takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CountTokensApi {
+    /// Anthropic `POST /v1/messages/count_tokens`: a Messages body without
+    /// `max_tokens`; answers `{"input_tokens": N}`.
+    Claude,
+    /// Gemini API `models/{model}:countTokens`: `{"contents": [...]}` or
+    /// `{"generateContentRequest": {"model": "models/<m>", ...}}`; answers
+    /// `{"totalTokens": N}`.
+    Gemini,
+    /// Vertex AI `:countTokens`: the generateContent fields at the top level
+    /// (`contents`, `systemInstruction`, `tools`), no `generateContentRequest`
+    /// wrapper; answers `{"totalTokens": N}`.
+    Vertex,
+    /// OpenAI `POST /responses/input_tokens`: a Responses body; answers
+    /// `{"object": "response.input_tokens", "input_tokens": N}`.
+    OpenAiResponses,
+}
+
+impl CountTokensApi {
+    /// The protocol the endpoint speaks.
+    pub fn protocol(self) -> Protocol {
+        match self {
+            CountTokensApi::Claude => Protocol::Claude,
+            CountTokensApi::Gemini | CountTokensApi::Vertex => Protocol::Gemini,
+            CountTokensApi::OpenAiResponses => Protocol::OpenAiResponses,
+        }
+    }
+
+    /// The endpoint to call for `model` (Gemini: in API `version`).
+    pub fn endpoint<'a>(self, version: &'a str, model: &'a str) -> Endpoint<'a> {
+        match self {
+            CountTokensApi::Claude => Endpoint::ClaudeCountTokens,
+            CountTokensApi::Gemini | CountTokensApi::Vertex => {
+                Endpoint::GeminiCountTokens { version, model }
+            }
+            CountTokensApi::OpenAiResponses => Endpoint::OpenAiInputTokens,
         }
     }
 }
@@ -248,6 +303,12 @@ pub trait Provider: Send + Sync + Debug {
             Some(protocol) => crate::failure::classify(*protocol, status, headers, body),
             None => crate::FailureClass::by_status(status, headers),
         }
+    }
+
+    /// The provider's own token-counting endpoint, if it has one. Without
+    /// one (or when it answers 404/405/501) the gateway counts locally.
+    fn count_tokens_api(&self) -> Option<CountTokensApi> {
+        None
     }
 
     /// Whether this provider speaks `protocol` natively.

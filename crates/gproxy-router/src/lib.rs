@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use gproxy_core::upstream::UpstreamBody;
-use gproxy_core::{Engine, GatewayError, PassthroughRequest, ProxyBody, ProxyRequest};
+use gproxy_core::{Engine, GatewayError, Operation, PassthroughRequest, ProxyBody, ProxyRequest};
 use gproxy_protocol::Protocol;
 use http::header::{CONTENT_LENGTH, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
@@ -163,7 +163,11 @@ impl Router {
             principal,
             started,
         };
-        match self.engine.proxy(request).await {
+        let result = match request.route.operation {
+            Operation::CountTokens => self.engine.count_tokens(request).await,
+            Operation::Generate | Operation::Embeddings => self.engine.proxy(request).await,
+        };
+        match result {
             Ok(response) => response,
             Err(e) => render::error(protocol, e),
         }

@@ -77,6 +77,12 @@ pub fn match_route(path: &str, query: Option<&str>) -> Route {
         "/v1/chat/completions" => return proxy(Protocol::OpenAiChat, None, Operation::Generate),
         "/v1/responses" => return proxy(Protocol::OpenAiResponses, None, Operation::Generate),
         "/v1/messages" => return proxy(Protocol::Claude, None, Operation::Generate),
+        "/v1/messages/count_tokens" => {
+            return proxy(Protocol::Claude, None, Operation::CountTokens);
+        }
+        "/v1/responses/input_tokens" => {
+            return proxy(Protocol::OpenAiResponses, None, Operation::CountTokens);
+        }
         "/v1/embeddings" => return proxy(Protocol::OpenAiChat, None, Operation::Embeddings),
         _ => {}
     }
@@ -110,10 +116,10 @@ pub fn match_route(path: &str, query: Option<&str>) -> Route {
         let alt_sse = query.is_some_and(|q| {
             crate::auth::query_param(q, "alt").is_some_and(|v| v.eq_ignore_ascii_case("sse"))
         });
-        let operation = if method.is_generate() {
-            Operation::Generate
-        } else {
-            Operation::Embeddings
+        let operation = match method {
+            GeminiMethod::CountTokens => Operation::CountTokens,
+            m if m.is_generate() => Operation::Generate,
+            _ => Operation::Embeddings,
         };
         return proxy(
             Protocol::Gemini,
@@ -259,12 +265,82 @@ mod tests {
     }
 
     #[test]
+    fn count_tokens_routes() {
+        for (path, protocol, provider) in [
+            ("/v1/messages/count_tokens", Protocol::Claude, None),
+            (
+                "/claude/v1/messages/count_tokens",
+                Protocol::Claude,
+                Some("claude"),
+            ),
+            (
+                "/v1/responses/input_tokens",
+                Protocol::OpenAiResponses,
+                None,
+            ),
+            (
+                "/openai/v1/responses/input_tokens",
+                Protocol::OpenAiResponses,
+                Some("openai"),
+            ),
+        ] {
+            let r = proxy(path, None);
+            assert_eq!(
+                (r.protocol, r.provider.as_deref(), r.operation, r.gemini),
+                (protocol, provider, Operation::CountTokens, None),
+                "{path}"
+            );
+        }
+        for (path, version, model, provider) in [
+            (
+                "/v1beta/models/aistudio/g-1:countTokens",
+                "v1beta",
+                "aistudio/g-1",
+                None,
+            ),
+            (
+                "/v1/models/aistudio%2Fg-1:countTokens",
+                "v1",
+                "aistudio/g-1",
+                None,
+            ),
+            (
+                "/aistudio/v1beta/models/g-1:countTokens",
+                "v1beta",
+                "g-1",
+                Some("aistudio"),
+            ),
+            (
+                "/aistudio/v1/models/g-1:countTokens",
+                "v1",
+                "g-1",
+                Some("aistudio"),
+            ),
+        ] {
+            let r = proxy(path, None);
+            assert_eq!(r.operation, Operation::CountTokens, "{path}");
+            assert_eq!(r.provider.as_deref(), provider, "{path}");
+            let g = r.gemini.unwrap();
+            assert_eq!(
+                (g.version.as_str(), g.model.as_str(), g.method),
+                (version, model, GeminiMethod::CountTokens),
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
     fn other_provider_paths_pass_through() {
         for (path, provider, rest) in [
             (
-                "/aistudio/v1beta/models/g:countTokens",
+                "/aistudio/v1beta/models/g:predict",
                 "aistudio",
-                "/v1beta/models/g:countTokens",
+                "/v1beta/models/g:predict",
+            ),
+            (
+                "/aistudio/v1beta/cachedContents",
+                "aistudio",
+                "/v1beta/cachedContents",
             ),
             (
                 "/claude/v1/messages/batches",

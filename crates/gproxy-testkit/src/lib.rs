@@ -22,6 +22,9 @@
 //! | POST | `/v1/chat/completions` | OpenAI Chat Completions |
 //! | POST | `/v1/responses` | OpenAI Responses |
 //! | POST | `/v1/messages` | Anthropic Messages |
+//! | POST | `/v1/messages/count_tokens` | Anthropic token count (`{"input_tokens": N}`) |
+//! | POST | `/v1/responses/input_tokens` | OpenAI token count (`{"object": "response.input_tokens", "input_tokens": N}`) |
+//! | POST | `…/models/{model}:countTokens` (every Gemini and Vertex path form) | Gemini token count (`{"totalTokens": N, "promptTokensDetails"}`) |
 //! | POST | `/v1beta/models/{model}:generateContent` (also `/v1/models/...`) | Gemini |
 //! | POST | `/v1beta/models/{model}:streamGenerateContent` (also `/v1/models/...`) | Gemini |
 //! | GET | `/v1/models` | OpenAI model list (Anthropic's when `anthropic-version` is sent) |
@@ -29,6 +32,8 @@
 //! | POST | `/v1/projects/{p}/locations/{l}/publishers/google/models/{model}:{method}` | Vertex AI (bearer token from `/token`) |
 //! | POST | `/v1/publishers/google/models/{model}:{method}` | Vertex AI express mode (API key) |
 //! | POST | `/token` | Google OAuth JWT-bearer token endpoint ([`oauth`]) |
+//!
+//! Token counts are [`mock_token_count`] of the request body (bytes / 4).
 //!
 //! Every successful reply reports the token counts in [`usage`]; the reply
 //! text is `"Hello from mock <model>"`, split into the configured number of
@@ -40,6 +45,7 @@
 
 mod body;
 mod claude;
+mod count;
 pub mod embeddings;
 mod fault;
 mod gemini;
@@ -91,6 +97,12 @@ pub mod usage {
     pub const CACHE_WRITE: u64 = 2;
     /// Reasoning (thinking) tokens.
     pub const REASONING: u64 = 5;
+}
+
+/// The token count the mock's counting endpoints answer for a request
+/// body: its length in bytes divided by four (rounded down).
+pub fn mock_token_count(body: &[u8]) -> u64 {
+    body.len() as u64 / 4
 }
 
 /// One request as the mock upstream received it.

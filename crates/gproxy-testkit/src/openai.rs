@@ -62,6 +62,17 @@ pub(crate) fn invalid(
     )
 }
 
+/// 401: no API key.
+pub(crate) fn unauthorized() -> Response<MockBody> {
+    openai_error(
+        StatusCode::UNAUTHORIZED,
+        NO_KEY,
+        "invalid_request_error",
+        None,
+        None,
+    )
+}
+
 /// An error reply that rejects the request.
 pub(crate) type Reject = Box<Response<MockBody>>;
 

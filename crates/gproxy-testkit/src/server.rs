@@ -19,7 +19,7 @@ use tokio::task::JoinSet;
 
 use crate::body::MockBody;
 use crate::fault::{self, Fault, Protocol};
-use crate::{RecordedRequest, Shared, claude, embeddings, gemini, oauth, openai};
+use crate::{RecordedRequest, Shared, claude, count, embeddings, gemini, oauth, openai};
 
 /// Accepts connections until the task is aborted; aborting drops the
 /// `JoinSet`, which aborts every connection task too.
@@ -305,11 +305,15 @@ fn route(shared: &Shared, req: &MockRequest, reply: &Reply) -> Response<MockBody
             }
             return match method {
                 "embedContent" => embeddings::gemini_embed(req, reply, model, false),
+                "countTokens" => count::gemini(req, true),
                 _ => gemini::generate(req, reply, model, method),
             };
         }
         if let Some((model, method)) = oauth::express_target(path) {
-            return gemini::generate(req, reply, model, method);
+            return match method {
+                "countTokens" => count::gemini(req, true),
+                _ => gemini::generate(req, reply, model, method),
+            };
         }
     }
     match (&req.method, path) {
@@ -317,6 +321,8 @@ fn route(shared: &Shared, req: &MockRequest, reply: &Reply) -> Response<MockBody
         (&Method::POST, "/v1/chat/completions") => openai::chat(req, reply),
         (&Method::POST, "/v1/responses") => openai::responses(req, reply),
         (&Method::POST, "/v1/messages") => claude::messages(req, reply),
+        (&Method::POST, "/v1/messages/count_tokens") => count::claude(req, reply),
+        (&Method::POST, "/v1/responses/input_tokens") => count::openai(req),
         (&Method::POST, "/v1/embeddings") => embeddings::openai_embeddings(req, reply),
         (&Method::GET, "/v1/models") if req.headers.contains_key("anthropic-version") => {
             claude::list_models(req, reply)
@@ -328,6 +334,7 @@ fn route(shared: &Shared, req: &MockRequest, reply: &Reply) -> Response<MockBody
             Some((model, "batchEmbedContents")) => {
                 embeddings::gemini_embed(req, reply, model, true)
             }
+            Some((_, "countTokens")) => count::gemini(req, false),
             Some((model, method)) => gemini::generate(req, reply, model, method),
             None => not_found(req, reply),
         },

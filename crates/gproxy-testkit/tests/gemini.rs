@@ -137,7 +137,7 @@ async fn missing_key_bad_body_and_unknown_method_are_google_errors() {
         let reply = post(&target, &[GEMINI_KEY], &body).await;
         assert_gemini_error(&reply, 400, "INVALID_ARGUMENT");
     }
-    let target = url(&up, "v1beta", "g", "countTokens", "");
+    let target = url(&up, "v1beta", "g", "tunedModels", "");
     let reply = post(&target, &[GEMINI_KEY], &gemini_body()).await;
     assert_gemini_error(&reply, 404, "NOT_FOUND");
 }

@@ -373,7 +373,7 @@ impl Engine {
     /// Reads a whole upstream body, bounded in size and in idle time. A body
     /// that arrives in one frame (the usual case) is kept as it came; only
     /// a body in several frames is copied into one buffer.
-    pub(super) async fn read_body(
+    pub(crate) async fn read_body(
         &self,
         mut incoming: Incoming,
         provider: &str,

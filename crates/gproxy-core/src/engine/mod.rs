@@ -58,6 +58,8 @@ pub enum GeminiMethod {
     EmbedContent,
     /// `batchEmbedContents`.
     BatchEmbedContents,
+    /// `countTokens` (served by [`Engine::count_tokens`]).
+    CountTokens,
 }
 
 impl GeminiMethod {
@@ -68,6 +70,7 @@ impl GeminiMethod {
             "streamGenerateContent" => Some(GeminiMethod::StreamGenerateContent),
             "embedContent" => Some(GeminiMethod::EmbedContent),
             "batchEmbedContents" => Some(GeminiMethod::BatchEmbedContents),
+            "countTokens" => Some(GeminiMethod::CountTokens),
             _ => None,
         }
     }
@@ -89,6 +92,9 @@ pub enum Operation {
     /// Embeddings (OpenAI `/v1/embeddings`, Gemini `embedContent` /
     /// `batchEmbedContents`).
     Embeddings,
+    /// Token counting (Anthropic `count_tokens`, Gemini `countTokens`,
+    /// OpenAI `input_tokens`), served by [`Engine::count_tokens`].
+    CountTokens,
 }
 
 /// Which proxy route a request came in on.
@@ -290,7 +296,7 @@ pub const MODEL_HEADER: &str = "x-gproxy-model";
 
 /// Adds [`PROVIDER_HEADER`] and [`MODEL_HEADER`] (skipping a value that is
 /// not a valid header value).
-fn served_by(headers: &mut HeaderMap, provider: &str, model: &str) {
+pub(crate) fn served_by(headers: &mut HeaderMap, provider: &str, model: &str) {
     for (name, value) in [(PROVIDER_HEADER, provider), (MODEL_HEADER, model)] {
         if let Ok(v) = HeaderValue::from_str(value) {
             headers.insert(HeaderName::from_static(name), v);

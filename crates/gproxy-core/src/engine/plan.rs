@@ -249,6 +249,11 @@ impl Engine {
                     }
                     GeminiMethod::EmbedContent => Target::GeminiEmbed { batch: false },
                     GeminiMethod::BatchEmbedContents => Target::GeminiEmbed { batch: true },
+                    GeminiMethod::CountTokens => {
+                        return Err(GatewayError::Internal(
+                            "countTokens reached the generate pipeline".into(),
+                        ));
+                    }
                 }
             }
             (None, Protocol::OpenAiChat) if convert_embeddings => {

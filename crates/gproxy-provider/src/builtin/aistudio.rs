@@ -4,7 +4,7 @@ use gproxy_protocol::Protocol;
 
 use crate::models::{PAGE_SIZE, parse_gemini, with_query};
 use crate::traits::{AuthForm, join_url, unsupported};
-use crate::{Endpoint, ModelPage, ModelsError, Provider, ProviderError};
+use crate::{CountTokensApi, Endpoint, ModelPage, ModelsError, Provider, ProviderError};
 
 /// The Gemini API with an AI Studio key. Base URL without the version, as in
 /// the Google GenAI SDKs; the version the client used (`v1beta` or `v1`) is
@@ -44,10 +44,15 @@ impl Provider for AiStudio {
                 model,
                 batch,
             } => Ok(gemini_embed_url(base_url, version, model, *batch)),
+            Endpoint::GeminiCountTokens { version, model } => {
+                Ok(gemini_count_tokens_url(base_url, version, model))
+            }
             Endpoint::OpenAiChat
             | Endpoint::OpenAiResponses
             | Endpoint::OpenAiEmbeddings
-            | Endpoint::ClaudeMessages => Err(unsupported(self, endpoint)),
+            | Endpoint::OpenAiInputTokens
+            | Endpoint::ClaudeMessages
+            | Endpoint::ClaudeCountTokens => Err(unsupported(self, endpoint)),
         }
     }
 
@@ -70,6 +75,10 @@ impl Provider for AiStudio {
             "gemini-2.5-flash-lite",
             "gemini-2.0-flash",
         ]
+    }
+
+    fn count_tokens_api(&self) -> Option<CountTokensApi> {
+        Some(CountTokensApi::Gemini)
     }
 }
 
@@ -102,6 +111,11 @@ pub(crate) fn gemini_embed_url(base_url: &str, version: &str, model: &str, batch
         "embedContent"
     };
     join_url(base_url, &format!("{version}/models/{model}:{method}"))
+}
+
+/// `{base}/{version}/models/{model}:countTokens`.
+pub(crate) fn gemini_count_tokens_url(base_url: &str, version: &str, model: &str) -> String {
+    join_url(base_url, &format!("{version}/models/{model}:countTokens"))
 }
 
 /// `{base}/v1beta/models?pageSize=1000`, with `pageToken` for a following page.

@@ -5,7 +5,7 @@ use http::{HeaderMap, HeaderValue};
 
 use crate::models::{PAGE_SIZE, parse_claude, with_query};
 use crate::traits::{AuthForm, join_url, unsupported};
-use crate::{Endpoint, ModelPage, ModelsError, Provider, ProviderError};
+use crate::{CountTokensApi, Endpoint, ModelPage, ModelsError, Provider, ProviderError};
 
 /// The `anthropic-version` sent when the client sent none.
 pub const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
@@ -34,11 +34,14 @@ impl Provider for Claude {
     ) -> Result<String, ProviderError> {
         match endpoint {
             Endpoint::ClaudeMessages => Ok(join_url(base_url, "v1/messages")),
+            Endpoint::ClaudeCountTokens => Ok(join_url(base_url, "v1/messages/count_tokens")),
             Endpoint::OpenAiChat
             | Endpoint::OpenAiResponses
             | Endpoint::OpenAiEmbeddings
+            | Endpoint::OpenAiInputTokens
             | Endpoint::GeminiGenerate { .. }
-            | Endpoint::GeminiEmbed { .. } => Err(unsupported(self, endpoint)),
+            | Endpoint::GeminiEmbed { .. }
+            | Endpoint::GeminiCountTokens { .. } => Err(unsupported(self, endpoint)),
         }
     }
 
@@ -65,6 +68,10 @@ impl Provider for Claude {
 
     fn default_headers(&self, headers: &mut HeaderMap) {
         default_anthropic_version(headers);
+    }
+
+    fn count_tokens_api(&self) -> Option<CountTokensApi> {
+        Some(CountTokensApi::Claude)
     }
 }
 

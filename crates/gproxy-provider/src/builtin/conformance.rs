@@ -5,7 +5,7 @@ use gproxy_credential::{Credential, Secret};
 use gproxy_protocol::Protocol;
 use http::HeaderMap;
 
-use crate::{Endpoint, Provider, ProviderRegistry};
+use crate::{CountTokensApi, Endpoint, Provider, ProviderRegistry};
 
 /// What each built-in must do.
 struct Expect {
@@ -17,6 +17,8 @@ struct Expect {
     key_required: bool,
     /// How the upstream URLs are shaped.
     urls: Urls,
+    /// The provider's own token-counting endpoint.
+    count: Option<CountTokensApi>,
 }
 
 /// The URL families of the built-ins.
@@ -42,6 +44,7 @@ const EXPECT: &[Expect] = &[
         auth: BEARER,
         key_required: true,
         urls: Urls::Sdk,
+        count: Some(CountTokensApi::OpenAiResponses),
     },
     Expect {
         kind: "deepseek",
@@ -50,6 +53,7 @@ const EXPECT: &[Expect] = &[
         auth: BEARER,
         key_required: true,
         urls: Urls::Sdk,
+        count: None,
     },
     Expect {
         kind: "nvidia",
@@ -58,6 +62,7 @@ const EXPECT: &[Expect] = &[
         auth: BEARER,
         key_required: true,
         urls: Urls::Sdk,
+        count: None,
     },
     Expect {
         kind: "xai",
@@ -66,6 +71,7 @@ const EXPECT: &[Expect] = &[
         auth: BEARER,
         key_required: true,
         urls: Urls::Sdk,
+        count: None,
     },
     Expect {
         kind: "mistral",
@@ -74,6 +80,7 @@ const EXPECT: &[Expect] = &[
         auth: BEARER,
         key_required: true,
         urls: Urls::Sdk,
+        count: None,
     },
     Expect {
         kind: "groq",
@@ -82,6 +89,7 @@ const EXPECT: &[Expect] = &[
         auth: BEARER,
         key_required: true,
         urls: Urls::Sdk,
+        count: None,
     },
     Expect {
         kind: "openrouter",
@@ -90,6 +98,7 @@ const EXPECT: &[Expect] = &[
         auth: BEARER,
         key_required: true,
         urls: Urls::Sdk,
+        count: None,
     },
     Expect {
         kind: "ollama",
@@ -98,6 +107,7 @@ const EXPECT: &[Expect] = &[
         auth: BEARER,
         key_required: false,
         urls: Urls::Sdk,
+        count: None,
     },
     Expect {
         kind: "claude",
@@ -106,6 +116,7 @@ const EXPECT: &[Expect] = &[
         auth: ("x-api-key", "sk-x"),
         key_required: true,
         urls: Urls::Sdk,
+        count: Some(CountTokensApi::Claude),
     },
     Expect {
         kind: "aistudio",
@@ -114,6 +125,7 @@ const EXPECT: &[Expect] = &[
         auth: ("x-goog-api-key", "sk-x"),
         key_required: true,
         urls: Urls::Sdk,
+        count: Some(CountTokensApi::Gemini),
     },
     Expect {
         kind: "vertexexpress",
@@ -122,6 +134,7 @@ const EXPECT: &[Expect] = &[
         auth: ("x-goog-api-key", "sk-x"),
         key_required: true,
         urls: Urls::VertexExpress,
+        count: Some(CountTokensApi::Vertex),
     },
     Expect {
         kind: "vertex",
@@ -131,6 +144,7 @@ const EXPECT: &[Expect] = &[
         auth: BEARER,
         key_required: true,
         urls: Urls::Vertex,
+        count: Some(CountTokensApi::Vertex),
     },
 ];
 
@@ -151,6 +165,16 @@ fn credential_of(e: &Expect, secret: &str) -> Credential {
 /// (for `vertex`: with a service account of project `p-1`).
 fn expected_url(p: &dyn Provider, urls: Urls, endpoint: &Endpoint<'_>) -> Option<&'static str> {
     if !p.speaks(endpoint.protocol()) {
+        return None;
+    }
+    let counting = matches!(
+        endpoint,
+        Endpoint::ClaudeCountTokens
+            | Endpoint::GeminiCountTokens { .. }
+            | Endpoint::OpenAiInputTokens
+    );
+    // A counting endpoint exists only where the provider says it has one.
+    if counting && p.count_tokens_api().map(|api| api.protocol()) != Some(endpoint.protocol()) {
         return None;
     }
     const VERTEX: &str =
@@ -174,6 +198,12 @@ fn expected_url(p: &dyn Provider, urls: Urls, endpoint: &Endpoint<'_>) -> Option
         (Urls::Vertex, Endpoint::GeminiEmbed { batch: false, .. }) => {
             return Some(const_format(VERTEX, "e-1:embedContent"));
         }
+        (Urls::VertexExpress, Endpoint::GeminiCountTokens { .. }) => {
+            return Some("http://m/b/v1/publishers/google/models/c-1:countTokens");
+        }
+        (Urls::Vertex, Endpoint::GeminiCountTokens { .. }) => {
+            return Some(const_format(VERTEX, "c-1:countTokens"));
+        }
         // Express mode has no embeddings; Vertex has no batchEmbedContents.
         (Urls::VertexExpress | Urls::Vertex, _) => return None,
     }
@@ -192,6 +222,9 @@ fn expected_url(p: &dyn Provider, urls: Urls, endpoint: &Endpoint<'_>) -> Option
         Endpoint::GeminiGenerate { stream: false, .. } => {
             "http://m/b/v1/models/g-1:generateContent"
         }
+        Endpoint::ClaudeCountTokens => "http://m/b/v1/messages/count_tokens",
+        Endpoint::GeminiCountTokens { .. } => "http://m/b/v1beta/models/c-1:countTokens",
+        Endpoint::OpenAiInputTokens => "http://m/b/responses/input_tokens",
     })
 }
 
@@ -241,6 +274,12 @@ const ENDPOINTS: &[Endpoint<'static>] = &[
         stream: false,
         alt_sse: false,
     },
+    Endpoint::ClaudeCountTokens,
+    Endpoint::GeminiCountTokens {
+        version: "v1beta",
+        model: "c-1",
+    },
+    Endpoint::OpenAiInputTokens,
 ];
 
 #[test]
@@ -261,6 +300,10 @@ fn every_builtin_conforms() {
         assert_eq!(p.kind(), e.kind);
         assert_eq!(p.default_base_url(), e.base, "{}", e.kind);
         assert_eq!(p.protocols(), e.protocols, "{}", e.kind);
+        assert_eq!(p.count_tokens_api(), e.count, "{}", e.kind);
+        if let Some(api) = e.count {
+            assert!(p.speaks(api.protocol()), "{}", e.kind);
+        }
 
         for endpoint in ENDPOINTS {
             let got = p.upstream_url_for("http://m/b/", endpoint, &stored).ok();

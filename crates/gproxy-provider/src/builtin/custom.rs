@@ -10,12 +10,14 @@ use gproxy_protocol::json_mask::JsonMask;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 
-use super::aistudio::{gemini_embed_url, gemini_generate_url, gemini_models_url};
+use super::aistudio::{
+    gemini_count_tokens_url, gemini_embed_url, gemini_generate_url, gemini_models_url,
+};
 use super::claude::{claude_models_url, default_anthropic_version};
 use super::openai::openai_passthrough_url;
 use crate::models::{ModelPage, ModelsError, parse_claude, parse_gemini, parse_openai};
 use crate::traits::{AuthForm, join_url, unsupported};
-use crate::{Endpoint, Provider, ProviderError};
+use crate::{CountTokensApi, Endpoint, Provider, ProviderError};
 
 /// The kind name of custom providers.
 pub const CUSTOM_KIND: &str = "custom";
@@ -244,7 +246,12 @@ impl Provider for CustomProvider {
         Ok(match endpoint {
             Endpoint::OpenAiChat => join_url(base_url, "chat/completions"),
             Endpoint::OpenAiResponses => join_url(base_url, "responses"),
+            Endpoint::OpenAiInputTokens => join_url(base_url, "responses/input_tokens"),
             Endpoint::ClaudeMessages => join_url(base_url, "v1/messages"),
+            Endpoint::ClaudeCountTokens => join_url(base_url, "v1/messages/count_tokens"),
+            Endpoint::GeminiCountTokens { version, model } => {
+                gemini_count_tokens_url(base_url, version, model)
+            }
             Endpoint::GeminiGenerate {
                 version,
                 model,
@@ -311,6 +318,21 @@ impl Provider for CustomProvider {
 
     fn json_mask(&self) -> Option<&JsonMask> {
         self.mask.as_ref()
+    }
+
+    /// The protocol's counting endpoint when `count_tokens = "upstream"`
+    /// (the default) and the protocol has one (OpenAI Chat has none);
+    /// `count_tokens = "local"` always counts locally.
+    fn count_tokens_api(&self) -> Option<CountTokensApi> {
+        if self.count_tokens == CountTokens::Local {
+            return None;
+        }
+        match self.protocol {
+            Protocol::Claude => Some(CountTokensApi::Claude),
+            Protocol::Gemini => Some(CountTokensApi::Gemini),
+            Protocol::OpenAiResponses => Some(CountTokensApi::OpenAiResponses),
+            Protocol::OpenAiChat => None,
+        }
     }
 }
 

@@ -209,3 +209,40 @@ fn the_registry_builds_custom_providers_and_ignores_settings_for_builtins() {
         "custom is never seeded"
     );
 }
+
+#[test]
+fn count_tokens_follows_the_protocol_and_the_setting() {
+    use crate::CountTokensApi;
+    for (protocol, api, url) in [
+        (
+            "claude",
+            Some(CountTokensApi::Claude),
+            Some("http://m/b/v1/messages/count_tokens"),
+        ),
+        (
+            "gemini",
+            Some(CountTokensApi::Gemini),
+            Some("http://m/b/v1/models/g-1:countTokens"),
+        ),
+        (
+            "openai_responses",
+            Some(CountTokensApi::OpenAiResponses),
+            Some("http://m/b/responses/input_tokens"),
+        ),
+        ("openai_chat", None, None),
+    ] {
+        let p = build(json!({ "protocol": protocol })).unwrap();
+        assert_eq!(p.count_tokens_api(), api, "{protocol}");
+        let got = api.and_then(|a| p.upstream_url("http://m/b", &a.endpoint("v1", "g-1")).ok());
+        assert_eq!(got.as_deref(), url, "{protocol}");
+        let local = build(json!({ "protocol": protocol, "count_tokens": "local" })).unwrap();
+        assert_eq!(local.count_tokens(), CountTokens::Local);
+        assert_eq!(local.count_tokens_api(), None, "{protocol}");
+    }
+    // OpenAI Chat has no counting endpoint to build a URL for.
+    let chat = build(json!({ "protocol": "openai_chat" })).unwrap();
+    assert!(
+        chat.upstream_url("http://m/b", &Endpoint::OpenAiInputTokens)
+            .is_err()
+    );
+}

@@ -6,7 +6,7 @@ use gproxy_protocol::Protocol;
 
 use crate::models::parse_openai;
 use crate::traits::{AuthForm, join_url, unsupported};
-use crate::{Endpoint, ModelPage, ModelsError, Provider, ProviderError};
+use crate::{CountTokensApi, Endpoint, ModelPage, ModelsError, Provider, ProviderError};
 
 const CHAT: &[Protocol] = &[Protocol::OpenAiChat];
 const CHAT_AND_RESPONSES: &[Protocol] = &[Protocol::OpenAiChat, Protocol::OpenAiResponses];
@@ -21,24 +21,29 @@ pub struct OpenAiCompatible {
     protocols: &'static [Protocol],
     auth: AuthForm,
     fallback: &'static [&'static str],
+    /// Serves `POST /responses/input_tokens`.
+    input_tokens: bool,
 }
 
 impl OpenAiCompatible {
     /// OpenAI itself.
-    pub const OPENAI: Self = Self::new(
-        "openai",
-        "https://api.openai.com/v1",
-        CHAT_AND_RESPONSES,
-        &[
-            "gpt-5",
-            "gpt-5-mini",
-            "gpt-4.1",
-            "gpt-4.1-mini",
-            "gpt-4o",
-            "gpt-4o-mini",
-            "o4-mini",
-        ],
-    );
+    pub const OPENAI: Self = OpenAiCompatible {
+        input_tokens: true,
+        ..Self::new(
+            "openai",
+            "https://api.openai.com/v1",
+            CHAT_AND_RESPONSES,
+            &[
+                "gpt-5",
+                "gpt-5-mini",
+                "gpt-4.1",
+                "gpt-4.1-mini",
+                "gpt-4o",
+                "gpt-4o-mini",
+                "o4-mini",
+            ],
+        )
+    };
     /// DeepSeek (Chat Completions; base URL without `/v1`, as DeepSeek documents).
     pub const DEEPSEEK: Self = Self::new(
         "deepseek",
@@ -135,6 +140,7 @@ impl OpenAiCompatible {
             protocols,
             auth: AuthForm::Bearer,
             fallback,
+            input_tokens: false,
         }
     }
 }
@@ -167,12 +173,18 @@ impl Provider for OpenAiCompatible {
             Endpoint::OpenAiEmbeddings if self.speaks(Protocol::OpenAiChat) => {
                 Ok(join_url(base_url, "embeddings"))
             }
+            Endpoint::OpenAiInputTokens if self.count_tokens_api().is_some() => {
+                Ok(join_url(base_url, "responses/input_tokens"))
+            }
             Endpoint::OpenAiChat
             | Endpoint::OpenAiResponses
             | Endpoint::OpenAiEmbeddings
+            | Endpoint::OpenAiInputTokens
             | Endpoint::ClaudeMessages
+            | Endpoint::ClaudeCountTokens
             | Endpoint::GeminiGenerate { .. }
-            | Endpoint::GeminiEmbed { .. } => Err(unsupported(self, endpoint)),
+            | Endpoint::GeminiEmbed { .. }
+            | Endpoint::GeminiCountTokens { .. } => Err(unsupported(self, endpoint)),
         }
     }
 
@@ -190,6 +202,12 @@ impl Provider for OpenAiCompatible {
 
     fn fallback_models(&self) -> &'static [&'static str] {
         self.fallback
+    }
+
+    /// Only OpenAI itself documents `POST /responses/input_tokens`; the
+    /// other OpenAI-style APIs have no counting endpoint (counted locally).
+    fn count_tokens_api(&self) -> Option<CountTokensApi> {
+        self.input_tokens.then_some(CountTokensApi::OpenAiResponses)
     }
 
     /// The OpenAI SDK base URL already ends in the version (`.../v1`), and

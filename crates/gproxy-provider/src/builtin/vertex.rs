@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::models::{ModelPage, ModelsError};
 use crate::traits::{AuthForm, join_url, secret_header, unsupported};
-use crate::{Endpoint, Provider, ProviderError};
+use crate::{CountTokensApi, Endpoint, Provider, ProviderError};
 
 /// The kind name of Vertex AI with a service account.
 pub const VERTEX_KIND: &str = "vertex";
@@ -169,6 +169,7 @@ impl Vertex {
                 batch: false,
                 ..
             } => (*model, "embedContent", false),
+            Endpoint::GeminiCountTokens { model, .. } => (*model, "countTokens", false),
             _ => return None,
         };
         let path = format!(
@@ -269,6 +270,10 @@ impl Provider for Vertex {
     fn fallback_models(&self) -> &'static [&'static str] {
         VERTEX_MODELS
     }
+
+    fn count_tokens_api(&self) -> Option<CountTokensApi> {
+        Some(CountTokensApi::Vertex)
+    }
 }
 
 /// Vertex AI in express mode: an API key, the global endpoint, no project
@@ -295,25 +300,26 @@ impl Provider for VertexExpress {
         base_url: &str,
         endpoint: &Endpoint<'_>,
     ) -> Result<String, ProviderError> {
-        let Endpoint::GeminiGenerate {
-            model,
-            stream,
-            alt_sse,
-            ..
-        } = endpoint
-        else {
-            return Err(vertex_unsupported(self, endpoint));
-        };
-        let method = if *stream {
-            "streamGenerateContent"
-        } else {
-            "generateContent"
+        let (model, method, alt_sse) = match endpoint {
+            Endpoint::GeminiGenerate {
+                model,
+                stream: true,
+                alt_sse,
+                ..
+            } => (model, "streamGenerateContent", *alt_sse),
+            Endpoint::GeminiGenerate {
+                model,
+                stream: false,
+                ..
+            } => (model, "generateContent", false),
+            Endpoint::GeminiCountTokens { model, .. } => (model, "countTokens", false),
+            _ => return Err(vertex_unsupported(self, endpoint)),
         };
         let mut url = join_url(
             base_url,
             &format!("v1/publishers/google/models/{model}:{method}"),
         );
-        if *stream && *alt_sse {
+        if alt_sse {
             url.push_str("?alt=sse");
         }
         Ok(url)
@@ -337,6 +343,10 @@ impl Provider for VertexExpress {
 
     fn fallback_models(&self) -> &'static [&'static str] {
         VERTEX_MODELS
+    }
+
+    fn count_tokens_api(&self) -> Option<CountTokensApi> {
+        Some(CountTokensApi::Vertex)
     }
 }
 
