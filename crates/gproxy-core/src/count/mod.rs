@@ -24,18 +24,17 @@ use gproxy_protocol::convert::{self, ConvertError, Request as Canonical};
 use gproxy_protocol::json_edit::RawObject;
 use gproxy_provider::{CountTokensApi, Endpoint};
 use gproxy_storage::RequestLog;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName};
+use http::header::{CONTENT_TYPE, HeaderName};
 use http::response::Parts;
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use serde_json::{Map, Value, json};
 
 use crate::accounting::{Accounting, Outcome};
 use crate::body::ProxyBody;
-use crate::engine::{NO_CREDENTIAL, Operation, ProxyRequest, served_by};
-use crate::headers::{is_dropped_request_header, is_dropped_response_header};
-use crate::model_route::{self, CallKind, Resolved};
+use crate::engine::{Operation, ProxyRequest, served_by};
+use crate::headers::is_dropped_response_header;
+use crate::model_route::Resolved;
 use crate::state::ProviderRuntime;
-use crate::upstream::UpstreamBody;
 use crate::{Engine, GatewayError, UpstreamFailure};
 
 /// Response header saying where a count came from: `upstream` or `local`.
@@ -194,39 +193,12 @@ impl Engine {
                 (model, "v1beta")
             }
         };
-        let snapshot = self.state.load();
-        let resolved = model_route::resolve(
-            &snapshot.providers,
-            &snapshot.routes,
-            req.route.provider.as_deref(),
-            &client_model,
-            CallKind {
-                protocol,
-                operation: Operation::CountTokens,
-            },
-            &[],
-        );
         let Resolved {
             provider,
             model,
             rewrite_request,
             ..
-        } = match resolved {
-            Ok(resolved) => resolved,
-            Err(e) => {
-                log.model = Some(client_model);
-                log.provider = req.route.provider.clone();
-                return Err(e);
-            }
-        };
-        log.provider = Some(provider.name.clone());
-        log.model = Some(model.clone());
-        if !provider.provider.allows_model(&model) {
-            return Err(GatewayError::NotFound(format!(
-                "model `{model}` is not offered by provider `{}`",
-                provider.name
-            )));
-        }
+        } = self.resolve_model(req, client_model, Operation::CountTokens, &[], log)?;
         Ok(CountCall {
             req,
             protocol,
@@ -255,50 +227,19 @@ impl Engine {
             });
         }
         accounting.log_mut().credential_id = picked.as_ref().map(|c| c.id);
-        let credential = picked.as_ref().map_or(&NO_CREDENTIAL, |c| &c.credential);
-        let url = provider
-            .provider
-            .upstream_url_for(&provider.base_url, endpoint, credential)
-            .map_err(|e| GatewayError::BadRequest(e.to_string()))?;
-        let credential = self
-            .tokens
-            .resolve(picked.as_ref().map_or(0, |c| c.id), credential, name)
-            .await?;
         let body = match provider.provider.json_mask().and_then(|m| m.apply(&body)) {
             Some(masked) => Bytes::from(masked),
             None => body,
         };
-        let mut headers = HeaderMap::with_capacity(call.req.headers.len() + 3);
-        for (k, v) in &call.req.headers {
-            if !is_dropped_request_header(k) {
-                headers.append(k.clone(), v.clone());
-            }
-        }
-        // Headers of the client's protocol mean nothing to another one.
-        if endpoint.protocol() != call.protocol {
-            headers.remove("anthropic-version");
-            headers.remove("anthropic-beta");
-        }
-        provider.provider.default_headers(&mut headers);
-        for (k, v) in provider.provider.extra_headers() {
-            headers.insert(k.clone(), v.clone());
-        }
-        provider
-            .provider
-            .apply_auth(&credential, &mut headers)
-            .map_err(|e| GatewayError::UpstreamUnavailable {
-                provider: name.to_owned(),
-                message: e.to_string(),
-            })?;
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
-        let mut builder = Request::builder().method(Method::POST).uri(&url);
-        if let Some(h) = builder.headers_mut() {
-            *h = headers;
-        }
-        let upstream_req = builder.body(UpstreamBody::full(body)).map_err(|e| {
-            GatewayError::Internal(format!("building upstream request for {url}: {e}"))
-        })?;
+        let upstream_req = self
+            .upstream_request(
+                call.req,
+                provider,
+                endpoint,
+                picked.as_ref().map(|c| (c.id, &c.credential)),
+                body,
+            )
+            .await?;
         let response = self.send_upstream(upstream_req, name).await?;
         let (parts, incoming) = response.into_parts();
         accounting.first_byte();

@@ -3,12 +3,12 @@
 //! answer), and turning a served answer into the client's response.
 
 use bytes::Bytes;
-use gproxy_credential::{CredentialEntry, Lease};
+use gproxy_credential::{Credential, CredentialEntry, Lease};
 use gproxy_protocol::embeddings;
 use gproxy_protocol::json_array::JsonArraySplitter;
 use gproxy_protocol::sse::SseDecoder;
 use gproxy_protocol::{Protocol, usage};
-use gproxy_provider::FailureClass;
+use gproxy_provider::{Endpoint, FailureClass};
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
@@ -20,6 +20,7 @@ use crate::accounting::Accounting;
 use crate::body::{ProxyBody, StreamWatch};
 use crate::conversion::Conversion;
 use crate::headers::{is_dropped_request_header, is_dropped_response_header};
+use crate::state::ProviderRuntime;
 use crate::stream::{Framing, StreamProcessor};
 use crate::upstream::UpstreamBody;
 use crate::{GatewayError, UpstreamFailure};
@@ -96,45 +97,15 @@ impl Engine {
     ) -> Result<Attempt, GatewayError> {
         let provider = &plan.provider;
         let name = provider.name.as_str();
-        let credential = lease.map_or(&NO_CREDENTIAL, |c| &c.credential);
-        let url = provider
-            .provider
-            .upstream_url_for(&provider.base_url, &plan.endpoint(), credential)
-            .map_err(|e| GatewayError::BadRequest(e.to_string()))?;
-        // A service account becomes an access token (cached); others as is.
-        let credential = self
-            .tokens
-            .resolve(lease.map_or(0, |c| c.id), credential, name)
+        let upstream_req = self
+            .upstream_request(
+                req,
+                provider,
+                &plan.endpoint(),
+                lease.map(|c| (c.id, &c.credential)),
+                plan.body.clone(),
+            )
             .await?;
-        let mut headers = HeaderMap::with_capacity(req.headers.len() + 3);
-        for (k, v) in &req.headers {
-            if !is_dropped_request_header(k) {
-                headers.append(k.clone(), v.clone());
-            }
-        }
-        provider.provider.default_headers(&mut headers);
-        for (name, value) in provider.provider.extra_headers() {
-            headers.insert(name.clone(), value.clone());
-        }
-        provider
-            .provider
-            .apply_auth(&credential, &mut headers)
-            .map_err(|e| GatewayError::UpstreamUnavailable {
-                provider: name.to_owned(),
-                message: e.to_string(),
-            })?;
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert(CONTENT_LENGTH, HeaderValue::from(plan.body.len()));
-
-        let mut builder = Request::builder().method(Method::POST).uri(&url);
-        if let Some(h) = builder.headers_mut() {
-            *h = headers;
-        }
-        let upstream_req = builder
-            .body(UpstreamBody::full(plan.body.clone()))
-            .map_err(|e| {
-                GatewayError::Internal(format!("building upstream request for {url}: {e}"))
-            })?;
 
         let response = match self.send_upstream(upstream_req, name).await {
             Ok(r) => r,
@@ -170,6 +141,61 @@ impl Engine {
             body,
             class,
         }))
+    }
+
+    /// The upstream request for `endpoint`: the client's headers minus
+    /// its credentials, connection headers and (when the endpoint speaks
+    /// another protocol) its protocol's own headers; the provider's default
+    /// and extra headers; `credential` (resolved into an access token for
+    /// a service account) in the provider's auth form; the JSON `body`.
+    pub(crate) async fn upstream_request(
+        &self,
+        req: &ProxyRequest,
+        provider: &ProviderRuntime,
+        endpoint: &Endpoint<'_>,
+        credential: Option<(i64, &Credential)>,
+        body: Bytes,
+    ) -> Result<Request<UpstreamBody>, GatewayError> {
+        let name = provider.name.as_str();
+        let (id, credential) = credential.unwrap_or((0, &NO_CREDENTIAL));
+        let url = provider
+            .provider
+            .upstream_url_for(&provider.base_url, endpoint, credential)
+            .map_err(|e| GatewayError::BadRequest(e.to_string()))?;
+        // A service account becomes an access token (cached); others as is.
+        let credential = self.tokens.resolve(id, credential, name).await?;
+        let mut headers = HeaderMap::with_capacity(req.headers.len() + 3);
+        for (k, v) in &req.headers {
+            if !is_dropped_request_header(k) {
+                headers.append(k.clone(), v.clone());
+            }
+        }
+        // Headers of the client's protocol mean nothing to another one.
+        if endpoint.protocol() != req.route.protocol {
+            headers.remove("anthropic-version");
+            headers.remove("anthropic-beta");
+        }
+        provider.provider.default_headers(&mut headers);
+        for (name, value) in provider.provider.extra_headers() {
+            headers.insert(name.clone(), value.clone());
+        }
+        provider
+            .provider
+            .apply_auth(&credential, &mut headers)
+            .map_err(|e| GatewayError::UpstreamUnavailable {
+                provider: name.to_owned(),
+                message: e.to_string(),
+            })?;
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+
+        let mut builder = Request::builder().method(Method::POST).uri(&url);
+        if let Some(h) = builder.headers_mut() {
+            *h = headers;
+        }
+        builder.body(UpstreamBody::full(body)).map_err(|e| {
+            GatewayError::Internal(format!("building upstream request for {url}: {e}"))
+        })
     }
 
     /// An upstream error answer as the client gets it: as received, or in

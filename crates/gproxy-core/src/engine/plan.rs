@@ -91,8 +91,6 @@ impl Engine {
         tried: &[(String, String)],
     ) -> Result<Plan<'r>, GatewayError> {
         let protocol = req.route.protocol;
-        let snapshot = self.state.load();
-
         // The model as the client wrote it, and the parsed body when the
         // model lives there.
         let (client_model, mut body_obj): (String, Option<RawObject<'r>>) = match &req.route.gemini
@@ -115,39 +113,7 @@ impl Engine {
             }
         };
 
-        let resolved = model_route::resolve(
-            &snapshot.providers,
-            &snapshot.routes,
-            req.route.provider.as_deref(),
-            &client_model,
-            CallKind {
-                protocol,
-                operation: req.route.operation,
-            },
-            tried,
-        );
-        let Resolved {
-            provider,
-            model,
-            rewrite_request,
-            reply_model,
-            from_route,
-        } = match resolved {
-            Ok(resolved) => resolved,
-            Err(e) => {
-                // Unresolved: the row names what the client asked for.
-                log.model = Some(client_model);
-                log.provider = req.route.provider.clone();
-                return Err(e);
-            }
-        };
-        log.provider = Some(provider.name.clone());
-        log.model = Some(model.clone());
-
         let operation = req.route.operation;
-        let convert_embeddings = operation == Operation::Embeddings
-            && protocol == Protocol::OpenAiChat
-            && !provider.provider.speaks(Protocol::OpenAiChat);
         if operation == Operation::Embeddings {
             log.protocol = match protocol {
                 Protocol::Gemini => "gemini_embed",
@@ -155,13 +121,17 @@ impl Engine {
             }
             .to_owned();
         }
-        if !provider.provider.allows_model(&model) {
-            return Err(GatewayError::NotFound(format!(
-                "model `{model}` is not offered by provider `{}`",
-                provider.name
-            )));
-        }
+        let Resolved {
+            provider,
+            model,
+            rewrite_request,
+            reply_model,
+            from_route,
+        } = self.resolve_model(req, client_model, operation, tried, log)?;
 
+        let convert_embeddings = operation == Operation::Embeddings
+            && protocol == Protocol::OpenAiChat
+            && !provider.provider.speaks(Protocol::OpenAiChat);
         if operation == Operation::Generate {
             let upstream = conversion::upstream_protocol(provider.provider.as_ref(), protocol);
             if upstream != protocol {
@@ -283,6 +253,49 @@ impl Engine {
             conversion: None,
             from_route,
         })
+    }
+
+    /// Resolves `client_model` for `operation` to a provider and upstream
+    /// model (a model route skips the targets in `tried`), records them on
+    /// the log row (what the client asked for when unresolved), and
+    /// refuses a model outside the provider's allow-list.
+    pub(crate) fn resolve_model(
+        &self,
+        req: &ProxyRequest,
+        client_model: String,
+        operation: Operation,
+        tried: &[(String, String)],
+        log: &mut RequestLog,
+    ) -> Result<Resolved, GatewayError> {
+        let snapshot = self.state.load();
+        let resolved = model_route::resolve(
+            &snapshot.providers,
+            &snapshot.routes,
+            req.route.provider.as_deref(),
+            &client_model,
+            CallKind {
+                protocol: req.route.protocol,
+                operation,
+            },
+            tried,
+        );
+        let resolved = match resolved {
+            Ok(resolved) => resolved,
+            Err(e) => {
+                log.model = Some(client_model);
+                log.provider = req.route.provider.clone();
+                return Err(e);
+            }
+        };
+        log.provider = Some(resolved.provider.name.clone());
+        log.model = Some(resolved.model.clone());
+        if !resolved.provider.provider.allows_model(&resolved.model) {
+            return Err(GatewayError::NotFound(format!(
+                "model `{}` is not offered by provider `{}`",
+                resolved.model, resolved.provider.name
+            )));
+        }
+        Ok(resolved)
     }
 
     /// The plan of a generate call whose client speaks another protocol
