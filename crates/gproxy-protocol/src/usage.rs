@@ -200,11 +200,14 @@ struct ChatUsage {
     completion_tokens_details: Option<ReasoningDetails>,
 }
 
-/// OpenAI `*_tokens_details` with `cached_tokens`.
+/// OpenAI `*_tokens_details` with `cached_tokens` (and, on Responses,
+/// `cache_write_tokens`).
 #[derive(Deserialize)]
 struct CachedDetails {
     #[serde(default, deserialize_with = "count")]
     cached_tokens: Option<u64>,
+    #[serde(default, deserialize_with = "count")]
+    cache_write_tokens: Option<u64>,
 }
 
 /// OpenAI `*_tokens_details` with `reasoning_tokens`.
@@ -250,9 +253,13 @@ impl From<ResponsesUsage> for Usage {
             output_tokens: u.output_tokens.unwrap_or(0),
             cache_read_tokens: u
                 .input_tokens_details
+                .as_ref()
                 .and_then(|d| d.cached_tokens)
                 .unwrap_or(0),
-            cache_write_tokens: 0,
+            cache_write_tokens: u
+                .input_tokens_details
+                .and_then(|d| d.cache_write_tokens)
+                .unwrap_or(0),
             reasoning_tokens: u
                 .output_tokens_details
                 .and_then(|d| d.reasoning_tokens)

@@ -5,8 +5,8 @@ mod common;
 
 use common::{
     EventStrategy, args, assert_sse_eq, assistant, calc_tool, call, call_start, capture,
-    decode_sse, encode_stream_with, finish, fixture_path, image_messages, sse_events, start_at,
-    stream_fixture_payloads, text, text_events, text_request, unsupported, usage, user,
+    decode_sse, encode_stream_with, finish, fixture_path, image_messages, sse_data, sse_events,
+    start_at, stream_fixture_payloads, text, text_events, text_request, unsupported, usage, user,
     weather_question_and_calls, weather_tool,
 };
 use gproxy_protocol::Protocol;
@@ -852,5 +852,68 @@ fn decodes_the_recorded_upstream_fixtures() {
             finish(FinishReason::Stop),
             StreamEvent::Usage(expected_usage),
         ]
+    );
+}
+
+/// The current OpenAI SDKs' `ResponseUsage.input_tokens_details` requires
+/// `cache_write_tokens` (pydantic validation of gproxy's answers failed
+/// without it): it is always written, in responses and in the
+/// `response.completed` event, and read back from an upstream.
+#[test]
+fn usage_carries_cache_write_tokens() {
+    let u = Usage {
+        input_tokens: 20,
+        output_tokens: 5,
+        cache_read_tokens: 3,
+        cache_write_tokens: 4,
+        reasoning_tokens: 0,
+    };
+    let resp = Response {
+        id: "resp_1".into(),
+        model: "m".into(),
+        created: Some(1),
+        content: vec![text("hi")],
+        finish: Some(FinishReason::Stop),
+        stop_sequence: None,
+        usage: Some(u),
+    };
+    let body: Value = serde_json::from_slice(&encode_response(P, &resp).unwrap()).unwrap();
+    let details = &body["usage"]["input_tokens_details"];
+    assert_eq!(details["cached_tokens"], 3);
+    assert_eq!(details["cache_write_tokens"], 4);
+    assert_eq!(
+        decode_response(P, &serde_json::to_vec(&body).unwrap())
+            .unwrap()
+            .usage,
+        Some(u)
+    );
+
+    let none = Response {
+        usage: Some(Usage {
+            cache_write_tokens: 0,
+            ..u
+        }),
+        ..resp
+    };
+    let body: Value = serde_json::from_slice(&encode_response(P, &none).unwrap()).unwrap();
+    assert_eq!(
+        body["usage"]["input_tokens_details"]["cache_write_tokens"],
+        0
+    );
+
+    let sse = encode_stream(&[
+        start("resp_1"),
+        StreamEvent::Text("hi".into()),
+        finish(FinishReason::Stop),
+        StreamEvent::Usage(u),
+    ]);
+    let done = sse_data(&sse)
+        .iter()
+        .map(|d| serde_json::from_str::<Value>(d).unwrap())
+        .find(|e| e["type"] == "response.completed")
+        .unwrap();
+    assert_eq!(
+        done["response"]["usage"]["input_tokens_details"]["cache_write_tokens"],
+        4
     );
 }

@@ -69,6 +69,18 @@ fn openai_responses() {
     assert_eq!(seen[9], Some(usage(37, 211, 0, 0, 192)));
 }
 
+/// Current Responses answers report `input_tokens_details.cache_write_tokens`
+/// (the OpenAI SDKs require it); it is recorded as cache writes, as the
+/// converter reads it.
+#[test]
+fn openai_responses_cache_write_tokens() {
+    let body = br#"{"id":"resp_1","object":"response","status":"completed","usage":{"input_tokens":30,"input_tokens_details":{"cached_tokens":10,"cache_write_tokens":15},"output_tokens":5,"output_tokens_details":{"reasoning_tokens":2},"total_tokens":35}}"#;
+    assert_eq!(
+        from_response_body(Protocol::OpenAiResponses, body),
+        Some(usage(30, 5, 10, 15, 2))
+    );
+}
+
 #[test]
 fn claude() {
     let body = include_bytes!("fixtures/claude_body.json");

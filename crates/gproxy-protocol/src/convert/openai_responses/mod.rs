@@ -35,7 +35,7 @@ fn usage_from_wire(u: &WireUsage) -> Usage {
         input_tokens: u.input_tokens,
         output_tokens: u.output_tokens,
         cache_read_tokens: u.input_tokens_details.cached_tokens,
-        cache_write_tokens: 0,
+        cache_write_tokens: u.input_tokens_details.cache_write_tokens,
         reasoning_tokens: u.output_tokens_details.reasoning_tokens,
     }
 }
@@ -46,6 +46,7 @@ fn usage_to_wire(u: &Usage) -> WireUsage {
         input_tokens: u.input_tokens,
         input_tokens_details: WireInputDetails {
             cached_tokens: u.cache_read_tokens,
+            cache_write_tokens: u.cache_write_tokens,
         },
         output_tokens: u.output_tokens,
         output_tokens_details: WireOutputDetails {

@@ -318,11 +318,14 @@ pub(super) struct WireUsage {
     pub total_tokens: u64,
 }
 
-/// `usage.input_tokens_details`.
+/// `usage.input_tokens_details`. `cache_write_tokens` is required by the
+/// current OpenAI SDKs' `ResponseUsage` type, so it is always written.
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize)]
 pub(super) struct WireInputDetails {
     #[serde(default)]
     pub cached_tokens: u64,
+    #[serde(default)]
+    pub cache_write_tokens: u64,
 }
 
 /// `usage.output_tokens_details`.
