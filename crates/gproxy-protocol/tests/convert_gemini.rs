@@ -531,6 +531,55 @@ fn signatures_go_on_the_next_part_or_the_thought_itself() {
     );
 }
 
+/// A streamed thought reaches a client as one thought part per chunk, and
+/// SDKs (google-genai) hand the accumulated parts back as they got them:
+/// consecutive unsigned thought parts are one reasoning block, so the
+/// signature that follows covers the whole text. Split, an Anthropic
+/// upstream got the signature with only the last piece of the thinking
+/// (which it rejects) and a Responses upstream lost the other pieces.
+#[test]
+fn consecutive_thought_parts_are_one_reasoning_block() {
+    let body = json!({"contents": [
+        {"role":"user","parts":[{"text":"q"}]},
+        {"role":"model","parts":[
+            {"text":"27*43","thought":true},
+            {"text":" = 1161","thought":true},
+            {"text":"1161","thoughtSignature":"sig-abc"},
+            {"text":"."},
+            {"text":"again","thought":true,"thoughtSignature":"s2"},
+            {"text":"more","thought":true}
+        ]},
+        {"role":"user","parts":[{"text":"next"}]}
+    ]});
+    let req = decode_request(G, body.to_string().as_bytes()).unwrap();
+    assert_eq!(
+        req.messages[1].content,
+        vec![
+            reasoning("27*43 = 1161", Some("sig-abc")),
+            text("1161"),
+            text("."),
+            // A signed thought closes its block.
+            reasoning("again", Some("s2")),
+            reasoning("more", None),
+        ]
+    );
+    let claude: Value = serde_json::from_slice(
+        &encode_request(
+            Protocol::Claude,
+            &Request {
+                model: "m".into(),
+                ..req
+            },
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        claude["messages"][1]["content"][0],
+        json!({"type":"thinking","thinking":"27*43 = 1161","signature":"sig-abc"})
+    );
+}
+
 #[test]
 fn redacted_reasoning_is_dropped() {
     let req = Request {

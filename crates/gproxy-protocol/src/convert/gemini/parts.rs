@@ -62,8 +62,25 @@ pub(super) fn decode_parts(
     for part in parts {
         check_part_kind(&part)?;
         if part.thought == Some(true) {
+            let text = part.text.unwrap_or_default();
+            // A streamed thought comes one part per chunk, and clients hand
+            // the parts back as they got them: consecutive thought parts
+            // with no signature between them are one reasoning block (its
+            // signature, on the last part or the next one, covers all of
+            // it; split, the other protocols would drop the unsigned pieces
+            // and send the signature with part of the text).
+            if let Some(Part::Reasoning {
+                text: prev,
+                signature: signature @ None,
+                redacted: None,
+            }) = out.last_mut()
+            {
+                prev.push_str(&text);
+                *signature = part.thought_signature;
+                continue;
+            }
             out.push(Part::Reasoning {
-                text: part.text.unwrap_or_default(),
+                text,
                 signature: part.thought_signature,
                 redacted: None,
             });
