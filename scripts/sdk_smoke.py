@@ -630,6 +630,105 @@ def check_loop(client, upstream, base, prov, stream):
     return errs
 
 
+# ---------------------------------------------------------------- thinking loop
+#
+# A thinking answer handed back as the next turn's history, the SDKs' way:
+# gproxy must accept the echoed reasoning, and an upstream that issued a
+# signature must get it back untouched.
+
+NEXT = "And 2*2?"
+
+
+def think_chat(base, prov, stream):
+    import openai
+    cl = openai.OpenAI(base_url=f"{base}/{prov}/v1", api_key=USER_KEY, max_retries=0)
+    kw = chat_kwargs("thinking")
+    if stream:
+        with cl.chat.completions.stream(**kw) as s:
+            msg = s.get_final_completion().choices[0].message
+    else:
+        msg = cl.chat.completions.create(**kw).choices[0].message
+    kw.update(model="replay-text", messages=kw["messages"] + [msg, {"role": "user", "content": NEXT}])
+    return cl.chat.completions.create(**kw).choices[0].message.content
+
+
+def think_resp(base, prov, stream):
+    import openai
+    cl = openai.OpenAI(base_url=f"{base}/{prov}/v1", api_key=USER_KEY, max_retries=0)
+    kw = resp_kwargs("thinking")
+    kw["include"] = ["reasoning.encrypted_content"]
+    if stream:
+        with cl.responses.stream(**kw) as s:
+            r = s.get_final_response()
+    else:
+        r = cl.responses.create(**kw)
+    kw.update(model="replay-text", input=[{"role": "user", "content": kw["input"]}] + list(r.output)
+              + [{"role": "user", "content": NEXT}])
+    return cl.responses.create(**kw).output_text
+
+
+def think_claude(base, prov, stream):
+    import anthropic
+    cl = anthropic.Anthropic(base_url=f"{base}/{prov}", api_key=USER_KEY, max_retries=0)
+    kw = claude_kwargs("thinking")
+    if stream:
+        with cl.messages.stream(**kw) as s:
+            m = s.get_final_message()
+    else:
+        m = cl.messages.create(**kw)
+    kw.update(model="replay-text", messages=kw["messages"] + [
+        {"role": "assistant", "content": m.content}, {"role": "user", "content": NEXT}])
+    return "".join(b.text for b in cl.messages.create(**kw).content if b.type == "text")
+
+
+def think_gemini(base, prov, stream):
+    from google import genai
+    from google.genai import types
+    cl = genai.Client(api_key=USER_KEY, http_options=types.HttpOptions(base_url=f"{base}/{prov}"))
+    config = types.GenerateContentConfig(
+        thinking_config=types.ThinkingConfig(include_thoughts=True, thinking_budget=1024))
+    first = types.Content(role="user", parts=[types.Part.from_text(text="Say hello")])
+    if stream:
+        parts = []
+        for c in cl.models.generate_content_stream(model="replay-thinking", contents=[first], config=config):
+            parts += c.candidates[0].content.parts or []
+        answer = types.Content(role="model", parts=parts)
+    else:
+        answer = cl.models.generate_content(
+            model="replay-thinking", contents=[first], config=config).candidates[0].content
+    nxt = types.Content(role="user", parts=[types.Part.from_text(text=NEXT)])
+    return cl.models.generate_content(model="replay-text", contents=[first, answer, nxt], config=config).text
+
+
+THINK_LOOPS = {
+    "openai_chat": think_chat,
+    "openai_responses": think_resp,
+    "claude": think_claude,
+    "gemini": think_gemini,
+}
+
+
+def check_think_loop(client, upstream, base, prov, stream):
+    REQUESTS.clear()
+    text = THINK_LOOPS[client](base, prov, stream)
+    errs = []
+    if text != "Bonjour !":
+        errs.append(f"second turn text {text!r}")
+    if len(REQUESTS) != 2:
+        return errs + [f"{len(REQUESTS)} upstream requests, want 2"]
+    flat = REQUESTS[1][1]
+    if NEXT not in flat or "1161" not in flat:
+        errs.append("upstream request lacks the history")
+    # Chat has no signature to issue or carry; where one travels, it must
+    # come back with the whole thinking text it signs.
+    if client != "openai_chat" and upstream != "openai_chat":
+        if "sig-abc" not in flat:
+            errs.append("upstream's signature not handed back")
+        if "27*43" not in flat:
+            errs.append("signed thinking handed back without its first part")
+    return errs
+
+
 RUNNERS = {
     "openai_chat": run_chat,
     "openai_responses": run_resp,
@@ -647,9 +746,10 @@ def run_round(client, prov, upstream, case, stream, base, verbose):
 
     if case == "error":
         return check_error(client, call), []
-    if case == "loop":
+    if case in ("loop", "thinkloop"):
+        check = check_loop if case == "loop" else check_think_loop
         try:
-            return check_loop(client, upstream, base, prov, stream), []
+            return check(client, upstream, base, prov, stream), []
         except Exception as e:  # noqa: BLE001 - reported per round
             if verbose:
                 traceback.print_exc()
@@ -693,7 +793,7 @@ def main():
         results = []
         for client in CLIENTS:
             for prov, upstream in PROVIDERS.items():
-                for case in ("mock", "text", "tools", "thinking", "error", "loop"):
+                for case in ("mock", "text", "tools", "thinking", "error", "loop", "thinkloop"):
                     for stream in (False, True):
                         name = f"{client} <- {prov} {case} {'stream' if stream else 'plain'}"
                         if opts.k and opts.k not in name:
