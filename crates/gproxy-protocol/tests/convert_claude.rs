@@ -941,3 +941,43 @@ proptest! {
         }
     }
 }
+
+/// google-genai turns a `thoughtSignature` into bytes and writes it back
+/// URL-safe base64, so an Anthropic signature handed to a Gemini client
+/// comes back with `-` / `_` for `+` / `/`: it goes to Anthropic in the
+/// standard alphabet it was issued in. Other values are left alone.
+#[test]
+fn signatures_go_back_in_standard_base64() {
+    let gemini_client = json!({"contents": [
+        {"role":"user","parts":[{"text":"q"}]},
+        {"role":"model","parts":[
+            {"text":"27*43 = 1161","thought":true},
+            {"text":"1161.","thoughtSignature":"EqQBCkYIBxgCKkD--__AAAAAAAAAAAAAAAAAAAA="}
+        ]},
+        {"role":"user","parts":[{"text":"next"}]}
+    ]});
+    let mut req = decode_request(Protocol::Gemini, gemini_client.to_string().as_bytes()).unwrap();
+    req.model = "m".into();
+    let body: Value = serde_json::from_slice(&encode_request(P, &req).unwrap()).unwrap();
+    assert_eq!(
+        body["messages"][1]["content"][0],
+        json!({"type":"thinking","thinking":"27*43 = 1161",
+               "signature":"EqQBCkYIBxgCKkD++//AAAAAAAAAAAAAAAAAAAA="})
+    );
+    for kept in [
+        "sig-abc",
+        "EqQBCkYIBxgCKkD++//AAAAAAAAAAAAAAAAAAAA=",
+        "a-b_c",
+    ] {
+        let req = Request {
+            model: "m".into(),
+            messages: vec![
+                user(vec![Part::text("q")]),
+                assistant(vec![reasoning("t", Some(kept)), Part::text("a")]),
+            ],
+            ..Request::default()
+        };
+        let body: Value = serde_json::from_slice(&encode_request(P, &req).unwrap()).unwrap();
+        assert_eq!(body["messages"][1]["content"][0]["signature"], kept);
+    }
+}

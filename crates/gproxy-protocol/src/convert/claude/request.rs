@@ -523,8 +523,33 @@ fn encode_part(part: &Part) -> Result<Option<ClaudeBlock>, ConvertError> {
             ..
         } if !sig.is_empty() => Some(ClaudeBlock::Thinking {
             thinking: text.clone(),
-            signature: Some(sig.clone()),
+            signature: Some(standard_base64(sig)),
         }),
         Part::Reasoning { .. } => None,
     })
+}
+
+/// A signature in the standard base64 alphabet, as Anthropic issues them.
+/// google-genai parses a Gemini `thoughtSignature` into bytes and writes it
+/// back URL-safe (`-`, `_`, padded), so a signature handed to a Gemini
+/// client and back comes in the other alphabet; Anthropic signatures never
+/// hold `-` or `_`, so mapping them back is lossless. Anything that is not
+/// padded URL-safe base64 is left as it is.
+fn standard_base64(sig: &str) -> String {
+    let url_safe = sig.len() % 4 == 0
+        && sig.contains(['-', '_'])
+        && sig
+            .trim_end_matches('=')
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !url_safe {
+        return sig.to_owned();
+    }
+    sig.chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect()
 }
