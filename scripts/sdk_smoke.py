@@ -69,6 +69,19 @@ def replay_case(path, body):
     return proto, body.get("model", ""), bool(body.get("stream"))
 
 
+# The fixtures' "sig-abc" is served as a signature shaped like the
+# upstream's real ones: Anthropic signatures are standard base64 (with `+`
+# and `/`), OpenAI's encrypted_content is a Fernet token (URL-safe base64),
+# Gemini's thoughtSignature is base64 bytes. google-genai decodes and
+# re-encodes signatures (as URL-safe base64), so the alphabet matters.
+SIGNATURES = {
+    "claude": "EqQBCkYIBxgCKkD++//" + "A" * 20 + "=",
+    "openai_responses": "gAAAAABo--__" + "A" * 20,
+    "gemini": "CiIBVKhc7+/" + "A" * 16 + "=",
+    "openai_chat": "sig-abc",
+}
+SIG_STEM = {k: v[:12] for k, v in SIGNATURES.items()}
+
 # Request bodies the replay server received, in order.
 REQUESTS = []
 ERROR_MESSAGE = "Invalid value for 'temperature': smoke test error"
@@ -119,7 +132,7 @@ class Replay(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(data)
             return
-        text = f.read_text()
+        text = f.read_text().replace("sig-abc", SIGNATURES[proto])
         if not stream:
             data = text.encode()
             self.send_response(200)
@@ -722,8 +735,13 @@ def check_think_loop(client, upstream, base, prov, stream):
     # Chat has no signature to issue or carry; where one travels, it must
     # come back with the whole thinking text it signs.
     if client != "openai_chat" and upstream != "openai_chat":
-        if "sig-abc" not in flat:
-            errs.append("upstream's signature not handed back")
+        sig = SIGNATURES[upstream]
+        # Gemini takes its bytes fields in either base64 alphabet (and
+        # google-genai writes them URL-safe); the others need the very string.
+        same = {sig, sig.replace("+", "-").replace("/", "_")} if upstream == "gemini" else {sig}
+        if not any(v in flat for v in same):
+            sent = re.findall(re.escape(SIG_STEM[upstream][:6]) + '[^"]*', flat)
+            errs.append(f"upstream's signature not handed back untouched: sent {sent}")
         if "27*43" not in flat:
             errs.append("signed thinking handed back without its first part")
     return errs
