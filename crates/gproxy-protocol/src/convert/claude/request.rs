@@ -536,7 +536,7 @@ fn encode_part(part: &Part) -> Result<Option<ClaudeBlock>, ConvertError> {
 /// hold `-` or `_`, so mapping them back is lossless. Anything that is not
 /// padded URL-safe base64 is left as it is.
 fn standard_base64(sig: &str) -> String {
-    let url_safe = sig.len() % 4 == 0
+    let url_safe = sig.len().is_multiple_of(4)
         && sig.contains(['-', '_'])
         && sig
             .trim_end_matches('=')
