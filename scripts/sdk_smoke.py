@@ -747,6 +747,36 @@ def check_think_loop(client, upstream, base, prov, stream):
     return errs
 
 
+# ---------------------------------------------------------------- counting
+#
+# The SDKs' token-count calls (Chat has none), against the mock: upstream
+# counting where the provider's protocol has an endpoint, local otherwise.
+
+
+def count_round(client, base, prov):
+    if client == "openai_responses":
+        import openai
+        from openai.types.responses import InputTokenCountResponse
+        cl = openai.OpenAI(base_url=f"{base}/{prov}/v1", api_key=USER_KEY, max_retries=0)
+        raw = cl.responses.input_tokens.with_raw_response.count(model="test-model", input="Say hello")
+        strict(InputTokenCountResponse, raw.http_response.json())
+        return raw.parse().input_tokens
+    if client == "claude":
+        import anthropic
+        from anthropic.types import MessageTokensCount
+        cl = anthropic.Anthropic(base_url=f"{base}/{prov}", api_key=USER_KEY, max_retries=0)
+        raw = cl.messages.with_raw_response.count_tokens(
+            model="test-model", messages=[{"role": "user", "content": "Say hello"}])
+        strict(MessageTokensCount, raw.http_response.json())
+        return raw.parse().input_tokens
+    from google import genai
+    from google.genai import types
+    cl = genai.Client(api_key=USER_KEY, http_options=types.HttpOptions(base_url=f"{base}/{prov}"))
+    r = cl.models.count_tokens(model="test-model", contents="Say hello")
+    strict(types.CountTokensResponse, r.model_dump(exclude_unset=True))
+    return r.total_tokens
+
+
 RUNNERS = {
     "openai_chat": run_chat,
     "openai_responses": run_resp,
@@ -764,6 +794,16 @@ def run_round(client, prov, upstream, case, stream, base, verbose):
 
     if case == "error":
         return check_error(client, call), []
+    if case == "count":
+        STRICT.clear()
+        try:
+            n = count_round(client, base, prov)
+        except Exception as e:  # noqa: BLE001 - reported per round
+            if verbose:
+                traceback.print_exc()
+            return [f"{type(e).__name__}: {str(e)[:600]}"], []
+        errs = [] if isinstance(n, int) and n > 0 else [f"count {n!r}"]
+        return errs + STRICT, []
     if case in ("loop", "thinkloop"):
         check = check_loop if case == "loop" else check_think_loop
         try:
@@ -811,12 +851,14 @@ def main():
         results = []
         for client in CLIENTS:
             for prov, upstream in PROVIDERS.items():
-                for case in ("mock", "text", "tools", "thinking", "error", "loop", "thinkloop"):
-                    for stream in (False, True):
+                for case in ("mock", "text", "tools", "thinking", "error", "loop", "thinkloop", "count"):
+                    if case == "count" and client == "openai_chat":
+                        continue
+                    for stream in (False,) if case == "count" else (False, True):
                         name = f"{client} <- {prov} {case} {'stream' if stream else 'plain'}"
                         if opts.k and opts.k not in name:
                             continue
-                        base = gw_mock_url if case == "mock" else gw_replay_url
+                        base = gw_mock_url if case in ("mock", "count") else gw_replay_url
                         errs, warns = run_round(client, prov, upstream, case, stream, base, opts.v)
                         results.append((name, errs))
                         status = "FAIL" if errs else ("warn" if warns else "ok  ")
