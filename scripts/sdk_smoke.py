@@ -82,6 +82,16 @@ SIGNATURES = {
 }
 SIG_STEM = {k: v[:12] for k, v in SIGNATURES.items()}
 
+OVERLOADED = "Overloaded (smoke test)"
+# Each upstream protocol's mid-stream error event.
+MIDSTREAM_ERRORS = {
+    "openai_chat": 'data: {"error":{"message":"%s","type":"server_error","param":null,"code":null}}' % OVERLOADED,
+    "openai_responses": 'event: error\ndata: {"type":"error","code":"server_error","message":"%s",'
+                        '"param":null,"sequence_number":4}' % OVERLOADED,
+    "claude": 'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"%s"}}' % OVERLOADED,
+    "gemini": 'data: {"error":{"code":503,"message":"%s","status":"UNAVAILABLE"}}' % OVERLOADED,
+}
+
 # Request bodies the replay server received, in order.
 REQUESTS = []
 ERROR_MESSAGE = "Invalid value for 'temperature': smoke test error"
@@ -124,6 +134,8 @@ class Replay(http.server.BaseHTTPRequestHandler):
         kind = "stream" if stream else "response"
         ext = "sse" if stream else "json"
         f = FIXTURES / str(proto) / f"{kind}_{case}.{ext}"
+        if case == "midstream":
+            f = FIXTURES / str(proto) / "stream_text.sse"
         if proto is None or not f.exists():
             data = json.dumps({"error": {"message": f"no fixture {f}"}}).encode()
             self.send_response(404)
@@ -145,7 +157,13 @@ class Replay(http.server.BaseHTTPRequestHandler):
         self.send_header("content-type", "text/event-stream")
         self.send_header("connection", "close")
         self.end_headers()
-        for event in re.split(r"\r?\n\r?\n", text):
+        events = [e for e in re.split(r"\r?\n\r?\n", text) if e.strip()]
+        if case == "midstream":
+            # The text stream up to its first text, then the upstream's
+            # mid-stream error event.
+            first = next(i for i, e in enumerate(events) if "Bon" in e)
+            events = events[:first + 1] + [MIDSTREAM_ERRORS[proto]]
+        for event in events:
             if event.strip():
                 self.wfile.write((event.strip("\r\n") + "\n\n").encode())
                 self.wfile.flush()
@@ -777,6 +795,64 @@ def count_round(client, base, prov):
     return r.total_tokens
 
 
+# ---------------------------------------------------------------- mid-stream error
+
+
+def midstream_round(client, base, prov):
+    """The upstream fails after the first text: the client's SDK must see
+    its own protocol's stream error (an exception, or Responses' `error` /
+    `response.failed` event) carrying the upstream's message."""
+    kw = {"openai_chat": chat_kwargs, "openai_responses": resp_kwargs,
+          "claude": claude_kwargs}.get(client, lambda c: None)("text")
+    if kw:
+        kw["model"] = "replay-midstream"
+    seen = []
+    try:
+        if client == "openai_chat":
+            import openai
+            cl = openai.OpenAI(base_url=f"{base}/{prov}/v1", api_key=USER_KEY, max_retries=0)
+            for c in cl.chat.completions.create(stream=True, **kw):
+                seen.append(c)
+        elif client == "openai_responses":
+            import openai
+            cl = openai.OpenAI(base_url=f"{base}/{prov}/v1", api_key=USER_KEY, max_retries=0)
+            for ev in cl.responses.create(stream=True, **kw):
+                strict(type(ev), ev.model_dump(exclude_unset=True))
+                seen.append(ev)
+            bad = [ev for ev in seen if ev.type in ("error", "response.failed")]
+            if not bad:
+                return [f"no error event: {[ev.type for ev in seen]}"]
+            if OVERLOADED not in json.dumps([ev.model_dump() for ev in bad]):
+                return [f"error event without the upstream's message: {bad}"]
+            if seen[-1].type not in ("error", "response.failed"):
+                return [f"stream went on after the error: {[ev.type for ev in seen]}"]
+            return []
+        elif client == "claude":
+            import anthropic
+            cl = anthropic.Anthropic(base_url=f"{base}/{prov}", api_key=USER_KEY, max_retries=0)
+            for ev in cl.messages.create(stream=True, **kw):
+                seen.append(ev)
+        else:
+            from google import genai
+            from google.genai import types
+            cl = genai.Client(api_key=USER_KEY, http_options=types.HttpOptions(base_url=f"{base}/{prov}"))
+            for c in cl.models.generate_content_stream(model="replay-midstream", contents="Say hello"):
+                seen.append(c)
+    except Exception as e:  # noqa: BLE001 - classified below
+        want = {"openai_chat": "APIError", "claude": "APIStatusError", "gemini": "APIError",
+                "openai_responses": "(no exception: an error event)"}[client]
+        names = [k.__name__ for k in type(e).__mro__]
+        errs = []
+        if want not in names:
+            errs.append(f"raised {type(e).__name__}, want a {want}")
+        if OVERLOADED not in str(e):
+            errs.append(f"message not passed on: {str(e)[:300]}")
+        if not seen:
+            errs.append("the text before the error was lost")
+        return errs
+    return [f"no exception; stream ended normally after {len(seen)} events"]
+
+
 RUNNERS = {
     "openai_chat": run_chat,
     "openai_responses": run_resp,
@@ -794,6 +870,15 @@ def run_round(client, prov, upstream, case, stream, base, verbose):
 
     if case == "error":
         return check_error(client, call), []
+    if case == "midstream":
+        STRICT.clear()
+        try:
+            errs = midstream_round(client, base, prov)
+        except Exception as e:  # noqa: BLE001 - reported per round
+            if verbose:
+                traceback.print_exc()
+            errs = [f"{type(e).__name__}: {str(e)[:600]}"]
+        return (errs, list(STRICT)) if client == upstream else (errs + STRICT, [])
     if case == "count":
         STRICT.clear()
         try:
@@ -851,10 +936,11 @@ def main():
         results = []
         for client in CLIENTS:
             for prov, upstream in PROVIDERS.items():
-                for case in ("mock", "text", "tools", "thinking", "error", "loop", "thinkloop", "count"):
+                for case in ("mock", "text", "tools", "thinking", "error", "midstream", "loop",
+                             "thinkloop", "count"):
                     if case == "count" and client == "openai_chat":
                         continue
-                    for stream in (False,) if case == "count" else (False, True):
+                    for stream in {"count": (False,), "midstream": (True,)}.get(case, (False, True)):
                         name = f"{client} <- {prov} {case} {'stream' if stream else 'plain'}"
                         if opts.k and opts.k not in name:
                             continue
