@@ -12,6 +12,15 @@ up-claude, up-gemini; the same-protocol one included), streamed and not:
   and stream_<case>.sse (the case is taken from the model name
   `replay-<case>`).
 
+plus rounds on the replay server: "error" (an upstream 400 must surface as
+the SDK's own 400 error with the upstream's message), "midstream" (an
+upstream error event after the first text), "loop" (a two-turn tool loop
+built from the SDK's parsed answer: both results must reach the upstream
+with their call ids), "thinkloop" (a thinking answer handed back: the
+signature must come back untouched with the whole thinking), "image" (an
+SDK-built inline image must reach the upstream), and "count" (token
+counting through the SDKs, against the mock).
+
 Each round checks that the SDK parses without exceptions (also through its
 stream helpers), that the raw JSON / each raw stream event validates
 strictly against the SDK's own pydantic types, and that text, reasoning,
@@ -853,6 +862,52 @@ def midstream_round(client, base, prov):
     return [f"no exception; stream ended normally after {len(seen)} events"]
 
 
+# ---------------------------------------------------------------- image input
+
+# A 1x1 PNG.
+PNG_B64 = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+
+
+def image_round(client, upstream, base, prov):
+    """An image built with the SDK's own helpers/shapes must reach the
+    upstream (as its protocol's inline image) and the answer come back."""
+    import base64
+    REQUESTS.clear()
+    url = f"data:image/png;base64,{PNG_B64}"
+    if client == "openai_chat":
+        import openai
+        cl = openai.OpenAI(base_url=f"{base}/{prov}/v1", api_key=USER_KEY, max_retries=0)
+        text = cl.chat.completions.create(model="replay-text", messages=[{"role": "user", "content": [
+            {"type": "text", "text": "What is this?"},
+            {"type": "image_url", "image_url": {"url": url}}]}]).choices[0].message.content
+    elif client == "openai_responses":
+        import openai
+        cl = openai.OpenAI(base_url=f"{base}/{prov}/v1", api_key=USER_KEY, max_retries=0)
+        text = cl.responses.create(model="replay-text", input=[{"role": "user", "content": [
+            {"type": "input_text", "text": "What is this?"},
+            {"type": "input_image", "image_url": url, "detail": "auto"}]}]).output_text
+    elif client == "claude":
+        import anthropic
+        cl = anthropic.Anthropic(base_url=f"{base}/{prov}", api_key=USER_KEY, max_retries=0)
+        m = cl.messages.create(model="replay-text", max_tokens=256, messages=[{"role": "user", "content": [
+            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG_B64}},
+            {"type": "text", "text": "What is this?"}]}])
+        text = "".join(b.text for b in m.content if b.type == "text")
+    else:
+        from google import genai
+        from google.genai import types
+        cl = genai.Client(api_key=USER_KEY, http_options=types.HttpOptions(base_url=f"{base}/{prov}"))
+        text = cl.models.generate_content(model="replay-text", contents=[
+            types.Part.from_bytes(data=base64.b64decode(PNG_B64), mime_type="image/png"),
+            "What is this?"]).text
+    errs = [] if text == "Bonjour !" else [f"text {text!r}"]
+    if len(REQUESTS) != 1:
+        return errs + [f"{len(REQUESTS)} upstream requests"]
+    if PNG_B64 not in REQUESTS[0][1] and PNG_B64.replace("+", "-").replace("/", "_") not in REQUESTS[0][1]:
+        errs.append("the image did not reach the upstream")
+    return errs
+
+
 RUNNERS = {
     "openai_chat": run_chat,
     "openai_responses": run_resp,
@@ -879,6 +934,13 @@ def run_round(client, prov, upstream, case, stream, base, verbose):
                 traceback.print_exc()
             errs = [f"{type(e).__name__}: {str(e)[:600]}"]
         return (errs, list(STRICT)) if client == upstream else (errs + STRICT, [])
+    if case == "image":
+        try:
+            return image_round(client, upstream, base, prov), []
+        except Exception as e:  # noqa: BLE001 - reported per round
+            if verbose:
+                traceback.print_exc()
+            return [f"{type(e).__name__}: {str(e)[:600]}"], []
     if case == "count":
         STRICT.clear()
         try:
@@ -937,10 +999,11 @@ def main():
         for client in CLIENTS:
             for prov, upstream in PROVIDERS.items():
                 for case in ("mock", "text", "tools", "thinking", "error", "midstream", "loop",
-                             "thinkloop", "count"):
+                             "thinkloop", "image", "count"):
                     if case == "count" and client == "openai_chat":
                         continue
-                    for stream in {"count": (False,), "midstream": (True,)}.get(case, (False, True)):
+                    for stream in {"count": (False,), "image": (False,),
+                                   "midstream": (True,)}.get(case, (False, True)):
                         name = f"{client} <- {prov} {case} {'stream' if stream else 'plain'}"
                         if opts.k and opts.k not in name:
                             continue
