@@ -17,7 +17,7 @@ use gproxy_provider::Provider;
 
 use crate::GatewayError;
 use crate::engine::ProxyRoute;
-use crate::stream::{ModelRewrite, Rewrite};
+use crate::stream::Rewrite;
 
 /// The protocol a generate call is sent upstream in: the client's when the
 /// provider speaks it, else the provider's preferred one.
@@ -97,11 +97,28 @@ impl Conversion {
 
     /// Converts a complete upstream answer into the client's protocol.
     pub(crate) fn response(&self, body: &[u8], provider: &str) -> Result<Bytes, GatewayError> {
-        let invalid = |e: ConvertError| GatewayError::UpstreamInvalid {
+        let resp = self.decode_response(body, provider)?;
+        self.encode_response(resp, provider)
+    }
+
+    /// A complete upstream answer in the canonical model.
+    fn decode_response(
+        &self,
+        body: &[u8],
+        provider: &str,
+    ) -> Result<convert::Response, GatewayError> {
+        convert::decode_response(self.upstream, body).map_err(|e| GatewayError::UpstreamInvalid {
             provider: provider.to_owned(),
             message: format!("cannot read the {} answer: {e}", self.upstream),
-        };
-        let mut resp = convert::decode_response(self.upstream, body).map_err(invalid)?;
+        })
+    }
+
+    /// `resp` as the client's whole answer, with the model it should see.
+    fn encode_response(
+        &self,
+        mut resp: convert::Response,
+        provider: &str,
+    ) -> Result<Bytes, GatewayError> {
         if let Some(model) = &self.reply_model {
             resp.model.clone_from(model);
         }
@@ -140,10 +157,7 @@ impl Conversion {
                 include_usage: !rewrite.strip_usage_chunk,
                 gemini_sse: route.gemini.as_ref().is_some_and(|c| c.alt_sse),
             },
-            reply_model: rewrite.model.as_ref().map(|m| match m {
-                ModelRewrite::Prefix(p) => format!("{p}/{model}"),
-                ModelRewrite::Replace(name) => name.clone(),
-            }),
+            reply_model: rewrite.model.as_ref().map(|m| m.shown(model)),
         }
     }
 
@@ -163,8 +177,7 @@ impl Conversion {
         };
         if !streamed {
             let reported = usage::from_response_body(self.upstream, body);
-            let resp = convert::decode_response(self.upstream, body)
-                .map_err(|e| invalid(format!("cannot read the {} answer: {e}", self.upstream)))?;
+            let resp = self.decode_response(body, provider)?;
             let mut encoder = convert::stream_encoder(self.client, self.options);
             let mut out = Vec::with_capacity(body.len() * 2);
             for mut event in convert::response_events(&resp) {
@@ -196,15 +209,10 @@ impl Conversion {
         for event in canonical {
             assembler.push(event);
         }
-        let mut resp = assembler
+        let resp = assembler
             .finish()
             .map_err(|m| invalid(format!("the upstream stream failed: {m}")))?;
-        if let Some(model) = &self.reply_model {
-            resp.model.clone_from(model);
-        }
-        let out = convert::encode_response(self.client, &resp)
-            .map_err(|e| invalid(format!("cannot answer in {}: {e}", self.client)))?;
-        Ok((Bytes::from(out), tracker.usage()))
+        Ok((self.encode_response(resp, provider)?, tracker.usage()))
     }
 
     /// The content type of the client's stream.

@@ -55,6 +55,18 @@ pub struct ProviderRuntime {
     pub circuit: Arc<CircuitBreaker>,
 }
 
+impl ProviderRuntime {
+    /// `body` with the provider's `json_param_mask` applied: the last edit
+    /// before dispatch, after the gateway's own. Unchanged (and free) for a
+    /// provider without a mask.
+    pub(crate) fn masked(&self, body: bytes::Bytes) -> bytes::Bytes {
+        match self.provider.json_mask().and_then(|mask| mask.apply(&body)) {
+            Some(masked) => bytes::Bytes::from(masked),
+            None => body,
+        }
+    }
+}
+
 /// Everything the request path needs, immutable once built.
 #[derive(Debug, Default)]
 pub struct Snapshot {

@@ -63,6 +63,14 @@ impl ModelRewrite {
         };
         edited.ok().flatten()
     }
+
+    /// The model name the client sees when `upstream_model` served.
+    pub(crate) fn shown(&self, upstream_model: &str) -> String {
+        match self {
+            ModelRewrite::Prefix(prefix) => format!("{prefix}/{upstream_model}"),
+            ModelRewrite::Replace(model) => model.clone(),
+        }
+    }
 }
 
 /// Processes one upstream stream.

@@ -227,10 +227,7 @@ impl Engine {
             });
         }
         accounting.log_mut().credential_id = picked.as_ref().map(|c| c.id);
-        let body = match provider.provider.json_mask().and_then(|m| m.apply(&body)) {
-            Some(masked) => Bytes::from(masked),
-            None => body,
-        };
+        let body = provider.masked(body);
         let upstream_req = self
             .upstream_request(
                 call.req,

@@ -121,31 +121,28 @@ impl Engine {
             }
             .to_owned();
         }
+        let resolved = self.resolve_model(req, client_model, operation, tried, log)?;
+        if operation == Operation::Generate {
+            let upstream =
+                conversion::upstream_protocol(resolved.provider.provider.as_ref(), protocol);
+            if upstream != protocol {
+                let wants_usage = body_obj
+                    .as_ref()
+                    .is_some_and(conversion::client_wants_usage);
+                return self.plan_conversion(req, log, resolved, upstream, wants_usage);
+            }
+        }
         let Resolved {
             provider,
             model,
             rewrite_request,
             reply_model,
             from_route,
-        } = self.resolve_model(req, client_model, operation, tried, log)?;
+        } = resolved;
 
         let convert_embeddings = operation == Operation::Embeddings
             && protocol == Protocol::OpenAiChat
             && !provider.provider.speaks(Protocol::OpenAiChat);
-        if operation == Operation::Generate {
-            let upstream = conversion::upstream_protocol(provider.provider.as_ref(), protocol);
-            if upstream != protocol {
-                return self.plan_conversion(
-                    req,
-                    log,
-                    provider,
-                    model,
-                    upstream,
-                    reply_model,
-                    from_route,
-                );
-            }
-        }
 
         let mut rewrite = Rewrite::default();
         let mut stream = false;
@@ -194,15 +191,7 @@ impl Engine {
             });
             reply_model = None;
         }
-        // Last edit before dispatch, after the gateway's own rewrites; only
-        // providers with a configured mask pay for it.
-        if let Some(masked) = provider
-            .provider
-            .json_mask()
-            .and_then(|mask| mask.apply(&body))
-        {
-            body = Bytes::from(masked);
-        }
+        let body = provider.masked(body);
         rewrite.model = reply_model.clone();
 
         let mut version = "v1beta";
@@ -300,27 +289,27 @@ impl Engine {
 
     /// The plan of a generate call whose client speaks another protocol
     /// than `provider`: the body goes through the canonical model.
-    #[expect(clippy::too_many_arguments, reason = "the parts of a resolved target")]
+    /// `wants_usage`: an OpenAI Chat client asked for the usage chunk.
     fn plan_conversion<'r>(
         &self,
         req: &'r ProxyRequest,
         log: &mut RequestLog,
-        provider: Arc<ProviderRuntime>,
-        model: String,
+        resolved: Resolved,
         upstream: Protocol,
-        reply_model: Option<ModelRewrite>,
-        from_route: bool,
+        wants_usage: bool,
     ) -> Result<Plan<'r>, GatewayError> {
+        let Resolved {
+            provider,
+            model,
+            reply_model,
+            from_route,
+            ..
+        } = resolved;
         let client = req.route.protocol;
         let gemini = req.route.gemini.as_ref();
         // The model the client sees: what it asked for.
-        let shown = match &reply_model {
-            Some(ModelRewrite::Prefix(p)) => Some(format!("{p}/{model}")),
-            Some(ModelRewrite::Replace(name)) => Some(name.clone()),
-            None => None,
-        };
-        let include_usage = client == Protocol::OpenAiChat
-            && RawObject::parse(&req.body).is_ok_and(|o| conversion::client_wants_usage(&o));
+        let shown = reply_model.as_ref().map(|m| m.shown(&model));
+        let include_usage = client == Protocol::OpenAiChat && wants_usage;
         let conv = Conversion {
             client,
             upstream,
@@ -336,14 +325,7 @@ impl Engine {
             gemini.map(|c| c.method == GeminiMethod::StreamGenerateContent),
         )?;
         let stream = converted.stream;
-        let mut body = converted.body;
-        if let Some(masked) = provider
-            .provider
-            .json_mask()
-            .and_then(|mask| mask.apply(&body))
-        {
-            body = Bytes::from(masked);
-        }
+        let body = provider.masked(converted.body);
         let target = match upstream {
             Protocol::OpenAiChat => Target::OpenAiChat,
             Protocol::OpenAiResponses => Target::OpenAiResponses,
