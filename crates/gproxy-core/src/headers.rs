@@ -70,6 +70,16 @@ pub(crate) fn is_dropped_response_header(name: &HeaderName) -> bool {
     is_upstream_only_response_header(name) || matches!(name, "content-length" | "content-encoding")
 }
 
+/// Appends the headers of an upstream answer the client may see (all but
+/// those [`is_dropped_response_header`] names) to `to`.
+pub(crate) fn copy_response_headers(from: &http::HeaderMap, to: &mut http::HeaderMap) {
+    for (k, v) in from {
+        if !is_dropped_response_header(k) {
+            to.append(k.clone(), v.clone());
+        }
+    }
+}
+
 /// Client headers not forwarded on raw passthrough: credentials and
 /// connection headers. Body headers pass, since the body goes as is.
 pub(crate) fn is_dropped_passthrough_request_header(name: &HeaderName) -> bool {

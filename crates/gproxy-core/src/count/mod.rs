@@ -31,11 +31,11 @@ use serde_json::{Map, Value, json};
 
 use crate::accounting::{Accounting, Outcome};
 use crate::body::ProxyBody;
-use crate::engine::{Operation, ProxyRequest, served_by};
-use crate::headers::is_dropped_response_header;
+use crate::engine::{Operation, ProxyRequest, served_by, upstream_failure};
+use crate::headers::copy_response_headers;
 use crate::model_route::Resolved;
 use crate::state::ProviderRuntime;
-use crate::{Engine, GatewayError, UpstreamFailure};
+use crate::{Engine, GatewayError};
 
 /// Response header saying where a count came from: `upstream` or `local`.
 pub const COUNT_HEADER: &str = "x-gproxy-count";
@@ -494,11 +494,7 @@ fn upstream_answer(parts: Parts, body: Bytes, provider: &str, model: &str) -> Re
     let mut response = Response::new(ProxyBody::full(body));
     *response.status_mut() = parts.status;
     let headers = response.headers_mut();
-    for (k, v) in &parts.headers {
-        if !is_dropped_response_header(k) {
-            headers.append(k.clone(), v.clone());
-        }
-    }
+    copy_response_headers(&parts.headers, headers);
     headers.insert(
         HeaderName::from_static(COUNT_HEADER),
         HeaderValue::from_static("upstream"),
@@ -516,33 +512,9 @@ fn upstream_error(
     model: &str,
     convert_to: Option<Protocol>,
 ) -> GatewayError {
-    let status = parts.status;
     let mut kept = HeaderMap::new();
-    for (k, v) in &parts.headers {
-        if !is_dropped_response_header(k) {
-            kept.append(k.clone(), v.clone());
-        }
-    }
-    let body = match convert_to {
-        Some(protocol) => {
-            let message = gproxy_protocol::error::message_of(&body)
-                .unwrap_or_else(|| format!("upstream `{provider}` answered {status}"));
-            kept.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            Bytes::from(gproxy_protocol::error::error_body(
-                protocol,
-                status.as_u16(),
-                &message,
-            ))
-        }
-        None => body,
-    };
-    served_by(&mut kept, provider, model);
-    GatewayError::Upstream(Box::new(UpstreamFailure {
-        provider: provider.to_owned(),
-        status,
-        headers: kept,
-        body,
-    }))
+    copy_response_headers(&parts.headers, &mut kept);
+    upstream_failure(provider, model, parts.status, kept, body, convert_to)
 }
 
 #[cfg(test)]

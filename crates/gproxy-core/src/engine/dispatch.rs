@@ -15,15 +15,15 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use super::plan::{Plan, Target};
-use super::{Dispatched, Engine, NO_CREDENTIAL, ProxyRequest, served_by};
+use super::{Dispatched, Engine, NO_CREDENTIAL, ProxyRequest, served_by, upstream_failure};
+use crate::GatewayError;
 use crate::accounting::Accounting;
 use crate::body::{ProxyBody, StreamWatch};
 use crate::conversion::Conversion;
-use crate::headers::{is_dropped_request_header, is_dropped_response_header};
+use crate::headers::{copy_response_headers, is_dropped_request_header};
 use crate::state::ProviderRuntime;
 use crate::stream::{Framing, StreamProcessor};
 use crate::upstream::UpstreamBody;
-use crate::{GatewayError, UpstreamFailure};
 
 /// What one upstream attempt produced.
 pub(super) enum Attempt {
@@ -130,11 +130,7 @@ impl Engine {
             .provider
             .classify_failure(parts.status, &parts.headers, &body);
         let mut kept = HeaderMap::new();
-        for (k, v) in &parts.headers {
-            if !is_dropped_response_header(k) {
-                kept.append(k.clone(), v.clone());
-            }
-        }
+        copy_response_headers(&parts.headers, &mut kept);
         Ok(Attempt::Failed(FailedAnswer {
             status: parts.status,
             headers: kept,
@@ -206,35 +202,22 @@ impl Engine {
         plan: &Plan<'_>,
         answer: FailedAnswer,
     ) -> GatewayError {
-        let name = plan.provider.name.as_str();
         let FailedAnswer {
             status,
-            mut headers,
+            headers,
             body,
             ..
         } = answer;
         // A converted call answers in the client's shape, not the upstream's.
-        let body = match (&plan.embed_conversion, &plan.conversion) {
-            (None, None) => body,
-            _ => {
-                let message = gproxy_protocol::error::message_of(&body)
-                    .unwrap_or_else(|| format!("upstream `{name}` answered {status}"));
-                headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                headers.remove(CONTENT_LENGTH);
-                Bytes::from(gproxy_protocol::error::error_body(
-                    req.route.protocol,
-                    status.as_u16(),
-                    &message,
-                ))
-            }
-        };
-        served_by(&mut headers, name, &plan.model);
-        GatewayError::Upstream(Box::new(UpstreamFailure {
-            provider: name.to_owned(),
+        let converted = plan.embed_conversion.is_some() || plan.conversion.is_some();
+        upstream_failure(
+            &plan.provider.name,
+            &plan.model,
             status,
             headers,
             body,
-        }))
+            converted.then_some(req.route.protocol),
+        )
     }
 
     /// Turns a served answer into the client's response: a stream
@@ -287,11 +270,7 @@ impl Engine {
 
         let mut builder = Response::builder().status(status);
         if let Some(h) = builder.headers_mut() {
-            for (k, v) in &parts.headers {
-                if !is_dropped_response_header(k) {
-                    h.append(k.clone(), v.clone());
-                }
-            }
+            copy_response_headers(&parts.headers, h);
             served_by(h, name, &plan.model);
             if let Some(conv) = conversion {
                 // The body is rewritten: the upstream's length and type go.

@@ -303,3 +303,40 @@ pub(crate) fn served_by(headers: &mut HeaderMap, provider: &str, model: &str) {
         }
     }
 }
+
+/// An upstream error answer as the client gets it: the answer's `headers`
+/// (already filtered) plus [`served_by`], and its body as received or, for
+/// a converted call (`client_shape`), its message re-rendered in the
+/// client's protocol shape with the upstream's status.
+pub(crate) fn upstream_failure(
+    provider: &str,
+    model: &str,
+    status: http::StatusCode,
+    mut headers: HeaderMap,
+    body: Bytes,
+    client_shape: Option<Protocol>,
+) -> GatewayError {
+    let body = match client_shape {
+        None => body,
+        Some(protocol) => {
+            let message = gproxy_protocol::error::message_of(&body)
+                .unwrap_or_else(|| format!("upstream `{provider}` answered {status}"));
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            Bytes::from(gproxy_protocol::error::error_body(
+                protocol,
+                status.as_u16(),
+                &message,
+            ))
+        }
+    };
+    served_by(&mut headers, provider, model);
+    GatewayError::Upstream(Box::new(crate::UpstreamFailure {
+        provider: provider.to_owned(),
+        status,
+        headers,
+        body,
+    }))
+}
