@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use gproxy_protocol::Usage;
 use gproxy_storage::{RequestLog, UsageSink};
 
+use crate::state::Principal;
+
 /// A request's pending log row.
 #[derive(Debug)]
 pub(crate) struct Accounting {
@@ -27,6 +29,31 @@ pub(crate) struct Outcome {
 impl Accounting {
     pub(crate) fn new(sink: UsageSink, log: RequestLog, started: Instant) -> Self {
         Accounting { sink, log, started }
+    }
+
+    /// The accounting of one authenticated request: its log row starts
+    /// with who sent it, when, in which `protocol`, and the method and path.
+    pub(crate) fn start(
+        sink: UsageSink,
+        principal: &Principal,
+        request_id: String,
+        protocol: String,
+        method: &http::Method,
+        path: String,
+        started: Instant,
+    ) -> Self {
+        let log = RequestLog {
+            request_id,
+            created_at: chrono::Utc::now(),
+            user_id: Some(principal.user_id),
+            user_name: Some(String::from(&*principal.user_name)),
+            key_prefix: Some(String::from(&*principal.key_prefix)),
+            protocol,
+            method: method.as_str().to_owned(),
+            path,
+            ..RequestLog::default()
+        };
+        Accounting::new(sink, log, started)
     }
 
     pub(crate) fn log_mut(&mut self) -> &mut RequestLog {

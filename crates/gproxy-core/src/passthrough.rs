@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use gproxy_protocol::Protocol;
-use gproxy_storage::RequestLog;
 use http::{HeaderMap, Method, Request, Response};
 
 use crate::accounting::{Accounting, Outcome};
@@ -59,22 +58,16 @@ impl Engine {
         &self,
         req: PassthroughRequest,
     ) -> Result<Response<ProxyBody>, GatewayError> {
-        let mut accounting = Accounting::new(
+        let mut accounting = Accounting::start(
             self.sink.clone(),
-            RequestLog {
-                request_id: req.request_id.clone(),
-                created_at: chrono::Utc::now(),
-                user_id: Some(req.principal.user_id),
-                user_name: Some(req.principal.user_name.to_string()),
-                key_prefix: Some(req.principal.key_prefix.to_string()),
-                provider: Some(req.provider.clone()),
-                protocol: "passthrough".to_owned(),
-                method: req.method.to_string(),
-                path: req.path.clone(),
-                ..RequestLog::default()
-            },
+            &req.principal,
+            req.request_id.clone(),
+            "passthrough".to_owned(),
+            &req.method,
+            req.path.clone(),
             req.started,
         );
+        accounting.log_mut().provider = Some(req.provider.clone());
         match self.forward(req, &mut accounting).await {
             Ok((response, incoming)) => {
                 let status = response.status().as_u16();

@@ -79,19 +79,13 @@ impl Engine {
         &self,
         mut req: ProxyRequest,
     ) -> Result<Response<ProxyBody>, GatewayError> {
-        let mut accounting = Accounting::new(
+        let mut accounting = Accounting::start(
             self.sink.clone(),
-            RequestLog {
-                request_id: std::mem::take(&mut req.request_id),
-                created_at: chrono::Utc::now(),
-                user_id: Some(req.principal.user_id),
-                user_name: Some(String::from(&*req.principal.user_name)),
-                key_prefix: Some(String::from(&*req.principal.key_prefix)),
-                protocol: log_protocol(req.route.protocol).to_owned(),
-                method: req.method.as_str().to_owned(),
-                path: std::mem::take(&mut req.path),
-                ..RequestLog::default()
-            },
+            &req.principal,
+            std::mem::take(&mut req.request_id),
+            log_protocol(req.route.protocol).to_owned(),
+            &req.method,
+            std::mem::take(&mut req.path),
             req.started,
         );
         let result = self.count(&req, &mut accounting).await;

@@ -18,7 +18,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use gproxy_credential::{Credential, LimiterStore};
 use gproxy_protocol::Protocol;
-use gproxy_storage::{RequestLog, UsageSink};
+use gproxy_storage::UsageSink;
 use http::header::HeaderName;
 use http::{HeaderMap, HeaderValue, Method, Response};
 use hyper::body::Incoming;
@@ -221,19 +221,13 @@ impl Engine {
     /// either way the request's log row is recorded.
     pub async fn proxy(&self, mut req: ProxyRequest) -> Result<Response<ProxyBody>, GatewayError> {
         // The id and the path are only needed for the log row: move them.
-        let mut accounting = Accounting::new(
+        let mut accounting = Accounting::start(
             self.sink.clone(),
-            RequestLog {
-                request_id: std::mem::take(&mut req.request_id),
-                created_at: chrono::Utc::now(),
-                user_id: Some(req.principal.user_id),
-                user_name: Some(String::from(&*req.principal.user_name)),
-                key_prefix: Some(String::from(&*req.principal.key_prefix)),
-                protocol: req.route.protocol.as_str().to_owned(),
-                method: req.method.as_str().to_owned(),
-                path: std::mem::take(&mut req.path),
-                ..RequestLog::default()
-            },
+            &req.principal,
+            std::mem::take(&mut req.request_id),
+            req.route.protocol.as_str().to_owned(),
+            &req.method,
+            std::mem::take(&mut req.path),
             req.started,
         );
         match self.dispatch(&req, &mut accounting).await {
