@@ -52,6 +52,16 @@ fn chat(model: &str, stream: bool) -> Value {
     json!({"model": model, "stream": stream, "messages": [{"role": "user", "content": "hi"}]})
 }
 
+/// One non-stream Chat call for `openai/gpt-4o` on the aggregate route.
+async fn ask(gw: &Gateway) -> Reply {
+    gw.post(
+        "/v1/chat/completions",
+        ALICE_KEY,
+        chat("openai/gpt-4o", false),
+    )
+    .await
+}
+
 fn claude_msg() -> Value {
     json!({"model": "claude/claude-sonnet-4-5", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]})
 }
@@ -92,13 +102,7 @@ async fn a_key_revoked_mid_traffic_is_disabled_and_admins_can_enable_it() {
     let dir = tempfile::tempdir().unwrap();
     let gw = start(dir.path(), &two_key_config(&mock, "")).await;
     for _ in 0..4 {
-        let r = gw
-            .post(
-                "/v1/chat/completions",
-                ALICE_KEY,
-                chat("openai/gpt-4o", false),
-            )
-            .await;
+        let r = ask(&gw).await;
         assert_eq!(r.status, 200, "{}", r.text());
     }
     assert_eq!(keys_seen(&mock).iter().filter(|k| *k == K1).count(), 2);
@@ -106,13 +110,7 @@ async fn a_key_revoked_mid_traffic_is_disabled_and_admins_can_enable_it() {
     mock.revoke_key(K1);
     mock.clear();
     for _ in 0..6 {
-        let r = gw
-            .post(
-                "/v1/chat/completions",
-                ALICE_KEY,
-                chat("openai/gpt-4o", false),
-            )
-            .await;
+        let r = ask(&gw).await;
         assert_eq!(r.status, 200, "every request is served: {}", r.text());
     }
     let seen = keys_seen(&mock);
@@ -188,26 +186,14 @@ async fn a_429_storm_moves_to_another_key_then_answers_429_with_retry_after() {
     // One key limited: the request is served by the other.
     mock.push_fault_for_key(K1, Fault::rate_limited(30));
     mock.push_fault_for_key(K2, Fault::rate_limited(30));
-    let r = gw
-        .post(
-            "/v1/chat/completions",
-            ALICE_KEY,
-            chat("openai/gpt-4o", false),
-        )
-        .await;
+    let r = ask(&gw).await;
     // Both keys answered 429: the upstream's 429 goes back with Retry-After.
     assert_eq!(r.status, 429, "{}", r.text());
     assert_eq!(r.header("retry-after"), Some("30"));
     assert_eq!(mock.request_count(), 2, "each key tried once");
 
     // Both keys cool down: the next request does not touch the network.
-    let r = gw
-        .post(
-            "/v1/chat/completions",
-            ALICE_KEY,
-            chat("openai/gpt-4o", false),
-        )
-        .await;
+    let r = ask(&gw).await;
     assert_eq!(r.status, 429, "{}", r.text());
     let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();
     assert!((25..=30).contains(&wait), "{wait}");
@@ -250,13 +236,7 @@ async fn one_limited_key_is_skipped() {
     let gw = start(dir.path(), &two_key_config(&mock, "")).await;
     mock.push_fault_for_key(K1, Fault::rate_limited(60));
     for _ in 0..4 {
-        let r = gw
-            .post(
-                "/v1/chat/completions",
-                ALICE_KEY,
-                chat("openai/gpt-4o", false),
-            )
-            .await;
+        let r = ask(&gw).await;
         assert_eq!(r.status, 200, "{}", r.text());
     }
     let seen = keys_seen(&mock);
@@ -304,13 +284,7 @@ async fn the_circuit_opens_fails_fast_and_a_probe_closes_it() {
 
     for _ in 0..2 {
         mock.push_fault(Fault::server_error());
-        let r = gw
-            .post(
-                "/v1/chat/completions",
-                ALICE_KEY,
-                chat("openai/gpt-4o", false),
-            )
-            .await;
+        let r = ask(&gw).await;
         assert_degraded(&r, MARKER);
     }
     let openai = health_provider(&gw, "openai").await;
@@ -339,13 +313,7 @@ async fn the_circuit_opens_fails_fast_and_a_probe_closes_it() {
         health_provider(&gw, "openai").await["circuit_state"],
         "half_open"
     );
-    let r = gw
-        .post(
-            "/v1/chat/completions",
-            ALICE_KEY,
-            chat("openai/gpt-4o", false),
-        )
-        .await;
+    let r = ask(&gw).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let openai = health_provider(&gw, "openai").await;
     assert_eq!(openai["circuit_state"], "closed");
@@ -360,23 +328,11 @@ async fn a_failed_probe_opens_the_circuit_again() {
     let cb = "[circuit_breaker]\nfailure_threshold = 1\ncooldown_seconds = 1\nmax_transient_retries = 0\n";
     let gw = start(dir.path(), &two_key_config(&mock, cb)).await;
     mock.push_fault(Fault::server_error());
-    let r = gw
-        .post(
-            "/v1/chat/completions",
-            ALICE_KEY,
-            chat("openai/gpt-4o", false),
-        )
-        .await;
+    let r = ask(&gw).await;
     assert_degraded(&r, MARKER);
     tokio::time::sleep(Duration::from_millis(1200)).await;
     mock.push_fault(Fault::server_error());
-    let r = gw
-        .post(
-            "/v1/chat/completions",
-            ALICE_KEY,
-            chat("openai/gpt-4o", false),
-        )
-        .await;
+    let r = ask(&gw).await;
     assert_degraded(&r, MARKER);
     assert_eq!(
         health_provider(&gw, "openai").await["circuit_state"],
@@ -602,13 +558,7 @@ async fn openai_global_rate_limits_escalate_to_degraded() {
         ],
         body: None,
     });
-    let r = gw
-        .post(
-            "/v1/chat/completions",
-            ALICE_KEY,
-            chat("openai/gpt-4o", false),
-        )
-        .await;
+    let r = ask(&gw).await;
     assert_degraded(&r, MARKER);
     assert!(r.text().contains("global rate limit"), "{}", r.text());
     assert_eq!(health_provider(&gw, "openai").await["circuit_failures"], 1);
@@ -624,13 +574,7 @@ async fn client_errors_are_never_retried() {
         retry_after: None,
         body: None,
     });
-    let r = gw
-        .post(
-            "/v1/chat/completions",
-            ALICE_KEY,
-            chat("openai/gpt-4o", false),
-        )
-        .await;
+    let r = ask(&gw).await;
     assert_eq!(r.status, 400);
     assert_eq!(mock.request_count(), 1);
     let openai = health_provider(&gw, "openai").await;
@@ -685,13 +629,7 @@ async fn a_weighted_pool_spreads_by_weight_and_persists_its_strategy() {
         .replace("name = \"k1\"\n", "name = \"k1\"\nweight = 3\n");
     let gw = start(dir.path(), &text).await;
     for _ in 0..8 {
-        let r = gw
-            .post(
-                "/v1/chat/completions",
-                ALICE_KEY,
-                chat("openai/gpt-4o", false),
-            )
-            .await;
+        let r = ask(&gw).await;
         assert_eq!(r.status, 200, "{}", r.text());
     }
     let seen = keys_seen(&mock);
