@@ -13,11 +13,12 @@ mod sink;
 mod storage;
 
 pub use error::{StorageError, redact_dsn};
-pub use repo::credentials::{CredentialRow, NewCredential};
+pub use repo::credentials::{CredentialPatch, CredentialRow, NewCredential};
 pub use repo::model_routes::{ModelRouteRow, NewModelRoute};
 pub use repo::providers::{NewProvider, ProviderRow};
 pub use repo::request_logs::RequestLog;
-pub use repo::users::{UserKeyRow, UserRow};
+pub use repo::sessions::SessionRow;
+pub use repo::users::{NewUser, NewUserKey, UserKeyPatch, UserKeyRow, UserPatch, UserRow};
 pub use sink::{SinkStats, UsageSink, UsageSinkConfig, UsageSinkHandle};
 pub use storage::Storage;
 
