@@ -5,6 +5,7 @@
 //! Nothing here knows HTTP routing: the router turns a request into a
 //! [`ProxyRequest`] and renders a [`GatewayError`] in the client's shape.
 
+pub mod access;
 mod accounting;
 pub mod body;
 pub mod bootstrap;

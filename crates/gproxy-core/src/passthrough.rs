@@ -68,6 +68,21 @@ impl Engine {
             req.started,
         );
         accounting.log_mut().provider = Some(req.provider.clone());
+        if let Some(access) = &req.principal.access
+            && !access.allows_provider(&req.provider)
+        {
+            let err = GatewayError::Forbidden(format!(
+                "this API key may not use provider `{}`",
+                req.provider
+            ));
+            accounting.finish(Outcome {
+                status: err.status().as_u16(),
+                usage: None,
+                error: Some(err.log_message()),
+                client_disconnected: false,
+            });
+            return Err(err);
+        }
         match self.forward(req, &mut accounting).await {
             Ok((response, incoming)) => {
                 let status = response.status().as_u16();

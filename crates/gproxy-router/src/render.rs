@@ -64,6 +64,7 @@ pub(crate) fn error(protocol: Protocol, err: GatewayError) -> Response<ProxyBody
             response
         }
         GatewayError::Unauthorized(_)
+        | GatewayError::Forbidden(_)
         | GatewayError::BadRequest(_)
         | GatewayError::PayloadTooLarge { .. }
         | GatewayError::NotFound(_)

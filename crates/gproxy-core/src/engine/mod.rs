@@ -203,11 +203,18 @@ impl Engine {
                 "missing API key: send it as `Authorization: Bearer <key>`, `x-api-key`, `x-goog-api-key` or `?key=`".into(),
             ));
         };
-        self.state
+        let principal = self
+            .state
             .load()
             .authenticate(key)
             .cloned()
-            .ok_or_else(|| GatewayError::Unauthorized("invalid API key".into()))
+            .ok_or_else(|| GatewayError::Unauthorized("invalid API key".into()))?;
+        if let Some(until) = principal.expires_at_ms
+            && i64::try_from(gproxy_credential::clock::now_ms()).unwrap_or(i64::MAX) >= until
+        {
+            return Err(GatewayError::Unauthorized("API key expired".into()));
+        }
+        Ok(principal)
     }
 
     /// Lists the models of every enabled provider plus the model routes
