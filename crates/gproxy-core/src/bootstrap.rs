@@ -58,9 +58,12 @@ pub struct Bootstrapped {
 
 const SETTING_HOST: &str = "host";
 const SETTING_PORT: &str = "port";
-const SETTING_PROXY: &str = "proxy";
-const SETTING_LIMITS: &str = "limits";
-const SETTING_CIRCUIT_BREAKER: &str = "circuit_breaker";
+/// Settings key of the egress proxy URL (empty: none).
+pub const SETTING_PROXY: &str = "proxy";
+/// Settings key of `[limits]` (JSON).
+pub const SETTING_LIMITS: &str = "limits";
+/// Settings key of `[circuit_breaker]` (JSON).
+pub const SETTING_CIRCUIT_BREAKER: &str = "circuit_breaker";
 
 /// Runs start-up. See the module docs for the order of precedence.
 pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
@@ -178,7 +181,8 @@ fn default_dsn(data_dir: &Path) -> String {
     format!("sqlite://{}", data_dir.join("gproxy.db").display())
 }
 
-fn limits_to_config(l: &Limits) -> LimitsConfig {
+/// `l` in the config file's form, every field set.
+pub fn limits_to_config(l: &Limits) -> LimitsConfig {
     LimitsConfig {
         max_body_bytes: Some(l.max_body_bytes as u64),
         max_response_bytes: Some(l.max_response_bytes as u64),

@@ -296,7 +296,9 @@ impl FileConfig {
         Ok(config)
     }
 
-    fn validate(&self) -> Result<(), (String, String)> {
+    /// Checks every value; the error names the field's path
+    /// (`providers[0].base_url`) and what is wrong with it.
+    pub fn validate(&self) -> Result<(), (String, String)> {
         if let Some(proxy) = &self.proxy {
             validate_proxy(proxy).map_err(|m| ("proxy".to_owned(), m))?;
         }
@@ -443,7 +445,9 @@ fn expand_str(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, S
     Ok(out)
 }
 
-pub(crate) fn validate_name(name: &str) -> Result<(), String> {
+/// Checks a provider, credential or user name: 1 to 64 lowercase letters,
+/// digits, `-`, `_` and `.`.
+pub fn validate_name(name: &str) -> Result<(), String> {
     if name.is_empty() || name.len() > 64 {
         return Err("must be 1 to 64 characters".into());
     }

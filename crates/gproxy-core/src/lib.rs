@@ -6,10 +6,12 @@
 //! [`ProxyRequest`] and renders a [`GatewayError`] in the client's shape.
 
 pub mod access;
+pub mod probe;
 mod accounting;
 pub mod body;
 pub mod bootstrap;
 pub mod config;
+pub mod control;
 mod conversion;
 pub mod count;
 mod engine;

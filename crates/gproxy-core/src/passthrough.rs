@@ -91,7 +91,7 @@ impl Engine {
                 let body = ProxyBody::stream(
                     incoming,
                     processor,
-                    self.limits.stream_idle_timeout,
+                    self.limits().stream_idle_timeout,
                     accounting,
                     status,
                     None,

@@ -86,7 +86,7 @@ impl CredentialConfig {
 
     /// Checks the entry for a provider of `kind`: service accounts for
     /// `vertex` only, and `vertex` takes nothing else.
-    pub(crate) fn validate(&self, kind: &str) -> Result<(), (String, String)> {
+    pub fn validate(&self, kind: &str) -> Result<(), (String, String)> {
         let credential = self.credential()?;
         if self.weight == Some(0) {
             return Err(("weight".into(), "must be at least 1".into()));

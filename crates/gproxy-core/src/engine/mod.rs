@@ -139,7 +139,7 @@ pub struct Engine {
     pub(crate) models: ModelCatalog,
     pub(crate) tokens: TokenCache,
     pub(crate) sink: UsageSink,
-    pub(crate) limits: Limits,
+    pub(crate) limits: arc_swap::ArcSwap<Limits>,
     pub(crate) resilience: Arc<ResilienceState>,
 }
 
@@ -160,7 +160,7 @@ impl Engine {
             tokens: TokenCache::new(upstream.clone()),
             upstream,
             sink,
-            limits,
+            limits: arc_swap::ArcSwap::from_pointee(limits),
             resilience: Arc::new(ResilienceState::new(Resilience::default(), None)),
         }
     }
@@ -177,8 +177,13 @@ impl Engine {
     }
 
     /// The resilience settings in force.
-    pub fn resilience(&self) -> &Resilience {
-        &self.resilience.settings
+    pub fn resilience(&self) -> Resilience {
+        (*self.resilience.settings()).clone()
+    }
+
+    /// Replaces the retry and circuit settings (live reconfiguration).
+    pub fn set_resilience(&self, settings: Resilience) {
+        self.resilience.set_settings(settings);
     }
 
     /// The state handle (for reloads and health).
@@ -186,9 +191,19 @@ impl Engine {
         &self.state
     }
 
+    /// The shared upstream client.
+    pub fn upstream(&self) -> &UpstreamClient {
+        &self.upstream
+    }
+
     /// The limits in force.
-    pub fn limits(&self) -> &Limits {
-        &self.limits
+    pub fn limits(&self) -> Limits {
+        **self.limits.load()
+    }
+
+    /// Replaces the limits (live reconfiguration); the next request uses them.
+    pub fn set_limits(&self, limits: Limits) {
+        self.limits.store(Arc::new(limits));
     }
 
     /// The usage sink.
@@ -248,7 +263,7 @@ impl Engine {
                 let body = ProxyBody::stream(
                     incoming,
                     *processor,
-                    self.limits.stream_idle_timeout,
+                    self.limits().stream_idle_timeout,
                     accounting,
                     status,
                     Some(watch),

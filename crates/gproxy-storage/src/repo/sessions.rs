@@ -69,6 +69,13 @@ impl Storage {
         Ok(execute(self.connection(), &delete).await? > 0)
     }
 
+    /// Ends every session of user `user_id`; how many.
+    pub async fn delete_sessions_of(&self, user_id: i64) -> Result<u64> {
+        let delete = admin_sessions::Entity::delete_many()
+            .filter(admin_sessions::Column::UserId.eq(user_id));
+        execute(self.connection(), &delete).await
+    }
+
     /// Deletes every session that ended before `now`; how many.
     pub async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64> {
         let delete = admin_sessions::Entity::delete_many()

@@ -335,7 +335,8 @@ impl Storage {
             .ok_or_else(|| vanished("user key"))
     }
 
-    async fn find_user_key_by_hash(&self, key_hash: &str) -> Result<Option<UserKeyRow>> {
+    /// The key with this hash.
+    pub async fn find_user_key_by_hash(&self, key_hash: &str) -> Result<Option<UserKeyRow>> {
         Ok(user_keys::Entity::find()
             .filter(user_keys::Column::KeyHash.eq(key_hash))
             .one(self.connection())
