@@ -113,7 +113,20 @@ async fn run(cli: Cli) -> Result<(), String> {
     }
     tracing::info!(%local, "serving");
 
-    let router = Arc::new(Router::new(Arc::new(engine)));
+    let engine = Arc::new(engine);
+    let control = Arc::new(gproxy_core::control::Control::new(
+        boot.storage.clone(),
+        boot.registry.clone(),
+        engine.clone(),
+    ));
+    control.init().await.map_err(|e| e.to_string())?;
+    let admin = gproxy_admin::AdminApi::for_instance(
+        boot.storage.clone(),
+        boot.registry.clone(),
+        engine.clone(),
+        control,
+    );
+    let router = Arc::new(Router::new(engine).with_admin(admin));
     gproxy_router::serve(listener, router, shutdown_signal()).await;
     tracing::info!("shutting down: flushing usage records");
     sink.shutdown(SINK_FLUSH_DEADLINE).await;

@@ -34,7 +34,9 @@ impl KeyAccess {
         };
         let qualified = format!("{provider}/{model}");
         list.iter().any(|pattern| {
-            glob_match(pattern, model) || glob_match(pattern, &qualified) || glob_match(pattern, asked)
+            glob_match(pattern, model)
+                || glob_match(pattern, &qualified)
+                || glob_match(pattern, asked)
         })
     }
 }

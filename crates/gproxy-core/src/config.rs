@@ -56,7 +56,7 @@ pub struct FileConfig {
 }
 
 /// `[limits]`: every limit has a number; absent ones keep their default.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
     /// Largest accepted request body in bytes (413 beyond). Default 32 MiB.

@@ -109,12 +109,10 @@ impl Control {
             b.proxy != live.proxy || b.limits.connect_timeout != live.limits.connect_timeout
         });
         if client_changed && before.is_some() {
-            self.engine
-                .upstream()
-                .reconfigure(&UpstreamConfig::new(
-                    live.limits.connect_timeout,
-                    live.proxy.clone(),
-                ))?;
+            self.engine.upstream().reconfigure(&UpstreamConfig::new(
+                live.limits.connect_timeout,
+                live.proxy.clone(),
+            ))?;
             tracing::info!(proxy = live.proxy.is_some(), "upstream client rebuilt");
         }
         let old = self.engine.resilience();

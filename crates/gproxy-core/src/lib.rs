@@ -6,7 +6,6 @@
 //! [`ProxyRequest`] and renders a [`GatewayError`] in the client's shape.
 
 pub mod access;
-pub mod probe;
 mod accounting;
 pub mod body;
 pub mod bootstrap;
@@ -21,6 +20,7 @@ pub mod health;
 pub mod model_route;
 pub mod models;
 mod passthrough;
+pub mod probe;
 mod resilience;
 pub mod settings;
 pub mod state;

@@ -51,12 +51,25 @@ impl Engine {
         };
         let snapshot = self.state.load_full();
         let Some(p) = snapshot.providers.get(provider) else {
-            return fail(None, format!("provider `{provider}` is not loaded (unusable settings?)"));
+            return fail(
+                None,
+                format!("provider `{provider}` is not loaded (unusable settings?)"),
+            );
         };
         let Some(url) = p.provider.models_url(&p.base_url, None) else {
-            return fail(None, format!("provider kind `{}` has no model list to test against", p.provider.kind()));
+            return fail(
+                None,
+                format!(
+                    "provider kind `{}` has no model list to test against",
+                    p.provider.kind()
+                ),
+            );
         };
-        let credential = match self.tokens.resolve(credential_id, credential, provider).await {
+        let credential = match self
+            .tokens
+            .resolve(credential_id, credential, provider)
+            .await
+        {
             Ok(c) => c,
             Err(e) => return fail(None, e.to_string()),
         };
@@ -75,7 +88,11 @@ impl Engine {
             Err(e) => return fail(None, format!("cannot build the request for {url}: {e}")),
         };
         let call = async {
-            let response = self.upstream.send(request).await.map_err(|e| (None, format!("cannot reach the upstream: {e}")))?;
+            let response = self
+                .upstream
+                .send(request)
+                .await
+                .map_err(|e| (None, format!("cannot reach the upstream: {e}")))?;
             let status = response.status();
             let body = Limited::new(response.into_body(), MAX_PROBE_BYTES)
                 .collect()
@@ -91,9 +108,16 @@ impl Engine {
         };
         if !status.is_success() {
             let snippet: String = String::from_utf8_lossy(&body).chars().take(300).collect();
-            return fail(Some(status.as_u16()), format!("the upstream answered {status}: {snippet}"));
+            return fail(
+                Some(status.as_u16()),
+                format!("the upstream answered {status}: {snippet}"),
+            );
         }
-        let models = p.provider.parse_models(&body).map(|page| page.models.len()).ok();
+        let models = p
+            .provider
+            .parse_models(&body)
+            .map(|page| page.models.len())
+            .ok();
         ProbeResult {
             ok: true,
             status: Some(status.as_u16()),

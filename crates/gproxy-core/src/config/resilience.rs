@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 /// `[circuit_breaker]` as written.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CircuitBreakerConfig {
     /// Whether the circuit breaker acts. Default true.

@@ -1,0 +1,11 @@
+//! The handlers, one module per resource. Each is thin: decode, check,
+//! call storage, render.
+
+pub mod audit;
+pub mod credentials;
+pub mod meta;
+pub mod model_routes;
+pub mod providers;
+pub mod session;
+pub mod settings;
+pub mod users;
