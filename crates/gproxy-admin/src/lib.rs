@@ -137,14 +137,19 @@ impl AdminApi {
             req: req.clone(),
             caller: caller.clone(),
             params: params.clone(),
+            applied: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         };
+        let applied = call.applied.clone();
         if !route.is_write() {
             return (route.handler)(call).await;
         }
         let _guard = self.ctx.write_lock.lock().await;
         let result = (route.handler)(call).await;
         if route.reload && result.is_ok() {
-            if let Err(e) = self.ctx.hooks.reload().await {
+            // Unless the handler applied it already (to show the new state).
+            if !applied.load(std::sync::atomic::Ordering::Relaxed)
+                && let Err(e) = self.ctx.hooks.reload().await
+            {
                 tracing::error!(error = %e, "admin write stored but the snapshot could not be rebuilt");
             }
             self.ctx.hooks.publish().await;

@@ -23,6 +23,8 @@ pub struct Call {
     pub caller: Option<Caller>,
     /// Path parameters, in order.
     pub params: Vec<String>,
+    /// Set once the handler applied its change itself ([`Call::apply`]).
+    pub applied: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Call {
@@ -31,6 +33,15 @@ impl Call {
         self.caller
             .as_ref()
             .ok_or_else(|| ApiError::unauthorized("authentication required"))
+    }
+
+    /// Applies the stored change to this instance now (so the answer can
+    /// show the running state); the dispatcher then only announces it.
+    pub async fn apply(&self) -> Result<(), ApiError> {
+        self.ctx.hooks.reload().await.map_err(ApiError::internal)?;
+        self.applied
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
     }
 
     /// Path parameter `i` as text.

@@ -237,6 +237,28 @@ impl Gateway {
         self.send(req, body.to_string()).await
     }
 
+    /// Calls the admin API (`path` after `/admin/api`) with `auth` as the
+    /// bearer credential (or none), a JSON body when given.
+    pub async fn api(
+        &self,
+        method: &str,
+        path: &str,
+        auth: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> Reply {
+        let mut req = self.request(method, &format!("/admin/api{path}"));
+        if let Some(key) = auth {
+            req = req.header("authorization", format!("Bearer {key}"));
+        }
+        match body {
+            Some(b) => {
+                req = req.header("content-type", "application/json");
+                self.send(req, b.to_string()).await
+            }
+            None => self.send(req, Bytes::new()).await,
+        }
+    }
+
     /// Sends and returns the response with its body unread.
     pub async fn open(
         &self,

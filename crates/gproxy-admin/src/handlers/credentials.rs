@@ -307,7 +307,9 @@ pub async fn create(call: Call) -> Result<Reply, ApiError> {
     let provider = providers::find(&call, call.param(0)).await?;
     let (name, credential) = checked(&input, &provider.kind, "")?;
     let row = store(&call, provider.id, name, &credential, &input).await?;
-    Reply::created(&view(&call, row, &provider.name, &[]))
+    call.apply().await?;
+    let states = runtime(&call).await;
+    Reply::created(&view(&call, row, &provider.name, &states))
 }
 
 /// `POST /providers/{name}/credentials/import`.
@@ -443,7 +445,9 @@ pub async fn update(call: Call) -> Result<Reply, ApiError> {
         .update_credential(row.id, &patch)
         .await?
         .ok_or_else(|| ApiError::not_found("credential deleted meanwhile"))?;
-    Reply::ok(&view(&call, row, &provider_name, &[]))
+    call.apply().await?;
+    let states = runtime(&call).await;
+    Reply::ok(&view(&call, row, &provider_name, &states))
 }
 
 /// `DELETE /credentials/{id}`.

@@ -267,6 +267,7 @@ pub async fn create(call: Call) -> Result<Reply, ApiError> {
         )));
     }
     let row = call.ctx.storage.upsert_provider(&new).await?;
+    call.apply().await?;
     Reply::created(&view(&call, row).await?)
 }
 
@@ -338,6 +339,7 @@ pub async fn update(call: Call) -> Result<Reply, ApiError> {
     );
     let new = checked_row(&call, &p)?;
     let row = call.ctx.storage.upsert_provider(&new).await?;
+    call.apply().await?;
     Reply::ok(&view(&call, row).await?)
 }
 
@@ -361,6 +363,7 @@ async fn set_enabled(call: Call, enabled: bool) -> Result<Reply, ApiError> {
     p.enabled = Some(enabled);
     let new = checked_row(&call, &p)?;
     let row = call.ctx.storage.upsert_provider(&new).await?;
+    call.apply().await?;
     Reply::ok(&view(&call, row).await?)
 }
 
