@@ -17,6 +17,8 @@ pub struct ApiError {
     pub message: String,
     /// The request field at fault (`targets[1].weight`), when one is.
     pub field: Option<String>,
+    /// The methods the path takes (sent as `Allow` with a 405).
+    pub allow: Option<String>,
 }
 
 /// The JSON body of every admin error.
@@ -44,6 +46,7 @@ impl ApiError {
             code,
             message: message.into(),
             field: None,
+            allow: None,
         }
     }
 
@@ -75,13 +78,16 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
-    /// 405.
-    pub fn method_not_allowed(message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            message,
-        )
+    /// 405, with the methods the path takes.
+    pub fn method_not_allowed(message: impl Into<String>, allow: &[&str]) -> Self {
+        ApiError {
+            allow: Some(allow.join(", ")),
+            ..Self::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                message,
+            )
+        }
     }
 
     /// 409.

@@ -9,8 +9,12 @@ use crate::error::ApiError;
 /// Decodes a JSON body into `T`. Malformed JSON, unknown fields and wrong
 /// types become a 400 naming the field's path (`targets[1].weight`).
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
+    let Some(first) = body.iter().find(|b| !b.is_ascii_whitespace()) else {
         return Err(ApiError::bad_request("a JSON request body is required"));
+    };
+    // Every body is an object (serde would also read a struct from an array).
+    if *first != b'{' {
+        return Err(ApiError::bad_request("the body must be a JSON object"));
     }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {

@@ -97,12 +97,15 @@ impl AdminApi {
                     req.method, req.path
                 ))
             } else {
-                ApiError::method_not_allowed(format!(
-                    "{} /admin/api{} is not served; use {}",
-                    req.method,
-                    req.path,
-                    allowed.join(", ")
-                ))
+                ApiError::method_not_allowed(
+                    format!(
+                        "{} /admin/api{} is not served; use {}",
+                        req.method,
+                        req.path,
+                        allowed.join(", ")
+                    ),
+                    &allowed,
+                )
             });
         };
         if route.request.is_some() && !is_json(&req) {

@@ -105,6 +105,7 @@ pub fn document(routes: &[RouteDef]) -> Value {
         }
         responses.insert("405".into(), err("Method not allowed"));
         if route.path == "/session" && route.method == http::Method::POST {
+            responses.insert("401".into(), err("Wrong user name or password"));
             responses.insert("429".into(), err("Too many failed sign-ins"));
         }
         if route.path.ends_with("/test") {

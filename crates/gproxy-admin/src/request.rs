@@ -61,6 +61,8 @@ pub struct Reply {
     pub content_type: &'static str,
     /// `Set-Cookie` values.
     pub cookies: Vec<String>,
+    /// `Allow` (with a 405).
+    pub allow: Option<String>,
 }
 
 impl Reply {
@@ -72,6 +74,7 @@ impl Reply {
             body: Bytes::from(body),
             content_type: "application/json",
             cookies: Vec::new(),
+            allow: None,
         })
     }
 
@@ -92,6 +95,7 @@ impl Reply {
             body: Bytes::new(),
             content_type: "application/json",
             cookies: Vec::new(),
+            allow: None,
         }
     }
 
@@ -102,6 +106,7 @@ impl Reply {
             body: Bytes::from(text),
             content_type,
             cookies: Vec::new(),
+            allow: None,
         }
     }
 
@@ -124,6 +129,7 @@ pub fn render(result: Result<Reply, ApiError>) -> Response<Bytes> {
                 body: Bytes::from(body),
                 content_type: "application/json",
                 cookies: Vec::new(),
+                allow: e.allow.clone(),
             }
         }
     };
@@ -132,6 +138,9 @@ pub fn render(result: Result<Reply, ApiError>) -> Response<Bytes> {
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(reply.content_type));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(allow) = reply.allow.and_then(|a| HeaderValue::from_str(&a).ok()) {
+        headers.insert(http::header::ALLOW, allow);
+    }
     for cookie in reply.cookies {
         if let Ok(v) = HeaderValue::from_str(&cookie) {
             headers.append(SET_COOKIE, v);

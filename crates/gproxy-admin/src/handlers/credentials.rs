@@ -55,6 +55,7 @@ pub struct CredentialInput {
     /// Default true.
     pub enabled: Option<bool>,
     /// At least 1; default 1.
+    #[schemars(range(min = 1))]
     pub weight: Option<u32>,
 }
 
@@ -97,6 +98,7 @@ pub struct CredentialPatchInput {
     /// Enabled flag.
     pub enabled: Option<bool>,
     /// Weight (at least 1).
+    #[schemars(range(min = 1))]
     pub weight: Option<u32>,
     /// A new API key (replaces the secret).
     pub api_key: Option<String>,

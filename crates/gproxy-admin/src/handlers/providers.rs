@@ -49,8 +49,10 @@ pub struct ProviderView {
 #[serde(deny_unknown_fields)]
 pub struct ProviderInput {
     /// Unique name (lowercase letters, digits, `-`, `_`, `.`).
+    #[schemars(pattern(r"^[a-z0-9._-]{1,64}$"))]
     pub name: String,
     /// Kind; default: `name` when it is a built-in kind.
+    #[schemars(schema_with = "kind_schema")]
     pub kind: Option<String>,
     /// Base URL (required for `custom`).
     pub base_url: Option<String>,
@@ -113,6 +115,17 @@ pub struct ProviderPatch {
     pub project: Option<String>,
     /// `vertex` only.
     pub location: Option<String>,
+}
+
+/// The schema of `kind`: one of the registry's kinds.
+fn kind_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let mut kinds: Vec<serde_json::Value> = gproxy_provider::ProviderRegistry::builtin()
+        .all_kinds()
+        .into_iter()
+        .map(serde_json::Value::from)
+        .collect();
+    kinds.push(serde_json::Value::Null);
+    schemars::json_schema!({ "enum": kinds })
 }
 
 fn to_config(input: &ProviderInput) -> ProviderConfig {

@@ -39,10 +39,12 @@ pub struct UserView {
 #[serde(deny_unknown_fields)]
 pub struct UserInput {
     /// Unique name: lowercase letters, digits, `-`, `_`, `.`.
+    #[schemars(pattern(r"^[a-z0-9._-]{1,64}$"))]
     pub name: String,
     /// Default `user`.
     pub role: Option<Role>,
     /// A password to sign in with (8 to 256 characters); none: keys only.
+    #[schemars(length(min = 8, max = 256))]
     pub password: Option<String>,
     /// Default true.
     pub enabled: Option<bool>,
@@ -53,6 +55,7 @@ pub struct UserInput {
 #[serde(deny_unknown_fields)]
 pub struct UserPatchInput {
     /// New name.
+    #[schemars(pattern(r"^[a-z0-9._-]{1,64}$"))]
     pub name: Option<String>,
     /// New role.
     pub role: Option<Role>,
@@ -114,6 +117,7 @@ pub enum KeyScope {
 #[serde(deny_unknown_fields)]
 pub struct KeyInput {
     /// A label for people (at most 128 characters).
+    #[schemars(length(max = 128))]
     pub label: Option<String>,
     /// When it stops working (RFC 3339, in the future).
     pub expires_at: Option<DateTime<Utc>>,
@@ -180,10 +184,10 @@ pub fn key_view(row: UserKeyRow) -> KeyView {
 fn check_user_name(name: &str) -> Result<(), ApiError> {
     gproxy_core::config::validate_name(name).map_err(|m| ApiError::field("name", m))?;
     if name == ADMIN_USER {
-        return Err(ApiError::field(
-            "name",
-            "`admin` is reserved for the admin key",
-        ));
+        return Err(ApiError {
+            field: Some("name".into()),
+            ..ApiError::conflict("the name `admin` is reserved for the admin key")
+        });
     }
     Ok(())
 }
