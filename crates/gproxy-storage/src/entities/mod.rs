@@ -9,9 +9,12 @@
 //! [`crate::Storage::execute`] rather than SeaORM's `exec*`: on MariaDB,
 //! SeaORM's binding of `DateTime<Utc>` turns dates after 2038 into NULL.
 
+pub mod audit_log;
 pub mod credentials;
 pub mod model_routes;
 pub mod providers;
+pub mod request_attempts;
+pub mod request_bodies;
 pub mod request_logs;
 pub mod settings;
 pub mod user_keys;
