@@ -11,7 +11,7 @@
 
 use sea_orm_migration::prelude::*;
 
-use super::{create_table, id_column, long_text_column, timestamp_column};
+use super::{create_table, id_column, timestamp_column};
 
 /// Adds the request detail tables and the log query indexes.
 #[derive(DeriveMigrationName)]
@@ -89,9 +89,12 @@ fn log_indexes() -> [(&'static str, RequestLogs); 7] {
 
 /// Nullable text: `LONGTEXT` on MySQL, `TEXT` elsewhere.
 fn nullable_long_text(backend: sea_orm::DbBackend, col: impl IntoIden) -> ColumnDef {
-    let mut def = long_text_column(backend, col);
-    def.null();
-    def
+    let mut def = ColumnDef::new(col);
+    match backend {
+        sea_orm::DbBackend::MySql => def.custom(Alias::new("LONGTEXT")),
+        sea_orm::DbBackend::Postgres | sea_orm::DbBackend::Sqlite => def.text(),
+    };
+    def.null().to_owned()
 }
 
 async fn drop_index(

@@ -177,7 +177,7 @@ fn bucket_expr(backend: DbBackend, bucket: TimeBucket) -> &'static str {
         // DATETIME(6) columns hold UTC.
         (DbBackend::MySql, TimeBucket::Hour) => "DATE_FORMAT(created_at, '%Y-%m-%d %H')",
         (DbBackend::MySql, TimeBucket::Day) => "DATE_FORMAT(created_at, '%Y-%m-%d')",
-        // Text `YYYY-MM-DD HH:MM:SS...+00:00`, always written in UTC.
+        // Text `YYYY-MM-DD[ T]HH:MM:SS...`, always written in UTC.
         (DbBackend::Sqlite, TimeBucket::Hour) => "substr(created_at, 1, 13)",
         (DbBackend::Sqlite, TimeBucket::Day) => "substr(created_at, 1, 10)",
     }
@@ -193,7 +193,10 @@ fn int_type(backend: DbBackend) -> &'static str {
     }
 }
 
+/// The start of a bucket from its label (`YYYY-MM-DD HH` or `YYYY-MM-DD`;
+/// SQLite may write a `T` between date and hour).
 fn parse_bucket(label: &str) -> Option<DateTime<Utc>> {
+    let label = label.replacen('T', " ", 1);
     let full = match label.len() {
         13 => format!("{label}:00:00"),
         10 => format!("{label} 00:00:00"),
