@@ -403,6 +403,8 @@ fn full_log(i: u64) -> RequestLog {
         reasoning_tokens: Some(50),
         error: Some("upstream said: \"nope\"\nline two".to_owned()),
         client_disconnected: true,
+        key_id: Some(21),
+        ..RequestLog::default()
     }
 }
 

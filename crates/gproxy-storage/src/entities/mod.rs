@@ -10,9 +10,12 @@
 //! SeaORM's binding of `DateTime<Utc>` turns dates after 2038 into NULL.
 
 pub mod admin_sessions;
+pub mod audit_log;
 pub mod credentials;
 pub mod model_routes;
 pub mod providers;
+pub mod request_attempts;
+pub mod request_bodies;
 pub mod request_logs;
 pub mod settings;
 pub mod user_keys;

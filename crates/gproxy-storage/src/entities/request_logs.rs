@@ -23,6 +23,8 @@ pub struct Model {
     pub user_name: Option<String>,
     /// Prefix of the user key used.
     pub key_prefix: Option<String>,
+    /// The user key used (`None` for the admin key and older rows).
+    pub key_id: Option<i64>,
     /// Provider the request was routed to.
     pub provider: Option<String>,
     /// Credential used upstream.

@@ -8,11 +8,15 @@ use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryTrait, Statement, Value};
 
 use crate::{Result, StorageError};
 
+pub(crate) mod audit;
 pub(crate) mod credentials;
+pub(crate) mod log_query;
 pub(crate) mod model_routes;
 pub(crate) mod providers;
+pub(crate) mod request_detail;
 pub(crate) mod request_logs;
 pub(crate) mod sessions;
+pub(crate) mod usage;
 pub(crate) mod users;
 
 /// Longest provider, credential and user name, matching `VARCHAR(128)`.

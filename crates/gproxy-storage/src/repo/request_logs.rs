@@ -11,12 +11,14 @@ use sea_orm::{
     ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryOrder, QuerySelect, Statement,
     TransactionTrait, Value,
 };
+use serde::Serialize;
 
 use super::portable;
+use super::request_detail::{AttemptRecord, CapturedBodies, insert_attempts, insert_bodies};
 use crate::entities::request_logs::{self, Column};
 use crate::{Result, Storage, StorageError};
 
-/// Rows per `INSERT` statement: 22 bound values each keeps a statement far
+/// Rows per `INSERT` statement: 23 bound values each keeps a statement far
 /// below every backend's bind-parameter limit (SQLite 32766, others 65535).
 const INSERT_CHUNK: usize = 1000;
 
@@ -38,7 +40,12 @@ mod limits {
 /// Strings longer than their column are clipped on write: request id, user
 /// name and provider 128 characters, key prefix 32, model 255, protocol 32,
 /// method 16, path 2048, error 4096.
-#[derive(Debug, Clone, PartialEq, Default)]
+///
+/// `attempts` and `bodies` go to `request_attempts` and `request_bodies` in
+/// the same transaction as the row; they are not read back by the log
+/// queries (see [`crate::RequestLogDetail`]) and are left out of the JSON
+/// form when empty.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct RequestLog {
     /// Gateway request id.
     pub request_id: String,
@@ -51,6 +58,8 @@ pub struct RequestLog {
     pub user_name: Option<String>,
     /// Prefix of the user key used.
     pub key_prefix: Option<String>,
+    /// The user key used (`None` for the admin key).
+    pub key_id: Option<i64>,
     /// Provider the request was routed to.
     pub provider: Option<String>,
     /// Credential used upstream.
@@ -85,10 +94,26 @@ pub struct RequestLog {
     pub error: Option<String>,
     /// Whether the client went away before the response completed.
     pub client_disconnected: bool,
+    /// Every upstream attempt, in order (empty when none was made).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<AttemptRecord>,
+    /// The captured bodies, when capture is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bodies: Option<CapturedBodies>,
+}
+
+/// A stored log row: its id (the paging order) and the log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RequestLogRow {
+    /// Row id; increases with insertion order.
+    pub id: i64,
+    /// The row's values.
+    #[serde(flatten)]
+    pub log: RequestLog,
 }
 
 /// `s` clipped to `max` characters, with NUL replaced by U+FFFD.
-fn text(s: &str, max: usize) -> String {
+pub(crate) fn text(s: &str, max: usize) -> String {
     let clipped = match s.char_indices().nth(max) {
         Some((end, _)) => &s[..end],
         None => s,
@@ -100,12 +125,12 @@ fn text(s: &str, max: usize) -> String {
     }
 }
 
-fn opt_text(s: Option<&String>, max: usize) -> Option<String> {
+pub(crate) fn opt_text(s: Option<&String>, max: usize) -> Option<String> {
     s.map(|s| text(s, max))
 }
 
 /// `v` as `BIGINT`, saturating.
-fn bigint(v: u64) -> i64 {
+pub(crate) fn bigint(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
@@ -113,7 +138,7 @@ fn opt_bigint(v: Option<u64>) -> Option<i64> {
     v.map(bigint)
 }
 
-fn unsigned(field: &'static str, v: i64) -> Result<u64> {
+pub(crate) fn unsigned(field: &'static str, v: i64) -> Result<u64> {
     u64::try_from(v).map_err(|_| StorageError::invalid(field, format!("negative value {v}")))
 }
 
@@ -122,12 +147,13 @@ fn opt_unsigned(field: &'static str, v: Option<i64>) -> Result<Option<u64>> {
 }
 
 /// The columns an insert writes, in order (`id` is generated).
-const COLUMNS: [&str; 22] = [
+const COLUMNS: [&str; 23] = [
     "request_id",
     "created_at",
     "user_id",
     "user_name",
     "key_prefix",
+    "key_id",
     "provider",
     "credential_id",
     "model",
@@ -156,6 +182,7 @@ fn push_values(log: &RequestLog, values: &mut Vec<Value>) {
         Value::from(log.user_id),
         Value::from(opt_text(log.user_name.as_ref(), limits::USER_NAME)),
         Value::from(opt_text(log.key_prefix.as_ref(), limits::KEY_PREFIX)),
+        Value::from(log.key_id),
         Value::from(opt_text(log.provider.as_ref(), limits::PROVIDER)),
         Value::from(log.credential_id),
         Value::from(opt_text(log.model.as_ref(), limits::MODEL)),
@@ -250,6 +277,7 @@ fn to_active(log: &RequestLog) -> request_logs::ActiveModel {
         user_id: Set(log.user_id),
         user_name: Set(opt_text(log.user_name.as_ref(), limits::USER_NAME)),
         key_prefix: Set(opt_text(log.key_prefix.as_ref(), limits::KEY_PREFIX)),
+        key_id: Set(log.key_id),
         provider: Set(opt_text(log.provider.as_ref(), limits::PROVIDER)),
         credential_id: Set(log.credential_id),
         model: Set(opt_text(log.model.as_ref(), limits::MODEL)),
@@ -280,6 +308,7 @@ impl TryFrom<request_logs::Model> for RequestLog {
             user_id: m.user_id,
             user_name: m.user_name,
             key_prefix: m.key_prefix,
+            key_id: m.key_id,
             provider: m.provider,
             credential_id: m.credential_id,
             model: m.model,
@@ -305,6 +334,8 @@ impl TryFrom<request_logs::Model> for RequestLog {
             reasoning_tokens: opt_unsigned("request_logs.reasoning_tokens", m.reasoning_tokens)?,
             error: m.error,
             client_disconnected: m.client_disconnected,
+            attempts: Vec::new(),
+            bodies: None,
         })
     }
 }
@@ -323,20 +354,39 @@ async fn insert_chunk<C: ConnectionTrait>(db: &C, rows: &[RequestLog]) -> Result
     Ok(())
 }
 
+impl TryFrom<request_logs::Model> for RequestLogRow {
+    type Error = StorageError;
+
+    fn try_from(m: request_logs::Model) -> Result<Self> {
+        Ok(Self {
+            id: m.id,
+            log: RequestLog::try_from(m)?,
+        })
+    }
+}
+
 impl Storage {
     /// Inserts `rows` with one multi-row `INSERT` (split into statements of
-    /// 1000 rows inside one transaction for larger slices, so all or none
-    /// are written). An empty slice is a no-op.
+    /// 1000 rows), plus their attempts and captured bodies, inside one
+    /// transaction whenever more than one statement is needed, so all or
+    /// none are written. An empty slice is a no-op.
     pub async fn insert_request_logs(&self, rows: &[RequestLog]) -> Result<()> {
         if rows.is_empty() {
             return Ok(());
         }
-        if rows.len() <= INSERT_CHUNK {
+        let detail = rows
+            .iter()
+            .any(|r| !r.attempts.is_empty() || r.bodies.is_some());
+        if rows.len() <= INSERT_CHUNK && !detail {
             return insert_chunk(self.connection(), rows).await;
         }
         let txn = self.connection().begin().await?;
         for chunk in rows.chunks(INSERT_CHUNK) {
             insert_chunk(&txn, chunk).await?;
+        }
+        if detail {
+            insert_attempts(&txn, rows).await?;
+            insert_bodies(&txn, rows).await?;
         }
         txn.commit().await?;
         Ok(())
@@ -398,6 +448,8 @@ mod tests {
             reasoning_tokens: Some(5),
             error: Some("e".into()),
             client_disconnected: true,
+            key_id: Some(12),
+            ..RequestLog::default()
         };
         let rows = [full, RequestLog::default()];
         for backend in [DbBackend::Sqlite, DbBackend::Postgres, DbBackend::MySql] {

@@ -8,7 +8,10 @@
 //! [`SinkStats::written`] or [`SinkStats::dropped`], and every drop is
 //! logged (rate-limited), never silent.
 //!
-//! Memory is bounded by `capacity + max_buffered` rows.
+//! Memory is bounded by `capacity + max_buffered` rows, plus at most
+//! [`UsageSinkConfig::max_body_bytes`] of captured bodies: a row whose
+//! bodies would go over that budget is kept without them (counted in
+//! [`SinkStats::bodies_dropped`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,6 +47,9 @@ pub struct UsageSinkConfig {
     /// First retry delay after a failed write (default 1 s), doubled after
     /// each further failure up to 30 s.
     pub retry_backoff: Duration,
+    /// Captured-body bytes the sink holds at most, channel and buffer
+    /// together (default 64 MiB).
+    pub max_body_bytes: usize,
 }
 
 impl Default for UsageSinkConfig {
@@ -54,6 +60,7 @@ impl Default for UsageSinkConfig {
             flush_interval: Duration::from_secs(1),
             max_buffered: 100_000,
             retry_backoff: Duration::from_secs(1),
+            max_body_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -75,6 +82,8 @@ pub struct SinkStats {
     dropped: AtomicU64,
     failed_batches: AtomicU64,
     buffered: AtomicU64,
+    body_bytes: AtomicU64,
+    bodies_dropped: AtomicU64,
 }
 
 impl SinkStats {
@@ -98,6 +107,24 @@ impl SinkStats {
     /// the writer's buffer).
     pub fn buffered(&self) -> u64 {
         self.buffered.load(Ordering::Relaxed)
+    }
+
+    /// Captured-body bytes held (in the channel or the writer's buffer).
+    pub fn body_bytes(&self) -> u64 {
+        self.body_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Rows recorded without their captured bodies because the body budget
+    /// was spent.
+    pub fn bodies_dropped(&self) -> u64 {
+        self.bodies_dropped.load(Ordering::Relaxed)
+    }
+
+    /// Gives back the body budget of rows that left the sink.
+    fn release_bodies(&self, bytes: u64) {
+        if bytes > 0 {
+            self.body_bytes.fetch_sub(bytes, Ordering::Relaxed);
+        }
     }
 
     fn add_written(&self, n: usize) {
@@ -152,6 +179,7 @@ pub struct UsageSink {
     tx: mpsc::Sender<RequestLog>,
     stats: Arc<SinkStats>,
     warn_limit: Arc<RateLimit>,
+    max_body_bytes: u64,
 }
 
 /// Owns the writer task; call [`UsageSinkHandle::shutdown`] to flush.
@@ -179,6 +207,7 @@ impl UsageSink {
         cfg: UsageSinkConfig,
     ) -> (UsageSink, UsageSinkHandle) {
         let cfg = cfg.sanitized();
+        let max_body_bytes = u64::try_from(cfg.max_body_bytes).unwrap_or(u64::MAX);
         let (tx, rx) = mpsc::channel(cfg.capacity);
         let (close_tx, close_rx) = oneshot::channel();
         let stats = Arc::new(SinkStats::default());
@@ -187,6 +216,7 @@ impl UsageSink {
             tx,
             stats: stats.clone(),
             warn_limit: Arc::new(RateLimit::new()),
+            max_body_bytes,
         };
         let handle = UsageSinkHandle {
             close: close_tx,
@@ -198,15 +228,32 @@ impl UsageSink {
 
     /// Queues `log` without waiting. When the channel is full or the sink is
     /// shut down the row is counted as dropped (and a warning is logged at
-    /// most once per second).
-    pub fn record(&self, log: RequestLog) {
+    /// most once per second). Captured bodies that would go over the body
+    /// budget are left out of the row (and counted).
+    pub fn record(&self, mut log: RequestLog) {
         // Count first, so the writer never decrements below zero.
         self.stats.buffered.fetch_add(1, Ordering::Relaxed);
-        let reason = match self.tx.try_send(log) {
+        if let Some(size) = log.bodies.as_ref().map(|b| b.size() as u64) {
+            let held = self.stats.body_bytes.fetch_add(size, Ordering::Relaxed) + size;
+            if held > self.max_body_bytes {
+                self.stats.release_bodies(size);
+                self.stats.bodies_dropped.fetch_add(1, Ordering::Relaxed);
+                log.bodies = None;
+                if self.warn_limit.allow() {
+                    tracing::warn!(
+                        max_body_bytes = self.max_body_bytes,
+                        "usage sink body budget spent; a request log is kept without its bodies"
+                    );
+                }
+            }
+        }
+        let (reason, log) = match self.tx.try_send(log) {
             Ok(()) => return,
-            Err(mpsc::error::TrySendError::Full(_)) => "channel full",
-            Err(mpsc::error::TrySendError::Closed(_)) => "sink shut down",
+            Err(mpsc::error::TrySendError::Full(log)) => ("channel full", log),
+            Err(mpsc::error::TrySendError::Closed(log)) => ("sink shut down", log),
         };
+        self.stats
+            .release_bodies(writer::body_bytes(std::slice::from_ref(&log)));
         self.stats.add_dropped_buffered(1);
         if self.warn_limit.allow() {
             tracing::warn!(
@@ -252,6 +299,7 @@ impl UsageSinkHandle {
             if err.is_panic() {
                 tracing::error!("usage sink writer panicked");
             }
+            stats.body_bytes.store(0, Ordering::Relaxed);
             let lost = stats.buffered.swap(0, Ordering::Relaxed);
             if lost > 0 {
                 stats.dropped.fetch_add(lost, Ordering::Relaxed);

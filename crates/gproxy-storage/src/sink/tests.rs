@@ -33,7 +33,14 @@ impl Fake {
 
 impl writer::BatchWriter for Fake {
     fn write(&self, rows: &[RequestLog]) -> impl Future<Output = crate::Result<()>> + Send {
-        let ids: Vec<String> = rows.iter().map(|r| r.request_id.clone()).collect();
+        // A row written with captured bodies shows as `id+bodies`.
+        let ids: Vec<String> = rows
+            .iter()
+            .map(|r| match r.bodies {
+                Some(_) => format!("{}+bodies", r.request_id),
+                None => r.request_id.clone(),
+            })
+            .collect();
         let this = self.clone();
         async move {
             if this.hang {
@@ -67,6 +74,7 @@ fn cfg() -> UsageSinkConfig {
         flush_interval: Duration::from_secs(1),
         max_buffered: 1000,
         retry_backoff: Duration::from_secs(1),
+        max_body_bytes: 1000,
     }
 }
 
@@ -183,6 +191,63 @@ async fn overflow_while_failing_drops_oldest() {
         (5, 3, 0)
     );
     handle.shutdown(Duration::from_secs(1)).await;
+}
+
+fn with_body(i: usize, bytes: usize) -> RequestLog {
+    RequestLog {
+        bodies: Some(crate::CapturedBodies {
+            request_body: Some("x".repeat(bytes)),
+            ..crate::CapturedBodies::default()
+        }),
+        ..log(i)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn bodies_over_the_byte_budget_are_left_out() {
+    let fake = Fake::default();
+    fake.set_down(true);
+    // Budget 1000 bytes (cfg).
+    let (sink, handle) = UsageSink::spawn_with(fake.clone(), cfg());
+    sink.record(with_body(0, 600));
+    sink.record(with_body(1, 600)); // over: kept without its bodies
+    sink.record(with_body(2, 400));
+    settle().await;
+    let stats = sink.stats().clone();
+    assert_eq!((stats.body_bytes(), stats.bodies_dropped()), (1000, 1));
+
+    // Written rows give their budget back.
+    fake.set_down(false);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    settle().await;
+    assert_eq!(fake.ids(), vec!["r0+bodies", "r1", "r2+bodies"]);
+    assert_eq!(stats.body_bytes(), 0);
+    sink.record(with_body(3, 900));
+    handle.shutdown(Duration::from_secs(1)).await;
+    assert_eq!(fake.ids().last().map(String::as_str), Some("r3+bodies"));
+    assert_eq!((stats.body_bytes(), stats.bodies_dropped()), (0, 1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn evicted_and_refused_rows_give_back_their_budget() {
+    let fake = Fake::default();
+    fake.set_down(true);
+    let config = UsageSinkConfig {
+        max_buffered: 1,
+        capacity: 1,
+        ..cfg()
+    };
+    let (sink, handle) = UsageSink::spawn_with(fake.clone(), config);
+    sink.record(with_body(0, 100));
+    sink.record(with_body(1, 100)); // channel full: dropped
+    let stats = sink.stats().clone();
+    assert_eq!((stats.dropped(), stats.body_bytes()), (1, 100));
+    settle().await;
+    sink.record(with_body(2, 100)); // evicts r0 from the buffer
+    settle().await;
+    assert_eq!((stats.dropped(), stats.body_bytes()), (2, 100));
+    handle.shutdown(Duration::ZERO).await;
+    assert_eq!((stats.dropped(), stats.body_bytes()), (3, 0));
 }
 
 #[tokio::test(start_paused = true)]

@@ -27,6 +27,14 @@ impl BatchWriter for Storage {
     }
 }
 
+/// Captured-body bytes of `rows`, as counted against the sink's budget.
+pub(super) fn body_bytes<'a>(rows: impl IntoIterator<Item = &'a RequestLog>) -> u64 {
+    rows.into_iter()
+        .filter_map(|r| r.bodies.as_ref())
+        .map(|b| b.size() as u64)
+        .sum()
+}
+
 /// Retry state while the database is failing.
 #[derive(Debug, Clone, Copy)]
 struct Retry {
@@ -145,7 +153,9 @@ impl<W: BatchWriter> Writer<W> {
         if excess == 0 {
             return;
         }
+        let bytes = body_bytes(self.buf.range(..excess));
         self.buf.drain(..excess);
+        self.stats.release_bodies(bytes);
         self.stats.add_dropped_buffered(excess);
         if self.evict_log_limit.allow() {
             tracing::error!(
@@ -169,7 +179,9 @@ impl<W: BatchWriter> Writer<W> {
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 return Err(err);
             }
+            let bytes = body_bytes(batch);
             self.buf.drain(..n);
+            self.stats.release_bodies(bytes);
             self.stats.add_written(n);
         }
         Ok(())
@@ -209,6 +221,7 @@ impl<W: BatchWriter> Writer<W> {
             }
         }
         let left = self.buf.len();
+        self.stats.release_bodies(body_bytes(&self.buf));
         if left > 0 {
             self.stats.add_dropped_buffered(left);
             tracing::error!(
