@@ -483,3 +483,127 @@ async fn bad_input_gets_a_json_error_with_the_field() {
     }
     assert!(doc["components"]["schemas"]["ProviderInput"]["properties"]["base_url"].is_object());
 }
+
+#[tokio::test]
+async fn logs_usage_and_audit_are_queryable() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), &config(&mock, "")).await;
+
+    let mut ids = Vec::new();
+    for model in [
+        "openai/gpt-4o-mini",
+        "openai/gpt-4o-mini",
+        "openai/gpt-4o",
+        "claude/claude-x",
+    ] {
+        let body = if model.starts_with("claude") {
+            json!({"model": model, "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]})
+        } else {
+            chat(model)
+        };
+        let path = if model.starts_with("claude") {
+            "/v1/messages"
+        } else {
+            "/v1/chat/completions"
+        };
+        let r = gw.post(path, ALICE_KEY, body).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        ids.push(r.header("x-request-id").unwrap().to_owned());
+    }
+    gw.logs(4).await;
+
+    // Newest first, paged by cursor without gaps or repeats.
+    let first = gw.api("GET", "/logs?limit=3", K, None).await;
+    assert_eq!(first.status, 200, "{}", first.text());
+    let first = first.json();
+    let items = first["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3);
+    assert_eq!(items[0]["request_id"], ids[3].as_str());
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second = gw
+        .api("GET", &format!("/logs?limit=3&cursor={cursor}"), K, None)
+        .await
+        .json();
+    let rest = second["items"].as_array().unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0]["request_id"], ids[0].as_str());
+    assert!(second["next_cursor"].is_null());
+    // Filters.
+    let by_model = gw
+        .api("GET", "/logs?model=gpt-4o-mini", K, None)
+        .await
+        .json();
+    assert_eq!(by_model["items"].as_array().unwrap().len(), 2, "{by_model}");
+    let by_provider = gw
+        .api("GET", "/logs?provider=claude&status_class=2", K, None)
+        .await
+        .json();
+    assert_eq!(by_provider["items"].as_array().unwrap().len(), 1);
+    assert_eq!(by_provider["items"][0]["protocol"], "claude");
+    let none = gw.api("GET", "/logs?status_class=5", K, None).await.json();
+    assert!(none["items"].as_array().unwrap().is_empty());
+    let r = gw.api("GET", "/logs?cursor=zz-not-a-cursor", K, None).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"]["field"], "cursor");
+    let r = gw.api("GET", "/logs?limit=0", K, None).await;
+    assert_eq!(r.json()["error"]["field"], "limit");
+    let r = gw.api("GET", "/logs?user_id=abc", K, None).await;
+    assert_eq!(r.json()["error"]["field"], "user_id");
+
+    // One request's detail.
+    let d = gw.api("GET", &format!("/logs/{}", ids[2]), K, None).await;
+    assert_eq!(d.status, 200, "{}", d.text());
+    assert_eq!(d.json()["log"]["model"], "gpt-4o");
+    assert!(d.json()["attempts"].is_array());
+    assert_eq!(
+        gw.api("GET", "/logs/no-such-request", K, None).await.status,
+        404
+    );
+
+    // Usage by provider and model over the default range.
+    let u = gw
+        .api("GET", "/usage?group_by=provider,model", K, None)
+        .await;
+    assert_eq!(u.status, 200, "{}", u.text());
+    let rows = u.json();
+    let mini = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["model"] == "gpt-4o-mini")
+        .unwrap();
+    assert_eq!(mini["requests"], 2);
+    assert_eq!(mini["provider"], "openai");
+    assert_eq!(mini["errors"], 0);
+    assert!(mini["input_tokens"].as_u64().unwrap() > 0, "{mini}");
+    let by_day = gw.api("GET", "/usage?bucket=day", K, None).await.json();
+    assert_eq!(by_day[0]["requests"], 4, "{by_day}");
+    assert!(by_day[0]["bucket_start"].is_string());
+    let r = gw.api("GET", "/usage?group_by=colour", K, None).await;
+    assert_eq!(r.json()["error"]["field"], "group_by[0]");
+
+    // The audit log: every write with who, what, target, address, outcome.
+    gw.api("POST", "/users", K, Some(json!({"name": "zed"})))
+        .await;
+    gw.api("POST", "/users", K, Some(json!({"name": "zed"})))
+        .await;
+    let a = gw.api("GET", "/audit?action=user.create", K, None).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    let items = a.json()["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 2, "{items:?}");
+    assert_eq!(
+        items[0]["outcome"], 409,
+        "newest first: the refused duplicate"
+    );
+    assert_eq!(items[1]["outcome"], 201);
+    assert_eq!(items[0]["actor"], "admin-key");
+    assert_eq!(items[0]["client_ip"], "127.0.0.1");
+    assert_eq!(items[0]["target_type"], "user");
+    // Reads are not audited.
+    let reads = gw
+        .api("GET", "/audit?action=provider.list", K, None)
+        .await
+        .json();
+    assert!(reads["items"].as_array().unwrap().is_empty());
+}

@@ -3,7 +3,8 @@
 
 use crate::auth::Role::{Admin, User, Viewer};
 use crate::handlers::{
-    credentials as cred, meta, model_routes as mr, providers as prov, session, settings, users,
+    credentials as cred, logs, meta, model_routes as mr, providers as prov, session, settings,
+    users,
 };
 use crate::route;
 use crate::routes::Access::{Public, Role};
@@ -100,6 +101,20 @@ pub fn routes() -> Vec<RouteDef> {
             "Change one's own key", (users::KeyPatchInput), (), 200, (users::KeyView), users::update_my_key),
         route!(DELETE "/me/keys/{id}", Role(User), "key.delete", true, "me",
             "Delete one's own key", (), (), 204, (), users::delete_my_key),
+        route!(GET "/me/logs", Role(User), "", false, "me",
+            "The caller's own requests", (), (logs::LogFilter), 200, (logs::LogPageView), logs::my_logs),
+        route!(GET "/me/usage", Role(User), "", false, "me",
+            "The caller's own usage", (), (logs::UsageFilter), 200, (Vec<logs::UsageView>), logs::my_usage),
+        // Logs, usage, audit.
+        route!(GET "/logs", Role(Viewer), "", false, "logs",
+            "Request logs, newest first, filtered, cursor-paged", (), (logs::LogFilter), 200, (logs::LogPageView), logs::list),
+        route!(GET "/logs/{request_id}", Role(User), "", false, "logs",
+            "One request with every upstream attempt (role user: their own only)", (), (), 200, (logs::LogDetailView), logs::detail),
+        route!(GET "/usage", Role(Viewer), "", false, "usage",
+            "Usage aggregates by provider, model, credential, user, key and time bucket",
+            (), (logs::UsageFilter), 200, (Vec<logs::UsageView>), logs::usage),
+        route!(GET "/audit", Role(Viewer), "", false, "audit",
+            "The audit log of admin writes, newest first", (), (logs::AuditFilter), 200, (logs::AuditPageView), logs::audit),
         // Model routes.
         route!(GET "/routes", Role(Viewer), "", false, "routes",
             "List model routes", (), (), 200, (Vec<mr::RouteView>), mr::list),

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod credentials;
+pub mod logs;
 pub mod meta;
 pub mod model_routes;
 pub mod providers;
