@@ -113,6 +113,16 @@ async fn run(cli: Cli) -> Result<(), String> {
     }
     tracing::info!(%local, "serving");
 
+    // Changes other instances make (through the shared database) are
+    // served here too; the watcher stops when it is dropped.
+    let _watcher = engine.change_bus().map(|bus| {
+        bus.spawn_watcher(gproxy_core::sync::snapshot_reloader(
+            boot.storage.clone(),
+            boot.registry.clone(),
+            boot.state.clone(),
+        ))
+    });
+
     let router = Arc::new(Router::new(Arc::new(engine)));
     gproxy_router::serve(listener, router, shutdown_signal()).await;
     tracing::info!("shutting down: flushing usage records");
