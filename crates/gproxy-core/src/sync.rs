@@ -136,9 +136,8 @@ impl ChangeBus {
         let redis = match redis {
             None => None,
             Some(target) => Some(RedisBus {
-                client: redis::Client::open(target.url.as_str()).map_err(|e| {
-                    CoreError::Invalid(format!("circuit_breaker.redis_url: {e}"))
-                })?,
+                client: redis::Client::open(target.url.as_str())
+                    .map_err(|e| CoreError::Invalid(format!("circuit_breaker.redis_url: {e}")))?,
                 channel: format!("{}{CHANNEL_SUFFIX}", target.prefix),
                 shown_url: redact_url_password(&target.url),
                 publisher: tokio::sync::Mutex::new(None),
@@ -249,7 +248,9 @@ impl ChangeBus {
                     s.last_version = version;
                 }
             }),
-            Err(e) => self.with_status(|s| s.last_error = Some(format!("reading the version: {e}"))),
+            Err(e) => {
+                self.with_status(|s| s.last_error = Some(format!("reading the version: {e}")))
+            }
         }
         loop {
             let interval = if subscribed.load(Ordering::Relaxed) {
@@ -310,8 +311,8 @@ impl ChangeBus {
                     backoff = self.config.reconnect_min;
                     subscribed.store(true, Ordering::Relaxed);
                     self.with_status(|s| s.redis_connected = Some(true));
-                    // Anything announced while we were away: look once.
-                    forced.store(true, Ordering::Relaxed);
+                    // Anything announced while we were away: compare the
+                    // version once.
                     wake.notify_one();
                     let mut messages = pubsub.into_on_message();
                     while let Some(message) = messages.next().await {
