@@ -59,9 +59,9 @@ pub struct Bootstrapped {
 
 const SETTING_HOST: &str = "host";
 const SETTING_PORT: &str = "port";
-const SETTING_PROXY: &str = "proxy";
-const SETTING_LIMITS: &str = "limits";
-const SETTING_CIRCUIT_BREAKER: &str = "circuit_breaker";
+pub(crate) const SETTING_PROXY: &str = "proxy";
+pub(crate) const SETTING_LIMITS: &str = "limits";
+pub(crate) const SETTING_CIRCUIT_BREAKER: &str = "circuit_breaker";
 
 /// Runs start-up. See the module docs for the order of precedence.
 pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
@@ -200,7 +200,7 @@ fn default_dsn(data_dir: &Path) -> String {
     format!("sqlite://{}", data_dir.join("gproxy.db").display())
 }
 
-fn limits_to_config(l: &Limits) -> LimitsConfig {
+pub(crate) fn limits_to_config(l: &Limits) -> LimitsConfig {
     LimitsConfig {
         max_body_bytes: Some(l.max_body_bytes as u64),
         max_response_bytes: Some(l.max_response_bytes as u64),
@@ -268,6 +268,9 @@ pub struct ApplyReport {
     /// Entries left alone because the config file has not changed them
     /// since it last applied them (`provider openai`).
     pub unchanged: Vec<String>,
+    /// Settings sections stored (`limits`, `circuit_breaker`, `proxy`;
+    /// imports only).
+    pub settings: Vec<String>,
 }
 
 /// Which entries of a config document to apply.

@@ -13,6 +13,7 @@ mod conversion;
 pub mod count;
 mod engine;
 mod error;
+pub mod export;
 mod headers;
 pub mod health;
 pub mod model_route;
