@@ -46,7 +46,7 @@ struct Cli {
     /// Admin key; generated and printed once when none exists anywhere
     #[arg(long, env = "GPROXY_ADMIN_KEY", hide_env_values = true)]
     admin_key: Option<String>,
-    /// Declarative config file (TOML), applied at every start
+    /// Declarative config file (TOML); entries new or changed since the last start are applied
     #[arg(long, env = "GPROXY_CONFIG")]
     config: Option<PathBuf>,
     /// Egress proxy for upstream calls: http://host:port or socks5://host:port
