@@ -84,15 +84,14 @@ pub async fn export_state(storage: &Storage) -> Result<Export, CoreError> {
             .cloned(),
         ..FileConfig::default()
     };
-    if let Some(cb) = config.circuit_breaker.as_mut() {
-        if cb
+    if let Some(cb) = config.circuit_breaker.as_mut()
+        && cb
             .redis_url
             .as_ref()
             .is_some_and(|u| redact_url_password(u) != *u)
-        {
-            cb.redis_url = None;
-            omitted.push("circuit_breaker.redis_url: it holds a password".to_owned());
-        }
+    {
+        cb.redis_url = None;
+        omitted.push("circuit_breaker.redis_url: it holds a password".to_owned());
     }
     if config
         .proxy

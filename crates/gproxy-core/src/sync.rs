@@ -205,11 +205,11 @@ impl ChangeBus {
                 s.last_version = Some(version.clone());
             }
         });
-        if let Some(redis) = &self.redis {
-            if let Err(e) = redis.publish(&version).await {
-                tracing::warn!(redis = %redis.shown_url, error = %e, "cannot announce a change through Redis; other instances see it at their next poll");
-                self.with_status(|s| s.last_error = Some(format!("redis publish: {e}")));
-            }
+        if let Some(redis) = &self.redis
+            && let Err(e) = redis.publish(&version).await
+        {
+            tracing::warn!(redis = %redis.shown_url, error = %e, "cannot announce a change through Redis; other instances see it at their next poll");
+            self.with_status(|s| s.last_error = Some(format!("redis publish: {e}")));
         }
         Ok(version)
     }

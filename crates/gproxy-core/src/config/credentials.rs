@@ -171,16 +171,16 @@ impl CredentialConfig {
         if self.name.is_none() {
             return Err(("name".into(), "required with `sealed`".into()));
         }
-        if let Some(kind) = &self.kind {
-            if !STORED_KINDS.contains(&kind.as_str()) {
-                return Err((
-                    "kind".into(),
-                    format!(
-                        "unknown credential kind `{kind}` (one of: {})",
-                        STORED_KINDS.join(", ")
-                    ),
-                ));
-            }
+        if let Some(kind) = &self.kind
+            && !STORED_KINDS.contains(&kind.as_str())
+        {
+            return Err((
+                "kind".into(),
+                format!(
+                    "unknown credential kind `{kind}` (one of: {})",
+                    STORED_KINDS.join(", ")
+                ),
+            ));
         }
         Ok(())
     }
