@@ -22,9 +22,8 @@ use gproxy_provider::ProviderRegistry;
 use gproxy_storage::Storage;
 use sea_orm::ConnectionTrait;
 
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true"))
-}
+mod common;
+use common::{ci, redis_url};
 
 fn unique(test: &str) -> String {
     static N: AtomicU64 = AtomicU64::new(0);
@@ -99,34 +98,6 @@ impl Db {
                 .await;
         }
     }
-}
-
-/// The Redis URL, or `None` (test skipped) outside CI.
-async fn redis_url(test: &str) -> Option<String> {
-    let Ok(url) = std::env::var("GPROXY_TEST_REDIS") else {
-        assert!(!ci(), "CI=true but GPROXY_TEST_REDIS is not set");
-        println!("skipped: {test}: GPROXY_TEST_REDIS is not set");
-        return None;
-    };
-    let reachable = async {
-        let client = redis::Client::open(url.as_str()).ok()?;
-        let mut conn = client.get_multiplexed_async_connection().await.ok()?;
-        redis::cmd("PING")
-            .query_async::<String>(&mut conn)
-            .await
-            .ok()
-    };
-    if tokio::time::timeout(Duration::from_secs(2), reachable)
-        .await
-        .ok()
-        .flatten()
-        .is_none()
-    {
-        assert!(!ci(), "CI=true but Redis at {url} is unreachable");
-        println!("skipped: {test}: Redis at {url} is unreachable");
-        return None;
-    }
-    Some(url)
 }
 
 /// One gateway instance: its own storage handle, snapshot and bus.
