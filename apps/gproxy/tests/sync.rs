@@ -17,6 +17,7 @@ use common::*;
 use gproxy_core::state::{hash_key, key_prefix};
 use gproxy_core::sync::{ChangeBus, RedisTarget, SyncConfig};
 use gproxy_storage::Storage;
+use gproxy_storage::testing::{on_scratch_database, unique_name as unique};
 use gproxy_testkit::MockUpstream;
 use serde_json::json;
 
@@ -114,18 +115,11 @@ async fn a_new_key_reaches_both(dsn: &str, redis: Option<RedisTarget>, limit: Du
 
 #[tokio::test]
 async fn two_instances_on_postgres_serve_a_new_key_within_two_seconds() {
-    let Some(db) = PgDatabase::create("e2e_poll").await else {
-        return;
-    };
-    let dsn = db.dsn.clone();
-    let result = tokio::spawn(async move {
+    on_scratch_database("GPROXY_TEST_POSTGRES", "e2e_poll", |dsn| async move {
         a_new_key_reaches_both(&dsn, None, Duration::from_secs(2)).await;
     })
-    .await;
-    db.drop_db().await;
-    if let Err(e) = result {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
@@ -133,11 +127,7 @@ async fn two_instances_with_redis_serve_a_new_key_faster_than_the_poll() {
     let Some(url) = redis_url("e2e_redis").await else {
         return;
     };
-    let Some(db) = PgDatabase::create("e2e_redis").await else {
-        return;
-    };
-    let dsn = db.dsn.clone();
-    let result = tokio::spawn(async move {
+    on_scratch_database("GPROXY_TEST_POSTGRES", "e2e_redis", |dsn| async move {
         let target = RedisTarget {
             url,
             prefix: format!("{}:", unique("gproxy-e2e-sync")),
@@ -145,11 +135,8 @@ async fn two_instances_with_redis_serve_a_new_key_faster_than_the_poll() {
         // The safety-net poll runs every 10 s: under 1 s is pub/sub.
         a_new_key_reaches_both(&dsn, Some(target), Duration::from_secs(1)).await;
     })
-    .await;
-    db.drop_db().await;
-    if let Err(e) = result {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    .await
+    .unwrap();
 }
 
 #[tokio::test]

@@ -304,21 +304,13 @@ pub async fn import_config(
     }
     let mut report = apply_entities(storage, registry, &file, path, &ApplyMode::All).await?;
     if let Some(limits) = &file.limits {
-        let stored: LimitsConfig = storage
-            .get_setting(SETTING_LIMITS)
-            .await?
-            .and_then(|l| serde_json::from_str(&l).ok())
-            .unwrap_or_default();
+        let stored: LimitsConfig = stored_json(storage, SETTING_LIMITS).await?;
         let merged = Limits::default().merged(&stored).merged(limits);
         store_json(storage, SETTING_LIMITS, &limits_to_config(&merged)).await?;
         report.settings.push(SETTING_LIMITS.to_owned());
     }
     if let Some(cb) = &file.circuit_breaker {
-        let stored: CircuitBreakerConfig = storage
-            .get_setting(SETTING_CIRCUIT_BREAKER)
-            .await?
-            .and_then(|c| serde_json::from_str(&c).ok())
-            .unwrap_or_default();
+        let stored: CircuitBreakerConfig = stored_json(storage, SETTING_CIRCUIT_BREAKER).await?;
         let merged = Resilience::default().merged(&stored).merged(cb);
         store_json(storage, SETTING_CIRCUIT_BREAKER, &merged.to_config()).await?;
         report.settings.push(SETTING_CIRCUIT_BREAKER.to_owned());
@@ -328,6 +320,18 @@ pub async fn import_config(
         report.settings.push(SETTING_PROXY.to_owned());
     }
     Ok(report)
+}
+
+/// The JSON setting `key`, or the default when absent or unreadable.
+async fn stored_json<T: serde::de::DeserializeOwned + Default>(
+    storage: &Storage,
+    key: &str,
+) -> Result<T, CoreError> {
+    Ok(storage
+        .get_setting(key)
+        .await?
+        .and_then(|v| serde_json::from_str(&v).ok())
+        .unwrap_or_default())
 }
 
 async fn store_json(

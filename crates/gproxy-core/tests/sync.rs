@@ -20,84 +20,35 @@ use gproxy_core::sync::{
 };
 use gproxy_provider::ProviderRegistry;
 use gproxy_storage::Storage;
-use sea_orm::ConnectionTrait;
 
 mod common;
-use common::{ci, redis_url};
+use common::redis_url;
 
-fn unique(test: &str) -> String {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!(
-        "{test}_{}_{nanos}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+use gproxy_storage::testing::{on_scratch_database, unique_name as unique};
+
+/// A SQLite file two `Storage` handles share.
+struct SqliteFile {
+    _dir: tempfile::TempDir,
+    dsn: String,
 }
 
-/// Where the two instances' database lives; dropped (PostgreSQL) at the end.
-enum Db {
-    Sqlite {
-        _dir: tempfile::TempDir,
-        dsn: String,
-    },
-    Postgres {
-        admin: Storage,
-        name: String,
-        dsn: String,
-    },
-}
-
-impl Db {
-    fn sqlite() -> Db {
+impl SqliteFile {
+    fn new() -> SqliteFile {
         let dir = tempfile::tempdir().unwrap();
         let dsn = format!("sqlite://{}", dir.path().join("shared.db").display());
-        Db::Sqlite { _dir: dir, dsn }
+        SqliteFile { _dir: dir, dsn }
     }
+}
 
-    /// A fresh PostgreSQL database, or `None` (skipped) outside CI.
-    async fn postgres(test: &str) -> Option<Db> {
-        let Ok(server) = std::env::var("GPROXY_TEST_POSTGRES") else {
-            assert!(!ci(), "CI=true but GPROXY_TEST_POSTGRES is not set");
-            println!("skipped: {test}: GPROXY_TEST_POSTGRES is not set");
-            return None;
-        };
-        let admin = match Storage::connect(&server).await {
-            Ok(a) => a,
-            Err(e) => {
-                assert!(!ci(), "CI=true but PostgreSQL is unreachable: {e}");
-                println!("skipped: {test}: PostgreSQL is unreachable: {e}");
-                return None;
-            }
-        };
-        let name = unique("gproxy_sync").to_lowercase();
-        admin
-            .connection()
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap();
-        let base = server.split('?').next().unwrap_or(&server);
-        let dsn = format!("{}/{name}", &base[..base.rfind('/').unwrap()]);
-        Some(Db::Postgres { admin, name, dsn })
-    }
-
-    fn dsn(&self) -> &str {
-        match self {
-            Db::Sqlite { dsn, .. } | Db::Postgres { dsn, .. } => dsn,
-        }
-    }
-
-    async fn drop_db(self) {
-        if let Db::Postgres { admin, name, .. } = self {
-            let _ = admin
-                .connection()
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await;
-        }
-    }
+/// Runs `body` on a scratch PostgreSQL database (skipped without one).
+async fn on_postgres<F, Fut>(test: &str, body: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    on_scratch_database("GPROXY_TEST_POSTGRES", test, body)
+        .await
+        .unwrap();
 }
 
 /// One gateway instance: its own storage handle, snapshot and bus.
@@ -186,21 +137,16 @@ async fn propagates_by_poll(dsn: &str, test: &str) {
 
 #[tokio::test]
 async fn a_change_reaches_another_instance_on_a_shared_sqlite_file() {
-    let db = Db::sqlite();
-    propagates_by_poll(db.dsn(), "sqlite").await;
+    let db = SqliteFile::new();
+    propagates_by_poll(&db.dsn, "sqlite").await;
 }
 
 #[tokio::test]
 async fn a_change_reaches_another_instance_on_shared_postgres() {
-    let Some(db) = Db::postgres("shared_postgres").await else {
-        return;
-    };
-    let dsn = db.dsn().to_owned();
-    let result = tokio::spawn(async move { propagates_by_poll(&dsn, "postgres").await }).await;
-    db.drop_db().await;
-    if let Err(e) = result {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    on_postgres("shared_postgres", |dsn| async move {
+        propagates_by_poll(&dsn, "postgres").await;
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -208,11 +154,7 @@ async fn redis_carries_a_change_faster_than_the_poll() {
     let Some(url) = redis_url("redis_fast").await else {
         return;
     };
-    let Some(db) = Db::postgres("redis_fast").await else {
-        return;
-    };
-    let dsn = db.dsn().to_owned();
-    let result = tokio::spawn(async move {
+    on_postgres("redis_fast", |dsn| async move {
         let target = RedisTarget {
             url,
             prefix: format!("{}:", unique("gproxy-test-sync")),
@@ -248,22 +190,18 @@ async fn redis_carries_a_change_faster_than_the_poll() {
         assert_eq!(status.last_error, None);
     })
     .await;
-    db.drop_db().await;
-    if let Err(e) = result {
-        std::panic::resume_unwind(e.into_panic());
-    }
 }
 
 #[tokio::test]
 async fn with_redis_down_the_poll_still_carries_changes() {
-    let db = Db::sqlite();
+    let db = SqliteFile::new();
     // Nothing listens on port 1.
     let target = RedisTarget {
         url: "redis://127.0.0.1:1".into(),
         prefix: "gproxy-test-down:".into(),
     };
-    let a = instance(db.dsn(), Some(&target), SyncConfig::default()).await;
-    let b = instance(db.dsn(), Some(&target), SyncConfig::default()).await;
+    let a = instance(&db.dsn, Some(&target), SyncConfig::default()).await;
+    let b = instance(&db.dsn, Some(&target), SyncConfig::default()).await;
     let _watcher = b.bus.spawn_watcher(b.reloader());
     tokio::time::sleep(Duration::from_millis(100)).await;
 
@@ -346,8 +284,8 @@ async fn coalesces(redis: Option<RedisTarget>, dsn: &str) {
 
 #[tokio::test]
 async fn a_burst_of_changes_is_coalesced_by_the_poll() {
-    let db = Db::sqlite();
-    coalesces(None, db.dsn()).await;
+    let db = SqliteFile::new();
+    coalesces(None, &db.dsn).await;
 }
 
 #[tokio::test]
@@ -355,22 +293,22 @@ async fn a_burst_of_changes_is_coalesced_with_redis() {
     let Some(url) = redis_url("coalesce_redis").await else {
         return;
     };
-    let db = Db::sqlite();
+    let db = SqliteFile::new();
     let target = RedisTarget {
         url,
         prefix: format!("{}:", unique("gproxy-test-sync")),
     };
-    coalesces(Some(target), db.dsn()).await;
+    coalesces(Some(target), &db.dsn).await;
 }
 
 #[tokio::test]
 async fn an_instance_does_not_reload_for_its_own_change_and_stops_when_dropped() {
-    let db = Db::sqlite();
+    let db = SqliteFile::new();
     let fast = SyncConfig {
         poll_interval: Duration::from_millis(20),
         ..SyncConfig::default()
     };
-    let a = instance(db.dsn(), None, fast).await;
+    let a = instance(&db.dsn, None, fast).await;
     let calls = Arc::new(AtomicU64::new(0));
     let watcher = a
         .bus
@@ -385,7 +323,7 @@ async fn an_instance_does_not_reload_for_its_own_change_and_stops_when_dropped()
     );
 
     // Another instance's change is picked up; after the drop nothing is.
-    let b = instance(db.dsn(), None, fast).await;
+    let b = instance(&db.dsn, None, fast).await;
     b.add_key("other", "sk-other-change-0001").await;
     within("A to reload", Duration::from_secs(2), || {
         calls.load(Ordering::SeqCst) == 1

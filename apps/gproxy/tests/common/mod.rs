@@ -322,71 +322,7 @@ impl http_body::Body for Chunked {
     }
 }
 
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true"))
-}
-
-/// A name no other test (in this or another process) uses.
-pub fn unique(test: &str) -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "{test}_{}_{}_{}",
-        std::process::id(),
-        rand_suffix(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// A fresh PostgreSQL database of its own (dropped with the value), or
-/// `None` when `GPROXY_TEST_POSTGRES` is not set or unreachable (a failure
-/// under `CI=true`).
-pub struct PgDatabase {
-    admin: Storage,
-    name: String,
-    pub dsn: String,
-}
-
-impl PgDatabase {
-    pub async fn create(test: &str) -> Option<PgDatabase> {
-        use sea_orm::ConnectionTrait;
-        let Ok(server) = std::env::var("GPROXY_TEST_POSTGRES") else {
-            assert!(!ci(), "CI=true but GPROXY_TEST_POSTGRES is not set");
-            println!("skipped: {test}: GPROXY_TEST_POSTGRES is not set");
-            return None;
-        };
-        let admin = match Storage::connect(&server).await {
-            Ok(a) => a,
-            Err(e) => {
-                assert!(!ci(), "CI=true but PostgreSQL is unreachable: {e}");
-                println!("skipped: {test}: PostgreSQL is unreachable: {e}");
-                return None;
-            }
-        };
-        let name = unique("gproxy_e2e").to_lowercase();
-        admin
-            .connection()
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap();
-        let base = server.split('?').next().unwrap_or(&server);
-        let dsn = format!("{}/{name}", &base[..base.rfind('/').unwrap()]);
-        Some(PgDatabase { admin, name, dsn })
-    }
-
-    /// Drops the database (best effort; running gateways are cut off).
-    pub async fn drop_db(self) {
-        use sea_orm::ConnectionTrait;
-        let _ = self
-            .admin
-            .connection()
-            .execute_unprepared(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .await;
-    }
-}
+use gproxy_storage::testing::ci;
 
 /// The Redis URL from `GPROXY_TEST_REDIS`, or `None` (skipped) when unset
 /// or unreachable (a failure under `CI=true`).
