@@ -70,7 +70,13 @@ impl ControlHooks for CoreHooks {
     }
 
     fn publish(&self) -> BoxFuture<'_, ()> {
-        Box::pin(async {})
+        Box::pin(async move {
+            if let Some(bus) = self.control.engine().change_bus()
+                && let Err(e) = bus.publish().await
+            {
+                tracing::warn!(error = %e, "change stored but not announced to other instances; they see it at their next poll");
+            }
+        })
     }
 
     fn seal(&self, secret: &serde_json::Value) -> Result<serde_json::Value, String> {

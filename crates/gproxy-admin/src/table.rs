@@ -3,8 +3,8 @@
 
 use crate::auth::Role::{Admin, User, Viewer};
 use crate::handlers::{
-    credentials as cred, logs, meta, model_routes as mr, providers as prov, session, settings,
-    users,
+    config, credentials as cred, logs, meta, model_routes as mr, providers as prov, session,
+    settings, users,
 };
 use crate::route;
 use crate::routes::Access::{Public, Role};
@@ -131,5 +131,16 @@ pub fn routes() -> Vec<RouteDef> {
             "Every live setting", (), (), 200, (settings::SettingsView), settings::get),
         route!(PATCH "/settings", Role(Admin), "settings.update", true, "settings",
             "Change live settings", (settings::SettingsPatch), (), 200, (settings::SettingsView), settings::update),
+        // Export and import.
+        {
+            let mut r = route!(GET "/config/export", Role(Admin), "", false, "config",
+                "The whole state as the config file's TOML (secrets sealed, keys hashed)",
+                (), (), 200, (String), config::export);
+            r.response_type = Some("application/toml");
+            r
+        },
+        route!(POST "/config/import", Role(Admin), "config.import", true, "config",
+            "Apply a config document (as exported); nothing is deleted",
+            (config::ImportInput), (), 200, (config::ImportView), config::import),
     ]
 }

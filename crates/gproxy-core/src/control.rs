@@ -129,6 +129,16 @@ impl Control {
         Ok(())
     }
 
+    /// The reload as a change-bus callback (for changes other instances
+    /// announce).
+    pub fn reloader(self: &Arc<Self>) -> crate::sync::OnChange {
+        let control = self.clone();
+        Arc::new(move || {
+            let control = control.clone();
+            Box::pin(async move { control.reload().await })
+        })
+    }
+
     /// Records the settings the engine was built with (call once at start).
     pub async fn init(&self) -> Result<(), CoreError> {
         let live = LiveSettings::load(&self.storage).await?;

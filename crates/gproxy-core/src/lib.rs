@@ -15,6 +15,7 @@ mod conversion;
 pub mod count;
 mod engine;
 mod error;
+pub mod export;
 mod headers;
 pub mod health;
 pub mod model_route;
@@ -25,6 +26,7 @@ mod resilience;
 pub mod settings;
 pub mod state;
 mod stream;
+pub mod sync;
 mod tokens;
 pub mod upstream;
 
@@ -76,7 +78,20 @@ pub fn build_engine(boot: &Bootstrapped) -> Result<(Engine, UsageSinkHandle), Co
             Some(store)
         }
     };
+    let redis = match &resilience.backend {
+        SharedBackend::Memory => None,
+        SharedBackend::Redis { url, prefix } => Some(sync::RedisTarget {
+            url: url.clone(),
+            prefix: prefix.clone(),
+        }),
+    };
+    let bus = sync::ChangeBus::new(
+        boot.storage.clone(),
+        redis.as_ref(),
+        sync::SyncConfig::default(),
+    )?;
     let engine = Engine::new(boot.state.clone(), upstream, sink, boot.settings.limits)
-        .with_resilience(resilience.clone(), shared);
+        .with_resilience(resilience.clone(), shared)
+        .with_change_bus(Arc::new(bus));
     Ok((engine, handle))
 }

@@ -11,6 +11,7 @@ pub mod migration;
 mod repo;
 mod sink;
 mod storage;
+pub mod testing;
 
 pub use error::{StorageError, redact_dsn};
 pub use repo::audit::{AuditPage, AuditQuery, AuditRow, NewAudit};

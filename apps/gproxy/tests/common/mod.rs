@@ -343,3 +343,34 @@ impl http_body::Body for Chunked {
         )))))
     }
 }
+
+use gproxy_storage::testing::ci;
+
+/// The Redis URL from `GPROXY_TEST_REDIS`, or `None` (skipped) when unset
+/// or unreachable (a failure under `CI=true`).
+pub async fn redis_url(test: &str) -> Option<String> {
+    let Ok(url) = std::env::var("GPROXY_TEST_REDIS") else {
+        assert!(!ci(), "CI=true but GPROXY_TEST_REDIS is not set");
+        println!("skipped: {test}: GPROXY_TEST_REDIS is not set");
+        return None;
+    };
+    let ping = async {
+        let client = redis::Client::open(url.as_str()).ok()?;
+        let mut conn = client.get_multiplexed_async_connection().await.ok()?;
+        redis::cmd("PING")
+            .query_async::<String>(&mut conn)
+            .await
+            .ok()
+    };
+    if tokio::time::timeout(Duration::from_secs(2), ping)
+        .await
+        .ok()
+        .flatten()
+        .is_none()
+    {
+        assert!(!ci(), "CI=true but Redis at {url} is unreachable");
+        println!("skipped: {test}: Redis at {url} is unreachable");
+        return None;
+    }
+    Some(url)
+}

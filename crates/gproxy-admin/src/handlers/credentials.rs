@@ -266,6 +266,8 @@ fn checked(
         service_account_file: None,
         enabled: input.enabled,
         weight: input.weight,
+        sealed: None,
+        kind: None,
     };
     let field = |(f, m): (String, String)| ApiError::field(format!("{at}{f}"), m);
     config.validate(kind).map_err(field)?;

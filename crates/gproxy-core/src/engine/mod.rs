@@ -141,6 +141,7 @@ pub struct Engine {
     pub(crate) sink: UsageSink,
     pub(crate) limits: arc_swap::ArcSwap<Limits>,
     pub(crate) resilience: Arc<ResilienceState>,
+    pub(crate) change_bus: Option<Arc<crate::sync::ChangeBus>>,
 }
 
 /// The credential of a keyless provider with none configured.
@@ -162,6 +163,7 @@ impl Engine {
             sink,
             limits: arc_swap::ArcSwap::from_pointee(limits),
             resilience: Arc::new(ResilienceState::new(Resilience::default(), None)),
+            change_bus: None,
         }
     }
 
@@ -174,6 +176,18 @@ impl Engine {
     ) -> Self {
         self.resilience = Arc::new(ResilienceState::new(settings, shared));
         self
+    }
+
+    /// This engine announcing and watching changes through `bus`.
+    pub fn with_change_bus(mut self, bus: Arc<crate::sync::ChangeBus>) -> Self {
+        self.change_bus = Some(bus);
+        self
+    }
+
+    /// The change bus: call [`crate::sync::ChangeBus::publish`] after every
+    /// accepted write.
+    pub fn change_bus(&self) -> Option<&Arc<crate::sync::ChangeBus>> {
+        self.change_bus.as_ref()
     }
 
     /// The resilience settings in force.
