@@ -14,8 +14,8 @@ use rand::distr::Alphanumeric;
 
 use crate::CoreError;
 use crate::config::{
-    CircuitBreakerConfig, ConfigError, FileConfig, LimitsConfig, TargetConfig, is_weighted,
-    validate_key, validate_proxy,
+    CircuitBreakerConfig, ConfigError, FileConfig, LimitsConfig, Logging, LoggingConfig,
+    TargetConfig, is_weighted, validate_key, validate_proxy,
 };
 use crate::model_route::{RouteTarget, Strategy};
 use crate::settings::{DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, Limits, Resilience, Settings};
@@ -60,6 +60,8 @@ const SETTING_HOST: &str = "host";
 const SETTING_PORT: &str = "port";
 const SETTING_PROXY: &str = "proxy";
 const SETTING_LIMITS: &str = "limits";
+/// Settings key of the `[logging]` section (JSON).
+pub const SETTING_LOGGING: &str = "logging";
 const SETTING_CIRCUIT_BREAKER: &str = "circuit_breaker";
 
 /// Runs start-up. See the module docs for the order of precedence.
@@ -130,6 +132,17 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
     let resilience = Resilience::default()
         .merged(&stored_resilience)
         .merged(&file.circuit_breaker.clone().unwrap_or_default());
+    let stored_logging: LoggingConfig = stored
+        .get(SETTING_LOGGING)
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_default();
+    let logging = Logging::default()
+        .merged(&stored_logging)
+        .merged(&file.logging.clone().unwrap_or_default());
+    let logging_json = serde_json::to_string(&logging.to_config())
+        .map_err(|e| CoreError::Invalid(format!("cannot store logging: {e}")))?;
+    storage.set_setting(SETTING_LOGGING, &logging_json).await?;
+
     let resilience_json = serde_json::to_string(&resilience.to_config())
         .map_err(|e| CoreError::Invalid(format!("cannot store circuit_breaker: {e}")))?;
     storage
@@ -166,6 +179,7 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
             proxy,
             limits,
             resilience,
+            logging,
         },
         storage,
         registry,

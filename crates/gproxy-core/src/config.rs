@@ -12,11 +12,13 @@ use gproxy_provider::builtin::{VERTEX_KIND, VertexSettings};
 use serde::Deserialize;
 
 mod credentials;
+mod logging;
 mod resilience;
 mod routes;
 
 pub use credentials::CredentialConfig;
 pub use gproxy_credential::Strategy as CredentialStrategy;
+pub use logging::{Logging, LoggingConfig, MAX_BODY_BYTES_LIMIT, MAX_RETENTION_DAYS};
 pub use resilience::CircuitBreakerConfig;
 pub use routes::{RouteConfig, TargetConfig, WeightedTarget, is_weighted};
 
@@ -44,6 +46,8 @@ pub struct FileConfig {
     pub limits: Option<LimitsConfig>,
     /// Retries, circuit breaker, degraded signal, test mode, shared state.
     pub circuit_breaker: Option<CircuitBreakerConfig>,
+    /// Request logs: recording, body capture, header redaction, retention.
+    pub logging: Option<LoggingConfig>,
     /// Providers to create or update, by name.
     #[serde(default)]
     pub providers: Vec<ProviderConfig>,
@@ -320,6 +324,11 @@ impl FileConfig {
         if let Some(cb) = &self.circuit_breaker {
             cb.validate()
                 .map_err(|(f, m)| (format!("circuit_breaker.{f}"), m))?;
+        }
+        if let Some(logging) = &self.logging {
+            logging
+                .validate()
+                .map_err(|(f, m)| (format!("logging.{f}"), m))?;
         }
         let mut names = HashSet::new();
         for (i, p) in self.providers.iter().enumerate() {

@@ -32,6 +32,8 @@ pub struct Principal {
     pub user_name: Arc<str>,
     /// The visible prefix of the key used.
     pub key_prefix: Arc<str>,
+    /// The user key's row id (`None` for the admin key).
+    pub key_id: Option<i64>,
     /// Whether the key is the admin key.
     pub is_admin: bool,
 }
@@ -218,6 +220,7 @@ impl Snapshot {
                     user_id: key.user_id,
                     user_name: name.clone(),
                     key_prefix: Arc::from(key.key_prefix.as_str()),
+                    key_id: Some(key.id),
                     is_admin: false,
                 }),
             );
@@ -240,6 +243,7 @@ impl Snapshot {
                     user_id: admin.id,
                     user_name: Arc::from(ADMIN_USER),
                     key_prefix: Arc::from(prefix.as_str()),
+                    key_id: None,
                     is_admin: true,
                 }),
             );

@@ -252,7 +252,8 @@ impl UsageSink {
             Err(mpsc::error::TrySendError::Full(log)) => ("channel full", log),
             Err(mpsc::error::TrySendError::Closed(log)) => ("sink shut down", log),
         };
-        self.stats.release_bodies(writer::body_bytes(std::slice::from_ref(&log)));
+        self.stats
+            .release_bodies(writer::body_bytes(std::slice::from_ref(&log)));
         self.stats.add_dropped_buffered(1);
         if self.warn_limit.allow() {
             tracing::warn!(
