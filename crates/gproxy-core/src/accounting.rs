@@ -1,13 +1,23 @@
 //! One request's log row, filled as the request goes and handed to the
 //! usage sink exactly once (at the end of the response, on error, or when
-//! the client goes away mid-stream).
+//! the client goes away mid-stream): who sent it, every upstream attempt
+//! (a `Vec` push each), and, when `[logging] capture_bodies` is on, the
+//! request (headers redacted) and what went back to the client, capped.
 
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use gproxy_protocol::Usage;
-use gproxy_storage::{RequestLog, UsageSink};
+use gproxy_storage::{ATTEMPT_ERROR_MAX, AttemptRecord, CapturedBodies, RequestLog, UsageSink};
+use http::HeaderMap;
 
+use crate::GatewayError;
+use crate::config::Logging;
 use crate::state::Principal;
+
+/// What a captured header's value is replaced by when redacted.
+pub(crate) const REDACTED: &str = "[redacted]";
 
 /// A request's pending log row.
 #[derive(Debug)]
@@ -15,6 +25,20 @@ pub(crate) struct Accounting {
     sink: UsageSink,
     log: RequestLog,
     started: Instant,
+    /// Whether the row goes to the sink (`[logging] record_requests`).
+    record: bool,
+    /// Captured bodies, when capture is on.
+    capture: Option<Box<Capture>>,
+}
+
+/// Bodies being captured, with their cap.
+#[derive(Debug)]
+struct Capture {
+    max: usize,
+    headers: serde_json::Value,
+    request: Option<Bytes>,
+    response: Vec<u8>,
+    response_truncated: bool,
 }
 
 /// How a request ended.
@@ -26,15 +50,89 @@ pub(crate) struct Outcome {
     pub client_disconnected: bool,
 }
 
+/// When an upstream attempt started.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AttemptStart {
+    at: DateTime<Utc>,
+    instant: Instant,
+}
+
+impl AttemptStart {
+    /// Now.
+    pub(crate) fn now() -> Self {
+        AttemptStart {
+            at: Utc::now(),
+            instant: Instant::now(),
+        }
+    }
+}
+
+/// How an attempt ended, for its row.
+#[derive(Debug)]
+pub(crate) struct AttemptEnd {
+    /// The upstream's status, if it answered.
+    pub status: Option<u16>,
+    /// The failure class (`None`: success or not classified).
+    pub class: Option<&'static str>,
+    /// A short error text.
+    pub error: Option<String>,
+}
+
+impl AttemptEnd {
+    /// The attempt got an answer with `status`, not classified.
+    pub(crate) fn answered(status: u16) -> Self {
+        AttemptEnd {
+            status: Some(status),
+            class: None,
+            error: None,
+        }
+    }
+
+    /// The attempt got no answer: `error` ended it.
+    pub(crate) fn failed(error: &GatewayError) -> Self {
+        let class = match error {
+            GatewayError::UpstreamTimeout { .. } => "timeout",
+            GatewayError::UpstreamUnavailable { .. } => "connect",
+            _ => "error",
+        };
+        AttemptEnd {
+            status: None,
+            class: Some(class),
+            error: Some(clip(error.to_string())),
+        }
+    }
+}
+
+/// `s` cut to [`ATTEMPT_ERROR_MAX`] characters.
+fn clip(mut s: String) -> String {
+    if let Some((end, _)) = s.char_indices().nth(ATTEMPT_ERROR_MAX) {
+        s.truncate(end);
+    }
+    s
+}
+
 impl Accounting {
     pub(crate) fn new(sink: UsageSink, log: RequestLog, started: Instant) -> Self {
-        Accounting { sink, log, started }
+        Accounting {
+            sink,
+            log,
+            started,
+            record: true,
+            capture: None,
+        }
     }
 
     /// The accounting of one authenticated request: its log row starts
-    /// with who sent it, when, in which `protocol`, and the method and path.
+    /// with who sent it, when, in which `protocol`, and the method and path;
+    /// `logging` says whether it is recorded and whether bodies are
+    /// captured.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call per route kind, all named"
+    )]
     pub(crate) fn start(
         sink: UsageSink,
+        logging: &Logging,
         principal: &Principal,
         request_id: String,
         protocol: String,
@@ -48,16 +146,99 @@ impl Accounting {
             user_id: Some(principal.user_id),
             user_name: Some(String::from(&*principal.user_name)),
             key_prefix: Some(String::from(&*principal.key_prefix)),
+            key_id: principal.key_id,
             protocol,
             method: method.as_str().to_owned(),
             path,
             ..RequestLog::default()
         };
-        Accounting::new(sink, log, started)
+        let mut accounting = Accounting::new(sink, log, started);
+        accounting.record = logging.record_requests;
+        if logging.record_requests && logging.capture_bodies {
+            accounting.capture = Some(Box::new(Capture {
+                max: logging.max_body_bytes,
+                headers: serde_json::Value::Null,
+                request: None,
+                response: Vec::new(),
+                response_truncated: false,
+            }));
+        }
+        accounting
+    }
+
+    /// Captures the request's headers (redacted as `logging` says) and
+    /// body (`None` when it is streamed and not held). A no-op unless
+    /// capture is on.
+    pub(crate) fn capture_request(
+        &mut self,
+        logging: &Logging,
+        headers: &HeaderMap,
+        body: Option<&Bytes>,
+    ) {
+        let Some(capture) = self.capture.as_mut() else {
+            return;
+        };
+        let mut map = serde_json::Map::new();
+        for (name, value) in headers {
+            let shown = if logging.redacts(name.as_str()) {
+                REDACTED.to_owned()
+            } else {
+                String::from_utf8_lossy(value.as_bytes()).into_owned()
+            };
+            if let serde_json::Value::Array(values) = map
+                .entry(name.as_str())
+                .or_insert_with(|| serde_json::Value::Array(Vec::new()))
+            {
+                values.push(serde_json::Value::String(shown));
+            }
+        }
+        capture.headers = serde_json::Value::Object(map);
+        capture.request = body.cloned();
+    }
+
+    /// Whether response bytes are being captured.
+    pub(crate) fn captures(&self) -> bool {
+        self.capture.is_some()
+    }
+
+    /// Appends what went to the client to the captured response, up to the
+    /// cap. A no-op unless capture is on.
+    pub(crate) fn capture_response(&mut self, chunk: &[u8]) {
+        let Some(capture) = self.capture.as_mut() else {
+            return;
+        };
+        let room = capture.max.saturating_sub(capture.response.len());
+        if chunk.len() > room {
+            capture.response_truncated = true;
+        }
+        capture
+            .response
+            .extend_from_slice(&chunk[..chunk.len().min(room)]);
     }
 
     pub(crate) fn log_mut(&mut self) -> &mut RequestLog {
         &mut self.log
+    }
+
+    /// Records one upstream attempt to `provider` with `credential_id`.
+    pub(crate) fn attempt(
+        &mut self,
+        start: AttemptStart,
+        provider: &str,
+        credential_id: Option<i64>,
+        end: AttemptEnd,
+    ) {
+        let n = u32::try_from(self.log.attempts.len() + 1).unwrap_or(u32::MAX);
+        self.log.attempts.push(AttemptRecord {
+            attempt: n,
+            provider: provider.to_owned(),
+            credential_id,
+            status: end.status,
+            latency_ms: millis(start.instant.elapsed()),
+            error_class: end.class.map(str::to_owned),
+            error: end.error,
+            created_at: start.at,
+        });
     }
 
     /// Marks the first upstream byte (kept only the first time).
@@ -91,14 +272,165 @@ impl Accounting {
             ttfb_ms = log.ttfb_ms.unwrap_or(0),
             input_tokens = log.input_tokens.unwrap_or(0),
             output_tokens = log.output_tokens.unwrap_or(0),
+            attempts = log.attempts.len(),
             client_disconnected = log.client_disconnected,
             error = log.error.as_deref().unwrap_or(""),
             "request"
         );
+        if !self.record {
+            return;
+        }
+        if let Some(capture) = self.capture.take() {
+            self.log.bodies = Some(capture.into_bodies());
+        }
         self.sink.record(self.log);
+    }
+}
+
+impl Capture {
+    fn into_bodies(self) -> CapturedBodies {
+        let (request_body, request_truncated) = match &self.request {
+            Some(body) => {
+                let kept = &body[..body.len().min(self.max)];
+                (
+                    Some(String::from_utf8_lossy(kept).into_owned()),
+                    body.len() > self.max,
+                )
+            }
+            None => (None, false),
+        };
+        CapturedBodies {
+            request_headers: self.headers,
+            request_body,
+            request_truncated,
+            response_body: Some(String::from_utf8_lossy(&self.response).into_owned()),
+            response_truncated: self.response_truncated,
+        }
     }
 }
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal() -> Principal {
+        Principal {
+            user_id: 1,
+            user_name: "u".into(),
+            key_prefix: "sk".into(),
+            key_id: Some(4),
+            is_admin: false,
+        }
+    }
+
+    /// Runs `fill` on a fresh accounting under `logging`, finishes it and
+    /// returns what the sink wrote.
+    async fn recorded(
+        logging: Logging,
+        fill: impl FnOnce(&mut Accounting),
+    ) -> Option<gproxy_storage::RequestLogDetail> {
+        let storage = gproxy_storage::Storage::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        storage.migrate().await.unwrap();
+        let (sink, handle) =
+            UsageSink::spawn(storage.clone(), gproxy_storage::UsageSinkConfig::default());
+        let mut accounting = Accounting::start(
+            sink,
+            &logging,
+            &principal(),
+            "req-1".into(),
+            "openai.chat".into(),
+            &http::Method::POST,
+            "/v1/chat/completions".into(),
+            Instant::now(),
+        );
+        fill(&mut accounting);
+        accounting.finish(Outcome {
+            status: 200,
+            usage: None,
+            error: None,
+            client_disconnected: false,
+        });
+        handle.shutdown(Duration::from_secs(5)).await;
+        storage.request_log_detail("req-1").await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn captures_redacted_headers_and_capped_bodies() {
+        let logging = Logging {
+            capture_bodies: true,
+            max_body_bytes: 8,
+            ..Logging::default()
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", "Bearer sk-secret".parse().unwrap());
+        headers.append("x-tag", "a".parse().unwrap());
+        headers.append("x-tag", "b".parse().unwrap());
+        let detail = recorded(logging.clone(), |a| {
+            a.capture_request(&logging, &headers, Some(&Bytes::from_static(b"0123456789")));
+            assert!(a.captures());
+            a.capture_response(b"abc");
+            a.capture_response(b"defghij");
+            a.attempt(AttemptStart::now(), "p", Some(3), AttemptEnd::answered(200));
+        })
+        .await
+        .unwrap();
+        assert_eq!(detail.log.log.key_id, Some(4));
+        let b = detail.bodies.unwrap();
+        assert_eq!(
+            b.request_headers,
+            serde_json::json!({"authorization": [REDACTED], "x-tag": ["a", "b"]})
+        );
+        assert_eq!(b.request_body.as_deref(), Some("01234567"));
+        assert!(b.request_truncated);
+        assert_eq!(b.response_body.as_deref(), Some("abcdefgh"));
+        assert!(b.response_truncated);
+        assert_eq!(detail.attempts.len(), 1);
+        assert_eq!(
+            (detail.attempts[0].attempt, detail.attempts[0].status),
+            (1, Some(200))
+        );
+    }
+
+    #[tokio::test]
+    async fn no_capture_by_default_and_no_row_when_not_recording() {
+        let detail = recorded(Logging::default(), |a| {
+            assert!(!a.captures());
+            a.capture_response(b"ignored");
+        })
+        .await
+        .unwrap();
+        assert!(detail.bodies.is_none());
+
+        let off = Logging {
+            record_requests: false,
+            capture_bodies: true,
+            ..Logging::default()
+        };
+        assert!(recorded(off, |a| assert!(!a.captures())).await.is_none());
+    }
+
+    #[test]
+    fn failed_attempts_are_classified_and_clipped() {
+        let end = AttemptEnd::failed(&GatewayError::UpstreamTimeout {
+            provider: "p".into(),
+            phase: "waiting for response headers",
+        });
+        assert_eq!((end.status, end.class), (None, Some("timeout")));
+        let end = AttemptEnd::failed(&GatewayError::UpstreamUnavailable {
+            provider: "p".into(),
+            message: "x".repeat(5000),
+        });
+        assert_eq!(end.class, Some("connect"));
+        assert_eq!(
+            end.error.map(|e| e.chars().count()),
+            Some(ATTEMPT_ERROR_MAX)
+        );
+        assert_eq!(clip("é".repeat(2000)).chars().count(), ATTEMPT_ERROR_MAX);
+    }
 }

@@ -88,6 +88,14 @@ impl ProxyBody {
         }
     }
 
+    /// The bytes of a complete body (`None` for a stream or an empty body).
+    pub fn as_full(&self) -> Option<&Bytes> {
+        match &self.kind {
+            Kind::Full(bytes) => bytes.as_ref(),
+            Kind::Stream(_) => None,
+        }
+    }
+
     /// An empty body.
     pub fn empty() -> Self {
         ProxyBody {
@@ -155,6 +163,9 @@ impl StreamBody {
                     if out.is_empty() {
                         continue;
                     }
+                    if let Some(accounting) = self.accounting.as_mut() {
+                        accounting.capture_response(&out);
+                    }
                     return Poll::Ready(Some(Ok(Frame::data(out))));
                 }
                 Poll::Ready(Some(Err(e))) => {
@@ -164,6 +175,9 @@ impl StreamBody {
                 }
                 Poll::Ready(None) => {
                     let tail = self.processor.finish();
+                    if let (Some(accounting), Some(tail)) = (self.accounting.as_mut(), &tail) {
+                        accounting.capture_response(tail);
+                    }
                     self.finish(None, false);
                     return Poll::Ready(tail.map(|t| Ok(Frame::data(t))));
                 }

@@ -15,8 +15,8 @@ use sha2::{Digest, Sha256};
 
 use crate::CoreError;
 use crate::config::{
-    CircuitBreakerConfig, ConfigError, FileConfig, LimitsConfig, TargetConfig, is_weighted,
-    validate_key, validate_proxy,
+    CircuitBreakerConfig, ConfigError, FileConfig, LimitsConfig, Logging, LoggingConfig,
+    TargetConfig, is_weighted, validate_key, validate_proxy,
 };
 use crate::model_route::{RouteTarget, Strategy};
 use crate::settings::{DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, Limits, Resilience, Settings};
@@ -63,6 +63,8 @@ const SETTING_PORT: &str = "port";
 pub const SETTING_PROXY: &str = "proxy";
 /// Settings key of `[limits]` (JSON).
 pub const SETTING_LIMITS: &str = "limits";
+/// Settings key of the `[logging]` section (JSON).
+pub const SETTING_LOGGING: &str = "logging";
 /// Settings key of `[circuit_breaker]` (JSON).
 pub const SETTING_CIRCUIT_BREAKER: &str = "circuit_breaker";
 
@@ -147,6 +149,21 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
             .map(|(c, _)| (*c).clone())
             .unwrap_or_default(),
     );
+    let stored_logging: LoggingConfig = stored
+        .get(SETTING_LOGGING)
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_default();
+    let file_logging = ledger.changed_setting(SETTING_LOGGING, file.logging.as_ref())?;
+    let logging = Logging::default().merged(&stored_logging).merged(
+        &file_logging
+            .as_ref()
+            .map(|(l, _)| (*l).clone())
+            .unwrap_or_default(),
+    );
+    let logging_json = serde_json::to_string(&logging.to_config())
+        .map_err(|e| CoreError::Invalid(format!("cannot store logging: {e}")))?;
+    storage.set_setting(SETTING_LOGGING, &logging_json).await?;
+
     let resilience_json = serde_json::to_string(&resilience.to_config())
         .map_err(|e| CoreError::Invalid(format!("cannot store circuit_breaker: {e}")))?;
     storage
@@ -172,6 +189,7 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
         (SETTING_LIMITS, file_limits.map(|(_, h)| h)),
         (SETTING_CIRCUIT_BREAKER, file_resilience.map(|(_, h)| h)),
         (SETTING_PROXY, file_proxy.map(|(_, h)| h)),
+        (SETTING_LOGGING, file_logging.map(|(_, h)| h)),
     ] {
         if let Some(hash) = applied {
             ledger.record(&storage, "setting", name, &hash).await?;
@@ -191,6 +209,7 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
             proxy,
             limits,
             resilience,
+            logging,
         },
         storage,
         registry,

@@ -12,11 +12,13 @@ use gproxy_provider::builtin::{VERTEX_KIND, VertexSettings};
 use serde::{Deserialize, Serialize};
 
 mod credentials;
+mod logging;
 mod resilience;
 mod routes;
 
 pub use credentials::{CredentialConfig, StoredCredential};
 pub use gproxy_credential::Strategy as CredentialStrategy;
+pub use logging::{Logging, LoggingConfig, MAX_BODY_BYTES_LIMIT, MAX_RETENTION_DAYS};
 pub use resilience::CircuitBreakerConfig;
 pub use routes::{RouteConfig, TargetConfig, WeightedTarget, is_weighted};
 
@@ -52,6 +54,8 @@ pub struct FileConfig {
     /// Retries, circuit breaker, degraded signal, test mode, shared state.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub circuit_breaker: Option<CircuitBreakerConfig>,
+    /// Request logs: recording, body capture, header redaction, retention.
+    pub logging: Option<LoggingConfig>,
     /// Providers to create or update, by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub providers: Vec<ProviderConfig>,
@@ -364,6 +368,11 @@ impl FileConfig {
         if let Some(cb) = &self.circuit_breaker {
             cb.validate()
                 .map_err(|(f, m)| (format!("circuit_breaker.{f}"), m))?;
+        }
+        if let Some(logging) = &self.logging {
+            logging
+                .validate()
+                .map_err(|(f, m)| (format!("logging.{f}"), m))?;
         }
         let mut names = HashSet::new();
         for (i, p) in self.providers.iter().enumerate() {

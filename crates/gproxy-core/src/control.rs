@@ -1,5 +1,5 @@
 //! Live reconfiguration: rebuilding this instance's snapshot and live
-//! settings (limits, retries and circuit breaker, egress proxy) from the
+//! settings (limits, retries and circuit breaker, egress proxy, logging) from the
 //! database, after an admin write here or a change announced by another
 //! instance. Runtime state (credential health, in-flight counts, circuits)
 //! survives: the snapshot keeps it by id, the settings swap leaves it alone.
@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use gproxy_provider::ProviderRegistry;
 use gproxy_storage::Storage;
 
-use crate::bootstrap::{SETTING_CIRCUIT_BREAKER, SETTING_LIMITS, SETTING_PROXY};
-use crate::config::{CircuitBreakerConfig, LimitsConfig};
+use crate::bootstrap::{SETTING_CIRCUIT_BREAKER, SETTING_LIMITS, SETTING_LOGGING, SETTING_PROXY};
+use crate::config::{CircuitBreakerConfig, LimitsConfig, Logging, LoggingConfig};
 use crate::settings::{Limits, Resilience};
 use crate::upstream::UpstreamConfig;
 use crate::{CoreError, Engine};
@@ -24,6 +24,8 @@ pub struct LiveSettings {
     pub resilience: Resilience,
     /// Egress proxy URL.
     pub proxy: Option<String>,
+    /// What the request log records.
+    pub logging: Logging,
 }
 
 impl LiveSettings {
@@ -32,6 +34,7 @@ impl LiveSettings {
     pub async fn load(storage: &Storage) -> Result<Self, CoreError> {
         let limits: LimitsConfig = read_json(storage, SETTING_LIMITS).await?;
         let cb: CircuitBreakerConfig = read_json(storage, SETTING_CIRCUIT_BREAKER).await?;
+        let logging: LoggingConfig = read_json(storage, SETTING_LOGGING).await?;
         let proxy = storage
             .get_setting(SETTING_PROXY)
             .await?
@@ -40,6 +43,7 @@ impl LiveSettings {
             limits: Limits::default().merged(&limits),
             resilience: Resilience::default().merged(&cb),
             proxy,
+            logging: Logging::default().merged(&logging),
         })
     }
 }
@@ -125,6 +129,7 @@ impl Control {
         resilience.backend = old.backend;
         self.engine.set_resilience(resilience);
         self.engine.set_limits(live.limits);
+        self.engine.set_logging(live.logging.clone());
         *applied = Some(live);
         Ok(())
     }

@@ -23,6 +23,7 @@ pub mod models;
 mod passthrough;
 pub mod probe;
 mod resilience;
+pub mod retention;
 pub mod settings;
 pub mod state;
 mod stream;
@@ -41,7 +42,7 @@ pub use error::{
 };
 pub use passthrough::PassthroughRequest;
 pub use resilience::SharedStatus;
-pub use settings::{Limits, Resilience, Settings, SharedBackend};
+pub use settings::{Limits, Logging, Resilience, Settings, SharedBackend};
 
 use std::sync::Arc;
 
@@ -49,8 +50,9 @@ use gproxy_credential::{LimiterStore, RedisStore};
 use gproxy_storage::{UsageSink, UsageSinkConfig, UsageSinkHandle};
 use upstream::{UpstreamClient, UpstreamConfig};
 
-/// Builds the engine from a finished bootstrap: the upstream client and the
-/// usage sink's writer task (which needs a running tokio runtime).
+/// Builds the engine from a finished bootstrap: the upstream client, the
+/// usage sink's writer task and the log retention task (both need a running
+/// tokio runtime).
 pub fn build_engine(boot: &Bootstrapped) -> Result<(Engine, UsageSinkHandle), CoreError> {
     let upstream = UpstreamClient::new(&UpstreamConfig::new(
         boot.settings.limits.connect_timeout,
@@ -92,6 +94,12 @@ pub fn build_engine(boot: &Bootstrapped) -> Result<(Engine, UsageSinkHandle), Co
     )?;
     let engine = Engine::new(boot.state.clone(), upstream, sink, boot.settings.limits)
         .with_resilience(resilience.clone(), shared)
-        .with_change_bus(Arc::new(bus));
+        .with_change_bus(Arc::new(bus))
+        .with_logging(boot.settings.logging.clone());
+    // Detached: it holds no state worth flushing and ends with the runtime.
+    drop(retention::spawn(
+        boot.storage.clone(),
+        engine.logging_handle(),
+    ));
     Ok((engine, handle))
 }

@@ -9,7 +9,7 @@ use std::time::Instant;
 use gproxy_protocol::Protocol;
 use http::{HeaderMap, Method, Request, Response};
 
-use crate::accounting::{Accounting, Outcome};
+use crate::accounting::{Accounting, AttemptEnd, AttemptStart, Outcome};
 use crate::body::ProxyBody;
 use crate::engine::NO_CREDENTIAL;
 use crate::headers::{
@@ -58,8 +58,10 @@ impl Engine {
         &self,
         req: PassthroughRequest,
     ) -> Result<Response<ProxyBody>, GatewayError> {
+        let logging = self.logging.load();
         let mut accounting = Accounting::start(
             self.sink.clone(),
+            &logging,
             &req.principal,
             req.request_id.clone(),
             "passthrough".to_owned(),
@@ -67,6 +69,9 @@ impl Engine {
             req.path.clone(),
             req.started,
         );
+        // The body streams through unread: only the headers are captured.
+        accounting.capture_request(&logging, &req.headers, None);
+        drop(logging);
         accounting.log_mut().provider = Some(req.provider.clone());
         if let Some(access) = &req.principal.access
             && !access.allows_provider(&req.provider)
@@ -175,7 +180,15 @@ impl Engine {
             GatewayError::BadRequest(format!("cannot forward to {}: {e}", req.upstream_path))
         })?;
 
-        let response = self.send_upstream(upstream_req, &req.provider).await?;
+        let start = AttemptStart::now();
+        let response = self.send_upstream(upstream_req, &req.provider).await;
+        let end = match &response {
+            Ok(r) => AttemptEnd::answered(r.status().as_u16()),
+            Err(e) => AttemptEnd::failed(e),
+        };
+        let credential_id = picked.as_ref().map(|c| c.id);
+        accounting.attempt(start, &req.provider, credential_id, end);
+        let response = response?;
         let (parts, incoming) = response.into_parts();
         let mut builder = Response::builder().status(parts.status);
         if let Some(h) = builder.headers_mut() {

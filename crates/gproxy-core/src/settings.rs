@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use gproxy_credential::CircuitConfig;
 
+pub use crate::config::Logging;
 use crate::config::{CircuitBreakerConfig, LimitsConfig};
 
 /// Default listen host.
@@ -238,6 +239,8 @@ pub struct Settings {
     pub limits: Limits,
     /// Retries, circuit breaker, degraded signal, test mode, shared state.
     pub resilience: Resilience,
+    /// Request logs: recording, body capture, redaction, retention.
+    pub logging: Logging,
 }
 
 impl Settings {

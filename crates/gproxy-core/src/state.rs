@@ -37,6 +37,8 @@ pub struct Principal {
     pub user_name: Arc<str>,
     /// The visible prefix of the key used.
     pub key_prefix: Arc<str>,
+    /// The user key's row id (`None` for the admin key).
+    pub key_id: Option<i64>,
     /// Whether the key is the admin key.
     pub is_admin: bool,
     /// The key's allow-lists (`None`: any provider and model).
@@ -231,6 +233,7 @@ impl Snapshot {
                     user_id: key.user_id,
                     user_name: name.clone(),
                     key_prefix: Arc::from(key.key_prefix.as_str()),
+                    key_id: Some(key.id),
                     is_admin: false,
                     access: KeyAccess::from_lists(key.allowed_providers, key.allowed_models)
                         .map(Arc::new),
@@ -256,6 +259,7 @@ impl Snapshot {
                     user_id: admin.id,
                     user_name: Arc::from(ADMIN_USER),
                     key_prefix: Arc::from(prefix.as_str()),
+                    key_id: None,
                     is_admin: true,
                     access: None,
                     expires_at_ms: None,

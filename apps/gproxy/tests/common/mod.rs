@@ -321,6 +321,22 @@ impl Gateway {
     }
 }
 
+impl Gateway {
+    /// The log row of one request id with its attempts and captured
+    /// bodies (waits for the usage sink to write it).
+    pub async fn detail_of(&self, request_id: &str) -> gproxy_storage::RequestLogDetail {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let storage = Storage::connect(&self.dsn()).await.unwrap();
+        loop {
+            if let Some(detail) = storage.request_log_detail(request_id).await.unwrap() {
+                return detail;
+            }
+            assert!(Instant::now() < deadline, "no log row for {request_id}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
 /// A body of `left` chunks of `size` bytes with no declared length.
 pub struct Chunked {
     pub left: usize,

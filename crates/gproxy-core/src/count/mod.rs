@@ -29,7 +29,7 @@ use http::response::Parts;
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use serde_json::{Map, Value, json};
 
-use crate::accounting::{Accounting, Outcome};
+use crate::accounting::{Accounting, AttemptEnd, AttemptStart, Outcome};
 use crate::body::ProxyBody;
 use crate::engine::{Operation, ProxyRequest, served_by, upstream_failure};
 use crate::headers::copy_response_headers;
@@ -79,8 +79,10 @@ impl Engine {
         &self,
         mut req: ProxyRequest,
     ) -> Result<Response<ProxyBody>, GatewayError> {
+        let logging = self.logging.load();
         let mut accounting = Accounting::start(
             self.sink.clone(),
+            &logging,
             &req.principal,
             std::mem::take(&mut req.request_id),
             log_protocol(req.route.protocol).to_owned(),
@@ -88,7 +90,18 @@ impl Engine {
             std::mem::take(&mut req.path),
             req.started,
         );
+        accounting.capture_request(&logging, &req.headers, Some(&req.body));
+        drop(logging);
         let result = self.count(&req, &mut accounting).await;
+        match &result {
+            Ok(response) => {
+                if let Some(body) = response.body().as_full() {
+                    accounting.capture_response(body);
+                }
+            }
+            Err(GatewayError::Upstream(failure)) => accounting.capture_response(&failure.body),
+            Err(_) => {}
+        }
         let (status, error) = match &result {
             Ok(response) => (response.status().as_u16(), None),
             Err(e) => (e.status().as_u16(), Some(e.log_message())),
@@ -231,11 +244,24 @@ impl Engine {
                 body,
             )
             .await?;
-        let response = self.send_upstream(upstream_req, name).await?;
+        let start = AttemptStart::now();
+        let credential_id = picked.as_ref().map(|c| c.id);
+        let response = match self.send_upstream(upstream_req, name).await {
+            Ok(response) => response,
+            Err(e) => {
+                accounting.attempt(start, name, credential_id, AttemptEnd::failed(&e));
+                return Err(e);
+            }
+        };
         let (parts, incoming) = response.into_parts();
         accounting.first_byte();
-        let body = self.read_body(incoming, name).await?;
-        Ok((parts, body))
+        let body = self.read_body(incoming, name).await;
+        let end = match &body {
+            Ok(_) => AttemptEnd::answered(parts.status.as_u16()),
+            Err(e) => AttemptEnd::failed(e),
+        };
+        accounting.attempt(start, name, credential_id, end);
+        Ok((parts, body?))
     }
 
     /// Counts locally, on a blocking thread (the first count builds the

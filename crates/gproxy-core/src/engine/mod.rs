@@ -15,6 +15,8 @@ mod retry;
 use std::sync::Arc;
 use std::time::Instant;
 
+use arc_swap::ArcSwap;
+
 use bytes::Bytes;
 use gproxy_credential::{Credential, LimiterStore};
 use gproxy_protocol::Protocol;
@@ -28,7 +30,7 @@ use crate::accounting::{Accounting, Outcome};
 use crate::body::{ProxyBody, StreamWatch};
 use crate::models::{self, ModelCatalog, ModelListing};
 use crate::resilience::ResilienceState;
-use crate::settings::{Limits, Resilience};
+use crate::settings::{Limits, Logging, Resilience};
 use crate::state::{Principal, StateHandle};
 use crate::stream::StreamProcessor;
 use crate::tokens::TokenCache;
@@ -142,6 +144,8 @@ pub struct Engine {
     pub(crate) limits: arc_swap::ArcSwap<Limits>,
     pub(crate) resilience: Arc<ResilienceState>,
     pub(crate) change_bus: Option<Arc<crate::sync::ChangeBus>>,
+    /// The logging settings, changed live by [`Engine::set_logging`].
+    pub(crate) logging: Arc<ArcSwap<Logging>>,
 }
 
 /// The credential of a keyless provider with none configured.
@@ -164,7 +168,32 @@ impl Engine {
             limits: arc_swap::ArcSwap::from_pointee(limits),
             resilience: Arc::new(ResilienceState::new(Resilience::default(), None)),
             change_bus: None,
+            logging: Arc::new(ArcSwap::from_pointee(Logging::default())),
         }
+    }
+
+    /// This engine with `logging` in force.
+    pub fn with_logging(self, logging: Logging) -> Self {
+        self.logging.store(Arc::new(logging));
+        self
+    }
+
+    /// The logging settings in force.
+    pub fn logging(&self) -> Arc<Logging> {
+        self.logging.load_full()
+    }
+
+    /// Puts `logging` in force for every request that starts from now on
+    /// (the caller persists it: settings key
+    /// [`crate::bootstrap::SETTING_LOGGING`]).
+    pub fn set_logging(&self, logging: Logging) {
+        self.logging.store(Arc::new(logging));
+    }
+
+    /// The shared pointer to the live logging settings (for background
+    /// tasks such as retention).
+    pub fn logging_handle(&self) -> Arc<ArcSwap<Logging>> {
+        self.logging.clone()
     }
 
     /// This engine with `settings` for retries and the circuit breaker, and
@@ -257,8 +286,10 @@ impl Engine {
     /// either way the request's log row is recorded.
     pub async fn proxy(&self, mut req: ProxyRequest) -> Result<Response<ProxyBody>, GatewayError> {
         // The id and the path are only needed for the log row: move them.
+        let logging = self.logging.load();
         let mut accounting = Accounting::start(
             self.sink.clone(),
+            &logging,
             &req.principal,
             std::mem::take(&mut req.request_id),
             req.route.protocol.as_str().to_owned(),
@@ -266,6 +297,8 @@ impl Engine {
             std::mem::take(&mut req.path),
             req.started,
         );
+        accounting.capture_request(&logging, &req.headers, Some(&req.body));
+        drop(logging);
         match self.dispatch(&req, &mut accounting).await {
             Ok(Dispatched::Stream {
                 response,
@@ -285,6 +318,11 @@ impl Engine {
                 Ok(response.map(|()| body))
             }
             Ok(Dispatched::Full(response, usage)) => {
+                if accounting.captures()
+                    && let Some(body) = response.body().as_full()
+                {
+                    accounting.capture_response(body);
+                }
                 accounting.finish(Outcome {
                     status: response.status().as_u16(),
                     usage,
@@ -294,6 +332,9 @@ impl Engine {
                 Ok(response)
             }
             Err(e) => {
+                if let GatewayError::Upstream(failure) = &e {
+                    accounting.capture_response(&failure.body);
+                }
                 accounting.finish(Outcome {
                     status: e.status().as_u16(),
                     usage: None,

@@ -23,7 +23,7 @@ use super::dispatch::{Attempt, FailedAnswer, Served};
 use super::plan::Plan;
 use super::{Engine, ProxyRequest};
 use crate::GatewayError;
-use crate::accounting::Accounting;
+use crate::accounting::{Accounting, AttemptEnd, AttemptStart};
 
 /// The request header that asks for test behaviour (when enabled).
 pub const TEST_MODE_HEADER: &str = "x-llm-proxy-test-mode";
@@ -201,19 +201,26 @@ impl Engine {
                     ));
                 }
             };
-            accounting.log_mut().credential_id = lease.as_ref().map(|l| l.id);
+            let credential_id = lease.as_ref().map(|l| l.id);
+            accounting.log_mut().credential_id = credential_id;
             let synthetic = test_mode == TestMode::ForceTransientRecover && attempts == 0;
             attempts += 1;
+            let start = AttemptStart::now();
             let outcome = if synthetic {
                 Attempt::Unreachable(GatewayError::UpstreamUnavailable {
                     provider: name.to_owned(),
                     message: "transient failure forced by test mode".into(),
                 })
             } else {
-                self.attempt(req, plan, lease.as_deref(), accounting)
-                    .await
-                    .map_err(|e| (Kind::Other, e))?
+                match self.attempt(req, plan, lease.as_deref(), accounting).await {
+                    Ok(outcome) => outcome,
+                    Err(e) => {
+                        accounting.attempt(start, name, credential_id, AttemptEnd::failed(&e));
+                        return Err((Kind::Other, e));
+                    }
+                }
             };
+            accounting.attempt(start, name, credential_id, attempt_end(&outcome, synthetic));
             let reason = match outcome {
                 Attempt::Answered(response) => {
                     if let Some(lease) = &lease {
@@ -326,6 +333,31 @@ impl Engine {
             provider: plan.provider.name.clone(),
             reason,
             signal: self.resilience.settings().signal().to_owned(),
+        }
+    }
+}
+
+/// How an attempt ended, for its attempt row: the status, the provider's
+/// classification of an error answer, or why no answer came.
+fn attempt_end(outcome: &Attempt, synthetic: bool) -> AttemptEnd {
+    match outcome {
+        Attempt::Answered(response) => AttemptEnd::answered(response.status().as_u16()),
+        Attempt::Failed(answer) => AttemptEnd {
+            status: Some(answer.status.as_u16()),
+            class: Some(match answer.class {
+                FailureClass::Auth => "auth",
+                FailureClass::RateLimit { .. } => "rate_limit",
+                FailureClass::Degraded => "degraded",
+                FailureClass::Client => "client",
+            }),
+            error: Some(describe(answer)),
+        },
+        Attempt::Unreachable(e) => {
+            let mut end = AttemptEnd::failed(e);
+            if synthetic {
+                end.class = Some("test_mode");
+            }
+            end
         }
     }
 }
