@@ -1,7 +1,9 @@
 //! Start-up: merge the configuration (CLI > ENV > config file > database >
-//! defaults), persist the merge, apply the config file, seed the built-in
-//! providers, apply the model routes, make sure an admin key exists, and
-//! build the first snapshot.
+//! defaults), persist the merge, apply the config file's entries that are
+//! new or changed since it last applied them (so admin edits survive a
+//! restart), seed the built-in providers, apply the model routes, make sure
+//! an admin key exists, and build the first snapshot. The same apply code
+//! serves config imports ([`crate::export`]).
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
