@@ -1,5 +1,6 @@
 //! The admin API through the real binary: every resource, live apply on
 //! the next request, bad input with field paths, write-only secrets.
+#![cfg(test)] // lets clippy see helpers as test code (unwrap/expect allowed)
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! CORS on the proxy routes through the real binary: preflights answered
 //! without a key, allowed origins decorated, others not, the admin API
 //! never, and the policy changed live through the admin API.
+#![cfg(test)] // lets clippy see helpers as test code (unwrap/expect allowed)
 
 mod common;
 
