@@ -46,7 +46,7 @@ struct Cli {
     /// Admin key; generated and printed once when none exists anywhere
     #[arg(long, env = "GPROXY_ADMIN_KEY", hide_env_values = true)]
     admin_key: Option<String>,
-    /// Declarative config file (TOML), applied at every start
+    /// Declarative config file (TOML); entries new or changed since the last start are applied
     #[arg(long, env = "GPROXY_CONFIG")]
     config: Option<PathBuf>,
     /// Egress proxy for upstream calls: http://host:port or socks5://host:port
@@ -113,7 +113,26 @@ async fn run(cli: Cli) -> Result<(), String> {
     }
     tracing::info!(%local, "serving");
 
-    let router = Arc::new(Router::new(Arc::new(engine)));
+    let engine = Arc::new(engine);
+    let control = Arc::new(gproxy_core::control::Control::new(
+        boot.storage.clone(),
+        boot.registry.clone(),
+        engine.clone(),
+    ));
+    control.init().await.map_err(|e| e.to_string())?;
+    // Changes other instances make (through the shared database) are
+    // served here too: the same reload as after a local admin write
+    // (snapshot and live settings). The watcher stops when dropped.
+    let _watcher = engine
+        .change_bus()
+        .map(|bus| bus.spawn_watcher(control.reloader()));
+    let admin = gproxy_admin::AdminApi::for_instance(
+        boot.storage.clone(),
+        boot.registry.clone(),
+        engine.clone(),
+        control,
+    );
+    let router = Arc::new(Router::new(engine).with_admin(admin));
     gproxy_router::serve(listener, router, shutdown_signal()).await;
     tracing::info!("shutting down: flushing usage records");
     sink.shutdown(SINK_FLUSH_DEADLINE).await;

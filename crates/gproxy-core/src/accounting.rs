@@ -324,6 +324,8 @@ mod tests {
             key_prefix: "sk".into(),
             key_id: Some(4),
             is_admin: false,
+            access: None,
+            expires_at_ms: None,
         }
     }
 

@@ -11,6 +11,7 @@ use gproxy_provider::ProviderRegistry;
 use gproxy_storage::{NewCredential, NewModelRoute, NewProvider, Storage};
 use rand::Rng;
 use rand::distr::Alphanumeric;
+use sha2::{Digest, Sha256};
 
 use crate::CoreError;
 use crate::config::{
@@ -58,11 +59,14 @@ pub struct Bootstrapped {
 
 const SETTING_HOST: &str = "host";
 const SETTING_PORT: &str = "port";
-const SETTING_PROXY: &str = "proxy";
-const SETTING_LIMITS: &str = "limits";
-/// Settings key of the `[logging]` section (JSON).
+/// Settings key of the egress proxy URL (empty: none).
+pub const SETTING_PROXY: &str = "proxy";
+/// Settings key of `[limits]` (JSON).
+pub const SETTING_LIMITS: &str = "limits";
+/// Settings key of `[circuit_breaker]` (JSON).
+pub const SETTING_CIRCUIT_BREAKER: &str = "circuit_breaker";
+/// Settings key of `[logging]` (JSON).
 pub const SETTING_LOGGING: &str = "logging";
-const SETTING_CIRCUIT_BREAKER: &str = "circuit_breaker";
 
 /// Runs start-up. See the module docs for the order of precedence.
 pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
@@ -111,38 +115,54 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
         .or(file.port)
         .or_else(|| stored.get(SETTING_PORT).and_then(|p| p.parse().ok()))
         .unwrap_or(DEFAULT_PORT);
+    // Config-file entries apply when new or changed since last applied
+    // (see docs/configuration.md, "Config file and admin edits").
+    let ledger = ApplyMode::Changed(&stored);
+    let file_proxy = ledger.changed_setting(SETTING_PROXY, file.proxy.as_ref())?;
     let proxy = args
         .proxy
         .clone()
-        .or_else(|| file.proxy.clone())
+        .or_else(|| file_proxy.as_ref().map(|(p, _)| (*p).clone()))
         .or_else(|| stored.get(SETTING_PROXY).cloned())
         .filter(|p| !p.is_empty());
     let stored_limits: LimitsConfig = stored
         .get(SETTING_LIMITS)
         .and_then(|l| serde_json::from_str(l).ok())
         .unwrap_or_default();
-    let limits = Limits::default()
-        .merged(&stored_limits)
-        .merged(&file.limits.clone().unwrap_or_default());
+    let file_limits = ledger.changed_setting(SETTING_LIMITS, file.limits.as_ref())?;
+    let limits = Limits::default().merged(&stored_limits).merged(
+        &file_limits
+            .as_ref()
+            .map(|(l, _)| (*l).clone())
+            .unwrap_or_default(),
+    );
 
     let stored_resilience: CircuitBreakerConfig = stored
         .get(SETTING_CIRCUIT_BREAKER)
         .and_then(|l| serde_json::from_str(l).ok())
         .unwrap_or_default();
-    let resilience = Resilience::default()
-        .merged(&stored_resilience)
-        .merged(&file.circuit_breaker.clone().unwrap_or_default());
+    let file_resilience =
+        ledger.changed_setting(SETTING_CIRCUIT_BREAKER, file.circuit_breaker.as_ref())?;
+    let resilience = Resilience::default().merged(&stored_resilience).merged(
+        &file_resilience
+            .as_ref()
+            .map(|(c, _)| (*c).clone())
+            .unwrap_or_default(),
+    );
     let stored_logging: LoggingConfig = stored
         .get(SETTING_LOGGING)
         .and_then(|l| serde_json::from_str(l).ok())
         .unwrap_or_default();
-    let logging = Logging::default()
-        .merged(&stored_logging)
-        .merged(&file.logging.clone().unwrap_or_default());
+    let file_logging = ledger.changed_setting(SETTING_LOGGING, file.logging.as_ref())?;
+    let logging = Logging::default().merged(&stored_logging).merged(
+        &file_logging
+            .as_ref()
+            .map(|(l, _)| (*l).clone())
+            .unwrap_or_default(),
+    );
     let logging_json = serde_json::to_string(&logging.to_config())
         .map_err(|e| CoreError::Invalid(format!("cannot store logging: {e}")))?;
     storage.set_setting(SETTING_LOGGING, &logging_json).await?;
-
     let resilience_json = serde_json::to_string(&resilience.to_config())
         .map_err(|e| CoreError::Invalid(format!("cannot store circuit_breaker: {e}")))?;
     storage
@@ -164,10 +184,19 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
     )
     .await?;
 
+    for (name, applied) in [
+        (SETTING_LIMITS, file_limits.map(|(_, h)| h)),
+        (SETTING_CIRCUIT_BREAKER, file_resilience.map(|(_, h)| h)),
+        (SETTING_PROXY, file_proxy.map(|(_, h)| h)),
+        (SETTING_LOGGING, file_logging.map(|(_, h)| h)),
+    ] {
+        if let Some(hash) = applied {
+            ledger.record(&storage, "setting", name, &hash).await?;
+        }
+    }
+
     let registry = ProviderRegistry::builtin();
-    apply_file(&storage, &registry, &file, &config_path).await?;
-    seed_builtins(&storage, &registry).await?;
-    apply_routes(&storage, &file, &config_path).await?;
+    apply_entities(&storage, &registry, &file, &config_path, &ledger).await?;
 
     let snapshot = Snapshot::load(&storage, &registry).await?;
     Ok(Bootstrapped {
@@ -192,7 +221,8 @@ fn default_dsn(data_dir: &Path) -> String {
     format!("sqlite://{}", data_dir.join("gproxy.db").display())
 }
 
-fn limits_to_config(l: &Limits) -> LimitsConfig {
+/// `l` in the config file's form, every field set.
+pub fn limits_to_config(l: &Limits) -> LimitsConfig {
     LimitsConfig {
         max_body_bytes: Some(l.max_body_bytes as u64),
         max_response_bytes: Some(l.max_response_bytes as u64),
@@ -240,12 +270,126 @@ async fn ensure_admin_key(
     Ok(Some(key))
 }
 
-/// Upserts the config file's providers, credentials, users and keys.
-async fn apply_file(
+/// Settings-key prefix of the hashes of config-file entries as last
+/// applied: `config_applied:<kind>:<name>`.
+pub const CONFIG_APPLIED_PREFIX: &str = "config_applied:";
+
+/// What applying a config document did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ApplyReport {
+    /// Providers created or updated.
+    pub providers: usize,
+    /// Credentials created or updated.
+    pub credentials: usize,
+    /// Users created or updated.
+    pub users: usize,
+    /// User keys created or updated.
+    pub keys: usize,
+    /// Model routes created or updated.
+    pub routes: usize,
+    /// Entries left alone because the config file has not changed them
+    /// since it last applied them (`provider openai`).
+    pub unchanged: Vec<String>,
+    /// Settings sections stored (`limits`, `circuit_breaker`, `proxy`;
+    /// imports only).
+    pub settings: Vec<String>,
+}
+
+/// Which entries of a config document to apply.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ApplyMode<'a> {
+    /// Every entry (an import).
+    All,
+    /// Entries that are new or changed since the config file last applied
+    /// them, given the stored settings (start-up); applied entries'
+    /// hashes are recorded.
+    Changed(&'a HashMap<String, String>),
+}
+
+impl ApplyMode<'_> {
+    /// Whether entry `kind`/`name` with content `hash` is to be applied.
+    /// A changed entry is logged: its values replace what an admin may
+    /// have edited since.
+    fn wants(&self, kind: &str, name: &str, hash: &str) -> bool {
+        let ApplyMode::Changed(stored) = self else {
+            return true;
+        };
+        match stored.get(&format!("{CONFIG_APPLIED_PREFIX}{kind}:{name}")) {
+            Some(applied) if applied == hash => false,
+            Some(_) => {
+                tracing::warn!(
+                    "config file changed {kind} `{name}`: its values replace the stored ones"
+                );
+                true
+            }
+            None => true,
+        }
+    }
+
+    /// `value` with its hash when it is to be applied (given, and new or
+    /// changed since last applied).
+    fn changed_setting<'v, T: serde::Serialize>(
+        &self,
+        name: &str,
+        value: Option<&'v T>,
+    ) -> Result<Option<(&'v T, String)>, CoreError> {
+        let Some(value) = value else {
+            return Ok(None);
+        };
+        let hash = entry_hash(value)?;
+        Ok(self.wants("setting", name, &hash).then_some((value, hash)))
+    }
+
+    /// Records that entry `kind`/`name` was applied with content `hash`.
+    async fn record(
+        &self,
+        storage: &Storage,
+        kind: &str,
+        name: &str,
+        hash: &str,
+    ) -> Result<(), CoreError> {
+        if let ApplyMode::Changed(_) = self {
+            storage
+                .set_setting(&format!("{CONFIG_APPLIED_PREFIX}{kind}:{name}"), hash)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Hex SHA-256 of an entry's JSON form.
+fn entry_hash(value: &impl serde::Serialize) -> Result<String, CoreError> {
+    let json = serde_json::to_vec(value)
+        .map_err(|e| CoreError::Invalid(format!("cannot hash a config entry: {e}")))?;
+    Ok(hex::encode(Sha256::digest(&json)))
+}
+
+/// Applies a config document's providers (with credentials), users (with
+/// keys) and model routes, seeding the built-in providers before the
+/// routes (which may name them). Errors name the field in `path`.
+pub(crate) async fn apply_entities(
     storage: &Storage,
     registry: &ProviderRegistry,
     file: &FileConfig,
     path: &Path,
+    mode: &ApplyMode<'_>,
+) -> Result<ApplyReport, CoreError> {
+    let mut report = ApplyReport::default();
+    apply_providers(storage, registry, file, path, mode, &mut report).await?;
+    apply_users(storage, file, mode, &mut report).await?;
+    seed_builtins(storage, registry).await?;
+    apply_routes(storage, file, path, mode, &mut report).await?;
+    Ok(report)
+}
+
+/// Upserts the document's providers and their credentials.
+async fn apply_providers(
+    storage: &Storage,
+    registry: &ProviderRegistry,
+    file: &FileConfig,
+    path: &Path,
+    mode: &ApplyMode<'_>,
+    report: &mut ApplyReport,
 ) -> Result<(), CoreError> {
     let existing: HashMap<String, gproxy_storage::ProviderRow> = storage
         .list_providers()
@@ -280,6 +424,23 @@ async fn apply_file(
                 ),
             }
             .into());
+        }
+        let mut credentials = Vec::with_capacity(p.credentials.len());
+        for (j, c) in p.credentials.iter().enumerate() {
+            credentials.push(
+                c.stored(&kind)
+                    .map_err(|(field, message)| ConfigError::Field {
+                        path: path.to_owned(),
+                        field: format!("providers[{i}].credentials[{j}].{field}"),
+                        message,
+                    })?,
+            );
+        }
+        let secrets: Vec<&serde_json::Value> = credentials.iter().map(|c| &c.secret).collect();
+        let hash = entry_hash(&serde_json::json!({ "entry": p, "secrets": secrets }))?;
+        if !mode.wants("provider", &p.name, &hash) {
+            report.unchanged.push(format!("provider {}", p.name));
+            continue;
         }
         let before = existing.get(&p.name);
         // A custom provider's settings come from the file; other kinds keep
@@ -318,41 +479,67 @@ async fn apply_file(
                 ),
             })
             .await?;
-        for (j, c) in p.credentials.iter().enumerate() {
-            let credential = c
-                .credential()
-                .map_err(|(field, message)| ConfigError::Field {
-                    path: path.to_owned(),
-                    field: format!("providers[{i}].credentials[{j}].{field}"),
-                    message,
-                })?;
-            let name = c.name_for(&credential);
+        report.providers += 1;
+        for (c, stored) in p.credentials.iter().zip(credentials) {
             storage
                 .upsert_credential(&NewCredential {
                     provider_id: row.id,
-                    name,
-                    kind: credential.kind().to_owned(),
-                    secret: credential.to_secret_json(),
+                    name: stored.name,
+                    kind: stored.kind,
+                    secret: stored.secret,
                     enabled: c.enabled.unwrap_or(true),
                     weight: c.weight.unwrap_or(1),
                 })
                 .await?;
+            report.credentials += 1;
         }
-    }
-    for u in &file.users {
-        let user = storage.upsert_user(&u.name).await?;
-        for key in &u.keys {
-            storage
-                .upsert_user_key(user.id, &hex::encode(hash_key(key)), &key_prefix(key))
-                .await?;
-        }
+        mode.record(storage, "provider", &p.name, &hash).await?;
     }
     Ok(())
 }
 
-/// Upserts the config file's model routes, by model name. Every target must
+/// Upserts the document's users and their keys (plaintext or hashed).
+async fn apply_users(
+    storage: &Storage,
+    file: &FileConfig,
+    mode: &ApplyMode<'_>,
+    report: &mut ApplyReport,
+) -> Result<(), CoreError> {
+    for u in &file.users {
+        let hash = entry_hash(u)?;
+        if !mode.wants("user", &u.name, &hash) {
+            report.unchanged.push(format!("user {}", u.name));
+            continue;
+        }
+        let user = storage.upsert_user(&u.name).await?;
+        report.users += 1;
+        let hashed = u
+            .keys
+            .iter()
+            .map(|key| (hex::encode(hash_key(key)), key_prefix(key)))
+            .chain(
+                u.key_hashes
+                    .iter()
+                    .map(|k| (k.sha256.clone(), k.prefix.clone())),
+            );
+        for (key_hash, prefix) in hashed {
+            storage.upsert_user_key(user.id, &key_hash, &prefix).await?;
+            report.keys += 1;
+        }
+        mode.record(storage, "user", &u.name, &hash).await?;
+    }
+    Ok(())
+}
+
+/// Upserts the document's model routes, by model name. Every target must
 /// name a provider that exists (configured, stored or built-in).
-async fn apply_routes(storage: &Storage, file: &FileConfig, path: &Path) -> Result<(), CoreError> {
+async fn apply_routes(
+    storage: &Storage,
+    file: &FileConfig,
+    path: &Path,
+    mode: &ApplyMode<'_>,
+    report: &mut ApplyReport,
+) -> Result<(), CoreError> {
     if file.routes.is_empty() {
         return Ok(());
     }
@@ -394,6 +581,11 @@ async fn apply_routes(storage: &Storage, file: &FileConfig, path: &Path) -> Resu
                 weight: t.weight(),
             });
         }
+        let hash = entry_hash(r)?;
+        if !mode.wants("route", &r.model, &hash) {
+            report.unchanged.push(format!("route {}", r.model));
+            continue;
+        }
         let strategy = if is_weighted(&r.targets) {
             Strategy::Weighted
         } else {
@@ -409,6 +601,8 @@ async fn apply_routes(storage: &Storage, file: &FileConfig, path: &Path) -> Resu
                 enabled: true,
             })
             .await?;
+        report.routes += 1;
+        mode.record(storage, "route", &r.model, &hash).await?;
     }
     Ok(())
 }

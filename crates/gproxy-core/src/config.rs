@@ -9,14 +9,14 @@ use gproxy_provider::builtin::custom::{
     CUSTOM_KIND, CountTokens, CustomAuth, CustomProvider, CustomSettings,
 };
 use gproxy_provider::builtin::{VERTEX_KIND, VertexSettings};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 mod credentials;
 mod logging;
 mod resilience;
 mod routes;
 
-pub use credentials::CredentialConfig;
+pub use credentials::{CredentialConfig, StoredCredential};
 pub use gproxy_credential::Strategy as CredentialStrategy;
 pub use logging::{Logging, LoggingConfig, MAX_BODY_BYTES_LIMIT, MAX_RETENTION_DAYS};
 pub use resilience::CircuitBreakerConfig;
@@ -27,98 +27,124 @@ const RESERVED_NAMES: &[&str] = &["v1", "v1beta", "admin", "health", "metrics", 
 
 /// The config file as written. Every field is optional; what is absent comes
 /// from the environment, the database or the defaults.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     /// Listen address (`--host`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
     /// Listen port (`--port`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
     /// Data directory (`--data-dir`); holds the SQLite file by default.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
     /// Database DSN (`--dsn`): `sqlite://...`, `postgres://...`, `mysql://...`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub dsn: Option<String>,
     /// Admin key (`--admin-key`). Stored only as a hash.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub admin_key: Option<String>,
     /// Egress proxy for upstream calls (`--proxy`): `http://` or `socks5://`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub proxy: Option<String>,
     /// Size limits and timeouts.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub limits: Option<LimitsConfig>,
     /// Retries, circuit breaker, degraded signal, test mode, shared state.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub circuit_breaker: Option<CircuitBreakerConfig>,
     /// Request logs: recording, body capture, header redaction, retention.
     pub logging: Option<LoggingConfig>,
     /// Providers to create or update, by name.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub providers: Vec<ProviderConfig>,
     /// Users and their keys to create, by name.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub users: Vec<UserConfig>,
     /// Model routes (aliases) to create or update, by model name.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub routes: Vec<RouteConfig>,
 }
 
 /// `[limits]`: every limit has a number; absent ones keep their default.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
     /// Largest accepted request body in bytes (413 beyond). Default 32 MiB.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_body_bytes: Option<u64>,
     /// Largest buffered (non-stream) upstream response in bytes. Default 64 MiB.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_response_bytes: Option<u64>,
     /// Largest request body streamed through on passthrough routes. Default 512 MiB.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_passthrough_body_bytes: Option<u64>,
     /// Upstream TCP connect timeout in seconds. Default 10.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub connect_timeout_secs: Option<u64>,
     /// Time allowed until upstream response headers arrive, in seconds. Default 300.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub first_byte_timeout_secs: Option<u64>,
     /// Longest silence between two upstream body chunks, in seconds. Default 120.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub stream_idle_timeout_secs: Option<u64>,
 }
 
 /// `[[providers]]`: one upstream provider.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderConfig {
     /// Unique name; the route prefix (`/{name}/v1/...`) and the model prefix
     /// (`name/model`) on aggregate routes.
     pub name: String,
     /// Provider kind; defaults to `name` when `name` is a built-in kind.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
     /// Base URL, same convention as the vendor SDK's base URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
     /// Whether the provider serves requests. Default true.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
     /// `custom` only, required there: the protocol the upstream speaks
     /// (`openai_chat`, `openai_responses`, `claude`, `gemini`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub protocol: Option<Protocol>,
     /// `custom` only: request-body paths set to `null` just before
     /// dispatch (see `gproxy_protocol::json_mask` for the path forms).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub json_param_mask: Option<Vec<String>>,
     /// `custom` only: extra headers sent upstream on every request.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub headers: Option<BTreeMap<String, String>>,
     /// `custom` only: the models this provider serves; absent or empty
     /// means any model.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub models: Option<Vec<String>>,
     /// `custom` only: where token counts come from (`upstream`, the
     /// default, or `local`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub count_tokens: Option<CountTokens>,
     /// `custom` only: how the credential is sent (`bearer`, `x-api-key`,
     /// `x-goog-api-key`, `none`); default: the protocol's usual form.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub auth: Option<CustomAuth>,
     /// `vertex` only: the Google Cloud project; default: each service
     /// account's `project_id`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
     /// `vertex` only: the location (`us-central1`, the default,
     /// `europe-west4`, `global`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
     /// How a request picks one of the credentials: `round_robin` (the
     /// default), `weighted` (by each credential's `weight`) or
     /// `least_in_flight`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub credential_strategy: Option<CredentialStrategy>,
     /// Credentials to create or update, by name.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub credentials: Vec<CredentialConfig>,
 }
 
@@ -219,14 +245,30 @@ impl ProviderConfig {
 }
 
 /// `[[users]]`: a user and the keys they call the gateway with.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct UserConfig {
     /// Unique user name.
     pub name: String,
     /// Keys (stored only as SHA-256 hash plus a short visible prefix).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub keys: Vec<String>,
+    /// Keys known only by their hash (written by a config export, so an
+    /// import keeps them working without anyone knowing the keys).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_hashes: Vec<KeyHashConfig>,
+}
+
+/// `{ sha256, prefix }`: a user key known only by its hash.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct KeyHashConfig {
+    /// SHA-256 of the key, 64 lowercase hex digits.
+    pub sha256: String,
+    /// The key's short visible prefix (for display only), at most 8
+    /// characters.
+    #[serde(default)]
+    pub prefix: String,
 }
 
 /// A config file that cannot be used. The message names the file and the
@@ -300,7 +342,9 @@ impl FileConfig {
         Ok(config)
     }
 
-    fn validate(&self) -> Result<(), (String, String)> {
+    /// Checks every value; the error names the field's path
+    /// (`providers[0].base_url`) and what is wrong with it.
+    pub fn validate(&self) -> Result<(), (String, String)> {
         if let Some(proxy) = &self.proxy {
             validate_proxy(proxy).map_err(|m| ("proxy".to_owned(), m))?;
         }
@@ -373,11 +417,34 @@ impl FileConfig {
             }
             for (j, k) in u.keys.iter().enumerate() {
                 validate_key(k).map_err(|m| (format!("users[{i}].keys[{j}]"), m))?;
-                if !keys.insert(k.as_str()) {
+                if !keys.insert(hex::encode(crate::state::hash_key(k))) {
                     return Err((
                         format!("users[{i}].keys[{j}]"),
                         "the same key is listed twice".into(),
                     ));
+                }
+            }
+            for (j, k) in u.key_hashes.iter().enumerate() {
+                let at = |f: &str| format!("users[{i}].key_hashes[{j}].{f}");
+                if k.sha256.len() != 64
+                    || !k
+                        .sha256
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                {
+                    return Err((
+                        at("sha256"),
+                        "must be 64 lowercase hex digits (a SHA-256)".into(),
+                    ));
+                }
+                if k.prefix.chars().count() > 8 || !k.prefix.bytes().all(|b| b.is_ascii_graphic()) {
+                    return Err((
+                        at("prefix"),
+                        "must be at most 8 visible ASCII characters".into(),
+                    ));
+                }
+                if !keys.insert(k.sha256.clone()) {
+                    return Err((at("sha256"), "the same key is listed twice".into()));
                 }
             }
         }
@@ -452,7 +519,9 @@ fn expand_str(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, S
     Ok(out)
 }
 
-pub(crate) fn validate_name(name: &str) -> Result<(), String> {
+/// Checks a provider, credential or user name: 1 to 64 lowercase letters,
+/// digits, `-`, `_` and `.`.
+pub fn validate_name(name: &str) -> Result<(), String> {
     if name.is_empty() || name.len() > 64 {
         return Err("must be 1 to 64 characters".into());
     }

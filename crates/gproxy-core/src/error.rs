@@ -61,6 +61,9 @@ pub enum GatewayError {
     /// Missing or unknown key.
     #[error("{0}")]
     Unauthorized(String),
+    /// The key may not use this provider or model (403).
+    #[error("{0}")]
+    Forbidden(String),
     /// Malformed request.
     #[error("{0}")]
     BadRequest(String),
@@ -143,6 +146,7 @@ impl GatewayError {
     pub fn status(&self) -> StatusCode {
         match self {
             GatewayError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            GatewayError::Forbidden(_) => StatusCode::FORBIDDEN,
             GatewayError::BadRequest(_) => StatusCode::BAD_REQUEST,
             GatewayError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             GatewayError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -162,6 +166,7 @@ impl GatewayError {
     pub fn source(&self) -> ErrorSource {
         match self {
             GatewayError::Unauthorized(_)
+            | GatewayError::Forbidden(_)
             | GatewayError::BadRequest(_)
             | GatewayError::PayloadTooLarge { .. }
             | GatewayError::NotFound(_) => ErrorSource::Client,

@@ -64,6 +64,8 @@ pub struct HealthReport {
     pub providers: Vec<ProviderHealth>,
     /// Where circuits and cooldowns live and whether it is reachable.
     pub shared_state: SharedStatus,
+    /// Change propagation across instances (`None` without a change bus).
+    pub config_sync: Option<crate::sync::SyncStatus>,
 }
 
 fn rfc3339(ms: u64) -> Option<String> {
@@ -120,6 +122,7 @@ impl Engine {
         HealthReport {
             providers: out,
             shared_state: self.resilience.status(),
+            config_sync: self.change_bus.as_ref().map(|bus| bus.status()),
         }
     }
 

@@ -5,24 +5,29 @@
 //! Nothing here knows HTTP routing: the router turns a request into a
 //! [`ProxyRequest`] and renders a [`GatewayError`] in the client's shape.
 
+pub mod access;
 mod accounting;
 pub mod body;
 pub mod bootstrap;
 pub mod config;
+pub mod control;
 mod conversion;
 pub mod count;
 mod engine;
 mod error;
+pub mod export;
 mod headers;
 pub mod health;
 pub mod model_route;
 pub mod models;
 mod passthrough;
+pub mod probe;
 mod resilience;
 pub mod retention;
 pub mod settings;
 pub mod state;
 mod stream;
+pub mod sync;
 mod tokens;
 pub mod upstream;
 
@@ -75,8 +80,21 @@ pub fn build_engine(boot: &Bootstrapped) -> Result<(Engine, UsageSinkHandle), Co
             Some(store)
         }
     };
+    let redis = match &resilience.backend {
+        SharedBackend::Memory => None,
+        SharedBackend::Redis { url, prefix } => Some(sync::RedisTarget {
+            url: url.clone(),
+            prefix: prefix.clone(),
+        }),
+    };
+    let bus = sync::ChangeBus::new(
+        boot.storage.clone(),
+        redis.as_ref(),
+        sync::SyncConfig::default(),
+    )?;
     let engine = Engine::new(boot.state.clone(), upstream, sink, boot.settings.limits)
         .with_resilience(resilience.clone(), shared)
+        .with_change_bus(Arc::new(bus))
         .with_logging(boot.settings.logging.clone());
     // Detached: it holds no state worth flushing and ends with the runtime.
     drop(retention::spawn(

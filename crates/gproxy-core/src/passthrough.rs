@@ -73,6 +73,21 @@ impl Engine {
         accounting.capture_request(&logging, &req.headers, None);
         drop(logging);
         accounting.log_mut().provider = Some(req.provider.clone());
+        if let Some(access) = &req.principal.access
+            && !access.allows_provider(&req.provider)
+        {
+            let err = GatewayError::Forbidden(format!(
+                "this API key may not use provider `{}`",
+                req.provider
+            ));
+            accounting.finish(Outcome {
+                status: err.status().as_u16(),
+                usage: None,
+                error: Some(err.log_message()),
+                client_disconnected: false,
+            });
+            return Err(err);
+        }
         match self.forward(req, &mut accounting).await {
             Ok((response, incoming)) => {
                 let status = response.status().as_u16();
@@ -81,7 +96,7 @@ impl Engine {
                 let body = ProxyBody::stream(
                     incoming,
                     processor,
-                    self.limits.stream_idle_timeout,
+                    self.limits().stream_idle_timeout,
                     accounting,
                     status,
                     None,

@@ -31,7 +31,7 @@ pub struct SharedStatus {
 /// Settings plus the shared store.
 #[derive(Debug)]
 pub(crate) struct ResilienceState {
-    pub(crate) settings: Resilience,
+    settings: arc_swap::ArcSwap<Resilience>,
     shared: Option<Arc<dyn LimiterStore>>,
     shared_ok: AtomicBool,
     /// While the store is failing, when it may be asked again (epoch ms).
@@ -47,12 +47,23 @@ pub(crate) const SHARED_RETRY_INTERVAL_MS: u64 = 5_000;
 impl ResilienceState {
     pub(crate) fn new(settings: Resilience, shared: Option<Arc<dyn LimiterStore>>) -> Self {
         ResilienceState {
-            settings,
+            settings: arc_swap::ArcSwap::from_pointee(settings),
             shared,
             shared_ok: AtomicBool::new(true),
             retry_at: AtomicU64::new(0),
             last_error: Mutex::new(None),
         }
+    }
+
+    /// The settings in force (read once per use; do not hold across an await).
+    pub(crate) fn settings(&self) -> Arc<Resilience> {
+        self.settings.load_full()
+    }
+
+    /// Replaces the settings (live reconfiguration). The shared store stays:
+    /// a new backend or Redis URL takes a restart.
+    pub(crate) fn set_settings(&self, settings: Resilience) {
+        self.settings.store(Arc::new(settings));
     }
 
     fn ok(&self) {
@@ -90,7 +101,8 @@ impl ResilienceState {
 
     /// Whether a request may go to `provider` now.
     pub(crate) async fn admit(&self, provider: &ProviderRuntime) -> Admission {
-        let cfg = &self.settings.circuit;
+        let circuit = self.settings.load().circuit;
+        let cfg = &circuit;
         if !cfg.enabled {
             return Admission::Allowed;
         }
@@ -116,7 +128,8 @@ impl ResilienceState {
         event: CircuitEvent,
         shared: bool,
     ) -> Recorded {
-        let cfg = &self.settings.circuit;
+        let circuit = self.settings.load().circuit;
+        let cfg = &circuit;
         let now = now_ms();
         let local = provider.circuit.record(event, now, cfg);
         if let (true, Some(store)) = (shared, self.store()) {
@@ -134,7 +147,7 @@ impl ResilienceState {
     /// Records a failure from a context that cannot wait (a stream that
     /// broke mid-way): locally now, in the shared store in the background.
     pub(crate) fn record_failure_detached(self: &Arc<Self>, provider: &Arc<ProviderRuntime>) {
-        let cfg = self.settings.circuit;
+        let cfg = self.settings.load().circuit;
         provider
             .circuit
             .record(CircuitEvent::Failure, now_ms(), &cfg);
@@ -154,7 +167,8 @@ impl ResilienceState {
 
     /// The circuit of `provider` (shared when reachable).
     pub(crate) async fn view(&self, provider: &ProviderRuntime) -> CircuitView {
-        let cfg = &self.settings.circuit;
+        let circuit = self.settings.load().circuit;
+        let cfg = &circuit;
         let now = now_ms();
         if let Some(store) = self.store() {
             match store.view(&provider.name, now, cfg).await {

@@ -14,12 +14,17 @@ use gproxy_storage::Storage;
 use sha2::{Digest, Sha256};
 
 use crate::CoreError;
+use crate::access::KeyAccess;
 use crate::model_route::{ModelRoute, RouteTarget, Strategy};
 
 /// Settings key holding the admin key's SHA-256 (hex).
 pub const ADMIN_KEY_HASH: &str = "admin_key_hash";
 /// Settings key holding the admin key's visible prefix.
 pub const ADMIN_KEY_PREFIX: &str = "admin_key_prefix";
+/// The scope of a user key that calls the proxy routes.
+pub const KEY_SCOPE_PROXY: &str = "proxy";
+/// The scope of a personal admin token (admin API only).
+pub const KEY_SCOPE_ADMIN: &str = "admin";
 /// Name of the user the admin key authenticates as.
 pub const ADMIN_USER: &str = "admin";
 
@@ -36,6 +41,10 @@ pub struct Principal {
     pub key_id: Option<i64>,
     /// Whether the key is the admin key.
     pub is_admin: bool,
+    /// The key's allow-lists (`None`: any provider and model).
+    pub access: Option<Arc<KeyAccess>>,
+    /// When the key stops working, in epoch milliseconds.
+    pub expires_at_ms: Option<i64>,
 }
 
 /// A configured provider, ready for the hot path.
@@ -206,7 +215,11 @@ impl Snapshot {
             .into_iter()
             .map(|u| (u.id, (Arc::from(u.name.as_str()), u.enabled)))
             .collect();
-        for key in user_keys.into_iter().filter(|k| k.enabled) {
+        // Personal admin tokens (scope `admin`) never authenticate proxy calls.
+        for key in user_keys
+            .into_iter()
+            .filter(|k| k.enabled && k.scope == KEY_SCOPE_PROXY)
+        {
             let Some((name, true)) = names.get(&key.user_id) else {
                 continue;
             };
@@ -222,6 +235,9 @@ impl Snapshot {
                     key_prefix: Arc::from(key.key_prefix.as_str()),
                     key_id: Some(key.id),
                     is_admin: false,
+                    access: KeyAccess::from_lists(key.allowed_providers, key.allowed_models)
+                        .map(Arc::new),
+                    expires_at_ms: key.expires_at.map(|at| at.timestamp_millis()),
                 }),
             );
         }
@@ -245,6 +261,8 @@ impl Snapshot {
                     key_prefix: Arc::from(prefix.as_str()),
                     key_id: None,
                     is_admin: true,
+                    access: None,
+                    expires_at_ms: None,
                 }),
             );
         }

@@ -156,12 +156,42 @@ impl http_body::Body for UpstreamBody {
 /// The shared client. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct UpstreamClient {
-    client: Client<HttpsConnector<Egress>, UpstreamBody>,
+    /// Swapped whole when the egress proxy or connect timeout changes;
+    /// every clone of this handle sees the new client at once.
+    client: Arc<arc_swap::ArcSwap<HyperClient>>,
 }
+
+type HyperClient = Client<HttpsConnector<Egress>, UpstreamBody>;
 
 impl UpstreamClient {
     /// Builds the client.
     pub fn new(config: &UpstreamConfig) -> Result<Self, CoreError> {
+        Ok(UpstreamClient {
+            client: Arc::new(arc_swap::ArcSwap::from_pointee(build_client(config)?)),
+        })
+    }
+
+    /// Rebuilds the client for `config`; requests in flight finish on the
+    /// old one, new requests take the new one.
+    pub fn reconfigure(&self, config: &UpstreamConfig) -> Result<(), CoreError> {
+        self.client.store(Arc::new(build_client(config)?));
+        Ok(())
+    }
+
+    /// Sends a request; resolves when the response headers arrive.
+    pub async fn send(
+        &self,
+        request: Request<UpstreamBody>,
+    ) -> Result<Response<Incoming>, hyper_util::client::legacy::Error> {
+        // The response future owns what it needs: the guard is not held
+        // across the await.
+        let pending = self.client.load().request(request);
+        pending.await
+    }
+}
+
+fn build_client(config: &UpstreamConfig) -> Result<HyperClient, CoreError> {
+    {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
@@ -188,19 +218,10 @@ impl UpstreamClient {
             .enable_http1()
             .enable_http2()
             .wrap_connector(egress);
-        let client = Client::builder(TokioExecutor::new())
+        Ok(Client::builder(TokioExecutor::new())
             .pool_idle_timeout(config.pool_idle_timeout)
             .pool_max_idle_per_host(config.pool_max_idle_per_host)
-            .build(https);
-        Ok(UpstreamClient { client })
-    }
-
-    /// Sends a request; resolves when the response headers arrive.
-    pub async fn send(
-        &self,
-        request: Request<UpstreamBody>,
-    ) -> Result<Response<Incoming>, hyper_util::client::legacy::Error> {
-        self.client.request(request).await
+            .build(https))
     }
 }
 

@@ -284,3 +284,154 @@ async fn circuit_breaker_settings_merge_and_persist() {
         }
     );
 }
+
+/// The config file vs admin edits: an entry the file has not changed since
+/// it was last applied is not applied again, so an edit made in the
+/// database (as the admin API does) survives a restart; an entry changed in
+/// the file replaces the stored values.
+#[tokio::test]
+async fn an_unchanged_config_entry_keeps_an_admin_edit_and_a_changed_one_replaces_it() {
+    use gproxy_storage::{NewModelRoute, NewProvider};
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = |base: &str| {
+        format!(
+            r#"
+[limits]
+max_body_bytes = 1000
+
+[[providers]]
+name = "openai"
+base_url = "{base}"
+[[providers.credentials]]
+name = "k1"
+api_key = "sk-one-1234"
+
+[[users]]
+name = "alice"
+keys = ["sk-alice-0001"]
+
+[[routes]]
+model = "smart"
+targets = ["openai/gpt-4o"]
+"#
+        )
+    };
+    let first = file("http://127.0.0.1:1/v1");
+    let boot = bootstrap(args(dir.path(), Some(&first))).await.unwrap();
+    let storage = boot.storage.clone();
+    let applied = storage
+        .get_setting("config_applied:provider:openai")
+        .await
+        .unwrap()
+        .expect("the applied entry's hash is stored");
+    assert_eq!(applied.len(), 64);
+    for key in ["user:alice", "route:smart", "setting:limits"] {
+        assert!(
+            storage
+                .get_setting(&format!("config_applied:{key}"))
+                .await
+                .unwrap()
+                .is_some(),
+            "{key}"
+        );
+    }
+    // An admin edits the provider, the route and the limits.
+    storage
+        .upsert_provider(&NewProvider {
+            name: "openai".into(),
+            kind: "openai".into(),
+            base_url: Some("http://127.0.0.1:9/edited".into()),
+            settings: serde_json::json!({}),
+            enabled: false,
+            credential_strategy: "least_in_flight".into(),
+        })
+        .await
+        .unwrap();
+    storage
+        .upsert_model_route(&NewModelRoute {
+            name: "smart".into(),
+            strategy: "ordered".into(),
+            targets: serde_json::json!([{"provider": "claude", "model": "claude-edited", "weight": 1}]),
+            enabled: true,
+        })
+        .await
+        .unwrap();
+    storage
+        .set_setting("limits", r#"{"max_body_bytes":2000}"#)
+        .await
+        .unwrap();
+    drop(boot);
+
+    // The same file again: every edit survives.
+    let boot = bootstrap(args(dir.path(), Some(&first))).await.unwrap();
+    {
+        let snapshot = boot.state.load();
+        let openai = &snapshot.providers["openai"];
+        assert_eq!(openai.base_url, "http://127.0.0.1:9/edited");
+        assert!(!openai.enabled);
+        assert_eq!(snapshot.routes["smart"].targets[0].model, "claude-edited");
+        assert_eq!(boot.settings.limits.max_body_bytes, 2000);
+        assert!(snapshot.authenticate("sk-alice-0001").is_some());
+    }
+    drop(boot);
+
+    // The provider changes in the file: its values replace the edit; the
+    // unchanged route keeps its edit.
+    let second = file("http://127.0.0.1:2/v1");
+    let boot = bootstrap(args(dir.path(), Some(&second))).await.unwrap();
+    let snapshot = boot.state.load();
+    let openai = &snapshot.providers["openai"];
+    assert_eq!(openai.base_url, "http://127.0.0.1:2/v1");
+    assert_eq!(snapshot.routes["smart"].targets[0].model, "claude-edited");
+    assert_eq!(boot.settings.limits.max_body_bytes, 2000);
+    assert_ne!(
+        boot.storage
+            .get_setting("config_applied:provider:openai")
+            .await
+            .unwrap(),
+        Some(applied),
+        "the new hash is recorded"
+    );
+}
+
+#[tokio::test]
+async fn sealed_credentials_and_key_hashes_are_validated_with_exact_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let hash = "0".repeat(64);
+    for (file, field) in [
+        (
+            "[[providers]]\nname = \"openai\"\n[[providers.credentials]]\nsealed = \"v1:abc\"\n".to_owned(),
+            "providers[0].credentials[0].name",
+        ),
+        (
+            "[[providers]]\nname = \"openai\"\n[[providers.credentials]]\nname = \"k\"\nsealed = \"v1:abc\"\napi_key = \"sk-x-1234\"\n".to_owned(),
+            "providers[0].credentials[0].api_key",
+        ),
+        (
+            "[[providers]]\nname = \"openai\"\n[[providers.credentials]]\nname = \"k\"\nsealed = \"v1:abc\"\nkind = \"magic\"\n".to_owned(),
+            "providers[0].credentials[0].kind",
+        ),
+        (
+            "[[providers]]\nname = \"openai\"\n[[providers.credentials]]\napi_key = \"sk-x-1234\"\nkind = \"api_key\"\n".to_owned(),
+            "providers[0].credentials[0].kind",
+        ),
+        (
+            "[[users]]\nname = \"bob\"\nkey_hashes = [{ sha256 = \"xyz\" }]\n".to_owned(),
+            "users[0].key_hashes[0].sha256",
+        ),
+        (
+            format!("[[users]]\nname = \"bob\"\nkey_hashes = [{{ sha256 = \"{hash}\", prefix = \"much-too-long\" }}]\n"),
+            "users[0].key_hashes[0].prefix",
+        ),
+        (
+            format!("[[users]]\nname = \"bob\"\nkey_hashes = [{{ sha256 = \"{hash}\" }}, {{ sha256 = \"{hash}\" }}]\n"),
+            "users[0].key_hashes[1].sha256",
+        ),
+    ] {
+        match bootstrap(args(dir.path(), Some(&file))).await {
+            Err(CoreError::Config(ConfigError::Field { field: f, .. })) => assert_eq!(f, field),
+            other => panic!("expected a field error for {field}, got {other:?}"),
+        }
+    }
+}

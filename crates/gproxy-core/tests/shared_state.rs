@@ -17,32 +17,15 @@ use gproxy_core::config::CircuitBreakerConfig;
 use gproxy_core::{
     Engine, GatewayError, Operation, ProxyRequest, ProxyRoute, StartupArgs, bootstrap, build_engine,
 };
-use gproxy_credential::{LimiterStore, MemoryStore, RedisStore};
+use gproxy_credential::{LimiterStore, MemoryStore};
+
+mod common;
+use common::redis_url;
 use gproxy_protocol::Protocol;
 use gproxy_testkit::{Fault, MockUpstream};
 use http::{HeaderMap, Method};
 
 const ALICE: &str = "sk-alice-0123456789abcdef";
-
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true"))
-}
-
-/// The Redis URL, or `None` (test skipped) outside CI.
-async fn redis_url(test: &str) -> Option<String> {
-    let Ok(url) = std::env::var("GPROXY_TEST_REDIS") else {
-        assert!(!ci(), "CI=true but GPROXY_TEST_REDIS is not set");
-        println!("skipped: {test}: GPROXY_TEST_REDIS is not set");
-        return None;
-    };
-    let store = RedisStore::new(&url, "gproxy-test-ping:").unwrap();
-    if let Err(e) = store.connect().await {
-        assert!(!ci(), "CI=true but Redis at {url} is unreachable: {e}");
-        println!("skipped: {test}: Redis at {url} is unreachable: {e}");
-        return None;
-    }
-    Some(url)
-}
 
 fn unique_prefix(test: &str) -> String {
     let nanos = std::time::SystemTime::now()

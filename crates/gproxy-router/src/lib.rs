@@ -36,12 +36,22 @@ pub const TEST_MODE_QUERY: &str = "llm_proxy_test_mode";
 #[derive(Debug)]
 pub struct Router {
     engine: Arc<Engine>,
+    admin: Option<gproxy_admin::AdminApi>,
 }
 
 impl Router {
-    /// A router over `engine`.
+    /// A router over `engine`, without the admin API.
     pub fn new(engine: Arc<Engine>) -> Self {
-        Router { engine }
+        Router {
+            engine,
+            admin: None,
+        }
+    }
+
+    /// This router serving the admin API under `/admin/api/`.
+    pub fn with_admin(mut self, admin: gproxy_admin::AdminApi) -> Self {
+        self.admin = Some(admin);
+        self
     }
 
     /// The engine.
@@ -55,9 +65,23 @@ impl Router {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        self.handle_from(req, None).await
+    }
+
+    /// [`Router::handle`] for a request from `peer` (recorded by the admin
+    /// API's audit log).
+    pub async fn handle_from<B>(
+        &self,
+        req: Request<B>,
+        peer: Option<std::net::IpAddr>,
+    ) -> Result<Response<ProxyBody>, Infallible>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let started = Instant::now();
         let request_id = request_id(req.headers());
-        let mut response = self.route(req, &request_id, started).await;
+        let mut response = self.route(req, &request_id, started, peer).await;
         if let Ok(value) = HeaderValue::from_str(&request_id) {
             response.headers_mut().insert(REQUEST_ID, value);
         }
@@ -69,6 +93,7 @@ impl Router {
         req: Request<B>,
         request_id: &str,
         started: Instant,
+        peer: Option<std::net::IpAddr>,
     ) -> Response<ProxyBody>
     where
         B: http_body::Body<Data = Bytes> + Send + 'static,
@@ -88,6 +113,7 @@ impl Router {
                 }
                 return render::health(&self.engine).await;
             }
+            Route::AdminApi(rest) => return self.admin_api(req, rest, query, peer).await,
             Route::AdminEnableCredential(id) => {
                 return self.enable_credential(&req, id, query.as_deref()).await;
             }
@@ -175,6 +201,51 @@ impl Router {
 }
 
 impl Router {
+    /// `/admin/api/...`: reads the body (bounded) and hands the call over.
+    async fn admin_api<B>(
+        &self,
+        req: Request<B>,
+        rest: String,
+        query: Option<String>,
+        peer: Option<std::net::IpAddr>,
+    ) -> Response<ProxyBody>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let Some(admin) = &self.admin else {
+            return render::plain_error(
+                Protocol::OpenAiChat,
+                StatusCode::NOT_FOUND,
+                "the admin API is not enabled on this router",
+            );
+        };
+        let (parts, body) = req.into_parts();
+        let body = match read_body(&parts.headers, body, gproxy_admin::MAX_ADMIN_BODY_BYTES).await {
+            Ok(b) => b,
+            Err(e) => {
+                let err = match e {
+                    GatewayError::PayloadTooLarge { limit } => gproxy_admin::ApiError::too_large(
+                        format!("request body exceeds the limit of {limit} bytes"),
+                    ),
+                    other => gproxy_admin::ApiError::bad_request(other.to_string()),
+                };
+                return gproxy_admin::request::render(Err(err)).map(ProxyBody::full);
+            }
+        };
+        let response = admin
+            .handle(gproxy_admin::AdminRequest {
+                method: parts.method,
+                path: rest,
+                query,
+                headers: parts.headers,
+                body,
+                client_ip: peer,
+            })
+            .await;
+        response.map(ProxyBody::full)
+    }
+
     /// `POST /admin/credentials/{id}/enable`: the admin key only.
     async fn enable_credential<B>(
         &self,

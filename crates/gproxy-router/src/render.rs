@@ -64,6 +64,7 @@ pub(crate) fn error(protocol: Protocol, err: GatewayError) -> Response<ProxyBody
             response
         }
         GatewayError::Unauthorized(_)
+        | GatewayError::Forbidden(_)
         | GatewayError::BadRequest(_)
         | GatewayError::PayloadTooLarge { .. }
         | GatewayError::NotFound(_)
@@ -109,6 +110,7 @@ pub(crate) async fn health(engine: &Engine) -> Response<ProxyBody> {
         "version": env!("CARGO_PKG_VERSION"),
         "providers": report.providers,
         "shared_state": report.shared_state,
+        "config_sync": report.config_sync,
         "usage_sink": {
             "written": stats.written(),
             "dropped": stats.dropped(),

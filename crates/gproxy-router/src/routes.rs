@@ -13,6 +13,8 @@ pub enum Route {
     Health,
     /// `POST /admin/credentials/{id}/enable` (admin key only).
     AdminEnableCredential(i64),
+    /// `/admin/api/...`: the admin API (the path after `/admin/api`).
+    AdminApi(String),
     /// A proxied API call.
     Proxy(ProxyRoute),
     /// Any other path under `/{provider}/...`, forwarded as is.
@@ -39,6 +41,12 @@ pub enum Route {
 pub fn match_route(path: &str, query: Option<&str>) -> Route {
     if path == "/health" {
         return Route::Health;
+    }
+    if let Some(rest) = path.strip_prefix("/admin/api") {
+        if rest.is_empty() || rest.starts_with('/') {
+            let rest = if rest.is_empty() { "/" } else { rest };
+            return Route::AdminApi(rest.to_owned());
+        }
     }
     if let Some(rest) = path.strip_prefix("/admin/") {
         return match rest

@@ -44,9 +44,10 @@ pub async fn serve(listener: TcpListener, router: Arc<Router>, shutdown: impl Fu
                 };
                 let _ = stream.set_nodelay(true);
                 let router = router.clone();
+                let ip = peer.ip();
                 let service = service_fn(move |req| {
                     let router = router.clone();
-                    async move { router.handle(req).await }
+                    async move { router.handle_from(req, Some(ip)).await }
                 });
                 let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
                 let conn = graceful.watch(conn);

@@ -35,6 +35,12 @@ pub enum StorageError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A row with the same unique value exists already.
+    #[error("{what} already exists")]
+    Conflict {
+        /// What collided, e.g. `user \`alice\``.
+        what: String,
+    },
 }
 
 impl StorageError {
@@ -43,6 +49,15 @@ impl StorageError {
         Self::InvalidValue {
             field,
             reason: reason.into(),
+        }
+    }
+
+    /// `err` as a [`StorageError::Conflict`] naming `what` when it is a
+    /// unique-constraint violation, otherwise as [`StorageError::Db`].
+    pub(crate) fn conflict_or(err: DbErr, what: impl FnOnce() -> String) -> Self {
+        match err.sql_err() {
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => Self::Conflict { what: what() },
+            _ => Self::Db(err),
         }
     }
 

@@ -11,10 +11,11 @@ pub mod migration;
 mod repo;
 mod sink;
 mod storage;
+pub mod testing;
 
 pub use error::{StorageError, redact_dsn};
 pub use repo::audit::{AuditPage, AuditQuery, AuditRow, NewAudit};
-pub use repo::credentials::{CredentialRow, NewCredential};
+pub use repo::credentials::{CredentialPatch, CredentialRow, NewCredential};
 pub use repo::log_query::{LogPage, LogQuery, MAX_PAGE};
 pub use repo::model_routes::{ModelRouteRow, NewModelRoute};
 pub use repo::providers::{NewProvider, ProviderRow};
@@ -22,8 +23,9 @@ pub use repo::request_detail::{
     ATTEMPT_ERROR_MAX, AttemptRecord, CapturedBodies, RequestLogDetail,
 };
 pub use repo::request_logs::{RequestLog, RequestLogRow};
+pub use repo::sessions::SessionRow;
 pub use repo::usage::{LATENCY_BOUNDS_MS, TimeBucket, UsageGroup, UsageQuery, UsageRow};
-pub use repo::users::{UserKeyRow, UserRow};
+pub use repo::users::{NewUser, NewUserKey, UserKeyPatch, UserKeyRow, UserPatch, UserRow};
 pub use sink::{SinkStats, UsageSink, UsageSinkConfig, UsageSinkHandle};
 pub use storage::Storage;
 

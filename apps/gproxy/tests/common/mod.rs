@@ -237,6 +237,28 @@ impl Gateway {
         self.send(req, body.to_string()).await
     }
 
+    /// Calls the admin API (`path` after `/admin/api`) with `auth` as the
+    /// bearer credential (or none), a JSON body when given.
+    pub async fn api(
+        &self,
+        method: &str,
+        path: &str,
+        auth: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> Reply {
+        let mut req = self.request(method, &format!("/admin/api{path}"));
+        if let Some(key) = auth {
+            req = req.header("authorization", format!("Bearer {key}"));
+        }
+        match body {
+            Some(b) => {
+                req = req.header("content-type", "application/json");
+                self.send(req, b.to_string()).await
+            }
+            None => self.send(req, Bytes::new()).await,
+        }
+    }
+
     /// Sends and returns the response with its body unread.
     pub async fn open(
         &self,
@@ -336,4 +358,35 @@ impl http_body::Body for Chunked {
             vec![b' '; self.size],
         )))))
     }
+}
+
+use gproxy_storage::testing::ci;
+
+/// The Redis URL from `GPROXY_TEST_REDIS`, or `None` (skipped) when unset
+/// or unreachable (a failure under `CI=true`).
+pub async fn redis_url(test: &str) -> Option<String> {
+    let Ok(url) = std::env::var("GPROXY_TEST_REDIS") else {
+        assert!(!ci(), "CI=true but GPROXY_TEST_REDIS is not set");
+        println!("skipped: {test}: GPROXY_TEST_REDIS is not set");
+        return None;
+    };
+    let ping = async {
+        let client = redis::Client::open(url.as_str()).ok()?;
+        let mut conn = client.get_multiplexed_async_connection().await.ok()?;
+        redis::cmd("PING")
+            .query_async::<String>(&mut conn)
+            .await
+            .ok()
+    };
+    if tokio::time::timeout(Duration::from_secs(2), ping)
+        .await
+        .ok()
+        .flatten()
+        .is_none()
+    {
+        assert!(!ci(), "CI=true but Redis at {url} is unreachable");
+        println!("skipped: {test}: Redis at {url} is unreachable");
+        return None;
+    }
+    Some(url)
 }

@@ -6,37 +6,49 @@
 use serde::{Deserialize, Serialize};
 
 /// `[circuit_breaker]` as written.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CircuitBreakerConfig {
     /// Whether the circuit breaker acts. Default true.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
     /// Terminal failures within the window that open a provider's circuit. Default 5.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub failure_threshold: Option<u32>,
     /// The failure window, in seconds. Default 120.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub window_seconds: Option<u64>,
     /// How long an open circuit fails fast before one probe, in seconds. Default 300.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cooldown_seconds: Option<u64>,
     /// Retries after transient failures (5xx, 529, timeouts, connection
     /// errors) per request. Default 2.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_transient_retries: Option<u32>,
     /// Retries on another credential after rate limits per request. Default 2.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_rate_limit_retries: Option<u32>,
     /// How long global rate limits must persist before they count as
     /// degraded, in seconds. Default 60.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub global_rate_limit_escalation_window: Option<u64>,
     /// The marker put in degraded error messages; empty means
     /// `[LLM_PROXY_PROVIDER_DEGRADED]`. Default empty.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub degraded_signal: Option<String>,
     /// Whether the `X-LLM-Proxy-Test-Mode` header (or `llm_proxy_test_mode`
     /// query parameter) is honoured. Default false.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub test_mode_enabled: Option<bool>,
     /// Where circuits and cooldowns live: `memory` (default) or `redis`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub backend: Option<String>,
     /// The Redis URL for `backend = "redis"`. Default `redis://127.0.0.1:6379`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub redis_url: Option<String>,
     /// Prefix of every Redis key, so several deployments can share one
     /// Redis. Default `gproxy:`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub redis_key_prefix: Option<String>,
 }
 

@@ -4,13 +4,13 @@
 
 use std::collections::HashSet;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::validate_name;
 
 /// `[[routes]]`: a model name clients may ask for on aggregate routes,
 /// resolved to one of its targets.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
     /// The model name clients send (unique, no `/`).
@@ -21,7 +21,8 @@ pub struct RouteConfig {
 }
 
 /// One target of a model route.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
 pub enum TargetConfig {
     /// `"provider/model"`.
     Plain(String),
@@ -30,7 +31,7 @@ pub enum TargetConfig {
 }
 
 /// `{ target, weight }`.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct WeightedTarget {
     /// `provider/model`.

@@ -59,7 +59,8 @@ impl Engine {
         req: &ProxyRequest,
         accounting: &mut Accounting,
     ) -> Result<Dispatched, GatewayError> {
-        let test_mode = super::retry::TestMode::of(req, self.resilience.settings.test_mode_enabled);
+        let test_mode =
+            super::retry::TestMode::of(req, self.resilience.settings().test_mode_enabled);
         let mut tried: Vec<(String, String)> = Vec::new();
         let mut last: Option<GatewayError> = None;
         loop {
@@ -356,8 +357,11 @@ impl Engine {
         request: Request<UpstreamBody>,
         provider: &str,
     ) -> Result<Response<Incoming>, GatewayError> {
-        match tokio::time::timeout(self.limits.first_byte_timeout, self.upstream.send(request))
-            .await
+        match tokio::time::timeout(
+            self.limits().first_byte_timeout,
+            self.upstream.send(request),
+        )
+        .await
         {
             Err(_) => Err(GatewayError::UpstreamTimeout {
                 provider: provider.to_owned(),
@@ -365,7 +369,7 @@ impl Engine {
             }),
             // Only a streamed (passthrough) body has a limit to go over.
             Ok(Err(e)) if body_over_limit(&e) => Err(GatewayError::PayloadTooLarge {
-                limit: self.limits.max_passthrough_body_bytes,
+                limit: self.limits().max_passthrough_body_bytes,
             }),
             Ok(Err(e)) => Err(GatewayError::UpstreamUnavailable {
                 provider: provider.to_owned(),
@@ -387,7 +391,8 @@ impl Engine {
         let mut buf = Vec::new();
         loop {
             let frame =
-                match tokio::time::timeout(self.limits.stream_idle_timeout, incoming.frame()).await
+                match tokio::time::timeout(self.limits().stream_idle_timeout, incoming.frame())
+                    .await
                 {
                     Err(_) => {
                         return Err(GatewayError::UpstreamTimeout {
@@ -406,12 +411,12 @@ impl Engine {
                 };
             if let Ok(data) = frame.into_data() {
                 let held = first.as_ref().map_or(buf.len(), Bytes::len);
-                if held + data.len() > self.limits.max_response_bytes {
+                if held + data.len() > self.limits().max_response_bytes {
                     return Err(GatewayError::UpstreamInvalid {
                         provider: provider.to_owned(),
                         message: format!(
                             "response body exceeds the limit of {} bytes",
-                            self.limits.max_response_bytes
+                            self.limits().max_response_bytes
                         ),
                     });
                 }

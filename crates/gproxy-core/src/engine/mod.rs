@@ -141,8 +141,9 @@ pub struct Engine {
     pub(crate) models: ModelCatalog,
     pub(crate) tokens: TokenCache,
     pub(crate) sink: UsageSink,
-    pub(crate) limits: Limits,
+    pub(crate) limits: arc_swap::ArcSwap<Limits>,
     pub(crate) resilience: Arc<ResilienceState>,
+    pub(crate) change_bus: Option<Arc<crate::sync::ChangeBus>>,
     /// The logging settings, changed live by [`Engine::set_logging`].
     pub(crate) logging: Arc<ArcSwap<Logging>>,
 }
@@ -164,8 +165,9 @@ impl Engine {
             tokens: TokenCache::new(upstream.clone()),
             upstream,
             sink,
-            limits,
+            limits: arc_swap::ArcSwap::from_pointee(limits),
             resilience: Arc::new(ResilienceState::new(Resilience::default(), None)),
+            change_bus: None,
             logging: Arc::new(ArcSwap::from_pointee(Logging::default())),
         }
     }
@@ -205,9 +207,26 @@ impl Engine {
         self
     }
 
+    /// This engine announcing and watching changes through `bus`.
+    pub fn with_change_bus(mut self, bus: Arc<crate::sync::ChangeBus>) -> Self {
+        self.change_bus = Some(bus);
+        self
+    }
+
+    /// The change bus: call [`crate::sync::ChangeBus::publish`] after every
+    /// accepted write.
+    pub fn change_bus(&self) -> Option<&Arc<crate::sync::ChangeBus>> {
+        self.change_bus.as_ref()
+    }
+
     /// The resilience settings in force.
-    pub fn resilience(&self) -> &Resilience {
-        &self.resilience.settings
+    pub fn resilience(&self) -> Resilience {
+        (*self.resilience.settings()).clone()
+    }
+
+    /// Replaces the retry and circuit settings (live reconfiguration).
+    pub fn set_resilience(&self, settings: Resilience) {
+        self.resilience.set_settings(settings);
     }
 
     /// The state handle (for reloads and health).
@@ -215,9 +234,19 @@ impl Engine {
         &self.state
     }
 
+    /// The shared upstream client.
+    pub fn upstream(&self) -> &UpstreamClient {
+        &self.upstream
+    }
+
     /// The limits in force.
-    pub fn limits(&self) -> &Limits {
-        &self.limits
+    pub fn limits(&self) -> Limits {
+        **self.limits.load()
+    }
+
+    /// Replaces the limits (live reconfiguration); the next request uses them.
+    pub fn set_limits(&self, limits: Limits) {
+        self.limits.store(Arc::new(limits));
     }
 
     /// The usage sink.
@@ -232,11 +261,18 @@ impl Engine {
                 "missing API key: send it as `Authorization: Bearer <key>`, `x-api-key`, `x-goog-api-key` or `?key=`".into(),
             ));
         };
-        self.state
+        let principal = self
+            .state
             .load()
             .authenticate(key)
             .cloned()
-            .ok_or_else(|| GatewayError::Unauthorized("invalid API key".into()))
+            .ok_or_else(|| GatewayError::Unauthorized("invalid API key".into()))?;
+        if let Some(until) = principal.expires_at_ms
+            && i64::try_from(gproxy_credential::clock::now_ms()).unwrap_or(i64::MAX) >= until
+        {
+            return Err(GatewayError::Unauthorized("API key expired".into()));
+        }
+        Ok(principal)
     }
 
     /// Lists the models of every enabled provider plus the model routes
@@ -274,7 +310,7 @@ impl Engine {
                 let body = ProxyBody::stream(
                     incoming,
                     *processor,
-                    self.limits.stream_idle_timeout,
+                    self.limits().stream_idle_timeout,
                     accounting,
                     status,
                     Some(watch),

@@ -257,6 +257,14 @@ impl Engine {
         log: &mut RequestLog,
     ) -> Result<Resolved, GatewayError> {
         let snapshot = self.state.load();
+        // The name the client asked for, kept only when a model allow-list
+        // must see it.
+        let asked = req
+            .principal
+            .access
+            .as_ref()
+            .filter(|a| a.models.is_some())
+            .map(|_| client_model.clone());
         let resolved = model_route::resolve(
             &snapshot.providers,
             &snapshot.routes,
@@ -278,6 +286,9 @@ impl Engine {
         };
         log.provider = Some(resolved.provider.name.clone());
         log.model = Some(resolved.model.clone());
+        if let Some(access) = &req.principal.access {
+            check_access(access, &resolved, asked.as_deref().unwrap_or_default())?;
+        }
         if !resolved.provider.provider.allows_model(&resolved.model) {
             return Err(GatewayError::NotFound(format!(
                 "model `{}` is not offered by provider `{}`",
@@ -387,4 +398,24 @@ mod tests {
         assert_eq!(v, serde_json::json!({"include_usage": true, "x": 1}));
         assert!(include_usage(Some("[1]")).is_err());
     }
+}
+
+/// Refuses (403) a provider or model outside the key's allow-lists.
+fn check_access(
+    access: &crate::access::KeyAccess,
+    resolved: &Resolved,
+    asked: &str,
+) -> Result<(), GatewayError> {
+    let provider = resolved.provider.name.as_str();
+    if !access.allows_provider(provider) {
+        return Err(GatewayError::Forbidden(format!(
+            "this API key may not use provider `{provider}`"
+        )));
+    }
+    if !access.allows_model(provider, &resolved.model, asked) {
+        return Err(GatewayError::Forbidden(format!(
+            "this API key may not use model `{asked}`"
+        )));
+    }
+    Ok(())
 }

@@ -139,7 +139,7 @@ impl Engine {
         accounting: &mut Accounting,
         test_mode: TestMode,
     ) -> Result<Served, (Kind, GatewayError)> {
-        let settings = &self.resilience.settings;
+        let settings = self.resilience.settings();
         let provider = &plan.provider;
         let name = provider.name.as_str();
         let mut tried: Vec<i64> = Vec::new();
@@ -332,7 +332,7 @@ impl Engine {
         GatewayError::ProviderDegraded {
             provider: plan.provider.name.clone(),
             reason,
-            signal: self.resilience.settings.signal().to_owned(),
+            signal: self.resilience.settings().signal().to_owned(),
         }
     }
 }

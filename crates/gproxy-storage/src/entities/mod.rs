@@ -9,6 +9,7 @@
 //! [`crate::Storage::execute`] rather than SeaORM's `exec*`: on MariaDB,
 //! SeaORM's binding of `DateTime<Utc>` turns dates after 2038 into NULL.
 
+pub mod admin_sessions;
 pub mod audit_log;
 pub mod credentials;
 pub mod model_routes;

@@ -18,6 +18,17 @@ pub struct Model {
     pub key_prefix: String,
     /// Whether the key may authenticate.
     pub enabled: bool,
+    /// A label for people (at most 128 characters).
+    pub label: Option<String>,
+    /// When the key stops working (none: never).
+    pub expires_at: Option<DateTimeUtc>,
+    /// Providers the key may use, as a JSON array of names (none: any).
+    pub allowed_providers: Option<Json>,
+    /// Models the key may use, as a JSON array of names or `provider/model`
+    /// patterns with `*` (none: any).
+    pub allowed_models: Option<Json>,
+    /// `proxy` (calls the gateway) or `admin` (a personal admin token).
+    pub scope: String,
     /// When the row was created.
     pub created_at: DateTimeUtc,
 }

@@ -14,6 +14,11 @@ pub struct Model {
     pub name: String,
     /// Whether the user may authenticate.
     pub enabled: bool,
+    /// `admin`, `viewer` or `user` (at most 16 characters).
+    pub role: String,
+    /// The argon2id PHC string of the user's password, when they have one.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub password_hash: Option<String>,
     /// When the row was created.
     pub created_at: DateTimeUtc,
 }

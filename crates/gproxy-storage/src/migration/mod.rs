@@ -12,6 +12,7 @@ use sea_orm_migration::prelude::*;
 mod m20250101_000001_initial;
 mod m20250201_000001_model_routes;
 mod m20250301_000001_resilience;
+mod m20261204_000001_control_plane;
 mod m20261204_000002_request_detail;
 
 /// Runs every migration of this crate, in order.
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20250101_000001_initial::Migration),
             Box::new(m20250201_000001_model_routes::Migration),
             Box::new(m20250301_000001_resilience::Migration),
+            Box::new(m20261204_000001_control_plane::Migration),
             Box::new(m20261204_000002_request_detail::Migration),
         ]
     }

@@ -3,10 +3,11 @@
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter,
+    QueryOrder,
 };
 
-use super::{KIND_MAX, NAME_MAX, check_json, check_len, check_name, execute, vanished};
+use super::{KIND_MAX, NAME_MAX, check_json, check_len, check_name, conflict, execute, vanished};
 use crate::entities::credentials::{self, Column};
 use crate::{Result, Storage};
 
@@ -109,4 +110,107 @@ impl Storage {
             .await?;
         Ok(rows.into_iter().map(CredentialRow::from).collect())
     }
+
+    /// The credential with this id.
+    pub async fn get_credential(&self, id: i64) -> Result<Option<CredentialRow>> {
+        Ok(credentials::Entity::find_by_id(id)
+            .one(self.connection())
+            .await?
+            .map(CredentialRow::from))
+    }
+
+    /// The credentials of provider `provider_id`, ordered by id.
+    pub async fn list_credentials_of(&self, provider_id: i64) -> Result<Vec<CredentialRow>> {
+        let rows = credentials::Entity::find()
+            .filter(Column::ProviderId.eq(provider_id))
+            .order_by_asc(Column::Id)
+            .all(self.connection())
+            .await?;
+        Ok(rows.into_iter().map(CredentialRow::from).collect())
+    }
+
+    /// Creates a credential; [`crate::StorageError::Conflict`] when the
+    /// provider has one with this name.
+    pub async fn create_credential(&self, c: &NewCredential) -> Result<CredentialRow> {
+        check_name("credentials.name", &c.name, NAME_MAX)?;
+        check_len("credentials.kind", &c.kind, KIND_MAX)?;
+        check_json("credentials.secret", &c.secret)?;
+        let now = Utc::now();
+        let insert = credentials::Entity::insert(credentials::ActiveModel {
+            id: NotSet,
+            provider_id: Set(c.provider_id),
+            name: Set(c.name.clone()),
+            kind: Set(c.kind.clone()),
+            secret: Set(c.secret.clone()),
+            enabled: Set(c.enabled),
+            weight: Set(i32::try_from(c.weight.max(1)).unwrap_or(i32::MAX)),
+            created_at: Set(now),
+            updated_at: Set(now),
+        });
+        conflict(execute(self.connection(), &insert).await, || {
+            format!("credential `{}`", c.name)
+        })?;
+        credentials::Entity::find()
+            .filter(Column::ProviderId.eq(c.provider_id))
+            .filter(Column::Name.eq(c.name.as_str()))
+            .one(self.connection())
+            .await?
+            .map(CredentialRow::from)
+            .ok_or_else(|| vanished("credential"))
+    }
+
+    /// Applies `patch` to credential `id`; `None` when there is no such row.
+    pub async fn update_credential(
+        &self,
+        id: i64,
+        patch: &CredentialPatch,
+    ) -> Result<Option<CredentialRow>> {
+        let mut row = <credentials::ActiveModel as Default>::default();
+        if let Some(name) = &patch.name {
+            check_name("credentials.name", name, NAME_MAX)?;
+            row.name = Set(name.clone());
+        }
+        if let Some(enabled) = patch.enabled {
+            row.enabled = Set(enabled);
+        }
+        if let Some(weight) = patch.weight {
+            row.weight = Set(i32::try_from(weight.max(1)).unwrap_or(i32::MAX));
+        }
+        if let Some((kind, secret)) = &patch.secret {
+            check_len("credentials.kind", kind, KIND_MAX)?;
+            check_json("credentials.secret", secret)?;
+            row.kind = Set(kind.clone());
+            row.secret = Set(secret.clone());
+        }
+        if row.is_changed() {
+            row.updated_at = Set(Utc::now());
+            let update = credentials::Entity::update_many()
+                .set(row)
+                .filter(Column::Id.eq(id));
+            let name = patch.name.clone().unwrap_or_default();
+            conflict(execute(self.connection(), &update).await, || {
+                format!("credential `{name}`")
+            })?;
+        }
+        self.get_credential(id).await
+    }
+
+    /// Deletes credential `id`; whether it existed.
+    pub async fn delete_credential(&self, id: i64) -> Result<bool> {
+        let delete = credentials::Entity::delete_many().filter(Column::Id.eq(id));
+        Ok(execute(self.connection(), &delete).await? > 0)
+    }
+}
+
+/// Changes to a credential; `None` keeps a field.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CredentialPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// New enabled flag.
+    pub enabled: Option<bool>,
+    /// New weight (at least 1).
+    pub weight: Option<u32>,
+    /// New kind and secret material.
+    pub secret: Option<(String, serde_json::Value)>,
 }

@@ -15,6 +15,7 @@ pub(crate) mod model_routes;
 pub(crate) mod providers;
 pub(crate) mod request_detail;
 pub(crate) mod request_logs;
+pub(crate) mod sessions;
 pub(crate) mod usage;
 pub(crate) mod users;
 
@@ -99,6 +100,15 @@ pub(crate) fn portable(mut stmt: Statement) -> Statement {
 pub(crate) async fn execute<C: ConnectionTrait>(db: &C, query: &impl QueryTrait) -> Result<u64> {
     let stmt = portable(query.build(db.get_database_backend()));
     Ok(db.execute(stmt).await?.rows_affected())
+}
+
+/// Turns a unique-constraint violation in `result` into
+/// [`StorageError::Conflict`] naming `what`.
+pub(crate) fn conflict<T>(result: Result<T>, what: impl FnOnce() -> String) -> Result<T> {
+    match result {
+        Err(StorageError::Db(e)) => Err(StorageError::conflict_or(e, what)),
+        other => other,
+    }
 }
 
 /// The error for a row that vanished between its upsert and the read-back

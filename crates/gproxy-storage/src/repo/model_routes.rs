@@ -113,4 +113,13 @@ impl Storage {
             .await?;
         Ok(result.rows_affected > 0)
     }
+
+    /// The route named `name`.
+    pub async fn get_model_route(&self, name: &str) -> Result<Option<ModelRouteRow>> {
+        Ok(model_routes::Entity::find()
+            .filter(Column::Name.eq(name))
+            .one(self.connection())
+            .await?
+            .map(ModelRouteRow::from))
+    }
 }

@@ -117,4 +117,20 @@ impl Storage {
             .await?;
         Ok(rows.into_iter().map(ProviderRow::from).collect())
     }
+
+    /// The provider named `name`.
+    pub async fn get_provider(&self, name: &str) -> Result<Option<ProviderRow>> {
+        Ok(providers::Entity::find()
+            .filter(Column::Name.eq(name))
+            .one(self.connection())
+            .await?
+            .map(ProviderRow::from))
+    }
+
+    /// Deletes the provider named `name` with its credentials; whether it
+    /// existed.
+    pub async fn delete_provider(&self, name: &str) -> Result<bool> {
+        let delete = providers::Entity::delete_many().filter(Column::Name.eq(name));
+        Ok(execute(self.connection(), &delete).await? > 0)
+    }
 }

@@ -9,8 +9,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use gproxy_storage::Storage;
 use sea_orm::ConnectionTrait;
@@ -50,33 +49,14 @@ pub struct Ctx {
     pub dsn: String,
 }
 
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true"))
-}
+use gproxy_storage::testing::ci;
 
 /// A database name no other test (in this or another process) uses.
 fn unique_db_name() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!(
-        "gproxy_t_{}_{}_{}",
-        std::process::id(),
-        nanos,
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
+    gproxy_storage::testing::unique_name("gproxy_t")
 }
 
-/// `dsn` pointing at database `db` instead (query string kept).
-pub fn with_database(dsn: &str, db: &str) -> String {
-    let scheme_end = dsn.find("://").map_or(0, |i| i + 3);
-    let rest = &dsn[scheme_end..];
-    let (path_part, query) = rest.find('?').map_or((rest, ""), |i| rest.split_at(i));
-    let authority = path_part.find('/').map_or(path_part, |i| &path_part[..i]);
-    format!("{}{authority}/{db}{query}", &dsn[..scheme_end])
-}
+pub use gproxy_storage::testing::with_database;
 
 /// Runs `body` on `backend` in a fresh, migrated database, then drops the
 /// database (best effort). Panics in `body` are re-raised after cleanup.

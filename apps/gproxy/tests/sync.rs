@@ -1,0 +1,213 @@
+//! Two real gateways sharing one PostgreSQL database: a key added by
+//! another instance (here: the test, writing through `Storage` and
+//! announcing with a `ChangeBus`, as the admin API will) is accepted by both
+//! within 2 s through the version poll, and faster than the poll through
+//! Redis pub/sub. And the config file vs admin edits across restarts: an
+//! unchanged entry keeps the edit, a changed one replaces it with a warning.
+//!
+//! Reads `GPROXY_TEST_POSTGRES` and `GPROXY_TEST_REDIS`; without them the
+//! tests print `skipped: ...` and pass, unless `CI=true`.
+#![cfg(test)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use gproxy_core::state::{hash_key, key_prefix};
+use gproxy_core::sync::{ChangeBus, RedisTarget, SyncConfig};
+use gproxy_storage::Storage;
+use gproxy_storage::testing::{on_scratch_database, unique_name as unique};
+use gproxy_testkit::MockUpstream;
+use serde_json::json;
+
+fn chat() -> serde_json::Value {
+    json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
+}
+
+/// Polls until `gw` answers a chat call with `key` with 200; returns how
+/// long that took, failing after `limit`.
+async fn accepted_within(gw: &Gateway, key: &str, limit: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        let reply = gw.post("/openai/v1/chat/completions", key, chat()).await;
+        if reply.status == 200 {
+            return start.elapsed();
+        }
+        assert_eq!(reply.status, 401, "{}", reply.text());
+        assert!(
+            start.elapsed() < limit,
+            "the new key was not accepted within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+async fn config_sync(gw: &Gateway) -> serde_json::Value {
+    gw.send(gw.request("GET", "/health"), "").await.json()["config_sync"].clone()
+}
+
+/// Starts two gateways on `dsn`, adds a key behind their back, announces
+/// it, and checks both accept it within `limit`.
+async fn a_new_key_reaches_both(dsn: &str, redis: Option<RedisTarget>, limit: Duration) {
+    let mock = MockUpstream::start().await.unwrap();
+    let extra = match &redis {
+        Some(t) => format!(
+            "[circuit_breaker]\nbackend = \"redis\"\nredis_url = \"{}\"\nredis_key_prefix = \"{}\"\n",
+            t.url, t.prefix
+        ),
+        None => String::new(),
+    };
+    let text = config(&mock, &extra);
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = start_with(dir_a.path(), &text, &["--dsn", dsn]).await;
+    let b = start_with(dir_b.path(), &text, &["--dsn", dsn]).await;
+    for gw in [&a, &b] {
+        let status = config_sync(gw).await;
+        assert_eq!(
+            status["mode"],
+            if redis.is_some() { "redis" } else { "poll" },
+            "{status}"
+        );
+        if redis.is_some() {
+            let start = Instant::now();
+            while config_sync(gw).await["redis_connected"] != true {
+                assert!(start.elapsed() < Duration::from_secs(10), "not subscribed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    assert_eq!(
+        a.post("/openai/v1/chat/completions", ALICE_KEY, chat())
+            .await
+            .status,
+        200
+    );
+
+    // Another instance adds a user and a key, and announces the change.
+    let storage = Storage::connect(dsn).await.unwrap();
+    let key = format!("sk-{}", unique("dave"));
+    let user = storage.upsert_user("dave").await.unwrap();
+    storage
+        .upsert_user_key(user.id, &hex::encode(hash_key(&key)), &key_prefix(&key))
+        .await
+        .unwrap();
+    let bus = ChangeBus::new(storage.clone(), redis.as_ref(), SyncConfig::default()).unwrap();
+    assert_eq!(
+        b.post("/openai/v1/chat/completions", &key, chat())
+            .await
+            .status,
+        401,
+        "not before the announcement"
+    );
+    let version = bus.publish().await.unwrap();
+
+    let took_b = accepted_within(&b, &key, limit).await;
+    let took_a = accepted_within(&a, &key, limit).await;
+    assert!(took_b < limit && took_a < limit, "{took_a:?} {took_b:?}");
+    let status = config_sync(&b).await;
+    assert_eq!(status["last_version"], version.as_str(), "{status}");
+    assert!(status["last_reload_at"].is_string(), "{status}");
+    assert!(status["reloads"].as_u64().unwrap() >= 1, "{status}");
+    assert!(a.stop().await.success());
+    assert!(b.stop().await.success());
+}
+
+#[tokio::test]
+async fn two_instances_on_postgres_serve_a_new_key_within_two_seconds() {
+    on_scratch_database("GPROXY_TEST_POSTGRES", "e2e_poll", |dsn| async move {
+        a_new_key_reaches_both(&dsn, None, Duration::from_secs(2)).await;
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn two_instances_with_redis_serve_a_new_key_faster_than_the_poll() {
+    let Some(url) = redis_url("e2e_redis").await else {
+        return;
+    };
+    on_scratch_database("GPROXY_TEST_POSTGRES", "e2e_redis", |dsn| async move {
+        let target = RedisTarget {
+            url,
+            prefix: format!("{}:", unique("gproxy-e2e-sync")),
+        };
+        // The safety-net poll runs every 10 s: under 1 s is pub/sub.
+        a_new_key_reaches_both(&dsn, Some(target), Duration::from_secs(1)).await;
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn an_unchanged_config_entry_keeps_an_admin_edit_across_a_restart() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let text = config(&mock, "");
+    let gw = start(dir.path(), &text).await;
+    let dsn = gw.dsn();
+    assert!(gw.stop().await.success());
+
+    // An admin disables the `claude` provider in the database.
+    let storage = Storage::connect(&dsn).await.unwrap();
+    let claude = storage
+        .list_providers()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.name == "claude")
+        .unwrap();
+    storage
+        .upsert_provider(&gproxy_storage::NewProvider {
+            name: claude.name,
+            kind: claude.kind,
+            base_url: claude.base_url,
+            settings: claude.settings,
+            enabled: false,
+            credential_strategy: claude.credential_strategy,
+        })
+        .await
+        .unwrap();
+    storage.close().await.unwrap();
+
+    // Same file: the edit survives, and nothing is reported as changed.
+    let gw = start(dir.path(), &text).await;
+    let health = gw.send(gw.request("GET", "/health"), "").await.json();
+    let enabled = |h: &serde_json::Value, name: &str| {
+        h["providers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap()["enabled"]
+            .clone()
+    };
+    assert_eq!(enabled(&health, "claude"), false, "{health}");
+    assert!(
+        !gw.stderr().contains("config file changed"),
+        "{}",
+        gw.stderr()
+    );
+    assert!(gw.stop().await.success());
+
+    // The file changes the claude entry: it replaces the edit, with a warning.
+    let changed = text.replacen(
+        "name = \"claude\"\n",
+        "name = \"claude\"\nenabled = true\n",
+        1,
+    );
+    assert_ne!(changed, text);
+    let gw = start(dir.path(), &changed).await;
+    let health = gw.send(gw.request("GET", "/health"), "").await.json();
+    assert_eq!(enabled(&health, "claude"), true, "{health}");
+    let stderr = gw.stderr();
+    assert!(
+        stderr.contains("WARN")
+            && stderr.contains(
+                "config file changed provider `claude`: its values replace the stored ones"
+            ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("provider `openai`"), "{stderr}");
+    assert!(gw.stop().await.success());
+}

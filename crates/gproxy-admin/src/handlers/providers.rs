@@ -1,0 +1,391 @@
+//! `/providers`: list, read, create (custom kinds and named instances of
+//! built-in kinds), update, delete (not a built-in), enable and disable.
+
+use std::collections::BTreeMap;
+
+use gproxy_core::config::{CredentialStrategy, FileConfig, ProviderConfig};
+use gproxy_protocol::Protocol;
+use gproxy_provider::builtin::custom::{CUSTOM_KIND, CountTokens, CustomAuth};
+use gproxy_storage::{NewProvider, ProviderRow};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::json::{double_option, parse};
+use crate::request::Reply;
+use crate::routes::Call;
+
+/// A provider as the admin API shows it.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ProviderView {
+    /// Row id.
+    pub id: i64,
+    /// Unique name: the route prefix and the model prefix.
+    pub name: String,
+    /// Kind (`openai`, `claude`, `custom`, ...).
+    pub kind: String,
+    /// Whether it is the seeded provider of a built-in kind (cannot be deleted).
+    pub builtin: bool,
+    /// The configured base URL override, if any.
+    pub base_url: Option<String>,
+    /// The base URL in use (the override or the kind's default); `null`
+    /// when the provider is not loaded.
+    pub effective_base_url: Option<String>,
+    /// Whether it serves requests.
+    pub enabled: bool,
+    /// `round_robin`, `weighted` or `least_in_flight`.
+    pub credential_strategy: String,
+    /// Kind-specific settings (custom: protocol, headers with secret-looking
+    /// values masked, models, mask, auth; vertex: project, location).
+    pub settings: serde_json::Value,
+    /// How many credentials it has (enabled or not).
+    pub credentials: usize,
+    /// Whether the running snapshot serves it (false: unusable settings).
+    pub loaded: bool,
+}
+
+/// `POST /providers`: a new provider. The fields are the config file's.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderInput {
+    /// Unique name (lowercase letters, digits, `-`, `_`, `.`).
+    #[schemars(pattern(r"^[a-z0-9._-]{1,64}$"))]
+    pub name: String,
+    /// Kind; default: `name` when it is a built-in kind.
+    #[schemars(schema_with = "kind_schema")]
+    pub kind: Option<String>,
+    /// Base URL (required for `custom`).
+    pub base_url: Option<String>,
+    /// Default true.
+    pub enabled: Option<bool>,
+    /// `custom` only: the upstream's protocol.
+    #[schemars(with = "Option<crate::dto::ProtocolSchema>")]
+    pub protocol: Option<Protocol>,
+    /// `custom` only: request paths set to null before dispatch.
+    pub json_param_mask: Option<Vec<String>>,
+    /// `custom` only: extra headers sent upstream.
+    pub headers: Option<BTreeMap<String, String>>,
+    /// `custom` only: the models it serves (empty: any).
+    pub models: Option<Vec<String>>,
+    /// `custom` only: `upstream` or `local` token counts.
+    #[schemars(with = "Option<crate::dto::CountTokensSchema>")]
+    pub count_tokens: Option<CountTokens>,
+    /// `custom` only: how the credential is sent.
+    #[schemars(with = "Option<crate::dto::CustomAuthSchema>")]
+    pub auth: Option<CustomAuth>,
+    /// `vertex` only: the Google Cloud project.
+    pub project: Option<String>,
+    /// `vertex` only: the location.
+    pub location: Option<String>,
+    /// `round_robin` (default), `weighted` or `least_in_flight`.
+    #[schemars(with = "Option<crate::dto::StrategySchema>")]
+    pub credential_strategy: Option<CredentialStrategy>,
+}
+
+/// `PATCH /providers/{name}`: only the fields given change; `null` clears
+/// an optional one.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderPatch {
+    /// New base URL (`null`: the kind's default).
+    #[serde(default, deserialize_with = "double_option")]
+    #[schemars(with = "Option<String>")]
+    pub base_url: Option<Option<String>>,
+    /// Enabled flag.
+    pub enabled: Option<bool>,
+    /// Credential strategy.
+    #[schemars(with = "Option<crate::dto::StrategySchema>")]
+    pub credential_strategy: Option<CredentialStrategy>,
+    /// `custom` only.
+    #[schemars(with = "Option<crate::dto::ProtocolSchema>")]
+    pub protocol: Option<Protocol>,
+    /// `custom` only.
+    pub json_param_mask: Option<Vec<String>>,
+    /// `custom` only.
+    pub headers: Option<BTreeMap<String, String>>,
+    /// `custom` only.
+    pub models: Option<Vec<String>>,
+    /// `custom` only.
+    #[schemars(with = "Option<crate::dto::CountTokensSchema>")]
+    pub count_tokens: Option<CountTokens>,
+    /// `custom` only.
+    #[schemars(with = "Option<crate::dto::CustomAuthSchema>")]
+    pub auth: Option<CustomAuth>,
+    /// `vertex` only.
+    pub project: Option<String>,
+    /// `vertex` only.
+    pub location: Option<String>,
+}
+
+/// The schema of `kind`: one of the registry's kinds.
+fn kind_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let mut kinds: Vec<serde_json::Value> = gproxy_provider::ProviderRegistry::builtin()
+        .all_kinds()
+        .into_iter()
+        .map(serde_json::Value::from)
+        .collect();
+    kinds.push(serde_json::Value::Null);
+    schemars::json_schema!({ "enum": kinds })
+}
+
+fn to_config(input: &ProviderInput) -> ProviderConfig {
+    ProviderConfig {
+        name: input.name.clone(),
+        kind: input.kind.clone(),
+        base_url: input.base_url.clone(),
+        enabled: input.enabled,
+        protocol: input.protocol,
+        json_param_mask: input.json_param_mask.clone(),
+        headers: input.headers.clone(),
+        models: input.models.clone(),
+        count_tokens: input.count_tokens,
+        auth: input.auth,
+        project: input.project.clone(),
+        location: input.location.clone(),
+        credential_strategy: input.credential_strategy,
+        credentials: Vec::new(),
+    }
+}
+
+/// Validates `p` as the config file would, with field paths relative to
+/// the provider; returns the row to store.
+fn checked_row(call: &Call, p: &ProviderConfig) -> Result<NewProvider, ApiError> {
+    let registry = &call.ctx.registry;
+    let kind = match &p.kind {
+        Some(kind) => kind.clone(),
+        None if registry.is_kind(&p.name) => p.name.clone(),
+        None => {
+            return Err(ApiError::field(
+                "kind",
+                format!(
+                    "`{}` is not a built-in provider, so `kind` is required (one of: {})",
+                    p.name,
+                    registry.all_kinds().join(", ")
+                ),
+            ));
+        }
+    };
+    if !registry.is_kind(&kind) {
+        return Err(ApiError::field(
+            "kind",
+            format!(
+                "unknown provider kind `{kind}` (one of: {})",
+                registry.all_kinds().join(", ")
+            ),
+        ));
+    }
+    let file = FileConfig {
+        providers: vec![p.clone()],
+        ..FileConfig::default()
+    };
+    file.validate().map_err(|(field, message)| {
+        let field = field
+            .strip_prefix("providers[0].")
+            .unwrap_or(&field)
+            .to_owned();
+        ApiError::field(field, message)
+    })?;
+    let settings = match (p.custom_settings(), p.vertex_settings()) {
+        (Some(custom), _) => serde_json::to_value(custom).map_err(ApiError::internal)?,
+        (None, Some(vertex)) => serde_json::to_value(vertex).map_err(ApiError::internal)?,
+        (None, None) => serde_json::json!({}),
+    };
+    Ok(NewProvider {
+        name: p.name.clone(),
+        kind,
+        base_url: p.base_url.clone(),
+        settings,
+        enabled: p.enabled.unwrap_or(true),
+        credential_strategy: p
+            .credential_strategy
+            .unwrap_or(CredentialStrategy::RoundRobin)
+            .as_str()
+            .to_owned(),
+    })
+}
+
+/// Whether a header's value should be masked in reads.
+fn secret_header(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    ["auth", "key", "token", "secret", "cookie", "signature"]
+        .iter()
+        .any(|s| n.contains(s))
+}
+
+fn masked_settings(settings: &serde_json::Value) -> serde_json::Value {
+    let mut settings = settings.clone();
+    if let Some(headers) = settings.get_mut("headers").and_then(|h| h.as_object_mut()) {
+        for (name, value) in headers.iter_mut() {
+            if secret_header(name) {
+                *value = serde_json::Value::String("***".into());
+            }
+        }
+    }
+    settings
+}
+
+pub(crate) async fn view(call: &Call, row: ProviderRow) -> Result<ProviderView, ApiError> {
+    let snapshot = call.ctx.engine.state().load_full();
+    let loaded = snapshot.providers.get(&row.name);
+    let credentials = call.ctx.storage.list_credentials_of(row.id).await?.len();
+    Ok(ProviderView {
+        id: row.id,
+        builtin: row.kind == row.name
+            && row.kind != CUSTOM_KIND
+            && call.ctx.registry.is_kind(&row.kind),
+        effective_base_url: loaded.map(|p| p.base_url.clone()),
+        loaded: loaded.is_some(),
+        settings: masked_settings(&row.settings),
+        name: row.name,
+        kind: row.kind,
+        base_url: row.base_url,
+        enabled: row.enabled,
+        credential_strategy: row.credential_strategy,
+        credentials,
+    })
+}
+
+pub(crate) async fn find(call: &Call, name: &str) -> Result<ProviderRow, ApiError> {
+    call.ctx
+        .storage
+        .get_provider(name)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no provider `{name}`")))
+}
+
+/// `GET /providers`.
+pub async fn list(call: Call) -> Result<Reply, ApiError> {
+    let rows = call.ctx.storage.list_providers().await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        out.push(view(&call, row).await?);
+    }
+    Reply::ok(&out)
+}
+
+/// `GET /providers/{name}`.
+pub async fn get(call: Call) -> Result<Reply, ApiError> {
+    let row = find(&call, call.param(0)).await?;
+    Reply::ok(&view(&call, row).await?)
+}
+
+/// `POST /providers`.
+pub async fn create(call: Call) -> Result<Reply, ApiError> {
+    let input: ProviderInput = parse(&call.req.body)?;
+    let new = checked_row(&call, &to_config(&input))?;
+    if call.ctx.storage.get_provider(&new.name).await?.is_some() {
+        return Err(ApiError::conflict(format!(
+            "provider `{}` already exists",
+            new.name
+        )));
+    }
+    let row = call.ctx.storage.upsert_provider(&new).await?;
+    call.apply().await?;
+    Reply::created(&view(&call, row).await?)
+}
+
+/// The config-file form of a stored provider, for patching.
+fn stored_config(row: &ProviderRow) -> ProviderConfig {
+    let s = &row.settings;
+    fn get<T: serde::de::DeserializeOwned>(s: &serde_json::Value, k: &str) -> Option<T> {
+        s.get(k)
+            .cloned()
+            .and_then(|v| serde_json::from_value(v).ok())
+    }
+    let custom = row.kind == CUSTOM_KIND;
+    let vertex = row.kind == gproxy_provider::builtin::VERTEX_KIND;
+    ProviderConfig {
+        name: row.name.clone(),
+        kind: Some(row.kind.clone()),
+        base_url: row.base_url.clone(),
+        enabled: Some(row.enabled),
+        protocol: custom.then(|| get(s, "protocol")).flatten(),
+        json_param_mask: custom.then(|| get(s, "json_param_mask")).flatten(),
+        headers: custom.then(|| get(s, "headers")).flatten(),
+        models: custom.then(|| get(s, "models")).flatten(),
+        count_tokens: custom.then(|| get(s, "count_tokens")).flatten(),
+        auth: custom.then(|| get(s, "auth")).flatten(),
+        project: vertex.then(|| get(s, "project")).flatten(),
+        location: vertex.then(|| get(s, "location")).flatten(),
+        credential_strategy: CredentialStrategy::parse(&row.credential_strategy),
+        credentials: Vec::new(),
+    }
+}
+
+/// `PATCH /providers/{name}`.
+pub async fn update(call: Call) -> Result<Reply, ApiError> {
+    let patch: ProviderPatch = parse(&call.req.body)?;
+    let row = find(&call, call.param(0)).await?;
+    let mut p = stored_config(&row);
+    if let Some(base_url) = patch.base_url {
+        p.base_url = base_url;
+    }
+    if let Some(v) = patch.enabled {
+        p.enabled = Some(v);
+    }
+    if let Some(v) = patch.credential_strategy {
+        p.credential_strategy = Some(v);
+    }
+    if let Some(mut headers) = patch.headers {
+        // A masked value sent back unchanged keeps the stored one.
+        let stored = p.headers.clone().unwrap_or_default();
+        for (name, value) in headers.iter_mut() {
+            if value == "***"
+                && let Some(old) = stored.get(name)
+            {
+                value.clone_from(old);
+            }
+        }
+        p.headers = Some(headers);
+    }
+    macro_rules! set {
+        ($($f:ident),*) => { $( if patch.$f.is_some() { p.$f = patch.$f; } )* };
+    }
+    set!(
+        protocol,
+        json_param_mask,
+        models,
+        count_tokens,
+        auth,
+        project,
+        location
+    );
+    let new = checked_row(&call, &p)?;
+    let row = call.ctx.storage.upsert_provider(&new).await?;
+    call.apply().await?;
+    Reply::ok(&view(&call, row).await?)
+}
+
+/// `DELETE /providers/{name}`: custom providers and named instances only;
+/// the seeded provider of a built-in kind is disabled instead.
+pub async fn delete(call: Call) -> Result<Reply, ApiError> {
+    let row = find(&call, call.param(0)).await?;
+    if row.kind == row.name && call.ctx.registry.is_kind(&row.kind) && row.kind != CUSTOM_KIND {
+        return Err(ApiError::conflict(format!(
+            "`{}` is a built-in provider and cannot be deleted; disable it instead (POST /admin/api/providers/{}/disable)",
+            row.name, row.name
+        )));
+    }
+    call.ctx.storage.delete_provider(&row.name).await?;
+    Ok(Reply::no_content())
+}
+
+async fn set_enabled(call: Call, enabled: bool) -> Result<Reply, ApiError> {
+    let row = find(&call, call.param(0)).await?;
+    let mut p = stored_config(&row);
+    p.enabled = Some(enabled);
+    let new = checked_row(&call, &p)?;
+    let row = call.ctx.storage.upsert_provider(&new).await?;
+    call.apply().await?;
+    Reply::ok(&view(&call, row).await?)
+}
+
+/// `POST /providers/{name}/enable`.
+pub async fn enable(call: Call) -> Result<Reply, ApiError> {
+    set_enabled(call, true).await
+}
+
+/// `POST /providers/{name}/disable`.
+pub async fn disable(call: Call) -> Result<Reply, ApiError> {
+    set_enabled(call, false).await
+}

@@ -1,0 +1,125 @@
+//! `/settings`: limits, retries and circuit breaker, egress proxy. Every
+//! accepted change is stored and applied at once on every instance.
+
+use gproxy_core::bootstrap::{
+    SETTING_CIRCUIT_BREAKER, SETTING_LIMITS, SETTING_PROXY, limits_to_config,
+};
+use gproxy_core::config::{CircuitBreakerConfig, FileConfig, LimitsConfig};
+use gproxy_core::control::LiveSettings;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::json::{double_option, parse};
+use crate::request::Reply;
+use crate::routes::Call;
+
+/// Every live setting, as in force.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SettingsView {
+    /// Size limits and timeouts (every field set).
+    pub limits: LimitsConfig,
+    /// Retries, circuit breaker, degraded signal, test mode, shared state.
+    pub circuit_breaker: CircuitBreakerConfig,
+    /// Egress proxy for upstream calls (`http://` or `socks5://`); the
+    /// password is masked.
+    pub proxy: Option<String>,
+}
+
+/// `PATCH /settings`: the sections given are merged over the stored ones
+/// (within a section, only the fields given change).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsPatch {
+    /// Limits to change.
+    pub limits: Option<LimitsConfig>,
+    /// Circuit-breaker settings to change. `backend` and `redis_url` are
+    /// stored but take effect at the next start.
+    pub circuit_breaker: Option<CircuitBreakerConfig>,
+    /// New egress proxy; `null` removes it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schemars(with = "Option<String>")]
+    pub proxy: Option<Option<String>>,
+}
+
+fn masked_proxy(proxy: Option<String>) -> Option<String> {
+    proxy.map(|p| match (p.find("://"), p.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &p[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &p[..scheme + 3], &p[at..]),
+                None => p,
+            }
+        }
+        _ => p,
+    })
+}
+
+async fn current(call: &Call) -> Result<SettingsView, ApiError> {
+    let live = LiveSettings::load(&call.ctx.storage).await?;
+    Ok(SettingsView {
+        limits: limits_to_config(&live.limits),
+        circuit_breaker: live.resilience.to_config(),
+        proxy: masked_proxy(live.proxy),
+    })
+}
+
+/// `GET /settings`.
+pub async fn get(call: Call) -> Result<Reply, ApiError> {
+    Reply::ok(&current(&call).await?)
+}
+
+/// Sets every `Some` field of `patch` on `base` (both are the config
+/// file's all-optional form).
+fn merge<T: Serialize + serde::de::DeserializeOwned>(base: &T, patch: &T) -> Result<T, ApiError> {
+    let mut base = serde_json::to_value(base).map_err(ApiError::internal)?;
+    let patch = serde_json::to_value(patch).map_err(ApiError::internal)?;
+    if let (Some(b), Some(p)) = (base.as_object_mut(), patch.as_object()) {
+        for (k, v) in p {
+            if !v.is_null() {
+                b.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    serde_json::from_value(base).map_err(ApiError::internal)
+}
+
+/// `PATCH /settings`.
+pub async fn update(call: Call) -> Result<Reply, ApiError> {
+    let patch: SettingsPatch = parse(&call.req.body)?;
+    let live = LiveSettings::load(&call.ctx.storage).await?;
+    let limits = match &patch.limits {
+        Some(l) => Some(merge(&limits_to_config(&live.limits), l)?),
+        None => None,
+    };
+    let circuit_breaker = match &patch.circuit_breaker {
+        Some(c) => Some(merge(&live.resilience.to_config(), c)?),
+        None => None,
+    };
+    let proxy = patch.proxy.clone().map(|p| p.filter(|p| !p.is_empty()));
+    // The config file's own checks, with the same field paths.
+    let check = FileConfig {
+        limits: limits.clone(),
+        circuit_breaker: circuit_breaker.clone(),
+        proxy: proxy.clone().flatten(),
+        ..FileConfig::default()
+    };
+    check
+        .validate()
+        .map_err(|(field, message)| ApiError::field(field, message))?;
+    let storage = &call.ctx.storage;
+    if let Some(l) = &limits {
+        let json = serde_json::to_string(l).map_err(ApiError::internal)?;
+        storage.set_setting(SETTING_LIMITS, &json).await?;
+    }
+    if let Some(c) = &circuit_breaker {
+        let json = serde_json::to_string(c).map_err(ApiError::internal)?;
+        storage.set_setting(SETTING_CIRCUIT_BREAKER, &json).await?;
+    }
+    if let Some(p) = &proxy {
+        storage
+            .set_setting(SETTING_PROXY, p.as_deref().unwrap_or(""))
+            .await?;
+    }
+    Reply::ok(&current(&call).await?)
+}
