@@ -136,6 +136,16 @@ async fn bench(ctx: Ctx) {
         })
     })
     .await;
+    let day = Utc.with_ymd_and_hms(2026, 11, 15, 0, 0, 0).unwrap();
+    let by_old_day = median(9, || {
+        page(LogQuery {
+            from: Some(day),
+            to: Some(day + Duration::days(1)),
+            limit: PAGE,
+            ..LogQuery::default()
+        })
+    })
+    .await;
     // Walk to page 50 by cursor; time the 50th page alone.
     let mut cursor = None;
     for _ in 0..49 {
@@ -155,7 +165,6 @@ async fn bench(ctx: Ctx) {
         })
     })
     .await;
-    let day = Utc.with_ymd_and_hms(2026, 11, 15, 0, 0, 0).unwrap();
     let usage = UsageQuery {
         from: day,
         to: day + Duration::days(1),
@@ -181,6 +190,7 @@ async fn bench(ctx: Ctx) {
         ("first page, provider = provider-3", by_provider),
         ("first page, user_id = 42", by_user),
         ("first page, user_id = 42 and 4xx", by_user_errors),
+        ("first page, one day two weeks back", by_old_day),
         ("page 50 via cursor", page_50),
         ("one-day aggregate by model (~33k rows)", aggregate),
         ("one-day aggregate by model per hour", aggregate_hourly),
