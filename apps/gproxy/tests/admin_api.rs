@@ -349,6 +349,45 @@ async fn model_routes_and_settings_apply_live() {
     let got = gw.api("GET", "/settings", K, None).await.json();
     assert_eq!(got["limits"]["max_body_bytes"], 200);
     assert_eq!(got["circuit_breaker"]["failure_threshold"], 9);
+    assert_eq!(got["logging"]["capture_bodies"], false);
+
+    // Body capture switched on live: the next request's bodies are kept,
+    // the client's key redacted.
+    let r = gw.api("PATCH", "/settings", K, Some(json!({"limits": {"max_body_bytes": 1048576}, "logging": {"capture_bodies": true, "max_body_bytes": 4096}}))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["logging"]["capture_bodies"], true);
+    let reply = gw
+        .post(
+            "/v1/chat/completions",
+            ALICE_KEY,
+            chat("openai/gpt-4o-mini"),
+        )
+        .await;
+    assert_eq!(reply.status, 200);
+    let id = reply.header("x-request-id").unwrap().to_owned();
+    gw.log_of(&id).await;
+    let d = gw.api("GET", &format!("/logs/{id}"), K, None).await.json();
+    let bodies = &d["bodies"];
+    assert!(
+        bodies["request_body"]
+            .as_str()
+            .unwrap()
+            .contains("gpt-4o-mini"),
+        "{d}"
+    );
+    assert!(bodies["response_body"].is_string(), "{d}");
+    assert!(!d.to_string().contains(ALICE_KEY), "{d}");
+    assert_eq!(d["attempts"][0]["status"], 200, "{d}");
+    let r = gw
+        .api(
+            "PATCH",
+            "/settings",
+            K,
+            Some(json!({"logging": {"retention_days": 99999}})),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"]["field"], "logging.retention_days");
 }
 
 #[tokio::test]

@@ -211,3 +211,133 @@ async fn an_unchanged_config_entry_keeps_an_admin_edit_across_a_restart() {
     assert!(!stderr.contains("provider `openai`"), "{stderr}");
     assert!(gw.stop().await.success());
 }
+
+/// A key created and a limit changed through instance A's admin API are
+/// served by instance B within `limit`.
+async fn admin_writes_reach_the_other_instance(
+    dsn: &str,
+    redis: Option<RedisTarget>,
+    limit: Duration,
+) {
+    let mock = MockUpstream::start().await.unwrap();
+    let extra = match &redis {
+        Some(t) => format!(
+            "[circuit_breaker]\nbackend = \"redis\"\nredis_url = \"{}\"\nredis_key_prefix = \"{}\"\n",
+            t.url, t.prefix
+        ),
+        None => String::new(),
+    };
+    let text = config(&mock, &extra);
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = start_with(dir_a.path(), &text, &["--dsn", dsn]).await;
+    let b = start_with(dir_b.path(), &text, &["--dsn", dsn]).await;
+    if redis.is_some() {
+        for gw in [&a, &b] {
+            let start = Instant::now();
+            while config_sync(gw).await["redis_connected"] != true {
+                assert!(start.elapsed() < Duration::from_secs(10), "not subscribed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    let admin = Some(ADMIN_KEY);
+    let name = unique("erin").replace(['-', ':'], "_").to_lowercase();
+    let user = a
+        .api("POST", "/users", admin, Some(json!({"name": name})))
+        .await;
+    assert_eq!(user.status, 201, "{}", user.text());
+    let id = user.json()["id"].as_i64().unwrap();
+    let key = a
+        .api("POST", &format!("/users/{id}/keys"), admin, Some(json!({})))
+        .await;
+    assert_eq!(key.status, 201, "{}", key.text());
+    let key = key.json()["key"].as_str().unwrap().to_owned();
+    let took = accepted_within(&b, &key, limit).await;
+    assert!(took < limit, "{took:?}");
+
+    // A live setting changed on A applies on B.
+    let r = a
+        .api(
+            "PATCH",
+            "/settings",
+            admin,
+            Some(json!({"limits": {"max_body_bytes": 300}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let big =
+        json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x".repeat(500)}]});
+    let start = Instant::now();
+    loop {
+        let reply = b
+            .post("/openai/v1/chat/completions", &key, big.clone())
+            .await;
+        if reply.status == 413 {
+            break;
+        }
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        assert!(
+            start.elapsed() < limit,
+            "the new limit did not reach B within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    // A key disabled on A is refused by B.
+    let kid = b
+        .api("GET", &format!("/users/{id}/keys"), admin, None)
+        .await
+        .json()[0]["id"]
+        .as_i64()
+        .unwrap();
+    a.api(
+        "PATCH",
+        &format!("/keys/{kid}"),
+        admin,
+        Some(json!({"enabled": false})),
+    )
+    .await;
+    let start = Instant::now();
+    while b
+        .post("/openai/v1/chat/completions", &key, chat())
+        .await
+        .status
+        != 401
+    {
+        assert!(
+            start.elapsed() < limit,
+            "the disable did not reach B within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(a.stop().await.success());
+    assert!(b.stop().await.success());
+}
+
+#[tokio::test]
+async fn admin_writes_on_one_instance_reach_the_other_through_postgres() {
+    on_scratch_database("GPROXY_TEST_POSTGRES", "e2e_admin_poll", |dsn| async move {
+        admin_writes_reach_the_other_instance(&dsn, None, Duration::from_secs(2)).await;
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn admin_writes_on_one_instance_reach_the_other_through_redis() {
+    let Some(url) = redis_url("e2e_admin_redis").await else {
+        return;
+    };
+    on_scratch_database(
+        "GPROXY_TEST_POSTGRES",
+        "e2e_admin_redis",
+        |dsn| async move {
+            let target = RedisTarget {
+                url,
+                prefix: format!("{}:", unique("gproxy-e2e-admin")),
+            };
+            admin_writes_reach_the_other_instance(&dsn, Some(target), Duration::from_secs(1)).await;
+        },
+    )
+    .await
+    .unwrap();
+}

@@ -1,9 +1,11 @@
 //! Start-up: merge the configuration (CLI > ENV > config file > database >
-//! defaults), persist the merge, apply the config file, seed the built-in
-//! providers, apply the model routes, make sure an admin key exists, and
-//! build the first snapshot.
+//! defaults), persist the merge, apply the config file's entries that are
+//! new or changed since it last applied them (so admin edits survive a
+//! restart), seed the built-in providers, apply the model routes, make sure
+//! an admin key exists, and build the first snapshot. The same apply code
+//! serves config imports ([`crate::export`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -16,7 +18,7 @@ use sha2::{Digest, Sha256};
 use crate::CoreError;
 use crate::config::{
     CircuitBreakerConfig, ConfigError, FileConfig, LimitsConfig, Logging, LoggingConfig,
-    TargetConfig, is_weighted, validate_key, validate_proxy,
+    StoredCredential, TargetConfig, is_weighted, validate_key, validate_proxy,
 };
 use crate::model_route::{RouteTarget, Strategy};
 use crate::settings::{DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, Limits, Resilience, Settings};
@@ -63,10 +65,10 @@ const SETTING_PORT: &str = "port";
 pub const SETTING_PROXY: &str = "proxy";
 /// Settings key of `[limits]` (JSON).
 pub const SETTING_LIMITS: &str = "limits";
+/// Settings key of the `[logging]` section (JSON).
+pub const SETTING_LOGGING: &str = "logging";
 /// Settings key of `[circuit_breaker]` (JSON).
 pub const SETTING_CIRCUIT_BREAKER: &str = "circuit_breaker";
-/// Settings key of `[logging]` (JSON).
-pub const SETTING_LOGGING: &str = "logging";
 
 /// Runs start-up. See the module docs for the order of precedence.
 pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
@@ -163,6 +165,7 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
     let logging_json = serde_json::to_string(&logging.to_config())
         .map_err(|e| CoreError::Invalid(format!("cannot store logging: {e}")))?;
     storage.set_setting(SETTING_LOGGING, &logging_json).await?;
+
     let resilience_json = serde_json::to_string(&resilience.to_config())
         .map_err(|e| CoreError::Invalid(format!("cannot store circuit_breaker: {e}")))?;
     storage
@@ -374,29 +377,41 @@ pub(crate) async fn apply_entities(
     path: &Path,
     mode: &ApplyMode<'_>,
 ) -> Result<ApplyReport, CoreError> {
+    // Everything is checked before anything is written, so a bad entry
+    // leaves the database as it was.
+    let stored = storage.list_providers().await?;
+    let providers = resolve_providers(registry, file, path)?;
+    let known: BTreeSet<&str> = stored
+        .iter()
+        .map(|p| p.name.as_str())
+        .chain(file.providers.iter().map(|p| p.name.as_str()))
+        .chain(registry.kinds())
+        .collect();
+    let routes = resolve_routes(file, path, &known)?;
+
     let mut report = ApplyReport::default();
-    apply_providers(storage, registry, file, path, mode, &mut report).await?;
+    apply_providers(storage, file, &stored, providers, mode, &mut report).await?;
     apply_users(storage, file, mode, &mut report).await?;
     seed_builtins(storage, registry).await?;
-    apply_routes(storage, file, path, mode, &mut report).await?;
+    apply_routes(storage, file, routes, mode, &mut report).await?;
     Ok(report)
 }
 
-/// Upserts the document's providers and their credentials.
-async fn apply_providers(
-    storage: &Storage,
+/// A provider entry checked and resolved: its kind and stored credentials.
+struct ResolvedProvider {
+    kind: String,
+    credentials: Vec<StoredCredential>,
+}
+
+/// Resolves every provider entry's kind and credentials, or names the
+/// first bad field.
+fn resolve_providers(
     registry: &ProviderRegistry,
     file: &FileConfig,
     path: &Path,
-    mode: &ApplyMode<'_>,
-    report: &mut ApplyReport,
-) -> Result<(), CoreError> {
-    let existing: HashMap<String, gproxy_storage::ProviderRow> = storage
-        .list_providers()
-        .await?
-        .into_iter()
-        .map(|p| (p.name.clone(), p))
-        .collect();
+) -> Result<Vec<ResolvedProvider>, CoreError> {
+    let mut out = Vec::with_capacity(file.providers.len());
+
     for (i, p) in file.providers.iter().enumerate() {
         let kind = match &p.kind {
             Some(kind) => kind.clone(),
@@ -436,13 +451,32 @@ async fn apply_providers(
                     })?,
             );
         }
+        out.push(ResolvedProvider { kind, credentials });
+    }
+    Ok(out)
+}
+
+/// Upserts the document's providers and their credentials.
+async fn apply_providers(
+    storage: &Storage,
+    file: &FileConfig,
+    stored: &[gproxy_storage::ProviderRow],
+    resolved: Vec<ResolvedProvider>,
+    mode: &ApplyMode<'_>,
+    report: &mut ApplyReport,
+) -> Result<(), CoreError> {
+    let existing: HashMap<&str, &gproxy_storage::ProviderRow> =
+        stored.iter().map(|p| (p.name.as_str(), p)).collect();
+    for (i, (p, ResolvedProvider { kind, credentials })) in
+        file.providers.iter().zip(resolved).enumerate()
+    {
         let secrets: Vec<&serde_json::Value> = credentials.iter().map(|c| &c.secret).collect();
         let hash = entry_hash(&serde_json::json!({ "entry": p, "secrets": secrets }))?;
         if !mode.wants("provider", &p.name, &hash) {
             report.unchanged.push(format!("provider {}", p.name));
             continue;
         }
-        let before = existing.get(&p.name);
+        let before = existing.get(p.name.as_str()).copied();
         // A custom provider's settings come from the file; other kinds keep
         // what is stored (while the kind stays the same).
         let settings = match p.custom_settings() {
@@ -531,24 +565,15 @@ async fn apply_users(
     Ok(())
 }
 
-/// Upserts the document's model routes, by model name. Every target must
-/// name a provider that exists (configured, stored or built-in).
-async fn apply_routes(
-    storage: &Storage,
+/// Resolves every route's targets, or names the first bad one. Every
+/// target must name a provider in `known` (stored, in the document, or a
+/// built-in about to be seeded).
+fn resolve_routes(
     file: &FileConfig,
     path: &Path,
-    mode: &ApplyMode<'_>,
-    report: &mut ApplyReport,
-) -> Result<(), CoreError> {
-    if file.routes.is_empty() {
-        return Ok(());
-    }
-    let providers: Vec<String> = storage
-        .list_providers()
-        .await?
-        .into_iter()
-        .map(|p| p.name)
-        .collect();
+    known: &BTreeSet<&str>,
+) -> Result<Vec<Vec<RouteTarget>>, CoreError> {
+    let mut out = Vec::with_capacity(file.routes.len());
     for (i, r) in file.routes.iter().enumerate() {
         let mut targets = Vec::with_capacity(r.targets.len());
         for (j, t) in r.targets.iter().enumerate() {
@@ -564,13 +589,13 @@ async fn apply_routes(
                 }
                 .into());
             };
-            if !providers.iter().any(|p| p == provider) {
+            if !known.contains(provider) {
                 return Err(ConfigError::Field {
                     path: path.to_owned(),
                     field,
                     message: format!(
                         "unknown provider `{provider}` (configured: {})",
-                        providers.join(", ")
+                        known.iter().copied().collect::<Vec<_>>().join(", ")
                     ),
                 }
                 .into());
@@ -581,6 +606,21 @@ async fn apply_routes(
                 weight: t.weight(),
             });
         }
+        out.push(targets);
+    }
+    Ok(out)
+}
+
+/// Upserts the document's model routes (with their resolved targets), by
+/// model name.
+async fn apply_routes(
+    storage: &Storage,
+    file: &FileConfig,
+    resolved: Vec<Vec<RouteTarget>>,
+    mode: &ApplyMode<'_>,
+    report: &mut ApplyReport,
+) -> Result<(), CoreError> {
+    for (r, targets) in file.routes.iter().zip(resolved) {
         let hash = entry_hash(r)?;
         if !mode.wants("route", &r.model, &hash) {
             report.unchanged.push(format!("route {}", r.model));

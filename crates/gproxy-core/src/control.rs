@@ -10,8 +10,8 @@ use gproxy_provider::ProviderRegistry;
 use gproxy_storage::Storage;
 
 use crate::bootstrap::{SETTING_CIRCUIT_BREAKER, SETTING_LIMITS, SETTING_LOGGING, SETTING_PROXY};
-use crate::config::{CircuitBreakerConfig, LimitsConfig, LoggingConfig};
-use crate::settings::{Limits, Logging, Resilience};
+use crate::config::{CircuitBreakerConfig, LimitsConfig, Logging, LoggingConfig};
+use crate::settings::{Limits, Resilience};
 use crate::upstream::UpstreamConfig;
 use crate::{CoreError, Engine};
 
@@ -24,7 +24,7 @@ pub struct LiveSettings {
     pub resilience: Resilience,
     /// Egress proxy URL.
     pub proxy: Option<String>,
-    /// Request logging (recording, capture, redaction, retention).
+    /// What the request log records.
     pub logging: Logging,
 }
 

@@ -1,6 +1,7 @@
 //! The gateway core: start-up ([`bootstrap`]), the state snapshot the hot
-//! path reads ([`state`]), the request pipeline ([`Engine`]) and the shared
-//! upstream client ([`upstream`]).
+//! path reads ([`state`]), the request pipeline ([`Engine`]), the shared
+//! upstream client ([`upstream`]), change propagation across instances
+//! ([`sync`]) and config export/import ([`export`]).
 //!
 //! Nothing here knows HTTP routing: the router turns a request into a
 //! [`ProxyRequest`] and renders a [`GatewayError`] in the client's shape.

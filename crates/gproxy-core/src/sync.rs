@@ -310,7 +310,15 @@ impl ChangeBus {
                     tracing::info!(redis = %redis.shown_url, channel = %redis.channel, "watching for configuration changes through Redis");
                     backoff = self.config.reconnect_min;
                     subscribed.store(true, Ordering::Relaxed);
-                    self.with_status(|s| s.redis_connected = Some(true));
+                    self.with_status(|s| {
+                        s.redis_connected = Some(true);
+                        if s.last_error
+                            .as_deref()
+                            .is_some_and(|e| e.starts_with("redis"))
+                        {
+                            s.last_error = None;
+                        }
+                    });
                     // Anything announced while we were away: compare the
                     // version once.
                     wake.notify_one();

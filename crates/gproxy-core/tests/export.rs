@@ -322,6 +322,24 @@ async fn an_import_is_validated_like_a_config_file() {
         import_config(&target.storage, &registry, "[[providers]\n").await,
         Err(CoreError::Config(ConfigError::Syntax { .. }))
     ));
+    // A document that fails only when checked against the stored state
+    // (an unknown route target) writes nothing either.
+    let late = "[[providers]]\nname = \"late\"\nkind = \"openai\"\n[[users]]\nname = \"carol\"\nkeys = [\"sk-carol-000001\"]\n[[routes]]\nmodel = \"r\"\ntargets = [\"late/m\", \"nowhere/m\"]\n";
+    match import_config(&target.storage, &registry, late).await {
+        Err(CoreError::Config(ConfigError::Field { field, .. })) => {
+            assert_eq!(field, "routes[0].targets[1]");
+        }
+        other => panic!("expected a field error, got {other:?}"),
+    }
+    assert!(
+        target
+            .storage
+            .list_providers()
+            .await
+            .unwrap()
+            .iter()
+            .all(|p| p.name != "late")
+    );
     // Nothing of the refused documents was stored.
     let names: Vec<String> = target
         .storage
@@ -332,4 +350,5 @@ async fn an_import_is_validated_like_a_config_file() {
         .map(|u| u.name)
         .collect();
     assert!(!names.contains(&"bob".to_owned()));
+    assert!(!names.contains(&"carol".to_owned()));
 }

@@ -1,10 +1,10 @@
-//! `/settings`: limits, retries and circuit breaker, egress proxy. Every
+//! `/settings`: limits, retries and circuit breaker, egress proxy, logging. Every
 //! accepted change is stored and applied at once on every instance.
 
 use gproxy_core::bootstrap::{
-    SETTING_CIRCUIT_BREAKER, SETTING_LIMITS, SETTING_PROXY, limits_to_config,
+    SETTING_CIRCUIT_BREAKER, SETTING_LIMITS, SETTING_LOGGING, SETTING_PROXY, limits_to_config,
 };
-use gproxy_core::config::{CircuitBreakerConfig, FileConfig, LimitsConfig};
+use gproxy_core::config::{CircuitBreakerConfig, FileConfig, LimitsConfig, LoggingConfig};
 use gproxy_core::control::LiveSettings;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -24,6 +24,9 @@ pub struct SettingsView {
     /// Egress proxy for upstream calls (`http://` or `socks5://`); the
     /// password is masked.
     pub proxy: Option<String>,
+    /// What the request log records: rows on/off, body capture, its size
+    /// cap, redacted headers, retention.
+    pub logging: LoggingConfig,
 }
 
 /// `PATCH /settings`: the sections given are merged over the stored ones
@@ -40,6 +43,8 @@ pub struct SettingsPatch {
     #[serde(default, deserialize_with = "double_option")]
     #[schemars(with = "Option<String>")]
     pub proxy: Option<Option<String>>,
+    /// Logging settings to change.
+    pub logging: Option<LoggingConfig>,
 }
 
 fn masked_proxy(proxy: Option<String>) -> Option<String> {
@@ -61,6 +66,7 @@ async fn current(call: &Call) -> Result<SettingsView, ApiError> {
         limits: limits_to_config(&live.limits),
         circuit_breaker: live.resilience.to_config(),
         proxy: masked_proxy(live.proxy),
+        logging: live.logging.to_config(),
     })
 }
 
@@ -96,12 +102,17 @@ pub async fn update(call: Call) -> Result<Reply, ApiError> {
         Some(c) => Some(merge(&live.resilience.to_config(), c)?),
         None => None,
     };
+    let logging = match &patch.logging {
+        Some(l) => Some(merge(&live.logging.to_config(), l)?),
+        None => None,
+    };
     let proxy = patch.proxy.clone().map(|p| p.filter(|p| !p.is_empty()));
     // The config file's own checks, with the same field paths.
     let check = FileConfig {
         limits: limits.clone(),
         circuit_breaker: circuit_breaker.clone(),
         proxy: proxy.clone().flatten(),
+        logging: logging.clone(),
         ..FileConfig::default()
     };
     check
@@ -115,6 +126,10 @@ pub async fn update(call: Call) -> Result<Reply, ApiError> {
     if let Some(c) = &circuit_breaker {
         let json = serde_json::to_string(c).map_err(ApiError::internal)?;
         storage.set_setting(SETTING_CIRCUIT_BREAKER, &json).await?;
+    }
+    if let Some(l) = &logging {
+        let json = serde_json::to_string(l).map_err(ApiError::internal)?;
+        storage.set_setting(SETTING_LOGGING, &json).await?;
     }
     if let Some(p) = &proxy {
         storage

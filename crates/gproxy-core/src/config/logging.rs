@@ -21,7 +21,7 @@ pub const DEFAULT_REDACT_HEADERS: [&str; 6] = [
 ];
 
 /// `[logging]` as written.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoggingConfig {
     /// Whether every request gets a log row (and its attempt rows). `false`
