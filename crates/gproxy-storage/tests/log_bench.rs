@@ -50,7 +50,7 @@ fn row(i: u64) -> RequestLog {
             .into(),
         method: "POST".into(),
         path: "/v1/chat/completions".into(),
-        stream: h % 2 == 0,
+        stream: h.is_multiple_of(2),
         status: if h % 100 < 3 { 429 } else { 200 },
         latency_ms: 50 + (h >> 3) % 20_000,
         ttfb_ms: Some(20 + (h >> 5) % 800),

@@ -446,7 +446,7 @@ async fn usage_aggregates_sum_and_bucket(ctx: Ctx) {
         })
         .await
         .unwrap();
-    let got: Vec<(Option<DateTime<Utc>>, Option<i64>, Option<i64>, u64, u64)> = daily
+    let got: Vec<_> = daily
         .iter()
         .map(|r| {
             (
