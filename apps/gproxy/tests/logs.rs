@@ -10,33 +10,6 @@ use gproxy_storage::Storage;
 use gproxy_testkit::{Fault, MockUpstream};
 use serde_json::json;
 
-const K1: &str = "sk-upstream-k1-0001";
-const K2: &str = "sk-upstream-k2-0002";
-
-/// One OpenAI provider with two keys, alice, and `extra` on top.
-fn two_keys(mock: &MockUpstream, extra: &str) -> String {
-    let base = mock.base_url();
-    format!(
-        r#"admin_key = "${{TEST_ADMIN_KEY}}"
-{extra}
-
-[[providers]]
-name = "openai"
-base_url = "{base}/v1"
-[[providers.credentials]]
-name = "k1"
-api_key = "{K1}"
-[[providers.credentials]]
-name = "k2"
-api_key = "{K2}"
-
-[[users]]
-name = "alice"
-keys = ["{ALICE_KEY}"]
-"#
-    )
-}
-
 fn chat(content: &str, stream: bool) -> serde_json::Value {
     json!({"model": "openai/gpt-4o", "stream": stream, "messages": [{"role": "user", "content": content}]})
 }
@@ -49,7 +22,7 @@ fn request_id(reply: &Reply) -> String {
 async fn a_retried_request_has_its_key_and_one_row_per_attempt() {
     let mock = MockUpstream::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let gw = start(dir.path(), &two_keys(&mock, "")).await;
+    let gw = start(dir.path(), &two_key_config(&mock, "")).await;
     mock.push_fault(Fault::rate_limited(30));
     let r = gw
         .post("/v1/chat/completions", ALICE_KEY, chat("hi", false))
@@ -100,7 +73,7 @@ async fn captured_bodies_are_capped_and_never_hold_the_client_key() {
     let mock = MockUpstream::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let extra = "[logging]\ncapture_bodies = true\nmax_body_bytes = 64\n";
-    let gw = start(dir.path(), &two_keys(&mock, extra)).await;
+    let gw = start(dir.path(), &two_key_config(&mock, extra)).await;
 
     let long = "x".repeat(500);
     let req = gw
@@ -150,7 +123,7 @@ async fn record_requests_false_writes_no_rows() {
     let mock = MockUpstream::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let extra = "[logging]\nrecord_requests = false\ncapture_bodies = true\n";
-    let gw = start(dir.path(), &two_keys(&mock, extra)).await;
+    let gw = start(dir.path(), &two_key_config(&mock, extra)).await;
     mock.push_fault(Fault::rate_limited(30));
     let r = gw
         .post("/v1/chat/completions", ALICE_KEY, chat("hi", false))

@@ -86,6 +86,57 @@ pub(crate) fn check_limit(limit: u64) -> Result<()> {
     Ok(())
 }
 
+/// The conditions every page shares: after `cursor` (by `id`), created
+/// within `[from, to)`.
+pub(crate) fn page_condition<C: ColumnTrait>(
+    id: C,
+    created_at: C,
+    cursor: Option<&str>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Result<Condition> {
+    let mut cond = Condition::all();
+    if let Some(cursor) = cursor {
+        cond = cond.add(id.lt(decode_cursor(cursor)?));
+    }
+    if let Some(from) = from {
+        cond = cond.add(created_at.gte(from));
+    }
+    if let Some(to) = to {
+        cond = cond.add(created_at.lt(to));
+    }
+    Ok(cond)
+}
+
+/// `cond` plus `column = value` for each set value.
+pub(crate) fn with_equal<C: ColumnTrait>(
+    mut cond: Condition,
+    filters: impl IntoIterator<Item = (C, Option<sea_orm::Value>)>,
+) -> Condition {
+    for (col, value) in filters {
+        if let Some(v) = value {
+            cond = cond.add(col.eq(v));
+        }
+    }
+    cond
+}
+
+/// Up to `limit + 1` rows of `E` matching `cond`, newest (highest `id`)
+/// first, with timestamps bound portably.
+pub(crate) async fn fetch_page<E: EntityTrait>(
+    db: &sea_orm::DatabaseConnection,
+    cond: Condition,
+    id: E::Column,
+    limit: u64,
+) -> Result<Vec<E::Model>> {
+    let stmt = E::find()
+        .filter(cond)
+        .order_by_desc(id)
+        .limit(limit + 1)
+        .build(db.get_database_backend());
+    Ok(E::find().from_raw_sql(portable(stmt)).all(db).await?)
+}
+
 /// Splits `rows` (fetched with one extra) into the page and its next cursor.
 pub(crate) fn page_of<T>(
     mut rows: Vec<T>,
@@ -111,32 +162,25 @@ impl Storage {
     pub async fn query_request_logs(&self, q: &LogQuery) -> Result<LogPage> {
         use request_logs::Column;
         check_limit(q.limit)?;
-        let mut cond = Condition::all();
-        if let Some(cursor) = &q.cursor {
-            cond = cond.add(Column::Id.lt(decode_cursor(cursor)?));
-        }
-        if let Some(from) = q.from {
-            cond = cond.add(Column::CreatedAt.gte(from));
-        }
-        if let Some(to) = q.to {
-            cond = cond.add(Column::CreatedAt.lt(to));
-        }
-        if let Some(v) = q.user_id {
-            cond = cond.add(Column::UserId.eq(v));
-        }
-        if let Some(v) = q.key_id {
-            cond = cond.add(Column::KeyId.eq(v));
-        }
-        for (col, value) in [
-            (Column::Provider, &q.provider),
-            (Column::Model, &q.model),
-            (Column::Protocol, &q.protocol),
-            (Column::RequestId, &q.request_id),
-        ] {
-            if let Some(v) = value {
-                cond = cond.add(col.eq(v.as_str()));
-            }
-        }
+        let cond = page_condition(
+            Column::Id,
+            Column::CreatedAt,
+            q.cursor.as_deref(),
+            q.from,
+            q.to,
+        )?;
+        let text = |v: &Option<String>| v.as_deref().map(sea_orm::Value::from);
+        let mut cond = with_equal(
+            cond,
+            [
+                (Column::UserId, q.user_id.map(sea_orm::Value::from)),
+                (Column::KeyId, q.key_id.map(sea_orm::Value::from)),
+                (Column::Provider, text(&q.provider)),
+                (Column::Model, text(&q.model)),
+                (Column::Protocol, text(&q.protocol)),
+                (Column::RequestId, text(&q.request_id)),
+            ],
+        );
         if let Some(class) = q.status_class {
             if !(1..=5).contains(&class) {
                 return Err(StorageError::invalid(
@@ -147,15 +191,7 @@ impl Storage {
             let low = i32::from(class) * 100;
             cond = cond.add(Column::Status.between(low, low + 99));
         }
-        let db = self.connection();
-        let stmt = request_logs::Entity::find()
-            .filter(cond)
-            .order_by_desc(Column::Id)
-            .limit(q.limit + 1)
-            .build(db.get_database_backend());
-        let rows = request_logs::Entity::find()
-            .from_raw_sql(portable(stmt))
-            .all(db)
+        let rows = fetch_page::<request_logs::Entity>(self.connection(), cond, Column::Id, q.limit)
             .await?
             .into_iter()
             .map(RequestLogRow::try_from)
