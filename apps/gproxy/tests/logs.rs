@@ -146,3 +146,46 @@ async fn record_requests_false_writes_no_rows() {
     assert_eq!(stored["record_requests"], false);
     assert_eq!(stored["max_body_bytes"], 65536);
 }
+
+#[tokio::test]
+async fn count_calls_and_passthrough_record_their_single_attempt() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), &two_key_config(&mock, "")).await;
+    let storage = Storage::connect(&gw.dsn()).await.unwrap();
+    let creds = storage.list_credentials().await.unwrap();
+    let providers = storage.list_providers().await.unwrap();
+    let claude = providers.iter().find(|p| p.name == "claude").unwrap().id;
+    let claude_cred = creds.iter().find(|c| c.provider_id == claude).unwrap().id;
+
+    let body = json!({"model": "claude/claude-sonnet-4-5", "messages": [{"role": "user", "content": "hi"}]});
+    let req = gw
+        .request("POST", "/v1/messages/count_tokens")
+        .header("x-api-key", ALICE_KEY)
+        .header("anthropic-version", "2023-06-01")
+        .header("content-type", "application/json");
+    let r = gw.send(req, body.to_string()).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let detail = gw.detail_of(&request_id(&r)).await;
+    let a = &detail.attempts;
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(
+        (a[0].provider.as_str(), a[0].credential_id, a[0].status),
+        ("claude", Some(claude_cred), Some(200))
+    );
+
+    // Passthrough: the mock has no batches endpoint; its 404 is the attempt's.
+    let req = gw
+        .request("DELETE", "/claude/v1/messages/batches/msgbatch_1")
+        .header("x-api-key", ALICE_KEY);
+    let r = gw.send(req, "").await;
+    assert_eq!(r.status, 404);
+    let detail = gw.detail_of(&request_id(&r)).await;
+    let a = &detail.attempts;
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(
+        (a[0].credential_id, a[0].status, a[0].error_class.as_deref()),
+        (Some(claude_cred), Some(404), None)
+    );
+    assert_eq!(detail.log.log.status, 404);
+}
