@@ -52,6 +52,10 @@ struct Cli {
     /// Egress proxy for upstream calls: http://host:port or socks5://host:port
     #[arg(long, env = "GPROXY_PROXY", hide_env_values = true)]
     proxy: Option<String>,
+    /// Master key sealing credential secrets at rest (32 bytes, base64 or
+    /// hex) [default: <data dir>/master.key, generated on first start]
+    #[arg(long, env = "GPROXY_MASTER_KEY", hide_env_values = true)]
+    master_key: Option<String>,
     /// Log filter (tracing EnvFilter syntax)
     #[arg(long, env = "GPROXY_LOG", default_value = "info")]
     log: String,
@@ -91,6 +95,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         admin_key: cli.admin_key,
         config: cli.config,
         proxy: cli.proxy,
+        master_key: cli.master_key,
     })
     .await
     .map_err(|e| e.to_string())?;
@@ -108,6 +113,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     );
     println!("  data dir: {}", boot.settings.data_dir.display());
     println!("  database: {}", boot.settings.dsn_redacted());
+    println!("  master key: {}", boot.master_key_source);
     if let Some(key) = &boot.generated_admin_key {
         println!("  admin key (generated; shown only this once, store it now): {key}");
     }

@@ -21,6 +21,10 @@ use gproxy_storage::testing::{on_scratch_database, unique_name as unique};
 use gproxy_testkit::MockUpstream;
 use serde_json::json;
 
+/// Instances sharing a database share the master key its secrets are
+/// sealed under.
+const SHARED_MASTER_KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
 fn chat() -> serde_json::Value {
     json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
 }
@@ -60,8 +64,18 @@ async fn a_new_key_reaches_both(dsn: &str, redis: Option<RedisTarget>, limit: Du
     };
     let text = config(&mock, &extra);
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = start_with(dir_a.path(), &text, &["--dsn", dsn]).await;
-    let b = start_with(dir_b.path(), &text, &["--dsn", dsn]).await;
+    let a = start_with(
+        dir_a.path(),
+        &text,
+        &["--dsn", dsn, "--master-key", SHARED_MASTER_KEY],
+    )
+    .await;
+    let b = start_with(
+        dir_b.path(),
+        &text,
+        &["--dsn", dsn, "--master-key", SHARED_MASTER_KEY],
+    )
+    .await;
     for gw in [&a, &b] {
         let status = config_sync(gw).await;
         assert_eq!(
@@ -229,8 +243,18 @@ async fn admin_writes_reach_the_other_instance(
     };
     let text = config(&mock, &extra);
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = start_with(dir_a.path(), &text, &["--dsn", dsn]).await;
-    let b = start_with(dir_b.path(), &text, &["--dsn", dsn]).await;
+    let a = start_with(
+        dir_a.path(),
+        &text,
+        &["--dsn", dsn, "--master-key", SHARED_MASTER_KEY],
+    )
+    .await;
+    let b = start_with(
+        dir_b.path(),
+        &text,
+        &["--dsn", dsn, "--master-key", SHARED_MASTER_KEY],
+    )
+    .await;
     if redis.is_some() {
         for gw in [&a, &b] {
             let start = Instant::now();

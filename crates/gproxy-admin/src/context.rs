@@ -80,10 +80,15 @@ impl ControlHooks for CoreHooks {
     }
 
     fn seal(&self, secret: &serde_json::Value) -> Result<serde_json::Value, String> {
-        Ok(secret.clone())
+        Ok(self.control.engine().state().sealer().seal_json(secret))
     }
 
     fn open(&self, stored: &serde_json::Value) -> Result<serde_json::Value, String> {
-        Ok(stored.clone())
+        self.control
+            .engine()
+            .state()
+            .sealer()
+            .open_json(stored)
+            .map_err(|e| e.to_string())
     }
 }

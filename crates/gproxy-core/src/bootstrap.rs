@@ -42,6 +42,8 @@ pub struct StartupArgs {
     pub config: Option<PathBuf>,
     /// `--proxy` / `GPROXY_PROXY`; an empty string clears a stored proxy.
     pub proxy: Option<String>,
+    /// `--master-key` / `GPROXY_MASTER_KEY`: seals credential secrets.
+    pub master_key: Option<String>,
 }
 
 /// The result of start-up.
@@ -57,6 +59,10 @@ pub struct Bootstrapped {
     pub state: Arc<StateHandle>,
     /// The admin key, when it was generated now (print it once).
     pub generated_admin_key: Option<String>,
+    /// Seals and opens credential secrets under the master key.
+    pub sealer: Arc<gproxy_credential::seal::Sealer>,
+    /// Where the master key came from (for the banner).
+    pub master_key_source: crate::secrets::KeySource,
 }
 
 const SETTING_HOST: &str = "host";
@@ -92,10 +98,7 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
         .clone()
         .or_else(|| file.data_dir.clone())
         .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
-    std::fs::create_dir_all(&data_dir).map_err(|source| CoreError::Io {
-        what: format!("cannot create data dir {}", data_dir.display()),
-        source,
-    })?;
+    crate::secrets::prepare_data_dir(&data_dir)?;
     let dsn = args
         .dsn
         .clone()
@@ -104,6 +107,9 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
 
     let storage = Storage::connect(&dsn).await?;
     storage.migrate().await?;
+    crate::secrets::protect_sqlite_files(&dsn);
+    let (sealer, master_key_source) =
+        crate::secrets::open_vault(&storage, &data_dir, args.master_key.as_deref()).await?;
     let stored: HashMap<String, String> = storage.all_settings().await?.into_iter().collect();
 
     let host = args
@@ -199,9 +205,9 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
     }
 
     let registry = ProviderRegistry::builtin();
-    apply_entities(&storage, &registry, &file, &config_path, &ledger).await?;
+    apply_entities(&storage, &registry, &sealer, &file, &config_path, &ledger).await?;
 
-    let snapshot = Snapshot::load(&storage, &registry).await?;
+    let snapshot = Snapshot::load(&storage, &registry, &sealer).await?;
     Ok(Bootstrapped {
         settings: Settings {
             host,
@@ -215,8 +221,10 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
         },
         storage,
         registry,
-        state: Arc::new(StateHandle::new(snapshot)),
+        state: Arc::new(StateHandle::new(snapshot, sealer.clone())),
         generated_admin_key,
+        sealer,
+        master_key_source,
     })
 }
 
@@ -373,6 +381,7 @@ fn entry_hash(value: &impl serde::Serialize) -> Result<String, CoreError> {
 pub(crate) async fn apply_entities(
     storage: &Storage,
     registry: &ProviderRegistry,
+    sealer: &gproxy_credential::seal::Sealer,
     file: &FileConfig,
     path: &Path,
     mode: &ApplyMode<'_>,
@@ -380,7 +389,7 @@ pub(crate) async fn apply_entities(
     // Everything is checked before anything is written, so a bad entry
     // leaves the database as it was.
     let stored = storage.list_providers().await?;
-    let providers = resolve_providers(registry, file, path)?;
+    let providers = resolve_providers(registry, sealer, file, path)?;
     let known: BTreeSet<&str> = stored
         .iter()
         .map(|p| p.name.as_str())
@@ -390,7 +399,7 @@ pub(crate) async fn apply_entities(
     let routes = resolve_routes(file, path, &known)?;
 
     let mut report = ApplyReport::default();
-    apply_providers(storage, file, &stored, providers, mode, &mut report).await?;
+    apply_providers(storage, sealer, file, &stored, providers, mode, &mut report).await?;
     apply_users(storage, file, mode, &mut report).await?;
     seed_builtins(storage, registry).await?;
     apply_routes(storage, file, routes, mode, &mut report).await?;
@@ -407,6 +416,7 @@ struct ResolvedProvider {
 /// first bad field.
 fn resolve_providers(
     registry: &ProviderRegistry,
+    sealer: &gproxy_credential::seal::Sealer,
     file: &FileConfig,
     path: &Path,
 ) -> Result<Vec<ResolvedProvider>, CoreError> {
@@ -442,14 +452,25 @@ fn resolve_providers(
         }
         let mut credentials = Vec::with_capacity(p.credentials.len());
         for (j, c) in p.credentials.iter().enumerate() {
-            credentials.push(
-                c.stored(&kind)
-                    .map_err(|(field, message)| ConfigError::Field {
-                        path: path.to_owned(),
-                        field: format!("providers[{i}].credentials[{j}].{field}"),
-                        message,
-                    })?,
-            );
+            let stored = c
+                .stored(&kind)
+                .map_err(|(field, message)| ConfigError::Field {
+                    path: path.to_owned(),
+                    field: format!("providers[{i}].credentials[{j}].{field}"),
+                    message,
+                })?;
+            // A sealed secret must open under this instance's key.
+            if gproxy_credential::seal::is_sealed(&stored.secret)
+                && let Err(e) = sealer.open_json(&stored.secret)
+            {
+                return Err(ConfigError::Field {
+                    path: path.to_owned(),
+                    field: format!("providers[{i}].credentials[{j}].sealed"),
+                    message: e.to_string(),
+                }
+                .into());
+            }
+            credentials.push(stored);
         }
         out.push(ResolvedProvider { kind, credentials });
     }
@@ -459,6 +480,7 @@ fn resolve_providers(
 /// Upserts the document's providers and their credentials.
 async fn apply_providers(
     storage: &Storage,
+    sealer: &gproxy_credential::seal::Sealer,
     file: &FileConfig,
     stored: &[gproxy_storage::ProviderRow],
     resolved: Vec<ResolvedProvider>,
@@ -520,7 +542,12 @@ async fn apply_providers(
                     provider_id: row.id,
                     name: stored.name,
                     kind: stored.kind,
-                    secret: stored.secret,
+                    // Sealed at rest; an imported sealed secret stays as it is.
+                    secret: if gproxy_credential::seal::is_sealed(&stored.secret) {
+                        stored.secret
+                    } else {
+                        sealer.seal_json(&stored.secret)
+                    },
                     enabled: c.enabled.unwrap_or(true),
                     weight: c.weight.unwrap_or(1),
                 })

@@ -286,6 +286,7 @@ fn export_provider(
 pub async fn import_config(
     storage: &Storage,
     registry: &ProviderRegistry,
+    sealer: &gproxy_credential::seal::Sealer,
     text: &str,
 ) -> Result<ImportReport, CoreError> {
     let path = Path::new(IMPORT_PATH);
@@ -306,7 +307,8 @@ pub async fn import_config(
             .into());
         }
     }
-    let mut report = apply_entities(storage, registry, &file, path, &ApplyMode::All).await?;
+    let mut report =
+        apply_entities(storage, registry, sealer, &file, path, &ApplyMode::All).await?;
     if let Some(limits) = &file.limits {
         let stored: LimitsConfig = stored_json(storage, SETTING_LIMITS).await?;
         let merged = Limits::default().merged(&stored).merged(limits);

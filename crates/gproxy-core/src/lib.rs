@@ -25,6 +25,7 @@ mod passthrough;
 pub mod probe;
 mod resilience;
 pub mod retention;
+pub mod secrets;
 pub mod settings;
 pub mod state;
 mod stream;

@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::CoreError;
 use crate::access::KeyAccess;
 use crate::model_route::{ModelRoute, RouteTarget, Strategy};
+use gproxy_credential::seal::Sealer;
 
 /// Settings key holding the admin key's SHA-256 (hex).
 pub const ADMIN_KEY_HASH: &str = "admin_key_hash";
@@ -106,8 +107,12 @@ impl Snapshot {
     /// and stored settings (a custom provider is its own instance). Rows
     /// that cannot be used (unknown kind, unusable settings, no base URL,
     /// unreadable credential) are skipped with a warning.
-    pub async fn load(storage: &Storage, registry: &ProviderRegistry) -> Result<Self, CoreError> {
-        Self::load_after(storage, registry, None).await
+    pub async fn load(
+        storage: &Storage,
+        registry: &ProviderRegistry,
+        sealer: &Sealer,
+    ) -> Result<Self, CoreError> {
+        Self::load_after(storage, registry, sealer, None).await
     }
 
     /// Like [`Snapshot::load`], keeping the runtime health of credentials
@@ -115,6 +120,7 @@ impl Snapshot {
     pub async fn load_after(
         storage: &Storage,
         registry: &ProviderRegistry,
+        sealer: &Sealer,
         previous: Option<&Snapshot>,
     ) -> Result<Self, CoreError> {
         let mut old_health: HashMap<i64, Arc<CredentialHealth>> = HashMap::new();
@@ -133,7 +139,14 @@ impl Snapshot {
 
         let mut by_provider: HashMap<i64, Vec<CredentialEntry>> = HashMap::new();
         for row in credentials.into_iter().filter(|c| c.enabled) {
-            match Credential::from_stored(&row.kind, &row.secret) {
+            let secret = match sealer.open_json(&row.secret) {
+                Ok(secret) => secret,
+                Err(e) => {
+                    tracing::warn!(credential_id = row.id, error = %e, "skipping credential: its sealed secret does not open");
+                    continue;
+                }
+            };
+            match Credential::from_stored(&row.kind, &secret) {
                 Ok(credential) => {
                     by_provider
                         .entry(row.provider_id)
@@ -285,14 +298,21 @@ fn decode_hash(hex_hash: &str) -> Option<[u8; 32]> {
 #[derive(Debug)]
 pub struct StateHandle {
     current: ArcSwap<Snapshot>,
+    sealer: Arc<Sealer>,
 }
 
 impl StateHandle {
     /// A handle holding `snapshot`.
-    pub fn new(snapshot: Snapshot) -> Self {
+    pub fn new(snapshot: Snapshot, sealer: Arc<Sealer>) -> Self {
         StateHandle {
             current: ArcSwap::from_pointee(snapshot),
+            sealer,
         }
+    }
+
+    /// The sealer that opens credential secrets on every reload.
+    pub fn sealer(&self) -> &Arc<Sealer> {
+        &self.sealer
     }
 
     /// The current snapshot.
@@ -317,7 +337,7 @@ impl StateHandle {
         registry: &ProviderRegistry,
     ) -> Result<(), CoreError> {
         let previous = self.load_full();
-        self.store(Snapshot::load_after(storage, registry, Some(&previous)).await?);
+        self.store(Snapshot::load_after(storage, registry, &self.sealer, Some(&previous)).await?);
         Ok(())
     }
 }

@@ -79,6 +79,8 @@ async fn boot(dir: &Path, config: Option<&str>) -> gproxy_core::Bootstrapped {
     bootstrap(StartupArgs {
         data_dir: Some(dir.join("data")),
         config,
+        // Every instance of one deployment shares the master key.
+        master_key: Some("ab".repeat(32)),
         ..StartupArgs::default()
     })
     .await
@@ -87,6 +89,7 @@ async fn boot(dir: &Path, config: Option<&str>) -> gproxy_core::Bootstrapped {
 
 /// Sealed rows as the secret-sealing code stores them.
 async fn add_sealed(
+    sealer: &gproxy_credential::seal::Sealer,
     storage: &Storage,
     provider: &str,
     name: &str,
@@ -107,7 +110,8 @@ async fn add_sealed(
             provider_id: id,
             name: name.into(),
             kind: kind.into(),
-            secret: serde_json::json!({ "sealed": format!("v1:opaque-{name}") }),
+            secret: sealer
+                .seal_json(&serde_json::json!({ "api_key": format!("sk-{name}-0123456789") })),
             enabled,
             weight,
         })
@@ -167,10 +171,46 @@ fn served(
 async fn export_import_export_round_trips_and_serves_the_same() {
     let dir = tempfile::tempdir().unwrap();
     let source = boot(&dir.path().join("a"), Some(SOURCE)).await;
-    add_sealed(&source.storage, "openai", "sealed-1", "api_key", true, 1).await;
-    add_sealed(&source.storage, "openai", "sealed-2", "api_key", false, 3).await;
-    add_sealed(&source.storage, "vtx", "sa-1", "service_account", true, 1).await;
-    add_sealed(&source.storage, "cust", "tok", "access_token", true, 1).await;
+    add_sealed(
+        &source.sealer,
+        &source.storage,
+        "openai",
+        "sealed-1",
+        "api_key",
+        true,
+        1,
+    )
+    .await;
+    add_sealed(
+        &source.sealer,
+        &source.storage,
+        "openai",
+        "sealed-2",
+        "api_key",
+        false,
+        3,
+    )
+    .await;
+    add_sealed(
+        &source.sealer,
+        &source.storage,
+        "vtx",
+        "sa-1",
+        "service_account",
+        true,
+        1,
+    )
+    .await;
+    add_sealed(
+        &source.sealer,
+        &source.storage,
+        "cust",
+        "tok",
+        "access_token",
+        true,
+        1,
+    )
+    .await;
 
     let first = export_config(&source.storage).await.unwrap();
     // It is a config file, and no secret is in it.
@@ -187,21 +227,21 @@ async fn export_import_export_round_trips_and_serves_the_same() {
         !first.contains(&admin_hash),
         "the admin key is never exported"
     );
-    assert!(
-        first.contains("# omitted: credential openai/plain: its secret is not sealed"),
-        "{first}"
-    );
-    assert!(first.contains("v1:opaque-sealed-2"));
+    // The config file's plaintext credential was sealed at start.
+    assert!(!first.contains("its secret is not sealed"), "{first}");
+    assert!(first.contains("sealed = \"v1:"), "{first}");
     let openai = parsed
         .providers
         .iter()
         .find(|p| p.name == "openai")
         .unwrap();
-    assert_eq!(openai.credentials.len(), 2);
-    assert_eq!(
-        (openai.credentials[1].enabled, openai.credentials[1].weight),
-        (Some(false), Some(3))
-    );
+    assert_eq!(openai.credentials.len(), 3);
+    let sealed_2 = openai
+        .credentials
+        .iter()
+        .find(|c| c.name.as_deref() == Some("sealed-2"))
+        .unwrap();
+    assert_eq!((sealed_2.enabled, sealed_2.weight), (Some(false), Some(3)));
     let cust = parsed.providers.iter().find(|p| p.name == "cust").unwrap();
     assert_eq!(cust.credentials[0].kind.as_deref(), Some("access_token"));
     assert_eq!(
@@ -230,7 +270,7 @@ async fn export_import_export_round_trips_and_serves_the_same() {
     // A fresh instance imports it.
     let target = boot(&dir.path().join("b"), None).await;
     let registry = ProviderRegistry::builtin();
-    let report = import_config(&target.storage, &registry, &first)
+    let report = import_config(&target.storage, &registry, &target.sealer, &first)
         .await
         .unwrap();
     assert_eq!(
@@ -241,7 +281,7 @@ async fn export_import_export_round_trips_and_serves_the_same() {
             report.keys,
             report.routes
         ),
-        (4, 4, 2, 3, 2)
+        (4, 5, 2, 3, 2)
     );
     assert_eq!(report.settings, ["limits", "circuit_breaker", "proxy"]);
     let second = export_config(&target.storage).await.unwrap();
@@ -258,8 +298,12 @@ async fn export_import_export_round_trips_and_serves_the_same() {
     );
 
     // Both serve the same keys, providers and routes.
-    let a = Snapshot::load(&source.storage, &registry).await.unwrap();
-    let b = Snapshot::load(&target.storage, &registry).await.unwrap();
+    let a = Snapshot::load(&source.storage, &registry, &source.sealer)
+        .await
+        .unwrap();
+    let b = Snapshot::load(&target.storage, &registry, &target.sealer)
+        .await
+        .unwrap();
     let (a_keys, a_providers, a_routes) = served(&a);
     let (b_keys, b_providers, b_routes) = served(&b);
     assert_eq!(a_keys.len(), 3);
@@ -310,7 +354,7 @@ async fn an_import_is_validated_like_a_config_file() {
             "providers[0].credentials[0].api_key",
         ),
     ] {
-        match import_config(&target.storage, &registry, text).await {
+        match import_config(&target.storage, &registry, &target.sealer, text).await {
             Err(CoreError::Config(ConfigError::Field { field: f, path, .. })) => {
                 assert!(f.starts_with(field), "{text}: {f} (expected {field})");
                 assert_eq!(path, Path::new("<import>"));
@@ -319,13 +363,13 @@ async fn an_import_is_validated_like_a_config_file() {
         }
     }
     assert!(matches!(
-        import_config(&target.storage, &registry, "[[providers]\n").await,
+        import_config(&target.storage, &registry, &target.sealer, "[[providers]\n").await,
         Err(CoreError::Config(ConfigError::Syntax { .. }))
     ));
     // A document that fails only when checked against the stored state
     // (an unknown route target) writes nothing either.
     let late = "[[providers]]\nname = \"late\"\nkind = \"openai\"\n[[users]]\nname = \"carol\"\nkeys = [\"sk-carol-000001\"]\n[[routes]]\nmodel = \"r\"\ntargets = [\"late/m\", \"nowhere/m\"]\n";
-    match import_config(&target.storage, &registry, late).await {
+    match import_config(&target.storage, &registry, &target.sealer, late).await {
         Err(CoreError::Config(ConfigError::Field { field, .. })) => {
             assert_eq!(field, "routes[0].targets[1]");
         }

@@ -61,13 +61,16 @@ struct Instance {
 async fn instance(dsn: &str, redis: Option<&RedisTarget>, config: SyncConfig) -> Instance {
     let storage = Storage::connect(dsn).await.unwrap();
     storage.migrate().await.unwrap();
-    let snapshot = Snapshot::load(&storage, &ProviderRegistry::builtin())
+    let sealer = Arc::new(gproxy_credential::seal::Sealer::new(
+        &gproxy_credential::seal::MasterKey::generate(),
+    ));
+    let snapshot = Snapshot::load(&storage, &ProviderRegistry::builtin(), &sealer)
         .await
         .unwrap();
     let bus = Arc::new(ChangeBus::new(storage.clone(), redis, config).unwrap());
     Instance {
         storage,
-        state: Arc::new(StateHandle::new(snapshot)),
+        state: Arc::new(StateHandle::new(snapshot, sealer)),
         bus,
     }
 }

@@ -12,6 +12,7 @@ pub mod circuit;
 pub mod clock;
 pub mod health;
 mod pool;
+pub mod seal;
 mod secret;
 pub mod service_account;
 pub mod store;

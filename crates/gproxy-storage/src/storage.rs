@@ -138,6 +138,22 @@ impl Storage {
         execute(&self.db, query).await
     }
 
+    /// Rewrites a SQLite database so that nothing deleted or overwritten
+    /// lingers in free pages or the WAL (`VACUUM`, then a truncating
+    /// checkpoint); used once after secrets were sealed in place. A no-op
+    /// on PostgreSQL and MySQL, whose old row versions go with their own
+    /// vacuum / purge.
+    pub async fn compact(&self) -> Result<()> {
+        use sea_orm::ConnectionTrait;
+        if self.backend == DbBackend::Sqlite {
+            self.db.execute_unprepared("VACUUM").await?;
+            self.db
+                .execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Closes the pool; in-flight clones of this handle fail afterwards.
     pub async fn close(&self) -> Result<()> {
         self.db.close_by_ref().await?;

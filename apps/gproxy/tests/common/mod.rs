@@ -175,7 +175,7 @@ pub async fn spawn_env(
         }
     };
     // The rest of the banner follows immediately.
-    for _ in 0..3 {
+    for _ in 0..6 {
         let mut line = String::new();
         match tokio::time::timeout(Duration::from_millis(300), stdout.read_line(&mut line)).await {
             Ok(Ok(n)) if n > 0 => banner.push_str(&line),

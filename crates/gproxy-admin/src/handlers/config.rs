@@ -50,18 +50,20 @@ pub async fn export(call: Call) -> Result<Reply, ApiError> {
 /// deleted.
 pub async fn import(call: Call) -> Result<Reply, ApiError> {
     let input: ImportInput = parse(&call.req.body)?;
-    let report =
-        gproxy_core::export::import_config(&call.ctx.storage, &call.ctx.registry, &input.toml)
-            .await
-            .map_err(|e| match e {
-                CoreError::Config(ConfigError::Field { field, message, .. }) => {
-                    ApiError::field(format!("toml: {field}"), message)
-                }
-                CoreError::Config(ConfigError::Syntax { message, .. }) => {
-                    ApiError::field("toml", message)
-                }
-                other => ApiError::from(other),
-            })?;
+    let report = gproxy_core::export::import_config(
+        &call.ctx.storage,
+        &call.ctx.registry,
+        call.ctx.engine.state().sealer(),
+        &input.toml,
+    )
+    .await
+    .map_err(|e| match e {
+        CoreError::Config(ConfigError::Field { field, message, .. }) => {
+            ApiError::field(format!("toml: {field}"), message)
+        }
+        CoreError::Config(ConfigError::Syntax { message, .. }) => ApiError::field("toml", message),
+        other => ApiError::from(other),
+    })?;
     Reply::ok(&ImportView {
         providers: report.providers,
         credentials: report.credentials,
