@@ -6,7 +6,7 @@ use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::EntityTrait;
 use serde::Serialize;
 
-use super::log_query::{check_limit, fetch_page, page_condition, page_of, with_equal};
+use super::log_query::{Scan, check_limit, fetch_page, page_condition, page_of, with_equal};
 use super::{check_json, check_len, check_name, execute};
 use crate::entities::audit_log::{self, Column};
 use crate::{Result, Storage, StorageError};
@@ -166,11 +166,17 @@ impl Storage {
                 (Column::TargetId, text(&q.target_id)),
             ],
         );
-        let rows = fetch_page::<audit_log::Entity>(self.connection(), cond, Column::Id, q.limit)
-            .await?
-            .into_iter()
-            .map(AuditRow::try_from)
-            .collect::<Result<Vec<_>>>()?;
+        let rows = fetch_page::<audit_log::Entity>(
+            self.connection(),
+            cond,
+            Column::Id,
+            q.limit,
+            Scan::Newest,
+        )
+        .await?
+        .into_iter()
+        .map(AuditRow::try_from)
+        .collect::<Result<Vec<_>>>()?;
         let (items, next_cursor) = page_of(rows, q.limit, |r| r.id);
         Ok(AuditPage { items, next_cursor })
     }
