@@ -10,33 +10,6 @@ use gproxy_storage::Storage;
 use gproxy_testkit::{Fault, MockUpstream};
 use serde_json::json;
 
-const K1: &str = "sk-upstream-k1-0001";
-const K2: &str = "sk-upstream-k2-0002";
-
-/// One OpenAI provider with two keys, alice, and `extra` on top.
-fn two_keys(mock: &MockUpstream, extra: &str) -> String {
-    let base = mock.base_url();
-    format!(
-        r#"admin_key = "${{TEST_ADMIN_KEY}}"
-{extra}
-
-[[providers]]
-name = "openai"
-base_url = "{base}/v1"
-[[providers.credentials]]
-name = "k1"
-api_key = "{K1}"
-[[providers.credentials]]
-name = "k2"
-api_key = "{K2}"
-
-[[users]]
-name = "alice"
-keys = ["{ALICE_KEY}"]
-"#
-    )
-}
-
 fn chat(content: &str, stream: bool) -> serde_json::Value {
     json!({"model": "openai/gpt-4o", "stream": stream, "messages": [{"role": "user", "content": content}]})
 }
@@ -49,7 +22,7 @@ fn request_id(reply: &Reply) -> String {
 async fn a_retried_request_has_its_key_and_one_row_per_attempt() {
     let mock = MockUpstream::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let gw = start(dir.path(), &two_keys(&mock, "")).await;
+    let gw = start(dir.path(), &two_key_config(&mock, "")).await;
     mock.push_fault(Fault::rate_limited(30));
     let r = gw
         .post("/v1/chat/completions", ALICE_KEY, chat("hi", false))
@@ -100,7 +73,7 @@ async fn captured_bodies_are_capped_and_never_hold_the_client_key() {
     let mock = MockUpstream::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let extra = "[logging]\ncapture_bodies = true\nmax_body_bytes = 64\n";
-    let gw = start(dir.path(), &two_keys(&mock, extra)).await;
+    let gw = start(dir.path(), &two_key_config(&mock, extra)).await;
 
     let long = "x".repeat(500);
     let req = gw
@@ -150,7 +123,7 @@ async fn record_requests_false_writes_no_rows() {
     let mock = MockUpstream::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let extra = "[logging]\nrecord_requests = false\ncapture_bodies = true\n";
-    let gw = start(dir.path(), &two_keys(&mock, extra)).await;
+    let gw = start(dir.path(), &two_key_config(&mock, extra)).await;
     mock.push_fault(Fault::rate_limited(30));
     let r = gw
         .post("/v1/chat/completions", ALICE_KEY, chat("hi", false))
@@ -172,4 +145,47 @@ async fn record_requests_false_writes_no_rows() {
     let stored: serde_json::Value = serde_json::from_str(&stored).unwrap();
     assert_eq!(stored["record_requests"], false);
     assert_eq!(stored["max_body_bytes"], 65536);
+}
+
+#[tokio::test]
+async fn count_calls_and_passthrough_record_their_single_attempt() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), &two_key_config(&mock, "")).await;
+    let storage = Storage::connect(&gw.dsn()).await.unwrap();
+    let creds = storage.list_credentials().await.unwrap();
+    let providers = storage.list_providers().await.unwrap();
+    let claude = providers.iter().find(|p| p.name == "claude").unwrap().id;
+    let claude_cred = creds.iter().find(|c| c.provider_id == claude).unwrap().id;
+
+    let body = json!({"model": "claude/claude-sonnet-4-5", "messages": [{"role": "user", "content": "hi"}]});
+    let req = gw
+        .request("POST", "/v1/messages/count_tokens")
+        .header("x-api-key", ALICE_KEY)
+        .header("anthropic-version", "2023-06-01")
+        .header("content-type", "application/json");
+    let r = gw.send(req, body.to_string()).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let detail = gw.detail_of(&request_id(&r)).await;
+    let a = &detail.attempts;
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(
+        (a[0].provider.as_str(), a[0].credential_id, a[0].status),
+        ("claude", Some(claude_cred), Some(200))
+    );
+
+    // Passthrough: the mock has no batches endpoint; its 404 is the attempt's.
+    let req = gw
+        .request("DELETE", "/claude/v1/messages/batches/msgbatch_1")
+        .header("x-api-key", ALICE_KEY);
+    let r = gw.send(req, "").await;
+    assert_eq!(r.status, 404);
+    let detail = gw.detail_of(&request_id(&r)).await;
+    let a = &detail.attempts;
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(
+        (a[0].credential_id, a[0].status, a[0].error_class.as_deref()),
+        (Some(claude_cred), Some(404), None)
+    );
+    assert_eq!(detail.log.log.status, 404);
 }

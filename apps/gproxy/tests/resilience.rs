@@ -13,40 +13,7 @@ use common::*;
 use gproxy_testkit::{Fault, MockUpstream};
 use serde_json::{Value, json};
 
-const K1: &str = "sk-upstream-k1-0001";
-const K2: &str = "sk-upstream-k2-0002";
 const MARKER: &str = "[LLM_PROXY_PROVIDER_DEGRADED]";
-
-/// One OpenAI provider with two keys, Claude with one, and `extra` on top
-/// (e.g. a `[circuit_breaker]` section).
-fn two_key_config(mock: &MockUpstream, extra: &str) -> String {
-    let base = mock.base_url();
-    format!(
-        r#"admin_key = "${{TEST_ADMIN_KEY}}"
-{extra}
-
-[[providers]]
-name = "openai"
-base_url = "{base}/v1"
-[[providers.credentials]]
-name = "k1"
-api_key = "{K1}"
-[[providers.credentials]]
-name = "k2"
-api_key = "{K2}"
-
-[[providers]]
-name = "claude"
-base_url = "{base}"
-[[providers.credentials]]
-api_key = "{CLAUDE_KEY}"
-
-[[users]]
-name = "alice"
-keys = ["{ALICE_KEY}"]
-"#
-    )
-}
 
 fn chat(model: &str, stream: bool) -> Value {
     json!({"model": model, "stream": stream, "messages": [{"role": "user", "content": "hi"}]})

@@ -19,16 +19,16 @@ use gproxy_storage::{CredentialRow, ProviderRow, Storage};
 
 use crate::CoreError;
 use crate::bootstrap::{
-    ApplyMode, ApplyReport, SETTING_CIRCUIT_BREAKER, SETTING_LIMITS, SETTING_PROXY, apply_entities,
-    limits_to_config,
+    ApplyMode, ApplyReport, SETTING_CIRCUIT_BREAKER, SETTING_LIMITS, SETTING_LOGGING,
+    SETTING_PROXY, apply_entities, limits_to_config,
 };
 use crate::config::{
     CircuitBreakerConfig, ConfigError, CredentialConfig, CredentialStrategy, FileConfig,
-    KeyHashConfig, LimitsConfig, ProviderConfig, RouteConfig, TargetConfig, UserConfig,
-    WeightedTarget,
+    KeyHashConfig, LimitsConfig, LoggingConfig, ProviderConfig, RouteConfig, TargetConfig,
+    UserConfig, WeightedTarget,
 };
 use crate::model_route::{RouteTarget, Strategy};
-use crate::settings::{Limits, Resilience, redact_url_password};
+use crate::settings::{Limits, Logging, Resilience, redact_url_password};
 use crate::state::ADMIN_USER;
 
 /// What an import applied.
@@ -82,6 +82,10 @@ pub async fn export_state(storage: &Storage) -> Result<Export, CoreError> {
             .get(SETTING_PROXY)
             .filter(|p| !p.is_empty())
             .cloned(),
+        logging: settings
+            .get(SETTING_LOGGING)
+            .and_then(|l| serde_json::from_str::<LoggingConfig>(l).ok())
+            .filter(|l| Logging::default().merged(l) != Logging::default()),
         ..FileConfig::default()
     };
     if let Some(cb) = config.circuit_breaker.as_mut()
@@ -320,6 +324,12 @@ pub async fn import_config(
     if let Some(proxy) = &file.proxy {
         storage.set_setting(SETTING_PROXY, proxy).await?;
         report.settings.push(SETTING_PROXY.to_owned());
+    }
+    if let Some(logging) = &file.logging {
+        let stored: LoggingConfig = stored_json(storage, SETTING_LOGGING).await?;
+        let merged = Logging::default().merged(&stored).merged(logging);
+        store_json(storage, SETTING_LOGGING, &merged.to_config()).await?;
+        report.settings.push(SETTING_LOGGING.to_owned());
     }
     Ok(report)
 }

@@ -221,6 +221,37 @@ async fn log_query_filters_and_pages(ctx: Ctx) {
     assert_eq!(one.items[0].log.key_id, Some(10));
     assert_eq!(one.items[0].log.created_at, base() + Duration::minutes(42));
 
+    // A window reaching past the newest row (read newest first) and a row
+    // logged late, out of `created_at` order (a long request), which an
+    // old window must still find.
+    assert_eq!(
+        count(LogQuery {
+            from: Some(base() + Duration::minutes(90)),
+            to: Some(base() + Duration::days(1)),
+            ..LogQuery::default()
+        })
+        .await,
+        10
+    );
+    s.insert_request_logs(&[RequestLog {
+        request_id: "late".into(),
+        created_at: base() + Duration::minutes(15) + Duration::seconds(30),
+        ..row(7)
+    }])
+    .await
+    .unwrap();
+    let window = s
+        .query_request_logs(&LogQuery {
+            from: Some(base() + Duration::minutes(10)),
+            to: Some(base() + Duration::minutes(20)),
+            limit: 500,
+            ..LogQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(window.items.len(), 11);
+    assert_eq!(window.items[0].log.request_id, "late", "highest id first");
+
     // Bad input names its field.
     for (q, field) in [
         (
@@ -446,7 +477,7 @@ async fn usage_aggregates_sum_and_bucket(ctx: Ctx) {
         })
         .await
         .unwrap();
-    let got: Vec<(Option<DateTime<Utc>>, Option<i64>, Option<i64>, u64, u64)> = daily
+    let got: Vec<_> = daily
         .iter()
         .map(|r| {
             (

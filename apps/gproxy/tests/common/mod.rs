@@ -56,6 +56,41 @@ keys = ["{ALICE_KEY}"]
     )
 }
 
+/// The two OpenAI keys of [`two_key_config`].
+pub const K1: &str = "sk-upstream-k1-0001";
+pub const K2: &str = "sk-upstream-k2-0002";
+
+/// One OpenAI provider with two keys, Claude with one, and `extra` on top
+/// (e.g. a `[circuit_breaker]` section).
+pub fn two_key_config(mock: &MockUpstream, extra: &str) -> String {
+    let base = mock.base_url();
+    format!(
+        r#"admin_key = "${{TEST_ADMIN_KEY}}"
+{extra}
+
+[[providers]]
+name = "openai"
+base_url = "{base}/v1"
+[[providers.credentials]]
+name = "k1"
+api_key = "{K1}"
+[[providers.credentials]]
+name = "k2"
+api_key = "{K2}"
+
+[[providers]]
+name = "claude"
+base_url = "{base}"
+[[providers.credentials]]
+api_key = "{CLAUDE_KEY}"
+
+[[users]]
+name = "alice"
+keys = ["{ALICE_KEY}"]
+"#
+    )
+}
+
 /// A running gateway process.
 pub struct Gateway {
     child: Child,

@@ -3,14 +3,11 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::{NotSet, Set};
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait,
-};
+use sea_orm::EntityTrait;
 use serde::Serialize;
 
-use super::log_query::{check_limit, decode_cursor, page_of};
-use super::{check_json, check_len, check_name, execute, portable};
+use super::log_query::{Scan, check_limit, fetch_page, page_condition, page_of, with_equal};
+use super::{check_json, check_len, check_name, execute};
 use crate::entities::audit_log::{self, Column};
 use crate::{Result, Storage, StorageError};
 
@@ -152,39 +149,34 @@ impl Storage {
     /// ([`StorageError::InvalidValue`] naming the field).
     pub async fn query_audit(&self, q: &AuditQuery) -> Result<AuditPage> {
         check_limit(q.limit)?;
-        let mut cond = Condition::all();
-        if let Some(cursor) = &q.cursor {
-            cond = cond.add(Column::Id.lt(decode_cursor(cursor)?));
-        }
-        if let Some(from) = q.from {
-            cond = cond.add(Column::CreatedAt.gte(from));
-        }
-        if let Some(to) = q.to {
-            cond = cond.add(Column::CreatedAt.lt(to));
-        }
-        for (col, value) in [
-            (Column::Actor, &q.actor),
-            (Column::Action, &q.action),
-            (Column::TargetType, &q.target_type),
-            (Column::TargetId, &q.target_id),
-        ] {
-            if let Some(v) = value {
-                cond = cond.add(col.eq(v.as_str()));
-            }
-        }
-        let db = self.connection();
-        let stmt = audit_log::Entity::find()
-            .filter(cond)
-            .order_by_desc(Column::Id)
-            .limit(q.limit + 1)
-            .build(db.get_database_backend());
-        let rows = audit_log::Entity::find()
-            .from_raw_sql(portable(stmt))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(AuditRow::try_from)
-            .collect::<Result<Vec<_>>>()?;
+        let cond = page_condition(
+            Column::Id,
+            Column::CreatedAt,
+            q.cursor.as_deref(),
+            q.from,
+            q.to,
+        )?;
+        let text = |v: &Option<String>| v.as_deref().map(sea_orm::Value::from);
+        let cond = with_equal(
+            cond,
+            [
+                (Column::Actor, text(&q.actor)),
+                (Column::Action, text(&q.action)),
+                (Column::TargetType, text(&q.target_type)),
+                (Column::TargetId, text(&q.target_id)),
+            ],
+        );
+        let rows = fetch_page::<audit_log::Entity>(
+            self.connection(),
+            cond,
+            Column::Id,
+            q.limit,
+            Scan::Newest,
+        )
+        .await?
+        .into_iter()
+        .map(AuditRow::try_from)
+        .collect::<Result<Vec<_>>>()?;
         let (items, next_cursor) = page_of(rows, q.limit, |r| r.id);
         Ok(AuditPage { items, next_cursor })
     }

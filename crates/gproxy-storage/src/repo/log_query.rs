@@ -86,6 +86,126 @@ pub(crate) fn check_limit(limit: u64) -> Result<()> {
     Ok(())
 }
 
+/// The conditions every page shares: after `cursor` (by `id`), created
+/// within `[from, to)`.
+pub(crate) fn page_condition<C: ColumnTrait>(
+    id: C,
+    created_at: C,
+    cursor: Option<&str>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Result<Condition> {
+    let mut cond = Condition::all();
+    if let Some(cursor) = cursor {
+        cond = cond.add(id.lt(decode_cursor(cursor)?));
+    }
+    if let Some(from) = from {
+        cond = cond.add(created_at.gte(from));
+    }
+    if let Some(to) = to {
+        cond = cond.add(created_at.lt(to));
+    }
+    Ok(cond)
+}
+
+/// `cond` plus `column = value` for each set value.
+pub(crate) fn with_equal<C: ColumnTrait>(
+    mut cond: Condition,
+    filters: impl IntoIterator<Item = (C, Option<sea_orm::Value>)>,
+) -> Condition {
+    for (col, value) in filters {
+        if let Some(v) = value {
+            cond = cond.add(col.eq(v));
+        }
+    }
+    cond
+}
+
+/// How a page is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scan {
+    /// Walk `id` backwards and filter: ideal when matches are among the
+    /// newest rows (no time window, or one reaching to now).
+    Newest,
+    /// Read the `created_at` window through its index and sort by `id`:
+    /// for a window far behind the newest rows, which `Newest` would have
+    /// to walk past first. `ORDER BY id + 0` keeps the planners from
+    /// choosing the primary key walk.
+    Window,
+}
+
+/// Up to `limit + 1` rows of `E` matching `cond`, newest (highest `id`)
+/// first, with timestamps bound portably.
+pub(crate) async fn fetch_page<E: EntityTrait>(
+    db: &sea_orm::DatabaseConnection,
+    cond: Condition,
+    id: E::Column,
+    limit: u64,
+    scan: Scan,
+) -> Result<Vec<E::Model>> {
+    let select = E::find().filter(cond);
+    let select = match scan {
+        Scan::Newest => select.order_by_desc(id),
+        Scan::Window => select.order_by_desc(sea_orm::sea_query::Expr::col(id).add(0)),
+    };
+    let stmt = select.limit(limit + 1).build(db.get_database_backend());
+    Ok(E::find().from_raw_sql(portable(stmt)).all(db).await?)
+}
+
+/// The id of the first log row created at or after `at` (in
+/// `(created_at, id)` order; one index probe), or `None` when there is
+/// none.
+async fn first_id_at(db: &sea_orm::DatabaseConnection, at: DateTime<Utc>) -> Result<Option<i64>> {
+    use request_logs::Column;
+    let stmt = request_logs::Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(Column::CreatedAt.gte(at))
+        .order_by_asc(Column::CreatedAt)
+        .order_by_asc(Column::Id)
+        .limit(1)
+        .build(db.get_database_backend());
+    let row = db.query_one(portable(stmt)).await?;
+    Ok(row.map(|r| r.try_get_by_index::<i64>(0)).transpose()?)
+}
+
+/// How to read a log page with this time window: [`Scan::Window`] when
+/// more rows were created after `to` than inside the window (estimated
+/// from ids at the window's edges: three index probes), else
+/// [`Scan::Newest`]. Either way the rows are the same; only the cost
+/// differs.
+async fn log_scan(
+    db: &sea_orm::DatabaseConnection,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Result<Scan> {
+    let Some(to) = to else {
+        return Ok(Scan::Newest);
+    };
+    let Some(end) = first_id_at(db, to).await? else {
+        return Ok(Scan::Newest); // nothing after the window
+    };
+    let start = match from {
+        Some(from) => first_id_at(db, from).await?.unwrap_or(end),
+        None => 0,
+    };
+    let newest = request_logs::Entity::find()
+        .select_only()
+        .column_as(request_logs::Column::Id.max(), "max_id")
+        .into_tuple::<Option<i64>>()
+        .one(db)
+        .await?
+        .flatten()
+        .unwrap_or(end);
+    let after = newest.saturating_sub(end);
+    let inside = end.saturating_sub(start);
+    Ok(if after > inside {
+        Scan::Window
+    } else {
+        Scan::Newest
+    })
+}
+
 /// Splits `rows` (fetched with one extra) into the page and its next cursor.
 pub(crate) fn page_of<T>(
     mut rows: Vec<T>,
@@ -111,32 +231,25 @@ impl Storage {
     pub async fn query_request_logs(&self, q: &LogQuery) -> Result<LogPage> {
         use request_logs::Column;
         check_limit(q.limit)?;
-        let mut cond = Condition::all();
-        if let Some(cursor) = &q.cursor {
-            cond = cond.add(Column::Id.lt(decode_cursor(cursor)?));
-        }
-        if let Some(from) = q.from {
-            cond = cond.add(Column::CreatedAt.gte(from));
-        }
-        if let Some(to) = q.to {
-            cond = cond.add(Column::CreatedAt.lt(to));
-        }
-        if let Some(v) = q.user_id {
-            cond = cond.add(Column::UserId.eq(v));
-        }
-        if let Some(v) = q.key_id {
-            cond = cond.add(Column::KeyId.eq(v));
-        }
-        for (col, value) in [
-            (Column::Provider, &q.provider),
-            (Column::Model, &q.model),
-            (Column::Protocol, &q.protocol),
-            (Column::RequestId, &q.request_id),
-        ] {
-            if let Some(v) = value {
-                cond = cond.add(col.eq(v.as_str()));
-            }
-        }
+        let cond = page_condition(
+            Column::Id,
+            Column::CreatedAt,
+            q.cursor.as_deref(),
+            q.from,
+            q.to,
+        )?;
+        let text = |v: &Option<String>| v.as_deref().map(sea_orm::Value::from);
+        let mut cond = with_equal(
+            cond,
+            [
+                (Column::UserId, q.user_id.map(sea_orm::Value::from)),
+                (Column::KeyId, q.key_id.map(sea_orm::Value::from)),
+                (Column::Provider, text(&q.provider)),
+                (Column::Model, text(&q.model)),
+                (Column::Protocol, text(&q.protocol)),
+                (Column::RequestId, text(&q.request_id)),
+            ],
+        );
         if let Some(class) = q.status_class {
             if !(1..=5).contains(&class) {
                 return Err(StorageError::invalid(
@@ -148,14 +261,8 @@ impl Storage {
             cond = cond.add(Column::Status.between(low, low + 99));
         }
         let db = self.connection();
-        let stmt = request_logs::Entity::find()
-            .filter(cond)
-            .order_by_desc(Column::Id)
-            .limit(q.limit + 1)
-            .build(db.get_database_backend());
-        let rows = request_logs::Entity::find()
-            .from_raw_sql(portable(stmt))
-            .all(db)
+        let scan = log_scan(db, q.from, q.to).await?;
+        let rows = fetch_page::<request_logs::Entity>(db, cond, Column::Id, q.limit, scan)
             .await?
             .into_iter()
             .map(RequestLogRow::try_from)
