@@ -800,3 +800,79 @@ async fn export_then_import_on_another_instance_serves_the_same() {
         r.text()
     );
 }
+
+#[tokio::test]
+async fn a_builtin_provider_takes_headers_a_model_allow_list_and_a_mask() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), &config(&mock, "")).await;
+    let r = gw
+        .api(
+            "PATCH",
+            "/providers/openai",
+            K,
+            Some(json!({
+                "headers": {"x-team": "ops"},
+                "models": ["gpt-4o-mini"],
+                "json_param_mask": ["user"],
+                "credential_strategy": "least_in_flight"
+            })),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["settings"]["models"], json!(["gpt-4o-mini"]));
+    assert_eq!(r.json()["credential_strategy"], "least_in_flight");
+    let mut body = chat("openai/gpt-4o-mini");
+    body["user"] = json!("someone");
+    let reply = gw.post("/v1/chat/completions", ALICE_KEY, body).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let seen = mock.last_request().unwrap();
+    assert_eq!(seen.header("x-team"), Some("ops"));
+    assert_eq!(seen.json()["user"], serde_json::Value::Null, "masked");
+    let other = gw
+        .post("/v1/chat/completions", ALICE_KEY, chat("openai/gpt-4o"))
+        .await;
+    assert_eq!(
+        other.status,
+        404,
+        "outside the allow-list: {}",
+        other.text()
+    );
+    // Kind-only fields stay refused on a built-in.
+    let r = gw
+        .api(
+            "PATCH",
+            "/providers/openai",
+            K,
+            Some(json!({"protocol": "claude"})),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"]["field"], "protocol");
+    let r = gw
+        .api(
+            "PATCH",
+            "/providers/openai",
+            K,
+            Some(json!({"headers": {"authorization": "x"}})),
+        )
+        .await;
+    assert_eq!(r.json()["error"]["field"], "headers.authorization");
+    // Cleared: every model again, no extra header.
+    let r = gw
+        .api(
+            "PATCH",
+            "/providers/openai",
+            K,
+            Some(json!({"models": [], "headers": {}, "json_param_mask": []})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        gw.post("/v1/chat/completions", ALICE_KEY, chat("openai/gpt-4o"))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(mock.last_request().unwrap().header("x-team"), None);
+}

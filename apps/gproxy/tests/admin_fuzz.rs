@@ -18,7 +18,10 @@ fn the_admin_api_survives_schemathesis() {
         .status()
         .is_ok_and(|s| s.success());
     if !has_python {
-        assert!(!ci, "CI=true: python3 with venv is required for the admin API fuzz");
+        assert!(
+            !ci,
+            "CI=true: python3 with venv is required for the admin API fuzz"
+        );
         eprintln!("skipped: no python3 with venv for schemathesis");
         return;
     }

@@ -522,14 +522,7 @@ async fn apply_providers(
             Some(custom) => serde_json::to_value(&custom).map_err(|e| {
                 CoreError::Invalid(format!("providers[{i}]: cannot store settings: {e}"))
             })?,
-            None => match p.vertex_settings() {
-                Some(vertex) => serde_json::to_value(&vertex).map_err(|e| {
-                    CoreError::Invalid(format!("providers[{i}]: cannot store settings: {e}"))
-                })?,
-                None => before
-                    .filter(|b| b.kind == kind)
-                    .map_or_else(|| serde_json::json!({}), |b| b.settings.clone()),
-            },
+            None => p.builtin_settings(before.filter(|b| b.kind == kind).map(|b| &b.settings)),
         };
         let row = storage
             .upsert_provider(&NewProvider {

@@ -176,6 +176,61 @@ impl ProviderConfig {
         })
     }
 
+    /// The overrides this entry gives a built-in kind (headers, models,
+    /// mask); empty fields when absent.
+    pub fn overrides(&self) -> gproxy_provider::builtin::Overrides {
+        gproxy_provider::builtin::Overrides {
+            json_param_mask: self.json_param_mask.clone().unwrap_or_default(),
+            headers: self.headers.clone().unwrap_or_default(),
+            models: self.models.clone().unwrap_or_default(),
+        }
+    }
+
+    /// The stored settings of a built-in kind: its own (vertex: project,
+    /// location; else what `before` held for the same kind) plus the
+    /// overrides — the ones this entry gives, else the ones stored.
+    pub fn builtin_settings(&self, before: Option<&serde_json::Value>) -> serde_json::Value {
+        let mut settings = match self.vertex_settings() {
+            Some(v) => serde_json::to_value(v).unwrap_or_else(|_| serde_json::json!({})),
+            None => before.cloned().unwrap_or_else(|| serde_json::json!({})),
+        };
+        if !settings.is_object() {
+            settings = serde_json::json!({});
+        }
+        let given = [
+            (
+                "headers",
+                self.headers.as_ref().map(|h| serde_json::json!(h)),
+            ),
+            ("models", self.models.as_ref().map(|m| serde_json::json!(m))),
+            (
+                "json_param_mask",
+                self.json_param_mask.as_ref().map(|m| serde_json::json!(m)),
+            ),
+        ];
+        if let Some(obj) = settings.as_object_mut() {
+            for (key, value) in given {
+                match value {
+                    Some(v)
+                        if v.as_array().is_some_and(Vec::is_empty)
+                            || v.as_object().is_some_and(serde_json::Map::is_empty) =>
+                    {
+                        obj.remove(key);
+                    }
+                    Some(v) => {
+                        obj.insert(key.to_owned(), v);
+                    }
+                    None => {
+                        if let Some(old) = before.and_then(|b| b.get(key)) {
+                            obj.insert(key.to_owned(), old.clone());
+                        }
+                    }
+                }
+            }
+        }
+        settings
+    }
+
     /// The settings of a `vertex` provider (`None` for other kinds).
     pub fn vertex_settings(&self) -> Option<VertexSettings> {
         (self.effective_kind() == VERTEX_KIND).then(|| VertexSettings {
@@ -214,9 +269,6 @@ impl ProviderConfig {
         if kind != CUSTOM_KIND {
             for (field, given) in [
                 ("protocol", self.protocol.is_some()),
-                ("json_param_mask", self.json_param_mask.is_some()),
-                ("headers", self.headers.is_some()),
-                ("models", self.models.is_some()),
                 ("count_tokens", self.count_tokens.is_some()),
                 ("auth", self.auth.is_some()),
             ] {
@@ -229,7 +281,12 @@ impl ProviderConfig {
                     ));
                 }
             }
-            return Ok(());
+            // A built-in takes headers, a model allow-list and a mask as
+            // overrides, checked as a custom provider's.
+            return self
+                .overrides()
+                .validate()
+                .map_err(|e| (e.field, e.message));
         }
         let Some(settings) = self.custom_settings() else {
             return Err((

@@ -121,9 +121,6 @@ fn bad_custom_fields_name_their_exact_path() {
 fn custom_fields_are_refused_on_other_kinds() {
     for (line, field) in [
         ("protocol = \"claude\"", "providers[1].protocol"),
-        ("json_param_mask = [\"a\"]", "providers[1].json_param_mask"),
-        ("headers = { \"x-a\" = \"1\" }", "providers[1].headers"),
-        ("models = [\"m\"]", "providers[1].models"),
         ("count_tokens = \"local\"", "providers[1].count_tokens"),
         ("auth = \"none\"", "providers[1].auth"),
     ] {
@@ -139,4 +136,25 @@ fn custom_fields_are_refused_on_other_kinds() {
             "{message}"
         );
     }
+}
+
+#[test]
+fn builtins_take_headers_models_and_a_mask_as_overrides() {
+    let text = CUSTOM.replacen(
+        "name = \"claude\"\n",
+        "name = \"claude\"\nheaders = { \"x-a\" = \"1\" }\nmodels = [\"m\"]\njson_param_mask = [\"a\"]\n",
+        1,
+    );
+    let config = parse(&text).unwrap();
+    let claude = &config.providers[1];
+    let settings = claude.builtin_settings(None);
+    assert_eq!(settings["models"], serde_json::json!(["m"]));
+    assert_eq!(settings["headers"]["x-a"], "1");
+    // Checked as a custom provider's: a header the gateway owns is refused.
+    let bad = CUSTOM.replacen(
+        "name = \"claude\"\n",
+        "name = \"claude\"\nheaders = { \"x-api-key\" = \"1\" }\n",
+        1,
+    );
+    assert_eq!(field_of(&bad).0, "providers[1].headers.x-api-key");
 }

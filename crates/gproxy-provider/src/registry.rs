@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::builtin::{CUSTOM_KIND, CustomProvider, VERTEX_KIND, Vertex};
+use crate::builtin::{CUSTOM_KIND, CustomProvider, Overridden, Overrides, VERTEX_KIND, Vertex};
 use crate::{Provider, ProviderError, builtin};
 
 /// Maps a provider kind name to its implementation.
@@ -39,12 +39,25 @@ impl ProviderRegistry {
         if kind == CUSTOM_KIND {
             return Ok(Arc::new(CustomProvider::from_settings(settings)?));
         }
-        if kind == VERTEX_KIND {
-            return Ok(Arc::new(Vertex::from_settings(settings)?));
+        // A built-in's overrides (headers, models, mask) sit beside its own
+        // settings; without any, the shared instance serves as it is.
+        let (overrides, own) =
+            Overrides::split(settings).map_err(|message| ProviderError::InvalidSettings {
+                kind: "provider",
+                field: "settings".into(),
+                message,
+            })?;
+        let base: Arc<dyn Provider> = if kind == VERTEX_KIND {
+            Arc::new(Vertex::from_settings(&own)?)
+        } else {
+            self.get(kind).ok_or_else(|| ProviderError::UnknownKind {
+                kind: kind.to_owned(),
+            })?
+        };
+        if overrides.is_empty() {
+            return Ok(base);
         }
-        self.get(kind).ok_or_else(|| ProviderError::UnknownKind {
-            kind: kind.to_owned(),
-        })
+        Ok(Arc::new(Overridden::wrap(base, &overrides)?))
     }
 
     /// Whether `kind` names a built-in kind or `custom`.

@@ -61,11 +61,11 @@ pub struct ProviderInput {
     /// `custom` only: the upstream's protocol.
     #[schemars(with = "Option<crate::dto::ProtocolSchema>")]
     pub protocol: Option<Protocol>,
-    /// `custom` only: request paths set to null before dispatch.
+    /// Request paths set to null before dispatch (any kind).
     pub json_param_mask: Option<Vec<String>>,
-    /// `custom` only: extra headers sent upstream.
+    /// Extra headers sent upstream (any kind).
     pub headers: Option<BTreeMap<String, String>>,
-    /// `custom` only: the models it serves (empty: any).
+    /// The models it serves (empty: any; any kind).
     pub models: Option<Vec<String>>,
     /// `custom` only: `upstream` or `local` token counts.
     #[schemars(with = "Option<crate::dto::CountTokensSchema>")]
@@ -99,11 +99,11 @@ pub struct ProviderPatch {
     /// `custom` only.
     #[schemars(with = "Option<crate::dto::ProtocolSchema>")]
     pub protocol: Option<Protocol>,
-    /// `custom` only.
+    /// Request paths set to null before dispatch (any kind; `[]` clears).
     pub json_param_mask: Option<Vec<String>>,
-    /// `custom` only.
+    /// Extra upstream headers (any kind; `{}` clears).
     pub headers: Option<BTreeMap<String, String>>,
-    /// `custom` only.
+    /// Model allow-list (any kind; `[]` clears).
     pub models: Option<Vec<String>>,
     /// `custom` only.
     #[schemars(with = "Option<crate::dto::CountTokensSchema>")]
@@ -149,7 +149,11 @@ fn to_config(input: &ProviderInput) -> ProviderConfig {
 
 /// Validates `p` as the config file would, with field paths relative to
 /// the provider; returns the row to store.
-fn checked_row(call: &Call, p: &ProviderConfig) -> Result<NewProvider, ApiError> {
+fn checked_row(
+    call: &Call,
+    p: &ProviderConfig,
+    before: Option<&serde_json::Value>,
+) -> Result<NewProvider, ApiError> {
     let registry = &call.ctx.registry;
     let kind = match &p.kind {
         Some(kind) => kind.clone(),
@@ -185,10 +189,9 @@ fn checked_row(call: &Call, p: &ProviderConfig) -> Result<NewProvider, ApiError>
             .to_owned();
         ApiError::field(field, message)
     })?;
-    let settings = match (p.custom_settings(), p.vertex_settings()) {
-        (Some(custom), _) => serde_json::to_value(custom).map_err(ApiError::internal)?,
-        (None, Some(vertex)) => serde_json::to_value(vertex).map_err(ApiError::internal)?,
-        (None, None) => serde_json::json!({}),
+    let settings = match p.custom_settings() {
+        Some(custom) => serde_json::to_value(custom).map_err(ApiError::internal)?,
+        None => p.builtin_settings(before),
     };
     Ok(NewProvider {
         name: p.name.clone(),
@@ -272,7 +275,7 @@ pub async fn get(call: Call) -> Result<Reply, ApiError> {
 /// `POST /providers`.
 pub async fn create(call: Call) -> Result<Reply, ApiError> {
     let input: ProviderInput = parse(&call.req.body)?;
-    let new = checked_row(&call, &to_config(&input))?;
+    let new = checked_row(&call, &to_config(&input), None)?;
     if call.ctx.storage.get_provider(&new.name).await?.is_some() {
         return Err(ApiError::conflict(format!(
             "provider `{}` already exists",
@@ -300,9 +303,9 @@ fn stored_config(row: &ProviderRow) -> ProviderConfig {
         base_url: row.base_url.clone(),
         enabled: Some(row.enabled),
         protocol: custom.then(|| get(s, "protocol")).flatten(),
-        json_param_mask: custom.then(|| get(s, "json_param_mask")).flatten(),
-        headers: custom.then(|| get(s, "headers")).flatten(),
-        models: custom.then(|| get(s, "models")).flatten(),
+        json_param_mask: get(s, "json_param_mask"),
+        headers: get(s, "headers"),
+        models: get(s, "models"),
         count_tokens: custom.then(|| get(s, "count_tokens")).flatten(),
         auth: custom.then(|| get(s, "auth")).flatten(),
         project: vertex.then(|| get(s, "project")).flatten(),
@@ -350,7 +353,7 @@ pub async fn update(call: Call) -> Result<Reply, ApiError> {
         project,
         location
     );
-    let new = checked_row(&call, &p)?;
+    let new = checked_row(&call, &p, Some(&row.settings))?;
     let row = call.ctx.storage.upsert_provider(&new).await?;
     call.apply().await?;
     Reply::ok(&view(&call, row).await?)
@@ -374,7 +377,7 @@ async fn set_enabled(call: Call, enabled: bool) -> Result<Reply, ApiError> {
     let row = find(&call, call.param(0)).await?;
     let mut p = stored_config(&row);
     p.enabled = Some(enabled);
-    let new = checked_row(&call, &p)?;
+    let new = checked_row(&call, &p, Some(&row.settings))?;
     let row = call.ctx.storage.upsert_provider(&new).await?;
     call.apply().await?;
     Reply::ok(&view(&call, row).await?)

@@ -5,12 +5,14 @@ mod aistudio;
 mod claude;
 pub mod custom;
 mod openai;
+pub mod overrides;
 pub mod vertex;
 
 pub use aistudio::AiStudio;
 pub use claude::Claude;
 pub use custom::{CUSTOM_KIND, CustomProvider, CustomSettings};
 pub use openai::OpenAiCompatible;
+pub use overrides::{OVERRIDE_KEYS, Overridden, Overrides};
 pub use vertex::{VERTEX_KIND, Vertex, VertexExpress, VertexSettings};
 
 use std::sync::Arc;
