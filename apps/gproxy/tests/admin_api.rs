@@ -1,5 +1,6 @@
 //! The admin API through the real binary: every resource, live apply on
 //! the next request, bad input with field paths, write-only secrets.
+#![cfg(test)] // lets clippy see helpers as test code (unwrap/expect allowed)
 
 mod common;
 
@@ -645,4 +646,157 @@ async fn logs_usage_and_audit_are_queryable() {
         .await
         .json();
     assert!(reads["items"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn export_then_import_on_another_instance_serves_the_same() {
+    let mock = MockUpstream::start().await.unwrap();
+    let key = "12".repeat(32);
+    let envs = [("GPROXY_MASTER_KEY", key.as_str())];
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, ()) = spawn_env(dir_a.path(), &config(&mock, ""), &[], &envs).await;
+    let a = a.unwrap();
+    a.api(
+        "POST",
+        "/routes",
+        K,
+        Some(json!({"name": "smart", "targets": ["openai/gpt-4o-mini"]})),
+    )
+    .await;
+    let bob = a
+        .api("POST", "/users", K, Some(json!({"name": "bob"})))
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    let bob_key = a
+        .api("POST", &format!("/users/{bob}/keys"), K, Some(json!({})))
+        .await
+        .json()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let export = a.api("GET", "/config/export", K, None).await;
+    assert_eq!(export.status, 200, "{}", export.text());
+    assert_eq!(export.header("content-type"), Some("application/toml"));
+    let text = export.text();
+    for secret in [
+        OPENAI_KEY,
+        CLAUDE_KEY,
+        GEMINI_KEY,
+        ALICE_KEY,
+        bob_key.as_str(),
+        ADMIN_KEY,
+    ] {
+        assert!(!text.contains(secret), "{secret} in the export");
+    }
+    assert!(text.contains("sealed = \"v1:"), "{text}");
+    // Viewers may not export (it holds sealed secrets and key hashes).
+    let v = a
+        .api(
+            "POST",
+            "/users",
+            K,
+            Some(json!({"name": "vic", "role": "viewer"})),
+        )
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    let vt = a
+        .api(
+            "POST",
+            &format!("/users/{v}/keys"),
+            K,
+            Some(json!({"scope": "admin"})),
+        )
+        .await
+        .json()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        a.api("GET", "/config/export", Some(&vt), None).await.status,
+        403
+    );
+
+    // Another instance with the same master key and an empty database.
+    let bare = "admin_key = \"${TEST_ADMIN_KEY}\"\n";
+    let (b, ()) = spawn_env(dir_b.path(), bare, &[], &envs).await;
+    let b = b.unwrap();
+    assert_eq!(
+        b.post("/v1/chat/completions", &bob_key, chat("smart"))
+            .await
+            .status,
+        401
+    );
+    let r = b
+        .api("POST", "/config/import", K, Some(json!({"toml": text})))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        r.json()["credentials"].as_u64().unwrap() >= 3,
+        "{}",
+        r.text()
+    );
+    // Served at once: keys, routes and the sealed credentials.
+    let reply = b
+        .post("/v1/chat/completions", &bob_key, chat("smart"))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(
+        mock.last_request().unwrap().header("authorization"),
+        Some(format!("Bearer {OPENAI_KEY}").as_str())
+    );
+    let again = b.api("GET", "/config/export", K, None).await.text();
+    assert_eq!(again, text, "export → import → export is stable");
+
+    // A bad document names the field and changes nothing.
+    let r = b
+        .api(
+            "POST",
+            "/config/import",
+            K,
+            Some(json!({"toml": "[[providers]]\nname = \"x\"\nkind = \"martian\"\n"})),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.json()["error"]["field"],
+        "toml: providers[0].kind",
+        "{}",
+        r.text()
+    );
+    let r = b
+        .api(
+            "POST",
+            "/config/import",
+            K,
+            Some(json!({"toml": "admin_key = \"sk-nope-nope-nope\"\n"})),
+        )
+        .await;
+    assert_eq!(r.json()["error"]["field"], "toml: admin_key");
+    // Sealed under another key: refused with its path.
+    let (c_dir, other) = (tempfile::tempdir().unwrap(), "34".repeat(32));
+    let (c, ()) = spawn_env(
+        c_dir.path(),
+        bare,
+        &[],
+        &[("GPROXY_MASTER_KEY", other.as_str())],
+    )
+    .await;
+    let c = c.unwrap();
+    let r = c
+        .api("POST", "/config/import", K, Some(json!({"toml": text})))
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(
+        r.json()["error"]["field"]
+            .as_str()
+            .unwrap()
+            .ends_with(".sealed"),
+        "{}",
+        r.text()
+    );
 }

@@ -2,6 +2,7 @@
 //! allow-lists (403 in the client's shape), expiry, disabled keys on the
 //! next request, roles on every kind of route, sessions with CSRF,
 //! sign-in limits, personal admin tokens.
+#![cfg(test)] // lets clippy see helpers as test code (unwrap/expect allowed)
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! upstream key, the master key comes from the environment or a key file
 //! generated owner-only, another key refuses to start, plaintext rows of
 //! an older version are sealed, and the data files are private.
+#![cfg(test)] // lets clippy see helpers as test code (unwrap/expect allowed)
 
 mod common;
 

@@ -256,8 +256,11 @@ pub fn validate_password(field: &str, password: &str) -> Result<(), ApiError> {
 /// window, so guessing is slow. Per instance, in memory.
 #[derive(Debug, Default)]
 pub struct LoginLimiter {
-    failures: Mutex<HashMap<(String, Option<IpAddr>), (u32, Instant)>>,
+    failures: Mutex<HashMap<LoginKey, (u32, Instant)>>,
 }
+
+/// Failed sign-ins are counted per user name and client address.
+type LoginKey = (String, Option<IpAddr>);
 
 impl LoginLimiter {
     /// `Err(seconds to wait)` when this name and address are locked out.

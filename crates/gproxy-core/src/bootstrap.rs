@@ -73,6 +73,8 @@ pub const SETTING_PROXY: &str = "proxy";
 pub const SETTING_LIMITS: &str = "limits";
 /// Settings key of the `[logging]` section (JSON).
 pub const SETTING_LOGGING: &str = "logging";
+/// Settings key of `[cors]` (JSON).
+pub const SETTING_CORS: &str = "cors";
 /// Settings key of `[circuit_breaker]` (JSON).
 pub const SETTING_CIRCUIT_BREAKER: &str = "circuit_breaker";
 
@@ -168,6 +170,19 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
             .map(|(l, _)| (*l).clone())
             .unwrap_or_default(),
     );
+    let stored_cors: crate::config::CorsConfig = stored
+        .get(SETTING_CORS)
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_default();
+    let file_cors = ledger.changed_setting(SETTING_CORS, file.cors.as_ref())?;
+    let cors_config = match &file_cors {
+        Some((c, _)) => stored_cors.overlaid((*c).clone()),
+        None => stored_cors,
+    };
+    let cors = crate::config::Cors::from_config(&cors_config);
+    let cors_json = serde_json::to_string(&cors.to_config())
+        .map_err(|e| CoreError::Invalid(format!("cannot store cors: {e}")))?;
+    storage.set_setting(SETTING_CORS, &cors_json).await?;
     let logging_json = serde_json::to_string(&logging.to_config())
         .map_err(|e| CoreError::Invalid(format!("cannot store logging: {e}")))?;
     storage.set_setting(SETTING_LOGGING, &logging_json).await?;
@@ -198,6 +213,7 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
         (SETTING_CIRCUIT_BREAKER, file_resilience.map(|(_, h)| h)),
         (SETTING_PROXY, file_proxy.map(|(_, h)| h)),
         (SETTING_LOGGING, file_logging.map(|(_, h)| h)),
+        (SETTING_CORS, file_cors.map(|(_, h)| h)),
     ] {
         if let Some(hash) = applied {
             ledger.record(&storage, "setting", name, &hash).await?;
@@ -218,6 +234,7 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
             limits,
             resilience,
             logging,
+            cors,
         },
         storage,
         registry,

@@ -11,11 +11,13 @@ use gproxy_provider::builtin::custom::{
 use gproxy_provider::builtin::{VERTEX_KIND, VertexSettings};
 use serde::{Deserialize, Serialize};
 
+mod cors;
 mod credentials;
 mod logging;
 mod resilience;
 mod routes;
 
+pub use cors::{Cors, CorsConfig, MAX_CORS_AGE_SECS};
 pub use credentials::{CredentialConfig, StoredCredential};
 pub use gproxy_credential::Strategy as CredentialStrategy;
 pub use logging::{Logging, LoggingConfig, MAX_BODY_BYTES_LIMIT, MAX_RETENTION_DAYS};
@@ -56,6 +58,9 @@ pub struct FileConfig {
     pub circuit_breaker: Option<CircuitBreakerConfig>,
     /// Request logs: recording, body capture, header redaction, retention.
     pub logging: Option<LoggingConfig>,
+    /// Browser origins allowed to call the proxy routes (CORS).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cors: Option<CorsConfig>,
     /// Providers to create or update, by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub providers: Vec<ProviderConfig>,
@@ -373,6 +378,9 @@ impl FileConfig {
             logging
                 .validate()
                 .map_err(|(f, m)| (format!("logging.{f}"), m))?;
+        }
+        if let Some(cors) = &self.cors {
+            cors.validate().map_err(|(f, m)| (format!("cors.{f}"), m))?;
         }
         let mut names = HashSet::new();
         for (i, p) in self.providers.iter().enumerate() {

@@ -9,8 +9,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use gproxy_provider::ProviderRegistry;
 use gproxy_storage::Storage;
 
-use crate::bootstrap::{SETTING_CIRCUIT_BREAKER, SETTING_LIMITS, SETTING_LOGGING, SETTING_PROXY};
-use crate::config::{CircuitBreakerConfig, LimitsConfig, Logging, LoggingConfig};
+use crate::bootstrap::{
+    SETTING_CIRCUIT_BREAKER, SETTING_CORS, SETTING_LIMITS, SETTING_LOGGING, SETTING_PROXY,
+};
+use crate::config::{CircuitBreakerConfig, Cors, CorsConfig, LimitsConfig, Logging, LoggingConfig};
 use crate::settings::{Limits, Resilience};
 use crate::upstream::UpstreamConfig;
 use crate::{CoreError, Engine};
@@ -26,6 +28,8 @@ pub struct LiveSettings {
     pub proxy: Option<String>,
     /// What the request log records.
     pub logging: Logging,
+    /// Browser origins allowed on the proxy routes.
+    pub cors: Cors,
 }
 
 impl LiveSettings {
@@ -35,6 +39,7 @@ impl LiveSettings {
         let limits: LimitsConfig = read_json(storage, SETTING_LIMITS).await?;
         let cb: CircuitBreakerConfig = read_json(storage, SETTING_CIRCUIT_BREAKER).await?;
         let logging: LoggingConfig = read_json(storage, SETTING_LOGGING).await?;
+        let cors: CorsConfig = read_json(storage, SETTING_CORS).await?;
         let proxy = storage
             .get_setting(SETTING_PROXY)
             .await?
@@ -44,6 +49,7 @@ impl LiveSettings {
             resilience: Resilience::default().merged(&cb),
             proxy,
             logging: Logging::default().merged(&logging),
+            cors: Cors::from_config(&cors),
         })
     }
 }
@@ -130,6 +136,7 @@ impl Control {
         self.engine.set_resilience(resilience);
         self.engine.set_limits(live.limits);
         self.engine.set_logging(live.logging.clone());
+        self.engine.set_cors(live.cors.clone());
         *applied = Some(live);
         Ok(())
     }

@@ -98,6 +98,7 @@ pub fn build_engine(boot: &Bootstrapped) -> Result<(Engine, UsageSinkHandle), Co
         .with_resilience(resilience.clone(), shared)
         .with_change_bus(Arc::new(bus))
         .with_logging(boot.settings.logging.clone());
+    engine.set_cors(boot.settings.cors.clone());
     // Detached: it holds no state worth flushing and ends with the runtime.
     drop(retention::spawn(
         boot.storage.clone(),

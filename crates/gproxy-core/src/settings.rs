@@ -241,6 +241,8 @@ pub struct Settings {
     pub resilience: Resilience,
     /// Request logs: recording, body capture, redaction, retention.
     pub logging: Logging,
+    /// Browser origins allowed on the proxy routes.
+    pub cors: crate::config::Cors,
 }
 
 impl Settings {

@@ -3,6 +3,7 @@
 //! renders errors in the protocol the client spoke.
 
 mod auth;
+mod cors;
 mod models;
 mod render;
 mod routes;
@@ -81,7 +82,23 @@ impl Router {
     {
         let started = Instant::now();
         let request_id = request_id(req.headers());
+        // CORS: one pointer load and a flag when it is off (the default);
+        // the policy is not held across the call.
+        let allowed = {
+            let cors = self.engine.cors();
+            if cors.enabled() && !req.uri().path().starts_with("/admin/") {
+                if cors::is_preflight(req.method(), req.headers()) {
+                    return Ok(cors::preflight(&cors, req.headers()));
+                }
+                cors::allowed_origin(&cors, req.headers()).map(|o| (o, cors::Grant::of(&cors)))
+            } else {
+                None
+            }
+        };
         let mut response = self.route(req, &request_id, started, peer).await;
+        if let Some((origin, grant)) = allowed {
+            cors::decorate(grant, origin, &mut response);
+        }
         if let Ok(value) = HeaderValue::from_str(&request_id) {
             response.headers_mut().insert(REQUEST_ID, value);
         }

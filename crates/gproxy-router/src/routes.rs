@@ -42,11 +42,11 @@ pub fn match_route(path: &str, query: Option<&str>) -> Route {
     if path == "/health" {
         return Route::Health;
     }
-    if let Some(rest) = path.strip_prefix("/admin/api") {
-        if rest.is_empty() || rest.starts_with('/') {
-            let rest = if rest.is_empty() { "/" } else { rest };
-            return Route::AdminApi(rest.to_owned());
-        }
+    if let Some(rest) = path.strip_prefix("/admin/api")
+        && (rest.is_empty() || rest.starts_with('/'))
+    {
+        let rest = if rest.is_empty() { "/" } else { rest };
+        return Route::AdminApi(rest.to_owned());
     }
     if let Some(rest) = path.strip_prefix("/admin/") {
         return match rest

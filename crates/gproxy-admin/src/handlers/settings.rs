@@ -2,9 +2,12 @@
 //! accepted change is stored and applied at once on every instance.
 
 use gproxy_core::bootstrap::{
-    SETTING_CIRCUIT_BREAKER, SETTING_LIMITS, SETTING_LOGGING, SETTING_PROXY, limits_to_config,
+    SETTING_CIRCUIT_BREAKER, SETTING_CORS, SETTING_LIMITS, SETTING_LOGGING, SETTING_PROXY,
+    limits_to_config,
 };
-use gproxy_core::config::{CircuitBreakerConfig, FileConfig, LimitsConfig, LoggingConfig};
+use gproxy_core::config::{
+    CircuitBreakerConfig, CorsConfig, FileConfig, LimitsConfig, LoggingConfig,
+};
 use gproxy_core::control::LiveSettings;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -27,6 +30,8 @@ pub struct SettingsView {
     /// What the request log records: rows on/off, body capture, its size
     /// cap, redacted headers, retention.
     pub logging: LoggingConfig,
+    /// Browser origins allowed to call the proxy routes.
+    pub cors: CorsConfig,
 }
 
 /// `PATCH /settings`: the sections given are merged over the stored ones
@@ -45,6 +50,8 @@ pub struct SettingsPatch {
     pub proxy: Option<Option<String>>,
     /// Logging settings to change.
     pub logging: Option<LoggingConfig>,
+    /// CORS settings to change (`allowed_origins` is replaced whole).
+    pub cors: Option<CorsConfig>,
 }
 
 fn masked_proxy(proxy: Option<String>) -> Option<String> {
@@ -67,6 +74,7 @@ async fn current(call: &Call) -> Result<SettingsView, ApiError> {
         circuit_breaker: live.resilience.to_config(),
         proxy: masked_proxy(live.proxy),
         logging: live.logging.to_config(),
+        cors: live.cors.to_config(),
     })
 }
 
@@ -106,6 +114,10 @@ pub async fn update(call: Call) -> Result<Reply, ApiError> {
         Some(l) => Some(merge(&live.logging.to_config(), l)?),
         None => None,
     };
+    let cors = patch
+        .cors
+        .clone()
+        .map(|c| live.cors.to_config().overlaid(c));
     let proxy = patch.proxy.clone().map(|p| p.filter(|p| !p.is_empty()));
     // The config file's own checks, with the same field paths.
     let check = FileConfig {
@@ -113,6 +125,7 @@ pub async fn update(call: Call) -> Result<Reply, ApiError> {
         circuit_breaker: circuit_breaker.clone(),
         proxy: proxy.clone().flatten(),
         logging: logging.clone(),
+        cors: cors.clone(),
         ..FileConfig::default()
     };
     check
@@ -130,6 +143,10 @@ pub async fn update(call: Call) -> Result<Reply, ApiError> {
     if let Some(l) = &logging {
         let json = serde_json::to_string(l).map_err(ApiError::internal)?;
         storage.set_setting(SETTING_LOGGING, &json).await?;
+    }
+    if let Some(c) = &cors {
+        let json = serde_json::to_string(c).map_err(ApiError::internal)?;
+        storage.set_setting(SETTING_CORS, &json).await?;
     }
     if let Some(p) = &proxy {
         storage

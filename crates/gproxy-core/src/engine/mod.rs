@@ -144,6 +144,9 @@ pub struct Engine {
     pub(crate) limits: arc_swap::ArcSwap<Limits>,
     pub(crate) resilience: Arc<ResilienceState>,
     pub(crate) change_bus: Option<Arc<crate::sync::ChangeBus>>,
+    /// The CORS policy of the proxy routes, changed live by
+    /// [`Engine::set_cors`].
+    pub(crate) cors: ArcSwap<crate::config::Cors>,
     /// The logging settings, changed live by [`Engine::set_logging`].
     pub(crate) logging: Arc<ArcSwap<Logging>>,
 }
@@ -169,6 +172,7 @@ impl Engine {
             resilience: Arc::new(ResilienceState::new(Resilience::default(), None)),
             change_bus: None,
             logging: Arc::new(ArcSwap::from_pointee(Logging::default())),
+            cors: ArcSwap::from_pointee(crate::config::Cors::default()),
         }
     }
 
@@ -232,6 +236,16 @@ impl Engine {
     /// The state handle (for reloads and health).
     pub fn state(&self) -> &Arc<StateHandle> {
         &self.state
+    }
+
+    /// The CORS policy in force (cheap: no reference count is taken).
+    pub fn cors(&self) -> arc_swap::Guard<Arc<crate::config::Cors>> {
+        self.cors.load()
+    }
+
+    /// Replaces the CORS policy (live reconfiguration).
+    pub fn set_cors(&self, cors: crate::config::Cors) {
+        self.cors.store(Arc::new(cors));
     }
 
     /// The shared upstream client.

@@ -380,26 +380,6 @@ fn include_usage(current: Option<&str>) -> Result<(String, bool), GatewayError> 
     Ok((String::from_utf8_lossy(&obj.to_vec()).into_owned(), false))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn include_usage_is_added_or_kept() {
-        assert_eq!(
-            include_usage(None).unwrap(),
-            ("{\"include_usage\":true}".into(), false)
-        );
-        assert!(!include_usage(Some("null")).unwrap().1);
-        assert!(include_usage(Some("{\"include_usage\":true}")).unwrap().1);
-        let (merged, asked) = include_usage(Some("{\"include_usage\":false,\"x\":1}")).unwrap();
-        assert!(!asked);
-        let v: serde_json::Value = serde_json::from_str(&merged).unwrap();
-        assert_eq!(v, serde_json::json!({"include_usage": true, "x": 1}));
-        assert!(include_usage(Some("[1]")).is_err());
-    }
-}
-
 /// Refuses (403) a provider or model outside the key's allow-lists.
 fn check_access(
     access: &crate::access::KeyAccess,
@@ -418,4 +398,24 @@ fn check_access(
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn include_usage_is_added_or_kept() {
+        assert_eq!(
+            include_usage(None).unwrap(),
+            ("{\"include_usage\":true}".into(), false)
+        );
+        assert!(!include_usage(Some("null")).unwrap().1);
+        assert!(include_usage(Some("{\"include_usage\":true}")).unwrap().1);
+        let (merged, asked) = include_usage(Some("{\"include_usage\":false,\"x\":1}")).unwrap();
+        assert!(!asked);
+        let v: serde_json::Value = serde_json::from_str(&merged).unwrap();
+        assert_eq!(v, serde_json::json!({"include_usage": true, "x": 1}));
+        assert!(include_usage(Some("[1]")).is_err());
+    }
 }
