@@ -6,8 +6,13 @@
 //! no place here.
 //!
 //! Conventions every converter follows:
-//! - System and developer instructions live in [`Request::system`], never in
-//!   [`Request::messages`].
+//! - System and developer instructions that come before the conversation
+//!   live in [`Request::system`]. One that comes later (Claude Code sends
+//!   `role: "system"` messages after the user turn) is a [`Role::System`]
+//!   message at its place in [`Request::messages`], holding only text parts:
+//!   protocols that allow it (OpenAI Chat, Responses) encode it in place,
+//!   the others append it to their system instruction, in order
+//!   ([`Request::hoisted_system`]).
 //! - Tool results are [`Part::ToolResult`] parts of a [`Role::User`]
 //!   message (Anthropic's and Gemini's shape). OpenAI Chat's `tool` messages
 //!   decode to one user message holding every consecutive tool result, and
@@ -78,6 +83,9 @@ pub enum Role {
     User,
     /// The model.
     Assistant,
+    /// A system or developer instruction inside the conversation (text
+    /// parts only).
+    System,
 }
 
 /// One turn of the conversation.
@@ -135,6 +143,40 @@ pub enum Part {
         /// (Anthropic `redacted_thinking.data`).
         redacted: Option<String>,
     },
+}
+
+impl Request {
+    /// The system instruction for a protocol that has no system messages:
+    /// [`Request::system`] followed by the text of every [`Role::System`]
+    /// message, in conversation order.
+    pub fn hoisted_system(&self) -> Vec<String> {
+        let mut system = self.system.clone();
+        for msg in self.messages.iter().filter(|m| m.role == Role::System) {
+            system.push(msg.text());
+        }
+        system
+    }
+
+    /// The conversation without its [`Role::System`] messages (for a
+    /// protocol that takes them in [`Request::hoisted_system`]).
+    pub fn turns(&self) -> impl Iterator<Item = &Message> {
+        self.messages.iter().filter(|m| m.role != Role::System)
+    }
+}
+
+impl Message {
+    /// The message's text parts joined by `\n` (what a system message says).
+    pub fn text(&self) -> String {
+        let texts: Vec<&str> = self
+            .content
+            .iter()
+            .filter_map(|p| match p {
+                Part::Text { text } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        texts.join("\n")
+    }
 }
 
 impl Part {

@@ -35,7 +35,7 @@ pub(in super::super) fn decode_request(body: &[u8]) -> Result<Request, ConvertEr
             "Anthropic `mcp_servers` cannot be converted".into(),
         ));
     }
-    let system = match req.system {
+    let mut system = match req.system {
         None => Vec::new(),
         Some(ClaudeSystem::Text(text)) => vec![text],
         Some(ClaudeSystem::Blocks(blocks)) => blocks
@@ -46,11 +46,17 @@ pub(in super::super) fn decode_request(body: &[u8]) -> Result<Request, ConvertEr
             })
             .collect::<Result<_, _>>()?,
     };
-    let messages = req
+    let mut messages: Vec<Message> = req
         .messages
         .into_iter()
         .map(decode_message)
         .collect::<Result<_, _>>()?;
+    // System messages before the first turn are the system prompt's tail.
+    let lead = messages
+        .iter()
+        .take_while(|m| m.role == Role::System)
+        .count();
+    system.extend(messages.drain(..lead).map(|m| m.text()));
     let tools = req
         .tools
         .unwrap_or_default()
@@ -104,6 +110,7 @@ fn decode_message(msg: ClaudeMessage) -> Result<Message, ConvertError> {
     let role = match msg.role {
         ClaudeRole::User => Role::User,
         ClaudeRole::Assistant => Role::Assistant,
+        ClaudeRole::System => Role::System,
     };
     let content = match msg.content {
         ClaudeContent::Text(text) => vec![Part::Text { text }],
@@ -112,6 +119,11 @@ fn decode_message(msg: ClaudeMessage) -> Result<Message, ConvertError> {
             .map(decode_block)
             .collect::<Result<_, _>>()?,
     };
+    if role == Role::System && content.iter().any(|p| !matches!(p, Part::Text { .. })) {
+        return Err(ConvertError::Unsupported(
+            "an Anthropic `system` message can only hold text".into(),
+        ));
+    }
     Ok(Message { role, content })
 }
 
@@ -245,11 +257,12 @@ fn decode_thinking(
 
 pub(in super::super) fn encode_request(req: &Request) -> Result<Vec<u8>, ConvertError> {
     // Anthropic rejects empty system text blocks.
+    // System messages inside the conversation join the system prompt, in
+    // order: Anthropic has no system role in `messages`.
     let mut system: Vec<String> = req
-        .system
-        .iter()
+        .hoisted_system()
+        .into_iter()
         .filter(|s| !s.is_empty())
-        .cloned()
         .collect();
     let mut output_config = None;
     match &req.response_format {
@@ -301,8 +314,7 @@ pub(in super::super) fn encode_request(req: &Request) -> Result<Vec<u8>, Convert
         )
     };
     let messages = req
-        .messages
-        .iter()
+        .turns()
         .map(encode_message)
         .filter_map(Result::transpose)
         .collect::<Result<_, _>>()?;
@@ -432,6 +444,8 @@ fn encode_message(msg: &Message) -> Result<Option<ClaudeMessage>, ConvertError> 
     let role = match msg.role {
         Role::User => ClaudeRole::User,
         Role::Assistant => ClaudeRole::Assistant,
+        // Hoisted into the system prompt by the caller.
+        Role::System => return Ok(None),
     };
     if let [Part::Text { text }] = msg.content.as_slice()
         && !text.is_empty()

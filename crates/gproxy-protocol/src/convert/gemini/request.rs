@@ -50,6 +50,8 @@ pub(in super::super) fn decode_request(body: &[u8]) -> Result<Request, ConvertEr
         let role = match content.role.as_deref() {
             None | Some("" | "user" | "function" | "tool") => Role::User,
             Some("model" | "assistant") => Role::Assistant,
+            // Not Gemini's own, but what a client mixing protocols sends.
+            Some("system") => Role::System,
             Some(other) => {
                 return Err(ConvertError::Invalid(format!(
                     "invalid Gemini content role `{other}`"
@@ -262,7 +264,8 @@ pub(in super::super) fn encode_request(req: &Request) -> Result<Vec<u8>, Convert
         names: &names,
     };
     let mut contents = Vec::with_capacity(req.messages.len());
-    for msg in &req.messages {
+    // System messages join the systemInstruction (Gemini has no system turn).
+    for msg in req.turns() {
         contents.push(Content {
             role: Some(role_name(msg.role).into()),
             parts: encode_parts(&msg.content, &ctx)?,
@@ -275,11 +278,11 @@ pub(in super::super) fn encode_request(req: &Request) -> Result<Vec<u8>, Convert
         ));
     }
     let system: Vec<WirePart> = req
-        .system
-        .iter()
+        .hoisted_system()
+        .into_iter()
         .filter(|s| !s.is_empty())
         .map(|s| WirePart {
-            text: Some(s.clone()),
+            text: Some(s),
             ..WirePart::default()
         })
         .collect();
@@ -335,7 +338,7 @@ pub(in super::super) fn encode_request(req: &Request) -> Result<Vec<u8>, Convert
 
 fn role_name(role: Role) -> &'static str {
     match role {
-        Role::User => "user",
+        Role::User | Role::System => "user",
         Role::Assistant => "model",
     }
 }

@@ -144,7 +144,18 @@ fn decode_item(mut item: Value, req: &mut Request) -> Result<(), ConvertError> {
     let kind = type_name(&item).to_owned();
     match parse_tagged::<WireInputItem>(item, "Responses input item")? {
         WireInputItem::Message { role, content } => match role.as_str() {
-            "system" | "developer" => req.system.push(system_text(content)?),
+            "system" | "developer" => {
+                let text = system_text(content)?;
+                // Before the conversation: the instructions; later: in place.
+                if req.messages.is_empty() {
+                    req.system.push(text);
+                } else {
+                    req.messages.push(Message {
+                        role: Role::System,
+                        content: vec![Part::text(text)],
+                    });
+                }
+            }
             // Each user message item is a turn of its own.
             "user" => req.messages.push(Message {
                 role: Role::User,
