@@ -563,12 +563,12 @@ async fn requests_that_cannot_be_converted_are_refused_before_the_upstream() {
     assert_eq!(reply.status, 400, "{}", reply.text());
     assert!(reply.json()["error"]["message"].is_string());
 
-    // A built-in tool no other protocol knows.
+    // A built-in tool no other protocol knows and the client runs itself.
     let reply = gw
         .post(
             "/up-chat/v1/responses",
             ALICE_KEY,
-            json!({"model": "test-model", "input": "hi", "tools": [{"type": "web_search"}]}),
+            json!({"model": "test-model", "input": "hi", "tools": [{"type": "local_shell"}]}),
         )
         .await;
     assert_eq!(reply.status, 400, "{}", reply.text());
@@ -576,7 +576,7 @@ async fn requests_that_cannot_be_converted_are_refused_before_the_upstream() {
         reply.json()["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("web_search"),
+            .contains("local_shell"),
         "{}",
         reply.text()
     );

@@ -74,6 +74,83 @@ pub struct Request {
     pub stream: bool,
     /// An end-user id (OpenAI `user`, Anthropic `metadata.user_id`).
     pub user: Option<String>,
+    /// Namespaced tools (Responses `type: "namespace"`, what Codex sends)
+    /// flattened into [`Request::tools`] under collision-free names: the
+    /// client's answer maps them back.
+    pub tool_aliases: ToolAliases,
+    /// What the decoder dropped because no other protocol can express it
+    /// (hosted tools such as `web_search`), as `tools.<type>`: reported to
+    /// the client in the `x-gproxy-dropped` header.
+    pub dropped: Vec<String>,
+}
+
+/// The longest tool name OpenAI and Anthropic accept.
+const MAX_TOOL_NAME: usize = 64;
+
+/// One namespaced tool under its flat name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolAlias {
+    /// The name the upstream sees (`{namespace}__{name}`, made unique).
+    pub flat: String,
+    /// The client's namespace.
+    pub namespace: String,
+    /// The tool's own name inside the namespace.
+    pub name: String,
+}
+
+/// Namespaced tools flattened for an upstream without namespaces.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ToolAliases {
+    entries: Vec<ToolAlias>,
+}
+
+impl ToolAliases {
+    /// No namespaced tool.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The alias of the flat name `flat`.
+    pub fn get(&self, flat: &str) -> Option<&ToolAlias> {
+        self.entries.iter().find(|a| a.flat == flat)
+    }
+
+    /// The flat name of `namespace`'s tool `name`, added when new: the
+    /// namespace and name joined by `__`, cut to the 64 characters the
+    /// vendors allow (characters outside `[A-Za-z0-9_-]` become `_`), with
+    /// `_2`, `_3`… appended while `taken` says a plain tool has the name
+    /// or another alias holds it.
+    pub fn flatten(&mut self, namespace: &str, name: &str, taken: impl Fn(&str) -> bool) -> String {
+        if let Some(a) = self
+            .entries
+            .iter()
+            .find(|a| a.namespace == namespace && a.name == name)
+        {
+            return a.flat.clone();
+        }
+        let base: String = format!("{namespace}__{name}")
+            .chars()
+            .map(|c| match c {
+                'a'..='z' | 'A'..='Z' | '0'..='9' | '_' | '-' => c,
+                _ => '_',
+            })
+            .take(MAX_TOOL_NAME)
+            .collect();
+        let mut flat = base.clone();
+        let mut n = 1u32;
+        while taken(&flat) || self.get(&flat).is_some() {
+            n += 1;
+            let suffix = format!("_{n}");
+            let keep = MAX_TOOL_NAME.saturating_sub(suffix.len()).min(base.len());
+            flat = format!("{}{suffix}", &base[..keep]);
+        }
+        self.entries.push(ToolAlias {
+            flat: flat.clone(),
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        });
+        flat
+    }
 }
 
 /// Who spoke a message.

@@ -57,12 +57,20 @@ pub(in super::super) fn decode_request(body: &[u8]) -> Result<Request, ConvertEr
         .take_while(|m| m.role == Role::System)
         .count();
     system.extend(messages.drain(..lead).map(|m| m.text()));
-    let tools = req
-        .tools
-        .unwrap_or_default()
-        .into_iter()
-        .map(decode_tool)
-        .collect::<Result<_, _>>()?;
+    let mut tools = Vec::new();
+    let mut dropped: Vec<String> = Vec::new();
+    for tool in req.tools.unwrap_or_default() {
+        match tool.kind.as_deref() {
+            // Server tools Anthropic runs itself: no other protocol can.
+            Some(kind) if SERVER_TOOLS.iter().any(|p| kind.starts_with(p)) => {
+                let entry = format!("tools.{kind}");
+                if !dropped.contains(&entry) {
+                    dropped.push(entry);
+                }
+            }
+            _ => tools.push(decode_tool(tool)?),
+        }
+    }
     let (tool_choice, parallel_tool_calls) = match req.tool_choice {
         None => (None, None),
         Some(tc) => decode_tool_choice(tc)?,
@@ -97,8 +105,14 @@ pub(in super::super) fn decode_request(body: &[u8]) -> Result<Request, ConvertEr
         reasoning,
         stream: req.stream.unwrap_or(false),
         user: req.metadata.and_then(|m| m.user_id),
+        tool_aliases: Default::default(),
+        dropped,
     })
 }
+
+/// Type prefixes of Anthropic's server tools (`web_search_20250305`…),
+/// dropped from a converted request.
+const SERVER_TOOLS: [&str; 3] = ["web_search_", "web_fetch_", "code_execution_"];
 
 fn unsupported_block(kind: &str, place: &str) -> ConvertError {
     ConvertError::Unsupported(format!(

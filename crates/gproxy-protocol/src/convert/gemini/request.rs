@@ -18,6 +18,18 @@ use super::wire::{
 /// The text of the user turn put before a history that starts with the model.
 const LEADING_USER_TEXT: &str = ".";
 
+/// Gemini's hosted tools, dropped from a converted request.
+const HOSTED_TOOLS: [&str; 8] = [
+    "googleSearch",
+    "google_search",
+    "googleSearchRetrieval",
+    "google_search_retrieval",
+    "codeExecution",
+    "code_execution",
+    "urlContext",
+    "url_context",
+];
+
 pub(in super::super) fn decode_request(body: &[u8]) -> Result<Request, ConvertError> {
     let wire: GenerateContentRequest =
         serde_json::from_slice(body).map_err(|e| ConvertError::json("Gemini request", &e))?;
@@ -73,10 +85,17 @@ pub(in super::super) fn decode_request(body: &[u8]) -> Result<Request, ConvertEr
         }
     }
     for tool in wire.tools {
-        if let Some(key) = tool.extra.keys().next() {
-            return Err(ConvertError::Unsupported(format!(
-                "Gemini tool `{key}` cannot be converted"
-            )));
+        for key in tool.extra.keys() {
+            // Google runs these itself: no other protocol can.
+            if !HOSTED_TOOLS.contains(&key.as_str()) {
+                return Err(ConvertError::Unsupported(format!(
+                    "Gemini tool `{key}` cannot be converted"
+                )));
+            }
+            let entry = format!("tools.{key}");
+            if !req.dropped.contains(&entry) {
+                req.dropped.push(entry);
+            }
         }
         for decl in tool.function_declarations.unwrap_or_default() {
             let parameters = match (decl.parameters_json_schema, decl.parameters) {

@@ -8,8 +8,8 @@ use super::super::{
     ToolChoice,
 };
 use super::wire::{
-    WireFunctionTool, WireInput, WireInputItem, WireInputPart, WireMessageContent, WireRequest,
-    WireSummaryPart, WireTextFormat,
+    WireFunctionTool, WireInput, WireInputItem, WireInputPart, WireMessageContent,
+    WireNamespaceTool, WireRequest, WireSummaryPart, WireTextFormat,
 };
 
 /// Fields whose state lives on OpenAI's servers and cannot follow a request
@@ -68,6 +68,8 @@ pub(crate) fn decode_request(body: &[u8]) -> Result<Request, ConvertError> {
     if let Some(instructions) = wire.instructions {
         req.system.push(instructions);
     }
+    // Tools first: calls of namespaced tools in `input` use their flat names.
+    decode_tools(wire.tools.unwrap_or_default(), &mut req)?;
     match wire.input {
         None => {}
         Some(WireInput::Text(text)) => req.messages.push(Message {
@@ -79,9 +81,6 @@ pub(crate) fn decode_request(body: &[u8]) -> Result<Request, ConvertError> {
                 decode_item(item, &mut req)?;
             }
         }
-    }
-    for tool in wire.tools.unwrap_or_default() {
-        req.tools.push(decode_tool(tool)?);
     }
     req.tool_choice = wire.tool_choice.map(decode_tool_choice).transpose()?;
     req.reasoning = wire.reasoning.map(|r| ReasoningConfig {
@@ -174,17 +173,24 @@ fn decode_item(mut item: Value, req: &mut Request) -> Result<(), ConvertError> {
         WireInputItem::FunctionCall {
             call_id,
             name,
+            namespace,
             arguments,
             ..
-        } => push_parts(
-            req,
-            Role::Assistant,
-            vec![Part::ToolCall {
-                id: call_id,
-                name,
-                arguments,
-            }],
-        ),
+        } => {
+            let name = match namespace {
+                Some(ns) => flat_name(req, &ns, &name),
+                None => name,
+            };
+            push_parts(
+                req,
+                Role::Assistant,
+                vec![Part::ToolCall {
+                    id: call_id,
+                    name,
+                    arguments,
+                }],
+            );
+        }
         WireInputItem::FunctionCallOutput { call_id, output } => {
             let content = match output {
                 WireMessageContent::Text(t) if t.is_empty() => Vec::new(),
@@ -334,6 +340,61 @@ fn decode_image_url(url: String) -> Result<ImageSource, ConvertError> {
             "invalid Responses request: image data URLs must be `data:<type>;base64,<data>`".into(),
         )),
     }
+}
+
+/// Hosted tools the client merely offers: OpenAI runs them, no other
+/// protocol can, so a converted request goes without them.
+const HOSTED_TOOLS: [&str; 8] = [
+    "web_search",
+    "web_search_preview",
+    "web_search_preview_2025_03_11",
+    "file_search",
+    "code_interpreter",
+    "image_generation",
+    "computer_use_preview",
+    "mcp",
+];
+
+/// Decodes `tools`: function tools as they are, the function tools of a
+/// `namespace` under flat names (`ToolAliases`), hosted tools dropped
+/// (and listed in [`Request::dropped`]).
+fn decode_tools(tools: Vec<Value>, req: &mut Request) -> Result<(), ConvertError> {
+    let mut namespaces = Vec::new();
+    for tool in tools {
+        match type_name(&tool) {
+            "namespace" => namespaces.push(tool),
+            kind if HOSTED_TOOLS.contains(&kind) => {
+                let entry = format!("tools.{kind}");
+                if !req.dropped.contains(&entry) {
+                    req.dropped.push(entry);
+                }
+            }
+            _ => req.tools.push(decode_tool(tool)?),
+        }
+    }
+    for ns in namespaces {
+        let ns: WireNamespaceTool = parse_tagged(ns, "Responses namespace tool")?;
+        for tool in ns.tools {
+            let mut tool = decode_tool(tool)?;
+            tool.name = flat_name(req, &ns.name, &tool.name);
+            req.tools.push(tool);
+        }
+    }
+    Ok(())
+}
+
+/// The flat name of `namespace`'s tool `name`, unique among the plain tools.
+fn flat_name(req: &mut Request, namespace: &str, name: &str) -> String {
+    let plain: Vec<&str> = req
+        .tools
+        .iter()
+        .filter(|t| req.tool_aliases.get(&t.name).is_none())
+        .map(|t| t.name.as_str())
+        .collect();
+    let mut aliases = std::mem::take(&mut req.tool_aliases);
+    let flat = aliases.flatten(namespace, name, |n| plain.contains(&n));
+    req.tool_aliases = aliases;
+    flat
 }
 
 fn decode_tool(tool: Value) -> Result<Tool, ConvertError> {

@@ -205,6 +205,7 @@ fn encode_message(msg: &Message, input: &mut Vec<Value>) -> Result<(), ConvertEr
                     } => {
                         flush(&mut texts, input);
                         input.push(to_value(&WireInputItem::FunctionCall {
+                            namespace: None,
                             id: None,
                             call_id: id.clone(),
                             name: name.clone(),

@@ -1,7 +1,7 @@
 //! Complete responses: the response object ⇄ the canonical [`Response`].
 
 use super::super::common::id_or_generated;
-use super::super::{ConvertError, Part, Response, unix_now};
+use super::super::{ConvertError, Part, Response, ToolAliases, unix_now};
 use super::request::reasoning_text;
 use super::wire::{
     WireError, WireIncompleteDetails, WireOutputContent, WireOutputItem, WireResponse,
@@ -130,6 +130,7 @@ pub(super) fn output_items(ids: &ItemIds, content: &[Part]) -> Vec<WireOutputIte
                 id: ids.id("fc", n),
                 call_id: id.clone(),
                 name: name.clone(),
+                namespace: None,
                 arguments: arguments.clone(),
                 status: Some("completed".into()),
             }),
@@ -201,7 +202,26 @@ pub(super) fn to_wire(resp: &Response, status_override: Option<WireError>) -> Wi
     }
 }
 
-pub(crate) fn encode_response(resp: &Response) -> Result<Vec<u8>, ConvertError> {
-    serde_json::to_vec(&to_wire(resp, None))
-        .map_err(|e| ConvertError::json("Responses response", &e))
+pub(crate) fn encode_response(
+    resp: &Response,
+    aliases: &ToolAliases,
+) -> Result<Vec<u8>, ConvertError> {
+    let mut wire = to_wire(resp, None);
+    for item in &mut wire.output {
+        restore_namespace(item, aliases);
+    }
+    serde_json::to_vec(&wire).map_err(|e| ConvertError::json("Responses response", &e))
+}
+
+/// A function call under a flat name, back in the client's namespaced form
+/// (its own `name` and a `namespace` field, as Codex expects).
+pub(super) fn restore_namespace(item: &mut WireOutputItem, aliases: &ToolAliases) {
+    if let WireOutputItem::FunctionCall {
+        name, namespace, ..
+    } = item
+        && let Some(alias) = aliases.get(name)
+    {
+        *namespace = Some(alias.namespace.clone());
+        name.clone_from(&alias.name);
+    }
 }

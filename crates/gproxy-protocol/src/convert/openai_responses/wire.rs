@@ -68,6 +68,9 @@ pub(super) enum WireInputItem {
         id: Option<String>,
         call_id: String,
         name: String,
+        /// Set on a call of a namespaced tool (Codex).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        namespace: Option<String>,
         arguments: String,
     },
     FunctionCallOutput {
@@ -261,6 +264,9 @@ pub(super) enum WireOutputItem {
         id: String,
         call_id: String,
         name: String,
+        /// The client's namespace of a namespaced tool (Codex).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        namespace: Option<String>,
         #[serde(default)]
         arguments: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -409,4 +415,12 @@ pub(super) enum WireStreamEvent {
     },
     #[serde(other)]
     Unknown,
+}
+
+/// A `namespace` tool (Codex): function tools grouped under a name.
+#[derive(Debug, Deserialize)]
+pub(super) struct WireNamespaceTool {
+    pub name: String,
+    #[serde(default)]
+    pub tools: Vec<Value>,
 }
