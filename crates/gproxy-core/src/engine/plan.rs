@@ -310,7 +310,7 @@ impl Engine {
         // The model the client sees: what it asked for.
         let shown = reply_model.as_ref().map(|m| m.shown(&model));
         let include_usage = client == Protocol::OpenAiChat && wants_usage;
-        let conv = Conversion {
+        let mut conv = Conversion {
             client,
             upstream,
             options: StreamOptions {
@@ -318,6 +318,8 @@ impl Engine {
                 gemini_sse: gemini.is_some_and(|c| c.alt_sse),
             },
             reply_model: shown,
+            tool_aliases: Default::default(),
+            dropped: Vec::new(),
         };
         let converted = conv.request(
             &req.body,
