@@ -166,6 +166,7 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
             proxy,
             limits,
             resilience,
+            model_capabilities: file.model_capabilities.clone(),
         },
         storage,
         registry,

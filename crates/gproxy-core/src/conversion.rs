@@ -6,6 +6,7 @@
 //! Same-protocol calls never come here: they are forwarded as bytes.
 
 use bytes::Bytes;
+use gproxy_protocol::capabilities::{self, CapabilityTable, TokenField};
 use gproxy_protocol::convert::{
     self, Assembler, ConvertError, StreamEvent, StreamOptions, ToolAliases, Transcoder,
 };
@@ -77,6 +78,7 @@ impl Conversion {
         body: &[u8],
         model: &str,
         gemini_stream: Option<bool>,
+        capabilities: &CapabilityTable,
     ) -> Result<ConvertedRequest, GatewayError> {
         let mut canonical = convert::decode_request(self.client, body)
             .map_err(|e| client_error(e, self.upstream))?;
@@ -87,8 +89,26 @@ impl Conversion {
         let stream = canonical.stream;
         self.tool_aliases = std::mem::take(&mut canonical.tool_aliases);
         self.dropped = std::mem::take(&mut canonical.dropped);
+        let caps = capabilities.lookup(model);
+        if let Some(caps) = caps {
+            self.dropped
+                .extend(capabilities::adapt(&mut canonical, caps));
+        }
         let mut encoded = convert::encode_request(self.upstream, &canonical)
             .map_err(|e| client_error(e, self.upstream))?;
+        // The target wants its output limit under another name.
+        if self.upstream == Protocol::OpenAiChat
+            && caps.is_some_and(|c| c.token_field == TokenField::MaxCompletionTokens)
+        {
+            let mut obj = RawObject::parse(&encoded)
+                .map_err(|e| GatewayError::Internal(format!("converted request: {e}")))?;
+            if let Some(raw) = obj.get("max_tokens").map(|r| r.get().to_owned()) {
+                obj.remove("max_tokens");
+                obj.set_raw("max_completion_tokens", raw)
+                    .map_err(|e| GatewayError::Internal(format!("max_completion_tokens: {e}")))?;
+                encoded = obj.to_vec();
+            }
+        }
         // Usage must come back whatever the client asked: the gateway
         // accounts for it and converts it into the client's convention.
         if self.upstream == Protocol::OpenAiChat && stream {

@@ -74,6 +74,7 @@ pub fn build_engine(boot: &Bootstrapped) -> Result<(Engine, UsageSinkHandle), Co
         }
     };
     let engine = Engine::new(boot.state.clone(), upstream, sink, boot.settings.limits)
-        .with_resilience(resilience.clone(), shared);
+        .with_resilience(resilience.clone(), shared)
+        .with_model_capabilities(&boot.settings.model_capabilities);
     Ok((engine, handle))
 }

@@ -238,6 +238,8 @@ pub struct Settings {
     pub limits: Limits,
     /// Retries, circuit breaker, degraded signal, test mode, shared state.
     pub resilience: Resilience,
+    /// `[[model_capabilities]]` from the config file, ahead of the built-in table.
+    pub model_capabilities: Vec<gproxy_protocol::capabilities::ModelCapabilities>,
 }
 
 impl Settings {

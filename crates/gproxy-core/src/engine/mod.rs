@@ -12,6 +12,7 @@ mod dispatch;
 mod plan;
 mod retry;
 
+use gproxy_protocol::capabilities::{CapabilityTable, ModelCapabilities};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -141,6 +142,8 @@ pub struct Engine {
     pub(crate) sink: UsageSink,
     pub(crate) limits: Limits,
     pub(crate) resilience: Arc<ResilienceState>,
+    /// What target models accept, for converted requests.
+    pub(crate) capabilities: Arc<CapabilityTable>,
 }
 
 /// The credential of a keyless provider with none configured.
@@ -162,7 +165,15 @@ impl Engine {
             sink,
             limits,
             resilience: Arc::new(ResilienceState::new(Resilience::default(), None)),
+            capabilities: Arc::new(CapabilityTable::builtin().clone()),
         }
+    }
+
+    /// Puts `overrides` (the config's `[[model_capabilities]]`) ahead of
+    /// the built-in capability table.
+    pub fn with_model_capabilities(mut self, overrides: &[ModelCapabilities]) -> Self {
+        self.capabilities = Arc::new(CapabilityTable::builtin().with_overrides(overrides));
+        self
     }
 
     /// This engine with `settings` for retries and the circuit breaker, and

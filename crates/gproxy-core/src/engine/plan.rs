@@ -325,6 +325,7 @@ impl Engine {
             &req.body,
             &model,
             gemini.map(|c| c.method == GeminiMethod::StreamGenerateContent),
+            &self.capabilities,
         )?;
         let stream = converted.stream;
         let body = provider.masked(converted.body);
