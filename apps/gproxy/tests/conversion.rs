@@ -30,32 +30,6 @@ fn fixture(protocol: Protocol, file: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// One custom provider per protocol, all on the one mock.
-fn providers(mock: &MockUpstream) -> String {
-    let base = mock.base_url();
-    let mut text = config(mock, "");
-    for (name, protocol, base_url) in [
-        ("up-chat", "openai_chat", format!("{base}/v1")),
-        ("up-resp", "openai_responses", format!("{base}/v1")),
-        ("up-claude", "claude", base.clone()),
-        ("up-gemini", "gemini", base.clone()),
-    ] {
-        text.push_str(&format!(
-            "\n[[providers]]\nname = \"{name}\"\nkind = \"custom\"\nprotocol = \"{protocol}\"\nbase_url = \"{base_url}\"\n[[providers.credentials]]\napi_key = \"sk-{name}\"\n"
-        ));
-    }
-    text
-}
-
-fn provider_of(protocol: Protocol) -> &'static str {
-    match protocol {
-        Protocol::OpenAiChat => "up-chat",
-        Protocol::OpenAiResponses => "up-resp",
-        Protocol::Claude => "up-claude",
-        Protocol::Gemini => "up-gemini",
-    }
-}
-
 /// The client's path and body for `case` in `client`'s protocol.
 fn client_call(client: Protocol, provider: &str, case: &str, stream: bool) -> (String, Value) {
     let mut body: Value = serde_json::from_str(&fixture(client, &format!("request_{case}.json")))
@@ -180,40 +154,6 @@ fn assert_gemini_turn_rules(body: &Value, what: &str) {
             }
         }
     }
-}
-
-/// The client's stream, decoded with the client protocol's own decoder and
-/// assembled.
-fn assemble_stream(client: Protocol, body: &[u8], what: &str) -> Response {
-    let mut decoder = convert::stream_decoder(client);
-    let mut events = Vec::new();
-    let mut datas: Vec<String> = Vec::new();
-    if client == Protocol::Gemini && !body.starts_with(b"data:") {
-        let array: Vec<Value> = serde_json::from_slice(body).unwrap();
-        datas.extend(array.iter().map(Value::to_string));
-    } else {
-        let mut sse = SseDecoder::new();
-        let mut out = Vec::new();
-        sse.feed(body, &mut out);
-        out.extend(sse.finish());
-        datas.extend(out.into_iter().map(|e| e.data));
-    }
-    for data in &datas {
-        decoder
-            .feed(data, &mut events)
-            .unwrap_or_else(|e| panic!("{what}: client stream event {data}: {e}"));
-    }
-    decoder.finish(&mut events);
-    assert!(
-        matches!(events.first(), Some(StreamEvent::Start { .. })),
-        "{what}: {events:?}"
-    );
-    let mut asm = Assembler::new();
-    for e in events {
-        asm.push(e);
-    }
-    asm.finish()
-        .unwrap_or_else(|e| panic!("{what}: stream error {e}"))
 }
 
 /// The upstream answer as the canonical model sees it.

@@ -1,0 +1,310 @@
+//! Coding agents through the real binary: the requests captured from
+//! Claude Code, Codex and Gemini CLI (`gproxy-protocol`'s
+//! `tests/fixtures/agents/`), first turn and tool-loop turn, streamed, sent
+//! to a provider of every other protocol. The mock upstream refuses what
+//! the vendor refuses (unknown roles and tool types, `max_tokens` on
+//! OpenAI reasoning models, reasoning effort on plain ones), so a 200 means
+//! the converted request is one the vendor would take. Each turn must be
+//! answered with the mock's text, and a tool call the upstream makes must
+//! reach the agent in its own form (Codex's namespaced tools with their
+//! `namespace`).
+#![cfg(test)]
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::*;
+use gproxy_protocol::Protocol;
+use gproxy_protocol::convert::Part;
+use gproxy_testkit::{Fault, MockUpstream};
+use serde_json::{Value, json};
+
+/// One agent: its captures, protocol, and the tool its loop calls.
+struct Agent {
+    name: &'static str,
+    protocol: Protocol,
+    /// The tool the upstream calls, as the upstream sees it (flat).
+    upstream_tool: &'static str,
+    /// The same tool as the agent must see it: name and namespace.
+    client_tool: (&'static str, Option<&'static str>),
+}
+
+const AGENTS: [Agent; 3] = [
+    Agent {
+        name: "claude_code",
+        protocol: Protocol::Claude,
+        upstream_tool: "Bash",
+        client_tool: ("Bash", None),
+    },
+    Agent {
+        name: "codex",
+        protocol: Protocol::OpenAiResponses,
+        upstream_tool: "multi_agent_v1__spawn_agent",
+        client_tool: ("spawn_agent", Some("multi_agent_v1")),
+    },
+    Agent {
+        name: "gemini_cli",
+        protocol: Protocol::Gemini,
+        upstream_tool: "run_shell_command",
+        client_tool: ("run_shell_command", None),
+    },
+];
+
+/// A captured request: its path (with query) and body.
+fn capture(agent: &str, turn: &str) -> (String, Value) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../crates/gproxy-protocol/tests/fixtures/agents")
+        .join(format!("{agent}_{turn}.json"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    (v["path"].as_str().unwrap().to_owned(), v["body"].clone())
+}
+
+/// A streamed tool call in `upstream`'s wire form.
+fn tool_call_stream(upstream: Protocol, name: &str, args: &Value) -> String {
+    let args = args.to_string();
+    let sse = |events: Vec<(Option<&str>, Value)>| -> String {
+        events
+            .into_iter()
+            .map(|(event, data)| match event {
+                Some(e) => format!("event: {e}\ndata: {data}\n\n"),
+                None => format!("data: {data}\n\n"),
+            })
+            .collect()
+    };
+    match upstream {
+        Protocol::Claude => sse(vec![
+            (
+                Some("message_start"),
+                json!({"type": "message_start", "message": {"id": "msg_t", "type": "message", "role": "assistant", "model": "m", "content": [], "stop_reason": null, "usage": {"input_tokens": 10, "output_tokens": 1}}}),
+            ),
+            (
+                Some("content_block_start"),
+                json!({"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use", "id": "toolu_t", "name": name, "input": {}}}),
+            ),
+            (
+                Some("content_block_delta"),
+                json!({"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": args}}),
+            ),
+            (
+                Some("content_block_stop"),
+                json!({"type": "content_block_stop", "index": 0}),
+            ),
+            (
+                Some("message_delta"),
+                json!({"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 5}}),
+            ),
+            (Some("message_stop"), json!({"type": "message_stop"})),
+        ]),
+        Protocol::OpenAiChat => {
+            let chunk = |delta: Value, finish: Value| json!({"id": "chatcmpl-t", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
+            let mut s = sse(vec![
+                (
+                    None,
+                    chunk(
+                        json!({"role": "assistant", "tool_calls": [{"index": 0, "id": "call_t", "type": "function", "function": {"name": name, "arguments": ""}}]}),
+                        Value::Null,
+                    ),
+                ),
+                (
+                    None,
+                    chunk(
+                        json!({"tool_calls": [{"index": 0, "function": {"arguments": args}}]}),
+                        Value::Null,
+                    ),
+                ),
+                (None, chunk(json!({}), json!("tool_calls"))),
+                (
+                    None,
+                    json!({"id": "chatcmpl-t", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}),
+                ),
+            ]);
+            s.push_str("data: [DONE]\n\n");
+            s
+        }
+        Protocol::OpenAiResponses => {
+            let item = json!({"type": "function_call", "id": "fc_t", "call_id": "call_t", "name": name, "arguments": args, "status": "completed"});
+            let resp = json!({"id": "resp_t", "object": "response", "created_at": 1, "status": "completed", "model": "m", "output": [item], "usage": {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15}});
+            sse(vec![
+                (
+                    Some("response.created"),
+                    json!({"type": "response.created", "sequence_number": 0, "response": {"id": "resp_t", "object": "response", "created_at": 1, "status": "in_progress", "model": "m", "output": []}}),
+                ),
+                (
+                    Some("response.output_item.added"),
+                    json!({"type": "response.output_item.added", "sequence_number": 1, "output_index": 0, "item": {"type": "function_call", "id": "fc_t", "call_id": "call_t", "name": name, "arguments": "", "status": "in_progress"}}),
+                ),
+                (
+                    Some("response.function_call_arguments.delta"),
+                    json!({"type": "response.function_call_arguments.delta", "sequence_number": 2, "item_id": "fc_t", "output_index": 0, "delta": args}),
+                ),
+                (
+                    Some("response.output_item.done"),
+                    json!({"type": "response.output_item.done", "sequence_number": 3, "output_index": 0, "item": item}),
+                ),
+                (
+                    Some("response.completed"),
+                    json!({"type": "response.completed", "sequence_number": 4, "response": resp}),
+                ),
+            ])
+        }
+        Protocol::Gemini => sse(vec![(
+            None,
+            json!({"candidates": [{"content": {"role": "model", "parts": [{"functionCall": {"name": name, "args": serde_json::from_str::<Value>(&args).unwrap()}}]}, "finishReason": "STOP", "index": 0}], "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 5, "totalTokenCount": 15}, "modelVersion": "m"}),
+        )]),
+    }
+}
+
+/// The agent's path on provider `provider`.
+fn client_path(captured_path: &str, provider: &str) -> String {
+    format!("/{provider}{captured_path}")
+}
+
+/// Checks the upstream body for what its vendor refuses beyond the mock's
+/// own checks: no system turns where the protocol has none, no namespace
+/// or hosted tools anywhere but OpenAI.
+fn assert_upstream_body(upstream: Protocol, body: &Value, what: &str) {
+    let text = body.to_string();
+    assert!(
+        !text.contains("\"type\":\"namespace\""),
+        "{what}: {text:.300}"
+    );
+    assert!(!text.contains("\"type\":\"web_search\""), "{what}");
+    match upstream {
+        Protocol::Claude => {
+            for m in body["messages"].as_array().unwrap() {
+                assert!(
+                    m["role"] == "user" || m["role"] == "assistant",
+                    "{what}: {m:.200}"
+                );
+            }
+        }
+        Protocol::Gemini => {
+            for c in body["contents"].as_array().unwrap() {
+                assert!(c["role"] == "user" || c["role"] == "model", "{what}");
+            }
+        }
+        Protocol::OpenAiChat | Protocol::OpenAiResponses => {}
+    }
+}
+
+#[tokio::test]
+async fn every_agent_works_on_every_other_protocol() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), &providers(&mock)).await;
+    for agent in &AGENTS {
+        for upstream in Protocol::ALL {
+            if upstream == agent.protocol {
+                continue;
+            }
+            let provider = provider_of(upstream);
+            for turn in ["first", "tool"] {
+                let what = format!("{} {turn} -> {upstream}", agent.name);
+                let (path, body) = capture(agent.name, turn);
+                let path = client_path(&path, provider);
+                let model = body["model"]
+                    .as_str()
+                    .unwrap_or("gemini-2.5-flash")
+                    .to_owned();
+
+                // The turn as the upstream answers it: text.
+                mock.clear();
+                let reply = gw.post(&path, ALICE_KEY, body.clone()).await;
+                assert_eq!(reply.status, 200, "{what}: {}", reply.text());
+                let got = assemble_stream(agent.protocol, &reply.body, &what);
+                let text: String = got
+                    .content
+                    .iter()
+                    .filter_map(|p| match p {
+                        Part::Text { text } => Some(text.as_str()),
+                        _ => None,
+                    })
+                    .collect();
+                assert_eq!(text, format!("Hello from mock {model}"), "{what}");
+                let sent = mock.last_request().unwrap().json();
+                assert_upstream_body(upstream, &sent, &what);
+                if agent.name == "codex" {
+                    assert_eq!(
+                        reply.header("x-gproxy-dropped"),
+                        Some("tools.web_search"),
+                        "{what}"
+                    );
+                }
+
+                // The upstream calls the agent's tool: it comes back in the agent's form.
+                let args = json!({"command": "echo hi-from-tool"});
+                mock.push_fault(Fault::canned_sse(tool_call_stream(
+                    upstream,
+                    agent.upstream_tool,
+                    &args,
+                )));
+                let reply = gw.post(&path, ALICE_KEY, body).await;
+                assert_eq!(reply.status, 200, "{what}: {}", reply.text());
+                let got = assemble_stream(agent.protocol, &reply.body, &what);
+                let call = got.content.iter().find_map(|p| match p {
+                    Part::ToolCall {
+                        name, arguments, ..
+                    } => Some((name.clone(), arguments.clone())),
+                    _ => None,
+                });
+                let (name, arguments) =
+                    call.unwrap_or_else(|| panic!("{what}: no tool call in {}", reply.text()));
+                assert_eq!(name, agent.client_tool.0, "{what}");
+                assert_eq!(
+                    serde_json::from_str::<Value>(&arguments).unwrap(),
+                    args,
+                    "{what}"
+                );
+                let namespaces: Vec<Value> = reply
+                    .events()
+                    .iter()
+                    .filter_map(|(_, d)| serde_json::from_str::<Value>(d).ok())
+                    .filter_map(|v| v.get("item").and_then(|i| i.get("namespace")).cloned())
+                    .collect();
+                match agent.client_tool.1 {
+                    Some(ns) => {
+                        assert_eq!(namespaces.len(), 2, "{what}: added and done items");
+                        assert!(namespaces.iter().all(|n| n == ns), "{what}: {namespaces:?}");
+                    }
+                    None => assert!(namespaces.is_empty(), "{what}"),
+                }
+            }
+        }
+    }
+}
+
+/// Claude Code on OpenAI models: `max_tokens` becomes
+/// `max_completion_tokens` for a reasoning model (which refuses the
+/// former); reasoning is dropped for a model without it, and said so.
+#[tokio::test]
+async fn claude_code_on_openai_models_gets_the_fields_each_model_takes() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), &providers(&mock)).await;
+    let (path, mut body) = capture("claude_code", "first");
+    let path = format!("/up-chat{path}");
+
+    let reply = gw.post(&path, ALICE_KEY, body.clone()).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let sent = mock.last_request().unwrap().json();
+    assert!(sent.get("max_tokens").is_none(), "{sent:.300}");
+    assert_eq!(sent["max_completion_tokens"], 32000);
+    assert_eq!(sent["reasoning_effort"], "high");
+    assert_eq!(reply.header("x-gproxy-dropped"), None);
+
+    body["model"] = json!("gpt-4o");
+    let reply = gw.post(&path, ALICE_KEY, body).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let sent = mock.last_request().unwrap().json();
+    assert!(sent.get("reasoning_effort").is_none());
+    assert_eq!(
+        sent["max_completion_tokens"], 16384,
+        "lowered to gpt-4o's output limit"
+    );
+    assert_eq!(
+        reply.header("x-gproxy-dropped"),
+        Some("reasoning, max_tokens")
+    );
+}
