@@ -13,10 +13,7 @@ use std::path::PathBuf;
 
 use common::*;
 use gproxy_protocol::Protocol;
-use gproxy_protocol::convert::{
-    self, Assembler, Part, Request, Response, StreamEvent, decode_request,
-};
-use gproxy_protocol::sse::SseDecoder;
+use gproxy_protocol::convert::{self, Part, Request, Response, decode_request};
 use gproxy_testkit::{Fault, MockUpstream};
 use serde_json::{Value, json};
 
