@@ -308,3 +308,33 @@ async fn claude_code_on_openai_models_gets_the_fields_each_model_takes() {
         Some("reasoning, max_tokens")
     );
 }
+
+/// `[[model_capabilities]]` in the config file comes ahead of the built-in
+/// table; a bad entry stops start-up naming the field.
+#[tokio::test]
+async fn model_capabilities_from_the_config_file() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let entry = "\n[[model_capabilities]]\nmatch = \"house-*\"\nreasoning = false\nsampling = [\"stop\"]\noutput = 100\n";
+    let gw = start(dir.path(), &(providers(&mock) + entry)).await;
+    let (path, mut body) = capture("claude_code", "first");
+    body["model"] = json!("house-small");
+    body["temperature"] = json!(0.5);
+    let reply = gw.post(&format!("/up-chat{path}"), ALICE_KEY, body).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let sent = mock.last_request().unwrap().json();
+    assert_eq!(sent["max_tokens"], 100, "this entry keeps `max_tokens`");
+    assert!(sent.get("reasoning_effort").is_none());
+    assert!(sent.get("temperature").is_none());
+    assert_eq!(
+        reply.header("x-gproxy-dropped"),
+        Some("reasoning, temperature, max_tokens")
+    );
+
+    let bad = tempfile::tempdir().unwrap();
+    let entry =
+        "\n[[model_capabilities]]\nmatch = \"x\"\nreasoning = false\nsampling = [\"temp\"]\n";
+    let (result, ()) = spawn(bad.path(), &(providers(&mock) + entry), &[]).await;
+    let err = result.err().expect("start-up must fail");
+    assert!(err.contains("model_capabilities[0].sampling[0]"), "{err}");
+}

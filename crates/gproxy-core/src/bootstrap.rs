@@ -151,6 +151,14 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
     )
     .await?;
 
+    for (i, caps) in file.model_capabilities.iter().enumerate() {
+        caps.validate()
+            .map_err(|(field, message)| ConfigError::Field {
+                path: config_path.clone(),
+                field: format!("model_capabilities[{i}].{field}"),
+                message,
+            })?;
+    }
     let registry = ProviderRegistry::builtin();
     apply_file(&storage, &registry, &file, &config_path).await?;
     seed_builtins(&storage, &registry).await?;

@@ -51,6 +51,17 @@ pub struct ModelCapabilities {
     pub output: Option<u64>,
 }
 
+/// The sampling parameters an entry can list.
+pub const SAMPLING: [&str; 7] = [
+    "temperature",
+    "top_p",
+    "top_k",
+    "presence_penalty",
+    "frequency_penalty",
+    "seed",
+    "stop",
+];
+
 fn yes() -> bool {
     true
 }
@@ -63,6 +74,23 @@ impl ModelCapabilities {
             Some(prefix) => model.starts_with(prefix),
             None => model == self.pattern,
         }
+    }
+
+    /// Checks the entry: a non-empty `match`, known sampling names.
+    /// Returns the bad field (relative to the entry) and what is wrong.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        if self.pattern.trim_end_matches('*').is_empty() && self.pattern != "*" {
+            return Err(("match".into(), "must name a model or a prefix".into()));
+        }
+        for (i, s) in self.sampling.iter().enumerate() {
+            if !SAMPLING.contains(&s.as_str()) {
+                return Err((
+                    format!("sampling[{i}]"),
+                    format!("unknown parameter `{s}` (known: {})", SAMPLING.join(", ")),
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn accepts(&self, param: &str) -> bool {
@@ -164,6 +192,9 @@ mod tests {
             t.lookup("deepseek-reasoner-x").is_none(),
             "exact names match exactly"
         );
+        for m in &t.models {
+            assert_eq!(m.validate(), Ok(()), "{}", m.pattern);
+        }
     }
 
     #[test]
@@ -177,6 +208,9 @@ mod tests {
             context: None,
             output: Some(10),
         };
+        let mut bad = over.clone();
+        bad.sampling = vec!["temp".into()];
+        assert_eq!(bad.validate().unwrap_err().0, "sampling[0]");
         let t = CapabilityTable::builtin().with_overrides(&[over]);
         assert!(t.lookup("gpt-4o-special").unwrap().reasoning);
         assert!(!t.lookup("gpt-4o").unwrap().reasoning);
