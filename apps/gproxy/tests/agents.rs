@@ -338,3 +338,129 @@ async fn model_capabilities_from_the_config_file() {
     let err = result.err().expect("start-up must fail");
     assert!(err.contains("model_capabilities[0].sampling[0]"), "{err}");
 }
+
+/// Where the agent CLIs are: `GPROXY_AGENTS_BIN` (a directory, e.g. an
+/// npm prefix's `node_modules/.bin`), else `PATH`.
+fn agent_cli(name: &str) -> Option<PathBuf> {
+    let dirs: Vec<PathBuf> = match std::env::var_os("GPROXY_AGENTS_BIN") {
+        Some(dir) => vec![PathBuf::from(dir)],
+        None => std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).collect(),
+    };
+    dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
+}
+
+/// Runs `cli` with `args` and `envs` in a scratch home, at most 120 s;
+/// returns stdout and stderr.
+async fn run_cli(cli: &PathBuf, args: &[&str], envs: &[(&str, String)]) -> (String, String) {
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = tokio::process::Command::new(cli);
+    cmd.args(args)
+        .current_dir(home.path())
+        .env("HOME", home.path())
+        .env("CODEX_HOME", home.path())
+        .env("DISABLE_TELEMETRY", "1")
+        .env("DISABLE_AUTOUPDATER", "1")
+        .env("DISABLE_ERROR_REPORTING", "1")
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .env("GEMINI_CLI_NO_RELAUNCH", "1")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = tokio::time::timeout(std::time::Duration::from_secs(120), cmd.output())
+        .await
+        .expect("the agent finished within 120 s")
+        .unwrap();
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Each agent CLI itself, non-interactive, through gproxy on a provider of
+/// another protocol: it must print the mock's answer. Skipped (with a
+/// message) for a CLI that is not installed.
+#[tokio::test]
+async fn the_agent_clis_themselves_work_through_gproxy() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), &providers(&mock)).await;
+    let mut ran = 0;
+    if let Some(claude) = agent_cli("claude") {
+        for provider in ["up-chat", "up-resp", "up-gemini"] {
+            let (out, err) = run_cli(
+                &claude,
+                &["-p", "say hello", "--model", "gpt-5"],
+                &[
+                    ("ANTHROPIC_BASE_URL", gw.url(&format!("/{provider}"))),
+                    ("ANTHROPIC_API_KEY", ALICE_KEY.to_owned()),
+                ],
+            )
+            .await;
+            assert!(
+                out.contains("Hello from mock gpt-5"),
+                "claude on {provider}: {out}\n{err}"
+            );
+        }
+        ran += 1;
+    } else {
+        eprintln!("claude (Claude Code) not installed: skipped");
+    }
+    if let Some(codex) = agent_cli("codex") {
+        for provider in ["up-chat", "up-claude", "up-gemini"] {
+            let config = format!(
+                "model_providers.gw={{name=\"gw\",base_url=\"{}\",wire_api=\"responses\",env_key=\"GW_KEY\"}}",
+                gw.url(&format!("/{provider}/v1"))
+            );
+            let (out, err) = run_cli(
+                &codex,
+                &[
+                    "exec",
+                    "--skip-git-repo-check",
+                    "-s",
+                    "read-only",
+                    "-c",
+                    &config,
+                    "-c",
+                    "model_provider=gw",
+                    "-c",
+                    "model=gpt-5",
+                    "-c",
+                    "analytics.enabled=false",
+                    "say hello",
+                ],
+                &[("GW_KEY", ALICE_KEY.to_owned())],
+            )
+            .await;
+            assert!(
+                out.contains("Hello from mock gpt-5"),
+                "codex on {provider}: {out}\n{err}"
+            );
+        }
+        ran += 1;
+    } else {
+        eprintln!("codex not installed: skipped");
+    }
+    if let Some(gemini) = agent_cli("gemini") {
+        for provider in ["up-chat", "up-resp", "up-claude"] {
+            let (out, err) = run_cli(
+                &gemini,
+                &["-p", "say hello", "-m", "gemini-2.5-flash"],
+                &[
+                    ("GOOGLE_GEMINI_BASE_URL", gw.url(&format!("/{provider}"))),
+                    ("GEMINI_API_KEY", ALICE_KEY.to_owned()),
+                ],
+            )
+            .await;
+            assert!(
+                out.contains("Hello from mock gemini-2.5-flash"),
+                "gemini on {provider}: {out}\n{err}"
+            );
+        }
+        ran += 1;
+    } else {
+        eprintln!("gemini (Gemini CLI) not installed: skipped");
+    }
+    eprintln!("{ran} of 3 agent CLIs ran");
+}
