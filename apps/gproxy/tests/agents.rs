@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use common::*;
 use gproxy_protocol::Protocol;
 use gproxy_protocol::convert::Part;
+use gproxy_protocol::convert::model::texts;
 use gproxy_testkit::{Fault, MockUpstream};
 use serde_json::{Value, json};
 
@@ -214,14 +215,7 @@ async fn every_agent_works_on_every_other_protocol() {
                 let reply = gw.post(&path, ALICE_KEY, body.clone()).await;
                 assert_eq!(reply.status, 200, "{what}: {}", reply.text());
                 let got = assemble_stream(agent.protocol, &reply.body, &what);
-                let text: String = got
-                    .content
-                    .iter()
-                    .filter_map(|p| match p {
-                        Part::Text { text } => Some(text.as_str()),
-                        _ => None,
-                    })
-                    .collect();
+                let text: String = texts(&got.content).collect();
                 assert_eq!(text, format!("Hello from mock {model}"), "{what}");
                 let sent = mock.last_request().unwrap().json();
                 assert_upstream_body(upstream, &sent, &what);
@@ -379,88 +373,84 @@ async fn run_cli(cli: &PathBuf, args: &[&str], envs: &[(&str, String)]) -> (Stri
 }
 
 /// Each agent CLI itself, non-interactive, through gproxy on a provider of
-/// another protocol: it must print the mock's answer. Skipped (with a
+/// every other protocol: it must print the mock's answer. Skipped (with a
 /// message) for a CLI that is not installed.
 #[tokio::test]
 async fn the_agent_clis_themselves_work_through_gproxy() {
     let mock = MockUpstream::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let gw = start(dir.path(), &providers(&mock)).await;
-    let mut ran = 0;
-    if let Some(claude) = agent_cli("claude") {
-        for provider in ["up-chat", "up-resp", "up-gemini"] {
-            let (out, err) = run_cli(
-                &claude,
-                &["-p", "say hello", "--model", "gpt-5"],
-                &[
-                    ("ANTHROPIC_BASE_URL", gw.url(&format!("/{provider}"))),
-                    ("ANTHROPIC_API_KEY", ALICE_KEY.to_owned()),
-                ],
-            )
-            .await;
-            assert!(
-                out.contains("Hello from mock gpt-5"),
-                "claude on {provider}: {out}\n{err}"
-            );
-        }
-        ran += 1;
-    } else {
-        eprintln!("claude (Claude Code) not installed: skipped");
-    }
-    if let Some(codex) = agent_cli("codex") {
-        for provider in ["up-chat", "up-claude", "up-gemini"] {
-            let config = format!(
-                "model_providers.gw={{name=\"gw\",base_url=\"{}\",wire_api=\"responses\",env_key=\"GW_KEY\"}}",
-                gw.url(&format!("/{provider}/v1"))
-            );
-            let (out, err) = run_cli(
-                &codex,
-                &[
+    // (CLI, its protocol, model, how to point it at a base URL: args, env).
+    type Setup = fn(String, &str) -> (Vec<String>, Vec<(&'static str, String)>);
+    let agents: [(&str, Protocol, &str, Setup); 3] = [
+        ("claude", Protocol::Claude, "gpt-5", |base, model| {
+            let args = ["-p", "say hello", "--model", model];
+            let envs = vec![
+                ("ANTHROPIC_BASE_URL", base),
+                ("ANTHROPIC_API_KEY", ALICE_KEY.to_owned()),
+            ];
+            (args.map(str::to_owned).to_vec(), envs)
+        }),
+        (
+            "codex",
+            Protocol::OpenAiResponses,
+            "gpt-5",
+            |base, model| {
+                let provider = format!(
+                    "model_providers.gw={{name=\"gw\",base_url=\"{base}/v1\",wire_api=\"responses\",env_key=\"GW_KEY\"}}"
+                );
+                let args = [
                     "exec",
                     "--skip-git-repo-check",
                     "-s",
                     "read-only",
                     "-c",
-                    &config,
+                    &provider,
                     "-c",
                     "model_provider=gw",
                     "-c",
-                    "model=gpt-5",
+                    &format!("model={model}"),
                     "-c",
                     "analytics.enabled=false",
                     "say hello",
-                ],
-                &[("GW_KEY", ALICE_KEY.to_owned())],
-            )
-            .await;
-            assert!(
-                out.contains("Hello from mock gpt-5"),
-                "codex on {provider}: {out}\n{err}"
-            );
-        }
-        ran += 1;
-    } else {
-        eprintln!("codex not installed: skipped");
-    }
-    if let Some(gemini) = agent_cli("gemini") {
-        for provider in ["up-chat", "up-resp", "up-claude"] {
-            let (out, err) = run_cli(
-                &gemini,
-                &["-p", "say hello", "-m", "gemini-2.5-flash"],
-                &[
-                    ("GOOGLE_GEMINI_BASE_URL", gw.url(&format!("/{provider}"))),
+                ];
+                (
+                    args.map(str::to_owned).to_vec(),
+                    vec![("GW_KEY", ALICE_KEY.to_owned())],
+                )
+            },
+        ),
+        (
+            "gemini",
+            Protocol::Gemini,
+            "gemini-2.5-flash",
+            |base, model| {
+                let args = ["-p", "say hello", "-m", model];
+                let envs = vec![
+                    ("GOOGLE_GEMINI_BASE_URL", base),
                     ("GEMINI_API_KEY", ALICE_KEY.to_owned()),
-                ],
-            )
-            .await;
+                ];
+                (args.map(str::to_owned).to_vec(), envs)
+            },
+        ),
+    ];
+    let mut ran = 0;
+    for (name, protocol, model, setup) in agents {
+        let Some(cli) = agent_cli(name) else {
+            eprintln!("{name} not installed (set GPROXY_AGENTS_BIN or PATH): skipped");
+            continue;
+        };
+        for upstream in Protocol::ALL.into_iter().filter(|p| *p != protocol) {
+            let provider = provider_of(upstream);
+            let (args, envs) = setup(gw.url(&format!("/{provider}")), model);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let (out, err) = run_cli(&cli, &args, &envs).await;
             assert!(
-                out.contains("Hello from mock gemini-2.5-flash"),
-                "gemini on {provider}: {out}\n{err}"
+                out.contains(&format!("Hello from mock {model}")),
+                "{name} on {provider}: {out}\n{err}"
             );
         }
         ran += 1;
-    } else {
-        eprintln!("gemini (Gemini CLI) not installed: skipped");
     }
     eprintln!("{ran} of 3 agent CLIs ran");
 }

@@ -54,6 +54,26 @@ fn items<'a>(body: &'a Value, key: &str) -> impl Iterator<Item = (usize, &'a Val
         .enumerate()
 }
 
+/// The first item of array `key` whose string field `field` (absent:
+/// `""` when `required`, else skipped) is not in `allowed`: the refusal
+/// naming `key[i].field` and listing `supported`.
+fn first_unknown(
+    body: &Value,
+    (key, field, required): (&str, &str, bool),
+    allowed: &[&str],
+    supported: &str,
+) -> Option<OpenAiRefusal> {
+    items(body, key).find_map(|(i, item)| {
+        let value = match item.get(field).and_then(Value::as_str) {
+            Some(v) => v,
+            None if required => "",
+            None => return None,
+        };
+        (!allowed.contains(&value))
+            .then(|| invalid_value(value, supported, format!("{key}[{i}].{field}")))
+    })
+}
+
 /// OpenAI Chat Completions.
 pub(crate) fn chat(body: &Value, model: &str) -> Option<OpenAiRefusal> {
     const ROLES: [&str; 6] = [
@@ -64,25 +84,15 @@ pub(crate) fn chat(body: &Value, model: &str) -> Option<OpenAiRefusal> {
         "tool",
         "function",
     ];
-    for (i, m) in items(body, "messages") {
-        let role = m.get("role").and_then(Value::as_str).unwrap_or_default();
-        if !ROLES.contains(&role) {
-            return Some(invalid_value(
-                role,
-                "'system', 'assistant', 'user', 'function', 'tool', and 'developer'",
-                format!("messages[{i}].role"),
-            ));
-        }
+    let roles = ("messages", "role", true);
+    let supported = "'system', 'assistant', 'user', 'function', 'tool', and 'developer'";
+    if let Some(refusal) = first_unknown(body, roles, &ROLES, supported) {
+        return Some(refusal);
     }
-    for (i, t) in items(body, "tools") {
-        let kind = t.get("type").and_then(Value::as_str).unwrap_or_default();
-        if kind != "function" && kind != "custom" {
-            return Some(invalid_value(
-                kind,
-                "'function' and 'custom'",
-                format!("tools[{i}].type"),
-            ));
-        }
+    let tools = ("tools", "type", true);
+    let supported = "'function' and 'custom'";
+    if let Some(refusal) = first_unknown(body, tools, &["function", "custom"], supported) {
+        return Some(refusal);
     }
     if openai_reasoning(model) && body.get("max_tokens").is_some_and(|v| !v.is_null()) {
         return Some(unsupported(
@@ -113,28 +123,16 @@ pub(crate) fn responses(body: &Value, model: &str) -> Option<OpenAiRefusal> {
         "mcp",
         "shell",
     ];
-    for (i, item) in items(body, "input") {
-        if let Some(role) = item.get("role").and_then(Value::as_str)
-            && !ROLES.contains(&role)
-        {
-            return Some(invalid_value(
-                role,
-                "'assistant', 'system', 'developer', and 'user'",
-                format!("input[{i}].role"),
-            ));
-        }
+    let roles = ("input", "role", false);
+    let supported = "'assistant', 'system', 'developer', and 'user'";
+    if let Some(refusal) = first_unknown(body, roles, &ROLES, supported) {
+        return Some(refusal);
     }
-    for (i, t) in items(body, "tools") {
-        let kind = t.get("type").and_then(Value::as_str).unwrap_or_default();
-        if !TOOLS.contains(&kind) {
-            return Some(invalid_value(
-                kind,
-                "'function', 'custom', 'namespace', 'file_search', 'web_search', \
-                 'computer_use_preview', 'code_interpreter', 'image_generation', \
-                 'local_shell', 'mcp', and 'shell'",
-                format!("tools[{i}].type"),
-            ));
-        }
+    let supported = "'function', 'custom', 'namespace', 'file_search', 'web_search', \
+                     'computer_use_preview', 'code_interpreter', 'image_generation', \
+                     'local_shell', 'mcp', and 'shell'";
+    if let Some(refusal) = first_unknown(body, ("tools", "type", true), &TOOLS, supported) {
+        return Some(refusal);
     }
     if openai_plain(model)
         && body

@@ -244,16 +244,16 @@ impl Request {
 impl Message {
     /// The message's text parts joined by `\n` (what a system message says).
     pub fn text(&self) -> String {
-        let texts: Vec<&str> = self
-            .content
-            .iter()
-            .filter_map(|p| match p {
-                Part::Text { text } => Some(text.as_str()),
-                _ => None,
-            })
-            .collect();
-        texts.join("\n")
+        texts(&self.content).collect::<Vec<_>>().join("\n")
     }
+}
+
+/// The text of every [`Part::Text`] in `parts`, in order.
+pub fn texts(parts: &[Part]) -> impl Iterator<Item = &str> {
+    parts.iter().filter_map(|p| match p {
+        Part::Text { text } => Some(text.as_str()),
+        _ => None,
+    })
 }
 
 impl Part {
