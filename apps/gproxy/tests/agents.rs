@@ -286,7 +286,11 @@ async fn claude_code_on_openai_models_gets_the_fields_each_model_takes() {
     assert!(sent.get("max_tokens").is_none(), "{sent:.300}");
     assert_eq!(sent["max_completion_tokens"], 32000);
     assert_eq!(sent["reasoning_effort"], "high");
-    assert_eq!(reply.header("x-gproxy-dropped"), None);
+    assert!(
+        sent.get("user").is_none(),
+        "OpenAI refuses Claude Code's 150-character user id"
+    );
+    assert_eq!(reply.header("x-gproxy-dropped"), Some("user"));
 
     body["model"] = json!("gpt-4o");
     let reply = gw.post(&path, ALICE_KEY, body).await;
@@ -299,7 +303,7 @@ async fn claude_code_on_openai_models_gets_the_fields_each_model_takes() {
     );
     assert_eq!(
         reply.header("x-gproxy-dropped"),
-        Some("reasoning, max_tokens")
+        Some("user, reasoning, max_tokens")
     );
 }
 
@@ -322,7 +326,7 @@ async fn model_capabilities_from_the_config_file() {
     assert!(sent.get("temperature").is_none());
     assert_eq!(
         reply.header("x-gproxy-dropped"),
-        Some("reasoning, temperature, max_tokens")
+        Some("user, reasoning, temperature, max_tokens")
     );
 
     let bad = tempfile::tempdir().unwrap();

@@ -20,6 +20,9 @@ use crate::GatewayError;
 use crate::engine::ProxyRoute;
 use crate::stream::Rewrite;
 
+/// The longest `user` OpenAI accepts.
+const OPENAI_MAX_USER: usize = 64;
+
 /// The protocol a generate call is sent upstream in: the client's when the
 /// provider speaks it, else the provider's preferred one.
 pub(crate) fn upstream_protocol(provider: &dyn Provider, client: Protocol) -> Protocol {
@@ -89,6 +92,19 @@ impl Conversion {
         let stream = canonical.stream;
         self.tool_aliases = std::mem::take(&mut canonical.tool_aliases);
         self.dropped = std::mem::take(&mut canonical.dropped);
+        // OpenAI refuses a `user` over 64 characters (Claude Code's
+        // `metadata.user_id` is a JSON object of ~150).
+        if matches!(
+            self.upstream,
+            Protocol::OpenAiChat | Protocol::OpenAiResponses
+        ) && canonical
+            .user
+            .as_ref()
+            .is_some_and(|u| u.chars().count() > OPENAI_MAX_USER)
+        {
+            canonical.user = None;
+            self.dropped.push("user".to_owned());
+        }
         let caps = capabilities.lookup(model);
         if let Some(caps) = caps {
             self.dropped

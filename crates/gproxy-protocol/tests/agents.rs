@@ -223,3 +223,71 @@ fn system_messages_inside_the_conversation() {
     .unwrap_err();
     assert!(err.to_string().contains("system"), "{err}");
 }
+
+/// A converted request's outline for a golden file: strings cut to 60
+/// characters, arrays to 12 items, nesting to 5 levels (tool schemas and
+/// prompts are long; their order, roles, part types, field names and
+/// scalar values are what the conversion decides).
+fn outline(v: &Value, depth: usize) -> Value {
+    match v {
+        Value::String(s) if s.chars().count() > 60 => Value::String(format!(
+            "{}… ({} chars)",
+            s.chars().take(60).collect::<String>(),
+            s.chars().count()
+        )),
+        _ if depth >= 5 && (v.is_object() || v.is_array()) => json!("…"),
+        Value::Array(items) => {
+            let mut out: Vec<Value> = items
+                .iter()
+                .take(12)
+                .map(|i| outline(i, depth + 1))
+                .collect();
+            if items.len() > 12 {
+                out.push(json!(format!("… {} more", items.len() - 12)));
+            }
+            Value::Array(out)
+        }
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), outline(v, depth + 1)))
+                .collect(),
+        ),
+        _ => v.clone(),
+    }
+}
+
+/// Each capture converted to every other protocol, pinned as an outline in
+/// `tests/fixtures/agents/converted/<capture>__<protocol>.json`
+/// (`GPROXY_BLESS=1` rewrites them; review the diff).
+#[test]
+fn converted_captures_match_their_golden_outlines() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/agents/converted");
+    let mut failures = Vec::new();
+    for (name, from) in CAPTURES {
+        let mut req = convert::decode_request(from, &body(name)).unwrap();
+        req.model = "test-model".into();
+        for to in Protocol::ALL.into_iter().filter(|p| *p != from) {
+            let encoded: Value =
+                serde_json::from_slice(&convert::encode_request(to, &req).unwrap()).unwrap();
+            let actual = json!({"dropped": req.dropped, "request": outline(&encoded, 0)});
+            let path = dir.join(format!("{name}__{to}.json"));
+            if std::env::var_os("GPROXY_BLESS").is_some() {
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(&path, serde_json::to_string_pretty(&actual).unwrap() + "\n")
+                    .unwrap();
+                continue;
+            }
+            let expected: Value = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or(Value::Null);
+            if expected != actual {
+                failures.push(format!(
+                    "{}: differs (GPROXY_BLESS=1 to rewrite)",
+                    path.display()
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

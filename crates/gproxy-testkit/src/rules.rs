@@ -74,8 +74,29 @@ fn first_unknown(
     })
 }
 
+/// The longest `user` OpenAI accepts.
+const MAX_USER: usize = 64;
+
+/// OpenAI's refusal of a `user` over [`MAX_USER`] characters.
+fn user_too_long(body: &Value) -> Option<OpenAiRefusal> {
+    let n = body.get("user")?.as_str()?.chars().count();
+    (n > MAX_USER).then(|| {
+        (
+            format!(
+                "Invalid 'user': string too long. Expected a string with maximum length \
+                 {MAX_USER}, but got a string with length {n} instead."
+            ),
+            "user".to_owned(),
+            "string_above_max_length",
+        )
+    })
+}
+
 /// OpenAI Chat Completions.
 pub(crate) fn chat(body: &Value, model: &str) -> Option<OpenAiRefusal> {
+    if let Some(refusal) = user_too_long(body) {
+        return Some(refusal);
+    }
     const ROLES: [&str; 6] = [
         "system",
         "developer",
@@ -108,6 +129,9 @@ pub(crate) fn chat(body: &Value, model: &str) -> Option<OpenAiRefusal> {
 
 /// OpenAI Responses.
 pub(crate) fn responses(body: &Value, model: &str) -> Option<OpenAiRefusal> {
+    if let Some(refusal) = user_too_long(body) {
+        return Some(refusal);
+    }
     const ROLES: [&str; 4] = ["user", "assistant", "system", "developer"];
     const TOOLS: [&str; 12] = [
         "function",
@@ -206,6 +230,8 @@ mod tests {
         assert_eq!(chat(&b, "m").unwrap().1, "messages[0].role");
         let b = json!({"input": [], "tools": [{"type": "nope"}]});
         assert_eq!(responses(&b, "m").unwrap().1, "tools[0].type");
+        let b = json!({"input": "x", "user": "u".repeat(65)});
+        assert_eq!(responses(&b, "m").unwrap().2, "string_above_max_length");
         let b = json!({"input": "x", "reasoning": {"effort": "high"}});
         assert_eq!(responses(&b, "gpt-4o").unwrap().1, "reasoning.effort");
     }
