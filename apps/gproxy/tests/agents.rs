@@ -31,9 +31,15 @@ struct Agent {
     client_tool: (&'static str, Option<&'static str>),
 }
 
-const AGENTS: [Agent; 3] = [
+const AGENTS: [Agent; 4] = [
     Agent {
         name: "claude_code",
+        protocol: Protocol::Claude,
+        upstream_tool: "Bash",
+        client_tool: ("Bash", None),
+    },
+    Agent {
+        name: "claude_code_2_1_332",
         protocol: Protocol::Claude,
         upstream_tool: "Bash",
         client_tool: ("Bash", None),

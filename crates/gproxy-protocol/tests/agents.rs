@@ -9,9 +9,11 @@ use gproxy_protocol::convert::{self, Part, Role};
 use serde_json::{Value, json};
 
 /// `(fixture, protocol it was sent in)`.
-const CAPTURES: [(&str, Protocol); 6] = [
+const CAPTURES: [(&str, Protocol); 8] = [
     ("claude_code_first", Protocol::Claude),
     ("claude_code_tool", Protocol::Claude),
+    ("claude_code_2_1_332_first", Protocol::Claude),
+    ("claude_code_2_1_332_tool", Protocol::Claude),
     ("codex_first", Protocol::OpenAiResponses),
     ("codex_tool", Protocol::OpenAiResponses),
     ("gemini_cli_first", Protocol::Gemini),
