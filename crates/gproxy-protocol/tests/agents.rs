@@ -9,7 +9,8 @@ use gproxy_protocol::convert::{self, Part, Role};
 use serde_json::{Value, json};
 
 /// `(fixture, protocol it was sent in)`.
-const CAPTURES: [(&str, Protocol); 8] = [
+const CAPTURES: [(&str, Protocol); 9] = [
+    ("codex_default_model_first", Protocol::OpenAiResponses),
     ("claude_code_first", Protocol::Claude),
     ("claude_code_tool", Protocol::Claude),
     ("claude_code_2_1_332_first", Protocol::Claude),
@@ -292,4 +293,87 @@ fn converted_captures_match_their_golden_outlines() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Codex's default model declares its tools in an `additional_tools` input
+/// item, namespaces holding free-form (`custom`) tools: those become
+/// functions taking one string, `input`, and their calls go back as
+/// `custom_tool_call` items with the tool's name, namespace and input.
+#[test]
+fn custom_tools_become_functions_and_come_back() {
+    let r = decode(
+        Protocol::OpenAiResponses,
+        json!({"model": "m", "tools": [{"type": "custom", "name": "apply_patch", "description": "Patch",
+                                         "format": {"type": "grammar", "syntax": "lark", "definition": "start: /.+/"}}],
+               "input": [
+                   {"type": "additional_tools", "role": "developer", "tools": [
+                       {"type": "namespace", "name": "functions", "tools": [{"type": "custom", "name": "exec"}]}]},
+                   {"role": "user", "content": "x"},
+                   {"type": "custom_tool_call", "call_id": "c1", "name": "exec", "namespace": "functions", "input": "echo 1"},
+                   {"type": "custom_tool_call_output", "call_id": "c1", "output": "1"}]}),
+    );
+    let names: Vec<&str> = r.tools.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["apply_patch", "functions__exec"]);
+    assert_eq!(r.tools[0].parameters["required"], json!(["input"]));
+    let about = r.tools[0].parameters["properties"]["input"]["description"]
+        .as_str()
+        .unwrap();
+    assert!(
+        about.contains("lark") && about.contains("start: /.+/"),
+        "{about}"
+    );
+    assert!(matches!(&r.messages[1].content[0],
+        Part::ToolCall { name, arguments, .. } if name == "functions__exec" && arguments == r#"{"input":"echo 1"}"#));
+    assert!(
+        matches!(&r.messages[2].content[0], Part::ToolResult { call_id, .. } if call_id == "c1")
+    );
+
+    let resp = convert::Response {
+        id: "r".into(),
+        model: "m".into(),
+        content: vec![
+            Part::ToolCall {
+                id: "c2".into(),
+                name: "functions__exec".into(),
+                arguments: r#"{"input":"ls -l"}"#.into(),
+            },
+            Part::ToolCall {
+                id: "c3".into(),
+                name: "apply_patch".into(),
+                arguments: r#"{"input":"*** Begin"}"#.into(),
+            },
+        ],
+        ..Default::default()
+    };
+    let body: Value = serde_json::from_slice(
+        &convert::encode_response_with(Protocol::OpenAiResponses, &resp, &r.tool_aliases).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(body["output"][0]["type"], "custom_tool_call");
+    assert_eq!(body["output"][0]["name"], "exec");
+    assert_eq!(body["output"][0]["namespace"], "functions");
+    assert_eq!(body["output"][0]["input"], "ls -l");
+    assert_eq!(body["output"][1]["type"], "custom_tool_call");
+    assert!(body["output"][1].get("namespace").is_none());
+    assert_eq!(body["output"][1]["input"], "*** Begin");
+
+    let mut enc = convert::stream_encoder(Protocol::OpenAiResponses, Default::default());
+    enc.set_tool_aliases(r.tool_aliases.clone());
+    let mut out = Vec::new();
+    for e in convert::response_events(&resp) {
+        enc.encode(&e, &mut out);
+    }
+    enc.finish(&mut out);
+    let text = String::from_utf8(out).unwrap();
+    assert!(!text.contains("function_call_arguments"), "{text}");
+    let done: Vec<Value> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter(|v| v["type"] == "response.output_item.done")
+        .map(|v| v["item"].clone())
+        .collect();
+    assert_eq!(done[0]["type"], "custom_tool_call");
+    assert_eq!(done[0]["input"], "ls -l");
+    assert_eq!(done[1]["input"], "*** Begin");
 }

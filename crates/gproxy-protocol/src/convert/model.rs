@@ -87,25 +87,30 @@ pub struct Request {
 /// The longest tool name OpenAI and Anthropic accept.
 const MAX_TOOL_NAME: usize = 64;
 
-/// One namespaced tool under its flat name.
+/// A client tool under the plain function name the upstream sees: a tool
+/// of a namespace, or a free-form (`custom`) tool, or both.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ToolAlias {
     /// The name the upstream sees (`{namespace}__{name}`, made unique).
     pub flat: String,
-    /// The client's namespace.
-    pub namespace: String,
-    /// The tool's own name inside the namespace.
+    /// The client's namespace, if any.
+    pub namespace: Option<String>,
+    /// The tool's own name.
     pub name: String,
+    /// A free-form tool (Responses `custom`): the upstream sees a function
+    /// taking one string, `input`; calls go back as `custom_tool_call`.
+    pub custom: bool,
 }
 
-/// Namespaced tools flattened for an upstream without namespaces.
+/// Client tools renamed or reshaped for an upstream without namespaces or
+/// free-form tools.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ToolAliases {
     entries: Vec<ToolAlias>,
 }
 
 impl ToolAliases {
-    /// No namespaced tool.
+    /// No alias.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -115,20 +120,32 @@ impl ToolAliases {
         self.entries.iter().find(|a| a.flat == flat)
     }
 
-    /// The flat name of `namespace`'s tool `name`, added when new: the
-    /// namespace and name joined by `__`, cut to the 64 characters the
-    /// vendors allow (characters outside `[A-Za-z0-9_-]` become `_`), with
-    /// `_2`, `_3`… appended while `taken` says a plain tool has the name
-    /// or another alias holds it.
-    pub fn flatten(&mut self, namespace: &str, name: &str, taken: impl Fn(&str) -> bool) -> String {
+    /// The flat name of tool `name` (in `namespace`, if any), added when
+    /// new: the namespace and name joined by `__`, cut to the 64
+    /// characters the vendors allow (characters outside `[A-Za-z0-9_-]`
+    /// become `_`), with `_2`, `_3`… appended while `taken` says a plain
+    /// tool has the name or another alias holds it. `custom` marks a
+    /// free-form tool.
+    pub fn flatten(
+        &mut self,
+        namespace: Option<&str>,
+        name: &str,
+        custom: bool,
+        taken: impl Fn(&str) -> bool,
+    ) -> String {
         if let Some(a) = self
             .entries
-            .iter()
-            .find(|a| a.namespace == namespace && a.name == name)
+            .iter_mut()
+            .find(|a| a.namespace.as_deref() == namespace && a.name == name)
         {
+            a.custom |= custom;
             return a.flat.clone();
         }
-        let base: String = format!("{namespace}__{name}")
+        let joined = match namespace {
+            Some(ns) => format!("{ns}__{name}"),
+            None => name.to_owned(),
+        };
+        let base: String = joined
             .chars()
             .map(|c| match c {
                 'a'..='z' | 'A'..='Z' | '0'..='9' | '_' | '-' => c,
@@ -146,8 +163,9 @@ impl ToolAliases {
         }
         self.entries.push(ToolAlias {
             flat: flat.clone(),
-            namespace: namespace.to_owned(),
+            namespace: namespace.map(str::to_owned),
             name: name.to_owned(),
+            custom,
         });
         flat
     }

@@ -271,11 +271,14 @@ impl ResponsesStreamEncoder {
                 name,
                 arguments,
             } => {
-                self.emit(
-                    "response.function_call_arguments.done",
-                    json!({"item_id": id, "output_index": n, "arguments": arguments}),
-                    out,
-                );
+                // A free-form tool's input arrives whole in the done item.
+                if !self.is_custom(&name) {
+                    self.emit(
+                        "response.function_call_arguments.done",
+                        json!({"item_id": id, "output_index": n, "arguments": arguments}),
+                        out,
+                    );
+                }
                 self.calls.push((index, n));
                 let mut item = WireOutputItem::FunctionCall {
                     id,
@@ -300,6 +303,13 @@ impl ResponsesStreamEncoder {
 
     fn close(&mut self, out: &mut Vec<u8>) {
         self.close_with(None, out);
+    }
+}
+
+impl ResponsesStreamEncoder {
+    /// `name` is a free-form tool the client sees as `custom_tool_call`.
+    fn is_custom(&self, name: &str) -> bool {
+        self.aliases.get(name).is_some_and(|a| a.custom)
     }
 }
 
@@ -398,15 +408,19 @@ impl StreamEncoder for ResponsesStreamEncoder {
                         id,
                         index: open,
                         arguments,
+                        name,
                         ..
                     }) if open == index => {
                         arguments.push_str(delta);
                         let id = id.clone();
-                        self.emit(
-                            "response.function_call_arguments.delta",
-                            json!({"item_id": id, "output_index": n, "delta": delta}),
-                            out,
-                        );
+                        // A free-form tool's input arrives whole in the done item.
+                        if !self.aliases.get(name).is_some_and(|a| a.custom) {
+                            self.emit(
+                                "response.function_call_arguments.delta",
+                                json!({"item_id": id, "output_index": n, "delta": delta}),
+                                out,
+                            );
+                        }
                     }
                     // A late piece for a closed call: it can only join the
                     // final response object.

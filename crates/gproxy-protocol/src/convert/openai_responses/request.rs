@@ -8,7 +8,7 @@ use super::super::{
     ToolChoice,
 };
 use super::wire::{
-    WireFunctionTool, WireInput, WireInputItem, WireInputPart, WireMessageContent,
+    WireCustomTool, WireFunctionTool, WireInput, WireInputItem, WireInputPart, WireMessageContent,
     WireNamespaceTool, WireRequest, WireSummaryPart, WireTextFormat,
 };
 
@@ -178,7 +178,7 @@ fn decode_item(mut item: Value, req: &mut Request) -> Result<(), ConvertError> {
             ..
         } => {
             let name = match namespace {
-                Some(ns) => flat_name(req, &ns, &name),
+                Some(ns) => flat_name(req, Some(&ns), &name, false),
                 None => name,
             };
             push_parts(
@@ -191,7 +191,26 @@ fn decode_item(mut item: Value, req: &mut Request) -> Result<(), ConvertError> {
                 }],
             );
         }
-        WireInputItem::FunctionCallOutput { call_id, output } => {
+        WireInputItem::AdditionalTools { tools } => decode_tools(tools, req)?,
+        WireInputItem::CustomToolCall {
+            call_id,
+            name,
+            namespace,
+            input,
+        } => {
+            let name = flat_name(req, namespace.as_deref(), &name, true);
+            push_parts(
+                req,
+                Role::Assistant,
+                vec![Part::ToolCall {
+                    id: call_id,
+                    name,
+                    arguments: json!({ "input": input }).to_string(),
+                }],
+            );
+        }
+        WireInputItem::FunctionCallOutput { call_id, output }
+        | WireInputItem::CustomToolCallOutput { call_id, output } => {
             let content = match output {
                 WireMessageContent::Text(t) if t.is_empty() => Vec::new(),
                 other => decode_content(other, true)?,
@@ -369,22 +388,49 @@ fn decode_tools(tools: Vec<Value>, req: &mut Request) -> Result<(), ConvertError
                     req.dropped.push(entry);
                 }
             }
+            "custom" => namespaces.push(json!({"name": null, "tools": [tool]})),
             _ => req.tools.push(decode_tool(tool)?),
         }
     }
     for ns in namespaces {
         let ns: WireNamespaceTool = parse_tagged(ns, "Responses namespace tool")?;
         for tool in ns.tools {
-            let mut tool = decode_tool(tool)?;
-            tool.name = flat_name(req, &ns.name, &tool.name);
+            let custom = type_name(&tool) == "custom";
+            let mut tool = match custom {
+                true => decode_custom_tool(tool)?,
+                false => decode_tool(tool)?,
+            };
+            tool.name = flat_name(req, ns.name.as_deref(), &tool.name, custom);
             req.tools.push(tool);
         }
     }
     Ok(())
 }
 
+/// A free-form (`custom`) tool as a function taking one string, `input`;
+/// its grammar, if any, is told to the model in the description.
+fn decode_custom_tool(tool: Value) -> Result<Tool, ConvertError> {
+    let tool: WireCustomTool = parse_tagged(tool, "Responses custom tool")?;
+    let mut about = String::from("The free-form input of the tool");
+    if let Some(format) = tool.format.filter(|f| f.kind == "grammar") {
+        let syntax = format.syntax.unwrap_or_default();
+        let definition = format.definition.unwrap_or_default();
+        about.push_str(&format!(", matching this {syntax} grammar:\n{definition}"));
+    }
+    Ok(Tool {
+        name: tool.name,
+        description: tool.description,
+        parameters: json!({
+            "type": "object",
+            "properties": {"input": {"type": "string", "description": about}},
+            "required": ["input"],
+        }),
+        strict: None,
+    })
+}
+
 /// The flat name of `namespace`'s tool `name`, unique among the plain tools.
-fn flat_name(req: &mut Request, namespace: &str, name: &str) -> String {
+fn flat_name(req: &mut Request, namespace: Option<&str>, name: &str, custom: bool) -> String {
     let plain: Vec<&str> = req
         .tools
         .iter()
@@ -392,7 +438,7 @@ fn flat_name(req: &mut Request, namespace: &str, name: &str) -> String {
         .map(|t| t.name.as_str())
         .collect();
     let mut aliases = std::mem::take(&mut req.tool_aliases);
-    let flat = aliases.flatten(namespace, name, |n| plain.contains(&n));
+    let flat = aliases.flatten(namespace, name, custom, |n| plain.contains(&n));
     req.tool_aliases = aliases;
     flat
 }

@@ -83,8 +83,9 @@ pub(super) fn from_wire(wire: WireResponse) -> Result<Response, ConvertError> {
                 });
             }
             // Built-in tool calls (web search, …) the gateway never asked
-            // for carry nothing canonical.
-            WireOutputItem::Unknown => {}
+            // for carry nothing canonical; custom tool calls answer tools
+            // a converted request never sends.
+            WireOutputItem::CustomToolCall { .. } | WireOutputItem::Unknown => {}
         }
     }
     let reason = wire.incomplete_details.and_then(|d| d.reason);
@@ -213,15 +214,39 @@ pub(crate) fn encode_response(
     serde_json::to_vec(&wire).map_err(|e| ConvertError::json("Responses response", &e))
 }
 
-/// A function call under a flat name, back in the client's namespaced form
-/// (its own `name` and a `namespace` field, as Codex expects).
+/// A function call under a flat name, back in the client's form: its own
+/// `name` and a `namespace` field, as Codex expects, and for a free-form
+/// tool a `custom_tool_call` whose `input` is the call's `input` argument.
 pub(super) fn restore_namespace(item: &mut WireOutputItem, aliases: &ToolAliases) {
-    if let WireOutputItem::FunctionCall {
-        name, namespace, ..
+    let WireOutputItem::FunctionCall {
+        id,
+        call_id,
+        name,
+        namespace,
+        arguments,
+        status,
     } = item
-        && let Some(alias) = aliases.get(name)
-    {
-        *namespace = Some(alias.namespace.clone());
+    else {
+        return;
+    };
+    let Some(alias) = aliases.get(name) else {
+        return;
+    };
+    if !alias.custom {
+        namespace.clone_from(&alias.namespace);
         name.clone_from(&alias.name);
+        return;
     }
+    let input = serde_json::from_str::<serde_json::Value>(arguments)
+        .ok()
+        .and_then(|v| v.get("input").and_then(|i| i.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| arguments.clone());
+    *item = WireOutputItem::CustomToolCall {
+        id: std::mem::take(id),
+        call_id: std::mem::take(call_id),
+        name: alias.name.clone(),
+        namespace: alias.namespace.clone(),
+        input,
+        status: status.take(),
+    };
 }

@@ -77,6 +77,24 @@ pub(super) enum WireInputItem {
         call_id: String,
         output: WireMessageContent,
     },
+    /// Tools declared inside the conversation (Codex).
+    AdditionalTools {
+        #[serde(default)]
+        tools: Vec<Value>,
+    },
+    /// A call of a free-form (`custom`) tool.
+    CustomToolCall {
+        call_id: String,
+        name: String,
+        #[serde(default)]
+        namespace: Option<String>,
+        #[serde(default)]
+        input: String,
+    },
+    CustomToolCallOutput {
+        call_id: String,
+        output: WireMessageContent,
+    },
     Reasoning {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<String>,
@@ -272,6 +290,20 @@ pub(super) enum WireOutputItem {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         status: Option<String>,
     },
+    /// A call of a free-form tool (only written, for a client whose
+    /// `custom` tool was sent upstream as a function).
+    CustomToolCall {
+        #[serde(default)]
+        id: String,
+        call_id: String,
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        namespace: Option<String>,
+        #[serde(default)]
+        input: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<String>,
+    },
     Reasoning {
         #[serde(default)]
         id: String,
@@ -417,10 +449,32 @@ pub(super) enum WireStreamEvent {
     Unknown,
 }
 
-/// A `namespace` tool (Codex): function tools grouped under a name.
+/// A `namespace` tool (Codex): tools grouped under a name (none for a
+/// lone `custom` tool).
 #[derive(Debug, Deserialize)]
 pub(super) struct WireNamespaceTool {
-    pub name: String,
+    pub name: Option<String>,
     #[serde(default)]
     pub tools: Vec<Value>,
+}
+
+/// A free-form (`custom`) tool.
+#[derive(Debug, Deserialize)]
+pub(super) struct WireCustomTool {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub format: Option<WireCustomFormat>,
+}
+
+/// A custom tool's input format: `text`, or a `grammar` (`lark`, `regex`).
+#[derive(Debug, Deserialize)]
+pub(super) struct WireCustomFormat {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub syntax: Option<String>,
+    #[serde(default)]
+    pub definition: Option<String>,
 }
