@@ -464,3 +464,54 @@ async fn the_agent_clis_themselves_work_through_gproxy() {
     }
     eprintln!("{ran} of 3 agent CLIs ran");
 }
+
+/// Codex on its default model declares its tools in an `additional_tools`
+/// input item, its main one the free-form `functions.exec`: on every other
+/// protocol the first turn is answered, and the upstream's call of that
+/// tool reaches Codex as a `custom_tool_call` with its name, namespace and
+/// input.
+#[tokio::test]
+async fn codex_default_model_custom_tools_round_trip() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), &providers(&mock)).await;
+    let (path, body) = capture("codex_default_model", "first");
+    let model = body["model"].as_str().unwrap().to_owned();
+    for upstream in Protocol::ALL
+        .into_iter()
+        .filter(|p| *p != Protocol::OpenAiResponses)
+    {
+        let what = format!("codex default model -> {upstream}");
+        let path = client_path(&path, provider_of(upstream));
+        let reply = gw.post(&path, ALICE_KEY, body.clone()).await;
+        assert_eq!(reply.status, 200, "{what}: {}", reply.text());
+        let got = assemble_stream(Protocol::OpenAiResponses, &reply.body, &what);
+        let text: String = texts(&got.content).collect();
+        assert_eq!(text, format!("Hello from mock {model}"), "{what}");
+        let sent = mock.last_request().unwrap().json().to_string();
+        assert!(sent.contains("functions__exec"), "{what}");
+
+        let args = json!({"input": "await tools.exec_command({cmd: 'echo hi'})"});
+        mock.push_fault(Fault::canned_sse(tool_call_stream(
+            upstream,
+            "functions__exec",
+            &args,
+        )));
+        let reply = gw.post(&path, ALICE_KEY, body.clone()).await;
+        assert_eq!(reply.status, 200, "{what}: {}", reply.text());
+        let done: Vec<Value> = reply
+            .events()
+            .iter()
+            .filter_map(|(_, d)| serde_json::from_str::<Value>(d).ok())
+            .filter(|v| v["type"] == "response.output_item.done")
+            .map(|v| v["item"].clone())
+            .collect();
+        let call = done
+            .iter()
+            .find(|i| i["type"] == "custom_tool_call")
+            .unwrap_or_else(|| panic!("{what}: {}", reply.text()));
+        assert_eq!(call["name"], "exec", "{what}");
+        assert_eq!(call["namespace"], "functions", "{what}");
+        assert_eq!(call["input"], args["input"], "{what}");
+    }
+}
