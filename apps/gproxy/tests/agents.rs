@@ -401,35 +401,31 @@ async fn the_agent_clis_themselves_work_through_gproxy() {
             ];
             (args.map(str::to_owned).to_vec(), envs)
         }),
-        (
-            "codex",
-            Protocol::OpenAiResponses,
-            "gpt-5",
-            |base, model| {
-                let provider = format!(
-                    "model_providers.gw={{name=\"gw\",base_url=\"{base}/v1\",wire_api=\"responses\",env_key=\"GW_KEY\"}}"
-                );
-                let args = [
-                    "exec",
-                    "--skip-git-repo-check",
-                    "-s",
-                    "read-only",
-                    "-c",
-                    &provider,
-                    "-c",
-                    "model_provider=gw",
-                    "-c",
-                    &format!("model={model}"),
-                    "-c",
-                    "analytics.enabled=false",
-                    "say hello",
-                ];
-                (
-                    args.map(str::to_owned).to_vec(),
-                    vec![("GW_KEY", ALICE_KEY.to_owned())],
-                )
-            },
-        ),
+        // Codex on its default model (whatever this release picks; the
+        // mock answers `Hello from mock <model>`): its tools come in an
+        // `additional_tools` item, its shell is the free-form `exec`.
+        ("codex", Protocol::OpenAiResponses, "", |base, _| {
+            let provider = format!(
+                "model_providers.gw={{name=\"gw\",base_url=\"{base}/v1\",wire_api=\"responses\",env_key=\"GW_KEY\"}}"
+            );
+            let args = [
+                "exec",
+                "--skip-git-repo-check",
+                "-s",
+                "read-only",
+                "-c",
+                &provider,
+                "-c",
+                "model_provider=gw",
+                "-c",
+                "analytics.enabled=false",
+                "say hello",
+            ];
+            (
+                args.map(str::to_owned).to_vec(),
+                vec![("GW_KEY", ALICE_KEY.to_owned())],
+            )
+        }),
         (
             "gemini",
             Protocol::Gemini,
