@@ -13,10 +13,7 @@ use std::path::PathBuf;
 
 use common::*;
 use gproxy_protocol::Protocol;
-use gproxy_protocol::convert::{
-    self, Assembler, Part, Request, Response, StreamEvent, decode_request,
-};
-use gproxy_protocol::sse::SseDecoder;
+use gproxy_protocol::convert::{self, Part, Request, Response, decode_request};
 use gproxy_testkit::{Fault, MockUpstream};
 use serde_json::{Value, json};
 
@@ -28,32 +25,6 @@ fn fixture(protocol: Protocol, file: &str) -> String {
         .join(protocol.as_str())
         .join(file);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// One custom provider per protocol, all on the one mock.
-fn providers(mock: &MockUpstream) -> String {
-    let base = mock.base_url();
-    let mut text = config(mock, "");
-    for (name, protocol, base_url) in [
-        ("up-chat", "openai_chat", format!("{base}/v1")),
-        ("up-resp", "openai_responses", format!("{base}/v1")),
-        ("up-claude", "claude", base.clone()),
-        ("up-gemini", "gemini", base.clone()),
-    ] {
-        text.push_str(&format!(
-            "\n[[providers]]\nname = \"{name}\"\nkind = \"custom\"\nprotocol = \"{protocol}\"\nbase_url = \"{base_url}\"\n[[providers.credentials]]\napi_key = \"sk-{name}\"\n"
-        ));
-    }
-    text
-}
-
-fn provider_of(protocol: Protocol) -> &'static str {
-    match protocol {
-        Protocol::OpenAiChat => "up-chat",
-        Protocol::OpenAiResponses => "up-resp",
-        Protocol::Claude => "up-claude",
-        Protocol::Gemini => "up-gemini",
-    }
 }
 
 /// The client's path and body for `case` in `client`'s protocol.
@@ -180,40 +151,6 @@ fn assert_gemini_turn_rules(body: &Value, what: &str) {
             }
         }
     }
-}
-
-/// The client's stream, decoded with the client protocol's own decoder and
-/// assembled.
-fn assemble_stream(client: Protocol, body: &[u8], what: &str) -> Response {
-    let mut decoder = convert::stream_decoder(client);
-    let mut events = Vec::new();
-    let mut datas: Vec<String> = Vec::new();
-    if client == Protocol::Gemini && !body.starts_with(b"data:") {
-        let array: Vec<Value> = serde_json::from_slice(body).unwrap();
-        datas.extend(array.iter().map(Value::to_string));
-    } else {
-        let mut sse = SseDecoder::new();
-        let mut out = Vec::new();
-        sse.feed(body, &mut out);
-        out.extend(sse.finish());
-        datas.extend(out.into_iter().map(|e| e.data));
-    }
-    for data in &datas {
-        decoder
-            .feed(data, &mut events)
-            .unwrap_or_else(|e| panic!("{what}: client stream event {data}: {e}"));
-    }
-    decoder.finish(&mut events);
-    assert!(
-        matches!(events.first(), Some(StreamEvent::Start { .. })),
-        "{what}: {events:?}"
-    );
-    let mut asm = Assembler::new();
-    for e in events {
-        asm.push(e);
-    }
-    asm.finish()
-        .unwrap_or_else(|e| panic!("{what}: stream error {e}"))
 }
 
 /// The upstream answer as the canonical model sees it.
@@ -563,12 +500,12 @@ async fn requests_that_cannot_be_converted_are_refused_before_the_upstream() {
     assert_eq!(reply.status, 400, "{}", reply.text());
     assert!(reply.json()["error"]["message"].is_string());
 
-    // A built-in tool no other protocol knows.
+    // A built-in tool no other protocol knows and the client runs itself.
     let reply = gw
         .post(
             "/up-chat/v1/responses",
             ALICE_KEY,
-            json!({"model": "test-model", "input": "hi", "tools": [{"type": "web_search"}]}),
+            json!({"model": "test-model", "input": "hi", "tools": [{"type": "local_shell"}]}),
         )
         .await;
     assert_eq!(reply.status, 400, "{}", reply.text());
@@ -576,7 +513,7 @@ async fn requests_that_cannot_be_converted_are_refused_before_the_upstream() {
         reply.json()["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("web_search"),
+            .contains("local_shell"),
         "{}",
         reply.text()
     );

@@ -208,6 +208,14 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
     )
     .await?;
 
+    for (i, caps) in file.model_capabilities.iter().enumerate() {
+        caps.validate()
+            .map_err(|(field, message)| ConfigError::Field {
+                path: config_path.clone(),
+                field: format!("model_capabilities[{i}].{field}"),
+                message,
+            })?;
+    }
     for (name, applied) in [
         (SETTING_LIMITS, file_limits.map(|(_, h)| h)),
         (SETTING_CIRCUIT_BREAKER, file_resilience.map(|(_, h)| h)),
@@ -235,6 +243,7 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
             resilience,
             logging,
             cors,
+            model_capabilities: file.model_capabilities.clone(),
         },
         storage,
         registry,

@@ -70,6 +70,11 @@ pub struct FileConfig {
     /// Model routes (aliases) to create or update, by model name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub routes: Vec<RouteConfig>,
+    /// `[[model_capabilities]]`: entries ahead of the built-in capability
+    /// table (`gproxy_protocol::capabilities`), which converted requests
+    /// are adapted to. Read from the file only (not stored).
+    #[serde(default)]
+    pub model_capabilities: Vec<gproxy_protocol::capabilities::ModelCapabilities>,
 }
 
 /// `[limits]`: every limit has a number; absent ones keep their default.

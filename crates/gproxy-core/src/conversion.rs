@@ -6,8 +6,9 @@
 //! Same-protocol calls never come here: they are forwarded as bytes.
 
 use bytes::Bytes;
+use gproxy_protocol::capabilities::{self, CapabilityTable, TokenField};
 use gproxy_protocol::convert::{
-    self, Assembler, ConvertError, StreamEvent, StreamOptions, Transcoder,
+    self, Assembler, ConvertError, StreamEvent, StreamOptions, ToolAliases, Transcoder,
 };
 use gproxy_protocol::json_edit::RawObject;
 use gproxy_protocol::sse::SseDecoder;
@@ -18,6 +19,9 @@ use gproxy_provider::Provider;
 use crate::GatewayError;
 use crate::engine::ProxyRoute;
 use crate::stream::Rewrite;
+
+/// The longest `user` OpenAI accepts.
+const OPENAI_MAX_USER: usize = 64;
 
 /// The protocol a generate call is sent upstream in: the client's when the
 /// provider speaks it, else the provider's preferred one.
@@ -39,6 +43,13 @@ pub(crate) struct Conversion {
     pub options: StreamOptions,
     /// The model name the client sees (`None`: the upstream's).
     pub reply_model: Option<String>,
+    /// The client's namespaced tools under their flat upstream names
+    /// (filled by [`Conversion::request`]).
+    pub tool_aliases: ToolAliases,
+    /// What the conversion left out of the request (hosted tools, refused
+    /// parameters), for the `x-gproxy-dropped` response header (filled by
+    /// [`Conversion::request`]).
+    pub dropped: Vec<String>,
 }
 
 /// A converted upstream request.
@@ -66,10 +77,11 @@ impl Conversion {
     /// upstream model. `gemini_stream` is the stream flag a Gemini client
     /// gives in its URL (`streamGenerateContent`).
     pub(crate) fn request(
-        &self,
+        &mut self,
         body: &[u8],
         model: &str,
         gemini_stream: Option<bool>,
+        capabilities: &CapabilityTable,
     ) -> Result<ConvertedRequest, GatewayError> {
         let mut canonical = convert::decode_request(self.client, body)
             .map_err(|e| client_error(e, self.upstream))?;
@@ -78,8 +90,41 @@ impl Conversion {
             canonical.stream = stream;
         }
         let stream = canonical.stream;
+        self.tool_aliases = std::mem::take(&mut canonical.tool_aliases);
+        self.dropped = std::mem::take(&mut canonical.dropped);
+        // OpenAI refuses a `user` over 64 characters (Claude Code's
+        // `metadata.user_id` is a JSON object of ~150).
+        if matches!(
+            self.upstream,
+            Protocol::OpenAiChat | Protocol::OpenAiResponses
+        ) && canonical
+            .user
+            .as_ref()
+            .is_some_and(|u| u.chars().count() > OPENAI_MAX_USER)
+        {
+            canonical.user = None;
+            self.dropped.push("user".to_owned());
+        }
+        let caps = capabilities.lookup(model);
+        if let Some(caps) = caps {
+            self.dropped
+                .extend(capabilities::adapt(&mut canonical, caps));
+        }
         let mut encoded = convert::encode_request(self.upstream, &canonical)
             .map_err(|e| client_error(e, self.upstream))?;
+        // The target wants its output limit under another name.
+        if self.upstream == Protocol::OpenAiChat
+            && caps.is_some_and(|c| c.token_field == TokenField::MaxCompletionTokens)
+        {
+            let mut obj = RawObject::parse(&encoded)
+                .map_err(|e| GatewayError::Internal(format!("converted request: {e}")))?;
+            if let Some(raw) = obj.get("max_tokens").map(|r| r.get().to_owned()) {
+                obj.remove("max_tokens");
+                obj.set_raw("max_completion_tokens", raw)
+                    .map_err(|e| GatewayError::Internal(format!("max_completion_tokens: {e}")))?;
+                encoded = obj.to_vec();
+            }
+        }
         // Usage must come back whatever the client asked: the gateway
         // accounts for it and converts it into the client's convention.
         if self.upstream == Protocol::OpenAiChat && stream {
@@ -122,7 +167,7 @@ impl Conversion {
         if let Some(model) = &self.reply_model {
             resp.model.clone_from(model);
         }
-        convert::encode_response(self.client, &resp)
+        convert::encode_response_with(self.client, &resp, &self.tool_aliases)
             .map(Bytes::from)
             .map_err(|e| GatewayError::UpstreamInvalid {
                 provider: provider.to_owned(),
@@ -138,6 +183,13 @@ impl Conversion {
             self.options,
             self.reply_model.clone(),
         )
+        .with_tool_aliases(self.tool_aliases.clone())
+    }
+
+    /// The `x-gproxy-dropped` header value: what the conversion left out,
+    /// comma-separated (`None` when nothing was).
+    pub(crate) fn dropped_header(&self) -> Option<String> {
+        (!self.dropped.is_empty()).then(|| self.dropped.join(", "))
     }
 
     /// A same-protocol call seen as a conversion, for reframing an answer
@@ -158,6 +210,8 @@ impl Conversion {
                 gemini_sse: route.gemini.as_ref().is_some_and(|c| c.alt_sse),
             },
             reply_model: rewrite.model.as_ref().map(|m| m.shown(model)),
+            tool_aliases: ToolAliases::default(),
+            dropped: Vec::new(),
         }
     }
 
@@ -179,6 +233,7 @@ impl Conversion {
             let reported = usage::from_response_body(self.upstream, body);
             let resp = self.decode_response(body, provider)?;
             let mut encoder = convert::stream_encoder(self.client, self.options);
+            encoder.set_tool_aliases(self.tool_aliases.clone());
             let mut out = Vec::with_capacity(body.len() * 2);
             for mut event in convert::response_events(&resp) {
                 if let (StreamEvent::Start { model, .. }, Some(shown)) =

@@ -97,7 +97,8 @@ pub fn build_engine(boot: &Bootstrapped) -> Result<(Engine, UsageSinkHandle), Co
     let engine = Engine::new(boot.state.clone(), upstream, sink, boot.settings.limits)
         .with_resilience(resilience.clone(), shared)
         .with_change_bus(Arc::new(bus))
-        .with_logging(boot.settings.logging.clone());
+        .with_logging(boot.settings.logging.clone())
+        .with_model_capabilities(&boot.settings.model_capabilities);
     engine.set_cors(boot.settings.cors.clone());
     // Detached: it holds no state worth flushing and ends with the runtime.
     drop(retention::spawn(

@@ -243,6 +243,8 @@ pub struct Settings {
     pub logging: Logging,
     /// Browser origins allowed on the proxy routes.
     pub cors: crate::config::Cors,
+    /// `[[model_capabilities]]` from the config file, ahead of the built-in table.
+    pub model_capabilities: Vec<gproxy_protocol::capabilities::ModelCapabilities>,
 }
 
 impl Settings {

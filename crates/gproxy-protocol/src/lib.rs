@@ -5,6 +5,7 @@
 //!
 //! Nothing here does IO: every type is fed bytes and hands bytes back.
 
+pub mod capabilities;
 pub mod convert;
 pub mod embeddings;
 pub mod error;

@@ -491,8 +491,8 @@ fn unsupported_request_content_is_named() {
         ),
         (
             json!({"model":"m","max_tokens":1,"messages":[],
-                   "tools":[{"type":"web_search_20250305","name":"web_search"}]}),
-            "web_search_20250305",
+                   "tools":[{"type":"bash_20250124","name":"bash"}]}),
+            "bash_20250124",
         ),
         (
             json!({"model":"m","max_tokens":1,"messages":[{"role":"user","content":[

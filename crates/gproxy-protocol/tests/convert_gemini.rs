@@ -892,8 +892,8 @@ fn errors() {
     let bad = |body: Value| decode_request(G, body.to_string().as_bytes());
     let contents = json!([{"role":"user","parts":[{"text":"x"}]}]);
     unsupported(
-        bad(json!({"contents": contents, "tools":[{"googleSearch":{}}]})),
-        "googleSearch",
+        bad(json!({"contents": contents, "tools":[{"fileSearch":{}}]})),
+        "fileSearch",
     );
     unsupported(
         bad(

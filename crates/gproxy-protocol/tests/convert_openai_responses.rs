@@ -384,9 +384,9 @@ fn unsupported_request_content_is_named() {
     unsupported(
         decode_request(
             P,
-            br#"{"model":"m","input":"x","tools":[{"type":"web_search"}]}"#,
+            br#"{"model":"m","input":"x","tools":[{"type":"local_shell"}]}"#,
         ),
-        "web_search",
+        "local_shell",
     );
     unsupported(
         decode_request(

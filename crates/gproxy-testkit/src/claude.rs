@@ -70,6 +70,9 @@ pub(crate) fn messages(req: &MockRequest, reply: &Reply) -> Response<MockBody> {
         }
         _ => return invalid("messages: Field required", reply),
     }
+    if let Some(message) = crate::rules::claude(&body) {
+        return invalid(&message, reply);
+    }
     let id = format!("msg_mock{:016x}", reply.id);
     let deltas = reply.deltas(model);
     if body.get("stream").and_then(Value::as_bool) == Some(true) {

@@ -97,6 +97,9 @@ pub(crate) fn generate(
         Some(Value::Array(contents)) if !contents.is_empty() => {}
         _ => return invalid("* GenerateContentRequest.contents: contents is not specified\n"),
     }
+    if let Some(message) = crate::rules::gemini(&body) {
+        return invalid(&message);
+    }
     let id = format!("mock{:016x}", reply.id);
     let deltas = reply.deltas(model);
     if !streaming {

@@ -52,6 +52,7 @@ mod gemini;
 pub mod oauth;
 mod openai;
 pub mod proxy;
+mod rules;
 mod server;
 
 use std::collections::VecDeque;

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::body::MockBody;
 use crate::fault::{json_response, openai_error};
 use crate::server::{MockRequest, Reply, json_ok, sse_data, sse_named, sse_response, unix_now};
-use crate::usage;
+use crate::{rules, usage};
 
 /// The message OpenAI sends when no API key is given.
 const NO_KEY: &str = "You didn't provide an API key. You need to provide your API key in an \
@@ -136,6 +136,9 @@ pub(crate) fn chat(req: &MockRequest, reply: &Reply) -> Response<MockBody> {
             );
         }
     }
+    if let Some((message, param, code)) = rules::chat(&body, &model) {
+        return invalid(&message, Some(&param), Some(code));
+    }
     let id = format!("chatcmpl-mock{:016x}", reply.id);
     let created = unix_now();
     let deltas = reply.deltas(&model);
@@ -234,6 +237,9 @@ pub(crate) fn responses(req: &MockRequest, reply: &Reply) -> Response<MockBody> 
                 Some("invalid_type"),
             );
         }
+    }
+    if let Some((message, param, code)) = rules::responses(&body, &model) {
+        return invalid(&message, Some(&param), Some(code));
     }
     let deltas = reply.deltas(&model);
     let text = deltas.concat();

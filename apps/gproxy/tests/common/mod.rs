@@ -425,3 +425,70 @@ pub async fn redis_url(test: &str) -> Option<String> {
     }
     Some(url)
 }
+
+/// The client's stream, decoded with the client protocol's own decoder and
+/// assembled.
+pub fn assemble_stream(
+    client: gproxy_protocol::Protocol,
+    body: &[u8],
+    what: &str,
+) -> gproxy_protocol::convert::Response {
+    let mut decoder = gproxy_protocol::convert::stream_decoder(client);
+    let mut events = Vec::new();
+    let mut datas: Vec<String> = Vec::new();
+    if client == gproxy_protocol::Protocol::Gemini && !body.starts_with(b"data:") {
+        let array: Vec<serde_json::Value> = serde_json::from_slice(body).unwrap();
+        datas.extend(array.iter().map(serde_json::Value::to_string));
+    } else {
+        let mut sse = gproxy_protocol::sse::SseDecoder::new();
+        let mut out = Vec::new();
+        sse.feed(body, &mut out);
+        out.extend(sse.finish());
+        datas.extend(out.into_iter().map(|e| e.data));
+    }
+    for data in &datas {
+        decoder
+            .feed(data, &mut events)
+            .unwrap_or_else(|e| panic!("{what}: client stream event {data}: {e}"));
+    }
+    decoder.finish(&mut events);
+    assert!(
+        matches!(
+            events.first(),
+            Some(gproxy_protocol::convert::StreamEvent::Start { .. })
+        ),
+        "{what}: {events:?}"
+    );
+    let mut asm = gproxy_protocol::convert::Assembler::new();
+    for e in events {
+        asm.push(e);
+    }
+    asm.finish()
+        .unwrap_or_else(|e| panic!("{what}: stream error {e}"))
+}
+
+/// One custom provider per protocol, all on the one mock.
+pub fn providers(mock: &MockUpstream) -> String {
+    let base = mock.base_url();
+    let mut text = config(mock, "");
+    for (name, protocol, base_url) in [
+        ("up-chat", "openai_chat", format!("{base}/v1")),
+        ("up-resp", "openai_responses", format!("{base}/v1")),
+        ("up-claude", "claude", base.clone()),
+        ("up-gemini", "gemini", base.clone()),
+    ] {
+        text.push_str(&format!(
+            "\n[[providers]]\nname = \"{name}\"\nkind = \"custom\"\nprotocol = \"{protocol}\"\nbase_url = \"{base_url}\"\n[[providers.credentials]]\napi_key = \"sk-{name}\"\n"
+        ));
+    }
+    text
+}
+
+pub fn provider_of(protocol: gproxy_protocol::Protocol) -> &'static str {
+    match protocol {
+        gproxy_protocol::Protocol::OpenAiChat => "up-chat",
+        gproxy_protocol::Protocol::OpenAiResponses => "up-resp",
+        gproxy_protocol::Protocol::Claude => "up-claude",
+        gproxy_protocol::Protocol::Gemini => "up-gemini",
+    }
+}

@@ -274,6 +274,12 @@ impl Engine {
             copy_response_headers(&parts.headers, h);
             served_by(h, name, &plan.model);
             if let Some(conv) = conversion {
+                if let Some(v) = conv
+                    .dropped_header()
+                    .and_then(|d| HeaderValue::from_str(&d).ok())
+                {
+                    h.insert("x-gproxy-dropped", v);
+                }
                 // The body is rewritten: the upstream's length and type go.
                 h.remove(CONTENT_LENGTH);
                 let content_type = match plan.stream {

@@ -12,6 +12,7 @@ mod dispatch;
 mod plan;
 mod retry;
 
+use gproxy_protocol::capabilities::{CapabilityTable, ModelCapabilities};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -149,6 +150,8 @@ pub struct Engine {
     pub(crate) cors: ArcSwap<crate::config::Cors>,
     /// The logging settings, changed live by [`Engine::set_logging`].
     pub(crate) logging: Arc<ArcSwap<Logging>>,
+    /// What target models accept, for converted requests.
+    pub(crate) capabilities: Arc<CapabilityTable>,
 }
 
 /// The credential of a keyless provider with none configured.
@@ -173,6 +176,7 @@ impl Engine {
             change_bus: None,
             logging: Arc::new(ArcSwap::from_pointee(Logging::default())),
             cors: ArcSwap::from_pointee(crate::config::Cors::default()),
+            capabilities: Arc::new(CapabilityTable::builtin().clone()),
         }
     }
 
@@ -198,6 +202,13 @@ impl Engine {
     /// tasks such as retention).
     pub fn logging_handle(&self) -> Arc<ArcSwap<Logging>> {
         self.logging.clone()
+    }
+
+    /// Puts `overrides` (the config's `[[model_capabilities]]`) ahead of
+    /// the built-in capability table.
+    pub fn with_model_capabilities(mut self, overrides: &[ModelCapabilities]) -> Self {
+        self.capabilities = Arc::new(CapabilityTable::builtin().with_overrides(overrides));
+        self
     }
 
     /// This engine with `settings` for retries and the circuit breaker, and

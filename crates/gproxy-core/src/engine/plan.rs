@@ -321,7 +321,7 @@ impl Engine {
         // The model the client sees: what it asked for.
         let shown = reply_model.as_ref().map(|m| m.shown(&model));
         let include_usage = client == Protocol::OpenAiChat && wants_usage;
-        let conv = Conversion {
+        let mut conv = Conversion {
             client,
             upstream,
             options: StreamOptions {
@@ -329,11 +329,14 @@ impl Engine {
                 gemini_sse: gemini.is_some_and(|c| c.alt_sse),
             },
             reply_model: shown,
+            tool_aliases: Default::default(),
+            dropped: Vec::new(),
         };
         let converted = conv.request(
             &req.body,
             &model,
             gemini.map(|c| c.method == GeminiMethod::StreamGenerateContent),
+            &self.capabilities,
         )?;
         let stream = converted.stream;
         let body = provider.masked(converted.body);

@@ -26,7 +26,7 @@ mod openai_responses;
 
 pub use model::{
     FinishReason, ImageSource, Message, Part, ReasoningConfig, Request, Response, ResponseFormat,
-    Role, StreamEvent, Tool, ToolChoice, Usage,
+    Role, StreamEvent, Tool, ToolAlias, ToolAliases, ToolChoice, Usage,
 };
 
 use crate::Protocol;
@@ -106,6 +106,10 @@ pub trait StreamEncoder: Send {
     /// The stream ended: close open blocks and write the protocol's
     /// terminator (`[DONE]`, `message_stop`, `response.completed`, `]`).
     fn finish(&mut self, out: &mut Vec<u8>);
+    /// The namespaced tools the request flattened: tool calls under a flat
+    /// name are written back in the client's namespaced form (only
+    /// Responses has namespaces; the others ignore it).
+    fn set_tool_aliases(&mut self, _aliases: ToolAliases) {}
 }
 
 /// Parses a client request body in `protocol`.
@@ -142,9 +146,20 @@ pub fn decode_response(protocol: Protocol, body: &[u8]) -> Result<Response, Conv
 
 /// Writes `resp` as a complete response body in `protocol`.
 pub fn encode_response(protocol: Protocol, resp: &Response) -> Result<Vec<u8>, ConvertError> {
+    encode_response_with(protocol, resp, &ToolAliases::default())
+}
+
+/// [`encode_response`] for a request whose namespaced tools were
+/// flattened: calls under a flat name are written back in the client's
+/// namespaced form.
+pub fn encode_response_with(
+    protocol: Protocol,
+    resp: &Response,
+    aliases: &ToolAliases,
+) -> Result<Vec<u8>, ConvertError> {
     match protocol {
         Protocol::OpenAiChat => openai_chat::encode_response(resp),
-        Protocol::OpenAiResponses => openai_responses::encode_response(resp),
+        Protocol::OpenAiResponses => openai_responses::encode_response(resp, aliases),
         Protocol::Claude => claude::encode_response(resp),
         Protocol::Gemini => gemini::encode_response(resp),
     }
@@ -235,6 +250,13 @@ impl Transcoder {
         self.decoder.finish(&mut self.events);
         self.flush(out);
         self.encoder.finish(out);
+    }
+
+    /// Writes tool calls under a flat name back in the client's
+    /// namespaced form (see [`ToolAliases`]).
+    pub fn with_tool_aliases(mut self, aliases: ToolAliases) -> Self {
+        self.encoder.set_tool_aliases(aliases);
+        self
     }
 
     /// The latest usage the upstream reported, normalised.

@@ -6,8 +6,13 @@
 //! no place here.
 //!
 //! Conventions every converter follows:
-//! - System and developer instructions live in [`Request::system`], never in
-//!   [`Request::messages`].
+//! - System and developer instructions that come before the conversation
+//!   live in [`Request::system`]. One that comes later (Claude Code sends
+//!   `role: "system"` messages after the user turn) is a [`Role::System`]
+//!   message at its place in [`Request::messages`], holding only text parts:
+//!   protocols that allow it (OpenAI Chat, Responses) encode it in place,
+//!   the others append it to their system instruction, in order
+//!   ([`Request::hoisted_system`]).
 //! - Tool results are [`Part::ToolResult`] parts of a [`Role::User`]
 //!   message (Anthropic's and Gemini's shape). OpenAI Chat's `tool` messages
 //!   decode to one user message holding every consecutive tool result, and
@@ -69,6 +74,101 @@ pub struct Request {
     pub stream: bool,
     /// An end-user id (OpenAI `user`, Anthropic `metadata.user_id`).
     pub user: Option<String>,
+    /// Namespaced tools (Responses `type: "namespace"`, what Codex sends)
+    /// flattened into [`Request::tools`] under collision-free names: the
+    /// client's answer maps them back.
+    pub tool_aliases: ToolAliases,
+    /// What the decoder dropped because no other protocol can express it
+    /// (hosted tools such as `web_search`), as `tools.<type>`: reported to
+    /// the client in the `x-gproxy-dropped` header.
+    pub dropped: Vec<String>,
+}
+
+/// The longest tool name OpenAI and Anthropic accept.
+const MAX_TOOL_NAME: usize = 64;
+
+/// A client tool under the plain function name the upstream sees: a tool
+/// of a namespace, or a free-form (`custom`) tool, or both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolAlias {
+    /// The name the upstream sees (`{namespace}__{name}`, made unique).
+    pub flat: String,
+    /// The client's namespace, if any.
+    pub namespace: Option<String>,
+    /// The tool's own name.
+    pub name: String,
+    /// A free-form tool (Responses `custom`): the upstream sees a function
+    /// taking one string, `input`; calls go back as `custom_tool_call`.
+    pub custom: bool,
+}
+
+/// Client tools renamed or reshaped for an upstream without namespaces or
+/// free-form tools.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ToolAliases {
+    entries: Vec<ToolAlias>,
+}
+
+impl ToolAliases {
+    /// No alias.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The alias of the flat name `flat`.
+    pub fn get(&self, flat: &str) -> Option<&ToolAlias> {
+        self.entries.iter().find(|a| a.flat == flat)
+    }
+
+    /// The flat name of tool `name` (in `namespace`, if any), added when
+    /// new: the namespace and name joined by `__`, cut to the 64
+    /// characters the vendors allow (characters outside `[A-Za-z0-9_-]`
+    /// become `_`), with `_2`, `_3`… appended while `taken` says a plain
+    /// tool has the name or another alias holds it. `custom` marks a
+    /// free-form tool.
+    pub fn flatten(
+        &mut self,
+        namespace: Option<&str>,
+        name: &str,
+        custom: bool,
+        taken: impl Fn(&str) -> bool,
+    ) -> String {
+        if let Some(a) = self
+            .entries
+            .iter_mut()
+            .find(|a| a.namespace.as_deref() == namespace && a.name == name)
+        {
+            a.custom |= custom;
+            return a.flat.clone();
+        }
+        let joined = match namespace {
+            Some(ns) => format!("{ns}__{name}"),
+            None => name.to_owned(),
+        };
+        let base: String = joined
+            .chars()
+            .map(|c| match c {
+                'a'..='z' | 'A'..='Z' | '0'..='9' | '_' | '-' => c,
+                _ => '_',
+            })
+            .take(MAX_TOOL_NAME)
+            .collect();
+        let mut flat = base.clone();
+        let mut n = 1u32;
+        while taken(&flat) || self.get(&flat).is_some() {
+            n += 1;
+            let suffix = format!("_{n}");
+            let keep = MAX_TOOL_NAME.saturating_sub(suffix.len()).min(base.len());
+            flat = format!("{}{suffix}", &base[..keep]);
+        }
+        self.entries.push(ToolAlias {
+            flat: flat.clone(),
+            namespace: namespace.map(str::to_owned),
+            name: name.to_owned(),
+            custom,
+        });
+        flat
+    }
 }
 
 /// Who spoke a message.
@@ -78,6 +178,9 @@ pub enum Role {
     User,
     /// The model.
     Assistant,
+    /// A system or developer instruction inside the conversation (text
+    /// parts only).
+    System,
 }
 
 /// One turn of the conversation.
@@ -135,6 +238,40 @@ pub enum Part {
         /// (Anthropic `redacted_thinking.data`).
         redacted: Option<String>,
     },
+}
+
+impl Request {
+    /// The system instruction for a protocol that has no system messages:
+    /// [`Request::system`] followed by the text of every [`Role::System`]
+    /// message, in conversation order.
+    pub fn hoisted_system(&self) -> Vec<String> {
+        let mut system = self.system.clone();
+        for msg in self.messages.iter().filter(|m| m.role == Role::System) {
+            system.push(msg.text());
+        }
+        system
+    }
+
+    /// The conversation without its [`Role::System`] messages (for a
+    /// protocol that takes them in [`Request::hoisted_system`]).
+    pub fn turns(&self) -> impl Iterator<Item = &Message> {
+        self.messages.iter().filter(|m| m.role != Role::System)
+    }
+}
+
+impl Message {
+    /// The message's text parts joined by `\n` (what a system message says).
+    pub fn text(&self) -> String {
+        texts(&self.content).collect::<Vec<_>>().join("\n")
+    }
+}
+
+/// The text of every [`Part::Text`] in `parts`, in order.
+pub fn texts(parts: &[Part]) -> impl Iterator<Item = &str> {
+    parts.iter().filter_map(|p| match p {
+        Part::Text { text } => Some(text.as_str()),
+        _ => None,
+    })
 }
 
 impl Part {

@@ -35,7 +35,7 @@ pub(in super::super) fn decode_request(body: &[u8]) -> Result<Request, ConvertEr
             "Anthropic `mcp_servers` cannot be converted".into(),
         ));
     }
-    let system = match req.system {
+    let mut system = match req.system {
         None => Vec::new(),
         Some(ClaudeSystem::Text(text)) => vec![text],
         Some(ClaudeSystem::Blocks(blocks)) => blocks
@@ -46,17 +46,31 @@ pub(in super::super) fn decode_request(body: &[u8]) -> Result<Request, ConvertEr
             })
             .collect::<Result<_, _>>()?,
     };
-    let messages = req
+    let mut messages: Vec<Message> = req
         .messages
         .into_iter()
         .map(decode_message)
         .collect::<Result<_, _>>()?;
-    let tools = req
-        .tools
-        .unwrap_or_default()
-        .into_iter()
-        .map(decode_tool)
-        .collect::<Result<_, _>>()?;
+    // System messages before the first turn are the system prompt's tail.
+    let lead = messages
+        .iter()
+        .take_while(|m| m.role == Role::System)
+        .count();
+    system.extend(messages.drain(..lead).map(|m| m.text()));
+    let mut tools = Vec::new();
+    let mut dropped: Vec<String> = Vec::new();
+    for tool in req.tools.unwrap_or_default() {
+        match tool.kind.as_deref() {
+            // Server tools Anthropic runs itself: no other protocol can.
+            Some(kind) if SERVER_TOOLS.iter().any(|p| kind.starts_with(p)) => {
+                let entry = format!("tools.{kind}");
+                if !dropped.contains(&entry) {
+                    dropped.push(entry);
+                }
+            }
+            _ => tools.push(decode_tool(tool)?),
+        }
+    }
     let (tool_choice, parallel_tool_calls) = match req.tool_choice {
         None => (None, None),
         Some(tc) => decode_tool_choice(tc)?,
@@ -91,8 +105,14 @@ pub(in super::super) fn decode_request(body: &[u8]) -> Result<Request, ConvertEr
         reasoning,
         stream: req.stream.unwrap_or(false),
         user: req.metadata.and_then(|m| m.user_id),
+        tool_aliases: Default::default(),
+        dropped,
     })
 }
+
+/// Type prefixes of Anthropic's server tools (`web_search_20250305`…),
+/// dropped from a converted request.
+const SERVER_TOOLS: [&str; 3] = ["web_search_", "web_fetch_", "code_execution_"];
 
 fn unsupported_block(kind: &str, place: &str) -> ConvertError {
     ConvertError::Unsupported(format!(
@@ -104,6 +124,7 @@ fn decode_message(msg: ClaudeMessage) -> Result<Message, ConvertError> {
     let role = match msg.role {
         ClaudeRole::User => Role::User,
         ClaudeRole::Assistant => Role::Assistant,
+        ClaudeRole::System => Role::System,
     };
     let content = match msg.content {
         ClaudeContent::Text(text) => vec![Part::Text { text }],
@@ -112,6 +133,11 @@ fn decode_message(msg: ClaudeMessage) -> Result<Message, ConvertError> {
             .map(decode_block)
             .collect::<Result<_, _>>()?,
     };
+    if role == Role::System && content.iter().any(|p| !matches!(p, Part::Text { .. })) {
+        return Err(ConvertError::Unsupported(
+            "an Anthropic `system` message can only hold text".into(),
+        ));
+    }
     Ok(Message { role, content })
 }
 
@@ -245,11 +271,12 @@ fn decode_thinking(
 
 pub(in super::super) fn encode_request(req: &Request) -> Result<Vec<u8>, ConvertError> {
     // Anthropic rejects empty system text blocks.
+    // System messages inside the conversation join the system prompt, in
+    // order: Anthropic has no system role in `messages`.
     let mut system: Vec<String> = req
-        .system
-        .iter()
+        .hoisted_system()
+        .into_iter()
         .filter(|s| !s.is_empty())
-        .cloned()
         .collect();
     let mut output_config = None;
     match &req.response_format {
@@ -301,8 +328,7 @@ pub(in super::super) fn encode_request(req: &Request) -> Result<Vec<u8>, Convert
         )
     };
     let messages = req
-        .messages
-        .iter()
+        .turns()
         .map(encode_message)
         .filter_map(Result::transpose)
         .collect::<Result<_, _>>()?;
@@ -432,6 +458,8 @@ fn encode_message(msg: &Message) -> Result<Option<ClaudeMessage>, ConvertError> 
     let role = match msg.role {
         Role::User => ClaudeRole::User,
         Role::Assistant => ClaudeRole::Assistant,
+        // Hoisted into the system prompt by the caller.
+        Role::System => return Ok(None),
     };
     if let [Part::Text { text }] = msg.content.as_slice()
         && !text.is_empty()

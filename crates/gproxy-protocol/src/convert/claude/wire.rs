@@ -62,12 +62,14 @@ pub(crate) struct ClaudeMessage {
     pub content: ClaudeContent,
 }
 
-/// `user` or `assistant`.
+/// `user` or `assistant`; `system` inside `messages` is what Claude Code
+/// sends for its environment context (decoded only, never encoded).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum ClaudeRole {
     User,
     Assistant,
+    System,
 }
 
 /// Message content: a string or content blocks.

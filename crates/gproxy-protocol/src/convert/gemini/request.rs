@@ -18,6 +18,18 @@ use super::wire::{
 /// The text of the user turn put before a history that starts with the model.
 const LEADING_USER_TEXT: &str = ".";
 
+/// Gemini's hosted tools, dropped from a converted request.
+const HOSTED_TOOLS: [&str; 8] = [
+    "googleSearch",
+    "google_search",
+    "googleSearchRetrieval",
+    "google_search_retrieval",
+    "codeExecution",
+    "code_execution",
+    "urlContext",
+    "url_context",
+];
+
 pub(in super::super) fn decode_request(body: &[u8]) -> Result<Request, ConvertError> {
     let wire: GenerateContentRequest =
         serde_json::from_slice(body).map_err(|e| ConvertError::json("Gemini request", &e))?;
@@ -50,6 +62,8 @@ pub(in super::super) fn decode_request(body: &[u8]) -> Result<Request, ConvertEr
         let role = match content.role.as_deref() {
             None | Some("" | "user" | "function" | "tool") => Role::User,
             Some("model" | "assistant") => Role::Assistant,
+            // Not Gemini's own, but what a client mixing protocols sends.
+            Some("system") => Role::System,
             Some(other) => {
                 return Err(ConvertError::Invalid(format!(
                     "invalid Gemini content role `{other}`"
@@ -71,10 +85,17 @@ pub(in super::super) fn decode_request(body: &[u8]) -> Result<Request, ConvertEr
         }
     }
     for tool in wire.tools {
-        if let Some(key) = tool.extra.keys().next() {
-            return Err(ConvertError::Unsupported(format!(
-                "Gemini tool `{key}` cannot be converted"
-            )));
+        for key in tool.extra.keys() {
+            // Google runs these itself: no other protocol can.
+            if !HOSTED_TOOLS.contains(&key.as_str()) {
+                return Err(ConvertError::Unsupported(format!(
+                    "Gemini tool `{key}` cannot be converted"
+                )));
+            }
+            let entry = format!("tools.{key}");
+            if !req.dropped.contains(&entry) {
+                req.dropped.push(entry);
+            }
         }
         for decl in tool.function_declarations.unwrap_or_default() {
             let parameters = match (decl.parameters_json_schema, decl.parameters) {
@@ -262,7 +283,8 @@ pub(in super::super) fn encode_request(req: &Request) -> Result<Vec<u8>, Convert
         names: &names,
     };
     let mut contents = Vec::with_capacity(req.messages.len());
-    for msg in &req.messages {
+    // System messages join the systemInstruction (Gemini has no system turn).
+    for msg in req.turns() {
         contents.push(Content {
             role: Some(role_name(msg.role).into()),
             parts: encode_parts(&msg.content, &ctx)?,
@@ -275,11 +297,11 @@ pub(in super::super) fn encode_request(req: &Request) -> Result<Vec<u8>, Convert
         ));
     }
     let system: Vec<WirePart> = req
-        .system
-        .iter()
+        .hoisted_system()
+        .into_iter()
         .filter(|s| !s.is_empty())
         .map(|s| WirePart {
-            text: Some(s.clone()),
+            text: Some(s),
             ..WirePart::default()
         })
         .collect();
@@ -335,7 +357,7 @@ pub(in super::super) fn encode_request(req: &Request) -> Result<Vec<u8>, Convert
 
 fn role_name(role: Role) -> &'static str {
     match role {
-        Role::User => "user",
+        Role::User | Role::System => "user",
         Role::Assistant => "model",
     }
 }

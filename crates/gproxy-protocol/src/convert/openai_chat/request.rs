@@ -76,8 +76,17 @@ fn decode_messages(messages: Vec<ChatMessage>, req: &mut Request) -> Result<(), 
         let mut keep_open = false;
         match msg {
             ChatMessage::System { content } | ChatMessage::Developer { content } => {
-                req.system.push(text_only(content, "system message")?);
-                // A system message does not break a tool-result run.
+                let text = text_only(content, "system message")?;
+                if req.messages.is_empty() || results_open {
+                    // Before the conversation, or inside a tool-result run
+                    // (which it must not break): the system instruction.
+                    req.system.push(text);
+                } else {
+                    req.messages.push(Message {
+                        role: Role::System,
+                        content: vec![Part::text(text)],
+                    });
+                }
                 keep_open = results_open;
             }
             ChatMessage::User { content } => {
@@ -384,6 +393,9 @@ pub(in crate::convert) fn encode_request(req: &Request) -> Result<Vec<u8>, Conve
         match msg.role {
             Role::User => encode_user(msg, &mut messages)?,
             Role::Assistant => messages.push(encode_assistant(msg)?),
+            Role::System => messages.push(ChatMessage::System {
+                content: ChatContent::Text(msg.text()),
+            }),
         }
     }
     let wire = ChatRequest {

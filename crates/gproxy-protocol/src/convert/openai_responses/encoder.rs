@@ -11,8 +11,10 @@
 use serde_json::{Value, json};
 
 use super::super::common::id_or_generated;
-use super::super::{FinishReason, StreamEncoder, StreamEvent, StreamOptions, Usage, unix_now};
-use super::response::{message_item, reasoning_item};
+use super::super::{
+    FinishReason, StreamEncoder, StreamEvent, StreamOptions, ToolAliases, Usage, unix_now,
+};
+use super::response::{message_item, reasoning_item, restore_namespace};
 use super::wire::{
     WireError, WireIncompleteDetails, WireOutputContent, WireOutputItem, WireResponse,
 };
@@ -59,6 +61,8 @@ pub(crate) struct ResponsesStreamEncoder {
     usage: Option<Usage>,
     error: Option<String>,
     finished: bool,
+    /// Flattened namespaced tools, written back in the client's form.
+    aliases: ToolAliases,
 }
 
 impl ResponsesStreamEncoder {
@@ -77,6 +81,7 @@ impl ResponsesStreamEncoder {
             usage: None,
             error: None,
             finished: false,
+            aliases: ToolAliases::default(),
         }
     }
 
@@ -266,19 +271,25 @@ impl ResponsesStreamEncoder {
                 name,
                 arguments,
             } => {
-                self.emit(
-                    "response.function_call_arguments.done",
-                    json!({"item_id": id, "output_index": n, "arguments": arguments}),
-                    out,
-                );
+                // A free-form tool's input arrives whole in the done item.
+                if !self.is_custom(&name) {
+                    self.emit(
+                        "response.function_call_arguments.done",
+                        json!({"item_id": id, "output_index": n, "arguments": arguments}),
+                        out,
+                    );
+                }
                 self.calls.push((index, n));
-                WireOutputItem::FunctionCall {
+                let mut item = WireOutputItem::FunctionCall {
                     id,
                     call_id,
                     name,
+                    namespace: None,
                     arguments,
                     status: Some("completed".into()),
-                }
+                };
+                restore_namespace(&mut item, &self.aliases);
+                item
             }
         };
         let value = serde_json::to_value(&item).unwrap_or(Value::Null);
@@ -295,7 +306,18 @@ impl ResponsesStreamEncoder {
     }
 }
 
+impl ResponsesStreamEncoder {
+    /// `name` is a free-form tool the client sees as `custom_tool_call`.
+    fn is_custom(&self, name: &str) -> bool {
+        self.aliases.get(name).is_some_and(|a| a.custom)
+    }
+}
+
 impl StreamEncoder for ResponsesStreamEncoder {
+    fn set_tool_aliases(&mut self, aliases: ToolAliases) {
+        self.aliases = aliases;
+    }
+
     fn encode(&mut self, event: &StreamEvent, out: &mut Vec<u8>) {
         if self.finished {
             return;
@@ -356,13 +378,19 @@ impl StreamEncoder for ResponsesStreamEncoder {
                 self.close(out);
                 let n = self.output_index();
                 let item_id = self.ids.id("fc", n);
+                let mut item = WireOutputItem::FunctionCall {
+                    id: item_id.clone(),
+                    call_id: id.clone(),
+                    name: name.clone(),
+                    namespace: None,
+                    arguments: String::new(),
+                    status: Some("in_progress".into()),
+                };
+                restore_namespace(&mut item, &self.aliases);
+                let item = serde_json::to_value(&item).unwrap_or(Value::Null);
                 self.emit(
                     "response.output_item.added",
-                    json!({
-                        "output_index": n,
-                        "item": {"id": item_id, "type": "function_call", "status": "in_progress",
-                                 "arguments": "", "call_id": id, "name": name},
-                    }),
+                    json!({"output_index": n, "item": item}),
                     out,
                 );
                 self.open = Some(Open::Call {
@@ -380,15 +408,19 @@ impl StreamEncoder for ResponsesStreamEncoder {
                         id,
                         index: open,
                         arguments,
+                        name,
                         ..
                     }) if open == index => {
                         arguments.push_str(delta);
                         let id = id.clone();
-                        self.emit(
-                            "response.function_call_arguments.delta",
-                            json!({"item_id": id, "output_index": n, "delta": delta}),
-                            out,
-                        );
+                        // A free-form tool's input arrives whole in the done item.
+                        if !self.aliases.get(name).is_some_and(|a| a.custom) {
+                            self.emit(
+                                "response.function_call_arguments.delta",
+                                json!({"item_id": id, "output_index": n, "delta": delta}),
+                                out,
+                            );
+                        }
                     }
                     // A late piece for a closed call: it can only join the
                     // final response object.

@@ -8,8 +8,8 @@ use super::super::{
     ToolChoice,
 };
 use super::wire::{
-    WireFunctionTool, WireInput, WireInputItem, WireInputPart, WireMessageContent, WireRequest,
-    WireSummaryPart, WireTextFormat,
+    WireCustomTool, WireFunctionTool, WireInput, WireInputItem, WireInputPart, WireMessageContent,
+    WireNamespaceTool, WireRequest, WireSummaryPart, WireTextFormat,
 };
 
 /// Fields whose state lives on OpenAI's servers and cannot follow a request
@@ -68,6 +68,8 @@ pub(crate) fn decode_request(body: &[u8]) -> Result<Request, ConvertError> {
     if let Some(instructions) = wire.instructions {
         req.system.push(instructions);
     }
+    // Tools first: calls of namespaced tools in `input` use their flat names.
+    decode_tools(wire.tools.unwrap_or_default(), &mut req)?;
     match wire.input {
         None => {}
         Some(WireInput::Text(text)) => req.messages.push(Message {
@@ -79,9 +81,6 @@ pub(crate) fn decode_request(body: &[u8]) -> Result<Request, ConvertError> {
                 decode_item(item, &mut req)?;
             }
         }
-    }
-    for tool in wire.tools.unwrap_or_default() {
-        req.tools.push(decode_tool(tool)?);
     }
     req.tool_choice = wire.tool_choice.map(decode_tool_choice).transpose()?;
     req.reasoning = wire.reasoning.map(|r| ReasoningConfig {
@@ -144,7 +143,18 @@ fn decode_item(mut item: Value, req: &mut Request) -> Result<(), ConvertError> {
     let kind = type_name(&item).to_owned();
     match parse_tagged::<WireInputItem>(item, "Responses input item")? {
         WireInputItem::Message { role, content } => match role.as_str() {
-            "system" | "developer" => req.system.push(system_text(content)?),
+            "system" | "developer" => {
+                let text = system_text(content)?;
+                // Before the conversation: the instructions; later: in place.
+                if req.messages.is_empty() {
+                    req.system.push(text);
+                } else {
+                    req.messages.push(Message {
+                        role: Role::System,
+                        content: vec![Part::text(text)],
+                    });
+                }
+            }
             // Each user message item is a turn of its own.
             "user" => req.messages.push(Message {
                 role: Role::User,
@@ -163,18 +173,44 @@ fn decode_item(mut item: Value, req: &mut Request) -> Result<(), ConvertError> {
         WireInputItem::FunctionCall {
             call_id,
             name,
+            namespace,
             arguments,
             ..
-        } => push_parts(
-            req,
-            Role::Assistant,
-            vec![Part::ToolCall {
-                id: call_id,
-                name,
-                arguments,
-            }],
-        ),
-        WireInputItem::FunctionCallOutput { call_id, output } => {
+        } => {
+            let name = match namespace {
+                Some(ns) => flat_name(req, Some(&ns), &name, false),
+                None => name,
+            };
+            push_parts(
+                req,
+                Role::Assistant,
+                vec![Part::ToolCall {
+                    id: call_id,
+                    name,
+                    arguments,
+                }],
+            );
+        }
+        WireInputItem::AdditionalTools { tools } => decode_tools(tools, req)?,
+        WireInputItem::CustomToolCall {
+            call_id,
+            name,
+            namespace,
+            input,
+        } => {
+            let name = flat_name(req, namespace.as_deref(), &name, true);
+            push_parts(
+                req,
+                Role::Assistant,
+                vec![Part::ToolCall {
+                    id: call_id,
+                    name,
+                    arguments: json!({ "input": input }).to_string(),
+                }],
+            );
+        }
+        WireInputItem::FunctionCallOutput { call_id, output }
+        | WireInputItem::CustomToolCallOutput { call_id, output } => {
             let content = match output {
                 WireMessageContent::Text(t) if t.is_empty() => Vec::new(),
                 other => decode_content(other, true)?,
@@ -323,6 +359,88 @@ fn decode_image_url(url: String) -> Result<ImageSource, ConvertError> {
             "invalid Responses request: image data URLs must be `data:<type>;base64,<data>`".into(),
         )),
     }
+}
+
+/// Hosted tools the client merely offers: OpenAI runs them, no other
+/// protocol can, so a converted request goes without them.
+const HOSTED_TOOLS: [&str; 8] = [
+    "web_search",
+    "web_search_preview",
+    "web_search_preview_2025_03_11",
+    "file_search",
+    "code_interpreter",
+    "image_generation",
+    "computer_use_preview",
+    "mcp",
+];
+
+/// Decodes `tools`: function tools as they are, the function tools of a
+/// `namespace` under flat names (`ToolAliases`), hosted tools dropped
+/// (and listed in [`Request::dropped`]).
+fn decode_tools(tools: Vec<Value>, req: &mut Request) -> Result<(), ConvertError> {
+    let mut namespaces = Vec::new();
+    for tool in tools {
+        match type_name(&tool) {
+            "namespace" => namespaces.push(tool),
+            kind if HOSTED_TOOLS.contains(&kind) => {
+                let entry = format!("tools.{kind}");
+                if !req.dropped.contains(&entry) {
+                    req.dropped.push(entry);
+                }
+            }
+            "custom" => namespaces.push(json!({"name": null, "tools": [tool]})),
+            _ => req.tools.push(decode_tool(tool)?),
+        }
+    }
+    for ns in namespaces {
+        let ns: WireNamespaceTool = parse_tagged(ns, "Responses namespace tool")?;
+        for tool in ns.tools {
+            let custom = type_name(&tool) == "custom";
+            let mut tool = match custom {
+                true => decode_custom_tool(tool)?,
+                false => decode_tool(tool)?,
+            };
+            tool.name = flat_name(req, ns.name.as_deref(), &tool.name, custom);
+            req.tools.push(tool);
+        }
+    }
+    Ok(())
+}
+
+/// A free-form (`custom`) tool as a function taking one string, `input`;
+/// its grammar, if any, is told to the model in the description.
+fn decode_custom_tool(tool: Value) -> Result<Tool, ConvertError> {
+    let tool: WireCustomTool = parse_tagged(tool, "Responses custom tool")?;
+    let mut about = String::from("The free-form input of the tool");
+    if let Some(format) = tool.format.filter(|f| f.kind == "grammar") {
+        let syntax = format.syntax.unwrap_or_default();
+        let definition = format.definition.unwrap_or_default();
+        about.push_str(&format!(", matching this {syntax} grammar:\n{definition}"));
+    }
+    Ok(Tool {
+        name: tool.name,
+        description: tool.description,
+        parameters: json!({
+            "type": "object",
+            "properties": {"input": {"type": "string", "description": about}},
+            "required": ["input"],
+        }),
+        strict: None,
+    })
+}
+
+/// The flat name of `namespace`'s tool `name`, unique among the plain tools.
+fn flat_name(req: &mut Request, namespace: Option<&str>, name: &str, custom: bool) -> String {
+    let plain: Vec<&str> = req
+        .tools
+        .iter()
+        .filter(|t| req.tool_aliases.get(&t.name).is_none())
+        .map(|t| t.name.as_str())
+        .collect();
+    let mut aliases = std::mem::take(&mut req.tool_aliases);
+    let flat = aliases.flatten(namespace, name, custom, |n| plain.contains(&n));
+    req.tool_aliases = aliases;
+    flat
 }
 
 fn decode_tool(tool: Value) -> Result<Tool, ConvertError> {

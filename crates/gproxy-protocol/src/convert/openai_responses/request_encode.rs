@@ -158,6 +158,9 @@ fn user_content(parts: &[&Part]) -> Result<Value, ConvertError> {
 
 fn encode_message(msg: &Message, input: &mut Vec<Value>) -> Result<(), ConvertError> {
     match msg.role {
+        Role::System => {
+            input.push(json!({"role": "system", "content": msg.text()}));
+        }
         Role::User => {
             let mut rest = Vec::new();
             for part in &msg.content {
@@ -202,6 +205,7 @@ fn encode_message(msg: &Message, input: &mut Vec<Value>) -> Result<(), ConvertEr
                     } => {
                         flush(&mut texts, input);
                         input.push(to_value(&WireInputItem::FunctionCall {
+                            namespace: None,
                             id: None,
                             call_id: id.clone(),
                             name: name.clone(),

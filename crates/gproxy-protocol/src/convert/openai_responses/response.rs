@@ -1,7 +1,7 @@
 //! Complete responses: the response object ⇄ the canonical [`Response`].
 
 use super::super::common::id_or_generated;
-use super::super::{ConvertError, Part, Response, unix_now};
+use super::super::{ConvertError, Part, Response, ToolAliases, unix_now};
 use super::request::reasoning_text;
 use super::wire::{
     WireError, WireIncompleteDetails, WireOutputContent, WireOutputItem, WireResponse,
@@ -83,8 +83,9 @@ pub(super) fn from_wire(wire: WireResponse) -> Result<Response, ConvertError> {
                 });
             }
             // Built-in tool calls (web search, …) the gateway never asked
-            // for carry nothing canonical.
-            WireOutputItem::Unknown => {}
+            // for carry nothing canonical; custom tool calls answer tools
+            // a converted request never sends.
+            WireOutputItem::CustomToolCall { .. } | WireOutputItem::Unknown => {}
         }
     }
     let reason = wire.incomplete_details.and_then(|d| d.reason);
@@ -130,6 +131,7 @@ pub(super) fn output_items(ids: &ItemIds, content: &[Part]) -> Vec<WireOutputIte
                 id: ids.id("fc", n),
                 call_id: id.clone(),
                 name: name.clone(),
+                namespace: None,
                 arguments: arguments.clone(),
                 status: Some("completed".into()),
             }),
@@ -201,7 +203,50 @@ pub(super) fn to_wire(resp: &Response, status_override: Option<WireError>) -> Wi
     }
 }
 
-pub(crate) fn encode_response(resp: &Response) -> Result<Vec<u8>, ConvertError> {
-    serde_json::to_vec(&to_wire(resp, None))
-        .map_err(|e| ConvertError::json("Responses response", &e))
+pub(crate) fn encode_response(
+    resp: &Response,
+    aliases: &ToolAliases,
+) -> Result<Vec<u8>, ConvertError> {
+    let mut wire = to_wire(resp, None);
+    for item in &mut wire.output {
+        restore_namespace(item, aliases);
+    }
+    serde_json::to_vec(&wire).map_err(|e| ConvertError::json("Responses response", &e))
+}
+
+/// A function call under a flat name, back in the client's form: its own
+/// `name` and a `namespace` field, as Codex expects, and for a free-form
+/// tool a `custom_tool_call` whose `input` is the call's `input` argument.
+pub(super) fn restore_namespace(item: &mut WireOutputItem, aliases: &ToolAliases) {
+    let WireOutputItem::FunctionCall {
+        id,
+        call_id,
+        name,
+        namespace,
+        arguments,
+        status,
+    } = item
+    else {
+        return;
+    };
+    let Some(alias) = aliases.get(name) else {
+        return;
+    };
+    if !alias.custom {
+        namespace.clone_from(&alias.namespace);
+        name.clone_from(&alias.name);
+        return;
+    }
+    let input = serde_json::from_str::<serde_json::Value>(arguments)
+        .ok()
+        .and_then(|v| v.get("input").and_then(|i| i.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| arguments.clone());
+    *item = WireOutputItem::CustomToolCall {
+        id: std::mem::take(id),
+        call_id: std::mem::take(call_id),
+        name: alias.name.clone(),
+        namespace: alias.namespace.clone(),
+        input,
+        status: status.take(),
+    };
 }

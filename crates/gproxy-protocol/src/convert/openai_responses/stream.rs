@@ -206,7 +206,7 @@ impl ResponsesStreamDecoder {
                     }
                 }
             }
-            WireOutputItem::Unknown => {}
+            WireOutputItem::CustomToolCall { .. } | WireOutputItem::Unknown => {}
         }
     }
 }
@@ -269,7 +269,7 @@ impl StreamDecoder for ResponsesStreamDecoder {
                     WireOutputItem::Reasoning { .. } => {
                         self.item_or(output_index, ItemKind::Reasoning);
                     }
-                    WireOutputItem::Unknown => {
+                    WireOutputItem::CustomToolCall { .. } | WireOutputItem::Unknown => {
                         self.item_or(output_index, ItemKind::Other);
                     }
                 }

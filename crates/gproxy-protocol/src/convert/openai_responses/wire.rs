@@ -68,9 +68,30 @@ pub(super) enum WireInputItem {
         id: Option<String>,
         call_id: String,
         name: String,
+        /// Set on a call of a namespaced tool (Codex).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        namespace: Option<String>,
         arguments: String,
     },
     FunctionCallOutput {
+        call_id: String,
+        output: WireMessageContent,
+    },
+    /// Tools declared inside the conversation (Codex).
+    AdditionalTools {
+        #[serde(default)]
+        tools: Vec<Value>,
+    },
+    /// A call of a free-form (`custom`) tool.
+    CustomToolCall {
+        call_id: String,
+        name: String,
+        #[serde(default)]
+        namespace: Option<String>,
+        #[serde(default)]
+        input: String,
+    },
+    CustomToolCallOutput {
         call_id: String,
         output: WireMessageContent,
     },
@@ -261,8 +282,25 @@ pub(super) enum WireOutputItem {
         id: String,
         call_id: String,
         name: String,
+        /// The client's namespace of a namespaced tool (Codex).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        namespace: Option<String>,
         #[serde(default)]
         arguments: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<String>,
+    },
+    /// A call of a free-form tool (only written, for a client whose
+    /// `custom` tool was sent upstream as a function).
+    CustomToolCall {
+        #[serde(default)]
+        id: String,
+        call_id: String,
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        namespace: Option<String>,
+        #[serde(default)]
+        input: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         status: Option<String>,
     },
@@ -409,4 +447,34 @@ pub(super) enum WireStreamEvent {
     },
     #[serde(other)]
     Unknown,
+}
+
+/// A `namespace` tool (Codex): tools grouped under a name (none for a
+/// lone `custom` tool).
+#[derive(Debug, Deserialize)]
+pub(super) struct WireNamespaceTool {
+    pub name: Option<String>,
+    #[serde(default)]
+    pub tools: Vec<Value>,
+}
+
+/// A free-form (`custom`) tool.
+#[derive(Debug, Deserialize)]
+pub(super) struct WireCustomTool {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub format: Option<WireCustomFormat>,
+}
+
+/// A custom tool's input format: `text`, or a `grammar` (`lark`, `regex`).
+#[derive(Debug, Deserialize)]
+pub(super) struct WireCustomFormat {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub syntax: Option<String>,
+    #[serde(default)]
+    pub definition: Option<String>,
 }
