@@ -50,6 +50,54 @@ fn every_capture_converts_to_every_protocol() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// A response of tool calls `(id, name, arguments)`.
+fn calls_response(calls: &[(&str, &str, &str)]) -> convert::Response {
+    let content = calls
+        .iter()
+        .map(|(id, name, arguments)| Part::ToolCall {
+            id: (*id).into(),
+            name: (*name).into(),
+            arguments: (*arguments).into(),
+        })
+        .collect();
+    convert::Response {
+        id: "r".into(),
+        model: "m".into(),
+        content,
+        ..Default::default()
+    }
+}
+
+/// `resp` as a whole Responses body for a request with `aliases`.
+fn responses_body(resp: &convert::Response, aliases: &convert::ToolAliases) -> Value {
+    serde_json::from_slice(
+        &convert::encode_response_with(Protocol::OpenAiResponses, resp, aliases).unwrap(),
+    )
+    .unwrap()
+}
+
+/// `resp` as a Responses stream for a request with `aliases`: the raw
+/// text and each event's data.
+fn responses_stream(
+    resp: &convert::Response,
+    aliases: &convert::ToolAliases,
+) -> (String, Vec<Value>) {
+    let mut enc = convert::stream_encoder(Protocol::OpenAiResponses, Default::default());
+    enc.set_tool_aliases(aliases.clone());
+    let mut out = Vec::new();
+    for e in convert::response_events(resp) {
+        enc.encode(&e, &mut out);
+    }
+    enc.finish(&mut out);
+    let text = String::from_utf8(out).unwrap();
+    let events = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .collect();
+    (text, events)
+}
+
 fn decode(protocol: Protocol, body: Value) -> convert::Request {
     convert::decode_request(protocol, body.to_string().as_bytes()).unwrap()
 }
@@ -119,44 +167,19 @@ fn namespaced_tools_flatten_and_come_back() {
     );
 
     // Back: a whole response and a stream.
-    let resp = convert::Response {
-        id: "r".into(),
-        model: "m".into(),
-        content: vec![
-            Part::ToolCall {
-                id: "c2".into(),
-                name: "multi_agent_v1__spawn_agent_2".into(),
-                arguments: "{}".into(),
-            },
-            Part::ToolCall {
-                id: "c3".into(),
-                name: "multi_agent_v1__spawn_agent".into(),
-                arguments: "{}".into(),
-            },
-        ],
-        ..Default::default()
-    };
-    let body: Value = serde_json::from_slice(
-        &convert::encode_response_with(Protocol::OpenAiResponses, &resp, &r.tool_aliases).unwrap(),
-    )
-    .unwrap();
+    let resp = calls_response(&[
+        ("c2", "multi_agent_v1__spawn_agent_2", "{}"),
+        ("c3", "multi_agent_v1__spawn_agent", "{}"),
+    ]);
+    let body = responses_body(&resp, &r.tool_aliases);
     assert_eq!(body["output"][0]["name"], "spawn_agent");
     assert_eq!(body["output"][0]["namespace"], "multi_agent_v1");
     assert_eq!(body["output"][1]["name"], "multi_agent_v1__spawn_agent");
     assert!(body["output"][1].get("namespace").is_none());
 
-    let mut enc = convert::stream_encoder(Protocol::OpenAiResponses, Default::default());
-    enc.set_tool_aliases(r.tool_aliases.clone());
-    let mut out = Vec::new();
-    for e in convert::response_events(&resp) {
-        enc.encode(&e, &mut out);
-    }
-    enc.finish(&mut out);
-    let text = String::from_utf8(out).unwrap();
-    let items: Vec<Value> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("data: "))
-        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+    let (text, events) = responses_stream(&resp, &r.tool_aliases);
+    let items: Vec<Value> = events
+        .iter()
         .filter(|v| {
             v["type"] == "response.output_item.added" || v["type"] == "response.output_item.done"
         })
@@ -328,27 +351,11 @@ fn custom_tools_become_functions_and_come_back() {
         matches!(&r.messages[2].content[0], Part::ToolResult { call_id, .. } if call_id == "c1")
     );
 
-    let resp = convert::Response {
-        id: "r".into(),
-        model: "m".into(),
-        content: vec![
-            Part::ToolCall {
-                id: "c2".into(),
-                name: "functions__exec".into(),
-                arguments: r#"{"input":"ls -l"}"#.into(),
-            },
-            Part::ToolCall {
-                id: "c3".into(),
-                name: "apply_patch".into(),
-                arguments: r#"{"input":"*** Begin"}"#.into(),
-            },
-        ],
-        ..Default::default()
-    };
-    let body: Value = serde_json::from_slice(
-        &convert::encode_response_with(Protocol::OpenAiResponses, &resp, &r.tool_aliases).unwrap(),
-    )
-    .unwrap();
+    let resp = calls_response(&[
+        ("c2", "functions__exec", r#"{"input":"ls -l"}"#),
+        ("c3", "apply_patch", r#"{"input":"*** Begin"}"#),
+    ]);
+    let body = responses_body(&resp, &r.tool_aliases);
     assert_eq!(body["output"][0]["type"], "custom_tool_call");
     assert_eq!(body["output"][0]["name"], "exec");
     assert_eq!(body["output"][0]["namespace"], "functions");
@@ -357,19 +364,10 @@ fn custom_tools_become_functions_and_come_back() {
     assert!(body["output"][1].get("namespace").is_none());
     assert_eq!(body["output"][1]["input"], "*** Begin");
 
-    let mut enc = convert::stream_encoder(Protocol::OpenAiResponses, Default::default());
-    enc.set_tool_aliases(r.tool_aliases.clone());
-    let mut out = Vec::new();
-    for e in convert::response_events(&resp) {
-        enc.encode(&e, &mut out);
-    }
-    enc.finish(&mut out);
-    let text = String::from_utf8(out).unwrap();
+    let (text, events) = responses_stream(&resp, &r.tool_aliases);
     assert!(!text.contains("function_call_arguments"), "{text}");
-    let done: Vec<Value> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("data: "))
-        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+    let done: Vec<Value> = events
+        .iter()
         .filter(|v| v["type"] == "response.output_item.done")
         .map(|v| v["item"].clone())
         .collect();

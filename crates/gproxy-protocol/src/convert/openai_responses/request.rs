@@ -120,6 +120,16 @@ fn parse_tagged<T: DeserializeOwned>(v: Value, what: &str) -> Result<T, ConvertE
     serde_json::from_value(v).map_err(|e| ConvertError::json(what, &e))
 }
 
+/// Appends a tool call to the assistant turn.
+fn push_call(req: &mut Request, id: String, name: String, arguments: String) {
+    let call = Part::ToolCall {
+        id,
+        name,
+        arguments,
+    };
+    push_parts(req, Role::Assistant, vec![call]);
+}
+
 /// Appends parts to the last message when it has `role`, else starts one.
 fn push_parts(req: &mut Request, role: Role, parts: Vec<Part>) {
     match req.messages.last_mut() {
@@ -181,15 +191,7 @@ fn decode_item(mut item: Value, req: &mut Request) -> Result<(), ConvertError> {
                 Some(ns) => flat_name(req, Some(&ns), &name, false),
                 None => name,
             };
-            push_parts(
-                req,
-                Role::Assistant,
-                vec![Part::ToolCall {
-                    id: call_id,
-                    name,
-                    arguments,
-                }],
-            );
+            push_call(req, call_id, name, arguments);
         }
         WireInputItem::AdditionalTools { tools } => decode_tools(tools, req)?,
         WireInputItem::CustomToolCall {
@@ -199,15 +201,7 @@ fn decode_item(mut item: Value, req: &mut Request) -> Result<(), ConvertError> {
             input,
         } => {
             let name = flat_name(req, namespace.as_deref(), &name, true);
-            push_parts(
-                req,
-                Role::Assistant,
-                vec![Part::ToolCall {
-                    id: call_id,
-                    name,
-                    arguments: json!({ "input": input }).to_string(),
-                }],
-            );
+            push_call(req, call_id, name, json!({ "input": input }).to_string());
         }
         WireInputItem::FunctionCallOutput { call_id, output }
         | WireInputItem::CustomToolCallOutput { call_id, output } => {
