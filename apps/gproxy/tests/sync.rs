@@ -119,7 +119,14 @@ async fn a_new_key_reaches_both(dsn: &str, redis: Option<RedisTarget>, limit: Du
     let took_b = accepted_within(&b, &key, limit).await;
     let took_a = accepted_within(&a, &key, limit).await;
     assert!(took_b < limit && took_a < limit, "{took_a:?} {took_b:?}");
-    let status = config_sync(&b).await;
+    // The status is written when the reload callback returns, a moment
+    // after the snapshot swap that let the key in.
+    let start = Instant::now();
+    let mut status = config_sync(&b).await;
+    while status["last_version"] != version.as_str() && start.elapsed() < limit {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        status = config_sync(&b).await;
+    }
     assert_eq!(status["last_version"], version.as_str(), "{status}");
     assert!(status["last_reload_at"].is_string(), "{status}");
     assert!(status["reloads"].as_u64().unwrap() >= 1, "{status}");
