@@ -211,7 +211,14 @@ impl Gateway {
     pub async fn start(bin: &Path, mock: SocketAddr, log: &str) -> BoxResult<Gateway> {
         let dir = tempfile::Builder::new().prefix("gproxy-bench-").tempdir()?;
         let config = dir.path().join("gproxy.toml");
-        std::fs::write(&config, gateway_config(mock))?;
+        // `GPROXY_BENCH_EXTRA_CONFIG`: TOML appended to the generated config
+        // (e.g. `[logging]\nrecord_requests = false`), to measure a setting.
+        let mut text = gateway_config(mock);
+        if let Ok(extra) = std::env::var("GPROXY_BENCH_EXTRA_CONFIG") {
+            text.push('\n');
+            text.push_str(&extra);
+        }
+        std::fs::write(&config, text)?;
         let log_path = dir.path().join("gproxy.log");
         let log_file = std::fs::File::create(&log_path)?;
         let mut command = Command::new(bin);
