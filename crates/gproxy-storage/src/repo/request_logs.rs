@@ -14,7 +14,9 @@ use sea_orm::{
 use serde::Serialize;
 
 use super::portable;
-use super::request_detail::{AttemptRecord, CapturedBodies, insert_attempts, insert_bodies};
+use super::request_detail::{
+    AttemptRecord, CapturedBodies, insert_attempts, insert_bodies, needs_attempt_rows,
+};
 use crate::entities::request_logs::{self, Column};
 use crate::{Result, Storage, StorageError};
 
@@ -376,7 +378,7 @@ impl Storage {
         }
         let detail = rows
             .iter()
-            .any(|r| !r.attempts.is_empty() || r.bodies.is_some());
+            .any(|r| needs_attempt_rows(r) || r.bodies.is_some());
         if rows.len() <= INSERT_CHUNK && !detail {
             return insert_chunk(self.connection(), rows).await;
         }
