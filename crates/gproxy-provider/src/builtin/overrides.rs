@@ -181,7 +181,6 @@ impl Provider for Overridden {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::ProviderRegistry;
     use serde_json::json;
 
