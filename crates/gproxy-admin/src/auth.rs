@@ -5,8 +5,8 @@
 //! - A session cookie from `POST /admin/api/session` (people); writes made
 //!   with the cookie must echo the session's CSRF token in `X-CSRF-Token`.
 //!
-//! Every secret is compared in constant time (hash lookups compare
-//! SHA-256 digests; the CSRF token with `subtle`).
+//! Secrets are never compared as text: keys and tokens are looked up by
+//! their SHA-256 digest, the CSRF token is compared with `subtle`.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::Utc;
-use gproxy_core::state::{ADMIN_KEY_HASH, ADMIN_USER, KEY_SCOPE_ADMIN, hash_key};
+use gproxy_core::state::{ADMIN_USER, KEY_SCOPE_ADMIN, hash_key};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
@@ -166,19 +166,23 @@ fn bearer(req: &AdminRequest) -> Option<String> {
 }
 
 async fn bearer_caller(ctx: &AdminContext, token: &str) -> Result<Caller, ApiError> {
-    let digest = hex::encode(hash_key(token));
-    if let Some(admin_hash) = ctx.storage.get_setting(ADMIN_KEY_HASH).await? {
-        // Both sides are SHA-256 digests; compare them in constant time.
-        if bool::from(admin_hash.as_bytes().ct_eq(digest.as_bytes())) {
-            let admin = ctx.storage.upsert_user(ADMIN_USER).await?;
-            return Ok(Caller {
-                user_id: admin.id,
-                name: ADMIN_USER.to_owned(),
-                role: Role::Admin,
-                via: Via::AdminKey,
-            });
-        }
+    // The admin key is in the snapshot, as for proxy calls: one lookup of
+    // its SHA-256, no database round trip.
+    if let Some(admin) = ctx
+        .engine
+        .state()
+        .load()
+        .authenticate(token)
+        .filter(|p| p.is_admin)
+    {
+        return Ok(Caller {
+            user_id: admin.user_id,
+            name: ADMIN_USER.to_owned(),
+            role: Role::Admin,
+            via: Via::AdminKey,
+        });
     }
+    let digest = hex::encode(hash_key(token));
     // A lookup by the SHA-256 digest: the database compares digests, never
     // the token itself.
     let key = ctx.storage.find_user_key_by_hash(&digest).await?;
