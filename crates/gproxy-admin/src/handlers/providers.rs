@@ -227,15 +227,22 @@ fn masked_settings(settings: &serde_json::Value) -> serde_json::Value {
     settings
 }
 
-pub(crate) async fn view(call: &Call, row: ProviderRow) -> Result<ProviderView, ApiError> {
-    let snapshot = call.ctx.engine.state().load_full();
+/// Whether `row` is the seeded provider of a built-in kind (named after it).
+fn is_seeded_builtin(call: &Call, row: &ProviderRow) -> bool {
+    row.kind == row.name && row.kind != CUSTOM_KIND && call.ctx.registry.is_kind(&row.kind)
+}
+
+/// The view of `row`, which has `credentials` credentials.
+fn view_of(
+    call: &Call,
+    snapshot: &gproxy_core::state::Snapshot,
+    row: ProviderRow,
+    credentials: usize,
+) -> ProviderView {
     let loaded = snapshot.providers.get(&row.name);
-    let credentials = call.ctx.storage.list_credentials_of(row.id).await?.len();
-    Ok(ProviderView {
+    ProviderView {
         id: row.id,
-        builtin: row.kind == row.name
-            && row.kind != CUSTOM_KIND
-            && call.ctx.registry.is_kind(&row.kind),
+        builtin: is_seeded_builtin(call, &row),
         effective_base_url: loaded.map(|p| p.base_url.clone()),
         loaded: loaded.is_some(),
         settings: masked_settings(&row.settings),
@@ -245,7 +252,14 @@ pub(crate) async fn view(call: &Call, row: ProviderRow) -> Result<ProviderView, 
         enabled: row.enabled,
         credential_strategy: row.credential_strategy,
         credentials,
-    })
+    }
+}
+
+/// The view of one provider.
+pub(crate) async fn view(call: &Call, row: ProviderRow) -> Result<ProviderView, ApiError> {
+    let credentials = call.ctx.storage.list_credentials_of(row.id).await?.len();
+    let snapshot = call.ctx.engine.state().load_full();
+    Ok(view_of(call, &snapshot, row, credentials))
 }
 
 pub(crate) async fn find(call: &Call, name: &str) -> Result<ProviderRow, ApiError> {
@@ -259,10 +273,19 @@ pub(crate) async fn find(call: &Call, name: &str) -> Result<ProviderRow, ApiErro
 /// `GET /providers`.
 pub async fn list(call: Call) -> Result<Reply, ApiError> {
     let rows = call.ctx.storage.list_providers().await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        out.push(view(&call, row).await?);
+    // One read of the credentials for every provider's count.
+    let mut counts: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
+    for c in call.ctx.storage.list_credentials().await? {
+        *counts.entry(c.provider_id).or_default() += 1;
     }
+    let snapshot = call.ctx.engine.state().load_full();
+    let out: Vec<ProviderView> = rows
+        .into_iter()
+        .map(|row| {
+            let n = counts.get(&row.id).copied().unwrap_or(0);
+            view_of(&call, &snapshot, row, n)
+        })
+        .collect();
     Reply::ok(&out)
 }
 
@@ -363,7 +386,7 @@ pub async fn update(call: Call) -> Result<Reply, ApiError> {
 /// the seeded provider of a built-in kind is disabled instead.
 pub async fn delete(call: Call) -> Result<Reply, ApiError> {
     let row = find(&call, call.param(0)).await?;
-    if row.kind == row.name && call.ctx.registry.is_kind(&row.kind) && row.kind != CUSTOM_KIND {
+    if is_seeded_builtin(&call, &row) {
         return Err(ApiError::conflict(format!(
             "`{}` is a built-in provider and cannot be deleted; disable it instead (POST /admin/api/providers/{}/disable)",
             row.name, row.name
