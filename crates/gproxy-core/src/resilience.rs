@@ -60,6 +60,11 @@ impl ResilienceState {
         self.settings.load_full()
     }
 
+    /// Whether test mode is on (read without taking a reference count).
+    pub(crate) fn test_mode_enabled(&self) -> bool {
+        self.settings.load().test_mode_enabled
+    }
+
     /// Replaces the settings (live reconfiguration). The shared store stays:
     /// a new backend or Redis URL takes a restart.
     pub(crate) fn set_settings(&self, settings: Resilience) {

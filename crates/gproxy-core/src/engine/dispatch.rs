@@ -59,8 +59,7 @@ impl Engine {
         req: &ProxyRequest,
         accounting: &mut Accounting,
     ) -> Result<Dispatched, GatewayError> {
-        let test_mode =
-            super::retry::TestMode::of(req, self.resilience.settings().test_mode_enabled);
+        let test_mode = super::retry::TestMode::of(req, self.resilience.test_mode_enabled());
         let mut tried: Vec<(String, String)> = Vec::new();
         let mut last: Option<GatewayError> = None;
         loop {
