@@ -51,9 +51,13 @@ async fn config_sync(gw: &Gateway) -> serde_json::Value {
     gw.send(gw.request("GET", "/health"), "").await.json()["config_sync"].clone()
 }
 
-/// Starts two gateways on `dsn`, adds a key behind their back, announces
-/// it, and checks both accept it within `limit`.
-async fn a_new_key_reaches_both(dsn: &str, redis: Option<RedisTarget>, limit: Duration) {
+/// A mock and two gateways on `dsn` (sharing the master key), each checked
+/// to be in the expected sync mode and, with Redis, subscribed. The temp
+/// dirs are returned to live as long as the gateways.
+async fn two_instances(
+    dsn: &str,
+    redis: Option<&RedisTarget>,
+) -> (MockUpstream, Gateway, Gateway, [tempfile::TempDir; 2]) {
     let mock = MockUpstream::start().await.unwrap();
     let extra = match &redis {
         Some(t) => format!(
@@ -91,6 +95,13 @@ async fn a_new_key_reaches_both(dsn: &str, redis: Option<RedisTarget>, limit: Du
             }
         }
     }
+    (mock, a, b, [dir_a, dir_b])
+}
+
+/// Starts two gateways on `dsn`, adds a key behind their back, announces
+/// it, and checks both accept it within `limit`.
+async fn a_new_key_reaches_both(dsn: &str, redis: Option<RedisTarget>, limit: Duration) {
+    let (_mock, a, b, _dirs) = two_instances(dsn, redis.as_ref()).await;
     assert_eq!(
         a.post("/openai/v1/chat/completions", ALICE_KEY, chat())
             .await
@@ -240,37 +251,7 @@ async fn admin_writes_reach_the_other_instance(
     redis: Option<RedisTarget>,
     limit: Duration,
 ) {
-    let mock = MockUpstream::start().await.unwrap();
-    let extra = match &redis {
-        Some(t) => format!(
-            "[circuit_breaker]\nbackend = \"redis\"\nredis_url = \"{}\"\nredis_key_prefix = \"{}\"\n",
-            t.url, t.prefix
-        ),
-        None => String::new(),
-    };
-    let text = config(&mock, &extra);
-    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = start_with(
-        dir_a.path(),
-        &text,
-        &["--dsn", dsn, "--master-key", SHARED_MASTER_KEY],
-    )
-    .await;
-    let b = start_with(
-        dir_b.path(),
-        &text,
-        &["--dsn", dsn, "--master-key", SHARED_MASTER_KEY],
-    )
-    .await;
-    if redis.is_some() {
-        for gw in [&a, &b] {
-            let start = Instant::now();
-            while config_sync(gw).await["redis_connected"] != true {
-                assert!(start.elapsed() < Duration::from_secs(10), "not subscribed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    }
+    let (_mock, a, b, _dirs) = two_instances(dsn, redis.as_ref()).await;
     let admin = Some(ADMIN_KEY);
     let name = unique("erin").replace(['-', ':'], "_").to_lowercase();
     let user = a
