@@ -45,6 +45,9 @@ if [ -z "$URL" ]; then
 fi
 
 status=0
+# Run from the scratch dir: schemathesis and hypothesis keep caches in the
+# working directory, which must not be the repository.
+cd "$WORK"
 timeout 600 "$VENV/bin/schemathesis" run "$URL/admin/api/openapi.json" \
   -H "Authorization: Bearer $KEY" \
   --checks all --exclude-checks positive_data_acceptance \
