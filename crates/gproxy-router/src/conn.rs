@@ -12,9 +12,10 @@
 //! dropped with its response body), when the connection last became idle,
 //! and when the first byte after that arrived ([`EdgeIo`], one relaxed
 //! load per socket read). The timer is lazy: it wakes at the earliest
-//! moment a limit could be reached, re-reads the facts and either acts or
-//! sleeps again, so a request costs a few atomic operations and no timer
-//! update.
+//! moment a limit could be reached (never later than the shortest limit
+//! from now, since a change of state may start one), re-reads the facts
+//! and either acts or sleeps again, so a request costs a few atomic
+//! operations and no timer update.
 
 use std::io;
 use std::pin::Pin;
@@ -107,6 +108,16 @@ impl Drop for RequestGuard {
             state.idle_since.store(state.now_ms(), Ordering::Relaxed);
         }
     }
+}
+
+/// The shortest limit a change of state can start (a request head, an
+/// idle period): the timer never sleeps longer, so such a change is seen
+/// before its deadline passes.
+fn shortest(limits: &EdgeLimits) -> Duration {
+    limits
+        .header_timeout
+        .min(limits.keepalive_timeout)
+        .min(limits.http2_idle_timeout)
 }
 
 /// A response body that holds its request's [`RequestGuard`].
@@ -230,7 +241,7 @@ pub struct Watch {
 impl Watch {
     /// The timer of a connection accepted now under `limits`.
     pub fn new(state: Arc<ConnState>, limits: EdgeLimits) -> Self {
-        let first = state.start + limits.first_byte_timeout;
+        let first = state.start + limits.first_byte_timeout.min(shortest(&limits));
         Watch {
             state,
             limits,
@@ -261,8 +272,7 @@ impl Watch {
             // Nothing to enforce while requests are open (their bodies
             // have their own timeouts); look again when the earliest limit
             // could be reached after they end.
-            let next = limits.header_timeout.min(self.idle_limit());
-            self.timer.as_mut().reset(Instant::now() + next);
+            self.timer.as_mut().reset(Instant::now() + shortest(limits));
             return Verdict::Keep;
         }
         if self.closing {
@@ -289,7 +299,9 @@ impl Watch {
             }
             return verdict;
         }
-        let wait = Duration::from_millis(deadline - now);
+        // A head or an idle period starting before the deadline could end
+        // sooner: never sleep past the shortest limit.
+        let wait = Duration::from_millis(deadline - now).min(shortest(limits));
         self.timer.as_mut().reset(Instant::now() + wait);
         Verdict::Keep
     }
@@ -334,6 +346,16 @@ mod tests {
         (watch.verdict(), watch.state.now_ms() / 1000)
     }
 
+    /// The first verdict other than `Keep`, and when.
+    async fn decided(watch: &mut Watch) -> (Verdict, u64) {
+        loop {
+            let (verdict, at) = next(watch).await;
+            if verdict != Verdict::Keep {
+                return (verdict, at);
+            }
+        }
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_silent_connection_is_dropped_after_the_first_byte_timeout() {
         let mut watch = Watch::new(ConnState::new(), limits());
@@ -351,6 +373,24 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn limits_shorter_than_the_first_byte_timeout_are_kept() {
+        let state = ConnState::new();
+        let limits = EdgeLimits {
+            first_byte_timeout: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(1),
+            ..limits()
+        };
+        let mut watch = Watch::new(state.clone(), limits);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        state.bytes_read();
+        watch.fired().await;
+        assert_eq!(watch.verdict(), Verdict::Keep);
+        watch.fired().await;
+        assert_eq!(watch.verdict(), Verdict::DropSilent);
+        assert_eq!(state.now_ms(), 1500);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn an_idle_http1_connection_closes_after_the_keepalive_timeout() {
         let state = ConnState::new();
         let mut watch = Watch::new(state.clone(), limits());
@@ -361,9 +401,11 @@ mod tests {
         assert_eq!(next(&mut watch).await, (Verdict::Keep, 5));
         tokio::time::sleep(Duration::from_secs(1)).await;
         drop(guard);
-        // Idle from 6 s: the next request head may start any time before 16 s.
+        // Idle from 6 s: closed at 16 s (checked every 3 s meanwhile, the
+        // shortest limit a new request head could start).
         assert_eq!(next(&mut watch).await, (Verdict::Keep, 8));
-        assert_eq!(next(&mut watch).await, (Verdict::CloseIdle, 16));
+        assert_eq!(next(&mut watch).await, (Verdict::Keep, 11));
+        assert_eq!(decided(&mut watch).await, (Verdict::CloseIdle, 16));
         // The graceful close gets its grace, then the connection is dropped.
         assert_eq!(next(&mut watch).await, (Verdict::DropClosing, 21));
     }
@@ -389,7 +431,7 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(5)).await;
         state.bytes_read(); // a ping or a settings frame
         assert_eq!(next(&mut watch).await, (Verdict::Keep, 5));
-        assert_eq!(next(&mut watch).await, (Verdict::CloseIdle, 20));
+        assert_eq!(decided(&mut watch).await, (Verdict::CloseIdle, 20));
     }
 
     #[tokio::test(start_paused = true)]
