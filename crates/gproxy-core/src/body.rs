@@ -127,7 +127,7 @@ impl ProxyBody {
 
 /// `now + timeout`, checked: `Instant + Duration` panics on overflow. The
 /// settings are bounded; this keeps an unbounded one harmless (a day).
-fn deadline_after(timeout: Duration) -> Instant {
+pub(crate) fn deadline_after(timeout: Duration) -> Instant {
     let now = Instant::now();
     now.checked_add(timeout)
         .unwrap_or_else(|| now + Duration::from_secs(86_400))

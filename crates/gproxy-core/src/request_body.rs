@@ -18,6 +18,8 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 
+use crate::body::deadline_after;
+
 /// A boxed body error.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -69,11 +71,10 @@ struct Deadlines<'a> {
 impl Deadlines<'_> {
     /// Arms the timer for the next deadline (whichever comes first).
     fn arm(&mut self) {
-        let now = Instant::now();
         let total = *self
             .total_deadline
-            .get_or_insert_with(|| checked_deadline(now, self.total_timeout));
-        let deadline = checked_deadline(now, self.idle_timeout).min(total);
+            .get_or_insert_with(|| deadline_after(self.total_timeout));
+        let deadline = deadline_after(self.idle_timeout).min(total);
         match self.timer {
             Some(timer) => timer.as_mut().reset(deadline),
             None => *self.timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
@@ -90,12 +91,6 @@ impl Deadlines<'_> {
             format!("no data for {} s", self.idle_timeout.as_secs())
         })
     }
-}
-
-/// `now + timeout`, a day at most when the sum would overflow.
-fn checked_deadline(now: Instant, timeout: Duration) -> Instant {
-    now.checked_add(timeout)
-        .unwrap_or_else(|| now + Duration::from_secs(86_400))
 }
 
 impl<B> Body for TimedBody<B>

@@ -98,8 +98,10 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// These limits with every value `config` sets applied on top.
+    /// These limits with every value `config` sets applied on top (brought
+    /// into its range first).
     pub fn merged(mut self, config: &LimitsConfig) -> Self {
+        let config = &config.clone().clamped();
         let secs = Duration::from_secs;
         if let Some(v) = config.max_body_bytes {
             self.max_body_bytes = usize::try_from(v).unwrap_or(usize::MAX);

@@ -79,92 +79,102 @@ impl LimitsConfig {
     /// Every field with its name and accepted range. Sizes only need to
     /// be positive; durations are bounded so that adding one to an instant
     /// can never overflow.
-    fn fields(&self) -> [(&'static str, Option<u64>, u64, u64); 16] {
+    fn fields_mut(&mut self) -> [(&'static str, &mut Option<u64>, u64, u64); 16] {
         [
-            ("max_body_bytes", self.max_body_bytes, 1, u64::MAX),
-            ("max_response_bytes", self.max_response_bytes, 1, u64::MAX),
+            ("max_body_bytes", &mut self.max_body_bytes, 1, u64::MAX),
             (
-                "max_passthrough_body_bytes",
-                self.max_passthrough_body_bytes,
+                "max_response_bytes",
+                &mut self.max_response_bytes,
                 1,
                 u64::MAX,
             ),
-            ("connect_timeout_secs", self.connect_timeout_secs, 1, 300),
+            (
+                "max_passthrough_body_bytes",
+                &mut self.max_passthrough_body_bytes,
+                1,
+                u64::MAX,
+            ),
+            (
+                "connect_timeout_secs",
+                &mut self.connect_timeout_secs,
+                1,
+                300,
+            ),
             (
                 "first_byte_timeout_secs",
-                self.first_byte_timeout_secs,
+                &mut self.first_byte_timeout_secs,
                 1,
                 3600,
             ),
             (
                 "stream_idle_timeout_secs",
-                self.stream_idle_timeout_secs,
+                &mut self.stream_idle_timeout_secs,
                 1,
                 3600,
             ),
             (
                 "client_first_byte_timeout_secs",
-                self.client_first_byte_timeout_secs,
+                &mut self.client_first_byte_timeout_secs,
                 1,
                 300,
             ),
             (
                 "client_header_timeout_secs",
-                self.client_header_timeout_secs,
+                &mut self.client_header_timeout_secs,
                 1,
                 300,
             ),
             (
                 "client_body_idle_timeout_secs",
-                self.client_body_idle_timeout_secs,
+                &mut self.client_body_idle_timeout_secs,
                 1,
                 3600,
             ),
             (
                 "client_body_timeout_secs",
-                self.client_body_timeout_secs,
+                &mut self.client_body_timeout_secs,
                 1,
                 86_400,
             ),
             (
                 "client_keepalive_timeout_secs",
-                self.client_keepalive_timeout_secs,
+                &mut self.client_keepalive_timeout_secs,
                 1,
                 3600,
             ),
             (
                 "http2_idle_timeout_secs",
-                self.http2_idle_timeout_secs,
+                &mut self.http2_idle_timeout_secs,
                 1,
                 86_400,
             ),
             (
                 "http2_keepalive_interval_secs",
-                self.http2_keepalive_interval_secs,
+                &mut self.http2_keepalive_interval_secs,
                 0,
                 3600,
             ),
             (
                 "http2_keepalive_timeout_secs",
-                self.http2_keepalive_timeout_secs,
+                &mut self.http2_keepalive_timeout_secs,
                 1,
                 300,
             ),
             (
                 "http2_max_concurrent_streams",
-                self.http2_max_concurrent_streams,
+                &mut self.http2_max_concurrent_streams,
                 1,
                 10_000,
             ),
-            ("max_connections", self.max_connections, 1, 1_000_000),
+            ("max_connections", &mut self.max_connections, 1, 1_000_000),
         ]
     }
 
     /// Checks every value against its range; errors name the field
     /// relative to the section.
     pub(crate) fn validate(&self) -> Result<(), (String, String)> {
-        for (name, value, min, max) in self.fields() {
-            let Some(value) = value else { continue };
+        for (name, value, min, max) in self.clone().fields_mut() {
+            let Some(value) = *value else { continue };
             if value < min || value > max {
                 let message = if max == u64::MAX {
                     format!("{value}: must be at least {min}")
@@ -176,11 +186,23 @@ impl LimitsConfig {
         }
         Ok(())
     }
+
+    /// These limits with every value brought into its range (for values
+    /// stored before ranges were checked: they must not overflow a timer).
+    pub fn clamped(mut self) -> Self {
+        for (_, value, min, max) in self.fields_mut() {
+            if let Some(v) = value {
+                *v = (*v).clamp(min, max);
+            }
+        }
+        self
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::tests::parse;
+    use super::LimitsConfig;
 
     #[test]
     fn out_of_range_values_name_their_field() {
@@ -214,6 +236,21 @@ mod tests {
             assert!(text.contains(field), "{bad}: {text}");
             assert!(text.contains("must be"), "{bad}: {text}");
         }
+    }
+
+    #[test]
+    fn stored_values_out_of_range_are_clamped() {
+        let c = LimitsConfig {
+            stream_idle_timeout_secs: Some(u64::MAX),
+            max_body_bytes: Some(0),
+            client_header_timeout_secs: Some(5),
+            ..Default::default()
+        }
+        .clamped();
+        assert_eq!(c.stream_idle_timeout_secs, Some(3600));
+        assert_eq!(c.max_body_bytes, Some(1));
+        assert_eq!(c.client_header_timeout_secs, Some(5));
+        assert!(c.validate().is_ok());
     }
 
     #[test]
