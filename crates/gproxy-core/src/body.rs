@@ -159,7 +159,14 @@ impl StreamBody {
                         accounting.first_byte();
                     }
                     self.idle.as_mut().reset(Instant::now() + self.idle_timeout);
-                    let out = self.processor.process(data);
+                    let out = match self.processor.process(data) {
+                        Ok(out) => out,
+                        Err(e) => {
+                            let message = format!("upstream stream refused: {e}");
+                            self.finish(Some(message.clone()), false);
+                            return Poll::Ready(Some(Err(BodyError(message))));
+                        }
+                    };
                     if out.is_empty() {
                         continue;
                     }

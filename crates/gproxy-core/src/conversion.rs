@@ -248,7 +248,8 @@ impl Conversion {
         }
         let mut sse = SseDecoder::new();
         let mut events = Vec::new();
-        sse.feed(body, &mut events);
+        sse.feed(body, &mut events)
+            .map_err(|e| invalid(format!("cannot read the {} stream: {e}", self.upstream)))?;
         events.extend(sse.finish());
         let mut tracker = StreamUsageTracker::new(self.upstream);
         let mut decoder = convert::stream_decoder(self.upstream);

@@ -26,7 +26,7 @@ fn decode(chunks: &[&[u8]]) -> Vec<SseEvent> {
     let mut decoder = SseDecoder::new();
     let mut out = Vec::new();
     for chunk in chunks {
-        decoder.feed(chunk, &mut out);
+        decoder.feed(chunk, &mut out).unwrap();
     }
     out.extend(decoder.finish());
     out
@@ -78,7 +78,7 @@ proptest! {
         let mut splitter = JsonArraySplitter::new();
         let mut out = Vec::new();
         for chunk in chunked(&input, &cuts) {
-            splitter.feed(chunk, &mut out);
+            splitter.feed(chunk, &mut out).unwrap();
         }
         let mut whole = Vec::new();
         JsonArraySplitter::new().feed(&input, &mut whole);
@@ -98,7 +98,7 @@ proptest! {
         let mut splitter = JsonArraySplitter::new();
         let mut out = Vec::new();
         for chunk in chunked(&text, &cuts) {
-            splitter.feed(chunk, &mut out);
+            splitter.feed(chunk, &mut out).unwrap();
         }
         let parsed: Vec<serde_json::Value> =
             out.iter().map(|e| serde_json::from_slice(e).unwrap()).collect();

@@ -11,7 +11,7 @@ fn decode_chunks<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> Vec<SseEvent
     let mut decoder = SseDecoder::new();
     let mut out = Vec::new();
     for chunk in chunks {
-        decoder.feed(chunk, &mut out);
+        decoder.feed(chunk, &mut out).unwrap();
     }
     out.extend(decoder.finish());
     out
@@ -128,7 +128,7 @@ fn transcript_without_final_blank_line() {
     let trimmed = CLAUDE.strip_suffix(b"\n").unwrap();
     let mut decoder = SseDecoder::new();
     let mut out = Vec::new();
-    decoder.feed(trimmed, &mut out);
+    decoder.feed(trimmed, &mut out).unwrap();
     assert_eq!(out.len(), 10);
     let last = decoder.finish().unwrap();
     assert_eq!(last.event.as_deref(), Some("message_stop"));
