@@ -26,8 +26,9 @@ use crate::stream::StreamProcessor;
 /// it is never retried, since bytes already reached the client).
 #[derive(Debug)]
 pub(crate) struct StreamWatch {
-    resilience: Arc<ResilienceState>,
-    provider: Arc<ProviderRuntime>,
+    /// Where a broken stream is counted; `None` for raw passthrough, whose
+    /// answers the gateway does not judge.
+    circuit: Option<(Arc<ResilienceState>, Arc<ProviderRuntime>)>,
     _lease: Option<Lease>,
 }
 
@@ -38,15 +39,24 @@ impl StreamWatch {
         lease: Option<Lease>,
     ) -> Self {
         StreamWatch {
-            resilience,
-            provider,
+            circuit: Some((resilience, provider)),
+            _lease: lease,
+        }
+    }
+
+    /// Holds only the lease (in flight until the body ends).
+    pub(crate) fn lease_only(lease: Option<Lease>) -> Self {
+        StreamWatch {
+            circuit: None,
             _lease: lease,
         }
     }
 
     fn broke(&self, message: &str) {
-        tracing::warn!(provider = %self.provider.name, error = message, "stream broke mid-way; not retried, counted for the circuit");
-        self.resilience.record_failure_detached(&self.provider);
+        if let Some((resilience, provider)) = &self.circuit {
+            tracing::warn!(provider = %provider.name, error = message, "stream broke mid-way; not retried, counted for the circuit");
+            resilience.record_failure_detached(provider);
+        }
     }
 }
 

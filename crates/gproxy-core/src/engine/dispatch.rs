@@ -20,7 +20,7 @@ use crate::GatewayError;
 use crate::accounting::Accounting;
 use crate::body::{ProxyBody, StreamWatch};
 use crate::conversion::Conversion;
-use crate::headers::{copy_response_headers, is_dropped_request_header};
+use crate::headers::{apply_provider_headers, copy_response_headers, is_dropped_request_header};
 use crate::state::ProviderRuntime;
 use crate::stream::{Framing, StreamProcessor};
 use crate::upstream::UpstreamBody;
@@ -171,10 +171,7 @@ impl Engine {
             headers.remove("anthropic-version");
             headers.remove("anthropic-beta");
         }
-        provider.provider.default_headers(&mut headers);
-        for (name, value) in provider.provider.extra_headers() {
-            headers.insert(name.clone(), value.clone());
-        }
+        apply_provider_headers(provider.provider.as_ref(), &mut headers);
         provider
             .provider
             .apply_auth(&credential, &mut headers)
