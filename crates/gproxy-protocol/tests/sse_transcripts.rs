@@ -1,4 +1,5 @@
 //! Real-shaped SSE transcripts decode to the same events however they are chunked.
+#![cfg(test)]
 
 use gproxy_protocol::sse::{self, SseDecoder, SseEvent};
 

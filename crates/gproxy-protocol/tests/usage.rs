@@ -1,4 +1,5 @@
 //! Usage extraction from real-shaped bodies and streams of all four protocols.
+#![cfg(test)]
 
 use gproxy_protocol::Protocol;
 use gproxy_protocol::json_array::JsonArraySplitter;
