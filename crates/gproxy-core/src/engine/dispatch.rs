@@ -367,7 +367,7 @@ impl Engine {
         {
             Err(_) => Err(GatewayError::UpstreamTimeout {
                 provider: provider.to_owned(),
-                phase: "waiting for response headers",
+                phase: crate::error::FIRST_BYTE_PHASE,
             }),
             // Only a streamed (passthrough) body has a limit to go over.
             Ok(Err(e)) if body_over_limit(&e) => Err(GatewayError::PayloadTooLarge {
