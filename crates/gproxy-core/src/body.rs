@@ -80,6 +80,9 @@ enum Kind {
 
 #[derive(Debug)]
 struct StreamBody {
+    /// Bytes read from the upstream before the response was built (up to
+    /// its first event): processed before anything else.
+    head: Option<Bytes>,
     upstream: Incoming,
     processor: StreamProcessor,
     idle: Pin<Box<Sleep>>,
@@ -114,6 +117,7 @@ impl ProxyBody {
     }
 
     pub(crate) fn stream(
+        head: Bytes,
         upstream: Incoming,
         processor: StreamProcessor,
         idle_timeout: Duration,
@@ -123,6 +127,7 @@ impl ProxyBody {
     ) -> Self {
         ProxyBody {
             kind: Kind::Stream(Box::new(StreamBody {
+                head: (!head.is_empty()).then_some(head),
                 upstream,
                 processor,
                 idle: Box::pin(tokio::time::sleep(idle_timeout)),
@@ -160,7 +165,11 @@ impl StreamBody {
 
     fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         loop {
-            match Pin::new(&mut self.upstream).poll_frame(cx) {
+            let polled = match self.head.take() {
+                Some(head) => Poll::Ready(Some(Ok(Frame::data(head)))),
+                None => Pin::new(&mut self.upstream).poll_frame(cx),
+            };
+            match polled {
                 Poll::Ready(Some(Ok(frame))) => {
                     let Ok(data) = frame.into_data() else {
                         continue; // trailers are not forwarded

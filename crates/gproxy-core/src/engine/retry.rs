@@ -227,11 +227,15 @@ impl Engine {
             };
             accounting.attempt(start, name, credential_id, attempt_end(&outcome, synthetic));
             let reason = match outcome {
-                Attempt::Answered(response) => {
+                Attempt::Answered(response, head) => {
                     if let Some(lease) = &lease {
                         lease.health.succeeded();
                     }
-                    return Ok(Served { response, lease });
+                    return Ok(Served {
+                        response,
+                        head,
+                        lease,
+                    });
                 }
                 Attempt::Failed(answer) => match answer.class {
                     FailureClass::Client => {
@@ -366,7 +370,7 @@ impl Engine {
 /// classification of an error answer, or why no answer came.
 fn attempt_end(outcome: &Attempt, synthetic: bool) -> AttemptEnd {
     match outcome {
-        Attempt::Answered(response) => AttemptEnd::answered(response.status().as_u16()),
+        Attempt::Answered(response, _) => AttemptEnd::answered(response.status().as_u16()),
         Attempt::Failed(answer) => AttemptEnd {
             status: Some(answer.status.as_u16()),
             class: Some(match answer.class {

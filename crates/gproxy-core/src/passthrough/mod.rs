@@ -120,6 +120,7 @@ impl Engine {
                 let processor =
                     StreamProcessor::new(Protocol::OpenAiChat, Framing::Opaque, Rewrite::default());
                 let body = ProxyBody::stream(
+                    bytes::Bytes::new(),
                     incoming,
                     processor,
                     self.limits().stream_idle_timeout,
