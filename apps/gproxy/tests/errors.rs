@@ -332,6 +332,7 @@ async fn unreachable_upstream_and_slow_first_bytes_end_degraded_after_retries() 
 /// By default a first-byte timeout is not retried: the upstream may still
 /// be generating (and billing) the first attempt. The client hears the
 /// timeout (504, in its shape) after one attempt and one timeout's wait.
+/// A stream's first event counts as its first byte.
 #[tokio::test]
 async fn a_first_byte_timeout_reaches_the_client_after_one_attempt_by_default() {
     let mock = MockUpstream::start().await.unwrap();
@@ -361,4 +362,19 @@ async fn a_first_byte_timeout_reaches_the_client_after_one_attempt_by_default() 
             detail.attempts
         );
     }
+    // A stream whose headers come at once but whose first event is late.
+    let chat_stream = serde_json::json!({"model": "gpt-4o-mini", "stream": true, "messages": [{"role": "user", "content": "hi"}]});
+    mock.push_fault(Fault::SlowFirstEvent(std::time::Duration::from_secs(3)));
+    let before = mock.request_count();
+    let started = std::time::Instant::now();
+    let reply = gw.post(r[0].1, ALICE_KEY, chat_stream.clone()).await;
+    assert_eq!(reply.status, 504, "{}", reply.text());
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    assert!(assert_shape("openai_chat", &reply.json(), 504).contains("first stream event"));
+    assert_eq!(mock.request_count(), before + 1, "not retried by default");
+    // Within the timeout, the held-back stream is served whole.
+    mock.push_fault(Fault::SlowFirstEvent(std::time::Duration::from_millis(300)));
+    let reply = gw.post(r[0].1, ALICE_KEY, chat_stream).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert!(reply.text().contains("[DONE]"));
 }

@@ -86,35 +86,11 @@ impl Engine {
         accounting.capture_request(&logging, &req.headers, None);
         drop(logging);
         accounting.log_mut().provider = Some(req.provider.clone());
-        if let Some(access) = &req.principal.access
-            && !access.allows_provider(&req.provider)
-        {
-            let err = GatewayError::Forbidden(format!(
-                "this API key may not use provider `{}`",
-                req.provider
-            ));
-            accounting.finish(Outcome {
-                status: err.status().as_u16(),
-                usage: None,
-                error: Some(err.log_message()),
-                client_disconnected: false,
-            });
-            return Err(err);
-        }
-        let path_only = req.upstream_path.split('?').next().unwrap_or_default();
-        if let Some(reason) = path::refusal(path_only) {
-            let err = GatewayError::BadRequest(format!(
-                "the passthrough path {reason}; it is not forwarded"
-            ));
-            accounting.finish(Outcome {
-                status: err.status().as_u16(),
-                usage: None,
-                error: Some(err.log_message()),
-                client_disconnected: false,
-            });
-            return Err(err);
-        }
-        match self.forward(req, &mut accounting).await {
+        let forwarded = match admit(&req) {
+            Ok(()) => self.forward(req, &mut accounting).await,
+            Err(e) => Err(e),
+        };
+        match forwarded {
             Ok((response, incoming, lease)) => {
                 let status = response.status().as_u16();
                 let processor =
@@ -247,4 +223,24 @@ impl Engine {
             .map_err(|e| GatewayError::Internal(format!("building response: {e}")))?;
         Ok((response, incoming, picked))
     }
+}
+
+/// What is refused before anything else: a provider outside the key's
+/// allow-list, a path that could leave the provider's base URL.
+fn admit(req: &PassthroughRequest) -> Result<(), GatewayError> {
+    if let Some(access) = &req.principal.access
+        && !access.allows_provider(&req.provider)
+    {
+        return Err(GatewayError::Forbidden(format!(
+            "this API key may not use provider `{}`",
+            req.provider
+        )));
+    }
+    let path_only = req.upstream_path.split('?').next().unwrap_or_default();
+    if let Some(reason) = path::refusal(path_only) {
+        return Err(GatewayError::BadRequest(format!(
+            "the passthrough path {reason}; it is not forwarded"
+        )));
+    }
+    Ok(())
 }
