@@ -298,7 +298,7 @@ async fn log_query_filters_and_pages(ctx: Ctx) {
 /// and still finds the rows of a key that no longer exists.
 async fn key_filter_reads_through_the_owner(ctx: Ctx) {
     let s = &ctx.storage;
-    let mut user = |name: &'static str| async move {
+    let user = |name: &'static str| async move {
         s.create_user(&NewUser {
             name: name.into(),
             role: "user".into(),
