@@ -44,7 +44,7 @@ fn keys_seen(mock: &MockUpstream) -> Vec<String> {
 }
 
 async fn health_provider(gw: &Gateway, name: &str) -> Value {
-    let health = gw.send(gw.request("GET", "/health"), "").await.json();
+    let health = gw.health().await.json();
     health["providers"]
         .as_array()
         .unwrap()

@@ -140,6 +140,14 @@ impl ProxyBody {
     }
 }
 
+/// `now + timeout`, checked: `Instant + Duration` panics on overflow. The
+/// settings are bounded; this keeps an unbounded one harmless (a day).
+pub(crate) fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(86_400))
+}
+
 impl StreamBody {
     fn finish(&mut self, error: Option<String>, client_disconnected: bool) {
         let watch = self.watch.take();
@@ -177,7 +185,7 @@ impl StreamBody {
                     if let Some(accounting) = self.accounting.as_mut() {
                         accounting.first_byte();
                     }
-                    self.idle.as_mut().reset(Instant::now() + self.idle_timeout);
+                    self.idle.as_mut().reset(deadline_after(self.idle_timeout));
                     let out = match self.processor.process(data) {
                         Ok(out) => out,
                         Err(e) => {
@@ -260,5 +268,17 @@ impl Body for ProxyBody {
             Kind::Full(None) => SizeHint::with_exact(0),
             Kind::Stream(_) => SizeHint::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_huge_idle_timeout_does_not_overflow_the_deadline() {
+        let now = Instant::now();
+        assert!(deadline_after(Duration::MAX) > now);
+        assert!(deadline_after(Duration::from_secs(5)) >= now + Duration::from_secs(5));
     }
 }

@@ -73,6 +73,10 @@ pub enum GatewayError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The client did not send its request body in time (408; the
+    /// connection is closed).
+    #[error("{0}")]
+    RequestTimeout(String),
     /// No such route, provider or model.
     #[error("{0}")]
     NotFound(String),
@@ -167,6 +171,7 @@ impl GatewayError {
             GatewayError::Forbidden(_) => StatusCode::FORBIDDEN,
             GatewayError::BadRequest(_) => StatusCode::BAD_REQUEST,
             GatewayError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            GatewayError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             GatewayError::NotFound(_) => StatusCode::NOT_FOUND,
             GatewayError::NoCredential { .. } => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::Upstream(failure) => failure.status,
@@ -187,6 +192,7 @@ impl GatewayError {
             | GatewayError::Forbidden(_)
             | GatewayError::BadRequest(_)
             | GatewayError::PayloadTooLarge { .. }
+            | GatewayError::RequestTimeout(_)
             | GatewayError::NotFound(_) => ErrorSource::Client,
             GatewayError::NoCredential { .. }
             | GatewayError::Upstream(_)
@@ -227,6 +233,7 @@ mod tests {
     #[test]
     fn statuses_and_sources() {
         assert_eq!(GatewayError::PayloadTooLarge { limit: 1 }.status(), 413);
+        assert_eq!(GatewayError::RequestTimeout("x".into()).status(), 408);
         assert_eq!(
             GatewayError::UpstreamTimeout {
                 provider: "p".into(),

@@ -3,11 +3,14 @@
 //! renders errors in the protocol the client spoke.
 
 mod auth;
+mod conn;
 mod cors;
+pub mod fdlimit;
 mod models;
 mod render;
 mod routes;
 mod server;
+mod throttle;
 
 pub use models::PARTIAL_HEADER;
 pub use routes::{Route, match_route};
@@ -18,6 +21,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
+use gproxy_core::request_body::{TimedBody, body_timeout};
+use gproxy_core::settings::EdgeLimits;
 use gproxy_core::upstream::UpstreamBody;
 use gproxy_core::{Engine, GatewayError, Operation, PassthroughRequest, ProxyBody, ProxyRequest};
 use gproxy_protocol::Protocol;
@@ -38,7 +43,17 @@ pub const TEST_MODE_QUERY: &str = "llm_proxy_test_mode";
 pub struct Router {
     engine: Arc<Engine>,
     admin: Option<gproxy_admin::AdminApi>,
+    /// At most one log line per period for refused keys.
+    refusals: throttle::Throttle,
 }
+
+/// How often a refused key is logged (the others are counted).
+const REFUSAL_LOG_PERIOD: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Marks a response answering a request body that did not arrive in time
+/// (408): the router counts it and closes the HTTP/1 connection.
+#[derive(Debug, Clone, Copy)]
+struct BodyTimedOut;
 
 impl Router {
     /// A router over `engine`, without the admin API.
@@ -46,6 +61,7 @@ impl Router {
         Router {
             engine,
             admin: None,
+            refusals: throttle::Throttle::new(REFUSAL_LOG_PERIOD),
         }
     }
 
@@ -81,6 +97,7 @@ impl Router {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let started = Instant::now();
+        let version = req.version();
         let request_id = request_id(req.headers());
         // CORS: one pointer load and a flag when it is off (the default);
         // the policy is not held across the call.
@@ -101,6 +118,16 @@ impl Router {
         }
         if let Ok(value) = HeaderValue::from_str(&request_id) {
             response.headers_mut().insert(REQUEST_ID, value);
+        }
+        if response.extensions().get::<BodyTimedOut>().is_some() {
+            self.engine.edge_stats().body_timeout();
+            // The rest of the body may still come: the connection cannot
+            // carry another request (HTTP/2 resets the stream instead).
+            if version < http::Version::HTTP_2 {
+                response
+                    .headers_mut()
+                    .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+            }
         }
         Ok(response)
     }
@@ -128,7 +155,13 @@ impl Router {
                         "use GET /health",
                     );
                 }
-                return render::health(&self.engine).await;
+                let key = auth::client_key(req.headers(), query.as_deref());
+                let admin = key.is_some()
+                    && self
+                        .engine
+                        .authenticate(key.as_deref())
+                        .is_ok_and(|p| p.is_admin);
+                return render::health(&self.engine, admin).await;
             }
             Route::AdminApi(rest) => return self.admin_api(req, rest, query, peer).await,
             Route::AdminEnableCredential(id) => {
@@ -187,7 +220,8 @@ impl Router {
         {
             parts.headers.insert(TEST_MODE_HEADER, mode);
         }
-        let body = match read_body(&parts.headers, body, self.engine.limits().max_body_bytes).await
+        let limits = self.engine.limits();
+        let body = match read_body(&parts.headers, body, limits.max_body_bytes, &limits.edge).await
         {
             Ok(b) => b,
             Err(e) => {
@@ -238,16 +272,32 @@ impl Router {
             );
         };
         let (parts, body) = req.into_parts();
-        let body = match read_body(&parts.headers, body, gproxy_admin::MAX_ADMIN_BODY_BYTES).await {
+        let edge = self.engine.limits().edge;
+        let body = match read_body(
+            &parts.headers,
+            body,
+            gproxy_admin::MAX_ADMIN_BODY_BYTES,
+            &edge,
+        )
+        .await
+        {
             Ok(b) => b,
             Err(e) => {
+                let timed_out = matches!(e, GatewayError::RequestTimeout(_));
                 let err = match e {
                     GatewayError::PayloadTooLarge { limit } => gproxy_admin::ApiError::too_large(
                         format!("request body exceeds the limit of {limit} bytes"),
                     ),
+                    GatewayError::RequestTimeout(message) => {
+                        gproxy_admin::ApiError::request_timeout(message)
+                    }
                     other => gproxy_admin::ApiError::bad_request(other.to_string()),
                 };
-                return gproxy_admin::request::render(Err(err)).map(ProxyBody::full);
+                let mut response = gproxy_admin::request::render(Err(err)).map(ProxyBody::full);
+                if timed_out {
+                    response.extensions_mut().insert(BodyTimedOut);
+                }
+                return response;
             }
         };
         let response = admin
@@ -306,7 +356,16 @@ impl Router {
     ) -> Result<Arc<gproxy_core::state::Principal>, Box<Response<ProxyBody>>> {
         let key = auth::client_key(headers, query);
         self.engine.authenticate(key.as_deref()).map_err(|e| {
-            tracing::info!(request_id, "rejected: {e}");
+            // Anyone can provoke these: counted always, logged throttled.
+            self.engine.edge_stats().unauthorized();
+            if let Some(not_logged) = self.refusals.ready() {
+                tracing::info!(
+                    request_id,
+                    refusals_not_logged = not_logged,
+                    "rejected: {e} (at most one refusal logged per {} s)",
+                    REFUSAL_LOG_PERIOD.as_secs()
+                );
+            }
             Box::new(render::error(protocol, e))
         })
     }
@@ -334,7 +393,8 @@ impl Router {
             Ok(p) => p,
             Err(response) => return *response,
         };
-        let limit = self.engine.limits().max_passthrough_body_bytes;
+        let limits = self.engine.limits();
+        let limit = limits.max_passthrough_body_bytes;
         let declared = req
             .headers()
             .get(CONTENT_LENGTH)
@@ -356,7 +416,14 @@ impl Router {
             path,
             upstream_path,
             headers: parts.headers,
-            body: UpstreamBody::Stream(UnsyncBoxBody::new(Limited::new(body, limit))),
+            body: UpstreamBody::Stream(UnsyncBoxBody::new(Limited::new(
+                TimedBody::new(
+                    body,
+                    limits.edge.body_idle_timeout,
+                    limits.edge.body_timeout,
+                ),
+                limit,
+            ))),
             principal,
             started,
         };
@@ -394,11 +461,13 @@ impl Router {
 }
 
 /// Reads the whole request body, refusing more than `limit` bytes (413) —
-/// early from `Content-Length` when the client declares it.
+/// early from `Content-Length` when the client declares it — and a body
+/// that stalls or trickles beyond the edge's body timeouts (408).
 async fn read_body<B>(
     headers: &http::HeaderMap,
     body: B,
     limit: usize,
+    edge: &EdgeLimits,
 ) -> Result<Bytes, GatewayError>
 where
     B: http_body::Body<Data = Bytes>,
@@ -411,6 +480,7 @@ where
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(GatewayError::PayloadTooLarge { limit });
     }
+    let body = TimedBody::new(body, edge.body_idle_timeout, edge.body_timeout);
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e)
@@ -419,9 +489,10 @@ where
         {
             Err(GatewayError::PayloadTooLarge { limit })
         }
-        Err(e) => Err(GatewayError::BadRequest(format!(
-            "could not read the request body: {e}"
-        ))),
+        Err(e) => Err(match body_timeout(e.as_ref()) {
+            Some(timeout) => GatewayError::RequestTimeout(timeout.to_string()),
+            None => GatewayError::BadRequest(format!("could not read the request body: {e}")),
+        }),
     }
 }
 

@@ -470,13 +470,17 @@ impl Engine {
                 provider: provider.to_owned(),
                 phase: crate::error::FIRST_BYTE_PHASE,
             }),
-            // Only a streamed (passthrough) body has a limit to go over.
+            // Only a streamed (passthrough) body has a limit to go over,
+            // or a client that stops sending it.
             Ok(Err(e)) if body_over_limit(&e) => Err(GatewayError::PayloadTooLarge {
                 limit: self.limits().max_passthrough_body_bytes,
             }),
-            Ok(Err(e)) => Err(GatewayError::UpstreamUnavailable {
-                provider: provider.to_owned(),
-                message: describe_client_error(&e),
+            Ok(Err(e)) => Err(match crate::request_body::body_timeout(&e) {
+                Some(timeout) => GatewayError::RequestTimeout(timeout.to_string()),
+                None => GatewayError::UpstreamUnavailable {
+                    provider: provider.to_owned(),
+                    message: describe_client_error(&e),
+                },
             }),
             Ok(Ok(r)) => Ok(r),
         }

@@ -152,6 +152,8 @@ pub struct Engine {
     pub(crate) logging: Arc<ArcSwap<Logging>>,
     /// What target models accept, for converted requests.
     pub(crate) capabilities: Arc<CapabilityTable>,
+    /// Counters of the client edge (connections, refusals, timeouts).
+    pub(crate) edge: Arc<crate::edge::EdgeStats>,
 }
 
 /// The credential of a keyless provider with none configured.
@@ -177,6 +179,7 @@ impl Engine {
             logging: Arc::new(ArcSwap::from_pointee(Logging::default())),
             cors: ArcSwap::from_pointee(crate::config::Cors::default()),
             capabilities: Arc::new(CapabilityTable::builtin().clone()),
+            edge: Arc::default(),
         }
     }
 
@@ -277,6 +280,11 @@ impl Engine {
     /// The usage sink.
     pub fn sink(&self) -> &UsageSink {
         &self.sink
+    }
+
+    /// Counters of the client edge, updated by the router.
+    pub fn edge_stats(&self) -> &Arc<crate::edge::EdgeStats> {
+        &self.edge
     }
 
     /// The principal a presented key belongs to.
