@@ -145,7 +145,25 @@ pub const PROVIDER_DEGRADED: &str = "provider_degraded";
 /// The response header naming the class of a gateway error.
 pub const ERROR_CLASS_HEADER: &str = "x-llm-proxy-error-class";
 
+/// The [`GatewayError::UpstreamTimeout`] phase of a call whose response
+/// headers did not come within the first-byte timeout.
+pub const FIRST_BYTE_PHASE: &str = "waiting for response headers";
+/// The phase of a stream whose first event did not come within the
+/// first-byte timeout (headers had arrived).
+pub const FIRST_EVENT_PHASE: &str = "waiting for the first stream event";
+
 impl GatewayError {
+    /// Whether this is a first-byte timeout (no headers, or no first stream
+    /// event, within `first_byte_timeout`): the upstream may still be
+    /// working on — and billing — the request.
+    pub fn is_first_byte_timeout(&self) -> bool {
+        matches!(
+            self,
+            GatewayError::UpstreamTimeout { phase, .. }
+                if *phase == FIRST_BYTE_PHASE || *phase == FIRST_EVENT_PHASE
+        )
+    }
+
     /// The HTTP status the client gets.
     pub fn status(&self) -> StatusCode {
         match self {

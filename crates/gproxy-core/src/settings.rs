@@ -212,6 +212,9 @@ pub struct Resilience {
     pub circuit: CircuitConfig,
     /// Retries after transient failures per request. Default 2.
     pub max_transient_retries: u32,
+    /// Whether a first-byte timeout on a generate call is retried. Default
+    /// false (see `CircuitBreakerConfig::retry_on_first_byte_timeout`).
+    pub retry_on_first_byte_timeout: bool,
     /// Retries after rate limits per request. Default 2.
     pub max_rate_limit_retries: u32,
     /// The configured `degraded_signal` (empty: the default marker).
@@ -236,6 +239,7 @@ impl Default for Resilience {
         Resilience {
             circuit: CircuitConfig::default(),
             max_transient_retries: 2,
+            retry_on_first_byte_timeout: false,
             max_rate_limit_retries: 2,
             degraded_signal: String::new(),
             test_mode_enabled: false,
@@ -272,6 +276,9 @@ impl Resilience {
         }
         if let Some(v) = config.max_rate_limit_retries {
             self.max_rate_limit_retries = v;
+        }
+        if let Some(v) = config.retry_on_first_byte_timeout {
+            self.retry_on_first_byte_timeout = v;
         }
         if let Some(v) = &config.degraded_signal {
             self.degraded_signal = v.clone();
@@ -313,6 +320,7 @@ impl Resilience {
             window_seconds: Some(self.circuit.window_ms / 1000),
             cooldown_seconds: Some(self.circuit.cooldown_ms / 1000),
             max_transient_retries: Some(self.max_transient_retries),
+            retry_on_first_byte_timeout: Some(self.retry_on_first_byte_timeout),
             max_rate_limit_retries: Some(self.max_rate_limit_retries),
             global_rate_limit_escalation_window: Some(self.circuit.escalation_ms / 1000),
             degraded_signal: Some(self.degraded_signal.clone()),

@@ -506,11 +506,18 @@ fn request_id(headers: &http::HeaderMap) -> String {
         .map_or_else(new_request_id, str::to_owned)
 }
 
-/// A random (version 4) UUID as 32 lowercase hex digits. The bytes come
+/// A time-ordered (version 7) UUID as 32 lowercase hex digits: the
+/// millisecond clock, then 74 random bits. Ids that follow the clock are
+/// appended to the request-log `request_id` index instead of landing on a
+/// random page of it, which on SQLite costs about 20 µs of CPU per row less
+/// (docs/benchmarks.md, "Request-log write cost"). The random bits come
 /// from the thread-local CSPRNG, not from a `getrandom` system call per
-/// request as `Uuid::new_v4` does.
+/// request.
 fn new_request_id() -> String {
-    let uuid = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let uuid = uuid::Builder::from_unix_timestamp_millis(millis, &rand::random()).into_uuid();
     let mut buf = [0u8; uuid::fmt::Simple::LENGTH];
     uuid.simple().encode_lower(&mut buf).to_owned()
 }
@@ -528,8 +535,20 @@ mod tests {
         let generated = request_id(&h);
         assert_eq!(generated.len(), 32);
         let uuid = uuid::Uuid::parse_str(&generated).unwrap();
-        assert_eq!(uuid.get_version_num(), 4);
+        assert_eq!(uuid.get_version_num(), 7);
+        let (secs, _) = uuid.get_timestamp().unwrap().to_unix();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        assert!(
+            now.abs_diff(secs) <= 1,
+            "timestamp {secs} is not now ({now})"
+        );
         assert_ne!(request_id(&h), generated);
+        // Later ids sort after earlier ones (the log index appends them).
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        assert!(request_id(&h) > generated);
         h.insert(REQUEST_ID, HeaderValue::from_static("abc-123"));
         assert_eq!(request_id(&h), "abc-123");
         h.insert(REQUEST_ID, HeaderValue::from_str(&"x".repeat(200)).unwrap());

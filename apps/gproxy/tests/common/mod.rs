@@ -248,7 +248,7 @@ impl Reply {
     pub fn events(&self) -> Vec<(Option<String>, String)> {
         let mut decoder = gproxy_protocol::sse::SseDecoder::new();
         let mut out = Vec::new();
-        decoder.feed(&self.body, &mut out);
+        decoder.feed(&self.body, &mut out).unwrap();
         out.into_iter().map(|e| (e.event, e.data)).collect()
     }
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -477,7 +477,7 @@ pub fn assemble_stream(
     } else {
         let mut sse = gproxy_protocol::sse::SseDecoder::new();
         let mut out = Vec::new();
-        sse.feed(body, &mut out);
+        sse.feed(body, &mut out).unwrap();
         out.extend(sse.finish());
         datas.extend(out.into_iter().map(|e| e.data));
     }

@@ -29,6 +29,13 @@ pub struct CircuitBreakerConfig {
     /// errors) per request. Default 2.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_transient_retries: Option<u32>,
+    /// Whether a generate call whose first byte did not come within
+    /// `limits.first_byte_timeout_secs` is retried like other transient
+    /// failures. Default false: the upstream may still be generating (and
+    /// billing) the first attempt, and the client has already waited the
+    /// whole timeout, so the timeout goes back to the client at once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_on_first_byte_timeout: Option<bool>,
     /// Retries on another credential after rate limits per request. Default 2.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_rate_limit_retries: Option<u32>,
@@ -165,6 +172,7 @@ failure_threshold = 3
 window_seconds = 60
 cooldown_seconds = 30
 max_transient_retries = 1
+retry_on_first_byte_timeout = true
 max_rate_limit_retries = 0
 global_rate_limit_escalation_window = 10
 degraded_signal = "[DEGRADED]"
@@ -176,6 +184,7 @@ redis_url = "redis://127.0.0.1:6379"
         .unwrap();
         let cb = c.circuit_breaker.unwrap();
         assert_eq!(cb.failure_threshold, Some(3));
+        assert_eq!(cb.retry_on_first_byte_timeout, Some(true));
         assert_eq!(cb.backend.as_deref(), Some("redis"));
         for (bad, field) in [
             ("failure_threshold = 0", "circuit_breaker.failure_threshold"),

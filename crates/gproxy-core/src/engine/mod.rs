@@ -335,12 +335,14 @@ impl Engine {
         match self.dispatch(&req, &mut accounting).await {
             Ok(Dispatched::Stream {
                 response,
+                head,
                 incoming,
                 processor,
                 watch,
             }) => {
                 let status = response.status().as_u16();
                 let body = ProxyBody::stream(
+                    head,
                     incoming,
                     *processor,
                     self.limits().stream_idle_timeout,
@@ -385,6 +387,8 @@ enum Dispatched {
     /// A streaming response; its body records the log row when it ends.
     Stream {
         response: Response<()>,
+        /// The start of the body, read while waiting for the first event.
+        head: Bytes,
         incoming: Incoming,
         processor: Box<StreamProcessor>,
         watch: StreamWatch,
