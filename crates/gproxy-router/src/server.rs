@@ -6,13 +6,16 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::io::{Read, Write};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use gproxy_core::edge::{EdgeStats, OpenConnection};
 use gproxy_core::settings::EdgeLimits;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulConnection;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
@@ -92,41 +95,8 @@ pub async fn serve(listener: TcpListener, router: Arc<Router>, shutdown: impl Fu
                     }
                 });
                 let conn = builders.get(&limits).serve_connection(io, service).into_owned();
-                let mut watch = Watch::new(state, limits);
-                let mut closing = closing.clone();
-                let stats = stats.clone();
-                tokio::spawn(async move {
-                    let _open = open;
-                    tokio::pin!(conn);
-                    loop {
-                        tokio::select! {
-                            biased;
-                            ended = conn.as_mut() => {
-                                if let Err(e) = ended {
-                                    tracing::debug!(%peer, error = %e, "connection ended with an error");
-                                }
-                                return;
-                            }
-                            () = watch.fired() => match watch.verdict() {
-                                Verdict::Keep => {}
-                                Verdict::CloseIdle => {
-                                    stats.closed_idle();
-                                    conn.as_mut().graceful_shutdown();
-                                }
-                                Verdict::DropSilent => {
-                                    stats.closed_silent();
-                                    tracing::debug!(%peer, "connection closed: silent or slow request head");
-                                    return;
-                                }
-                                Verdict::DropClosing => return,
-                            },
-                            Ok(()) = closing.changed() => {
-                                watch.shutdown_started();
-                                conn.as_mut().graceful_shutdown();
-                            }
-                        }
-                    }
-                });
+                let watch = Watch::new(state, limits);
+                tokio::spawn(drive(conn, watch, closing.clone(), stats.clone(), peer, open));
             }
             () = &mut shutdown => break,
         }
@@ -139,6 +109,52 @@ pub async fn serve(listener: TcpListener, router: Arc<Router>, shutdown: impl Fu
         .is_err()
     {
         tracing::warn!("connections still open after the shutdown grace period; closing them");
+    }
+}
+
+/// Drives one connection until it ends, closing it when its [`Watch`]
+/// says so (silent or slow: dropped; idle: gracefully) or when the server
+/// shuts down (gracefully). `open` counts it open until then.
+async fn drive<C>(
+    conn: C,
+    mut watch: Watch,
+    mut closing: watch::Receiver<bool>,
+    stats: Arc<EdgeStats>,
+    peer: SocketAddr,
+    open: OpenConnection,
+) where
+    C: GracefulConnection,
+    C::Error: std::fmt::Display,
+{
+    let _open = open;
+    tokio::pin!(conn);
+    loop {
+        tokio::select! {
+            biased;
+            ended = conn.as_mut() => {
+                if let Err(e) = ended {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            () = watch.fired() => match watch.verdict() {
+                Verdict::Keep => {}
+                Verdict::CloseIdle => {
+                    stats.closed_idle();
+                    conn.as_mut().graceful_shutdown();
+                }
+                Verdict::DropSilent => {
+                    stats.closed_silent();
+                    tracing::debug!(%peer, "connection closed: silent or slow request head");
+                    return;
+                }
+                Verdict::DropClosing => return,
+            },
+            Ok(()) = closing.changed() => {
+                watch.shutdown_started();
+                conn.as_mut().graceful_shutdown();
+            }
+        }
     }
 }
 
