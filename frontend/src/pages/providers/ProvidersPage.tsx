@@ -1,0 +1,165 @@
+// Providers: every built-in and custom provider with its state; enable or
+// disable, delete custom ones, open one to edit, or create a custom one.
+import { Link } from "@tanstack/react-router";
+import type { ColumnDef } from "@tanstack/react-table";
+import { useMemo, useState } from "react";
+import { useTranslation } from "react-i18next";
+import { errorMessage } from "../../api/errors";
+import { useDeleteProvider, useProviders, useSetProviderEnabled, type Provider } from "../../api/providers";
+import { useCanWrite } from "../../auth/session";
+import { Badge } from "../../components/Badge";
+import { Button } from "../../components/Button";
+import { DataTable } from "../../components/DataTable";
+import { ConfirmDialog, Dialog } from "../../components/Dialog";
+import { ErrorNote, Loading, Page } from "../../components/Page";
+import { useToast } from "../../components/Toast";
+import { ProviderForm } from "./ProviderForm";
+import { providerState } from "./state";
+
+export function ProvidersPage() {
+  const { t } = useTranslation();
+  const providers = useProviders();
+  const canWrite = useCanWrite();
+  const toast = useToast();
+  const setEnabled = useSetProviderEnabled();
+  const remove = useDeleteProvider();
+  const [creating, setCreating] = useState(false);
+  const [deleting, setDeleting] = useState<Provider | null>(null);
+
+  const columns = useMemo<ColumnDef<Provider>[]>(() => {
+    const cols: ColumnDef<Provider>[] = [
+      {
+        id: "name",
+        header: t("providers.name"),
+        accessorFn: (p) => p.name,
+        cell: ({ row }) => (
+          <Link
+            to="/providers/$name"
+            params={{ name: row.original.name }}
+            className="font-medium text-indigo-700 underline-offset-2 hover:underline dark:text-indigo-300"
+          >
+            {row.original.name}
+          </Link>
+        ),
+      },
+      {
+        id: "kind",
+        header: t("providers.kind"),
+        accessorFn: (p) => p.kind,
+        cell: ({ row }) => (
+          <span className="flex items-center gap-1.5">
+            {row.original.kind}
+            {row.original.builtin ? <Badge tone="indigo">{t("providers.builtin")}</Badge> : null}
+          </span>
+        ),
+      },
+      {
+        id: "state",
+        header: t("providers.stateLabel"),
+        accessorFn: (p) => t(providerState(p).key),
+        cell: ({ row }) => {
+          const s = providerState(row.original);
+          return <Badge tone={s.tone}>{t(s.key)}</Badge>;
+        },
+      },
+      { id: "credentials", header: t("providers.credentials"), accessorFn: (p) => p.credentials },
+      {
+        id: "base_url",
+        header: t("providers.baseUrl"),
+        accessorFn: (p) => p.effective_base_url ?? p.base_url ?? "",
+        cell: ({ getValue }) => <span className="font-mono text-xs break-all">{String(getValue())}</span>,
+      },
+    ];
+    if (canWrite) {
+      cols.push({
+        id: "actions",
+        header: () => <span className="sr-only">{t("common.actions")}</span>,
+        enableSorting: false,
+        cell: ({ row }) => {
+          const p = row.original;
+          return (
+            <div className="flex justify-end gap-1.5">
+              <Button
+                size="sm"
+                onClick={() =>
+                  setEnabled.mutate(
+                    { name: p.name, enabled: !p.enabled },
+                    {
+                      onSuccess: () =>
+                        toast.show(t(p.enabled ? "providers.disabled" : "providers.enabled", { name: p.name })),
+                      onError: (e) => toast.show(errorMessage(e), "error"),
+                    },
+                  )
+                }
+              >
+                {t(p.enabled ? "common.disable" : "common.enable")}
+                <span className="sr-only"> {p.name}</span>
+              </Button>
+              {!p.builtin ? (
+                <Button size="sm" variant="danger" onClick={() => setDeleting(p)}>
+                  {t("common.delete")}
+                  <span className="sr-only"> {p.name}</span>
+                </Button>
+              ) : null}
+            </div>
+          );
+        },
+      });
+    }
+    return cols;
+  }, [t, canWrite, setEnabled, toast]);
+
+  return (
+    <Page
+      title={t("nav.providers")}
+      description={t("providers.description")}
+      actions={
+        canWrite ? (
+          <Button variant="primary" onClick={() => setCreating(true)}>
+            {t("providers.newCustom")}
+          </Button>
+        ) : null
+      }
+    >
+      {providers.isPending ? <Loading /> : null}
+      {providers.isError ? <ErrorNote error={providers.error} /> : null}
+      {providers.data ? (
+        <DataTable
+          label={t("nav.providers")}
+          data={providers.data}
+          columns={columns}
+          rowId={(p) => p.name}
+          initialSort={[{ id: "name", desc: false }]}
+        />
+      ) : null}
+      <Dialog open={creating} onClose={() => setCreating(false)} title={t("providers.newCustom")} wide>
+        <ProviderForm
+          mode="create"
+          onDone={(p) => {
+            setCreating(false);
+            toast.show(t("providers.created", { name: p.name }));
+          }}
+        />
+      </Dialog>
+      <ConfirmDialog
+        open={deleting !== null}
+        title={t("providers.deleteTitle")}
+        message={t("providers.deleteText", { name: deleting?.name ?? "" })}
+        confirmLabel={t("common.delete")}
+        busy={remove.isPending}
+        onCancel={() => setDeleting(null)}
+        onConfirm={() => {
+          const name = deleting?.name;
+          if (!name) return;
+          remove.mutate(name, {
+            onSuccess: () => {
+              setDeleting(null);
+              toast.show(t("providers.deleted", { name }));
+            },
+            onError: (e) => toast.show(errorMessage(e), "error"),
+          });
+        }}
+      />
+    </Page>
+  );
+}

@@ -1,0 +1,145 @@
+// Users: roles, enabled, password sign-in, key counts; create, edit,
+// delete; open one to manage their keys.
+import { Link } from "@tanstack/react-router";
+import type { ColumnDef } from "@tanstack/react-table";
+import { useState } from "react";
+import { useTranslation } from "react-i18next";
+import { errorMessage } from "../../api/errors";
+import { useDeleteUser, useUsers, type User } from "../../api/users";
+import { useCanWrite, useSession } from "../../auth/session";
+import { Badge } from "../../components/Badge";
+import { Button } from "../../components/Button";
+import { DataTable } from "../../components/DataTable";
+import { ConfirmDialog, Dialog } from "../../components/Dialog";
+import { ErrorNote, Loading, Page } from "../../components/Page";
+import { useToast } from "../../components/Toast";
+import { formatTime } from "../../lib/format";
+import { UserForm } from "./UserForm";
+
+export function UsersPage() {
+  const { t, i18n } = useTranslation();
+  const users = useUsers();
+  const canWrite = useCanWrite();
+  const me = useSession();
+  const toast = useToast();
+  const remove = useDeleteUser();
+  const [editing, setEditing] = useState<User | "new" | null>(null);
+  const [deleting, setDeleting] = useState<User | null>(null);
+
+  const columns: ColumnDef<User>[] = [
+    {
+      id: "name",
+      header: t("users.name"),
+      accessorFn: (u) => u.name,
+      cell: ({ row }) => (
+        <Link
+          to="/users/$id"
+          params={{ id: String(row.original.id) }}
+          className="font-medium text-indigo-700 underline-offset-2 hover:underline dark:text-indigo-300"
+        >
+          {row.original.name}
+        </Link>
+      ),
+    },
+    { id: "role", header: t("users.role"), accessorFn: (u) => t(`roles.${u.role}`) },
+    {
+      id: "enabled",
+      header: t("users.status"),
+      accessorFn: (u) => u.enabled,
+      cell: ({ row }) => (
+        <Badge tone={row.original.enabled ? "green" : "zinc"}>
+          {t(row.original.enabled ? "common.enabled" : "common.disabled")}
+        </Badge>
+      ),
+    },
+    { id: "password", header: t("users.password"), accessorFn: (u) => t(u.has_password ? "common.yes" : "common.no") },
+    { id: "keys", header: t("users.keys"), accessorFn: (u) => u.keys },
+    {
+      id: "created",
+      header: t("users.created"),
+      accessorFn: (u) => u.created_at,
+      cell: ({ row }) => formatTime(row.original.created_at, i18n.language),
+    },
+  ];
+  if (canWrite) {
+    columns.push({
+      id: "actions",
+      header: () => <span className="sr-only">{t("common.actions")}</span>,
+      enableSorting: false,
+      cell: ({ row }) => (
+        <div className="flex justify-end gap-1.5">
+          <Button size="sm" onClick={() => setEditing(row.original)}>
+            {t("common.edit")}
+            <span className="sr-only"> {row.original.name}</span>
+          </Button>
+          {row.original.id !== me.user_id ? (
+            <Button size="sm" variant="danger" onClick={() => setDeleting(row.original)}>
+              {t("common.delete")}
+              <span className="sr-only"> {row.original.name}</span>
+            </Button>
+          ) : null}
+        </div>
+      ),
+    });
+  }
+
+  return (
+    <Page
+      title={t("nav.users")}
+      description={t("users.description")}
+      actions={
+        canWrite ? (
+          <Button variant="primary" onClick={() => setEditing("new")}>
+            {t("users.new")}
+          </Button>
+        ) : null
+      }
+    >
+      {users.isPending ? <Loading /> : null}
+      {users.isError ? <ErrorNote error={users.error} /> : null}
+      {users.data ? (
+        <DataTable
+          label={t("nav.users")}
+          data={users.data}
+          columns={columns}
+          rowId={(u) => String(u.id)}
+          initialSort={[{ id: "name", desc: false }]}
+        />
+      ) : null}
+      <Dialog
+        open={editing !== null}
+        onClose={() => setEditing(null)}
+        title={editing === "new" ? t("users.new") : t("users.editTitle")}
+      >
+        {editing !== null ? (
+          <UserForm
+            user={editing === "new" ? undefined : editing}
+            onDone={(u) => {
+              setEditing(null);
+              toast.show(t(editing === "new" ? "users.createdToast" : "users.saved", { name: u.name }));
+            }}
+          />
+        ) : null}
+      </Dialog>
+      <ConfirmDialog
+        open={deleting !== null}
+        title={t("users.deleteTitle")}
+        message={t("users.deleteText", { name: deleting?.name ?? "" })}
+        confirmLabel={t("common.delete")}
+        busy={remove.isPending}
+        onCancel={() => setDeleting(null)}
+        onConfirm={() => {
+          const u = deleting;
+          if (!u) return;
+          remove.mutate(u.id, {
+            onSuccess: () => {
+              setDeleting(null);
+              toast.show(t("users.deleted", { name: u.name }));
+            },
+            onError: (e) => toast.show(errorMessage(e), "error"),
+          });
+        }}
+      />
+    </Page>
+  );
+}
