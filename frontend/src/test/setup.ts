@@ -12,3 +12,6 @@ if (typeof HTMLDialogElement !== "undefined" && !HTMLDialogElement.prototype.sho
     this.dispatchEvent(new Event("close"));
   };
 }
+
+// TanStack Router restores scroll positions; jsdom does not scroll.
+window.scrollTo = () => undefined;
