@@ -1,5 +1,7 @@
 // Vitest setup: DOM matchers, the translations, and what jsdom lacks.
 import "@testing-library/jest-dom/vitest";
+import { cleanup } from "@testing-library/react";
+import { afterEach } from "vitest";
 import "../i18n";
 
 // jsdom has <dialog> but not its modal methods.
@@ -15,3 +17,6 @@ if (typeof HTMLDialogElement !== "undefined" && !HTMLDialogElement.prototype.sho
 
 // TanStack Router restores scroll positions; jsdom does not scroll.
 window.scrollTo = () => undefined;
+
+// Without vitest globals, Testing Library does not unmount between tests.
+afterEach(cleanup);
