@@ -48,16 +48,20 @@ const setupRoute = createRoute({ getParentRoute: () => rootRoute, path: "/setup"
 
 const shellRoute = createRoute({ getParentRoute: () => rootRoute, id: "shell", component: Shell });
 
-const staff = ["admin", "viewer"] as const;
+/** Pages for `admin` and `viewer` (a `user` following a link gets a note). */
+function Staff({ children }: { children: React.ReactNode }) {
+  return <RequireRole roles={["admin", "viewer"]}>{children}</RequireRole>;
+}
+
 function page<const TPath extends string>(path: TPath, component: () => React.ReactNode) {
   return createRoute({ getParentRoute: () => shellRoute, path, component });
 }
 
 const overviewRoute = page("/", () => <ComingPage slot="overview" />);
 const providersRoute = page("/providers", () => (
-  <RequireRole roles={staff}>
+  <Staff>
     <ProvidersPage />
-  </RequireRole>
+  </Staff>
 ));
 const providerRoute = createRoute({
   getParentRoute: () => shellRoute,
@@ -65,9 +69,9 @@ const providerRoute = createRoute({
   component: function ProviderRoute() {
     const { name } = providerRoute.useParams();
     return (
-      <RequireRole roles={staff}>
+      <Staff>
         <ProviderPage name={name} />
-      </RequireRole>
+      </Staff>
     );
   },
 });
@@ -85,16 +89,16 @@ const credentialsRoute = createRoute({
   component: function CredentialsRoute() {
     const { provider } = credentialsRoute.useSearch();
     return (
-      <RequireRole roles={staff}>
+      <Staff>
         <CredentialsPage provider={provider ?? null} />
-      </RequireRole>
+      </Staff>
     );
   },
 });
 const usersRoute = page("/users", () => (
-  <RequireRole roles={staff}>
+  <Staff>
     <UsersPage />
-  </RequireRole>
+  </Staff>
 ));
 const userKeysRoute = createRoute({
   getParentRoute: () => shellRoute,
@@ -102,18 +106,30 @@ const userKeysRoute = createRoute({
   component: function UserKeysRoute() {
     const { id } = userKeysRoute.useParams();
     return (
-      <RequireRole roles={staff}>
+      <Staff>
         <UserKeysPage id={Number(id)} />
-      </RequireRole>
+      </Staff>
     );
   },
 });
 const myKeysRoute = page("/keys", () => <MyKeysPage />);
-const routesRoute = page("/routes", () => <ComingPage slot="routes" />);
+const routesRoute = page("/routes", () => (
+  <Staff>
+    <ComingPage slot="routes" />
+  </Staff>
+));
 const usageRoute = page("/usage", () => <ComingPage slot="usage" />);
 const logsRoute = page("/logs", () => <LogsPage />);
-const settingsRoute = page("/settings", () => <ComingPage slot="settings" />);
-const auditRoute = page("/audit", () => <ComingPage slot="audit" />);
+const settingsRoute = page("/settings", () => (
+  <Staff>
+    <ComingPage slot="settings" />
+  </Staff>
+));
+const auditRoute = page("/audit", () => (
+  <Staff>
+    <ComingPage slot="audit" />
+  </Staff>
+));
 const playgroundRoute = page("/playground", () => <ComingPage slot="playground" />);
 const aboutRoute = page("/about", () => <ComingPage slot="about" />);
 

@@ -27,3 +27,14 @@ export function Button({ variant = "secondary", size = "md", className = "", typ
     />
   );
 }
+
+/** A row's action button: the visible verb, and the row it acts on for
+ * screen readers ("Delete" reads "Delete primary"). */
+export function RowButton({ label, target, ...rest }: ButtonProps & { label: string; target: string }) {
+  return (
+    <Button size="sm" {...rest}>
+      {label}
+      <span className="sr-only"> {target}</span>
+    </Button>
+  );
+}

@@ -1,7 +1,8 @@
 import { render, screen } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
-import { ConfirmDialog } from "./Dialog";
+import { ConfirmDialog, DeleteDialog } from "./Dialog";
+import { ToastProvider } from "./Toast";
 
 describe("ConfirmDialog", () => {
   it("asks, focuses the safe choice, and confirms only on request", async () => {
@@ -40,5 +41,47 @@ describe("ConfirmDialog", () => {
       />,
     );
     expect(screen.queryByRole("button", { name: "Delete" })).toBeNull();
+  });
+});
+
+describe("DeleteDialog", () => {
+  function setup(remove: (name: string) => Promise<unknown>) {
+    const onClose = vi.fn();
+    const onDeleted = vi.fn();
+    render(
+      <ToastProvider>
+        <DeleteDialog
+          target="primary"
+          onClose={onClose}
+          onDeleted={onDeleted}
+          title="Delete this credential?"
+          message={(name) => `${name} will be removed.`}
+          remove={remove}
+          done={(name) => `Credential ${name} deleted.`}
+        />
+      </ToastProvider>,
+    );
+    return { onClose, onDeleted };
+  }
+
+  it("deletes, says so and closes", async () => {
+    const remove = vi.fn(async () => undefined);
+    const { onClose, onDeleted } = setup(remove);
+    expect(screen.getByRole("dialog")).toHaveTextContent("primary will be removed.");
+    await userEvent.setup().click(screen.getByRole("button", { name: "Delete" }));
+    expect(remove).toHaveBeenCalledWith("primary");
+    expect(await screen.findByText("Credential primary deleted.")).toBeInTheDocument();
+    expect(onClose).toHaveBeenCalledTimes(1);
+    expect(onDeleted).toHaveBeenCalledWith("primary");
+  });
+
+  it("stays open and shows why when the delete fails", async () => {
+    const { onClose, onDeleted } = setup(async () => {
+      throw new Error("the provider is built in");
+    });
+    await userEvent.setup().click(screen.getByRole("button", { name: "Delete" }));
+    expect(await screen.findByText("the provider is built in")).toBeInTheDocument();
+    expect(onClose).not.toHaveBeenCalled();
+    expect(onDeleted).not.toHaveBeenCalled();
   });
 });

@@ -1,9 +1,10 @@
 // Modal dialogs on the native <dialog> element: focus moves in and is
 // kept there, Escape closes, focus returns to the opener. The drawer is the
 // same element pinned to the right edge.
-import { useEffect, useId, useRef, type ReactNode } from "react";
+import { useEffect, useId, useRef, useState, type ReactNode } from "react";
 import { useTranslation } from "react-i18next";
 import { Button } from "./Button";
+import { useToast } from "./Toast";
 
 interface DialogProps {
   open: boolean;
@@ -80,5 +81,47 @@ export function ConfirmDialog({ open, title, message, confirmLabel, onConfirm, o
         </Button>
       </div>
     </Dialog>
+  );
+}
+
+interface DeleteProps<T> {
+  /** What is about to be deleted; `null`: the dialog is closed. */
+  target: T | null;
+  onClose: () => void;
+  title: string;
+  message: (target: T) => ReactNode;
+  /** Deletes it (a mutation's `mutateAsync`). */
+  remove: (target: T) => Promise<unknown>;
+  /** The notice once it is gone. */
+  done: (target: T) => string;
+  /** Called once it is gone (after `onClose`). */
+  onDeleted?: (target: T) => void;
+}
+
+/** The confirmed delete every list uses: ask, delete, say so (or say why
+ * not), close. */
+export function DeleteDialog<T>({ target, onClose, title, message, remove, done, onDeleted }: DeleteProps<T>) {
+  const { t } = useTranslation();
+  const toast = useToast();
+  const [busy, setBusy] = useState(false);
+  return (
+    <ConfirmDialog
+      open={target !== null}
+      title={title}
+      message={target !== null ? message(target) : null}
+      confirmLabel={t("common.delete")}
+      busy={busy}
+      onCancel={onClose}
+      onConfirm={async () => {
+        if (target === null) return;
+        setBusy(true);
+        const ok = await toast.track(remove(target), done(target));
+        setBusy(false);
+        if (ok) {
+          onClose();
+          onDeleted?.(target);
+        }
+      }}
+    />
   );
 }

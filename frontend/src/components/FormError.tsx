@@ -1,4 +1,7 @@
-// A form-level error (one not tied to a field), announced when it appears.
+// The end of every form: the error not tied to a field (announced when it
+// appears) and the submit button.
+import { Button } from "./Button";
+
 export function FormError({ message }: { message?: string | undefined }) {
   if (!message) return null;
   return (
@@ -8,5 +11,18 @@ export function FormError({ message }: { message?: string | undefined }) {
     >
       {message}
     </p>
+  );
+}
+
+export function FormActions({ error, submit, busy }: { error?: string | undefined; submit: string; busy: boolean }) {
+  return (
+    <>
+      <FormError message={error} />
+      <div className="flex justify-end">
+        <Button type="submit" variant="primary" disabled={busy}>
+          {submit}
+        </Button>
+      </div>
+    </>
   );
 }

@@ -68,3 +68,16 @@ export function Card({ title, children, actions }: { title?: string; children: R
     </section>
   );
 }
+
+/** What a query has: loading, failed, or its data for `children`. */
+export function Loaded<T>({
+  query,
+  children,
+}: {
+  query: { isPending: boolean; isError: boolean; error: unknown; data: T | undefined };
+  children: (data: T) => ReactNode;
+}) {
+  if (query.isPending) return <Loading />;
+  if (query.isError) return <ErrorNote error={query.error} />;
+  return query.data === undefined ? null : children(query.data);
+}

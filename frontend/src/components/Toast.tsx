@@ -2,6 +2,7 @@
 // Announced through a live region; errors stay until dismissed.
 import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from "react";
 import { useTranslation } from "react-i18next";
+import { errorMessage } from "../api/errors";
 
 type Tone = "success" | "error" | "info";
 
@@ -13,6 +14,9 @@ interface Toast {
 
 interface ToastApi {
   show(text: string, tone?: Tone): void;
+  /** Waits for `action`: says `success` when it worked, its error when not.
+   * Resolves to whether it worked. */
+  track(action: Promise<unknown>, success: string): Promise<boolean>;
 }
 
 const ToastContext = createContext<ToastApi | null>(null);
@@ -30,7 +34,20 @@ export function ToastProvider({ children }: { children: ReactNode }) {
     },
     [dismiss],
   );
-  const api = useMemo(() => ({ show }), [show]);
+  const track = useCallback(
+    async (action: Promise<unknown>, success: string) => {
+      try {
+        await action;
+        show(success);
+        return true;
+      } catch (e) {
+        show(errorMessage(e), "error");
+        return false;
+      }
+    },
+    [show],
+  );
+  const api = useMemo(() => ({ show, track }), [show, track]);
   const tones: Record<Tone, string> = {
     success: "border-green-700 bg-green-50 text-green-900 dark:bg-green-950 dark:text-green-100",
     error: "border-red-700 bg-red-50 text-red-900 dark:bg-red-950 dark:text-red-100",

@@ -6,9 +6,8 @@ import { useForm } from "react-hook-form";
 import { useTranslation } from "react-i18next";
 import { z } from "zod";
 import { useCreateCredential, useUpdateCredential, type Credential } from "../../api/credentials";
-import { Button } from "../../components/Button";
 import { Checkbox, Field, Input, Textarea } from "../../components/Field";
-import { FormError } from "../../components/FormError";
+import { FormActions } from "../../components/FormError";
 import { applyServerError } from "../../lib/forms";
 import { NAME_PATTERN } from "../../lib/validation";
 
@@ -118,12 +117,11 @@ export function CredentialForm({ provider, kind, credential, onDone }: Props) {
         {(p) => <Input {...p} type="number" min={1} step={1} {...form.register("weight", { valueAsNumber: true })} />}
       </Field>
       <Checkbox label={t("credentials.enabledLabel")} {...form.register("enabled")} />
-      <FormError message={errors.root?.server?.message} />
-      <div className="flex justify-end">
-        <Button type="submit" variant="primary" disabled={isSubmitting}>
-          {credential ? t("common.save") : t("credentials.add")}
-        </Button>
-      </div>
+      <FormActions
+        error={errors.root?.server?.message}
+        submit={credential ? t("common.save") : t("credentials.add")}
+        busy={isSubmitting}
+      />
     </form>
   );
 }

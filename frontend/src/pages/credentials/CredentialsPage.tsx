@@ -19,11 +19,11 @@ import { errorMessage } from "../../api/errors";
 import { useProviders } from "../../api/providers";
 import { useCanWrite } from "../../auth/session";
 import { Badge } from "../../components/Badge";
-import { Button } from "../../components/Button";
+import { Button, RowButton } from "../../components/Button";
 import { DataTable } from "../../components/DataTable";
-import { ConfirmDialog, Dialog } from "../../components/Dialog";
+import { DeleteDialog, Dialog } from "../../components/Dialog";
 import { Select } from "../../components/Field";
-import { ErrorNote, Loading, Page } from "../../components/Page";
+import { Loaded, Page } from "../../components/Page";
 import { useToast } from "../../components/Toast";
 import { formatTime } from "../../lib/format";
 import { CredentialForm } from "./CredentialForm";
@@ -130,32 +130,27 @@ export function CredentialsPage({ provider }: { provider: string | null }) {
         const state = states.get(c.id)?.state ?? c.state;
         return (
           <div className="flex flex-wrap justify-end gap-1.5">
-            <Button size="sm" onClick={() => runTest(c)} disabled={testing === c.id}>
-              {testing === c.id ? t("credentials.testing") : t("credentials.test")}
-              <span className="sr-only"> {c.name}</span>
-            </Button>
+            <RowButton
+              label={testing === c.id ? t("credentials.testing") : t("credentials.test")}
+              target={c.name}
+              onClick={() => runTest(c)}
+              disabled={testing === c.id}
+            />
             {canReenable(state) ? (
-              <Button
-                size="sm"
+              <RowButton
+                label={t("credentials.reenable")}
+                target={c.name}
                 onClick={() =>
-                  reenable.mutate(c.id, {
-                    onSuccess: () => toast.show(t("credentials.reenabled", { name: c.name })),
-                    onError: (e) => toast.show(errorMessage(e), "error"),
-                  })
+                  void toast.track(reenable.mutateAsync(c.id), t("credentials.reenabled", { name: c.name }))
                 }
-              >
-                {t("credentials.reenable")}
-                <span className="sr-only"> {c.name}</span>
-              </Button>
+              />
             ) : null}
-            <Button size="sm" onClick={() => setEditing({ kind: "edit", credential: c })}>
-              {t("common.edit")}
-              <span className="sr-only"> {c.name}</span>
-            </Button>
-            <Button size="sm" variant="danger" onClick={() => setDeleting(c)}>
-              {t("common.delete")}
-              <span className="sr-only"> {c.name}</span>
-            </Button>
+            <RowButton
+              label={t("common.edit")}
+              target={c.name}
+              onClick={() => setEditing({ kind: "edit", credential: c })}
+            />
+            <RowButton variant="danger" label={t("common.delete")} target={c.name} onClick={() => setDeleting(c)} />
           </div>
         );
       },
@@ -198,17 +193,17 @@ export function CredentialsPage({ provider }: { provider: string | null }) {
           <p className="mt-1 text-xs text-zinc-600 dark:text-zinc-400">{t("credentials.pickToAdd")}</p>
         ) : null}
       </div>
-      {credentials.isPending ? <Loading /> : null}
-      {credentials.isError ? <ErrorNote error={credentials.error} /> : null}
-      {credentials.data ? (
-        <DataTable
-          label={t("nav.credentials")}
-          data={credentials.data}
-          columns={columns}
-          rowId={(c) => String(c.id)}
-          initialSort={[{ id: "name", desc: false }]}
-        />
-      ) : null}
+      <Loaded query={credentials}>
+        {(data) => (
+          <DataTable
+            label={t("nav.credentials")}
+            data={data}
+            columns={columns}
+            rowId={(c) => String(c.id)}
+            initialSort={[{ id: "name", desc: false }]}
+          />
+        )}
+      </Loaded>
       {provider ? (
         <>
           <Dialog
@@ -248,24 +243,13 @@ export function CredentialsPage({ provider }: { provider: string | null }) {
           />
         ) : null}
       </Dialog>
-      <ConfirmDialog
-        open={deleting !== null}
+      <DeleteDialog
+        target={deleting}
+        onClose={() => setDeleting(null)}
         title={t("credentials.deleteTitle")}
-        message={t("credentials.deleteText", { name: deleting?.name ?? "", provider: deleting?.provider ?? "" })}
-        confirmLabel={t("common.delete")}
-        busy={remove.isPending}
-        onCancel={() => setDeleting(null)}
-        onConfirm={() => {
-          const c = deleting;
-          if (!c) return;
-          remove.mutate(c.id, {
-            onSuccess: () => {
-              setDeleting(null);
-              toast.show(t("credentials.deleted", { name: c.name }));
-            },
-            onError: (e) => toast.show(errorMessage(e), "error"),
-          });
-        }}
+        message={(c) => t("credentials.deleteText", { name: c.name, provider: c.provider })}
+        remove={(c) => remove.mutateAsync(c.id)}
+        done={(c) => t("credentials.deleted", { name: c.name })}
       />
     </Page>
   );

@@ -9,7 +9,7 @@ import { useTranslation } from "react-i18next";
 import { useCreateProvider, useUpdateProvider, type Provider } from "../../api/providers";
 import { Button } from "../../components/Button";
 import { Checkbox, Field, FieldError, Input, Select, Textarea } from "../../components/Field";
-import { FormError } from "../../components/FormError";
+import { FormActions } from "../../components/FormError";
 import { applyServerError } from "../../lib/forms";
 import {
   AUTHS,
@@ -217,12 +217,11 @@ export function ProviderForm(props: Props) {
         </div>
       ) : null}
       <Checkbox label={t("providers.enabledLabel")} {...form.register("enabled")} />
-      <FormError message={errors.root?.server?.message} />
-      <div className="flex justify-end">
-        <Button type="submit" variant="primary" disabled={isSubmitting}>
-          {props.mode === "create" ? t("providers.create") : t("common.save")}
-        </Button>
-      </div>
+      <FormActions
+        error={errors.root?.server?.message}
+        submit={props.mode === "create" ? t("providers.create") : t("common.save")}
+        busy={isSubmitting}
+      />
     </form>
   );
 }

@@ -4,13 +4,12 @@
 import { Link, useNavigate } from "@tanstack/react-router";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
-import { errorMessage } from "../../api/errors";
 import { useDeleteProvider, useProvider, useSetProviderEnabled, type Provider } from "../../api/providers";
 import { useCanWrite } from "../../auth/session";
 import { Badge } from "../../components/Badge";
 import { Button } from "../../components/Button";
-import { ConfirmDialog } from "../../components/Dialog";
-import { Card, ErrorNote, Loading, Page } from "../../components/Page";
+import { DeleteDialog } from "../../components/Dialog";
+import { Card, Loaded, Page } from "../../components/Page";
 import { useToast } from "../../components/Toast";
 import { ProviderForm } from "./ProviderForm";
 import { providerState, settingsOf } from "./state";
@@ -20,9 +19,7 @@ export function ProviderPage({ name }: { name: string }) {
   const provider = useProvider(name);
   return (
     <Page title={name} description={t("providers.detailDescription")}>
-      {provider.isPending ? <Loading /> : null}
-      {provider.isError ? <ErrorNote error={provider.error} /> : null}
-      {provider.data ? <Detail provider={provider.data} /> : null}
+      <Loaded query={provider}>{(data) => <Detail provider={data} />}</Loaded>
     </Page>
   );
 }
@@ -55,9 +52,9 @@ function Detail({ provider: p }: { provider: Provider }) {
               <Button
                 size="sm"
                 onClick={() =>
-                  setEnabled.mutate(
-                    { name: p.name, enabled: !p.enabled },
-                    { onError: (e) => toast.show(errorMessage(e), "error") },
+                  void toast.track(
+                    setEnabled.mutateAsync({ name: p.name, enabled: !p.enabled }),
+                    t(p.enabled ? "providers.disabled" : "providers.enabled", { name: p.name }),
                   )
                 }
               >
@@ -115,22 +112,14 @@ function Detail({ provider: p }: { provider: Provider }) {
           />
         </Card>
       ) : null}
-      <ConfirmDialog
-        open={deleting}
+      <DeleteDialog
+        target={deleting ? p : null}
+        onClose={() => setDeleting(false)}
         title={t("providers.deleteTitle")}
-        message={t("providers.deleteText", { name: p.name })}
-        confirmLabel={t("common.delete")}
-        busy={remove.isPending}
-        onCancel={() => setDeleting(false)}
-        onConfirm={() =>
-          remove.mutate(p.name, {
-            onSuccess: () => {
-              toast.show(t("providers.deleted", { name: p.name }));
-              void navigate({ to: "/providers" });
-            },
-            onError: (e) => toast.show(errorMessage(e), "error"),
-          })
-        }
+        message={(x) => t("providers.deleteText", { name: x.name })}
+        remove={(x) => remove.mutateAsync(x.name)}
+        done={(x) => t("providers.deleted", { name: x.name })}
+        onDeleted={() => void navigate({ to: "/providers" })}
       />
     </>
   );

@@ -4,14 +4,13 @@ import { Link } from "@tanstack/react-router";
 import type { ColumnDef } from "@tanstack/react-table";
 import { useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
-import { errorMessage } from "../../api/errors";
 import { useDeleteProvider, useProviders, useSetProviderEnabled, type Provider } from "../../api/providers";
 import { useCanWrite } from "../../auth/session";
 import { Badge } from "../../components/Badge";
-import { Button } from "../../components/Button";
+import { Button, RowButton } from "../../components/Button";
 import { DataTable } from "../../components/DataTable";
-import { ConfirmDialog, Dialog } from "../../components/Dialog";
-import { ErrorNote, Loading, Page } from "../../components/Page";
+import { DeleteDialog, Dialog } from "../../components/Dialog";
+import { Loaded, Page } from "../../components/Page";
 import { useToast } from "../../components/Toast";
 import { ProviderForm } from "./ProviderForm";
 import { providerState } from "./state";
@@ -79,27 +78,18 @@ export function ProvidersPage() {
           const p = row.original;
           return (
             <div className="flex justify-end gap-1.5">
-              <Button
-                size="sm"
+              <RowButton
+                label={t(p.enabled ? "common.disable" : "common.enable")}
+                target={p.name}
                 onClick={() =>
-                  setEnabled.mutate(
-                    { name: p.name, enabled: !p.enabled },
-                    {
-                      onSuccess: () =>
-                        toast.show(t(p.enabled ? "providers.disabled" : "providers.enabled", { name: p.name })),
-                      onError: (e) => toast.show(errorMessage(e), "error"),
-                    },
+                  void toast.track(
+                    setEnabled.mutateAsync({ name: p.name, enabled: !p.enabled }),
+                    t(p.enabled ? "providers.disabled" : "providers.enabled", { name: p.name }),
                   )
                 }
-              >
-                {t(p.enabled ? "common.disable" : "common.enable")}
-                <span className="sr-only"> {p.name}</span>
-              </Button>
+              />
               {!p.builtin ? (
-                <Button size="sm" variant="danger" onClick={() => setDeleting(p)}>
-                  {t("common.delete")}
-                  <span className="sr-only"> {p.name}</span>
-                </Button>
+                <RowButton variant="danger" label={t("common.delete")} target={p.name} onClick={() => setDeleting(p)} />
               ) : null}
             </div>
           );
@@ -121,17 +111,17 @@ export function ProvidersPage() {
         ) : null
       }
     >
-      {providers.isPending ? <Loading /> : null}
-      {providers.isError ? <ErrorNote error={providers.error} /> : null}
-      {providers.data ? (
-        <DataTable
-          label={t("nav.providers")}
-          data={providers.data}
-          columns={columns}
-          rowId={(p) => p.name}
-          initialSort={[{ id: "name", desc: false }]}
-        />
-      ) : null}
+      <Loaded query={providers}>
+        {(data) => (
+          <DataTable
+            label={t("nav.providers")}
+            data={data}
+            columns={columns}
+            rowId={(p) => p.name}
+            initialSort={[{ id: "name", desc: false }]}
+          />
+        )}
+      </Loaded>
       <Dialog open={creating} onClose={() => setCreating(false)} title={t("providers.newCustom")} wide>
         <ProviderForm
           mode="create"
@@ -141,24 +131,13 @@ export function ProvidersPage() {
           }}
         />
       </Dialog>
-      <ConfirmDialog
-        open={deleting !== null}
+      <DeleteDialog
+        target={deleting}
+        onClose={() => setDeleting(null)}
         title={t("providers.deleteTitle")}
-        message={t("providers.deleteText", { name: deleting?.name ?? "" })}
-        confirmLabel={t("common.delete")}
-        busy={remove.isPending}
-        onCancel={() => setDeleting(null)}
-        onConfirm={() => {
-          const name = deleting?.name;
-          if (!name) return;
-          remove.mutate(name, {
-            onSuccess: () => {
-              setDeleting(null);
-              toast.show(t("providers.deleted", { name }));
-            },
-            onError: (e) => toast.show(errorMessage(e), "error"),
-          });
-        }}
+        message={(p) => t("providers.deleteText", { name: p.name })}
+        remove={(p) => remove.mutateAsync(p.name)}
+        done={(p) => t("providers.deleted", { name: p.name })}
       />
     </Page>
   );

@@ -5,9 +5,8 @@ import { useForm } from "react-hook-form";
 import { useTranslation } from "react-i18next";
 import { z } from "zod";
 import { useCreateKey, useUpdateKey, type Key, type KeyCreated, type KeyOwner } from "../../api/users";
-import { Button } from "../../components/Button";
 import { Checkbox, Field, Input, Select, Textarea } from "../../components/Field";
-import { FormError } from "../../components/FormError";
+import { FormActions } from "../../components/FormError";
 import { applyServerError } from "../../lib/forms";
 import { isoToLocalInput, lines, localInputToIso } from "../../lib/format";
 import { NAME_PATTERN } from "../../lib/validation";
@@ -108,12 +107,11 @@ export function KeyForm({ owner, keyRow, onCreated, onSaved }: Props) {
         </Field>
       </div>
       {keyRow ? <Checkbox label={t("keys.enabledLabel")} {...form.register("enabled")} /> : null}
-      <FormError message={errors.root?.server?.message} />
-      <div className="flex justify-end">
-        <Button type="submit" variant="primary" disabled={isSubmitting}>
-          {keyRow ? t("common.save") : t("keys.create")}
-        </Button>
-      </div>
+      <FormActions
+        error={errors.root?.server?.message}
+        submit={keyRow ? t("common.save") : t("keys.create")}
+        busy={isSubmitting}
+      />
     </form>
   );
 }

@@ -4,13 +4,12 @@
 import type { ColumnDef } from "@tanstack/react-table";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
-import { errorMessage } from "../../api/errors";
 import { useDeleteKey, useKeys, useUpdateKey, type Key, type KeyCreated, type KeyOwner } from "../../api/users";
 import { Badge } from "../../components/Badge";
-import { Button } from "../../components/Button";
+import { Button, RowButton } from "../../components/Button";
 import { DataTable } from "../../components/DataTable";
-import { ConfirmDialog, Dialog } from "../../components/Dialog";
-import { Card, ErrorNote, Loading } from "../../components/Page";
+import { DeleteDialog, Dialog } from "../../components/Dialog";
+import { Card, Loaded } from "../../components/Page";
 import { useToast } from "../../components/Toast";
 import { formatTime } from "../../lib/format";
 import { KeyForm } from "./KeyForm";
@@ -80,29 +79,18 @@ export function KeysPanel({ owner, canWrite, title }: { owner: KeyOwner; canWrit
         const name = k.label ?? k.prefix;
         return (
           <div className="flex justify-end gap-1.5">
-            <Button
-              size="sm"
+            <RowButton
+              label={t(k.enabled ? "common.disable" : "common.enable")}
+              target={name}
               onClick={() =>
-                update.mutate(
-                  { id: k.id, patch: { enabled: !k.enabled } },
-                  {
-                    onSuccess: () => toast.show(t(k.enabled ? "keys.disabledToast" : "keys.enabledToast", { name })),
-                    onError: (e) => toast.show(errorMessage(e), "error"),
-                  },
+                void toast.track(
+                  update.mutateAsync({ id: k.id, patch: { enabled: !k.enabled } }),
+                  t(k.enabled ? "keys.disabledToast" : "keys.enabledToast", { name }),
                 )
               }
-            >
-              {t(k.enabled ? "common.disable" : "common.enable")}
-              <span className="sr-only"> {name}</span>
-            </Button>
-            <Button size="sm" onClick={() => setEditing(k)}>
-              {t("common.edit")}
-              <span className="sr-only"> {name}</span>
-            </Button>
-            <Button size="sm" variant="danger" onClick={() => setDeleting(k)}>
-              {t("common.delete")}
-              <span className="sr-only"> {name}</span>
-            </Button>
+            />
+            <RowButton label={t("common.edit")} target={name} onClick={() => setEditing(k)} />
+            <RowButton variant="danger" label={t("common.delete")} target={name} onClick={() => setDeleting(k)} />
           </div>
         );
       },
@@ -120,18 +108,18 @@ export function KeysPanel({ owner, canWrite, title }: { owner: KeyOwner; canWrit
         ) : null
       }
     >
-      {keys.isPending ? <Loading /> : null}
-      {keys.isError ? <ErrorNote error={keys.error} /> : null}
-      {keys.data ? (
-        <DataTable
-          label={title}
-          data={keys.data}
-          columns={columns}
-          rowId={(k) => String(k.id)}
-          initialSort={[{ id: "created", desc: true }]}
-          empty={t("keys.none")}
-        />
-      ) : null}
+      <Loaded query={keys}>
+        {(data) => (
+          <DataTable
+            label={title}
+            data={data}
+            columns={columns}
+            rowId={(k) => String(k.id)}
+            initialSort={[{ id: "created", desc: true }]}
+            empty={t("keys.none")}
+          />
+        )}
+      </Loaded>
       <Dialog
         open={editing !== null}
         onClose={() => setEditing(null)}
@@ -156,24 +144,13 @@ export function KeysPanel({ owner, canWrite, title }: { owner: KeyOwner; canWrit
       <Dialog open={created !== null} onClose={() => setCreated(null)} title={t("keys.revealTitle")}>
         {created ? <KeyReveal created={created} onDone={() => setCreated(null)} /> : null}
       </Dialog>
-      <ConfirmDialog
-        open={deleting !== null}
+      <DeleteDialog
+        target={deleting}
+        onClose={() => setDeleting(null)}
         title={t("keys.deleteTitle")}
-        message={t("keys.deleteText", { name: deleting?.label ?? deleting?.prefix ?? "" })}
-        confirmLabel={t("common.delete")}
-        busy={remove.isPending}
-        onCancel={() => setDeleting(null)}
-        onConfirm={() => {
-          const k = deleting;
-          if (!k) return;
-          remove.mutate(k.id, {
-            onSuccess: () => {
-              setDeleting(null);
-              toast.show(t("keys.deleted"));
-            },
-            onError: (e) => toast.show(errorMessage(e), "error"),
-          });
-        }}
+        message={(k) => t("keys.deleteText", { name: k.label ?? k.prefix })}
+        remove={(k) => remove.mutateAsync(k.id)}
+        done={() => t("keys.deleted")}
       />
     </Card>
   );

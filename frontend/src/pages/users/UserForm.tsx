@@ -5,9 +5,8 @@ import { useForm } from "react-hook-form";
 import { useTranslation } from "react-i18next";
 import { z } from "zod";
 import { useCreateUser, useUpdateUser, type User } from "../../api/users";
-import { Button } from "../../components/Button";
 import { Checkbox, Field, Input, Select } from "../../components/Field";
-import { FormError } from "../../components/FormError";
+import { FormActions } from "../../components/FormError";
 import { applyServerError } from "../../lib/forms";
 import { NAME_PATTERN, passwordSchema } from "../../lib/validation";
 
@@ -92,12 +91,11 @@ export function UserForm({ user, onDone }: { user?: User | undefined; onDone: (u
         {(p) => <Input {...p} type="password" autoComplete="new-password" {...form.register("password")} />}
       </Field>
       <Checkbox label={t("users.enabledLabel")} {...form.register("enabled")} />
-      <FormError message={errors.root?.server?.message} />
-      <div className="flex justify-end">
-        <Button type="submit" variant="primary" disabled={isSubmitting}>
-          {user ? t("common.save") : t("users.create")}
-        </Button>
-      </div>
+      <FormActions
+        error={errors.root?.server?.message}
+        submit={user ? t("common.save") : t("users.create")}
+        busy={isSubmitting}
+      />
     </form>
   );
 }

@@ -4,7 +4,7 @@ import { useTranslation } from "react-i18next";
 import { useUser } from "../../api/users";
 import { useCanWrite } from "../../auth/session";
 import { Badge } from "../../components/Badge";
-import { ErrorNote, Loading, Page } from "../../components/Page";
+import { Loaded, Page } from "../../components/Page";
 import { KeysPanel } from "./KeysPanel";
 
 export function UserKeysPage({ id }: { id: number }) {
@@ -30,11 +30,9 @@ export function UserKeysPage({ id }: { id: number }) {
         </Link>
       }
     >
-      {user.isPending ? <Loading /> : null}
-      {user.isError ? <ErrorNote error={user.error} /> : null}
-      {user.data ? (
-        <KeysPanel owner={id} canWrite={canWrite} title={t("users.keysOf", { name: user.data.name })} />
-      ) : null}
+      <Loaded query={user}>
+        {(data) => <KeysPanel owner={id} canWrite={canWrite} title={t("users.keysOf", { name: data.name })} />}
+      </Loaded>
     </Page>
   );
 }

@@ -4,14 +4,13 @@ import { Link } from "@tanstack/react-router";
 import type { ColumnDef } from "@tanstack/react-table";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
-import { errorMessage } from "../../api/errors";
 import { useDeleteUser, useUsers, type User } from "../../api/users";
 import { useCanWrite, useSession } from "../../auth/session";
 import { Badge } from "../../components/Badge";
-import { Button } from "../../components/Button";
+import { Button, RowButton } from "../../components/Button";
 import { DataTable } from "../../components/DataTable";
-import { ConfirmDialog, Dialog } from "../../components/Dialog";
-import { ErrorNote, Loading, Page } from "../../components/Page";
+import { DeleteDialog, Dialog } from "../../components/Dialog";
+import { Loaded, Page } from "../../components/Page";
 import { useToast } from "../../components/Toast";
 import { formatTime } from "../../lib/format";
 import { UserForm } from "./UserForm";
@@ -68,15 +67,14 @@ export function UsersPage() {
       enableSorting: false,
       cell: ({ row }) => (
         <div className="flex justify-end gap-1.5">
-          <Button size="sm" onClick={() => setEditing(row.original)}>
-            {t("common.edit")}
-            <span className="sr-only"> {row.original.name}</span>
-          </Button>
+          <RowButton label={t("common.edit")} target={row.original.name} onClick={() => setEditing(row.original)} />
           {row.original.id !== me.user_id ? (
-            <Button size="sm" variant="danger" onClick={() => setDeleting(row.original)}>
-              {t("common.delete")}
-              <span className="sr-only"> {row.original.name}</span>
-            </Button>
+            <RowButton
+              variant="danger"
+              label={t("common.delete")}
+              target={row.original.name}
+              onClick={() => setDeleting(row.original)}
+            />
           ) : null}
         </div>
       ),
@@ -95,17 +93,17 @@ export function UsersPage() {
         ) : null
       }
     >
-      {users.isPending ? <Loading /> : null}
-      {users.isError ? <ErrorNote error={users.error} /> : null}
-      {users.data ? (
-        <DataTable
-          label={t("nav.users")}
-          data={users.data}
-          columns={columns}
-          rowId={(u) => String(u.id)}
-          initialSort={[{ id: "name", desc: false }]}
-        />
-      ) : null}
+      <Loaded query={users}>
+        {(data) => (
+          <DataTable
+            label={t("nav.users")}
+            data={data}
+            columns={columns}
+            rowId={(u) => String(u.id)}
+            initialSort={[{ id: "name", desc: false }]}
+          />
+        )}
+      </Loaded>
       <Dialog
         open={editing !== null}
         onClose={() => setEditing(null)}
@@ -121,24 +119,13 @@ export function UsersPage() {
           />
         ) : null}
       </Dialog>
-      <ConfirmDialog
-        open={deleting !== null}
+      <DeleteDialog
+        target={deleting}
+        onClose={() => setDeleting(null)}
         title={t("users.deleteTitle")}
-        message={t("users.deleteText", { name: deleting?.name ?? "" })}
-        confirmLabel={t("common.delete")}
-        busy={remove.isPending}
-        onCancel={() => setDeleting(null)}
-        onConfirm={() => {
-          const u = deleting;
-          if (!u) return;
-          remove.mutate(u.id, {
-            onSuccess: () => {
-              setDeleting(null);
-              toast.show(t("users.deleted", { name: u.name }));
-            },
-            onError: (e) => toast.show(errorMessage(e), "error"),
-          });
-        }}
+        message={(u) => t("users.deleteText", { name: u.name })}
+        remove={(u) => remove.mutateAsync(u.id)}
+        done={(u) => t("users.deleted", { name: u.name })}
       />
     </Page>
   );
