@@ -21,6 +21,7 @@ import { useCanWrite } from "../../auth/session";
 import { Badge } from "../../components/Badge";
 import { Button, RowButton } from "../../components/Button";
 import { DataTable } from "../../components/DataTable";
+import { actionsColumn } from "../../components/columns";
 import { DeleteDialog, Dialog } from "../../components/Dialog";
 import { Select } from "../../components/Field";
 import { Loaded, Page } from "../../components/Page";
@@ -121,15 +122,11 @@ export function CredentialsPage({ provider }: { provider: string | null }) {
     },
   ];
   if (canWrite) {
-    columns.push({
-      id: "actions",
-      header: () => <span className="sr-only">{t("common.actions")}</span>,
-      enableSorting: false,
-      cell: ({ row }) => {
-        const c = row.original;
+    columns.push(
+      actionsColumn(t("common.actions"), (c) => {
         const state = states.get(c.id)?.state ?? c.state;
         return (
-          <div className="flex flex-wrap justify-end gap-1.5">
+          <>
             <RowButton
               label={testing === c.id ? t("credentials.testing") : t("credentials.test")}
               target={c.name}
@@ -151,10 +148,10 @@ export function CredentialsPage({ provider }: { provider: string | null }) {
               onClick={() => setEditing({ kind: "edit", credential: c })}
             />
             <RowButton variant="danger" label={t("common.delete")} target={c.name} onClick={() => setDeleting(c)} />
-          </div>
+          </>
         );
-      },
-    });
+      }),
+    );
   }
 
   const providerNames = (providers.data ?? []).map((p) => p.name).sort();

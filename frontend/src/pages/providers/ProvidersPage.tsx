@@ -9,6 +9,7 @@ import { useCanWrite } from "../../auth/session";
 import { Badge } from "../../components/Badge";
 import { Button, RowButton } from "../../components/Button";
 import { DataTable } from "../../components/DataTable";
+import { actionsColumn } from "../../components/columns";
 import { DeleteDialog, Dialog } from "../../components/Dialog";
 import { Loaded, Page } from "../../components/Page";
 import { useToast } from "../../components/Toast";
@@ -70,31 +71,25 @@ export function ProvidersPage() {
       },
     ];
     if (canWrite) {
-      cols.push({
-        id: "actions",
-        header: () => <span className="sr-only">{t("common.actions")}</span>,
-        enableSorting: false,
-        cell: ({ row }) => {
-          const p = row.original;
-          return (
-            <div className="flex justify-end gap-1.5">
-              <RowButton
-                label={t(p.enabled ? "common.disable" : "common.enable")}
-                target={p.name}
-                onClick={() =>
-                  void toast.track(
-                    setEnabled.mutateAsync({ name: p.name, enabled: !p.enabled }),
-                    t(p.enabled ? "providers.disabled" : "providers.enabled", { name: p.name }),
-                  )
-                }
-              />
-              {!p.builtin ? (
-                <RowButton variant="danger" label={t("common.delete")} target={p.name} onClick={() => setDeleting(p)} />
-              ) : null}
-            </div>
-          );
-        },
-      });
+      cols.push(
+        actionsColumn(t("common.actions"), (p) => (
+          <>
+            <RowButton
+              label={t(p.enabled ? "common.disable" : "common.enable")}
+              target={p.name}
+              onClick={() =>
+                void toast.track(
+                  setEnabled.mutateAsync({ name: p.name, enabled: !p.enabled }),
+                  t(p.enabled ? "providers.disabled" : "providers.enabled", { name: p.name }),
+                )
+              }
+            />
+            {!p.builtin ? (
+              <RowButton variant="danger" label={t("common.delete")} target={p.name} onClick={() => setDeleting(p)} />
+            ) : null}
+          </>
+        )),
+      );
     }
     return cols;
   }, [t, canWrite, setEnabled, toast]);

@@ -8,10 +8,10 @@ import { useDeleteKey, useKeys, useUpdateKey, type Key, type KeyCreated, type Ke
 import { Badge } from "../../components/Badge";
 import { Button, RowButton } from "../../components/Button";
 import { DataTable } from "../../components/DataTable";
+import { actionsColumn, timeColumn } from "../../components/columns";
 import { DeleteDialog, Dialog } from "../../components/Dialog";
 import { Card, Loaded } from "../../components/Page";
 import { useToast } from "../../components/Toast";
-import { formatTime } from "../../lib/format";
 import { KeyForm } from "./KeyForm";
 import { KeyReveal } from "./KeyReveal";
 
@@ -53,32 +53,17 @@ export function KeysPanel({ owner, canWrite, title }: { owner: KeyOwner; canWrit
         return <Badge tone={k.enabled ? "green" : "zinc"}>{t(k.enabled ? "common.enabled" : "common.disabled")}</Badge>;
       },
     },
-    {
-      id: "expires",
-      header: t("keys.expires"),
-      accessorFn: (k) => k.expires_at ?? "",
-      cell: ({ row }) =>
-        row.original.expires_at ? formatTime(row.original.expires_at, i18n.language) : t("keys.never"),
-    },
+    timeColumn("expires", t("keys.expires"), (k) => k.expires_at, i18n.language, t("keys.never")),
     { id: "providers", header: t("keys.providers"), accessorFn: (k) => list(k.allowed_providers) },
     { id: "models", header: t("keys.models"), accessorFn: (k) => list(k.allowed_models) },
-    {
-      id: "created",
-      header: t("keys.created"),
-      accessorFn: (k) => k.created_at,
-      cell: ({ row }) => formatTime(row.original.created_at, i18n.language),
-    },
+    timeColumn("created", t("keys.created"), (k) => k.created_at, i18n.language),
   ];
   if (canWrite) {
-    columns.push({
-      id: "actions",
-      header: () => <span className="sr-only">{t("common.actions")}</span>,
-      enableSorting: false,
-      cell: ({ row }) => {
-        const k = row.original;
+    columns.push(
+      actionsColumn(t("common.actions"), (k) => {
         const name = k.label ?? k.prefix;
         return (
-          <div className="flex justify-end gap-1.5">
+          <>
             <RowButton
               label={t(k.enabled ? "common.disable" : "common.enable")}
               target={name}
@@ -91,10 +76,10 @@ export function KeysPanel({ owner, canWrite, title }: { owner: KeyOwner; canWrit
             />
             <RowButton label={t("common.edit")} target={name} onClick={() => setEditing(k)} />
             <RowButton variant="danger" label={t("common.delete")} target={name} onClick={() => setDeleting(k)} />
-          </div>
+          </>
         );
-      },
-    });
+      }),
+    );
   }
 
   return (

@@ -9,10 +9,10 @@ import { useCanWrite, useSession } from "../../auth/session";
 import { Badge } from "../../components/Badge";
 import { Button, RowButton } from "../../components/Button";
 import { DataTable } from "../../components/DataTable";
+import { actionsColumn, timeColumn } from "../../components/columns";
 import { DeleteDialog, Dialog } from "../../components/Dialog";
 import { Loaded, Page } from "../../components/Page";
 import { useToast } from "../../components/Toast";
-import { formatTime } from "../../lib/format";
 import { UserForm } from "./UserForm";
 
 export function UsersPage() {
@@ -53,32 +53,19 @@ export function UsersPage() {
     },
     { id: "password", header: t("users.password"), accessorFn: (u) => t(u.has_password ? "common.yes" : "common.no") },
     { id: "keys", header: t("users.keys"), accessorFn: (u) => u.keys },
-    {
-      id: "created",
-      header: t("users.created"),
-      accessorFn: (u) => u.created_at,
-      cell: ({ row }) => formatTime(row.original.created_at, i18n.language),
-    },
+    timeColumn("created", t("users.created"), (u) => u.created_at, i18n.language),
   ];
   if (canWrite) {
-    columns.push({
-      id: "actions",
-      header: () => <span className="sr-only">{t("common.actions")}</span>,
-      enableSorting: false,
-      cell: ({ row }) => (
-        <div className="flex justify-end gap-1.5">
-          <RowButton label={t("common.edit")} target={row.original.name} onClick={() => setEditing(row.original)} />
-          {row.original.id !== me.user_id ? (
-            <RowButton
-              variant="danger"
-              label={t("common.delete")}
-              target={row.original.name}
-              onClick={() => setDeleting(row.original)}
-            />
+    columns.push(
+      actionsColumn(t("common.actions"), (u) => (
+        <>
+          <RowButton label={t("common.edit")} target={u.name} onClick={() => setEditing(u)} />
+          {u.id !== me.user_id ? (
+            <RowButton variant="danger" label={t("common.delete")} target={u.name} onClick={() => setDeleting(u)} />
           ) : null}
-        </div>
-      ),
-    });
+        </>
+      )),
+    );
   }
 
   return (
