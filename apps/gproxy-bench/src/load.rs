@@ -521,13 +521,14 @@ async fn hold_stream(
     }
 }
 
-/// `GET path` on `addr`, parsed as JSON.
-pub async fn get_json(addr: SocketAddr, path: &str) -> BoxResult<serde_json::Value> {
+/// `GET path` on `addr` with `key`, parsed as JSON.
+pub async fn get_json(addr: SocketAddr, path: &str, key: &str) -> BoxResult<serde_json::Value> {
     let mut conn = Conn::open(addr).await?;
     conn.sender.ready().await?;
     let req = Request::builder()
         .uri(path)
         .header(header::HOST, addr.to_string())
+        .header(header::AUTHORIZATION, format!("Bearer {key}"))
         .body(Full::new(Bytes::new()))?;
     let response = conn.sender.send_request(req).await?;
     let body = response.into_body().collect().await?.to_bytes();

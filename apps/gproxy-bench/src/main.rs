@@ -223,7 +223,7 @@ async fn bench(cli: Cli) -> BoxResult<u64> {
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let gateway_idle_after_load = gateway.proc.mem()?;
-    let usage_sink = load::get_json(gateway.addr, "/health")
+    let usage_sink = load::get_json(gateway.addr, "/health", keys::ADMIN)
         .await
         .map(|h| h["usage_sink"].clone())
         .unwrap_or(serde_json::Value::Null);
@@ -353,6 +353,8 @@ async fn open_streams(
     let r = load::open_streams(&target, n, open_within, window, &gateway.proc, errors).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after = gateway.proc.mem()?;
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let after_10s = gateway.proc.mem()?;
     mock.set_stream(scenario::STREAM_CHUNKS, 0).await?;
     Ok(StreamsResult {
         gateway_idle: after,
@@ -361,6 +363,7 @@ async fn open_streams(
         delay_ms,
         gateway_peak: r.peak,
         gateway_after_close: after,
+        gateway_after_close_10s: after_10s,
         events_per_sec: r.events as f64 / r.elapsed.as_secs_f64().max(1e-9),
         gateway_cpu_us_per_chunk: cpu_us_per(r.cpu.total(), plan.ticks_per_sec, r.events),
         gateway_cpu_user_sys_us_per_chunk: (

@@ -25,6 +25,8 @@ pub struct StreamsResult {
     pub gateway_peak: Mem,
     /// Gateway memory 2 s after they were all cut.
     pub gateway_after_close: Mem,
+    /// Gateway memory 10 s after they were all cut.
+    pub gateway_after_close_10s: Mem,
     /// Events per second flowing through the gateway in the window.
     pub events_per_sec: f64,
     /// Gateway CPU per event in the window, µs (one event per read and
@@ -197,6 +199,29 @@ pub fn check_targets(r: &Report, full_streams: usize) -> Vec<TargetCheck> {
         150.0,
         true,
     );
+    let returned = r
+        .streams
+        .as_ref()
+        .filter(|s| s.open >= full_streams)
+        .map(|s| {
+            let ratio =
+                s.gateway_after_close_10s.rss_kb as f64 / s.gateway_idle.rss_kb.max(1) as f64;
+            (
+                ratio,
+                format!(
+                    "{ratio:.2} ({:.1} MB, {:.1} MB before)",
+                    mb(s.gateway_after_close_10s.rss_kb),
+                    mb(s.gateway_idle.rss_kb)
+                ),
+            )
+        });
+    push(
+        "gateway RSS 10 s after 2,000 streams are cut / before them",
+        "<= 1.5",
+        returned,
+        1.5,
+        true,
+    );
     push(
         "throughput through the gateway / direct",
         ">= 0.6 at 64 connections",
@@ -312,7 +337,7 @@ pub fn table(r: &Report) -> String {
         let _ = writeln!(
             t,
             "open streams (fresh gateway, {:.1} MB before): {} opened in {:.1} s; gateway RSS {:.1} MB \
-             (peak {:.1}, {:.1} kB per stream), {:.1} MB after close; {:.0} chunks/s at {:.2} µs CPU per chunk ({:.2} user + {:.2} sys)",
+             (peak {:.1}, {:.1} kB per stream), {:.1} MB 2 s and {:.1} MB 10 s after close; {:.0} chunks/s at {:.2} µs CPU per chunk ({:.2} user + {:.2} sys)",
             mb(s.gateway_idle.rss_kb),
             s.open,
             s.open_secs,
@@ -321,6 +346,7 @@ pub fn table(r: &Report) -> String {
             s.gateway_peak.rss_kb.saturating_sub(s.gateway_idle.rss_kb) as f64
                 / s.open.max(1) as f64,
             mb(s.gateway_after_close.rss_kb),
+            mb(s.gateway_after_close_10s.rss_kb),
             s.events_per_sec,
             s.gateway_cpu_us_per_chunk,
             s.gateway_cpu_user_sys_us_per_chunk.0,

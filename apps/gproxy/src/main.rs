@@ -66,7 +66,20 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(&cli.log, cli.log_format);
+    // Kept to the end of `main`: dropping it flushes the log lines queued.
+    let _log_writer = init_tracing(&cli.log, cli.log_format);
+    match gproxy_router::fdlimit::raise_open_file_limit() {
+        Ok(raised) if raised.before != raised.after => tracing::info!(
+            from = %show_limit(raised.before),
+            to = %show_limit(raised.after),
+            "open-file limit raised to the hard limit"
+        ),
+        Ok(raised) => tracing::info!(
+            limit = %show_limit(raised.after),
+            "open-file limit already at the hard limit"
+        ),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -186,15 +199,30 @@ async fn shutdown_signal() {
     }
 }
 
-fn init_tracing(filter: &str, format: LogFormat) {
+/// A resource limit for the log (`None` is unlimited).
+fn show_limit(limit: Option<u64>) -> String {
+    limit.map_or_else(|| "unlimited".to_owned(), |l| l.to_string())
+}
+
+/// Logs go to stderr through `tracing-appender`'s writer thread, so a
+/// request never waits on a slow stderr (a pipe nobody drains fast, a
+/// terminal); formatting stays on the logging thread. The queue is not
+/// lossy: when 128,000 lines are waiting, logging blocks as before rather
+/// than dropping lines silently.
+fn init_tracing(filter: &str, format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("gproxy-log")
+        .finish(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
+    guard
 }

@@ -40,7 +40,7 @@ async fn every_openai_compatible_builtin_proxies_with_its_own_key() {
     ));
     let gw = start(dir.path(), &text).await;
 
-    let health = gw.send(gw.request("GET", "/health"), "").await.json();
+    let health = gw.health().await.json();
     assert_eq!(
         health["providers"].as_array().unwrap().len(),
         12,

@@ -520,6 +520,57 @@ async fn requests_that_cannot_be_converted_are_refused_before_the_upstream() {
     assert_eq!(mock.request_count(), 0, "nothing reached the upstream");
 }
 
+/// An empty conversation is refused before the upstream call for every
+/// converted pair, streamed or not, with a 400 in the client's shape that
+/// names the client's field, system instructions or not (e.g. a Gemini
+/// client's `contents: []` never reaches an OpenAI upstream as
+/// `messages: []`).
+#[tokio::test]
+async fn empty_conversations_are_refused_for_every_pair_before_the_upstream() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), &providers(&mock)).await;
+    for client in Protocol::ALL {
+        for upstream in Protocol::ALL.into_iter().filter(|p| *p != client) {
+            for stream in [false, true] {
+                let (path, mut body) = client_call(client, provider_of(upstream), "text", stream);
+                let field = match client {
+                    Protocol::OpenAiChat | Protocol::Claude => "messages",
+                    Protocol::OpenAiResponses => "input",
+                    Protocol::Gemini => "contents",
+                };
+                // Chat keeps its system message: still no conversation turn.
+                if client == Protocol::OpenAiChat {
+                    body[field] = json!([{"role": "system", "content": "Be brief."}]);
+                } else {
+                    body[field] = json!([]);
+                }
+                let what = format!("{client} -> {upstream} (stream {stream})");
+                let reply = gw.post(&path, ALICE_KEY, body).await;
+                assert_eq!(reply.status, 400, "{what}: {}", reply.text());
+                let v = reply.json();
+                let message = match client {
+                    Protocol::OpenAiChat | Protocol::OpenAiResponses => {
+                        assert_eq!(v["error"]["type"], "invalid_request_error", "{what}: {v}");
+                        &v["error"]["message"]
+                    }
+                    Protocol::Claude => {
+                        assert_eq!(v["type"], "error", "{what}: {v}");
+                        &v["error"]["message"]
+                    }
+                    Protocol::Gemini => {
+                        assert_eq!(v["error"]["status"], "INVALID_ARGUMENT", "{what}: {v}");
+                        &v["error"]["message"]
+                    }
+                };
+                let message = message.as_str().unwrap_or_default();
+                assert!(message.contains(&format!("`{field}`")), "{what}: {message}");
+            }
+        }
+    }
+    assert_eq!(mock.request_count(), 0, "nothing reached the upstream");
+}
+
 #[tokio::test]
 async fn a_cut_converted_stream_ends_the_response_with_an_error() {
     let mock = MockUpstream::start().await.unwrap();

@@ -236,7 +236,7 @@ async fn every_protocol_reaches_the_upstream_as_configured() {
     // No mask configured: the client's bytes go upstream as they came.
     assert_eq!(up.json(), chat_body("x", false));
 
-    let health = gw.send(gw.request("GET", "/health"), "").await.json();
+    let health = gw.health().await.json();
     let kinds: Vec<&str> = health["providers"]
         .as_array()
         .unwrap()

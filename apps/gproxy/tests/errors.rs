@@ -293,12 +293,16 @@ async fn upstream_errors_keep_status_headers_and_body() {
 
 #[tokio::test]
 async fn unreachable_upstream_and_slow_first_bytes_end_degraded_after_retries() {
+    // Slow first bytes are retried here only because the config says so.
     let mock = MockUpstream::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let dead = "[[providers]]\nname = \"deadai\"\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\n[[providers.credentials]]\napi_key = \"sk-dead-000\"\n";
     let text = format!(
         "{}\n{dead}",
-        config(&mock, "[limits]\nfirst_byte_timeout_secs = 1")
+        config(
+            &mock,
+            "[limits]\nfirst_byte_timeout_secs = 1\n[circuit_breaker]\nretry_on_first_byte_timeout = true"
+        )
     );
     let gw = start(dir.path(), &text).await;
     let r = routes();
@@ -315,7 +319,7 @@ async fn unreachable_upstream_and_slow_first_bytes_end_degraded_after_retries() 
         assert_shape("openai_chat", &reply.json(), 503).contains("cannot reach upstream `deadai`")
     );
 
-    // Every attempt (the first and two retries) times out.
+    // Every attempt (the first and two retries, as configured) times out.
     for _ in 0..3 {
         mock.push_fault(Fault::SlowFirstByte(std::time::Duration::from_secs(3)));
     }
@@ -323,4 +327,54 @@ async fn unreachable_upstream_and_slow_first_bytes_end_degraded_after_retries() 
     assert_eq!(reply.status, 503);
     assert!(assert_shape("claude", &reply.json(), 503).contains("timed out"));
     assert_eq!(mock.request_count(), 3);
+}
+
+/// By default a first-byte timeout is not retried: the upstream may still
+/// be generating (and billing) the first attempt. The client hears the
+/// timeout (504, in its shape) after one attempt and one timeout's wait.
+/// A stream's first event counts as its first byte.
+#[tokio::test]
+async fn a_first_byte_timeout_reaches_the_client_after_one_attempt_by_default() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(
+        dir.path(),
+        &config(&mock, "[limits]\nfirst_byte_timeout_secs = 1"),
+    )
+    .await;
+    let r = routes();
+    for (i, (protocol, path, body)) in r.iter().enumerate() {
+        mock.push_fault(Fault::SlowFirstByte(std::time::Duration::from_secs(3)));
+        let started = std::time::Instant::now();
+        let reply = gw.post(path, ALICE_KEY, body.clone()).await;
+        assert_eq!(reply.status, 504, "{protocol}: {}", reply.text());
+        assert!(
+            assert_shape(protocol, &reply.json(), 504).contains("timed out"),
+            "{protocol}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(3));
+        assert_eq!(mock.request_count(), i + 1, "{protocol}: one attempt");
+        let rid = reply.header("x-request-id").unwrap().to_owned();
+        let detail = gw.detail_of(&rid).await;
+        assert!(
+            detail.attempts.len() <= 1,
+            "{protocol}: {:?}",
+            detail.attempts
+        );
+    }
+    // A stream whose headers come at once but whose first event is late.
+    let chat_stream = serde_json::json!({"model": "gpt-4o-mini", "stream": true, "messages": [{"role": "user", "content": "hi"}]});
+    mock.push_fault(Fault::SlowFirstEvent(std::time::Duration::from_secs(3)));
+    let before = mock.request_count();
+    let started = std::time::Instant::now();
+    let reply = gw.post(r[0].1, ALICE_KEY, chat_stream.clone()).await;
+    assert_eq!(reply.status, 504, "{}", reply.text());
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    assert!(assert_shape("openai_chat", &reply.json(), 504).contains("first stream event"));
+    assert_eq!(mock.request_count(), before + 1, "not retried by default");
+    // Within the timeout, the held-back stream is served whole.
+    mock.push_fault(Fault::SlowFirstEvent(std::time::Duration::from_millis(300)));
+    let reply = gw.post(r[0].1, ALICE_KEY, chat_stream).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert!(reply.text().contains("[DONE]"));
 }

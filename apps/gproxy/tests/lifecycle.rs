@@ -27,7 +27,7 @@ async fn data_survives_a_restart_and_config_is_applied_idempotently() {
     assert!(gw.stop().await.success());
 
     let gw = start(dir.path(), &text).await;
-    let health = gw.send(gw.request("GET", "/health"), "").await.json();
+    let health = gw.health().await.json();
     let providers = health["providers"].as_array().unwrap();
     assert_eq!(providers.len(), 12, "every built-in, once: {health}");
     for p in providers {
@@ -269,7 +269,7 @@ async fn health_and_request_ids() {
     let mock = MockUpstream::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let gw = start(dir.path(), &config(&mock, "")).await;
-    let health = gw.send(gw.request("GET", "/health"), "").await;
+    let health = gw.health().await;
     assert_eq!(health.status, 200);
     let v = health.json();
     assert_eq!(v["status"], "ok");

@@ -172,3 +172,141 @@ async fn passthrough_errors_are_clear() {
     let response = client.request(req).await.unwrap();
     assert_eq!(response.status(), 413);
 }
+
+/// Paths an upstream (or a proxy before it) could resolve outside the
+/// provider's base URL: refused with a 400 in the client's shape, and the
+/// upstream never hears of them.
+#[tokio::test]
+async fn path_tricks_are_refused_without_an_upstream_call() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), &config(&mock, "")).await;
+    let tricks = [
+        "/v1/../admin/x",
+        "/../admin/x",
+        "/v1/./files",
+        "/v1/%2e%2e/admin",
+        "/v1/%2E%2E/admin",
+        "/v1/.%2e/admin",
+        "/v1/..%2fadmin",
+        "/v1/%2e%2e%5cadmin",
+        "/v1/%252e%252e/admin",
+        "/v1/files%5c..%5cadmin",
+    ];
+    for provider in ["openai", "claude", "aistudio"] {
+        for trick in tricks {
+            let path = format!("/{provider}{trick}");
+            let req = gw
+                .request("GET", &path)
+                .header("authorization", format!("Bearer {ALICE_KEY}"));
+            let reply = gw.send(req, "").await;
+            assert_eq!(reply.status, 400, "{path}: {}", reply.text());
+            let body = reply.json();
+            match provider {
+                "openai" => assert!(body["error"]["message"].is_string(), "{path}: {body}"),
+                "claude" => assert_eq!(body["type"], "error", "{path}: {body}"),
+                _ => assert_eq!(body["error"]["code"], 400, "{path}: {body}"),
+            }
+            let message = body.to_string();
+            assert!(message.contains("not forwarded"), "{path}: {message}");
+        }
+    }
+    // A raw backslash is no valid URI character for most clients: sent by hand.
+    let addr = gw.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream
+        .write_all(
+            format!(
+                "GET /openai/v1\\..\\admin HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {ALICE_KEY}\r\nconnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut raw),
+    )
+    .await;
+    let head = String::from_utf8_lossy(&raw);
+    assert!(head.starts_with("HTTP/1.1 400"), "{head}");
+    assert_eq!(mock.request_count(), 0, "{:?}", mock.requests());
+    // The refusal is logged like any answered request.
+    let logs = gw.logs(100).await;
+    assert!(
+        logs.iter()
+            .any(|l| l.status == 400 && l.protocol == "passthrough"),
+        "{logs:?}"
+    );
+    // An ordinary path still goes through.
+    let req = gw
+        .request("GET", "/openai/v1/files/file-1.jsonl")
+        .header("authorization", format!("Bearer {ALICE_KEY}"));
+    gw.send(req, "").await;
+    assert_eq!(mock.last_request().unwrap().path, "/v1/files/file-1.jsonl");
+}
+
+/// A credential the gateway disabled (its key was refused upstream) is not
+/// used for passthrough either: every call goes out with the other one.
+#[tokio::test]
+async fn passthrough_leases_skip_disabled_credentials() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), &two_key_config(&mock, "")).await;
+    mock.push_fault_for_key(K1, gproxy_testkit::Fault::unauthorized());
+    // Two chat calls: whichever key comes first, K1 meets its 401 and is disabled.
+    for _ in 0..2 {
+        let reply = gw
+            .post(
+                "/openai/v1/chat/completions",
+                ALICE_KEY,
+                serde_json::json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+    }
+    let before = mock.request_count();
+    for _ in 0..4 {
+        let req = gw
+            .request("GET", "/openai/v1/files")
+            .header("authorization", format!("Bearer {ALICE_KEY}"));
+        gw.send(req, "").await;
+    }
+    let keys: Vec<Option<String>> = mock.requests()[before..]
+        .iter()
+        .map(|r| r.header("authorization").map(str::to_owned))
+        .collect();
+    assert_eq!(keys, vec![Some(format!("Bearer {K2}")); 4]);
+}
+
+/// A custom provider's configured headers go with passthrough calls too.
+#[tokio::test]
+async fn custom_provider_headers_are_sent_on_passthrough() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let base = mock.base_url();
+    let extra = format!(
+        r#"
+[[providers]]
+name = "cchat"
+kind = "custom"
+protocol = "openai_chat"
+base_url = "{base}/v1"
+headers = {{ "x-extra" = "team-a" }}
+[[providers.credentials]]
+api_key = "sk-cchat-upstream"
+"#
+    );
+    let gw = start(dir.path(), &format!("{}{extra}", config(&mock, ""))).await;
+    let req = gw
+        .request("GET", "/cchat/v1/files?limit=2")
+        .header("authorization", format!("Bearer {ALICE_KEY}"))
+        .header("x-extra", "from-client");
+    gw.send(req, "").await;
+    let up = mock.last_request().expect("forwarded");
+    assert_eq!(up.path, "/v1/files");
+    assert_eq!(up.header("x-extra"), Some("team-a"));
+    assert_eq!(up.header("authorization"), Some("Bearer sk-cchat-upstream"));
+}

@@ -44,7 +44,7 @@ fn keys_seen(mock: &MockUpstream) -> Vec<String> {
 }
 
 async fn health_provider(gw: &Gateway, name: &str) -> Value {
-    let health = gw.send(gw.request("GET", "/health"), "").await.json();
+    let health = gw.health().await.json();
     health["providers"]
         .as_array()
         .unwrap()
@@ -308,12 +308,15 @@ async fn a_failed_probe_opens_the_circuit_again() {
 }
 
 #[tokio::test]
-async fn a_slow_first_byte_times_out_and_is_retried() {
+async fn a_slow_first_byte_times_out_and_is_retried_when_configured() {
     let mock = MockUpstream::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let gw = start(
         dir.path(),
-        &two_key_config(&mock, "[limits]\nfirst_byte_timeout_secs = 1\n"),
+        &two_key_config(
+            &mock,
+            "[limits]\nfirst_byte_timeout_secs = 1\n[circuit_breaker]\nretry_on_first_byte_timeout = true\n",
+        ),
     )
     .await;
     mock.push_fault(Fault::SlowFirstByte(Duration::from_secs(3)));

@@ -48,7 +48,7 @@ async fn accepted_within(gw: &Gateway, key: &str, limit: Duration) -> Duration {
 }
 
 async fn config_sync(gw: &Gateway) -> serde_json::Value {
-    gw.send(gw.request("GET", "/health"), "").await.json()["config_sync"].clone()
+    gw.health().await.json()["config_sync"].clone()
 }
 
 /// A mock and two gateways on `dsn` (sharing the master key), each checked
@@ -204,7 +204,7 @@ async fn an_unchanged_config_entry_keeps_an_admin_edit_across_a_restart() {
 
     // Same file: the edit survives, and nothing is reported as changed.
     let gw = start(dir.path(), &text).await;
-    let health = gw.send(gw.request("GET", "/health"), "").await.json();
+    let health = gw.health().await.json();
     let enabled = |h: &serde_json::Value, name: &str| {
         h["providers"]
             .as_array()
@@ -230,7 +230,7 @@ async fn an_unchanged_config_entry_keeps_an_admin_edit_across_a_restart() {
     );
     assert_ne!(changed, text);
     let gw = start(dir.path(), &changed).await;
-    let health = gw.send(gw.request("GET", "/health"), "").await.json();
+    let health = gw.health().await.json();
     assert_eq!(enabled(&health, "claude"), true, "{health}");
     let stderr = gw.stderr();
     assert!(

@@ -18,6 +18,9 @@ pub fn routes() -> Vec<RouteDef> {
     openapi.response_type = Some("application/json");
     vec![
         openapi,
+        route!(GET "/health", Role(Viewer), "", false, "meta",
+            "Everything `/health` shows with the admin key: providers with their circuit and credential states, the shared store, change propagation, the usage sink, the edge counters",
+            (), (), 200, (gproxy_core::health::HealthDetail), meta::health),
         route!(GET "/setup", Public, "", false, "session",
             "Whether the install still needs its first admin user", (), (), 200, (session::SetupView), session::setup),
         route!(POST "/session", Public, "session.login", false, "session",

@@ -26,8 +26,9 @@ use crate::stream::StreamProcessor;
 /// it is never retried, since bytes already reached the client).
 #[derive(Debug)]
 pub(crate) struct StreamWatch {
-    resilience: Arc<ResilienceState>,
-    provider: Arc<ProviderRuntime>,
+    /// Where a broken stream is counted; `None` for raw passthrough, whose
+    /// answers the gateway does not judge.
+    circuit: Option<(Arc<ResilienceState>, Arc<ProviderRuntime>)>,
     _lease: Option<Lease>,
 }
 
@@ -38,15 +39,24 @@ impl StreamWatch {
         lease: Option<Lease>,
     ) -> Self {
         StreamWatch {
-            resilience,
-            provider,
+            circuit: Some((resilience, provider)),
+            _lease: lease,
+        }
+    }
+
+    /// Holds only the lease (in flight until the body ends).
+    pub(crate) fn lease_only(lease: Option<Lease>) -> Self {
+        StreamWatch {
+            circuit: None,
             _lease: lease,
         }
     }
 
     fn broke(&self, message: &str) {
-        tracing::warn!(provider = %self.provider.name, error = message, "stream broke mid-way; not retried, counted for the circuit");
-        self.resilience.record_failure_detached(&self.provider);
+        if let Some((resilience, provider)) = &self.circuit {
+            tracing::warn!(provider = %provider.name, error = message, "stream broke mid-way; not retried, counted for the circuit");
+            resilience.record_failure_detached(provider);
+        }
     }
 }
 
@@ -70,6 +80,9 @@ enum Kind {
 
 #[derive(Debug)]
 struct StreamBody {
+    /// Bytes read from the upstream before the response was built (up to
+    /// its first event): processed before anything else.
+    head: Option<Bytes>,
     upstream: Incoming,
     processor: StreamProcessor,
     idle: Pin<Box<Sleep>>,
@@ -104,6 +117,7 @@ impl ProxyBody {
     }
 
     pub(crate) fn stream(
+        head: Bytes,
         upstream: Incoming,
         processor: StreamProcessor,
         idle_timeout: Duration,
@@ -113,6 +127,7 @@ impl ProxyBody {
     ) -> Self {
         ProxyBody {
             kind: Kind::Stream(Box::new(StreamBody {
+                head: (!head.is_empty()).then_some(head),
                 upstream,
                 processor,
                 idle: Box::pin(tokio::time::sleep(idle_timeout)),
@@ -123,6 +138,14 @@ impl ProxyBody {
             })),
         }
     }
+}
+
+/// `now + timeout`, checked: `Instant + Duration` panics on overflow. The
+/// settings are bounded; this keeps an unbounded one harmless (a day).
+pub(crate) fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(86_400))
 }
 
 impl StreamBody {
@@ -150,7 +173,11 @@ impl StreamBody {
 
     fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         loop {
-            match Pin::new(&mut self.upstream).poll_frame(cx) {
+            let polled = match self.head.take() {
+                Some(head) => Poll::Ready(Some(Ok(Frame::data(head)))),
+                None => Pin::new(&mut self.upstream).poll_frame(cx),
+            };
+            match polled {
                 Poll::Ready(Some(Ok(frame))) => {
                     let Ok(data) = frame.into_data() else {
                         continue; // trailers are not forwarded
@@ -158,8 +185,15 @@ impl StreamBody {
                     if let Some(accounting) = self.accounting.as_mut() {
                         accounting.first_byte();
                     }
-                    self.idle.as_mut().reset(Instant::now() + self.idle_timeout);
-                    let out = self.processor.process(data);
+                    self.idle.as_mut().reset(deadline_after(self.idle_timeout));
+                    let out = match self.processor.process(data) {
+                        Ok(out) => out,
+                        Err(e) => {
+                            let message = format!("upstream stream refused: {e}");
+                            self.finish(Some(message.clone()), false);
+                            return Poll::Ready(Some(Err(BodyError(message))));
+                        }
+                    };
                     if out.is_empty() {
                         continue;
                     }
@@ -234,5 +268,17 @@ impl Body for ProxyBody {
             Kind::Full(None) => SizeHint::with_exact(0),
             Kind::Stream(_) => SizeHint::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_huge_idle_timeout_does_not_overflow_the_deadline() {
+        let now = Instant::now();
+        assert!(deadline_after(Duration::MAX) > now);
+        assert!(deadline_after(Duration::from_secs(5)) >= now + Duration::from_secs(5));
     }
 }

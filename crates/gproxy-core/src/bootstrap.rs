@@ -260,14 +260,7 @@ fn default_dsn(data_dir: &Path) -> String {
 
 /// `l` in the config file's form, every field set.
 pub fn limits_to_config(l: &Limits) -> LimitsConfig {
-    LimitsConfig {
-        max_body_bytes: Some(l.max_body_bytes as u64),
-        max_response_bytes: Some(l.max_response_bytes as u64),
-        max_passthrough_body_bytes: Some(l.max_passthrough_body_bytes as u64),
-        connect_timeout_secs: Some(l.connect_timeout.as_secs()),
-        first_byte_timeout_secs: Some(l.first_byte_timeout.as_secs()),
-        stream_idle_timeout_secs: Some(l.stream_idle_timeout.as_secs()),
-    }
+    l.to_config()
 }
 
 /// Stores the given admin key's hash, keeps a stored one, or generates one.

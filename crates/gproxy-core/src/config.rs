@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 mod cors;
 mod credentials;
+mod limits;
 mod logging;
 mod resilience;
 mod routes;
@@ -20,6 +21,7 @@ mod routes;
 pub use cors::{Cors, CorsConfig, MAX_CORS_AGE_SECS};
 pub use credentials::{CredentialConfig, StoredCredential};
 pub use gproxy_credential::Strategy as CredentialStrategy;
+pub use limits::LimitsConfig;
 pub use logging::{Logging, LoggingConfig, MAX_BODY_BYTES_LIMIT, MAX_RETENTION_DAYS};
 pub use resilience::CircuitBreakerConfig;
 pub use routes::{RouteConfig, TargetConfig, WeightedTarget, is_weighted};
@@ -75,30 +77,6 @@ pub struct FileConfig {
     /// are adapted to. Read from the file only (not stored).
     #[serde(default)]
     pub model_capabilities: Vec<gproxy_protocol::capabilities::ModelCapabilities>,
-}
-
-/// `[limits]`: every limit has a number; absent ones keep their default.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, serde::Serialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LimitsConfig {
-    /// Largest accepted request body in bytes (413 beyond). Default 32 MiB.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_body_bytes: Option<u64>,
-    /// Largest buffered (non-stream) upstream response in bytes. Default 64 MiB.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_response_bytes: Option<u64>,
-    /// Largest request body streamed through on passthrough routes. Default 512 MiB.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_passthrough_body_bytes: Option<u64>,
-    /// Upstream TCP connect timeout in seconds. Default 10.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub connect_timeout_secs: Option<u64>,
-    /// Time allowed until upstream response headers arrive, in seconds. Default 300.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub first_byte_timeout_secs: Option<u64>,
-    /// Longest silence between two upstream body chunks, in seconds. Default 120.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stream_idle_timeout_secs: Option<u64>,
 }
 
 /// `[[providers]]`: one upstream provider.
@@ -416,21 +394,9 @@ impl FileConfig {
             validate_proxy(proxy).map_err(|m| ("proxy".to_owned(), m))?;
         }
         if let Some(limits) = &self.limits {
-            for (name, value) in [
-                ("max_body_bytes", limits.max_body_bytes),
-                ("max_response_bytes", limits.max_response_bytes),
-                (
-                    "max_passthrough_body_bytes",
-                    limits.max_passthrough_body_bytes,
-                ),
-                ("connect_timeout_secs", limits.connect_timeout_secs),
-                ("first_byte_timeout_secs", limits.first_byte_timeout_secs),
-                ("stream_idle_timeout_secs", limits.stream_idle_timeout_secs),
-            ] {
-                if value == Some(0) {
-                    return Err((format!("limits.{name}"), "must be greater than 0".into()));
-                }
-            }
+            limits
+                .validate()
+                .map_err(|(f, m)| (format!("limits.{f}"), m))?;
         }
         if let Some(cb) = &self.circuit_breaker {
             cb.validate()

@@ -61,6 +61,36 @@ pub(crate) struct ConvertedRequest {
     pub stream: bool,
 }
 
+/// The request field that holds a protocol's conversation.
+fn conversation_field(protocol: Protocol) -> &'static str {
+    match protocol {
+        Protocol::OpenAiChat | Protocol::Claude => "messages",
+        Protocol::OpenAiResponses => "input",
+        Protocol::Gemini => "contents",
+    }
+}
+
+/// Whether a converted request carries no conversation (an empty or
+/// missing `messages` / `contents` / `input`): upstreams refuse it, so the
+/// gateway does before the call. Checked on the encoded body, besides the
+/// canonical request's turns, so that whatever a converter left out (empty
+/// parts, dropped turns) counts.
+fn conversation_is_empty(upstream: Protocol, encoded: &[u8]) -> bool {
+    let Ok(obj) = RawObject::parse(encoded) else {
+        return false;
+    };
+    let Some(value) = obj.get(conversation_field(upstream)) else {
+        return true;
+    };
+    let text = value.get().trim();
+    let inner = |open: char, close: char| {
+        text.strip_prefix(open)
+            .and_then(|t| t.strip_suffix(close))
+            .map(str::trim)
+    };
+    matches!(inner('[', ']'), Some("")) || text == "\"\"" || text == "null"
+}
+
 /// A client request the gateway refuses: invalid for its protocol or not
 /// expressible in the provider's.
 fn client_error(e: ConvertError, upstream: Protocol) -> GatewayError {
@@ -110,8 +140,20 @@ impl Conversion {
             self.dropped
                 .extend(capabilities::adapt(&mut canonical, caps));
         }
-        let mut encoded = convert::encode_request(self.upstream, &canonical)
-            .map_err(|e| client_error(e, self.upstream))?;
+        let empty = || {
+            GatewayError::BadRequest(format!(
+                "`{}` holds no conversation turn: there is nothing to send",
+                conversation_field(self.client)
+            ))
+        };
+        if canonical.messages.is_empty() {
+            return Err(empty());
+        }
+        let mut encoded = match convert::encode_request(self.upstream, &canonical) {
+            Ok(encoded) if conversation_is_empty(self.upstream, &encoded) => return Err(empty()),
+            Ok(encoded) => encoded,
+            Err(e) => return Err(client_error(e, self.upstream)),
+        };
         // The target wants its output limit under another name.
         if self.upstream == Protocol::OpenAiChat
             && caps.is_some_and(|c| c.token_field == TokenField::MaxCompletionTokens)
@@ -248,7 +290,8 @@ impl Conversion {
         }
         let mut sse = SseDecoder::new();
         let mut events = Vec::new();
-        sse.feed(body, &mut events);
+        sse.feed(body, &mut events)
+            .map_err(|e| invalid(format!("cannot read the {} stream: {e}", self.upstream)))?;
         events.extend(sse.finish());
         let mut tracker = StreamUsageTracker::new(self.upstream);
         let mut decoder = convert::stream_decoder(self.upstream);
@@ -286,4 +329,95 @@ pub(crate) fn client_wants_usage(obj: &RawObject<'_>) -> bool {
         .and_then(|raw| RawObject::parse(raw.get().as_bytes()).ok())
         .and_then(|o| o.get_bool("include_usage"))
         .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_conversations_are_recognised_in_every_protocol() {
+        for (protocol, body, empty) in [
+            (
+                Protocol::OpenAiChat,
+                r#"{"model":"m","messages":[ ]}"#,
+                true,
+            ),
+            (Protocol::OpenAiChat, r#"{"model":"m"}"#, true),
+            (
+                Protocol::OpenAiChat,
+                r#"{"messages":[{"role":"user","content":"hi"}]}"#,
+                false,
+            ),
+            (Protocol::OpenAiResponses, r#"{"input":""}"#, true),
+            (Protocol::OpenAiResponses, r#"{"input":[]}"#, true),
+            (Protocol::OpenAiResponses, r#"{"input":null}"#, true),
+            (Protocol::OpenAiResponses, r#"{"input":"hi"}"#, false),
+            (Protocol::Claude, r#"{"messages":[]}"#, true),
+            (
+                Protocol::Claude,
+                r#"{"messages":[{"role":"user","content":"x"}]}"#,
+                false,
+            ),
+            (Protocol::Gemini, r#"{"contents":[]}"#, true),
+            (
+                Protocol::Gemini,
+                r#"{"contents":[{"parts":[{"text":"x"}]}]}"#,
+                false,
+            ),
+        ] {
+            assert_eq!(
+                conversation_is_empty(protocol, body.as_bytes()),
+                empty,
+                "{protocol}: {body}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_refusal_names_the_clients_field() {
+        let table = CapabilityTable::default();
+        for (client, body, field) in [
+            (Protocol::Gemini, r#"{"contents":[]}"#, "contents"),
+            (
+                Protocol::OpenAiChat,
+                r#"{"model":"m","messages":[]}"#,
+                "messages",
+            ),
+            (
+                Protocol::OpenAiResponses,
+                r#"{"model":"m","input":[]}"#,
+                "input",
+            ),
+            (
+                Protocol::Claude,
+                r#"{"model":"m","max_tokens":5,"messages":[]}"#,
+                "messages",
+            ),
+            (
+                Protocol::Claude,
+                r#"{"model":"m","max_tokens":5,"system":"be brief","messages":[]}"#,
+                "messages",
+            ),
+        ] {
+            for upstream in Protocol::ALL.into_iter().filter(|p| *p != client) {
+                let mut conversion = Conversion {
+                    client,
+                    upstream,
+                    options: StreamOptions::default(),
+                    reply_model: None,
+                    tool_aliases: ToolAliases::default(),
+                    dropped: Vec::new(),
+                };
+                let err = conversion
+                    .request(body.as_bytes(), "m", None, &table)
+                    .unwrap_err();
+                assert_eq!(err.status(), http::StatusCode::BAD_REQUEST);
+                assert!(
+                    err.to_string().contains(&format!("`{field}`")),
+                    "{client} -> {upstream}: {err}"
+                );
+            }
+        }
+    }
 }

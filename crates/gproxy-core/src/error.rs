@@ -73,6 +73,10 @@ pub enum GatewayError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The client did not send its request body in time (408; the
+    /// connection is closed).
+    #[error("{0}")]
+    RequestTimeout(String),
     /// No such route, provider or model.
     #[error("{0}")]
     NotFound(String),
@@ -141,7 +145,25 @@ pub const PROVIDER_DEGRADED: &str = "provider_degraded";
 /// The response header naming the class of a gateway error.
 pub const ERROR_CLASS_HEADER: &str = "x-llm-proxy-error-class";
 
+/// The [`GatewayError::UpstreamTimeout`] phase of a call whose response
+/// headers did not come within the first-byte timeout.
+pub const FIRST_BYTE_PHASE: &str = "waiting for response headers";
+/// The phase of a stream whose first event did not come within the
+/// first-byte timeout (headers had arrived).
+pub const FIRST_EVENT_PHASE: &str = "waiting for the first stream event";
+
 impl GatewayError {
+    /// Whether this is a first-byte timeout (no headers, or no first stream
+    /// event, within `first_byte_timeout`): the upstream may still be
+    /// working on — and billing — the request.
+    pub fn is_first_byte_timeout(&self) -> bool {
+        matches!(
+            self,
+            GatewayError::UpstreamTimeout { phase, .. }
+                if *phase == FIRST_BYTE_PHASE || *phase == FIRST_EVENT_PHASE
+        )
+    }
+
     /// The HTTP status the client gets.
     pub fn status(&self) -> StatusCode {
         match self {
@@ -149,6 +171,7 @@ impl GatewayError {
             GatewayError::Forbidden(_) => StatusCode::FORBIDDEN,
             GatewayError::BadRequest(_) => StatusCode::BAD_REQUEST,
             GatewayError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            GatewayError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             GatewayError::NotFound(_) => StatusCode::NOT_FOUND,
             GatewayError::NoCredential { .. } => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::Upstream(failure) => failure.status,
@@ -169,6 +192,7 @@ impl GatewayError {
             | GatewayError::Forbidden(_)
             | GatewayError::BadRequest(_)
             | GatewayError::PayloadTooLarge { .. }
+            | GatewayError::RequestTimeout(_)
             | GatewayError::NotFound(_) => ErrorSource::Client,
             GatewayError::NoCredential { .. }
             | GatewayError::Upstream(_)
@@ -209,6 +233,7 @@ mod tests {
     #[test]
     fn statuses_and_sources() {
         assert_eq!(GatewayError::PayloadTooLarge { limit: 1 }.status(), 413);
+        assert_eq!(GatewayError::RequestTimeout("x".into()).status(), 408);
         assert_eq!(
             GatewayError::UpstreamTimeout {
                 provider: "p".into(),

@@ -1,7 +1,20 @@
 //! Which headers cross the gateway: client headers never forwarded
 //! upstream, and upstream response headers never passed back.
 
+use gproxy_provider::Provider;
+use http::HeaderMap;
 use http::header::HeaderName;
+
+/// The provider's own headers on an upstream request: its defaults (which
+/// a client value wins over), then the operator's configured headers
+/// (which win over both). Every upstream call goes through this, generate
+/// calls and raw passthrough alike.
+pub(crate) fn apply_provider_headers(provider: &dyn Provider, headers: &mut HeaderMap) {
+    provider.default_headers(headers);
+    for (name, value) in provider.extra_headers() {
+        headers.insert(name.clone(), value.clone());
+    }
+}
 
 /// Client credentials: never forwarded, the provider's own is injected.
 fn is_client_credential(name: &str) -> bool {

@@ -1,6 +1,9 @@
-//! What `/health` shows of the resilience state (circuits per provider,
-//! health per credential, the shared store), and the admin action that
-//! enables a disabled credential again.
+//! What `/health` shows: without the admin key only that the gateway is up
+//! ([`HealthSummary`], no IO, nothing about providers or credentials);
+//! with it ([`HealthDetail`], also `GET /admin/api/health`) the resilience
+//! state (circuits per provider, health per credential, the shared store),
+//! change propagation, the usage sink and the edge counters. Also the
+//! admin action that enables a disabled credential again.
 
 use chrono::{DateTime, Utc};
 use gproxy_credential::clock::now_ms;
@@ -11,8 +14,60 @@ use crate::resilience::SharedStatus;
 use crate::state::ProviderRuntime;
 use crate::{Engine, GatewayError};
 
+/// `/health` without the admin key: cheap (no IO, no lock) and minimal, so
+/// anyone who can connect learns only that the gateway is up.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct HealthSummary {
+    /// Always `ok` (the gateway answers).
+    pub status: &'static str,
+    /// The gateway's version.
+    pub version: &'static str,
+}
+
+impl HealthSummary {
+    /// The summary: `ok` and the version.
+    pub fn now() -> Self {
+        HealthSummary {
+            status: "ok",
+            version: env!("CARGO_PKG_VERSION"),
+        }
+    }
+}
+
+/// `/health` with the admin key, and `GET /admin/api/health`.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct HealthDetail {
+    /// Always `ok` (the gateway answers).
+    pub status: &'static str,
+    /// The gateway's version.
+    pub version: &'static str,
+    /// Providers, by name, with their circuit and credential states.
+    pub providers: Vec<ProviderHealth>,
+    /// Where circuits and cooldowns live and whether it is reachable.
+    pub shared_state: SharedStatus,
+    /// Change propagation across instances (`null` without a change bus).
+    pub config_sync: Option<crate::sync::SyncStatus>,
+    /// The usage sink's counters.
+    pub usage_sink: UsageSinkReport,
+    /// Client connections and refusals.
+    pub edge: crate::edge::EdgeReport,
+}
+
+/// The usage sink in `/health`.
+#[derive(Debug, Clone, Copy, Serialize, schemars::JsonSchema)]
+pub struct UsageSinkReport {
+    /// Rows written to the database.
+    pub written: u64,
+    /// Rows lost (channel full, buffer full, shutdown deadline).
+    pub dropped: u64,
+    /// Write attempts that failed (each is retried).
+    pub failed_batches: u64,
+    /// Rows accepted but not yet written.
+    pub buffered: u64,
+}
+
 /// One provider in `/health`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ProviderHealth {
     /// Provider name.
     pub name: String,
@@ -35,7 +90,7 @@ pub struct ProviderHealth {
 }
 
 /// One credential in `/health` and in the admin enable answer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct CredentialHealthReport {
     /// Row id (for `POST /admin/credentials/{id}/enable`).
     pub id: i64,
@@ -92,7 +147,28 @@ fn credential_report(entry: &CredentialEntry, view: HealthView) -> CredentialHea
 }
 
 impl Engine {
-    /// Circuits, credential health and the shared store, for `/health`.
+    /// Everything `/health` shows the admin. Asks the shared store (Redis)
+    /// once per provider: admin callers only.
+    pub async fn health_detail(&self) -> HealthDetail {
+        let report = self.health_report().await;
+        let stats = self.sink.stats();
+        HealthDetail {
+            status: "ok",
+            version: env!("CARGO_PKG_VERSION"),
+            providers: report.providers,
+            shared_state: report.shared_state,
+            config_sync: report.config_sync,
+            usage_sink: UsageSinkReport {
+                written: stats.written(),
+                dropped: stats.dropped(),
+                failed_batches: stats.failed_batches(),
+                buffered: stats.buffered(),
+            },
+            edge: self.edge.report(),
+        }
+    }
+
+    /// Circuits, credential health and the shared store.
     pub async fn health_report(&self) -> HealthReport {
         let snapshot = self.state.load_full();
         let mut providers: Vec<&std::sync::Arc<ProviderRuntime>> =

@@ -18,7 +18,7 @@ use crate::settings::Resilience;
 use crate::state::ProviderRuntime;
 
 /// How the shared store is doing, for `/health`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct SharedStatus {
     /// `memory` or `redis`.
     pub backend: &'static str,

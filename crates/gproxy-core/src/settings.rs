@@ -32,6 +32,55 @@ pub struct Limits {
     pub first_byte_timeout: Duration,
     /// Longest silence between two upstream body chunks. Default 120 s.
     pub stream_idle_timeout: Duration,
+    /// The client edge: connection and request-read timeouts, HTTP/2
+    /// settings and the connection cap.
+    pub edge: EdgeLimits,
+}
+
+/// What a client connection may do: how long it may stay silent, idle or
+/// slow, and how many may be open. Read by the accept loop for each new
+/// connection (so a change applies to connections opened after it) and by
+/// the router for each request body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EdgeLimits {
+    /// Time a new connection has to send its first bytes. Default 10 s.
+    pub first_byte_timeout: Duration,
+    /// Time to complete a request head from its first byte (HTTP/1), or to
+    /// open the first stream (HTTP/2). Default 30 s.
+    pub header_timeout: Duration,
+    /// Longest silence between two request body chunks (408). Default 30 s.
+    pub body_idle_timeout: Duration,
+    /// Time allowed for a whole request body (408). Default 600 s.
+    pub body_timeout: Duration,
+    /// How long an HTTP/1 connection may wait for its next request. Default 75 s.
+    pub keepalive_timeout: Duration,
+    /// How long an HTTP/2 connection may stay without an open stream. Default 300 s.
+    pub http2_idle_timeout: Duration,
+    /// Interval of HTTP/2 keep-alive pings; `None` sends none. Default 30 s.
+    pub http2_keepalive_interval: Option<Duration>,
+    /// How long a ping may go unanswered. Default 20 s.
+    pub http2_keepalive_timeout: Duration,
+    /// Most concurrent streams per HTTP/2 connection. Default 128.
+    pub http2_max_concurrent_streams: u32,
+    /// Most client connections open at once. Default 10,000.
+    pub max_connections: usize,
+}
+
+impl Default for EdgeLimits {
+    fn default() -> Self {
+        EdgeLimits {
+            first_byte_timeout: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(30),
+            body_idle_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(600),
+            keepalive_timeout: Duration::from_secs(75),
+            http2_idle_timeout: Duration::from_secs(300),
+            http2_keepalive_interval: Some(Duration::from_secs(30)),
+            http2_keepalive_timeout: Duration::from_secs(20),
+            http2_max_concurrent_streams: 128,
+            max_connections: 10_000,
+        }
+    }
 }
 
 impl Default for Limits {
@@ -43,13 +92,16 @@ impl Default for Limits {
             connect_timeout: Duration::from_secs(10),
             first_byte_timeout: Duration::from_secs(300),
             stream_idle_timeout: Duration::from_secs(120),
+            edge: EdgeLimits::default(),
         }
     }
 }
 
 impl Limits {
-    /// These limits with every value `config` sets applied on top.
+    /// These limits with every value `config` sets applied on top (brought
+    /// into its range first).
     pub fn merged(mut self, config: &LimitsConfig) -> Self {
+        let config = &config.clone().clamped();
         let secs = Duration::from_secs;
         if let Some(v) = config.max_body_bytes {
             self.max_body_bytes = usize::try_from(v).unwrap_or(usize::MAX);
@@ -69,7 +121,66 @@ impl Limits {
         if let Some(v) = config.stream_idle_timeout_secs {
             self.stream_idle_timeout = secs(v);
         }
+        let edge = &mut self.edge;
+        let set = |field: &mut Duration, value: Option<u64>| {
+            if let Some(v) = value {
+                *field = secs(v);
+            }
+        };
+        set(
+            &mut edge.first_byte_timeout,
+            config.client_first_byte_timeout_secs,
+        );
+        set(&mut edge.header_timeout, config.client_header_timeout_secs);
+        set(
+            &mut edge.body_idle_timeout,
+            config.client_body_idle_timeout_secs,
+        );
+        set(&mut edge.body_timeout, config.client_body_timeout_secs);
+        set(
+            &mut edge.keepalive_timeout,
+            config.client_keepalive_timeout_secs,
+        );
+        set(&mut edge.http2_idle_timeout, config.http2_idle_timeout_secs);
+        set(
+            &mut edge.http2_keepalive_timeout,
+            config.http2_keepalive_timeout_secs,
+        );
+        if let Some(v) = config.http2_keepalive_interval_secs {
+            edge.http2_keepalive_interval = (v > 0).then(|| secs(v));
+        }
+        if let Some(v) = config.http2_max_concurrent_streams {
+            edge.http2_max_concurrent_streams = u32::try_from(v).unwrap_or(u32::MAX);
+        }
+        if let Some(v) = config.max_connections {
+            edge.max_connections = usize::try_from(v).unwrap_or(usize::MAX);
+        }
         self
+    }
+
+    /// The limits in the config file's form, every field set (for storing).
+    pub fn to_config(&self) -> LimitsConfig {
+        let edge = &self.edge;
+        LimitsConfig {
+            max_body_bytes: Some(self.max_body_bytes as u64),
+            max_response_bytes: Some(self.max_response_bytes as u64),
+            max_passthrough_body_bytes: Some(self.max_passthrough_body_bytes as u64),
+            connect_timeout_secs: Some(self.connect_timeout.as_secs()),
+            first_byte_timeout_secs: Some(self.first_byte_timeout.as_secs()),
+            stream_idle_timeout_secs: Some(self.stream_idle_timeout.as_secs()),
+            client_first_byte_timeout_secs: Some(edge.first_byte_timeout.as_secs()),
+            client_header_timeout_secs: Some(edge.header_timeout.as_secs()),
+            client_body_idle_timeout_secs: Some(edge.body_idle_timeout.as_secs()),
+            client_body_timeout_secs: Some(edge.body_timeout.as_secs()),
+            client_keepalive_timeout_secs: Some(edge.keepalive_timeout.as_secs()),
+            http2_idle_timeout_secs: Some(edge.http2_idle_timeout.as_secs()),
+            http2_keepalive_interval_secs: Some(
+                edge.http2_keepalive_interval.map_or(0, |d| d.as_secs()),
+            ),
+            http2_keepalive_timeout_secs: Some(edge.http2_keepalive_timeout.as_secs()),
+            http2_max_concurrent_streams: Some(u64::from(edge.http2_max_concurrent_streams)),
+            max_connections: Some(edge.max_connections as u64),
+        }
     }
 }
 
@@ -101,6 +212,9 @@ pub struct Resilience {
     pub circuit: CircuitConfig,
     /// Retries after transient failures per request. Default 2.
     pub max_transient_retries: u32,
+    /// Whether a first-byte timeout on a generate call is retried. Default
+    /// false (see `CircuitBreakerConfig::retry_on_first_byte_timeout`).
+    pub retry_on_first_byte_timeout: bool,
     /// Retries after rate limits per request. Default 2.
     pub max_rate_limit_retries: u32,
     /// The configured `degraded_signal` (empty: the default marker).
@@ -125,6 +239,7 @@ impl Default for Resilience {
         Resilience {
             circuit: CircuitConfig::default(),
             max_transient_retries: 2,
+            retry_on_first_byte_timeout: false,
             max_rate_limit_retries: 2,
             degraded_signal: String::new(),
             test_mode_enabled: false,
@@ -161,6 +276,9 @@ impl Resilience {
         }
         if let Some(v) = config.max_rate_limit_retries {
             self.max_rate_limit_retries = v;
+        }
+        if let Some(v) = config.retry_on_first_byte_timeout {
+            self.retry_on_first_byte_timeout = v;
         }
         if let Some(v) = &config.degraded_signal {
             self.degraded_signal = v.clone();
@@ -202,6 +320,7 @@ impl Resilience {
             window_seconds: Some(self.circuit.window_ms / 1000),
             cooldown_seconds: Some(self.circuit.cooldown_ms / 1000),
             max_transient_retries: Some(self.max_transient_retries),
+            retry_on_first_byte_timeout: Some(self.retry_on_first_byte_timeout),
             max_rate_limit_retries: Some(self.max_rate_limit_retries),
             global_rate_limit_escalation_window: Some(self.circuit.escalation_ms / 1000),
             degraded_signal: Some(self.degraded_signal.clone()),
@@ -332,5 +451,22 @@ mod tests {
         assert_eq!(l.max_body_bytes, 10);
         assert_eq!(l.stream_idle_timeout, Duration::from_secs(3));
         assert_eq!(l.connect_timeout, Limits::default().connect_timeout);
+        assert_eq!(l.edge, EdgeLimits::default());
+    }
+
+    #[test]
+    fn limits_round_trip_through_the_config_form() {
+        let l = Limits::default().merged(&LimitsConfig {
+            client_header_timeout_secs: Some(5),
+            http2_keepalive_interval_secs: Some(0),
+            max_connections: Some(7),
+            ..Default::default()
+        });
+        assert_eq!(l.edge.header_timeout, Duration::from_secs(5));
+        assert_eq!(l.edge.http2_keepalive_interval, None);
+        assert_eq!(l.edge.max_connections, 7);
+        assert_eq!(Limits::default().merged(&l.to_config()), l);
+        let defaults = Limits::default();
+        assert_eq!(Limits::default().merged(&defaults.to_config()), defaults);
     }
 }

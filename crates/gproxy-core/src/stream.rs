@@ -12,7 +12,7 @@ use bytes::Bytes;
 use gproxy_protocol::convert::Transcoder;
 use gproxy_protocol::json_array::JsonArraySplitter;
 use gproxy_protocol::json_edit::{RawObject, prefix_model, replace_model};
-use gproxy_protocol::sse::{SseDecoder, SseEvent, encode};
+use gproxy_protocol::sse::{BufferLimitExceeded, SseDecoder, SseEvent, encode};
 use gproxy_protocol::usage::StreamUsageTracker;
 use gproxy_protocol::{Protocol, Usage};
 use memchr::memmem;
@@ -103,31 +103,33 @@ impl StreamProcessor {
     }
 
     /// Cross-protocol: every upstream event is decoded and re-encoded.
-    fn process_transcoded(&mut self, chunk: &[u8]) -> Bytes {
+    fn process_transcoded(&mut self, chunk: &[u8]) -> Result<Bytes, BufferLimitExceeded> {
         let Some(transcoder) = self.transcoder.as_mut() else {
-            return Bytes::new();
+            return Ok(Bytes::new());
         };
         let mut out = Vec::with_capacity(chunk.len() + 128);
         match &mut self.framing {
             Framing::Opaque => {}
             Framing::JsonArray(splitter) => {
-                splitter.feed(chunk, &mut self.elements);
+                let fed = splitter.feed(chunk, &mut self.elements);
                 for element in self.elements.drain(..) {
                     self.tracker.observe_json(&element);
                     let data = String::from_utf8_lossy(&element);
                     // A malformed event is reported in the client's stream.
                     let _ = transcoder.feed(&data, &mut out);
                 }
+                fed?;
             }
             Framing::Sse(decoder) => {
-                decoder.feed(chunk, &mut self.events);
+                let fed = decoder.feed(chunk, &mut self.events);
                 for event in self.events.drain(..) {
                     self.tracker.observe_event(&event);
                     let _ = transcoder.feed(&event.data, &mut out);
                 }
+                fed?;
             }
         }
-        Bytes::from(out)
+        Ok(Bytes::from(out))
     }
 
     /// Usage seen so far.
@@ -137,27 +139,32 @@ impl StreamProcessor {
 
     /// Feeds one upstream chunk; returns what goes to the client (possibly
     /// empty when a chunk holds only part of an event being rewritten).
-    pub(crate) fn process(&mut self, chunk: Bytes) -> Bytes {
+    ///
+    /// Fails when an upstream line, event or element grows past the
+    /// decoder's bound ([`gproxy_protocol::sse::MAX_BUFFERED_BYTES`]): the
+    /// stream must then end with an error rather than hold more memory.
+    pub(crate) fn process(&mut self, chunk: Bytes) -> Result<Bytes, BufferLimitExceeded> {
         if self.transcoder.is_some() {
             return self.process_transcoded(&chunk);
         }
         match &mut self.framing {
-            Framing::Opaque => chunk,
+            Framing::Opaque => Ok(chunk),
             Framing::JsonArray(splitter) => {
-                splitter.feed(&chunk, &mut self.elements);
+                let fed = splitter.feed(&chunk, &mut self.elements);
                 for element in self.elements.drain(..) {
                     self.tracker.observe_json(&element);
                 }
-                chunk
+                fed.map(|()| chunk)
             }
             Framing::Sse(decoder) => {
-                decoder.feed(&chunk, &mut self.events);
+                let fed = decoder.feed(&chunk, &mut self.events);
                 let Some(rewrite) = &self.rewrite else {
                     for event in self.events.drain(..) {
                         self.tracker.observe_event(&event);
                     }
-                    return chunk;
+                    return fed.map(|()| chunk);
                 };
+                fed?;
                 let mut out = Vec::with_capacity(chunk.len() + 64);
                 for mut event in self.events.drain(..) {
                     self.tracker.observe_event(&event);
@@ -173,7 +180,7 @@ impl StreamProcessor {
                     }
                     encode(&event, &mut out);
                 }
-                Bytes::from(out)
+                Ok(Bytes::from(out))
             }
         }
     }
@@ -258,8 +265,8 @@ mod tests {
     fn run(p: &mut StreamProcessor, input: &str, split: usize) -> String {
         let (a, b) = input.as_bytes().split_at(split);
         let mut out = Vec::new();
-        out.extend_from_slice(&p.process(Bytes::copy_from_slice(a)));
-        out.extend_from_slice(&p.process(Bytes::copy_from_slice(b)));
+        out.extend_from_slice(&p.process(Bytes::copy_from_slice(a)).unwrap());
+        out.extend_from_slice(&p.process(Bytes::copy_from_slice(b)).unwrap());
         if let Some(rest) = p.finish() {
             out.extend_from_slice(&rest);
         }
@@ -297,6 +304,56 @@ mod tests {
             assert!(out.contains("\"model\":\"openai/gpt-4o-mini\""), "{out}");
             assert!(out.ends_with("data: [DONE]\n\n"), "{out}");
             assert_eq!(p.usage().unwrap().input_tokens, 11);
+        }
+    }
+
+    #[test]
+    fn an_event_past_the_bound_is_an_error_in_every_mode() {
+        let endless = Bytes::from(vec![b'x'; 40]);
+        let modes: [(Framing, Rewrite, bool); 4] = [
+            (
+                Framing::Sse(SseDecoder::with_limit(64)),
+                Rewrite::default(),
+                false,
+            ),
+            (
+                Framing::Sse(SseDecoder::with_limit(64)),
+                Rewrite {
+                    strip_usage_chunk: true,
+                    model: None,
+                },
+                false,
+            ),
+            (
+                Framing::Sse(SseDecoder::with_limit(64)),
+                Rewrite::default(),
+                true,
+            ),
+            (
+                Framing::JsonArray(JsonArraySplitter::with_limit(64)),
+                Rewrite::default(),
+                false,
+            ),
+        ];
+        for (framing, rewrite, transcode) in modes {
+            let mut p = StreamProcessor::new(Protocol::OpenAiChat, framing, rewrite);
+            if transcode {
+                p.transcode(Transcoder::new(
+                    Protocol::OpenAiChat,
+                    Protocol::Claude,
+                    gproxy_protocol::convert::StreamOptions::default(),
+                    None,
+                ));
+            }
+            let start: &[u8] = if matches!(p.framing, Framing::JsonArray(_)) {
+                b"[\""
+            } else {
+                b"data: "
+            };
+            p.process(Bytes::from_static(start)).unwrap();
+            p.process(endless.clone()).unwrap();
+            let err = p.process(endless.clone()).unwrap_err();
+            assert_eq!(err.limit, 64);
         }
     }
 

@@ -78,7 +78,7 @@ impl Default for SyncConfig {
 }
 
 /// The `config_sync` section of `/health`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct SyncStatus {
     /// `redis` (notified through pub/sub) or `poll` (version poll only).
     pub mode: &'static str,

@@ -1,14 +1,16 @@
 //! Google service-account keys: the JSON key file, and the signed JWT
 //! (RS256) exchanged for an OAuth access token. Pure functions, no IO: the
 //! exchange itself lives in the core.
+//!
+//! Signing uses `ring` (already linked for TLS), which takes the key as
+//! PKCS#8 DER: the PEM armour Google's key files carry is removed here.
+//! (The `rsa` crate it replaces has an unfixed timing side channel,
+//! RUSTSEC-2023-0071.)
 
 use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rsa::RsaPrivateKey;
-use rsa::pkcs1v15::SigningKey;
-use rsa::pkcs8::DecodePrivateKey;
-use rsa::sha2::Sha256;
-use rsa::signature::{SignatureEncoding, Signer};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use ring::rand::SystemRandom;
+use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use serde::{Deserialize, Serialize};
 
 use crate::{CredentialError, Secret};
@@ -140,9 +142,10 @@ impl ServiceAccountKey {
         })
     }
 
-    fn rsa_key(&self) -> Result<RsaPrivateKey, CredentialError> {
-        RsaPrivateKey::from_pkcs8_pem(self.private_key.expose())
-            .map_err(|_| invalid("`private_key` is not a PKCS#8 PEM RSA private key"))
+    fn rsa_key(&self) -> Result<RsaKeyPair, CredentialError> {
+        let not_pkcs8 = || invalid("`private_key` is not a PKCS#8 PEM RSA private key");
+        let der = pem_body(self.private_key.expose(), "PRIVATE KEY").ok_or_else(not_pkcs8)?;
+        RsaKeyPair::from_pkcs8(&der).map_err(|_| not_pkcs8())
     }
 
     /// The JWT to exchange for an access token, issued at `now` (Unix
@@ -165,12 +168,18 @@ impl ServiceAccountKey {
         let mut jwt = URL_SAFE_NO_PAD.encode(header.to_string());
         jwt.push('.');
         jwt.push_str(&URL_SAFE_NO_PAD.encode(claims.to_string()));
-        let signing_key = SigningKey::<Sha256>::new(self.rsa_key()?);
-        let signature = signing_key
-            .try_sign(jwt.as_bytes())
-            .map_err(|_| invalid("signing the JWT failed"))?;
+        let key = self.rsa_key()?;
+        let mut signature = vec![0; key.public().modulus_len()];
+        // PKCS#1 v1.5 padding is deterministic: the RNG is not used for it.
+        key.sign(
+            &RSA_PKCS1_SHA256,
+            &SystemRandom::new(),
+            jwt.as_bytes(),
+            &mut signature,
+        )
+        .map_err(|_| invalid("signing the JWT failed"))?;
         jwt.push('.');
-        jwt.push_str(&URL_SAFE_NO_PAD.encode(signature.to_bytes()));
+        jwt.push_str(&URL_SAFE_NO_PAD.encode(signature));
         Ok(jwt)
     }
 
@@ -184,13 +193,24 @@ impl ServiceAccountKey {
     }
 }
 
+/// The DER bytes inside the first `-----BEGIN {label}-----` block of
+/// `pem`, or `None` when there is no such block or its base64 is broken.
+fn pem_body(pem: &str, label: &str) -> Option<Vec<u8>> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let start = pem.find(&begin)? + begin.len();
+    let stop = start + pem[start..].find(&end)?;
+    let text: String = pem[start..stop]
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    STANDARD.decode(text).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rsa::RsaPublicKey;
-    use rsa::pkcs1v15::{Signature, VerifyingKey};
-    use rsa::pkcs8::DecodePublicKey;
-    use rsa::signature::Verifier;
+    use ring::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
 
     const PRIVATE: &str =
         include_str!("../../gproxy-testkit/fixtures/test-only-service-account.key.pem");
@@ -233,13 +253,37 @@ mod tests {
                 "exp": 1_700_003_600u64,
             })
         );
-        let public = RsaPublicKey::from_public_key_pem(PUBLIC).unwrap();
-        let verifier = VerifyingKey::<Sha256>::new(public);
-        let signature =
-            Signature::try_from(URL_SAFE_NO_PAD.decode(parts[2]).unwrap().as_slice()).unwrap();
+        // Verified with the fixture's public key (SubjectPublicKeyInfo).
+        let spki = pem_body(PUBLIC, "PUBLIC KEY").unwrap();
+        let verifier = UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, rsa_public_key(&spki));
+        let signature = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
         let signed = format!("{}.{}", parts[0], parts[1]);
         verifier.verify(signed.as_bytes(), &signature).unwrap();
         assert!(verifier.verify(b"tampered", &signature).is_err());
+        // RS256 with PKCS#1 v1.5 is deterministic: the same JWT each time.
+        assert_eq!(key.signed_jwt(1_700_000_000).unwrap(), jwt);
+    }
+
+    /// The RSAPublicKey inside an RSA SubjectPublicKeyInfo: the BIT STRING
+    /// that ends it (its unused-bits byte dropped).
+    fn rsa_public_key(spki: &[u8]) -> &[u8] {
+        // SEQUENCE { SEQUENCE { rsaEncryption, NULL }, BIT STRING }: the
+        // algorithm identifier of RSA is always these 15 bytes.
+        let algorithm = [
+            0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05,
+            0x00,
+        ];
+        let at = spki
+            .windows(algorithm.len())
+            .position(|w| w == algorithm)
+            .unwrap();
+        let bits = &spki[at + algorithm.len()..];
+        assert_eq!(bits[0], 0x03, "a BIT STRING follows");
+        let header = match bits[1] {
+            n if n < 0x80 => 2,
+            n => 2 + usize::from(n & 0x7f),
+        };
+        &bits[header + 1..]
     }
 
     #[test]
@@ -256,10 +300,17 @@ mod tests {
         wrong_type["type"] = "authorized_user".into();
         let mut bad_pem = key_json();
         bad_pem["private_key"] = "-----BEGIN PRIVATE KEY-----\nsecretstuff\n".into();
+        let mut not_a_key = key_json();
+        not_a_key["private_key"] =
+            "-----BEGIN PRIVATE KEY-----\nc2VjcmV0c3R1ZmY=\n-----END PRIVATE KEY-----\n".into();
+        let mut pkcs1 = key_json();
+        pkcs1["private_key"] = PRIVATE.replace("PRIVATE KEY", "RSA PRIVATE KEY").into();
         for (value, expect) in [
             (no_email, "client_email"),
             (wrong_type, "authorized_user"),
             (bad_pem, "PKCS#8"),
+            (not_a_key, "PKCS#8"),
+            (pkcs1, "PKCS#8"),
         ] {
             let err = ServiceAccountKey::from_json(&value)
                 .unwrap_err()

@@ -10,8 +10,14 @@
 //! it jumps from quote to backslash with `memchr`. If the stream starts with
 //! something other than `[` (an error object, say), that whole top-level
 //! value is handed back as a single element.
+//!
+//! The bytes of an unfinished element held between chunks are bounded
+//! ([`MAX_BUFFERED_BYTES`] unless [`JsonArraySplitter::with_limit`] says
+//! otherwise): past it, feeding fails with [`BufferLimitExceeded`].
 
 use memchr::memchr2;
+
+pub use crate::sse::{BufferLimitExceeded, MAX_BUFFERED_BYTES};
 
 /// Where the splitter is in the stream.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -40,8 +46,12 @@ enum Kind {
 }
 
 /// Incremental splitter for a streamed top-level JSON array.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct JsonArraySplitter {
+    /// The bound on [`JsonArraySplitter::buffered_len`].
+    limit: usize,
+    /// The bound was exceeded: every later feed fails.
+    overflowed: bool,
     state: State,
     kind: Kind,
     /// The current element is the top-level value itself (no array).
@@ -54,14 +64,57 @@ pub struct JsonArraySplitter {
     buf: Vec<u8>,
 }
 
+impl Default for JsonArraySplitter {
+    fn default() -> Self {
+        Self::with_limit(MAX_BUFFERED_BYTES)
+    }
+}
+
 impl JsonArraySplitter {
-    /// A splitter at the start of a stream.
+    /// A splitter at the start of a stream, bounded by [`MAX_BUFFERED_BYTES`].
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Feeds a chunk split anywhere; appends each completed top-level element's raw bytes to `out`. Tracks string/escape state and nesting depth; O(n) over bytes, memchr-friendly.
-    pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<Vec<u8>>) {
+    /// A splitter that holds at most `limit` bytes of an unfinished element.
+    pub fn with_limit(limit: usize) -> Self {
+        JsonArraySplitter {
+            limit,
+            overflowed: false,
+            state: State::default(),
+            kind: Kind::default(),
+            bare: false,
+            depth: 0,
+            in_string: false,
+            escape: false,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Feeds a chunk split anywhere; appends each completed top-level
+    /// element's raw bytes to `out`. Tracks string/escape state and nesting
+    /// depth; O(n) over bytes, memchr-friendly.
+    ///
+    /// Fails, and keeps failing, once an unfinished element held between
+    /// chunks exceeds the splitter's bound (passed by at most one chunk).
+    pub fn feed(
+        &mut self,
+        chunk: &[u8],
+        out: &mut Vec<Vec<u8>>,
+    ) -> Result<(), BufferLimitExceeded> {
+        if self.overflowed {
+            return Err(BufferLimitExceeded { limit: self.limit });
+        }
+        self.split(chunk, out);
+        if self.buf.len() > self.limit {
+            self.overflowed = true;
+            self.buf = Vec::new();
+            return Err(BufferLimitExceeded { limit: self.limit });
+        }
+        Ok(())
+    }
+
+    fn split(&mut self, chunk: &[u8], out: &mut Vec<Vec<u8>>) {
         let mut i = 0;
         // Start of the current element within this chunk.
         let mut start = 0;
@@ -129,9 +182,8 @@ impl JsonArraySplitter {
         }
     }
 
-    /// Bytes of an unfinished element held between calls. The splitter sets
-    /// no limit; a caller that must bound memory checks this after each
-    /// [`JsonArraySplitter::feed`].
+    /// Bytes of an unfinished element held between calls (what the
+    /// splitter's bound applies to).
     pub fn buffered_len(&self) -> usize {
         self.buf.len()
     }
@@ -206,7 +258,7 @@ mod tests {
         let mut splitter = JsonArraySplitter::new();
         let mut out = Vec::new();
         for chunk in chunks {
-            splitter.feed(chunk, &mut out);
+            splitter.feed(chunk, &mut out).unwrap();
         }
         out
     }
@@ -246,20 +298,40 @@ mod tests {
     fn elements_are_emitted_as_soon_as_complete() {
         let mut splitter = JsonArraySplitter::new();
         let mut out = Vec::new();
-        splitter.feed(b"[{\"a\":1}", &mut out);
+        splitter.feed(b"[{\"a\":1}", &mut out).unwrap();
         assert_eq!(strs(&out), ["{\"a\":1}"]);
-        splitter.feed(b",{\"b\":", &mut out);
+        splitter.feed(b",{\"b\":", &mut out).unwrap();
         assert_eq!(out.len(), 1);
-        splitter.feed(b"[2]}", &mut out);
+        splitter.feed(b"[2]}", &mut out).unwrap();
         assert_eq!(strs(&out), ["{\"a\":1}", "{\"b\":[2]}"]);
         assert!(!splitter.is_done());
-        splitter.feed(b",{\"c\":\"long", &mut out);
+        splitter.feed(b",{\"c\":\"long", &mut out).unwrap();
         assert_eq!(splitter.buffered_len(), 10);
-        splitter.feed(b"\"}", &mut out);
+        splitter.feed(b"\"}", &mut out).unwrap();
         assert_eq!(splitter.buffered_len(), 0);
-        splitter.feed(b"]  trailing garbage {}", &mut out);
+        splitter.feed(b"]  trailing garbage {}", &mut out).unwrap();
         assert_eq!(out.len(), 3);
         assert!(splitter.is_done());
+    }
+
+    #[test]
+    fn an_element_that_never_ends_is_refused_past_the_bound() {
+        let mut splitter = JsonArraySplitter::with_limit(32);
+        let mut out = Vec::new();
+        splitter.feed(b"[{\"a\":1},{\"text\":\"", &mut out).unwrap();
+        assert_eq!(strs(&out), ["{\"a\":1}"]);
+        splitter.feed(&[b'x'; 16], &mut out).unwrap();
+        let err = splitter.feed(&[b'x'; 16], &mut out).unwrap_err();
+        assert_eq!(err.limit, 32);
+        assert_eq!(splitter.buffered_len(), 0);
+        assert!(splitter.feed(b"\"}]", &mut out).is_err());
+        assert_eq!(out.len(), 1);
+        // A large element inside one chunk is not held, so not refused.
+        let mut whole = JsonArraySplitter::with_limit(8);
+        let big = format!("[{{\"t\":\"{}\"}}]", "z".repeat(100));
+        whole.feed(big.as_bytes(), &mut out).unwrap();
+        assert_eq!(out.len(), 2);
+        assert_eq!(JsonArraySplitter::new().limit, MAX_BUFFERED_BYTES);
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod json_array;
 pub mod json_edit;
 pub mod json_mask;
 pub mod sse;
+pub mod stream_error;
 pub mod url;
 pub mod usage;
 

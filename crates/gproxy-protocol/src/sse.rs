@@ -13,11 +13,31 @@
 //!   dispatched, with empty data.
 //!
 //! [`encode`] writes the wire form back.
+//!
+//! What the decoder holds between chunks (a partial line plus the data of
+//! the event being assembled) is bounded ([`MAX_BUFFERED_BYTES`] unless
+//! [`SseDecoder::with_limit`] says otherwise): an upstream that never sends
+//! a line break gets [`BufferLimitExceeded`] instead of growing memory.
 
 use memchr::{memchr, memchr2};
 
 /// The UTF-8 byte order mark, skipped once at the start of a stream.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// The default bound on the bytes a decoder (or the JSON-array splitter)
+/// holds between chunks: 16 MiB, far above any real event (the largest are
+/// single base64 images of a few MiB) and low enough that a few hundred
+/// broken streams cannot exhaust memory.
+pub const MAX_BUFFERED_BYTES: usize = 16 * 1024 * 1024;
+
+/// A line, event or element grew past the decoder's bound without ending.
+/// The decoder drops what it held and refuses further input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("an upstream event grew past {limit} bytes without ending")]
+pub struct BufferLimitExceeded {
+    /// The bound that was exceeded, in bytes.
+    pub limit: usize,
+}
 
 /// Convenience for the OpenAI terminator: `data: [DONE]\n\n`.
 pub const DONE: &[u8] = b"data: [DONE]\n\n";
@@ -36,8 +56,12 @@ pub struct SseEvent {
 }
 
 /// Incremental `text/event-stream` decoder.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SseDecoder {
+    /// The bound on [`SseDecoder::buffered_len`].
+    limit: usize,
+    /// The bound was exceeded: every later feed fails.
+    overflowed: bool,
     /// Bytes of a line whose terminator has not arrived yet (and, before the
     /// BOM check is done, the first bytes of the stream).
     line: Vec<u8>,
@@ -54,15 +78,64 @@ pub struct SseDecoder {
     retry: Option<u64>,
 }
 
+impl Default for SseDecoder {
+    fn default() -> Self {
+        Self::with_limit(MAX_BUFFERED_BYTES)
+    }
+}
+
 impl SseDecoder {
-    /// A decoder at the start of a stream.
+    /// A decoder at the start of a stream, bounded by [`MAX_BUFFERED_BYTES`].
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// A decoder that holds at most `limit` bytes between chunks.
+    pub fn with_limit(limit: usize) -> Self {
+        SseDecoder {
+            limit,
+            overflowed: false,
+            line: Vec::new(),
+            pending_cr: false,
+            bom_checked: false,
+            event: None,
+            data: String::new(),
+            has_data: false,
+            id: None,
+            retry: None,
+        }
+    }
+
     /// Feeds a chunk split anywhere (mid-line, mid-UTF-8 char, between \r and \n).
     /// Appends every completed event to `out`.
-    pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<SseEvent>) {
+    ///
+    /// Fails, and keeps failing, once what is held between chunks exceeds
+    /// the decoder's bound; the events completed before that are in `out`.
+    /// A single chunk is processed whole first, so the bound can be passed
+    /// by at most one chunk.
+    pub fn feed(
+        &mut self,
+        chunk: &[u8],
+        out: &mut Vec<SseEvent>,
+    ) -> Result<(), BufferLimitExceeded> {
+        if self.overflowed {
+            return Err(self.exceeded());
+        }
+        self.feed_unbounded(chunk, out);
+        if self.buffered_len() > self.limit {
+            self.overflowed = true;
+            self.line = Vec::new();
+            self.data = String::new();
+            return Err(self.exceeded());
+        }
+        Ok(())
+    }
+
+    fn exceeded(&self) -> BufferLimitExceeded {
+        BufferLimitExceeded { limit: self.limit }
+    }
+
+    fn feed_unbounded(&mut self, chunk: &[u8], out: &mut Vec<SseEvent>) {
         let mut input = chunk;
         if !self.bom_checked {
             // Until three bytes have been seen, `line` holds only stream-start bytes.
@@ -92,14 +165,17 @@ impl SseDecoder {
         if !line.is_empty() {
             self.process_line(&line);
         }
-        let event = self.take_event();
-        *self = Self::default();
+        let event = if self.overflowed {
+            None
+        } else {
+            self.take_event()
+        };
+        *self = Self::with_limit(self.limit);
         event
     }
 
     /// Bytes held between calls: the partial line plus the data of the
-    /// event being assembled. The decoder itself sets no limit; a caller that
-    /// must bound memory checks this after each [`SseDecoder::feed`].
+    /// event being assembled (what the decoder's bound applies to).
     pub fn buffered_len(&self) -> usize {
         self.line.len() + self.data.len()
     }
@@ -287,7 +363,7 @@ mod tests {
     fn decode_all(input: &[u8]) -> Vec<SseEvent> {
         let mut decoder = SseDecoder::new();
         let mut out = Vec::new();
-        decoder.feed(input, &mut out);
+        decoder.feed(input, &mut out).unwrap();
         out.extend(decoder.finish());
         out
     }
@@ -341,13 +417,13 @@ mod tests {
     fn lone_cr_at_chunk_end_waits_for_next_chunk() {
         let mut decoder = SseDecoder::new();
         let mut out = Vec::new();
-        decoder.feed(b"data: a\r", &mut out);
-        decoder.feed(b"\n", &mut out);
+        decoder.feed(b"data: a\r", &mut out).unwrap();
+        decoder.feed(b"\n", &mut out).unwrap();
         assert!(out.is_empty(), "\\r\\n is one terminator, not a blank line");
-        decoder.feed(b"\r", &mut out);
+        decoder.feed(b"\r", &mut out).unwrap();
         assert_eq!(out, vec![data("a")]);
-        decoder.feed(b"\ndata: b\r", &mut out);
-        decoder.feed(b"\r", &mut out);
+        decoder.feed(b"\ndata: b\r", &mut out).unwrap();
+        decoder.feed(b"\r", &mut out).unwrap();
         assert_eq!(out, vec![data("a"), data("b")]);
     }
 
@@ -361,9 +437,9 @@ mod tests {
             let mut decoder = SseDecoder::new();
             let mut out = Vec::new();
             for byte in &input[..split] {
-                decoder.feed(std::slice::from_ref(byte), &mut out);
+                decoder.feed(std::slice::from_ref(byte), &mut out).unwrap();
             }
-            decoder.feed(&input[split..], &mut out);
+            decoder.feed(&input[split..], &mut out).unwrap();
             out.extend(decoder.finish());
             assert_eq!(out, whole, "split at {split}");
         }
@@ -400,15 +476,56 @@ mod tests {
     }
 
     #[test]
+    fn a_line_that_never_ends_is_refused_past_the_bound() {
+        let mut decoder = SseDecoder::with_limit(64);
+        let mut out = Vec::new();
+        decoder.feed(b"data: ok\n\ndata: ", &mut out).unwrap();
+        let mut fed = 0;
+        let err = loop {
+            match decoder.feed(&[b'x'; 16], &mut out) {
+                Ok(()) => fed += 16,
+                Err(e) => break e,
+            }
+            assert!(fed < 1024, "never refused");
+        };
+        assert_eq!(err, BufferLimitExceeded { limit: 64 });
+        assert!(decoder.buffered_len() == 0, "the held bytes are dropped");
+        assert_eq!(out, vec![data("ok")]);
+        // Refused from then on, even a well-formed event; nothing at finish.
+        assert!(decoder.feed(b"\n\ndata: late\n\n", &mut out).is_err());
+        assert_eq!(out.len(), 1);
+        assert_eq!(decoder.finish(), None);
+        // `finish` resets: the next stream decodes with the same bound.
+        decoder.feed(b"data: next\n\n", &mut out).unwrap();
+        assert_eq!(out.last(), Some(&data("next")));
+        assert!(decoder.feed(&[b'y'; 65], &mut out).is_err());
+    }
+
+    #[test]
+    fn many_data_lines_count_against_the_bound_too() {
+        let mut decoder = SseDecoder::with_limit(100);
+        let mut out = Vec::new();
+        let lines = b"data: 0123456789\n".repeat(20);
+        assert!(decoder.feed(&lines, &mut out).is_err());
+        let mut roomy = SseDecoder::with_limit(1000);
+        roomy.feed(&lines, &mut out).unwrap();
+        roomy.feed(b"\n", &mut out).unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(SseDecoder::new().limit, MAX_BUFFERED_BYTES);
+    }
+
+    #[test]
     fn finish_flushes_pending_event() {
         let mut decoder = SseDecoder::new();
         let mut out = Vec::new();
-        decoder.feed(b"data: a\n\ndata: b\ndata: c", &mut out);
+        decoder
+            .feed(b"data: a\n\ndata: b\ndata: c", &mut out)
+            .unwrap();
         assert_eq!(out, vec![data("a")]);
         assert_eq!(decoder.buffered_len(), "b".len() + "data: c".len());
         assert_eq!(decoder.finish(), Some(data("b\nc")));
         assert_eq!(decoder.finish(), None);
-        decoder.feed(b"data: again\n\n", &mut out);
+        decoder.feed(b"data: again\n\n", &mut out).unwrap();
         assert_eq!(out.last(), Some(&data("again")));
     }
 
@@ -418,8 +535,8 @@ mod tests {
         for split in 0..input.len() {
             let mut decoder = SseDecoder::new();
             let mut out = Vec::new();
-            decoder.feed(&input[..split], &mut out);
-            decoder.feed(&input[split..], &mut out);
+            decoder.feed(&input[..split], &mut out).unwrap();
+            decoder.feed(&input[split..], &mut out).unwrap();
             assert_eq!(out, vec![data("你好,世界 🦀👩‍👩‍👧")], "split at {split}");
         }
     }

@@ -30,7 +30,7 @@ fn array_elements(bytes: &[u8]) -> Vec<String> {
     let mut splitter = JsonArraySplitter::new();
     let mut out = Vec::new();
     for chunk in bytes.chunks(7) {
-        splitter.feed(chunk, &mut out);
+        splitter.feed(chunk, &mut out).unwrap();
     }
     out.into_iter()
         .map(|e| String::from_utf8(e).unwrap())

@@ -56,7 +56,7 @@ fn stream_value(bytes: &[u8]) -> Value {
     }
     let mut decoder = SseDecoder::new();
     let mut events = Vec::new();
-    decoder.feed(bytes, &mut events);
+    decoder.feed(bytes, &mut events).unwrap();
     events.extend(decoder.finish());
     Value::Array(
         events
@@ -108,7 +108,7 @@ fn outcome<T>(result: Result<T, convert::ConvertError>, ok: impl FnOnce(T) -> Va
 fn transcode(from: Protocol, to: Protocol, transcript: &str) -> Vec<u8> {
     let mut sse = SseDecoder::new();
     let mut events = Vec::new();
-    sse.feed(transcript.as_bytes(), &mut events);
+    sse.feed(transcript.as_bytes(), &mut events).unwrap();
     events.extend(sse.finish());
     let options = StreamOptions {
         include_usage: true,

@@ -1,4 +1,5 @@
 //! Property tests: parsers never panic, chunking never changes the result.
+#![cfg(test)]
 
 use gproxy_protocol::Protocol;
 use gproxy_protocol::json_array::JsonArraySplitter;
@@ -26,7 +27,7 @@ fn decode(chunks: &[&[u8]]) -> Vec<SseEvent> {
     let mut decoder = SseDecoder::new();
     let mut out = Vec::new();
     for chunk in chunks {
-        decoder.feed(chunk, &mut out);
+        decoder.feed(chunk, &mut out).unwrap();
     }
     out.extend(decoder.finish());
     out
@@ -78,10 +79,10 @@ proptest! {
         let mut splitter = JsonArraySplitter::new();
         let mut out = Vec::new();
         for chunk in chunked(&input, &cuts) {
-            splitter.feed(chunk, &mut out);
+            splitter.feed(chunk, &mut out).unwrap();
         }
         let mut whole = Vec::new();
-        JsonArraySplitter::new().feed(&input, &mut whole);
+        JsonArraySplitter::new().feed(&input, &mut whole).unwrap();
         prop_assert_eq!(out, whole);
     }
 
@@ -98,7 +99,7 @@ proptest! {
         let mut splitter = JsonArraySplitter::new();
         let mut out = Vec::new();
         for chunk in chunked(&text, &cuts) {
-            splitter.feed(chunk, &mut out);
+            splitter.feed(chunk, &mut out).unwrap();
         }
         let parsed: Vec<serde_json::Value> =
             out.iter().map(|e| serde_json::from_slice(e).unwrap()).collect();
@@ -160,6 +161,67 @@ proptest! {
             let out: serde_json::Value = serde_json::from_slice(&out).unwrap();
             // Masking is idempotent: a second pass changes nothing.
             prop_assert_eq!(mask.apply(&serde_json::to_vec(&out).unwrap()), None);
+        }
+    }
+}
+
+proptest! {
+    /// A mask naming one existing top-level key nulls exactly that key:
+    /// every other top-level value comes out byte for byte as it went in.
+    #[test]
+    fn json_mask_nulls_the_named_key_and_keeps_the_rest(
+        value in json_object(),
+        pick in any::<prop::sample::Index>(),
+    ) {
+        let object = value.as_object().unwrap();
+        if object.is_empty() {
+            return Ok(());
+        }
+        let key = object.keys().nth(pick.index(object.len())).unwrap().clone();
+        // A JSON Pointer names any key, whatever characters it holds.
+        let pointer = format!("/{}", key.replace('~', "~0").replace('/', "~1"));
+        let mask = JsonMask::parse(std::slice::from_ref(&pointer)).unwrap();
+        let body = serde_json::to_vec_pretty(&value).unwrap();
+        let out = mask.apply(&body);
+        let out: serde_json::Value = match out {
+            Some(out) => serde_json::from_slice(&out).unwrap(),
+            None => {
+                // Nothing changed: the value was null already.
+                prop_assert_eq!(&object[&key], &serde_json::Value::Null);
+                return Ok(());
+            }
+        };
+        let out = out.as_object().unwrap();
+        prop_assert_eq!(out.len(), object.len());
+        for (k, v) in object {
+            if *k == key {
+                prop_assert_eq!(&out[k], &serde_json::Value::Null);
+            } else {
+                prop_assert_eq!(&out[k], v);
+            }
+        }
+        let raw_in = RawObject::parse(&body).unwrap();
+        let masked = mask.apply(&body).unwrap();
+        let raw_out = RawObject::parse(&masked).unwrap();
+        for k in raw_in.keys().filter(|k| *k != key) {
+            prop_assert_eq!(raw_in.get(k).unwrap().get(), raw_out.get(k).unwrap().get());
+        }
+    }
+
+    /// The in-stream error detector reads any event without panicking,
+    /// and whatever it calls an error carries an error status and a body
+    /// with a message in the usual error shape.
+    #[test]
+    fn first_event_errors_never_panic(
+        data in "(\\{\"(error|type|code|message|status)\":|[\\[\\]{},:\" a-z0-9])*",
+        named in any::<bool>(),
+    ) {
+        for protocol in Protocol::ALL {
+            let event = named.then_some("error");
+            if let Some(e) = gproxy_protocol::stream_error::first_event_error(protocol, event, &data) {
+                prop_assert!((400..=599).contains(&e.status));
+                prop_assert!(serde_json::from_slice::<serde_json::Value>(&e.body).is_ok());
+            }
         }
     }
 }

@@ -1,4 +1,5 @@
 //! Real-shaped SSE transcripts decode to the same events however they are chunked.
+#![cfg(test)]
 
 use gproxy_protocol::sse::{self, SseDecoder, SseEvent};
 
@@ -11,7 +12,7 @@ fn decode_chunks<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> Vec<SseEvent
     let mut decoder = SseDecoder::new();
     let mut out = Vec::new();
     for chunk in chunks {
-        decoder.feed(chunk, &mut out);
+        decoder.feed(chunk, &mut out).unwrap();
     }
     out.extend(decoder.finish());
     out
@@ -128,7 +129,7 @@ fn transcript_without_final_blank_line() {
     let trimmed = CLAUDE.strip_suffix(b"\n").unwrap();
     let mut decoder = SseDecoder::new();
     let mut out = Vec::new();
-    decoder.feed(trimmed, &mut out);
+    decoder.feed(trimmed, &mut out).unwrap();
     assert_eq!(out.len(), 10);
     let last = decoder.finish().unwrap();
     assert_eq!(last.event.as_deref(), Some("message_stop"));

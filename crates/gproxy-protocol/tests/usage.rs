@@ -1,4 +1,5 @@
 //! Usage extraction from real-shaped bodies and streams of all four protocols.
+#![cfg(test)]
 
 use gproxy_protocol::Protocol;
 use gproxy_protocol::json_array::JsonArraySplitter;
@@ -23,7 +24,7 @@ fn track_sse(protocol: Protocol, transcript: &[u8]) -> Vec<Option<Usage>> {
     let mut seen = Vec::new();
     let mut events = Vec::new();
     for chunk in transcript.chunks(7) {
-        decoder.feed(chunk, &mut events);
+        decoder.feed(chunk, &mut events).unwrap();
         for event in events.drain(..) {
             tracker.observe_event(&event);
             seen.push(tracker.usage());
@@ -129,7 +130,7 @@ fn gemini_json_array_stream() {
     let mut tracker = StreamUsageTracker::new(Protocol::Gemini);
     let mut elements = Vec::new();
     for chunk in stream.chunks(5) {
-        splitter.feed(chunk, &mut elements);
+        splitter.feed(chunk, &mut elements).unwrap();
     }
     assert_eq!(elements.len(), 3);
     for element in &elements {

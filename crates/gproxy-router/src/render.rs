@@ -63,6 +63,11 @@ pub(crate) fn error(protocol: Protocol, err: GatewayError) -> Response<ProxyBody
                 .insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
             response
         }
+        GatewayError::RequestTimeout(_) => {
+            let mut response = plain_error(protocol, err.status(), &err.client_message());
+            response.extensions_mut().insert(crate::BodyTimedOut);
+            response
+        }
         GatewayError::Unauthorized(_)
         | GatewayError::Forbidden(_)
         | GatewayError::BadRequest(_)
@@ -100,25 +105,15 @@ pub(crate) fn json(value: &serde_json::Value) -> Response<ProxyBody> {
     response
 }
 
-/// `GET /health`: status, version, providers with their circuit and
-/// credential states, the shared resilience state, usage sink counters.
-pub(crate) async fn health(engine: &Engine) -> Response<ProxyBody> {
-    let report = engine.health_report().await;
-    let stats = engine.sink().stats();
-    let body = serde_json::json!({
-        "status": "ok",
-        "version": env!("CARGO_PKG_VERSION"),
-        "providers": report.providers,
-        "shared_state": report.shared_state,
-        "config_sync": report.config_sync,
-        "usage_sink": {
-            "written": stats.written(),
-            "dropped": stats.dropped(),
-            "failed_batches": stats.failed_batches(),
-            "buffered": stats.buffered(),
-        },
-    });
-    let mut response = Response::new(ProxyBody::full(body.to_string()));
+/// `GET /health`: without the admin key only status and version (no IO);
+/// with it everything the admin sees (see [`gproxy_core::health`]).
+pub(crate) async fn health(engine: &Engine, admin: bool) -> Response<ProxyBody> {
+    let body = if admin {
+        serde_json::to_vec(&engine.health_detail().await)
+    } else {
+        serde_json::to_vec(&gproxy_core::health::HealthSummary::now())
+    };
+    let mut response = Response::new(ProxyBody::full(body.unwrap_or_default()));
     response.headers_mut().insert(CONTENT_TYPE, JSON);
     response
 }

@@ -1,35 +1,49 @@
-//! The accept loop: HTTP/1.1 and HTTP/2 (h2c) on one listener, with a
-//! header read timeout and graceful shutdown.
+//! The accept loop: HTTP/1.1 and HTTP/2 (h2c) on one listener, each
+//! connection under the edge limits of `[limits]` (read for every new
+//! connection, so a change applies to connections opened after it), a cap
+//! on open connections, and graceful shutdown.
 
+use std::convert::Infallible;
 use std::future::Future;
+use std::io::{Read, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
+use gproxy_core::settings::EdgeLimits;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 
 use crate::Router;
+use crate::conn::{ConnState, EdgeIo, RequestGuard, Tracked, Verdict, Watch};
+use crate::throttle::Throttle;
 
-/// How long a client has to send its request headers. 30 s.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// Largest request head (request line plus headers). 64 KiB.
+/// Largest request head (request line plus headers; HTTP/2: the decoded
+/// header list). 64 KiB.
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 /// How long shutdown waits for requests in flight. 30 s.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// Open files kept for everything but client connections (database,
+/// Redis, log files, listeners).
+const RESERVED_FILES: u64 = 128;
+
+/// The answer to a connection beyond the cap: written without reading the
+/// request, then the socket is closed.
+const REFUSAL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+retry-after: 1\r\nconnection: close\r\ncontent-length: 82\r\n\r\n\
+{\"error\":{\"message\":\"too many open connections; retry later\",\"type\":\"overloaded\"}}";
 
 /// Serves `router` on `listener` until `shutdown` resolves, then stops
 /// accepting and waits up to [`SHUTDOWN_GRACE`] for open connections.
 pub async fn serve(listener: TcpListener, router: Arc<Router>, shutdown: impl Future<Output = ()>) {
-    let mut builder = Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .max_buf_size(MAX_HEADER_BYTES.max(8192));
-    let graceful = GracefulShutdown::new();
+    let stats = router.engine().edge_stats().clone();
+    let file_cap = connection_cap_from_file_limit();
+    let (close_all, closing) = watch::channel(false);
+    let mut builders = Builders::new(router.engine().limits().edge);
+    let accept_failed = Throttle::new(Duration::from_secs(10));
+    let refused = Throttle::new(Duration::from_secs(10));
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -37,23 +51,72 @@ pub async fn serve(listener: TcpListener, router: Arc<Router>, shutdown: impl Fu
                 let (stream, peer) = match accepted {
                     Ok(conn) => conn,
                     Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
+                        if let Some(more) = accept_failed.ready() {
+                            tracing::warn!(error = %e, more, "accept failed");
+                        }
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }
                 };
+                let limits = router.engine().limits().edge;
+                let cap = limits.max_connections.min(file_cap);
+                if stats.open() >= cap {
+                    stats.refused();
+                    if let Some(more) = refused.ready() {
+                        tracing::warn!(cap, more, "connection refused: too many open connections");
+                    }
+                    refuse(stream);
+                    continue;
+                }
+                let open = stats.open_connection();
                 let _ = stream.set_nodelay(true);
+                let state = ConnState::new();
+                let io = TokioIo::new(EdgeIo::new(stream, state.clone()));
                 let router = router.clone();
                 let ip = peer.ip();
-                let service = service_fn(move |req| {
+                let guard_state = state.clone();
+                let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                    let guard = RequestGuard::open(&guard_state, req.version() == http::Version::HTTP_2);
                     let router = router.clone();
-                    async move { router.handle_from(req, Some(ip)).await }
+                    async move {
+                        let response = router.handle_from(req, Some(ip)).await?;
+                        Ok::<_, Infallible>(response.map(|body| Tracked::new(body, guard)))
+                    }
                 });
-                let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-                let conn = graceful.watch(conn);
+                let conn = builders.get(&limits).serve_connection(io, service).into_owned();
+                let mut watch = Watch::new(state, limits);
+                let mut closing = closing.clone();
+                let stats = stats.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+                    let _open = open;
+                    tokio::pin!(conn);
+                    loop {
+                        tokio::select! {
+                            biased;
+                            ended = conn.as_mut() => {
+                                if let Err(e) = ended {
+                                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                                }
+                                return;
+                            }
+                            () = watch.fired() => match watch.verdict() {
+                                Verdict::Keep => {}
+                                Verdict::CloseIdle => {
+                                    stats.closed_idle();
+                                    conn.as_mut().graceful_shutdown();
+                                }
+                                Verdict::DropSilent => {
+                                    stats.closed_silent();
+                                    tracing::debug!(%peer, "connection closed: silent or slow request head");
+                                    return;
+                                }
+                                Verdict::DropClosing => return,
+                            },
+                            Ok(()) = closing.changed() => {
+                                watch.shutdown_started();
+                                conn.as_mut().graceful_shutdown();
+                            }
+                        }
                     }
                 });
             }
@@ -61,10 +124,97 @@ pub async fn serve(listener: TcpListener, router: Arc<Router>, shutdown: impl Fu
         }
     }
     drop(listener);
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+    drop(closing);
+    let _ = close_all.send(true);
+    if tokio::time::timeout(SHUTDOWN_GRACE, close_all.closed())
         .await
         .is_err()
     {
         tracing::warn!("connections still open after the shutdown grace period; closing them");
+    }
+}
+
+/// The connection builder for the limits in force, rebuilt when they
+/// change.
+struct Builders {
+    limits: EdgeLimits,
+    builder: Builder<TokioExecutor>,
+}
+
+impl Builders {
+    fn new(limits: EdgeLimits) -> Self {
+        Builders {
+            limits,
+            builder: builder(&limits),
+        }
+    }
+
+    fn get(&mut self, limits: &EdgeLimits) -> &Builder<TokioExecutor> {
+        if self.limits != *limits {
+            *self = Builders::new(*limits);
+        }
+        &self.builder
+    }
+}
+
+/// hyper's settings for `limits`. HTTP/1 has no header timer of its own
+/// (the connection task times heads from their first byte, see
+/// [`crate::conn`]); HTTP/2 gets keep-alive pings, a stream cap and the
+/// same header size limit as HTTP/1.
+fn builder(limits: &EdgeLimits) -> Builder<TokioExecutor> {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(None)
+        .max_buf_size(MAX_HEADER_BYTES.max(8192));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(limits.http2_keepalive_interval)
+        .keep_alive_timeout(limits.http2_keepalive_timeout)
+        .max_concurrent_streams(limits.http2_max_concurrent_streams)
+        .max_header_list_size(u32::try_from(MAX_HEADER_BYTES).unwrap_or(u32::MAX));
+    builder
+}
+
+/// Refuses a connection beyond the cap as cheaply as possible: no task, no
+/// parsing; a canned 503 written straight to the socket (non-blocking: a
+/// fresh socket's send buffer is empty), after reading whatever request
+/// bytes are already there so the close is a FIN, not a reset that could
+/// discard the answer. A client whose request arrives after the refusal
+/// sees a reset; either way it learns at once.
+fn refuse(stream: TcpStream) {
+    let Ok(mut socket) = stream.into_std() else {
+        return;
+    };
+    let mut drain = [0u8; 4096];
+    let _ = socket.read(&mut drain);
+    let _ = socket.write(REFUSAL);
+}
+
+/// The most client connections the open-file limit allows: each may need
+/// an upstream connection too, and some files are kept for the rest.
+fn connection_cap_from_file_limit() -> usize {
+    match crate::fdlimit::open_file_limit() {
+        Some(limit) => {
+            usize::try_from(limit.saturating_sub(RESERVED_FILES) / 2).unwrap_or(usize::MAX)
+        }
+        None => usize::MAX,
+    }
+    .max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_refusal_is_a_complete_http_answer() {
+        let text = std::str::from_utf8(REFUSAL).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 503 "));
+        assert!(head.contains(&format!("content-length: {}", body.len())));
+        let _: serde_json::Value = serde_json::from_str(body).unwrap();
     }
 }

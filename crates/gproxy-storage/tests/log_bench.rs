@@ -15,7 +15,9 @@ use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{Duration, TimeZone, Utc};
 use common::{Backend, Ctx, run};
-use gproxy_storage::{LogQuery, RequestLog, TimeBucket, UsageGroup, UsageQuery};
+use gproxy_storage::{
+    LogQuery, NewUser, NewUserKey, RequestLog, TimeBucket, UsageGroup, UsageQuery,
+};
 
 /// Rows filled.
 const ROWS: u64 = 1_000_000;
@@ -127,6 +129,55 @@ async fn bench(ctx: Ctx) {
         })
     })
     .await;
+    // Key 1 belongs to user 1 in the fill; the key filter finds its owner.
+    let owner = s
+        .create_user(&NewUser {
+            name: "bench-user".into(),
+            role: "user".into(),
+            password_hash: None,
+            enabled: true,
+        })
+        .await
+        .unwrap();
+    let key = s
+        .create_user_key(&NewUserKey {
+            user_id: owner.id,
+            key_hash: "0".repeat(64),
+            key_prefix: "sk-gp-bench".into(),
+            label: None,
+            expires_at: None,
+            allowed_providers: None,
+            allowed_models: None,
+            scope: "proxy".into(),
+            enabled: true,
+        })
+        .await
+        .unwrap();
+    assert_eq!((owner.id, key.id), (1, 1));
+    let by_key = median(9, || {
+        page(LogQuery {
+            key_id: Some(1),
+            limit: PAGE,
+            ..LogQuery::default()
+        })
+    })
+    .await;
+    let errors = median(9, || {
+        page(LogQuery {
+            status_class: Some(4),
+            limit: PAGE,
+            ..LogQuery::default()
+        })
+    })
+    .await;
+    let by_protocol = median(9, || {
+        page(LogQuery {
+            protocol: Some("gemini".into()),
+            limit: PAGE,
+            ..LogQuery::default()
+        })
+    })
+    .await;
     let by_user_errors = median(9, || {
         page(LogQuery {
             user_id: Some(42),
@@ -189,6 +240,9 @@ async fn bench(ctx: Ctx) {
         ("first page, unfiltered", first),
         ("first page, provider = provider-3", by_provider),
         ("first page, user_id = 42", by_user),
+        ("first page, key_id = 1", by_key),
+        ("first page, 4xx (3 % of rows)", errors),
+        ("first page, protocol = gemini", by_protocol),
         ("first page, user_id = 42 and 4xx", by_user_errors),
         ("first page, one day two weeks back", by_old_day),
         ("page 50 via cursor", page_50),
@@ -215,4 +269,85 @@ async fn request_log_queries_at_1m_rows_postgres() {
 #[ignore = "benchmark: fills 1M rows; run with --release -- --ignored --nocapture"]
 async fn request_log_queries_at_1m_rows_mysql() {
     run(Backend::Mysql, bench).await;
+}
+
+/// The write cost per request-log row, in CPU time of this process (the
+/// SQLite engine runs in it; PostgreSQL's work is mostly in the server and
+/// shows as wall time). The table is filled with 100k rows, then 50k more
+/// are inserted per case and timed: the indexes of
+/// `m20261204_000002_request_detail` against the current ones, in the usage
+/// sink's old batch of 256 rows and its current default.
+async fn write_cost(ctx: Ctx) {
+    use sea_orm::ConnectionTrait;
+    let s = &ctx.storage;
+    let name = ctx.backend.name();
+    const WARM: u64 = 100_000;
+    const TIMED: u64 = 50_000;
+    let default_batch = gproxy_storage::UsageSinkConfig::default().batch_size;
+    let warm: Vec<RequestLog> = (0..WARM).map(row).collect();
+    for chunk in warm.chunks(FILL_BATCH as usize) {
+        s.insert_request_logs(chunk).await.unwrap();
+    }
+    let mut next = WARM;
+    let mut timed = async |what: &str, batch: usize| {
+        let rows: Vec<RequestLog> = (next..next + TIMED).map(row).collect();
+        next += TIMED;
+        let t = Instant::now();
+        let cpu = cpu_time();
+        for chunk in rows.chunks(batch) {
+            s.insert_request_logs(chunk).await.unwrap();
+        }
+        let wall = t.elapsed().as_secs_f64() * 1e6 / TIMED as f64;
+        let cpu = (cpu_time() - cpu) * 1e6 / TIMED as f64;
+        println!("| {name} | {what}, batches of {batch} | {cpu:.1} µs | {wall:.1} µs |");
+    };
+    let old = [
+        "CREATE INDEX old_key ON request_logs (key_id, id)",
+        "CREATE INDEX old_protocol ON request_logs (protocol, id)",
+        "CREATE INDEX old_status ON request_logs (status, id)",
+        "DROP INDEX ix_request_logs_errors",
+    ];
+    for sql in old {
+        s.connection().execute_unprepared(sql).await.unwrap();
+    }
+    timed("indexes of 000002", 256).await;
+    for ix in ["old_key", "old_protocol", "old_status"] {
+        s.connection()
+            .execute_unprepared(&format!("DROP INDEX {ix}"))
+            .await
+            .unwrap();
+    }
+    s.connection()
+        .execute_unprepared(
+            "CREATE INDEX ix_request_logs_errors ON request_logs (id) WHERE status >= 400",
+        )
+        .await
+        .unwrap();
+    timed("current indexes", 256).await;
+    timed("current indexes", default_batch).await;
+}
+
+#[tokio::test]
+#[ignore = "benchmark: writes 400k rows; run with --release -- --ignored --nocapture"]
+async fn request_log_write_cost_sqlite() {
+    run(Backend::Sqlite, write_cost).await;
+}
+
+#[tokio::test]
+#[ignore = "benchmark: writes 400k rows; run with --release -- --ignored --nocapture"]
+async fn request_log_write_cost_postgres() {
+    run(Backend::Postgres, write_cost).await;
+}
+
+/// This process's CPU time (user + system) in seconds, from /proc.
+fn cpu_time() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0
 }

@@ -9,13 +9,14 @@ use std::collections::HashSet;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use common::Ctx;
 use gproxy_storage::{
-    AttemptRecord, AuditQuery, CapturedBodies, LogQuery, NewAudit, RequestLog, StorageError,
-    TimeBucket, UsageGroup, UsageQuery,
+    AttemptRecord, AuditQuery, CapturedBodies, LogQuery, NewAudit, NewUser, NewUserKey, RequestLog,
+    StorageError, TimeBucket, UsageGroup, UsageQuery,
 };
 use serde_json::json;
 
 backend_tests!(
     log_query_filters_and_pages,
+    key_filter_reads_through_the_owner,
     log_detail_has_attempts_and_bodies,
     usage_aggregates_sum_and_bucket,
     audit_inserts_and_queries,
@@ -291,6 +292,73 @@ async fn log_query_filters_and_pages(ctx: Ctx) {
             "{err}"
         );
     }
+}
+
+/// A key filter adds the key's owner (the `(user_id, id)` index serves it)
+/// and still finds the rows of a key that no longer exists.
+async fn key_filter_reads_through_the_owner(ctx: Ctx) {
+    let s = &ctx.storage;
+    let user = |name: &'static str| async move {
+        s.create_user(&NewUser {
+            name: name.into(),
+            role: "user".into(),
+            password_hash: None,
+            enabled: true,
+        })
+        .await
+        .unwrap()
+        .id
+    };
+    let (alice, bob) = (user("alice").await, user("bob").await);
+    let key = |user_id: i64, hash: char| NewUserKey {
+        user_id,
+        key_hash: hash.to_string().repeat(64),
+        key_prefix: "sk-gp-t".into(),
+        label: None,
+        expires_at: None,
+        allowed_providers: None,
+        allowed_models: None,
+        scope: "proxy".into(),
+        enabled: true,
+    };
+    let a1 = s.create_user_key(&key(alice, 'a')).await.unwrap().id;
+    let a2 = s.create_user_key(&key(alice, 'b')).await.unwrap().id;
+    let b1 = s.create_user_key(&key(bob, 'c')).await.unwrap().id;
+    let gone = b1 + 100;
+    let owners = [(alice, a1), (alice, a2), (bob, b1), (bob, gone)];
+    let rows: Vec<RequestLog> = (0..40)
+        .map(|i| {
+            let (user_id, key_id) = owners[i as usize % 4];
+            RequestLog {
+                user_id: Some(user_id),
+                key_id: Some(key_id),
+                ..row(i)
+            }
+        })
+        .collect();
+    s.insert_request_logs(&rows).await.unwrap();
+    let by = |key_id: i64, user_id: Option<i64>| LogQuery {
+        key_id: Some(key_id),
+        user_id,
+        limit: 500,
+        ..LogQuery::default()
+    };
+    let expect = |k: usize| -> Vec<String> {
+        (0..40)
+            .rev()
+            .filter(|i| i % 4 == k as i64)
+            .map(|i| format!("q-{i}"))
+            .collect()
+    };
+    for (k, (_, key_id)) in owners.iter().enumerate() {
+        let page = s.query_request_logs(&by(*key_id, None)).await.unwrap();
+        assert_eq!(ids(&page), expect(k), "key {key_id}");
+    }
+    // An explicit user that does not own the key matches nothing.
+    let none = s.query_request_logs(&by(a1, Some(bob))).await.unwrap();
+    assert!(none.items.is_empty());
+    let same = s.query_request_logs(&by(a1, Some(alice))).await.unwrap();
+    assert_eq!(ids(&same), expect(0));
 }
 
 async fn log_detail_has_attempts_and_bodies(ctx: Ctx) {

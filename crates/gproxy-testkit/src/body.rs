@@ -30,6 +30,8 @@ pub(crate) struct MockBody {
     chunks: VecDeque<Chunk>,
     delay: Duration,
     sleep: Option<Pin<Box<Sleep>>>,
+    /// A wait before the first chunk (the headers go out at once).
+    hold: Option<Pin<Box<Sleep>>>,
     /// Fail the body once this many chunks were sent.
     cut_after: Option<usize>,
     sent: usize,
@@ -57,6 +59,7 @@ impl MockBody {
             chunks,
             delay: Duration::ZERO,
             sleep: None,
+            hold: None,
             cut_after: None,
             sent: 0,
             flushed_before_cut: false,
@@ -70,6 +73,7 @@ impl MockBody {
             chunks: VecDeque::new(),
             delay,
             sleep: None,
+            hold: None,
             cut_after: None,
             sent: 0,
             flushed_before_cut: false,
@@ -83,6 +87,12 @@ impl MockBody {
             data: data.into(),
             delayed,
         });
+    }
+
+    /// Holds the first chunk back for `wait` (the headers are sent at once).
+    pub(crate) fn hold(mut self, wait: Duration) -> Self {
+        self.hold = Some(Box::pin(tokio::time::sleep(wait)));
+        self
     }
 
     /// Makes the body fail after `events` chunks, and in any case before the
@@ -121,6 +131,10 @@ impl Body for MockBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = self.get_mut();
+        if let Some(hold) = this.hold.as_mut() {
+            ready!(hold.as_mut().poll(cx));
+            this.hold = None;
+        }
         if this.cut_after.is_some_and(|cut| this.sent >= cut) {
             if !this.flushed_before_cut {
                 // hyper buffers ready frames (and the headers) until the body

@@ -47,6 +47,10 @@ pub enum Fault {
     },
     /// Wait this long before sending response headers (then answer normally).
     SlowFirstByte(Duration),
+    /// Send the response headers at once, then wait this long before the
+    /// first byte of the body (then answer normally): a stream whose first
+    /// event is late.
+    SlowFirstEvent(Duration),
     /// Stream normally but cut the connection (abort the body with an error,
     /// no terminator) after this many SSE events / array elements. A
     /// non-streamed reply is cut in the middle of its JSON body.

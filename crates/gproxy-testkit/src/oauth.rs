@@ -8,13 +8,9 @@
 //! (`/v1/publishers/google/models/{m}:{method}`) take an API key.
 
 use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use http::{Response, StatusCode};
-use rsa::RsaPublicKey;
-use rsa::pkcs1v15::{Signature, VerifyingKey};
-use rsa::pkcs8::DecodePublicKey;
-use rsa::sha2::Sha256;
-use rsa::signature::Verifier;
+use ring::signature::{RSA_PKCS1_2048_8192_SHA256, RsaKeyPair, UnparsedPublicKey};
 use serde_json::{Value, json};
 
 use crate::body::MockBody;
@@ -111,6 +107,25 @@ pub(crate) fn token(shared: &Shared, req: &MockRequest) -> Response<MockBody> {
     }
 }
 
+/// The RSAPublicKey (PKCS#1 DER) of the test key pair, as `ring` verifies
+/// with it. Taken from the private key, which `ring` parses; a test checks
+/// that [`TEST_PUBLIC_KEY_PEM`] holds the same key.
+fn test_public_key() -> Option<Vec<u8>> {
+    let der = pem_der(TEST_PRIVATE_KEY_PEM)?;
+    let pair = RsaKeyPair::from_pkcs8(&der).ok()?;
+    Some(pair.public().as_ref().to_vec())
+}
+
+/// The DER bytes of a one-block PEM text.
+fn pem_der(pem: &str) -> Option<Vec<u8>> {
+    let body: String = pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .flat_map(|l| l.trim().chars())
+        .collect();
+    STANDARD.decode(body).ok()
+}
+
 /// Checks the form and the JWT: grant type, RS256 signature by the test
 /// key, `kid`, `iss`, `scope`, `aud` (this endpoint's URL) and `exp`.
 fn check(req: &MockRequest) -> Result<(), String> {
@@ -145,14 +160,11 @@ fn check(req: &MockRequest) -> Result<(), String> {
     if header_json["kid"] != SERVICE_ACCOUNT_KEY_ID {
         return Err("Invalid JWT: unknown kid".into());
     }
-    let public = RsaPublicKey::from_public_key_pem(TEST_PUBLIC_KEY_PEM)
-        .map_err(|_| "test public key unreadable".to_owned())?;
+    let public = test_public_key().ok_or_else(|| "test public key unreadable".to_owned())?;
     let signature = URL_SAFE_NO_PAD
         .decode(signature)
-        .ok()
-        .and_then(|s| Signature::try_from(s.as_slice()).ok())
-        .ok_or_else(|| "Invalid JWT Signature.".to_owned())?;
-    VerifyingKey::<Sha256>::new(public)
+        .map_err(|_| "Invalid JWT Signature.".to_owned())?;
+    UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, public)
         .verify(format!("{header}.{claims}").as_bytes(), &signature)
         .map_err(|_| "Invalid JWT Signature.".to_owned())?;
     let audience = format!("http://{}/token", req.header("host").unwrap_or_default());
@@ -233,9 +245,10 @@ mod tests {
 
     #[test]
     fn the_fixture_keys_are_a_pair() {
-        use rsa::pkcs8::DecodePrivateKey;
-        let private = rsa::RsaPrivateKey::from_pkcs8_pem(TEST_PRIVATE_KEY_PEM).unwrap();
-        let public = RsaPublicKey::from_public_key_pem(TEST_PUBLIC_KEY_PEM).unwrap();
-        assert_eq!(private.to_public_key(), public);
+        // A SubjectPublicKeyInfo ends with the RSAPublicKey it wraps.
+        let spki = pem_der(TEST_PUBLIC_KEY_PEM).unwrap();
+        let from_private = test_public_key().unwrap();
+        assert!(from_private.len() > 256);
+        assert!(spki.ends_with(&from_private));
     }
 }

@@ -286,6 +286,9 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<MockBody> {
             );
         }
         Some(Fault::SlowFirstByte(wait)) => tokio::time::sleep(wait).await,
+        Some(Fault::SlowFirstEvent(wait)) => {
+            return route(shared, &request, &reply).map(|body| body.hold(wait));
+        }
         Some(Fault::CutStream { after_events }) => reply.cut = Some(after_events),
         Some(Fault::Canned { content_type, body }) => {
             return fault::canned_reply(&content_type, &body);

@@ -125,12 +125,34 @@ pub async fn spawn_env(
     args: &[&str],
     envs: &[(&str, &str)],
 ) -> (Result<Gateway, String>, ()) {
+    spawn_through(dir, config_text, args, envs, &[]).await
+}
+
+/// Like [`spawn_env`], the binary started through `wrapper` (a program
+/// and its arguments that end by running the binary with the arguments
+/// after them, e.g. `sh -c '... exec "$0" "$@"'`).
+pub async fn spawn_through(
+    dir: &Path,
+    config_text: &str,
+    args: &[&str],
+    envs: &[(&str, &str)],
+    wrapper: &[&str],
+) -> (Result<Gateway, String>, ()) {
     let config_path = dir.join("gproxy.toml");
     std::fs::write(&config_path, config_text).unwrap();
     let data_dir = dir.join("data");
     let stderr_path = dir.join(format!("stderr-{}.log", rand_suffix()));
     let stderr = std::fs::File::create(&stderr_path).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gproxy"))
+    let binary = env!("CARGO_BIN_EXE_gproxy");
+    let mut command = match wrapper.split_first() {
+        Some((program, wrapper_args)) => {
+            let mut c = Command::new(program);
+            c.args(wrapper_args).arg(binary);
+            c
+        }
+        None => Command::new(binary),
+    };
+    let mut child = command
         .arg("--port")
         .arg("0")
         .arg("--data-dir")
@@ -226,7 +248,7 @@ impl Reply {
     pub fn events(&self) -> Vec<(Option<String>, String)> {
         let mut decoder = gproxy_protocol::sse::SseDecoder::new();
         let mut out = Vec::new();
-        decoder.feed(&self.body, &mut out);
+        decoder.feed(&self.body, &mut out).unwrap();
         out.into_iter().map(|e| (e.event, e.data)).collect()
     }
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -261,6 +283,19 @@ impl Gateway {
             headers: parts.headers,
             body,
         }
+    }
+
+    /// `GET /health` with the admin key: the full report.
+    pub async fn health(&self) -> Reply {
+        let req = self
+            .request("GET", "/health")
+            .header("authorization", format!("Bearer {ADMIN_KEY}"));
+        self.send(req, Bytes::new()).await
+    }
+
+    /// The process id of the gateway.
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap()
     }
 
     /// POSTs JSON with a bearer key.
@@ -442,7 +477,7 @@ pub fn assemble_stream(
     } else {
         let mut sse = gproxy_protocol::sse::SseDecoder::new();
         let mut out = Vec::new();
-        sse.feed(body, &mut out);
+        sse.feed(body, &mut out).unwrap();
         out.extend(sse.finish());
         datas.extend(out.into_iter().map(|e| e.data));
     }

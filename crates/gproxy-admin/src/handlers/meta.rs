@@ -1,4 +1,4 @@
-//! The OpenAPI document.
+//! The OpenAPI document and the gateway's health.
 
 use crate::error::ApiError;
 use crate::request::Reply;
@@ -8,4 +8,9 @@ use crate::routes::Call;
 pub async fn openapi(_call: Call) -> Result<Reply, ApiError> {
     let doc = crate::openapi::document(&crate::table::routes());
     Ok(Reply::text("application/json", doc.to_string()))
+}
+
+/// `GET /health`: what `/health` shows with the admin key.
+pub async fn health(call: Call) -> Result<Reply, ApiError> {
+    Reply::ok(&call.ctx.engine.health_detail().await)
 }

@@ -5,6 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Largest duration setting of the section, in seconds (one day).
+const MAX_DURATION_SECS: u64 = 86_400;
+
 /// `[circuit_breaker]` as written.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -15,21 +18,29 @@ pub struct CircuitBreakerConfig {
     /// Terminal failures within the window that open a provider's circuit. Default 5.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure_threshold: Option<u32>,
-    /// The failure window, in seconds. Default 120.
+    /// The failure window, in seconds, 1 to 86400. Default 120.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub window_seconds: Option<u64>,
-    /// How long an open circuit fails fast before one probe, in seconds. Default 300.
+    /// How long an open circuit fails fast before one probe, in seconds, 1
+    /// to 86400. Default 300.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cooldown_seconds: Option<u64>,
     /// Retries after transient failures (5xx, 529, timeouts, connection
     /// errors) per request. Default 2.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_transient_retries: Option<u32>,
+    /// Whether a generate call whose first byte did not come within
+    /// `limits.first_byte_timeout_secs` is retried like other transient
+    /// failures. Default false: the upstream may still be generating (and
+    /// billing) the first attempt, and the client has already waited the
+    /// whole timeout, so the timeout goes back to the client at once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_on_first_byte_timeout: Option<bool>,
     /// Retries on another credential after rate limits per request. Default 2.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_rate_limit_retries: Option<u32>,
     /// How long global rate limits must persist before they count as
-    /// degraded, in seconds. Default 60.
+    /// degraded, in seconds, 0 to 86400. Default 60.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub global_rate_limit_escalation_window: Option<u64>,
     /// The marker put in degraded error messages; empty means
@@ -55,13 +66,30 @@ pub struct CircuitBreakerConfig {
 impl CircuitBreakerConfig {
     /// Checks values; errors name the field relative to the section.
     pub(crate) fn validate(&self) -> Result<(), (String, String)> {
-        for (name, value) in [
-            ("failure_threshold", self.failure_threshold.map(u64::from)),
-            ("window_seconds", self.window_seconds),
-            ("cooldown_seconds", self.cooldown_seconds),
+        if self.failure_threshold == Some(0) {
+            return Err((
+                "failure_threshold".to_owned(),
+                "must be greater than 0".into(),
+            ));
+        }
+        // Durations are bounded (one day) so no setting can overflow the
+        // clock arithmetic they feed.
+        for (name, value, min) in [
+            ("window_seconds", self.window_seconds, 1),
+            ("cooldown_seconds", self.cooldown_seconds, 1),
+            (
+                "global_rate_limit_escalation_window",
+                self.global_rate_limit_escalation_window,
+                0,
+            ),
         ] {
-            if value == Some(0) {
-                return Err((name.to_owned(), "must be greater than 0".into()));
+            if let Some(v) = value
+                && !(min..=MAX_DURATION_SECS).contains(&v)
+            {
+                return Err((
+                    name.to_owned(),
+                    format!("{v}: must be {min} to {MAX_DURATION_SECS}"),
+                ));
             }
         }
         for (name, value) in [
@@ -144,6 +172,7 @@ failure_threshold = 3
 window_seconds = 60
 cooldown_seconds = 30
 max_transient_retries = 1
+retry_on_first_byte_timeout = true
 max_rate_limit_retries = 0
 global_rate_limit_escalation_window = 10
 degraded_signal = "[DEGRADED]"
@@ -155,9 +184,19 @@ redis_url = "redis://127.0.0.1:6379"
         .unwrap();
         let cb = c.circuit_breaker.unwrap();
         assert_eq!(cb.failure_threshold, Some(3));
+        assert_eq!(cb.retry_on_first_byte_timeout, Some(true));
         assert_eq!(cb.backend.as_deref(), Some("redis"));
         for (bad, field) in [
             ("failure_threshold = 0", "circuit_breaker.failure_threshold"),
+            ("window_seconds = 0", "circuit_breaker.window_seconds"),
+            (
+                "cooldown_seconds = 86401",
+                "circuit_breaker.cooldown_seconds",
+            ),
+            (
+                "global_rate_limit_escalation_window = 9223372036854775807",
+                "circuit_breaker.global_rate_limit_escalation_window",
+            ),
             ("backend = \"etcd\"", "circuit_breaker.backend"),
             ("redis_url = \"http://x\"", "circuit_breaker.redis_url"),
             (

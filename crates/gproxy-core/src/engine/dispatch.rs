@@ -1,13 +1,22 @@
 //! Dispatch: the fallback loop over a model route's targets, the single
 //! upstream attempt (build the request, send it, classify an error
 //! answer), and turning a served answer into the client's response.
+//!
+//! A streamed answer is not committed to on its headers alone: the attempt
+//! reads on until the first event (within what is left of the first-byte
+//! timeout), so an error the upstream sends as its first event
+//! (`gproxy_protocol::stream_error`) is retried, cooled down or failed
+//! over like the HTTP error it stands for. The bytes read are handed on
+//! (`head`) and go to the client first.
+
+use std::time::Duration;
 
 use bytes::Bytes;
 use gproxy_credential::{Credential, CredentialEntry, Lease};
 use gproxy_protocol::embeddings;
 use gproxy_protocol::json_array::JsonArraySplitter;
 use gproxy_protocol::sse::SseDecoder;
-use gproxy_protocol::{Protocol, usage};
+use gproxy_protocol::{Protocol, stream_error, usage};
 use gproxy_provider::{Endpoint, FailureClass};
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
@@ -20,15 +29,16 @@ use crate::GatewayError;
 use crate::accounting::Accounting;
 use crate::body::{ProxyBody, StreamWatch};
 use crate::conversion::Conversion;
-use crate::headers::{copy_response_headers, is_dropped_request_header};
+use crate::headers::{apply_provider_headers, copy_response_headers, is_dropped_request_header};
 use crate::state::ProviderRuntime;
 use crate::stream::{Framing, StreamProcessor};
 use crate::upstream::UpstreamBody;
 
 /// What one upstream attempt produced.
 pub(super) enum Attempt {
-    /// A success status; the body is unread.
-    Answered(Response<Incoming>),
+    /// A success status; for a stream, `Bytes` holds what was read up to
+    /// and including its first event (empty otherwise), the rest is unread.
+    Answered(Response<Incoming>, Bytes),
     /// An error status, its body read (bounded) and classified.
     Failed(FailedAnswer),
     /// No answer: a timeout or a connection error (transient).
@@ -47,6 +57,8 @@ pub(super) struct FailedAnswer {
 /// An answer that will go to the client, with the credential that got it.
 pub(super) struct Served {
     pub(super) response: Response<Incoming>,
+    /// The start of a stream's body, already read (see [`Attempt::Answered`]).
+    pub(super) head: Bytes,
     pub(super) lease: Option<Lease>,
 }
 
@@ -107,6 +119,12 @@ impl Engine {
             )
             .await?;
 
+        let first_byte_timeout = self.limits().first_byte_timeout;
+        let now = tokio::time::Instant::now();
+        // A setting too large to add is as good as no deadline.
+        let deadline = now
+            .checked_add(first_byte_timeout)
+            .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400));
         let response = match self.send_upstream(upstream_req, name).await {
             Ok(r) => r,
             Err(
@@ -118,7 +136,13 @@ impl Engine {
             Err(e) => return Err(e),
         };
         if response.status().is_success() {
-            return Ok(Attempt::Answered(response));
+            return match framing_for(plan, response.headers()) {
+                Some(framing) => {
+                    self.first_event(response, framing, plan, deadline, accounting)
+                        .await
+                }
+                None => Ok(Attempt::Answered(response, Bytes::new())),
+            };
         }
         let (parts, incoming) = response.into_parts();
         accounting.first_byte();
@@ -137,6 +161,89 @@ impl Engine {
             body,
             class,
         }))
+    }
+
+    /// Reads a streamed answer up to its first event, by `deadline`. An
+    /// error event there becomes a [`FailedAnswer`] with the status it
+    /// stands for; anything else is answered, with the bytes read so far.
+    /// A stream that ends before any event is answered too (its processor
+    /// deals with it as before).
+    async fn first_event(
+        &self,
+        response: Response<Incoming>,
+        mut framing: Framing,
+        plan: &Plan<'_>,
+        deadline: tokio::time::Instant,
+        accounting: &mut Accounting,
+    ) -> Result<Attempt, GatewayError> {
+        let name = plan.provider.name.as_str();
+        let (parts, mut incoming) = response.into_parts();
+        let mut head = HeadBuf::default();
+        let mut events = Vec::new();
+        let mut elements = Vec::new();
+        loop {
+            let frame = match tokio::time::timeout_at(deadline, incoming.frame()).await {
+                Err(_) => {
+                    return Ok(Attempt::Unreachable(GatewayError::UpstreamTimeout {
+                        provider: name.to_owned(),
+                        phase: crate::error::FIRST_EVENT_PHASE,
+                    }));
+                }
+                Ok(None) => break,
+                Ok(Some(Err(e))) => {
+                    return Ok(Attempt::Unreachable(GatewayError::UpstreamUnavailable {
+                        provider: name.to_owned(),
+                        message: format!("the stream broke before its first event: {e}"),
+                    }));
+                }
+                Ok(Some(Ok(frame))) => frame,
+            };
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            accounting.first_byte();
+            let fed = match &mut framing {
+                Framing::Sse(decoder) => decoder.feed(&data, &mut events),
+                Framing::JsonArray(splitter) => splitter.feed(&data, &mut elements),
+                Framing::Opaque => Ok(()),
+            };
+            head.push(data);
+            fed.map_err(|e| GatewayError::UpstreamInvalid {
+                provider: name.to_owned(),
+                message: e.to_string(),
+            })?;
+            let first = match (events.first(), elements.first()) {
+                (Some(event), _) => Some((event.event.as_deref(), event.data.as_str())),
+                (None, Some(element)) => Some((None, std::str::from_utf8(element).unwrap_or(""))),
+                (None, None) => None,
+            };
+            let Some((event, data)) = first else {
+                continue;
+            };
+            let protocol = plan.endpoint().protocol();
+            if let Some(error) = stream_error::first_event_error(protocol, event, data) {
+                let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_GATEWAY);
+                let body = Bytes::from(error.body);
+                let class = plan
+                    .provider
+                    .provider
+                    .classify_failure(status, &parts.headers, &body);
+                let mut kept = HeaderMap::new();
+                copy_response_headers(&parts.headers, &mut kept);
+                kept.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                return Ok(Attempt::Failed(FailedAnswer {
+                    status,
+                    headers: kept,
+                    body,
+                    class,
+                }));
+            }
+            break;
+        }
+        Ok(Attempt::Answered(
+            Response::from_parts(parts, incoming),
+            head.into_bytes(),
+        ))
     }
 
     /// The upstream request for `endpoint`: the client's headers minus
@@ -171,10 +278,7 @@ impl Engine {
             headers.remove("anthropic-version");
             headers.remove("anthropic-beta");
         }
-        provider.provider.default_headers(&mut headers);
-        for (name, value) in provider.provider.extra_headers() {
-            headers.insert(name.clone(), value.clone());
-        }
+        apply_provider_headers(provider.provider.as_ref(), &mut headers);
         provider
             .provider
             .apply_auth(&credential, &mut headers)
@@ -229,22 +333,15 @@ impl Engine {
         served: Served,
         accounting: &mut Accounting,
     ) -> Result<Dispatched, GatewayError> {
-        let Served { response, lease } = served;
+        let Served {
+            response,
+            head,
+            lease,
+        } = served;
         let name = plan.provider.name.as_str();
         let (parts, incoming) = response.into_parts();
         let status = parts.status;
-        let content_type = parts
-            .headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let framing = if content_type.starts_with("text/event-stream") {
-            Some(Framing::Sse(SseDecoder::new()))
-        } else if plan.stream && plan.endpoint().protocol() == Protocol::Gemini {
-            Some(Framing::JsonArray(JsonArraySplitter::new()))
-        } else {
-            None
-        };
+        let framing = framing_for(&plan, &parts.headers);
 
         // The upstream answered whole to a stream request, or streamed to a
         // whole one (some only stream): the answer is reframed for the client.
@@ -290,7 +387,7 @@ impl Engine {
         }
         if let (true, Some(conv)) = (reframe, conversion) {
             accounting.first_byte();
-            let body = self.read_body(incoming, name).await?;
+            let body = self.read_rest(head, incoming, name).await?;
             drop(lease);
             let (body, usage) = conv.reframe(&body, framing.is_some(), name)?;
             let body = match plan.reply_model.as_ref().filter(|_| !plan.stream) {
@@ -315,6 +412,7 @@ impl Engine {
                     .map_err(|e| GatewayError::Internal(format!("building response: {e}")))?;
                 Ok(Dispatched::Stream {
                     response,
+                    head,
                     incoming,
                     processor: Box::new(processor),
                     watch: StreamWatch::new(self.resilience.clone(), plan.provider.clone(), lease),
@@ -322,7 +420,7 @@ impl Engine {
             }
             None => {
                 accounting.first_byte();
-                let body = self.read_body(incoming, name).await?;
+                let body = self.read_rest(head, incoming, name).await?;
                 drop(lease);
                 let usage = usage::from_response_body(plan.endpoint().protocol(), &body);
                 let body = match &plan.embed_conversion {
@@ -370,18 +468,39 @@ impl Engine {
         {
             Err(_) => Err(GatewayError::UpstreamTimeout {
                 provider: provider.to_owned(),
-                phase: "waiting for response headers",
+                phase: crate::error::FIRST_BYTE_PHASE,
             }),
-            // Only a streamed (passthrough) body has a limit to go over.
+            // Only a streamed (passthrough) body has a limit to go over,
+            // or a client that stops sending it.
             Ok(Err(e)) if body_over_limit(&e) => Err(GatewayError::PayloadTooLarge {
                 limit: self.limits().max_passthrough_body_bytes,
             }),
-            Ok(Err(e)) => Err(GatewayError::UpstreamUnavailable {
-                provider: provider.to_owned(),
-                message: describe_client_error(&e),
+            Ok(Err(e)) => Err(match crate::request_body::body_timeout(&e) {
+                Some(timeout) => GatewayError::RequestTimeout(timeout.to_string()),
+                None => GatewayError::UpstreamUnavailable {
+                    provider: provider.to_owned(),
+                    message: describe_client_error(&e),
+                },
             }),
             Ok(Ok(r)) => Ok(r),
         }
+    }
+
+    /// The rest of a body whose start (`head`) was read already.
+    async fn read_rest(
+        &self,
+        head: Bytes,
+        incoming: Incoming,
+        provider: &str,
+    ) -> Result<Bytes, GatewayError> {
+        let rest = self.read_body(incoming, provider).await?;
+        if head.is_empty() {
+            return Ok(rest);
+        }
+        let mut whole = Vec::with_capacity(head.len() + rest.len());
+        whole.extend_from_slice(&head);
+        whole.extend_from_slice(&rest);
+        Ok(Bytes::from(whole))
     }
 
     /// Reads a whole upstream body, bounded in size and in idle time. A body
@@ -436,6 +555,48 @@ impl Engine {
             }
         }
         Ok(first.unwrap_or_else(|| Bytes::from(buf)))
+    }
+}
+
+/// How a successful answer is framed: an event stream by its content type,
+/// a JSON-array stream for a Gemini stream call; `None` for a whole body.
+fn framing_for(plan: &Plan<'_>, headers: &HeaderMap) -> Option<Framing> {
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type.starts_with("text/event-stream") {
+        Some(Framing::Sse(SseDecoder::new()))
+    } else if plan.stream && plan.endpoint().protocol() == Protocol::Gemini {
+        Some(Framing::JsonArray(JsonArraySplitter::new()))
+    } else {
+        None
+    }
+}
+
+/// The frames read before a stream's first event: kept as they came when
+/// there is one (the usual case), joined when there are several.
+#[derive(Default)]
+struct HeadBuf {
+    first: Option<Bytes>,
+    rest: Vec<u8>,
+}
+
+impl HeadBuf {
+    fn push(&mut self, data: Bytes) {
+        match self.first.take() {
+            None if self.rest.is_empty() => self.first = Some(data),
+            first => {
+                if let Some(first) = first {
+                    self.rest.extend_from_slice(&first);
+                }
+                self.rest.extend_from_slice(&data);
+            }
+        }
+    }
+
+    fn into_bytes(self) -> Bytes {
+        self.first.unwrap_or_else(|| Bytes::from(self.rest))
     }
 }
 

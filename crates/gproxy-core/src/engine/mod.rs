@@ -152,6 +152,8 @@ pub struct Engine {
     pub(crate) logging: Arc<ArcSwap<Logging>>,
     /// What target models accept, for converted requests.
     pub(crate) capabilities: Arc<CapabilityTable>,
+    /// Counters of the client edge (connections, refusals, timeouts).
+    pub(crate) edge: Arc<crate::edge::EdgeStats>,
 }
 
 /// The credential of a keyless provider with none configured.
@@ -177,6 +179,7 @@ impl Engine {
             logging: Arc::new(ArcSwap::from_pointee(Logging::default())),
             cors: ArcSwap::from_pointee(crate::config::Cors::default()),
             capabilities: Arc::new(CapabilityTable::builtin().clone()),
+            edge: Arc::default(),
         }
     }
 
@@ -279,6 +282,11 @@ impl Engine {
         &self.sink
     }
 
+    /// Counters of the client edge, updated by the router.
+    pub fn edge_stats(&self) -> &Arc<crate::edge::EdgeStats> {
+        &self.edge
+    }
+
     /// The principal a presented key belongs to.
     pub fn authenticate(&self, key: Option<&str>) -> Result<Arc<Principal>, GatewayError> {
         let Some(key) = key.filter(|k| !k.is_empty()) else {
@@ -327,12 +335,14 @@ impl Engine {
         match self.dispatch(&req, &mut accounting).await {
             Ok(Dispatched::Stream {
                 response,
+                head,
                 incoming,
                 processor,
                 watch,
             }) => {
                 let status = response.status().as_u16();
                 let body = ProxyBody::stream(
+                    head,
                     incoming,
                     *processor,
                     self.limits().stream_idle_timeout,
@@ -377,6 +387,8 @@ enum Dispatched {
     /// A streaming response; its body records the log row when it ends.
     Stream {
         response: Response<()>,
+        /// The start of the body, read while waiting for the first event.
+        head: Bytes,
         incoming: Incoming,
         processor: Box<StreamProcessor>,
         watch: StreamWatch,

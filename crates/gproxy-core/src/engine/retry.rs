@@ -9,6 +9,7 @@
 //! | 429 local | cooldown (`Retry-After` or default; per model when the limit is) | another credential within the rate-limit budget, else the 429 | — |
 //! | 429 global | same | same | sustained past the escalation window: a failure, degraded |
 //! | 5xx, 529, timeout, connection | short transient cooldown | backoff, then again within the transient budget, else degraded | one failure when the budget is spent |
+//! | first-byte timeout | short transient cooldown | the timeout goes back (504), not retried, no fallback — unless `retry_on_first_byte_timeout`, then as above | one failure |
 //! | other 4xx | — | passed on, never retried | — |
 
 use std::time::Duration;
@@ -69,6 +70,9 @@ enum Kind {
     ClientError,
     /// The provider has no usable credential (none, or all disabled).
     NoCredential,
+    /// The first byte did not come in time and is not retried (the failure
+    /// is already recorded for the circuit).
+    FirstByteTimeout,
     /// No usable credential, or a failure no retry can help.
     Other,
 }
@@ -113,7 +117,8 @@ impl Engine {
         let result = self.retry_loop(req, plan, accounting, test_mode).await;
         let event = match &result {
             Ok(_) | Err((Kind::ClientError, _)) => Some(CircuitEvent::Success),
-            Err((Kind::Degraded, _)) => None, // recorded where it happened
+            // Recorded where it happened.
+            Err((Kind::Degraded | Kind::FirstByteTimeout, _)) => None,
             Err((Kind::RateLimited | Kind::NoCredential | Kind::Other, _)) => {
                 probe.then_some(CircuitEvent::Release)
             }
@@ -222,11 +227,15 @@ impl Engine {
             };
             accounting.attempt(start, name, credential_id, attempt_end(&outcome, synthetic));
             let reason = match outcome {
-                Attempt::Answered(response) => {
+                Attempt::Answered(response, head) => {
                     if let Some(lease) = &lease {
                         lease.health.succeeded();
                     }
-                    return Ok(Served { response, lease });
+                    return Ok(Served {
+                        response,
+                        head,
+                        lease,
+                    });
                 }
                 Attempt::Failed(answer) => match answer.class {
                     FailureClass::Client => {
@@ -289,6 +298,26 @@ impl Engine {
                     }
                     FailureClass::Degraded => describe(&answer),
                 },
+                Attempt::Unreachable(e)
+                    if e.is_first_byte_timeout() && !settings.retry_on_first_byte_timeout =>
+                {
+                    // The upstream may still be generating (and billing)
+                    // this attempt; the client has waited long enough.
+                    if let Some(lease) = &lease {
+                        lease
+                            .health
+                            .transient(now_ms() + millis(settings.transient_cooldown));
+                    }
+                    tracing::warn!(
+                        provider = name,
+                        error = %e,
+                        "first-byte timeout: not retried (retry_on_first_byte_timeout = false)"
+                    );
+                    self.resilience
+                        .record(provider, CircuitEvent::Failure, true)
+                        .await;
+                    return Err((Kind::FirstByteTimeout, e));
+                }
                 Attempt::Unreachable(e) => e.to_string(),
             };
             // A transient failure.
@@ -341,7 +370,7 @@ impl Engine {
 /// classification of an error answer, or why no answer came.
 fn attempt_end(outcome: &Attempt, synthetic: bool) -> AttemptEnd {
     match outcome {
-        Attempt::Answered(response) => AttemptEnd::answered(response.status().as_u16()),
+        Attempt::Answered(response, _) => AttemptEnd::answered(response.status().as_u16()),
         Attempt::Failed(answer) => AttemptEnd {
             status: Some(answer.status.as_u16()),
             class: Some(match answer.class {

@@ -68,7 +68,7 @@ pub fn sse_events(bytes: &[u8]) -> Vec<SseEvent> {
     let mut decoder = SseDecoder::new();
     let mut out = Vec::new();
     for chunk in bytes.chunks(7) {
-        decoder.feed(chunk, &mut out);
+        decoder.feed(chunk, &mut out).unwrap();
     }
     out.extend(decoder.finish());
     out

@@ -14,6 +14,7 @@ mod m20250201_000001_model_routes;
 mod m20250301_000001_resilience;
 mod m20261204_000001_control_plane;
 mod m20261204_000002_request_detail;
+mod m20261204_000003_log_write_cost;
 
 /// Runs every migration of this crate, in order.
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20250301_000001_resilience::Migration),
             Box::new(m20261204_000001_control_plane::Migration),
             Box::new(m20261204_000002_request_detail::Migration),
+            Box::new(m20261204_000003_log_write_cost::Migration),
         ]
     }
 }

@@ -3,9 +3,11 @@
 //! ([`Storage::purge_request_logs_before`]).
 //!
 //! Pages are ordered by `id` descending and continue with `id < cursor`,
-//! so a page never repeats or skips a row while new rows arrive. Each
-//! filter column has a `(column, id)` index (see the
-//! `m20261204_000002_request_detail` migration).
+//! so a page never repeats or skips a row while new rows arrive. Filters
+//! read a `(column, id)` index where one exists (user, provider, model,
+//! time, errors; see the `m20261204_000002_request_detail` and
+//! `m20261204_000003_log_write_cost` migrations); a key filter goes through
+//! its owner's index, and the protocol filter walks the primary key.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -16,7 +18,7 @@ use serde::Serialize;
 
 use super::portable;
 use super::request_logs::RequestLogRow;
-use crate::entities::{request_attempts, request_bodies, request_logs};
+use crate::entities::{request_attempts, request_bodies, request_logs, user_keys};
 use crate::{Result, Storage, StorageError};
 
 /// Largest page.
@@ -206,6 +208,16 @@ async fn log_scan(
     })
 }
 
+/// The user owning key `key`, when the key still exists.
+async fn key_owner<C: ConnectionTrait>(db: &C, key: i64) -> Result<Option<i64>> {
+    Ok(user_keys::Entity::find_by_id(key)
+        .select_only()
+        .column(user_keys::Column::UserId)
+        .into_tuple::<i64>()
+        .one(db)
+        .await?)
+}
+
 /// Splits `rows` (fetched with one extra) into the page and its next cursor.
 pub(crate) fn page_of<T>(
     mut rows: Vec<T>,
@@ -238,11 +250,22 @@ impl Storage {
             q.from,
             q.to,
         )?;
+        let db = self.connection();
         let text = |v: &Option<String>| v.as_deref().map(sea_orm::Value::from);
+        // `key_id` has no index of its own: the key's owner narrows the
+        // scan to `(user_id, id)`. A deleted key's rows are still found,
+        // by the slower walk.
+        let key_owner = match (q.key_id, q.user_id) {
+            (Some(key), None) => key_owner(db, key).await?,
+            _ => None,
+        };
         let mut cond = with_equal(
             cond,
             [
-                (Column::UserId, q.user_id.map(sea_orm::Value::from)),
+                (
+                    Column::UserId,
+                    q.user_id.or(key_owner).map(sea_orm::Value::from),
+                ),
                 (Column::KeyId, q.key_id.map(sea_orm::Value::from)),
                 (Column::Provider, text(&q.provider)),
                 (Column::Model, text(&q.model)),
@@ -259,8 +282,12 @@ impl Storage {
             }
             let low = i32::from(class) * 100;
             cond = cond.add(Column::Status.between(low, low + 99));
+            if low >= 400 {
+                // The literal predicate of the partial errors index, which
+                // SQLite only uses when the query repeats it.
+                cond = cond.add(Column::Status.gte(400));
+            }
         }
-        let db = self.connection();
         let scan = log_scan(db, q.from, q.to).await?;
         let rows = fetch_page::<request_logs::Entity>(db, cond, Column::Id, q.limit, scan)
             .await?

@@ -388,7 +388,7 @@ fn zero_sizes_are_raised() {
     let d = UsageSinkConfig::default();
     assert_eq!(
         (d.capacity, d.batch_size, d.max_buffered),
-        (10_000, 256, 100_000)
+        (10_000, 4096, 100_000)
     );
 }
 

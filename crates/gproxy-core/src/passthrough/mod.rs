@@ -2,6 +2,15 @@
 //! batches, moderation, token counting...) goes to the provider's base URL
 //! with the client's credentials swapped for the provider's. Bodies stream
 //! both ways untouched; the gateway only accounts status and timing.
+//!
+//! The path is checked first ([`path`]): dot segments (raw or
+//! percent-encoded), backslashes and control characters are refused with a
+//! 400 before any upstream call, and the URL built must lie under the
+//! provider's base URL. The credential is leased like a generate call's
+//! (disabled and cooling-down credentials skipped) and held until the
+//! answer's body ends.
+
+mod path;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -9,11 +18,15 @@ use std::time::Instant;
 use gproxy_protocol::Protocol;
 use http::{HeaderMap, Method, Request, Response};
 
+use gproxy_credential::clock::now_ms;
+use gproxy_credential::{Lease, NoPick};
+
 use crate::accounting::{Accounting, AttemptEnd, AttemptStart, Outcome};
-use crate::body::ProxyBody;
+use crate::body::{ProxyBody, StreamWatch};
 use crate::engine::NO_CREDENTIAL;
 use crate::headers::{
-    is_dropped_passthrough_request_header, is_dropped_passthrough_response_header,
+    apply_provider_headers, is_dropped_passthrough_request_header,
+    is_dropped_passthrough_response_header,
 };
 use crate::state::Principal;
 use crate::stream::{Framing, Rewrite, StreamProcessor};
@@ -73,33 +86,23 @@ impl Engine {
         accounting.capture_request(&logging, &req.headers, None);
         drop(logging);
         accounting.log_mut().provider = Some(req.provider.clone());
-        if let Some(access) = &req.principal.access
-            && !access.allows_provider(&req.provider)
-        {
-            let err = GatewayError::Forbidden(format!(
-                "this API key may not use provider `{}`",
-                req.provider
-            ));
-            accounting.finish(Outcome {
-                status: err.status().as_u16(),
-                usage: None,
-                error: Some(err.log_message()),
-                client_disconnected: false,
-            });
-            return Err(err);
-        }
-        match self.forward(req, &mut accounting).await {
-            Ok((response, incoming)) => {
+        let forwarded = match admit(&req) {
+            Ok(()) => self.forward(req, &mut accounting).await,
+            Err(e) => Err(e),
+        };
+        match forwarded {
+            Ok((response, incoming, lease)) => {
                 let status = response.status().as_u16();
                 let processor =
                     StreamProcessor::new(Protocol::OpenAiChat, Framing::Opaque, Rewrite::default());
                 let body = ProxyBody::stream(
+                    bytes::Bytes::new(),
                     incoming,
                     processor,
                     self.limits().stream_idle_timeout,
                     accounting,
                     status,
-                    None,
+                    Some(StreamWatch::lease_only(lease)),
                 );
                 Ok(response.map(|()| body))
             }
@@ -119,7 +122,7 @@ impl Engine {
         &self,
         req: PassthroughRequest,
         accounting: &mut Accounting,
-    ) -> Result<(Response<()>, hyper::body::Incoming), GatewayError> {
+    ) -> Result<(Response<()>, hyper::body::Incoming, Option<Lease>), GatewayError> {
         let provider = self
             .state
             .load()
@@ -138,12 +141,23 @@ impl Engine {
                 req.provider
             )));
         }
-        let picked = provider.pool.pick();
-        if picked.is_none() && provider.provider.requires_credential() {
-            return Err(GatewayError::NoCredential {
-                provider: req.provider.clone(),
-            });
-        }
+        let now = now_ms();
+        // No model: only whole-credential cooldowns apply.
+        let picked = match provider.pool.lease("", now, &[]) {
+            Ok(lease) => Some(lease),
+            Err(NoPick::Empty) if !provider.provider.requires_credential() => None,
+            Err(NoPick::CoolingDown { until_ms }) => {
+                return Err(GatewayError::RateLimited {
+                    provider: req.provider.clone(),
+                    retry_after_secs: until_ms.saturating_sub(now).div_ceil(1000).max(1),
+                });
+            }
+            Err(NoPick::Empty | NoPick::Unusable) => {
+                return Err(GatewayError::NoCredential {
+                    provider: req.provider.clone(),
+                });
+            }
+        };
         accounting.log_mut().credential_id = picked.as_ref().map(|c| c.id);
         let credential = picked.as_ref().map_or(&NO_CREDENTIAL, |c| &c.credential);
         let credential = self
@@ -158,13 +172,19 @@ impl Engine {
         let url = provider
             .provider
             .passthrough_url(&provider.base_url, &req.upstream_path);
+        if !path::is_under_base(&url, &provider.base_url) {
+            return Err(GatewayError::BadRequest(
+                "the passthrough path leaves the provider's base URL; it is not forwarded"
+                    .to_owned(),
+            ));
+        }
         let mut headers = HeaderMap::with_capacity(req.headers.len() + 2);
         for (k, v) in &req.headers {
             if !is_dropped_passthrough_request_header(k) {
                 headers.append(k.clone(), v.clone());
             }
         }
-        provider.provider.default_headers(&mut headers);
+        apply_provider_headers(provider.provider.as_ref(), &mut headers);
         provider
             .provider
             .apply_auth(&credential, &mut headers)
@@ -201,6 +221,26 @@ impl Engine {
         let response = builder
             .body(())
             .map_err(|e| GatewayError::Internal(format!("building response: {e}")))?;
-        Ok((response, incoming))
+        Ok((response, incoming, picked))
     }
+}
+
+/// What is refused before anything else: a provider outside the key's
+/// allow-list, a path that could leave the provider's base URL.
+fn admit(req: &PassthroughRequest) -> Result<(), GatewayError> {
+    if let Some(access) = &req.principal.access
+        && !access.allows_provider(&req.provider)
+    {
+        return Err(GatewayError::Forbidden(format!(
+            "this API key may not use provider `{}`",
+            req.provider
+        )));
+    }
+    let path_only = req.upstream_path.split('?').next().unwrap_or_default();
+    if let Some(reason) = path::refusal(path_only) {
+        return Err(GatewayError::BadRequest(format!(
+            "the passthrough path {reason}; it is not forwarded"
+        )));
+    }
+    Ok(())
 }
