@@ -99,6 +99,10 @@ export async function screenshots(page, dir, name) {
     await page.setViewportSize(size);
     await page.waitForTimeout(150);
     await page.screenshot({ path: join(dir, `${name}-${label}.png`), fullPage: true });
+    // Nothing may widen the page beyond the screen (wide tables scroll
+    // inside their own region).
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    if (width > size.width) throw new Error(`${name}: the page is ${width} px wide at ${size.width} px`);
   }
   if (before) await page.setViewportSize(before);
 }

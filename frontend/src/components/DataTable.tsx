@@ -89,7 +89,7 @@ export function DataTable<T>({
         role="region"
         aria-label={label}
         tabIndex={0}
-        className="overflow-x-auto rounded-lg border border-zinc-200 focus-visible:outline-2 focus-visible:outline-indigo-500 dark:border-zinc-700"
+        className="relative overflow-x-auto rounded-lg border border-zinc-200 focus-visible:outline-2 focus-visible:outline-indigo-500 dark:border-zinc-700"
       >
         <table className="min-w-full divide-y divide-zinc-200 text-sm dark:divide-zinc-700">
           <caption className="sr-only">{label}</caption>

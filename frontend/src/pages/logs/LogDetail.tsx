@@ -55,7 +55,7 @@ export function LogDetailView({ requestId }: { requestId: string }) {
             role="region"
             aria-label={t("logs.attemptsLabel")}
             tabIndex={0}
-            className="overflow-x-auto rounded border border-zinc-200 dark:border-zinc-700"
+            className="relative overflow-x-auto rounded border border-zinc-200 dark:border-zinc-700"
           >
             <table className="min-w-full text-xs">
               <caption className="sr-only">{t("logs.attemptsLabel")}</caption>

@@ -79,7 +79,7 @@ export function LogsPage() {
               role="region"
               aria-label={t("logs.tableLabel")}
               tabIndex={0}
-              className="h-[60vh] min-h-72 overflow-auto rounded-lg border border-zinc-200 bg-white focus-visible:outline-2 focus-visible:outline-indigo-500 dark:border-zinc-700 dark:bg-zinc-900"
+              className="relative h-[60vh] min-h-72 overflow-auto rounded-lg border border-zinc-200 bg-white focus-visible:outline-2 focus-visible:outline-indigo-500 dark:border-zinc-700 dark:bg-zinc-900"
             >
               <table className="min-w-full text-sm">
                 <caption className="sr-only">{t("logs.tableLabel")}</caption>
