@@ -22,6 +22,7 @@ const CredentialsPage = lazy(() =>
 const UsersPage = lazy(() => import("../pages/users/UsersPage").then((m) => ({ default: m.UsersPage })));
 const UserKeysPage = lazy(() => import("../pages/users/UserKeysPage").then((m) => ({ default: m.UserKeysPage })));
 const MyKeysPage = lazy(() => import("../pages/users/MyKeysPage").then((m) => ({ default: m.MyKeysPage })));
+const RoutesPage = lazy(() => import("../pages/routes/RoutesPage").then((m) => ({ default: m.RoutesPage })));
 const LogsPage = lazy(() => import("../pages/logs/LogsPage").then((m) => ({ default: m.LogsPage })));
 
 const rootRoute = createRootRoute({ component: Outlet, notFoundComponent: NotFound });
@@ -109,7 +110,11 @@ const userKeysRoute = createRoute({
   },
 });
 const myKeysRoute = page("/keys", () => <MyKeysPage />);
-const routesRoute = page("/routes", () => <ComingPage slot="routes" />);
+const routesRoute = page("/routes", () => (
+  <RequireRole roles={staff}>
+    <RoutesPage />
+  </RequireRole>
+));
 const usageRoute = page("/usage", () => <ComingPage slot="usage" />);
 const logsRoute = page("/logs", () => <LogsPage />);
 const settingsRoute = page("/settings", () => <ComingPage slot="settings" />);
