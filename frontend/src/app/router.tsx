@@ -23,6 +23,7 @@ const UsersPage = lazy(() => import("../pages/users/UsersPage").then((m) => ({ d
 const UserKeysPage = lazy(() => import("../pages/users/UserKeysPage").then((m) => ({ default: m.UserKeysPage })));
 const MyKeysPage = lazy(() => import("../pages/users/MyKeysPage").then((m) => ({ default: m.MyKeysPage })));
 const RoutesPage = lazy(() => import("../pages/routes/RoutesPage").then((m) => ({ default: m.RoutesPage })));
+const SettingsPage = lazy(() => import("../pages/settings/SettingsPage").then((m) => ({ default: m.SettingsPage })));
 const LogsPage = lazy(() => import("../pages/logs/LogsPage").then((m) => ({ default: m.LogsPage })));
 
 const rootRoute = createRootRoute({ component: Outlet, notFoundComponent: NotFound });
@@ -117,7 +118,11 @@ const routesRoute = page("/routes", () => (
 ));
 const usageRoute = page("/usage", () => <ComingPage slot="usage" />);
 const logsRoute = page("/logs", () => <LogsPage />);
-const settingsRoute = page("/settings", () => <ComingPage slot="settings" />);
+const settingsRoute = page("/settings", () => (
+  <RequireRole roles={staff}>
+    <SettingsPage />
+  </RequireRole>
+));
 const auditRoute = page("/audit", () => <ComingPage slot="audit" />);
 const playgroundRoute = page("/playground", () => <ComingPage slot="playground" />);
 const aboutRoute = page("/about", () => <ComingPage slot="about" />);
