@@ -24,6 +24,7 @@ const UserKeysPage = lazy(() => import("../pages/users/UserKeysPage").then((m) =
 const MyKeysPage = lazy(() => import("../pages/users/MyKeysPage").then((m) => ({ default: m.MyKeysPage })));
 const RoutesPage = lazy(() => import("../pages/routes/RoutesPage").then((m) => ({ default: m.RoutesPage })));
 const SettingsPage = lazy(() => import("../pages/settings/SettingsPage").then((m) => ({ default: m.SettingsPage })));
+const AuditPage = lazy(() => import("../pages/audit/AuditPage").then((m) => ({ default: m.AuditPage })));
 const LogsPage = lazy(() => import("../pages/logs/LogsPage").then((m) => ({ default: m.LogsPage })));
 
 const rootRoute = createRootRoute({ component: Outlet, notFoundComponent: NotFound });
@@ -123,7 +124,11 @@ const settingsRoute = page("/settings", () => (
     <SettingsPage />
   </RequireRole>
 ));
-const auditRoute = page("/audit", () => <ComingPage slot="audit" />);
+const auditRoute = page("/audit", () => (
+  <RequireRole roles={staff}>
+    <AuditPage />
+  </RequireRole>
+));
 const playgroundRoute = page("/playground", () => <ComingPage slot="playground" />);
 const aboutRoute = page("/about", () => <ComingPage slot="about" />);
 
