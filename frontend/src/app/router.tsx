@@ -25,6 +25,7 @@ const MyKeysPage = lazy(() => import("../pages/users/MyKeysPage").then((m) => ({
 const RoutesPage = lazy(() => import("../pages/routes/RoutesPage").then((m) => ({ default: m.RoutesPage })));
 const SettingsPage = lazy(() => import("../pages/settings/SettingsPage").then((m) => ({ default: m.SettingsPage })));
 const AuditPage = lazy(() => import("../pages/audit/AuditPage").then((m) => ({ default: m.AuditPage })));
+const AboutPage = lazy(() => import("../pages/about/AboutPage").then((m) => ({ default: m.AboutPage })));
 const LogsPage = lazy(() => import("../pages/logs/LogsPage").then((m) => ({ default: m.LogsPage })));
 
 const rootRoute = createRootRoute({ component: Outlet, notFoundComponent: NotFound });
@@ -130,7 +131,7 @@ const auditRoute = page("/audit", () => (
   </RequireRole>
 ));
 const playgroundRoute = page("/playground", () => <ComingPage slot="playground" />);
-const aboutRoute = page("/about", () => <ComingPage slot="about" />);
+const aboutRoute = page("/about", () => <AboutPage />);
 
 const routeTree = rootRoute.addChildren([
   signInRoute,
