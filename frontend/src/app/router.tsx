@@ -26,6 +26,7 @@ const RoutesPage = lazy(() => import("../pages/routes/RoutesPage").then((m) => (
 const SettingsPage = lazy(() => import("../pages/settings/SettingsPage").then((m) => ({ default: m.SettingsPage })));
 const AuditPage = lazy(() => import("../pages/audit/AuditPage").then((m) => ({ default: m.AuditPage })));
 const AboutPage = lazy(() => import("../pages/about/AboutPage").then((m) => ({ default: m.AboutPage })));
+const OverviewPage = lazy(() => import("../pages/overview/OverviewPage").then((m) => ({ default: m.OverviewPage })));
 const LogsPage = lazy(() => import("../pages/logs/LogsPage").then((m) => ({ default: m.LogsPage })));
 
 const rootRoute = createRootRoute({ component: Outlet, notFoundComponent: NotFound });
@@ -57,7 +58,7 @@ function page<const TPath extends string>(path: TPath, component: () => React.Re
   return createRoute({ getParentRoute: () => shellRoute, path, component });
 }
 
-const overviewRoute = page("/", () => <ComingPage slot="overview" />);
+const overviewRoute = page("/", () => <OverviewPage />);
 const providersRoute = page("/providers", () => (
   <RequireRole roles={staff}>
     <ProvidersPage />
