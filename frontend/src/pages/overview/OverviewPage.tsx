@@ -3,7 +3,7 @@
 // range: requests/min, error rate, p50/p95 latency, tokens, with trend
 // charts. Role `user` sees their own traffic only.
 import { Link } from "@tanstack/react-router";
-import { useMemo, useState } from "react";
+import { lazy, Suspense, useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { useHealth, type ProviderHealth } from "../../api/health";
 import { useUsage } from "../../api/usage";
@@ -12,8 +12,11 @@ import { Badge } from "../../components/Badge";
 import { Button } from "../../components/Button";
 import { Card, ErrorNote, Loading, Page } from "../../components/Page";
 import { formatNumber } from "../../lib/format";
-import { OverviewCharts } from "./OverviewCharts";
 import { RANGES, circuitTone, credentialCounts, summarize, trendOf, windowOf, type Range } from "./overviewData";
+
+// recharts is most of the page's weight: the figures render first, the
+// charts follow in their own chunk, so the landing page stays light.
+const OverviewCharts = lazy(() => import("./OverviewCharts").then((m) => ({ default: m.OverviewCharts })));
 
 function Stat({ label, value, note }: { label: string; value: string; note?: string | undefined }) {
   return (
@@ -197,7 +200,9 @@ export function OverviewPage() {
         ) : null}
         {trend.isError ? <ErrorNote error={trend.error} /> : null}
         {summary && summary.requests > 0 && points.length > 0 ? (
-          <OverviewCharts points={points} bucket={win.bucket} />
+          <Suspense fallback={<Loading />}>
+            <OverviewCharts points={points} bucket={win.bucket} />
+          </Suspense>
         ) : null}
       </section>
 
