@@ -27,6 +27,7 @@ const SettingsPage = lazy(() => import("../pages/settings/SettingsPage").then((m
 const AuditPage = lazy(() => import("../pages/audit/AuditPage").then((m) => ({ default: m.AuditPage })));
 const AboutPage = lazy(() => import("../pages/about/AboutPage").then((m) => ({ default: m.AboutPage })));
 const OverviewPage = lazy(() => import("../pages/overview/OverviewPage").then((m) => ({ default: m.OverviewPage })));
+const UsagePage = lazy(() => import("../pages/usage/UsagePage").then((m) => ({ default: m.UsagePage })));
 const LogsPage = lazy(() => import("../pages/logs/LogsPage").then((m) => ({ default: m.LogsPage })));
 
 const rootRoute = createRootRoute({ component: Outlet, notFoundComponent: NotFound });
@@ -119,7 +120,7 @@ const routesRoute = page("/routes", () => (
     <RoutesPage />
   </RequireRole>
 ));
-const usageRoute = page("/usage", () => <ComingPage slot="usage" />);
+const usageRoute = page("/usage", () => <UsagePage />);
 const logsRoute = page("/logs", () => <LogsPage />);
 const settingsRoute = page("/settings", () => (
   <RequireRole roles={staff}>
