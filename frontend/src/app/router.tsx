@@ -9,7 +9,6 @@ import { Shell } from "./Shell";
 import { NotFound } from "./NotFound";
 import { SignInPage } from "../pages/auth/SignInPage";
 import { SetupPage } from "../pages/auth/SetupPage";
-import { ComingPage } from "../pages/ComingPage";
 import { RequireRole } from "./RequireRole";
 
 const ProvidersPage = lazy(() =>
@@ -28,6 +27,9 @@ const AuditPage = lazy(() => import("../pages/audit/AuditPage").then((m) => ({ d
 const AboutPage = lazy(() => import("../pages/about/AboutPage").then((m) => ({ default: m.AboutPage })));
 const OverviewPage = lazy(() => import("../pages/overview/OverviewPage").then((m) => ({ default: m.OverviewPage })));
 const UsagePage = lazy(() => import("../pages/usage/UsagePage").then((m) => ({ default: m.UsagePage })));
+const PlaygroundPage = lazy(() =>
+  import("../pages/playground/PlaygroundPage").then((m) => ({ default: m.PlaygroundPage })),
+);
 const LogsPage = lazy(() => import("../pages/logs/LogsPage").then((m) => ({ default: m.LogsPage })));
 
 const rootRoute = createRootRoute({ component: Outlet, notFoundComponent: NotFound });
@@ -132,7 +134,7 @@ const auditRoute = page("/audit", () => (
     <AuditPage />
   </RequireRole>
 ));
-const playgroundRoute = page("/playground", () => <ComingPage slot="playground" />);
+const playgroundRoute = page("/playground", () => <PlaygroundPage />);
 const aboutRoute = page("/about", () => <AboutPage />);
 
 const routeTree = rootRoute.addChildren([
