@@ -20,9 +20,15 @@ export default tseslint.config(
     },
   },
   {
-    files: ["*.{js,ts}", "scripts/**/*.mjs", "e2e/**/*.mjs"],
+    files: ["*.{js,ts}", "scripts/**/*.mjs"],
     extends: [js.configs.recommended],
     languageOptions: { globals: globals.node },
+  },
+  {
+    // Node scripts whose callbacks also run in the page (page.evaluate).
+    files: ["e2e/**/*.mjs"],
+    extends: [js.configs.recommended],
+    languageOptions: { globals: { ...globals.node, ...globals.browser } },
   },
   {
     files: ["vite.config.ts"],

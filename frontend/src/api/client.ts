@@ -81,6 +81,8 @@ export const authMiddleware: Middleware = {
 export const api = createClient<paths>({
   baseUrl: globalThis.location?.origin ?? "",
   credentials: "same-origin",
+  // Looked up per call (not captured once), so tests can stand in for it.
+  fetch: (request) => globalThis.fetch(request),
 });
 api.use(authMiddleware);
 

@@ -1,23 +1,35 @@
 // The signed-in frame: sidebar navigation (a menu on phones), the header
 // with theme, language and account controls, and the page. Signed-out
 // callers are sent to sign-in, with a note when their session expired.
-import { Link, Navigate, Outlet, useLocation } from "@tanstack/react-router";
+import { Link, Outlet, useLocation, useRouter } from "@tanstack/react-router";
+import { Redirect } from "./Redirect";
 import { Suspense, useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Loading } from "../components/Page";
 import { Button } from "../components/Button";
-import { useAuth, type Session } from "../auth/session";
+import { useAuth, type Ended, type Session } from "../auth/session";
 import { LanguageSelect, ThemeToggle } from "./Preferences";
 import { navFor } from "./nav";
 
 export function Shell() {
-  const { session, expired } = useAuth();
-  const location = useLocation();
+  const { session, ended } = useAuth();
   if (session === undefined) return <Loading />;
-  if (session === null) {
-    return <Navigate to="/sign-in" search={{ expired: expired ? true : undefined, redirect: location.href }} replace />;
-  }
+  if (session === null) return <ToSignIn ended={ended} />;
   return <SignedIn session={session} />;
+}
+
+/** Sends a signed-out caller to sign-in, to come back here after (unless
+ * they signed out on purpose: the next person starts at the overview). The
+ * address is read once, without subscribing to location changes. */
+function ToSignIn({ ended }: { ended: Ended }) {
+  const router = useRouter();
+  const [from] = useState(() => (ended === "signed-out" ? "/" : router.state.location.href));
+  return (
+    <Redirect
+      to="/sign-in"
+      search={{ expired: ended === "expired" ? true : undefined, redirect: from === "/" ? undefined : from }}
+    />
+  );
 }
 
 function SignedIn({ session }: { session: Session }) {

@@ -1,9 +1,18 @@
 // Who is signed in: the session (cookie) or the admin key (this tab), the
 // caller's role, and what happens when the API says 401 (the session
 // expired or was ended elsewhere): back to sign-in with a message.
-import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
-import { adminKey, api, onUnauthorized, setAdminKey, unwrap, type Schemas } from "../api/client";
+import {
+  adminKey,
+  api,
+  CSRF_COOKIE,
+  onUnauthorized,
+  readCookie,
+  setAdminKey,
+  unwrap,
+  type Schemas,
+} from "../api/client";
 import { ApiError } from "../api/errors";
 
 export type Session = Schemas["SessionView"];
@@ -12,19 +21,26 @@ export type Role = Schemas["Role"];
 interface AuthState {
   /** The caller; `null` when signed out, `undefined` while loading. */
   session: Session | null | undefined;
-  /** Set when the last session ended by a 401 rather than by signing out. */
-  expired: boolean;
+  /** How the last session ended: by a 401 (`expired`: say so, and come
+   * back to the same page after signing in) or by signing out. */
+  ended: Ended;
   signIn(username: string, password: string): Promise<Session>;
   signInWithKey(key: string): Promise<Session>;
   signOut(): Promise<void>;
 }
 
+export type Ended = "expired" | "signed-out" | null;
+
 const AuthContext = createContext<AuthState | null>(null);
 
 export const SESSION_KEY = ["session"] as const;
 
-/** The current caller, or null when the API says 401. */
+/** The current caller, or null when the API says 401. Without an admin
+ * key and without the CSRF cookie (set with every session) nobody is signed
+ * in, and the question is not asked (no 401 in the console on a first
+ * visit). */
 async function fetchSession(): Promise<Session | null> {
+  if (adminKey() === null && readCookie(CSRF_COOKIE) === null) return null;
   try {
     return await unwrap(api.GET("/admin/api/session"));
   } catch (e) {
@@ -33,9 +49,17 @@ async function fetchSession(): Promise<Session | null> {
   }
 }
 
+/** Drops everything cached for the caller who left, and marks nobody
+ * signed in. The session query itself stays (its observers keep
+ * listening); only its value changes. */
+function forget(client: QueryClient): void {
+  client.removeQueries({ predicate: (q) => q.queryKey[0] !== SESSION_KEY[0] });
+  client.setQueryData(SESSION_KEY, null);
+}
+
 export function AuthProvider({ children }: { children: ReactNode }) {
   const client = useQueryClient();
-  const [expired, setExpired] = useState(false);
+  const [ended, setEnded] = useState<Ended>(null);
   const query = useQuery({ queryKey: SESSION_KEY, queryFn: fetchSession, retry: false, staleTime: Infinity });
   const session = query.data;
 
@@ -45,9 +69,8 @@ export function AuthProvider({ children }: { children: ReactNode }) {
         const current = client.getQueryData<Session | null>(SESSION_KEY);
         if (!current) return;
         setAdminKey(null);
-        setExpired(true);
-        client.removeQueries({ predicate: (q) => q.queryKey[0] !== SESSION_KEY[0] });
-        client.setQueryData(SESSION_KEY, null);
+        setEnded("expired");
+        forget(client);
       }),
     [client],
   );
@@ -56,7 +79,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     async (username: string, password: string) => {
       setAdminKey(null);
       const s = await unwrap(api.POST("/admin/api/session", { body: { username, password } }));
-      setExpired(false);
+      setEnded(null);
       client.setQueryData(SESSION_KEY, s);
       return s;
     },
@@ -68,7 +91,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       setAdminKey(key);
       try {
         const s = await unwrap(api.GET("/admin/api/session"));
-        setExpired(false);
+        setEnded(null);
         client.setQueryData(SESSION_KEY, s);
         return s;
       } catch (e) {
@@ -85,14 +108,13 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       await api.DELETE("/admin/api/session").catch(() => undefined);
     }
     setAdminKey(null);
-    setExpired(false);
-    client.clear();
-    client.setQueryData(SESSION_KEY, null);
+    setEnded("signed-out");
+    forget(client);
   }, [client]);
 
   const value = useMemo(
-    () => ({ session, expired, signIn, signInWithKey, signOut }),
-    [session, expired, signIn, signInWithKey, signOut],
+    () => ({ session, ended, signIn, signInWithKey, signOut }),
+    [session, ended, signIn, signInWithKey, signOut],
   );
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }

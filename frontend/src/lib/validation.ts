@@ -96,6 +96,8 @@ export function maskPathError(path: string): Problem | null {
   }
 }
 
+const MAX_INDEX = 18446744073709551615n;
+
 /** Parses `[...]` from after the `[`; the index after `]`, or an error. */
 function bracket(chars: string[], start: number): number | Problem {
   let i = start;
@@ -116,7 +118,10 @@ function bracket(chars: string[], start: number): number | Problem {
       }
     }
   } else if (c !== undefined && /[0-9]/.test(c)) {
+    const from = i;
     while (/[0-9]/.test(chars[i] ?? "")) i += 1;
+    // The gateway reads an index as a 64-bit unsigned number.
+    if (BigInt(chars.slice(from, i).join("")) > MAX_INDEX) return { key: "validation.mask.indexTooLarge" };
   } else {
     return { key: "validation.mask.bracket" };
   }

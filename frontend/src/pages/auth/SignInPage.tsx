@@ -3,7 +3,8 @@
 // goes to the first-run setup instead.
 import { zodResolver } from "@hookform/resolvers/zod";
 import { useQuery } from "@tanstack/react-query";
-import { Link, Navigate, useNavigate, useSearch } from "@tanstack/react-router";
+import { Link, useNavigate, useSearch } from "@tanstack/react-router";
+import { Redirect } from "../../app/Redirect";
 import { useState } from "react";
 import { useForm } from "react-hook-form";
 import { useTranslation } from "react-i18next";
@@ -42,8 +43,8 @@ export function SignInPage() {
   const setup = useSetupNeeded();
   const [mode, setMode] = useState<"password" | "key">(search.method === "key" ? "key" : "password");
 
-  if (session) return <Navigate to={safeRedirect(search.redirect)} replace />;
-  if (setup.data?.needs_admin_user && mode === "password") return <Navigate to="/setup" replace />;
+  if (session) return <Redirect href={safeRedirect(search.redirect)} />;
+  if (setup.data?.needs_admin_user && mode === "password") return <Redirect to="/setup" />;
 
   return (
     <AuthFrame title={t("auth.signInTitle")}>
@@ -97,7 +98,7 @@ function PasswordForm({ redirect }: { redirect: string | undefined }) {
   const submit = form.handleSubmit(async ({ username, password }) => {
     try {
       await signIn(username, password);
-      await navigate({ to: safeRedirect(redirect) });
+      await navigate({ href: safeRedirect(redirect) });
     } catch (e) {
       form.setError("root.server", { message: errorMessage(e) });
     }
@@ -127,7 +128,7 @@ function KeyForm({ redirect }: { redirect: string | undefined }) {
   const submit = form.handleSubmit(async ({ key }) => {
     try {
       await signInWithKey(key.trim());
-      await navigate({ to: safeRedirect(redirect) });
+      await navigate({ href: safeRedirect(redirect) });
     } catch (e) {
       form.setError("key", { message: errorMessage(e) });
     }

@@ -62,7 +62,15 @@ export function LogsPage() {
 
   return (
     <Page title={t("nav.logs")} description={seesAll ? t("logs.description") : t("logs.mineDescription")}>
-      <LogFiltersForm value={filters} onChange={setFilters} showUser={seesAll} />
+      <LogFiltersForm
+        value={filters}
+        onChange={(next) => {
+          // Applying the same filters again is a refresh.
+          if (JSON.stringify(next) === JSON.stringify(filters)) void pages.refetch();
+          else setFilters(next);
+        }}
+        showUser={seesAll}
+      />
       {pages.isPending ? <Loading /> : null}
       {pages.isError ? <ErrorNote error={pages.error} /> : null}
       {pages.data ? (

@@ -206,13 +206,15 @@ export function ProviderForm(props: Props) {
         )}
       </Field>
       {problems.length > 0 ? (
-        <ul id="mask-problems" role="alert" className="-mt-2 space-y-0.5 text-sm text-red-700 dark:text-red-400">
-          {problems.map((pr) => (
-            <li key={pr.line}>
-              {t("validation.mask.line", { line: pr.line, path: pr.path })} {t(pr.key, pr.values)}
-            </li>
-          ))}
-        </ul>
+        <div id="mask-problems" role="alert" className="-mt-2 text-sm text-red-700 dark:text-red-400">
+          <ul className="space-y-0.5">
+            {problems.map((pr) => (
+              <li key={pr.line}>
+                {t("validation.mask.line", { line: pr.line, path: pr.path })} {t(pr.key, pr.values)}
+              </li>
+            ))}
+          </ul>
+        </div>
       ) : null}
       <Checkbox label={t("providers.enabledLabel")} {...form.register("enabled")} />
       <FormError message={errors.root?.server?.message} />
