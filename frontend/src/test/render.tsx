@@ -7,6 +7,7 @@ import { afterEach } from "vitest";
 import { AuthProvider, useAuth, type Role } from "../auth/session";
 import { ToastProvider } from "../components/Toast";
 import { mockApi } from "./fetchMock";
+import { CSRF_COOKIE } from "../api/client";
 
 // Vitest runs without globals, so Testing Library cannot unmount by itself.
 afterEach(cleanup);
@@ -17,6 +18,8 @@ configure({ asyncUtilTimeout: 5000 });
 /** Signs in as `role` and renders `ui` once the session is known. */
 export async function renderAs(role: Role, ui: ReactNode) {
   mockApi("GET", "/admin/api/session", () => ({ user_id: 1, username: "tester", role, via: "session" }));
+  // The console asks who is signed in only when a session cookie pair exists.
+  document.cookie = `${CSRF_COOKIE}=test-csrf; path=/`;
   const client = new QueryClient({ defaultOptions: { queries: { retry: false }, mutations: { retry: false } } });
   const result = render(
     <QueryClientProvider client={client}>
