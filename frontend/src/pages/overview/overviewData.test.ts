@@ -1,23 +1,10 @@
 // The Overview's arithmetic: windows, totals, trends, credential states.
 import { describe, expect, it } from "vitest";
 import type { ProviderHealth } from "../../api/health";
-import type { UsageRow } from "../../api/usage";
+import { usageRow } from "../../test/usageRow";
 import { circuitTone, credentialCounts, summarize, trendOf, windowOf } from "./overviewData";
 
-function row(over: Partial<UsageRow>): UsageRow {
-  return {
-    requests: 0,
-    errors: 0,
-    input_tokens: 0,
-    output_tokens: 0,
-    cache_read_tokens: 0,
-    cache_write_tokens: 0,
-    reasoning_tokens: 0,
-    latency_p50_ms: 0,
-    latency_p95_ms: 0,
-    ...over,
-  };
-}
+const row = usageRow;
 
 describe("overview data", () => {
   it("ends the window now, with daily buckets for 30 days", () => {

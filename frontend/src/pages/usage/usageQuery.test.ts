@@ -1,23 +1,20 @@
 // The usage explorer's checks, parameters and CSV.
 import { describe, expect, it } from "vitest";
 import type { UsageRow } from "../../api/usage";
+import { usageRow } from "../../test/usageRow";
 import { defaultValues, toCsv, toFilter, usageSchema } from "./usageQuery";
 
 const NOW = Date.parse("2026-12-04T08:00:00Z");
 
 function row(over: Partial<UsageRow>): UsageRow {
-  return {
+  return usageRow({
     requests: 1,
-    errors: 0,
     input_tokens: 10,
     output_tokens: 5,
-    cache_read_tokens: 0,
-    cache_write_tokens: 0,
-    reasoning_tokens: 0,
     latency_p50_ms: 100,
     latency_p95_ms: 200,
     ...over,
-  };
+  });
 }
 
 describe("usage query", () => {
