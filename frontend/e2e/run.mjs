@@ -113,7 +113,6 @@ try {
   ]) {
     await nav(name);
     await page.getByRole("heading", { name, level: 1 }).waitFor();
-    await page.getByText("This page is coming in the next phase").waitFor();
     await record(slug);
   }
 

@@ -43,6 +43,7 @@ impl Proc {
         let get = |k| status_value(&status, k).ok_or(format!("no {k} in /proc/<pid>/status"));
         Ok(Mem {
             rss_kb: get("VmRSS")?,
+            anon_kb: get("RssAnon")?,
             hwm_kb: get("VmHWM")?,
             threads: get("Threads")?,
         })
@@ -70,6 +71,9 @@ impl Proc {
 pub struct Mem {
     /// Resident set size now, kB.
     pub rss_kb: u64,
+    /// The anonymous part of it (heap, stacks), kB; the rest is mostly the
+    /// binary's code, which stays resident once run.
+    pub anon_kb: u64,
     /// Peak resident set size since start, kB.
     pub hwm_kb: u64,
     /// Threads now.

@@ -337,7 +337,9 @@ pub fn table(r: &Report) -> String {
         let _ = writeln!(
             t,
             "open streams (fresh gateway, {:.1} MB before): {} opened in {:.1} s; gateway RSS {:.1} MB \
-             (peak {:.1}, {:.1} kB per stream), {:.1} MB 2 s and {:.1} MB 10 s after close; {:.0} chunks/s at {:.2} µs CPU per chunk ({:.2} user + {:.2} sys)",
+             (peak {:.1}, {:.1} kB per stream), {:.1} MB 2 s and {:.1} MB 10 s after close \
+             (anonymous {:.1} MB before, {:.1} MB at the peak, {:.1} MB 10 s after close); \
+             {:.0} chunks/s at {:.2} µs CPU per chunk ({:.2} user + {:.2} sys)",
             mb(s.gateway_idle.rss_kb),
             s.open,
             s.open_secs,
@@ -347,6 +349,9 @@ pub fn table(r: &Report) -> String {
                 / s.open.max(1) as f64,
             mb(s.gateway_after_close.rss_kb),
             mb(s.gateway_after_close_10s.rss_kb),
+            mb(s.gateway_idle.anon_kb),
+            mb(s.gateway_peak.anon_kb),
+            mb(s.gateway_after_close_10s.anon_kb),
             s.events_per_sec,
             s.gateway_cpu_us_per_chunk,
             s.gateway_cpu_user_sys_us_per_chunk.0,

@@ -12,11 +12,20 @@ use gproxy_core::{StartupArgs, bootstrap, build_engine};
 use gproxy_router::Router;
 use tokio::net::TcpListener;
 
-/// The global allocator: mimalloc. Under load glibc's malloc cost about a
-/// fifth of the gateway's CPU and kept freed memory resident; see
+/// The global allocator: jemalloc, with a background thread that returns
+/// freed memory to the system (`dirty_decay_ms` 5 s, set at build time in
+/// `.cargo/config.toml`; `_RJEM_MALLOC_CONF` overrides it at run time).
+/// mimalloc, used before, was as fast but kept the memory of a burst
+/// resident: it purges only when the thread that owns the pages allocates
+/// again, and the gateway's workers go idle after a burst. See
 /// docs/benchmarks.md for the numbers.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// Log lines queued for the writer thread before logging blocks. The
+/// queue is allocated whole at start (32 bytes a line): the library's
+/// default of 128,000 lines held 4 MB for nothing.
+const LOG_QUEUE_LINES: usize = 16_384;
 
 /// How long shutdown waits for the usage sink to flush.
 const SINK_FLUSH_DEADLINE: Duration = Duration::from_secs(10);
@@ -207,13 +216,14 @@ fn show_limit(limit: Option<u64>) -> String {
 /// Logs go to stderr through `tracing-appender`'s writer thread, so a
 /// request never waits on a slow stderr (a pipe nobody drains fast, a
 /// terminal); formatting stays on the logging thread. The queue is not
-/// lossy: when 128,000 lines are waiting, logging blocks as before rather
-/// than dropping lines silently.
+/// lossy: when [`LOG_QUEUE_LINES`] lines are waiting, logging blocks as
+/// before rather than dropping lines silently.
 fn init_tracing(filter: &str, format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
+        .buffered_lines_limit(LOG_QUEUE_LINES)
         .thread_name("gproxy-log")
         .finish(std::io::stderr());
     let builder = tracing_subscriber::fmt()

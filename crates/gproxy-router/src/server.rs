@@ -40,6 +40,14 @@ retry-after: 1\r\nconnection: close\r\ncontent-length: 82\r\n\r\n\
 pub async fn serve(listener: TcpListener, router: Arc<Router>, shutdown: impl Future<Output = ()>) {
     let stats = router.engine().edge_stats().clone();
     let file_cap = connection_cap_from_file_limit();
+    let configured = router.engine().limits().edge.max_connections;
+    if configured > file_cap {
+        tracing::warn!(
+            max_connections = configured,
+            allowed = file_cap,
+            "the open-file limit allows fewer connections than limits.max_connections; raise the hard limit (ulimit -Hn, LimitNOFILE) to allow more"
+        );
+    }
     let (close_all, closing) = watch::channel(false);
     let mut builders = Builders::new(router.engine().limits().edge);
     let accept_failed = Throttle::new(Duration::from_secs(10));

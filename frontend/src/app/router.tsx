@@ -9,7 +9,6 @@ import { Shell } from "./Shell";
 import { NotFound } from "./NotFound";
 import { SignInPage } from "../pages/auth/SignInPage";
 import { SetupPage } from "../pages/auth/SetupPage";
-import { ComingPage } from "../pages/ComingPage";
 import { RequireRole } from "./RequireRole";
 
 const ProvidersPage = lazy(() =>
@@ -22,6 +21,15 @@ const CredentialsPage = lazy(() =>
 const UsersPage = lazy(() => import("../pages/users/UsersPage").then((m) => ({ default: m.UsersPage })));
 const UserKeysPage = lazy(() => import("../pages/users/UserKeysPage").then((m) => ({ default: m.UserKeysPage })));
 const MyKeysPage = lazy(() => import("../pages/users/MyKeysPage").then((m) => ({ default: m.MyKeysPage })));
+const RoutesPage = lazy(() => import("../pages/routes/RoutesPage").then((m) => ({ default: m.RoutesPage })));
+const SettingsPage = lazy(() => import("../pages/settings/SettingsPage").then((m) => ({ default: m.SettingsPage })));
+const AuditPage = lazy(() => import("../pages/audit/AuditPage").then((m) => ({ default: m.AuditPage })));
+const AboutPage = lazy(() => import("../pages/about/AboutPage").then((m) => ({ default: m.AboutPage })));
+const OverviewPage = lazy(() => import("../pages/overview/OverviewPage").then((m) => ({ default: m.OverviewPage })));
+const UsagePage = lazy(() => import("../pages/usage/UsagePage").then((m) => ({ default: m.UsagePage })));
+const PlaygroundPage = lazy(() =>
+  import("../pages/playground/PlaygroundPage").then((m) => ({ default: m.PlaygroundPage })),
+);
 const LogsPage = lazy(() => import("../pages/logs/LogsPage").then((m) => ({ default: m.LogsPage })));
 
 const rootRoute = createRootRoute({ component: Outlet, notFoundComponent: NotFound });
@@ -57,7 +65,7 @@ function page<const TPath extends string>(path: TPath, component: () => React.Re
   return createRoute({ getParentRoute: () => shellRoute, path, component });
 }
 
-const overviewRoute = page("/", () => <ComingPage slot="overview" />);
+const overviewRoute = page("/", () => <OverviewPage />);
 const providersRoute = page("/providers", () => (
   <Staff>
     <ProvidersPage />
@@ -115,23 +123,23 @@ const userKeysRoute = createRoute({
 const myKeysRoute = page("/keys", () => <MyKeysPage />);
 const routesRoute = page("/routes", () => (
   <Staff>
-    <ComingPage slot="routes" />
+    <RoutesPage />
   </Staff>
 ));
-const usageRoute = page("/usage", () => <ComingPage slot="usage" />);
+const usageRoute = page("/usage", () => <UsagePage />);
 const logsRoute = page("/logs", () => <LogsPage />);
 const settingsRoute = page("/settings", () => (
   <Staff>
-    <ComingPage slot="settings" />
+    <SettingsPage />
   </Staff>
 ));
 const auditRoute = page("/audit", () => (
   <Staff>
-    <ComingPage slot="audit" />
+    <AuditPage />
   </Staff>
 ));
-const playgroundRoute = page("/playground", () => <ComingPage slot="playground" />);
-const aboutRoute = page("/about", () => <ComingPage slot="about" />);
+const playgroundRoute = page("/playground", () => <PlaygroundPage />);
+const aboutRoute = page("/about", () => <AboutPage />);
 
 const routeTree = rootRoute.addChildren([
   signInRoute,
