@@ -136,6 +136,14 @@ async fn run(cli: Cli) -> Result<(), String> {
     println!("  data dir: {}", boot.settings.data_dir.display());
     println!("  database: {}", boot.settings.dsn_redacted());
     println!("  master key: {}", boot.master_key_source);
+    let ui = gproxy_ui::Ui::embedded();
+    if ui.is_built() {
+        println!("  web UI: http://{local}/");
+    } else {
+        println!(
+            "  web UI: not in this build (http://{local}/ says how to get it; see docs/ui.md)"
+        );
+    }
     if let Some(key) = &boot.generated_admin_key {
         println!("  admin key (generated; shown only this once, store it now): {key}");
     }
@@ -160,7 +168,11 @@ async fn run(cli: Cli) -> Result<(), String> {
         engine.clone(),
         control,
     );
-    let router = Arc::new(Router::new(engine).with_admin(admin));
+    let router = Arc::new(Router::new(engine).with_admin(admin).with_site(
+        move |method: &hyper::Method, path: &str, headers: &hyper::HeaderMap| {
+            ui.serve(method, path, headers)
+        },
+    ));
     gproxy_router::serve(listener, router, shutdown_signal()).await;
     tracing::info!("shutting down: flushing usage records");
     sink.shutdown(SINK_FLUSH_DEADLINE).await;

@@ -10,11 +10,13 @@ mod models;
 mod render;
 mod routes;
 mod server;
+mod site;
 mod throttle;
 
 pub use models::PARTIAL_HEADER;
 pub use routes::{Route, match_route};
 pub use server::serve;
+pub use site::Site;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -39,12 +41,23 @@ pub const TEST_MODE_HEADER: &str = "x-llm-proxy-test-mode";
 pub const TEST_MODE_QUERY: &str = "llm_proxy_test_mode";
 
 /// The gateway's HTTP service.
-#[derive(Debug)]
 pub struct Router {
     engine: Arc<Engine>,
     admin: Option<gproxy_admin::AdminApi>,
+    site: Option<Arc<dyn Site>>,
     /// At most one log line per period for refused keys.
     refusals: throttle::Throttle,
+}
+
+impl std::fmt::Debug for Router {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Router")
+            .field("engine", &self.engine)
+            .field("admin", &self.admin)
+            .field("site", &self.site.is_some())
+            .field("refusals", &self.refusals)
+            .finish()
+    }
 }
 
 /// How often a refused key is logged (the others are counted).
@@ -61,6 +74,7 @@ impl Router {
         Router {
             engine,
             admin: None,
+            site: None,
             refusals: throttle::Throttle::new(REFUSAL_LOG_PERIOD),
         }
     }
@@ -68,6 +82,16 @@ impl Router {
     /// This router serving the admin API under `/admin/api/`.
     pub fn with_admin(mut self, admin: gproxy_admin::AdminApi) -> Self {
         self.admin = Some(admin);
+        self
+    }
+
+    /// This router serving `site` (the web UI) for GET and HEAD requests
+    /// that no gateway route claims: paths that match nothing, and
+    /// `/{name}/...` when no provider is called `name`; never paths under
+    /// `/v1`, `/v1beta`, `/admin`, `/health`, `/metrics` or
+    /// `/{provider}/v1...`, which keep their JSON errors.
+    pub fn with_site(mut self, site: impl Site) -> Self {
+        self.site = Some(Arc::new(site));
         self
     }
 
@@ -168,6 +192,9 @@ impl Router {
                 return self.enable_credential(&req, id, query.as_deref()).await;
             }
             Route::NotFound(protocol) => {
+                if let Some(page) = self.site_page(&req, &path) {
+                    return page;
+                }
                 return render::plain_error(
                     protocol,
                     StatusCode::NOT_FOUND,
@@ -178,8 +205,25 @@ impl Router {
                 );
             }
             Route::Passthrough { provider, rest } => {
+                // One snapshot lookup, needed by the passthrough anyway;
+                // only a name that is no provider may be a page.
+                let protocol = self.engine.provider_protocol(&provider);
+                if protocol.is_none()
+                    && let Some(page) = self.site_page(&req, &path)
+                {
+                    return page;
+                }
+                let protocol = protocol.unwrap_or_else(|| routes::guess_protocol(&path));
                 return self
-                    .passthrough(req, provider, rest, query.as_deref(), request_id, started)
+                    .passthrough(
+                        req,
+                        provider,
+                        protocol,
+                        rest,
+                        query.as_deref(),
+                        request_id,
+                        started,
+                    )
                     .await;
             }
             Route::Models { provider, gemini } => {
@@ -370,11 +414,27 @@ impl Router {
         })
     }
 
-    /// Forwards any other `/{provider}/...` call with the body streamed.
+    /// The site's answer to a GET or HEAD of a non-API `path`, if any.
+    fn site_page<B>(&self, req: &Request<B>, path: &str) -> Option<Response<ProxyBody>> {
+        let site = self.site.as_ref()?;
+        if site::is_api_path(path) {
+            return None;
+        }
+        site.serve(req.method(), path, req.headers())
+            .map(|page| page.map(ProxyBody::full))
+    }
+
+    /// Forwards any other `/{provider}/...` call with the body streamed;
+    /// errors are rendered in `protocol`'s shape.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call site; the parts of one request"
+    )]
     async fn passthrough<B>(
         &self,
         req: Request<B>,
         provider: String,
+        protocol: Protocol,
         rest: String,
         query: Option<&str>,
         request_id: &str,
@@ -385,10 +445,6 @@ impl Router {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let path = req.uri().path().to_owned();
-        let protocol = self
-            .engine
-            .provider_protocol(&provider)
-            .unwrap_or_else(|| routes::guess_protocol(&path));
         let principal = match self.authenticate(req.headers(), query, protocol, request_id) {
             Ok(p) => p,
             Err(response) => return *response,

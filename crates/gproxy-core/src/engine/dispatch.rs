@@ -9,8 +9,6 @@
 //! over like the HTTP error it stands for. The bytes read are handed on
 //! (`head`) and go to the client first.
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use gproxy_credential::{Credential, CredentialEntry, Lease};
 use gproxy_protocol::embeddings;
@@ -27,7 +25,7 @@ use super::plan::{Plan, Target};
 use super::{Dispatched, Engine, NO_CREDENTIAL, ProxyRequest, served_by, upstream_failure};
 use crate::GatewayError;
 use crate::accounting::Accounting;
-use crate::body::{ProxyBody, StreamWatch};
+use crate::body::{ProxyBody, StreamWatch, deadline_after};
 use crate::conversion::Conversion;
 use crate::headers::{apply_provider_headers, copy_response_headers, is_dropped_request_header};
 use crate::state::ProviderRuntime;
@@ -119,12 +117,8 @@ impl Engine {
             )
             .await?;
 
-        let first_byte_timeout = self.limits().first_byte_timeout;
-        let now = tokio::time::Instant::now();
-        // A setting too large to add is as good as no deadline.
-        let deadline = now
-            .checked_add(first_byte_timeout)
-            .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400));
+        // The first event must come within the same first-byte timeout.
+        let deadline = deadline_after(self.limits().first_byte_timeout);
         let response = match self.send_upstream(upstream_req, name).await {
             Ok(r) => r,
             Err(

@@ -1,0 +1,363 @@
+// The console's browser journey, against the real gproxy binary and the
+// testkit mock upstream (started by apps/gproxy/tests/ui.rs, which passes
+// their URLs in GPROXY_URL and GPROXY_MOCK_URL). Selects by role and label,
+// as a person finds things. Exits non-zero on the first failure.
+import assert from "node:assert/strict";
+import { mkdir } from "node:fs/promises";
+import { checkA11y, DESKTOP, eventually, launch, screenshots, settings, step, watchConsole } from "./lib.mjs";
+
+const cfg = settings();
+const ADMIN = { name: "ops", password: "correct horse battery" };
+const VIEWER = { name: "vera", password: "viewer password 1" };
+const CLIENT = { name: "carol" };
+const PROVIDER = "mockai";
+
+await mkdir(cfg.artifacts, { recursive: true });
+const browser = await launch(cfg.chromium);
+const context = await browser.newContext({ viewport: DESKTOP, baseURL: cfg.gateway, locale: "en-US" });
+await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: cfg.gateway });
+const page = await context.newPage();
+const console_ = watchConsole(page);
+/** @type {[string, number][]} */
+const a11y = [];
+
+/**
+ * axe and screenshots of the page as it is now.
+ *
+ * @param {string} name
+ */
+async function record(name) {
+  await page.waitForLoadState("networkidle");
+  a11y.push([name, await checkA11y(page, name)]);
+  await screenshots(page, cfg.artifacts, name);
+}
+
+/**
+ * A proxy call with `key` through the mock provider; returns the status.
+ *
+ * @param {string} key
+ */
+async function callProxy(key) {
+  const res = await fetch(`${cfg.gateway}/${PROVIDER}/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hello from the e2e" }] }),
+  });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+/** @param {string} name */
+async function nav(name) {
+  const menu = page.getByRole("button", { name: "Open the menu" });
+  if (await menu.isVisible()) await menu.click();
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name, exact: true }).click();
+}
+
+try {
+  step("first run: / leads to the setup, which needs the admin key");
+  await page.goto("/");
+  await page.waitForURL("**/setup");
+  await page.getByRole("heading", { name: "Set up gproxy" }).waitFor();
+  await record("setup");
+  await page.getByRole("button", { name: "Create the admin user and sign in" }).click();
+  await page.getByText("A key has at least 8 characters.").waitFor();
+  await page.getByLabel("Admin key", { exact: true }).fill("sk-not-the-admin-key");
+  await page.getByLabel("Admin user name").fill(ADMIN.name);
+  await page.getByLabel("Password", { exact: true }).fill(ADMIN.password);
+  await page.getByLabel("Repeat the password").fill("something else");
+  await page.getByRole("button", { name: "Create the admin user and sign in" }).click();
+  await page.getByText("The passwords differ.").waitFor();
+  await page.getByLabel("Repeat the password").fill(ADMIN.password);
+  await page.getByRole("button", { name: "Create the admin user and sign in" }).click();
+  await page.getByText("This is not the admin key.").waitFor();
+  await page.getByLabel("Admin key", { exact: true }).fill(cfg.adminKey);
+  await page.getByRole("button", { name: "Create the admin user and sign in" }).click();
+  await page.getByRole("heading", { name: "Overview", level: 1 }).waitFor();
+  await record("overview");
+
+  step("sign out and in again with the password");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("heading", { name: "Sign in to gproxy" }).waitFor();
+  await record("sign-in");
+  await page.getByLabel("User name").fill(ADMIN.name);
+  await page.getByLabel("Password").fill("wrong password!");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByText("wrong user name or password").waitFor();
+  await page.getByLabel("Password").fill(ADMIN.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Overview", level: 1 }).waitFor();
+
+  step("every slot of the navigation is routed");
+  const links = page.getByRole("navigation", { name: "Main" }).getByRole("link");
+  assert.deepEqual(await links.allTextContents(), [
+    "Overview",
+    "Providers",
+    "Credentials",
+    "Users & keys",
+    "Model routes",
+    "Usage",
+    "Logs",
+    "Settings",
+    "Audit log",
+    "Playground",
+    "About",
+  ]);
+  for (const [name, slug] of [
+    ["Model routes", "routes"],
+    ["Usage", "usage"],
+    ["Settings", "settings"],
+    ["Audit log", "audit"],
+    ["Playground", "playground"],
+    ["About", "about"],
+  ]) {
+    await nav(name);
+    await page.getByRole("heading", { name, level: 1 }).waitFor();
+    await record(slug);
+  }
+
+  step("a custom provider pointing at the mock, with inline validation");
+  await nav("Providers");
+  await page.getByRole("heading", { name: "Providers", level: 1 }).waitFor();
+  await page.getByRole("cell", { name: "openai", exact: true }).waitFor();
+  await record("providers");
+  await page.getByRole("button", { name: "New custom provider" }).click();
+  const dialog = page.getByRole("dialog", { name: "New custom provider" });
+  await dialog.getByLabel("Name", { exact: true }).fill("Bad Name");
+  await dialog.getByLabel("Base URL").fill("ftp://example");
+  await dialog.getByLabel("json_param_mask").fill("temperature\nmessages[*.name");
+  await dialog.getByRole("button", { name: "Add a header" }).click();
+  await dialog.getByLabel("Header 1 name").fill("Authorization");
+  await dialog.getByRole("button", { name: "Create the provider" }).click();
+  await dialog.getByText("1 to 64 characters: lowercase letters").waitFor();
+  await dialog.getByText("Must start with http:// or https://.").waitFor();
+  await dialog.getByText("Line 2 (messages[*.name): ] expected.").waitFor();
+  await dialog.getByText("gproxy sets this header itself").waitFor();
+  await record("provider-editor-errors");
+  await dialog.getByLabel("Name", { exact: true }).fill(PROVIDER);
+  await dialog.getByLabel("Base URL").fill(`${cfg.mock}/v1`);
+  await dialog.getByLabel("json_param_mask").fill("metadata.trace");
+  await dialog.getByLabel("Header 1 name").fill("x-e2e");
+  await dialog.getByLabel("Header 1 value").fill("journey");
+  await dialog.getByLabel("Protocol").selectOption("openai_chat");
+  await dialog.getByRole("button", { name: "Create the provider" }).click();
+  await page.getByText(`Provider ${PROVIDER} created.`).waitFor();
+  await page.getByRole("link", { name: PROVIDER, exact: true }).click();
+  await page.waitForURL(`**/providers/${PROVIDER}`);
+  await page.getByRole("heading", { name: PROVIDER, level: 1 }).waitFor();
+  await record("provider-detail");
+
+  step("a deep link reloads into the same page");
+  await page.reload();
+  await page.getByRole("heading", { name: PROVIDER, level: 1 }).waitFor();
+
+  step("a credential for it, tested");
+  await page.getByRole("link", { name: "0 credentials" }).click();
+  await page.getByRole("heading", { name: "Credentials", level: 1 }).waitFor();
+  await page.getByRole("button", { name: "Add a credential" }).click();
+  const add = page.getByRole("dialog", { name: `Add a credential to ${PROVIDER}` });
+  await add.getByLabel("Name").fill("primary");
+  await add.getByLabel("API key").fill("sk-mock-upstream-0001");
+  await add.getByRole("button", { name: "Add a credential" }).click();
+  await page.getByText("Credential primary added.").waitFor();
+  const row = page.getByRole("row", { name: /primary/ });
+  await row.getByText("OK", { exact: true }).waitFor();
+  await row.getByRole("button", { name: "Test primary" }).click();
+  await row.getByText("Passed").waitFor();
+  await row.getByText(/\d+ ms/).waitFor();
+  await record("credentials");
+  await page.getByRole("button", { name: "Import many" }).click();
+  const imp = page.getByRole("dialog", { name: `Import credentials into ${PROVIDER}` });
+  await imp.getByLabel("API keys, one per line").fill("# two more\nsk-mock-upstream-0002\nsk-mock-upstream-0003\n");
+  await imp.getByRole("button", { name: "Import", exact: true }).click();
+  await imp.getByText("2 imported, 0 skipped.").waitFor();
+  await imp.getByRole("button", { name: "Close" }).last().click();
+  await page.getByText("3 rows").waitFor();
+
+  step("a user and a key, revealed once");
+  await nav("Users & keys");
+  await page.getByRole("button", { name: "New user" }).click();
+  const nu = page.getByRole("dialog", { name: "New user" });
+  await nu.getByLabel("Name").fill(CLIENT.name);
+  await nu.getByLabel("Role").selectOption("user");
+  await nu.getByRole("button", { name: "Create the user" }).click();
+  await page.getByText(`User ${CLIENT.name} created.`).waitFor();
+  await record("users");
+  await page.getByRole("link", { name: CLIENT.name, exact: true }).click();
+  await page.getByRole("heading", { name: CLIENT.name, level: 1 }).waitFor();
+  await page.getByRole("button", { name: "New key" }).click();
+  const nk = page.getByRole("dialog", { name: "New key" });
+  await nk.getByLabel("Label").fill("e2e");
+  await nk.getByLabel("Allowed providers").fill(PROVIDER);
+  await nk.getByRole("button", { name: "Create the key" }).click();
+  const reveal = page.getByRole("dialog", { name: "Your new key" });
+  await reveal.getByText("It will not be shown again").waitFor();
+  const key = await reveal.getByLabel("Key", { exact: true }).inputValue();
+  assert.ok(key.length >= 16, `a key: ${key}`);
+  await reveal.getByRole("button", { name: "Copy" }).click();
+  await reveal.getByRole("button", { name: "Copied" }).waitFor();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), key);
+  await record("key-reveal");
+  await reveal.getByRole("button", { name: "I have stored it" }).click();
+  await page.getByRole("cell", { name: "e2e", exact: true }).waitFor();
+  assert.equal(await page.getByText(key).count(), 0, "the key is not shown after the reveal");
+  await record("user-keys");
+
+  step("the key calls the proxy, and the call shows in Logs with its attempt");
+  assert.equal(await callProxy(key), 200);
+  await nav("Logs");
+  await page.getByRole("heading", { name: "Logs", level: 1 }).waitFor();
+  await eventually("the request in Logs", async () => {
+    await page.getByLabel("Provider").fill(PROVIDER);
+    await page.getByRole("button", { name: "Apply" }).click();
+    await page.waitForLoadState("networkidle");
+    return (await page.getByRole("cell", { name: CLIENT.name, exact: true }).count()) > 0;
+  });
+  await record("logs");
+  await page
+    .getByRole("button", { name: /^Open / })
+    .first()
+    .click();
+  const drawer = page.getByRole("dialog", { name: "Request detail" });
+  await drawer.getByText("1 upstream attempt").waitFor();
+  await drawer.getByRole("cell", { name: PROVIDER, exact: true }).waitFor();
+  await record("log-detail");
+  await drawer.getByRole("button", { name: "Close" }).click();
+
+  step("a disabled key is refused on the next call");
+  await nav("Users & keys");
+  await page.getByRole("link", { name: CLIENT.name, exact: true }).click();
+  await page.getByRole("button", { name: "Disable e2e" }).click();
+  await page.getByText("Key e2e disabled.").waitFor();
+  assert.equal(await callProxy(key), 401);
+  await page.getByRole("button", { name: "Enable e2e" }).click();
+  await page.getByText("Key e2e enabled.").waitFor();
+  assert.equal(await callProxy(key), 200);
+
+  step("destructive actions are confirmed");
+  await page.getByRole("button", { name: "Delete e2e" }).click();
+  const confirm = page.getByRole("dialog", { name: "Delete this key?" });
+  await confirm.getByRole("button", { name: "Cancel" }).click();
+  await page.getByRole("cell", { name: "e2e", exact: true }).waitFor();
+
+  step("a viewer sees no write controls");
+  await nav("Users & keys");
+  await page.getByRole("button", { name: "New user" }).click();
+  const nv = page.getByRole("dialog", { name: "New user" });
+  await nv.getByLabel("Name").fill(VIEWER.name);
+  await nv.getByLabel("Role").selectOption("viewer");
+  await nv.getByLabel("Password").fill(VIEWER.password);
+  await nv.getByRole("button", { name: "Create the user" }).click();
+  await page.getByText(`User ${VIEWER.name} created.`).waitFor();
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByLabel("User name").fill(VIEWER.name);
+  await page.getByLabel("Password").fill(VIEWER.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Overview", level: 1 }).waitFor();
+  for (const [name, rowText] of [
+    ["Providers", PROVIDER],
+    ["Credentials", "primary"],
+    ["Users & keys", CLIENT.name],
+  ]) {
+    await nav(name);
+    await page.getByRole("cell", { name: rowText, exact: true }).first().waitFor();
+    for (const label of [
+      "New custom provider",
+      "New user",
+      "Add a credential",
+      "Import many",
+      "Delete",
+      "Disable",
+      "Enable",
+      "Edit",
+      "Test",
+    ]) {
+      assert.equal(
+        await page.getByRole("button", { name: new RegExp(`^${label}\\b`) }).count(),
+        0,
+        `${name}: no ${label} for a viewer`,
+      );
+    }
+  }
+  await nav("Providers");
+  await page.getByRole("link", { name: PROVIDER, exact: true }).click();
+  await page.getByRole("heading", { name: PROVIDER, level: 1 }).waitFor();
+  assert.equal(await page.getByRole("button", { name: "Save" }).count(), 0, "no provider editor for a viewer");
+  await record("viewer-provider");
+
+  step("language switch to Simplified Chinese and back");
+  await page.getByRole("combobox", { name: "Language" }).selectOption("zh-CN");
+  await page.getByRole("navigation", { name: "主导航" }).getByRole("link", { name: "供应商" }).waitFor();
+  assert.equal(await page.evaluate(() => document.documentElement.lang), "zh-CN");
+  await page.reload();
+  await page.getByRole("link", { name: "供应商" }).waitFor();
+  await record("zh-CN");
+  await page.getByRole("combobox", { name: "语言" }).selectOption("en");
+  await page.getByRole("link", { name: "Providers" }).waitFor();
+
+  step("dark theme, remembered");
+  await page.getByRole("button", { name: "Switch to the dark theme" }).click();
+  assert.ok(await page.evaluate(() => document.documentElement.classList.contains("dark")));
+  await page.reload();
+  await page.getByRole("button", { name: "Switch to the light theme" }).waitFor();
+  await record("dark");
+  await page.getByRole("button", { name: "Switch to the light theme" }).click();
+
+  step("keyboard: the skip link comes first and moves to the content");
+  await page.reload();
+  await page.getByRole("heading", { level: 1 }).waitFor();
+  await page.keyboard.press("Tab");
+  const focused = await page.evaluate(() => document.activeElement?.textContent);
+  assert.equal(focused, "Skip to content");
+  await page.keyboard.press("Enter");
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "main");
+
+  step("phone width: the menu opens and navigates");
+  await page.setViewportSize({ width: 390, height: 844 });
+  await nav("Logs");
+  await page.getByRole("heading", { name: "Logs", level: 1 }).waitFor();
+  await page.setViewportSize(DESKTOP);
+
+  step("an ended session goes back to sign-in with a message");
+  await context.clearCookies();
+  await nav("Users & keys");
+  await page.getByText("Your session has ended. Sign in again to continue.").waitFor();
+  await record("session-ended");
+
+  step("the user role sees only their own keys and logs");
+  await page.getByLabel("User name").fill(ADMIN.name);
+  await page.getByLabel("Password").fill(ADMIN.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Users & keys", level: 1 }).waitFor();
+  await page.getByRole("button", { name: `Edit ${CLIENT.name}` }).click();
+  const eu = page.getByRole("dialog", { name: "Edit the user" });
+  await eu.getByLabel("Password").fill("carol password 1");
+  await eu.getByRole("button", { name: "Save" }).click();
+  await page.getByText(`User ${CLIENT.name} saved.`).waitFor();
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByLabel("User name").fill(CLIENT.name);
+  await page.getByLabel("Password").fill("carol password 1");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Overview", level: 1 }).waitFor();
+  const own = await page.getByRole("navigation", { name: "Main" }).getByRole("link").allTextContents();
+  assert.deepEqual(own, ["Overview", "My keys", "Usage", "Logs", "Playground", "About"]);
+  await nav("My keys");
+  await page.getByRole("cell", { name: "e2e", exact: true }).waitFor();
+  await record("my-keys");
+  await nav("Logs");
+  await page.getByRole("cell", { name: PROVIDER, exact: true }).first().waitFor();
+
+  assert.deepEqual(console_.errors, [], "no console errors");
+  console.log(
+    `e2e: passed (${a11y.length} pages checked with axe; minor findings: ${a11y.map(([n, c]) => `${n}=${c}`).join(" ")})`,
+  );
+  console.log(`e2e: expected 4xx answers seen in the console: ${console_.network.length}`);
+  console.log(`e2e: screenshots in ${cfg.artifacts}`);
+} catch (e) {
+  await page.screenshot({ path: `${cfg.artifacts}/failure.png`, fullPage: true }).catch(() => undefined);
+  console.error(`e2e: FAILED at ${page.url()}: ${e instanceof Error ? e.stack : e}`);
+  if (console_.errors.length) console.error(`console errors:\n${console_.errors.join("\n")}`);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}

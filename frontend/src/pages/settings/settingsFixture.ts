@@ -1,0 +1,22 @@
+// Stored settings as the API answers them, for the settings tests.
+import type { Settings } from "../../api/settings";
+
+export const SETTINGS: Settings = {
+  limits: {
+    max_body_bytes: 33554432,
+    max_response_bytes: 67108864,
+    max_passthrough_body_bytes: 536870912,
+    connect_timeout_secs: 10,
+    first_byte_timeout_secs: 300,
+    stream_idle_timeout_secs: 120,
+  },
+  circuit_breaker: { enabled: true, failure_threshold: 5, window_seconds: 120, backend: "memory" },
+  logging: {
+    record_requests: true,
+    capture_bodies: false,
+    redact_headers: ["authorization", "cookie"],
+    retention_days: 0,
+  },
+  cors: { allowed_origins: [], allow_credentials: false, max_age_secs: 600 },
+  proxy: "http://user:***@proxy.local:3128",
+};
