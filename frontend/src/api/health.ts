@@ -1,59 +1,50 @@
-// `GET /health` (public, outside the admin API, so not in openapi.json):
-// the instance's status and version, each provider's circuit and
-// credential states, the shared resilience state, config sync and the
-// usage sink. Typed here after crates/gproxy-router/src/render.rs and
-// crates/gproxy-core/src/health.rs; fields the UI does not use are left out.
+// The instance's health. `GET /health` answers anyone with its status and
+// version only (no database or Redis call, nothing about providers); the
+// full report (providers with their circuit and credential states, the
+// shared state, config sync, the usage sink, the edge counters) is
+// `GET /admin/api/health`, for the viewer and admin roles. See route.md.
 import { useQuery } from "@tanstack/react-query";
+import { api, unwrap, type Schemas } from "./client";
 import { ApiError } from "./errors";
 
-export interface CredentialHealth {
-  id: number;
-  name: string;
-  weight: number;
-  /** `ok`, `cooling_down`, `disabled`, ... */
-  state: string;
-  in_flight: number;
-  cooldown_until?: string | null;
-  disabled_reason?: string | null;
-}
+export type HealthDetail = Schemas["HealthDetail"];
+export type ProviderHealth = Schemas["ProviderHealth"];
 
-export interface ProviderHealth {
-  name: string;
-  kind: string;
-  enabled: boolean;
-  credentials: number;
-  credential_strategy: string;
-  /** `closed`, `open` or `half_open`. */
-  circuit_state: string;
-  circuit_failures: number;
-  circuit_cooldown_until?: string | null;
-  credential_states: CredentialHealth[];
-}
-
-export interface Health {
+/** What `GET /health` tells anyone. */
+export interface HealthSummary {
   status: string;
   version: string;
-  providers: ProviderHealth[];
-  shared_state?: { backend: string; status: string; error?: string | null } | null;
-  config_sync?: { mode: string; instance: string; reloads: number; last_reload_at?: string | null } | null;
-  usage_sink?: { written: number; dropped: number; failed_batches: number; buffered: number } | null;
 }
+
+/** The summary, with the full report's fields when the caller may see them. */
+export type Health = HealthSummary & Partial<Omit<HealthDetail, "status" | "version">>;
 
 export const healthKeys = { all: ["health"] as const };
 
-export async function fetchHealth(): Promise<Health> {
+/** `GET /health`: status and version. */
+export async function fetchHealthSummary(): Promise<HealthSummary> {
   const response = await fetch(new URL("/health", globalThis.location.origin), {
     headers: { accept: "application/json" },
   });
   const body: unknown = await response.json().catch(() => null);
   if (!response.ok) throw ApiError.from(response.status, body);
-  if (typeof body !== "object" || body === null || !("version" in body) || !("providers" in body)) {
+  if (typeof body !== "object" || body === null || !("status" in body) || !("version" in body)) {
     throw new ApiError(response.status, "bad_health", "/health did not answer a health report");
   }
-  return body as Health;
+  return body as HealthSummary;
 }
 
-/** The health report, refreshed every 15 s while the page is open. */
-export function useHealth() {
-  return useQuery({ queryKey: healthKeys.all, queryFn: fetchHealth, refetchInterval: 15_000 });
+/** `GET /admin/api/health`: the full report. */
+export function fetchHealthDetail(): Promise<HealthDetail> {
+  return unwrap(api.GET("/admin/api/health"));
+}
+
+/** The health report, refreshed every 15 s while the page is open: the
+ * full one when `detail` (the viewer and admin roles), else the summary. */
+export function useHealth(detail: boolean) {
+  return useQuery<Health>({
+    queryKey: [...healthKeys.all, detail],
+    queryFn: detail ? fetchHealthDetail : fetchHealthSummary,
+    refetchInterval: 15_000,
+  });
 }

@@ -1,9 +1,11 @@
 // About: which gproxy this is (the server's version from /health, the
 // admin API's and this console's), the instance's shared state and config
-// sync, and where the documentation lives.
+// sync (for the roles that may read the full health report), and where the
+// documentation lives.
 import { useTranslation } from "react-i18next";
 import { name as consoleName, version as consoleVersion } from "../../../package.json";
 import { useHealth } from "../../api/health";
+import { useSeesAll } from "../../auth/session";
 import { Badge } from "../../components/Badge";
 import { Card, ErrorNote, Loading, Page } from "../../components/Page";
 import { formatTime } from "../../lib/format";
@@ -32,7 +34,7 @@ function Row({ label, children }: { label: string; children: React.ReactNode }) 
 
 export function AboutPage() {
   const { t, i18n } = useTranslation();
-  const health = useHealth();
+  const health = useHealth(useSeesAll());
   const h = health.data;
   return (
     <Page title={t("nav.about")} description={t("about.description")}>

@@ -1,4 +1,5 @@
-// The Overview against a fake API: health and provider states, traffic
+// The Overview against a fake API: health and provider states (the full
+// report for staff, /health's status and version for users), traffic
 // figures from /usage, ranges, and the user role's own usage.
 import "../../test/fetchMock";
 import { screen, waitFor } from "@testing-library/react";
@@ -48,7 +49,8 @@ const TOTAL = {
 
 beforeEach(() => {
   resetApi();
-  mockApi("GET", "/health", () => HEALTH);
+  mockApi("GET", "/admin/api/health", () => HEALTH);
+  mockApi("GET", "/health", () => ({ status: "ok", version: HEALTH.version }));
   const usage = (c: { search: URLSearchParams }) =>
     c.search.get("bucket") ? [{ ...TOTAL, bucket_start: "2026-12-04T01:00:00Z" }] : [TOTAL];
   mockApi("GET", "/admin/api/usage", usage);
@@ -86,5 +88,8 @@ describe("OverviewPage", () => {
     expect(calls.some((c) => c.path === "/admin/api/me/usage")).toBe(true);
     expect(calls.some((c) => c.path === "/admin/api/usage")).toBe(false);
     expect(screen.queryByText("Providers")).toBeNull();
+    // Status and version from the public /health, not the full report.
+    expect(await screen.findByText("gproxy 1.2.3")).toBeInTheDocument();
+    expect(calls.some((c) => c.path === "/admin/api/health")).toBe(false);
   });
 });

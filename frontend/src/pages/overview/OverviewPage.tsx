@@ -92,7 +92,7 @@ export function OverviewPage() {
   const [range, setRange] = useState<Range>("24h");
   const [now, setNow] = useState(() => Date.now());
   const win = useMemo(() => windowOf(range, now), [range, now]);
-  const health = useHealth();
+  const health = useHealth(seesAll);
   const totals = useUsage({ from: win.from, to: win.to }, !seesAll);
   const trend = useUsage({ from: win.from, to: win.to, bucket: win.bucket }, !seesAll);
   const summary = totals.data ? summarize(totals.data, win.seconds) : null;
@@ -206,7 +206,7 @@ export function OverviewPage() {
         ) : null}
       </section>
 
-      {seesAll && health.data ? <ProvidersCard providers={health.data.providers} /> : null}
+      {seesAll && health.data?.providers ? <ProvidersCard providers={health.data.providers} /> : null}
     </Page>
   );
 }
