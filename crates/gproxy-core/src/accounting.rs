@@ -50,6 +50,19 @@ pub(crate) struct Outcome {
     pub client_disconnected: bool,
 }
 
+impl Outcome {
+    /// The request ended with `error`, answered to the client with its
+    /// status.
+    pub(crate) fn failed(error: &GatewayError) -> Self {
+        Outcome {
+            status: error.status().as_u16(),
+            usage: None,
+            error: Some(error.log_message()),
+            client_disconnected: false,
+        }
+    }
+}
+
 /// When an upstream attempt started.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AttemptStart {

@@ -370,12 +370,7 @@ impl Engine {
                 if let GatewayError::Upstream(failure) = &e {
                     accounting.capture_response(&failure.body);
                 }
-                accounting.finish(Outcome {
-                    status: e.status().as_u16(),
-                    usage: None,
-                    error: Some(e.log_message()),
-                    client_disconnected: false,
-                });
+                accounting.finish(Outcome::failed(&e));
                 Err(e)
             }
         }

@@ -107,12 +107,7 @@ impl Engine {
                 Ok(response.map(|()| body))
             }
             Err(e) => {
-                accounting.finish(Outcome {
-                    status: e.status().as_u16(),
-                    usage: None,
-                    error: Some(e.log_message()),
-                    client_disconnected: false,
-                });
+                accounting.finish(Outcome::failed(&e));
                 Err(e)
             }
         }
