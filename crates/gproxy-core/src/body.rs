@@ -1,6 +1,7 @@
-//! The response body the gateway sends: a complete buffer, or an upstream
+//! The response body the gateway sends: a complete buffer, an upstream
 //! stream forwarded chunk by chunk through a [`StreamProcessor`], with the
-//! idle timeout between chunks and the request's accounting attached.
+//! idle timeout between chunks and the request's accounting attached, or
+//! the gateway's own event stream (the live request feed).
 
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -72,10 +73,20 @@ pub struct ProxyBody {
     kind: Kind,
 }
 
-#[derive(Debug)]
 enum Kind {
     Full(Option<Bytes>),
     Stream(Box<StreamBody>),
+    Events(Pin<Box<dyn futures_util::Stream<Item = Bytes> + Send>>),
+}
+
+impl std::fmt::Debug for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Kind::Full(bytes) => f.debug_tuple("Full").field(bytes).finish(),
+            Kind::Stream(stream) => f.debug_tuple("Stream").field(stream).finish(),
+            Kind::Events(_) => f.write_str("Events"),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -105,7 +116,15 @@ impl ProxyBody {
     pub fn as_full(&self) -> Option<&Bytes> {
         match &self.kind {
             Kind::Full(bytes) => bytes.as_ref(),
-            Kind::Stream(_) => None,
+            Kind::Stream(_) | Kind::Events(_) => None,
+        }
+    }
+
+    /// A body of the gateway's own frames (Server-Sent Events), as the
+    /// stream yields them, until it ends.
+    pub fn events(frames: Pin<Box<dyn futures_util::Stream<Item = Bytes> + Send>>) -> Self {
+        ProxyBody {
+            kind: Kind::Events(frames),
         }
     }
 
@@ -252,6 +271,10 @@ impl Body for ProxyBody {
                 }
                 stream.poll_next(cx)
             }
+            Kind::Events(frames) => frames
+                .as_mut()
+                .poll_next(cx)
+                .map(|frame| frame.map(|b| Ok(Frame::data(b)))),
         }
     }
 
@@ -259,6 +282,7 @@ impl Body for ProxyBody {
         match &self.kind {
             Kind::Full(bytes) => bytes.is_none(),
             Kind::Stream(stream) => stream.accounting.is_none(),
+            Kind::Events(_) => false,
         }
     }
 
@@ -266,7 +290,7 @@ impl Body for ProxyBody {
         match &self.kind {
             Kind::Full(Some(bytes)) => SizeHint::with_exact(bytes.len() as u64),
             Kind::Full(None) => SizeHint::with_exact(0),
-            Kind::Stream(_) => SizeHint::default(),
+            Kind::Stream(_) | Kind::Events(_) => SizeHint::default(),
         }
     }
 }
