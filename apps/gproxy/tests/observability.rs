@@ -65,7 +65,11 @@ async fn metrics_count_requests_tokens_latencies_retries_and_state() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(mock.requests()[0].header("traceparent"), Some(parent));
     let r = gw
-        .post("/v1/chat/completions", ALICE_KEY, chat("openai/gpt-4o", true))
+        .post(
+            "/v1/chat/completions",
+            ALICE_KEY,
+            chat("openai/gpt-4o", true),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let r = gw
@@ -79,20 +83,30 @@ async fn metrics_count_requests_tokens_latencies_retries_and_state() {
     // A 429 on k1, then k2 answers: one retry; k1 cools down.
     mock.push_fault(Fault::rate_limited(60));
     let r = gw
-        .post("/v1/chat/completions", ALICE_KEY, chat("openai/gpt-4o", false))
+        .post(
+            "/v1/chat/completions",
+            ALICE_KEY,
+            chat("openai/gpt-4o", false),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     // A 500 with no transient retry left: degraded, the circuit opens.
     mock.push_fault(Fault::server_error());
     let r = gw
-        .post("/v1/chat/completions", ALICE_KEY, chat("openai/gpt-4o", false))
+        .post(
+            "/v1/chat/completions",
+            ALICE_KEY,
+            chat("openai/gpt-4o", false),
+        )
         .await;
     assert_eq!(r.status, 503, "{}", r.text());
 
     let m = scrape(&gw, None).await;
     assert_eq!(m.status, 200, "{}", m.text());
     assert!(
-        m.header("content-type").unwrap().starts_with("text/plain; version=0.0.4"),
+        m.header("content-type")
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4"),
         "{:?}",
         m.headers
     );
@@ -100,41 +114,94 @@ async fn metrics_count_requests_tokens_latencies_retries_and_state() {
     let ok = r#"gproxy_requests_total{protocol="openai_chat",provider="openai",model="gpt-4o",status_class="2xx"}"#;
     assert_eq!(must(&t, ok), 3.0);
     assert_eq!(
-        must(&t, r#"gproxy_requests_total{protocol="openai_chat",provider="openai",model="gpt-4o",status_class="5xx"}"#),
+        must(
+            &t,
+            r#"gproxy_requests_total{protocol="openai_chat",provider="openai",model="gpt-4o",status_class="5xx"}"#
+        ),
         1.0
     );
     assert_eq!(
-        must(&t, r#"gproxy_requests_total{protocol="claude",provider="claude",model="claude-x",status_class="2xx"}"#),
+        must(
+            &t,
+            r#"gproxy_requests_total{protocol="claude",provider="claude",model="claude-x",status_class="2xx"}"#
+        ),
         1.0
     );
     assert_eq!(
-        must(&t, r#"gproxy_tokens_total{provider="openai",model="gpt-4o",type="input"}"#),
+        must(
+            &t,
+            r#"gproxy_tokens_total{provider="openai",model="gpt-4o",type="input"}"#
+        ),
         (3 * usage::INPUT) as f64
     );
     assert_eq!(
-        must(&t, r#"gproxy_tokens_total{provider="openai",model="gpt-4o",type="output"}"#),
+        must(
+            &t,
+            r#"gproxy_tokens_total{provider="openai",model="gpt-4o",type="output"}"#
+        ),
         (3 * usage::OUTPUT) as f64
     );
-    assert!(must(&t, r#"gproxy_tokens_total{provider="openai",model="gpt-4o",type="reasoning"}"#) > 0.0);
+    assert!(
+        must(
+            &t,
+            r#"gproxy_tokens_total{provider="openai",model="gpt-4o",type="reasoning"}"#
+        ) > 0.0
+    );
     assert_eq!(
-        must(&t, r#"gproxy_request_duration_seconds_count{provider="openai",model="gpt-4o"}"#),
+        must(
+            &t,
+            r#"gproxy_request_duration_seconds_count{provider="openai",model="gpt-4o"}"#
+        ),
         4.0
     );
-    assert!(must(&t, r#"gproxy_request_duration_seconds_bucket{provider="openai",model="gpt-4o",le="+Inf"}"#) >= 4.0);
+    assert!(
+        must(
+            &t,
+            r#"gproxy_request_duration_seconds_bucket{provider="openai",model="gpt-4o",le="+Inf"}"#
+        ) >= 4.0
+    );
     assert_eq!(
-        must(&t, r#"gproxy_time_to_first_token_seconds_count{provider="openai",model="gpt-4o"}"#),
+        must(
+            &t,
+            r#"gproxy_time_to_first_token_seconds_count{provider="openai",model="gpt-4o"}"#
+        ),
         4.0
     );
     // Five attempts went upstream for openai (1 + 1 + 2 + 1).
-    assert_eq!(must(&t, r#"gproxy_upstream_duration_seconds_count{provider="openai"}"#), 5.0);
-    assert_eq!(must(&t, r#"gproxy_gateway_overhead_seconds_count{protocol="openai_chat"}"#), 4.0);
-    assert!(must(&t, r#"gproxy_gateway_overhead_seconds_sum{protocol="openai_chat"}"#) > 0.0);
+    assert_eq!(
+        must(
+            &t,
+            r#"gproxy_upstream_duration_seconds_count{provider="openai"}"#
+        ),
+        5.0
+    );
+    assert_eq!(
+        must(
+            &t,
+            r#"gproxy_gateway_overhead_seconds_count{protocol="openai_chat"}"#
+        ),
+        4.0
+    );
+    assert!(
+        must(
+            &t,
+            r#"gproxy_gateway_overhead_seconds_sum{protocol="openai_chat"}"#
+        ) > 0.0
+    );
     assert_eq!(must(&t, r#"gproxy_retries_total{provider="openai"}"#), 1.0);
     // Scrape-time gauges: the open circuit, the cooling credential.
     assert_eq!(must(&t, r#"gproxy_circuit_state{provider="openai"}"#), 2.0);
     assert_eq!(must(&t, r#"gproxy_circuit_state{provider="claude"}"#), 0.0);
-    assert!(must(&t, r#"gproxy_credentials{provider="openai",state="cooling_down"}"#) >= 1.0);
-    assert_eq!(must(&t, r#"gproxy_credentials{provider="claude",state="ok"}"#), 1.0);
+    assert!(
+        must(
+            &t,
+            r#"gproxy_credentials{provider="openai",state="cooling_down"}"#
+        ) >= 1.0
+    );
+    assert_eq!(
+        must(&t, r#"gproxy_credentials{provider="claude",state="ok"}"#),
+        1.0
+    );
     // Families for what does not exist yet are present, at 0.
     for zero in [
         r#"gproxy_refusals_total{reason="rate_limit"}"#,
@@ -145,7 +212,13 @@ async fn metrics_count_requests_tokens_latencies_retries_and_state() {
         assert_eq!(must(&t, zero), 0.0, "{zero}");
     }
     assert_eq!(
-        must(&t, &format!(r#"gproxy_build_info{{version="{}"}}"#, env!("CARGO_PKG_VERSION"))),
+        must(
+            &t,
+            &format!(
+                r#"gproxy_build_info{{version="{}"}}"#,
+                env!("CARGO_PKG_VERSION")
+            )
+        ),
         1.0
     );
     assert!(t.contains("gproxy_usage_sink_written_total"), "{t}");
@@ -173,24 +246,34 @@ async fn metrics_token_switch_key_labels_and_model_cap() {
     assert_eq!(scrape(&gw, Some("scrape-secret-1")).await.status, 200);
 
     for model in ["openai/gpt-4o", "openai/gpt-4o-mini", "openai/gpt-4o-mini"] {
-        let r = gw.post("/v1/chat/completions", ALICE_KEY, chat(model, false)).await;
+        let r = gw
+            .post("/v1/chat/completions", ALICE_KEY, chat(model, false))
+            .await;
         assert_eq!(r.status, 200, "{}", r.text());
     }
     let t = scrape(&gw, Some("scrape-secret-1")).await.text();
     assert_eq!(
-        must(&t, r#"gproxy_requests_total{protocol="openai_chat",provider="openai",model="gpt-4o",status_class="2xx"}"#),
+        must(
+            &t,
+            r#"gproxy_requests_total{protocol="openai_chat",provider="openai",model="gpt-4o",status_class="2xx"}"#
+        ),
         1.0
     );
     // The cap is 1: the second model is counted as `other`.
     assert_eq!(
-        must(&t, r#"gproxy_requests_total{protocol="openai_chat",provider="openai",model="other",status_class="2xx"}"#),
+        must(
+            &t,
+            r#"gproxy_requests_total{protocol="openai_chat",provider="openai",model="other",status_class="2xx"}"#
+        ),
         2.0
     );
     assert!(!t.contains("gpt-4o-mini"), "{t}");
     let rows = gw.logs(3).await;
     let alice = rows[0].key_prefix.clone().unwrap();
     assert!(
-        t.lines().any(|l| l.starts_with("gproxy_key_requests_total{user=\"alice\"") && l.contains(&alice)),
+        t.lines().any(
+            |l| l.starts_with("gproxy_key_requests_total{user=\"alice\"") && l.contains(&alice)
+        ),
         "{t}"
     );
 
@@ -202,7 +285,12 @@ async fn metrics_token_switch_key_labels_and_model_cap() {
     assert_eq!(m["token_sha256"].as_str().unwrap().len(), 64, "{m}");
     assert!(!s.text().contains("scrape-secret-1"));
     let r = gw
-        .api("PATCH", "/settings", Some(ADMIN_KEY), Some(json!({"metrics": {"enabled": false}})))
+        .api(
+            "PATCH",
+            "/settings",
+            Some(ADMIN_KEY),
+            Some(json!({"metrics": {"enabled": false}})),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(scrape(&gw, Some("scrape-secret-1")).await.status, 404);
@@ -217,10 +305,20 @@ async fn metrics_token_switch_key_labels_and_model_cap() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(scrape(&gw, None).await.status, 200);
     let r = gw
-        .api("PATCH", "/settings", Some(ADMIN_KEY), Some(json!({"metrics": {"max_models": 0}})))
+        .api(
+            "PATCH",
+            "/settings",
+            Some(ADMIN_KEY),
+            Some(json!({"metrics": {"max_models": 0}})),
+        )
         .await;
     assert_eq!(r.status, 400, "{}", r.text());
-    assert_eq!(r.json()["error"]["field"], "metrics.max_models", "{}", r.text());
+    assert_eq!(
+        r.json()["error"]["field"],
+        "metrics.max_models",
+        "{}",
+        r.text()
+    );
 }
 
 /// A local OTLP/HTTP receiver: decodes every `ExportTraceServiceRequest`.
@@ -239,32 +337,33 @@ async fn receiver() -> Receiver {
             let (stream, _) = listener.accept().await.unwrap();
             let store = store.clone();
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                    let store = store.clone();
-                    async move {
-                        assert_eq!(req.uri().path(), "/v1/traces");
-                        assert_eq!(req.headers()["content-type"], "application/x-protobuf");
-                        assert_eq!(req.headers()["x-collector-key"], "k1");
-                        let body = req.into_body().collect().await.unwrap().to_bytes();
-                        let export = ExportTraceServiceRequest::decode(body).unwrap();
-                        for rs in export.resource_spans {
-                            let service = rs
-                                .resource
-                                .unwrap()
-                                .attributes
-                                .into_iter()
-                                .find(|kv| kv.key == "service.name")
-                                .unwrap();
-                            assert_eq!(string_of(&service.value.unwrap().value), "gw-test");
-                            for ss in rs.scope_spans {
-                                store.lock().unwrap().extend(ss.spans);
+                let service =
+                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        let store = store.clone();
+                        async move {
+                            assert_eq!(req.uri().path(), "/v1/traces");
+                            assert_eq!(req.headers()["content-type"], "application/x-protobuf");
+                            assert_eq!(req.headers()["x-collector-key"], "k1");
+                            let body = req.into_body().collect().await.unwrap().to_bytes();
+                            let export = ExportTraceServiceRequest::decode(body).unwrap();
+                            for rs in export.resource_spans {
+                                let service = rs
+                                    .resource
+                                    .unwrap()
+                                    .attributes
+                                    .into_iter()
+                                    .find(|kv| kv.key == "service.name")
+                                    .unwrap();
+                                assert_eq!(string_of(&service.value.unwrap().value), "gw-test");
+                                for ss in rs.scope_spans {
+                                    store.lock().unwrap().extend(ss.spans);
+                                }
                             }
+                            Ok::<_, std::convert::Infallible>(http::Response::new(
+                                http_body_util::Full::new(Bytes::new()),
+                            ))
                         }
-                        Ok::<_, std::convert::Infallible>(http::Response::new(
-                            http_body_util::Full::new(Bytes::new()),
-                        ))
-                    }
-                });
+                    });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
                     .await;
@@ -365,10 +464,20 @@ async fn traces_reach_an_otlp_receiver_with_genai_attributes_and_the_clients_tra
         ("http.response.status_code", "200"),
         ("gproxy.attempts", "2"),
     ] {
-        assert_eq!(attr(server, key).as_deref(), Some(value), "{key}: {server:?}");
+        assert_eq!(
+            attr(server, key).as_deref(),
+            Some(value),
+            "{key}: {server:?}"
+        );
     }
-    assert_eq!(attr(server, "gen_ai.usage.input_tokens"), Some(usage::INPUT.to_string()));
-    assert_eq!(attr(server, "gen_ai.usage.output_tokens"), Some(usage::OUTPUT.to_string()));
+    assert_eq!(
+        attr(server, "gen_ai.usage.input_tokens"),
+        Some(usage::INPUT.to_string())
+    );
+    assert_eq!(
+        attr(server, "gen_ai.usage.output_tokens"),
+        Some(usage::OUTPUT.to_string())
+    );
     assert!(server.end_time_unix_nano > server.start_time_unix_nano);
     let mut clients: Vec<&Span> = spans.iter().filter(|s| s.kind == 3).collect();
     clients.sort_by_key(|s| attr(s, "gproxy.attempt"));
@@ -376,15 +485,32 @@ async fn traces_reach_an_otlp_receiver_with_genai_attributes_and_the_clients_tra
     for (span, upstream) in clients.iter().zip(&attempt_spans) {
         assert_eq!(hex::encode(&span.trace_id), trace);
         assert_eq!(span.parent_span_id, server.span_id);
-        assert_eq!(hex::encode(&span.span_id), *upstream, "the span id sent upstream");
+        assert_eq!(
+            hex::encode(&span.span_id),
+            *upstream,
+            "the span id sent upstream"
+        );
     }
-    assert_eq!(attr(clients[0], "http.response.status_code").as_deref(), Some("429"));
-    assert_eq!(attr(clients[0], "error.type").as_deref(), Some("rate_limit"));
-    assert_eq!(attr(clients[1], "http.response.status_code").as_deref(), Some("200"));
+    assert_eq!(
+        attr(clients[0], "http.response.status_code").as_deref(),
+        Some("429")
+    );
+    assert_eq!(
+        attr(clients[0], "error.type").as_deref(),
+        Some("rate_limit")
+    );
+    assert_eq!(
+        attr(clients[1], "http.response.status_code").as_deref(),
+        Some("200")
+    );
 
     // Without a traceparent: a new trace, the request span its root.
     let r = gw
-        .post("/v1/chat/completions", ALICE_KEY, chat("openai/gpt-4o", true))
+        .post(
+            "/v1/chat/completions",
+            ALICE_KEY,
+            chat("openai/gpt-4o", true),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let spans = collector.wait_for(5).await;
@@ -393,15 +519,27 @@ async fn traces_reach_an_otlp_receiver_with_genai_attributes_and_the_clients_tra
         .find(|s| s.kind == 2 && s.parent_span_id.is_empty())
         .expect("a root span");
     assert_ne!(hex::encode(&root.trace_id), trace);
-    let upstream = mock.requests().last().unwrap().header("traceparent").unwrap().to_owned();
-    assert!(upstream.contains(&hex::encode(&root.trace_id)), "{upstream}");
+    let upstream = mock
+        .requests()
+        .last()
+        .unwrap()
+        .header("traceparent")
+        .unwrap()
+        .to_owned();
+    assert!(
+        upstream.contains(&hex::encode(&root.trace_id)),
+        "{upstream}"
+    );
 
     let health = gw.health().await.json();
     let traces = &health["telemetry"]["traces"];
     assert_eq!(traces["exported"], 5, "{health}");
     assert_eq!(traces["dropped"], 0, "{health}");
     let t = scrape(&gw, None).await.text();
-    assert_eq!(must(&t, r#"gproxy_trace_spans_total{result="exported"}"#), 5.0);
+    assert_eq!(
+        must(&t, r#"gproxy_trace_spans_total{result="exported"}"#),
+        5.0
+    );
 }
 
 /// Reads an SSE body until `done` holds for the text so far (or 10 s).
@@ -443,7 +581,12 @@ async fn the_live_feed_streams_summaries_to_who_may_see_them() {
     let gw = start(dir.path(), &config(&mock, "")).await;
     // Uma (role user) with a proxy key and a personal admin token.
     let r = gw
-        .api("POST", "/users", Some(ADMIN_KEY), Some(json!({"name": "uma", "role": "user"})))
+        .api(
+            "POST",
+            "/users",
+            Some(ADMIN_KEY),
+            Some(json!({"name": "uma", "role": "user"})),
+        )
         .await;
     let uma = r.json()["id"].as_i64().unwrap();
     let key_of = |scope: Option<&str>| {
@@ -454,7 +597,12 @@ async fn the_live_feed_streams_summaries_to_who_may_see_them() {
         };
         async move {
             let r = gw
-                .api("POST", &format!("/users/{uma}/keys"), Some(ADMIN_KEY), Some(body))
+                .api(
+                    "POST",
+                    &format!("/users/{uma}/keys"),
+                    Some(ADMIN_KEY),
+                    Some(body),
+                )
                 .await;
             assert_eq!(r.status, 201, "{}", r.text());
             r.json()["key"].as_str().unwrap().to_owned()
@@ -463,33 +611,53 @@ async fn the_live_feed_streams_summaries_to_who_may_see_them() {
     let uma_key = key_of(None).await;
     let uma_token = key_of(Some("admin")).await;
 
-    let all = gw.open(live_request(&gw, ADMIN_KEY, ""), Bytes::new()).await;
+    let all = gw
+        .open(live_request(&gw, ADMIN_KEY, ""), Bytes::new())
+        .await;
     assert_eq!(all.status(), 200);
     assert_eq!(all.headers()["content-type"], "text/event-stream");
     let mut all = all.into_body();
-    let own = gw.open(live_request(&gw, &uma_token, ""), Bytes::new()).await;
+    let own = gw
+        .open(live_request(&gw, &uma_token, ""), Bytes::new())
+        .await;
     assert_eq!(own.status(), 200);
     let mut own = own.into_body();
     let errors = gw
         .open(live_request(&gw, ADMIN_KEY, "?status=4xx"), Bytes::new())
         .await;
     let mut errors = errors.into_body();
-    let (mut all_text, mut own_text, mut errors_text) = (String::new(), String::new(), String::new());
-    for (body, text) in [(&mut all, &mut all_text), (&mut own, &mut own_text), (&mut errors, &mut errors_text)] {
+    let (mut all_text, mut own_text, mut errors_text) =
+        (String::new(), String::new(), String::new());
+    for (body, text) in [
+        (&mut all, &mut all_text),
+        (&mut own, &mut own_text),
+        (&mut errors, &mut errors_text),
+    ] {
         read_until(body, text, |t| t.contains(": connected\n\n")).await;
     }
-    assert_eq!(
-        gw.health().await.json()["telemetry"]["live_viewers"],
-        3
-    );
+    assert_eq!(gw.health().await.json()["telemetry"]["live_viewers"], 3);
 
-    let r = gw.post("/v1/chat/completions", ALICE_KEY, chat("openai/gpt-4o", false)).await;
+    let r = gw
+        .post(
+            "/v1/chat/completions",
+            ALICE_KEY,
+            chat("openai/gpt-4o", false),
+        )
+        .await;
     assert_eq!(r.status, 200);
     let alice_id = r.header("x-request-id").unwrap().to_owned();
-    let r = gw.post("/v1/chat/completions", &uma_key, chat("openai/gpt-4o", true)).await;
+    let r = gw
+        .post(
+            "/v1/chat/completions",
+            &uma_key,
+            chat("openai/gpt-4o", true),
+        )
+        .await;
     assert_eq!(r.status, 200);
     let uma_id = r.header("x-request-id").unwrap().to_owned();
-    let r = gw.post("/v1/chat/completions", &uma_key, chat("nope/gpt-4o", false)).await;
+    let r = gw
+        .post("/v1/chat/completions", &uma_key, chat("nope/gpt-4o", false))
+        .await;
     assert_eq!(r.status, 404, "{}", r.text());
 
     read_until(&mut all, &mut all_text, |t| summaries(t).len() >= 3).await;
@@ -517,7 +685,9 @@ async fn the_live_feed_streams_summaries_to_who_may_see_them() {
     // A proxy key is no admin credential; a bad filter is a 400.
     let r = gw.send(live_request(&gw, &uma_key, ""), Bytes::new()).await;
     assert_eq!(r.status, 401, "{}", r.text());
-    let r = gw.send(live_request(&gw, ADMIN_KEY, "?status=often"), Bytes::new()).await;
+    let r = gw
+        .send(live_request(&gw, ADMIN_KEY, "?status=often"), Bytes::new())
+        .await;
     assert_eq!(r.status, 400, "{}", r.text());
 }
 
@@ -526,7 +696,11 @@ async fn a_slow_live_viewer_is_told_how_many_it_lost_and_never_slows_the_proxy()
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mock = MockUpstream::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let gw = start(dir.path(), &config(&mock, "[telemetry]\nlive_feed_capacity = 16\n")).await;
+    let gw = start(
+        dir.path(),
+        &config(&mock, "[telemetry]\nlive_feed_capacity = 16\n"),
+    )
+    .await;
     // A viewer with a tiny receive buffer (no autotuning) that stops
     // reading once connected.
     let addr: std::net::SocketAddr = gw.base.trim_start_matches("http://").parse().unwrap();
@@ -572,7 +746,13 @@ async fn a_slow_live_viewer_is_told_how_many_it_lost_and_never_slows_the_proxy()
     }
     let elapsed = started.elapsed();
     // A last request, then the viewer reads everything.
-    let r = gw.post("/v1/chat/completions", ALICE_KEY, chat("openai/gpt-4o", false)).await;
+    let r = gw
+        .post(
+            "/v1/chat/completions",
+            ALICE_KEY,
+            chat("openai/gpt-4o", false),
+        )
+        .await;
     let last = r.header("x-request-id").unwrap().to_owned();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
@@ -598,6 +778,9 @@ async fn a_slow_live_viewer_is_told_how_many_it_lost_and_never_slows_the_proxy()
         .unwrap();
     assert!(missed > 0 && missed <= 1000, "{lagged}");
     let m = scrape(&gw, None).await.text();
-    assert!(must(&m, "gproxy_live_feed_lagged_events_total") >= missed as f64, "{m}");
+    assert!(
+        must(&m, "gproxy_live_feed_lagged_events_total") >= missed as f64,
+        "{m}"
+    );
     assert!(elapsed < Duration::from_secs(60), "{elapsed:?}");
 }

@@ -23,8 +23,8 @@ pub use cors::{Cors, CorsConfig, MAX_CORS_AGE_SECS};
 pub use credentials::{CredentialConfig, StoredCredential};
 pub use gproxy_credential::Strategy as CredentialStrategy;
 pub use limits::LimitsConfig;
-pub use observe::{MAX_MODEL_LABELS, MetricsConfig, MetricsSettings, TelemetryConfig};
 pub use logging::{Logging, LoggingConfig, MAX_BODY_BYTES_LIMIT, MAX_RETENTION_DAYS};
+pub use observe::{MAX_MODEL_LABELS, MetricsConfig, MetricsSettings, TelemetryConfig};
 pub use resilience::CircuitBreakerConfig;
 pub use routes::{RouteConfig, TargetConfig, WeightedTarget, is_weighted};
 

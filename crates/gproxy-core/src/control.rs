@@ -145,7 +145,10 @@ impl Control {
         self.engine.set_limits(live.limits);
         self.engine.set_logging(live.logging.clone());
         self.engine.set_cors(live.cors.clone());
-        self.engine.observe().metrics.set_settings(live.metrics.clone());
+        self.engine
+            .observe()
+            .metrics
+            .set_settings(live.metrics.clone());
         *applied = Some(live);
         Ok(())
     }

@@ -371,7 +371,11 @@ impl Router {
     async fn metrics<B>(&self, req: &Request<B>) -> Response<ProxyBody> {
         let protocol = Protocol::OpenAiChat;
         if req.method() != Method::GET && req.method() != Method::HEAD {
-            return render::plain_error(protocol, StatusCode::METHOD_NOT_ALLOWED, "use GET /metrics");
+            return render::plain_error(
+                protocol,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "use GET /metrics",
+            );
         }
         let metrics = &self.engine.observe().metrics;
         let settings = metrics.settings();
@@ -386,7 +390,10 @@ impl Router {
             .headers()
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim);
         if !settings.admits(token) {
             self.engine.edge_stats().unauthorized();
@@ -407,9 +414,10 @@ impl Router {
             http::header::CONTENT_TYPE,
             HeaderValue::from_static(gproxy_core::observe::metrics::CONTENT_TYPE),
         );
-        response
-            .headers_mut()
-            .insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response.headers_mut().insert(
+            http::header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        );
         response
     }
 

@@ -3,8 +3,7 @@
 
 use gproxy_core::bootstrap::{
     SETTING_CIRCUIT_BREAKER, SETTING_CORS, SETTING_LIMITS, SETTING_LOGGING, SETTING_METRICS,
-    SETTING_PROXY,
-    limits_to_config,
+    SETTING_PROXY, limits_to_config,
 };
 use gproxy_core::config::{
     CircuitBreakerConfig, CorsConfig, FileConfig, LimitsConfig, LoggingConfig, MetricsConfig,

@@ -60,7 +60,10 @@ impl MetricsConfig {
 
     /// Checks every value; the error names the field.
     pub fn validate(&self) -> Result<(), (String, String)> {
-        if self.max_models.is_some_and(|n| n == 0 || n > MAX_MODEL_LABELS) {
+        if self
+            .max_models
+            .is_some_and(|n| n == 0 || n > MAX_MODEL_LABELS)
+        {
             return Err((
                 "max_models".into(),
                 format!("between 1 and {MAX_MODEL_LABELS}"),
@@ -215,10 +218,7 @@ impl TelemetryConfig {
                 "an http:// or https:// URL (OTLP over HTTP with protobuf)".into(),
             ));
         }
-        if self
-            .sample_ratio
-            .is_some_and(|r| !(0.0..=1.0).contains(&r))
-        {
+        if self.sample_ratio.is_some_and(|r| !(0.0..=1.0).contains(&r)) {
             return Err(("sample_ratio".into(), "between 0.0 and 1.0".into()));
         }
         if self

@@ -107,7 +107,13 @@ impl LiveFilter {
     pub fn validate(&self) -> Result<(), String> {
         match self.status.as_deref() {
             None | Some("") | Some("error") => Ok(()),
-            Some(s) if s.len() == 3 && s.ends_with("xx") && (b'1'..=b'5').contains(&s.as_bytes()[0]) => Ok(()),
+            Some(s)
+                if s.len() == 3
+                    && s.ends_with("xx")
+                    && (b'1'..=b'5').contains(&s.as_bytes()[0]) =>
+            {
+                Ok(())
+            }
             Some(s) if s.parse::<u16>().is_ok_and(|c| (100..600).contains(&c)) => Ok(()),
             Some(s) => Err(format!(
                 "status `{s}`: a code (`429`), a class (`4xx`) or `error`"
@@ -355,6 +361,13 @@ mod tests {
         }
         let frame = mine.next().await.unwrap();
         assert_eq!(&frame[..], b"event: lagged\ndata: {\"missed\":6}\n\n");
-        assert!(LiveFilter { status: Some("abc".into()), ..LiveFilter::default() }.validate().is_err());
+        assert!(
+            LiveFilter {
+                status: Some("abc".into()),
+                ..LiveFilter::default()
+            }
+            .validate()
+            .is_err()
+        );
     }
 }

@@ -620,7 +620,8 @@ impl Metrics {
             set_counter(&self.spans.get_or_create(&ResultLabels { result }), n);
         }
         let mut out = String::with_capacity(16 * 1024);
-        if let Err(e) = prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)
+        if let Err(e) =
+            prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)
         {
             tracing::error!(error = %e, "metrics could not be encoded");
         }
@@ -690,12 +691,24 @@ mod tests {
         m.record("openai_chat", &log("p", "a", 500), timings());
         let text = m.encode(&Scrape::default());
         assert!(text.contains(r#"gproxy_requests_total{protocol="openai_chat",provider="other",model="other",status_class="4xx"} 1"#), "{text}");
-        assert!(text.contains(r#"model="a",status_class="2xx"} 1"#), "{text}");
-        assert!(text.contains(r#"model="a",status_class="5xx"} 1"#), "{text}");
-        assert!(text.contains(r#"provider="p",model="other",status_class="2xx"} 1"#), "{text}");
+        assert!(
+            text.contains(r#"model="a",status_class="2xx"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"model="a",status_class="5xx"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"provider="p",model="other",status_class="2xx"} 1"#),
+            "{text}"
+        );
         assert!(!text.contains(r#"model="c""#), "{text}");
         assert!(!text.contains("bogus"), "{text}");
-        assert!(text.contains(r#"gproxy_tokens_total{provider="p",model="a",type="output"} 5"#), "{text}");
+        assert!(
+            text.contains(r#"gproxy_tokens_total{provider="p",model="a",type="output"} 5"#),
+            "{text}"
+        );
     }
 
     #[test]
@@ -712,7 +725,12 @@ mod tests {
         });
         m.record("claude", &row, timings());
         let text = m.encode(&Scrape::default());
-        assert!(text.contains(r#"gproxy_key_requests_total{user="alice",key="sk-al",status_class="2xx"} 1"#), "{text}");
+        assert!(
+            text.contains(
+                r#"gproxy_key_requests_total{user="alice",key="sk-al",status_class="2xx"} 1"#
+            ),
+            "{text}"
+        );
         m.set_settings(MetricsSettings {
             enabled: false,
             ..MetricsSettings::default()

@@ -64,13 +64,14 @@ impl ExporterConfig {
         let base_endpoint = var("OTEL_EXPORTER_OTLP_ENDPOINT");
         let disabled = var("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true"))
             || var("OTEL_TRACES_EXPORTER").is_some_and(|v| v.eq_ignore_ascii_case("none"));
-        let enabled = file.enabled.unwrap_or(
-            !disabled && (traces_endpoint.is_some() || base_endpoint.is_some()),
-        );
+        let enabled = file
+            .enabled
+            .unwrap_or(!disabled && (traces_endpoint.is_some() || base_endpoint.is_some()));
         if !enabled {
             return Ok(None);
         }
-        let protocol = var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL").or_else(|| var("OTEL_EXPORTER_OTLP_PROTOCOL"));
+        let protocol = var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+            .or_else(|| var("OTEL_EXPORTER_OTLP_PROTOCOL"));
         if let Some(p) = protocol.filter(|p| p != "http/protobuf") {
             return Err(CoreError::Invalid(format!(
                 "OTEL_EXPORTER_OTLP_PROTOCOL={p}: gproxy exports traces over OTLP/HTTP with protobuf only (`http/protobuf`); point it at the collector's HTTP port (4318)"
@@ -88,7 +89,10 @@ impl ExporterConfig {
             )));
         }
         let mut headers = BTreeMap::new();
-        for name in ["OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS"] {
+        for name in [
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+        ] {
             if let Some(list) = var(name) {
                 for (k, v) in key_values(&list) {
                     headers.insert(k.to_ascii_lowercase(), v);
@@ -358,7 +362,10 @@ impl ExportTask {
             .body(UpstreamBody::full(body))
             .map_err(|e| e.to_string())?;
         for (k, v) in &self.config.headers {
-            if let (Ok(k), Ok(v)) = (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(v)) {
+            if let (Ok(k), Ok(v)) = (
+                HeaderName::from_bytes(k.as_bytes()),
+                HeaderValue::from_str(v),
+            ) {
                 request.headers_mut().insert(k, v);
             }
         }
@@ -398,7 +405,10 @@ mod tests {
             &file,
             env(&[
                 ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/"),
-                ("OTEL_EXPORTER_OTLP_HEADERS", "Authorization=Bearer%20x,x-team=a"),
+                (
+                    "OTEL_EXPORTER_OTLP_HEADERS",
+                    "Authorization=Bearer%20x,x-team=a",
+                ),
                 ("OTEL_SERVICE_NAME", "edge"),
                 ("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=prod"),
                 ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
@@ -410,17 +420,26 @@ mod tests {
         assert_eq!(c.endpoint, "http://collector:4318/v1/traces");
         assert_eq!(c.headers["authorization"], "Bearer x");
         assert_eq!(c.resource[0], ("service.name".into(), "edge".into()));
-        assert!(c.resource.contains(&("deployment.environment".into(), "prod".into())));
+        assert!(
+            c.resource
+                .contains(&("deployment.environment".into(), "prod".into()))
+        );
         assert_eq!(c.sample_ratio, 0.25);
         let off = ExporterConfig::resolve(
             &file,
-            env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"), ("OTEL_SDK_DISABLED", "true")]),
+            env(&[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+                ("OTEL_SDK_DISABLED", "true"),
+            ]),
         )
         .unwrap();
         assert_eq!(off, None);
         let grpc = ExporterConfig::resolve(
             &file,
-            env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"), ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]),
+            env(&[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ]),
         );
         assert!(grpc.is_err());
         let file = TelemetryConfig {
@@ -428,9 +447,12 @@ mod tests {
             endpoint: Some("http://file:4318/v1/traces".into()),
             ..TelemetryConfig::default()
         };
-        let c = ExporterConfig::resolve(&file, env(&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://env/v1/traces")]))
-            .unwrap()
-            .unwrap();
+        let c = ExporterConfig::resolve(
+            &file,
+            env(&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://env/v1/traces")]),
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(c.endpoint, "http://file:4318/v1/traces");
     }
 }

@@ -49,8 +49,15 @@ impl TraceParent {
         if trace.len() != 32 || span.len() != 16 || flags.len() != 2 {
             return None;
         }
-        let all_lower_hex = |s: &str| s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        if !all_lower_hex(version) || !all_lower_hex(trace) || !all_lower_hex(span) || !all_lower_hex(flags) {
+        let all_lower_hex = |s: &str| {
+            s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        };
+        if !all_lower_hex(version)
+            || !all_lower_hex(trace)
+            || !all_lower_hex(span)
+            || !all_lower_hex(flags)
+        {
             return None;
         }
         let mut trace_id = [0u8; 16];
@@ -191,7 +198,10 @@ impl RequestTrace {
     /// precise duration).
     pub(crate) fn spans(&self, log: &RequestLog, total: Duration) -> Vec<Span> {
         let model = log.model.as_deref().unwrap_or("");
-        let system = log.provider.as_deref().map(|p| semconv_provider(self.provider_kind, p));
+        let system = log
+            .provider
+            .as_deref()
+            .map(|p| semconv_provider(self.provider_kind, p));
         let name = match model {
             "" => self.operation.to_owned(),
             m => format!("{} {m}", self.operation),
@@ -225,8 +235,14 @@ impl RequestTrace {
         for (key, value) in [
             ("gen_ai.usage.input_tokens", log.input_tokens),
             ("gen_ai.usage.output_tokens", log.output_tokens),
-            ("gen_ai.usage.cache_read.input_tokens", log.cache_read_tokens),
-            ("gen_ai.usage.cache_creation.input_tokens", log.cache_write_tokens),
+            (
+                "gen_ai.usage.cache_read.input_tokens",
+                log.cache_read_tokens,
+            ),
+            (
+                "gen_ai.usage.cache_creation.input_tokens",
+                log.cache_write_tokens,
+            ),
             ("gproxy.usage.reasoning_tokens", log.reasoning_tokens),
         ] {
             if let Some(v) = value {
@@ -267,7 +283,11 @@ impl RequestTrace {
                 int("gproxy.attempt", i64::try_from(i + 1).unwrap_or(i64::MAX)),
             ];
             let same_provider = log.provider.as_deref() == Some(record.provider.as_str());
-            let kind = if same_provider { self.provider_kind } else { None };
+            let kind = if same_provider {
+                self.provider_kind
+            } else {
+                None
+            };
             let system = semconv_provider(kind, &record.provider);
             attrs.push(string("gen_ai.system", &system));
             attrs.push(string("gen_ai.provider.name", &system));
@@ -400,7 +420,11 @@ mod tests {
         let p = TraceParent::parse(v).unwrap();
         assert!(p.sampled);
         assert_eq!(TraceParent::header(&p.trace_id, &p.span_id), v);
-        assert!(!TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00").unwrap().sampled);
+        assert!(
+            !TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00")
+                .unwrap()
+                .sampled
+        );
         for bad in [
             "",
             "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
@@ -413,7 +437,10 @@ mod tests {
             assert_eq!(TraceParent::parse(bad), None, "{bad}");
         }
         // A later version may carry more fields.
-        assert!(TraceParent::parse("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-ab").is_some());
+        assert!(
+            TraceParent::parse("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-ab")
+                .is_some()
+        );
     }
 
     #[test]
@@ -421,9 +448,15 @@ mod tests {
         let mut h = HeaderMap::new();
         assert!(RequestTrace::start(&h, 1.0).is_some());
         assert!(RequestTrace::start(&h, 0.0).is_none());
-        h.insert(TRACEPARENT, HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"));
+        h.insert(
+            TRACEPARENT,
+            HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"),
+        );
         assert!(RequestTrace::start(&h, 1.0).is_none());
-        h.insert(TRACEPARENT, HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+        h.insert(
+            TRACEPARENT,
+            HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        );
         let t = RequestTrace::start(&h, 0.0).unwrap();
         assert_eq!(hex::encode(t.trace_id), "4bf92f3577b34da6a3ce929d0e0e4736");
     }
