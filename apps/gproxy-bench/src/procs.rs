@@ -345,6 +345,19 @@ http {{
     )
 }
 
+/// nginx's arguments for a run from `dir` with the configuration `conf`
+/// (prefix and error log in `dir`, so nothing outside it is touched).
+fn nginx_args(dir: &Path, conf: &Path) -> [std::ffi::OsString; 6] {
+    [
+        "-p".into(),
+        dir.into(),
+        "-e".into(),
+        dir.join("error.log").into(),
+        "-c".into(),
+        conf.into(),
+    ]
+}
+
 impl Floor {
     /// The nginx binary: `explicit`, else `nginx` on `PATH` or in
     /// `/usr/sbin`; `None` when there is none.
@@ -374,12 +387,7 @@ impl Floor {
             .map_err(|e| format!("running {} -v: {e}", nginx.display()))?;
         let version = String::from_utf8_lossy(&version.stderr).trim().to_owned();
         let child = Command::new(nginx)
-            .arg("-p")
-            .arg(dir.path())
-            .arg("-e")
-            .arg(dir.path().join("error.log"))
-            .arg("-c")
-            .arg(&conf)
+            .args(nginx_args(dir.path(), &conf))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -542,12 +550,7 @@ mod tests {
         std::fs::write(&conf, config).unwrap();
         let out = std::process::Command::new(nginx)
             .arg("-t")
-            .arg("-p")
-            .arg(dir.path())
-            .arg("-e")
-            .arg(dir.path().join("error.log"))
-            .arg("-c")
-            .arg(&conf)
+            .args(nginx_args(dir.path(), &conf))
             .output()
             .unwrap();
         assert!(
