@@ -4,6 +4,7 @@
 import { useTranslation } from "react-i18next";
 import type { LogFilters } from "../../api/logs";
 import { useLiveFeed } from "../../api/live";
+import { TableHead } from "../../components/CursorTable";
 import { LogCells, logHeaders } from "./logCells";
 
 export function LiveLog({
@@ -40,19 +41,7 @@ export function LiveLog({
       >
         <table className="min-w-full text-sm">
           <caption className="sr-only">{t("logs.liveLabel")}</caption>
-          <thead className="sticky top-0 z-10 bg-zinc-50 dark:bg-zinc-800">
-            <tr>
-              {headers.map((h) => (
-                <th
-                  key={h}
-                  scope="col"
-                  className="px-3 py-2 text-left font-semibold whitespace-nowrap text-zinc-700 dark:text-zinc-200"
-                >
-                  {h}
-                </th>
-              ))}
-            </tr>
-          </thead>
+          <TableHead headers={headers} sticky />
           <tbody className="divide-y divide-zinc-200 dark:divide-zinc-800">
             {feed.rows.map((r) => (
               <tr key={r.request_id} className="h-[41px] whitespace-nowrap hover:bg-zinc-50 dark:hover:bg-zinc-800/60">
