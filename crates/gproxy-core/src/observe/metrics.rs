@@ -706,7 +706,7 @@ mod tests {
         assert!(!text.contains(r#"model="c""#), "{text}");
         assert!(!text.contains("bogus"), "{text}");
         assert!(
-            text.contains(r#"gproxy_tokens_total{provider="p",model="a",type="output"} 5"#),
+            text.contains(r#"gproxy_tokens_total{provider="p",model="a",type="output"} 10"#),
             "{text}"
         );
     }
