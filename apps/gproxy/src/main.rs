@@ -27,6 +27,8 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// default of 128,000 lines held 4 MB for nothing.
 const LOG_QUEUE_LINES: usize = 16_384;
 
+/// How long shutdown waits for queued trace spans to be exported.
+const TRACE_FLUSH_DEADLINE: Duration = Duration::from_secs(5);
 /// How long shutdown waits for the usage sink to flush.
 const SINK_FLUSH_DEADLINE: Duration = Duration::from_secs(10);
 
@@ -168,6 +170,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         engine.clone(),
         control,
     );
+    let observe = engine.observe().clone();
     let router = Arc::new(Router::new(engine).with_admin(admin).with_site(
         move |method: &hyper::Method, path: &str, headers: &hyper::HeaderMap| {
             ui.serve(method, path, headers)
@@ -176,6 +179,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     gproxy_router::serve(listener, router, shutdown_signal()).await;
     tracing::info!("shutting down: flushing usage records");
     sink.shutdown(SINK_FLUSH_DEADLINE).await;
+    observe.flush(TRACE_FLUSH_DEADLINE).await;
     tracing::info!("stopped");
     Ok(())
 }

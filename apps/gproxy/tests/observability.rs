@@ -542,6 +542,36 @@ async fn traces_reach_an_otlp_receiver_with_genai_attributes_and_the_clients_tra
     );
 }
 
+#[tokio::test]
+async fn spans_still_queued_are_exported_at_shutdown() {
+    let collector = receiver().await;
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Batches would wait a minute: only the shutdown flush sends them.
+    let extra = format!(
+        "[telemetry]\nenabled = true\nendpoint = \"{}/v1/traces\"\nservice_name = \"gw-test\"\nbatch_delay_ms = 60000\nheaders = {{ x-collector-key = \"k1\" }}\n",
+        collector.url
+    );
+    let gw = start(dir.path(), &config(&mock, &extra)).await;
+    let r = gw
+        .post(
+            "/v1/chat/completions",
+            ALICE_KEY,
+            chat("openai/gpt-4o", false),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(collector.spans.lock().unwrap().is_empty());
+    assert!(gw.stop().await.success());
+    let spans = collector.wait_for(2).await;
+    assert_eq!(
+        spans.len(),
+        2,
+        "the request span and its attempt: {spans:?}"
+    );
+}
+
 /// Reads an SSE body until `done` holds for the text so far (or 10 s).
 async fn read_until(
     body: &mut hyper::body::Incoming,

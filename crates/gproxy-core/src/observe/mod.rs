@@ -48,6 +48,14 @@ impl Observability {
         })
     }
 
+    /// Exports the spans still queued (at shutdown), waiting at most
+    /// `deadline`.
+    pub async fn flush(&self, deadline: std::time::Duration) {
+        if let Some(traces) = &self.traces {
+            traces.flush(deadline).await;
+        }
+    }
+
     /// A live-feed viewer's stream.
     pub fn subscribe(&self, filter: live::LiveFilter) -> live::EventStream {
         self.live.subscribe(filter, self.metrics.clone())

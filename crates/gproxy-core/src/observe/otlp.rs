@@ -21,7 +21,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 use serde::Serialize;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::CoreError;
 use crate::config::TelemetryConfig;
@@ -210,11 +210,20 @@ impl ExportStats {
     }
 }
 
+/// What the export task receives.
+#[derive(Debug)]
+enum Queued {
+    /// One request's spans.
+    Spans(Vec<Span>),
+    /// Export everything queued, then answer.
+    Flush(oneshot::Sender<()>),
+}
+
 /// The handle requests use: queue spans, read the counters.
 #[derive(Debug)]
 pub struct TraceExporter {
     config: ExporterConfig,
-    tx: mpsc::Sender<Vec<Span>>,
+    tx: mpsc::Sender<Queued>,
     stats: Arc<ExportStats>,
 }
 
@@ -243,8 +252,22 @@ impl TraceExporter {
     /// Queues one request's spans; never waits (a full queue drops them).
     pub(crate) fn export(&self, spans: Vec<Span>) {
         let n = spans.len() as u64;
-        if self.tx.try_send(spans).is_err() {
+        if self.tx.try_send(Queued::Spans(spans)).is_err() {
             self.stats.dropped.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Exports every span queued so far, waiting at most `deadline` (at
+    /// shutdown).
+    pub async fn flush(&self, deadline: Duration) {
+        let (done, wait) = oneshot::channel();
+        let flushed = async {
+            if self.tx.send(Queued::Flush(done)).await.is_ok() {
+                let _ = wait.await;
+            }
+        };
+        if tokio::time::timeout(deadline, flushed).await.is_err() {
+            tracing::warn!("trace export not flushed within {deadline:?}; queued spans lost");
         }
     }
 
@@ -276,7 +299,7 @@ struct ExportTask {
     client: UpstreamClient,
     config: ExporterConfig,
     stats: Arc<ExportStats>,
-    rx: mpsc::Receiver<Vec<Span>>,
+    rx: mpsc::Receiver<Queued>,
 }
 
 impl ExportTask {
@@ -290,13 +313,20 @@ impl ExportTask {
                 .collect(),
             ..Resource::default()
         };
+        let mut batch: Vec<Span> = Vec::new();
+        let mut flushed: Option<oneshot::Sender<()>> = None;
         while let Some(first) = self.rx.recv().await {
-            let mut batch = first;
+            match first {
+                Queued::Spans(spans) => batch.extend(spans),
+                Queued::Flush(done) => flushed = Some(done),
+            }
             let deadline = tokio::time::Instant::now() + self.config.batch_delay;
             let mut open = true;
-            while batch.len() < self.config.max_batch {
+            // A flush takes what is queued now, without waiting for more.
+            while flushed.is_none() && batch.len() < self.config.max_batch {
                 match tokio::time::timeout_at(deadline, self.rx.recv()).await {
-                    Ok(Some(more)) => batch.extend(more),
+                    Ok(Some(Queued::Spans(more))) => batch.extend(more),
+                    Ok(Some(Queued::Flush(done))) => flushed = Some(done),
                     Ok(None) => {
                         open = false;
                         break;
@@ -304,7 +334,21 @@ impl ExportTask {
                     Err(_) => break,
                 }
             }
-            self.send(&resource, batch).await;
+            if flushed.is_some() {
+                while let Ok(queued) = self.rx.try_recv() {
+                    if let Queued::Spans(more) = queued {
+                        batch.extend(more);
+                    }
+                }
+            }
+            while !batch.is_empty() {
+                let rest = batch.split_off(batch.len().min(self.config.max_batch));
+                self.send(&resource, std::mem::replace(&mut batch, rest))
+                    .await;
+            }
+            if let Some(done) = flushed.take() {
+                let _ = done.send(());
+            }
             if !open {
                 break;
             }
