@@ -224,6 +224,16 @@ try {
   await record("log-detail");
   await drawer.getByRole("button", { name: "Close" }).click();
 
+  step("Live follows requests as they finish, with the page's filters");
+  await page.getByRole("button", { name: "Live" }).click();
+  await page.getByText("Live: 0 requests so far.").waitFor();
+  assert.equal(await callProxy(key), 200);
+  const live = page.getByRole("region", { name: "Live requests" });
+  await live.getByRole("cell", { name: CLIENT.name, exact: true }).waitFor();
+  await page.getByText("Live: 1 request so far.").waitFor();
+  await record("logs-live");
+  await page.getByRole("button", { name: "Live" }).click();
+
   step("the playground streams an answer in every client protocol");
   await nav("Playground");
   await page.getByRole("heading", { name: "Playground", level: 1 }).waitFor();
