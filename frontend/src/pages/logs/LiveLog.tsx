@@ -1,6 +1,8 @@
 // The Logs page's live mode: finished requests as they happen (newest
 // first, the last 500), with the page's filters applied by the server, and
-// a notice when this browser read too slowly and lost some.
+// a notice when this browser read too slowly and lost some. The region is
+// `relative` so the rows' screen-reader-only labels stay inside its scroll
+// box instead of widening the page.
 import { useTranslation } from "react-i18next";
 import type { LogFilters } from "../../api/logs";
 import { useLiveFeed } from "../../api/live";
@@ -37,7 +39,7 @@ export function LiveLog({
         role="region"
         aria-label={t("logs.liveLabel")}
         tabIndex={0}
-        className="h-[60vh] min-h-72 overflow-auto rounded-lg border border-zinc-200 bg-white focus-visible:outline-2 focus-visible:outline-indigo-500 dark:border-zinc-700 dark:bg-zinc-900"
+        className="relative h-[60vh] min-h-72 overflow-auto rounded-lg border border-zinc-200 bg-white focus-visible:outline-2 focus-visible:outline-indigo-500 dark:border-zinc-700 dark:bg-zinc-900"
       >
         <table className="min-w-full text-sm">
           <caption className="sr-only">{t("logs.liveLabel")}</caption>
