@@ -269,7 +269,8 @@ try {
   step("the calls show in Usage, totalled by provider");
   await nav("Usage");
   await page.getByRole("heading", { name: "Usage", level: 1 }).waitFor();
-  await eventually("five requests in Usage", async () => {
+  // One call from Logs, one from Live, four from the playground.
+  await eventually("six requests in Usage", async () => {
     await page.reload();
     await page.getByRole("textbox", { name: "Provider" }).fill(PROVIDER);
     await page.getByRole("button", { name: "Apply" }).click();
@@ -280,7 +281,7 @@ try {
       .getByRole("term")
       .filter({ hasText: /^Requests$/ })
       .locator("xpath=following-sibling::dd");
-    return (await requests.textContent()) === "5";
+    return (await requests.textContent()) === "6";
   });
   await record("usage-filtered");
 
