@@ -187,7 +187,9 @@ impl Router {
                         .is_ok_and(|p| p.is_admin);
                 return render::health(&self.engine, admin).await;
             }
-            Route::Metrics => return self.metrics(&req).await,
+            // Boxed: its state (the health report) would otherwise grow
+            // every request's future.
+            Route::Metrics => return Box::pin(self.metrics(&req)).await,
             Route::AdminApi(rest) => return self.admin_api(req, rest, query, peer).await,
             Route::AdminEnableCredential(id) => {
                 return self.enable_credential(&req, id, query.as_deref()).await;

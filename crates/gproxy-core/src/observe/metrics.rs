@@ -7,13 +7,15 @@
 //! `[metrics] per_key_labels` (then in their own families); providers and
 //! models get their own label only once a request to them succeeded, and
 //! at most `max_models` distinct pairs; everything else is `other`.
-//! Recording takes one read lock for the label lookup and one lookup per
-//! family; label values are shared `Arc<str>`s, so a known model costs no
-//! allocation.
+//! Recording a request of a known (protocol, provider, model) is one read
+//! lock and one lookup by the borrowed strings (foldhash) in a cache of
+//! pre-resolved handles, then atomic adds and a short lock per histogram:
+//! no allocation, no per-family label hashing. The first request of a
+//! triple resolves its label values and handles once.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -121,6 +123,58 @@ struct KeyTokenLabels {
 /// for every provider (0 when none is in it).
 const CREDENTIAL_STATES: [&str; 4] = ["ok", "cooling_down", "transient_cooldown", "disabled"];
 
+/// The handles of one `(protocol, provider, model)` as the client named
+/// them, resolved to their label values once.
+#[derive(Debug)]
+struct Handles {
+    protocol: &'static str,
+    provider: Arc<str>,
+    model: Arc<str>,
+    /// By status class, created on first use (so only seen classes show).
+    requests: [OnceLock<Counter>; CLASSES.len()],
+    duration: Histogram,
+    ttft: Histogram,
+    overhead: Histogram,
+    upstream: Histogram,
+    retries: OnceLock<Counter>,
+    /// By token type, created on first use.
+    tokens: [OnceLock<Counter>; TOKEN_TYPES.len()],
+}
+
+/// The status classes, in [`status_class`]'s order.
+const CLASSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", OTHER];
+/// The token types, in the order [`Metrics::record`] reads them.
+const TOKEN_TYPES: [&str; 5] = ["input", "output", "cache_read", "cache_write", "reasoning"];
+
+/// A cache key: the protocol and the names as the log row has them.
+#[derive(Debug, Hash, PartialEq, Eq)]
+struct CacheKey {
+    protocol: &'static str,
+    provider: Box<str>,
+    model: Box<str>,
+}
+
+/// [`CacheKey`] borrowed, for lookups: hashes the same three strings in
+/// the same order.
+#[derive(Hash)]
+struct CacheKeyRef<'a> {
+    protocol: &'a str,
+    provider: &'a str,
+    model: &'a str,
+}
+
+impl hashbrown::Equivalent<CacheKey> for CacheKeyRef<'_> {
+    fn equivalent(&self, key: &CacheKey) -> bool {
+        self.protocol == key.protocol
+            && *self.provider == *key.provider
+            && *self.model == *key.model
+    }
+}
+
+/// Cached triples at most, per `max_models` (failed requests of unknown
+/// models are never cached; this bounds the rest).
+const CACHE_PER_MODEL: usize = 4;
+
 /// Every metric family, and the label values seen so far.
 pub struct Metrics {
     settings: ArcSwap<MetricsSettings>,
@@ -146,6 +200,7 @@ pub struct Metrics {
     key_requests: Family<KeyLabels, Counter>,
     key_tokens: Family<KeyTokenLabels, Counter>,
     labels: RwLock<Labels>,
+    cache: RwLock<hashbrown::HashMap<CacheKey, Arc<Handles>>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -232,15 +287,11 @@ impl Labels {
     }
 }
 
-/// `2xx`, `4xx`... of a status.
-fn status_class(status: u16) -> &'static str {
+/// The index in [`CLASSES`] of a status's class (`2xx`, `4xx`...).
+fn status_class(status: u16) -> usize {
     match status / 100 {
-        1 => "1xx",
-        2 => "2xx",
-        3 => "3xx",
-        4 => "4xx",
-        5 => "5xx",
-        _ => OTHER,
+        1..=5 => usize::from(status / 100) - 1,
+        _ => CLASSES.len() - 1,
     }
 }
 
@@ -439,7 +490,72 @@ impl Metrics {
                 other: Arc::from(OTHER),
                 none: Arc::from(NONE),
             }),
+            cache: RwLock::new(hashbrown::HashMap::new()),
         }
+    }
+
+    /// The handles of `protocol`, `provider`, `model` (as the log row names
+    /// them): from the cache, or resolved now (and cached when the label
+    /// values are settled: the request succeeded, or the names are known).
+    fn handles(
+        &self,
+        protocol: &'static str,
+        provider: Option<&str>,
+        model: Option<&str>,
+        ok: bool,
+        max_models: usize,
+    ) -> Arc<Handles> {
+        let key = CacheKeyRef {
+            protocol,
+            provider: provider.unwrap_or(""),
+            model: model.unwrap_or(""),
+        };
+        if let Some(h) = self
+            .cache
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+        {
+            return h.clone();
+        }
+        let (p, m) = Labels::resolve(&self.labels, provider, model, ok, max_models);
+        // Settled: its own labels, or `other` for good (a success beyond
+        // the cap). A failure with `other` may get its own label later.
+        let settled = ok || (*p != *OTHER && *m != *OTHER);
+        let pair = ModelLabels {
+            provider: p.clone(),
+            model: m.clone(),
+        };
+        let handles = Arc::new(Handles {
+            protocol,
+            duration: self.duration.get_or_create_owned(&pair),
+            ttft: self.ttft.get_or_create_owned(&pair),
+            overhead: self
+                .overhead
+                .get_or_create_owned(&ProtocolLabels { protocol }),
+            upstream: self.upstream.get_or_create_owned(&ProviderLabels {
+                provider: p.clone(),
+            }),
+            retries: OnceLock::new(),
+            requests: Default::default(),
+            tokens: Default::default(),
+            provider: p,
+            model: m,
+        });
+        if settled {
+            let mut cache = self.cache.write().unwrap_or_else(PoisonError::into_inner);
+            if cache.len() < max_models.saturating_mul(CACHE_PER_MODEL) {
+                cache.insert(
+                    CacheKey {
+                        protocol,
+                        provider: key.provider.into(),
+                        model: key.model.into(),
+                    },
+                    handles.clone(),
+                );
+            }
+        }
+        handles
     }
 
     /// The settings in force.
@@ -465,88 +581,93 @@ impl Metrics {
         }
         let settings = self.settings.load();
         let ok = (200..300).contains(&log.status);
-        let (provider, model) = Labels::resolve(
-            &self.labels,
+        let h = self.handles(
+            protocol,
             log.provider.as_deref(),
             log.model.as_deref(),
             ok,
             settings.max_models,
         );
         let class = status_class(log.status);
-        self.requests
-            .get_or_create(&RequestLabels {
-                protocol,
-                provider: provider.clone(),
-                model: model.clone(),
-                status_class: class,
+        if let Some(slot) = h.requests.get(class) {
+            slot.get_or_init(|| {
+                self.requests.get_or_create_owned(&RequestLabels {
+                    protocol: h.protocol,
+                    provider: h.provider.clone(),
+                    model: h.model.clone(),
+                    status_class: CLASSES[class],
+                })
             })
             .inc();
-        let pair = ModelLabels {
-            provider: provider.clone(),
-            model: model.clone(),
-        };
-        self.duration
-            .get_or_create(&pair)
-            .observe(timings.total.as_secs_f64());
+        }
+        h.duration.observe(timings.total.as_secs_f64());
         if let Some(ttfb) = timings.ttfb {
-            self.ttft.get_or_create(&pair).observe(ttfb.as_secs_f64());
+            h.ttft.observe(ttfb.as_secs_f64());
         }
         if let Some(overhead) = timings.overhead {
-            self.overhead
-                .get_or_create(&ProtocolLabels { protocol })
-                .observe(overhead.as_secs_f64());
+            h.overhead.observe(overhead.as_secs_f64());
         }
         let mut previous: Option<&str> = None;
         for attempt in &log.attempts {
-            let label = if log.provider.as_deref() == Some(attempt.provider.as_str()) {
-                provider.clone()
-            } else {
-                Labels::resolve(
-                    &self.labels,
-                    Some(&attempt.provider),
-                    None,
-                    false,
-                    settings.max_models,
-                )
-                .0
-            };
-            let labels = ProviderLabels { provider: label };
-            self.upstream
-                .get_or_create(&labels)
-                .observe(attempt.latency_ms as f64 / 1000.0);
-            if previous == Some(attempt.provider.as_str()) {
+            let retry = previous == Some(attempt.provider.as_str());
+            previous = Some(&attempt.provider);
+            let seconds = attempt.latency_ms as f64 / 1000.0;
+            if log.provider.as_deref() == Some(attempt.provider.as_str()) {
+                h.upstream.observe(seconds);
+                if retry {
+                    h.retries
+                        .get_or_init(|| {
+                            self.retries.get_or_create_owned(&ProviderLabels {
+                                provider: h.provider.clone(),
+                            })
+                        })
+                        .inc();
+                }
+                continue;
+            }
+            // An attempt on another provider (a route fallback): rare.
+            let (provider, _) = Labels::resolve(
+                &self.labels,
+                Some(&attempt.provider),
+                None,
+                false,
+                settings.max_models,
+            );
+            let labels = ProviderLabels { provider };
+            self.upstream.get_or_create(&labels).observe(seconds);
+            if retry {
                 self.retries.get_or_create(&labels).inc();
             }
-            previous = Some(&attempt.provider);
         }
         let tokens = [
-            ("input", log.input_tokens),
-            ("output", log.output_tokens),
-            ("cache_read", log.cache_read_tokens),
-            ("cache_write", log.cache_write_tokens),
-            ("reasoning", log.reasoning_tokens),
+            log.input_tokens,
+            log.output_tokens,
+            log.cache_read_tokens,
+            log.cache_write_tokens,
+            log.reasoning_tokens,
         ];
-        for (kind, n) in tokens {
-            if let Some(n) = n.filter(|n| *n > 0) {
-                self.tokens
-                    .get_or_create(&TokenLabels {
-                        provider: provider.clone(),
-                        model: model.clone(),
-                        r#type: kind,
+        for (i, n) in tokens.iter().enumerate() {
+            if let (Some(n), Some(slot)) = (n.filter(|n| *n > 0), h.tokens.get(i)) {
+                slot.get_or_init(|| {
+                    self.tokens.get_or_create_owned(&TokenLabels {
+                        provider: h.provider.clone(),
+                        model: h.model.clone(),
+                        r#type: TOKEN_TYPES[i],
                     })
-                    .inc_by(n);
+                })
+                .inc_by(n);
             }
         }
         if settings.per_key_labels {
             let user = log.user_name.clone().unwrap_or_default();
             let key = log.key_prefix.clone().unwrap_or_default();
-            for (kind, n) in tokens {
+            for (i, n) in tokens.iter().enumerate() {
                 if let Some(n) = n.filter(|n| *n > 0) {
                     self.key_tokens
                         .get_or_create(&KeyTokenLabels {
                             user: user.clone(),
                             key: key.clone(),
-                            r#type: kind,
+                            r#type: TOKEN_TYPES[i],
                         })
                         .inc_by(n);
                 }
@@ -555,7 +676,7 @@ impl Metrics {
                 .get_or_create(&KeyLabels {
                     user,
                     key,
-                    status_class: class,
+                    status_class: CLASSES[class],
                 })
                 .inc();
         }
