@@ -1,4 +1,4 @@
-//! The gateway core: start-up ([`bootstrap`]), the state snapshot the hot
+//! The gateway core: start-up ([`mod@bootstrap`]), the state snapshot the hot
 //! path reads ([`state`]), the request pipeline ([`Engine`]), the shared
 //! upstream client ([`upstream`]), change propagation across instances
 //! ([`sync`]) and config export/import ([`export`]).
