@@ -20,8 +20,7 @@ use gproxy_protocol::convert::{self, ConvertError, StreamOptions, Transcoder, Us
 use gproxy_protocol::sse::SseDecoder;
 
 /// A Messages request: system prompt, one user turn, sampling settings.
-pub const SAMPLE_REQUEST: &str =
-    include_str!("../tests/fixtures/convert/claude/request_text.json");
+pub const SAMPLE_REQUEST: &str = include_str!("../tests/fixtures/convert/claude/request_text.json");
 /// A Messages stream as Anthropic sends it: `message_start`, a text block
 /// in two deltas, a `ping`, `message_delta` with the stop reason and the
 /// usage, `message_stop`.

@@ -12,7 +12,10 @@ use common::{normalise, stream_value};
 use serde_json::Value;
 
 #[path = "../examples/anthropic_to_openai.rs"]
-#[expect(dead_code, reason = "the example's `main` runs only as the example binary")]
+#[expect(
+    dead_code,
+    reason = "the example's `main` runs only as the example binary"
+)]
 mod example;
 
 fn golden(name: &str) -> Value {

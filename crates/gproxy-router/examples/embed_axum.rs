@@ -97,7 +97,8 @@ pub async fn serve(
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: embed_axum <upstream base URL, e.g. https://api.openai.com/v1> <upstream key>";
+    let usage =
+        "usage: embed_axum <upstream base URL, e.g. https://api.openai.com/v1> <upstream key>";
     let upstream = args.next().ok_or(usage)?;
     let upstream_key = args.next().ok_or(usage)?;
     let data_dir = std::env::var_os("EMBED_DATA_DIR")

@@ -19,7 +19,10 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpListener;
 
 #[path = "../examples/embed_axum.rs"]
-#[expect(dead_code, reason = "the example's `main` runs only as the example binary")]
+#[expect(
+    dead_code,
+    reason = "the example's `main` runs only as the example binary"
+)]
 mod example;
 
 const UPSTREAM_KEY: &str = "sk-upstream-embed-0001";
@@ -137,7 +140,12 @@ async fn the_app_serves_its_routes_and_gproxys_side_by_side() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    assert!(headers["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
     let text = String::from_utf8(body.to_vec()).unwrap();
     assert!(text.contains("chat.completion.chunk"), "{text}");
     assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");

@@ -107,7 +107,6 @@ pub fn stream_value(bytes: &[u8]) -> Value {
     )
 }
 
-
 /// The SSE events of `bytes`, fed to the decoder in 7-byte chunks.
 pub fn sse_events(bytes: &[u8]) -> Vec<SseEvent> {
     let mut decoder = SseDecoder::new();
