@@ -2,6 +2,7 @@
 //! functions (compiled into this test with `#[path]`) and the example
 //! binary `cargo test` builds, checked against the reviewed golden
 //! outputs of the Anthropic → OpenAI Chat pair.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[expect(dead_code, reason = "this file uses only the golden helpers of common")]
 mod common;

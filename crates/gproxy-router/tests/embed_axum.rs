@@ -2,6 +2,7 @@
 //! axum application next to its own routes, against the testkit's mock
 //! upstream. The example's own functions are compiled into this test
 //! (`#[path]`), and the example binary `cargo test` builds is run too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
 use std::process::Stdio;
