@@ -55,7 +55,7 @@ try {
       new MutationObserver(() => {
         if (
           marks.figures === undefined &&
-          [...document.querySelectorAll("dt")].some((d) => d.textContent === "Requests")
+          Array.from(document.querySelectorAll("dt")).some((d) => d.textContent === "Requests")
         )
           marks.figures = performance.now();
         if (marks.charts === undefined && document.querySelector(".recharts-surface")) marks.charts = performance.now();
