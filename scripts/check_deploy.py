@@ -51,6 +51,14 @@ def cli_env_vars() -> set[str]:
 CONFIG_VARS = {"GPROXY_REDIS_URL"}
 
 
+def unknown_fields(where: str, obj: dict, allowed: set[str], errors: list[str],
+                   what: str = "unknown field") -> None:
+    """Reports the keys of `obj` that `allowed` (a documented schema) lacks."""
+    for key in obj:
+        if key not in allowed:
+            errors.append(f"{where}: {what} {key!r}")
+
+
 def check_env_names(where: str, names, errors: list[str]) -> None:
     known = cli_env_vars() | CONFIG_VARS
     for name in names:
@@ -176,16 +184,13 @@ DEPENDS_CONDITIONS = {"service_started", "service_healthy", "service_completed_s
 
 def check_compose(doc: dict, nginx: str, gproxy_toml: str, errors: list[str]) -> None:
     where = "docker-compose.yml"
-    for key in doc:
-        if key not in COMPOSE_TOP and not key.startswith("x-"):
-            errors.append(f"{where}: unknown top-level key {key!r}")
+    extensions = {k for k in doc if k.startswith("x-")}
+    unknown_fields(where, doc, COMPOSE_TOP | extensions, errors, "unknown top-level key")
     services = doc.get("services") or {}
     declared_volumes = set((doc.get("volumes") or {}).keys())
     gproxies = []
     for name, svc in services.items():
-        for key in svc:
-            if key not in COMPOSE_SERVICE:
-                errors.append(f"{where}: services.{name}: unknown key {key!r}")
+        unknown_fields(f"{where}: services.{name}", svc, COMPOSE_SERVICE, errors, "unknown key")
         deps = svc.get("depends_on") or {}
         for dep, cond in (deps.items() if isinstance(deps, dict) else ((d, {}) for d in deps)):
             if dep not in services:
@@ -261,14 +266,10 @@ RENDER_DB_PROPERTIES = {"connectionString", "host", "port", "user", "password", 
 
 def check_render(doc: dict, errors: list[str]) -> None:
     where = "render.yaml"
-    for key in doc:
-        if key not in RENDER_TOP:
-            errors.append(f"{where}: unknown root field {key!r}")
+    unknown_fields(where, doc, RENDER_TOP, errors, "unknown root field")
     databases = {d.get("name"): d for d in doc.get("databases") or []}
     for name, db in databases.items():
-        for key in db:
-            if key not in RENDER_DATABASE:
-                errors.append(f"{where}: databases.{name}: unknown field {key!r}")
+        unknown_fields(f"{where}: databases.{name}", db, RENDER_DATABASE, errors)
         if "plan" in db and db["plan"] not in RENDER_DB_PLANS:
             errors.append(f"{where}: databases.{name}: plan {db['plan']!r}")
     services = doc.get("services") or []
@@ -276,9 +277,7 @@ def check_render(doc: dict, errors: list[str]) -> None:
         errors.append(f"{where}: no services")
     for svc in services:
         name = svc.get("name", "?")
-        for key in svc:
-            if key not in RENDER_SERVICE:
-                errors.append(f"{where}: services.{name}: unknown field {key!r}")
+        unknown_fields(f"{where}: services.{name}", svc, RENDER_SERVICE, errors)
         for required in ("name", "type"):
             if required not in svc:
                 errors.append(f"{where}: services.{name}: {required} is required")
@@ -340,13 +339,10 @@ def check_zeabur(doc: dict, errors: list[str]) -> None:
         errors.append(f"{where}: must be apiVersion zeabur.com/v1, kind Template")
     if not (doc.get("metadata") or {}).get("name"):
         errors.append(f"{where}: metadata.name is required")
-    for key in doc:
-        if key not in {"apiVersion", "kind", "metadata", "spec", "localization"}:
-            errors.append(f"{where}: unknown root field {key!r}")
+    unknown_fields(where, doc, {"apiVersion", "kind", "metadata", "spec", "localization"},
+                   errors, "unknown root field")
     spec = doc.get("spec") or {}
-    for key in spec:
-        if key not in ZEABUR_SPEC:
-            errors.append(f"{where}: spec: unknown field {key!r}")
+    unknown_fields(f"{where}: spec", spec, ZEABUR_SPEC, errors)
     variables = {}
     for var in spec.get("variables") or []:
         for field in ("key", "type", "name", "description"):
@@ -360,18 +356,14 @@ def check_zeabur(doc: dict, errors: list[str]) -> None:
         errors.append(f"{where}: spec.services is required")
     for svc in services:
         name = svc.get("name", "?")
-        for key in svc:
-            if key not in ZEABUR_SERVICE:
-                errors.append(f"{where}: services.{name}: unknown field {key!r}")
+        unknown_fields(f"{where}: services.{name}", svc, ZEABUR_SERVICE, errors)
         if svc.get("template") not in ("PREBUILT", "PREBUILT_V2", "GIT"):
             errors.append(f"{where}: services.{name}: template {svc.get('template')!r}")
         domain_key = svc.get("domainKey")
         if domain_key and (variables.get(domain_key) or {}).get("type") != "DOMAIN":
             errors.append(f"{where}: services.{name}: domainKey {domain_key!r} is no DOMAIN variable")
         sspec = svc.get("spec") or {}
-        for key in sspec:
-            if key not in ZEABUR_SERVICE_SPEC:
-                errors.append(f"{where}: services.{name}.spec: unknown field {key!r}")
+        unknown_fields(f"{where}: services.{name}.spec", sspec, ZEABUR_SERVICE_SPEC, errors)
         if not (sspec.get("source") or {}).get("image"):
             errors.append(f"{where}: services.{name}: spec.source.image is required")
         ports = sspec.get("ports") or []

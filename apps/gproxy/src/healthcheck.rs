@@ -127,20 +127,24 @@ mod tests {
         assert!(request.contains(&format!("Host: {addr}\r\n")), "{request}");
     }
 
+    /// The probe's error against a server answering `answer`.
+    fn refused(answer: &'static [u8]) -> String {
+        let (addr, server) = serve_once(answer);
+        let err = probe(&addr, Duration::from_secs(5)).unwrap_err();
+        server.join().unwrap();
+        err
+    }
+
     #[test]
     fn another_status_fails_naming_it() {
-        let (addr, server) = serve_once(b"HTTP/1.1 503 Service Unavailable\r\n\r\n");
-        let err = probe(&addr, Duration::from_secs(5)).unwrap_err();
+        let err = refused(b"HTTP/1.1 503 Service Unavailable\r\n\r\n");
         assert!(err.contains("503"), "{err}");
-        server.join().unwrap();
     }
 
     #[test]
     fn garbage_and_silence_fail() {
-        let (addr, server) = serve_once(b"SSH-2.0-OpenSSH\r\n");
-        let err = probe(&addr, Duration::from_secs(5)).unwrap_err();
+        let err = refused(b"SSH-2.0-OpenSSH\r\n");
         assert!(err.contains("not an HTTP answer"), "{err}");
-        server.join().unwrap();
 
         // Accepts but never answers: the read timeout ends the probe.
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
