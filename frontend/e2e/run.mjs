@@ -224,6 +224,56 @@ try {
   await record("log-detail");
   await drawer.getByRole("button", { name: "Close" }).click();
 
+  step("the playground streams an answer in every client protocol");
+  await nav("Playground");
+  await page.getByRole("heading", { name: "Playground", level: 1 }).waitFor();
+  await page.getByLabel("Proxy key (gpk-…)").fill(key);
+  await page.getByRole("button", { name: "Use key" }).click();
+  const modelSelect = page.getByLabel("Model", { exact: true });
+  await modelSelect.locator("option").first().waitFor({ state: "attached" });
+  const offered = await modelSelect.locator("option").allTextContents();
+  const mockModel = `${PROVIDER}/gpt-4o-mini`;
+  assert.ok(offered.includes(mockModel), `the playground offers ${mockModel}: ${offered.join(", ")}`);
+  assert.ok(
+    offered.every((m) => m.startsWith(`${PROVIDER}/`)),
+    `only the key's allowed provider: ${offered.join(", ")}`,
+  );
+  await modelSelect.selectOption(mockModel);
+  const answer = page.getByRole("region", { name: "Answer" });
+  for (const protocol of ["OpenAI Chat Completions", "OpenAI Responses", "Anthropic Messages", "Gemini"]) {
+    await page.getByLabel("Client protocol").selectOption({ label: protocol });
+    await page.getByLabel("Message", { exact: true }).fill(`hello in ${protocol}`);
+    const streamed = page.waitForResponse(
+      (r) => r.request().method() === "POST" && r.request().postData()?.includes(`hello in ${protocol}`) === true,
+    );
+    await page.getByRole("button", { name: "Send" }).click();
+    const res = await streamed;
+    assert.equal(res.status(), 200, `${protocol}: status`);
+    assert.match(res.headers()["content-type"] ?? "", /^text\/event-stream/, `${protocol}: an event stream`);
+    await answer.getByText("Hello from mock gpt-4o-mini", { exact: true }).waitFor();
+    await answer.getByText(`${PROVIDER} / gpt-4o-mini`).waitFor();
+    await page.getByRole("button", { name: "Send" }).waitFor();
+  }
+  await record("playground-answer");
+
+  step("the calls show in Usage, totalled by provider");
+  await nav("Usage");
+  await page.getByRole("heading", { name: "Usage", level: 1 }).waitFor();
+  await eventually("five requests in Usage", async () => {
+    await page.reload();
+    await page.getByLabel("Provider", { exact: true }).fill(PROVIDER);
+    await page.getByRole("button", { name: "Apply" }).click();
+    await page.waitForLoadState("networkidle");
+    const row = page.getByRole("row", { name: new RegExp(`\\b${PROVIDER}\\b`) });
+    if ((await row.count()) === 0) return false;
+    const requests = page
+      .getByRole("term")
+      .filter({ hasText: /^Requests$/ })
+      .locator("xpath=following-sibling::dd");
+    return (await requests.textContent()) === "5";
+  });
+  await record("usage-filtered");
+
   step("a disabled key is refused on the next call");
   await nav("Users & keys");
   await page.getByRole("link", { name: CLIENT.name, exact: true }).click();

@@ -143,6 +143,39 @@ async fn keys_are_revealed_once_and_apply_on_the_next_request() {
         )
         .await;
     assert_eq!(r.status, 403, "passthrough too: {}", r.text());
+    // Model lists show only what the key may call.
+    let r = gw
+        .send(
+            gw.request("GET", "/v1/models")
+                .header("authorization", format!("Bearer {key}")),
+            "",
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let listed: Vec<String> = r.json()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        listed.contains(&"openai/gpt-4o-mini".to_owned()),
+        "{listed:?}"
+    );
+    assert!(
+        listed.iter().all(|id| id.starts_with("openai/gpt-4o")),
+        "only openai's gpt-4o*: {listed:?}"
+    );
+    let r = gw
+        .send(
+            gw.request("GET", "/claude/v1/models")
+                .header("x-api-key", &key)
+                .header("anthropic-version", "2023-06-01"),
+            "",
+        )
+        .await;
+    assert_eq!(r.status, 403, "another provider's list: {}", r.text());
+    assert_eq!(r.json()["type"], "error", "Anthropic shape: {}", r.text());
     let r = gw
         .api(
             "PATCH",

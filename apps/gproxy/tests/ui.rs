@@ -266,6 +266,83 @@ async fn the_console_passes_its_checks_and_the_browser_journey() {
         .into_iter()
         .filter(|r| r.path.ends_with("/chat/completions"))
         .collect();
-    assert!(calls.len() >= 2, "{} chat calls", calls.len());
+    // Three direct calls (one refused before reaching it) and the
+    // playground's four, one per client protocol, each streamed.
+    assert_eq!(calls.len(), 6, "{} chat calls", calls.len());
     assert!(calls.iter().all(|r| r.header("x-e2e") == Some("journey")));
+    let streamed = calls
+        .iter()
+        .filter(|r| r.json()["stream"] == serde_json::json!(true))
+        .count();
+    assert_eq!(streamed, 4, "the playground streams");
+}
+
+/// Log rows of the time-to-interactive fill.
+const TTI_ROWS: u64 = 1_000_000;
+
+/// Row `i` of `TTI_ROWS`, spread evenly over the 30 days up to `end`: 8
+/// providers, 40 models, 100 users, 3 % errors.
+fn tti_row(i: u64, end: chrono::DateTime<chrono::Utc>) -> gproxy_storage::RequestLog {
+    let h = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 20;
+    let age_ms = (TTI_ROWS - 1 - i) * 30 * 86_400_000 / TTI_ROWS;
+    gproxy_storage::RequestLog {
+        request_id: format!("tti-{i:08}"),
+        created_at: end - chrono::Duration::milliseconds(age_ms as i64),
+        user_id: Some((h % 100) as i64 + 1),
+        provider: Some(format!("provider-{}", (h >> 9) % 8)),
+        model: Some(format!("model-{}", (h >> 14) % 40)),
+        protocol: "openai.chat".into(),
+        method: "POST".into(),
+        path: "/v1/chat/completions".into(),
+        status: if h % 100 < 3 { 429 } else { 200 },
+        latency_ms: 50 + (h >> 3) % 20_000,
+        input_tokens: Some(100 + h % 4000),
+        output_tokens: Some(10 + (h >> 4) % 1000),
+        ..gproxy_storage::RequestLog::default()
+    }
+}
+
+/// Time to interactive on the Overview with 1M request-log rows
+/// (docs/benchmarks.md, "The web console"). Ignored: a measurement, run
+/// in release with
+///
+/// ```text
+/// cargo test --release -p gproxy --test ui -- --ignored --nocapture overview
+/// ```
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: fills 1M log rows"]
+async fn overview_time_to_interactive_at_1m_rows() {
+    if let Some(why) = missing_tools() {
+        panic!("the measurement needs {why}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let dsn = format!("sqlite://{}", data.join("gproxy.db").display());
+    let storage = gproxy_storage::Storage::connect(&dsn).await.unwrap();
+    storage.migrate().await.unwrap();
+    let end = chrono::Utc::now();
+    let filled = std::time::Instant::now();
+    let mut batch = Vec::with_capacity(20_000);
+    for i in 0..TTI_ROWS {
+        batch.push(tti_row(i, end));
+        if batch.len() == batch.capacity() {
+            storage.insert_request_logs(&batch).await.unwrap();
+            batch.clear();
+        }
+    }
+    storage.insert_request_logs(&batch).await.unwrap();
+    assert_eq!(storage.count_request_logs().await.unwrap(), TTI_ROWS);
+    drop(storage);
+    eprintln!("filled {TTI_ROWS} rows in {:?}", filled.elapsed());
+
+    let gw = common::start(dir.path(), &fresh_config()).await;
+    let envs = vec![
+        ("GPROXY_URL", gw.base.clone()),
+        ("GPROXY_ADMIN_KEY", ADMIN_KEY.to_owned()),
+        ("CHROMIUM", chromium()),
+    ];
+    tokio::task::spawn_blocking(move || npm("tti", &envs))
+        .await
+        .unwrap();
 }

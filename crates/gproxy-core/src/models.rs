@@ -10,6 +10,9 @@
 //!   asks again.
 //! - A successful list is cached per (provider name, base URL) for
 //!   [`CACHE_TTL`]; concurrent listings of one provider share one call.
+//! - A key with allow-lists sees only what it may call: providers outside
+//!   its list are not asked, models and routes it may not use are left out,
+//!   and a provider's own listing outside its list is a 403.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,6 +27,7 @@ use http_body_util::{BodyExt, Limited};
 use moka::future::Cache;
 
 use crate::GatewayError;
+use crate::access::KeyAccess;
 use crate::model_route::ModelRoute;
 use crate::state::{ProviderRuntime, Snapshot};
 use crate::upstream::{UpstreamBody, UpstreamClient};
@@ -110,11 +114,12 @@ impl ModelCatalog {
 
     /// Lists the enabled providers (all of them, or only `provider`) and,
     /// on aggregate listings, the model routes. Aggregate ids are
-    /// `provider/model`.
+    /// `provider/model`. With `access`, only what that key may call.
     pub async fn list(
         &self,
         snapshot: &Snapshot,
         provider: Option<&str>,
+        access: Option<&KeyAccess>,
     ) -> Result<ModelListing, GatewayError> {
         let mut listing = ModelListing::default();
         let providers: Vec<&Arc<ProviderRuntime>> = match provider {
@@ -129,11 +134,20 @@ impl ModelCatalog {
                         "provider `{name}` is disabled"
                     )));
                 }
+                if access.is_some_and(|a| !a.allows_provider(name)) {
+                    return Err(GatewayError::Forbidden(format!(
+                        "this API key may not use provider `{name}`"
+                    )));
+                }
                 vec![p]
             }
             None => {
-                listing.models = route_entries(&snapshot.routes);
-                let mut all: Vec<_> = snapshot.providers.values().filter(|p| p.enabled).collect();
+                listing.models = route_entries(&snapshot.routes, access);
+                let mut all: Vec<_> = snapshot
+                    .providers
+                    .values()
+                    .filter(|p| p.enabled && access.is_none_or(|a| a.allows_provider(&p.name)))
+                    .collect();
                 all.sort_by(|a, b| a.name.cmp(&b.name));
                 all
             }
@@ -145,10 +159,14 @@ impl ModelCatalog {
                 listing.partial.push(p.name.clone());
             }
             for m in list.models.iter() {
+                let qualified = format!("{}/{}", p.name, m.id);
+                if access.is_some_and(|a| !a.allows_model(&p.name, &m.id, &qualified)) {
+                    continue;
+                }
                 listing.models.push(ListedModel {
                     id: match provider {
                         Some(_) => m.id.clone(),
-                        None => format!("{}/{}", p.name, m.id),
+                        None => qualified,
                     },
                     display_name: m.display_name.clone(),
                     created: m.created,
@@ -247,8 +265,24 @@ impl ModelCatalog {
 }
 
 /// The model routes as listing entries, sorted by name.
-fn route_entries(routes: &HashMap<String, Arc<ModelRoute>>) -> Vec<ListedModel> {
-    let mut names: Vec<&String> = routes.keys().collect();
+/// The model routes, as listed: with `access`, a route shows when one of
+/// its targets is a provider and model that key may use under the route's
+/// name (what the proxy checks when it picks that target).
+fn route_entries(
+    routes: &HashMap<String, Arc<ModelRoute>>,
+    access: Option<&KeyAccess>,
+) -> Vec<ListedModel> {
+    let mut names: Vec<&String> = routes
+        .iter()
+        .filter(|(name, route)| {
+            access.is_none_or(|a| {
+                route.targets.iter().any(|t| {
+                    a.allows_provider(&t.provider) && a.allows_model(&t.provider, &t.model, name)
+                })
+            })
+        })
+        .map(|(name, _)| name)
+        .collect();
     names.sort();
     names
         .into_iter()
@@ -260,4 +294,54 @@ fn route_entries(routes: &HashMap<String, Arc<ModelRoute>>) -> Vec<ListedModel> 
             source: ModelSource::Route,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model_route::{RouteTarget, Strategy};
+
+    fn route(name: &str, targets: &[(&str, &str)]) -> (String, Arc<ModelRoute>) {
+        let targets = targets
+            .iter()
+            .map(|(provider, model)| RouteTarget {
+                provider: (*provider).to_owned(),
+                model: (*model).to_owned(),
+                weight: 1,
+            })
+            .collect();
+        (
+            name.to_owned(),
+            Arc::new(ModelRoute::new(name.to_owned(), Strategy::Ordered, targets)),
+        )
+    }
+
+    fn names(entries: Vec<ListedModel>) -> Vec<String> {
+        entries.into_iter().map(|m| m.id).collect()
+    }
+
+    #[test]
+    fn routes_listed_for_a_key_are_those_it_may_call() {
+        let routes: HashMap<_, _> = [
+            route("smart", &[("openai", "gpt-4o"), ("claude", "claude-x")]),
+            route("cheap", &[("claude", "claude-haiku")]),
+            route("fast", &[("openai", "gpt-4o-mini")]),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(
+            names(route_entries(&routes, None)),
+            ["cheap", "fast", "smart"]
+        );
+        let openai_only = KeyAccess::from_lists(Some(vec!["openai".into()]), None).unwrap();
+        assert_eq!(
+            names(route_entries(&routes, Some(&openai_only))),
+            ["fast", "smart"]
+        );
+        // A model pattern may name the route itself.
+        let by_name = KeyAccess::from_lists(None, Some(vec!["smart".into()])).unwrap();
+        assert_eq!(names(route_entries(&routes, Some(&by_name))), ["smart"]);
+        let none = KeyAccess::from_lists(Some(vec!["groq".into()]), None).unwrap();
+        assert!(route_entries(&routes, Some(&none)).is_empty());
+    }
 }

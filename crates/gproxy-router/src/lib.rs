@@ -506,10 +506,11 @@ impl Router {
                 &format!("{} accepts GET only", req.uri().path()),
             );
         }
-        if let Err(response) = self.authenticate(req.headers(), query, protocol, request_id) {
-            return *response;
-        }
-        match self.engine.list_models(provider).await {
+        let principal = match self.authenticate(req.headers(), query, protocol, request_id) {
+            Ok(principal) => principal,
+            Err(response) => return *response,
+        };
+        match self.engine.list_models(provider, &principal).await {
             Ok(listing) => models::render(shape, &listing),
             Err(e) => render::error(protocol, e),
         }

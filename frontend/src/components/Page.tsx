@@ -1,7 +1,7 @@
 // A page's frame: its title (the document title too), a line on what it
 // is for, actions on the right, and consistent states for loading and
 // errors.
-import { useEffect, type ReactNode } from "react";
+import { useEffect, useId, type ReactNode } from "react";
 import { useTranslation } from "react-i18next";
 import { errorMessage } from "../api/errors";
 
@@ -56,11 +56,22 @@ export function ErrorNote({ error }: { error: unknown }) {
 
 /** A section card. */
 export function Card({ title, children, actions }: { title?: string; children: ReactNode; actions?: ReactNode }) {
+  // Titled cards are named regions, so a screen reader lists them as landmarks.
+  const id = useId();
   return (
-    <section className="rounded-lg border border-zinc-200 bg-white p-4 dark:border-zinc-700 dark:bg-zinc-900">
+    <section
+      aria-labelledby={title ? id : undefined}
+      className="rounded-lg border border-zinc-200 bg-white p-4 dark:border-zinc-700 dark:bg-zinc-900"
+    >
       {title || actions ? (
         <div className="mb-3 flex flex-wrap items-center justify-between gap-2">
-          {title ? <h2 className="text-base font-semibold">{title}</h2> : <span />}
+          {title ? (
+            <h2 id={id} className="text-base font-semibold">
+              {title}
+            </h2>
+          ) : (
+            <span />
+          )}
           {actions}
         </div>
       ) : null}

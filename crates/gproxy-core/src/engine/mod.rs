@@ -309,10 +309,17 @@ impl Engine {
     }
 
     /// Lists the models of every enabled provider plus the model routes
-    /// (`provider` `None`), or of one provider.
-    pub async fn list_models(&self, provider: Option<&str>) -> Result<ModelListing, GatewayError> {
+    /// (`provider` `None`), or of one provider; only those `principal`'s
+    /// key may call.
+    pub async fn list_models(
+        &self,
+        provider: Option<&str>,
+        principal: &Principal,
+    ) -> Result<ModelListing, GatewayError> {
         let snapshot = self.state.load_full();
-        self.models.list(&snapshot, provider).await
+        self.models
+            .list(&snapshot, provider, principal.access.as_deref())
+            .await
     }
 
     /// Proxies one request. Errors are returned for the router to render;

@@ -37,16 +37,24 @@ function download(name: string, text: string) {
   URL.revokeObjectURL(url);
 }
 
+/** `values`, asked for now: an open-ended range ends at this moment. */
+function asked(values: UsageValues): { applied: UsageValues; at: number } {
+  return { applied: values, at: Date.now() };
+}
+
 export function UsagePage() {
   const { t, i18n } = useTranslation();
   const seesAll = useSeesAll();
-  const [applied, setApplied] = useState<UsageValues>(() => defaultValues(Date.now()));
+  const [query, setQuery] = useState(() => asked(defaultValues(Date.now())));
+  const { applied } = query;
   const filter = useMemo(() => toFilter(applied), [applied]);
   const usage = useUsage(filter, !seesAll);
   const form = useForm<UsageValues>({ resolver: zodResolver(usageSchema), defaultValues: applied });
   const { errors } = form.formState;
   const rows = useMemo(() => usage.data ?? [], [usage.data]);
-  const seconds = filter.from && filter.to ? (Date.parse(filter.to) - Date.parse(filter.from)) / 1000 : 24 * 3600;
+  const seconds = filter.from
+    ? ((filter.to ? Date.parse(filter.to) : query.at) - Date.parse(filter.from)) / 1000
+    : 24 * 3600;
   const summary = usage.data ? summarize(rows, seconds) : null;
   const points = useMemo(() => trendOf(rows), [rows]);
   const n = (v: number) => formatNumber(v, i18n.language);
@@ -115,12 +123,12 @@ export function UsagePage() {
         aria-label={t("usage.filters")}
         noValidate
         className="grid gap-3 rounded-lg border border-zinc-200 bg-white p-3 sm:grid-cols-2 lg:grid-cols-4 dark:border-zinc-700 dark:bg-zinc-900"
-        onSubmit={form.handleSubmit((v) => setApplied(v))}
+        onSubmit={form.handleSubmit((v) => setQuery(asked(v)))}
       >
         <Field label={t("usage.from")} error={errors.from?.message}>
           {(p) => <Input {...p} type="datetime-local" {...form.register("from")} />}
         </Field>
-        <Field label={t("usage.to")} error={errors.to?.message}>
+        <Field label={t("usage.to")} hint={t("usage.toHint")} error={errors.to?.message}>
           {(p) => <Input {...p} type="datetime-local" {...form.register("to")} />}
         </Field>
         <Field label={t("usage.provider")} error={errors.provider?.message}>

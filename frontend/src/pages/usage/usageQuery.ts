@@ -19,11 +19,13 @@ export interface UsageValues {
   bucket: (typeof BUCKETS)[number];
 }
 
-/** The last `hours` hours, grouped by provider, bucketed hourly. */
+/** The last `hours` hours up to now, grouped by provider, bucketed hourly.
+ * `to` stays empty, which means "now" when the query runs: a minute-precise
+ * input would otherwise leave out this minute's requests. */
 export function defaultValues(now: number, hours = 24): UsageValues {
   return {
     from: isoToLocalInput(new Date(now - hours * 3600_000).toISOString()),
-    to: isoToLocalInput(new Date(now).toISOString()),
+    to: "",
     provider: "",
     model: "",
     user_id: "",
