@@ -44,7 +44,11 @@ RUN cargo chef cook --release --locked --package gproxy --recipe-path recipe.jso
 COPY . .
 COPY --from=ui /ui-dist /ui-dist
 ENV GPROXY_UI_DIST=/ui-dist
+# The release profile keeps line tables (for profiling); the image drops
+# them and keeps the symbols, so backtraces still name functions: 38 MB
+# instead of 141 MB.
 RUN cargo build --release --locked --package gproxy \
+    && strip --strip-debug target/release/gproxy \
     && install -D -m 0755 target/release/gproxy /out/usr/local/bin/gproxy \
     && install -d -m 0750 /out/app/data
 
