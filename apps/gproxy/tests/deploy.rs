@@ -62,7 +62,10 @@ fn image_command(dir: &Path, overrides: &[(&str, &str)]) -> tokio::process::Comm
 /// data dir `data`; returns it with its base URL on the loopback.
 async fn start_as_image(dir: &Path, data: &Path, extra: &[(&str, &str)]) -> Gateway {
     let data_text = data.to_string_lossy().into_owned();
-    let mut overrides = vec![("GPROXY_PORT", "0"), ("GPROXY_DATA_DIR", data_text.as_str())];
+    let mut overrides = vec![
+        ("GPROXY_PORT", "0"),
+        ("GPROXY_DATA_DIR", data_text.as_str()),
+    ];
     overrides.extend_from_slice(extra);
     let mut command = image_command(dir, &overrides);
     let stderr_path = dir.join(format!("stderr-{}.log", rand_suffix()));
@@ -121,7 +124,10 @@ async fn started_as_the_image_it_serves_health_and_prints_a_generated_admin_key_
         "SQLite in the data dir: {}",
         gw.stdout
     );
-    assert!(data.join("master.key").is_file(), "the generated master key");
+    assert!(
+        data.join("master.key").is_file(),
+        "the generated master key"
+    );
 
     let health = gw.send(gw.request("GET", "/health"), "").await;
     assert_eq!(health.status, 200, "{}", health.text());
@@ -142,7 +148,10 @@ async fn started_as_the_image_it_serves_health_and_prints_a_generated_admin_key_
 
     // Stopped: the probe fails.
     let probe = healthcheck(dir.path(), &port);
-    assert!(!probe.status.success(), "healthcheck passed on a stopped gateway");
+    assert!(
+        !probe.status.success(),
+        "healthcheck passed on a stopped gateway"
+    );
 
     // The same volume again: no new key, the first one still works.
     let gw = start_as_image(dir.path(), &data, &[]).await;
