@@ -261,7 +261,7 @@ try {
   await page.getByRole("heading", { name: "Usage", level: 1 }).waitFor();
   await eventually("five requests in Usage", async () => {
     await page.reload();
-    await page.getByLabel("Provider", { exact: true }).fill(PROVIDER);
+    await page.getByRole("textbox", { name: "Provider" }).fill(PROVIDER);
     await page.getByRole("button", { name: "Apply" }).click();
     await page.waitForLoadState("networkidle");
     const row = page.getByRole("row", { name: new RegExp(`\\b${PROVIDER}\\b`) });

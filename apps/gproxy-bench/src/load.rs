@@ -19,7 +19,7 @@ use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 
 use crate::BoxResult;
-use crate::procs::{Mem, Proc};
+use crate::procs::{Mem, Pid};
 use crate::stats::{Percentiles, Ticks};
 
 /// One request, ready to be sent again and again.
@@ -205,7 +205,7 @@ pub async fn latency(
     direct: &Target,
     gateway: &Target,
     bounds: Bounds,
-    watch: &Proc,
+    watch: Option<Pid>,
     errors: &Errors,
 ) -> BoxResult<LatencyRun> {
     let mut d = Conn::open(direct.addr).await?;
@@ -219,7 +219,7 @@ pub async fn latency(
     while Instant::now() < end && (d_ns.len() as u64) < bounds.max_requests {
         let measuring = Instant::now() >= warm_until;
         if measuring && cpu0.is_none() {
-            cpu0 = Some(watch.cpu_ticks()?);
+            cpu0 = Some(cpu_of(watch)?);
         }
         let order: [(&mut Conn, &Target, &mut Vec<u64>, &str); 2] = if round.is_multiple_of(2) {
             [
@@ -249,7 +249,7 @@ pub async fn latency(
         round += 1;
     }
     let gateway_cpu = match cpu0 {
-        Some(start) => watch.cpu_ticks()?.since(start),
+        Some(start) => cpu_of(watch)?.since(start),
         None => Ticks::default(),
     };
     Ok(LatencyRun {
@@ -257,6 +257,16 @@ pub async fn latency(
         gateway: Percentiles::of(&mut g_ns),
         gateway_cpu,
     })
+}
+
+/// CPU time of `watch` so far; nothing to read without a process.
+fn cpu_of(watch: Option<Pid>) -> BoxResult<Ticks> {
+    watch.map_or(Ok(Ticks::default()), Pid::cpu_ticks)
+}
+
+/// Memory of `watch` now; zeros without a process.
+fn mem_of(watch: Option<Pid>) -> BoxResult<Mem> {
+    watch.map_or(Ok(Mem::default()), Pid::mem)
 }
 
 fn nanos(d: Duration) -> u64 {
@@ -297,7 +307,7 @@ pub async fn throughput(
     target: &Target,
     conns: usize,
     bounds: Bounds,
-    watch: &Proc,
+    watch: Option<Pid>,
     errors: &Arc<Errors>,
 ) -> BoxResult<ThroughputRun> {
     let shared = Arc::new(Shared::default());
@@ -339,23 +349,23 @@ pub async fn throughput(
         });
     }
     tokio::time::sleep(bounds.warmup).await;
-    let cpu0 = watch.cpu_ticks()?;
+    let cpu0 = cpu_of(watch)?;
     let self0 = self_cpu_ticks()?;
     let t0 = Instant::now();
     shared.measuring.store(true, Ordering::Relaxed);
-    let mut peak = watch.mem()?;
+    let mut peak = mem_of(watch)?;
     while t0.elapsed() < bounds.window
         && shared.requests.load(Ordering::Relaxed) < bounds.max_requests
     {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let mem = watch.mem()?;
+        let mem = mem_of(watch)?;
         if mem.rss_kb > peak.rss_kb {
             peak = mem;
         }
     }
     shared.measuring.store(false, Ordering::Relaxed);
     let elapsed = t0.elapsed();
-    let cpu1 = watch.cpu_ticks()?;
+    let cpu1 = cpu_of(watch)?;
     let self1 = self_cpu_ticks()?;
     let (requests, events) = (
         shared.requests.load(Ordering::Relaxed),
@@ -416,7 +426,7 @@ pub async fn open_streams(
     n: usize,
     open_within: Duration,
     window: Duration,
-    watch: &Proc,
+    watch: Pid,
     errors: &Arc<Errors>,
 ) -> BoxResult<StreamsRun> {
     let opened = Arc::new(AtomicU64::new(0));

@@ -20,9 +20,9 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use load::{Bounds, Errors, Target};
-use procs::{Gateway, Mock};
+use procs::{Floor, Gateway, Mock};
 use report::{Report, StreamsResult};
-use scenario::{Plan, cpu_us_per};
+use scenario::{Peer, Plan, cpu_us_per};
 
 /// Error type of the bench: any error, with context in its message.
 pub type BoxResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -79,6 +79,26 @@ struct Cli {
     /// Do not run `cargo build --release -p gproxy` first
     #[arg(long)]
     no_build: bool,
+    /// The nginx binary for the floor [default: `nginx` on PATH or in /usr/sbin]
+    #[arg(long)]
+    nginx: Option<PathBuf>,
+    /// Skip the floor (nginx in front of the mock) even when nginx is installed
+    #[arg(long)]
+    no_floor: bool,
+    /// Another OpenAI-compatible gateway to measure on the OpenAI Chat
+    /// scenarios: NAME=http://HOST:PORT[/PREFIX][@PID] (repeatable; with
+    /// @PID its CPU and memory are measured too)
+    #[arg(long = "peer")]
+    peers: Vec<String>,
+    /// The key sent to peers
+    #[arg(long, default_value = keys::USER)]
+    peer_key: String,
+    /// The model asked of peers
+    #[arg(long, default_value = "gpt-4o-mini")]
+    peer_model: String,
+    /// The mock's port (so a peer can be configured to forward to it); 0 picks a free one
+    #[arg(long, default_value_t = 0)]
+    mock_port: u16,
 }
 
 #[derive(Debug, Subcommand)]
@@ -205,13 +225,36 @@ async fn bench(cli: Cli) -> BoxResult<u64> {
         }
     }
     let plan = plan(cli.quick, cli.connections);
+    let peers = cli
+        .peers
+        .iter()
+        .map(|p| Peer::parse(p, &cli.peer_key, &cli.peer_model))
+        .collect::<BoxResult<Vec<_>>>()?;
 
-    let mut mock = Mock::start().await?;
+    let mut mock = Mock::start(cli.mock_port).await?;
     let gateway = Gateway::start(&bin, mock.addr, "warn").await?;
     eprintln!(
         "gproxy-bench: mock on {} (pid {}), gproxy on {} (pid {}, GPROXY_LOG=warn)",
         mock.addr, mock.proc.pid, gateway.addr, gateway.proc.pid
     );
+    let floor = match Floor::find(cli.nginx.clone()) {
+        _ if cli.no_floor => None,
+        Some(nginx) => {
+            let floor = Floor::start(&nginx, mock.addr).await?;
+            eprintln!(
+                "gproxy-bench: floor: {} on {} (pid {}, 1 worker, upstream keepalive)",
+                floor.version, floor.addr, floor.proc.pid
+            );
+            Some(floor)
+        }
+        None => {
+            eprintln!(
+                "gproxy-bench: no nginx found (apt-get install nginx-light, or --nginx PATH): \
+                 the floor is skipped and no ratio to it is reported"
+            );
+            None
+        }
+    };
     tokio::time::sleep(Duration::from_secs(1)).await;
     let gateway_idle = gateway.proc.mem()?;
     let mock_idle = mock.proc.mem()?;
@@ -219,7 +262,7 @@ async fn bench(cli: Cli) -> BoxResult<u64> {
     let mut results = Vec::new();
     for s in selected.iter().filter(|s| !s.logging) {
         eprintln!("gproxy-bench: {} ({})", s.name, s.about);
-        results.push(scenario::run(s, &mut mock, &gateway, &plan).await?);
+        results.push(scenario::run(s, &mut mock, &gateway, floor.as_ref(), &peers, &plan).await?);
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let gateway_idle_after_load = gateway.proc.mem()?;
@@ -271,11 +314,15 @@ async fn bench(cli: Cli) -> BoxResult<u64> {
             s.name, s.about, logged.proc.pid
         );
         let before = logged.log_bytes();
-        let r = scenario::run(s, &mut mock, &logged, &plan).await?;
+        let r = scenario::run(s, &mut mock, &logged, None, &[], &plan).await?;
         let requests = r.measured_requests.0 + r.latency_gateway.count as u64;
         log_bytes_per_request = Some((logged.log_bytes() - before) as f64 / requests.max(1) as f64);
         results.push(r);
         logged.proc.stop(STOP_GRACE).await;
+    }
+    let floor_version = floor.as_ref().map(|f| f.version.clone());
+    if let Some(f) = floor {
+        f.proc.stop(STOP_GRACE).await;
     }
     mock.proc.stop(STOP_GRACE).await;
 
@@ -291,6 +338,7 @@ async fn bench(cli: Cli) -> BoxResult<u64> {
         machine,
         quick: cli.quick,
         gproxy_binary: bin.display().to_string(),
+        floor: floor_version,
         clock_ticks_per_sec: plan.ticks_per_sec,
         gateway_idle,
         mock_idle,
@@ -350,7 +398,15 @@ async fn open_streams(
         .max(2);
     mock.set_stream(chunks, delay_ms).await?;
     let target = Target::new(gateway.addr, scenario::chat_stream_spec()?)?;
-    let r = load::open_streams(&target, n, open_within, window, &gateway.proc, errors).await?;
+    let r = load::open_streams(
+        &target,
+        n,
+        open_within,
+        window,
+        gateway.proc.watch(),
+        errors,
+    )
+    .await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after = gateway.proc.mem()?;
     tokio::time::sleep(Duration::from_secs(8)).await;

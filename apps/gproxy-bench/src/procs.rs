@@ -31,22 +31,14 @@ impl Proc {
         Ok(Proc { child, pid })
     }
 
-    /// CPU time (all threads) used so far.
-    pub fn cpu_ticks(&self) -> BoxResult<Ticks> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))?;
-        Ok(stat_cpu_ticks(&stat).ok_or("unreadable /proc/<pid>/stat")?)
+    /// What is read of it from `/proc`.
+    pub fn watch(&self) -> Pid {
+        Pid(self.pid)
     }
 
     /// Current memory figures.
     pub fn mem(&self) -> BoxResult<Mem> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))?;
-        let get = |k| status_value(&status, k).ok_or(format!("no {k} in /proc/<pid>/status"));
-        Ok(Mem {
-            rss_kb: get("VmRSS")?,
-            anon_kb: get("RssAnon")?,
-            hwm_kb: get("VmHWM")?,
-            threads: get("Threads")?,
-        })
+        self.watch().mem()
     }
 
     /// Stops the process: SIGTERM (gproxy shuts down gracefully and
@@ -63,6 +55,30 @@ impl Proc {
             return;
         }
         let _ = self.child.kill().await;
+    }
+}
+
+/// A process (ours or not) whose CPU time and memory are read from `/proc`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pid(pub u32);
+
+impl Pid {
+    /// CPU time (all threads) used so far.
+    pub fn cpu_ticks(self) -> BoxResult<Ticks> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.0))?;
+        Ok(stat_cpu_ticks(&stat).ok_or("unreadable /proc/<pid>/stat")?)
+    }
+
+    /// Current memory figures.
+    pub fn mem(self) -> BoxResult<Mem> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0))?;
+        let get = |k| status_value(&status, k).ok_or(format!("no {k} in /proc/<pid>/status"));
+        Ok(Mem {
+            rss_kb: get("VmRSS")?,
+            anon_kb: get("RssAnon")?,
+            hwm_kb: get("VmHWM")?,
+            threads: get("Threads")?,
+        })
     }
 }
 
@@ -124,11 +140,11 @@ pub struct Mock {
 }
 
 impl Mock {
-    /// Starts the mock from this executable.
-    pub async fn start() -> BoxResult<Mock> {
+    /// Starts the mock from this executable on `port` (0: a free one).
+    pub async fn start(port: u16) -> BoxResult<Mock> {
         let exe = std::env::current_exe()?;
         let mut child = Command::new(exe)
-            .args(["mock", "--port", "0"])
+            .args(["mock", "--port", &port.to_string()])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -276,6 +292,128 @@ impl Gateway {
     }
 }
 
+/// The floor: nginx as a plain reverse proxy in front of the same mock
+/// (`proxy_pass` with upstream keepalive, one worker, no access log,
+/// streams unbuffered), the cost of "an L7 hop that parses HTTP and
+/// forwards" that gproxy is compared with.
+#[derive(Debug)]
+pub struct Floor {
+    /// The nginx process (one process: `master_process off`).
+    pub proc: Proc,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its version line (`nginx version: nginx/1.22.1`).
+    pub version: String,
+    _dir: tempfile::TempDir,
+}
+
+/// nginx's configuration for the floor: `listen` in front of `mock`.
+pub fn floor_config(dir: &Path, listen: SocketAddr, mock: SocketAddr) -> String {
+    let d = dir.display();
+    format!(
+        r#"worker_processes 1;
+master_process off;
+daemon off;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 8192; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    keepalive_requests 1000000;
+    upstream mock {{
+        server {mock};
+        keepalive 256;
+        keepalive_requests 1000000;
+    }}
+    server {{
+        listen {listen} backlog=4096;
+        client_body_buffer_size 64k;
+        location / {{
+            proxy_pass http://mock;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+        }}
+    }}
+}}
+"#
+    )
+}
+
+/// nginx's arguments for a run from `dir` with the configuration `conf`
+/// (prefix and error log in `dir`, so nothing outside it is touched).
+fn nginx_args(dir: &Path, conf: &Path) -> [std::ffi::OsString; 6] {
+    [
+        "-p".into(),
+        dir.into(),
+        "-e".into(),
+        dir.join("error.log").into(),
+        "-c".into(),
+        conf.into(),
+    ]
+}
+
+impl Floor {
+    /// The nginx binary: `explicit`, else `nginx` on `PATH` or in
+    /// `/usr/sbin`; `None` when there is none.
+    pub fn find(explicit: Option<PathBuf>) -> Option<PathBuf> {
+        if explicit.is_some() {
+            return explicit;
+        }
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        std::env::split_paths(&path)
+            .chain([PathBuf::from("/usr/sbin")])
+            .map(|d| d.join("nginx"))
+            .find(|p| p.is_file())
+    }
+
+    /// Starts `nginx` in front of `mock` on a free loopback port.
+    pub async fn start(nginx: &Path, mock: SocketAddr) -> BoxResult<Floor> {
+        let dir = tempfile::Builder::new()
+            .prefix("gproxy-bench-nginx-")
+            .tempdir()?;
+        // nginx cannot be told "any port": take a free one and hand it over.
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        let conf = dir.path().join("nginx.conf");
+        std::fs::write(&conf, floor_config(dir.path(), addr, mock))?;
+        let version = std::process::Command::new(nginx)
+            .arg("-v")
+            .output()
+            .map_err(|e| format!("running {} -v: {e}", nginx.display()))?;
+        let version = String::from_utf8_lossy(&version.stderr).trim().to_owned();
+        let child = Command::new(nginx)
+            .args(nginx_args(dir.path(), &conf))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("starting {}: {e}", nginx.display()))?;
+        let proc = Proc::new(child)?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while tokio::net::TcpStream::connect(addr).await.is_err() {
+            if std::time::Instant::now() > deadline {
+                let log = std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
+                return Err(
+                    format!("nginx did not listen on {addr} within 10 s; its log:\n{log}").into(),
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(Floor {
+            proc,
+            addr,
+            version,
+            _dir: dir,
+        })
+    }
+}
+
 /// The `gproxy` binary to measure: `explicit` if given, else the one next to
 /// this executable, built first (`$CARGO build --release -p gproxy`, a no-op
 /// when fresh) when run under cargo and `build` is set, so a hot-path change
@@ -388,5 +526,37 @@ impl Machine {
                 .unwrap_or(0.0),
             commit,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// nginx accepts the floor's configuration (`nginx -t`), when installed.
+    #[test]
+    fn the_floor_config_is_valid_nginx() {
+        let Some(nginx) = Floor::find(None) else {
+            eprintln!("skipped: no nginx installed (the floor is optional)");
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("nginx.conf");
+        let config = floor_config(
+            dir.path(),
+            "127.0.0.1:18080".parse().unwrap(),
+            "127.0.0.1:18081".parse().unwrap(),
+        );
+        std::fs::write(&conf, config).unwrap();
+        let out = std::process::Command::new(nginx)
+            .arg("-t")
+            .args(nginx_args(dir.path(), &conf))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::BoxResult;
 use crate::procs::{Machine, Mem};
-use crate::scenario::ScenarioResult;
+use crate::scenario::{Beside, ScenarioResult};
 
 /// The open-streams phase.
 #[derive(Debug, Clone, Serialize)]
@@ -58,6 +58,8 @@ pub struct Report {
     pub quick: bool,
     /// The gateway binary measured.
     pub gproxy_binary: String,
+    /// The floor's version (nginx), when it ran.
+    pub floor: Option<String>,
     /// Clock ticks per second used for CPU figures.
     pub clock_ticks_per_sec: u64,
     /// Gateway memory 1 s after start, before any request.
@@ -113,7 +115,13 @@ fn worst<'a>(
     )
 }
 
-/// Checks the targets of issue 6 against the figures.
+/// `a / b` for two added latencies; `None` when either is not positive
+/// (noise: a difference of two percentiles can be negative).
+fn ratio(a: f64, b: f64) -> Option<f64> {
+    (a > 0.0 && b > 0.0).then(|| a / b)
+}
+
+/// Checks the targets of issues 6 and 18 against the figures.
 pub fn check_targets(r: &Report, full_streams: usize) -> Vec<TargetCheck> {
     let mut out = Vec::new();
     let mut push =
@@ -234,6 +242,77 @@ pub fn check_targets(r: &Report, full_streams: usize) -> Vec<TargetCheck> {
         0.6,
         false,
     );
+
+    // Issue 18: gproxy against the floor (nginx in front of the same mock,
+    // same run), same-protocol non-stream scenarios, worst ratio.
+    let vs_floor = |value: &dyn Fn(&ScenarioResult, &Beside) -> Option<f64>, higher_is_worse| {
+        scen()
+            .filter(|s| plain(s))
+            .filter_map(|s| Some((value(s, s.floor.as_ref()?)?, s.name)))
+            .reduce(|a, b| if (b.0 > a.0) == higher_is_worse { b } else { a })
+            .map(|(v, n)| (v, format!("{v:.2}x ({n})")))
+    };
+    push(
+        "gateway CPU per request / nginx's, 64 connections",
+        "<= 1.3",
+        vs_floor(
+            &|s, f| Some(s.gateway_cpu_us_per_req / f.cpu_us_per_req?),
+            true,
+        ),
+        1.3,
+        true,
+    );
+    push(
+        "gateway CPU per request / nginx's, 1 connection",
+        "<= 1.5",
+        vs_floor(
+            &|s, f| Some(s.gateway_cpu_us_per_req_c1 / f.cpu_us_per_req_c1?),
+            true,
+        ),
+        1.5,
+        true,
+    );
+    push(
+        "throughput through the gateway / through nginx, 64 connections",
+        ">= 0.85",
+        vs_floor(&|s, f| Some(s.gateway_rps / f.rps), false),
+        0.85,
+        false,
+    );
+    push(
+        "added p50 latency, c=1: gateway / nginx",
+        "<= 1.3",
+        vs_floor(
+            &|s, f| ratio(s.latency_added.p50_us, f.latency_added.p50_us),
+            true,
+        ),
+        1.3,
+        true,
+    );
+    push(
+        "added p99 latency, c=1: gateway / nginx",
+        "<= 1.3",
+        vs_floor(
+            &|s, f| ratio(s.latency_added.p99_us, f.latency_added.p99_us),
+            true,
+        ),
+        1.3,
+        true,
+    );
+    let cross = scen()
+        .find(|s| s.name == "claude-to-chat")
+        .zip(scen().find(|s| s.name == "chat"))
+        .map(|(c, p)| {
+            let v = c.gateway_cpu_us_per_req / p.gateway_cpu_us_per_req;
+            (v, format!("{v:.2}x (claude-to-chat / chat)"))
+        });
+    push(
+        "cross-protocol CPU per request / same-protocol",
+        "<= 1.5",
+        cross,
+        1.5,
+        true,
+    );
     out
 }
 
@@ -321,6 +400,43 @@ pub fn table(r: &Report) -> String {
             s.bench_cpu_us_per_req.1
         );
     }
+    if let Some(floor) = &r.floor {
+        let _ = writeln!(
+            t,
+            "\nbeside gproxy, same requests ({floor} as the floor; peers from --peer):"
+        );
+    }
+    let opt = |v: Option<f64>, digits: usize| {
+        v.map_or_else(|| "-".to_owned(), |v| format!("{v:.digits$}"))
+    };
+    for s in &r.scenarios {
+        for b in s.floor.iter().chain(&s.peers) {
+            let _ = writeln!(
+                t,
+                "  {:<15} {:<10} added p50/p99 {:>5.0}/{:<6.0} µs (gproxy {:.0}/{:.0}); {:>7.0} req/s (gproxy {:.0}, {:.2}x); \
+                 CPU µs/req {} at 64, {} at c=1 (gproxy {:.1}, {:.1}; {}x, {}x); µs/chunk {}",
+                s.name,
+                b.name,
+                b.latency_added.p50_us,
+                b.latency_added.p99_us,
+                s.latency_added.p50_us,
+                s.latency_added.p99_us,
+                b.rps,
+                s.gateway_rps,
+                s.gateway_rps / b.rps.max(1e-9),
+                opt(b.cpu_us_per_req, 1),
+                opt(b.cpu_us_per_req_c1, 1),
+                s.gateway_cpu_us_per_req,
+                s.gateway_cpu_us_per_req_c1,
+                opt(b.cpu_us_per_req.map(|c| s.gateway_cpu_us_per_req / c), 2),
+                opt(
+                    b.cpu_us_per_req_c1.map(|c| s.gateway_cpu_us_per_req_c1 / c),
+                    2
+                ),
+                opt(b.cpu_us_per_chunk, 2),
+            );
+        }
+    }
     if let Some(c) = r.chat_stream_marginal_cpu_us_per_chunk {
         let _ = writeln!(t, "\nchat-stream marginal gateway CPU per chunk: {c:.2} µs");
     }
@@ -371,7 +487,7 @@ pub fn table(r: &Report) -> String {
         };
         let _ = writeln!(
             t,
-            "  {:<60} {:<26} {:<34} {verdict}",
+            "  {:<64} {:<26} {:<34} {verdict}",
             c.what, c.target, c.measured
         );
     }

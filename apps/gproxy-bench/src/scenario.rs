@@ -2,6 +2,7 @@
 //! what is sent straight to the mock; and the run of one scenario (latency
 //! at concurrency 1, then throughput through the gateway and direct).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -10,7 +11,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::load::{self, Bounds, Errors, Spec, Target};
-use crate::procs::{Gateway, Mem, Mock};
+use crate::procs::{Floor, Gateway, Mem, Mock, Pid};
 use crate::stats::Percentiles;
 use crate::{BoxResult, keys};
 
@@ -114,6 +115,77 @@ pub fn chat_stream_spec() -> BoxResult<Spec> {
         chat_body("gpt-4o-mini", true),
         Some(CHAT_END),
     ))
+}
+
+/// Another OpenAI-compatible gateway measured beside gproxy (`--peer
+/// NAME=URL[@PID]`): the OpenAI Chat scenarios are sent to it too, as
+/// `POST <URL>/v1/chat/completions` with `model` and `key`. It must be
+/// set up to forward that model to the bench's mock (`--mock-port`).
+#[derive(Debug, Clone)]
+pub struct Peer {
+    /// Its name in the report.
+    pub name: String,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The URL's path, prepended to `/v1/chat/completions`.
+    pub prefix: String,
+    /// Its process, when given: CPU and memory are then measured too.
+    pub pid: Option<Pid>,
+    /// The key sent as `Authorization: Bearer`.
+    pub key: String,
+    /// The model asked for.
+    pub model: String,
+}
+
+impl Peer {
+    /// Parses `NAME=http://HOST:PORT[/PREFIX][@PID]`.
+    pub fn parse(text: &str, key: &str, model: &str) -> BoxResult<Peer> {
+        let (name, rest) = text
+            .split_once('=')
+            .ok_or_else(|| format!("--peer {text}: expected NAME=URL[@PID]"))?;
+        let (url, pid) = match rest.rsplit_once('@') {
+            Some((url, pid)) => (
+                url,
+                Some(Pid(pid
+                    .parse()
+                    .map_err(|e| format!("--peer {text}: pid: {e}"))?)),
+            ),
+            None => (rest, None),
+        };
+        let hostport = url
+            .strip_prefix("http://")
+            .ok_or_else(|| format!("--peer {text}: only http:// URLs"))?;
+        let (hostport, prefix) = match hostport.find('/') {
+            Some(at) => (&hostport[..at], hostport[at..].trim_end_matches('/')),
+            None => (hostport, ""),
+        };
+        let addr = std::net::ToSocketAddrs::to_socket_addrs(hostport)
+            .map_err(|e| format!("--peer {text}: {e}"))?
+            .next()
+            .ok_or_else(|| format!("--peer {text}: no address for {hostport}"))?;
+        Ok(Peer {
+            name: name.to_owned(),
+            addr,
+            prefix: prefix.to_owned(),
+            pid,
+            key: key.to_owned(),
+            model: model.to_owned(),
+        })
+    }
+
+    /// This peer's request for `scenario`, if it is an OpenAI Chat one.
+    fn spec(&self, scenario: &Scenario) -> BoxResult<Option<Spec>> {
+        if !matches!(scenario.name, "chat" | "chat-stream") {
+            return Ok(None);
+        }
+        let stream = scenario.gateway.stream_end.is_some();
+        Ok(Some(spec(
+            &format!("{}/v1/chat/completions", self.prefix),
+            headers(&[("authorization", &bearer(&self.key))])?,
+            chat_body(&self.model, stream),
+            stream.then_some(CHAT_END),
+        )))
+    }
 }
 
 /// Every scenario, in run order.
@@ -313,10 +385,72 @@ pub struct ScenarioResult {
     pub gateway_mem_under_load: Mem,
     /// Requests measured through the gateway / direct.
     pub measured_requests: (u64, u64),
+    /// The floor (nginx in front of the mock) on the same requests as
+    /// `direct`, when nginx was found.
+    pub floor: Option<Beside>,
+    /// Other gateways (`--peer`), on the OpenAI Chat scenarios.
+    pub peers: Vec<Beside>,
     /// Errors in this scenario.
     pub errors: u64,
     /// The first error messages.
     pub error_messages: Vec<String>,
+}
+
+/// The figures of a proxy measured beside gproxy: the floor or a peer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Beside {
+    /// `nginx` or the peer's name.
+    pub name: String,
+    /// Concurrency 1, through it.
+    pub latency: Percentiles,
+    /// Through it minus direct (alternated with direct, like gproxy's).
+    pub latency_added: Percentiles,
+    /// Its CPU per request at concurrency 1, µs (when its process is known).
+    pub cpu_us_per_req_c1: Option<f64>,
+    /// Requests per second through it at the scenario's connections.
+    pub rps: f64,
+    /// Latency under that load.
+    pub load_latency: Percentiles,
+    /// Its CPU (user + system) per request under load, µs.
+    pub cpu_us_per_req: Option<f64>,
+    /// Its CPU per streamed event under load, µs (stream scenarios).
+    pub cpu_us_per_chunk: Option<f64>,
+    /// Its memory at the largest sample under load.
+    pub mem_under_load: Option<Mem>,
+    /// Requests measured under load.
+    pub measured_requests: u64,
+}
+
+/// Latency at concurrency 1 (alternated with `direct`) and throughput
+/// through `via`, whose process is `watch` when known.
+async fn beside(
+    name: &str,
+    direct: &Target,
+    via: &Target,
+    watch: Option<Pid>,
+    stream: bool,
+    plan: &Plan,
+    errors: &Arc<Errors>,
+) -> BoxResult<Beside> {
+    let lat = load::latency(direct, via, plan.latency, watch, errors).await?;
+    let tp = load::throughput(via, plan.connections, plan.throughput, watch, errors).await?;
+    let per = |ticks, n| watch.map(|_| cpu_us_per(ticks, plan.ticks_per_sec, n));
+    Ok(Beside {
+        name: name.to_owned(),
+        latency_added: lat.gateway.minus(&lat.direct),
+        cpu_us_per_req_c1: per(lat.gateway_cpu.total(), lat.gateway.count as u64),
+        latency: lat.gateway,
+        rps: tp.requests as f64 / tp.elapsed.as_secs_f64().max(1e-9),
+        load_latency: tp.latency,
+        cpu_us_per_req: per(tp.cpu.total(), tp.requests),
+        cpu_us_per_chunk: if stream {
+            per(tp.cpu.total(), tp.events)
+        } else {
+            None
+        },
+        mem_under_load: watch.map(|_| tp.peak),
+        measured_requests: tp.requests,
+    })
 }
 
 /// CPU microseconds per `n` of something.
@@ -327,28 +461,54 @@ pub fn cpu_us_per(ticks: u64, ticks_per_sec: u64, n: u64) -> f64 {
     ticks as f64 * 1e6 / ticks_per_sec as f64 / n as f64
 }
 
-/// Runs one scenario against `gateway` and `mock`.
+/// Runs one scenario against `gateway` and `mock`, then the same requests
+/// through the floor (nginx, on the direct requests) and any peers.
 pub async fn run(
     scenario: &Scenario,
     mock: &mut Mock,
     gateway: &Gateway,
+    floor: Option<&Floor>,
+    peers: &[Peer],
     plan: &Plan,
 ) -> BoxResult<ScenarioResult> {
     mock.set_stream(scenario.mock_chunks, 0).await?;
     let errors = Arc::new(Errors::default());
     let direct = Target::new(mock.addr, scenario.direct.clone())?;
     let through = Target::new(gateway.addr, scenario.gateway.clone())?;
-    let lat = load::latency(&direct, &through, plan.latency, &gateway.proc, &errors).await?;
+    let gw_pid = Some(gateway.proc.watch());
+    let lat = load::latency(&direct, &through, plan.latency, gw_pid, &errors).await?;
     let n = plan.connections;
-    let gw = load::throughput(&through, n, plan.throughput, &gateway.proc, &errors).await?;
-    let dr = load::throughput(&direct, n, plan.throughput, &mock.proc, &errors).await?;
+    let gw = load::throughput(&through, n, plan.throughput, gw_pid, &errors).await?;
+    let dr = load::throughput(
+        &direct,
+        n,
+        plan.throughput,
+        Some(mock.proc.watch()),
+        &errors,
+    )
+    .await?;
+    let stream = scenario.gateway.stream_end.is_some();
+    let floor = match floor {
+        Some(f) => {
+            let via = Target::new(f.addr, scenario.direct.clone())?;
+            let watch = Some(f.proc.watch());
+            Some(beside("nginx", &direct, &via, watch, stream, plan, &errors).await?)
+        }
+        None => None,
+    };
+    let mut beside_peers = Vec::new();
+    for p in peers {
+        if let Some(spec) = p.spec(scenario)? {
+            let via = Target::new(p.addr, spec)?;
+            beside_peers.push(beside(&p.name, &direct, &via, p.pid, stream, plan, &errors).await?);
+        }
+    }
     let rps = |r: &load::ThroughputRun| r.requests as f64 / r.elapsed.as_secs_f64().max(1e-9);
     let (gateway_rps, direct_rps) = (rps(&gw), rps(&dr));
     let events_per_req = match gw.requests {
         0 => 0.0,
         r => gw.events as f64 / r as f64,
     };
-    let stream = scenario.gateway.stream_end.is_some();
     let per_req =
         |ticks, run: &load::ThroughputRun| cpu_us_per(ticks, plan.ticks_per_sec, run.requests);
     Ok(ScenarioResult {
@@ -385,7 +545,54 @@ pub async fn run(
             .then(|| cpu_us_per(gw.cpu.total(), plan.ticks_per_sec, gw.events)),
         gateway_mem_under_load: gw.peak,
         measured_requests: (gw.requests, dr.requests),
+        floor,
+        peers: beside_peers,
         errors: errors.count(),
         error_messages: errors.messages(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peers_parse_with_prefix_and_pid() {
+        let p = Peer::parse("litellm=http://127.0.0.1:4000/api/@1234", "sk-x", "m").unwrap();
+        assert_eq!(p.name, "litellm");
+        assert_eq!(p.addr, "127.0.0.1:4000".parse().unwrap());
+        assert_eq!(p.prefix, "/api");
+        assert_eq!(p.pid, Some(Pid(1234)));
+        let p = Peer::parse("bifrost=http://localhost:8080", "sk-x", "m").unwrap();
+        assert_eq!(p.prefix, "");
+        assert_eq!(p.pid, None);
+        for bad in [
+            "no-equals",
+            "x=https://127.0.0.1:1",
+            "x=http://127.0.0.1:1@pid",
+        ] {
+            assert!(Peer::parse(bad, "k", "m").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn peers_get_the_openai_chat_scenarios_only() {
+        let p = Peer::parse("p=http://127.0.0.1:4000/x", "sk-peer", "gpt-4o-mini").unwrap();
+        let scenarios = all().unwrap();
+        let asked: Vec<_> = scenarios
+            .iter()
+            .filter_map(|s| p.spec(s).unwrap().map(|spec| (s.name, spec)))
+            .collect();
+        assert_eq!(
+            asked.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+            ["chat", "chat-stream"]
+        );
+        let (_, stream) = &asked[1];
+        assert_eq!(stream.path, "/x/v1/chat/completions");
+        assert_eq!(stream.headers["authorization"], "Bearer sk-peer");
+        assert_eq!(stream.stream_end, Some(CHAT_END));
+        let body: serde_json::Value = serde_json::from_slice(&stream.body).unwrap();
+        assert_eq!(body["model"], "gpt-4o-mini");
+        assert_eq!(body["stream"], true);
+    }
 }

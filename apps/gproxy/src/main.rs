@@ -7,12 +7,10 @@ mod healthcheck;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use gproxy_core::{StartupArgs, bootstrap, build_engine};
-use gproxy_router::Router;
+use gproxy_router::{Gateway, StartupArgs};
 use tokio::net::TcpListener;
 
 /// The global allocator: jemalloc, with a background thread that returns
@@ -142,19 +140,30 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
-    let boot = bootstrap(StartupArgs {
-        host: cli.host,
-        port: cli.port,
-        data_dir: cli.data_dir,
-        dsn: cli.dsn,
-        admin_key: cli.admin_key,
-        config: cli.config,
-        proxy: cli.proxy,
-        master_key: cli.master_key,
-    })
+    let ui = gproxy_ui::Ui::embedded();
+    let ui_built = ui.is_built();
+    let gateway = Gateway::start_with(
+        StartupArgs {
+            host: cli.host,
+            port: cli.port,
+            data_dir: cli.data_dir,
+            dsn: cli.dsn,
+            admin_key: cli.admin_key,
+            config: cli.config,
+            proxy: cli.proxy,
+            master_key: cli.master_key,
+        },
+        |router| {
+            router.with_site(
+                move |method: &hyper::Method, path: &str, headers: &hyper::HeaderMap| {
+                    ui.serve(method, path, headers)
+                },
+            )
+        },
+    )
     .await
     .map_err(|e| e.to_string())?;
-    let (engine, sink) = build_engine(&boot).map_err(|e| e.to_string())?;
+    let boot = gateway.bootstrapped();
 
     let addr = format!("{}:{}", boot.settings.host, boot.settings.port);
     let listener = TcpListener::bind(&addr)
@@ -169,8 +178,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     println!("  data dir: {}", boot.settings.data_dir.display());
     println!("  database: {}", boot.settings.dsn_redacted());
     println!("  master key: {}", boot.master_key_source);
-    let ui = gproxy_ui::Ui::embedded();
-    if ui.is_built() {
+    if ui_built {
         println!("  web UI: http://{local}/");
     } else {
         println!(
@@ -182,33 +190,9 @@ async fn run(cli: Cli) -> Result<(), String> {
     }
     tracing::info!(%local, "serving");
 
-    let engine = Arc::new(engine);
-    let control = Arc::new(gproxy_core::control::Control::new(
-        boot.storage.clone(),
-        boot.registry.clone(),
-        engine.clone(),
-    ));
-    control.init().await.map_err(|e| e.to_string())?;
-    // Changes other instances make (through the shared database) are
-    // served here too: the same reload as after a local admin write
-    // (snapshot and live settings). The watcher stops when dropped.
-    let _watcher = engine
-        .change_bus()
-        .map(|bus| bus.spawn_watcher(control.reloader()));
-    let admin = gproxy_admin::AdminApi::for_instance(
-        boot.storage.clone(),
-        boot.registry.clone(),
-        engine.clone(),
-        control,
-    );
-    let router = Arc::new(Router::new(engine).with_admin(admin).with_site(
-        move |method: &hyper::Method, path: &str, headers: &hyper::HeaderMap| {
-            ui.serve(method, path, headers)
-        },
-    ));
-    gproxy_router::serve(listener, router, shutdown_signal()).await;
+    gproxy_router::serve(listener, gateway.router().clone(), shutdown_signal()).await;
     tracing::info!("shutting down: flushing usage records");
-    sink.shutdown(SINK_FLUSH_DEADLINE).await;
+    gateway.shutdown(SINK_FLUSH_DEADLINE).await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The response body the gateway sends: a complete buffer, or an upstream
-//! stream forwarded chunk by chunk through a [`StreamProcessor`], with the
-//! idle timeout between chunks and the request's accounting attached.
+//! stream forwarded chunk by chunk through the engine's stream processor
+//! (which observes usage, or transcodes to the client's protocol), with
+//! the idle timeout between chunks and the request's accounting attached.
 
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};

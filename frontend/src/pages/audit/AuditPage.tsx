@@ -5,7 +5,7 @@ import { useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { useAuditPages, type AuditFilters, type AuditRecord } from "../../api/audit";
 import { Badge } from "../../components/Badge";
-import { Button } from "../../components/Button";
+import { EmptyRow, MoreFooter, TableHead } from "../../components/CursorTable";
 import { ErrorNote, Loading, Page } from "../../components/Page";
 import { formatTime } from "../../lib/format";
 import { AuditFiltersForm } from "./AuditFiltersForm";
@@ -48,27 +48,9 @@ export function AuditPage() {
           <div className="overflow-x-auto rounded-lg border border-zinc-200 bg-white dark:border-zinc-700 dark:bg-zinc-900">
             <table className="min-w-full text-sm">
               <caption className="sr-only">{t("audit.tableLabel")}</caption>
-              <thead className="bg-zinc-50 dark:bg-zinc-800">
-                <tr>
-                  {headers.map((h) => (
-                    <th
-                      key={h}
-                      scope="col"
-                      className="px-3 py-2 text-left font-semibold whitespace-nowrap text-zinc-700 dark:text-zinc-200"
-                    >
-                      {h}
-                    </th>
-                  ))}
-                </tr>
-              </thead>
+              <TableHead headers={headers} />
               <tbody className="divide-y divide-zinc-200 dark:divide-zinc-800">
-                {rows.length === 0 ? (
-                  <tr>
-                    <td colSpan={headers.length} className="px-3 py-6 text-center text-zinc-600 dark:text-zinc-400">
-                      {t("audit.none")}
-                    </td>
-                  </tr>
-                ) : null}
+                {rows.length === 0 ? <EmptyRow columns={headers.length} text={t("audit.none")} /> : null}
                 {rows.map((r) => {
                   const detail = detailText(r.detail);
                   return (
@@ -104,16 +86,15 @@ export function AuditPage() {
               </tbody>
             </table>
           </div>
-          <div className="flex items-center justify-between text-sm text-zinc-700 dark:text-zinc-300">
-            <span>{t("audit.loaded", { count: rows.length })}</span>
-            {pages.hasNextPage ? (
-              <Button size="sm" onClick={() => void pages.fetchNextPage()} disabled={pages.isFetchingNextPage}>
-                {pages.isFetchingNextPage ? t("common.loading") : t("audit.more")}
-              </Button>
-            ) : (
-              <span>{t("audit.end")}</span>
-            )}
-          </div>
+          <MoreFooter
+            loaded={t("audit.loaded", { count: rows.length })}
+            hasNext={pages.hasNextPage}
+            fetching={pages.isFetchingNextPage}
+            onMore={() => void pages.fetchNextPage()}
+            more={t("audit.more")}
+            loading={t("common.loading")}
+            end={t("audit.end")}
+          />
         </>
       ) : null}
     </Page>

@@ -9,6 +9,7 @@ import { useLogPages, type LogFilters, type LogRow } from "../../api/logs";
 import { useSeesAll } from "../../auth/session";
 import { Badge } from "../../components/Badge";
 import { Button } from "../../components/Button";
+import { EmptyRow, MoreFooter, TableHead } from "../../components/CursorTable";
 import { Dialog } from "../../components/Dialog";
 import { Loaded, Page } from "../../components/Page";
 import { formatNumber, formatTime } from "../../lib/format";
@@ -83,27 +84,9 @@ export function LogsPage() {
             >
               <table className="min-w-full text-sm">
                 <caption className="sr-only">{t("logs.tableLabel")}</caption>
-                <thead className="sticky top-0 z-10 bg-zinc-50 dark:bg-zinc-800">
-                  <tr>
-                    {headers.map((h) => (
-                      <th
-                        key={h}
-                        scope="col"
-                        className="px-3 py-2 text-left font-semibold whitespace-nowrap text-zinc-700 dark:text-zinc-200"
-                      >
-                        {h}
-                      </th>
-                    ))}
-                  </tr>
-                </thead>
+                <TableHead headers={headers} sticky />
                 <tbody className="divide-y divide-zinc-200 dark:divide-zinc-800">
-                  {rows.length === 0 ? (
-                    <tr>
-                      <td colSpan={headers.length} className="px-3 py-6 text-center text-zinc-600 dark:text-zinc-400">
-                        {t("logs.none")}
-                      </td>
-                    </tr>
-                  ) : null}
+                  {rows.length === 0 ? <EmptyRow columns={headers.length} text={t("logs.none")} /> : null}
                   {top > 0 ? (
                     <tr aria-hidden="true">
                       <td colSpan={headers.length} style={{ height: top }} />
@@ -145,16 +128,15 @@ export function LogsPage() {
                 </tbody>
               </table>
             </div>
-            <div className="flex items-center justify-between text-sm text-zinc-700 dark:text-zinc-300">
-              <span>{t("logs.loaded", { count: rows.length })}</span>
-              {hasNextPage ? (
-                <Button size="sm" onClick={() => void fetchNextPage()} disabled={isFetchingNextPage}>
-                  {isFetchingNextPage ? t("common.loading") : t("logs.more")}
-                </Button>
-              ) : (
-                <span>{t("logs.end")}</span>
-              )}
-            </div>
+            <MoreFooter
+              loaded={t("logs.loaded", { count: rows.length })}
+              hasNext={hasNextPage}
+              fetching={isFetchingNextPage}
+              onMore={() => void fetchNextPage()}
+              more={t("logs.more")}
+              loading={t("common.loading")}
+              end={t("logs.end")}
+            />
           </>
         )}
       </Loaded>
