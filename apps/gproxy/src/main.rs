@@ -1,12 +1,15 @@
 //! gproxy: a self-hosted, high-performance LLM gateway. This binary only
-//! wires things together: parse the CLI, start tracing, bootstrap, serve.
+//! wires things together: parse the CLI, start tracing, bootstrap, serve
+//! (or, with `healthcheck`, probe a running instance and exit).
+
+mod healthcheck;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use gproxy_router::{Gateway, StartupArgs};
 use tokio::net::TcpListener;
 
@@ -16,7 +19,9 @@ use tokio::net::TcpListener;
 /// mimalloc, used before, was as fast but kept the memory of a burst
 /// resident: it purges only when the thread that owns the pages allocates
 /// again, and the gateway's workers go idle after a burst. See
-/// docs/benchmarks.md for the numbers.
+/// docs/benchmarks.md for the numbers. Not on Windows, where jemalloc
+/// does not build: the system allocator serves there.
+#[cfg(not(windows))]
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
@@ -38,6 +43,9 @@ enum LogFormat {
 #[derive(Debug, Parser)]
 #[command(name = "gproxy", version, about)]
 struct Cli {
+    /// What to do instead of serving
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Listen address [default: 127.0.0.1]
     #[arg(long, env = "GPROXY_HOST")]
     host: Option<String>,
@@ -71,8 +79,33 @@ struct Cli {
     log_format: LogFormat,
 }
 
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Ask the gproxy listening on --host/--port (GPROXY_HOST/GPROXY_PORT;
+    /// a wildcard host means 127.0.0.1) for GET /health: exit 0 on a 200,
+    /// 1 otherwise. For container health checks in images without curl.
+    Healthcheck {
+        /// Seconds allowed for each of connect, send and read
+        #[arg(long, default_value_t = 5)]
+        timeout_secs: u64,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Healthcheck { timeout_secs }) = cli.command {
+        let target = healthcheck::target(cli.host.as_deref(), cli.port);
+        return match healthcheck::probe(&target, Duration::from_secs(timeout_secs.max(1))) {
+            Ok(status) => {
+                println!("gproxy healthcheck: {target}: {status}");
+                ExitCode::SUCCESS
+            }
+            Err(why) => {
+                eprintln!("gproxy healthcheck: {target}: {why}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     // Kept to the end of `main`: dropping it flushes the log lines queued.
     let _log_writer = init_tracing(&cli.log, cli.log_format);
     match gproxy_router::fdlimit::raise_open_file_limit() {
