@@ -12,6 +12,12 @@
 //! Without Node.js, with `GPROXY_UI_SKIP_BUILD=1`, or when the SPA build
 //! fails outside CI (`CI=true` makes that an error), the crate still
 //! compiles and serves a page that says how to get the UI.
+//!
+//! `GPROXY_UI_DIST=<dir>` embeds an SPA built beforehand (`npm run build`'s
+//! output, with its `index.html`) instead of building one: the Dockerfile
+//! and the release workflow build the SPA once, in one place, and hand it
+//! to every Rust build. A relative path is taken from the workspace root;
+//! a directory without `index.html` is an error.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -60,11 +66,17 @@ fn main() -> Result<(), BoxError> {
     let root = manifest.ancestors().nth(2).unwrap_or(&manifest);
     let frontend = root.join("frontend");
     println!("cargo:rerun-if-env-changed=GPROXY_UI_SKIP_BUILD");
+    println!("cargo:rerun-if-env-changed=GPROXY_UI_DIST");
     println!("cargo:rerun-if-env-changed=CI");
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
     let skip = std::env::var("GPROXY_UI_SKIP_BUILD").is_ok_and(|v| !v.is_empty() && v != "0");
+    let prebuilt = std::env::var_os("GPROXY_UI_DIST").filter(|v| !v.is_empty());
 
-    let built = if !frontend.join("package.json").is_file() {
+    let built = if let Some(dist) = prebuilt {
+        // A relative path is taken from the workspace root, where the
+        // build is started from (a build script runs in its crate's folder).
+        Ok(prebuilt_dist(&root.join(dist))?)
+    } else if !frontend.join("package.json").is_file() {
         // Noticed when the sources appear.
         println!(
             "cargo:rerun-if-changed={}",
@@ -119,6 +131,24 @@ fn watch_inputs(frontend: &Path) -> Result<(), BoxError> {
         }
     }
     Ok(())
+}
+
+/// An SPA built beforehand (`GPROXY_UI_DIST`): it must hold `index.html`.
+/// Each of its files is watched, so a rebuilt SPA is embedded again.
+fn prebuilt_dist(dist: &Path) -> Result<PathBuf, BoxError> {
+    if !dist.join("index.html").is_file() {
+        return Err(format!(
+            "GPROXY_UI_DIST={}: no index.html there (point it at `npm run build`'s output)",
+            dist.display()
+        )
+        .into());
+    }
+    let mut files = Vec::new();
+    walk(dist, &mut files)?;
+    for file in &files {
+        println!("cargo:rerun-if-changed={}", file.display());
+    }
+    Ok(dist.to_owned())
 }
 
 /// Every file under `dir` (none when it does not exist), sorted.

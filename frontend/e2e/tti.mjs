@@ -33,18 +33,45 @@ try {
   await setup.close();
 
   /** @type {Record<string, number[]>} */
-  const t = { interactive: [], figures: [], domInteractive: [], usageApi: [], range30d: [] };
+  const t = {
+    interactive: [],
+    figures: [],
+    inPageFigures: [],
+    inPageCharts: [],
+    domInteractive: [],
+    usageApi: [],
+    range30d: [],
+  };
   let requests = "";
   for (let i = 0; i < runs; i++) {
     step(`cold load ${i + 1} of ${runs}`);
     const ctx = await browser.newContext({ baseURL: gateway, locale: "en-US", storageState: state });
     const page = await ctx.newPage();
+    // In-page marks, from navigation start: when the figures and when the
+    // charts are first in the document.
+    await page.addInitScript(() => {
+      const marks = /** @type {Record<string, number>} */ ({});
+      Object.assign(globalThis, { __tti: marks });
+      new MutationObserver(() => {
+        if (
+          marks.figures === undefined &&
+          Array.from(document.querySelectorAll("dt")).some((d) => d.textContent === "Requests")
+        )
+          marks.figures = performance.now();
+        if (marks.charts === undefined && document.querySelector(".recharts-surface")) marks.charts = performance.now();
+      }).observe(document, { childList: true, subtree: true });
+    });
     /** @type {number[]} */
     const api = [];
-    page.on("requestfinished", (r) => {
-      if (r.url().includes("/admin/api/usage")) api.push(r.timing().responseEnd);
-    });
+    /** @type {string[]} */
+    const waterfall = [];
     const started = Date.now();
+    page.on("requestfinished", (r) => {
+      const timing = r.timing();
+      if (r.url().includes("/admin/api/usage")) api.push(timing.responseEnd);
+      const path = new URL(r.url()).pathname + new URL(r.url()).search.slice(0, 40);
+      waterfall.push(`${Math.round(timing.startTime - started)}+${Math.round(timing.responseEnd)} ${path}`);
+    });
     await page.goto("/");
     const stat = page.getByRole("term").filter({ hasText: /^Requests$/ });
     await stat.waitFor({ timeout: 60_000 });
@@ -59,6 +86,10 @@ try {
       }),
     );
     t.usageApi.push(Math.round(Math.max(...api)));
+    const marks = await page.evaluate(() => /** @type {Record<string, number>} */ (Reflect.get(globalThis, "__tti")));
+    t.inPageFigures.push(Math.round(marks.figures ?? NaN));
+    t.inPageCharts.push(Math.round(marks.charts ?? NaN));
+    if (i === runs - 1) console.log(`tti: last cold load, ms from navigation + duration:\n  ${waterfall.join("\n  ")}`);
 
     // The widest range: the whole log aggregated.
     const before = Date.now();

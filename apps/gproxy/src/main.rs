@@ -1,15 +1,16 @@
 //! gproxy: a self-hosted, high-performance LLM gateway. This binary only
-//! wires things together: parse the CLI, start tracing, bootstrap, serve.
+//! wires things together: parse the CLI, start tracing, bootstrap, serve
+//! (or, with `healthcheck`, probe a running instance and exit).
+
+mod healthcheck;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
-use gproxy_core::{StartupArgs, bootstrap, build_engine};
-use gproxy_router::Router;
+use clap::{Parser, Subcommand, ValueEnum};
+use gproxy_router::{Gateway, StartupArgs};
 use tokio::net::TcpListener;
 
 /// The global allocator: jemalloc, with a background thread that returns
@@ -18,7 +19,9 @@ use tokio::net::TcpListener;
 /// mimalloc, used before, was as fast but kept the memory of a burst
 /// resident: it purges only when the thread that owns the pages allocates
 /// again, and the gateway's workers go idle after a burst. See
-/// docs/benchmarks.md for the numbers.
+/// docs/benchmarks.md for the numbers. Not on Windows, where jemalloc
+/// does not build: the system allocator serves there.
+#[cfg(not(windows))]
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
@@ -27,8 +30,6 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// default of 128,000 lines held 4 MB for nothing.
 const LOG_QUEUE_LINES: usize = 16_384;
 
-/// How long shutdown waits for queued trace spans to be exported.
-const TRACE_FLUSH_DEADLINE: Duration = Duration::from_secs(5);
 /// How long shutdown waits for the usage sink to flush.
 const SINK_FLUSH_DEADLINE: Duration = Duration::from_secs(10);
 
@@ -42,6 +43,9 @@ enum LogFormat {
 #[derive(Debug, Parser)]
 #[command(name = "gproxy", version, about)]
 struct Cli {
+    /// What to do instead of serving
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Listen address [default: 127.0.0.1]
     #[arg(long, env = "GPROXY_HOST")]
     host: Option<String>,
@@ -75,8 +79,33 @@ struct Cli {
     log_format: LogFormat,
 }
 
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Ask the gproxy listening on --host/--port (GPROXY_HOST/GPROXY_PORT;
+    /// a wildcard host means 127.0.0.1) for GET /health: exit 0 on a 200,
+    /// 1 otherwise. For container health checks in images without curl.
+    Healthcheck {
+        /// Seconds allowed for each of connect, send and read
+        #[arg(long, default_value_t = 5)]
+        timeout_secs: u64,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Healthcheck { timeout_secs }) = cli.command {
+        let target = healthcheck::target(cli.host.as_deref(), cli.port);
+        return match healthcheck::probe(&target, Duration::from_secs(timeout_secs.max(1))) {
+            Ok(status) => {
+                println!("gproxy healthcheck: {target}: {status}");
+                ExitCode::SUCCESS
+            }
+            Err(why) => {
+                eprintln!("gproxy healthcheck: {target}: {why}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     // Kept to the end of `main`: dropping it flushes the log lines queued.
     let _log_writer = init_tracing(&cli.log, cli.log_format);
     match gproxy_router::fdlimit::raise_open_file_limit() {
@@ -111,19 +140,30 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
-    let boot = bootstrap(StartupArgs {
-        host: cli.host,
-        port: cli.port,
-        data_dir: cli.data_dir,
-        dsn: cli.dsn,
-        admin_key: cli.admin_key,
-        config: cli.config,
-        proxy: cli.proxy,
-        master_key: cli.master_key,
-    })
+    let ui = gproxy_ui::Ui::embedded();
+    let ui_built = ui.is_built();
+    let gateway = Gateway::start_with(
+        StartupArgs {
+            host: cli.host,
+            port: cli.port,
+            data_dir: cli.data_dir,
+            dsn: cli.dsn,
+            admin_key: cli.admin_key,
+            config: cli.config,
+            proxy: cli.proxy,
+            master_key: cli.master_key,
+        },
+        |router| {
+            router.with_site(
+                move |method: &hyper::Method, path: &str, headers: &hyper::HeaderMap| {
+                    ui.serve(method, path, headers)
+                },
+            )
+        },
+    )
     .await
     .map_err(|e| e.to_string())?;
-    let (engine, sink) = build_engine(&boot).map_err(|e| e.to_string())?;
+    let boot = gateway.bootstrapped();
 
     let addr = format!("{}:{}", boot.settings.host, boot.settings.port);
     let listener = TcpListener::bind(&addr)
@@ -138,8 +178,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     println!("  data dir: {}", boot.settings.data_dir.display());
     println!("  database: {}", boot.settings.dsn_redacted());
     println!("  master key: {}", boot.master_key_source);
-    let ui = gproxy_ui::Ui::embedded();
-    if ui.is_built() {
+    if ui_built {
         println!("  web UI: http://{local}/");
     } else {
         println!(
@@ -151,35 +190,9 @@ async fn run(cli: Cli) -> Result<(), String> {
     }
     tracing::info!(%local, "serving");
 
-    let engine = Arc::new(engine);
-    let control = Arc::new(gproxy_core::control::Control::new(
-        boot.storage.clone(),
-        boot.registry.clone(),
-        engine.clone(),
-    ));
-    control.init().await.map_err(|e| e.to_string())?;
-    // Changes other instances make (through the shared database) are
-    // served here too: the same reload as after a local admin write
-    // (snapshot and live settings). The watcher stops when dropped.
-    let _watcher = engine
-        .change_bus()
-        .map(|bus| bus.spawn_watcher(control.reloader()));
-    let admin = gproxy_admin::AdminApi::for_instance(
-        boot.storage.clone(),
-        boot.registry.clone(),
-        engine.clone(),
-        control,
-    );
-    let observe = engine.observe().clone();
-    let router = Arc::new(Router::new(engine).with_admin(admin).with_site(
-        move |method: &hyper::Method, path: &str, headers: &hyper::HeaderMap| {
-            ui.serve(method, path, headers)
-        },
-    ));
-    gproxy_router::serve(listener, router, shutdown_signal()).await;
+    gproxy_router::serve(listener, gateway.router().clone(), shutdown_signal()).await;
     tracing::info!("shutting down: flushing usage records");
-    sink.shutdown(SINK_FLUSH_DEADLINE).await;
-    observe.flush(TRACE_FLUSH_DEADLINE).await;
+    gateway.shutdown(SINK_FLUSH_DEADLINE).await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -7,6 +7,15 @@
 //! [`AdminRequest`] to [`AdminApi::handle`]. Handlers are thin: decode,
 //! check, call storage, apply, render. Role checks, the write lock, the
 //! live apply and the audit record happen once, here.
+//!
+//! [`AdminApi::for_instance`] builds it over a running engine (the router's
+//! `Gateway` does that); the route table alone gives the OpenAPI document:
+//!
+//! ```
+//! let doc = gproxy_admin::openapi::document(&gproxy_admin::table::routes());
+//! assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+//! assert!(doc["paths"]["/admin/api/providers"]["get"].is_object());
+//! ```
 
 pub mod auth;
 pub mod context;

@@ -1,7 +1,8 @@
 //! The response body the gateway sends: a complete buffer, an upstream
-//! stream forwarded chunk by chunk through a [`StreamProcessor`], with the
-//! idle timeout between chunks and the request's accounting attached, or
-//! the gateway's own event stream (the live request feed).
+//! stream forwarded chunk by chunk through the engine's stream processor
+//! (which observes usage, or transcodes to the client's protocol), with
+//! the idle timeout between chunks and the request's accounting attached,
+//! or the gateway's own event stream (the live request feed).
 
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};

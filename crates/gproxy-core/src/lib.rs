@@ -1,10 +1,40 @@
-//! The gateway core: start-up ([`bootstrap`]), the state snapshot the hot
+//! The gateway core: start-up ([`mod@bootstrap`]), the state snapshot the hot
 //! path reads ([`state`]), the request pipeline ([`Engine`]), the shared
 //! upstream client ([`upstream`]), change propagation across instances
 //! ([`sync`]) and config export/import ([`export`]).
 //!
 //! Nothing here knows HTTP routing: the router turns a request into a
 //! [`ProxyRequest`] and renders a [`GatewayError`] in the client's shape.
+//!
+//! Most embedders start the whole gateway with `gproxy-router`'s
+//! `Gateway::start` (see docs/embedding.md). The pieces are usable alone,
+//! e.g. the config file, validated with the exact path of a bad field:
+//!
+//! ```
+//! use std::path::Path;
+//! use gproxy_core::config::FileConfig;
+//!
+//! let env = |name: &str| (name == "OPENAI_API_KEY").then(|| "sk-from-env".to_owned());
+//! let config = FileConfig::parse(
+//!     r#"
+//!     [[providers]]
+//!     name = "openai"
+//!     [[providers.credentials]]
+//!     api_key = "${OPENAI_API_KEY}"
+//!     "#,
+//!     Path::new("gproxy.toml"),
+//!     &env,
+//! )?;
+//! assert_eq!(config.providers[0].name, "openai");
+//!
+//! let bad = FileConfig::parse(
+//!     "[[providers]]\nname = \"openai\"\nbase_url = \"ftp://nope\"\n",
+//!     Path::new("gproxy.toml"),
+//!     &env,
+//! );
+//! assert!(bad.unwrap_err().to_string().contains("`providers[0].base_url`"));
+//! # Ok::<(), gproxy_core::config::ConfigError>(())
+//! ```
 
 pub mod access;
 mod accounting;

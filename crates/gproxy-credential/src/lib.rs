@@ -7,6 +7,29 @@
 //! health per credential ([`CredentialHealth`]), the circuit breaker per
 //! provider ([`CircuitBreaker`]) and the shared-state backends
 //! ([`LimiterStore`]: in memory or in Redis).
+//!
+//! ```
+//! use gproxy_credential::{Credential, CredentialEntry, CredentialPool, NoPick, Secret};
+//!
+//! let key = |k: &str| Credential::ApiKey { key: Secret::new(k.to_owned()) };
+//! let pool = CredentialPool::new(vec![
+//!     CredentialEntry::new(1, "a".into(), key("sk-a")),
+//!     CredentialEntry::new(2, "b".into(), key("sk-b")),
+//! ]);
+//! let now = 1_000; // epoch ms
+//! // Credential 1 is rate limited for every model for a minute.
+//! pool.get(1).unwrap().health.cool_down(now + 60_000, None);
+//! let lease = pool.lease("gpt-4o-mini", now, &[]).unwrap();
+//! assert_eq!(lease.name, "b");
+//! assert_eq!(lease.health.in_flight(), 1); // until the lease is dropped
+//! // Secrets never print.
+//! assert!(!format!("{:?}", lease.credential).contains("sk-b"));
+//! // With 2 already tried by this request, only the cooling one is left.
+//! assert_eq!(
+//!     pool.lease("gpt-4o-mini", now, &[2]).unwrap_err(),
+//!     NoPick::CoolingDown { until_ms: now + 60_000 }
+//! );
+//! ```
 
 pub mod circuit;
 pub mod clock;

@@ -4,6 +4,53 @@
 //! usage extraction and error bodies in each protocol's own shape.
 //!
 //! Nothing here does IO: every type is fed bytes and hands bytes back.
+//!
+//! The main entry point is [`convert`]: any of the four protocols (OpenAI
+//! Chat, OpenAI Responses, Anthropic Messages, Gemini) into any other,
+//! requests, responses and streams. An Anthropic request and a piece of
+//! its stream, in OpenAI Chat form:
+//!
+//! ```
+//! use gproxy_protocol::Protocol;
+//! use gproxy_protocol::convert::{self, StreamOptions, Transcoder};
+//! use gproxy_protocol::sse::SseDecoder;
+//!
+//! let anthropic = br#"{"model": "claude-sonnet-4-5", "max_tokens": 1024,
+//!     "system": "Be brief.", "messages": [{"role": "user", "content": "Hello"}]}"#;
+//! let canonical = convert::decode_request(Protocol::Claude, anthropic)?;
+//! let openai = convert::encode_request(Protocol::OpenAiChat, &canonical)?;
+//! let openai: serde_json::Value = serde_json::from_slice(&openai).unwrap();
+//! assert_eq!(openai["messages"][0]["role"], "system");
+//! assert_eq!(openai["messages"][1]["content"], "Hello");
+//! assert_eq!(openai["max_tokens"], 1024);
+//!
+//! // A stream: SSE events out of byte chunks, each event's data through a
+//! // transcoder, OpenAI Chat chunks out.
+//! let upstream = concat!(
+//!     "event: message_start\n",
+//!     r#"data: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[],"usage":{"input_tokens":9,"output_tokens":1}}}"#,
+//!     "\n\nevent: content_block_start\n",
+//!     r#"data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
+//!     "\n\nevent: content_block_delta\n",
+//!     r#"data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi!"}}"#,
+//!     "\n\n",
+//! );
+//! let mut sse = SseDecoder::new();
+//! let mut events = Vec::new();
+//! sse.feed(upstream.as_bytes(), &mut events).unwrap();
+//! let mut t = Transcoder::new(Protocol::Claude, Protocol::OpenAiChat, StreamOptions::default(), None);
+//! let mut out = Vec::new();
+//! for event in &events {
+//!     t.feed(&event.data, &mut out)?;
+//! }
+//! t.finish(&mut out);
+//! let out = String::from_utf8(out).unwrap();
+//! assert!(out.contains(r#""content":"Hi!""#));
+//! assert!(out.ends_with("data: [DONE]\n\n"));
+//! # Ok::<(), gproxy_protocol::convert::ConvertError>(())
+//! ```
+//!
+//! `examples/anthropic_to_openai.rs` does the same with a whole stream.
 
 pub mod capabilities;
 pub mod convert;

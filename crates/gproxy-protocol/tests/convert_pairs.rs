@@ -12,6 +12,10 @@
 
 use std::path::{Path, PathBuf};
 
+#[expect(dead_code, reason = "this file uses only the golden helpers of common")]
+mod common;
+
+use common::{normalise, stream_value};
 use gproxy_protocol::Protocol;
 use gproxy_protocol::convert::{self, StreamOptions, Transcoder};
 use gproxy_protocol::sse::SseDecoder;
@@ -25,48 +29,6 @@ fn dir() -> PathBuf {
 
 fn read(path: &Path) -> Option<String> {
     std::fs::read_to_string(path).ok()
-}
-
-/// Replaces values the encoders generate from the clock.
-fn normalise(mut v: Value) -> Value {
-    fn walk(v: &mut Value) {
-        match v {
-            Value::Object(map) => {
-                for (k, val) in map.iter_mut() {
-                    if (k == "created" || k == "created_at") && val.is_number() {
-                        *val = json!(0);
-                    } else {
-                        walk(val);
-                    }
-                }
-            }
-            Value::Array(items) => items.iter_mut().for_each(walk),
-            _ => {}
-        }
-    }
-    walk(&mut v);
-    v
-}
-
-/// A stream's output as one JSON value: a list of `{event, data}` (SSE)
-/// or the elements of a JSON-array stream.
-fn stream_value(bytes: &[u8]) -> Value {
-    if bytes.trim_ascii_start().starts_with(b"[") {
-        return serde_json::from_slice(bytes).unwrap_or_else(|e| json!({"invalid": e.to_string()}));
-    }
-    let mut decoder = SseDecoder::new();
-    let mut events = Vec::new();
-    decoder.feed(bytes, &mut events).unwrap();
-    events.extend(decoder.finish());
-    Value::Array(
-        events
-            .into_iter()
-            .map(|e| {
-                let data = serde_json::from_str(&e.data).unwrap_or(Value::String(e.data));
-                json!({"event": e.event, "data": data})
-            })
-            .collect(),
-    )
 }
 
 fn check(expected_path: &Path, actual: Value, failures: &mut Vec<String>) {

@@ -3,9 +3,12 @@
 //! runs out long before the machine does: `accept` then fails and real
 //! requests wait. The binary raises the soft limit to the hard limit at
 //! start; the accept loop keeps its connection cap within what is left.
+//! Windows has no such limit on sockets: there both functions report
+//! "unlimited" and change nothing.
 
 use std::io;
 
+#[cfg(unix)]
 use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
 
 /// The soft limit before and after [`raise_open_file_limit`].
@@ -18,6 +21,7 @@ pub struct Raised {
 }
 
 /// Raises the soft open-file limit to the hard limit.
+#[cfg(unix)]
 pub fn raise_open_file_limit() -> io::Result<Raised> {
     let limit = getrlimit(Resource::Nofile);
     let before = limit.current;
@@ -41,6 +45,22 @@ pub fn raise_open_file_limit() -> io::Result<Raised> {
 }
 
 /// The soft open-file limit in force (`None`: unlimited).
+#[cfg(unix)]
 pub fn open_file_limit() -> Option<u64> {
     getrlimit(Resource::Nofile).current
+}
+
+/// No open-file limit to raise on this platform.
+#[cfg(not(unix))]
+pub fn raise_open_file_limit() -> io::Result<Raised> {
+    Ok(Raised {
+        before: None,
+        after: None,
+    })
+}
+
+/// No open-file limit on this platform (`None`: unlimited).
+#[cfg(not(unix))]
+pub fn open_file_limit() -> Option<u64> {
+    None
 }

@@ -1,11 +1,49 @@
-//! The HTTP edge: a plain hyper service that matches routes, extracts the
-//! client key and the request id, limits the body, calls the engine once and
-//! renders errors in the protocol the client spoke.
+//! The HTTP edge of the gproxy LLM gateway: a plain hyper service that
+//! matches routes, extracts the client key and the request id, limits the
+//! body, calls the engine once and renders errors in the protocol the
+//! client spoke.
+//!
+//! [`Gateway::start`] assembles everything the `gproxy` binary runs
+//! (start-up, engine, control plane, admin API) into a [`Router`]. Serve it
+//! on its own listener with [`serve`], or mount [`Gateway::service`] (a
+//! `tower` service) inside an existing axum or hyper application next to
+//! its own routes: see `examples/embed_axum.rs` and docs/embedding.md.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use gproxy_router::{Gateway, StartupArgs};
+//! use http_body_util::Empty;
+//!
+//! let data = tempfile::tempdir()?;
+//! let gateway = Gateway::start(StartupArgs {
+//!     // SQLite database and master key go here; a config file
+//!     // (`config`) would add providers, credentials and users.
+//!     data_dir: Some(data.path().to_owned()),
+//!     admin_key: Some("sk-admin-doc-example-0001".to_owned()),
+//!     ..StartupArgs::default()
+//! })
+//! .await?;
+//!
+//! // One request, answered in-process; errors are responses too.
+//! let health = http::Request::get("/health").body(Empty::<bytes::Bytes>::new())?;
+//! let response = gateway.router().handle(health).await?;
+//! assert_eq!(response.status(), http::StatusCode::OK);
+//!
+//! let chat = http::Request::post("/v1/chat/completions").body(Empty::<bytes::Bytes>::new())?;
+//! let response = gateway.router().handle(chat).await?;
+//! assert_eq!(response.status(), http::StatusCode::UNAUTHORIZED);
+//!
+//! gateway.shutdown(std::time::Duration::from_secs(5)).await;
+//! # Ok(())
+//! # }
+//! ```
 
 mod auth;
 mod conn;
 mod cors;
 pub mod fdlimit;
+mod gateway;
 mod models;
 mod render;
 mod routes;
@@ -13,9 +51,11 @@ mod server;
 mod site;
 mod throttle;
 
+pub use gateway::{Gateway, GatewayService};
+pub use gproxy_core::{CoreError, StartupArgs};
 pub use models::PARTIAL_HEADER;
 pub use routes::{Route, match_route};
-pub use server::serve;
+pub use server::{MAX_HEADER_BYTES, SHUTDOWN_GRACE, serve};
 pub use site::Site;
 
 use std::convert::Infallible;
@@ -192,7 +232,11 @@ impl Router {
             Route::Metrics => return Box::pin(self.metrics(&req)).await,
             Route::AdminApi(rest) => return self.admin_api(req, rest, query, peer).await,
             Route::AdminEnableCredential(id) => {
-                return self.enable_credential(&req, id, query.as_deref()).await;
+                // Only the head: a reference to the request (and so its
+                // body) held across an await would make the future need a
+                // `Sync` body, which axum's is not.
+                let (parts, _) = req.into_parts();
+                return self.enable_credential(&parts, id, query.as_deref()).await;
             }
             Route::NotFound(protocol) => {
                 if let Some(page) = self.site_page(&req, &path) {
@@ -231,9 +275,10 @@ impl Router {
             }
             Route::Models { provider, gemini } => {
                 let shape = models::ListShape::of(gemini, req.headers());
+                let (parts, _) = req.into_parts();
                 return self
                     .models(
-                        &req,
+                        &parts,
                         provider.as_deref(),
                         shape,
                         query.as_deref(),
@@ -424,21 +469,21 @@ impl Router {
     }
 
     /// `POST /admin/credentials/{id}/enable`: the admin key only.
-    async fn enable_credential<B>(
+    async fn enable_credential(
         &self,
-        req: &Request<B>,
+        req: &http::request::Parts,
         id: i64,
         query: Option<&str>,
     ) -> Response<ProxyBody> {
         let protocol = Protocol::OpenAiChat;
-        if req.method() != Method::POST {
+        if req.method != Method::POST {
             return render::plain_error(
                 protocol,
                 StatusCode::METHOD_NOT_ALLOWED,
                 "use POST /admin/credentials/{id}/enable",
             );
         }
-        let key = auth::client_key(req.headers(), query);
+        let key = auth::client_key(&req.headers, query);
         let principal = match self.engine.authenticate(key.as_deref()) {
             Ok(p) => p,
             Err(e) => return render::error(protocol, e),
@@ -556,23 +601,23 @@ impl Router {
     }
 
     /// A model list: authenticate, ask the engine, render in `shape`.
-    async fn models<B>(
+    async fn models(
         &self,
-        req: &Request<B>,
+        req: &http::request::Parts,
         provider: Option<&str>,
         shape: models::ListShape,
         query: Option<&str>,
         request_id: &str,
     ) -> Response<ProxyBody> {
         let protocol = shape.protocol();
-        if req.method() != Method::GET && req.method() != Method::HEAD {
+        if req.method != Method::GET && req.method != Method::HEAD {
             return render::plain_error(
                 protocol,
                 StatusCode::METHOD_NOT_ALLOWED,
-                &format!("{} accepts GET only", req.uri().path()),
+                &format!("{} accepts GET only", req.uri.path()),
             );
         }
-        let principal = match self.authenticate(req.headers(), query, protocol, request_id) {
+        let principal = match self.authenticate(&req.headers, query, protocol, request_id) {
             Ok(principal) => principal,
             Err(response) => return *response,
         };

@@ -4,6 +4,36 @@
 //!
 //! This crate knows nothing of the other gproxy crates. The hot path never
 //! queries the database; it only calls [`UsageSink::record`].
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), gproxy_storage::StorageError> {
+//! use std::time::Duration;
+//! use gproxy_storage::{RequestLog, Storage, UsageSink, UsageSinkConfig};
+//!
+//! // `postgres://...` and `mysql://...` work the same way.
+//! let storage = Storage::connect("sqlite::memory:").await?;
+//! storage.migrate().await?;
+//!
+//! // The hot path hands rows to the sink and never waits; a background
+//! // task writes them in batches.
+//! let (sink, handle) = UsageSink::spawn(storage.clone(), UsageSinkConfig::default());
+//! sink.record(RequestLog {
+//!     request_id: "req-1".into(),
+//!     provider: Some("openai".into()),
+//!     model: Some("gpt-4o-mini".into()),
+//!     status: 200,
+//!     input_tokens: Some(12),
+//!     output_tokens: Some(30),
+//!     ..RequestLog::default()
+//! });
+//! handle.shutdown(Duration::from_secs(5)).await; // flushes
+//! let rows = storage.list_request_logs(10).await?;
+//! assert_eq!(rows.len(), 1);
+//! assert_eq!(rows[0].output_tokens, Some(30));
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod entities;
 mod error;

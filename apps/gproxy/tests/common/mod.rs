@@ -152,7 +152,7 @@ pub async fn spawn_through(
         }
         None => Command::new(binary),
     };
-    let mut child = command
+    command
         .arg("--port")
         .arg("0")
         .arg("--data-dir")
@@ -166,8 +166,20 @@ pub async fn spawn_through(
         .env_remove("GPROXY_PROXY")
         .env("GPROXY_LOG", "info")
         .envs(envs.iter().copied())
+        .stderr(stderr);
+    (attach(command, data_dir, stderr_path).await, ())
+}
+
+/// Starts `command` (the binary, configured by the caller; stderr already
+/// redirected to `stderr_path`) and waits for its banner: the gateway, or
+/// the exit status and stderr if it exited instead.
+pub async fn attach(
+    mut command: Command,
+    data_dir: PathBuf,
+    stderr_path: PathBuf,
+) -> Result<Gateway, String> {
+    let mut child = command
         .stdout(Stdio::piped())
-        .stderr(stderr)
         .kill_on_drop(true)
         .spawn()
         .unwrap();
@@ -181,12 +193,9 @@ pub async fn spawn_through(
             Ok(Ok(0)) | Err(_) => {
                 let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
                 let err = std::fs::read_to_string(&stderr_path).unwrap_or_default();
-                return (
-                    Err(format!(
-                        "exited ({status:?}); stdout: {banner}; stderr: {err}"
-                    )),
-                    (),
-                );
+                return Err(format!(
+                    "exited ({status:?}); stdout: {banner}; stderr: {err}"
+                ));
             }
             Ok(Ok(_)) => {}
             Ok(Err(e)) => panic!("reading stdout: {e}"),
@@ -209,20 +218,17 @@ pub async fn spawn_through(
         let _ = stdout.read_to_end(&mut sink).await;
     });
     let client = Client::builder(TokioExecutor::new()).build_http();
-    (
-        Ok(Gateway {
-            child,
-            base,
-            data_dir,
-            stdout: banner,
-            stderr_path,
-            client,
-        }),
-        (),
-    )
+    Ok(Gateway {
+        child,
+        base,
+        data_dir,
+        stdout: banner,
+        stderr_path,
+        client,
+    })
 }
 
-fn rand_suffix() -> u128 {
+pub fn rand_suffix() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
