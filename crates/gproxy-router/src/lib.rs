@@ -229,7 +229,9 @@ impl Router {
             }
             // Boxed: its state (the health report) would otherwise grow
             // every request's future.
-            Route::Metrics => return Box::pin(self.metrics(&req)).await,
+            Route::Metrics => {
+                return Box::pin(self.metrics(req.method(), req.headers())).await;
+            }
             Route::AdminApi(rest) => return self.admin_api(req, rest, query, peer).await,
             Route::AdminEnableCredential(id) => {
                 // Only the head: a reference to the request (and so its
@@ -415,9 +417,9 @@ impl Router {
 
     /// `GET /metrics`: the Prometheus text exposition; 404 when metrics
     /// are off, 401 without the configured bearer token.
-    async fn metrics<B>(&self, req: &Request<B>) -> Response<ProxyBody> {
+    async fn metrics(&self, method: &Method, headers: &http::HeaderMap) -> Response<ProxyBody> {
         let protocol = Protocol::OpenAiChat;
-        if req.method() != Method::GET && req.method() != Method::HEAD {
+        if method != Method::GET && method != Method::HEAD {
             return render::plain_error(
                 protocol,
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -433,8 +435,7 @@ impl Router {
                 "metrics are off ([metrics] enabled = false)",
             );
         }
-        let token = req
-            .headers()
+        let token = headers
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| {
