@@ -224,6 +224,16 @@ try {
   await record("log-detail");
   await drawer.getByRole("button", { name: "Close" }).click();
 
+  step("Live follows requests as they finish, with the page's filters");
+  await page.getByRole("button", { name: "Live" }).click();
+  await page.getByText("Live: 0 requests so far.").waitFor();
+  assert.equal(await callProxy(key), 200);
+  const live = page.getByRole("region", { name: "Live requests" });
+  await live.getByRole("cell", { name: CLIENT.name, exact: true }).waitFor();
+  await page.getByText("Live: 1 request so far.").waitFor();
+  await record("logs-live");
+  await page.getByRole("button", { name: "Live" }).click();
+
   step("the playground streams an answer in every client protocol");
   await nav("Playground");
   await page.getByRole("heading", { name: "Playground", level: 1 }).waitFor();
@@ -259,7 +269,8 @@ try {
   step("the calls show in Usage, totalled by provider");
   await nav("Usage");
   await page.getByRole("heading", { name: "Usage", level: 1 }).waitFor();
-  await eventually("five requests in Usage", async () => {
+  // One call from Logs, one from Live, four from the playground.
+  await eventually("six requests in Usage", async () => {
     await page.reload();
     await page.getByRole("textbox", { name: "Provider" }).fill(PROVIDER);
     await page.getByRole("button", { name: "Apply" }).click();
@@ -270,7 +281,7 @@ try {
       .getByRole("term")
       .filter({ hasText: /^Requests$/ })
       .locator("xpath=following-sibling::dd");
-    return (await requests.textContent()) === "5";
+    return (await requests.textContent()) === "6";
   });
   await record("usage-filtered");
 

@@ -63,6 +63,9 @@ pub struct Reply {
     pub cookies: Vec<String>,
     /// `Allow` (with a 405).
     pub allow: Option<String>,
+    /// An event stream that is the body instead of `body` (the live
+    /// feed); the router takes it from the response's extensions.
+    pub events: Option<gproxy_core::observe::live::EventStream>,
 }
 
 impl Reply {
@@ -75,6 +78,7 @@ impl Reply {
             content_type: "application/json",
             cookies: Vec::new(),
             allow: None,
+            events: None,
         })
     }
 
@@ -96,6 +100,7 @@ impl Reply {
             content_type: "application/json",
             cookies: Vec::new(),
             allow: None,
+            events: None,
         }
     }
 
@@ -107,6 +112,19 @@ impl Reply {
             content_type,
             cookies: Vec::new(),
             allow: None,
+            events: None,
+        }
+    }
+
+    /// `text/event-stream` whose frames come from `events`.
+    pub fn events(events: gproxy_core::observe::live::EventStream) -> Reply {
+        Reply {
+            status: StatusCode::OK,
+            body: Bytes::new(),
+            content_type: "text/event-stream",
+            cookies: Vec::new(),
+            allow: None,
+            events: Some(events),
         }
     }
 
@@ -130,6 +148,7 @@ pub fn render(result: Result<Reply, ApiError>) -> Response<Bytes> {
                 content_type: "application/json",
                 cookies: Vec::new(),
                 allow: e.allow.clone(),
+                events: None,
             }
         }
     };
@@ -145,6 +164,11 @@ pub fn render(result: Result<Reply, ApiError>) -> Response<Bytes> {
         if let Ok(v) = HeaderValue::from_str(&cookie) {
             headers.append(SET_COOKIE, v);
         }
+    }
+    if let Some(events) = reply.events {
+        // Proxies in front must not hold the frames back.
+        headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+        response.extensions_mut().insert(events);
     }
     response
 }

@@ -111,6 +111,13 @@ pub fn routes() -> Vec<RouteDef> {
         // Logs, usage, audit.
         route!(GET "/logs", Role(Viewer), "", false, "logs",
             "Request logs, newest first, filtered, cursor-paged", (), (logs::LogFilter), 200, (logs::LogPageView), logs::list),
+        {
+            let mut r = route!(GET "/logs/live", Role(User), "", false, "logs",
+                "Finished requests as they happen (Server-Sent Events: `event: request` with one summary, `event: lagged` with `{\"missed\": n}` when the viewer read too slowly); role user: their own only",
+                (), (logs::LiveQuery), 200, (gproxy_core::observe::live::LiveRequest), logs::live);
+            r.response_type = Some("text/event-stream");
+            r
+        },
         route!(GET "/logs/{request_id}", Role(User), "", false, "logs",
             "One request with every upstream attempt (role user: their own only)", (), (), 200, (logs::LogDetailView), logs::detail),
         route!(GET "/usage", Role(Viewer), "", false, "usage",

@@ -3,7 +3,12 @@
 //! the client goes away mid-stream): who sent it, every upstream attempt
 //! (a `Vec` push each), and, when `[logging] capture_bodies` is on, the
 //! request (headers redacted) and what went back to the client, capped.
+//!
+//! The finished row also feeds the metrics, the live feed and (when trace
+//! export is on and the request is sampled) the request's spans: the one
+//! place a request's outcome is complete.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -14,6 +19,9 @@ use http::HeaderMap;
 
 use crate::GatewayError;
 use crate::config::Logging;
+use crate::observe::Observability;
+use crate::observe::metrics::Timings;
+use crate::observe::trace::RequestTrace;
 use crate::state::Principal;
 
 /// What a captured header's value is replaced by when redacted.
@@ -29,6 +37,18 @@ pub(crate) struct Accounting {
     record: bool,
     /// Captured bodies, when capture is on.
     capture: Option<Box<Capture>>,
+    /// Metrics, live feed, trace export.
+    observe: Arc<Observability>,
+    /// The client protocol, as the metrics label it.
+    protocol: &'static str,
+    /// When the first upstream attempt started.
+    first_attempt: Option<Instant>,
+    /// When a whole upstream answer had been read.
+    upstream_read: Option<Instant>,
+    /// Time to the first upstream byte, precisely.
+    ttfb: Option<Duration>,
+    /// The request's trace, when exported and sampled.
+    trace: Option<Box<RequestTrace>>,
 }
 
 /// Bodies being captured, with their cap.
@@ -125,30 +145,74 @@ fn clip(mut s: String) -> String {
 }
 
 impl Accounting {
-    pub(crate) fn new(sink: UsageSink, log: RequestLog, started: Instant) -> Self {
+    pub(crate) fn new(
+        sink: UsageSink,
+        observe: Arc<Observability>,
+        log: RequestLog,
+        protocol: &'static str,
+        started: Instant,
+    ) -> Self {
         Accounting {
             sink,
             log,
             started,
             record: true,
             capture: None,
+            observe,
+            protocol,
+            first_attempt: None,
+            upstream_read: None,
+            ttfb: None,
+            trace: None,
         }
     }
 
     /// The accounting of one authenticated request: its log row starts
     /// with who sent it, when, in which `protocol`, and the method and path;
     /// `logging` says whether it is recorded and whether bodies are
-    /// captured.
+    /// captured; with trace export on, the client's `traceparent` in
+    /// `headers` is continued (or a trace started, if sampled).
     #[expect(
         clippy::too_many_arguments,
         reason = "one call per route kind, all named"
     )]
     pub(crate) fn start(
-        sink: UsageSink,
+        engine: &crate::Engine,
         logging: &Logging,
         principal: &Principal,
+        headers: &HeaderMap,
         request_id: String,
-        protocol: String,
+        protocol: &'static str,
+        method: &http::Method,
+        path: String,
+        started: Instant,
+    ) -> Self {
+        Self::start_with(
+            engine.sink.clone(),
+            engine.observe.clone(),
+            logging,
+            principal,
+            headers,
+            request_id,
+            protocol,
+            method,
+            path,
+            started,
+        )
+    }
+
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "Accounting::start's parts, for tests without an engine"
+    )]
+    fn start_with(
+        sink: UsageSink,
+        observe: Arc<Observability>,
+        logging: &Logging,
+        principal: &Principal,
+        headers: &HeaderMap,
+        request_id: String,
+        protocol: &'static str,
         method: &http::Method,
         path: String,
         started: Instant,
@@ -160,12 +224,17 @@ impl Accounting {
             user_name: Some(String::from(&*principal.user_name)),
             key_prefix: Some(String::from(&*principal.key_prefix)),
             key_id: principal.key_id,
-            protocol,
+            protocol: protocol.to_owned(),
             method: method.as_str().to_owned(),
             path,
             ..RequestLog::default()
         };
-        let mut accounting = Accounting::new(sink, log, started);
+        let trace = observe
+            .traces
+            .as_ref()
+            .and_then(|t| RequestTrace::start(headers, t.sample_ratio()));
+        let mut accounting = Accounting::new(sink, observe, log, protocol, started);
+        accounting.trace = trace;
         accounting.record = logging.record_requests;
         if logging.record_requests && logging.capture_bodies {
             accounting.capture = Some(Box::new(Capture {
@@ -233,6 +302,37 @@ impl Accounting {
         &mut self.log
     }
 
+    /// Names what the request does, for its trace (`chat`, `embeddings`,
+    /// `generate_content`...).
+    pub(crate) fn set_operation(&mut self, operation: &'static str) {
+        if let Some(trace) = self.trace.as_mut() {
+            trace.operation = operation;
+        }
+    }
+
+    /// The kind of the provider the request was resolved to, for its
+    /// trace's GenAI provider name.
+    pub(crate) fn set_provider_kind(&mut self, kind: &'static str) {
+        if let Some(trace) = self.trace.as_mut() {
+            trace.provider_kind = Some(kind);
+        }
+    }
+
+    /// With a trace, the next upstream attempt is its own span: its
+    /// `traceparent` goes into the upstream request's `headers`. Without
+    /// one, the client's own header, if any, passes as is.
+    pub(crate) fn trace_upstream(&mut self, headers: &mut HeaderMap) {
+        if let Some(trace) = self.trace.as_mut() {
+            headers.insert(crate::observe::trace::TRACEPARENT, trace.next_attempt());
+        }
+    }
+
+    /// Marks the moment a whole upstream answer had been read (the
+    /// gateway's own time runs again from here).
+    pub(crate) fn upstream_read(&mut self) {
+        self.upstream_read = Some(Instant::now());
+    }
+
     /// Records one upstream attempt to `provider` with `credential_id`.
     pub(crate) fn attempt(
         &mut self,
@@ -241,6 +341,12 @@ impl Accounting {
         credential_id: Option<i64>,
         end: AttemptEnd,
     ) {
+        if self.first_attempt.is_none() {
+            self.first_attempt = Some(start.instant);
+        }
+        if let Some(trace) = self.trace.as_mut() {
+            trace.attempt_ended(start.at, start.instant);
+        }
         let n = u32::try_from(self.log.attempts.len() + 1).unwrap_or(u32::MAX);
         self.log.attempts.push(AttemptRecord {
             attempt: n,
@@ -256,16 +362,20 @@ impl Accounting {
 
     /// Marks the first upstream byte (kept only the first time).
     pub(crate) fn first_byte(&mut self) {
-        if self.log.ttfb_ms.is_none() {
-            self.log.ttfb_ms = Some(millis(self.started.elapsed()));
+        if self.ttfb.is_none() {
+            let ttfb = self.started.elapsed();
+            self.ttfb = Some(ttfb);
+            self.log.ttfb_ms = Some(millis(ttfb));
         }
     }
 
     /// Completes the row and sends it to the sink (never blocks).
     pub(crate) fn finish(mut self, outcome: Outcome) {
+        let now = Instant::now();
+        let total = now.saturating_duration_since(self.started);
         let log = &mut self.log;
         log.status = outcome.status;
-        log.latency_ms = millis(self.started.elapsed());
+        log.latency_ms = millis(total);
         if let Some(u) = outcome.usage {
             log.input_tokens = Some(u.input_tokens);
             log.output_tokens = Some(u.output_tokens);
@@ -290,6 +400,27 @@ impl Accounting {
             error = log.error.as_deref().unwrap_or(""),
             "request"
         );
+        let observe = &self.observe;
+        if observe.metrics.enabled() {
+            // The gateway's own time: up to the first upstream attempt,
+            // and after a whole answer was read.
+            let overhead = self.first_attempt.map(|first| {
+                first.saturating_duration_since(self.started)
+                    + self
+                        .upstream_read
+                        .map_or(Duration::ZERO, |read| now.saturating_duration_since(read))
+            });
+            let timings = Timings {
+                total,
+                ttfb: self.ttfb,
+                overhead,
+            };
+            observe.metrics.record(self.protocol, log, timings);
+        }
+        observe.live.publish(log);
+        if let (Some(trace), Some(exporter)) = (&self.trace, &observe.traces) {
+            exporter.export(trace.spans(log, total));
+        }
         if !self.record {
             return;
         }
@@ -354,12 +485,14 @@ mod tests {
         storage.migrate().await.unwrap();
         let (sink, handle) =
             UsageSink::spawn(storage.clone(), gproxy_storage::UsageSinkConfig::default());
-        let mut accounting = Accounting::start(
+        let mut accounting = Accounting::start_with(
             sink,
+            Arc::default(),
             &logging,
             &principal(),
+            &HeaderMap::new(),
             "req-1".into(),
-            "openai.chat".into(),
+            "openai_chat",
             &http::Method::POST,
             "/v1/chat/completions".into(),
             Instant::now(),

@@ -1,7 +1,8 @@
-//! The response body the gateway sends: a complete buffer, or an upstream
+//! The response body the gateway sends: a complete buffer, an upstream
 //! stream forwarded chunk by chunk through the engine's stream processor
 //! (which observes usage, or transcodes to the client's protocol), with
-//! the idle timeout between chunks and the request's accounting attached.
+//! the idle timeout between chunks and the request's accounting attached,
+//! or the gateway's own event stream (the live request feed).
 
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -73,10 +74,20 @@ pub struct ProxyBody {
     kind: Kind,
 }
 
-#[derive(Debug)]
 enum Kind {
     Full(Option<Bytes>),
     Stream(Box<StreamBody>),
+    Events(Pin<Box<dyn futures_util::Stream<Item = Bytes> + Send>>),
+}
+
+impl std::fmt::Debug for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Kind::Full(bytes) => f.debug_tuple("Full").field(bytes).finish(),
+            Kind::Stream(stream) => f.debug_tuple("Stream").field(stream).finish(),
+            Kind::Events(_) => f.write_str("Events"),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -106,7 +117,15 @@ impl ProxyBody {
     pub fn as_full(&self) -> Option<&Bytes> {
         match &self.kind {
             Kind::Full(bytes) => bytes.as_ref(),
-            Kind::Stream(_) => None,
+            Kind::Stream(_) | Kind::Events(_) => None,
+        }
+    }
+
+    /// A body of the gateway's own frames (Server-Sent Events), as the
+    /// stream yields them, until it ends.
+    pub fn events(frames: Pin<Box<dyn futures_util::Stream<Item = Bytes> + Send>>) -> Self {
+        ProxyBody {
+            kind: Kind::Events(frames),
         }
     }
 
@@ -253,6 +272,10 @@ impl Body for ProxyBody {
                 }
                 stream.poll_next(cx)
             }
+            Kind::Events(frames) => frames
+                .as_mut()
+                .poll_next(cx)
+                .map(|frame| frame.map(|b| Ok(Frame::data(b)))),
         }
     }
 
@@ -260,6 +283,7 @@ impl Body for ProxyBody {
         match &self.kind {
             Kind::Full(bytes) => bytes.is_none(),
             Kind::Stream(stream) => stream.accounting.is_none(),
+            Kind::Events(_) => false,
         }
     }
 
@@ -267,7 +291,7 @@ impl Body for ProxyBody {
         match &self.kind {
             Kind::Full(Some(bytes)) => SizeHint::with_exact(bytes.len() as u64),
             Kind::Full(None) => SizeHint::with_exact(0),
-            Kind::Stream(_) => SizeHint::default(),
+            Kind::Stream(_) | Kind::Events(_) => SizeHint::default(),
         }
     }
 }

@@ -75,6 +75,8 @@ pub const SETTING_LIMITS: &str = "limits";
 pub const SETTING_LOGGING: &str = "logging";
 /// Settings key of `[cors]` (JSON).
 pub const SETTING_CORS: &str = "cors";
+/// Settings key of `[metrics]` (JSON; the token as its SHA-256).
+pub const SETTING_METRICS: &str = "metrics";
 /// Settings key of `[circuit_breaker]` (JSON).
 pub const SETTING_CIRCUIT_BREAKER: &str = "circuit_breaker";
 
@@ -183,6 +185,19 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
     let cors_json = serde_json::to_string(&cors.to_config())
         .map_err(|e| CoreError::Invalid(format!("cannot store cors: {e}")))?;
     storage.set_setting(SETTING_CORS, &cors_json).await?;
+    let stored_metrics: crate::config::MetricsConfig = stored
+        .get(SETTING_METRICS)
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_default();
+    let file_metrics = ledger.changed_setting(SETTING_METRICS, file.metrics.as_ref())?;
+    let metrics_config = match &file_metrics {
+        Some((c, _)) => stored_metrics.overlaid((*c).clone()),
+        None => stored_metrics,
+    };
+    let metrics = crate::config::MetricsSettings::from_config(&metrics_config);
+    let metrics_json = serde_json::to_string(&metrics.to_config())
+        .map_err(|e| CoreError::Invalid(format!("cannot store metrics: {e}")))?;
+    storage.set_setting(SETTING_METRICS, &metrics_json).await?;
     let logging_json = serde_json::to_string(&logging.to_config())
         .map_err(|e| CoreError::Invalid(format!("cannot store logging: {e}")))?;
     storage.set_setting(SETTING_LOGGING, &logging_json).await?;
@@ -222,6 +237,7 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
         (SETTING_PROXY, file_proxy.map(|(_, h)| h)),
         (SETTING_LOGGING, file_logging.map(|(_, h)| h)),
         (SETTING_CORS, file_cors.map(|(_, h)| h)),
+        (SETTING_METRICS, file_metrics.map(|(_, h)| h)),
     ] {
         if let Some(hash) = applied {
             ledger.record(&storage, "setting", name, &hash).await?;
@@ -243,6 +259,8 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
             resilience,
             logging,
             cors,
+            metrics,
+            telemetry: file.telemetry.clone().unwrap_or_default(),
             model_capabilities: file.model_capabilities.clone(),
         },
         storage,

@@ -15,6 +15,7 @@ mod cors;
 mod credentials;
 mod limits;
 mod logging;
+mod observe;
 mod resilience;
 mod routes;
 
@@ -23,6 +24,7 @@ pub use credentials::{CredentialConfig, StoredCredential};
 pub use gproxy_credential::Strategy as CredentialStrategy;
 pub use limits::LimitsConfig;
 pub use logging::{Logging, LoggingConfig, MAX_BODY_BYTES_LIMIT, MAX_RETENTION_DAYS};
+pub use observe::{MAX_MODEL_LABELS, MetricsConfig, MetricsSettings, TelemetryConfig};
 pub use resilience::CircuitBreakerConfig;
 pub use routes::{RouteConfig, TargetConfig, WeightedTarget, is_weighted};
 
@@ -63,6 +65,14 @@ pub struct FileConfig {
     /// Browser origins allowed to call the proxy routes (CORS).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cors: Option<CorsConfig>,
+    /// `GET /metrics`: on/off, its bearer token, per-key labels, the
+    /// model label cap.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<MetricsConfig>,
+    /// OpenTelemetry trace export and the live request feed (read at
+    /// start).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub telemetry: Option<TelemetryConfig>,
     /// Providers to create or update, by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub providers: Vec<ProviderConfig>,
@@ -409,6 +419,16 @@ impl FileConfig {
         }
         if let Some(cors) = &self.cors {
             cors.validate().map_err(|(f, m)| (format!("cors.{f}"), m))?;
+        }
+        if let Some(metrics) = &self.metrics {
+            metrics
+                .validate()
+                .map_err(|(f, m)| (format!("metrics.{f}"), m))?;
+        }
+        if let Some(telemetry) = &self.telemetry {
+            telemetry
+                .validate()
+                .map_err(|(f, m)| (format!("telemetry.{f}"), m))?;
         }
         let mut names = HashSet::new();
         for (i, p) in self.providers.iter().enumerate() {

@@ -10,9 +10,13 @@ use gproxy_provider::ProviderRegistry;
 use gproxy_storage::Storage;
 
 use crate::bootstrap::{
-    SETTING_CIRCUIT_BREAKER, SETTING_CORS, SETTING_LIMITS, SETTING_LOGGING, SETTING_PROXY,
+    SETTING_CIRCUIT_BREAKER, SETTING_CORS, SETTING_LIMITS, SETTING_LOGGING, SETTING_METRICS,
+    SETTING_PROXY,
 };
-use crate::config::{CircuitBreakerConfig, Cors, CorsConfig, LimitsConfig, Logging, LoggingConfig};
+use crate::config::{
+    CircuitBreakerConfig, Cors, CorsConfig, LimitsConfig, Logging, LoggingConfig, MetricsConfig,
+    MetricsSettings,
+};
 use crate::settings::{Limits, Resilience};
 use crate::upstream::UpstreamConfig;
 use crate::{CoreError, Engine};
@@ -30,6 +34,8 @@ pub struct LiveSettings {
     pub logging: Logging,
     /// Browser origins allowed on the proxy routes.
     pub cors: Cors,
+    /// `GET /metrics` and what it counts.
+    pub metrics: MetricsSettings,
 }
 
 impl LiveSettings {
@@ -40,6 +46,7 @@ impl LiveSettings {
         let cb: CircuitBreakerConfig = read_json(storage, SETTING_CIRCUIT_BREAKER).await?;
         let logging: LoggingConfig = read_json(storage, SETTING_LOGGING).await?;
         let cors: CorsConfig = read_json(storage, SETTING_CORS).await?;
+        let metrics: MetricsConfig = read_json(storage, SETTING_METRICS).await?;
         let proxy = storage
             .get_setting(SETTING_PROXY)
             .await?
@@ -50,6 +57,7 @@ impl LiveSettings {
             proxy,
             logging: Logging::default().merged(&logging),
             cors: Cors::from_config(&cors),
+            metrics: MetricsSettings::from_config(&metrics),
         })
     }
 }
@@ -137,6 +145,10 @@ impl Control {
         self.engine.set_limits(live.limits);
         self.engine.set_logging(live.logging.clone());
         self.engine.set_cors(live.cors.clone());
+        self.engine
+            .observe()
+            .metrics
+            .set_settings(live.metrics.clone());
         *applied = Some(live);
         Ok(())
     }

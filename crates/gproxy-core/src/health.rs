@@ -51,6 +51,21 @@ pub struct HealthDetail {
     pub usage_sink: UsageSinkReport,
     /// Client connections and refusals.
     pub edge: crate::edge::EdgeReport,
+    /// Metrics, trace export and the live feed.
+    pub telemetry: TelemetryReport,
+}
+
+/// Observability in `/health`.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct TelemetryReport {
+    /// Whether `GET /metrics` answers.
+    pub metrics_enabled: bool,
+    /// Whether `GET /metrics` needs a bearer token.
+    pub metrics_token: bool,
+    /// The OTLP trace exporter (`null`: trace export is off).
+    pub traces: Option<crate::observe::otlp::TraceExportReport>,
+    /// Open live-feed viewers.
+    pub live_viewers: usize,
 }
 
 /// The usage sink in `/health`.
@@ -165,6 +180,15 @@ impl Engine {
                 buffered: stats.buffered(),
             },
             edge: self.edge.report(),
+            telemetry: {
+                let metrics = self.observe.metrics.settings();
+                TelemetryReport {
+                    metrics_enabled: metrics.enabled,
+                    metrics_token: metrics.token_sha256.is_some(),
+                    traces: self.observe.traces.as_ref().map(|t| t.report()),
+                    live_viewers: self.observe.live.viewers(),
+                }
+            },
         }
     }
 

@@ -52,6 +52,7 @@ mod headers;
 pub mod health;
 pub mod model_route;
 pub mod models;
+pub mod observe;
 mod passthrough;
 pub mod probe;
 pub mod request_body;
@@ -130,7 +131,11 @@ pub fn build_engine(boot: &Bootstrapped) -> Result<(Engine, UsageSinkHandle), Co
         .with_resilience(resilience.clone(), shared)
         .with_change_bus(Arc::new(bus))
         .with_logging(boot.settings.logging.clone())
-        .with_model_capabilities(&boot.settings.model_capabilities);
+        .with_model_capabilities(&boot.settings.model_capabilities)
+        .with_observability(observe::Observability::start(
+            boot.settings.metrics.clone(),
+            &boot.settings.telemetry,
+        )?);
     engine.set_cors(boot.settings.cors.clone());
     // Detached: it holds no state worth flushing and ends with the runtime.
     drop(retention::spawn(

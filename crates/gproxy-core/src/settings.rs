@@ -342,7 +342,7 @@ impl Resilience {
 }
 
 /// Everything the gateway runs with, resolved.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     /// Listen host.
     pub host: String,
@@ -362,6 +362,11 @@ pub struct Settings {
     pub logging: Logging,
     /// Browser origins allowed on the proxy routes.
     pub cors: crate::config::Cors,
+    /// `GET /metrics` and what it counts.
+    pub metrics: crate::config::MetricsSettings,
+    /// Trace export and the live feed, as the file gives them (the
+    /// `OTEL_*` variables are read when the exporter starts).
+    pub telemetry: crate::config::TelemetryConfig,
     /// `[[model_capabilities]]` from the config file, ahead of the built-in table.
     pub model_capabilities: Vec<gproxy_protocol::capabilities::ModelCapabilities>,
 }

@@ -227,6 +227,12 @@ impl Router {
                         .is_ok_and(|p| p.is_admin);
                 return render::health(&self.engine, admin).await;
             }
+            // Boxed: its state (the health report) would otherwise grow
+            // every request's future.
+            Route::Metrics => {
+                let (parts, _) = req.into_parts();
+                return Box::pin(self.metrics(&parts)).await;
+            }
             Route::AdminApi(rest) => return self.admin_api(req, rest, query, peer).await,
             Route::AdminEnableCredential(id) => {
                 // Only the head: a reference to the request (and so its
@@ -389,7 +395,7 @@ impl Router {
                 return response;
             }
         };
-        let response = admin
+        let mut response = admin
             .handle(gproxy_admin::AdminRequest {
                 method: parts.method,
                 path: rest,
@@ -399,7 +405,70 @@ impl Router {
                 client_ip: peer,
             })
             .await;
+        // The live feed: an event stream instead of a body.
+        if let Some(frames) = response
+            .extensions_mut()
+            .remove::<gproxy_core::observe::live::EventStream>()
+            .and_then(|events| events.take())
+        {
+            return response.map(|_| ProxyBody::events(frames));
+        }
         response.map(ProxyBody::full)
+    }
+
+    /// `GET /metrics`: the Prometheus text exposition; 404 when metrics
+    /// are off, 401 without the configured bearer token.
+    async fn metrics(&self, req: &http::request::Parts) -> Response<ProxyBody> {
+        let protocol = Protocol::OpenAiChat;
+        if req.method != Method::GET && req.method != Method::HEAD {
+            return render::plain_error(
+                protocol,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "use GET /metrics",
+            );
+        }
+        let metrics = &self.engine.observe().metrics;
+        let settings = metrics.settings();
+        if !settings.enabled {
+            return render::plain_error(
+                protocol,
+                StatusCode::NOT_FOUND,
+                "metrics are off ([metrics] enabled = false)",
+            );
+        }
+        let token = req
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim);
+        if !settings.admits(token) {
+            self.engine.edge_stats().unauthorized();
+            let mut response = render::plain_error(
+                protocol,
+                StatusCode::UNAUTHORIZED,
+                "GET /metrics needs `Authorization: Bearer <[metrics] token>`",
+            );
+            response.headers_mut().insert(
+                http::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer"),
+            );
+            return response;
+        }
+        let text = self.engine.metrics_text().await;
+        let mut response = Response::new(ProxyBody::full(text));
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static(gproxy_core::observe::metrics::CONTENT_TYPE),
+        );
+        response.headers_mut().insert(
+            http::header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        );
+        response
     }
 
     /// `POST /admin/credentials/{id}/enable`: the admin key only.

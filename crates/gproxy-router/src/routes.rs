@@ -11,6 +11,8 @@ use gproxy_protocol::url::percent_decode;
 pub enum Route {
     /// `GET /health`.
     Health,
+    /// `GET /metrics` (Prometheus).
+    Metrics,
     /// `POST /admin/credentials/{id}/enable` (admin key only).
     AdminEnableCredential(i64),
     /// `/admin/api/...`: the admin API (the path after `/admin/api`).
@@ -41,6 +43,9 @@ pub enum Route {
 pub fn match_route(path: &str, query: Option<&str>) -> Route {
     if path == "/health" {
         return Route::Health;
+    }
+    if path == "/metrics" {
+        return Route::Metrics;
     }
     if let Some(rest) = path.strip_prefix("/admin/api")
         && (rest.is_empty() || rest.starts_with('/'))

@@ -276,6 +276,38 @@ pub async fn detail(call: Call) -> Result<Reply, ApiError> {
     })
 }
 
+/// `GET /logs/live` filters.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LiveQuery {
+    /// Only this provider.
+    pub provider: Option<String>,
+    /// Only this upstream model.
+    pub model: Option<String>,
+    /// Only these statuses: a code (`429`), a class (`4xx`) or `error`
+    /// (400 and up).
+    pub status: Option<String>,
+}
+
+/// `GET /logs/live`: finished requests as Server-Sent Events
+/// (`event: request` with a [`gproxy_core::observe::live::LiveRequest`],
+/// `event: lagged` with `{"missed": n}` after reading too slowly). The
+/// `user` role sees only their own requests.
+pub async fn live(call: Call) -> Result<Reply, ApiError> {
+    let q: LiveQuery = query(call.req.query.as_deref())?;
+    let caller = call.caller()?;
+    let filter = gproxy_core::observe::live::LiveFilter {
+        user_id: (caller.role == Role::User).then_some(caller.user_id),
+        provider: q.provider,
+        model: q.model,
+        status: q.status,
+    };
+    filter
+        .validate()
+        .map_err(|m| ApiError::field("status", m))?;
+    Ok(Reply::events(call.ctx.engine.observe().subscribe(filter)))
+}
+
 /// `GET /usage` parameters.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -2,11 +2,12 @@
 //! accepted change is stored and applied at once on every instance.
 
 use gproxy_core::bootstrap::{
-    SETTING_CIRCUIT_BREAKER, SETTING_CORS, SETTING_LIMITS, SETTING_LOGGING, SETTING_PROXY,
-    limits_to_config,
+    SETTING_CIRCUIT_BREAKER, SETTING_CORS, SETTING_LIMITS, SETTING_LOGGING, SETTING_METRICS,
+    SETTING_PROXY, limits_to_config,
 };
 use gproxy_core::config::{
-    CircuitBreakerConfig, CorsConfig, FileConfig, LimitsConfig, LoggingConfig,
+    CircuitBreakerConfig, CorsConfig, FileConfig, LimitsConfig, LoggingConfig, MetricsConfig,
+    MetricsSettings,
 };
 use gproxy_core::control::LiveSettings;
 use schemars::JsonSchema;
@@ -32,6 +33,9 @@ pub struct SettingsView {
     pub logging: LoggingConfig,
     /// Browser origins allowed to call the proxy routes.
     pub cors: CorsConfig,
+    /// `GET /metrics`: on/off, the token (as its SHA-256 only), per-key
+    /// labels, the model label cap.
+    pub metrics: MetricsConfig,
 }
 
 /// `PATCH /settings`: the sections given are merged over the stored ones
@@ -52,6 +56,8 @@ pub struct SettingsPatch {
     pub logging: Option<LoggingConfig>,
     /// CORS settings to change (`allowed_origins` is replaced whole).
     pub cors: Option<CorsConfig>,
+    /// Metrics settings to change (`token: ""` removes the token).
+    pub metrics: Option<MetricsConfig>,
 }
 
 fn masked_proxy(proxy: Option<String>) -> Option<String> {
@@ -75,6 +81,7 @@ async fn current(call: &Call) -> Result<SettingsView, ApiError> {
         proxy: masked_proxy(live.proxy),
         logging: live.logging.to_config(),
         cors: live.cors.to_config(),
+        metrics: live.metrics.to_config(),
     })
 }
 
@@ -118,6 +125,10 @@ pub async fn update(call: Call) -> Result<Reply, ApiError> {
         .cors
         .clone()
         .map(|c| live.cors.to_config().overlaid(c));
+    let metrics = patch
+        .metrics
+        .clone()
+        .map(|m| live.metrics.to_config().overlaid(m));
     let proxy = patch.proxy.clone().map(|p| p.filter(|p| !p.is_empty()));
     // The config file's own checks, with the same field paths.
     let check = FileConfig {
@@ -126,6 +137,7 @@ pub async fn update(call: Call) -> Result<Reply, ApiError> {
         proxy: proxy.clone().flatten(),
         logging: logging.clone(),
         cors: cors.clone(),
+        metrics: patch.metrics.clone(),
         ..FileConfig::default()
     };
     check
@@ -147,6 +159,12 @@ pub async fn update(call: Call) -> Result<Reply, ApiError> {
     if let Some(c) = &cors {
         let json = serde_json::to_string(c).map_err(ApiError::internal)?;
         storage.set_setting(SETTING_CORS, &json).await?;
+    }
+    if let Some(m) = &metrics {
+        // Stored resolved: the token only as its hash.
+        let json = serde_json::to_string(&MetricsSettings::from_config(m).to_config())
+            .map_err(ApiError::internal)?;
+        storage.set_setting(SETTING_METRICS, &json).await?;
     }
     if let Some(p) = &proxy {
         storage

@@ -81,11 +81,12 @@ impl Engine {
     ) -> Result<Response<ProxyBody>, GatewayError> {
         let logging = self.logging.load();
         let mut accounting = Accounting::start(
-            self.sink.clone(),
+            self,
             &logging,
             &req.principal,
+            &req.headers,
             std::mem::take(&mut req.request_id),
-            log_protocol(req.route.protocol).to_owned(),
+            log_protocol(req.route.protocol),
             &req.method,
             std::mem::take(&mut req.path),
             req.started,
@@ -235,7 +236,7 @@ impl Engine {
         }
         accounting.log_mut().credential_id = picked.as_ref().map(|c| c.id);
         let body = provider.masked(body);
-        let upstream_req = self
+        let mut upstream_req = self
             .upstream_request(
                 call.req,
                 provider,
@@ -244,6 +245,7 @@ impl Engine {
                 body,
             )
             .await?;
+        accounting.trace_upstream(upstream_req.headers_mut());
         let start = AttemptStart::now();
         let credential_id = picked.as_ref().map(|c| c.id);
         let response = match self.send_upstream(upstream_req, name).await {

@@ -78,6 +78,7 @@ impl Engine {
                 // Every target tried: the last target's failure.
                 Err(e) => return Err(last.unwrap_or(e)),
             };
+            accounting.set_provider_kind(plan.provider.provider.kind());
             match self.run_target(req, &plan, accounting, test_mode).await {
                 Ok(served) => return self.respond(req, plan, served, accounting).await,
                 Err(failure) if failure.fallback && plan.from_route => {
@@ -87,6 +88,7 @@ impl Engine {
                         error = %failure.error,
                         "route target failed; trying the next target"
                     );
+                    self.observe.metrics.fallback(&plan.provider.name);
                     tried.push((plan.provider.name.clone(), plan.model.clone()));
                     last = Some(failure.error);
                 }
@@ -107,7 +109,7 @@ impl Engine {
     ) -> Result<Attempt, GatewayError> {
         let provider = &plan.provider;
         let name = provider.name.as_str();
-        let upstream_req = self
+        let mut upstream_req = self
             .upstream_request(
                 req,
                 provider,
@@ -116,6 +118,7 @@ impl Engine {
                 plan.body.clone(),
             )
             .await?;
+        accounting.trace_upstream(upstream_req.headers_mut());
 
         // The first event must come within the same first-byte timeout.
         let deadline = deadline_after(self.limits().first_byte_timeout);
@@ -382,6 +385,7 @@ impl Engine {
         if let (true, Some(conv)) = (reframe, conversion) {
             accounting.first_byte();
             let body = self.read_rest(head, incoming, name).await?;
+            accounting.upstream_read();
             drop(lease);
             let (body, usage) = conv.reframe(&body, framing.is_some(), name)?;
             let body = match plan.reply_model.as_ref().filter(|_| !plan.stream) {
@@ -415,6 +419,7 @@ impl Engine {
             None => {
                 accounting.first_byte();
                 let body = self.read_rest(head, incoming, name).await?;
+                accounting.upstream_read();
                 drop(lease);
                 let usage = usage::from_response_body(plan.endpoint().protocol(), &body);
                 let body = match &plan.embed_conversion {

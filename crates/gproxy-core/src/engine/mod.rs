@@ -154,6 +154,8 @@ pub struct Engine {
     pub(crate) capabilities: Arc<CapabilityTable>,
     /// Counters of the client edge (connections, refusals, timeouts).
     pub(crate) edge: Arc<crate::edge::EdgeStats>,
+    /// Metrics, traces and the live feed.
+    pub(crate) observe: Arc<crate::observe::Observability>,
 }
 
 /// The credential of a keyless provider with none configured.
@@ -180,7 +182,14 @@ impl Engine {
             cors: ArcSwap::from_pointee(crate::config::Cors::default()),
             capabilities: Arc::new(CapabilityTable::builtin().clone()),
             edge: Arc::default(),
+            observe: Arc::default(),
         }
+    }
+
+    /// This engine reporting to `observe`.
+    pub fn with_observability(mut self, observe: crate::observe::Observability) -> Self {
+        self.observe = Arc::new(observe);
+        self
     }
 
     /// This engine with `logging` in force.
@@ -328,15 +337,22 @@ impl Engine {
         // The id and the path are only needed for the log row: move them.
         let logging = self.logging.load();
         let mut accounting = Accounting::start(
-            self.sink.clone(),
+            self,
             &logging,
             &req.principal,
+            &req.headers,
             std::mem::take(&mut req.request_id),
-            req.route.protocol.as_str().to_owned(),
+            req.route.protocol.as_str(),
             &req.method,
             std::mem::take(&mut req.path),
             req.started,
         );
+        accounting.set_operation(match (req.route.operation, req.route.protocol) {
+            (Operation::Embeddings, _) => "embeddings",
+            (Operation::CountTokens, _) => "count_tokens",
+            (Operation::Generate, Protocol::Gemini) => "generate_content",
+            (Operation::Generate, _) => "chat",
+        });
         accounting.capture_request(&logging, &req.headers, Some(&req.body));
         drop(logging);
         match self.dispatch(&req, &mut accounting).await {

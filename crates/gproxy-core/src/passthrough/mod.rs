@@ -73,11 +73,12 @@ impl Engine {
     ) -> Result<Response<ProxyBody>, GatewayError> {
         let logging = self.logging.load();
         let mut accounting = Accounting::start(
-            self.sink.clone(),
+            self,
             &logging,
             &req.principal,
+            &req.headers,
             req.request_id.clone(),
-            "passthrough".to_owned(),
+            "passthrough",
             &req.method,
             req.path.clone(),
             req.started,
@@ -191,10 +192,11 @@ impl Engine {
         if let Some(h) = builder.headers_mut() {
             *h = headers;
         }
-        let upstream_req = builder.body(req.body).map_err(|e| {
+        let mut upstream_req = builder.body(req.body).map_err(|e| {
             GatewayError::BadRequest(format!("cannot forward to {}: {e}", req.upstream_path))
         })?;
 
+        accounting.trace_upstream(upstream_req.headers_mut());
         let start = AttemptStart::now();
         let response = self.send_upstream(upstream_req, &req.provider).await;
         let end = match &response {

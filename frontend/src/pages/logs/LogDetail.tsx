@@ -6,7 +6,7 @@ import { useLogDetail } from "../../api/logs";
 import { Badge } from "../../components/Badge";
 import { ErrorNote, Loading } from "../../components/Page";
 import { formatNumber, formatTime } from "../../lib/format";
-import { statusTone } from "./LogsPage";
+import { statusTone } from "./logCells";
 
 export function LogDetailView({ requestId }: { requestId: string }) {
   const { t, i18n } = useTranslation();

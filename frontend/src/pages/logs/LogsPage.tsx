@@ -2,32 +2,28 @@
 // on scrolling to the end), a virtualised table (only the visible rows are
 // in the DOM, so thousands of loaded rows stay fast), and a drawer with one
 // request's detail and every upstream attempt. Role `user` sees their own.
+// "Live" follows finished requests as they happen (the live feed) instead.
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { useEffect, useMemo, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { useLogPages, type LogFilters, type LogRow } from "../../api/logs";
 import { useSeesAll } from "../../auth/session";
-import { Badge } from "../../components/Badge";
 import { Button } from "../../components/Button";
 import { EmptyRow, MoreFooter, TableHead } from "../../components/CursorTable";
 import { Dialog } from "../../components/Dialog";
 import { Loaded, Page } from "../../components/Page";
-import { formatNumber, formatTime } from "../../lib/format";
 import { LogDetailView } from "./LogDetail";
 import { LogFiltersForm } from "./LogFiltersForm";
+import { LiveLog } from "./LiveLog";
+import { LogCells, logHeaders } from "./logCells";
 
 const ROW_HEIGHT = 41;
 
-export function statusTone(status: number) {
-  if (status >= 500) return "red" as const;
-  if (status >= 400) return "amber" as const;
-  return "green" as const;
-}
-
 export function LogsPage() {
-  const { t, i18n } = useTranslation();
+  const { t } = useTranslation();
   const seesAll = useSeesAll();
   const [filters, setFilters] = useState<LogFilters>({});
+  const [live, setLive] = useState(false);
   const pages = useLogPages(filters, !seesAll);
   const rows = useMemo<LogRow[]>(() => pages.data?.pages.flatMap((p) => p.items) ?? [], [pages.data]);
   const [open, setOpen] = useState<string | null>(null);
@@ -49,17 +45,7 @@ export function LogsPage() {
 
   const top = items[0]?.start ?? 0;
   const bottom = virtualizer.getTotalSize() - (last?.end ?? 0);
-  const headers = [
-    t("logs.time"),
-    t("logs.status"),
-    t("logs.request"),
-    t("logs.provider"),
-    t("logs.model"),
-    ...(seesAll ? [t("logs.user")] : []),
-    t("logs.latency"),
-    t("logs.tokens"),
-    t("logs.detail"),
-  ];
+  const headers = logHeaders(t, seesAll);
 
   return (
     <Page title={t("nav.logs")} description={seesAll ? t("logs.description") : t("logs.mineDescription")}>
@@ -72,74 +58,68 @@ export function LogsPage() {
         }}
         showUser={seesAll}
       />
-      <Loaded query={pages}>
-        {() => (
-          <>
-            <div
-              ref={scroller}
-              role="region"
-              aria-label={t("logs.tableLabel")}
-              tabIndex={0}
-              className="relative h-[60vh] min-h-72 overflow-auto rounded-lg border border-zinc-200 bg-white focus-visible:outline-2 focus-visible:outline-indigo-500 dark:border-zinc-700 dark:bg-zinc-900"
-            >
-              <table className="min-w-full text-sm">
-                <caption className="sr-only">{t("logs.tableLabel")}</caption>
-                <TableHead headers={headers} sticky />
-                <tbody className="divide-y divide-zinc-200 dark:divide-zinc-800">
-                  {rows.length === 0 ? <EmptyRow columns={headers.length} text={t("logs.none")} /> : null}
-                  {top > 0 ? (
-                    <tr aria-hidden="true">
-                      <td colSpan={headers.length} style={{ height: top }} />
-                    </tr>
-                  ) : null}
-                  {items.map((item) => {
-                    const r = rows[item.index];
-                    if (!r) return null;
-                    return (
-                      <tr key={r.id} className="h-[41px] whitespace-nowrap hover:bg-zinc-50 dark:hover:bg-zinc-800/60">
-                        <td className="px-3">{formatTime(r.created_at, i18n.language)}</td>
-                        <td className="px-3">
-                          <Badge tone={statusTone(r.status)}>{r.status}</Badge>
-                        </td>
-                        <td className="max-w-72 truncate px-3 font-mono text-xs" title={`${r.method} ${r.path}`}>
-                          {r.method} {r.path}
-                        </td>
-                        <td className="px-3">{r.provider ?? "—"}</td>
-                        <td className="px-3">{r.model ?? "—"}</td>
-                        {seesAll ? <td className="px-3">{r.user_name ?? "—"}</td> : null}
-                        <td className="px-3">{t("logs.ms", { ms: r.latency_ms })}</td>
-                        <td className="px-3">
-                          {formatNumber(r.input_tokens, i18n.language)} / {formatNumber(r.output_tokens, i18n.language)}
-                        </td>
-                        <td className="px-3">
-                          <Button size="sm" variant="ghost" onClick={() => setOpen(r.request_id)}>
-                            {t("logs.open")}
-                            <span className="sr-only"> {r.request_id}</span>
-                          </Button>
-                        </td>
+      <div className="flex items-center gap-3">
+        <Button size="sm" variant={live ? "primary" : "secondary"} aria-pressed={live} onClick={() => setLive(!live)}>
+          {t("logs.live")}
+        </Button>
+        <span className="text-sm text-zinc-600 dark:text-zinc-400">{live ? t("logs.liveOn") : t("logs.liveOff")}</span>
+      </div>
+      {live ? (
+        <LiveLog key={JSON.stringify(filters)} filters={filters} seesAll={seesAll} onOpen={setOpen} />
+      ) : (
+        <Loaded query={pages}>
+          {() => (
+            <>
+              <div
+                ref={scroller}
+                role="region"
+                aria-label={t("logs.tableLabel")}
+                tabIndex={0}
+                className="relative h-[60vh] min-h-72 overflow-auto rounded-lg border border-zinc-200 bg-white focus-visible:outline-2 focus-visible:outline-indigo-500 dark:border-zinc-700 dark:bg-zinc-900"
+              >
+                <table className="min-w-full text-sm">
+                  <caption className="sr-only">{t("logs.tableLabel")}</caption>
+                  <TableHead headers={headers} sticky />
+                  <tbody className="divide-y divide-zinc-200 dark:divide-zinc-800">
+                    {rows.length === 0 ? <EmptyRow columns={headers.length} text={t("logs.none")} /> : null}
+                    {top > 0 ? (
+                      <tr aria-hidden="true">
+                        <td colSpan={headers.length} style={{ height: top }} />
                       </tr>
-                    );
-                  })}
-                  {bottom > 0 ? (
-                    <tr aria-hidden="true">
-                      <td colSpan={headers.length} style={{ height: bottom }} />
-                    </tr>
-                  ) : null}
-                </tbody>
-              </table>
-            </div>
-            <MoreFooter
-              loaded={t("logs.loaded", { count: rows.length })}
-              hasNext={hasNextPage}
-              fetching={isFetchingNextPage}
-              onMore={() => void fetchNextPage()}
-              more={t("logs.more")}
-              loading={t("common.loading")}
-              end={t("logs.end")}
-            />
-          </>
-        )}
-      </Loaded>
+                    ) : null}
+                    {items.map((item) => {
+                      const r = rows[item.index];
+                      if (!r) return null;
+                      return (
+                        <tr
+                          key={r.id}
+                          className="h-[41px] whitespace-nowrap hover:bg-zinc-50 dark:hover:bg-zinc-800/60"
+                        >
+                          <LogCells row={r} seesAll={seesAll} onOpen={setOpen} />
+                        </tr>
+                      );
+                    })}
+                    {bottom > 0 ? (
+                      <tr aria-hidden="true">
+                        <td colSpan={headers.length} style={{ height: bottom }} />
+                      </tr>
+                    ) : null}
+                  </tbody>
+                </table>
+              </div>
+              <MoreFooter
+                loaded={t("logs.loaded", { count: rows.length })}
+                hasNext={hasNextPage}
+                fetching={isFetchingNextPage}
+                onMore={() => void fetchNextPage()}
+                more={t("logs.more")}
+                loading={t("common.loading")}
+                end={t("logs.end")}
+              />
+            </>
+          )}
+        </Loaded>
+      )}
       <Dialog open={open !== null} onClose={() => setOpen(null)} title={t("logs.detailTitle")} variant="drawer">
         {open ? <LogDetailView requestId={open} /> : null}
       </Dialog>

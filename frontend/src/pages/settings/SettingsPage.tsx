@@ -1,5 +1,6 @@
 // Settings: the live limits, circuit breaker, request logging (body
-// capture, redaction, retention), CORS and egress proxy, one card each.
+// capture, redaction, retention), CORS, metrics and egress proxy, one card
+// each.
 // Admins change them; viewers read them.
 import { useTranslation } from "react-i18next";
 import { useSettings } from "../../api/settings";

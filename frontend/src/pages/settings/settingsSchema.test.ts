@@ -76,6 +76,17 @@ describe("settings bodies", () => {
     expect(toPatch("proxy", { proxy: " socks5://h:1080 " })).toEqual({ proxy: "socks5://h:1080" });
   });
 
+  it("keeps the metrics token write-only: empty keeps the stored one", () => {
+    expect(valuesOf(SETTINGS, "metrics").token).toBe("");
+    expect(toPatch("metrics", valuesOf(SETTINGS, "metrics"))).toEqual({
+      metrics: { enabled: true, per_key_labels: false, max_models: 200 },
+    });
+    expect(toPatch("metrics", { ...valuesOf(SETTINGS, "metrics"), token: " s3cret " })).toEqual({
+      metrics: { enabled: true, per_key_labels: false, max_models: 200, token: "s3cret" },
+    });
+    expect(issues("metrics", { ...valuesOf(SETTINGS, "metrics"), max_models: "0" })).toHaveLength(1);
+  });
+
   it("maps the API's field paths into the section", () => {
     expect(formField("limits", "limits.max_body_bytes")).toBe("max_body_bytes");
     expect(formField("cors", "cors.allowed_origins[2]")).toBe("allowed_origins");

@@ -1,6 +1,6 @@
 // The settings page's sections as data: each field's kind and bounds,
 // mirroring the gateway's checks (crates/gproxy-core/src/config.rs,
-// config/resilience.rs, config/logging.rs, config/cors.rs), so one generic
+// config/resilience.rs, config/logging.rs, config/cors.rs, config/observe.rs), so one generic
 // form renders, checks and converts every section. The server still checks
 // everything; its field paths (`limits.max_body_bytes`,
 // `cors.allowed_origins[2]`) land on the same fields.
@@ -14,7 +14,7 @@ export type FieldSpec =
   | { name: string; kind: "text"; check?: (value: string) => string | null }
   | { name: string; kind: "lines"; check: (line: string) => string | null };
 
-export const SECTIONS = ["limits", "circuit_breaker", "logging", "cors", "proxy"] as const;
+export const SECTIONS = ["limits", "circuit_breaker", "logging", "cors", "metrics", "proxy"] as const;
 export type Section = (typeof SECTIONS)[number];
 
 const U32 = 4294967295;
@@ -79,6 +79,13 @@ export const FIELDS: Record<Section, readonly FieldSpec[]> = {
     { name: "allowed_origins", kind: "lines", check: originError },
     { name: "allow_credentials", kind: "bool" },
     { name: "max_age_secs", kind: "int", min: 0, max: 86400 },
+  ],
+  metrics: [
+    { name: "enabled", kind: "bool" },
+    { name: "per_key_labels", kind: "bool" },
+    { name: "max_models", kind: "int", min: 1, max: 10000 },
+    // Write-only: the stored token comes back only as its hash; empty keeps it.
+    { name: "token", kind: "text" },
   ],
   proxy: [{ name: "proxy", kind: "text", check: proxyError }],
 };

@@ -1,0 +1,78 @@
+// What the paged log table and the live table share: the status colour,
+// the column headers and one row's cells.
+import type { TFunction } from "i18next";
+import { useTranslation } from "react-i18next";
+import { Badge } from "../../components/Badge";
+import { Button } from "../../components/Button";
+import { formatNumber, formatTime } from "../../lib/format";
+
+export function statusTone(status: number) {
+  if (status >= 500) return "red" as const;
+  if (status >= 400) return "amber" as const;
+  return "green" as const;
+}
+
+export function logHeaders(t: TFunction, seesAll: boolean): string[] {
+  return [
+    t("logs.time"),
+    t("logs.status"),
+    t("logs.request"),
+    t("logs.provider"),
+    t("logs.model"),
+    ...(seesAll ? [t("logs.user")] : []),
+    t("logs.latency"),
+    t("logs.tokens"),
+    t("logs.detail"),
+  ];
+}
+
+/** The fields a row shows (a logged request or a live summary). */
+export interface LogCellsRow {
+  request_id: string;
+  created_at: string;
+  status: number;
+  method: string;
+  path: string;
+  provider?: string | null;
+  model?: string | null;
+  user_name?: string | null;
+  latency_ms: number;
+  input_tokens?: number | null;
+  output_tokens?: number | null;
+}
+
+export function LogCells({
+  row: r,
+  seesAll,
+  onOpen,
+}: {
+  row: LogCellsRow;
+  seesAll: boolean;
+  onOpen: (requestId: string) => void;
+}) {
+  const { t, i18n } = useTranslation();
+  return (
+    <>
+      <td className="px-3">{formatTime(r.created_at, i18n.language)}</td>
+      <td className="px-3">
+        <Badge tone={statusTone(r.status)}>{r.status}</Badge>
+      </td>
+      <td className="max-w-72 truncate px-3 font-mono text-xs" title={`${r.method} ${r.path}`}>
+        {r.method} {r.path}
+      </td>
+      <td className="px-3">{r.provider ?? "—"}</td>
+      <td className="px-3">{r.model ?? "—"}</td>
+      {seesAll ? <td className="px-3">{r.user_name ?? "—"}</td> : null}
+      <td className="px-3">{t("logs.ms", { ms: r.latency_ms })}</td>
+      <td className="px-3">
+        {formatNumber(r.input_tokens, i18n.language)} / {formatNumber(r.output_tokens, i18n.language)}
+      </td>
+      <td className="px-3">
+        <Button size="sm" variant="ghost" onClick={() => onOpen(r.request_id)}>
+          {t("logs.open")}
+          <span className="sr-only"> {r.request_id}</span>
+        </Button>
+      </td>
+    </>
+  );
+}
