@@ -30,7 +30,8 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// default of 128,000 lines held 4 MB for nothing.
 const LOG_QUEUE_LINES: usize = 16_384;
 
-/// How long shutdown waits for the usage sink to flush.
+/// How long shutdown waits for the usage sink to flush, and then for the
+/// queued trace spans to be exported.
 const SINK_FLUSH_DEADLINE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

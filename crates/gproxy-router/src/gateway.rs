@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use gproxy_core::control::Control;
+use gproxy_core::observe::Observability;
 use gproxy_core::sync::SyncWatcher;
 use gproxy_core::{Bootstrapped, CoreError, ProxyBody, StartupArgs, bootstrap, build_engine};
 use gproxy_storage::UsageSinkHandle;
@@ -39,6 +40,9 @@ pub struct Gateway {
     /// Follows changes other instances make (Redis or a version poll);
     /// stops when dropped.
     watcher: Option<SyncWatcher>,
+    /// Metrics and the trace exporter (its queued spans are sent at
+    /// shutdown).
+    observe: Arc<Observability>,
 }
 
 impl Gateway {
@@ -75,12 +79,14 @@ impl Gateway {
             engine.clone(),
             control,
         );
+        let observe = engine.observe().clone();
         let router = Arc::new(configure(Router::new(engine).with_admin(admin)));
         Ok(Gateway {
             router,
             boot,
             sink,
             watcher,
+            observe,
         })
     }
 
@@ -106,14 +112,14 @@ impl Gateway {
         &self.boot
     }
 
-    /// Stops following other instances' changes and flushes the queued
-    /// request logs, then the queued trace spans (when trace export is
-    /// on), waiting at most `deadline` for each. Call it after the server
-    /// stopped taking requests.
+    /// Stops following other instances' changes, flushes the queued
+    /// request logs and then the queued trace spans, waiting at most
+    /// `deadline` for each. Call it after the server stopped taking
+    /// requests.
     pub async fn shutdown(self, deadline: Duration) {
         drop(self.watcher);
         self.sink.shutdown(deadline).await;
-        self.router.engine().observe().flush(deadline).await;
+        self.observe.flush(deadline).await;
     }
 }
 

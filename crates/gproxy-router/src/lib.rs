@@ -230,7 +230,8 @@ impl Router {
             // Boxed: its state (the health report) would otherwise grow
             // every request's future.
             Route::Metrics => {
-                return Box::pin(self.metrics(req.method(), req.headers())).await;
+                let (parts, _) = req.into_parts();
+                return Box::pin(self.metrics(&parts)).await;
             }
             Route::AdminApi(rest) => return self.admin_api(req, rest, query, peer).await,
             Route::AdminEnableCredential(id) => {
@@ -417,9 +418,9 @@ impl Router {
 
     /// `GET /metrics`: the Prometheus text exposition; 404 when metrics
     /// are off, 401 without the configured bearer token.
-    async fn metrics(&self, method: &Method, headers: &http::HeaderMap) -> Response<ProxyBody> {
+    async fn metrics(&self, req: &http::request::Parts) -> Response<ProxyBody> {
         let protocol = Protocol::OpenAiChat;
-        if method != Method::GET && method != Method::HEAD {
+        if req.method != Method::GET && req.method != Method::HEAD {
             return render::plain_error(
                 protocol,
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -435,7 +436,8 @@ impl Router {
                 "metrics are off ([metrics] enabled = false)",
             );
         }
-        let token = headers
+        let token = req
+            .headers
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| {
