@@ -3,6 +3,7 @@
 //! the audit log's query route.
 
 use chrono::{DateTime, Duration, Utc};
+use gproxy_core::observe::live::StatusFilter;
 use gproxy_storage::{
     AttemptRecord, AuditQuery, AuditRow, CapturedBodies, LogQuery, RequestLogRow, TimeBucket,
     UsageGroup, UsageQuery, UsageRow,
@@ -296,15 +297,16 @@ pub struct LiveQuery {
 pub async fn live(call: Call) -> Result<Reply, ApiError> {
     let q: LiveQuery = query(call.req.query.as_deref())?;
     let caller = call.caller()?;
+    let status = match q.status.as_deref() {
+        Some(s) => StatusFilter::parse(s).map_err(|m| ApiError::field("status", m))?,
+        None => None,
+    };
     let filter = gproxy_core::observe::live::LiveFilter {
         user_id: (caller.role == Role::User).then_some(caller.user_id),
         provider: q.provider,
         model: q.model,
-        status: q.status,
+        status,
     };
-    filter
-        .validate()
-        .map_err(|m| ApiError::field("status", m))?;
     Ok(Reply::events(call.ctx.engine.observe().subscribe(filter)))
 }
 

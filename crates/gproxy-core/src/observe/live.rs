@@ -77,9 +77,8 @@ pub struct LiveFilter {
     pub provider: Option<String>,
     /// Only this upstream model.
     pub model: Option<String>,
-    /// Only these statuses: an exact code (`429`), a class (`4xx`) or
-    /// `error` (400 and up).
-    pub status: Option<String>,
+    /// Only these statuses.
+    pub status: Option<StatusFilter>,
 }
 
 impl LiveFilter {
@@ -93,31 +92,45 @@ impl LiveFilter {
         if self.model.is_some() && self.model != e.model {
             return false;
         }
-        match self.status.as_deref() {
-            None | Some("") => true,
-            Some("error") => e.status >= 400,
-            Some(s) if s.len() == 3 && s.ends_with("xx") => {
-                s.as_bytes()[0].wrapping_sub(b'0') as u16 == e.status / 100
+        self.status.is_none_or(|s| s.admits(e.status))
+    }
+}
+
+/// A live-feed status filter, parsed once when the viewer subscribes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusFilter {
+    /// 400 and up (`error`).
+    Error,
+    /// One class: `4xx` is `Class(4)`.
+    Class(u16),
+    /// One code (`429`).
+    Code(u16),
+}
+
+impl StatusFilter {
+    /// Parses `error`, a class (`1xx`..`5xx`) or a code (100..599); empty
+    /// is no filter. The error says what is accepted.
+    pub fn parse(s: &str) -> Result<Option<StatusFilter>, String> {
+        match s {
+            "" => Ok(None),
+            "error" => Ok(Some(StatusFilter::Error)),
+            _ if s.len() == 3 && s.ends_with("xx") && (b'1'..=b'5').contains(&s.as_bytes()[0]) => {
+                Ok(Some(StatusFilter::Class(u16::from(s.as_bytes()[0] - b'0'))))
             }
-            Some(s) => s.parse::<u16>().is_ok_and(|c| c == e.status),
+            _ => match s.parse::<u16>() {
+                Ok(code) if (100..600).contains(&code) => Ok(Some(StatusFilter::Code(code))),
+                _ => Err(format!(
+                    "status `{s}`: a code (`429`), a class (`4xx`) or `error`"
+                )),
+            },
         }
     }
 
-    /// Checks `status`; the error says what is accepted.
-    pub fn validate(&self) -> Result<(), String> {
-        match self.status.as_deref() {
-            None | Some("") | Some("error") => Ok(()),
-            Some(s)
-                if s.len() == 3
-                    && s.ends_with("xx")
-                    && (b'1'..=b'5').contains(&s.as_bytes()[0]) =>
-            {
-                Ok(())
-            }
-            Some(s) if s.parse::<u16>().is_ok_and(|c| (100..600).contains(&c)) => Ok(()),
-            Some(s) => Err(format!(
-                "status `{s}`: a code (`429`), a class (`4xx`) or `error`"
-            )),
+    fn admits(self, status: u16) -> bool {
+        match self {
+            StatusFilter::Error => status >= 400,
+            StatusFilter::Class(class) => status / 100 == class,
+            StatusFilter::Code(code) => status == code,
         }
     }
 }
@@ -341,7 +354,7 @@ mod tests {
             .subscribe(
                 LiveFilter {
                     user_id: Some(1),
-                    status: Some("5xx".into()),
+                    status: StatusFilter::parse("5xx").unwrap(),
                     ..LiveFilter::default()
                 },
                 Arc::new(Quiet),
@@ -361,13 +374,14 @@ mod tests {
         }
         let frame = mine.next().await.unwrap();
         assert_eq!(&frame[..], b"event: lagged\ndata: {\"missed\":6}\n\n");
-        assert!(
-            LiveFilter {
-                status: Some("abc".into()),
-                ..LiveFilter::default()
-            }
-            .validate()
-            .is_err()
+        assert!(StatusFilter::parse("abc").is_err());
+        assert!(StatusFilter::parse("6xx").is_err());
+        assert!(StatusFilter::parse("600").is_err());
+        assert_eq!(StatusFilter::parse(""), Ok(None));
+        assert_eq!(StatusFilter::parse("error"), Ok(Some(StatusFilter::Error)));
+        assert_eq!(
+            StatusFilter::parse("429"),
+            Ok(Some(StatusFilter::Code(429)))
         );
     }
 }
