@@ -1,13 +1,10 @@
 // The Logs page's live mode: finished requests as they happen (newest
 // first, the last 500), with the page's filters applied by the server, and
-// a notice when this browser read too slowly and lost some. The region is
-// `relative` so the rows' screen-reader-only labels stay inside its scroll
-// box instead of widening the page.
+// a notice when this browser read too slowly and lost some.
 import { useTranslation } from "react-i18next";
 import type { LogFilters } from "../../api/logs";
 import { useLiveFeed } from "../../api/live";
-import { TableHead } from "../../components/CursorTable";
-import { LogCells, logHeaders } from "./logCells";
+import { LogTableRegion, LogTableRow, logHeaders } from "./logCells";
 
 export function LiveLog({
   filters,
@@ -35,24 +32,11 @@ export function LiveLog({
             : t("common.loading")}
         {feed.missed > 0 ? ` ${t("logs.liveMissed", { count: feed.missed })}` : null}
       </p>
-      <div
-        role="region"
-        aria-label={t("logs.liveLabel")}
-        tabIndex={0}
-        className="relative h-[60vh] min-h-72 overflow-auto rounded-lg border border-zinc-200 bg-white focus-visible:outline-2 focus-visible:outline-indigo-500 dark:border-zinc-700 dark:bg-zinc-900"
-      >
-        <table className="min-w-full text-sm">
-          <caption className="sr-only">{t("logs.liveLabel")}</caption>
-          <TableHead headers={headers} sticky />
-          <tbody className="divide-y divide-zinc-200 dark:divide-zinc-800">
-            {feed.rows.map((r) => (
-              <tr key={r.request_id} className="h-[41px] whitespace-nowrap hover:bg-zinc-50 dark:hover:bg-zinc-800/60">
-                <LogCells row={r} seesAll={seesAll} onOpen={onOpen} />
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <LogTableRegion label={t("logs.liveLabel")} headers={headers}>
+        {feed.rows.map((r) => (
+          <LogTableRow key={r.request_id} row={r} seesAll={seesAll} onOpen={onOpen} />
+        ))}
+      </LogTableRegion>
     </div>
   );
 }

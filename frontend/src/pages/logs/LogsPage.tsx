@@ -9,13 +9,13 @@ import { useTranslation } from "react-i18next";
 import { useLogPages, type LogFilters, type LogRow } from "../../api/logs";
 import { useSeesAll } from "../../auth/session";
 import { Button } from "../../components/Button";
-import { EmptyRow, MoreFooter, TableHead } from "../../components/CursorTable";
+import { EmptyRow, MoreFooter } from "../../components/CursorTable";
 import { Dialog } from "../../components/Dialog";
 import { Loaded, Page } from "../../components/Page";
 import { LogDetailView } from "./LogDetail";
 import { LogFiltersForm } from "./LogFiltersForm";
 import { LiveLog } from "./LiveLog";
-import { LogCells, logHeaders } from "./logCells";
+import { LogTableRegion, LogTableRow, logHeaders } from "./logCells";
 
 const ROW_HEIGHT = 41;
 
@@ -70,43 +70,23 @@ export function LogsPage() {
         <Loaded query={pages}>
           {() => (
             <>
-              <div
-                ref={scroller}
-                role="region"
-                aria-label={t("logs.tableLabel")}
-                tabIndex={0}
-                className="relative h-[60vh] min-h-72 overflow-auto rounded-lg border border-zinc-200 bg-white focus-visible:outline-2 focus-visible:outline-indigo-500 dark:border-zinc-700 dark:bg-zinc-900"
-              >
-                <table className="min-w-full text-sm">
-                  <caption className="sr-only">{t("logs.tableLabel")}</caption>
-                  <TableHead headers={headers} sticky />
-                  <tbody className="divide-y divide-zinc-200 dark:divide-zinc-800">
-                    {rows.length === 0 ? <EmptyRow columns={headers.length} text={t("logs.none")} /> : null}
-                    {top > 0 ? (
-                      <tr aria-hidden="true">
-                        <td colSpan={headers.length} style={{ height: top }} />
-                      </tr>
-                    ) : null}
-                    {items.map((item) => {
-                      const r = rows[item.index];
-                      if (!r) return null;
-                      return (
-                        <tr
-                          key={r.id}
-                          className="h-[41px] whitespace-nowrap hover:bg-zinc-50 dark:hover:bg-zinc-800/60"
-                        >
-                          <LogCells row={r} seesAll={seesAll} onOpen={setOpen} />
-                        </tr>
-                      );
-                    })}
-                    {bottom > 0 ? (
-                      <tr aria-hidden="true">
-                        <td colSpan={headers.length} style={{ height: bottom }} />
-                      </tr>
-                    ) : null}
-                  </tbody>
-                </table>
-              </div>
+              <LogTableRegion label={t("logs.tableLabel")} headers={headers} scrollRef={scroller}>
+                {rows.length === 0 ? <EmptyRow columns={headers.length} text={t("logs.none")} /> : null}
+                {top > 0 ? (
+                  <tr aria-hidden="true">
+                    <td colSpan={headers.length} style={{ height: top }} />
+                  </tr>
+                ) : null}
+                {items.map((item) => {
+                  const r = rows[item.index];
+                  return r ? <LogTableRow key={r.id} row={r} seesAll={seesAll} onOpen={setOpen} /> : null;
+                })}
+                {bottom > 0 ? (
+                  <tr aria-hidden="true">
+                    <td colSpan={headers.length} style={{ height: bottom }} />
+                  </tr>
+                ) : null}
+              </LogTableRegion>
               <MoreFooter
                 loaded={t("logs.loaded", { count: rows.length })}
                 hasNext={hasNextPage}

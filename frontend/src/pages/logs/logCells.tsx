@@ -1,9 +1,11 @@
 // What the paged log table and the live table share: the status colour,
-// the column headers and one row's cells.
+// the column headers, the scrolling table region and one row's cells.
 import type { TFunction } from "i18next";
+import type { ReactNode, Ref } from "react";
 import { useTranslation } from "react-i18next";
 import { Badge } from "../../components/Badge";
 import { Button } from "../../components/Button";
+import { TableHead } from "../../components/CursorTable";
 import { formatNumber, formatTime } from "../../lib/format";
 
 export function statusTone(status: number) {
@@ -74,5 +76,46 @@ export function LogCells({
         </Button>
       </td>
     </>
+  );
+}
+
+/** The scrolling region holding a log table: `label` names both, the
+ * body rows are `children`. The region is `relative` so the rows'
+ * screen-reader-only labels stay inside its scroll box instead of
+ * widening the page. */
+export function LogTableRegion({
+  label,
+  headers,
+  scrollRef,
+  children,
+}: {
+  label: string;
+  headers: readonly string[];
+  scrollRef?: Ref<HTMLDivElement>;
+  children: ReactNode;
+}) {
+  return (
+    <div
+      ref={scrollRef}
+      role="region"
+      aria-label={label}
+      tabIndex={0}
+      className="relative h-[60vh] min-h-72 overflow-auto rounded-lg border border-zinc-200 bg-white focus-visible:outline-2 focus-visible:outline-indigo-500 dark:border-zinc-700 dark:bg-zinc-900"
+    >
+      <table className="min-w-full text-sm">
+        <caption className="sr-only">{label}</caption>
+        <TableHead headers={headers} sticky />
+        <tbody className="divide-y divide-zinc-200 dark:divide-zinc-800">{children}</tbody>
+      </table>
+    </div>
+  );
+}
+
+/** One log row: the cells in a row of the table's height. */
+export function LogTableRow(props: { row: LogCellsRow; seesAll: boolean; onOpen: (requestId: string) => void }) {
+  return (
+    <tr className="h-[41px] whitespace-nowrap hover:bg-zinc-50 dark:hover:bg-zinc-800/60">
+      <LogCells {...props} />
+    </tr>
   );
 }
