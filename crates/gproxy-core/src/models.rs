@@ -159,14 +159,15 @@ impl ModelCatalog {
                 listing.partial.push(p.name.clone());
             }
             for m in list.models.iter() {
-                let qualified = format!("{}/{}", p.name, m.id);
-                if access.is_some_and(|a| !a.allows_model(&p.name, &m.id, &qualified)) {
+                // Asked by its listed name: the bare id or `provider/id`,
+                // both of which `allows_model` matches already.
+                if access.is_some_and(|a| !a.allows_model(&p.name, &m.id, &m.id)) {
                     continue;
                 }
                 listing.models.push(ListedModel {
                     id: match provider {
                         Some(_) => m.id.clone(),
-                        None => qualified,
+                        None => format!("{}/{}", p.name, m.id),
                     },
                     display_name: m.display_name.clone(),
                     created: m.created,
