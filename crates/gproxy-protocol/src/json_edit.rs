@@ -194,13 +194,15 @@ pub fn replace_model(json: &[u8], model: &str) -> Result<Option<Vec<u8>>, JsonEd
 /// with `f`.
 ///
 /// A top-level string model (every non-stream answer and OpenAI chunk) is
-/// found by [`top_level_model`], a structural scan that allocates nothing,
+/// found by [`top_level_value`], a structural scan that allocates nothing,
 /// and spliced in place; anything else takes the full parse. A response
 /// is forwarded as it came, so the scan checks its structure (balanced,
 /// one object, nothing after it) but not every literal: validating it in
 /// full cost more than the rest of a small answer's handling (issue 18).
 fn edit_model(json: &[u8], f: &dyn Fn(&str) -> String) -> Result<Option<Vec<u8>>, JsonEditError> {
-    if let Some(span) = top_level_model(json) {
+    if let Some(Some(span)) = top_level_value(json, b"model")
+        && json[span.start] == b'"'
+    {
         let raw = &json[span.clone()];
         let inner = &raw[1..raw.len() - 1];
         let model = if memchr::memchr(b'\\', inner).is_none() {
@@ -247,12 +249,14 @@ fn edit_model_parsed(
     Ok(None)
 }
 
-/// The span (quotes included) of the string value of the last top-level
-/// `"model"` key of the JSON object `json`, by a scan of its structure:
-/// `None` when the model is absent or not a string, when a top-level key
-/// is escaped, or when the scan finds something it does not expect (the
-/// caller then parses in full, which reports malformed JSON).
-fn top_level_model(json: &[u8]) -> Option<std::ops::Range<usize>> {
+/// Where the value of the last top-level `key` of the JSON object `json`
+/// lies, by a scan of its structure that allocates nothing (strings are
+/// skipped with `memchr`, containers by counting brackets, which are not
+/// matched by kind): `Some(None)` when the key is absent, `None` when a
+/// top-level key is escaped or the scan finds something it does not expect
+/// (the caller then parses in full, which reports malformed JSON). A
+/// literal value is not validated.
+pub(crate) fn top_level_value(json: &[u8], key: &[u8]) -> Option<Option<std::ops::Range<usize>>> {
     let ws = |mut i: usize| {
         while json.get(i).is_some_and(u8::is_ascii_whitespace) {
             i += 1;
@@ -266,15 +270,15 @@ fn top_level_model(json: &[u8]) -> Option<std::ops::Range<usize>> {
     i = ws(i + 1);
     let mut found = None;
     if json.get(i) == Some(&b'}') {
-        return None;
+        return (ws(i + 1) == json.len()).then_some(None);
     }
     loop {
         if json.get(i) != Some(&b'"') {
             return None;
         }
         let key_end = string_end(json, i + 1)?;
-        let key = &json[i + 1..key_end - 1];
-        if memchr::memchr(b'\\', key).is_some() {
+        let name = &json[i + 1..key_end - 1];
+        if memchr::memchr(b'\\', name).is_some() {
             return None;
         }
         i = ws(key_end);
@@ -283,19 +287,8 @@ fn top_level_model(json: &[u8]) -> Option<std::ops::Range<usize>> {
         }
         i = ws(i + 1);
         let value_end = match *json.get(i)? {
-            b'"' => {
-                let end = string_end(json, i + 1)?;
-                if key == b"model" {
-                    found = Some(i..end);
-                }
-                end
-            }
-            b'{' | b'[' => {
-                if key == b"model" {
-                    found = None;
-                }
-                container_end(json, i)?
-            }
+            b'"' => string_end(json, i + 1)?,
+            b'{' | b'[' => container_end(json, i)?,
             _ => {
                 let len = json[i..]
                     .iter()
@@ -303,12 +296,12 @@ fn top_level_model(json: &[u8]) -> Option<std::ops::Range<usize>> {
                 if len == 0 {
                     return None;
                 }
-                if key == b"model" {
-                    found = None;
-                }
                 i + len
             }
         };
+        if name == key {
+            found = Some(i..value_end);
+        }
         i = ws(value_end);
         match json.get(i)? {
             b',' => i = ws(i + 1),
@@ -316,8 +309,7 @@ fn top_level_model(json: &[u8]) -> Option<std::ops::Range<usize>> {
             _ => return None,
         }
     }
-    (ws(i + 1) == json.len()).then_some(())?;
-    found
+    (ws(i + 1) == json.len()).then_some(found)
 }
 
 /// The index after the closing quote of the string whose contents start
