@@ -327,23 +327,33 @@ fn string_end(json: &[u8], mut from: usize) -> Option<usize> {
 /// The index after the object or array opening at `start`, its strings
 /// skipped (brackets are counted, not matched by kind).
 fn container_end(json: &[u8], start: usize) -> Option<usize> {
+    /// The bytes a container's scan stops at.
+    static STOP: [bool; 256] = {
+        let mut t = [false; 256];
+        t[b'"' as usize] = true;
+        t[b'{' as usize] = true;
+        t[b'}' as usize] = true;
+        t[b'[' as usize] = true;
+        t[b']' as usize] = true;
+        t
+    };
     let mut depth = 0usize;
     let mut i = start;
-    while let Some(&b) = json.get(i) {
+    loop {
+        i += json.get(i..)?.iter().position(|&b| STOP[usize::from(b)])?;
+        let b = json[i];
         i += 1;
         match b {
             b'"' => i = string_end(json, i)?,
             b'{' | b'[' => depth += 1,
-            b'}' | b']' => {
+            _ => {
                 depth -= 1;
                 if depth == 0 {
                     return Some(i);
                 }
             }
-            _ => {}
         }
     }
-    None
 }
 
 /// Rewrites `object.model` with `f` if it is a string.
