@@ -555,3 +555,52 @@ impl crate::Engine {
         }
     }
 }
+
+impl crate::Engine {
+    /// `GET /v1/gproxy/me`: who `principal` is and the rate limits of its
+    /// own scopes (global, key, user) with what is left of them now.
+    pub async fn me(&self, principal: &crate::state::Principal) -> serde_json::Value {
+        let limiter = self.rate_limiter.load_full();
+        let mut limits = serde_json::Map::new();
+        if let Some(limiter) = &limiter {
+            for scope in limiter.scopes(&principal.user_name, &principal.key_prefix, "", "") {
+                let one = std::slice::from_ref(&scope);
+                let room = limiter.peek(one).await;
+                let in_flight = match &*limiter.store {
+                    Store::Memory(m) => Some(
+                        m.window(&scope.key)
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .in_flight,
+                    ),
+                    Store::Redis(_) => None,
+                };
+                let caps = scope.caps;
+                let nz = |v: u64| (v > 0).then_some(v);
+                limits.insert(
+                    scope.key.split(':').next().unwrap_or("global").to_owned(),
+                    serde_json::json!({
+                        "scope": scope.key,
+                        "rpm": nz(caps.rpm),
+                        "tpm": nz(caps.tpm),
+                        "concurrent": nz(caps.concurrent),
+                        "remaining_requests": room.and_then(|r| r.requests).map(|h| h.remaining),
+                        "remaining_tokens": room.and_then(|r| r.tokens).map(|h| h.remaining),
+                        "reset_requests_ms": room.and_then(|r| r.requests).map(|h| h.reset_ms),
+                        "reset_tokens_ms": room.and_then(|r| r.tokens).map(|h| h.reset_ms),
+                        "in_flight": in_flight,
+                    }),
+                );
+            }
+        }
+        serde_json::json!({
+            "user": &*principal.user_name,
+            "key_prefix": &*principal.key_prefix,
+            "rate_limits": {
+                "backend": limiter.as_ref().map(|l| l.backend()),
+                "window_secs": limiter.as_ref().map(|l| l.rules.window_ms / 1_000),
+                "scopes": limits,
+            },
+        })
+    }
+}
