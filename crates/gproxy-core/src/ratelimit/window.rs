@@ -70,7 +70,9 @@ impl Seen {
 impl Window {
     /// Drops what left the window ending at `now`.
     fn prune(&mut self, now: u64, window_ms: u64) {
-        let floor = now.saturating_sub(window_ms);
+        let Some(floor) = now.checked_sub(window_ms) else {
+            return;
+        };
         while self.requests.front().is_some_and(|&t| t <= floor) {
             self.requests.pop_front();
         }
