@@ -180,7 +180,11 @@ tpm = 60
         )
         .await;
     assert_eq!(r.status, 400, "{}", r.text());
-    assert!(r.text().contains("rate_limits.users.alice.rpm"), "{}", r.text());
+    assert!(
+        r.text().contains("rate_limits.users.alice.rpm"),
+        "{}",
+        r.text()
+    );
 }
 
 #[tokio::test]
@@ -215,10 +219,14 @@ async fn concurrency_is_held_until_the_stream_ends_or_the_client_leaves() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // A stream read to its end gives it back too.
-    let r = gw.post("/v1/chat/completions", ALICE_KEY, body.clone()).await;
+    let r = gw
+        .post("/v1/chat/completions", ALICE_KEY, body.clone())
+        .await;
     assert_eq!(r.status, 200);
     assert_eq!(
-        gw.post("/v1/chat/completions", ALICE_KEY, chat()).await.status,
+        gw.post("/v1/chat/completions", ALICE_KEY, chat())
+            .await
+            .status,
         200
     );
 }
@@ -248,10 +256,18 @@ async fn passthrough_is_counted_and_me_reports_the_limits() {
     let v = me.json();
     assert_eq!(v["user"], "alice");
     assert_eq!(v["rate_limits"]["scopes"]["user"]["rpm"], 2, "{v}");
-    assert_eq!(v["rate_limits"]["scopes"]["user"]["remaining_requests"], 1, "{v}");
+    assert_eq!(
+        v["rate_limits"]["scopes"]["user"]["remaining_requests"], 1,
+        "{v}"
+    );
     assert_eq!(v["rate_limits"]["window_secs"], 30);
 
-    assert_eq!(gw.post("/v1/chat/completions", ALICE_KEY, chat()).await.status, 200);
+    assert_eq!(
+        gw.post("/v1/chat/completions", ALICE_KEY, chat())
+            .await
+            .status,
+        200
+    );
     let r = gw.send(files(), "").await;
     assert_refused_any(&r);
     assert_eq!(mock.request_count(), 2);
@@ -327,12 +343,20 @@ async fn redis_down_fails_open_or_closed_within_the_timeout() {
             let t = Instant::now();
             let r = gw.post("/v1/chat/completions", ALICE_KEY, chat()).await;
             assert_eq!(r.status, status, "{mode}: {}", r.text());
-            assert!(t.elapsed() < Duration::from_millis(1_500), "{mode}: {:?}", t.elapsed());
+            assert!(
+                t.elapsed() < Duration::from_millis(1_500),
+                "{mode}: {:?}",
+                t.elapsed()
+            );
         }
         if mode == "closed" {
             assert_eq!(mock.request_count(), 0);
             assert!(
-                metric(&gw, "gproxy_refusals_total{reason=\"limit_store_unreachable\"}").await
+                metric(
+                    &gw,
+                    "gproxy_refusals_total{reason=\"limit_store_unreachable\"}"
+                )
+                .await
                     >= 3.0
             );
         } else {

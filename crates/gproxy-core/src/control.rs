@@ -149,7 +149,10 @@ impl Control {
         self.engine.set_limits(live.limits);
         self.engine.set_logging(live.logging.clone());
         self.engine.set_cors(live.cors.clone());
-        if before.as_ref().is_none_or(|b| b.rate_limits != live.rate_limits) {
+        if before
+            .as_ref()
+            .is_none_or(|b| b.rate_limits != live.rate_limits)
+        {
             self.engine.set_rate_limits(&live.rate_limits);
         }
         self.engine

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// One scope's limits. An absent field is no limit.
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimit {
     /// Requests admitted per window (`window_secs`, default a minute).
@@ -36,7 +38,10 @@ impl RateLimit {
             ("concurrent", self.concurrent),
         ] {
             if v == Some(0) {
-                return Err((name.into(), "must be at least 1 (omit it for no limit)".into()));
+                return Err((
+                    name.into(),
+                    "must be at least 1 (omit it for no limit)".into(),
+                ));
             }
         }
         Ok(())
@@ -44,7 +49,9 @@ impl RateLimit {
 }
 
 /// Where the counters live.
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum RateLimitBackend {
     /// This instance's memory (limits are per instance).
@@ -55,7 +62,9 @@ pub enum RateLimitBackend {
 }
 
 /// What a request gets while Redis cannot be reached.
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum RedisFailure {
     /// Served without a limit check (logged, counted).

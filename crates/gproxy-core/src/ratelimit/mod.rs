@@ -75,7 +75,11 @@ impl RateHeaders {
                 let h = Headroom {
                     limit: scope.caps.rpm,
                     remaining: scope.caps.rpm.saturating_sub(s.requests + add),
-                    reset_ms: if s.requests == 0 { 0 } else { s.requests_reset_ms },
+                    reset_ms: if s.requests == 0 {
+                        0
+                    } else {
+                        s.requests_reset_ms
+                    },
                 };
                 if out.requests.is_none_or(|o| h.remaining < o.remaining) {
                     out.requests = Some(h);
@@ -209,8 +213,10 @@ impl RateLimiter {
             _ => Arc::new(match backend_kind {
                 RateLimitBackend::Memory => Store::Memory(MemoryCounters::default()),
                 RateLimitBackend::Redis => {
-                    match redis::RedisCounters::new(config.redis_url.as_deref().unwrap_or(""), &prefix)
-                    {
+                    match redis::RedisCounters::new(
+                        config.redis_url.as_deref().unwrap_or(""),
+                        &prefix,
+                    ) {
                         Ok(r) => Store::Redis(r),
                         Err(e) => {
                             // validate() already checked the URL's form.
@@ -281,11 +287,12 @@ impl RateLimiter {
                     w.seen(now, self.rules.window_ms, 0, s.caps.tpm)
                 })
                 .collect(),
-            Store::Redis(r) => r
-                .check(scopes, now, &self.rules, 0, 0, false, self.rules.timeout)
-                .await
-                .ok()?
-                .1,
+            Store::Redis(r) => {
+                r.check(scopes, now, &self.rules, 0, 0, false, self.rules.timeout)
+                    .await
+                    .ok()?
+                    .1
+            }
         };
         Some(RateHeaders::of(scopes, &seen, 0, false))
     }
@@ -339,7 +346,15 @@ impl RateLimiter {
             }
             Store::Redis(r) => {
                 match r
-                    .check(&scopes, now, &self.rules, id, estimate, true, self.rules.timeout)
+                    .check(
+                        &scopes,
+                        now,
+                        &self.rules,
+                        id,
+                        estimate,
+                        true,
+                        self.rules.timeout,
+                    )
                     .await
                 {
                     Ok((None, seen)) => RateHeaders::of(&scopes, &seen, estimate, true),
@@ -531,12 +546,7 @@ impl crate::Engine {
         let Some(limiter) = self.rate_limiter.load_full() else {
             return Ok(());
         };
-        let scopes = limiter.scopes(
-            &principal.user_name,
-            &principal.key_prefix,
-            provider,
-            model,
-        );
+        let scopes = limiter.scopes(&principal.user_name, &principal.key_prefix, provider, model);
         if scopes.is_empty() {
             return Ok(());
         }

@@ -155,7 +155,13 @@ mod tests {
         concurrent: 0,
     };
 
-    fn admit(w: &mut Window, now: u64, id: u64, est: u64, caps: Caps) -> Result<(), (Exceeded, u64)> {
+    fn admit(
+        w: &mut Window,
+        now: u64,
+        id: u64,
+        est: u64,
+        caps: Caps,
+    ) -> Result<(), (Exceeded, u64)> {
         let seen = w.seen(now, 1_000, est, caps.tpm);
         if let Some(x) = seen.exceeds(caps, est) {
             return Err(x);
@@ -173,7 +179,10 @@ mod tests {
         // Full until the request at 0 leaves (at 1000).
         assert_eq!(admit(&mut w, 999, 9, 0, RPM), Err((Exceeded::Requests, 1)));
         admit(&mut w, 1_000, 10, 0, RPM).unwrap();
-        assert_eq!(admit(&mut w, 1_050, 11, 0, RPM), Err((Exceeded::Requests, 50)));
+        assert_eq!(
+            admit(&mut w, 1_050, 11, 0, RPM),
+            Err((Exceeded::Requests, 50))
+        );
         // No window of 1000 ms ever holds more than 3: at 1100 the one
         // at 100 leaves.
         admit(&mut w, 1_100, 12, 0, RPM).unwrap();
@@ -211,7 +220,10 @@ mod tests {
         let mut w = Window::default();
         admit(&mut w, 0, 1, 0, caps).unwrap();
         admit(&mut w, 0, 2, 0, caps).unwrap();
-        assert_eq!(admit(&mut w, 0, 3, 0, caps).unwrap_err().0, Exceeded::Concurrent);
+        assert_eq!(
+            admit(&mut w, 0, 3, 0, caps).unwrap_err().0,
+            Exceeded::Concurrent
+        );
         w.release();
         admit(&mut w, 0, 3, 0, caps).unwrap();
     }
