@@ -146,7 +146,7 @@ fn caps_map(m: &std::collections::BTreeMap<String, RateLimit>) -> HashMap<String
 #[derive(Debug)]
 enum Store {
     Memory(MemoryCounters),
-    Redis(redis::RedisCounters),
+    Redis(Box<redis::RedisCounters>),
 }
 
 /// The limiter in force.
@@ -217,7 +217,7 @@ impl RateLimiter {
                         config.redis_url.as_deref().unwrap_or(""),
                         &prefix,
                     ) {
-                        Ok(r) => Store::Redis(r),
+                        Ok(r) => Store::Redis(Box::new(r)),
                         Err(e) => {
                             // validate() already checked the URL's form.
                             tracing::error!(error = %e, "rate_limits.redis_url unusable; limits kept in memory");
