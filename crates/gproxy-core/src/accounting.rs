@@ -49,6 +49,8 @@ pub(crate) struct Accounting {
     ttfb: Option<Duration>,
     /// The request's trace, when exported and sampled.
     trace: Option<Box<RequestTrace>>,
+    /// Its hold on the rate limits, settled with the real tokens at the end.
+    permit: Option<Box<crate::ratelimit::Permit>>,
 }
 
 /// Bodies being captured, with their cap.
@@ -164,7 +166,18 @@ impl Accounting {
             upstream_read: None,
             ttfb: None,
             trace: None,
+            permit: None,
         }
+    }
+
+    /// Holds `permit` until the request ends.
+    pub(crate) fn hold_permit(&mut self, permit: crate::ratelimit::Permit) {
+        self.permit = Some(Box::new(permit));
+    }
+
+    /// The `x-ratelimit-*` values of the request, if a limit applied.
+    pub(crate) fn rate_headers(&self) -> Option<crate::ratelimit::RateHeaders> {
+        self.permit.as_ref().map(|p| p.headers)
     }
 
     /// The accounting of one authenticated request: its log row starts
@@ -371,6 +384,14 @@ impl Accounting {
 
     /// Completes the row and sends it to the sink (never blocks).
     pub(crate) fn finish(mut self, outcome: Outcome) {
+        if let Some(permit) = self.permit.take() {
+            permit.settle(
+                outcome
+                    .usage
+                    .as_ref()
+                    .map(|u| u.input_tokens.saturating_add(u.output_tokens)),
+            );
+        }
         let now = Instant::now();
         let total = now.saturating_duration_since(self.started);
         let log = &mut self.log;

@@ -73,6 +73,8 @@ pub const SETTING_PROXY: &str = "proxy";
 pub const SETTING_LIMITS: &str = "limits";
 /// Settings key of the `[logging]` section (JSON).
 pub const SETTING_LOGGING: &str = "logging";
+/// Settings key of `[rate_limits]` (JSON).
+pub const SETTING_RATE_LIMITS: &str = "rate_limits";
 /// Settings key of `[cors]` (JSON).
 pub const SETTING_CORS: &str = "cors";
 /// Settings key of `[metrics]` (JSON; the token as its SHA-256).
@@ -185,6 +187,21 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
     let cors_json = serde_json::to_string(&cors.to_config())
         .map_err(|e| CoreError::Invalid(format!("cannot store cors: {e}")))?;
     storage.set_setting(SETTING_CORS, &cors_json).await?;
+    let stored_rate_limits: crate::config::RateLimitsConfig = stored
+        .get(SETTING_RATE_LIMITS)
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_default();
+    let file_rate_limits =
+        ledger.changed_setting(SETTING_RATE_LIMITS, file.rate_limits.as_ref())?;
+    let rate_limits = match &file_rate_limits {
+        Some((c, _)) => stored_rate_limits.overlaid((*c).clone()),
+        None => stored_rate_limits,
+    };
+    let rate_limits_json = serde_json::to_string(&rate_limits)
+        .map_err(|e| CoreError::Invalid(format!("cannot store rate_limits: {e}")))?;
+    storage
+        .set_setting(SETTING_RATE_LIMITS, &rate_limits_json)
+        .await?;
     let stored_metrics: crate::config::MetricsConfig = stored
         .get(SETTING_METRICS)
         .and_then(|l| serde_json::from_str(l).ok())
@@ -238,6 +255,7 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
         (SETTING_LOGGING, file_logging.map(|(_, h)| h)),
         (SETTING_CORS, file_cors.map(|(_, h)| h)),
         (SETTING_METRICS, file_metrics.map(|(_, h)| h)),
+        (SETTING_RATE_LIMITS, file_rate_limits.map(|(_, h)| h)),
     ] {
         if let Some(hash) = applied {
             ledger.record(&storage, "setting", name, &hash).await?;
@@ -259,6 +277,7 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
             resilience,
             logging,
             cors,
+            rate_limits,
             metrics,
             telemetry: file.telemetry.clone().unwrap_or_default(),
             model_capabilities: file.model_capabilities.clone(),

@@ -16,6 +16,7 @@ mod credentials;
 mod limits;
 mod logging;
 mod observe;
+mod rate_limits;
 mod resilience;
 mod routes;
 
@@ -25,6 +26,9 @@ pub use gproxy_credential::Strategy as CredentialStrategy;
 pub use limits::LimitsConfig;
 pub use logging::{Logging, LoggingConfig, MAX_BODY_BYTES_LIMIT, MAX_RETENTION_DAYS};
 pub use observe::{MAX_MODEL_LABELS, MetricsConfig, MetricsSettings, TelemetryConfig};
+pub use rate_limits::{
+    DEFAULT_RATE_LIMIT_PREFIX, RateLimit, RateLimitBackend, RateLimitsConfig, RedisFailure,
+};
 pub use resilience::CircuitBreakerConfig;
 pub use routes::{RouteConfig, TargetConfig, WeightedTarget, is_weighted};
 
@@ -65,6 +69,10 @@ pub struct FileConfig {
     /// Browser origins allowed to call the proxy routes (CORS).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cors: Option<CorsConfig>,
+    /// `[rate_limits]`: requests, tokens and concurrent requests per key,
+    /// user, model, provider and globally (see docs/limits.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limits: Option<RateLimitsConfig>,
     /// `GET /metrics`: on/off, its bearer token, per-key labels, the
     /// model label cap.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -419,6 +427,10 @@ impl FileConfig {
         }
         if let Some(cors) = &self.cors {
             cors.validate().map_err(|(f, m)| (format!("cors.{f}"), m))?;
+        }
+        if let Some(rl) = &self.rate_limits {
+            rl.validate()
+                .map_err(|(f, m)| (format!("rate_limits.{f}"), m))?;
         }
         if let Some(metrics) = &self.metrics {
             metrics

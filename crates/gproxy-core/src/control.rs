@@ -11,11 +11,11 @@ use gproxy_storage::Storage;
 
 use crate::bootstrap::{
     SETTING_CIRCUIT_BREAKER, SETTING_CORS, SETTING_LIMITS, SETTING_LOGGING, SETTING_METRICS,
-    SETTING_PROXY,
+    SETTING_PROXY, SETTING_RATE_LIMITS,
 };
 use crate::config::{
     CircuitBreakerConfig, Cors, CorsConfig, LimitsConfig, Logging, LoggingConfig, MetricsConfig,
-    MetricsSettings,
+    MetricsSettings, RateLimitsConfig,
 };
 use crate::settings::{Limits, Resilience};
 use crate::upstream::UpstreamConfig;
@@ -34,6 +34,8 @@ pub struct LiveSettings {
     pub logging: Logging,
     /// Browser origins allowed on the proxy routes.
     pub cors: Cors,
+    /// `[rate_limits]`.
+    pub rate_limits: RateLimitsConfig,
     /// `GET /metrics` and what it counts.
     pub metrics: MetricsSettings,
 }
@@ -47,6 +49,7 @@ impl LiveSettings {
         let logging: LoggingConfig = read_json(storage, SETTING_LOGGING).await?;
         let cors: CorsConfig = read_json(storage, SETTING_CORS).await?;
         let metrics: MetricsConfig = read_json(storage, SETTING_METRICS).await?;
+        let rate_limits: RateLimitsConfig = read_json(storage, SETTING_RATE_LIMITS).await?;
         let proxy = storage
             .get_setting(SETTING_PROXY)
             .await?
@@ -57,6 +60,7 @@ impl LiveSettings {
             proxy,
             logging: Logging::default().merged(&logging),
             cors: Cors::from_config(&cors),
+            rate_limits,
             metrics: MetricsSettings::from_config(&metrics),
         })
     }
@@ -145,6 +149,12 @@ impl Control {
         self.engine.set_limits(live.limits);
         self.engine.set_logging(live.logging.clone());
         self.engine.set_cors(live.cors.clone());
+        if before
+            .as_ref()
+            .is_none_or(|b| b.rate_limits != live.rate_limits)
+        {
+            self.engine.set_rate_limits(&live.rate_limits);
+        }
         self.engine
             .observe()
             .metrics

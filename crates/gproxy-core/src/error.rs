@@ -135,9 +135,32 @@ pub enum GatewayError {
         /// Seconds until a credential is usable again (at least 1).
         retry_after_secs: u64,
     },
+    /// A gateway rate limit refused the request before any upstream call
+    /// (429 with `Retry-After` and `x-ratelimit-*`), or Redis could not
+    /// be reached to check it and `on_redis_error = "closed"` (503).
+    #[error("{}", rate_message(.0))]
+    RateLimitExceeded(Box<crate::ratelimit::RateRefusal>),
     /// A bug or an unexpected internal failure. Details go to the log only.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+fn rate_message(r: &crate::ratelimit::RateRefusal) -> String {
+    match r {
+        crate::ratelimit::RateRefusal::Exceeded {
+            scope,
+            what,
+            limit,
+            retry_after_ms,
+            ..
+        } => format!(
+            "rate limit exceeded: {limit} {what} for {scope}; retry after {} s",
+            retry_after_ms.div_ceil(1_000).max(1)
+        ),
+        crate::ratelimit::RateRefusal::Unavailable(_) => {
+            "rate limits cannot be checked (limit store unreachable); try again later".to_owned()
+        }
+    }
 }
 
 /// The value of [`ERROR_CLASS_HEADER`] on a degraded answer.
@@ -181,6 +204,10 @@ impl GatewayError {
             GatewayError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             GatewayError::ProviderDegraded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            GatewayError::RateLimitExceeded(r) => match **r {
+                crate::ratelimit::RateRefusal::Exceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
+                crate::ratelimit::RateRefusal::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            },
             GatewayError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -193,6 +220,7 @@ impl GatewayError {
             | GatewayError::BadRequest(_)
             | GatewayError::PayloadTooLarge { .. }
             | GatewayError::RequestTimeout(_)
+            | GatewayError::RateLimitExceeded(_)
             | GatewayError::NotFound(_) => ErrorSource::Client,
             GatewayError::NoCredential { .. }
             | GatewayError::Upstream(_)

@@ -55,6 +55,7 @@ pub mod models;
 pub mod observe;
 mod passthrough;
 pub mod probe;
+pub mod ratelimit;
 pub mod request_body;
 mod resilience;
 pub mod retention;
@@ -137,6 +138,7 @@ pub fn build_engine(boot: &Bootstrapped) -> Result<(Engine, UsageSinkHandle), Co
             &boot.settings.telemetry,
         )?);
     engine.set_cors(boot.settings.cors.clone());
+    engine.set_rate_limits(&boot.settings.rate_limits);
     // Detached: it holds no state worth flushing and ends with the runtime.
     drop(retention::spawn(
         boot.storage.clone(),

@@ -362,6 +362,8 @@ pub struct Settings {
     pub logging: Logging,
     /// Browser origins allowed on the proxy routes.
     pub cors: crate::config::Cors,
+    /// `[rate_limits]` as stored (file over database).
+    pub rate_limits: crate::config::RateLimitsConfig,
     /// `GET /metrics` and what it counts.
     pub metrics: crate::config::MetricsSettings,
     /// Trace export and the live feed, as the file gives them (the

@@ -233,6 +233,13 @@ impl Router {
                 let (parts, _) = req.into_parts();
                 return Box::pin(self.metrics(&parts)).await;
             }
+            Route::Me => {
+                let key = auth::client_key(req.headers(), query.as_deref());
+                return match self.engine.authenticate(key.as_deref()) {
+                    Ok(principal) => render::json(&self.engine.me(&principal).await),
+                    Err(e) => render::error(Protocol::OpenAiChat, e),
+                };
+            }
             Route::AdminApi(rest) => return self.admin_api(req, rest, query, peer).await,
             Route::AdminEnableCredential(id) => {
                 // Only the head: a reference to the request (and so its

@@ -63,6 +63,22 @@ pub(crate) fn error(protocol: Protocol, err: GatewayError) -> Response<ProxyBody
                 .insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
             response
         }
+        GatewayError::RateLimitExceeded(ref refusal) => {
+            let mut response = plain_error(protocol, err.status(), &err.client_message());
+            if let gproxy_core::ratelimit::RateRefusal::Exceeded {
+                retry_after_ms,
+                headers,
+                ..
+            } = &**refusal
+            {
+                headers.apply(response.headers_mut());
+                response.headers_mut().insert(
+                    RETRY_AFTER,
+                    HeaderValue::from(retry_after_ms.div_ceil(1_000).max(1)),
+                );
+            }
+            response
+        }
         GatewayError::RequestTimeout(_) => {
             let mut response = plain_error(protocol, err.status(), &err.client_message());
             response.extensions_mut().insert(crate::BodyTimedOut);

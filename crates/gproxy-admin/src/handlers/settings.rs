@@ -3,11 +3,11 @@
 
 use gproxy_core::bootstrap::{
     SETTING_CIRCUIT_BREAKER, SETTING_CORS, SETTING_LIMITS, SETTING_LOGGING, SETTING_METRICS,
-    SETTING_PROXY, limits_to_config,
+    SETTING_PROXY, SETTING_RATE_LIMITS, limits_to_config,
 };
 use gproxy_core::config::{
     CircuitBreakerConfig, CorsConfig, FileConfig, LimitsConfig, LoggingConfig, MetricsConfig,
-    MetricsSettings,
+    MetricsSettings, RateLimitsConfig,
 };
 use gproxy_core::control::LiveSettings;
 use schemars::JsonSchema;
@@ -36,6 +36,9 @@ pub struct SettingsView {
     /// `GET /metrics`: on/off, the token (as its SHA-256 only), per-key
     /// labels, the model label cap.
     pub metrics: MetricsConfig,
+    /// Rate limits: backend, window, and the limits per scope (global,
+    /// providers, models, users, keys by prefix).
+    pub rate_limits: RateLimitsConfig,
 }
 
 /// `PATCH /settings`: the sections given are merged over the stored ones
@@ -58,6 +61,9 @@ pub struct SettingsPatch {
     pub cors: Option<CorsConfig>,
     /// Metrics settings to change (`token: ""` removes the token).
     pub metrics: Option<MetricsConfig>,
+    /// The new `[rate_limits]`, replacing the stored section whole (send
+    /// `{}` to remove every limit). Applied at once on every instance.
+    pub rate_limits: Option<RateLimitsConfig>,
 }
 
 fn masked_proxy(proxy: Option<String>) -> Option<String> {
@@ -82,6 +88,7 @@ async fn current(call: &Call) -> Result<SettingsView, ApiError> {
         logging: live.logging.to_config(),
         cors: live.cors.to_config(),
         metrics: live.metrics.to_config(),
+        rate_limits: live.rate_limits,
     })
 }
 
@@ -138,6 +145,7 @@ pub async fn update(call: Call) -> Result<Reply, ApiError> {
         logging: logging.clone(),
         cors: cors.clone(),
         metrics: patch.metrics.clone(),
+        rate_limits: patch.rate_limits.clone(),
         ..FileConfig::default()
     };
     check
@@ -165,6 +173,10 @@ pub async fn update(call: Call) -> Result<Reply, ApiError> {
         let json = serde_json::to_string(&MetricsSettings::from_config(m).to_config())
             .map_err(ApiError::internal)?;
         storage.set_setting(SETTING_METRICS, &json).await?;
+    }
+    if let Some(r) = &patch.rate_limits {
+        let json = serde_json::to_string(r).map_err(ApiError::internal)?;
+        storage.set_setting(SETTING_RATE_LIMITS, &json).await?;
     }
     if let Some(p) = &proxy {
         storage

@@ -79,6 +79,18 @@ impl Engine {
                 Err(e) => return Err(last.unwrap_or(e)),
             };
             accounting.set_provider_kind(plan.provider.provider.kind());
+            if tried.is_empty() {
+                // Checked once, against the first target: a fallback
+                // target is not counted again.
+                self.admit_rate(
+                    &req.principal,
+                    &plan.provider.name,
+                    &plan.model,
+                    req.body.len() as u64,
+                    accounting,
+                )
+                .await?;
+            }
             match self.run_target(req, &plan, accounting, test_mode).await {
                 Ok(served) => return self.respond(req, plan, served, accounting).await,
                 Err(failure) if failure.fallback && plan.from_route => {

@@ -156,6 +156,9 @@ pub struct Engine {
     pub(crate) edge: Arc<crate::edge::EdgeStats>,
     /// Metrics, traces and the live feed.
     pub(crate) observe: Arc<crate::observe::Observability>,
+    /// The rate limiter; `None` when no limit is set (the hot path then
+    /// costs one load and branch).
+    pub(crate) rate_limiter: arc_swap::ArcSwapOption<crate::ratelimit::RateLimiter>,
 }
 
 /// The credential of a keyless provider with none configured.
@@ -183,6 +186,7 @@ impl Engine {
             capabilities: Arc::new(CapabilityTable::builtin().clone()),
             edge: Arc::default(),
             observe: Arc::default(),
+            rate_limiter: arc_swap::ArcSwapOption::empty(),
         }
     }
 
@@ -254,6 +258,22 @@ impl Engine {
     /// Replaces the retry and circuit settings (live reconfiguration).
     pub fn set_resilience(&self, settings: Resilience) {
         self.resilience.set_settings(settings);
+    }
+
+    /// Puts `config` in force for every request that starts from now on;
+    /// the counters are kept when the backend settings are unchanged.
+    pub fn set_rate_limits(&self, config: &crate::config::RateLimitsConfig) {
+        let previous = self.rate_limiter.load_full();
+        let next = crate::ratelimit::RateLimiter::build(config, previous.as_deref());
+        if let Some(l) = &next {
+            tracing::info!(backend = l.backend(), "rate limits in force");
+        }
+        self.rate_limiter.store(next.map(Arc::new));
+    }
+
+    /// The rate limiter in force (`None`: no limit set).
+    pub fn rate_limiter(&self) -> Option<Arc<crate::ratelimit::RateLimiter>> {
+        self.rate_limiter.load_full()
     }
 
     /// The state handle (for reloads and health).
@@ -355,7 +375,15 @@ impl Engine {
         });
         accounting.capture_request(&logging, &req.headers, Some(&req.body));
         drop(logging);
-        match self.dispatch(&req, &mut accounting).await {
+        let dispatched = self.dispatch(&req, &mut accounting).await;
+        let dispatched = match (dispatched, accounting.rate_headers()) {
+            (Ok(mut d), Some(rate)) => {
+                rate.apply(d.headers_mut());
+                Ok(d)
+            }
+            (d, _) => d,
+        };
+        match dispatched {
             Ok(Dispatched::Stream {
                 response,
                 head,
@@ -413,6 +441,15 @@ enum Dispatched {
     },
     /// A complete response; the caller records the row now.
     Full(Response<ProxyBody>, Option<gproxy_protocol::Usage>),
+}
+
+impl Dispatched {
+    fn headers_mut(&mut self) -> &mut HeaderMap {
+        match self {
+            Dispatched::Stream { response, .. } => response.headers_mut(),
+            Dispatched::Full(response, _) => response.headers_mut(),
+        }
+    }
 }
 
 /// Response header naming the provider that served a proxied request.

@@ -199,6 +199,7 @@ pub struct Metrics {
     live_lagged: Counter,
     key_requests: Family<KeyLabels, Counter>,
     key_tokens: Family<KeyTokenLabels, Counter>,
+    refusals: Family<ReasonLabels, Counter>,
     labels: RwLock<Labels>,
     cache: RwLock<hashbrown::HashMap<CacheKey, Arc<Handles>>>,
 }
@@ -400,10 +401,10 @@ impl Metrics {
         let refusals = Family::<ReasonLabels, Counter>::default();
         registry.register(
             "refusals",
-            "Requests refused by a rate limit or a budget (not enforced yet: always 0)",
+            "Requests refused by a rate limit (`rate_limit`), by an unreachable limit store with on_redis_error = closed (`limit_store_unreachable`), or by a budget (`budget`, not enforced yet)",
             refusals.clone(),
         );
-        for reason in ["rate_limit", "budget"] {
+        for reason in ["rate_limit", "limit_store_unreachable", "budget"] {
             let _ = refusals.get_or_create(&ReasonLabels { reason });
         }
         let cost: Counter<f64, AtomicU64> = Counter::default();
@@ -484,6 +485,7 @@ impl Metrics {
             live_lagged,
             key_requests,
             key_tokens,
+            refusals,
             labels: RwLock::new(Labels {
                 providers: HashMap::new(),
                 pairs: 0,
@@ -683,6 +685,14 @@ impl Metrics {
     }
 
     /// A model route gave up `provider`'s target for the next one.
+    /// Counts a request refused for `reason` (`rate_limit`,
+    /// `limit_store_unreachable`, `budget`).
+    pub(crate) fn refusal(&self, reason: &'static str) {
+        if self.enabled() {
+            self.refusals.get_or_create(&ReasonLabels { reason }).inc();
+        }
+    }
+
     pub(crate) fn fallback(&self, provider: &str) {
         if !self.enabled() {
             return;

@@ -87,12 +87,26 @@ impl Engine {
         accounting.capture_request(&logging, &req.headers, None);
         drop(logging);
         accounting.log_mut().provider = Some(req.provider.clone());
+        let bytes = req
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+            .unwrap_or(0);
         let forwarded = match admit(&req) {
-            Ok(()) => self.forward(req, &mut accounting).await,
+            Ok(()) => match self
+                .admit_rate(&req.principal, &req.provider, "", bytes, &mut accounting)
+                .await
+            {
+                Ok(()) => self.forward(req, &mut accounting).await,
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
         match forwarded {
-            Ok((response, incoming, lease)) => {
+            Ok((mut response, incoming, lease)) => {
+                if let Some(rate) = accounting.rate_headers() {
+                    rate.apply(response.headers_mut());
+                }
                 let status = response.status().as_u16();
                 let processor =
                     StreamProcessor::new(Protocol::OpenAiChat, Framing::Opaque, Rewrite::default());

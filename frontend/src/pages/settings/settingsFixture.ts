@@ -20,4 +20,5 @@ export const SETTINGS: Settings = {
   cors: { allowed_origins: [], allow_credentials: false, max_age_secs: 600 },
   proxy: "http://user:***@proxy.local:3128",
   metrics: { enabled: true, per_key_labels: false, max_models: 200 },
+  rate_limits: {},
 };

@@ -1,0 +1,366 @@
+//! Rate limits through the real binary: RPM, TPM and concurrency on each
+//! scope, refused before the upstream with 429 and `x-ratelimit-*` in the
+//! client's protocol shape; passthrough counted; the limits changed live
+//! through the admin API and read back on `/v1/gproxy/me`; two instances
+//! on one Redis holding one limit; Redis down in both failure modes.
+#![cfg(test)] // lets clippy see helpers as test code (unwrap/expect allowed)
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use gproxy_testkit::MockUpstream;
+use serde_json::json;
+
+/// ALICE_KEY's visible prefix.
+const ALICE_PREFIX: &str = "sk-ali";
+
+fn chat() -> serde_json::Value {
+    json!({"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
+}
+
+async fn claude(gw: &Gateway) -> Reply {
+    let req = gw
+        .request("POST", "/claude/v1/messages")
+        .header("x-api-key", ALICE_KEY)
+        .header("anthropic-version", "2023-06-01")
+        .header("content-type", "application/json");
+    let body = json!({"model": "claude-sonnet-4-5", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]});
+    gw.send(req, body.to_string()).await
+}
+
+async fn gemini(gw: &Gateway) -> Reply {
+    let req = gw
+        .request(
+            "POST",
+            "/aistudio/v1beta/models/gemini-2.0-flash:generateContent",
+        )
+        .header("x-goog-api-key", ALICE_KEY)
+        .header("content-type", "application/json");
+    let body = json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]});
+    gw.send(req, body.to_string()).await
+}
+
+fn assert_refused(r: &Reply, what: &str) {
+    assert_eq!(r.status, 429, "{what}: {}", r.text());
+    let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry), "{what}: retry-after {retry}");
+}
+
+async fn metric(gw: &Gateway, line: &str) -> f64 {
+    let r = gw
+        .send(
+            gw.request("GET", "/metrics")
+                .header("authorization", format!("Bearer {ADMIN_KEY}")),
+            "",
+        )
+        .await;
+    r.text()
+        .lines()
+        .find(|l| l.starts_with(line))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("{line} not in {}", r.text()))
+}
+
+#[tokio::test]
+async fn rpm_on_each_scope_in_each_protocol_shape() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let extra = r#"
+[rate_limits]
+window_secs = 2
+[rate_limits.providers.openai]
+rpm = 2
+[rate_limits.models.claude-sonnet-4-5]
+rpm = 1
+[rate_limits.global]
+rpm = 1000
+"#;
+    let gw = start(dir.path(), &config(&mock, extra)).await;
+
+    // Provider scope, OpenAI shape.
+    for remaining in ["1", "0"] {
+        let r = gw.post("/v1/chat/completions", ALICE_KEY, chat()).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.header("x-ratelimit-limit-requests"), Some("2"));
+        assert_eq!(r.header("x-ratelimit-remaining-requests"), Some(remaining));
+        assert!(r.header("x-ratelimit-reset-requests").is_some());
+    }
+    let r = gw.post("/v1/chat/completions", ALICE_KEY, chat()).await;
+    assert_refused(&r, "openai");
+    let v = r.json();
+    assert_eq!(v["error"]["type"], "rate_limit_error", "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("provider:openai"),
+        "{v}"
+    );
+    assert_eq!(r.header("x-ratelimit-limit-requests"), Some("2"));
+    assert_eq!(r.header("x-ratelimit-remaining-requests"), Some("0"));
+    assert_eq!(mock.request_count(), 2, "the refusal never went upstream");
+
+    // Model scope, Anthropic shape.
+    assert_eq!(claude(&gw).await.status, 200);
+    let r = claude(&gw).await;
+    assert_refused(&r, "claude");
+    assert_eq!(r.json()["type"], "error");
+    assert_eq!(r.json()["error"]["type"], "rate_limit_error");
+    assert_eq!(mock.request_count(), 3);
+
+    // The window slides: after it, admitted again.
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let r = gw.post("/v1/chat/completions", ALICE_KEY, chat()).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(claude(&gw).await.status, 200);
+    assert_eq!(mock.request_count(), 5);
+    assert_eq!(
+        metric(&gw, "gproxy_refusals_total{reason=\"rate_limit\"}").await,
+        2.0
+    );
+}
+
+#[tokio::test]
+async fn tpm_and_key_and_global_scopes_gemini_shape() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // The Gemini body is ~60 bytes: ~15 tokens estimated each, then the
+    // real usage replaces the estimate.
+    let extra = format!(
+        r#"
+[rate_limits]
+window_secs = 2
+[rate_limits.keys.{ALICE_PREFIX}]
+tpm = 60
+"#
+    );
+    let gw = start(dir.path(), &config(&mock, &extra)).await;
+    let mut admitted = 0;
+    let refused = loop {
+        let r = gemini(&gw).await;
+        if r.status != 200 {
+            break r;
+        }
+        admitted += 1;
+        assert_eq!(r.header("x-ratelimit-limit-tokens"), Some("60"));
+        assert!(admitted < 20, "never refused");
+    };
+    assert!(admitted >= 1);
+    assert_refused(&refused, "gemini");
+    let v = refused.json();
+    assert_eq!(v["error"]["code"], 429, "{v}");
+    assert_eq!(v["error"]["status"], "RESOURCE_EXHAUSTED", "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("tokens"));
+    assert_eq!(refused.header("x-ratelimit-limit-tokens"), Some("60"));
+    assert_eq!(mock.request_count(), admitted);
+
+    // Global scope, live: one request per window for everyone.
+    let r = gw
+        .api(
+            "PATCH",
+            "/settings",
+            Some(ADMIN_KEY),
+            Some(json!({"rate_limits": {"window_secs": 2, "global": {"rpm": 1}}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["rate_limits"]["global"]["rpm"], 1);
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    assert_eq!(gemini(&gw).await.status, 200);
+    assert_refused(&claude(&gw).await, "global");
+    // A bad value names its field.
+    let r = gw
+        .api(
+            "PATCH",
+            "/settings",
+            Some(ADMIN_KEY),
+            Some(json!({"rate_limits": {"users": {"alice": {"rpm": 0}}}})),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(
+        r.text().contains("rate_limits.users.alice.rpm"),
+        "{}",
+        r.text()
+    );
+}
+
+#[tokio::test]
+async fn concurrency_is_held_until_the_stream_ends_or_the_client_leaves() {
+    let mock = MockUpstream::start().await.unwrap();
+    mock.set_stream_chunks(6, Duration::from_millis(200));
+    let dir = tempfile::tempdir().unwrap();
+    let extra = "[rate_limits.users.alice]\nconcurrent = 1\n";
+    let gw = start(dir.path(), &config(&mock, extra)).await;
+    let mut body = chat();
+    body["stream"] = json!(true);
+    let open = |gw: &Gateway| {
+        gw.request("POST", "/v1/chat/completions")
+            .header("authorization", format!("Bearer {ALICE_KEY}"))
+            .header("content-type", "application/json")
+    };
+    // A stream in flight holds the one slot.
+    let first = gw.open(open(&gw), body.to_string()).await;
+    assert_eq!(first.status(), 200);
+    let r = gw.post("/v1/chat/completions", ALICE_KEY, chat()).await;
+    assert_refused(&r, "concurrent");
+    assert!(r.text().contains("concurrent requests"), "{}", r.text());
+    // The client goes away: the slot comes back.
+    drop(first);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let r = gw.post("/v1/chat/completions", ALICE_KEY, chat()).await;
+        if r.status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "slot never released");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A stream read to its end gives it back too.
+    let r = gw
+        .post("/v1/chat/completions", ALICE_KEY, body.clone())
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        gw.post("/v1/chat/completions", ALICE_KEY, chat())
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn passthrough_is_counted_and_me_reports_the_limits() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let extra = "[rate_limits]\nwindow_secs = 30\n[rate_limits.users.alice]\nrpm = 2\n";
+    let gw = start(dir.path(), &config(&mock, extra)).await;
+    let files = || {
+        gw.request("GET", "/openai/v1/files")
+            .header("authorization", format!("Bearer {ALICE_KEY}"))
+    };
+    let r = gw.send(files(), "").await;
+    assert_ne!(r.status, 429);
+    assert_eq!(r.header("x-ratelimit-remaining-requests"), Some("1"));
+
+    let me = gw
+        .send(
+            gw.request("GET", "/v1/gproxy/me")
+                .header("authorization", format!("Bearer {ALICE_KEY}")),
+            "",
+        )
+        .await;
+    assert_eq!(me.status, 200, "{}", me.text());
+    let v = me.json();
+    assert_eq!(v["user"], "alice");
+    assert_eq!(v["rate_limits"]["scopes"]["user"]["rpm"], 2, "{v}");
+    assert_eq!(
+        v["rate_limits"]["scopes"]["user"]["remaining_requests"], 1,
+        "{v}"
+    );
+    assert_eq!(v["rate_limits"]["window_secs"], 30);
+
+    assert_eq!(
+        gw.post("/v1/chat/completions", ALICE_KEY, chat())
+            .await
+            .status,
+        200
+    );
+    let r = gw.send(files(), "").await;
+    assert_refused_any(&r);
+    assert_eq!(mock.request_count(), 2);
+    // Without a key: 401.
+    let r = gw.send(gw.request("GET", "/v1/gproxy/me"), "").await;
+    assert_eq!(r.status, 401);
+}
+
+fn assert_refused_any(r: &Reply) {
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert!(r.header("retry-after").is_some());
+}
+
+fn redis_config(mock: &MockUpstream, url: &str, prefix: &str, extra: &str) -> String {
+    config(
+        mock,
+        &format!(
+            "[rate_limits]\nbackend = \"redis\"\nredis_url = \"{url}\"\nredis_prefix = \"{prefix}\"\nwindow_secs = 2\n{extra}"
+        ),
+    )
+}
+
+#[tokio::test]
+async fn two_instances_on_one_redis_hold_one_limit() {
+    let Some(url) = redis_url("two_instances_on_one_redis_hold_one_limit").await else {
+        return;
+    };
+    let prefix = format!("gproxy-test-rl-{}:", rand_suffix());
+    let mock = MockUpstream::start().await.unwrap();
+    let text = redis_config(&mock, &url, &prefix, "[rate_limits.global]\nrpm = 10\n");
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = std::sync::Arc::new(start(d1.path(), &text).await);
+    let b = std::sync::Arc::new(start(d2.path(), &text).await);
+    // Two rounds of 15 concurrent requests on each instance, one window
+    // apart: each window admits 10 in all, not 20.
+    for round in 0..2 {
+        let mut calls = tokio::task::JoinSet::new();
+        for i in 0..30 {
+            let gw = if i % 2 == 0 { a.clone() } else { b.clone() };
+            calls.spawn(async move {
+                gw.post("/v1/chat/completions", ALICE_KEY, chat())
+                    .await
+                    .status
+                    .as_u16()
+            });
+        }
+        let statuses = calls.join_all().await;
+        let ok = statuses.iter().filter(|s| **s == 200).count();
+        let refused = statuses.iter().filter(|s| **s == 429).count();
+        assert!((9..=11).contains(&ok), "round {round}: {ok} admitted");
+        assert_eq!(ok + refused, 30, "{statuses:?}");
+        assert_eq!(mock.request_count(), ok, "round {round}");
+        mock.clear();
+        tokio::time::sleep(Duration::from_millis(2_100)).await;
+    }
+}
+
+#[tokio::test]
+async fn redis_down_fails_open_or_closed_within_the_timeout() {
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let url = format!("redis://127.0.0.1:{closed}");
+    for (mode, status) in [("closed", 503), ("open", 200)] {
+        let mock = MockUpstream::start().await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let extra = format!(
+            "on_redis_error = \"{mode}\"\nredis_timeout_ms = 200\n[rate_limits.global]\nrpm = 1\n"
+        );
+        let gw = start(dir.path(), &redis_config(&mock, &url, "x:", &extra)).await;
+        for _ in 0..3 {
+            let t = Instant::now();
+            let r = gw.post("/v1/chat/completions", ALICE_KEY, chat()).await;
+            assert_eq!(r.status, status, "{mode}: {}", r.text());
+            assert!(
+                t.elapsed() < Duration::from_millis(1_500),
+                "{mode}: {:?}",
+                t.elapsed()
+            );
+        }
+        if mode == "closed" {
+            assert_eq!(mock.request_count(), 0);
+            assert!(
+                metric(
+                    &gw,
+                    "gproxy_refusals_total{reason=\"limit_store_unreachable\"}"
+                )
+                .await
+                    >= 3.0
+            );
+        } else {
+            assert_eq!(mock.request_count(), 3);
+        }
+    }
+}

@@ -1,0 +1,616 @@
+//! Rate limits: requests and tokens per sliding window and concurrent
+//! requests, per key, user, model, provider and globally (`[rate_limits]`).
+//!
+//! A request is checked against every scope that applies, all or nothing,
+//! before any upstream call: in memory under each scope's own lock (taken
+//! in name order), or in Redis by one Lua script, so several instances
+//! sharing Redis hold a limit exactly. Tokens are reserved from an
+//! estimate (the body's bytes / 4) and the reservation is replaced by the
+//! real input + output tokens when the request ends. A concurrency slot is
+//! given back when the response ends (a stream: its last byte, or the
+//! client going away); in Redis a slot also expires after `slot_ttl_secs`,
+//! so an instance that dies leaks nothing for long.
+//!
+//! With no limit configured the engine holds no limiter and the hot path
+//! costs one pointer load and branch.
+
+mod redis;
+pub(crate) mod window;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use crate::config::{
+    DEFAULT_RATE_LIMIT_PREFIX, RateLimit, RateLimitBackend, RateLimitsConfig, RedisFailure,
+};
+use window::{Caps, Exceeded, Seen, Window};
+
+/// One scope a request is checked against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Scope {
+    /// `global`, `provider:<name>`, `model:<name>`, `user:<name>`,
+    /// `key:<prefix>`.
+    pub key: String,
+    pub caps: Caps,
+}
+
+impl From<RateLimit> for Caps {
+    fn from(l: RateLimit) -> Self {
+        Caps {
+            rpm: l.rpm.unwrap_or(0),
+            tpm: l.tpm.unwrap_or(0),
+            concurrent: l.concurrent.unwrap_or(0),
+        }
+    }
+}
+
+/// The tightest limit of one kind that applied, after this request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Headroom {
+    /// The limit.
+    pub limit: u64,
+    /// What is left of it.
+    pub remaining: u64,
+    /// Milliseconds until it is whole again (the oldest entry leaves).
+    pub reset_ms: u64,
+}
+
+/// The `x-ratelimit-*` values of a request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateHeaders {
+    /// Requests.
+    pub requests: Option<Headroom>,
+    /// Tokens.
+    pub tokens: Option<Headroom>,
+}
+
+impl RateHeaders {
+    fn of(scopes: &[Scope], seen: &[Seen], estimate: u64, counted: bool) -> Self {
+        let mut out = RateHeaders::default();
+        let add = u64::from(counted);
+        for (scope, s) in scopes.iter().zip(seen) {
+            if scope.caps.rpm > 0 {
+                let h = Headroom {
+                    limit: scope.caps.rpm,
+                    remaining: scope.caps.rpm.saturating_sub(s.requests + add),
+                    reset_ms: if s.requests == 0 {
+                        0
+                    } else {
+                        s.requests_reset_ms
+                    },
+                };
+                if out.requests.is_none_or(|o| h.remaining < o.remaining) {
+                    out.requests = Some(h);
+                }
+            }
+            if scope.caps.tpm > 0 {
+                let used = s.tokens + if counted { estimate } else { 0 };
+                let h = Headroom {
+                    limit: scope.caps.tpm,
+                    remaining: scope.caps.tpm.saturating_sub(used),
+                    reset_ms: s.tokens_reset_ms,
+                };
+                if out.tokens.is_none_or(|o| h.remaining < o.remaining) {
+                    out.tokens = Some(h);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Why a request was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RateRefusal {
+    /// A limit is full.
+    Exceeded {
+        /// The scope (`key:sk-ab12`, `model:gpt-4o`...).
+        scope: String,
+        /// `requests`, `tokens` or `concurrent requests`.
+        what: &'static str,
+        /// The limit.
+        limit: u64,
+        /// Milliseconds before a retry can fit.
+        retry_after_ms: u64,
+        /// The headers to send.
+        headers: RateHeaders,
+    },
+    /// Redis could not be reached and `on_redis_error = "closed"`.
+    Unavailable(String),
+}
+
+/// The resolved `[rate_limits]`.
+#[derive(Debug, Clone, PartialEq)]
+struct Rules {
+    window_ms: u64,
+    slot_ttl_ms: u64,
+    fail: RedisFailure,
+    timeout: Duration,
+    global: Caps,
+    providers: HashMap<String, Caps>,
+    models: HashMap<String, Caps>,
+    users: HashMap<String, Caps>,
+    keys: HashMap<String, Caps>,
+}
+
+fn caps_map(m: &std::collections::BTreeMap<String, RateLimit>) -> HashMap<String, Caps> {
+    m.iter()
+        .filter(|(_, l)| !l.is_empty())
+        .map(|(k, l)| (k.clone(), Caps::from(*l)))
+        .collect()
+}
+
+/// Where the counters live.
+#[derive(Debug)]
+enum Store {
+    Memory(MemoryCounters),
+    Redis(Box<redis::RedisCounters>),
+}
+
+/// The limiter in force.
+#[derive(Debug)]
+pub struct RateLimiter {
+    rules: Rules,
+    store: Arc<Store>,
+    /// Which backend settings built `store` (to keep it across changes).
+    backend: (RateLimitBackend, Option<String>, String),
+    ids: AtomicU64,
+}
+
+/// The counters of the memory backend.
+#[derive(Debug, Default)]
+struct MemoryCounters {
+    scopes: RwLock<HashMap<String, Arc<Mutex<Window>>>>,
+}
+
+impl MemoryCounters {
+    fn window(&self, key: &str) -> Arc<Mutex<Window>> {
+        if let Some(w) = self
+            .scopes
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+        {
+            return w.clone();
+        }
+        self.scopes
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(key.to_owned())
+            .or_default()
+            .clone()
+    }
+}
+
+impl RateLimiter {
+    /// The limiter of `config`, or `None` when it sets no limit. `previous`
+    /// hands over its counters when the backend settings are unchanged.
+    pub fn build(config: &RateLimitsConfig, previous: Option<&RateLimiter>) -> Option<Self> {
+        if !config.any_limit() {
+            return None;
+        }
+        let backend_kind = config.backend.unwrap_or_default();
+        let prefix = config
+            .redis_prefix
+            .clone()
+            .unwrap_or_else(|| DEFAULT_RATE_LIMIT_PREFIX.to_owned());
+        let backend = (backend_kind, config.redis_url.clone(), prefix.clone());
+        let rules = Rules {
+            window_ms: config.window_secs.unwrap_or(60) * 1_000,
+            slot_ttl_ms: config.slot_ttl_secs.unwrap_or(900) * 1_000,
+            fail: config.on_redis_error.unwrap_or_default(),
+            timeout: Duration::from_millis(config.redis_timeout_ms.unwrap_or(250)),
+            global: config.global.map(Caps::from).unwrap_or_default(),
+            providers: caps_map(&config.providers),
+            models: caps_map(&config.models),
+            users: caps_map(&config.users),
+            keys: caps_map(&config.keys),
+        };
+        let store = match previous {
+            Some(p) if p.backend == backend => p.store.clone(),
+            _ => Arc::new(match backend_kind {
+                RateLimitBackend::Memory => Store::Memory(MemoryCounters::default()),
+                RateLimitBackend::Redis => {
+                    match redis::RedisCounters::new(
+                        config.redis_url.as_deref().unwrap_or(""),
+                        &prefix,
+                    ) {
+                        Ok(r) => Store::Redis(Box::new(r)),
+                        Err(e) => {
+                            // validate() already checked the URL's form.
+                            tracing::error!(error = %e, "rate_limits.redis_url unusable; limits kept in memory");
+                            Store::Memory(MemoryCounters::default())
+                        }
+                    }
+                }
+            }),
+        };
+        Some(RateLimiter {
+            rules,
+            store,
+            backend,
+            ids: AtomicU64::new(rand_seed()),
+        })
+    }
+
+    /// The backend name (`memory`, `redis`).
+    pub fn backend(&self) -> &'static str {
+        match &*self.store {
+            Store::Memory(_) => "memory",
+            Store::Redis(_) => "redis",
+        }
+    }
+
+    /// The scopes that apply to a request of `user`'s key `key_prefix` to
+    /// `provider`'s `model`, name-ordered.
+    pub(crate) fn scopes(
+        &self,
+        user: &str,
+        key_prefix: &str,
+        provider: &str,
+        model: &str,
+    ) -> Vec<Scope> {
+        let r = &self.rules;
+        let mut out = Vec::new();
+        let mut add = |kind: &str, name: &str, caps: Option<&Caps>| {
+            if let Some(caps) = caps.filter(|c| **c != Caps::default()) {
+                out.push(Scope {
+                    key: if name.is_empty() {
+                        kind.to_owned()
+                    } else {
+                        format!("{kind}:{name}")
+                    },
+                    caps: *caps,
+                });
+            }
+        };
+        add("global", "", Some(&r.global));
+        add("key", key_prefix, r.keys.get(key_prefix));
+        add("model", model, r.models.get(model));
+        add("provider", provider, r.providers.get(provider));
+        add("user", user, r.users.get(user));
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        out
+    }
+
+    /// The scopes' limits and what is left, without counting anything.
+    pub(crate) async fn peek(&self, scopes: &[Scope]) -> Option<RateHeaders> {
+        let now = gproxy_credential::clock::now_ms();
+        let seen = match &*self.store {
+            Store::Memory(m) => scopes
+                .iter()
+                .map(|s| {
+                    let w = m.window(&s.key);
+                    let mut w = w.lock().unwrap_or_else(PoisonError::into_inner);
+                    w.seen(now, self.rules.window_ms, 0, s.caps.tpm)
+                })
+                .collect(),
+            Store::Redis(r) => {
+                r.check(scopes, now, &self.rules, 0, 0, false, self.rules.timeout)
+                    .await
+                    .ok()?
+                    .1
+            }
+        };
+        Some(RateHeaders::of(scopes, &seen, 0, false))
+    }
+
+    /// Checks `scopes` for a request of `estimate` tokens and counts it
+    /// when every one has room.
+    pub(crate) async fn admit(
+        &self,
+        scopes: Vec<Scope>,
+        estimate: u64,
+    ) -> Result<Permit, RateRefusal> {
+        let id = self.ids.fetch_add(1, Ordering::Relaxed);
+        let now = gproxy_credential::clock::now_ms();
+        let window_ms = self.rules.window_ms;
+        let refused = |i: usize, what: Exceeded, wait: u64, seen: &[Seen]| {
+            let scope: &Scope = &scopes[i];
+            let (what, limit) = match what {
+                Exceeded::Requests => ("requests", scope.caps.rpm),
+                Exceeded::Tokens => ("tokens", scope.caps.tpm),
+                Exceeded::Concurrent => ("concurrent requests", scope.caps.concurrent),
+            };
+            RateRefusal::Exceeded {
+                scope: scope.key.clone(),
+                what,
+                limit,
+                retry_after_ms: wait,
+                headers: RateHeaders::of(&scopes, seen, estimate, false),
+            }
+        };
+        let headers = match &*self.store {
+            Store::Memory(m) => {
+                let windows: Vec<_> = scopes.iter().map(|s| m.window(&s.key)).collect();
+                let mut guards: Vec<_> = windows
+                    .iter()
+                    .map(|w| w.lock().unwrap_or_else(PoisonError::into_inner))
+                    .collect();
+                let seen: Vec<Seen> = guards
+                    .iter_mut()
+                    .zip(&scopes)
+                    .map(|(w, s)| w.seen(now, window_ms, estimate, s.caps.tpm))
+                    .collect();
+                for (i, (s, scope)) in seen.iter().zip(&scopes).enumerate() {
+                    if let Some((what, wait)) = s.exceeds(scope.caps, estimate) {
+                        return Err(refused(i, what, wait, &seen));
+                    }
+                }
+                for (w, scope) in guards.iter_mut().zip(&scopes) {
+                    w.count(now, id, estimate, scope.caps);
+                }
+                RateHeaders::of(&scopes, &seen, estimate, true)
+            }
+            Store::Redis(r) => {
+                match r
+                    .check(
+                        &scopes,
+                        now,
+                        &self.rules,
+                        id,
+                        estimate,
+                        true,
+                        self.rules.timeout,
+                    )
+                    .await
+                {
+                    Ok((None, seen)) => RateHeaders::of(&scopes, &seen, estimate, true),
+                    Ok((Some((i, what, wait)), seen)) => return Err(refused(i, what, wait, &seen)),
+                    Err(e) => match self.rules.fail {
+                        RedisFailure::Open => {
+                            tracing::warn!(error = %e, "rate limits not checked: Redis unreachable (on_redis_error = open)");
+                            return Ok(Permit::unchecked());
+                        }
+                        RedisFailure::Closed => {
+                            tracing::warn!(error = %e, "request refused: Redis unreachable (on_redis_error = closed)");
+                            return Err(RateRefusal::Unavailable(e));
+                        }
+                    },
+                }
+            }
+        };
+        Ok(Permit {
+            store: Some(self.store.clone()),
+            scopes,
+            id,
+            estimate,
+            headers,
+            timeout: self.rules.timeout,
+        })
+    }
+}
+
+/// An admitted request's hold on its scopes: settled with the real tokens
+/// when the request ends; dropped unsettled, it gives its slots back.
+#[derive(Debug)]
+pub(crate) struct Permit {
+    store: Option<Arc<Store>>,
+    scopes: Vec<Scope>,
+    id: u64,
+    estimate: u64,
+    /// The `x-ratelimit-*` values after this request.
+    pub(crate) headers: RateHeaders,
+    timeout: Duration,
+}
+
+impl Permit {
+    /// A permit that holds nothing (Redis unreachable, fail-open).
+    fn unchecked() -> Self {
+        Permit {
+            store: None,
+            scopes: Vec::new(),
+            id: 0,
+            estimate: 0,
+            headers: RateHeaders::default(),
+            timeout: Duration::ZERO,
+        }
+    }
+
+    /// Replaces the token reservation with `actual` (`None`: keep the
+    /// estimate) and gives the concurrency slots back.
+    pub(crate) fn settle(mut self, actual: Option<u64>) {
+        self.end(actual);
+    }
+
+    fn end(&mut self, actual: Option<u64>) {
+        let Some(store) = self.store.take() else {
+            return;
+        };
+        let scopes = std::mem::take(&mut self.scopes);
+        let actual = actual.filter(|a| *a != self.estimate);
+        match &*store {
+            Store::Memory(m) => {
+                for scope in &scopes {
+                    let w = m.window(&scope.key);
+                    let mut w = w.lock().unwrap_or_else(PoisonError::into_inner);
+                    if let (Some(a), true) = (actual, scope.caps.tpm > 0) {
+                        w.settle(self.id, a);
+                    }
+                    if scope.caps.concurrent > 0 {
+                        w.release();
+                    }
+                }
+            }
+            Store::Redis(_) => {
+                let (id, estimate, timeout) = (self.id, self.estimate, self.timeout);
+                if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                    rt.spawn(async move {
+                        if let Store::Redis(r) = &*store
+                            && let Err(e) = r.settle(&scopes, id, estimate, actual, timeout).await
+                        {
+                            tracing::warn!(error = %e, "rate-limit settle failed (slots expire on their own)");
+                        }
+                    });
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.end(None);
+    }
+}
+
+fn rand_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(gproxy_credential::clock::now_ms());
+    h.finish()
+}
+
+/// Response headers of the limits.
+pub mod header {
+    /// `x-ratelimit-limit-requests`.
+    pub const LIMIT_REQUESTS: &str = "x-ratelimit-limit-requests";
+    /// `x-ratelimit-remaining-requests`.
+    pub const REMAINING_REQUESTS: &str = "x-ratelimit-remaining-requests";
+    /// `x-ratelimit-reset-requests`.
+    pub const RESET_REQUESTS: &str = "x-ratelimit-reset-requests";
+    /// `x-ratelimit-limit-tokens`.
+    pub const LIMIT_TOKENS: &str = "x-ratelimit-limit-tokens";
+    /// `x-ratelimit-remaining-tokens`.
+    pub const REMAINING_TOKENS: &str = "x-ratelimit-remaining-tokens";
+    /// `x-ratelimit-reset-tokens`.
+    pub const RESET_TOKENS: &str = "x-ratelimit-reset-tokens";
+}
+
+/// A reset time as the `x-ratelimit-reset-*` headers write it (OpenAI's
+/// form): `850ms` under a second, else whole seconds rounded up (`12s`).
+pub fn reset_value(ms: u64) -> String {
+    if ms < 1_000 {
+        format!("{ms}ms")
+    } else {
+        format!("{}s", ms.div_ceil(1_000))
+    }
+}
+
+impl RateHeaders {
+    /// Adds the `x-ratelimit-*` headers to `headers`.
+    pub fn apply(&self, headers: &mut http::HeaderMap) {
+        use http::HeaderValue;
+        use http::header::HeaderName;
+        let sets = [
+            (
+                self.requests,
+                [
+                    header::LIMIT_REQUESTS,
+                    header::REMAINING_REQUESTS,
+                    header::RESET_REQUESTS,
+                ],
+            ),
+            (
+                self.tokens,
+                [
+                    header::LIMIT_TOKENS,
+                    header::REMAINING_TOKENS,
+                    header::RESET_TOKENS,
+                ],
+            ),
+        ];
+        for (room, [limit, remaining, reset]) in sets {
+            let Some(h) = room else { continue };
+            headers.insert(HeaderName::from_static(limit), HeaderValue::from(h.limit));
+            headers.insert(
+                HeaderName::from_static(remaining),
+                HeaderValue::from(h.remaining),
+            );
+            if let Ok(v) = HeaderValue::from_str(&reset_value(h.reset_ms)) {
+                headers.insert(HeaderName::from_static(reset), v);
+            }
+        }
+    }
+}
+
+/// A cheap estimate of a request's input tokens from its size in bytes.
+pub(crate) fn estimate_tokens(bytes: u64) -> u64 {
+    bytes.div_ceil(4)
+}
+
+impl crate::Engine {
+    /// Checks the rate limits of `principal`'s request to `provider`'s
+    /// `model` (`""`: no model scope) of about `bytes` bytes, before any
+    /// upstream call; on admission `accounting` holds the permit.
+    pub(crate) async fn admit_rate(
+        &self,
+        principal: &crate::state::Principal,
+        provider: &str,
+        model: &str,
+        bytes: u64,
+        accounting: &mut crate::accounting::Accounting,
+    ) -> Result<(), crate::GatewayError> {
+        let Some(limiter) = self.rate_limiter.load_full() else {
+            return Ok(());
+        };
+        let scopes = limiter.scopes(&principal.user_name, &principal.key_prefix, provider, model);
+        if scopes.is_empty() {
+            return Ok(());
+        }
+        match limiter.admit(scopes, estimate_tokens(bytes)).await {
+            Ok(permit) => {
+                accounting.hold_permit(permit);
+                Ok(())
+            }
+            Err(refusal) => {
+                self.observe.metrics.refusal(match refusal {
+                    RateRefusal::Exceeded { .. } => "rate_limit",
+                    RateRefusal::Unavailable(_) => "limit_store_unreachable",
+                });
+                Err(crate::GatewayError::RateLimitExceeded(Box::new(refusal)))
+            }
+        }
+    }
+}
+
+impl crate::Engine {
+    /// `GET /v1/gproxy/me`: who `principal` is and the rate limits of its
+    /// own scopes (global, key, user) with what is left of them now.
+    pub async fn me(&self, principal: &crate::state::Principal) -> serde_json::Value {
+        let limiter = self.rate_limiter.load_full();
+        let mut limits = serde_json::Map::new();
+        if let Some(limiter) = &limiter {
+            for scope in limiter.scopes(&principal.user_name, &principal.key_prefix, "", "") {
+                let one = std::slice::from_ref(&scope);
+                let room = limiter.peek(one).await;
+                let in_flight = match &*limiter.store {
+                    Store::Memory(m) => Some(
+                        m.window(&scope.key)
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .in_flight,
+                    ),
+                    Store::Redis(_) => None,
+                };
+                let caps = scope.caps;
+                let nz = |v: u64| (v > 0).then_some(v);
+                limits.insert(
+                    scope.key.split(':').next().unwrap_or("global").to_owned(),
+                    serde_json::json!({
+                        "scope": scope.key,
+                        "rpm": nz(caps.rpm),
+                        "tpm": nz(caps.tpm),
+                        "concurrent": nz(caps.concurrent),
+                        "remaining_requests": room.and_then(|r| r.requests).map(|h| h.remaining),
+                        "remaining_tokens": room.and_then(|r| r.tokens).map(|h| h.remaining),
+                        "reset_requests_ms": room.and_then(|r| r.requests).map(|h| h.reset_ms),
+                        "reset_tokens_ms": room.and_then(|r| r.tokens).map(|h| h.reset_ms),
+                        "in_flight": in_flight,
+                    }),
+                );
+            }
+        }
+        serde_json::json!({
+            "user": &*principal.user_name,
+            "key_prefix": &*principal.key_prefix,
+            "rate_limits": {
+                "backend": limiter.as_ref().map(|l| l.backend()),
+                "window_secs": limiter.as_ref().map(|l| l.rules.window_ms / 1_000),
+                "scopes": limits,
+            },
+        })
+    }
+}
