@@ -34,6 +34,7 @@
 pub mod circuit;
 pub mod clock;
 pub mod health;
+pub mod oauth;
 mod pool;
 pub mod seal;
 mod secret;

@@ -17,6 +17,7 @@ backend_tests!(
     settings_upsert,
     providers_upsert_and_json,
     credentials_upsert_and_constraints,
+    credential_secret_swap_is_compare_and_swap,
     users_and_keys,
     request_logs_roundtrip,
     request_logs_sanitized_and_chunked,
@@ -283,6 +284,87 @@ async fn credentials_upsert_and_constraints(ctx: Ctx) {
             .is_err()
     );
     assert_eq!(s.list_credentials().await.unwrap().len(), 2);
+}
+
+/// Two connections (as two gateway instances) refresh the same OAuth
+/// credential from the same version: exactly one swap wins, the loser
+/// re-reads the winner's tokens; an admin edit of the secret bumps the
+/// version too.
+async fn credential_secret_swap_is_compare_and_swap(ctx: Ctx) {
+    let s = &ctx.storage;
+    let other = gproxy_storage::Storage::connect(&ctx.dsn).await.unwrap();
+    let p = s
+        .upsert_provider(&provider("claude-sub", json!({})))
+        .await
+        .unwrap();
+    let c = s
+        .create_credential(&NewCredential {
+            provider_id: p.id,
+            name: "alice".into(),
+            kind: "oauth".into(),
+            secret: json!({"refresh_token": "rt-0"}),
+            enabled: true,
+            weight: 1,
+        })
+        .await
+        .unwrap();
+    assert_eq!(c.version, 0);
+    let (secret_a, secret_b) = (
+        json!({"refresh_token": "rt-a"}),
+        json!({"refresh_token": "rt-b"}),
+    );
+    let (a, b) = tokio::join!(
+        s.swap_credential_secret(c.id, 0, &secret_a),
+        other.swap_credential_secret(c.id, 0, &secret_b),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert!(a ^ b, "exactly one swap wins: {a} {b}");
+    let winner = if a { "rt-a" } else { "rt-b" };
+    let row = other.get_credential(c.id).await.unwrap().unwrap();
+    assert_eq!(row.version, 1);
+    assert_eq!(row.secret["refresh_token"], winner);
+    // A stale version never overwrites.
+    assert!(
+        !s.swap_credential_secret(c.id, 0, &json!({"refresh_token": "late"}))
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.swap_credential_secret(c.id, 1, &json!({"refresh_token": "rt-2"}))
+            .await
+            .unwrap()
+    );
+    // An admin edit of the secret bumps the version; other edits do not.
+    let patch = gproxy_storage::CredentialPatch {
+        secret: Some(("oauth".into(), json!({"refresh_token": "pasted"}))),
+        ..Default::default()
+    };
+    assert_eq!(
+        s.update_credential(c.id, &patch)
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        3
+    );
+    let patch = gproxy_storage::CredentialPatch {
+        weight: Some(2),
+        ..Default::default()
+    };
+    assert_eq!(
+        s.update_credential(c.id, &patch)
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        3
+    );
+    assert!(
+        !s.swap_credential_secret(c.id + 1000, 0, &json!({}))
+            .await
+            .unwrap()
+    );
+    let _ = other.close().await;
 }
 
 async fn users_and_keys(ctx: Ctx) {

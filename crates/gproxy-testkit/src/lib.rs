@@ -32,6 +32,9 @@
 //! | POST | `/v1/projects/{p}/locations/{l}/publishers/google/models/{model}:{method}` | Vertex AI (bearer token from `/token`) |
 //! | POST | `/v1/publishers/google/models/{model}:{method}` | Vertex AI express mode (API key) |
 //! | POST | `/token` | Google OAuth JWT-bearer token endpoint ([`oauth`]) |
+//! | GET | `/oauth/authorize` | Claude Code OAuth consent, PKCE S256 ([`claude_oauth`]) |
+//! | POST | `/v1/oauth/token` | Claude Code OAuth token endpoint, rotating refresh tokens ([`claude_oauth`]) |
+//! | GET | `/api/oauth/profile`, `/api/oauth/usage` | Claude subscription profile and usage ([`claude_oauth`]) |
 //!
 //! Token counts are [`mock_token_count`] of the request body (bytes / 4).
 //!
@@ -45,6 +48,7 @@
 
 mod body;
 mod claude;
+pub mod claude_oauth;
 mod count;
 pub mod embeddings;
 mod fault;
@@ -159,6 +163,8 @@ pub(crate) struct Shared {
     stream_delay_nanos: AtomicU64,
     /// The OAuth token endpoint's state.
     oauth: Mutex<oauth::OAuthState>,
+    /// The claudecode endpoints' state.
+    claude_oauth: Mutex<claude_oauth::ClaudeOAuthState>,
     /// Keys answered with 401 (revoked).
     revoked: Mutex<Vec<String>>,
     /// Pending faults of requests presenting one key.
@@ -180,6 +186,7 @@ impl Shared {
             stream_chunks: AtomicUsize::new(DEFAULT_STREAM_CHUNKS),
             stream_delay_nanos: AtomicU64::new(0),
             oauth: Mutex::new(oauth::OAuthState::default()),
+            claude_oauth: Mutex::new(claude_oauth::ClaudeOAuthState::default()),
             revoked: Mutex::new(Vec::new()),
             key_faults: Mutex::new(std::collections::HashMap::new()),
         }

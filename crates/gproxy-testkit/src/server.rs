@@ -19,7 +19,9 @@ use tokio::task::JoinSet;
 
 use crate::body::MockBody;
 use crate::fault::{self, Fault, Protocol};
-use crate::{RecordedRequest, Shared, claude, count, embeddings, gemini, oauth, openai};
+use crate::{
+    RecordedRequest, Shared, claude, claude_oauth, count, embeddings, gemini, oauth, openai,
+};
 
 /// Accepts connections until the task is aborted; aborting drops the
 /// `JoinSet`, which aborts every connection task too.
@@ -321,6 +323,16 @@ fn route(shared: &Shared, req: &MockRequest, reply: &Reply) -> Response<MockBody
     }
     match (&req.method, path) {
         (&Method::POST, "/token") => oauth::token(shared, req),
+        (&Method::GET, "/oauth/authorize") => claude_oauth::authorize(shared, req),
+        (&Method::POST, "/v1/oauth/token") => claude_oauth::token(shared, req),
+        (&Method::GET, "/api/oauth/profile") => claude_oauth::profile(shared, req, reply),
+        (&Method::GET, "/api/oauth/usage") => claude_oauth::usage(shared, req, reply),
+        (&Method::POST, "/v1/messages") if claude_oauth::is_oauth(req) => {
+            claude_oauth::messages(shared, req, reply, false)
+        }
+        (&Method::POST, "/v1/messages/count_tokens") if claude_oauth::is_oauth(req) => {
+            claude_oauth::messages(shared, req, reply, true)
+        }
         (&Method::POST, "/v1/chat/completions") => openai::chat(req, reply),
         (&Method::POST, "/v1/responses") => openai::responses(req, reply),
         (&Method::POST, "/v1/messages") => claude::messages(req, reply),

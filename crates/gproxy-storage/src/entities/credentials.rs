@@ -28,6 +28,9 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     /// When the row was last upserted.
     pub updated_at: DateTimeUtc,
+    /// Bumped by every secret swap ([`crate::Storage::swap_credential_secret`]):
+    /// the compare-and-swap guard of OAuth refreshes across instances.
+    pub version: i64,
 }
 
 /// Relations of `credentials`.

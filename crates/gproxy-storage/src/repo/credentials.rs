@@ -1,7 +1,7 @@
 //! Credentials repository.
 
 use chrono::Utc;
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter,
     QueryOrder,
@@ -45,6 +45,8 @@ pub struct CredentialRow {
     pub enabled: bool,
     /// Relative weight for weighted selection (at least 1).
     pub weight: u32,
+    /// Bumped by every secret swap (see [`Storage::swap_credential_secret`]).
+    pub version: i64,
 }
 
 impl From<credentials::Model> for CredentialRow {
@@ -57,6 +59,7 @@ impl From<credentials::Model> for CredentialRow {
             secret: m.secret,
             enabled: m.enabled,
             weight: u32::try_from(m.weight).unwrap_or(1).max(1),
+            version: m.version,
         }
     }
 }
@@ -80,6 +83,7 @@ impl Storage {
             weight: Set(i32::try_from(c.weight.max(1)).unwrap_or(i32::MAX)),
             created_at: Set(now),
             updated_at: Set(now),
+            version: NotSet,
         };
         let insert = credentials::Entity::insert(row).on_conflict(
             OnConflict::columns([Column::ProviderId, Column::Name])
@@ -146,6 +150,7 @@ impl Storage {
             weight: Set(i32::try_from(c.weight.max(1)).unwrap_or(i32::MAX)),
             created_at: Set(now),
             updated_at: Set(now),
+            version: NotSet,
         });
         conflict(execute(self.connection(), &insert).await, || {
             format!("credential `{}`", c.name)
@@ -184,15 +189,41 @@ impl Storage {
         }
         if row.is_changed() {
             row.updated_at = Set(Utc::now());
-            let update = credentials::Entity::update_many()
+            let mut update = credentials::Entity::update_many()
                 .set(row)
                 .filter(Column::Id.eq(id));
+            if patch.secret.is_some() {
+                // A refresh racing this edit must lose its compare-and-swap.
+                update = update.col_expr(Column::Version, Expr::col(Column::Version).add(1));
+            }
             let name = patch.name.clone().unwrap_or_default();
             conflict(execute(self.connection(), &update).await, || {
                 format!("credential `{name}`")
             })?;
         }
         self.get_credential(id).await
+    }
+
+    /// Replaces credential `id`'s secret if its version is still
+    /// `expected_version`, bumping the version: the compare-and-swap an
+    /// OAuth refresh persists its rotated tokens with, so that of two
+    /// instances refreshing the same credential only one wins. `Ok(true)`
+    /// when this call won; `Ok(false)` when the row changed meanwhile (or is
+    /// gone): re-read it and use the winner's tokens.
+    pub async fn swap_credential_secret(
+        &self,
+        id: i64,
+        expected_version: i64,
+        secret: &serde_json::Value,
+    ) -> Result<bool> {
+        check_json("credentials.secret", secret)?;
+        let update = credentials::Entity::update_many()
+            .col_expr(Column::Secret, Expr::value(secret.clone()))
+            .col_expr(Column::Version, Expr::col(Column::Version).add(1))
+            .col_expr(Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(Column::Id.eq(id))
+            .filter(Column::Version.eq(expected_version));
+        Ok(execute(self.connection(), &update).await? == 1)
     }
 
     /// Deletes credential `id`; whether it existed.
