@@ -43,6 +43,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod control;
 mod conversion;
+pub mod cost;
 pub mod count;
 pub mod edge;
 mod engine;

@@ -156,6 +156,8 @@ pub struct Engine {
     pub(crate) edge: Arc<crate::edge::EdgeStats>,
     /// Metrics, traces and the live feed.
     pub(crate) observe: Arc<crate::observe::Observability>,
+    /// The prices in force (catalogue plus overrides), swapped live.
+    pub(crate) prices: ArcSwap<crate::cost::PriceBook>,
 }
 
 /// The credential of a keyless provider with none configured.
@@ -183,7 +185,18 @@ impl Engine {
             capabilities: Arc::new(CapabilityTable::builtin().clone()),
             edge: Arc::default(),
             observe: Arc::default(),
+            prices: ArcSwap::from_pointee(crate::cost::PriceBook::default()),
         }
+    }
+
+    /// The prices in force: the catalogue with the overrides applied.
+    pub fn prices(&self) -> Arc<crate::cost::PriceBook> {
+        self.prices.load_full()
+    }
+
+    /// Puts `book` in force (a changed override, a refreshed catalogue).
+    pub fn set_prices(&self, book: crate::cost::PriceBook) {
+        self.prices.store(Arc::new(book));
     }
 
     /// This engine reporting to `observe`.
