@@ -49,6 +49,21 @@ pub(crate) struct Accounting {
     ttfb: Option<Duration>,
     /// The request's trace, when exported and sampled.
     trace: Option<Box<RequestTrace>>,
+    /// How its usage is priced, once the provider is known.
+    pricing: Option<Pricing>,
+    /// Whether the row was priced already (a non-stream answer is priced
+    /// before its `x-gproxy-cost` header goes out).
+    priced: bool,
+}
+
+/// What prices a request's usage: the book in force when the request was
+/// planned, the provider's kind and the usage's semantics (the protocol
+/// the upstream answered in). Provider and model are the log row's.
+#[derive(Debug)]
+struct Pricing {
+    book: Arc<crate::cost::PriceBook>,
+    kind: &'static str,
+    semantics: crate::cost::UsageSemantics,
 }
 
 /// Bodies being captured, with their cap.
@@ -164,7 +179,43 @@ impl Accounting {
             upstream_read: None,
             ttfb: None,
             trace: None,
+            pricing: None,
+            priced: false,
         }
+    }
+
+    /// The request will be priced with `book`, as a provider of `kind`
+    /// answering in `protocol` (called when a target is planned; a
+    /// fallback to another target calls it again).
+    pub(crate) fn set_pricing(
+        &mut self,
+        book: Arc<crate::cost::PriceBook>,
+        kind: &'static str,
+        protocol: gproxy_protocol::Protocol,
+    ) {
+        self.pricing = Some(Pricing {
+            book,
+            kind,
+            semantics: crate::cost::UsageSemantics::of_protocol(protocol),
+        });
+    }
+
+    /// Prices `usage` onto the row (cost and catalogue version) and
+    /// returns the cost, USD; `None` when the price is unknown (or the
+    /// request was not priced: no provider resolved).
+    pub(crate) fn price(&mut self, usage: &Usage) -> Option<rust_decimal::Decimal> {
+        self.priced = true;
+        let pricing = self.pricing.as_ref()?;
+        let log = &mut self.log;
+        let m = pricing.book.lookup(
+            log.provider.as_deref()?,
+            pricing.kind,
+            log.model.as_deref()?,
+        )?;
+        let cost = m.price.breakdown(usage, pricing.semantics)?.total;
+        log.cost_nano_usd = crate::cost::to_nanos(cost);
+        log.price_version = Some(pricing.book.version_of(&m));
+        Some(cost)
     }
 
     /// The accounting of one authenticated request: its log row starts
@@ -382,7 +433,11 @@ impl Accounting {
             log.cache_read_tokens = Some(u.cache_read_tokens);
             log.cache_write_tokens = Some(u.cache_write_tokens);
             log.reasoning_tokens = Some(u.reasoning_tokens);
+            if !self.priced {
+                self.price(&u);
+            }
         }
+        let log = &mut self.log;
         log.error = outcome.error;
         log.client_disconnected = outcome.client_disconnected;
         tracing::info!(

@@ -16,6 +16,7 @@ mod credentials;
 mod limits;
 mod logging;
 mod observe;
+mod pricing;
 mod resilience;
 mod routes;
 
@@ -25,6 +26,7 @@ pub use gproxy_credential::Strategy as CredentialStrategy;
 pub use limits::LimitsConfig;
 pub use logging::{Logging, LoggingConfig, MAX_BODY_BYTES_LIMIT, MAX_RETENTION_DAYS};
 pub use observe::{MAX_MODEL_LABELS, MetricsConfig, MetricsSettings, TelemetryConfig};
+pub use pricing::PricingConfig;
 pub use resilience::CircuitBreakerConfig;
 pub use routes::{RouteConfig, TargetConfig, WeightedTarget, is_weighted};
 
@@ -73,6 +75,9 @@ pub struct FileConfig {
     /// start).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub telemetry: Option<TelemetryConfig>,
+    /// Price overrides over the embedded catalogue (see docs/cost.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pricing: Option<PricingConfig>,
     /// Providers to create or update, by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub providers: Vec<ProviderConfig>,
@@ -424,6 +429,11 @@ impl FileConfig {
             metrics
                 .validate()
                 .map_err(|(f, m)| (format!("metrics.{f}"), m))?;
+        }
+        if let Some(pricing) = &self.pricing {
+            pricing
+                .validate()
+                .map_err(|(f, m)| (format!("pricing.{f}"), m))?;
         }
         if let Some(telemetry) = &self.telemetry {
             telemetry

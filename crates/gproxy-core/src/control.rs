@@ -11,11 +11,11 @@ use gproxy_storage::Storage;
 
 use crate::bootstrap::{
     SETTING_CIRCUIT_BREAKER, SETTING_CORS, SETTING_LIMITS, SETTING_LOGGING, SETTING_METRICS,
-    SETTING_PROXY,
+    SETTING_PRICING, SETTING_PROXY,
 };
 use crate::config::{
     CircuitBreakerConfig, Cors, CorsConfig, LimitsConfig, Logging, LoggingConfig, MetricsConfig,
-    MetricsSettings,
+    MetricsSettings, PricingConfig,
 };
 use crate::settings::{Limits, Resilience};
 use crate::upstream::UpstreamConfig;
@@ -36,6 +36,8 @@ pub struct LiveSettings {
     pub cors: Cors,
     /// `GET /metrics` and what it counts.
     pub metrics: MetricsSettings,
+    /// Price overrides.
+    pub pricing: PricingConfig,
 }
 
 impl LiveSettings {
@@ -47,6 +49,7 @@ impl LiveSettings {
         let logging: LoggingConfig = read_json(storage, SETTING_LOGGING).await?;
         let cors: CorsConfig = read_json(storage, SETTING_CORS).await?;
         let metrics: MetricsConfig = read_json(storage, SETTING_METRICS).await?;
+        let pricing: PricingConfig = read_json(storage, SETTING_PRICING).await?;
         let proxy = storage
             .get_setting(SETTING_PROXY)
             .await?
@@ -58,6 +61,7 @@ impl LiveSettings {
             logging: Logging::default().merged(&logging),
             cors: Cors::from_config(&cors),
             metrics: MetricsSettings::from_config(&metrics),
+            pricing,
         })
     }
 }
@@ -149,6 +153,9 @@ impl Control {
             .observe()
             .metrics
             .set_settings(live.metrics.clone());
+        if before.as_ref().map(|b| &b.pricing) != Some(&live.pricing) {
+            self.apply_pricing(&live.pricing);
+        }
         *applied = Some(live);
         Ok(())
     }
@@ -163,9 +170,19 @@ impl Control {
         })
     }
 
-    /// Records the settings the engine was built with (call once at start).
+    /// Puts `pricing`'s overrides over the catalogue in force.
+    fn apply_pricing(&self, pricing: &PricingConfig) {
+        let catalogue = self.engine.prices().catalogue().clone();
+        let overrides = pricing.overrides.as_deref().unwrap_or_default();
+        self.engine
+            .set_prices(crate::cost::PriceBook::new(catalogue, overrides));
+    }
+
+    /// Records the settings the engine was built with and puts the stored
+    /// price overrides in force (call once at start).
     pub async fn init(&self) -> Result<(), CoreError> {
         let live = LiveSettings::load(&self.storage).await?;
+        self.apply_pricing(&live.pricing);
         *self.applied.lock().unwrap_or_else(PoisonError::into_inner) = Some(live);
         Ok(())
     }

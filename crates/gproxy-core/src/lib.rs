@@ -70,7 +70,7 @@ pub mod upstream;
 pub use body::{BodyError, ProxyBody};
 pub use bootstrap::{Bootstrapped, StartupArgs, bootstrap};
 pub use engine::{
-    Engine, GeminiCall, GeminiMethod, MODEL_HEADER, Operation, PROVIDER_HEADER, ProxyRequest,
+    COST_HEADER, Engine, GeminiCall, GeminiMethod, MODEL_HEADER, Operation, PROVIDER_HEADER, ProxyRequest,
     ProxyRoute,
 };
 pub use error::{

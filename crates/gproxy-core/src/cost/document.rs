@@ -184,11 +184,10 @@ impl PriceSpec {
 /// such as `*`) and `model` (the upstream model, `*` wildcards allowed)
 /// priced by `price`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "serde_json::Map<String, serde_json::Value>")]
 pub struct PriceOverride {
-    /// The provider name it applies to (`*` wildcards allowed; `*`: every
-    /// provider).
-    #[serde(default = "any")]
+    /// The provider name it applies to (`*` wildcards allowed; `*`, the
+    /// default: every provider).
     pub provider: String,
     /// The upstream model (`*` wildcards allowed, e.g. `gpt-4o*`).
     pub model: String,
@@ -197,8 +196,49 @@ pub struct PriceOverride {
     pub price: PriceSpec,
 }
 
-fn any() -> String {
-    "*".to_owned()
+/// Takes the string `key` out of `map` (`default` when absent).
+fn take_name(
+    map: &mut serde_json::Map<String, serde_json::Value>,
+    key: &str,
+    default: Option<&str>,
+) -> Result<String, String> {
+    match map.remove(key) {
+        Some(serde_json::Value::String(s)) => Ok(s),
+        Some(_) => Err(format!("`{key}` must be a string")),
+        None => default
+            .map(str::to_owned)
+            .ok_or_else(|| format!("missing field `{key}`")),
+    }
+}
+
+/// The rest of `map` as a [`PriceSpec`], unknown fields refused (serde's
+/// `flatten` would let them through).
+fn rest_as_spec(map: serde_json::Map<String, serde_json::Value>) -> Result<PriceSpec, String> {
+    serde_json::from_value(serde_json::Value::Object(map)).map_err(|e| e.to_string())
+}
+
+impl TryFrom<serde_json::Map<String, serde_json::Value>> for PriceOverride {
+    type Error = String;
+    fn try_from(mut map: serde_json::Map<String, serde_json::Value>) -> Result<Self, String> {
+        let provider = take_name(&mut map, "provider", Some("*"))?;
+        let model = take_name(&mut map, "model", None)?;
+        Ok(PriceOverride {
+            provider,
+            model,
+            price: rest_as_spec(map)?,
+        })
+    }
+}
+
+impl TryFrom<serde_json::Map<String, serde_json::Value>> for CatalogueModel {
+    type Error = String;
+    fn try_from(mut map: serde_json::Map<String, serde_json::Value>) -> Result<Self, String> {
+        let model = take_name(&mut map, "model", None)?;
+        Ok(CatalogueModel {
+            model,
+            price: rest_as_spec(map)?,
+        })
+    }
 }
 
 impl PriceOverride {
@@ -252,7 +292,7 @@ pub struct CatalogueProvider {
 
 /// One model of the catalogue.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "serde_json::Map<String, serde_json::Value>")]
 pub struct CatalogueModel {
     /// The upstream model (`*` wildcards allowed).
     pub model: String,

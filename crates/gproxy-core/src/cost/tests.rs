@@ -287,6 +287,12 @@ fn bad_documents_are_refused_with_a_path() {
         r#"{"input":"1","output":"1","tiers":[{"above":5},{"above":5}]}"#,
     );
     assert_eq!(o.validate().unwrap_err().path, "tiers[1].above");
+    // Unknown fields are refused, also next to the flattened prices.
+    let e = serde_json::from_str::<PriceOverride>(r#"{"model":"m","input":"1","output":"1","cache_reed":"1"}"#)
+        .unwrap_err();
+    assert!(e.to_string().contains("cache_reed"), "{e}");
+    let o: PriceOverride = serde_json::from_str(r#"{"model":"m","input":"1","output":"1"}"#).unwrap();
+    assert_eq!(o.provider, "*");
     // Numbers are read through their decimal form, exactly.
     let s: PriceSpec = serde_json::from_str(r#"{"input":0.1,"output":3}"#).unwrap();
     assert_eq!(s.resolve().unwrap().input, d("0.1"));

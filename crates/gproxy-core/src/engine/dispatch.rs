@@ -79,6 +79,11 @@ impl Engine {
                 Err(e) => return Err(last.unwrap_or(e)),
             };
             accounting.set_provider_kind(plan.provider.provider.kind());
+            accounting.set_pricing(
+                self.prices.load_full(),
+                plan.provider.provider.kind(),
+                plan.endpoint().protocol(),
+            );
             match self.run_target(req, &plan, accounting, test_mode).await {
                 Ok(served) => return self.respond(req, plan, served, accounting).await,
                 Err(failure) if failure.fallback && plan.from_route => {

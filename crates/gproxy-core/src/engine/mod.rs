@@ -388,7 +388,10 @@ impl Engine {
                 );
                 Ok(response.map(|()| body))
             }
-            Ok(Dispatched::Full(response, usage)) => {
+            Ok(Dispatched::Full(mut response, usage)) => {
+                if let Some(cost) = usage.as_ref().and_then(|u| accounting.price(u)) {
+                    cost_header(response.headers_mut(), cost);
+                }
                 if accounting.captures()
                     && let Some(body) = response.body().as_full()
                 {
@@ -432,6 +435,17 @@ enum Dispatched {
 pub const PROVIDER_HEADER: &str = "x-gproxy-provider";
 /// Response header naming the upstream model that served a proxied request.
 pub const MODEL_HEADER: &str = "x-gproxy-model";
+
+/// Response header with what a non-stream request cost, USD (a decimal
+/// string); absent when the price is unknown.
+pub const COST_HEADER: &str = "x-gproxy-cost";
+
+/// Sets [`COST_HEADER`] to `cost`.
+fn cost_header(headers: &mut HeaderMap, cost: rust_decimal::Decimal) {
+    if let Ok(v) = HeaderValue::from_str(&cost.to_string()) {
+        headers.insert(HeaderName::from_static(COST_HEADER), v);
+    }
+}
 
 /// Adds [`PROVIDER_HEADER`] and [`MODEL_HEADER`] (skipping a value that is
 /// not a valid header value).
