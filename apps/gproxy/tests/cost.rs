@@ -1,0 +1,296 @@
+//! Cost through the real binary: every protocol's log row carries the
+//! cost its usage and the catalogue give (hand-computed below from the
+//! mock's fixed usage: 11 prompt tokens, 3 of them cache reads, 2 cache
+//! writes on Anthropic, 7 output, 5 reasoning), `x-gproxy-cost` on
+//! non-stream answers, unknown prices as null, overrides from the config
+//! file and (live) from the admin API, the aggregates, an aborted stream.
+#![cfg(test)]
+
+mod common;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::*;
+use gproxy_testkit::MockUpstream;
+use http_body_util::BodyExt;
+use serde_json::json;
+
+/// The embedded catalogue's version.
+const VERSION: &str = "2026-12-04";
+
+fn chat(model: &str, stream: bool) -> serde_json::Value {
+    json!({"model": model, "stream": stream, "messages": [{"role": "user", "content": "hi"}]})
+}
+
+fn messages(model: &str, stream: bool) -> serde_json::Value {
+    json!({"model": model, "max_tokens": 16, "stream": stream, "messages": [{"role": "user", "content": "hi"}]})
+}
+
+fn gemini() -> serde_json::Value {
+    json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]})
+}
+
+fn request_id(reply: &Reply) -> String {
+    reply.header("x-request-id").unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn every_protocol_is_priced_with_its_own_usage_semantics() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), &config(&mock, "")).await;
+
+    // OpenAI gpt-4o: 2.50 in, 1.25 cached, 10 out per million. The 3
+    // cached tokens are inside the 11: 8 × 2.5 + 3 × 1.25 + 7 × 10 = 93.75
+    // per million (the 5 reasoning tokens are inside the 7).
+    let r = gw
+        .post("/openai/v1/chat/completions", ALICE_KEY, chat("gpt-4o", false))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("x-gproxy-cost"), Some("0.00009375"));
+    let row = gw.log_of(&request_id(&r)).await;
+    assert_eq!(row.cost_nano_usd, Some(93_750));
+    assert_eq!(row.price_version.as_deref(), Some(VERSION));
+
+    // The same through a stream: the log has it, the client gets no header
+    // (it went out before the usage).
+    let r = gw
+        .post("/openai/v1/chat/completions", ALICE_KEY, chat("gpt-4o", true))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("x-gproxy-cost"), None);
+    assert_eq!(gw.log_of(&request_id(&r)).await.cost_nano_usd, Some(93_750));
+
+    // Responses: the same usage in its own names.
+    let r = gw
+        .post(
+            "/openai/v1/responses",
+            ALICE_KEY,
+            json!({"model": "gpt-4o", "input": "hi"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("x-gproxy-cost"), Some("0.00009375"));
+
+    // Anthropic claude-opus-4-1: 15 in, 1.50 read, 18.75 write, 75 out.
+    // Input excludes the cache: 11 × 15 + 3 × 1.5 + 2 × 18.75 + 7 × 75 =
+    // 732 per million.
+    let r = gw
+        .post(
+            "/claude/v1/messages",
+            ALICE_KEY,
+            messages("claude-opus-4-1-20250805", false),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("x-gproxy-cost"), Some("0.000732"));
+    assert_eq!(gw.log_of(&request_id(&r)).await.cost_nano_usd, Some(732_000));
+
+    // A Chat client on the Claude provider: the upstream's (Anthropic)
+    // usage prices it, the same 732.
+    let r = gw
+        .post(
+            "/v1/chat/completions",
+            ALICE_KEY,
+            chat("claude/claude-opus-4-1-20250805", false),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("x-gproxy-cost"), Some("0.000732"));
+
+    // Gemini 2.5 Pro's cache-read price is not in the catalogue and the
+    // mock reports cached tokens: unknown, so null, never 0.
+    let r = gw
+        .post(
+            "/aistudio/v1beta/models/gemini-2.5-pro:generateContent",
+            ALICE_KEY,
+            gemini(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("x-gproxy-cost"), None);
+    let row = gw.log_of(&request_id(&r)).await;
+    assert_eq!(row.input_tokens, Some(11));
+    assert_eq!((row.cost_nano_usd, row.price_version), (None, None));
+
+    // A model the catalogue does not know: null too.
+    let r = gw
+        .post(
+            "/openai/v1/chat/completions",
+            ALICE_KEY,
+            chat("gpt-unknown", false),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-gproxy-cost"), None);
+    assert_eq!(gw.log_of(&request_id(&r)).await.cost_nano_usd, None);
+
+    // The admin log rows show the cost as a decimal string, or null.
+    let logs = gw.api("GET", "/logs?limit=50", Some(ADMIN_KEY), None).await;
+    assert_eq!(logs.status, 200, "{}", logs.text());
+    let items = logs.json()["items"].as_array().unwrap().clone();
+    let costs: Vec<_> = items.iter().map(|i| i["cost"].clone()).collect();
+    assert!(costs.contains(&json!("0.000732")), "{costs:?}");
+    assert!(costs.contains(&serde_json::Value::Null), "{costs:?}");
+
+    // Aggregates by provider: openai 3 × 93.75, claude 2 × 732 per
+    // million; aistudio has no priced request.
+    let usage = gw
+        .api("GET", "/usage?group_by=provider", Some(ADMIN_KEY), None)
+        .await;
+    assert_eq!(usage.status, 200, "{}", usage.text());
+    let rows = usage.json();
+    let rows = rows.as_array().unwrap();
+    let of = |p: &str| rows.iter().find(|r| r["provider"] == p).unwrap().clone();
+    assert_eq!(of("openai")["cost"], "0.00028125");
+    assert_eq!(of("openai")["priced_requests"], 3);
+    assert_eq!(of("openai")["requests"], 4);
+    assert_eq!(of("claude")["cost"], "0.001464");
+    assert_eq!(of("aistudio")["cost"], "0");
+    assert_eq!(of("aistudio")["priced_requests"], 0);
+    // By user and by day too.
+    let usage = gw
+        .api("GET", "/usage?group_by=user&bucket=day", Some(ADMIN_KEY), None)
+        .await;
+    let rows = usage.json();
+    let total: f64 = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["cost"].as_str().unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert!((total - 0.00174525).abs() < 1e-12, "{rows}");
+
+    // `/metrics` adds the known costs.
+    let m = gw.send(gw.request("GET", "/metrics"), Bytes::new()).await;
+    let line = m
+        .text()
+        .lines()
+        .find(|l| l.starts_with("gproxy_cost_usd_total "))
+        .map(str::to_owned)
+        .unwrap();
+    let v: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!((v - 0.00174525).abs() < 1e-9, "{line}");
+}
+
+#[tokio::test]
+async fn overrides_from_the_file_and_live_from_the_admin_api() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let extra = r#"
+[[pricing.overrides]]
+provider = "openai"
+model = "gpt-unknown*"
+input = "1"
+output = "2"
+cache_read = "0.5"
+per_request = "0.001"
+"#;
+    let gw = start(dir.path(), &config(&mock, extra)).await;
+
+    // 8 × 1 + 3 × 0.5 + 7 × 2 = 23.5 per million, plus 0.001 per request.
+    let r = gw
+        .post(
+            "/openai/v1/chat/completions",
+            ALICE_KEY,
+            chat("gpt-unknown-1", false),
+        )
+        .await;
+    assert_eq!(r.header("x-gproxy-cost"), Some("0.0010235"));
+    let row = gw.log_of(&request_id(&r)).await;
+    assert_eq!(row.price_version.as_deref(), Some("2026-12-04+override"));
+
+    let view = gw.api("GET", "/pricing", Some(ADMIN_KEY), None).await;
+    assert_eq!(view.status, 200, "{}", view.text());
+    let v = view.json();
+    assert_eq!(v["version"], VERSION);
+    assert_eq!(v["overrides"][0]["model"], "gpt-unknown*");
+    let catalogue = v["catalogue"].as_array().unwrap();
+    assert!(
+        catalogue
+            .iter()
+            .all(|p| p["source"].as_str().unwrap().starts_with("https://"))
+    );
+
+    // Bad input names the field.
+    let bad = gw
+        .api(
+            "PUT",
+            "/pricing",
+            Some(ADMIN_KEY),
+            Some(json!({"overrides": [{"model": "m", "input": "1", "output": "-2"}]})),
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    assert!(bad.text().contains("overrides[0].output"), "{}", bad.text());
+
+    // Gemini, unknown before (cache reads unpriced), priced once the
+    // override is in: Gemini's prompt includes the 3 cached tokens and
+    // its 5 thoughts are billed as output: 8 × 1 + 3 × 0.5 + 12 × 2 = 33.5.
+    let put = gw
+        .api(
+            "PUT",
+            "/pricing",
+            Some(ADMIN_KEY),
+            Some(json!({"overrides": [
+                {"provider": "aistudio", "model": "gemini-2.5-*", "input": "1", "output": "2", "cache_read": "0.5"}
+            ]})),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text());
+    let r = gw
+        .post(
+            "/aistudio/v1beta/models/gemini-2.5-pro:generateContent",
+            ALICE_KEY,
+            gemini(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("x-gproxy-cost"), Some("0.0000335"));
+    // The file's override was replaced: gpt-unknown is unknown again.
+    let r = gw
+        .post(
+            "/openai/v1/chat/completions",
+            ALICE_KEY,
+            chat("gpt-unknown-1", false),
+        )
+        .await;
+    assert_eq!(r.header("x-gproxy-cost"), None);
+
+    // The write is audited.
+    let audit = gw.api("GET", "/audit", Some(ADMIN_KEY), None).await;
+    assert!(audit.text().contains("pricing.update"), "{}", audit.text());
+}
+
+#[tokio::test]
+async fn an_aborted_stream_is_billed_by_what_the_upstream_reported() {
+    let mock = MockUpstream::start().await.unwrap();
+    mock.set_stream_chunks(20, Duration::from_millis(200));
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), &config(&mock, "")).await;
+
+    // Anthropic reports the input (and one output token) in message_start;
+    // the client goes away before message_delta.
+    let req = gw
+        .request("POST", "/claude/v1/messages")
+        .header("authorization", format!("Bearer {ALICE_KEY}"))
+        .header("x-request-id", "aborted-1");
+    let response = gw
+        .open(
+            req,
+            messages("claude-opus-4-1-20250805", true).to_string(),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let mut body = response.into_body();
+    let frame = body.frame().await.unwrap().unwrap();
+    assert!(frame.data_ref().is_some());
+    drop(body);
+
+    let row = gw.log_of("aborted-1").await;
+    assert!(row.client_disconnected, "{row:?}");
+    // 11 × 15 + 3 × 1.5 + 2 × 18.75 + 1 × 75 = 282 per million.
+    assert_eq!(row.output_tokens, Some(1));
+    assert_eq!(row.cost_nano_usd, Some(282_000));
+}
