@@ -294,3 +294,96 @@ async fn an_aborted_stream_is_billed_by_what_the_upstream_reported() {
     assert_eq!(row.output_tokens, Some(1));
     assert_eq!(row.cost_nano_usd, Some(282_000));
 }
+
+#[tokio::test]
+async fn cost_estimate_and_the_max_cost_ceiling() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), &config(&mock, "")).await;
+
+    let body = json!({"model": "gpt-4o", "max_tokens": 100, "messages": [{"role": "user", "content": "Hello there, how much?"}]});
+    let r = gw
+        .post(
+            "/v1/gproxy/cost-estimate",
+            ALICE_KEY,
+            json!({"protocol": "openai_chat", "model": "openai/gpt-4o", "body": body}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["provider"], "openai");
+    assert_eq!(v["model"], "gpt-4o");
+    assert_eq!(v["input_counted"], "local");
+    assert_eq!(v["max_output_tokens"], 100);
+    assert_eq!(v["prices"]["input"], "2.5");
+    assert_eq!(v["prices"]["output"], "10");
+    assert_eq!(v["price_version"], VERSION);
+    let input = v["input_tokens"].as_u64().unwrap();
+    assert!(input > 5, "{v}");
+    // input × 2.5 / 1e6 + 100 × 10 / 1e6, by hand.
+    let expected = (input as f64 * 2.5 + 1000.0) / 1e6;
+    let cost: f64 = v["cost"].as_str().unwrap().parse().unwrap();
+    assert!((cost - expected).abs() < 1e-12, "{v}");
+    assert_eq!(
+        v["arithmetic"],
+        format!("{input} × 2.5 / 1e6 + 100 × 10 / 1e6 = {}", v["cost"].as_str().unwrap())
+    );
+    // An unknown model: counted, not priced.
+    let r = gw
+        .post(
+            "/v1/gproxy/cost-estimate",
+            ALICE_KEY,
+            json!({"protocol": "claude", "body": {"model": "claude/who-knows", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["cost"], serde_json::Value::Null);
+    // Bad requests: OpenAI-shaped errors.
+    let r = gw
+        .post("/v1/gproxy/cost-estimate", ALICE_KEY, json!({"body": {}}))
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.json()["error"]["message"].as_str().unwrap().contains("protocol"));
+    let r = gw
+        .post("/v1/gproxy/cost-estimate", "sk-nobody", json!({}))
+        .await;
+    assert_eq!(r.status, 401);
+    assert_eq!(mock.request_count(), 0, "an estimate never calls upstream");
+
+    // The ceiling: 1000 output tokens of gpt-4o are 0.01 USD at least.
+    let over = |max: &'static str| {
+        gw.request("POST", "/openai/v1/chat/completions")
+            .header("authorization", format!("Bearer {ALICE_KEY}"))
+            .header("x-gproxy-max-cost", max)
+    };
+    let big = json!({"model": "gpt-4o", "max_tokens": 1000, "messages": [{"role": "user", "content": "hi"}]});
+    let r = gw.send(over("0.005"), big.to_string()).await;
+    assert_eq!(r.status, 402, "{}", r.text());
+    let message = r.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("exceeds the maximum of 0.005 USD"), "{message}");
+    assert_eq!(mock.request_count(), 0, "refused before the upstream call");
+    // Within the ceiling it goes through.
+    let r = gw.send(over("0.05"), big.to_string()).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(mock.request_count(), 1);
+    // Anthropic clients get Anthropic's error shape; an unknown price
+    // cannot honour a ceiling.
+    let req = gw
+        .request("POST", "/claude/v1/messages")
+        .header("authorization", format!("Bearer {ALICE_KEY}"))
+        .header("x-gproxy-max-cost", "1");
+    let r = gw
+        .send(req, messages("who-knows", false).to_string())
+        .await;
+    assert_eq!(r.status, 402, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["type"], "error");
+    assert!(v["error"]["message"].as_str().unwrap().contains("unknown"), "{v}");
+    // A malformed ceiling is a 400.
+    let r = gw.send(over("cheap"), big.to_string()).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(mock.request_count(), 1);
+    // The refusal is logged like any failed request.
+    let logs = gw.logs(4).await;
+    assert!(logs.iter().any(|l| l.status == 402), "{logs:?}");
+}

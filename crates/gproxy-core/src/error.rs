@@ -135,6 +135,11 @@ pub enum GatewayError {
         /// Seconds until a credential is usable again (at least 1).
         retry_after_secs: u64,
     },
+    /// The request's estimated cost is above its ceiling
+    /// (`x-gproxy-max-cost`), or cannot be estimated: refused before any
+    /// upstream call (402).
+    #[error("{0}")]
+    CostLimitExceeded(String),
     /// A bug or an unexpected internal failure. Details go to the log only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -181,6 +186,7 @@ impl GatewayError {
             GatewayError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             GatewayError::ProviderDegraded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            GatewayError::CostLimitExceeded(_) => StatusCode::PAYMENT_REQUIRED,
             GatewayError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -193,7 +199,8 @@ impl GatewayError {
             | GatewayError::BadRequest(_)
             | GatewayError::PayloadTooLarge { .. }
             | GatewayError::RequestTimeout(_)
-            | GatewayError::NotFound(_) => ErrorSource::Client,
+            | GatewayError::NotFound(_)
+            | GatewayError::CostLimitExceeded(_) => ErrorSource::Client,
             GatewayError::NoCredential { .. }
             | GatewayError::Upstream(_)
             | GatewayError::UpstreamUnavailable { .. }

@@ -44,6 +44,7 @@ pub mod config;
 pub mod control;
 mod conversion;
 pub mod cost;
+pub mod cost_estimate;
 pub mod count;
 pub mod edge;
 mod engine;

@@ -35,6 +35,8 @@ pub enum Route {
         /// by the `anthropic-version` header.
         gemini: bool,
     },
+    /// `POST /v1/gproxy/cost-estimate`: what a request would cost.
+    CostEstimate,
     /// Nothing here; the protocol guessed from the path shapes the 404.
     NotFound(Protocol),
 }
@@ -46,6 +48,9 @@ pub fn match_route(path: &str, query: Option<&str>) -> Route {
     }
     if path == "/metrics" {
         return Route::Metrics;
+    }
+    if path == "/v1/gproxy/cost-estimate" {
+        return Route::CostEstimate;
     }
     if let Some(rest) = path.strip_prefix("/admin/api")
         && (rest.is_empty() || rest.starts_with('/'))

@@ -72,6 +72,7 @@ impl Engine {
         let test_mode = super::retry::TestMode::of(req, self.resilience.test_mode_enabled());
         let mut tried: Vec<(String, String)> = Vec::new();
         let mut last: Option<GatewayError> = None;
+        let max_cost = Self::max_cost(req)?;
         loop {
             let plan = match self.plan(req, accounting.log_mut(), &tried) {
                 Ok(plan) => plan,
@@ -84,6 +85,16 @@ impl Engine {
                 plan.provider.provider.kind(),
                 plan.endpoint().protocol(),
             );
+            if let Some(limit) = max_cost {
+                self.check_max_cost(
+                    req,
+                    limit,
+                    &plan.provider.name,
+                    plan.provider.provider.kind(),
+                    &plan.model,
+                )
+                .await?;
+            }
             match self.run_target(req, &plan, accounting, test_mode).await {
                 Ok(served) => return self.respond(req, plan, served, accounting).await,
                 Err(failure) if failure.fallback && plan.from_route => {
