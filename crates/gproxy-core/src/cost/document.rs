@@ -184,7 +184,7 @@ impl PriceSpec {
 /// such as `*`) and `model` (the upstream model, `*` wildcards allowed)
 /// priced by `price`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(try_from = "serde_json::Map<String, serde_json::Value>")]
+#[serde(from = "PriceEntry", into = "PriceEntry")]
 pub struct PriceOverride {
     /// The provider name it applies to (`*` wildcards allowed; `*`, the
     /// default: every provider).
@@ -196,48 +196,108 @@ pub struct PriceOverride {
     pub price: PriceSpec,
 }
 
-/// Takes the string `key` out of `map` (`default` when absent).
-fn take_name(
-    map: &mut serde_json::Map<String, serde_json::Value>,
-    key: &str,
-    default: Option<&str>,
-) -> Result<String, String> {
-    match map.remove(key) {
-        Some(serde_json::Value::String(s)) => Ok(s),
-        Some(_) => Err(format!("`{key}` must be a string")),
-        None => default
-            .map(str::to_owned)
-            .ok_or_else(|| format!("missing field `{key}`")),
+/// A price entry as written: the names and the prices side by side
+/// (serde's `flatten` would let unknown fields through, so the wire form
+/// lists every field once, here).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PriceEntry {
+    /// Overrides only: the provider name it applies to (`*` wildcards;
+    /// default `*`, every provider).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// The upstream model (`*` wildcards allowed, e.g. `gpt-4o*`).
+    pub model: String,
+    /// Uncached prompt tokens, USD per million.
+    pub input: Usd,
+    /// Generated tokens (reasoning included unless `reasoning` is set).
+    pub output: Usd,
+    /// Cache reads (unset: unknown; a request with cache reads then has
+    /// no cost).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_read: Option<Usd>,
+    /// 5-minute cache writes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_write_5m: Option<Usd>,
+    /// 1-hour cache writes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_write_1h: Option<Usd>,
+    /// Reasoning tokens, when priced apart from output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<Usd>,
+    /// A flat fee per request, USD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_request: Option<Usd>,
+    /// Long-context tiers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tiers: Vec<TierSpec>,
+}
+
+impl PriceEntry {
+    fn split(self) -> (Option<String>, String, PriceSpec) {
+        (
+            self.provider,
+            self.model,
+            PriceSpec {
+                input: self.input,
+                output: self.output,
+                cache_read: self.cache_read,
+                cache_write_5m: self.cache_write_5m,
+                cache_write_1h: self.cache_write_1h,
+                reasoning: self.reasoning,
+                per_request: self.per_request,
+                tiers: self.tiers,
+            },
+        )
     }
-}
 
-/// The rest of `map` as a [`PriceSpec`], unknown fields refused (serde's
-/// `flatten` would let them through).
-fn rest_as_spec(map: serde_json::Map<String, serde_json::Value>) -> Result<PriceSpec, String> {
-    serde_json::from_value(serde_json::Value::Object(map)).map_err(|e| e.to_string())
-}
-
-impl TryFrom<serde_json::Map<String, serde_json::Value>> for PriceOverride {
-    type Error = String;
-    fn try_from(mut map: serde_json::Map<String, serde_json::Value>) -> Result<Self, String> {
-        let provider = take_name(&mut map, "provider", Some("*"))?;
-        let model = take_name(&mut map, "model", None)?;
-        Ok(PriceOverride {
+    fn join(provider: Option<String>, model: String, p: PriceSpec) -> Self {
+        PriceEntry {
             provider,
             model,
-            price: rest_as_spec(map)?,
-        })
+            input: p.input,
+            output: p.output,
+            cache_read: p.cache_read,
+            cache_write_5m: p.cache_write_5m,
+            cache_write_1h: p.cache_write_1h,
+            reasoning: p.reasoning,
+            per_request: p.per_request,
+            tiers: p.tiers,
+        }
     }
 }
 
-impl TryFrom<serde_json::Map<String, serde_json::Value>> for CatalogueModel {
-    type Error = String;
-    fn try_from(mut map: serde_json::Map<String, serde_json::Value>) -> Result<Self, String> {
-        let model = take_name(&mut map, "model", None)?;
-        Ok(CatalogueModel {
+impl From<PriceEntry> for PriceOverride {
+    fn from(e: PriceEntry) -> Self {
+        let (provider, model, price) = e.split();
+        PriceOverride {
+            provider: provider.unwrap_or_else(|| "*".to_owned()),
             model,
-            price: rest_as_spec(map)?,
-        })
+            price,
+        }
+    }
+}
+
+impl From<PriceOverride> for PriceEntry {
+    fn from(o: PriceOverride) -> Self {
+        PriceEntry::join(Some(o.provider), o.model, o.price)
+    }
+}
+
+impl TryFrom<PriceEntry> for CatalogueModel {
+    type Error = String;
+    fn try_from(e: PriceEntry) -> Result<Self, String> {
+        let (provider, model, price) = e.split();
+        if provider.is_some() {
+            return Err("a catalogue model has no `provider` (the section's `kinds` say)".into());
+        }
+        Ok(CatalogueModel { model, price })
+    }
+}
+
+impl From<CatalogueModel> for PriceEntry {
+    fn from(m: CatalogueModel) -> Self {
+        PriceEntry::join(None, m.model, m.price)
     }
 }
 
@@ -292,7 +352,7 @@ pub struct CatalogueProvider {
 
 /// One model of the catalogue.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[serde(try_from = "serde_json::Map<String, serde_json::Value>")]
+#[serde(try_from = "PriceEntry", into = "PriceEntry")]
 pub struct CatalogueModel {
     /// The upstream model (`*` wildcards allowed).
     pub model: String,

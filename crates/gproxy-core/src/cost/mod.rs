@@ -16,7 +16,7 @@ use gproxy_protocol::Usage;
 pub use rust_decimal::Decimal;
 
 pub use document::{
-    CatalogueDocument, CatalogueError, CatalogueModel, CatalogueProvider, PriceOverride, PriceSpec,
+    CatalogueDocument, CatalogueError, CatalogueModel, CatalogueProvider, PriceEntry, PriceOverride, PriceSpec,
     TierSpec, Usd,
 };
 pub use price::{
