@@ -290,9 +290,61 @@ async fn an_aborted_stream_is_billed_by_what_the_upstream_reported() {
 
     let row = gw.log_of("aborted-1").await;
     assert!(row.client_disconnected, "{row:?}");
-    // 11 × 15 + 3 × 1.5 + 2 × 18.75 + 1 × 75 = 282 per million.
-    assert_eq!(row.output_tokens, Some(1));
-    assert_eq!(row.cost_nano_usd, Some(282_000));
+    // The input as reported: 11 × 15 + 3 × 1.5 + 2 × 18.75 = 207 per
+    // million; the output at least the 1 reported (more if text was
+    // forwarded), at 75.
+    assert_eq!(row.input_tokens, Some(11));
+    let out = row.output_tokens.unwrap();
+    assert!(out >= 1, "{row:?}");
+    assert_eq!(row.cost_nano_usd, Some(207_000 + 75_000 * out as i64));
+}
+
+#[tokio::test]
+async fn a_stream_left_before_any_usage_is_billed_by_what_was_streamed() {
+    let mock = MockUpstream::start().await.unwrap();
+    mock.set_stream_chunks(20, Duration::from_millis(200));
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), &config(&mock, "")).await;
+    let body = json!({"model": "gpt-4o", "stream": true, "messages": [{"role": "user", "content": "Tell me a long story about a lighthouse keeper"}]});
+
+    // OpenAI Chat reports usage in its last chunk only: the client leaves
+    // after the first frames.
+    let req = gw
+        .request("POST", "/openai/v1/chat/completions")
+        .header("authorization", format!("Bearer {ALICE_KEY}"))
+        .header("x-request-id", "aborted-2");
+    let response = gw.open(req, body.to_string()).await;
+    assert_eq!(response.status(), 200);
+    let mut body_stream = response.into_body();
+    let mut seen = String::new();
+    while !seen.contains("\"content\":\"") {
+        let frame = body_stream.frame().await.unwrap().unwrap();
+        seen.push_str(&String::from_utf8_lossy(frame.data_ref().unwrap()));
+    }
+    drop(body_stream);
+
+    let row = gw.log_of("aborted-2").await;
+    assert!(row.client_disconnected, "{row:?}");
+    // The input counted locally, as the estimate counts it.
+    let estimate = gw
+        .post(
+            "/v1/gproxy/cost-estimate",
+            ALICE_KEY,
+            json!({"protocol": "openai_chat", "model": "openai/gpt-4o", "body": body}),
+        )
+        .await
+        .json();
+    let input = estimate["input_tokens"].as_u64().unwrap();
+    assert_eq!(row.input_tokens, Some(input));
+    // The output from the text forwarded (at least one delta went out).
+    let out = row.output_tokens.unwrap();
+    assert!(out >= 1, "{row:?}");
+    // gpt-4o: 2.5 in, 10 out per million.
+    assert_eq!(
+        row.cost_nano_usd,
+        Some(input as i64 * 2_500 + out as i64 * 10_000)
+    );
+    assert_eq!(row.price_version.as_deref(), Some(VERSION));
 }
 
 #[tokio::test]

@@ -54,6 +54,12 @@ pub(crate) struct Accounting {
     /// Whether the row was priced already (a non-stream answer is priced
     /// before its `x-gproxy-cost` header goes out).
     priced: bool,
+    /// A stream's request (its protocol and body), to count its input
+    /// locally if the client leaves before the upstream reported usage.
+    request: Option<(gproxy_protocol::Protocol, Bytes)>,
+    /// A stream's generated text (and the bytes past its cap), when the
+    /// client left mid-stream.
+    streamed: Option<(String, usize)>,
 }
 
 /// What prices a request's usage: the book in force when the request was
@@ -181,7 +187,45 @@ impl Accounting {
             trace: None,
             pricing: None,
             priced: false,
+            request: None,
+            streamed: None,
         }
+    }
+
+    /// Keeps a stream's request (`body` in `protocol`, a reference-counted
+    /// handle) for a local input count should the client leave early.
+    pub(crate) fn keep_request(&mut self, protocol: gproxy_protocol::Protocol, body: Bytes) {
+        self.request = Some((protocol, body));
+    }
+
+    /// The generated text a stream had forwarded when its client left.
+    pub(crate) fn set_streamed(&mut self, streamed: (String, usize)) {
+        self.streamed = Some(streamed);
+    }
+
+    /// The usage of a stream the client left: what the upstream reported,
+    /// with the output raised to the tokens of the text forwarded so far
+    /// and, when nothing was reported, the input counted locally. Counts
+    /// with `o200k_base` (CPU work: called off the async threads).
+    fn usage_so_far(
+        reported: Option<Usage>,
+        request: Option<(gproxy_protocol::Protocol, Bytes)>,
+        (text, overflow): (String, usize),
+    ) -> Option<Usage> {
+        let output = crate::count::local::count_text(&text) + overflow.div_ceil(4) as u64;
+        let mut usage = match reported {
+            Some(u) => u,
+            None => {
+                let (protocol, body) = request?;
+                let canonical = gproxy_protocol::convert::decode_request(protocol, &body).ok()?;
+                Usage {
+                    input_tokens: crate::count::local::count_request(&canonical),
+                    ..Usage::default()
+                }
+            }
+        };
+        usage.output_tokens = usage.output_tokens.max(output);
+        Some(usage)
     }
 
     /// The request will be priced with `book`, as a provider of `kind`
@@ -420,8 +464,29 @@ impl Accounting {
         }
     }
 
-    /// Completes the row and sends it to the sink (never blocks).
+    /// Completes the row and sends it to the sink (never blocks: a stream
+    /// the client left is counted on the blocking pool first).
     pub(crate) fn finish(mut self, outcome: Outcome) {
+        if outcome.client_disconnected
+            && let Some(streamed) = self.streamed.take()
+        {
+            let request = self.request.take();
+            let count = move |this: Self, mut outcome: Outcome| {
+                outcome.usage = Self::usage_so_far(outcome.usage, request, streamed);
+                this.finish_now(outcome);
+            };
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    runtime.spawn_blocking(move || count(self, outcome));
+                }
+                Err(_) => count(self, outcome),
+            }
+            return;
+        }
+        self.finish_now(outcome);
+    }
+
+    fn finish_now(mut self, outcome: Outcome) {
         let now = Instant::now();
         let total = now.saturating_duration_since(self.started);
         let log = &mut self.log;

@@ -377,6 +377,7 @@ impl Engine {
                 watch,
             }) => {
                 let status = response.status().as_u16();
+                accounting.keep_request(req.route.protocol, req.body.clone());
                 let body = ProxyBody::stream(
                     head,
                     incoming,
