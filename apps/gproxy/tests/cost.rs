@@ -439,3 +439,128 @@ async fn cost_estimate_and_the_max_cost_ceiling() {
     let logs = gw.logs(4).await;
     assert!(logs.iter().any(|l| l.status == 402), "{logs:?}");
 }
+
+/// Serves `/good.json` (a catalogue pricing `refreshed-model`) and
+/// `/bad.json` (not a catalogue) over plain HTTP; returns its base URL.
+async fn catalogue_server() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&head);
+                let body = if head.starts_with("GET /good.json") {
+                    json!({"version": "refreshed-2027-01-01", "providers": [{
+                        "kinds": ["openai"], "source": "https://example.test/prices", "checked": "2027-01-01",
+                        "models": [{"model": "refreshed-model", "input": "1", "output": "1", "cache_read": "1"}]
+                    }]})
+                    .to_string()
+                } else {
+                    json!({"version": "x", "providers": [{"kinds": ["openai"], "source": "s", "checked": "c",
+                        "models": [{"model": "m", "input": "-1", "output": "1"}]}]})
+                    .to_string()
+                };
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn the_catalogue_refreshes_from_a_url_and_a_bad_document_is_refused() {
+    let mock = MockUpstream::start().await.unwrap();
+    let server = catalogue_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!("[pricing]\nrefresh_url = \"{server}/good.json\"\nrefresh_interval_secs = 3600\n");
+    let gw = start(dir.path(), &config(&mock, &extra)).await;
+
+    // The first fetch happens at start, in the background.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let v = gw.api("GET", "/pricing", Some(ADMIN_KEY), None).await.json();
+        if v["version"] == "refreshed-2027-01-01" {
+            assert_eq!(v["refresh"]["version"], "refreshed-2027-01-01");
+            assert_eq!(v["refresh"]["error"], serde_json::Value::Null);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never refreshed: {v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The refreshed catalogue prices: 11 × 1 + 7 × 1 = 18 per million.
+    let r = gw
+        .post(
+            "/openai/v1/chat/completions",
+            ALICE_KEY,
+            chat("refreshed-model", false),
+        )
+        .await;
+    assert_eq!(r.header("x-gproxy-cost"), Some("0.000018"));
+    let row = gw.log_of(&request_id(&r)).await;
+    assert_eq!(row.price_version.as_deref(), Some("refreshed-2027-01-01"));
+    let health = gw.health().await.json();
+    assert_eq!(health["pricing"]["version"], "refreshed-2027-01-01");
+    assert!(
+        health["pricing"]["refresh"]["url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/good.json")
+    );
+
+    // A bad document is refused, the catalogue in force kept.
+    let put = gw
+        .api(
+            "PUT",
+            "/pricing",
+            Some(ADMIN_KEY),
+            Some(json!({"overrides": [], "refresh_url": format!("{server}/bad.json")})),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text());
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let v = gw.api("GET", "/pricing", Some(ADMIN_KEY), None).await.json();
+        if let Some(error) = v["refresh"]["error"].as_str() {
+            assert!(error.contains("must not be negative"), "{v}");
+            assert_eq!(v["version"], "refreshed-2027-01-01");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no refusal: {v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Bad settings name their field.
+    let bad = gw
+        .api(
+            "PUT",
+            "/pricing",
+            Some(ADMIN_KEY),
+            Some(json!({"overrides": [], "refresh_url": "ftp://x/y"})),
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.text().contains("refresh_url"), "{}", bad.text());
+    // Turning it off keeps the catalogue in force.
+    let off = gw
+        .api("PUT", "/pricing", Some(ADMIN_KEY), Some(json!({"overrides": []})))
+        .await;
+    assert_eq!(off.status, 200);
+    let v = gw.api("GET", "/pricing", Some(ADMIN_KEY), None).await.json();
+    assert_eq!(v["refresh"]["url"], serde_json::Value::Null);
+    assert_eq!(v["version"], "refreshed-2027-01-01");
+}

@@ -145,7 +145,7 @@ pub fn routes() -> Vec<RouteDef> {
             "The price catalogue in force (version, sources, models) and the overrides over it",
             (), (), 200, (pricing::PricingView), pricing::get),
         route!(PUT "/pricing", Role(Admin), "pricing.update", true, "pricing",
-            "Replace the price overrides (applied live on every instance)",
+            "Replace the price overrides and the catalogue refresh settings (applied live on every instance)",
             (pricing::PricingInput), (), 200, (pricing::PricingView), pricing::put),
         // Export and import.
         {

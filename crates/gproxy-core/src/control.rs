@@ -86,6 +86,21 @@ pub struct Control {
     applied: Mutex<Option<LiveSettings>>,
     /// One rebuild at a time (an admin write and a notification may race).
     reloading: tokio::sync::Mutex<()>,
+    /// The catalogue refresh task, with what it was started for.
+    refresher: Mutex<Option<Refresher>>,
+}
+
+/// A running catalogue refresh.
+#[derive(Debug)]
+struct Refresher {
+    settings: (String, std::time::Duration),
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Refresher {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 impl Control {
@@ -97,6 +112,7 @@ impl Control {
             engine,
             applied: Mutex::new(None),
             reloading: tokio::sync::Mutex::new(()),
+            refresher: Mutex::new(None),
         }
     }
 
@@ -170,12 +186,32 @@ impl Control {
         })
     }
 
-    /// Puts `pricing`'s overrides over the catalogue in force.
+    /// Puts `pricing`'s overrides over the catalogue in force, and starts,
+    /// restarts or stops the catalogue refresh when its settings changed.
     fn apply_pricing(&self, pricing: &PricingConfig) {
         let catalogue = self.engine.prices().catalogue().clone();
         let overrides = pricing.overrides.as_deref().unwrap_or_default();
         self.engine
             .set_prices(crate::cost::PriceBook::new(catalogue, overrides));
+        let wanted = pricing.refresh();
+        let mut refresher = self
+            .refresher
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if refresher.as_ref().map(|r| &r.settings) == wanted.as_ref() {
+            return;
+        }
+        *refresher = None;
+        match wanted {
+            Some((url, interval)) => {
+                let task = crate::price_refresh::spawn(self.engine.clone(), url.clone(), interval);
+                *refresher = Some(Refresher {
+                    settings: (url, interval),
+                    task,
+                });
+            }
+            None => crate::price_refresh::stopped(&self.engine),
+        }
     }
 
     /// Records the settings the engine was built with and puts the stored

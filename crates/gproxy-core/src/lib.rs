@@ -56,6 +56,7 @@ pub mod model_route;
 pub mod models;
 pub mod observe;
 mod passthrough;
+pub mod price_refresh;
 pub mod probe;
 pub mod request_body;
 mod resilience;

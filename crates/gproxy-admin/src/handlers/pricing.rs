@@ -24,6 +24,12 @@ pub struct PricingView {
     pub catalogue: Vec<CatalogueProvider>,
     /// The overrides, ahead of the catalogue.
     pub overrides: Vec<PriceOverride>,
+    /// The refresh URL (`null`: off, the embedded catalogue stays).
+    pub refresh_url: Option<String>,
+    /// Seconds between fetches.
+    pub refresh_interval_secs: Option<u64>,
+    /// What the refresh last did (on this instance).
+    pub refresh: gproxy_core::price_refresh::RefreshStatus,
 }
 
 /// `PUT /pricing`: the overrides, replaced whole.
@@ -33,6 +39,13 @@ pub struct PricingInput {
     /// Prices per provider and model (`*` wildcards); the most specific
     /// match wins (see docs/cost.md).
     pub overrides: Vec<PriceOverride>,
+    /// Where to fetch a newer catalogue (`http(s)://`, the embedded
+    /// catalogue's format); absent or `""`: no refresh.
+    #[serde(default)]
+    pub refresh_url: Option<String>,
+    /// Seconds between fetches (60 to 604800); default 86400.
+    #[serde(default)]
+    pub refresh_interval_secs: Option<u64>,
 }
 
 async fn current(call: &Call) -> Result<PricingView, ApiError> {
@@ -48,6 +61,9 @@ async fn current(call: &Call) -> Result<PricingView, ApiError> {
         version: book.version().to_owned(),
         catalogue: book.catalogue().providers().to_vec(),
         overrides: stored.overrides.unwrap_or_default(),
+        refresh_url: stored.refresh_url.filter(|u| !u.is_empty()),
+        refresh_interval_secs: stored.refresh_interval_secs,
+        refresh: call.ctx.engine.price_refresh_status(),
     })
 }
 
@@ -61,15 +77,13 @@ pub async fn put(call: Call) -> Result<Reply, ApiError> {
     let input: PricingInput = parse(&call.req.body)?;
     let config = PricingConfig {
         overrides: Some(input.overrides),
+        refresh_url: Some(input.refresh_url.unwrap_or_default()),
+        refresh_interval_secs: input.refresh_interval_secs,
     };
     config
         .validate()
         .map_err(|(field, message)| ApiError::field(field, message))?;
     let json = serde_json::to_string(&config).map_err(ApiError::internal)?;
     call.ctx.storage.set_setting(SETTING_PRICING, &json).await?;
-    // The view shows the stored overrides; the dispatcher applies them
-    // live right after this handler.
-    let mut view = current(&call).await?;
-    view.overrides = config.overrides.unwrap_or_default();
-    Reply::ok(&view)
+    Reply::ok(&current(&call).await?)
 }

@@ -127,6 +127,8 @@ struct OverrideEntry {
 pub struct PriceBook {
     catalogue: Arc<Catalogue>,
     overrides: Vec<OverrideEntry>,
+    /// The overrides as given, for [`PriceBook::with_catalogue`].
+    given: Vec<PriceOverride>,
 }
 
 /// Where a request's price came from.
@@ -183,6 +185,7 @@ impl PriceBook {
     /// `catalogue` with `overrides` (validated beforehand: see
     /// [`PriceOverride::validate`]; an invalid one is skipped and logged).
     pub fn new(catalogue: Arc<Catalogue>, overrides: &[PriceOverride]) -> Self {
+        let overrides_src = overrides;
         let overrides = overrides
             .iter()
             .filter_map(|o| match o.price.resolve() {
@@ -200,7 +203,18 @@ impl PriceBook {
         PriceBook {
             catalogue,
             overrides,
+            given: overrides_src.to_vec(),
         }
+    }
+
+    /// This book's overrides over another `catalogue` (a refreshed one).
+    pub fn with_catalogue(&self, catalogue: Arc<Catalogue>) -> PriceBook {
+        PriceBook::new(catalogue, &self.given)
+    }
+
+    /// How many overrides it applies.
+    pub fn override_count(&self) -> usize {
+        self.overrides.len()
     }
 
     /// The catalogue this book is built on.

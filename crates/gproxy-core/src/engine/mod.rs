@@ -158,6 +158,8 @@ pub struct Engine {
     pub(crate) observe: Arc<crate::observe::Observability>,
     /// The prices in force (catalogue plus overrides), swapped live.
     pub(crate) prices: ArcSwap<crate::cost::PriceBook>,
+    /// The catalogue refresh's status.
+    pub(crate) price_refresh: Arc<crate::price_refresh::PriceRefresh>,
 }
 
 /// The credential of a keyless provider with none configured.
@@ -186,12 +188,18 @@ impl Engine {
             edge: Arc::default(),
             observe: Arc::default(),
             prices: ArcSwap::from_pointee(crate::cost::PriceBook::default()),
+            price_refresh: Arc::default(),
         }
     }
 
     /// The prices in force: the catalogue with the overrides applied.
     pub fn prices(&self) -> Arc<crate::cost::PriceBook> {
         self.prices.load_full()
+    }
+
+    /// What the catalogue refresh last did.
+    pub fn price_refresh_status(&self) -> crate::price_refresh::RefreshStatus {
+        self.price_refresh.status()
     }
 
     /// Puts `book` in force (a changed override, a refreshed catalogue).
