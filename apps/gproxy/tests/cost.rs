@@ -564,3 +564,77 @@ async fn the_catalogue_refreshes_from_a_url_and_a_bad_document_is_refused() {
     assert_eq!(v["refresh"]["url"], serde_json::Value::Null);
     assert_eq!(v["version"], "refreshed-2027-01-01");
 }
+
+#[tokio::test]
+async fn a_key_ceiling_refuses_without_the_header() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), &config(&mock, "")).await;
+    let users = gw.api("GET", "/users", Some(ADMIN_KEY), None).await.json();
+    let alice = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "alice")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let keys = gw
+        .api("GET", &format!("/users/{alice}/keys"), Some(ADMIN_KEY), None)
+        .await
+        .json();
+    let key_id = keys[0]["id"].as_i64().unwrap();
+    assert_eq!(keys[0]["max_cost"], serde_json::Value::Null);
+
+    // Bad values name the field.
+    let bad = gw
+        .api(
+            "PATCH",
+            &format!("/keys/{key_id}"),
+            Some(ADMIN_KEY),
+            Some(json!({"max_cost": "-1"})),
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    assert!(bad.text().contains("max_cost"), "{}", bad.text());
+    let set = gw
+        .api(
+            "PATCH",
+            &format!("/keys/{key_id}"),
+            Some(ADMIN_KEY),
+            Some(json!({"max_cost": "0.005"})),
+        )
+        .await;
+    assert_eq!(set.status, 200, "{}", set.text());
+    assert_eq!(set.json()["max_cost"], "0.005");
+
+    // 1000 output tokens of gpt-4o are 0.01 USD at least: refused, live.
+    let big = json!({"model": "gpt-4o", "max_tokens": 1000, "messages": [{"role": "user", "content": "hi"}]});
+    let r = gw
+        .post("/openai/v1/chat/completions", ALICE_KEY, big.clone())
+        .await;
+    assert_eq!(r.status, 402, "{}", r.text());
+    assert_eq!(mock.request_count(), 0);
+    // A header cannot raise the key's ceiling: the lower one holds.
+    let req = gw
+        .request("POST", "/openai/v1/chat/completions")
+        .header("authorization", format!("Bearer {ALICE_KEY}"))
+        .header("x-gproxy-max-cost", "10");
+    assert_eq!(gw.send(req, big.to_string()).await.status, 402);
+    // A small request fits.
+    let small = json!({"model": "gpt-4o", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]});
+    let r = gw.post("/openai/v1/chat/completions", ALICE_KEY, small).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Cleared: no ceiling.
+    let clear = gw
+        .api(
+            "PATCH",
+            &format!("/keys/{key_id}"),
+            Some(ADMIN_KEY),
+            Some(json!({"max_cost": null})),
+        )
+        .await;
+    assert_eq!(clear.json()["max_cost"], serde_json::Value::Null);
+    let r = gw.post("/openai/v1/chat/completions", ALICE_KEY, big).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+}

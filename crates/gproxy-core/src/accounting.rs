@@ -590,6 +590,7 @@ mod tests {
             is_admin: false,
             access: None,
             expires_at_ms: None,
+            max_cost_nano_usd: None,
         }
     }
 

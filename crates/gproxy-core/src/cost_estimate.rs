@@ -185,11 +185,16 @@ impl Engine {
         }
     }
 
-    /// The request's cost ceiling: the `x-gproxy-max-cost` header, if
-    /// any. A header that is not a non-negative decimal is a 400.
+    /// The request's cost ceiling: the lower of the `x-gproxy-max-cost`
+    /// header and the key's `max_cost`, if any. A header that is not a
+    /// non-negative decimal is a 400.
     pub(crate) fn max_cost(req: &ProxyRequest) -> Result<Option<Decimal>, GatewayError> {
+        let key = req
+            .principal
+            .max_cost_nano_usd
+            .map(crate::cost::from_nanos);
         let Some(v) = req.headers.get(MAX_COST_HEADER) else {
-            return Ok(None);
+            return Ok(key);
         };
         let parsed = v
             .to_str()
@@ -197,7 +202,7 @@ impl Engine {
             .and_then(|s| s.trim().parse::<Decimal>().ok())
             .filter(|d| !d.is_sign_negative());
         match parsed {
-            Some(d) => Ok(Some(d)),
+            Some(d) => Ok(Some(key.map_or(d, |k| k.min(d)))),
             None => Err(GatewayError::BadRequest(format!(
                 "`{MAX_COST_HEADER}` must be a non-negative decimal amount in USD"
             ))),

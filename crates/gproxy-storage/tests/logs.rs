@@ -319,6 +319,7 @@ async fn key_filter_reads_through_the_owner(ctx: Ctx) {
         expires_at: None,
         allowed_providers: None,
         allowed_models: None,
+        max_cost_nano_usd: None,
         scope: "proxy".into(),
         enabled: true,
     };

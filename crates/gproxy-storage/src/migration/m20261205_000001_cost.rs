@@ -1,5 +1,6 @@
 //! Cost: each request log row records what it cost and the price
-//! catalogue version that priced it.
+//! catalogue version that priced it; each user key may carry a ceiling
+//! per request (`user_keys.max_cost_nano_usd`).
 //!
 //! `cost_nano_usd` is the cost in nano-dollars (1e-9 USD), an exact
 //! decimal of scale 9 kept as a `BIGINT` so that it sums exactly on all
@@ -15,6 +16,12 @@ impl MigrationName for Migration {
     fn name(&self) -> &str {
         "m20261205_000001_cost"
     }
+}
+
+#[derive(DeriveIden)]
+enum UserKeys {
+    Table,
+    MaxCostNanoUsd,
 }
 
 #[derive(DeriveIden)]
@@ -43,10 +50,26 @@ impl MigrationTrait for Migration {
                     .add_column(ColumnDef::new(RequestLogs::PriceVersion).string_len(64).null())
                     .to_owned(),
             )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(UserKeys::Table)
+                    .add_column(ColumnDef::new(UserKeys::MaxCostNanoUsd).big_integer().null())
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(UserKeys::Table)
+                    .drop_column(UserKeys::MaxCostNanoUsd)
+                    .to_owned(),
+            )
+            .await?;
         for col in [RequestLogs::PriceVersion, RequestLogs::CostNanoUsd] {
             manager
                 .alter_table(
