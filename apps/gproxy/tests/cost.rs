@@ -45,7 +45,11 @@ async fn every_protocol_is_priced_with_its_own_usage_semantics() {
     // cached tokens are inside the 11: 8 × 2.5 + 3 × 1.25 + 7 × 10 = 93.75
     // per million (the 5 reasoning tokens are inside the 7).
     let r = gw
-        .post("/openai/v1/chat/completions", ALICE_KEY, chat("gpt-4o", false))
+        .post(
+            "/openai/v1/chat/completions",
+            ALICE_KEY,
+            chat("gpt-4o", false),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.header("x-gproxy-cost"), Some("0.00009375"));
@@ -56,7 +60,11 @@ async fn every_protocol_is_priced_with_its_own_usage_semantics() {
     // The same through a stream: the log has it, the client gets no header
     // (it went out before the usage).
     let r = gw
-        .post("/openai/v1/chat/completions", ALICE_KEY, chat("gpt-4o", true))
+        .post(
+            "/openai/v1/chat/completions",
+            ALICE_KEY,
+            chat("gpt-4o", true),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.header("x-gproxy-cost"), None);
@@ -85,7 +93,10 @@ async fn every_protocol_is_priced_with_its_own_usage_semantics() {
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.header("x-gproxy-cost"), Some("0.000732"));
-    assert_eq!(gw.log_of(&request_id(&r)).await.cost_nano_usd, Some(732_000));
+    assert_eq!(
+        gw.log_of(&request_id(&r)).await.cost_nano_usd,
+        Some(732_000)
+    );
 
     // A Chat client on the Claude provider: the upstream's (Anthropic)
     // usage prices it, the same 732.
@@ -151,7 +162,12 @@ async fn every_protocol_is_priced_with_its_own_usage_semantics() {
     assert_eq!(of("aistudio")["priced_requests"], 0);
     // By user and by day too.
     let usage = gw
-        .api("GET", "/usage?group_by=user&bucket=day", Some(ADMIN_KEY), None)
+        .api(
+            "GET",
+            "/usage?group_by=user&bucket=day",
+            Some(ADMIN_KEY),
+            None,
+        )
         .await;
     let rows = usage.json();
     let total: f64 = rows
@@ -277,10 +293,7 @@ async fn an_aborted_stream_is_billed_by_what_the_upstream_reported() {
         .header("authorization", format!("Bearer {ALICE_KEY}"))
         .header("x-request-id", "aborted-1");
     let response = gw
-        .open(
-            req,
-            messages("claude-opus-4-1-20250805", true).to_string(),
-        )
+        .open(req, messages("claude-opus-4-1-20250805", true).to_string())
         .await;
     assert_eq!(response.status(), 200);
     let mut body = response.into_body();
@@ -378,7 +391,10 @@ async fn cost_estimate_and_the_max_cost_ceiling() {
     assert!((cost - expected).abs() < 1e-12, "{v}");
     assert_eq!(
         v["arithmetic"],
-        format!("{input} × 2.5 / 1e6 + 100 × 10 / 1e6 = {}", v["cost"].as_str().unwrap())
+        format!(
+            "{input} × 2.5 / 1e6 + 100 × 10 / 1e6 = {}",
+            v["cost"].as_str().unwrap()
+        )
     );
     // An unknown model: counted, not priced.
     let r = gw
@@ -395,7 +411,12 @@ async fn cost_estimate_and_the_max_cost_ceiling() {
         .post("/v1/gproxy/cost-estimate", ALICE_KEY, json!({"body": {}}))
         .await;
     assert_eq!(r.status, 400, "{}", r.text());
-    assert!(r.json()["error"]["message"].as_str().unwrap().contains("protocol"));
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("protocol")
+    );
     let r = gw
         .post("/v1/gproxy/cost-estimate", "sk-nobody", json!({}))
         .await;
@@ -412,7 +433,10 @@ async fn cost_estimate_and_the_max_cost_ceiling() {
     let r = gw.send(over("0.005"), big.to_string()).await;
     assert_eq!(r.status, 402, "{}", r.text());
     let message = r.json()["error"]["message"].as_str().unwrap().to_owned();
-    assert!(message.contains("exceeds the maximum of 0.005 USD"), "{message}");
+    assert!(
+        message.contains("exceeds the maximum of 0.005 USD"),
+        "{message}"
+    );
     assert_eq!(mock.request_count(), 0, "refused before the upstream call");
     // Within the ceiling it goes through.
     let r = gw.send(over("0.05"), big.to_string()).await;
@@ -424,13 +448,14 @@ async fn cost_estimate_and_the_max_cost_ceiling() {
         .request("POST", "/claude/v1/messages")
         .header("authorization", format!("Bearer {ALICE_KEY}"))
         .header("x-gproxy-max-cost", "1");
-    let r = gw
-        .send(req, messages("who-knows", false).to_string())
-        .await;
+    let r = gw.send(req, messages("who-knows", false).to_string()).await;
     assert_eq!(r.status, 402, "{}", r.text());
     let v = r.json();
     assert_eq!(v["type"], "error");
-    assert!(v["error"]["message"].as_str().unwrap().contains("unknown"), "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("unknown"),
+        "{v}"
+    );
     // A malformed ceiling is a 400.
     let r = gw.send(over("cheap"), big.to_string()).await;
     assert_eq!(r.status, 400, "{}", r.text());
@@ -488,13 +513,17 @@ async fn the_catalogue_refreshes_from_a_url_and_a_bad_document_is_refused() {
     let mock = MockUpstream::start().await.unwrap();
     let server = catalogue_server().await;
     let dir = tempfile::tempdir().unwrap();
-    let extra = format!("[pricing]\nrefresh_url = \"{server}/good.json\"\nrefresh_interval_secs = 3600\n");
+    let extra =
+        format!("[pricing]\nrefresh_url = \"{server}/good.json\"\nrefresh_interval_secs = 3600\n");
     let gw = start(dir.path(), &config(&mock, &extra)).await;
 
     // The first fetch happens at start, in the background.
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     loop {
-        let v = gw.api("GET", "/pricing", Some(ADMIN_KEY), None).await.json();
+        let v = gw
+            .api("GET", "/pricing", Some(ADMIN_KEY), None)
+            .await
+            .json();
         if v["version"] == "refreshed-2027-01-01" {
             assert_eq!(v["refresh"]["version"], "refreshed-2027-01-01");
             assert_eq!(v["refresh"]["error"], serde_json::Value::Null);
@@ -535,7 +564,10 @@ async fn the_catalogue_refreshes_from_a_url_and_a_bad_document_is_refused() {
     assert_eq!(put.status, 200, "{}", put.text());
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     loop {
-        let v = gw.api("GET", "/pricing", Some(ADMIN_KEY), None).await.json();
+        let v = gw
+            .api("GET", "/pricing", Some(ADMIN_KEY), None)
+            .await
+            .json();
         if let Some(error) = v["refresh"]["error"].as_str() {
             assert!(error.contains("must not be negative"), "{v}");
             assert_eq!(v["version"], "refreshed-2027-01-01");
@@ -557,10 +589,18 @@ async fn the_catalogue_refreshes_from_a_url_and_a_bad_document_is_refused() {
     assert!(bad.text().contains("refresh_url"), "{}", bad.text());
     // Turning it off keeps the catalogue in force.
     let off = gw
-        .api("PUT", "/pricing", Some(ADMIN_KEY), Some(json!({"overrides": []})))
+        .api(
+            "PUT",
+            "/pricing",
+            Some(ADMIN_KEY),
+            Some(json!({"overrides": []})),
+        )
         .await;
     assert_eq!(off.status, 200);
-    let v = gw.api("GET", "/pricing", Some(ADMIN_KEY), None).await.json();
+    let v = gw
+        .api("GET", "/pricing", Some(ADMIN_KEY), None)
+        .await
+        .json();
     assert_eq!(v["refresh"]["url"], serde_json::Value::Null);
     assert_eq!(v["version"], "refreshed-2027-01-01");
 }
@@ -580,7 +620,12 @@ async fn a_key_ceiling_refuses_without_the_header() {
         .as_i64()
         .unwrap();
     let keys = gw
-        .api("GET", &format!("/users/{alice}/keys"), Some(ADMIN_KEY), None)
+        .api(
+            "GET",
+            &format!("/users/{alice}/keys"),
+            Some(ADMIN_KEY),
+            None,
+        )
         .await
         .json();
     let key_id = keys[0]["id"].as_i64().unwrap();
@@ -623,7 +668,9 @@ async fn a_key_ceiling_refuses_without_the_header() {
     assert_eq!(gw.send(req, big.to_string()).await.status, 402);
     // A small request fits.
     let small = json!({"model": "gpt-4o", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]});
-    let r = gw.post("/openai/v1/chat/completions", ALICE_KEY, small).await;
+    let r = gw
+        .post("/openai/v1/chat/completions", ALICE_KEY, small)
+        .await;
     assert_eq!(r.status, 200, "{}", r.text());
     // Cleared: no ceiling.
     let clear = gw

@@ -151,7 +151,8 @@ impl Engine {
             started: std::time::Instant::now(),
         };
         let mut log = gproxy_storage::RequestLog::default();
-        let resolved = self.resolve_model(&req, client_model, Operation::Generate, &[], &mut log)?;
+        let resolved =
+            self.resolve_model(&req, client_model, Operation::Generate, &[], &mut log)?;
         let counted = Counted {
             provider: resolved.provider.name.clone(),
             kind: resolved.provider.provider.kind(),
@@ -189,10 +190,7 @@ impl Engine {
     /// header and the key's `max_cost`, if any. A header that is not a
     /// non-negative decimal is a 400.
     pub(crate) fn max_cost(req: &ProxyRequest) -> Result<Option<Decimal>, GatewayError> {
-        let key = req
-            .principal
-            .max_cost_nano_usd
-            .map(crate::cost::from_nanos);
+        let key = req.principal.max_cost_nano_usd.map(crate::cost::from_nanos);
         let Some(v) = req.headers.get(MAX_COST_HEADER) else {
             return Ok(key);
         };

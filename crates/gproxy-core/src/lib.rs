@@ -72,8 +72,8 @@ pub mod upstream;
 pub use body::{BodyError, ProxyBody};
 pub use bootstrap::{Bootstrapped, StartupArgs, bootstrap};
 pub use engine::{
-    COST_HEADER, Engine, GeminiCall, GeminiMethod, MODEL_HEADER, Operation, PROVIDER_HEADER, ProxyRequest,
-    ProxyRoute,
+    COST_HEADER, Engine, GeminiCall, GeminiMethod, MODEL_HEADER, Operation, PROVIDER_HEADER,
+    ProxyRequest, ProxyRoute,
 };
 pub use error::{
     CoreError, ERROR_CLASS_HEADER, ErrorSource, GatewayError, PROVIDER_DEGRADED, UpstreamFailure,

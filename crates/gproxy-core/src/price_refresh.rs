@@ -103,7 +103,11 @@ async fn refresh_once(engine: &Engine, url: &str) {
             });
         }
         Err(error) => {
-            tracing::warn!(url, error, "price catalogue refresh refused; the catalogue in force is kept");
+            tracing::warn!(
+                url,
+                error,
+                "price catalogue refresh refused; the catalogue in force is kept"
+            );
             engine.price_refresh.update(|s| {
                 s.last_attempt = Some(now);
                 s.error = Some(error);
@@ -132,5 +136,7 @@ pub fn spawn(engine: Arc<Engine>, url: String, interval: Duration) -> tokio::tas
 
 /// Marks the refresh off (the catalogue in force stays).
 pub fn stopped(engine: &Engine) {
-    engine.price_refresh.update(|s| *s = RefreshStatus::default());
+    engine
+        .price_refresh
+        .update(|s| *s = RefreshStatus::default());
 }

@@ -475,8 +475,12 @@ mod tests {
         chat.observe(br#"{"choices":[],"usage":{"prompt_tokens":1}}"#);
         assert_eq!(chat.take(), ("Hello \"you\"".to_owned(), 0));
         let mut claude = StreamedText::new(Protocol::Claude);
-        claude.observe(br#"{"type":"content_block_delta","delta":{"type":"thinking_delta","thinking":"hm"}}"#);
-        claude.observe(br#"{"type":"content_block_delta","delta":{"type":"text_delta","text":"ok"}}"#);
+        claude.observe(
+            br#"{"type":"content_block_delta","delta":{"type":"thinking_delta","thinking":"hm"}}"#,
+        );
+        claude.observe(
+            br#"{"type":"content_block_delta","delta":{"type":"text_delta","text":"ok"}}"#,
+        );
         assert_eq!(claude.take().0, "hmok");
         let mut gemini = StreamedText::new(Protocol::Gemini);
         gemini.observe(br#"{"candidates":[{"content":{"parts":[{"text":"a"},{"text":"b"}]}}]}"#);

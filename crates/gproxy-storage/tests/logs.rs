@@ -857,7 +857,14 @@ async fn cost_columns_round_trip_and_sum(ctx: Ctx) {
         .unwrap();
     let got: Vec<_> = by
         .iter()
-        .map(|r| (r.provider.as_deref(), r.requests, r.priced_requests, r.cost_nano_usd))
+        .map(|r| {
+            (
+                r.provider.as_deref(),
+                r.requests,
+                r.priced_requests,
+                r.cost_nano_usd,
+            )
+        })
         .collect();
     assert_eq!(
         got,

@@ -1,8 +1,8 @@
 //! Users (with roles and passwords) and their keys, plus the `/me`
 //! self-service routes every role has.
 
-use gproxy_core::cost::Usd;
 use chrono::{DateTime, Utc};
+use gproxy_core::cost::Usd;
 use gproxy_core::state::{ADMIN_USER, KEY_SCOPE_ADMIN, KEY_SCOPE_PROXY, hash_key, key_prefix};
 use gproxy_storage::{NewUser, NewUserKey, UserKeyPatch, UserKeyRow, UserPatch, UserRow};
 use rand::Rng;

@@ -33,10 +33,9 @@ impl PricingConfig {
     /// (`overrides[2].input`).
     pub fn validate(&self) -> Result<(), (String, String)> {
         if let Some(url) = self.refresh_url.as_deref().filter(|u| !u.is_empty()) {
-            let ok = url
-                .parse::<http::Uri>()
-                .ok()
-                .is_some_and(|u| matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some());
+            let ok = url.parse::<http::Uri>().ok().is_some_and(|u| {
+                matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some()
+            });
             if !ok {
                 return Err((
                     "refresh_url".into(),

@@ -16,8 +16,8 @@ use gproxy_protocol::Usage;
 pub use rust_decimal::Decimal;
 
 pub use document::{
-    CatalogueDocument, CatalogueError, CatalogueModel, CatalogueProvider, PriceEntry, PriceOverride, PriceSpec,
-    TierSpec, Usd,
+    CatalogueDocument, CatalogueError, CatalogueModel, CatalogueProvider, PriceEntry,
+    PriceOverride, PriceSpec, TierSpec, Usd,
 };
 pub use price::{
     COST_SCALE, CostBreakdown, CostLine, ModelPrice, PriceTier, UsageSemantics, from_nanos, round,
@@ -31,12 +31,10 @@ pub const EMBEDDED_CATALOGUE: &str = include_str!("catalogue.json");
 static EMBEDDED: LazyLock<Arc<Catalogue>> = LazyLock::new(|| {
     // A test checks the embedded document parses; an empty catalogue is
     // the harmless fallback should it ever not.
-    Arc::new(
-        Catalogue::parse(EMBEDDED_CATALOGUE).unwrap_or_else(|e| {
-            tracing::error!(error = %e, "the embedded price catalogue is invalid");
-            Catalogue::default()
-        }),
-    )
+    Arc::new(Catalogue::parse(EMBEDDED_CATALOGUE).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "the embedded price catalogue is invalid");
+        Catalogue::default()
+    }))
 });
 
 /// A parsed catalogue: its version, sources and model prices.

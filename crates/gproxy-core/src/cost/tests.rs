@@ -35,7 +35,11 @@ fn embedded_catalogue_is_valid_and_dated() {
     let catalogue = Catalogue::parse(EMBEDDED_CATALOGUE).unwrap();
     assert!(catalogue.len() > 10);
     for p in catalogue.providers() {
-        assert!(p.source.starts_with("https://"), "{} has no source", p.kinds[0]);
+        assert!(
+            p.source.starts_with("https://"),
+            "{} has no source",
+            p.kinds[0]
+        );
         assert!(!p.checked.is_empty());
         for m in &p.models {
             m.price.resolve().unwrap();
@@ -54,7 +58,10 @@ fn openai_cached_tokens_are_inside_the_prompt() {
         cache_read_tokens: 400,
         ..usage(1000, 100)
     };
-    assert_eq!(book.cost("openai", "openai", "gpt-4o", &u), Some(d("0.003")));
+    assert_eq!(
+        book.cost("openai", "openai", "gpt-4o", &u),
+        Some(d("0.003"))
+    );
     // Reasoning is inside the completion: billed once, at the output price.
     let r = Usage {
         reasoning_tokens: 60,
@@ -118,13 +125,23 @@ fn gemini_thoughts_are_billed_as_output_and_long_context_reprices_everything() {
     );
     // Exactly 200k stays on the base tier: 200000 × 1.25/1e6 = 0.25.
     assert_eq!(
-        book.cost("gemini", "aistudio", "models/gemini-2.5-pro", &usage(200_000, 0)),
+        book.cost(
+            "gemini",
+            "aistudio",
+            "models/gemini-2.5-pro",
+            &usage(200_000, 0)
+        ),
         Some(d("0.25"))
     );
     // 200001 re-prices the whole request: 200001 × 2.5/1e6 = 0.5000025,
     // 1000 × 15/1e6 = 0.015.
     assert_eq!(
-        book.cost("gemini", "aistudio", "gemini-2.5-pro", &usage(200_001, 1000)),
+        book.cost(
+            "gemini",
+            "aistudio",
+            "gemini-2.5-pro",
+            &usage(200_001, 1000)
+        ),
         Some(d("0.5150025"))
     );
 }
@@ -149,7 +166,10 @@ fn anthropic_tier_counts_cached_prompt_tokens() {
 #[test]
 fn unknown_models_and_unpriced_token_kinds_have_no_cost() {
     let book = PriceBook::default();
-    assert_eq!(book.cost("x", "openai", "no-such-model", &usage(10, 10)), None);
+    assert_eq!(
+        book.cost("x", "openai", "no-such-model", &usage(10, 10)),
+        None
+    );
     // Known model, wrong kind: the catalogue is per provider kind.
     assert_eq!(book.cost("x", "groq", "gpt-4o", &usage(10, 10)), None);
     // gpt-4.1's cached price is not in the catalogue: a usage with cache
@@ -243,9 +263,15 @@ fn rounding_and_nanos() {
     // 1 token at 0.075 per million = 0.000000075: kept at nine places.
     let o = over("*", "m", r#"{"input":"0.075","output":"0.0375"}"#);
     let book = PriceBook::new(Catalogue::embedded(), &[o]);
-    assert_eq!(book.cost("p", "openai", "m", &usage(1, 0)), Some(d("0.000000075")));
+    assert_eq!(
+        book.cost("p", "openai", "m", &usage(1, 0)),
+        Some(d("0.000000075"))
+    );
     // 1 output token at 0.0375: 0.0000000375 rounds half away to 0.000000038.
-    assert_eq!(book.cost("p", "openai", "m", &usage(0, 1)), Some(d("0.000000038")));
+    assert_eq!(
+        book.cost("p", "openai", "m", &usage(0, 1)),
+        Some(d("0.000000038"))
+    );
     assert_eq!(to_nanos(d("0.0035")), Some(3_500_000));
     assert_eq!(from_nanos(3_500_000), d("0.0035"));
 }
@@ -271,7 +297,10 @@ fn bad_documents_are_refused_with_a_path() {
             "models":[{"model":"m","input":"-1","output":"1"}]}]}"#,
     )
     .unwrap_err();
-    assert_eq!(e.to_string(), "providers[0].models[0].input: must not be negative");
+    assert_eq!(
+        e.to_string(),
+        "providers[0].models[0].input: must not be negative"
+    );
     let e = Catalogue::parse(
         r#"{"version":"v","providers":[{"kinds":["openai"],"source":"s","checked":"c",
             "models":[{"model":"m","input":"abc","output":"1"}]}]}"#,
@@ -288,10 +317,13 @@ fn bad_documents_are_refused_with_a_path() {
     );
     assert_eq!(o.validate().unwrap_err().path, "tiers[1].above");
     // Unknown fields are refused, also next to the flattened prices.
-    let e = serde_json::from_str::<PriceOverride>(r#"{"model":"m","input":"1","output":"1","cache_reed":"1"}"#)
-        .unwrap_err();
+    let e = serde_json::from_str::<PriceOverride>(
+        r#"{"model":"m","input":"1","output":"1","cache_reed":"1"}"#,
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("cache_reed"), "{e}");
-    let o: PriceOverride = serde_json::from_str(r#"{"model":"m","input":"1","output":"1"}"#).unwrap();
+    let o: PriceOverride =
+        serde_json::from_str(r#"{"model":"m","input":"1","output":"1"}"#).unwrap();
     assert_eq!(o.provider, "*");
     // Numbers are read through their decimal form, exactly.
     let s: PriceSpec = serde_json::from_str(r#"{"input":0.1,"output":3}"#).unwrap();

@@ -39,7 +39,11 @@ impl MigrationTrait for Migration {
             .alter_table(
                 Table::alter()
                     .table(RequestLogs::Table)
-                    .add_column(ColumnDef::new(RequestLogs::CostNanoUsd).big_integer().null())
+                    .add_column(
+                        ColumnDef::new(RequestLogs::CostNanoUsd)
+                            .big_integer()
+                            .null(),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -47,7 +51,11 @@ impl MigrationTrait for Migration {
             .alter_table(
                 Table::alter()
                     .table(RequestLogs::Table)
-                    .add_column(ColumnDef::new(RequestLogs::PriceVersion).string_len(64).null())
+                    .add_column(
+                        ColumnDef::new(RequestLogs::PriceVersion)
+                            .string_len(64)
+                            .null(),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -55,7 +63,11 @@ impl MigrationTrait for Migration {
             .alter_table(
                 Table::alter()
                     .table(UserKeys::Table)
-                    .add_column(ColumnDef::new(UserKeys::MaxCostNanoUsd).big_integer().null())
+                    .add_column(
+                        ColumnDef::new(UserKeys::MaxCostNanoUsd)
+                            .big_integer()
+                            .null(),
+                    )
                     .to_owned(),
             )
             .await
