@@ -192,7 +192,41 @@ pub fn replace_model(json: &[u8], model: &str) -> Result<Option<Vec<u8>>, JsonEd
 
 /// Rewrites the top-level (or `message`/`response` nested) string "model"
 /// with `f`.
+///
+/// A top-level string model (every non-stream answer and OpenAI chunk) is
+/// found by [`top_level_value`], a structural scan that allocates nothing,
+/// and spliced in place; anything else takes the full parse. A response
+/// is forwarded as it came, so the scan checks its structure (balanced,
+/// one object, nothing after it) but not every literal: validating it in
+/// full cost more than the rest of a small answer's handling (issue 18).
 fn edit_model(json: &[u8], f: &dyn Fn(&str) -> String) -> Result<Option<Vec<u8>>, JsonEditError> {
+    if let Some(Some(span)) = top_level_value(json, b"model")
+        && json[span.start] == b'"'
+    {
+        let raw = &json[span.clone()];
+        let inner = &raw[1..raw.len() - 1];
+        let model = if memchr::memchr(b'\\', inner).is_none() {
+            std::str::from_utf8(inner).ok().map(Cow::Borrowed)
+        } else {
+            serde_json::from_slice::<String>(raw).ok().map(Cow::Owned)
+        };
+        if let Some(model) = model {
+            let edited = f(&model);
+            let mut out = Vec::with_capacity(json.len() + edited.len() + 8);
+            out.extend_from_slice(&json[..span.start]);
+            write_json_str(&mut out, &edited);
+            out.extend_from_slice(&json[span.end..]);
+            return Ok(Some(out));
+        }
+    }
+    edit_model_parsed(json, f)
+}
+
+/// [`edit_model`] through a full parse of `json`.
+fn edit_model_parsed(
+    json: &[u8],
+    f: &dyn Fn(&str) -> String,
+) -> Result<Option<Vec<u8>>, JsonEditError> {
     let mut object = RawObject::parse(json)?;
     if edit_top_level(&mut object, f) {
         return Ok(Some(object.to_vec()));
@@ -213,6 +247,103 @@ fn edit_model(json: &[u8], f: &dyn Fn(&str) -> String) -> Result<Option<Vec<u8>>
         return Ok(Some(object.to_vec()));
     }
     Ok(None)
+}
+
+/// Where the value of the last top-level `key` of the JSON object `json`
+/// lies, by a scan of its structure that allocates nothing (strings are
+/// skipped with `memchr`, containers by counting brackets, which are not
+/// matched by kind): `Some(None)` when the key is absent, `None` when a
+/// top-level key is escaped or the scan finds something it does not expect
+/// (the caller then parses in full, which reports malformed JSON). A
+/// literal value is not validated.
+pub(crate) fn top_level_value(json: &[u8], key: &[u8]) -> Option<Option<std::ops::Range<usize>>> {
+    let ws = |mut i: usize| {
+        while json.get(i).is_some_and(u8::is_ascii_whitespace) {
+            i += 1;
+        }
+        i
+    };
+    let mut i = ws(0);
+    if json.get(i) != Some(&b'{') {
+        return None;
+    }
+    i = ws(i + 1);
+    let mut found = None;
+    if json.get(i) == Some(&b'}') {
+        return (ws(i + 1) == json.len()).then_some(None);
+    }
+    loop {
+        if json.get(i) != Some(&b'"') {
+            return None;
+        }
+        let key_end = string_end(json, i + 1)?;
+        let name = &json[i + 1..key_end - 1];
+        if memchr::memchr(b'\\', name).is_some() {
+            return None;
+        }
+        i = ws(key_end);
+        if json.get(i) != Some(&b':') {
+            return None;
+        }
+        i = ws(i + 1);
+        let value_end = match *json.get(i)? {
+            b'"' => string_end(json, i + 1)?,
+            b'{' | b'[' => container_end(json, i)?,
+            _ => {
+                let len = json[i..]
+                    .iter()
+                    .position(|&b| b == b',' || b == b'}' || b.is_ascii_whitespace())?;
+                if len == 0 {
+                    return None;
+                }
+                i + len
+            }
+        };
+        if name == key {
+            found = Some(i..value_end);
+        }
+        i = ws(value_end);
+        match json.get(i)? {
+            b',' => i = ws(i + 1),
+            b'}' => break,
+            _ => return None,
+        }
+    }
+    (ws(i + 1) == json.len()).then_some(found)
+}
+
+/// The index after the closing quote of the string whose contents start
+/// at `from`.
+fn string_end(json: &[u8], mut from: usize) -> Option<usize> {
+    loop {
+        let at = from + memchr::memchr2(b'"', b'\\', json.get(from..)?)?;
+        if json[at] == b'"' {
+            return Some(at + 1);
+        }
+        from = at + 2;
+    }
+}
+
+/// The index after the object or array opening at `start`, its strings
+/// skipped (brackets are counted, not matched by kind).
+fn container_end(json: &[u8], start: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = start;
+    while let Some(&b) = json.get(i) {
+        i += 1;
+        match b {
+            b'"' => i = string_end(json, i)?,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Rewrites `object.model` with `f` if it is a string.

@@ -240,3 +240,51 @@ fn replace_model_top_level_and_nested() {
     );
     assert_eq!(replace_model(br#"{"a":1}"#, "smart").unwrap(), None);
 }
+
+#[test]
+fn model_scan_agrees_with_the_full_parse() {
+    let f: &dyn Fn(&str) -> String = &|m| format!("p/{m}");
+    let cases: &[&[u8]] = &[
+        br#"{"id":"c","object":"chat.completion","created":1,"model":"gpt-4o-mini","choices":[{"message":{"content":"{\"model\":1} ]"}}],"usage":{"prompt_tokens":1}}"#,
+        b" {\n  \"model\" : \"m\" ,\n \"x\": [1, {\"y\": \"}\"}], \"z\": true } \n",
+        br#"{"model":"first","a":null,"model":"last"}"#,
+        br#"{"model":"first","model":5}"#,
+        br#"{"model":"first","model":{"a":1}}"#,
+        br#"{"model":"m\u0022x\\y"}"#,
+        br#"{"mod\u0065l":"m","model":"n"}"#,
+        br#"{"model":"m","message":{"model":"inner"}}"#,
+        br#"{"type":"message_start","message":{"id":"m","model":"claude-x"}}"#,
+        br#"{"x":-1.5e3,"model":"m","y":false}"#,
+        br#"{"model":"m"}[]"#,
+        br#"{"model":"m","a":1,}"#,
+        br#"{"model":"m","a":}"#,
+        br#"{"model":"m""#,
+        br#"{"model":"m","a":[1,2}"#,
+        br#"{}"#,
+        br#"[DONE]"#,
+        br#"[{"model":"m"}]"#,
+        b"",
+    ];
+    for &case in cases {
+        let fast = edit_model(case, f);
+        let full = edit_model_parsed(case, f);
+        let shown = String::from_utf8_lossy(case);
+        match (fast, full) {
+            (Ok(Some(a)), Ok(Some(b))) => assert_eq!(value(&a), value(&b), "{shown}"),
+            (Ok(None), Ok(None)) => {}
+            (Err(a), Err(b)) => assert_eq!(
+                std::mem::discriminant(&a),
+                std::mem::discriminant(&b),
+                "{shown}"
+            ),
+            (a, b) => panic!("{shown}: scan {a:?}, parse {b:?}"),
+        }
+    }
+    // The scan splices: the answer's own spacing is kept.
+    assert_eq!(
+        prefix_model(b"{ \"model\": \"m\", \"a\": 1 }", "p")
+            .unwrap()
+            .unwrap(),
+        b"{ \"model\": \"p/m\", \"a\": 1 }"
+    );
+}

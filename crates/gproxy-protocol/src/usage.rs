@@ -49,13 +49,11 @@ pub struct Usage {
 /// answer) is accepted too: the last chunk carrying usage wins.
 pub fn from_response_body(protocol: Protocol, body: &[u8]) -> Option<Usage> {
     match protocol {
-        Protocol::OpenAiChat => parse::<WithUsage<ChatUsage>>(body)?.usage.map(Into::into),
-        Protocol::OpenAiResponses => parse::<WithUsage<ResponsesUsage>>(body)?
-            .usage
-            .map(Into::into),
-        Protocol::Claude => parse::<WithUsage<ClaudeUsage>>(body)?
-            .usage
-            .map(|u| u.apply_to(Usage::default())),
+        Protocol::OpenAiChat => top_level_usage::<ChatUsage>(body).map(Into::into),
+        Protocol::OpenAiResponses => top_level_usage::<ResponsesUsage>(body).map(Into::into),
+        Protocol::Claude => {
+            top_level_usage::<ClaudeUsage>(body).map(|u| u.apply_to(Usage::default()))
+        }
         Protocol::Gemini => {
             if body.trim_ascii_start().starts_with(b"[") {
                 parse::<Vec<GeminiChunk>>(body)?
@@ -184,6 +182,19 @@ fn is_null_usage_key(rest: &[u8]) -> bool {
 /// Deserialises `bytes`, `None` on any error.
 fn parse<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Option<T> {
     serde_json::from_slice(bytes).ok()
+}
+
+/// The top-level `usage` of the object `body` as `U` (`None` when absent,
+/// null, not a `U`, or the body is not JSON). The value is found by a
+/// structural scan and only it is parsed: deserialising the whole answer to
+/// skip its content cost 11 k instructions per chat request (issue 18). A
+/// body the scan cannot read takes the full parse.
+fn top_level_usage<'de, U: Deserialize<'de>>(body: &'de [u8]) -> Option<U> {
+    match crate::json_edit::top_level_value(body, b"usage") {
+        Some(Some(span)) => parse::<Option<U>>(&body[span]).flatten(),
+        Some(None) => None,
+        None => parse::<WithUsage<U>>(body)?.usage,
+    }
 }
 
 /// Any body or event whose usage sits under a top-level `usage` key.

@@ -160,3 +160,27 @@ fn claude_one_hour_cache_writes_are_kept_apart() {
     let u = tracker.usage().unwrap();
     assert_eq!((u.cache_write_1h_tokens, u.output_tokens), (200, 7));
 }
+
+#[test]
+fn usage_scan_reads_only_the_usage_value() {
+    let body = br#"{"id":"c","choices":[{"message":{"content":"\"usage\": {\"prompt_tokens\": 9}"}}],"usage":{"prompt_tokens":3,"completion_tokens":4}}"#;
+    let usage = from_response_body(Protocol::OpenAiChat, body).unwrap();
+    assert_eq!((usage.input_tokens, usage.output_tokens), (3, 4));
+    let spaced = b" { \"usage\" : { \"input_tokens\" : 5 , \"output_tokens\" : 6 } , \"type\" : \"message\" } ";
+    let usage = from_response_body(Protocol::Claude, spaced).unwrap();
+    assert_eq!((usage.input_tokens, usage.output_tokens), (5, 6));
+    for none in [
+        &br#"{"usage":null}"#[..],
+        br#"{"id":"x"}"#,
+        br#"{"usage":"many"}"#,
+        br#"{"usage":{"prompt_tokens":1}"#,
+        b"[DONE]",
+        b"",
+    ] {
+        assert_eq!(from_response_body(Protocol::OpenAiChat, none), None);
+    }
+    // A body the scan cannot read (an escaped key) is parsed in full.
+    let escaped = br#"{"\u0069d":"x","usage":{"prompt_tokens":2,"completion_tokens":1}}"#;
+    let usage = from_response_body(Protocol::OpenAiChat, escaped).unwrap();
+    assert_eq!(usage.input_tokens, 2);
+}

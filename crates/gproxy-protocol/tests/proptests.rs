@@ -128,6 +128,35 @@ proptest! {
         let out: serde_json::Value = serde_json::from_slice(&object.to_vec()).unwrap();
         prop_assert_eq!(out, value);
     }
+
+    #[test]
+    fn model_prefix_matches_a_parsed_edit(
+        mut value in json_object(),
+        model in prop_oneof![Just(None), any::<String>().prop_map(Some)],
+        pretty in any::<bool>(),
+    ) {
+        if let Some(model) = &model {
+            value["model"] = serde_json::Value::String(model.clone());
+        }
+        let text = if pretty {
+            serde_json::to_vec_pretty(&value).unwrap()
+        } else {
+            serde_json::to_vec(&value).unwrap()
+        };
+        let out = prefix_model(&text, "p").unwrap();
+        match value.get("model").and_then(|m| m.as_str()) {
+            Some(m) => {
+                let mut expected = value.clone();
+                expected["model"] = serde_json::Value::String(format!("p/{m}"));
+                let out: serde_json::Value = serde_json::from_slice(&out.unwrap()).unwrap();
+                prop_assert_eq!(out, expected);
+            }
+            None if value.get("message").is_none() && value.get("response").is_none() => {
+                prop_assert_eq!(out, None);
+            }
+            None => {}
+        }
+    }
 }
 
 /// Mask paths built from the characters the path syntax cares about.

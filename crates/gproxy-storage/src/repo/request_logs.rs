@@ -20,9 +20,44 @@ use super::request_detail::{
 use crate::entities::request_logs::{self, Column};
 use crate::{Result, Storage, StorageError};
 
-/// Rows per `INSERT` statement: 23 bound values each keeps a statement far
-/// below every backend's bind-parameter limit (SQLite 32766, others 65535).
-const INSERT_CHUNK: usize = 1000;
+/// The row counts an `INSERT` statement may have, largest first. A batch
+/// is written as statements of these sizes only (greedily: 37 rows are
+/// 16 + 16 + 4 + 1), so each backend connection prepares at most five
+/// distinct statements once and reuses them from its statement cache:
+/// SQLite re-parsing a multi-row `INSERT` of a new size cost more CPU per
+/// row than executing it (docs/benchmarks.md, issue 18). 256 rows of ~25
+/// bound values stay far below every backend's bind-parameter limit
+/// (SQLite 32766, others 65535).
+const INSERT_SIZES: [usize; 5] = [256, 64, 16, 4, 1];
+
+/// The statement sizes [`INSERT_SIZES`] splits `rows` rows into, as
+/// indexes into it, largest first.
+fn statement_sizes(mut rows: usize) -> impl Iterator<Item = usize> {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        while at < INSERT_SIZES.len() {
+            if rows >= INSERT_SIZES[at] {
+                rows -= INSERT_SIZES[at];
+                return Some(at);
+            }
+            at += 1;
+        }
+        None
+    })
+}
+
+/// [`insert_sql`] for `INSERT_SIZES[size]` rows, built once per backend.
+fn cached_insert_sql(backend: DbBackend, size: usize) -> &'static str {
+    use std::sync::OnceLock;
+    static SQL: [[OnceLock<String>; INSERT_SIZES.len()]; 3] =
+        [const { [const { OnceLock::new() }; INSERT_SIZES.len()] }; 3];
+    let slot = match backend {
+        DbBackend::Sqlite => 0,
+        DbBackend::Postgres => 1,
+        DbBackend::MySql => 2,
+    };
+    SQL[slot][size].get_or_init(|| insert_sql(backend, INSERT_SIZES[size]))
+}
 
 /// Column limits, in characters, matching the migration.
 mod limits {
@@ -356,15 +391,19 @@ impl TryFrom<request_logs::Model> for RequestLog {
     }
 }
 
-async fn insert_chunk<C: ConnectionTrait>(db: &C, rows: &[RequestLog]) -> Result<()> {
+/// Inserts `rows` (exactly `INSERT_SIZES[size]` of them) with one
+/// statement.
+async fn insert_chunk<C: ConnectionTrait>(db: &C, size: usize, rows: &[RequestLog]) -> Result<()> {
+    debug_assert_eq!(rows.len(), INSERT_SIZES[size]);
     let backend = db.get_database_backend();
     let mut values = Vec::with_capacity(rows.len() * COLUMNS.len());
     for row in rows {
         push_values(row, &mut values);
     }
-    let sql = insert_sql(backend, rows.len());
     db.execute(portable(Statement::from_sql_and_values(
-        backend, sql, values,
+        backend,
+        cached_insert_sql(backend, size),
+        values,
     )))
     .await?;
     Ok(())
@@ -382,8 +421,8 @@ impl TryFrom<request_logs::Model> for RequestLogRow {
 }
 
 impl Storage {
-    /// Inserts `rows` with one multi-row `INSERT` (split into statements of
-    /// 1000 rows), plus their attempts and captured bodies, inside one
+    /// Inserts `rows` with multi-row `INSERT`s of the fixed sizes in
+    /// [`INSERT_SIZES`], plus their attempts and captured bodies, inside one
     /// transaction whenever more than one statement is needed, so all or
     /// none are written. An empty slice is a no-op.
     pub async fn insert_request_logs(&self, rows: &[RequestLog]) -> Result<()> {
@@ -393,12 +432,15 @@ impl Storage {
         let detail = rows
             .iter()
             .any(|r| needs_attempt_rows(r) || r.bodies.is_some());
-        if rows.len() <= INSERT_CHUNK && !detail {
-            return insert_chunk(self.connection(), rows).await;
+        if !detail && let Some(size) = INSERT_SIZES.iter().position(|&n| n == rows.len()) {
+            return insert_chunk(self.connection(), size, rows).await;
         }
         let txn = self.connection().begin().await?;
-        for chunk in rows.chunks(INSERT_CHUNK) {
-            insert_chunk(&txn, chunk).await?;
+        let mut rest = rows;
+        for size in statement_sizes(rows.len()) {
+            let (chunk, tail) = rest.split_at(INSERT_SIZES[size]);
+            insert_chunk(&txn, size, chunk).await?;
+            rest = tail;
         }
         if detail {
             insert_attempts(&txn, rows).await?;
@@ -485,6 +527,27 @@ mod tests {
                 );
                 assert_eq!(ours.sql, theirs.sql, "{backend:?}");
                 assert_eq!(ours.values, theirs.values, "{backend:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn batches_split_into_the_fixed_statement_sizes() {
+        let split = |n| {
+            statement_sizes(n)
+                .map(|i| INSERT_SIZES[i])
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(split(0), Vec::<usize>::new());
+        assert_eq!(split(1), [1]);
+        assert_eq!(split(37), [16, 16, 4, 1]);
+        assert_eq!(split(600), [256, 256, 64, 16, 4, 4]);
+        for n in 0..2000 {
+            assert_eq!(split(n).iter().sum::<usize>(), n, "{n}");
+        }
+        for backend in [DbBackend::Sqlite, DbBackend::Postgres, DbBackend::MySql] {
+            for (i, &rows) in INSERT_SIZES.iter().enumerate() {
+                assert_eq!(cached_insert_sql(backend, i), insert_sql(backend, rows));
             }
         }
     }
