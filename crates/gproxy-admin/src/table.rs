@@ -3,8 +3,8 @@
 
 use crate::auth::Role::{Admin, User, Viewer};
 use crate::handlers::{
-    config, credentials as cred, logs, meta, model_routes as mr, providers as prov, session,
-    settings, users,
+    config, credentials as cred, logs, meta, model_routes as mr, pricing, providers as prov,
+    session, settings, users,
 };
 use crate::route;
 use crate::routes::Access::{Public, Role};
@@ -141,6 +141,12 @@ pub fn routes() -> Vec<RouteDef> {
             "Every live setting", (), (), 200, (settings::SettingsView), settings::get),
         route!(PATCH "/settings", Role(Admin), "settings.update", true, "settings",
             "Change live settings", (settings::SettingsPatch), (), 200, (settings::SettingsView), settings::update),
+        route!(GET "/pricing", Role(Viewer), "", false, "pricing",
+            "The price catalogue in force (version, sources, models) and the overrides over it",
+            (), (), 200, (pricing::PricingView), pricing::get),
+        route!(PUT "/pricing", Role(Admin), "pricing.update", true, "pricing",
+            "Replace the price overrides and the catalogue refresh settings (applied live on every instance)",
+            (pricing::PricingInput), (), 200, (pricing::PricingView), pricing::put),
         // Export and import.
         {
             let mut r = route!(GET "/config/export", Role(Admin), "", false, "config",

@@ -51,6 +51,27 @@ pub(crate) struct Accounting {
     trace: Option<Box<RequestTrace>>,
     /// Its hold on the rate limits, settled with the real tokens at the end.
     permit: Option<Box<crate::ratelimit::Permit>>,
+    /// How its usage is priced, once the provider is known.
+    pricing: Option<Pricing>,
+    /// Whether the row was priced already (a non-stream answer is priced
+    /// before its `x-gproxy-cost` header goes out).
+    priced: bool,
+    /// A stream's request (its protocol and body), to count its input
+    /// locally if the client leaves before the upstream reported usage.
+    request: Option<(gproxy_protocol::Protocol, Bytes)>,
+    /// A stream's generated text (and the bytes past its cap), when the
+    /// client left mid-stream.
+    streamed: Option<(String, usize)>,
+}
+
+/// What prices a request's usage: the book in force when the request was
+/// planned, the provider's kind and the usage's semantics (the protocol
+/// the upstream answered in). Provider and model are the log row's.
+#[derive(Debug)]
+struct Pricing {
+    book: Arc<crate::cost::PriceBook>,
+    kind: &'static str,
+    semantics: crate::cost::UsageSemantics,
 }
 
 /// Bodies being captured, with their cap.
@@ -167,7 +188,81 @@ impl Accounting {
             ttfb: None,
             trace: None,
             permit: None,
+            pricing: None,
+            priced: false,
+            request: None,
+            streamed: None,
         }
+    }
+
+    /// Keeps a stream's request (`body` in `protocol`, a reference-counted
+    /// handle) for a local input count should the client leave early.
+    pub(crate) fn keep_request(&mut self, protocol: gproxy_protocol::Protocol, body: Bytes) {
+        self.request = Some((protocol, body));
+    }
+
+    /// The generated text a stream had forwarded when its client left.
+    pub(crate) fn set_streamed(&mut self, streamed: (String, usize)) {
+        self.streamed = Some(streamed);
+    }
+
+    /// The usage of a stream the client left: what the upstream reported,
+    /// with the output raised to the tokens of the text forwarded so far
+    /// and, when nothing was reported, the input counted locally. Counts
+    /// with `o200k_base` (CPU work: called off the async threads).
+    fn usage_so_far(
+        reported: Option<Usage>,
+        request: Option<(gproxy_protocol::Protocol, Bytes)>,
+        (text, overflow): (String, usize),
+    ) -> Option<Usage> {
+        let output = crate::count::local::count_text(&text) + overflow.div_ceil(4) as u64;
+        let mut usage = match reported {
+            Some(u) => u,
+            None => {
+                let (protocol, body) = request?;
+                let canonical = gproxy_protocol::convert::decode_request(protocol, &body).ok()?;
+                Usage {
+                    input_tokens: crate::count::local::count_request(&canonical),
+                    ..Usage::default()
+                }
+            }
+        };
+        usage.output_tokens = usage.output_tokens.max(output);
+        Some(usage)
+    }
+
+    /// The request will be priced with `book`, as a provider of `kind`
+    /// answering in `protocol` (called when a target is planned; a
+    /// fallback to another target calls it again).
+    pub(crate) fn set_pricing(
+        &mut self,
+        book: Arc<crate::cost::PriceBook>,
+        kind: &'static str,
+        protocol: gproxy_protocol::Protocol,
+    ) {
+        self.pricing = Some(Pricing {
+            book,
+            kind,
+            semantics: crate::cost::UsageSemantics::of_protocol(protocol),
+        });
+    }
+
+    /// Prices `usage` onto the row (cost and catalogue version) and
+    /// returns the cost, USD; `None` when the price is unknown (or the
+    /// request was not priced: no provider resolved).
+    pub(crate) fn price(&mut self, usage: &Usage) -> Option<rust_decimal::Decimal> {
+        self.priced = true;
+        let pricing = self.pricing.as_ref()?;
+        let log = &mut self.log;
+        let m = pricing.book.lookup(
+            log.provider.as_deref()?,
+            pricing.kind,
+            log.model.as_deref()?,
+        )?;
+        let cost = m.price.breakdown(usage, pricing.semantics)?.total;
+        log.cost_nano_usd = crate::cost::to_nanos(cost);
+        log.price_version = Some(pricing.book.version_of(&m));
+        Some(cost)
     }
 
     /// Holds `permit` until the request ends.
@@ -382,8 +477,29 @@ impl Accounting {
         }
     }
 
-    /// Completes the row and sends it to the sink (never blocks).
+    /// Completes the row and sends it to the sink (never blocks: a stream
+    /// the client left is counted on the blocking pool first).
     pub(crate) fn finish(mut self, outcome: Outcome) {
+        if outcome.client_disconnected
+            && let Some(streamed) = self.streamed.take()
+        {
+            let request = self.request.take();
+            let count = move |this: Self, mut outcome: Outcome| {
+                outcome.usage = Self::usage_so_far(outcome.usage, request, streamed);
+                this.finish_now(outcome);
+            };
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    runtime.spawn_blocking(move || count(self, outcome));
+                }
+                Err(_) => count(self, outcome),
+            }
+            return;
+        }
+        self.finish_now(outcome);
+    }
+
+    fn finish_now(mut self, outcome: Outcome) {
         if let Some(permit) = self.permit.take() {
             permit.settle(
                 outcome
@@ -403,7 +519,11 @@ impl Accounting {
             log.cache_read_tokens = Some(u.cache_read_tokens);
             log.cache_write_tokens = Some(u.cache_write_tokens);
             log.reasoning_tokens = Some(u.reasoning_tokens);
+            if !self.priced {
+                self.price(&u);
+            }
         }
+        let log = &mut self.log;
         log.error = outcome.error;
         log.client_disconnected = outcome.client_disconnected;
         tracing::info!(
@@ -491,6 +611,7 @@ mod tests {
             is_admin: false,
             access: None,
             expires_at_ms: None,
+            max_cost_nano_usd: None,
         }
     }
 

@@ -176,7 +176,10 @@ impl StreamBody {
         {
             watch.broke(message);
         }
-        if let Some(accounting) = self.accounting.take() {
+        if let Some(mut accounting) = self.accounting.take() {
+            if client_disconnected {
+                accounting.set_streamed(self.processor.take_streamed());
+            }
             let status = if error.is_some() && !client_disconnected {
                 502
             } else {

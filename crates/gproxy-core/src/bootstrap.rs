@@ -79,6 +79,8 @@ pub const SETTING_RATE_LIMITS: &str = "rate_limits";
 pub const SETTING_CORS: &str = "cors";
 /// Settings key of `[metrics]` (JSON; the token as its SHA-256).
 pub const SETTING_METRICS: &str = "metrics";
+/// Settings key of `[pricing]` (JSON).
+pub const SETTING_PRICING: &str = "pricing";
 /// Settings key of `[circuit_breaker]` (JSON).
 pub const SETTING_CIRCUIT_BREAKER: &str = "circuit_breaker";
 
@@ -215,6 +217,18 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
     let metrics_json = serde_json::to_string(&metrics.to_config())
         .map_err(|e| CoreError::Invalid(format!("cannot store metrics: {e}")))?;
     storage.set_setting(SETTING_METRICS, &metrics_json).await?;
+    let stored_pricing: crate::config::PricingConfig = stored
+        .get(SETTING_PRICING)
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_default();
+    let file_pricing = ledger.changed_setting(SETTING_PRICING, file.pricing.as_ref())?;
+    let pricing = match &file_pricing {
+        Some((c, _)) => stored_pricing.overlaid((*c).clone()),
+        None => stored_pricing,
+    };
+    let pricing_json = serde_json::to_string(&pricing)
+        .map_err(|e| CoreError::Invalid(format!("cannot store pricing: {e}")))?;
+    storage.set_setting(SETTING_PRICING, &pricing_json).await?;
     let logging_json = serde_json::to_string(&logging.to_config())
         .map_err(|e| CoreError::Invalid(format!("cannot store logging: {e}")))?;
     storage.set_setting(SETTING_LOGGING, &logging_json).await?;
@@ -256,6 +270,7 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
         (SETTING_CORS, file_cors.map(|(_, h)| h)),
         (SETTING_METRICS, file_metrics.map(|(_, h)| h)),
         (SETTING_RATE_LIMITS, file_rate_limits.map(|(_, h)| h)),
+        (SETTING_PRICING, file_pricing.map(|(_, h)| h)),
     ] {
         if let Some(hash) = applied {
             ledger.record(&storage, "setting", name, &hash).await?;

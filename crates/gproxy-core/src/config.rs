@@ -17,6 +17,7 @@ mod limits;
 mod logging;
 mod observe;
 mod rate_limits;
+mod pricing;
 mod resilience;
 mod routes;
 
@@ -29,6 +30,7 @@ pub use observe::{MAX_MODEL_LABELS, MetricsConfig, MetricsSettings, TelemetryCon
 pub use rate_limits::{
     DEFAULT_RATE_LIMIT_PREFIX, RateLimit, RateLimitBackend, RateLimitsConfig, RedisFailure,
 };
+pub use pricing::PricingConfig;
 pub use resilience::CircuitBreakerConfig;
 pub use routes::{RouteConfig, TargetConfig, WeightedTarget, is_weighted};
 
@@ -81,6 +83,9 @@ pub struct FileConfig {
     /// start).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub telemetry: Option<TelemetryConfig>,
+    /// Price overrides over the embedded catalogue (see docs/cost.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pricing: Option<PricingConfig>,
     /// Providers to create or update, by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub providers: Vec<ProviderConfig>,
@@ -436,6 +441,11 @@ impl FileConfig {
             metrics
                 .validate()
                 .map_err(|(f, m)| (format!("metrics.{f}"), m))?;
+        }
+        if let Some(pricing) = &self.pricing {
+            pricing
+                .validate()
+                .map_err(|(f, m)| (format!("pricing.{f}"), m))?;
         }
         if let Some(telemetry) = &self.telemetry {
             telemetry

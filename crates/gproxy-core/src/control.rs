@@ -11,11 +11,11 @@ use gproxy_storage::Storage;
 
 use crate::bootstrap::{
     SETTING_CIRCUIT_BREAKER, SETTING_CORS, SETTING_LIMITS, SETTING_LOGGING, SETTING_METRICS,
-    SETTING_PROXY, SETTING_RATE_LIMITS,
+    SETTING_PRICING, SETTING_PROXY, SETTING_RATE_LIMITS,
 };
 use crate::config::{
     CircuitBreakerConfig, Cors, CorsConfig, LimitsConfig, Logging, LoggingConfig, MetricsConfig,
-    MetricsSettings, RateLimitsConfig,
+    MetricsSettings, PricingConfig, RateLimitsConfig,
 };
 use crate::settings::{Limits, Resilience};
 use crate::upstream::UpstreamConfig;
@@ -38,6 +38,8 @@ pub struct LiveSettings {
     pub rate_limits: RateLimitsConfig,
     /// `GET /metrics` and what it counts.
     pub metrics: MetricsSettings,
+    /// Price overrides.
+    pub pricing: PricingConfig,
 }
 
 impl LiveSettings {
@@ -50,6 +52,7 @@ impl LiveSettings {
         let cors: CorsConfig = read_json(storage, SETTING_CORS).await?;
         let metrics: MetricsConfig = read_json(storage, SETTING_METRICS).await?;
         let rate_limits: RateLimitsConfig = read_json(storage, SETTING_RATE_LIMITS).await?;
+        let pricing: PricingConfig = read_json(storage, SETTING_PRICING).await?;
         let proxy = storage
             .get_setting(SETTING_PROXY)
             .await?
@@ -62,6 +65,7 @@ impl LiveSettings {
             cors: Cors::from_config(&cors),
             rate_limits,
             metrics: MetricsSettings::from_config(&metrics),
+            pricing,
         })
     }
 }
@@ -86,6 +90,21 @@ pub struct Control {
     applied: Mutex<Option<LiveSettings>>,
     /// One rebuild at a time (an admin write and a notification may race).
     reloading: tokio::sync::Mutex<()>,
+    /// The catalogue refresh task, with what it was started for.
+    refresher: Mutex<Option<Refresher>>,
+}
+
+/// A running catalogue refresh.
+#[derive(Debug)]
+struct Refresher {
+    settings: (String, std::time::Duration),
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Refresher {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 impl Control {
@@ -97,6 +116,7 @@ impl Control {
             engine,
             applied: Mutex::new(None),
             reloading: tokio::sync::Mutex::new(()),
+            refresher: Mutex::new(None),
         }
     }
 
@@ -159,6 +179,9 @@ impl Control {
             .observe()
             .metrics
             .set_settings(live.metrics.clone());
+        if before.as_ref().map(|b| &b.pricing) != Some(&live.pricing) {
+            self.apply_pricing(&live.pricing);
+        }
         *applied = Some(live);
         Ok(())
     }
@@ -173,9 +196,39 @@ impl Control {
         })
     }
 
-    /// Records the settings the engine was built with (call once at start).
+    /// Puts `pricing`'s overrides over the catalogue in force, and starts,
+    /// restarts or stops the catalogue refresh when its settings changed.
+    fn apply_pricing(&self, pricing: &PricingConfig) {
+        let catalogue = self.engine.prices().catalogue().clone();
+        let overrides = pricing.overrides.as_deref().unwrap_or_default();
+        self.engine
+            .set_prices(crate::cost::PriceBook::new(catalogue, overrides));
+        let wanted = pricing.refresh();
+        let mut refresher = self
+            .refresher
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if refresher.as_ref().map(|r| &r.settings) == wanted.as_ref() {
+            return;
+        }
+        *refresher = None;
+        match wanted {
+            Some((url, interval)) => {
+                let task = crate::price_refresh::spawn(self.engine.clone(), url.clone(), interval);
+                *refresher = Some(Refresher {
+                    settings: (url, interval),
+                    task,
+                });
+            }
+            None => crate::price_refresh::stopped(&self.engine),
+        }
+    }
+
+    /// Records the settings the engine was built with and puts the stored
+    /// price overrides in force (call once at start).
     pub async fn init(&self) -> Result<(), CoreError> {
         let live = LiveSettings::load(&self.storage).await?;
+        self.apply_pricing(&live.pricing);
         *self.applied.lock().unwrap_or_else(PoisonError::into_inner) = Some(live);
         Ok(())
     }

@@ -140,6 +140,11 @@ pub enum GatewayError {
     /// be reached to check it and `on_redis_error = "closed"` (503).
     #[error("{}", rate_message(.0))]
     RateLimitExceeded(Box<crate::ratelimit::RateRefusal>),
+    /// The request's estimated cost is above its ceiling
+    /// (`x-gproxy-max-cost`), or cannot be estimated: refused before any
+    /// upstream call (402).
+    #[error("{0}")]
+    CostLimitExceeded(String),
     /// A bug or an unexpected internal failure. Details go to the log only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -208,6 +213,7 @@ impl GatewayError {
                 crate::ratelimit::RateRefusal::Exceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
                 crate::ratelimit::RateRefusal::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             },
+            GatewayError::CostLimitExceeded(_) => StatusCode::PAYMENT_REQUIRED,
             GatewayError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -221,7 +227,8 @@ impl GatewayError {
             | GatewayError::PayloadTooLarge { .. }
             | GatewayError::RequestTimeout(_)
             | GatewayError::RateLimitExceeded(_)
-            | GatewayError::NotFound(_) => ErrorSource::Client,
+            | GatewayError::NotFound(_)
+            | GatewayError::CostLimitExceeded(_) => ErrorSource::Client,
             GatewayError::NoCredential { .. }
             | GatewayError::Upstream(_)
             | GatewayError::UpstreamUnavailable { .. }

@@ -53,6 +53,19 @@ pub struct HealthDetail {
     pub edge: crate::edge::EdgeReport,
     /// Metrics, trace export and the live feed.
     pub telemetry: TelemetryReport,
+    /// The price catalogue in force and its refresh.
+    pub pricing: PricingReport,
+}
+
+/// Prices in `/health`.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct PricingReport {
+    /// The catalogue version pricing requests.
+    pub version: String,
+    /// Price overrides in force.
+    pub overrides: usize,
+    /// The catalogue refresh (`url` null: off).
+    pub refresh: crate::price_refresh::RefreshStatus,
 }
 
 /// Observability in `/health`.
@@ -187,6 +200,14 @@ impl Engine {
                     metrics_token: metrics.token_sha256.is_some(),
                     traces: self.observe.traces.as_ref().map(|t| t.report()),
                     live_viewers: self.observe.live.viewers(),
+                }
+            },
+            pricing: {
+                let book = self.prices();
+                PricingReport {
+                    version: book.version().to_owned(),
+                    overrides: book.override_count(),
+                    refresh: self.price_refresh_status(),
                 }
             },
         }

@@ -43,6 +43,8 @@ pub mod bootstrap;
 pub mod config;
 pub mod control;
 mod conversion;
+pub mod cost;
+pub mod cost_estimate;
 pub mod count;
 pub mod edge;
 mod engine;
@@ -54,6 +56,7 @@ pub mod model_route;
 pub mod models;
 pub mod observe;
 mod passthrough;
+pub mod price_refresh;
 pub mod probe;
 pub mod ratelimit;
 pub mod request_body;
@@ -70,8 +73,8 @@ pub mod upstream;
 pub use body::{BodyError, ProxyBody};
 pub use bootstrap::{Bootstrapped, StartupArgs, bootstrap};
 pub use engine::{
-    Engine, GeminiCall, GeminiMethod, MODEL_HEADER, Operation, PROVIDER_HEADER, ProxyRequest,
-    ProxyRoute,
+    COST_HEADER, Engine, GeminiCall, GeminiMethod, MODEL_HEADER, Operation, PROVIDER_HEADER,
+    ProxyRequest, ProxyRoute,
 };
 pub use error::{
     CoreError, ERROR_CLASS_HEADER, ErrorSource, GatewayError, PROVIDER_DEGRADED, UpstreamFailure,

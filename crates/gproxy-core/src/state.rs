@@ -46,6 +46,8 @@ pub struct Principal {
     pub access: Option<Arc<KeyAccess>>,
     /// When the key stops working, in epoch milliseconds.
     pub expires_at_ms: Option<i64>,
+    /// The most one request may cost, nano-dollars (`None`: no ceiling).
+    pub max_cost_nano_usd: Option<i64>,
 }
 
 /// A configured provider, ready for the hot path.
@@ -251,6 +253,7 @@ impl Snapshot {
                     access: KeyAccess::from_lists(key.allowed_providers, key.allowed_models)
                         .map(Arc::new),
                     expires_at_ms: key.expires_at.map(|at| at.timestamp_millis()),
+                    max_cost_nano_usd: key.max_cost_nano_usd,
                 }),
             );
         }
@@ -276,6 +279,7 @@ impl Snapshot {
                     is_admin: true,
                     access: None,
                     expires_at_ms: None,
+                    max_cost_nano_usd: None,
                 }),
             );
         }

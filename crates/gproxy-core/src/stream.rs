@@ -83,6 +83,72 @@ pub(crate) struct StreamProcessor {
     elements: Vec<Vec<u8>>,
     /// Converts each event into the client's protocol (cross-protocol calls).
     transcoder: Option<Box<Transcoder>>,
+    /// The generated text seen so far, for billing a stream the client
+    /// left before the upstream reported its usage.
+    streamed: StreamedText,
+}
+
+/// Most generated text kept per stream (past it, bytes are only counted).
+const MAX_STREAMED_TEXT: usize = 256 * 1024;
+
+/// The generated text of a stream as it goes by: the string values of the
+/// keys that carry generated text in the upstream's protocol (Chat
+/// `content` / `reasoning_content`, Responses `delta`, Anthropic `text` /
+/// `thinking` / `partial_json`, Gemini `text`), found without parsing the
+/// event. Kept up to [`MAX_STREAMED_TEXT`] bytes.
+#[derive(Debug)]
+pub(crate) struct StreamedText {
+    keys: &'static [&'static str],
+    text: String,
+    /// Text bytes past the cap.
+    overflow: usize,
+}
+
+impl StreamedText {
+    fn new(protocol: Protocol) -> Self {
+        let keys: &'static [&'static str] = match protocol {
+            Protocol::OpenAiChat => &["\"content\"", "\"reasoning_content\""],
+            Protocol::OpenAiResponses => &["\"delta\""],
+            Protocol::Claude => &["\"text\"", "\"thinking\"", "\"partial_json\""],
+            Protocol::Gemini => &["\"text\""],
+        };
+        StreamedText {
+            keys,
+            text: String::new(),
+            overflow: 0,
+        }
+    }
+
+    /// Appends the text values in one event's JSON.
+    fn observe(&mut self, json: &[u8]) {
+        for key in self.keys {
+            for at in memmem::find_iter(json, key.as_bytes()) {
+                let rest = &json[at + key.len()..];
+                let rest = rest.trim_ascii_start();
+                let Some(rest) = rest.strip_prefix(b":") else {
+                    continue;
+                };
+                let rest = rest.trim_ascii_start();
+                if !rest.starts_with(b"\"") {
+                    continue;
+                }
+                let mut values = serde_json::Deserializer::from_slice(rest).into_iter::<String>();
+                if let Some(Ok(value)) = values.next() {
+                    let room = MAX_STREAMED_TEXT.saturating_sub(self.text.len());
+                    if value.len() <= room {
+                        self.text.push_str(&value);
+                    } else {
+                        self.overflow += value.len();
+                    }
+                }
+            }
+        }
+    }
+
+    /// The text kept and the bytes past the cap.
+    pub(crate) fn take(&mut self) -> (String, usize) {
+        (std::mem::take(&mut self.text), self.overflow)
+    }
 }
 
 impl StreamProcessor {
@@ -94,7 +160,13 @@ impl StreamProcessor {
             events: Vec::new(),
             elements: Vec::new(),
             transcoder: None,
+            streamed: StreamedText::new(protocol),
         }
+    }
+
+    /// The generated text seen so far (taken: call once, at the end).
+    pub(crate) fn take_streamed(&mut self) -> (String, usize) {
+        self.streamed.take()
     }
 
     /// Converts every event with `transcoder` instead of forwarding it.
@@ -114,6 +186,7 @@ impl StreamProcessor {
                 let fed = splitter.feed(chunk, &mut self.elements);
                 for element in self.elements.drain(..) {
                     self.tracker.observe_json(&element);
+                    self.streamed.observe(&element);
                     let data = String::from_utf8_lossy(&element);
                     // A malformed event is reported in the client's stream.
                     let _ = transcoder.feed(&data, &mut out);
@@ -124,6 +197,7 @@ impl StreamProcessor {
                 let fed = decoder.feed(chunk, &mut self.events);
                 for event in self.events.drain(..) {
                     self.tracker.observe_event(&event);
+                    self.streamed.observe(event.data.as_bytes());
                     let _ = transcoder.feed(&event.data, &mut out);
                 }
                 fed?;
@@ -153,6 +227,7 @@ impl StreamProcessor {
                 let fed = splitter.feed(&chunk, &mut self.elements);
                 for element in self.elements.drain(..) {
                     self.tracker.observe_json(&element);
+                    self.streamed.observe(&element);
                 }
                 fed.map(|()| chunk)
             }
@@ -161,6 +236,7 @@ impl StreamProcessor {
                 let Some(rewrite) = &self.rewrite else {
                     for event in self.events.drain(..) {
                         self.tracker.observe_event(&event);
+                        self.streamed.observe(event.data.as_bytes());
                     }
                     return fed.map(|()| chunk);
                 };
@@ -168,6 +244,7 @@ impl StreamProcessor {
                 let mut out = Vec::with_capacity(chunk.len() + 64);
                 for mut event in self.events.drain(..) {
                     self.tracker.observe_event(&event);
+                    self.streamed.observe(event.data.as_bytes());
                     if rewrite.strip_usage_chunk && is_usage_only_chunk(&event.data) {
                         continue;
                     }
@@ -194,6 +271,7 @@ impl StreamProcessor {
                 && let Some(event) = decoder.finish()
             {
                 self.tracker.observe_event(&event);
+                self.streamed.observe(event.data.as_bytes());
                 let _ = transcoder.feed(&event.data, &mut out);
             }
             transcoder.finish(&mut out);
@@ -204,6 +282,7 @@ impl StreamProcessor {
         };
         let event = decoder.finish()?;
         self.tracker.observe_event(&event);
+        self.streamed.observe(event.data.as_bytes());
         // In pass-through mode its bytes already went out as received.
         let rewrite = self.rewrite.as_ref()?;
         if rewrite.strip_usage_chunk && is_usage_only_chunk(&event.data) {
@@ -385,5 +464,31 @@ mod tests {
         assert!(!has_empty_array(b"{\"a\":[1],\"b\":[ x]}"));
         assert!(!has_empty_array(b"[ "));
         assert!(!has_empty_array(b""));
+    }
+
+    #[test]
+    fn streamed_text_collects_the_generated_strings_of_each_protocol() {
+        let mut chat = StreamedText::new(Protocol::OpenAiChat);
+        chat.observe(br#"{"choices":[{"delta":{"role":"assistant","content":null}}]}"#);
+        chat.observe(br#"{"choices":[{"delta":{"content":"Hel"}}]}"#);
+        chat.observe(br#"{"choices":[{"delta":{"content" : "lo \"you\""}}]}"#);
+        chat.observe(br#"{"choices":[],"usage":{"prompt_tokens":1}}"#);
+        assert_eq!(chat.take(), ("Hello \"you\"".to_owned(), 0));
+        let mut claude = StreamedText::new(Protocol::Claude);
+        claude.observe(
+            br#"{"type":"content_block_delta","delta":{"type":"thinking_delta","thinking":"hm"}}"#,
+        );
+        claude.observe(
+            br#"{"type":"content_block_delta","delta":{"type":"text_delta","text":"ok"}}"#,
+        );
+        assert_eq!(claude.take().0, "hmok");
+        let mut gemini = StreamedText::new(Protocol::Gemini);
+        gemini.observe(br#"{"candidates":[{"content":{"parts":[{"text":"a"},{"text":"b"}]}}]}"#);
+        assert_eq!(gemini.take().0, "ab");
+        let mut big = StreamedText::new(Protocol::OpenAiResponses);
+        let long = "x".repeat(MAX_STREAMED_TEXT);
+        big.observe(format!(r#"{{"delta":"{long}"}}"#).as_bytes());
+        big.observe(br#"{"delta":"more"}"#);
+        assert_eq!((big.text.len(), big.overflow), (MAX_STREAMED_TEXT, 4));
     }
 }

@@ -34,6 +34,11 @@ pub struct Usage {
     pub cache_read_tokens: u64,
     /// Prompt tokens written to cache (Anthropic `cache_creation_input_tokens`).
     pub cache_write_tokens: u64,
+    /// Of `cache_write_tokens`, those written with a one-hour lifetime
+    /// (Anthropic `cache_creation.ephemeral_1h_input_tokens`), priced
+    /// apart from the default five-minute writes.
+    #[serde(default)]
+    pub cache_write_1h_tokens: u64,
     /// Reasoning tokens (OpenAI `reasoning_tokens`, Gemini `thoughtsTokenCount`).
     pub reasoning_tokens: u64,
 }
@@ -238,6 +243,7 @@ impl From<ChatUsage> for Usage {
                 .and_then(|d| d.cached_tokens)
                 .unwrap_or(0),
             cache_write_tokens: 0,
+            cache_write_1h_tokens: 0,
             reasoning_tokens: u
                 .completion_tokens_details
                 .and_then(|d| d.reasoning_tokens)
@@ -271,6 +277,7 @@ impl From<ResponsesUsage> for Usage {
                 .input_tokens_details
                 .and_then(|d| d.cache_write_tokens)
                 .unwrap_or(0),
+            cache_write_1h_tokens: 0,
             reasoning_tokens: u
                 .output_tokens_details
                 .and_then(|d| d.reasoning_tokens)
@@ -296,6 +303,15 @@ struct ClaudeUsage {
     cache_read_input_tokens: Option<u64>,
     #[serde(default, deserialize_with = "count")]
     cache_creation_input_tokens: Option<u64>,
+    /// The cache writes split by lifetime.
+    cache_creation: Option<ClaudeCacheCreation>,
+}
+
+/// Anthropic `usage.cache_creation`: cache writes by lifetime.
+#[derive(Deserialize)]
+struct ClaudeCacheCreation {
+    #[serde(default, deserialize_with = "count")]
+    ephemeral_1h_input_tokens: Option<u64>,
 }
 
 impl ClaudeUsage {
@@ -310,6 +326,10 @@ impl ClaudeUsage {
             cache_write_tokens: self
                 .cache_creation_input_tokens
                 .unwrap_or(base.cache_write_tokens),
+            cache_write_1h_tokens: self
+                .cache_creation
+                .and_then(|c| c.ephemeral_1h_input_tokens)
+                .unwrap_or(base.cache_write_1h_tokens),
             reasoning_tokens: base.reasoning_tokens,
         }
     }
@@ -352,6 +372,7 @@ impl From<GeminiUsage> for Usage {
             output_tokens: u.candidates_token_count.unwrap_or(0),
             cache_read_tokens: u.cached_content_token_count.unwrap_or(0),
             cache_write_tokens: 0,
+            cache_write_1h_tokens: 0,
             reasoning_tokens: u.thoughts_token_count.unwrap_or(0),
         }
     }

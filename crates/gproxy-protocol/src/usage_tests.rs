@@ -8,6 +8,7 @@ fn usage(input: u64, output: u64, read: u64, write: u64, reasoning: u64) -> Usag
         output_tokens: output,
         cache_read_tokens: read,
         cache_write_tokens: write,
+        cache_write_1h_tokens: 0,
         reasoning_tokens: reasoning,
     }
 }
@@ -145,6 +146,19 @@ fn a_real_usage_next_to_a_null_one_is_still_seen() {
         br#"{"choices":[{"delta":{"content":"\"usage\": null"}}],"usage":{"prompt_tokens":1,"completion_tokens":2}}"#,
     );
     assert_eq!(tracker.usage(), Some(usage(1, 2, 0, 0, 0)));
+}
+
+#[test]
+fn claude_one_hour_cache_writes_are_kept_apart() {
+    let body = br#"{"usage":{"input_tokens":10,"output_tokens":5,"cache_creation_input_tokens":300,
+        "cache_creation":{"ephemeral_5m_input_tokens":100,"ephemeral_1h_input_tokens":200}}}"#;
+    let u = from_response_body(Protocol::Claude, body).unwrap();
+    assert_eq!((u.cache_write_tokens, u.cache_write_1h_tokens), (300, 200));
+    let mut tracker = StreamUsageTracker::new(Protocol::Claude);
+    tracker.observe_json(br#"{"type":"message_start","message":{"usage":{"input_tokens":10,"cache_creation_input_tokens":300,"cache_creation":{"ephemeral_1h_input_tokens":200}}}}"#);
+    tracker.observe_json(br#"{"type":"message_delta","usage":{"output_tokens":7}}"#);
+    let u = tracker.usage().unwrap();
+    assert_eq!((u.cache_write_1h_tokens, u.output_tokens), (200, 7));
 }
 
 #[test]

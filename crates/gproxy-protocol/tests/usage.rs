@@ -12,6 +12,7 @@ fn usage(input: u64, output: u64, read: u64, write: u64, reasoning: u64) -> Usag
         output_tokens: output,
         cache_read_tokens: read,
         cache_write_tokens: write,
+        cache_write_1h_tokens: 0,
         reasoning_tokens: reasoning,
     }
 }

@@ -283,6 +283,9 @@ impl Router {
                     )
                     .await;
             }
+            Route::CostEstimate => {
+                return self.cost_estimate(req, query.as_deref(), request_id).await;
+            }
             Route::Models { provider, gemini } => {
                 let shape = models::ListShape::of(gemini, req.headers());
                 let (parts, _) = req.into_parts();
@@ -611,6 +614,45 @@ impl Router {
     }
 
     /// A model list: authenticate, ask the engine, render in `shape`.
+    /// `POST /v1/gproxy/cost-estimate` (errors in the OpenAI shape).
+    async fn cost_estimate<B>(
+        &self,
+        req: Request<B>,
+        query: Option<&str>,
+        request_id: &str,
+    ) -> Response<ProxyBody>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let protocol = Protocol::OpenAiChat;
+        if req.method() != Method::POST {
+            return render::plain_error(
+                protocol,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "/v1/gproxy/cost-estimate accepts POST only",
+            );
+        }
+        let principal = match self.authenticate(req.headers(), query, protocol, request_id) {
+            Ok(p) => p,
+            Err(response) => return *response,
+        };
+        let (parts, body) = req.into_parts();
+        let limits = self.engine.limits();
+        let body = match read_body(&parts.headers, body, limits.max_body_bytes, &limits.edge).await
+        {
+            Ok(b) => b,
+            Err(e) => return render::error(protocol, e),
+        };
+        match self.engine.cost_estimate(principal, &body).await {
+            Ok(view) => match serde_json::to_value(&view) {
+                Ok(v) => render::json(&v),
+                Err(e) => render::error(protocol, GatewayError::Internal(e.to_string())),
+            },
+            Err(e) => render::error(protocol, e),
+        }
+    }
+
     async fn models(
         &self,
         req: &http::request::Parts,

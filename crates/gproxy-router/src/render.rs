@@ -89,6 +89,7 @@ pub(crate) fn error(protocol: Protocol, err: GatewayError) -> Response<ProxyBody
         | GatewayError::BadRequest(_)
         | GatewayError::PayloadTooLarge { .. }
         | GatewayError::NotFound(_)
+        | GatewayError::CostLimitExceeded(_)
         | GatewayError::NoCredential { .. }
         | GatewayError::UpstreamUnavailable { .. }
         | GatewayError::UpstreamTimeout { .. }

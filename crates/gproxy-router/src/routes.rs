@@ -37,6 +37,8 @@ pub enum Route {
     },
     /// `GET /v1/gproxy/me`: the calling key's own limits and what is left.
     Me,
+    /// `POST /v1/gproxy/cost-estimate`: what a request would cost.
+    CostEstimate,
     /// Nothing here; the protocol guessed from the path shapes the 404.
     NotFound(Protocol),
 }
@@ -51,6 +53,9 @@ pub fn match_route(path: &str, query: Option<&str>) -> Route {
     }
     if path == "/v1/gproxy/me" {
         return Route::Me;
+    }
+    if path == "/v1/gproxy/cost-estimate" {
+        return Route::CostEstimate;
     }
     if let Some(rest) = path.strip_prefix("/admin/api")
         && (rest.is_empty() || rest.starts_with('/'))

@@ -104,6 +104,7 @@ async fn keys_keep_their_fields_and_patches(ctx: Ctx) {
             expires_at: Some(expires),
             allowed_providers: Some(vec!["openai".into()]),
             allowed_models: Some(vec!["gpt-4o*".into(), "smart".into()]),
+            max_cost_nano_usd: None,
             scope: "admin".into(),
             enabled: true,
         })
@@ -123,6 +124,7 @@ async fn keys_keep_their_fields_and_patches(ctx: Ctx) {
             expires_at: None,
             allowed_providers: None,
             allowed_models: None,
+            max_cost_nano_usd: None,
             scope: "proxy".into(),
             enabled: true,
         })

@@ -148,6 +148,7 @@ async fn bench(ctx: Ctx) {
             expires_at: None,
             allowed_providers: None,
             allowed_models: None,
+            max_cost_nano_usd: None,
             scope: "proxy".into(),
             enabled: true,
         })

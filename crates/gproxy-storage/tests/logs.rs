@@ -19,6 +19,7 @@ backend_tests!(
     key_filter_reads_through_the_owner,
     log_detail_has_attempts_and_bodies,
     usage_aggregates_sum_and_bucket,
+    cost_columns_round_trip_and_sum,
     audit_inserts_and_queries,
     purge_removes_old_rows_in_batches,
 );
@@ -318,6 +319,7 @@ async fn key_filter_reads_through_the_owner(ctx: Ctx) {
         expires_at: None,
         allowed_providers: None,
         allowed_models: None,
+        max_cost_nano_usd: None,
         scope: "proxy".into(),
         enabled: true,
     };
@@ -801,5 +803,74 @@ async fn purge_removes_old_rows_in_batches(ctx: Ctx) {
             .await
             .unwrap(),
         0
+    );
+}
+
+/// `cost_nano_usd` and `price_version` are written, read back (NULL stays
+/// NULL: unknown is not zero) and summed exactly per group.
+async fn cost_columns_round_trip_and_sum(ctx: Ctx) {
+    let s = &ctx.storage;
+    let rows = [
+        RequestLog {
+            cost_nano_usd: Some(3_500_000),
+            price_version: Some("2026-12-04".into()),
+            ..row(0)
+        },
+        RequestLog {
+            cost_nano_usd: Some(1),
+            price_version: Some("2026-12-04+override".into()),
+            ..row(2)
+        },
+        RequestLog {
+            cost_nano_usd: None,
+            ..row(4)
+        },
+        RequestLog {
+            cost_nano_usd: Some(9_000_000_000_000),
+            price_version: Some("v".repeat(100)),
+            ..row(1)
+        },
+    ];
+    s.insert_request_logs(&rows).await.unwrap();
+    let detail = s.request_log_detail("q-0").await.unwrap().unwrap();
+    assert_eq!(detail.log.log.cost_nano_usd, Some(3_500_000));
+    assert_eq!(detail.log.log.price_version.as_deref(), Some("2026-12-04"));
+    let unknown = s.request_log_detail("q-4").await.unwrap().unwrap();
+    assert_eq!(unknown.log.log.cost_nano_usd, None);
+    assert_eq!(unknown.log.log.price_version, None);
+    // Clipped to its column.
+    let long = s.request_log_detail("q-1").await.unwrap().unwrap();
+    assert_eq!(long.log.log.price_version.map(|v| v.len()), Some(64));
+
+    let by = s
+        .usage_aggregates(&UsageQuery {
+            from: base(),
+            to: base() + Duration::days(1),
+            group_by: vec![UsageGroup::Provider],
+            bucket: None,
+            user_id: None,
+            key_id: None,
+            provider: None,
+            model: None,
+        })
+        .await
+        .unwrap();
+    let got: Vec<_> = by
+        .iter()
+        .map(|r| {
+            (
+                r.provider.as_deref(),
+                r.requests,
+                r.priced_requests,
+                r.cost_nano_usd,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Some("a"), 3, 2, 3_500_001),
+            (Some("b"), 1, 1, 9_000_000_000_000)
+        ]
     );
 }

@@ -13,6 +13,31 @@ export function formatNumber(value: number | null | undefined, locale?: string):
   return value === null || value === undefined ? "—" : value.toLocaleString(locale);
 }
 
+/** A USD amount the API gives as a decimal string (`"0.000732"`), as
+ * `$0.000732`; a dash when unknown (null). The string is shown as is:
+ * no float rounds it. */
+export function formatUsd(value: string | null | undefined): string {
+  return value === null || value === undefined ? "—" : `$${value}`;
+}
+
+/** The exact sum of decimal USD strings (nine places at most, as the API
+ * gives them), as a decimal string. */
+export function sumUsd(values: readonly string[]): string {
+  const nanos = values.reduce((acc, v) => acc + usdToNanos(v), 0n);
+  const negative = nanos < 0n;
+  const abs = negative ? -nanos : nanos;
+  const whole = abs / 1_000_000_000n;
+  const frac = (abs % 1_000_000_000n).toString().padStart(9, "0").replace(/0+$/, "");
+  return `${negative ? "-" : ""}${whole}${frac ? `.${frac}` : ""}`;
+}
+
+function usdToNanos(value: string): bigint {
+  const m = /^(-?)(\d*)(?:\.(\d{0,9}))?$/.exec(value.trim());
+  if (!m) return 0n;
+  const n = BigInt(m[2] || "0") * 1_000_000_000n + BigInt((m[3] ?? "").padEnd(9, "0") || "0");
+  return m[1] ? -n : n;
+}
+
 /** Lines of a textarea, trimmed, without blanks. */
 export function lines(text: string): string[] {
   return text

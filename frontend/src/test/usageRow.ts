@@ -10,6 +10,8 @@ export function usageRow(over: Partial<UsageRow>): UsageRow {
     cache_read_tokens: 0,
     cache_write_tokens: 0,
     reasoning_tokens: 0,
+    cost: "0",
+    priced_requests: 0,
     latency_p50_ms: 0,
     latency_p95_ms: 0,
     ...over,

@@ -71,6 +71,17 @@ pub struct LogView {
     pub error: Option<String>,
     /// Whether the client went away before the end.
     pub client_disconnected: bool,
+    /// What the request cost, USD (a decimal string); null when the price
+    /// is unknown (never 0 for unknown).
+    pub cost: Option<String>,
+    /// The price catalogue version that priced it (`+override` when an
+    /// override did).
+    pub price_version: Option<String>,
+}
+
+/// Nano-dollars as a USD decimal string.
+fn usd(nanos: i64) -> String {
+    gproxy_core::cost::from_nanos(nanos).to_string()
 }
 
 impl From<RequestLogRow> for LogView {
@@ -101,6 +112,8 @@ impl From<RequestLogRow> for LogView {
             reasoning_tokens: l.reasoning_tokens,
             error: l.error,
             client_disconnected: l.client_disconnected,
+            cost: l.cost_nano_usd.map(usd),
+            price_version: l.price_version,
         }
     }
 }
@@ -373,6 +386,11 @@ pub struct UsageView {
     pub cache_write_tokens: u64,
     /// Reasoning tokens.
     pub reasoning_tokens: u64,
+    /// Sum of the known costs, USD (a decimal string).
+    pub cost: String,
+    /// Requests whose cost is known; the rest had no price and are not in
+    /// `cost`.
+    pub priced_requests: u64,
     /// Median latency, ms (interpolated within fixed buckets).
     pub latency_p50_ms: u64,
     /// 95th percentile latency, ms.
@@ -395,6 +413,8 @@ impl From<UsageRow> for UsageView {
             cache_read_tokens: u.cache_read_tokens,
             cache_write_tokens: u.cache_write_tokens,
             reasoning_tokens: u.reasoning_tokens,
+            cost: usd(u.cost_nano_usd),
+            priced_requests: u.priced_requests,
             latency_p50_ms: u.latency_p50_ms,
             latency_p95_ms: u.latency_p95_ms,
         }

@@ -7,6 +7,7 @@ pub mod credentials;
 pub mod logs;
 pub mod meta;
 pub mod model_routes;
+pub mod pricing;
 pub mod providers;
 pub mod session;
 pub mod settings;

@@ -2,6 +2,7 @@
 //! self-service routes every role has.
 
 use chrono::{DateTime, Utc};
+use gproxy_core::cost::Usd;
 use gproxy_core::state::{ADMIN_USER, KEY_SCOPE_ADMIN, KEY_SCOPE_PROXY, hash_key, key_prefix};
 use gproxy_storage::{NewUser, NewUserKey, UserKeyPatch, UserKeyRow, UserPatch, UserRow};
 use rand::Rng;
@@ -86,6 +87,9 @@ pub struct KeyView {
     pub allowed_providers: Option<Vec<String>>,
     /// Models it may use (`null`: any); `*` wildcards.
     pub allowed_models: Option<Vec<String>>,
+    /// The most one request may cost, USD (a decimal string; `null`: no
+    /// ceiling). A request whose estimate is above it is refused (402).
+    pub max_cost: Option<String>,
     /// `proxy` (calls the gateway) or `admin` (a personal admin token).
     pub scope: String,
     /// When it was created.
@@ -125,6 +129,8 @@ pub struct KeyInput {
     pub allowed_providers: Option<Vec<String>>,
     /// Models it may use (`gpt-4o`, `openai/*`, a route name); absent: any.
     pub allowed_models: Option<Vec<String>>,
+    /// The most one request may cost, USD (`"0.50"`); absent: no ceiling.
+    pub max_cost: Option<Usd>,
     /// Default `proxy`.
     pub scope: Option<KeyScope>,
 }
@@ -151,6 +157,18 @@ pub struct KeyPatchInput {
     #[serde(default, deserialize_with = "double_option")]
     #[schemars(with = "Option<Vec<String>>")]
     pub allowed_models: Option<Option<Vec<String>>>,
+    /// Per-request cost ceiling, USD (`null`: none).
+    #[serde(default, deserialize_with = "double_option")]
+    #[schemars(with = "Option<Usd>")]
+    pub max_cost: Option<Option<Usd>>,
+}
+
+/// A ceiling in USD as nano-dollars; the error names `max_cost`.
+fn max_cost_nanos(v: Usd) -> Result<i64, ApiError> {
+    if v.0.is_sign_negative() && !v.0.is_zero() {
+        return Err(ApiError::field("max_cost", "must not be negative"));
+    }
+    gproxy_core::cost::to_nanos(v.0).ok_or_else(|| ApiError::field("max_cost", "too large"))
 }
 
 fn user_view(row: UserRow, keys: usize) -> UserView {
@@ -176,6 +194,9 @@ pub fn key_view(row: UserKeyRow) -> KeyView {
         expires_at: row.expires_at,
         allowed_providers: row.allowed_providers,
         allowed_models: row.allowed_models,
+        max_cost: row
+            .max_cost_nano_usd
+            .map(|n| gproxy_core::cost::from_nanos(n).to_string()),
         scope: row.scope,
         created_at: row.created_at,
     }
@@ -361,6 +382,7 @@ async fn create_key_for(call: &Call, user_id: i64, input: KeyInput) -> Result<Re
         input.allowed_models.as_ref(),
     )
     .await?;
+    let max_cost = input.max_cost.map(max_cost_nanos).transpose()?;
     let scope = input.scope.unwrap_or(KeyScope::Proxy);
     let random: String = rand::rng()
         .sample_iter(&Alphanumeric)
@@ -382,6 +404,7 @@ async fn create_key_for(call: &Call, user_id: i64, input: KeyInput) -> Result<Re
             expires_at: input.expires_at,
             allowed_providers: input.allowed_providers,
             allowed_models: input.allowed_models,
+            max_cost_nano_usd: max_cost,
             scope: match scope {
                 KeyScope::Proxy => KEY_SCOPE_PROXY,
                 KeyScope::Admin => KEY_SCOPE_ADMIN,
@@ -431,6 +454,11 @@ async fn update_key_of(call: &Call, owner: Option<i64>) -> Result<Reply, ApiErro
         input.allowed_models.as_ref().and_then(Option::as_ref),
     )
     .await?;
+    let max_cost = match input.max_cost {
+        Some(Some(v)) => Some(Some(max_cost_nanos(v)?)),
+        Some(None) => Some(None),
+        None => None,
+    };
     let row = call
         .ctx
         .storage
@@ -442,6 +470,7 @@ async fn update_key_of(call: &Call, owner: Option<i64>) -> Result<Reply, ApiErro
                 expires_at: input.expires_at,
                 allowed_providers: input.allowed_providers,
                 allowed_models: input.allowed_models,
+                max_cost_nano_usd: max_cost,
             },
         )
         .await?

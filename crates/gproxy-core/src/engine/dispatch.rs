@@ -72,6 +72,7 @@ impl Engine {
         let test_mode = super::retry::TestMode::of(req, self.resilience.test_mode_enabled());
         let mut tried: Vec<(String, String)> = Vec::new();
         let mut last: Option<GatewayError> = None;
+        let max_cost = Self::max_cost(req)?;
         loop {
             let plan = match self.plan(req, accounting.log_mut(), &tried) {
                 Ok(plan) => plan,
@@ -79,6 +80,21 @@ impl Engine {
                 Err(e) => return Err(last.unwrap_or(e)),
             };
             accounting.set_provider_kind(plan.provider.provider.kind());
+            accounting.set_pricing(
+                self.prices.load_full(),
+                plan.provider.provider.kind(),
+                plan.endpoint().protocol(),
+            );
+            if let Some(limit) = max_cost {
+                self.check_max_cost(
+                    req,
+                    limit,
+                    &plan.provider.name,
+                    plan.provider.provider.kind(),
+                    &plan.model,
+                )
+                .await?;
+            }
             if tried.is_empty() {
                 // Checked once, against the first target: a fallback
                 // target is not counted again.

@@ -159,6 +159,10 @@ pub struct Engine {
     /// The rate limiter; `None` when no limit is set (the hot path then
     /// costs one load and branch).
     pub(crate) rate_limiter: arc_swap::ArcSwapOption<crate::ratelimit::RateLimiter>,
+    /// The prices in force (catalogue plus overrides), swapped live.
+    pub(crate) prices: ArcSwap<crate::cost::PriceBook>,
+    /// The catalogue refresh's status.
+    pub(crate) price_refresh: Arc<crate::price_refresh::PriceRefresh>,
 }
 
 /// The credential of a keyless provider with none configured.
@@ -187,7 +191,24 @@ impl Engine {
             edge: Arc::default(),
             observe: Arc::default(),
             rate_limiter: arc_swap::ArcSwapOption::empty(),
+            prices: ArcSwap::from_pointee(crate::cost::PriceBook::default()),
+            price_refresh: Arc::default(),
         }
+    }
+
+    /// The prices in force: the catalogue with the overrides applied.
+    pub fn prices(&self) -> Arc<crate::cost::PriceBook> {
+        self.prices.load_full()
+    }
+
+    /// What the catalogue refresh last did.
+    pub fn price_refresh_status(&self) -> crate::price_refresh::RefreshStatus {
+        self.price_refresh.status()
+    }
+
+    /// Puts `book` in force (a changed override, a refreshed catalogue).
+    pub fn set_prices(&self, book: crate::cost::PriceBook) {
+        self.prices.store(Arc::new(book));
     }
 
     /// This engine reporting to `observe`.
@@ -392,6 +413,7 @@ impl Engine {
                 watch,
             }) => {
                 let status = response.status().as_u16();
+                accounting.keep_request(req.route.protocol, req.body.clone());
                 let body = ProxyBody::stream(
                     head,
                     incoming,
@@ -403,7 +425,10 @@ impl Engine {
                 );
                 Ok(response.map(|()| body))
             }
-            Ok(Dispatched::Full(response, usage)) => {
+            Ok(Dispatched::Full(mut response, usage)) => {
+                if let Some(cost) = usage.as_ref().and_then(|u| accounting.price(u)) {
+                    cost_header(response.headers_mut(), cost);
+                }
                 if accounting.captures()
                     && let Some(body) = response.body().as_full()
                 {
@@ -456,6 +481,17 @@ impl Dispatched {
 pub const PROVIDER_HEADER: &str = "x-gproxy-provider";
 /// Response header naming the upstream model that served a proxied request.
 pub const MODEL_HEADER: &str = "x-gproxy-model";
+
+/// Response header with what a non-stream request cost, USD (a decimal
+/// string); absent when the price is unknown.
+pub const COST_HEADER: &str = "x-gproxy-cost";
+
+/// Sets [`COST_HEADER`] to `cost`.
+fn cost_header(headers: &mut HeaderMap, cost: rust_decimal::Decimal) {
+    if let Ok(v) = HeaderValue::from_str(&cost.to_string()) {
+        headers.insert(HeaderName::from_static(COST_HEADER), v);
+    }
+}
 
 /// Adds [`PROVIDER_HEADER`] and [`MODEL_HEADER`] (skipping a value that is
 /// not a valid header value).

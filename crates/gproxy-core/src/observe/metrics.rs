@@ -194,6 +194,8 @@ pub struct Metrics {
     sink_written: Counter,
     sink_dropped: Counter,
     sink_buffered: Gauge,
+    /// Known request costs, USD (the exact sums are in the request log).
+    cost: Counter<f64, AtomicU64>,
     spans: Family<ResultLabels, Counter>,
     live_viewers: Gauge,
     live_lagged: Counter,
@@ -410,8 +412,8 @@ impl Metrics {
         let cost: Counter<f64, AtomicU64> = Counter::default();
         registry.register(
             "cost_usd",
-            "Cost of the requests in US dollars (no price table yet: always 0)",
-            cost,
+            "Cost of the requests whose price is known, in US dollars",
+            cost.clone(),
         );
         let cache = Family::<ResultLabels, Counter>::default();
         registry.register(
@@ -480,6 +482,7 @@ impl Metrics {
             sink_written,
             sink_dropped,
             sink_buffered,
+            cost,
             spans,
             live_viewers,
             live_lagged,
@@ -601,6 +604,9 @@ impl Metrics {
                 })
             })
             .inc();
+        }
+        if let Some(nanos) = log.cost_nano_usd {
+            self.cost.inc_by(nanos as f64 / 1e9);
         }
         h.duration.observe(timings.total.as_secs_f64());
         if let Some(ttfb) = timings.ttfb {

@@ -61,6 +61,11 @@ pub struct Model {
     pub error: Option<String>,
     /// Whether the client went away before the response completed.
     pub client_disconnected: bool,
+    /// What the request cost, in nano-dollars (1e-9 USD); NULL when the
+    /// price was unknown.
+    pub cost_nano_usd: Option<i64>,
+    /// The price catalogue version that priced it.
+    pub price_version: Option<String>,
 }
 
 /// `request_logs` has no relations.

@@ -27,6 +27,8 @@ pub struct Model {
     /// Models the key may use, as a JSON array of names or `provider/model`
     /// patterns with `*` (none: any).
     pub allowed_models: Option<Json>,
+    /// The most one request may cost, in nano-dollars (1e-9 USD).
+    pub max_cost_nano_usd: Option<i64>,
     /// `proxy` (calls the gateway) or `admin` (a personal admin token).
     pub scope: String,
     /// When the row was created.

@@ -15,6 +15,7 @@ mod m20250301_000001_resilience;
 mod m20261204_000001_control_plane;
 mod m20261204_000002_request_detail;
 mod m20261204_000003_log_write_cost;
+mod m20261205_000001_cost;
 mod m20261205_000004_oauth_credential_version;
 
 /// Runs every migration of this crate, in order.
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000001_control_plane::Migration),
             Box::new(m20261204_000002_request_detail::Migration),
             Box::new(m20261204_000003_log_write_cost::Migration),
+            Box::new(m20261205_000001_cost::Migration),
             Box::new(m20261205_000004_oauth_credential_version::Migration),
         ]
     }

@@ -70,13 +70,14 @@ mod limits {
     pub(super) const METHOD: usize = 16;
     pub(super) const PATH: usize = 2048;
     pub(super) const ERROR: usize = 4096;
+    pub(super) const PRICE_VERSION: usize = 64;
 }
 
 /// One request's usage and log row (plain data; the engine fills it).
 ///
 /// Strings longer than their column are clipped on write: request id, user
 /// name and provider 128 characters, key prefix 32, model 255, protocol 32,
-/// method 16, path 2048, error 4096.
+/// method 16, path 2048, error 4096, price version 64.
 ///
 /// `attempts` and `bodies` go to `request_attempts` and `request_bodies` in
 /// the same transaction as the row; they are not read back by the log
@@ -131,6 +132,11 @@ pub struct RequestLog {
     pub error: Option<String>,
     /// Whether the client went away before the response completed.
     pub client_disconnected: bool,
+    /// What the request cost in nano-dollars (1e-9 USD: an exact decimal
+    /// of scale 9); `None` when the price is unknown.
+    pub cost_nano_usd: Option<i64>,
+    /// The price catalogue version that priced it (at most 64 characters).
+    pub price_version: Option<String>,
     /// Every upstream attempt, in order (empty when none was made).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attempts: Vec<AttemptRecord>,
@@ -184,7 +190,7 @@ fn opt_unsigned(field: &'static str, v: Option<i64>) -> Result<Option<u64>> {
 }
 
 /// The columns an insert writes, in order (`id` is generated).
-const COLUMNS: [&str; 23] = [
+const COLUMNS: [&str; 25] = [
     "request_id",
     "created_at",
     "user_id",
@@ -208,6 +214,8 @@ const COLUMNS: [&str; 23] = [
     "reasoning_tokens",
     "error",
     "client_disconnected",
+    "cost_nano_usd",
+    "price_version",
 ];
 
 /// Appends `log`'s values in [`COLUMNS`] order, clipped as documented on
@@ -237,6 +245,8 @@ fn push_values(log: &RequestLog, values: &mut Vec<Value>) {
         Value::from(opt_bigint(log.reasoning_tokens)),
         Value::from(opt_text(log.error.as_ref(), limits::ERROR)),
         Value::from(log.client_disconnected),
+        Value::from(log.cost_nano_usd),
+        Value::from(opt_text(log.price_version.as_ref(), limits::PRICE_VERSION)),
     ]);
 }
 
@@ -332,6 +342,8 @@ fn to_active(log: &RequestLog) -> request_logs::ActiveModel {
         reasoning_tokens: Set(opt_bigint(log.reasoning_tokens)),
         error: Set(opt_text(log.error.as_ref(), limits::ERROR)),
         client_disconnected: Set(log.client_disconnected),
+        cost_nano_usd: Set(log.cost_nano_usd),
+        price_version: Set(opt_text(log.price_version.as_ref(), limits::PRICE_VERSION)),
     }
 }
 
@@ -371,6 +383,8 @@ impl TryFrom<request_logs::Model> for RequestLog {
             reasoning_tokens: opt_unsigned("request_logs.reasoning_tokens", m.reasoning_tokens)?,
             error: m.error,
             client_disconnected: m.client_disconnected,
+            cost_nano_usd: m.cost_nano_usd,
+            price_version: m.price_version,
             attempts: Vec::new(),
             bodies: None,
         })

@@ -1,4 +1,4 @@
-//! Usage aggregates over request logs: counts, errors, token sums and
+//! Usage aggregates over request logs: counts, errors, token and cost sums and
 //! latency percentiles, grouped by any subset of provider, model,
 //! credential, user and key, optionally per UTC hour or day
 //! ([`Storage::usage_aggregates`]).
@@ -117,6 +117,10 @@ pub struct UsageRow {
     pub cache_write_tokens: u64,
     /// Sum of reasoning tokens.
     pub reasoning_tokens: u64,
+    /// Sum of the known costs, in nano-dollars (1e-9 USD).
+    pub cost_nano_usd: i64,
+    /// Requests whose cost is known (the others had no price).
+    pub priced_requests: u64,
     /// Median latency, interpolated (see the module docs for precision).
     pub latency_p50_ms: u64,
     /// 95th percentile latency, interpolated.
@@ -281,6 +285,10 @@ impl Storage {
                 "CAST(SUM(COALESCE({col}, 0)) AS {int}) AS {col}, "
             ));
         }
+        sql.push(&format!(
+            "CAST(SUM(COALESCE(cost_nano_usd, 0)) AS {int}) AS cost_nano_usd, \
+             CAST(SUM(CASE WHEN cost_nano_usd IS NULL THEN 0 ELSE 1 END) AS {int}) AS priced_requests, "
+        ));
         for (i, bound) in LATENCY_BOUNDS_MS.iter().enumerate() {
             sql.push(&format!(
                 "CAST(SUM(CASE WHEN latency_ms < {bound} THEN 1 ELSE 0 END) AS {int}) AS h{i}, "
@@ -328,6 +336,8 @@ impl Storage {
                 cache_read_tokens: get_u64(&row, "cache_read_tokens")?,
                 cache_write_tokens: get_u64(&row, "cache_write_tokens")?,
                 reasoning_tokens: get_u64(&row, "reasoning_tokens")?,
+                cost_nano_usd: get_i64(&row, "cost_nano_usd")?,
+                priced_requests: get_u64(&row, "priced_requests")?,
                 latency_p50_ms: percentile(&below, requests, max, 0.50),
                 latency_p95_ms: percentile(&below, requests, max, 0.95),
                 ..UsageRow::default()

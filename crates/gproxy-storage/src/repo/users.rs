@@ -97,6 +97,8 @@ pub struct UserKeyRow {
     pub allowed_providers: Option<Vec<String>>,
     /// Models the key may use (`None`: any).
     pub allowed_models: Option<Vec<String>>,
+    /// The most one request may cost, nano-dollars (`None`: no ceiling).
+    pub max_cost_nano_usd: Option<i64>,
     /// `proxy` or `admin`.
     pub scope: String,
     /// When the key was created.
@@ -123,6 +125,7 @@ impl From<user_keys::Model> for UserKeyRow {
             expires_at: m.expires_at,
             allowed_providers: string_list(m.allowed_providers),
             allowed_models: string_list(m.allowed_models),
+            max_cost_nano_usd: m.max_cost_nano_usd,
             scope: m.scope,
             created_at: m.created_at,
         }
@@ -146,6 +149,8 @@ pub struct NewUserKey {
     pub allowed_providers: Option<Vec<String>>,
     /// Models the key may use (`None`: any).
     pub allowed_models: Option<Vec<String>>,
+    /// The most one request may cost, nano-dollars (`None`: no ceiling).
+    pub max_cost_nano_usd: Option<i64>,
     /// `proxy` or `admin`.
     pub scope: String,
     /// Whether the key may authenticate.
@@ -166,6 +171,8 @@ pub struct UserKeyPatch {
     pub allowed_providers: Option<Option<Vec<String>>>,
     /// New model allow-list.
     pub allowed_models: Option<Option<Vec<String>>>,
+    /// New per-request cost ceiling, nano-dollars.
+    pub max_cost_nano_usd: Option<Option<i64>>,
 }
 
 impl Storage {
@@ -296,6 +303,7 @@ impl Storage {
             expires_at: None,
             allowed_providers: None,
             allowed_models: None,
+            max_cost_nano_usd: None,
             scope: "proxy".to_owned(),
             enabled: true,
         });
@@ -377,6 +385,9 @@ impl Storage {
         if let Some(list) = &patch.allowed_models {
             row.allowed_models = Set(list_json(list.as_ref()));
         }
+        if let Some(max) = patch.max_cost_nano_usd {
+            row.max_cost_nano_usd = Set(max);
+        }
         if row.is_changed() {
             let update = user_keys::Entity::update_many()
                 .set(row)
@@ -424,6 +435,7 @@ fn key_model(k: &NewUserKey) -> user_keys::ActiveModel {
         expires_at: Set(k.expires_at),
         allowed_providers: Set(list_json(k.allowed_providers.as_ref())),
         allowed_models: Set(list_json(k.allowed_models.as_ref())),
+        max_cost_nano_usd: Set(k.max_cost_nano_usd),
         scope: Set(k.scope.clone()),
     }
 }

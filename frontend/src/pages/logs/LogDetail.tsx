@@ -5,7 +5,7 @@ import { useTranslation } from "react-i18next";
 import { useLogDetail } from "../../api/logs";
 import { Badge } from "../../components/Badge";
 import { ErrorNote, Loading } from "../../components/Page";
-import { formatNumber, formatTime } from "../../lib/format";
+import { formatNumber, formatTime, formatUsd } from "../../lib/format";
 import { statusTone } from "./logCells";
 
 export function LogDetailView({ requestId }: { requestId: string }) {
@@ -33,6 +33,8 @@ export function LogDetailView({ requestId }: { requestId: string }) {
     [t("logs.cacheRead"), n(log.cache_read_tokens)],
     [t("logs.cacheWrite"), n(log.cache_write_tokens)],
     [t("logs.reasoning"), n(log.reasoning_tokens)],
+    [t("logs.cost"), formatUsd(log.cost)],
+    [t("logs.priceVersion"), log.price_version ?? "—"],
     [t("logs.error"), log.error ?? "—"],
     [t("logs.disconnected"), t(log.client_disconnected ? "common.yes" : "common.no")],
   ];

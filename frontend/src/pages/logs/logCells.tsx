@@ -6,7 +6,7 @@ import { useTranslation } from "react-i18next";
 import { Badge } from "../../components/Badge";
 import { Button } from "../../components/Button";
 import { TableHead } from "../../components/CursorTable";
-import { formatNumber, formatTime } from "../../lib/format";
+import { formatNumber, formatTime, formatUsd } from "../../lib/format";
 
 export function statusTone(status: number) {
   if (status >= 500) return "red" as const;
@@ -24,6 +24,7 @@ export function logHeaders(t: TFunction, seesAll: boolean): string[] {
     ...(seesAll ? [t("logs.user")] : []),
     t("logs.latency"),
     t("logs.tokens"),
+    t("logs.cost"),
     t("logs.detail"),
   ];
 }
@@ -41,6 +42,8 @@ export interface LogCellsRow {
   latency_ms: number;
   input_tokens?: number | null;
   output_tokens?: number | null;
+  /** USD as a decimal string; null when the price is unknown. */
+  cost?: string | null;
 }
 
 export function LogCells({
@@ -69,6 +72,7 @@ export function LogCells({
       <td className="px-3">
         {formatNumber(r.input_tokens, i18n.language)} / {formatNumber(r.output_tokens, i18n.language)}
       </td>
+      <td className="px-3 tabular-nums">{formatUsd(r.cost)}</td>
       <td className="px-3">
         <Button size="sm" variant="ghost" onClick={() => onOpen(r.request_id)}>
           {t("logs.open")}

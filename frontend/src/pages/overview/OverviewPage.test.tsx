@@ -43,6 +43,8 @@ const TOTAL = {
   cache_read_tokens: 0,
   cache_write_tokens: 0,
   reasoning_tokens: 0,
+  cost: "1.234567891",
+  priced_requests: 2800,
   latency_p50_ms: 120,
   latency_p95_ms: 950,
 };
@@ -69,6 +71,8 @@ describe("OverviewPage", () => {
     expect(screen.getByText("120 ms")).toBeInTheDocument();
     expect(screen.getByText("950 ms")).toBeInTheDocument();
     expect(screen.getByText("1,500")).toBeInTheDocument();
+    expect(screen.getByText("$1.234567891")).toBeInTheDocument();
+    expect(screen.getByText("2,800 of 2,880 requests priced")).toBeInTheDocument();
   });
 
   it("asks for the chosen range, bucketed by day for 30 days", async () => {

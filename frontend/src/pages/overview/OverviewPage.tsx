@@ -11,7 +11,7 @@ import { useSeesAll } from "../../auth/session";
 import { Badge } from "../../components/Badge";
 import { Button } from "../../components/Button";
 import { Card, ErrorNote, Loading, Page } from "../../components/Page";
-import { formatNumber } from "../../lib/format";
+import { formatNumber, formatUsd } from "../../lib/format";
 import { RANGES, circuitTone, credentialCounts, summarize, trendOf, windowOf, type Range } from "./overviewData";
 
 // recharts is most of the page's weight: the figures render first, the
@@ -194,6 +194,11 @@ export function OverviewPage() {
                 label={t("overview.tokens")}
                 value={n(summary.inputTokens + summary.outputTokens)}
                 note={t("overview.tokenSplit", { input: n(summary.inputTokens), output: n(summary.outputTokens) })}
+              />
+              <Stat
+                label={t("overview.cost")}
+                value={formatUsd(summary.cost)}
+                note={t("overview.costPriced", { priced: n(summary.pricedRequests), requests: n(summary.requests) })}
               />
             </dl>
           )

@@ -36,6 +36,21 @@ describe("overview data", () => {
     expect(summarize([], 60)).toMatchObject({ requests: 0, errorRate: null, p50: null, p95: null });
   });
 
+  it("sums the known costs exactly, without floats", () => {
+    const s = summarize(
+      [
+        row({ requests: 3, priced_requests: 2, cost: "0.1" }),
+        row({ requests: 1, priced_requests: 1, cost: "0.2" }),
+        row({ requests: 1, cost: "0.000000001" }),
+      ],
+      60,
+    );
+    // 0.1 + 0.2 in floats is 0.30000000000000004.
+    expect(s.cost).toBe("0.300000001");
+    expect(s.pricedRequests).toBe(3);
+    expect(summarize([], 60).cost).toBe("0");
+  });
+
   it("orders trend points and sums rows of one bucket", () => {
     const points = trendOf([
       row({ bucket_start: "2026-12-04T02:00:00Z", requests: 2, errors: 1, input_tokens: 5 }),

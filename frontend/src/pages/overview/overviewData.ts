@@ -3,6 +3,7 @@
 // trend points, and the credential states of a provider.
 import type { ProviderHealth } from "../../api/health";
 import type { UsageRow } from "../../api/usage";
+import { sumUsd } from "../../lib/format";
 
 export const RANGES = ["1h", "24h", "7d", "30d"] as const;
 export type Range = (typeof RANGES)[number];
@@ -42,6 +43,10 @@ export interface Summary {
   outputTokens: number;
   cacheReadTokens: number;
   reasoningTokens: number;
+  /** The exact sum of the known costs, USD (a decimal string). */
+  cost: string;
+  /** Requests with a known cost (the rest had no price). */
+  pricedRequests: number;
 }
 
 export function summarize(rows: readonly UsageRow[], seconds: number): Summary {
@@ -63,6 +68,8 @@ export function summarize(rows: readonly UsageRow[], seconds: number): Summary {
     outputTokens: sum((r) => r.output_tokens),
     cacheReadTokens: sum((r) => r.cache_read_tokens),
     reasoningTokens: sum((r) => r.reasoning_tokens),
+    cost: sumUsd(rows.map((r) => r.cost)),
+    pricedRequests: sum((r) => r.priced_requests),
   };
 }
 

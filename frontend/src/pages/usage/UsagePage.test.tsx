@@ -17,6 +17,8 @@ const ROW = {
   cache_read_tokens: 0,
   cache_write_tokens: 0,
   reasoning_tokens: 0,
+  cost: "0.0123",
+  priced_requests: 40,
   latency_p50_ms: 90,
   latency_p95_ms: 400,
 };
@@ -34,6 +36,8 @@ describe("UsagePage", () => {
     const sent = calls.find((c) => c.path === "/admin/api/usage");
     expect(sent?.search.get("group_by")).toBe("provider");
     expect(sent?.search.get("bucket")).toBe("hour");
+    expect(screen.getByRole("columnheader", { name: "Cost (USD)" })).toBeInTheDocument();
+    expect(screen.getByRole("cell", { name: "$0.0123" })).toBeInTheDocument();
     expect(screen.getByRole("button", { name: "Export CSV" })).toBeEnabled();
   });
 

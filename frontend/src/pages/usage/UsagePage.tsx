@@ -12,7 +12,7 @@ import { Button } from "../../components/Button";
 import { DataTable } from "../../components/DataTable";
 import { Checkbox, Field, Input, Select } from "../../components/Field";
 import { Card, ErrorNote, Loading, Page } from "../../components/Page";
-import { formatNumber, formatTime } from "../../lib/format";
+import { formatNumber, formatTime, formatUsd } from "../../lib/format";
 import { summarize, trendOf } from "../overview/overviewData";
 import {
   BUCKETS,
@@ -95,6 +95,16 @@ export function UsagePage() {
       header: t("usage.cacheRead"),
       accessorFn: (r) => r.cache_read_tokens,
       cell: ({ getValue }) => n(getValue<number>()),
+    },
+    {
+      id: "cost",
+      header: t("usage.cost"),
+      accessorFn: (r) => r.cost,
+      cell: ({ row }) => (
+        <span title={t("usage.pricedOf", { priced: row.original.priced_requests, requests: row.original.requests })}>
+          {formatUsd(row.original.cost)}
+        </span>
+      ),
     },
     { id: "p50", header: t("usage.p50"), accessorFn: (r) => r.latency_p50_ms },
     { id: "p95", header: t("usage.p95"), accessorFn: (r) => r.latency_p95_ms },

@@ -51,13 +51,21 @@ describe("usage query", () => {
 
   it("exports what is shown as CSV, quoting where needed", () => {
     const csv = toCsv(
-      [row({ bucket_start: "2026-12-04T01:00:00Z", provider: "openai", model: 'gpt "4o", mini' })],
+      [
+        row({
+          bucket_start: "2026-12-04T01:00:00Z",
+          provider: "openai",
+          model: 'gpt "4o", mini',
+          cost: "0.0015",
+          priced_requests: 1,
+        }),
+      ],
       ["model", "provider"],
       true,
     );
     expect(csv.split("\r\n")).toEqual([
-      "bucket_start,provider,model,requests,errors,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,reasoning_tokens,latency_p50_ms,latency_p95_ms",
-      '2026-12-04T01:00:00Z,openai,"gpt ""4o"", mini",1,0,10,5,0,0,0,100,200',
+      "bucket_start,provider,model,requests,errors,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,reasoning_tokens,cost,priced_requests,latency_p50_ms,latency_p95_ms",
+      '2026-12-04T01:00:00Z,openai,"gpt ""4o"", mini",1,0,10,5,0,0,0,0.0015,1,100,200',
       "",
     ]);
   });

@@ -97,6 +97,8 @@ const METRICS = [
   "cache_read_tokens",
   "cache_write_tokens",
   "reasoning_tokens",
+  "cost",
+  "priced_requests",
   "latency_p50_ms",
   "latency_p95_ms",
 ] as const;

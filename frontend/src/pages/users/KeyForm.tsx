@@ -1,5 +1,6 @@
-// Create a key (label, scope, expiry, allow-lists) or change one. An empty
-// allow-list means "any"; expiry must lie in the future.
+// Create a key (label, scope, expiry, allow-lists, cost ceiling) or change
+// one. An empty allow-list means "any"; expiry must lie in the future; an
+// empty ceiling means none.
 import { zodResolver } from "@hookform/resolvers/zod";
 import { useForm } from "react-hook-form";
 import { useTranslation } from "react-i18next";
@@ -18,6 +19,7 @@ export const keySchema = z
     expires: z.string(),
     providers: z.string(),
     models: z.string(),
+    maxCost: z.string().regex(/^\s*(\d+(\.\d{1,9})?)?\s*$/, { message: "validation.usd" }),
     enabled: z.boolean(),
   })
   .superRefine((v, ctx) => {
@@ -52,6 +54,7 @@ export function KeyForm({ owner, keyRow, onCreated, onSaved }: Props) {
       expires: isoToLocalInput(keyRow?.expires_at),
       providers: (keyRow?.allowed_providers ?? []).join("\n"),
       models: (keyRow?.allowed_models ?? []).join("\n"),
+      maxCost: keyRow?.max_cost ?? "",
       enabled: keyRow?.enabled ?? true,
     },
   });
@@ -64,19 +67,22 @@ export function KeyForm({ owner, keyRow, onCreated, onSaved }: Props) {
       expires_at: localInputToIso(v.expires),
       allowed_providers: providers.length ? providers : null,
       allowed_models: models.length ? models : null,
+      max_cost: v.maxCost.trim() || null,
     };
     try {
       if (keyRow) onSaved(await update.mutateAsync({ id: keyRow.id, patch: { ...common, enabled: v.enabled } }));
       else onCreated(await create.mutateAsync({ ...common, scope: v.scope }));
     } catch (e) {
-      applyServerError(e, form.setError, ["label", "expires", "providers", "models", "scope"], (f) =>
+      applyServerError(e, form.setError, ["label", "expires", "providers", "models", "maxCost", "scope"], (f) =>
         f === "expires_at"
           ? "expires"
-          : f.startsWith("allowed_providers")
-            ? "providers"
-            : f.startsWith("allowed_models")
-              ? "models"
-              : f,
+          : f === "max_cost"
+            ? "maxCost"
+            : f.startsWith("allowed_providers")
+              ? "providers"
+              : f.startsWith("allowed_models")
+                ? "models"
+                : f,
       );
     }
   });
@@ -106,6 +112,9 @@ export function KeyForm({ owner, keyRow, onCreated, onSaved }: Props) {
           {(p) => <Textarea {...p} rows={3} {...form.register("models")} />}
         </Field>
       </div>
+      <Field label={t("keys.maxCost")} error={errors.maxCost?.message} hint={t("keys.maxCostHint")}>
+        {(p) => <Input {...p} inputMode="decimal" {...form.register("maxCost")} />}
+      </Field>
       {keyRow ? <Checkbox label={t("keys.enabledLabel")} {...form.register("enabled")} /> : null}
       <FormActions
         error={errors.root?.server?.message}

@@ -56,6 +56,11 @@ export function KeysPanel({ owner, canWrite, title }: { owner: KeyOwner; canWrit
     timeColumn("expires", t("keys.expires"), (k) => k.expires_at, i18n.language, t("keys.never")),
     { id: "providers", header: t("keys.providers"), accessorFn: (k) => list(k.allowed_providers) },
     { id: "models", header: t("keys.models"), accessorFn: (k) => list(k.allowed_models) },
+    {
+      id: "maxCost",
+      header: t("keys.maxCost"),
+      accessorFn: (k) => (k.max_cost ? `$${k.max_cost}` : t("keys.noCeiling")),
+    },
     timeColumn("created", t("keys.created"), (k) => k.created_at, i18n.language),
   ];
   if (canWrite) {
