@@ -16,8 +16,8 @@ mod credentials;
 mod limits;
 mod logging;
 mod observe;
-mod rate_limits;
 mod pricing;
+mod rate_limits;
 mod resilience;
 mod routes;
 
@@ -27,10 +27,10 @@ pub use gproxy_credential::Strategy as CredentialStrategy;
 pub use limits::LimitsConfig;
 pub use logging::{Logging, LoggingConfig, MAX_BODY_BYTES_LIMIT, MAX_RETENTION_DAYS};
 pub use observe::{MAX_MODEL_LABELS, MetricsConfig, MetricsSettings, TelemetryConfig};
+pub use pricing::PricingConfig;
 pub use rate_limits::{
     DEFAULT_RATE_LIMIT_PREFIX, RateLimit, RateLimitBackend, RateLimitsConfig, RedisFailure,
 };
-pub use pricing::PricingConfig;
 pub use resilience::CircuitBreakerConfig;
 pub use routes::{RouteConfig, TargetConfig, WeightedTarget, is_weighted};
 
