@@ -3,7 +3,7 @@
 
 use crate::auth::Role::{Admin, User, Viewer};
 use crate::handlers::{
-    config, credentials as cred, logs, meta, model_routes as mr, pricing, providers as prov,
+    budgets, config, credentials as cred, logs, meta, model_routes as mr, pricing, providers as prov,
     session, settings, users,
 };
 use crate::route;
@@ -147,6 +147,9 @@ pub fn routes() -> Vec<RouteDef> {
         route!(PUT "/pricing", Role(Admin), "pricing.update", true, "pricing",
             "Replace the price overrides and the catalogue refresh settings (applied live on every instance)",
             (pricing::PricingInput), (), 200, (pricing::PricingView), pricing::put),
+        route!(GET "/budgets", Role(Viewer), "", false, "budgets",
+            "Every configured budget (users by name, keys by prefix) per period: amount, spend, reservations in flight, what is left, when it resets, the soft threshold",
+            (), (), 200, (gproxy_core::budget::BudgetsView), budgets::list),
         // Export and import.
         {
             let mut r = route!(GET "/config/export", Role(Admin), "", false, "config",

@@ -51,6 +51,12 @@ pub(crate) struct Accounting {
     trace: Option<Box<RequestTrace>>,
     /// Its hold on the rate limits, settled with the real tokens at the end.
     permit: Option<Box<crate::ratelimit::Permit>>,
+    /// Its reservation on the budgets, settled with the real cost at the
+    /// end.
+    budget: Option<Box<crate::budget::Hold>>,
+    /// The budget charge is the flat passthrough cost (the body is not
+    /// read), not the priced usage.
+    budget_flat: bool,
     /// How its usage is priced, once the provider is known.
     pricing: Option<Pricing>,
     /// Whether the row was priced already (a non-stream answer is priced
@@ -188,6 +194,8 @@ impl Accounting {
             ttfb: None,
             trace: None,
             permit: None,
+            budget: None,
+            budget_flat: false,
             pricing: None,
             priced: false,
             request: None,
@@ -268,6 +276,40 @@ impl Accounting {
     /// Holds `permit` until the request ends.
     pub(crate) fn hold_permit(&mut self, permit: crate::ratelimit::Permit) {
         self.permit = Some(Box::new(permit));
+    }
+
+    /// Holds `hold` until the request ends; `flat`: it is charged as
+    /// reserved when the upstream answered with success (a raw
+    /// passthrough call), else by its priced usage.
+    pub(crate) fn hold_budget(&mut self, hold: crate::budget::Hold, flat: bool) {
+        self.budget = Some(Box::new(hold));
+        self.budget_flat = flat;
+    }
+
+    /// Settles the budget reservation: with the priced usage; a failure
+    /// without usage costs nothing; a success without usage keeps the
+    /// estimate. A flat charge is written on the row as its cost.
+    fn settle_budget(&mut self, outcome: &Outcome) {
+        let Some(hold) = self.budget.take() else {
+            return;
+        };
+        let failed = outcome.status >= 400;
+        let actual = if self.budget_flat {
+            if failed {
+                0
+            } else {
+                self.log.cost_nano_usd = Some(hold.estimate());
+                self.log.price_version = Some(crate::budget::FLAT_PRICE_VERSION.to_owned());
+                hold.estimate()
+            }
+        } else if outcome.usage.is_some() {
+            self.log.cost_nano_usd.unwrap_or(0)
+        } else if failed && !outcome.client_disconnected {
+            0
+        } else {
+            hold.estimate()
+        };
+        hold.settle(actual);
     }
 
     /// The `x-ratelimit-*` values of the request, if a limit applied.
@@ -513,16 +555,17 @@ impl Accounting {
         let log = &mut self.log;
         log.status = outcome.status;
         log.latency_ms = millis(total);
-        if let Some(u) = outcome.usage {
+        if let Some(u) = &outcome.usage {
             log.input_tokens = Some(u.input_tokens);
             log.output_tokens = Some(u.output_tokens);
             log.cache_read_tokens = Some(u.cache_read_tokens);
             log.cache_write_tokens = Some(u.cache_write_tokens);
             log.reasoning_tokens = Some(u.reasoning_tokens);
             if !self.priced {
-                self.price(&u);
+                self.price(u);
             }
         }
+        self.settle_budget(&outcome);
         let log = &mut self.log;
         log.error = outcome.error;
         log.client_disconnected = outcome.client_disconnected;

@@ -75,6 +75,8 @@ pub const SETTING_LIMITS: &str = "limits";
 pub const SETTING_LOGGING: &str = "logging";
 /// Settings key of `[rate_limits]` (JSON).
 pub const SETTING_RATE_LIMITS: &str = "rate_limits";
+/// Settings key of `[budgets]` (JSON).
+pub const SETTING_BUDGETS: &str = "budgets";
 /// Settings key of `[cors]` (JSON).
 pub const SETTING_CORS: &str = "cors";
 /// Settings key of `[metrics]` (JSON; the token as its SHA-256).
@@ -204,6 +206,18 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
     storage
         .set_setting(SETTING_RATE_LIMITS, &rate_limits_json)
         .await?;
+    let stored_budgets: crate::config::BudgetsConfig = stored
+        .get(SETTING_BUDGETS)
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_default();
+    let file_budgets = ledger.changed_setting(SETTING_BUDGETS, file.budgets.as_ref())?;
+    let budgets = match &file_budgets {
+        Some((c, _)) => stored_budgets.overlaid((*c).clone()),
+        None => stored_budgets,
+    };
+    let budgets_json = serde_json::to_string(&budgets)
+        .map_err(|e| CoreError::Invalid(format!("cannot store budgets: {e}")))?;
+    storage.set_setting(SETTING_BUDGETS, &budgets_json).await?;
     let stored_metrics: crate::config::MetricsConfig = stored
         .get(SETTING_METRICS)
         .and_then(|l| serde_json::from_str(l).ok())
@@ -270,6 +284,7 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
         (SETTING_CORS, file_cors.map(|(_, h)| h)),
         (SETTING_METRICS, file_metrics.map(|(_, h)| h)),
         (SETTING_RATE_LIMITS, file_rate_limits.map(|(_, h)| h)),
+        (SETTING_BUDGETS, file_budgets.map(|(_, h)| h)),
         (SETTING_PRICING, file_pricing.map(|(_, h)| h)),
     ] {
         if let Some(hash) = applied {
@@ -293,6 +308,7 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
             logging,
             cors,
             rate_limits,
+            budgets,
             metrics,
             telemetry: file.telemetry.clone().unwrap_or_default(),
             model_capabilities: file.model_capabilities.clone(),

@@ -11,6 +11,7 @@ use gproxy_provider::builtin::custom::{
 use gproxy_provider::builtin::{VERTEX_KIND, VertexSettings};
 use serde::{Deserialize, Serialize};
 
+mod budgets;
 mod cors;
 mod credentials;
 mod limits;
@@ -24,6 +25,9 @@ mod routes;
 pub use cors::{Cors, CorsConfig, MAX_CORS_AGE_SECS};
 pub use credentials::{CredentialConfig, StoredCredential};
 pub use gproxy_credential::Strategy as CredentialStrategy;
+pub use budgets::{
+    Budget, BudgetsConfig, DEFAULT_BUDGET_PREFIX, DEFAULT_OUTPUT_TOKENS, Period, UnpricedPolicy,
+};
 pub use limits::LimitsConfig;
 pub use logging::{Logging, LoggingConfig, MAX_BODY_BYTES_LIMIT, MAX_RETENTION_DAYS};
 pub use observe::{MAX_MODEL_LABELS, MetricsConfig, MetricsSettings, TelemetryConfig};
@@ -75,6 +79,10 @@ pub struct FileConfig {
     /// user, model, provider and globally (see docs/limits.md).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_limits: Option<RateLimitsConfig>,
+    /// `[budgets]`: USD budgets per user and key, per calendar period
+    /// (see docs/budgets.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budgets: Option<BudgetsConfig>,
     /// `GET /metrics`: on/off, its bearer token, per-key labels, the
     /// model label cap.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -436,6 +444,9 @@ impl FileConfig {
         if let Some(rl) = &self.rate_limits {
             rl.validate()
                 .map_err(|(f, m)| (format!("rate_limits.{f}"), m))?;
+        }
+        if let Some(b) = &self.budgets {
+            b.validate().map_err(|(f, m)| (format!("budgets.{f}"), m))?;
         }
         if let Some(metrics) = &self.metrics {
             metrics

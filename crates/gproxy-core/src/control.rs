@@ -11,12 +11,13 @@ use gproxy_storage::Storage;
 
 use crate::bootstrap::{
     SETTING_CIRCUIT_BREAKER, SETTING_CORS, SETTING_LIMITS, SETTING_LOGGING, SETTING_METRICS,
-    SETTING_PRICING, SETTING_PROXY, SETTING_RATE_LIMITS,
+    SETTING_BUDGETS, SETTING_PRICING, SETTING_PROXY, SETTING_RATE_LIMITS,
 };
 use crate::config::{
     CircuitBreakerConfig, Cors, CorsConfig, LimitsConfig, Logging, LoggingConfig, MetricsConfig,
     MetricsSettings, PricingConfig, RateLimitsConfig,
 };
+use crate::config::BudgetsConfig;
 use crate::settings::{Limits, Resilience};
 use crate::upstream::UpstreamConfig;
 use crate::{CoreError, Engine};
@@ -36,6 +37,8 @@ pub struct LiveSettings {
     pub cors: Cors,
     /// `[rate_limits]`.
     pub rate_limits: RateLimitsConfig,
+    /// `[budgets]`.
+    pub budgets: BudgetsConfig,
     /// `GET /metrics` and what it counts.
     pub metrics: MetricsSettings,
     /// Price overrides.
@@ -52,6 +55,7 @@ impl LiveSettings {
         let cors: CorsConfig = read_json(storage, SETTING_CORS).await?;
         let metrics: MetricsConfig = read_json(storage, SETTING_METRICS).await?;
         let rate_limits: RateLimitsConfig = read_json(storage, SETTING_RATE_LIMITS).await?;
+        let budgets: BudgetsConfig = read_json(storage, SETTING_BUDGETS).await?;
         let pricing: PricingConfig = read_json(storage, SETTING_PRICING).await?;
         let proxy = storage
             .get_setting(SETTING_PROXY)
@@ -64,6 +68,7 @@ impl LiveSettings {
             logging: Logging::default().merged(&logging),
             cors: Cors::from_config(&cors),
             rate_limits,
+            budgets,
             metrics: MetricsSettings::from_config(&metrics),
             pricing,
         })
@@ -174,6 +179,10 @@ impl Control {
             .is_none_or(|b| b.rate_limits != live.rate_limits)
         {
             self.engine.set_rate_limits(&live.rate_limits);
+        }
+        if before.as_ref().is_none_or(|b| b.budgets != live.budgets) {
+            self.engine
+                .set_budgets(&live.budgets, Some(self.storage.clone()));
         }
         self.engine
             .observe()

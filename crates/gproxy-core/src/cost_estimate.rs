@@ -71,6 +71,25 @@ pub struct EstimateView {
 }
 
 /// The maximum output tokens a request body sets, if any.
+/// The request's own output cap from its raw `body`, by a scan that
+/// parses nothing (in full only when the scan gives up).
+pub(crate) fn max_output_of(protocol: Protocol, body: &[u8]) -> Option<u64> {
+    use gproxy_protocol::json_edit::u64_at;
+    let scanned = match protocol {
+        Protocol::OpenAiChat => u64_at(body, &["max_completion_tokens"]).and_then(|v| match v {
+            Some(v) => Some(Some(v)),
+            None => u64_at(body, &["max_tokens"]),
+        }),
+        Protocol::OpenAiResponses => u64_at(body, &["max_output_tokens"]),
+        Protocol::Claude => u64_at(body, &["max_tokens"]),
+        Protocol::Gemini => u64_at(body, &["generationConfig", "maxOutputTokens"]),
+    };
+    match scanned {
+        Some(v) => v,
+        None => max_output(protocol, &serde_json::from_slice(body).ok()?),
+    }
+}
+
 fn max_output(protocol: Protocol, body: &serde_json::Value) -> Option<u64> {
     let get = |p: &str| body.pointer(p).and_then(serde_json::Value::as_u64);
     match protocol {
@@ -220,13 +239,12 @@ impl Engine {
     ) -> Result<(), GatewayError> {
         let protocol = req.route.protocol;
         let input_tokens = Self::count_input(protocol, req.body.clone()).await?;
-        let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
         let view = self.estimate_view(Counted {
             provider: provider.to_owned(),
             kind,
             model: model.to_owned(),
             input_tokens,
-            max_output_tokens: max_output(protocol, &body),
+            max_output_tokens: max_output_of(protocol, &req.body),
         });
         let Some(b) = view.breakdown else {
             return Err(GatewayError::CostLimitExceeded(format!(

@@ -145,6 +145,11 @@ pub enum GatewayError {
     /// upstream call (402).
     #[error("{0}")]
     CostLimitExceeded(String),
+    /// A budget refused the request before any upstream call: used up, or
+    /// its cost cannot be counted (402); or Redis could not be reached to
+    /// check it and `on_redis_error = "closed"` (503).
+    #[error("{0}")]
+    BudgetExceeded(Box<crate::budget::BudgetRefusal>),
     /// A bug or an unexpected internal failure. Details go to the log only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -214,6 +219,10 @@ impl GatewayError {
                 crate::ratelimit::RateRefusal::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             },
             GatewayError::CostLimitExceeded(_) => StatusCode::PAYMENT_REQUIRED,
+            GatewayError::BudgetExceeded(r) => match **r {
+                crate::budget::BudgetRefusal::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::PAYMENT_REQUIRED,
+            },
             GatewayError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -228,7 +237,8 @@ impl GatewayError {
             | GatewayError::RequestTimeout(_)
             | GatewayError::RateLimitExceeded(_)
             | GatewayError::NotFound(_)
-            | GatewayError::CostLimitExceeded(_) => ErrorSource::Client,
+            | GatewayError::CostLimitExceeded(_)
+            | GatewayError::BudgetExceeded(_) => ErrorSource::Client,
             GatewayError::NoCredential { .. }
             | GatewayError::Upstream(_)
             | GatewayError::UpstreamUnavailable { .. }

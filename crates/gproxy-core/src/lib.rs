@@ -40,6 +40,7 @@ pub mod access;
 mod accounting;
 pub mod body;
 pub mod bootstrap;
+pub mod budget;
 pub mod config;
 pub mod control;
 mod conversion;
@@ -59,6 +60,7 @@ mod passthrough;
 pub mod price_refresh;
 pub mod probe;
 pub mod ratelimit;
+mod redis_link;
 pub mod request_body;
 mod resilience;
 pub mod retention;
@@ -142,6 +144,7 @@ pub fn build_engine(boot: &Bootstrapped) -> Result<(Engine, UsageSinkHandle), Co
         )?);
     engine.set_cors(boot.settings.cors.clone());
     engine.set_rate_limits(&boot.settings.rate_limits);
+    engine.set_budgets(&boot.settings.budgets, Some(boot.storage.clone()));
     // Detached: it holds no state worth flushing and ends with the runtime.
     drop(retention::spawn(
         boot.storage.clone(),

@@ -364,6 +364,8 @@ pub struct Settings {
     pub cors: crate::config::Cors,
     /// `[rate_limits]` as stored (file over database).
     pub rate_limits: crate::config::RateLimitsConfig,
+    /// `[budgets]` as stored (file over database).
+    pub budgets: crate::config::BudgetsConfig,
     /// `GET /metrics` and what it counts.
     pub metrics: crate::config::MetricsSettings,
     /// Trace export and the live feed, as the file gives them (the

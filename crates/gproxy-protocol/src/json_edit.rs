@@ -249,6 +249,28 @@ fn edit_model_parsed(
     Ok(None)
 }
 
+/// The unsigned integer at `path` (keys of nested objects) of the JSON
+/// object `json`, found by [`top_level_value`]'s scan: `Some(None)` when a
+/// key is absent or the value is not an unsigned integer, `None` when the
+/// scan gives up (the caller then parses in full).
+pub fn u64_at(json: &[u8], path: &[&str]) -> Option<Option<u64>> {
+    let (last, parents) = path.split_last()?;
+    let mut object = json;
+    for key in parents {
+        match top_level_value(object, key.as_bytes())? {
+            Some(range) => object = &object[range],
+            None => return Some(None),
+        }
+        if object.first() != Some(&b'{') {
+            return Some(None);
+        }
+    }
+    Some(
+        top_level_value(object, last.as_bytes())?
+            .and_then(|range| std::str::from_utf8(&object[range]).ok()?.parse().ok()),
+    )
+}
+
 /// Where the value of the last top-level `key` of the JSON object `json`
 /// lies, by a scan of its structure that allocates nothing (strings are
 /// skipped with `memchr`, containers by counting brackets, which are not

@@ -288,3 +288,22 @@ fn model_scan_agrees_with_the_full_parse() {
         b"{ \"model\": \"p/m\", \"a\": 1 }"
     );
 }
+
+#[test]
+fn u64_at_follows_nested_keys() {
+    let body = br#"{"model":"m","generationConfig":{"temperature":0.2,"maxOutputTokens":512},"max_tokens":7}"#;
+    assert_eq!(u64_at(body, &["max_tokens"]), Some(Some(7)));
+    assert_eq!(
+        u64_at(body, &["generationConfig", "maxOutputTokens"]),
+        Some(Some(512))
+    );
+    assert_eq!(u64_at(body, &["generationConfig", "topK"]), Some(None));
+    assert_eq!(u64_at(body, &["max_completion_tokens"]), Some(None));
+    // Not an unsigned integer: absent, as a full parse's `as_u64` says.
+    assert_eq!(u64_at(br#"{"max_tokens":-1}"#, &["max_tokens"]), Some(None));
+    assert_eq!(u64_at(br#"{"max_tokens":"9"}"#, &["max_tokens"]), Some(None));
+    // A parent that is not an object.
+    assert_eq!(u64_at(br#"{"generationConfig":[1]}"#, &["generationConfig", "x"]), Some(None));
+    // Malformed: the scan gives up.
+    assert_eq!(u64_at(b"[1]", &["max_tokens"]), None);
+}

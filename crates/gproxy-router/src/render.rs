@@ -79,6 +79,19 @@ pub(crate) fn error(protocol: Protocol, err: GatewayError) -> Response<ProxyBody
             }
             response
         }
+        GatewayError::BudgetExceeded(ref refusal) => {
+            let mut response = plain_error(protocol, err.status(), &err.client_message());
+            if let gproxy_core::budget::BudgetRefusal::Exhausted {
+                reset: Some(reset), ..
+            } = &**refusal
+                && let Ok(v) = HeaderValue::from_str(&reset.to_rfc3339())
+            {
+                response
+                    .headers_mut()
+                    .insert(gproxy_core::budget::RESET_HEADER, v);
+            }
+            response
+        }
         GatewayError::RequestTimeout(_) => {
             let mut response = plain_error(protocol, err.status(), &err.client_message());
             response.extensions_mut().insert(crate::BodyTimedOut);

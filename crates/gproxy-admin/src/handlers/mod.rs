@@ -2,6 +2,7 @@
 //! call storage, render.
 
 pub mod audit;
+pub mod budgets;
 pub mod config;
 pub mod credentials;
 pub mod logs;

@@ -3,12 +3,13 @@
 
 use gproxy_core::bootstrap::{
     SETTING_CIRCUIT_BREAKER, SETTING_CORS, SETTING_LIMITS, SETTING_LOGGING, SETTING_METRICS,
-    SETTING_PROXY, SETTING_RATE_LIMITS, limits_to_config,
+    SETTING_BUDGETS, SETTING_PROXY, SETTING_RATE_LIMITS, limits_to_config,
 };
 use gproxy_core::config::{
     CircuitBreakerConfig, CorsConfig, FileConfig, LimitsConfig, LoggingConfig, MetricsConfig,
     MetricsSettings, RateLimitsConfig,
 };
+use gproxy_core::config::BudgetsConfig;
 use gproxy_core::control::LiveSettings;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -39,6 +40,10 @@ pub struct SettingsView {
     /// Rate limits: backend, window, and the limits per scope (global,
     /// providers, models, users, keys by prefix).
     pub rate_limits: RateLimitsConfig,
+    /// Budgets: backend, time zone, reservation settings, and the USD
+    /// budgets per user and per key prefix (daily, weekly, monthly,
+    /// total, soft threshold).
+    pub budgets: BudgetsConfig,
 }
 
 /// `PATCH /settings`: the sections given are merged over the stored ones
@@ -64,6 +69,9 @@ pub struct SettingsPatch {
     /// The new `[rate_limits]`, replacing the stored section whole (send
     /// `{}` to remove every limit). Applied at once on every instance.
     pub rate_limits: Option<RateLimitsConfig>,
+    /// The new `[budgets]`, replacing the stored section whole (send `{}`
+    /// to remove every budget). Applied at once on every instance.
+    pub budgets: Option<BudgetsConfig>,
 }
 
 fn masked_proxy(proxy: Option<String>) -> Option<String> {
@@ -89,6 +97,7 @@ async fn current(call: &Call) -> Result<SettingsView, ApiError> {
         cors: live.cors.to_config(),
         metrics: live.metrics.to_config(),
         rate_limits: live.rate_limits,
+        budgets: live.budgets,
     })
 }
 
@@ -146,6 +155,7 @@ pub async fn update(call: Call) -> Result<Reply, ApiError> {
         cors: cors.clone(),
         metrics: patch.metrics.clone(),
         rate_limits: patch.rate_limits.clone(),
+        budgets: patch.budgets.clone(),
         ..FileConfig::default()
     };
     check
@@ -173,6 +183,10 @@ pub async fn update(call: Call) -> Result<Reply, ApiError> {
         let json = serde_json::to_string(&MetricsSettings::from_config(m).to_config())
             .map_err(ApiError::internal)?;
         storage.set_setting(SETTING_METRICS, &json).await?;
+    }
+    if let Some(b) = &patch.budgets {
+        let json = serde_json::to_string(b).map_err(ApiError::internal)?;
+        storage.set_setting(SETTING_BUDGETS, &json).await?;
     }
     if let Some(r) = &patch.rate_limits {
         let json = serde_json::to_string(r).map_err(ApiError::internal)?;

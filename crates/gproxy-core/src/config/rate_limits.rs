@@ -122,6 +122,21 @@ pub struct RateLimitsConfig {
     pub keys: BTreeMap<String, RateLimit>,
 }
 
+/// Checks the `redis_url` of a section whose backend is `redis`.
+pub(super) fn validate_redis_url(url: Option<&str>) -> Result<(), (String, String)> {
+    match url {
+        None | Some("") => Err((
+            "redis_url".into(),
+            "required with backend = \"redis\"".into(),
+        )),
+        Some(url) if !(url.starts_with("redis://") || url.starts_with("rediss://")) => Err((
+            "redis_url".into(),
+            "must start with redis:// or rediss://".into(),
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
 /// Default Redis key prefix.
 pub const DEFAULT_RATE_LIMIT_PREFIX: &str = "gproxy:rl:";
 
@@ -152,21 +167,7 @@ impl RateLimitsConfig {
     /// Checks every value; the error names the field (`models.gpt-4o.rpm`).
     pub fn validate(&self) -> Result<(), (String, String)> {
         if self.backend == Some(RateLimitBackend::Redis) {
-            match self.redis_url.as_deref() {
-                None | Some("") => {
-                    return Err((
-                        "redis_url".into(),
-                        "required with backend = \"redis\"".into(),
-                    ));
-                }
-                Some(url) if !(url.starts_with("redis://") || url.starts_with("rediss://")) => {
-                    return Err((
-                        "redis_url".into(),
-                        "must start with redis:// or rediss://".into(),
-                    ));
-                }
-                Some(_) => {}
-            }
+            validate_redis_url(self.redis_url.as_deref())?;
         }
         let ranges = [
             ("redis_timeout_ms", self.redis_timeout_ms, 1, 5_000),

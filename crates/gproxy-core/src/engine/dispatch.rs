@@ -106,6 +106,16 @@ impl Engine {
                     accounting,
                 )
                 .await?;
+                self.admit_budget(
+                    &req.principal,
+                    &plan.provider.name,
+                    plan.provider.provider.kind(),
+                    &plan.model,
+                    req.route.protocol,
+                    &req.body,
+                    accounting,
+                )
+                .await?;
             }
             match self.run_target(req, &plan, accounting, test_mode).await {
                 Ok(served) => return self.respond(req, plan, served, accounting).await,

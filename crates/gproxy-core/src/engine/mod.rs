@@ -159,6 +159,8 @@ pub struct Engine {
     /// The rate limiter; `None` when no limit is set (the hot path then
     /// costs one load and branch).
     pub(crate) rate_limiter: arc_swap::ArcSwapOption<crate::ratelimit::RateLimiter>,
+    /// The budgets; `None` when none is set.
+    pub(crate) budgets: arc_swap::ArcSwapOption<crate::budget::Budgeter>,
     /// The prices in force (catalogue plus overrides), swapped live.
     pub(crate) prices: ArcSwap<crate::cost::PriceBook>,
     /// The catalogue refresh's status.
@@ -191,6 +193,7 @@ impl Engine {
             edge: Arc::default(),
             observe: Arc::default(),
             rate_limiter: arc_swap::ArcSwapOption::empty(),
+            budgets: arc_swap::ArcSwapOption::empty(),
             prices: ArcSwap::from_pointee(crate::cost::PriceBook::default()),
             price_refresh: Arc::default(),
         }
@@ -290,6 +293,27 @@ impl Engine {
             tracing::info!(backend = l.backend(), "rate limits in force");
         }
         self.rate_limiter.store(next.map(Arc::new));
+    }
+
+    /// Puts `config`'s budgets in force for every request that starts from
+    /// now on (spend read from `storage`'s request log); the counters are
+    /// kept when the backend settings are unchanged.
+    pub fn set_budgets(
+        &self,
+        config: &crate::config::BudgetsConfig,
+        storage: Option<gproxy_storage::Storage>,
+    ) {
+        let previous = self.budgets.load_full();
+        let next = crate::budget::Budgeter::build(config, previous.as_deref(), storage);
+        if let Some(b) = &next {
+            tracing::info!(backend = b.backend(), timezone = b.timezone(), "budgets in force");
+        }
+        self.budgets.store(next.map(Arc::new));
+    }
+
+    /// The budgets in force (`None`: none set).
+    pub fn budgets(&self) -> Option<Arc<crate::budget::Budgeter>> {
+        self.budgets.load_full()
     }
 
     /// The rate limiter in force (`None`: no limit set).

@@ -91,6 +91,11 @@ struct CredentialLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PeriodLabels {
+    period: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabels {
     reason: &'static str,
 }
@@ -202,6 +207,7 @@ pub struct Metrics {
     key_requests: Family<KeyLabels, Counter>,
     key_tokens: Family<KeyTokenLabels, Counter>,
     refusals: Family<ReasonLabels, Counter>,
+    budget_warnings: Family<PeriodLabels, Counter>,
     labels: RwLock<Labels>,
     cache: RwLock<hashbrown::HashMap<CacheKey, Arc<Handles>>>,
 }
@@ -403,12 +409,23 @@ impl Metrics {
         let refusals = Family::<ReasonLabels, Counter>::default();
         registry.register(
             "refusals",
-            "Requests refused by a rate limit (`rate_limit`), by an unreachable limit store with on_redis_error = closed (`limit_store_unreachable`), or by a budget (`budget`, not enforced yet)",
+            "Requests refused by a rate limit (`rate_limit`), by an unreachable limit store with on_redis_error = closed (`limit_store_unreachable`), by a budget (`budget`: used up, or a cost that cannot be counted), or by an unreachable budget store with on_redis_error = closed (`budget_store_unreachable`)",
             refusals.clone(),
         );
-        for reason in ["rate_limit", "limit_store_unreachable", "budget"] {
+        for reason in [
+            "rate_limit",
+            "limit_store_unreachable",
+            "budget",
+            "budget_store_unreachable",
+        ] {
             let _ = refusals.get_or_create(&ReasonLabels { reason });
         }
+        let budget_warnings = Family::<PeriodLabels, Counter>::default();
+        registry.register(
+            "budget_warnings",
+            "Budgets whose spend reached their soft threshold (warn_at_percent), once per budget and period",
+            budget_warnings.clone(),
+        );
         let cost: Counter<f64, AtomicU64> = Counter::default();
         registry.register(
             "cost_usd",
@@ -489,6 +506,7 @@ impl Metrics {
             key_requests,
             key_tokens,
             refusals,
+            budget_warnings,
             labels: RwLock::new(Labels {
                 providers: HashMap::new(),
                 pairs: 0,
@@ -696,6 +714,15 @@ impl Metrics {
     pub(crate) fn refusal(&self, reason: &'static str) {
         if self.enabled() {
             self.refusals.get_or_create(&ReasonLabels { reason }).inc();
+        }
+    }
+
+    /// A budget's spend reached its soft threshold.
+    pub(crate) fn budget_warning(&self, period: &'static str) {
+        if self.enabled() {
+            self.budget_warnings
+                .get_or_create(&PeriodLabels { period })
+                .inc();
         }
     }
 

@@ -97,7 +97,13 @@ impl Engine {
                 .admit_rate(&req.principal, &req.provider, "", bytes, &mut accounting)
                 .await
             {
-                Ok(()) => self.forward(req, &mut accounting).await,
+                Ok(()) => match self
+                    .admit_budget_passthrough(&req.principal, &mut accounting)
+                    .await
+                {
+                    Ok(()) => self.forward(req, &mut accounting).await,
+                    Err(e) => Err(e),
+                },
                 Err(e) => Err(e),
             },
             Err(e) => Err(e),

@@ -456,7 +456,7 @@ impl Drop for Permit {
     }
 }
 
-fn rand_seed() -> u64 {
+pub(crate) fn rand_seed() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(gproxy_credential::clock::now_ms());
@@ -567,8 +567,9 @@ impl crate::Engine {
 }
 
 impl crate::Engine {
-    /// `GET /v1/gproxy/me`: who `principal` is and the rate limits of its
-    /// own scopes (global, key, user) with what is left of them now.
+    /// `GET /v1/gproxy/me`: who `principal` is, the rate limits of its own
+    /// scopes (global, key, user) with what is left of them now, and its
+    /// budgets (user and key) with their spend.
     pub async fn me(&self, principal: &crate::state::Principal) -> serde_json::Value {
         let limiter = self.rate_limiter.load_full();
         let mut limits = serde_json::Map::new();
@@ -611,6 +612,7 @@ impl crate::Engine {
                 "window_secs": limiter.as_ref().map(|l| l.rules.window_ms / 1_000),
                 "scopes": limits,
             },
+            "budgets": self.my_budgets(principal).await,
         })
     }
 }

@@ -5,18 +5,12 @@
 //! the request only when all have room, on Redis's own clock (`TIME`), so
 //! instances with skewed clocks still share one exact window.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, Script};
-use tokio::sync::Mutex;
+use redis::Script;
 
 use super::window::{Exceeded, Seen};
 use super::{Rules, Scope};
-
-/// After a failed connection attempt, how long calls fail at once.
-const RECONNECT_INTERVAL_MS: u64 = 1_000;
 
 /// ARGV: id, estimate, window ms, slot ttl ms, count (1/0), then per scope
 /// rpm, tpm, concurrent. Returns {refused scope index (0: none), kind
@@ -113,10 +107,8 @@ pub(super) type Refused = Option<(usize, Exceeded, u64)>;
 
 /// Counters in Redis.
 pub(super) struct RedisCounters {
-    client: Client,
+    link: crate::redis_link::RedisLink,
     prefix: String,
-    conn: Mutex<Option<ConnectionManager>>,
-    next_attempt_ms: AtomicU64,
     check: Script,
     settle: Script,
 }
@@ -132,67 +124,11 @@ impl std::fmt::Debug for RedisCounters {
 impl RedisCounters {
     pub(super) fn new(url: &str, prefix: &str) -> Result<Self, String> {
         Ok(RedisCounters {
-            client: Client::open(url).map_err(|e| format!("invalid redis_url: {e}"))?,
+            link: crate::redis_link::RedisLink::new(url)?,
             prefix: prefix.to_owned(),
-            conn: Mutex::new(None),
-            next_attempt_ms: AtomicU64::new(0),
             check: Script::new(CHECK),
             settle: Script::new(SETTLE),
         })
-    }
-
-    async fn connection(&self, timeout: Duration) -> Result<ConnectionManager, String> {
-        let mut slot = self.conn.lock().await;
-        if let Some(conn) = slot.as_ref() {
-            return Ok(conn.clone());
-        }
-        let now = gproxy_credential::clock::now_ms();
-        if now < self.next_attempt_ms.load(Ordering::Relaxed) {
-            return Err("unreachable (waiting before the next connection attempt)".into());
-        }
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(timeout)
-            .set_response_timeout(timeout)
-            .set_number_of_retries(0);
-        match tokio::time::timeout(
-            timeout,
-            ConnectionManager::new_with_config(self.client.clone(), config),
-        )
-        .await
-        {
-            Ok(Ok(conn)) => {
-                *slot = Some(conn.clone());
-                Ok(conn)
-            }
-            Ok(Err(e)) => {
-                self.next_attempt_ms
-                    .store(now + RECONNECT_INTERVAL_MS, Ordering::Relaxed);
-                Err(format!("cannot connect: {e}"))
-            }
-            Err(_) => {
-                self.next_attempt_ms
-                    .store(now + RECONNECT_INTERVAL_MS, Ordering::Relaxed);
-                Err("cannot connect: timed out".into())
-            }
-        }
-    }
-
-    /// Runs `invocation` within `timeout` in all (connection included).
-    async fn run<T: redis::FromRedisValue>(
-        &self,
-        invocation: redis::ScriptInvocation<'_>,
-        timeout: Duration,
-    ) -> Result<T, String> {
-        let call = async {
-            let mut conn = self.connection(timeout).await?;
-            invocation
-                .invoke_async(&mut conn)
-                .await
-                .map_err(|e| e.to_string())
-        };
-        tokio::time::timeout(timeout, call)
-            .await
-            .map_err(|_| "timed out".to_owned())?
     }
 
     fn key(&self, scope: &str, kind: &str) -> String {
@@ -225,7 +161,7 @@ impl RedisCounters {
         for s in scopes {
             inv.arg(s.caps.rpm).arg(s.caps.tpm).arg(s.caps.concurrent);
         }
-        let out: Vec<i64> = self.run(inv, timeout).await?;
+        let out: Vec<i64> = self.link.run(inv, timeout).await?;
         let n = |i: usize| out.get(i).copied().unwrap_or(0).max(0).unsigned_abs();
         let seen = (0..scopes.len())
             .map(|i| {
@@ -274,7 +210,7 @@ impl RedisCounters {
             inv.arg(u8::from(s.caps.tpm > 0))
                 .arg(u8::from(s.caps.concurrent > 0));
         }
-        let _: i64 = self.run(inv, timeout).await?;
+        let _: i64 = self.link.run(inv, timeout).await?;
         Ok(())
     }
 }

@@ -1,0 +1,182 @@
+//! The Redis budget counters: per line (scope, period, period start) a
+//! string of settled nano-dollars (`{prefix}{line}:s`, seeded once from
+//! the request log, expiring a day after the period ends) and a sorted set
+//! of the reservations in flight (`:r`, member `{id}:{nanos}`, score the
+//! reservation's expiry, so a dead instance's reservations lapse). One Lua
+//! script checks every line and reserves on all only when all have room.
+
+use std::time::Duration;
+
+use redis::Script;
+
+use super::{Line, Standing};
+
+/// How long a reservation lives if its instance dies before settling it.
+const RESERVATION_TTL_MS: u64 = 15 * 60 * 1_000;
+/// How long a period's counter outlives the period.
+const KEEP_AFTER_PERIOD_MS: i64 = 24 * 3_600 * 1_000;
+
+/// KEYS per line: spent, reservations. ARGV: id, amount (empty: only
+/// look), reservation ttl ms, then per line its limit. Returns {-1, the
+/// 1-based lines not seeded...} or {full line (0: none), then per line
+/// spent, reserved}.
+const CHECK: &str = r"
+local n = #KEYS / 2
+local missing = {-1}
+for i = 0, n - 1 do
+  if redis.call('EXISTS', KEYS[i*2+1]) == 0 then missing[#missing+1] = i + 1 end
+end
+if #missing > 1 then return missing end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local id, amount, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local out = {0}
+for i = 0, n - 1 do
+  local s, r = KEYS[i*2+1], KEYS[i*2+2]
+  redis.call('ZREMRANGEBYSCORE', r, '-inf', now)
+  local spent = tonumber(redis.call('GET', s)) or 0
+  local reserved = 0
+  for _, m in ipairs(redis.call('ZRANGE', r, 0, -1)) do
+    reserved = reserved + (tonumber(string.match(m, ':(%d+)$')) or 0)
+  end
+  out[#out+1] = spent
+  out[#out+1] = reserved
+  if out[1] == 0 and spent + reserved >= tonumber(ARGV[4+i]) then out[1] = i + 1 end
+end
+if out[1] == 0 and amount ~= '' then
+  for i = 0, n - 1 do
+    local r = KEYS[i*2+2]
+    redis.call('ZADD', r, now + ttl, id .. ':' .. amount)
+    redis.call('PEXPIRE', r, ttl)
+  end
+end
+return out
+";
+
+/// KEYS: spent. ARGV: the seed, the expiry (epoch ms, 0: none).
+const SEED: &str = r"
+if redis.call('SET', KEYS[1], ARGV[1], 'NX') and tonumber(ARGV[2]) > 0 then
+  redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+end
+return 0
+";
+
+/// KEYS per line: spent, reservations. ARGV: id, reserved, actual.
+/// Returns per line the spend after (-1: the counter is gone).
+const SETTLE: &str = r"
+local id, est, actual = ARGV[1], ARGV[2], ARGV[3]
+local out = {}
+for i = 0, #KEYS / 2 - 1 do
+  local s, r = KEYS[i*2+1], KEYS[i*2+2]
+  redis.call('ZREM', r, id .. ':' .. est)
+  if redis.call('EXISTS', s) == 1 then
+    out[#out+1] = redis.call('INCRBY', s, actual)
+  else
+    out[#out+1] = -1
+  end
+end
+return out
+";
+
+/// The answer of the check script.
+pub(super) enum Checked {
+    /// Where each line stands, and the first with no room.
+    Done(Vec<Standing>, Option<usize>),
+    /// These lines (0-based) have no counter yet: seed and ask again.
+    Unseeded(Vec<usize>),
+}
+
+/// Budget counters in Redis.
+pub(super) struct RedisLedger {
+    link: crate::redis_link::RedisLink,
+    prefix: String,
+    check: Script,
+    seed: Script,
+    settle: Script,
+}
+
+impl RedisLedger {
+    pub(super) fn new(url: &str, prefix: &str) -> Result<Self, String> {
+        Ok(RedisLedger {
+            link: crate::redis_link::RedisLink::new(url)?,
+            prefix: prefix.to_owned(),
+            check: Script::new(CHECK),
+            seed: Script::new(SEED),
+            settle: Script::new(SETTLE),
+        })
+    }
+
+    fn keys<'a>(&self, inv: &mut redis::ScriptInvocation<'a>, lines: &[Line]) {
+        for line in lines {
+            let key = line.key();
+            inv.key(format!("{}{key}:s", self.prefix))
+                .key(format!("{}{key}:r", self.prefix));
+        }
+    }
+
+    /// Where `lines` stand; with `amount`, reserves it on all when all
+    /// have room.
+    pub(super) async fn check(
+        &self,
+        lines: &[Line],
+        id: u64,
+        amount: Option<i64>,
+        timeout: Duration,
+    ) -> Result<Checked, String> {
+        let mut inv = self.check.prepare_invoke();
+        self.keys(&mut inv, lines);
+        inv.arg(id)
+            .arg(amount.map(|a| a.max(0).to_string()).unwrap_or_default())
+            .arg(RESERVATION_TTL_MS);
+        for line in lines {
+            inv.arg(line.limit);
+        }
+        let out: Vec<i64> = self.link.run(inv, timeout).await?;
+        if out.first() == Some(&-1) {
+            return Ok(Checked::Unseeded(
+                out[1..]
+                    .iter()
+                    .filter_map(|i| usize::try_from(*i - 1).ok())
+                    .collect(),
+            ));
+        }
+        let at = |i: usize| out.get(i).copied().unwrap_or(0);
+        let standings = (0..lines.len())
+            .map(|i| Standing {
+                spent: at(1 + i * 2),
+                reserved: at(2 + i * 2),
+            })
+            .collect();
+        let full = usize::try_from(at(0)).ok().and_then(|i| i.checked_sub(1));
+        Ok(Checked::Done(standings, full))
+    }
+
+    /// Starts `line`'s counter at `spent` unless another instance did.
+    pub(super) async fn seed(&self, line: &Line, spent: i64, timeout: Duration) -> Result<(), String> {
+        let mut inv = self.seed.prepare_invoke();
+        inv.key(format!("{}{}:s", self.prefix, line.key()))
+            .arg(spent)
+            .arg(line.reset.map_or(0, |r| {
+                r.timestamp_millis().saturating_add(KEEP_AFTER_PERIOD_MS)
+            }));
+        let _: i64 = self.link.run(inv, timeout).await?;
+        Ok(())
+    }
+
+    /// Replaces request `id`'s reservation of `estimate` with `actual`;
+    /// per line the spend after (`None`: the counter is gone).
+    pub(super) async fn settle(
+        &self,
+        lines: &[Line],
+        id: u64,
+        estimate: i64,
+        actual: i64,
+        timeout: Duration,
+    ) -> Result<Vec<Option<i64>>, String> {
+        let mut inv = self.settle.prepare_invoke();
+        self.keys(&mut inv, lines);
+        inv.arg(id).arg(estimate.max(0)).arg(actual);
+        let out: Vec<i64> = self.link.run(inv, timeout).await?;
+        Ok(out.into_iter().map(|v| (v >= 0).then_some(v)).collect())
+    }
+}
