@@ -3,8 +3,8 @@
 
 use crate::auth::Role::{Admin, User, Viewer};
 use crate::handlers::{
-    budgets, config, credentials as cred, logs, meta, model_routes as mr, pricing, providers as prov,
-    session, settings, users,
+    budgets, config, credentials as cred, logs, meta, model_routes as mr, pricing,
+    providers as prov, session, settings, users,
 };
 use crate::route;
 use crate::routes::Access::{Public, Role};

@@ -22,12 +22,12 @@ mod rate_limits;
 mod resilience;
 mod routes;
 
-pub use cors::{Cors, CorsConfig, MAX_CORS_AGE_SECS};
-pub use credentials::{CredentialConfig, StoredCredential};
-pub use gproxy_credential::Strategy as CredentialStrategy;
 pub use budgets::{
     Budget, BudgetsConfig, DEFAULT_BUDGET_PREFIX, DEFAULT_OUTPUT_TOKENS, Period, UnpricedPolicy,
 };
+pub use cors::{Cors, CorsConfig, MAX_CORS_AGE_SECS};
+pub use credentials::{CredentialConfig, StoredCredential};
+pub use gproxy_credential::Strategy as CredentialStrategy;
 pub use limits::LimitsConfig;
 pub use logging::{Logging, LoggingConfig, MAX_BODY_BYTES_LIMIT, MAX_RETENTION_DAYS};
 pub use observe::{MAX_MODEL_LABELS, MetricsConfig, MetricsSettings, TelemetryConfig};

@@ -10,14 +10,14 @@ use gproxy_provider::ProviderRegistry;
 use gproxy_storage::Storage;
 
 use crate::bootstrap::{
-    SETTING_CIRCUIT_BREAKER, SETTING_CORS, SETTING_LIMITS, SETTING_LOGGING, SETTING_METRICS,
-    SETTING_BUDGETS, SETTING_PRICING, SETTING_PROXY, SETTING_RATE_LIMITS,
+    SETTING_BUDGETS, SETTING_CIRCUIT_BREAKER, SETTING_CORS, SETTING_LIMITS, SETTING_LOGGING,
+    SETTING_METRICS, SETTING_PRICING, SETTING_PROXY, SETTING_RATE_LIMITS,
 };
+use crate::config::BudgetsConfig;
 use crate::config::{
     CircuitBreakerConfig, Cors, CorsConfig, LimitsConfig, Logging, LoggingConfig, MetricsConfig,
     MetricsSettings, PricingConfig, RateLimitsConfig,
 };
-use crate::config::BudgetsConfig;
 use crate::settings::{Limits, Resilience};
 use crate::upstream::UpstreamConfig;
 use crate::{CoreError, Engine};

@@ -301,9 +301,15 @@ fn u64_at_follows_nested_keys() {
     assert_eq!(u64_at(body, &["max_completion_tokens"]), Some(None));
     // Not an unsigned integer: absent, as a full parse's `as_u64` says.
     assert_eq!(u64_at(br#"{"max_tokens":-1}"#, &["max_tokens"]), Some(None));
-    assert_eq!(u64_at(br#"{"max_tokens":"9"}"#, &["max_tokens"]), Some(None));
+    assert_eq!(
+        u64_at(br#"{"max_tokens":"9"}"#, &["max_tokens"]),
+        Some(None)
+    );
     // A parent that is not an object.
-    assert_eq!(u64_at(br#"{"generationConfig":[1]}"#, &["generationConfig", "x"]), Some(None));
+    assert_eq!(
+        u64_at(br#"{"generationConfig":[1]}"#, &["generationConfig", "x"]),
+        Some(None)
+    );
     // Malformed: the scan gives up.
     assert_eq!(u64_at(b"[1]", &["max_tokens"]), None);
 }

@@ -351,6 +351,28 @@ pub(crate) fn responses(req: &MockRequest, reply: &Reply) -> Response<MockBody> 
 }
 
 /// `GET /v1/models`.
+/// `GET /v1/files`: the account's files, none uploaded (the list shape of
+/// the Files API, cursor-paginated).
+pub(crate) fn list_files(req: &MockRequest) -> Response<MockBody> {
+    if req.bearer().is_none() {
+        return openai_error(
+            StatusCode::UNAUTHORIZED,
+            NO_KEY,
+            "invalid_request_error",
+            None,
+            None,
+        );
+    }
+    let list = json!({
+        "object": "list",
+        "data": [],
+        "first_id": null,
+        "last_id": null,
+        "has_more": false
+    });
+    json_response(StatusCode::OK, &list)
+}
+
 pub(crate) fn list_models(req: &MockRequest) -> Response<MockBody> {
     if req.bearer().is_none() {
         return openai_error(

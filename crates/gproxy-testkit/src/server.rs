@@ -343,6 +343,7 @@ fn route(shared: &Shared, req: &MockRequest, reply: &Reply) -> Response<MockBody
             claude::list_models(req, reply)
         }
         (&Method::GET, "/v1/models") => openai::list_models(req),
+        (&Method::GET, "/v1/files") => openai::list_files(req),
         (&Method::GET, "/v1beta/models") => gemini::list_models(req),
         (&Method::POST, _) => match gemini_target(path) {
             Some((model, "embedContent")) => embeddings::gemini_embed(req, reply, model, false),

@@ -2,14 +2,14 @@
 //! accepted change is stored and applied at once on every instance.
 
 use gproxy_core::bootstrap::{
-    SETTING_CIRCUIT_BREAKER, SETTING_CORS, SETTING_LIMITS, SETTING_LOGGING, SETTING_METRICS,
-    SETTING_BUDGETS, SETTING_PROXY, SETTING_RATE_LIMITS, limits_to_config,
+    SETTING_BUDGETS, SETTING_CIRCUIT_BREAKER, SETTING_CORS, SETTING_LIMITS, SETTING_LOGGING,
+    SETTING_METRICS, SETTING_PROXY, SETTING_RATE_LIMITS, limits_to_config,
 };
+use gproxy_core::config::BudgetsConfig;
 use gproxy_core::config::{
     CircuitBreakerConfig, CorsConfig, FileConfig, LimitsConfig, LoggingConfig, MetricsConfig,
     MetricsSettings, RateLimitsConfig,
 };
-use gproxy_core::config::BudgetsConfig;
 use gproxy_core::control::LiveSettings;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

@@ -224,7 +224,9 @@ impl Budgeter {
         let rules = Rules {
             // validate() checked it.
             tz: config.tz().unwrap_or(chrono_tz::UTC),
-            default_output: config.default_output_tokens.unwrap_or(DEFAULT_OUTPUT_TOKENS),
+            default_output: config
+                .default_output_tokens
+                .unwrap_or(DEFAULT_OUTPUT_TOKENS),
             unpriced: config.unpriced.unwrap_or_default(),
             passthrough_nanos: config.passthrough_cost_usd.and_then(|c| to_nanos(c.0)),
             fail: config.on_redis_error.unwrap_or_default(),
@@ -237,8 +239,10 @@ impl Budgeter {
             _ => Arc::new(match backend_kind {
                 RateLimitBackend::Memory => Store::Memory(MemoryLedger::default()),
                 RateLimitBackend::Redis => {
-                    match redis::RedisLedger::new(config.redis_url.as_deref().unwrap_or(""), &prefix)
-                    {
+                    match redis::RedisLedger::new(
+                        config.redis_url.as_deref().unwrap_or(""),
+                        &prefix,
+                    ) {
                         Ok(r) => Store::Redis(Box::new(r)),
                         Err(e) => {
                             tracing::error!(error = %e, "budgets.redis_url unusable; budgets kept in memory");
@@ -383,7 +387,12 @@ impl Budgeter {
                 }
                 let standings: Vec<Standing> = lines
                     .iter()
-                    .map(|l| entries.get(&l.key()).map(|e| e.standing).unwrap_or_default())
+                    .map(|l| {
+                        entries
+                            .get(&l.key())
+                            .map(|e| e.standing)
+                            .unwrap_or_default()
+                    })
                     .collect();
                 let full = lines
                     .iter()
@@ -804,7 +813,10 @@ impl crate::Engine {
         if !keys.is_empty() {
             let all_keys = storage.list_user_keys().await?;
             for prefix in keys {
-                let id = all_keys.iter().find(|k| k.key_prefix == prefix).map(|k| k.id);
+                let id = all_keys
+                    .iter()
+                    .find(|k| k.key_prefix == prefix)
+                    .map(|k| k.id);
                 lines.extend(budgets.lines("", None, prefix, id, now));
             }
         }

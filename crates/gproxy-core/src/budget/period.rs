@@ -18,9 +18,7 @@ pub fn bounds(
         Period::Daily => (today, today.checked_add_days(Days::new(1))),
         Period::Weekly => {
             let monday = today
-                .checked_sub_days(Days::new(u64::from(
-                    today.weekday().num_days_from_monday(),
-                )))
+                .checked_sub_days(Days::new(u64::from(today.weekday().num_days_from_monday())))
                 .unwrap_or(today);
             (monday, monday.checked_add_days(Days::new(7)))
         }

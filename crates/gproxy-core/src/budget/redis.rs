@@ -152,7 +152,12 @@ impl RedisLedger {
     }
 
     /// Starts `line`'s counter at `spent` unless another instance did.
-    pub(super) async fn seed(&self, line: &Line, spent: i64, timeout: Duration) -> Result<(), String> {
+    pub(super) async fn seed(
+        &self,
+        line: &Line,
+        spent: i64,
+        timeout: Duration,
+    ) -> Result<(), String> {
         let mut inv = self.seed.prepare_invoke();
         inv.key(format!("{}{}:s", self.prefix, line.key()))
             .arg(spent)

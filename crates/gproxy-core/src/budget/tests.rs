@@ -49,10 +49,7 @@ fn periods_align_on_local_midnight() {
         bounds(Period::Daily, at("2026-06-10T01:00:00Z"), tokyo).0,
         at("2026-06-09T15:00:00Z")
     );
-    assert_eq!(
-        bounds(Period::Total, now, tz),
-        (DateTime::UNIX_EPOCH, None)
-    );
+    assert_eq!(bounds(Period::Total, now, tz), (DateTime::UNIX_EPOCH, None));
 }
 
 #[test]
@@ -84,7 +81,13 @@ fn lines_cover_user_and_key_with_every_period_set() {
         },
     );
     let b = Budgeter::build(&config, None, None).unwrap();
-    let lines = b.lines("alice", Some(1), "sk-abc", Some(7), at("2026-12-04T10:00:00Z"));
+    let lines = b.lines(
+        "alice",
+        Some(1),
+        "sk-abc",
+        Some(7),
+        at("2026-12-04T10:00:00Z"),
+    );
     let got: Vec<(&str, Period, i64, Option<i64>)> = lines
         .iter()
         .map(|l| (l.scope.as_str(), l.period, l.limit, l.warn_at))
@@ -92,8 +95,18 @@ fn lines_cover_user_and_key_with_every_period_set() {
     assert_eq!(
         got,
         vec![
-            ("user:alice", Period::Daily, 1_000_000_000, Some(800_000_000)),
-            ("user:alice", Period::Total, 10_000_000_000, Some(8_000_000_000)),
+            (
+                "user:alice",
+                Period::Daily,
+                1_000_000_000,
+                Some(800_000_000)
+            ),
+            (
+                "user:alice",
+                Period::Total,
+                10_000_000_000,
+                Some(8_000_000_000)
+            ),
             ("key:sk-abc", Period::Monthly, 3, Some(1)),
         ]
     );
@@ -130,7 +143,13 @@ async fn reservations_hold_the_boundary_and_settle_to_the_real_cost() {
     holds.next().unwrap().settle(0);
     drop(holds.next());
     let s = b.standings(&lines()).await.unwrap();
-    assert_eq!(s, vec![Standing { spent: 350, reserved: 0 }]);
+    assert_eq!(
+        s,
+        vec![Standing {
+            spent: 350,
+            reserved: 0
+        }]
+    );
     // Room again: spent 350 < 1000.
     let h = b.admit(lines(), 5_000, observe.clone()).await.unwrap();
     h.settle(700);
@@ -165,10 +184,20 @@ async fn fifty_concurrent_requests_overshoot_by_at_most_one() {
     for t in tasks {
         admitted += u64::from(t.await.unwrap());
     }
-    let spent = b.standings(&b.lines("alice", None, "k", None, now)).await.unwrap()[0].spent;
-    assert!(spent <= 10_000 + 1_500, "overshoot beyond one request: {spent}");
+    let spent = b
+        .standings(&b.lines("alice", None, "k", None, now))
+        .await
+        .unwrap()[0]
+        .spent;
+    assert!(
+        spent <= 10_000 + 1_500,
+        "overshoot beyond one request: {spent}"
+    );
     assert_eq!(spent, i64::try_from(admitted).unwrap() * 1_200);
-    assert!(admitted >= 7, "a reservation blocked room that was there: {admitted}");
+    assert!(
+        admitted >= 7,
+        "a reservation blocked room that was there: {admitted}"
+    );
 }
 
 #[test]
@@ -181,7 +210,10 @@ fn unpriced_and_passthrough_policies() {
         b.reservation(None, "p", "m"),
         Err(BudgetRefusal::Uncountable(_))
     ));
-    assert_eq!(b.reservation(Some("0.5".parse().unwrap()), "p", "m"), Ok(500_000_000));
+    assert_eq!(
+        b.reservation(Some("0.5".parse().unwrap()), "p", "m"),
+        Ok(500_000_000)
+    );
     assert!(b.passthrough_cost().is_err());
     let mut config = BudgetsConfig {
         unpriced: Some(UnpricedPolicy::Allow),
@@ -209,15 +241,22 @@ async fn the_soft_threshold_warns_once_per_period() {
         ..Budget::default()
     });
     let observe = Arc::new(Observability::default());
-    observe.metrics.set_settings(crate::config::MetricsSettings {
-        enabled: true,
-        ..crate::config::MetricsSettings::default()
-    });
+    observe
+        .metrics
+        .set_settings(crate::config::MetricsSettings {
+            enabled: true,
+            ..crate::config::MetricsSettings::default()
+        });
     let lines = || b.lines("alice", None, "k", None, Utc::now());
     for cost in [200, 200, 200, 200] {
-        b.admit(lines(), 1, observe.clone()).await.unwrap().settle(cost);
+        b.admit(lines(), 1, observe.clone())
+            .await
+            .unwrap()
+            .settle(cost);
     }
-    let text = observe.metrics.encode(&crate::observe::metrics::Scrape::default());
+    let text = observe
+        .metrics
+        .encode(&crate::observe::metrics::Scrape::default());
     assert!(
         text.contains("gproxy_budget_warnings_total{period=\"daily\"} 1"),
         "{text}"

@@ -13,7 +13,9 @@ use crate::cost::Usd;
 
 /// One user's or key's budget: a USD amount per period (an absent period
 /// is no budget for it; several may apply at once).
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct Budget {
     /// USD per calendar day.
@@ -61,7 +63,10 @@ impl Budget {
         ] {
             if let Some(v) = v {
                 if v.0 <= Decimal::ZERO {
-                    return Err((name.into(), "must be above 0 (omit it for no budget)".into()));
+                    return Err((
+                        name.into(),
+                        "must be above 0 (omit it for no budget)".into(),
+                    ));
                 }
                 if crate::cost::to_nanos(v.0).is_none() {
                     return Err((name.into(), "is too large".into()));
@@ -78,7 +83,9 @@ impl Budget {
 }
 
 /// A budget period, calendar-aligned in the configured time zone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Period {
     /// From local midnight to the next.
@@ -104,7 +111,9 @@ impl Period {
 }
 
 /// What a budgeted request to a model without a known price gets.
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum UnpricedPolicy {
     /// Refused (402): its cost could not be counted.
@@ -213,7 +222,12 @@ impl BudgetsConfig {
         self.tz().map_err(|m| ("timezone".to_owned(), m))?;
         let ranges = [
             ("redis_timeout_ms", self.redis_timeout_ms, 1, 5_000),
-            ("default_output_tokens", self.default_output_tokens, 1, 1_000_000),
+            (
+                "default_output_tokens",
+                self.default_output_tokens,
+                1,
+                1_000_000,
+            ),
         ];
         for (name, value, lo, hi) in ranges {
             if let Some(v) = value
@@ -245,7 +259,10 @@ impl BudgetsConfig {
 
     /// Whether any budget is set.
     pub fn any_budget(&self) -> bool {
-        self.users.values().chain(self.keys.values()).any(|b| !b.is_empty())
+        self.users
+            .values()
+            .chain(self.keys.values())
+            .any(|b| !b.is_empty())
     }
 }
 

@@ -306,7 +306,11 @@ impl Engine {
         let previous = self.budgets.load_full();
         let next = crate::budget::Budgeter::build(config, previous.as_deref(), storage);
         if let Some(b) = &next {
-            tracing::info!(backend = b.backend(), timezone = b.timezone(), "budgets in force");
+            tracing::info!(
+                backend = b.backend(),
+                timezone = b.timezone(),
+                "budgets in force"
+            );
         }
         self.budgets.store(next.map(Arc::new));
     }
