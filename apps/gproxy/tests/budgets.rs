@@ -117,6 +117,9 @@ async fn a_budget_refuses_at_the_boundary_and_survives_a_restart() {
     assert_eq!(b["exhausted"], true);
     assert_eq!(b["warning"], true);
     assert_eq!(b["resets_at"], tomorrow_utc());
+    let health = gw.api("GET", "/health", Some(ADMIN_KEY), None).await.json();
+    assert_eq!(health["spend_controls"]["budgets"], "memory", "{health}");
+    assert_eq!(health["spend_controls"]["budget_timezone"], "UTC");
     let all = admin_budgets(&gw).await;
     assert_eq!(all["budgets"][0]["spent_usd"], "0.00028125", "{all}");
     assert_eq!(all["timezone"], "UTC");

@@ -55,6 +55,20 @@ pub struct HealthDetail {
     pub telemetry: TelemetryReport,
     /// The price catalogue in force and its refresh.
     pub pricing: PricingReport,
+    /// Rate limits and budgets in force.
+    pub spend_controls: SpendControlsReport,
+}
+
+/// Rate limits and budgets in `/health`.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct SpendControlsReport {
+    /// Where the rate-limit counters live (`memory`, `redis`; `null`: no
+    /// limit set).
+    pub rate_limits: Option<&'static str>,
+    /// Where the budget counters live (`null`: no budget set).
+    pub budgets: Option<&'static str>,
+    /// The time zone budget periods are aligned in.
+    pub budget_timezone: Option<&'static str>,
 }
 
 /// Prices in `/health`.
@@ -208,6 +222,14 @@ impl Engine {
                     version: book.version().to_owned(),
                     overrides: book.override_count(),
                     refresh: self.price_refresh_status(),
+                }
+            },
+            spend_controls: {
+                let budgets = self.budgets.load_full();
+                SpendControlsReport {
+                    rate_limits: self.rate_limiter.load().as_ref().map(|l| l.backend()),
+                    budgets: budgets.as_ref().map(|b| b.backend()),
+                    budget_timezone: budgets.as_ref().map(|b| b.timezone()),
                 }
             },
         }
