@@ -41,6 +41,7 @@ mod accounting;
 pub mod body;
 pub mod bootstrap;
 pub mod budget;
+pub mod cache;
 pub mod config;
 pub mod control;
 mod conversion;
