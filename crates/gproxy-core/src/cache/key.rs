@@ -142,12 +142,9 @@ fn upstream_state_field(fields: &serde_json::Map<String, Value>) -> Option<&'sta
     if fields.get("background") == Some(&Value::Bool(true)) {
         return Some("background");
     }
-    for name in ["previous_response_id", "conversation", "cachedContent"] {
-        if fields.get(name).is_some_and(|value| !value.is_null()) {
-            return Some(name);
-        }
-    }
-    None
+    ["previous_response_id", "conversation", "cachedContent"]
+        .into_iter()
+        .find(|name| fields.get(*name).is_some_and(|value| !value.is_null()))
 }
 
 /// Writes `value` as canonical JSON (sorted keys, no whitespace).
