@@ -285,44 +285,34 @@ mod tests {
                 body
             )
         );
-        let other_model = cache_key(&CacheKeyInput {
-            partition: &CachePartition::Key("1".into()),
-            provider: "openai",
-            upstream_model: "gpt-4o-mini",
-            operation: CacheOperation::Generate,
-            body: body.as_bytes(),
-        })
-        .unwrap();
-        assert_ne!(by_key, other_model);
-        let other_provider = cache_key(&CacheKeyInput {
-            partition: &CachePartition::Key("1".into()),
-            provider: "openai2",
-            upstream_model: "gpt-4o",
-            operation: CacheOperation::Generate,
-            body: body.as_bytes(),
-        })
-        .unwrap();
-        assert_ne!(by_key, other_provider);
+        let at = |provider: &str, model: &str| {
+            cache_key(&CacheKeyInput {
+                partition: &CachePartition::Key("1".into()),
+                provider,
+                upstream_model: model,
+                operation: CacheOperation::Generate,
+                body: body.as_bytes(),
+            })
+            .unwrap()
+        };
+        assert_eq!(by_key, at("openai", "gpt-4o"));
+        assert_ne!(by_key, at("openai", "gpt-4o-mini"));
+        assert_ne!(by_key, at("openai2", "gpt-4o"));
     }
 
     #[test]
     fn fields_do_not_bleed_into_each_other() {
-        let a = cache_key(&CacheKeyInput {
-            partition: &CachePartition::Shared,
-            provider: "ab",
-            upstream_model: "c",
-            operation: CacheOperation::Generate,
-            body: b"{}",
-        })
-        .unwrap();
-        let b = cache_key(&CacheKeyInput {
-            partition: &CachePartition::Shared,
-            provider: "a",
-            upstream_model: "bc",
-            operation: CacheOperation::Generate,
-            body: b"{}",
-        })
-        .unwrap();
+        let at = |provider: &str, model: &str| {
+            cache_key(&CacheKeyInput {
+                partition: &CachePartition::Shared,
+                provider,
+                upstream_model: model,
+                operation: CacheOperation::Generate,
+                body: b"{}",
+            })
+            .unwrap()
+        };
+        let (a, b) = (at("ab", "c"), at("a", "bc"));
         assert_ne!(a, b);
     }
 
