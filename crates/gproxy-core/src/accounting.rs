@@ -57,6 +57,10 @@ pub(crate) struct Accounting {
     /// The budget charge is the flat passthrough cost (the body is not
     /// read), not the priced usage.
     budget_flat: bool,
+    /// What the response cache did (`hit`, `miss`, `bypass`).
+    cache_status: Option<&'static str>,
+    /// The answer being recorded for the response cache.
+    cache_fill: Option<Box<crate::cache::Fill>>,
     /// How its usage is priced, once the provider is known.
     pricing: Option<Pricing>,
     /// Whether the row was priced already (a non-stream answer is priced
@@ -196,6 +200,8 @@ impl Accounting {
             permit: None,
             budget: None,
             budget_flat: false,
+            cache_status: None,
+            cache_fill: None,
             pricing: None,
             priced: false,
             request: None,
@@ -276,6 +282,40 @@ impl Accounting {
     /// Holds `permit` until the request ends.
     pub(crate) fn hold_permit(&mut self, permit: crate::ratelimit::Permit) {
         self.permit = Some(Box::new(permit));
+    }
+
+    /// What the response cache did, for the `x-gproxy-cache` header.
+    pub(crate) fn set_cache_status(&mut self, status: &'static str) {
+        self.cache_status = Some(status);
+    }
+
+    /// The `x-gproxy-cache` value, if the cache was used.
+    pub(crate) fn cache_status(&self) -> Option<&'static str> {
+        self.cache_status
+    }
+
+    /// Records the answer (what goes to the client) for the cache; stored
+    /// when the request ends with a complete success.
+    pub(crate) fn fill_cache(&mut self, fill: crate::cache::Fill) {
+        self.cache_fill = Some(Box::new(fill));
+    }
+
+    /// The content type of the answer being recorded for the cache.
+    pub(crate) fn cache_content_type(&mut self, headers: &HeaderMap) {
+        if let Some(fill) = self.cache_fill.as_mut() {
+            fill.content_type = headers
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+        }
+    }
+
+    /// The request was answered from the cache: its row costs nothing
+    /// (`price_version` [`crate::cache::CACHE_PRICE_VERSION`]).
+    pub(crate) fn cache_hit(&mut self) {
+        self.priced = true;
+        self.log.cost_nano_usd = Some(0);
+        self.log.price_version = Some(crate::cache::CACHE_PRICE_VERSION.to_owned());
     }
 
     /// Holds `hold` until the request ends; `flat`: it is charged as
@@ -428,14 +468,18 @@ impl Accounting {
         capture.request = body.cloned();
     }
 
-    /// Whether response bytes are being captured.
+    /// Whether response bytes are being captured (for the log, or for
+    /// the cache).
     pub(crate) fn captures(&self) -> bool {
-        self.capture.is_some()
+        self.capture.is_some() || self.cache_fill.is_some()
     }
 
     /// Appends what went to the client to the captured response, up to the
     /// cap. A no-op unless capture is on.
     pub(crate) fn capture_response(&mut self, chunk: &[u8]) {
+        if let Some(fill) = self.cache_fill.as_mut() {
+            fill.push(chunk);
+        }
         let Some(capture) = self.capture.as_mut() else {
             return;
         };
@@ -566,6 +610,13 @@ impl Accounting {
             }
         }
         self.settle_budget(&outcome);
+        if let Some(fill) = self.cache_fill.take()
+            && outcome.status == 200
+            && outcome.error.is_none()
+            && !outcome.client_disconnected
+        {
+            fill.store(outcome.usage);
+        }
         let log = &mut self.log;
         log.error = outcome.error;
         log.client_disconnected = outcome.client_disconnected;

@@ -77,6 +77,8 @@ pub const SETTING_LOGGING: &str = "logging";
 pub const SETTING_RATE_LIMITS: &str = "rate_limits";
 /// Settings key of `[budgets]` (JSON).
 pub const SETTING_BUDGETS: &str = "budgets";
+/// Settings key of `[cache]` (JSON).
+pub const SETTING_CACHE: &str = "cache";
 /// Settings key of `[cors]` (JSON).
 pub const SETTING_CORS: &str = "cors";
 /// Settings key of `[metrics]` (JSON; the token as its SHA-256).
@@ -218,6 +220,18 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
     let budgets_json = serde_json::to_string(&budgets)
         .map_err(|e| CoreError::Invalid(format!("cannot store budgets: {e}")))?;
     storage.set_setting(SETTING_BUDGETS, &budgets_json).await?;
+    let stored_cache: crate::config::CacheConfig = stored
+        .get(SETTING_CACHE)
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_default();
+    let file_cache = ledger.changed_setting(SETTING_CACHE, file.cache.as_ref())?;
+    let cache = match &file_cache {
+        Some((c, _)) => stored_cache.overlaid((*c).clone()),
+        None => stored_cache,
+    };
+    let cache_json = serde_json::to_string(&cache)
+        .map_err(|e| CoreError::Invalid(format!("cannot store cache: {e}")))?;
+    storage.set_setting(SETTING_CACHE, &cache_json).await?;
     let stored_metrics: crate::config::MetricsConfig = stored
         .get(SETTING_METRICS)
         .and_then(|l| serde_json::from_str(l).ok())
@@ -285,6 +299,7 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
         (SETTING_METRICS, file_metrics.map(|(_, h)| h)),
         (SETTING_RATE_LIMITS, file_rate_limits.map(|(_, h)| h)),
         (SETTING_BUDGETS, file_budgets.map(|(_, h)| h)),
+        (SETTING_CACHE, file_cache.map(|(_, h)| h)),
         (SETTING_PRICING, file_pricing.map(|(_, h)| h)),
     ] {
         if let Some(hash) = applied {
@@ -309,6 +324,7 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
             cors,
             rate_limits,
             budgets,
+            cache,
             metrics,
             telemetry: file.telemetry.clone().unwrap_or_default(),
             model_capabilities: file.model_capabilities.clone(),

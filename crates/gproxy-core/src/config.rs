@@ -12,6 +12,7 @@ use gproxy_provider::builtin::{VERTEX_KIND, VertexSettings};
 use serde::{Deserialize, Serialize};
 
 mod budgets;
+mod cache;
 mod cors;
 mod credentials;
 mod limits;
@@ -25,6 +26,7 @@ mod routes;
 pub use budgets::{
     Budget, BudgetsConfig, DEFAULT_BUDGET_PREFIX, DEFAULT_OUTPUT_TOKENS, Period, UnpricedPolicy,
 };
+pub use cache::{CacheConfig, CacheModelRule, CachePartitioning, DEFAULT_CACHE_PREFIX};
 pub use cors::{Cors, CorsConfig, MAX_CORS_AGE_SECS};
 pub use credentials::{CredentialConfig, StoredCredential};
 pub use gproxy_credential::Strategy as CredentialStrategy;
@@ -83,6 +85,9 @@ pub struct FileConfig {
     /// (see docs/budgets.md).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub budgets: Option<BudgetsConfig>,
+    /// `[cache]`: the exact-match response cache (see docs/cache.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheConfig>,
     /// `GET /metrics`: on/off, its bearer token, per-key labels, the
     /// model label cap.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -444,6 +449,9 @@ impl FileConfig {
         if let Some(rl) = &self.rate_limits {
             rl.validate()
                 .map_err(|(f, m)| (format!("rate_limits.{f}"), m))?;
+        }
+        if let Some(c) = &self.cache {
+            c.validate().map_err(|(f, m)| (format!("cache.{f}"), m))?;
         }
         if let Some(b) = &self.budgets {
             b.validate().map_err(|(f, m)| (format!("budgets.{f}"), m))?;

@@ -10,10 +10,10 @@ use gproxy_provider::ProviderRegistry;
 use gproxy_storage::Storage;
 
 use crate::bootstrap::{
-    SETTING_BUDGETS, SETTING_CIRCUIT_BREAKER, SETTING_CORS, SETTING_LIMITS, SETTING_LOGGING,
-    SETTING_METRICS, SETTING_PRICING, SETTING_PROXY, SETTING_RATE_LIMITS,
+    SETTING_BUDGETS, SETTING_CACHE, SETTING_CIRCUIT_BREAKER, SETTING_CORS, SETTING_LIMITS,
+    SETTING_LOGGING, SETTING_METRICS, SETTING_PRICING, SETTING_PROXY, SETTING_RATE_LIMITS,
 };
-use crate::config::BudgetsConfig;
+use crate::config::{BudgetsConfig, CacheConfig};
 use crate::config::{
     CircuitBreakerConfig, Cors, CorsConfig, LimitsConfig, Logging, LoggingConfig, MetricsConfig,
     MetricsSettings, PricingConfig, RateLimitsConfig,
@@ -39,6 +39,8 @@ pub struct LiveSettings {
     pub rate_limits: RateLimitsConfig,
     /// `[budgets]`.
     pub budgets: BudgetsConfig,
+    /// `[cache]`.
+    pub cache: CacheConfig,
     /// `GET /metrics` and what it counts.
     pub metrics: MetricsSettings,
     /// Price overrides.
@@ -56,6 +58,7 @@ impl LiveSettings {
         let metrics: MetricsConfig = read_json(storage, SETTING_METRICS).await?;
         let rate_limits: RateLimitsConfig = read_json(storage, SETTING_RATE_LIMITS).await?;
         let budgets: BudgetsConfig = read_json(storage, SETTING_BUDGETS).await?;
+        let cache: CacheConfig = read_json(storage, SETTING_CACHE).await?;
         let pricing: PricingConfig = read_json(storage, SETTING_PRICING).await?;
         let proxy = storage
             .get_setting(SETTING_PROXY)
@@ -69,6 +72,7 @@ impl LiveSettings {
             cors: Cors::from_config(&cors),
             rate_limits,
             budgets,
+            cache,
             metrics: MetricsSettings::from_config(&metrics),
             pricing,
         })
@@ -179,6 +183,9 @@ impl Control {
             .is_none_or(|b| b.rate_limits != live.rate_limits)
         {
             self.engine.set_rate_limits(&live.rate_limits);
+        }
+        if before.as_ref().is_none_or(|b| b.cache != live.cache) {
+            self.engine.set_cache(&live.cache);
         }
         if before.as_ref().is_none_or(|b| b.budgets != live.budgets) {
             self.engine

@@ -146,6 +146,7 @@ pub fn build_engine(boot: &Bootstrapped) -> Result<(Engine, UsageSinkHandle), Co
     engine.set_cors(boot.settings.cors.clone());
     engine.set_rate_limits(&boot.settings.rate_limits);
     engine.set_budgets(&boot.settings.budgets, Some(boot.storage.clone()));
+    engine.set_cache(&boot.settings.cache);
     // Detached: it holds no state worth flushing and ends with the runtime.
     drop(retention::spawn(
         boot.storage.clone(),

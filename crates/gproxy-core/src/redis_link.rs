@@ -84,3 +84,20 @@ impl RedisLink {
             .map_err(|_| "timed out".to_owned())?
     }
 }
+
+impl RedisLink {
+    /// Runs `cmd` within `timeout` in all (connection included).
+    pub(crate) async fn query<T: redis::FromRedisValue>(
+        &self,
+        cmd: &redis::Cmd,
+        timeout: Duration,
+    ) -> Result<T, String> {
+        let call = async {
+            let mut conn = self.connection(timeout).await?;
+            cmd.query_async(&mut conn).await.map_err(|e| e.to_string())
+        };
+        tokio::time::timeout(timeout, call)
+            .await
+            .map_err(|_| "timed out".to_owned())?
+    }
+}

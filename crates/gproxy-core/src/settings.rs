@@ -366,6 +366,8 @@ pub struct Settings {
     pub rate_limits: crate::config::RateLimitsConfig,
     /// `[budgets]` as stored (file over database).
     pub budgets: crate::config::BudgetsConfig,
+    /// `[cache]` as stored (file over database).
+    pub cache: crate::config::CacheConfig,
     /// `GET /metrics` and what it counts.
     pub metrics: crate::config::MetricsSettings,
     /// Trace export and the live feed, as the file gives them (the

@@ -271,6 +271,19 @@ pub fn u64_at(json: &[u8], path: &[&str]) -> Option<Option<u64>> {
     )
 }
 
+/// The top-level string `key` of the JSON object `json` when it has no
+/// escapes, found by [`top_level_value`]'s scan (`None`: absent, not a
+/// plain string, or the scan gave up).
+pub fn plain_str_at<'a>(json: &'a [u8], key: &str) -> Option<&'a str> {
+    let range = top_level_value(json, key.as_bytes())??;
+    let raw = json.get(range)?;
+    let inner = raw.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+    if memchr::memchr(b'\\', inner).is_some() {
+        return None;
+    }
+    std::str::from_utf8(inner).ok()
+}
+
 /// Where the value of the last top-level `key` of the JSON object `json`
 /// lies, by a scan of its structure that allocates nothing (strings are
 /// skipped with `memchr`, containers by counting brackets, which are not

@@ -313,3 +313,12 @@ fn u64_at_follows_nested_keys() {
     // Malformed: the scan gives up.
     assert_eq!(u64_at(b"[1]", &["max_tokens"]), None);
 }
+
+#[test]
+fn plain_str_at_reads_unescaped_top_level_strings() {
+    let body = br#"{"messages":[{"model":"inner"}],"model":"openai/gpt-4o","n":1}"#;
+    assert_eq!(plain_str_at(body, "model"), Some("openai/gpt-4o"));
+    assert_eq!(plain_str_at(body, "n"), None);
+    assert_eq!(plain_str_at(body, "absent"), None);
+    assert_eq!(plain_str_at(br#"{"model":"a\u0062"}"#, "model"), None);
+}

@@ -2,10 +2,10 @@
 //! accepted change is stored and applied at once on every instance.
 
 use gproxy_core::bootstrap::{
-    SETTING_BUDGETS, SETTING_CIRCUIT_BREAKER, SETTING_CORS, SETTING_LIMITS, SETTING_LOGGING,
-    SETTING_METRICS, SETTING_PROXY, SETTING_RATE_LIMITS, limits_to_config,
+    SETTING_BUDGETS, SETTING_CACHE, SETTING_CIRCUIT_BREAKER, SETTING_CORS, SETTING_LIMITS,
+    SETTING_LOGGING, SETTING_METRICS, SETTING_PROXY, SETTING_RATE_LIMITS, limits_to_config,
 };
-use gproxy_core::config::BudgetsConfig;
+use gproxy_core::config::{BudgetsConfig, CacheConfig};
 use gproxy_core::config::{
     CircuitBreakerConfig, CorsConfig, FileConfig, LimitsConfig, LoggingConfig, MetricsConfig,
     MetricsSettings, RateLimitsConfig,
@@ -44,6 +44,9 @@ pub struct SettingsView {
     /// budgets per user and per key prefix (daily, weekly, monthly,
     /// total, soft threshold).
     pub budgets: BudgetsConfig,
+    /// The response cache: on/off, who is cached (all, keys, models),
+    /// partition, lifetimes, backend, size bounds.
+    pub cache: CacheConfig,
 }
 
 /// `PATCH /settings`: the sections given are merged over the stored ones
@@ -72,6 +75,9 @@ pub struct SettingsPatch {
     /// The new `[budgets]`, replacing the stored section whole (send `{}`
     /// to remove every budget). Applied at once on every instance.
     pub budgets: Option<BudgetsConfig>,
+    /// The new `[cache]`, replacing the stored section whole (`{}` turns
+    /// the cache off). Applied at once on every instance.
+    pub cache: Option<CacheConfig>,
 }
 
 fn masked_proxy(proxy: Option<String>) -> Option<String> {
@@ -98,6 +104,7 @@ async fn current(call: &Call) -> Result<SettingsView, ApiError> {
         metrics: live.metrics.to_config(),
         rate_limits: live.rate_limits,
         budgets: live.budgets,
+        cache: live.cache,
     })
 }
 
@@ -156,6 +163,7 @@ pub async fn update(call: Call) -> Result<Reply, ApiError> {
         metrics: patch.metrics.clone(),
         rate_limits: patch.rate_limits.clone(),
         budgets: patch.budgets.clone(),
+        cache: patch.cache.clone(),
         ..FileConfig::default()
     };
     check
@@ -183,6 +191,10 @@ pub async fn update(call: Call) -> Result<Reply, ApiError> {
         let json = serde_json::to_string(&MetricsSettings::from_config(m).to_config())
             .map_err(ApiError::internal)?;
         storage.set_setting(SETTING_METRICS, &json).await?;
+    }
+    if let Some(c) = &patch.cache {
+        let json = serde_json::to_string(c).map_err(ApiError::internal)?;
+        storage.set_setting(SETTING_CACHE, &json).await?;
     }
     if let Some(b) = &patch.budgets {
         let json = serde_json::to_string(b).map_err(ApiError::internal)?;

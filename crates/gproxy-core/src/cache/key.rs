@@ -4,6 +4,7 @@
 //! into the next one:
 //! - a format version (`v1`), bumped whenever normalisation changes;
 //! - the tenant partition ([`CachePartition`]);
+//! - the client's protocol (answers are stored in the client's shape);
 //! - the provider name and the upstream model (after routing);
 //! - the operation ([`CacheOperation`]: generate non-stream, generate stream,
 //!   embeddings), because a stream and an answer are stored differently;
@@ -53,13 +54,16 @@ pub enum CacheOperation {
 pub struct CacheKeyInput<'a> {
     /// Tenant partition.
     pub partition: &'a CachePartition,
+    /// The client's protocol (`openai_chat`...): the stored answer is in
+    /// its shape.
+    pub protocol: &'a str,
     /// Provider name.
     pub provider: &'a str,
     /// Upstream model, after routing.
     pub upstream_model: &'a str,
     /// Kind of call.
     pub operation: CacheOperation,
-    /// The request body as it is sent upstream (after rewriting).
+    /// The client's request body.
     pub body: &'a [u8],
 }
 
@@ -113,6 +117,7 @@ pub fn cache_key(input: &CacheKeyInput<'_>) -> Result<CacheKey, Uncacheable> {
         }
         CachePartition::Shared => field(&mut hash, b"shared"),
     }
+    field(&mut hash, input.protocol.as_bytes());
     field(&mut hash, input.provider.as_bytes());
     field(&mut hash, input.upstream_model.as_bytes());
     field(
@@ -190,6 +195,7 @@ mod tests {
 
     fn key(partition: &CachePartition, operation: CacheOperation, body: &str) -> CacheKey {
         cache_key(&CacheKeyInput {
+            protocol: "openai_chat",
             partition,
             provider: "openai",
             upstream_model: "gpt-4o",
@@ -287,6 +293,7 @@ mod tests {
         );
         let at = |provider: &str, model: &str| {
             cache_key(&CacheKeyInput {
+                protocol: "openai_chat",
                 partition: &CachePartition::Key("1".into()),
                 provider,
                 upstream_model: model,
@@ -304,6 +311,7 @@ mod tests {
     fn fields_do_not_bleed_into_each_other() {
         let at = |provider: &str, model: &str| {
             cache_key(&CacheKeyInput {
+                protocol: "openai_chat",
                 partition: &CachePartition::Shared,
                 provider,
                 upstream_model: model,
@@ -328,6 +336,7 @@ mod tests {
     fn uncacheable_requests() {
         let check = |body: &str| {
             cache_key(&CacheKeyInput {
+                protocol: "openai_chat",
                 partition: &CachePartition::Shared,
                 provider: "p",
                 upstream_model: "m",

@@ -9,6 +9,8 @@
 //! over like the HTTP error it stands for. The bytes read are handed on
 //! (`head`) and go to the client first.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use gproxy_credential::{Credential, CredentialEntry, Lease};
 use gproxy_protocol::embeddings;
@@ -22,7 +24,9 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use super::plan::{Plan, Target};
-use super::{Dispatched, Engine, NO_CREDENTIAL, ProxyRequest, served_by, upstream_failure};
+use super::{
+    Dispatched, Engine, NO_CREDENTIAL, Operation, ProxyRequest, served_by, upstream_failure,
+};
 use crate::GatewayError;
 use crate::accounting::Accounting;
 use crate::body::{ProxyBody, StreamWatch, deadline_after};
@@ -96,6 +100,9 @@ impl Engine {
                 .await?;
             }
             if tried.is_empty() {
+                if let Some(hit) = self.cache_lookup(req, &plan, accounting).await {
+                    return cached_response(&plan, hit);
+                }
                 // Checked once, against the first target: a fallback
                 // target is not counted again.
                 self.admit_rate(
@@ -133,6 +140,60 @@ impl Engine {
                 Err(failure) => return Err(failure.error),
             }
         }
+    }
+
+    /// Looks the request up in the response cache when it is used for it
+    /// (see [`crate::cache`]); on a miss that may be stored, `accounting`
+    /// records the answer for it.
+    async fn cache_lookup(
+        &self,
+        req: &ProxyRequest,
+        plan: &Plan<'_>,
+        accounting: &mut Accounting,
+    ) -> Option<Arc<crate::cache::Entry>> {
+        use crate::cache::key::CacheOperation;
+        let cache = self.cache.load_full()?;
+        let operation = match (req.route.operation, plan.stream) {
+            (Operation::Generate, false) => CacheOperation::Generate,
+            (Operation::Generate, true) => CacheOperation::GenerateStream,
+            (Operation::Embeddings, _) => CacheOperation::Embeddings,
+            (Operation::CountTokens, _) => return None,
+        };
+        let client_model = match &req.route.gemini {
+            Some(call) => call.model.as_str(),
+            None => gproxy_protocol::json_edit::plain_str_at(&req.body, "model").unwrap_or(""),
+        };
+        let decision = cache.decide(
+            &req.principal,
+            &req.headers,
+            req.route.protocol.as_str(),
+            operation,
+            client_model,
+            &plan.provider.name,
+            &plan.model,
+            &req.body,
+        )?;
+        let Ok(decision) = decision else {
+            accounting.set_cache_status("bypass");
+            return None;
+        };
+        if decision.lookup
+            && let Some(hit) = cache.get(&decision.key).await
+        {
+            accounting.set_cache_status("hit");
+            return Some(hit);
+        }
+        accounting.set_cache_status(if decision.lookup { "miss" } else { "bypass" });
+        accounting.fill_cache(crate::cache::Fill {
+            cache,
+            key: decision.key,
+            ttl: decision.ttl,
+            stream: plan.stream,
+            content_type: None,
+            body: Vec::new(),
+            overflow: false,
+        });
+        None
     }
 
     /// One upstream attempt with `lease`'s credential (or none, for a
@@ -597,6 +658,26 @@ impl Engine {
 
 /// How a successful answer is framed: an event stream by its content type,
 /// a JSON-array stream for a Gemini stream call; `None` for a whole body.
+/// A cache hit as the client's response: the stored answer with a fresh
+/// response id, its content type, and who served it originally.
+fn cached_response(
+    plan: &Plan<'_>,
+    hit: Arc<crate::cache::Entry>,
+) -> Result<Dispatched, GatewayError> {
+    let mut builder = Response::builder().status(http::StatusCode::OK);
+    if let Some(h) = builder.headers_mut() {
+        served_by(h, &plan.provider.name, &plan.model);
+        if let Ok(v) = HeaderValue::from_str(&hit.content_type) {
+            h.insert(CONTENT_TYPE, v);
+        }
+    }
+    let body = ProxyBody::full(hit.fresh_body());
+    builder
+        .body(body)
+        .map(|r| Dispatched::Cached(hit, r))
+        .map_err(|e| GatewayError::Internal(format!("building response: {e}")))
+}
+
 fn framing_for(plan: &Plan<'_>, headers: &HeaderMap) -> Option<Framing> {
     let content_type = headers
         .get(CONTENT_TYPE)

@@ -161,6 +161,8 @@ pub struct Engine {
     pub(crate) rate_limiter: arc_swap::ArcSwapOption<crate::ratelimit::RateLimiter>,
     /// The budgets; `None` when none is set.
     pub(crate) budgets: arc_swap::ArcSwapOption<crate::budget::Budgeter>,
+    /// The response cache; `None` when off.
+    pub(crate) cache: arc_swap::ArcSwapOption<crate::cache::ResponseCache>,
     /// The prices in force (catalogue plus overrides), swapped live.
     pub(crate) prices: ArcSwap<crate::cost::PriceBook>,
     /// The catalogue refresh's status.
@@ -194,6 +196,7 @@ impl Engine {
             observe: Arc::default(),
             rate_limiter: arc_swap::ArcSwapOption::empty(),
             budgets: arc_swap::ArcSwapOption::empty(),
+            cache: arc_swap::ArcSwapOption::empty(),
             prices: ArcSwap::from_pointee(crate::cost::PriceBook::default()),
             price_refresh: Arc::default(),
         }
@@ -315,6 +318,22 @@ impl Engine {
         self.budgets.store(next.map(Arc::new));
     }
 
+    /// Puts `config`'s response cache in force (entries kept when the
+    /// backend settings are unchanged).
+    pub fn set_cache(&self, config: &crate::config::CacheConfig) {
+        let previous = self.cache.load_full();
+        let next = crate::cache::ResponseCache::build(config, previous.as_deref());
+        if next.is_some() {
+            tracing::info!(backend = ?config.backend.unwrap_or_default(), "response cache on");
+        }
+        self.cache.store(next.map(Arc::new));
+    }
+
+    /// The response cache in force (`None`: off).
+    pub fn cache(&self) -> Option<Arc<crate::cache::ResponseCache>> {
+        self.cache.load_full()
+    }
+
     /// The budgets in force (`None`: none set).
     pub fn budgets(&self) -> Option<Arc<crate::budget::Budgeter>> {
         self.budgets.load_full()
@@ -432,6 +451,17 @@ impl Engine {
             }
             (d, _) => d,
         };
+        let dispatched = match (dispatched, accounting.cache_status()) {
+            (Ok(mut d), Some(status)) => {
+                d.headers_mut().insert(
+                    HeaderName::from_static(crate::cache::CACHE_HEADER),
+                    HeaderValue::from_static(status),
+                );
+                accounting.cache_content_type(d.headers_mut());
+                Ok(d)
+            }
+            (d, _) => d,
+        };
         match dispatched {
             Ok(Dispatched::Stream {
                 response,
@@ -452,6 +482,23 @@ impl Engine {
                     Some(watch),
                 );
                 Ok(response.map(|()| body))
+            }
+            Ok(Dispatched::Cached(entry, mut response)) => {
+                accounting.first_byte();
+                accounting.cache_hit();
+                if accounting.captures()
+                    && let Some(body) = response.body().as_full()
+                {
+                    accounting.capture_response(body);
+                }
+                cost_header(response.headers_mut(), rust_decimal::Decimal::ZERO);
+                accounting.finish(Outcome {
+                    status: 200,
+                    usage: entry.usage,
+                    error: None,
+                    client_disconnected: false,
+                });
+                Ok(response)
             }
             Ok(Dispatched::Full(mut response, usage)) => {
                 if let Some(cost) = usage.as_ref().and_then(|u| accounting.price(u)) {
@@ -494,13 +541,17 @@ enum Dispatched {
     },
     /// A complete response; the caller records the row now.
     Full(Response<ProxyBody>, Option<gproxy_protocol::Usage>),
+    /// An answer from the response cache, ready to go.
+    Cached(Arc<crate::cache::Entry>, Response<ProxyBody>),
 }
 
 impl Dispatched {
     fn headers_mut(&mut self) -> &mut HeaderMap {
         match self {
             Dispatched::Stream { response, .. } => response.headers_mut(),
-            Dispatched::Full(response, _) => response.headers_mut(),
+            Dispatched::Full(response, _) | Dispatched::Cached(_, response) => {
+                response.headers_mut()
+            }
         }
     }
 }

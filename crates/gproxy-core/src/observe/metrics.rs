@@ -208,6 +208,8 @@ pub struct Metrics {
     key_tokens: Family<KeyTokenLabels, Counter>,
     refusals: Family<ReasonLabels, Counter>,
     budget_warnings: Family<PeriodLabels, Counter>,
+    cache_requests: Family<ResultLabels, Counter>,
+    cache_stores: Counter,
     labels: RwLock<Labels>,
     cache: RwLock<hashbrown::HashMap<CacheKey, Arc<Handles>>>,
 }
@@ -420,6 +422,21 @@ impl Metrics {
         ] {
             let _ = refusals.get_or_create(&ReasonLabels { reason });
         }
+        let cache_requests = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "cache_requests",
+            "Requests the response cache answered (`hit`), looked up without finding (`miss`), or was asked not to serve or could not (`bypass`); this instance's counts",
+            cache_requests.clone(),
+        );
+        for result in ["hit", "miss", "bypass"] {
+            let _ = cache_requests.get_or_create(&ResultLabels { result });
+        }
+        let cache_stores = Counter::default();
+        registry.register(
+            "cache_stores",
+            "Answers stored in the response cache by this instance",
+            cache_stores.clone(),
+        );
         let budget_warnings = Family::<PeriodLabels, Counter>::default();
         registry.register(
             "budget_warnings",
@@ -507,6 +524,8 @@ impl Metrics {
             key_tokens,
             refusals,
             budget_warnings,
+            cache_requests,
+            cache_stores,
             labels: RwLock::new(Labels {
                 providers: HashMap::new(),
                 pairs: 0,
@@ -783,6 +802,15 @@ impl Metrics {
         ] {
             set_counter(&self.spans.get_or_create(&ResultLabels { result }), n);
         }
+        if let Some(c) = &scrape.cache {
+            for (result, n) in [("hit", c.hits), ("miss", c.misses), ("bypass", c.bypasses)] {
+                set_counter(
+                    &self.cache_requests.get_or_create(&ResultLabels { result }),
+                    n,
+                );
+            }
+            set_counter(&self.cache_stores, c.stores);
+        }
         let mut out = String::with_capacity(16 * 1024);
         if let Err(e) =
             prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)
@@ -802,6 +830,8 @@ fn set_counter(counter: &Counter, value: u64) {
 #[derive(Debug, Default)]
 pub(crate) struct Scrape {
     pub providers: Vec<ScrapedProvider>,
+    /// The response cache's counters (`None`: off).
+    pub cache: Option<crate::cache::CacheReport>,
     pub sink_written: u64,
     pub sink_dropped: u64,
     pub sink_buffered: u64,

@@ -98,6 +98,7 @@ impl Engine {
             spans_exported,
             spans_dropped,
             spans_failed,
+            cache: self.cache.load().as_ref().map(|c| c.report()),
         };
         self.observe.metrics.encode(&scrape)
     }
