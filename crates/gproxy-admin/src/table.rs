@@ -3,7 +3,7 @@
 
 use crate::auth::Role::{Admin, User, Viewer};
 use crate::handlers::{
-    budgets, config, credentials as cred, logs, meta, model_routes as mr, pricing,
+    budgets, cache, config, credentials as cred, logs, meta, model_routes as mr, pricing,
     providers as prov, session, settings, users,
 };
 use crate::route;
@@ -150,6 +150,12 @@ pub fn routes() -> Vec<RouteDef> {
         route!(GET "/budgets", Role(Viewer), "", false, "budgets",
             "Every configured budget (users by name, keys by prefix) per period: amount, spend, reservations in flight, what is left, when it resets, the soft threshold",
             (), (), 200, (gproxy_core::budget::BudgetsView), budgets::list),
+        route!(GET "/cache", Role(Viewer), "", false, "cache",
+            "The response cache: on or off, and this instance's counters (entries, bytes, hits, misses, bypasses, stores)",
+            (), (), 200, (cache::CacheView), cache::get),
+        route!(DELETE "/cache", Role(Admin), "cache.purge", false, "cache",
+            "Empty the response cache (memory: this instance; Redis: every entry under the prefix)",
+            (), (), 200, (cache::PurgeView), cache::purge),
         // Export and import.
         {
             let mut r = route!(GET "/config/export", Role(Admin), "", false, "config",

@@ -57,6 +57,8 @@ pub struct HealthDetail {
     pub pricing: PricingReport,
     /// Rate limits and budgets in force.
     pub spend_controls: SpendControlsReport,
+    /// The response cache's counters on this instance (`null`: off).
+    pub cache: Option<crate::cache::CacheReport>,
 }
 
 /// Rate limits and budgets in `/health`.
@@ -224,6 +226,7 @@ impl Engine {
                     refresh: self.price_refresh_status(),
                 }
             },
+            cache: self.cache.load().as_ref().map(|c| c.report()),
             spend_controls: {
                 let budgets = self.budgets.load_full();
                 SpendControlsReport {

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod budgets;
+pub mod cache;
 pub mod config;
 pub mod credentials;
 pub mod logs;

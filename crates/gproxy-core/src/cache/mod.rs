@@ -129,28 +129,31 @@ pub(crate) struct Decision {
 
 /// What a request asked of the cache in its headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ask {
-    /// Nothing.
-    Default,
-    /// `x-gproxy-cache: use`.
-    Use,
+struct Ask {
+    /// `x-gproxy-cache: use`: opted in.
+    opt_in: bool,
     /// `cache-control: no-cache`: do not serve from the cache; store.
-    Refresh,
-    /// `cache-control: no-store` or `x-gproxy-cache: bypass`.
-    Bypass,
+    refresh: bool,
+    /// `cache-control: no-store` or `x-gproxy-cache: bypass`: neither.
+    bypass: bool,
 }
 
 fn ask(headers: &HeaderMap) -> Ask {
-    let mut ask = match headers.get(CACHE_HEADER).and_then(|v| v.to_str().ok()) {
-        Some(v) if v.eq_ignore_ascii_case("bypass") => return Ask::Bypass,
-        Some(v) if v.eq_ignore_ascii_case("use") => Ask::Use,
-        _ => Ask::Default,
+    let mut ask = Ask {
+        opt_in: false,
+        refresh: false,
+        bypass: false,
     };
+    match headers.get(CACHE_HEADER).and_then(|v| v.to_str().ok()) {
+        Some(v) if v.eq_ignore_ascii_case("bypass") => ask.bypass = true,
+        Some(v) if v.eq_ignore_ascii_case("use") => ask.opt_in = true,
+        _ => {}
+    }
     for v in headers.get_all(http::header::CACHE_CONTROL) {
         for directive in v.to_str().unwrap_or("").split(',') {
             match directive.trim().to_ascii_lowercase().as_str() {
-                "no-store" => return Ask::Bypass,
-                "no-cache" => ask = Ask::Refresh,
+                "no-store" => ask.bypass = true,
+                "no-cache" => ask.refresh = true,
                 _ => {}
             }
         }
@@ -328,12 +331,12 @@ impl ResponseCache {
         }
         let opted = self.rules.all
             || rule.is_some()
-            || ask == Ask::Use
+            || ask.opt_in
             || self.rules.keys.contains(&*principal.key_prefix);
         if !opted {
             return None;
         }
-        if ask == Ask::Bypass {
+        if ask.bypass {
             self.stats.bypasses.fetch_add(1, Ordering::Relaxed);
             return Some(Err(()));
         }
@@ -359,7 +362,7 @@ impl ResponseCache {
         };
         Some(Ok(Decision {
             key,
-            lookup: ask != Ask::Refresh,
+            lookup: !ask.refresh,
             ttl: rule
                 .and_then(|r| r.ttl_secs)
                 .map_or(self.rules.ttl, Duration::from_secs),

@@ -1,0 +1,44 @@
+//! `/cache`: the response cache's counters, and emptying it.
+
+use gproxy_core::cache::CacheReport;
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::request::Reply;
+use crate::routes::Call;
+
+/// The cache's state.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CacheView {
+    /// Whether the cache is on.
+    pub enabled: bool,
+    /// Its counters on this instance (`null` when off).
+    pub report: Option<CacheReport>,
+}
+
+/// What a purge removed.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PurgeView {
+    /// Entries removed (memory: on this instance; Redis: every key under
+    /// the prefix).
+    pub removed: u64,
+}
+
+/// `GET /cache`.
+pub async fn get(call: Call) -> Result<Reply, ApiError> {
+    let report = call.ctx.engine.cache().map(|c| c.report());
+    Reply::ok(&CacheView {
+        enabled: report.is_some(),
+        report,
+    })
+}
+
+/// `DELETE /cache`.
+pub async fn purge(call: Call) -> Result<Reply, ApiError> {
+    let Some(cache) = call.ctx.engine.cache() else {
+        return Err(ApiError::field("cache", "the response cache is off"));
+    };
+    let removed = cache.purge().await.map_err(ApiError::internal)?;
+    Reply::ok(&PurgeView { removed })
+}
