@@ -89,40 +89,49 @@ impl Engine {
                 plan.provider.provider.kind(),
                 plan.endpoint().protocol(),
             );
+            // Each optional check costs a load and a branch when off; on,
+            // its future is boxed so that this one (moved with the whole
+            // request future) stays small.
             if let Some(limit) = max_cost {
-                self.check_max_cost(
+                Box::pin(self.check_max_cost(
                     req,
                     limit,
                     &plan.provider.name,
                     plan.provider.provider.kind(),
                     &plan.model,
-                )
+                ))
                 .await?;
             }
             if tried.is_empty() {
-                if let Some(hit) = self.cache_lookup(req, &plan, accounting).await {
+                if self.cache.load().is_some()
+                    && let Some(hit) = Box::pin(self.cache_lookup(req, &plan, accounting)).await
+                {
                     return cached_response(&plan, hit);
                 }
                 // Checked once, against the first target: a fallback
                 // target is not counted again.
-                self.admit_rate(
-                    &req.principal,
-                    &plan.provider.name,
-                    &plan.model,
-                    req.body.len() as u64,
-                    accounting,
-                )
-                .await?;
-                self.admit_budget(
-                    &req.principal,
-                    &plan.provider.name,
-                    plan.provider.provider.kind(),
-                    &plan.model,
-                    req.route.protocol,
-                    &req.body,
-                    accounting,
-                )
-                .await?;
+                if self.rate_limiter.load().is_some() {
+                    Box::pin(self.admit_rate(
+                        &req.principal,
+                        &plan.provider.name,
+                        &plan.model,
+                        req.body.len() as u64,
+                        accounting,
+                    ))
+                    .await?;
+                }
+                if self.budgets.load().is_some() {
+                    Box::pin(self.admit_budget(
+                        &req.principal,
+                        &plan.provider.name,
+                        plan.provider.provider.kind(),
+                        &plan.model,
+                        req.route.protocol,
+                        &req.body,
+                        accounting,
+                    ))
+                    .await?;
+                }
             }
             match self.run_target(req, &plan, accounting, test_mode).await {
                 Ok(served) => return self.respond(req, plan, served, accounting).await,
