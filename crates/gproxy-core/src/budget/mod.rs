@@ -21,6 +21,7 @@ mod period;
 mod redis;
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -59,8 +60,10 @@ pub(crate) enum Owner {
 /// One budget a request is charged to: a scope's amount for one period.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Line {
-    /// `user:<name>` or `key:<prefix>`.
-    pub scope: String,
+    /// The counter's name: `{scope}:{period}:{period start}` (its first
+    /// `scope_len` bytes are the scope), built once.
+    counter: String,
+    scope_len: usize,
     pub owner: Owner,
     pub period: Period,
     /// When the period began.
@@ -75,13 +78,13 @@ pub(crate) struct Line {
 
 impl Line {
     /// The counter's name: scope, period and the period's start.
-    fn key(&self) -> String {
-        format!(
-            "{}:{}:{}",
-            self.scope,
-            self.period.as_str(),
-            self.start.timestamp()
-        )
+    fn key(&self) -> &str {
+        &self.counter
+    }
+
+    /// `user:<name>` or `key:<prefix>`.
+    pub(crate) fn scope(&self) -> &str {
+        &self.counter[..self.scope_len]
     }
 }
 
@@ -306,8 +309,15 @@ impl Budgeter {
                     continue;
                 };
                 let (start, reset) = bounds(period, now, self.rules.tz);
+                let mut counter = String::with_capacity(kind.len() + name.len() + 32);
+                counter.push_str(kind);
+                counter.push(':');
+                counter.push_str(name);
+                let scope_len = counter.len();
+                let _ = write!(counter, ":{}:{}", period.as_str(), start.timestamp());
                 out.push(Line {
-                    scope: format!("{kind}:{name}"),
+                    counter,
+                    scope_len,
                     owner,
                     period,
                     start,
@@ -367,7 +377,7 @@ impl Budgeter {
                     let entries = m.entries.lock().unwrap_or_else(PoisonError::into_inner);
                     lines
                         .iter()
-                        .filter(|l| !entries.contains_key(&l.key()))
+                        .filter(|l| !entries.contains_key(l.key()))
                         .collect()
                 };
                 let mut seeds = Vec::with_capacity(missing.len());
@@ -380,19 +390,14 @@ impl Budgeter {
                     entries.retain(|_, e| e.ends.is_none_or(|end| end > now));
                 }
                 for (line, spent) in seeds {
-                    entries.entry(line.key()).or_insert(Entry {
+                    entries.entry(line.key().to_owned()).or_insert(Entry {
                         standing: Standing { spent, reserved: 0 },
                         ends: line.reset,
                     });
                 }
                 let standings: Vec<Standing> = lines
                     .iter()
-                    .map(|l| {
-                        entries
-                            .get(&l.key())
-                            .map(|e| e.standing)
-                            .unwrap_or_default()
-                    })
+                    .map(|l| entries.get(l.key()).map(|e| e.standing).unwrap_or_default())
                     .collect();
                 let full = lines
                     .iter()
@@ -400,7 +405,7 @@ impl Budgeter {
                     .position(|(l, s)| s.spent.saturating_add(s.reserved) >= l.limit);
                 if let (None, Some(amount)) = (full, reserve) {
                     for line in lines {
-                        if let Some(e) = entries.get_mut(&line.key()) {
+                        if let Some(e) = entries.get_mut(line.key()) {
                             e.standing.reserved = e.standing.reserved.saturating_add(amount);
                         }
                     }
@@ -449,7 +454,7 @@ impl Budgeter {
                 let line = &lines[i];
                 let s = standings[i];
                 Err(BudgetRefusal::Exhausted {
-                    scope: line.scope.clone(),
+                    scope: line.scope().to_owned(),
                     period: line.period,
                     limit: from_nanos(line.limit),
                     used: from_nanos(s.spent.saturating_add(s.reserved)),
@@ -566,7 +571,7 @@ impl Hold {
                 {
                     let mut entries = m.entries.lock().unwrap_or_else(PoisonError::into_inner);
                     for line in &lines {
-                        if let Some(e) = entries.get_mut(&line.key()) {
+                        if let Some(e) = entries.get_mut(line.key()) {
                             e.standing.reserved = e.standing.reserved.saturating_sub(self.estimate);
                             e.standing.spent = e.standing.spent.saturating_add(actual);
                             after.push(Some(e.standing.spent));
@@ -613,7 +618,7 @@ fn warn_crossed(observe: &Observability, lines: &[Line], actual: i64, after: &[O
         };
         if after >= warn_at && after.saturating_sub(actual) < warn_at {
             tracing::warn!(
-                scope = %line.scope,
+                scope = %line.scope(),
                 period = line.period.as_str(),
                 spent_usd = %from_nanos(after),
                 limit_usd = %from_nanos(line.limit),
@@ -682,7 +687,7 @@ pub(crate) fn line_view(line: &Line, standing: Option<Standing>) -> LineView {
     let usd = |n: i64| from_nanos(n).normalize().to_string();
     let used = standing.map(|s| s.spent.saturating_add(s.reserved));
     LineView {
-        scope: line.scope.clone(),
+        scope: line.scope().to_owned(),
         period: line.period,
         limit_usd: usd(line.limit),
         spent_usd: standing.map(|s| usd(s.spent)),

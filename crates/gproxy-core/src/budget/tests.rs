@@ -90,7 +90,7 @@ fn lines_cover_user_and_key_with_every_period_set() {
     );
     let got: Vec<(&str, Period, i64, Option<i64>)> = lines
         .iter()
-        .map(|l| (l.scope.as_str(), l.period, l.limit, l.warn_at))
+        .map(|l| (l.scope(), l.period, l.limit, l.warn_at))
         .collect();
     assert_eq!(
         got,

@@ -103,12 +103,13 @@ impl Catalogue {
         self.entries.is_empty()
     }
 
-    fn lookup(&self, kind: &str, model: &str) -> Option<(&ModelPrice, &Pattern)> {
+    fn lookup_index(&self, kind: &str, model: &str) -> Option<usize> {
         self.entries
             .iter()
-            .filter(|e| e.kinds.iter().any(|k| k == kind) && e.model.matches(model))
-            .max_by_key(|e| e.model.rank())
-            .map(|e| (&e.price, &e.model))
+            .enumerate()
+            .filter(|(_, e)| e.kinds.iter().any(|k| k == kind) && e.model.matches(model))
+            .max_by_key(|(_, e)| e.model.rank())
+            .map(|(i, _)| i)
     }
 }
 
@@ -127,6 +128,21 @@ pub struct PriceBook {
     overrides: Vec<OverrideEntry>,
     /// The overrides as given, for [`PriceBook::with_catalogue`].
     given: Vec<PriceOverride>,
+    /// Lookups already made, by `provider \0 kind \0 model` (the book is
+    /// immutable, so an answer stays true; bounded by
+    /// [`MEMO_CAPACITY`], emptied when full).
+    memo: std::sync::RwLock<hashbrown::HashMap<Box<str>, Found>>,
+}
+
+/// The most lookups a book remembers.
+const MEMO_CAPACITY: usize = 4_096;
+
+/// Where a lookup found its price.
+#[derive(Debug, Clone, Copy)]
+enum Found {
+    Override(usize),
+    Catalogue(usize),
+    Unknown,
 }
 
 /// Where a request's price came from.
@@ -202,6 +218,7 @@ impl PriceBook {
             catalogue,
             overrides,
             given: overrides_src.to_vec(),
+            memo: std::sync::RwLock::default(),
         }
     }
 
@@ -241,28 +258,64 @@ impl PriceBook {
     /// specific catalogue entry for `kind`. A leading `models/` is
     /// ignored.
     pub fn lookup(&self, provider: &str, kind: &str, model: &str) -> Option<PriceMatch<'_>> {
+        use std::sync::PoisonError;
         let model = model.strip_prefix("models/").unwrap_or(model);
-        let hit = self
-            .overrides
-            .iter()
-            .filter(|o| o.provider.matches(provider) && o.model.matches(model))
-            .max_by_key(|o| (o.provider.rank(), o.model.rank()));
-        if let Some(o) = hit {
-            return Some(PriceMatch {
+        let mut key = String::with_capacity(provider.len() + kind.len() + model.len() + 2);
+        for (i, part) in [provider, kind, model].into_iter().enumerate() {
+            if i > 0 {
+                key.push('\0');
+            }
+            key.push_str(part);
+        }
+        let known = self
+            .memo
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key.as_str())
+            .copied();
+        let found = match known {
+            Some(found) => found,
+            None => {
+                let found = self.find(provider, kind, model);
+                let mut memo = self.memo.write().unwrap_or_else(PoisonError::into_inner);
+                if memo.len() >= MEMO_CAPACITY {
+                    memo.clear();
+                }
+                memo.insert(key.into_boxed_str(), found);
+                found
+            }
+        };
+        match found {
+            Found::Override(i) => self.overrides.get(i).map(|o| PriceMatch {
                 price: &o.price,
                 overridden: true,
                 provider_pattern: Some(&o.provider),
                 model_pattern: &o.model,
-            });
-        }
-        self.catalogue
-            .lookup(kind, model)
-            .map(|(price, pattern)| PriceMatch {
-                price,
+            }),
+            Found::Catalogue(i) => self.catalogue.entries.get(i).map(|e| PriceMatch {
+                price: &e.price,
                 overridden: false,
                 provider_pattern: None,
-                model_pattern: pattern,
-            })
+                model_pattern: &e.model,
+            }),
+            Found::Unknown => None,
+        }
+    }
+
+    /// [`PriceBook::lookup`] without the memo.
+    fn find(&self, provider: &str, kind: &str, model: &str) -> Found {
+        let hit = self
+            .overrides
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| o.provider.matches(provider) && o.model.matches(model))
+            .max_by_key(|(_, o)| (o.provider.rank(), o.model.rank()));
+        if let Some((i, _)) = hit {
+            return Found::Override(i);
+        }
+        self.catalogue
+            .lookup_index(kind, model)
+            .map_or(Found::Unknown, Found::Catalogue)
     }
 
     /// What `usage` cost (USD, rounded to nine places), read with the

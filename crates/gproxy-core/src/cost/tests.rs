@@ -329,3 +329,44 @@ fn bad_documents_are_refused_with_a_path() {
     let s: PriceSpec = serde_json::from_str(r#"{"input":0.1,"output":3}"#).unwrap();
     assert_eq!(s.resolve().unwrap().input, d("0.1"));
 }
+
+#[test]
+fn remembered_lookups_answer_as_a_fresh_search() {
+    let book = PriceBook::new(
+        Catalogue::embedded(),
+        &[over("local", "*", r#"{"input": "0", "output": "0"}"#)],
+    );
+    let cases = [
+        ("openai", "openai", "gpt-4o"),
+        ("openai", "openai", "models/gpt-4o"),
+        ("claude", "claude", "claude-opus-4-1-20250805"),
+        ("local", "custom", "anything"),
+        ("openai", "openai", "gpt-unknown"),
+    ];
+    for _ in 0..2 {
+        for (provider, kind, model) in cases {
+            let remembered = book
+                .lookup(provider, kind, model)
+                .map(|m| (m.origin(), m.price.clone()));
+            let searched = match book.find(provider, kind, model.trim_start_matches("models/")) {
+                Found::Override(i) => Some((
+                    PriceOrigin::Override {
+                        provider: book.overrides[i].provider.source.clone(),
+                        model: book.overrides[i].model.source.clone(),
+                    },
+                    book.overrides[i].price.clone(),
+                )),
+                Found::Catalogue(i) => Some((
+                    PriceOrigin::Catalogue {
+                        model: book.catalogue.entries[i].model.source.clone(),
+                    },
+                    book.catalogue.entries[i].price.clone(),
+                )),
+                Found::Unknown => None,
+            };
+            assert_eq!(remembered, searched, "{provider} {kind} {model}");
+        }
+    }
+    assert!(book.lookup("openai", "openai", "gpt-unknown").is_none());
+    assert!(book.lookup("local", "custom", "x").unwrap().overridden);
+}
