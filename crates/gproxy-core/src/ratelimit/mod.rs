@@ -31,8 +31,8 @@ use window::{Caps, Exceeded, Seen, Window};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Scope {
     /// `global`, `provider:<name>`, `model:<name>`, `user:<name>`,
-    /// `key:<prefix>`.
-    pub key: String,
+    /// `key:<prefix>` (built once, when the rules are).
+    pub key: Arc<str>,
     pub caps: Caps,
 }
 
@@ -128,17 +128,26 @@ struct Rules {
     slot_ttl_ms: u64,
     fail: RedisFailure,
     timeout: Duration,
-    global: Caps,
-    providers: HashMap<String, Caps>,
-    models: HashMap<String, Caps>,
-    users: HashMap<String, Caps>,
-    keys: HashMap<String, Caps>,
+    global: Option<Scope>,
+    providers: HashMap<String, Scope>,
+    models: HashMap<String, Scope>,
+    users: HashMap<String, Scope>,
+    keys: HashMap<String, Scope>,
 }
 
-fn caps_map(m: &std::collections::BTreeMap<String, RateLimit>) -> HashMap<String, Caps> {
+fn caps_map(
+    kind: &str,
+    m: &std::collections::BTreeMap<String, RateLimit>,
+) -> HashMap<String, Scope> {
     m.iter()
         .filter(|(_, l)| !l.is_empty())
-        .map(|(k, l)| (k.clone(), Caps::from(*l)))
+        .map(|(k, l)| {
+            let scope = Scope {
+                key: Arc::from(format!("{kind}:{k}")),
+                caps: Caps::from(*l),
+            };
+            (k.clone(), scope)
+        })
         .collect()
 }
 
@@ -202,11 +211,14 @@ impl RateLimiter {
             slot_ttl_ms: config.slot_ttl_secs.unwrap_or(900) * 1_000,
             fail: config.on_redis_error.unwrap_or_default(),
             timeout: Duration::from_millis(config.redis_timeout_ms.unwrap_or(250)),
-            global: config.global.map(Caps::from).unwrap_or_default(),
-            providers: caps_map(&config.providers),
-            models: caps_map(&config.models),
-            users: caps_map(&config.users),
-            keys: caps_map(&config.keys),
+            global: config.global.filter(|g| !g.is_empty()).map(|g| Scope {
+                key: Arc::from("global"),
+                caps: Caps::from(g),
+            }),
+            providers: caps_map("provider", &config.providers),
+            models: caps_map("model", &config.models),
+            users: caps_map("user", &config.users),
+            keys: caps_map("key", &config.keys),
         };
         let store = match previous {
             Some(p) if p.backend == backend => p.store.clone(),
@@ -253,24 +265,16 @@ impl RateLimiter {
         model: &str,
     ) -> Vec<Scope> {
         let r = &self.rules;
-        let mut out = Vec::new();
-        let mut add = |kind: &str, name: &str, caps: Option<&Caps>| {
-            if let Some(caps) = caps.filter(|c| **c != Caps::default()) {
-                out.push(Scope {
-                    key: if name.is_empty() {
-                        kind.to_owned()
-                    } else {
-                        format!("{kind}:{name}")
-                    },
-                    caps: *caps,
-                });
-            }
-        };
-        add("global", "", Some(&r.global));
-        add("key", key_prefix, r.keys.get(key_prefix));
-        add("model", model, r.models.get(model));
-        add("provider", provider, r.providers.get(provider));
-        add("user", user, r.users.get(user));
+        let mut out = Vec::with_capacity(5);
+        out.extend(r.global.iter().cloned());
+        for (map, name) in [
+            (&r.keys, key_prefix),
+            (&r.models, model),
+            (&r.providers, provider),
+            (&r.users, user),
+        ] {
+            out.extend(map.get(name).cloned());
+        }
         out.sort_by(|a, b| a.key.cmp(&b.key));
         out
     }
@@ -315,7 +319,7 @@ impl RateLimiter {
                 Exceeded::Concurrent => ("concurrent requests", scope.caps.concurrent),
             };
             RateRefusal::Exceeded {
-                scope: scope.key.clone(),
+                scope: scope.key.to_string(),
                 what,
                 limit,
                 retry_after_ms: wait,
@@ -489,6 +493,28 @@ pub fn reset_value(ms: u64) -> String {
     }
 }
 
+/// [`reset_value`] as a header value, written without an allocation (this
+/// runs on every limited request).
+fn reset_header(ms: u64) -> Result<http::HeaderValue, http::header::InvalidHeaderValue> {
+    let (mut n, unit): (u64, &[u8]) = if ms < 1_000 {
+        (ms, b"ms")
+    } else {
+        (ms.div_ceil(1_000), b"s")
+    };
+    let mut buf = [0u8; 22];
+    let mut start = 20;
+    loop {
+        start -= 1;
+        buf[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    buf[20..20 + unit.len()].copy_from_slice(unit);
+    http::HeaderValue::from_bytes(&buf[start..20 + unit.len()])
+}
+
 impl RateHeaders {
     /// Adds the `x-ratelimit-*` headers to `headers`.
     pub fn apply(&self, headers: &mut http::HeaderMap) {
@@ -519,7 +545,7 @@ impl RateHeaders {
                 HeaderName::from_static(remaining),
                 HeaderValue::from(h.remaining),
             );
-            if let Ok(v) = HeaderValue::from_str(&reset_value(h.reset_ms)) {
+            if let Ok(v) = reset_header(h.reset_ms) {
                 headers.insert(HeaderName::from_static(reset), v);
             }
         }
@@ -591,7 +617,7 @@ impl crate::Engine {
                 limits.insert(
                     scope.key.split(':').next().unwrap_or("global").to_owned(),
                     serde_json::json!({
-                        "scope": scope.key,
+                        "scope": &*scope.key,
                         "rpm": nz(caps.rpm),
                         "tpm": nz(caps.tpm),
                         "concurrent": nz(caps.concurrent),
@@ -614,5 +640,19 @@ impl crate::Engine {
             },
             "budgets": self.my_budgets(principal).await,
         })
+    }
+}
+
+#[cfg(test)]
+mod reset_tests {
+    #[test]
+    fn the_reset_header_reads_as_the_reset_value() {
+        for ms in [0, 1, 9, 850, 999, 1_000, 1_001, 12_000, 59_999, u64::MAX] {
+            assert_eq!(
+                super::reset_header(ms).unwrap().to_str().unwrap(),
+                super::reset_value(ms),
+                "{ms}"
+            );
+        }
     }
 }
