@@ -569,6 +569,10 @@ impl Accounting {
         if outcome.client_disconnected
             && let Some(streamed) = self.streamed.take()
         {
+            // The concurrency slot goes back now, not after the count
+            // (building the tokenizer the first time takes a while); the
+            // tokens are reconciled with what the upstream reported.
+            self.settle_permit(outcome.usage.as_ref());
             let request = self.request.take();
             let count = move |this: Self, mut outcome: Outcome| {
                 outcome.usage = Self::usage_so_far(outcome.usage, request, streamed);
@@ -585,15 +589,16 @@ impl Accounting {
         self.finish_now(outcome);
     }
 
-    fn finish_now(mut self, outcome: Outcome) {
+    /// Gives the rate-limit permit back, its tokens replaced by `usage`'s
+    /// (`None`: the estimate stays).
+    fn settle_permit(&mut self, usage: Option<&Usage>) {
         if let Some(permit) = self.permit.take() {
-            permit.settle(
-                outcome
-                    .usage
-                    .as_ref()
-                    .map(|u| u.input_tokens.saturating_add(u.output_tokens)),
-            );
+            permit.settle(usage.map(|u| u.input_tokens.saturating_add(u.output_tokens)));
         }
+    }
+
+    fn finish_now(mut self, outcome: Outcome) {
+        self.settle_permit(outcome.usage.as_ref());
         let now = Instant::now();
         let total = now.saturating_duration_since(self.started);
         let log = &mut self.log;
