@@ -20,7 +20,7 @@
 mod period;
 mod redis;
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};

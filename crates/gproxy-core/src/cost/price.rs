@@ -215,7 +215,7 @@ impl ModelPrice {
                 kind,
                 tokens,
                 price,
-                cost: Decimal::from(tokens) * price / MILLION,
+                cost: per_million(Decimal::from(tokens) * price),
             });
             Some(())
         };
@@ -262,6 +262,16 @@ impl ModelPrice {
                 lines: Vec::new(),
                 total: Decimal::ZERO,
             })
+    }
+}
+
+/// `d` / 1,000,000, exactly: six more decimal places (a division only
+/// when the scale would pass the 28 a `Decimal` holds).
+pub(super) fn per_million(d: Decimal) -> Decimal {
+    let mut out = d;
+    match out.set_scale(d.scale() + 6) {
+        Ok(()) => out,
+        Err(_) => d / MILLION,
     }
 }
 

@@ -370,3 +370,25 @@ fn remembered_lookups_answer_as_a_fresh_search() {
     assert!(book.lookup("openai", "openai", "gpt-unknown").is_none());
     assert!(book.lookup("local", "custom", "x").unwrap().overridden);
 }
+
+#[test]
+fn per_million_is_the_exact_division() {
+    for s in [
+        "0",
+        "1",
+        "2.5",
+        "0.075",
+        "123456789.123456789",
+        "3.1415926535897932384626",
+    ] {
+        let v = d(s);
+        for tokens in [0u64, 1, 7, 999_999, 1_000_000, 123_456_789] {
+            let product = Decimal::from(tokens) * v;
+            assert_eq!(
+                super::price::per_million(product),
+                product / Decimal::from(1_000_000),
+                "{tokens} × {s}"
+            );
+        }
+    }
+}
