@@ -453,10 +453,9 @@ impl Engine {
         };
         let dispatched = match (dispatched, accounting.cache_status()) {
             (Ok(mut d), Some(status)) => {
-                d.headers_mut().insert(
-                    HeaderName::from_static(crate::cache::CACHE_HEADER),
-                    HeaderValue::from_static(status),
-                );
+                const NAME: HeaderName = HeaderName::from_static(crate::cache::CACHE_HEADER);
+                d.headers_mut()
+                    .insert(NAME, HeaderValue::from_static(status));
                 accounting.cache_content_type(d.headers_mut());
                 Ok(d)
             }
@@ -567,17 +566,23 @@ pub const COST_HEADER: &str = "x-gproxy-cost";
 
 /// Sets [`COST_HEADER`] to `cost`.
 fn cost_header(headers: &mut HeaderMap, cost: rust_decimal::Decimal) {
+    const NAME: HeaderName = HeaderName::from_static(COST_HEADER);
     if let Ok(v) = HeaderValue::from_str(&cost.to_string()) {
-        headers.insert(HeaderName::from_static(COST_HEADER), v);
+        headers.insert(NAME, v);
     }
 }
 
 /// Adds [`PROVIDER_HEADER`] and [`MODEL_HEADER`] (skipping a value that is
 /// not a valid header value).
 pub(crate) fn served_by(headers: &mut HeaderMap, provider: &str, model: &str) {
-    for (name, value) in [(PROVIDER_HEADER, provider), (MODEL_HEADER, model)] {
+    // Built at compile time (`from_static` at run time validates).
+    const NAMES: [HeaderName; 2] = [
+        HeaderName::from_static(PROVIDER_HEADER),
+        HeaderName::from_static(MODEL_HEADER),
+    ];
+    for (name, value) in NAMES.into_iter().zip([provider, model]) {
         if let Ok(v) = HeaderValue::from_str(value) {
-            headers.insert(HeaderName::from_static(name), v);
+            headers.insert(name, v);
         }
     }
 }

@@ -520,33 +520,27 @@ impl RateHeaders {
     pub fn apply(&self, headers: &mut http::HeaderMap) {
         use http::HeaderValue;
         use http::header::HeaderName;
-        let sets = [
-            (
-                self.requests,
-                [
-                    header::LIMIT_REQUESTS,
-                    header::REMAINING_REQUESTS,
-                    header::RESET_REQUESTS,
-                ],
-            ),
-            (
-                self.tokens,
-                [
-                    header::LIMIT_TOKENS,
-                    header::REMAINING_TOKENS,
-                    header::RESET_TOKENS,
-                ],
-            ),
+        // Evaluated at compile time: `from_static` called at run time
+        // validates the name on every call.
+        const NAMES: [[HeaderName; 3]; 2] = [
+            [
+                HeaderName::from_static(header::LIMIT_REQUESTS),
+                HeaderName::from_static(header::REMAINING_REQUESTS),
+                HeaderName::from_static(header::RESET_REQUESTS),
+            ],
+            [
+                HeaderName::from_static(header::LIMIT_TOKENS),
+                HeaderName::from_static(header::REMAINING_TOKENS),
+                HeaderName::from_static(header::RESET_TOKENS),
+            ],
         ];
-        for (room, [limit, remaining, reset]) in sets {
+        for (room, [limit, remaining, reset]) in [self.requests, self.tokens].into_iter().zip(NAMES)
+        {
             let Some(h) = room else { continue };
-            headers.insert(HeaderName::from_static(limit), HeaderValue::from(h.limit));
-            headers.insert(
-                HeaderName::from_static(remaining),
-                HeaderValue::from(h.remaining),
-            );
+            headers.insert(limit, HeaderValue::from(h.limit));
+            headers.insert(remaining, HeaderValue::from(h.remaining));
             if let Ok(v) = reset_header(h.reset_ms) {
-                headers.insert(HeaderName::from_static(reset), v);
+                headers.insert(reset, v);
             }
         }
     }
