@@ -21,7 +21,7 @@ function splitScope(scope: string): [string, string] {
 export function BudgetStandings() {
   const { t, i18n } = useTranslation();
   const budgets = useBudgets();
-  const title = t("limits.standings.title");
+  const title = t("limitsPage.standings.title");
 
   const usd = (id: keyof BudgetLine & `${string}_usd`, header: string): ColumnDef<BudgetLine> => ({
     id,
@@ -33,14 +33,14 @@ export function BudgetStandings() {
   const columns: ColumnDef<BudgetLine>[] = [
     {
       id: "scope",
-      header: t("limits.standings.scope"),
+      header: t("limitsPage.standings.scope"),
       accessorFn: (l) => l.scope,
       cell: ({ row }) => {
         const [kind, name] = splitScope(row.original.scope);
         return (
           <span className="whitespace-nowrap">
             <span className="text-zinc-600 dark:text-zinc-400">
-              {t(`limits.kinds.${kind}`, { defaultValue: kind })}
+              {t(`limitsPage.kinds.${kind}`, { defaultValue: kind })}
             </span>{" "}
             <span className="font-mono font-medium">{name}</span>
           </span>
@@ -49,25 +49,31 @@ export function BudgetStandings() {
     },
     {
       id: "period",
-      header: t("limits.standings.period"),
-      accessorFn: (l) => t(`limits.periods.${l.period}`),
+      header: t("limitsPage.standings.period"),
+      accessorFn: (l) => t(`limitsPage.periods.${l.period}`),
     },
-    usd("limit_usd", t("limits.standings.limit")),
-    usd("spent_usd", t("limits.standings.spent")),
-    usd("reserved_usd", t("limits.standings.reserved")),
-    usd("remaining_usd", t("limits.standings.remaining")),
-    timeColumn("resets", t("limits.standings.resets"), (l) => l.resets_at, i18n.language, t("limits.standings.never")),
+    usd("limit_usd", t("limitsPage.standings.limit")),
+    usd("spent_usd", t("limitsPage.standings.spent")),
+    usd("reserved_usd", t("limitsPage.standings.reserved")),
+    usd("remaining_usd", t("limitsPage.standings.remaining")),
+    timeColumn(
+      "resets",
+      t("limitsPage.standings.resets"),
+      (l) => l.resets_at,
+      i18n.language,
+      t("limitsPage.standings.never"),
+    ),
     {
       id: "status",
-      header: t("limits.standings.status"),
+      header: t("limitsPage.standings.status"),
       accessorFn: (l) => (l.exhausted ? 2 : l.warning ? 1 : 0),
       cell: ({ row }) =>
         row.original.exhausted ? (
-          <Badge tone="red">{t("limits.standings.exhausted")}</Badge>
+          <Badge tone="red">{t("limitsPage.standings.exhausted")}</Badge>
         ) : row.original.warning ? (
-          <Badge tone="amber">{t("limits.standings.warning")}</Badge>
+          <Badge tone="amber">{t("limitsPage.standings.warning")}</Badge>
         ) : (
-          <Badge tone="green">{t("limits.standings.ok")}</Badge>
+          <Badge tone="green">{t("limitsPage.standings.ok")}</Badge>
         ),
     },
   ];
@@ -77,7 +83,7 @@ export function BudgetStandings() {
       title={title}
       actions={
         <Button size="sm" onClick={() => void budgets.refetch()} disabled={budgets.isFetching}>
-          {t("limits.standings.refresh")}
+          {t("limitsPage.standings.refresh")}
         </Button>
       }
     >
@@ -86,7 +92,10 @@ export function BudgetStandings() {
           view.enabled ? (
             <div className="space-y-2">
               <p className="text-sm text-zinc-600 dark:text-zinc-400">
-                {t("limits.standings.about", { timezone: view.timezone ?? "UTC", backend: view.backend ?? "memory" })}
+                {t("limitsPage.standings.about", {
+                  timezone: view.timezone ?? "UTC",
+                  backend: view.backend ?? "memory",
+                })}
               </p>
               <DataTable
                 label={title}
@@ -97,7 +106,7 @@ export function BudgetStandings() {
               />
             </div>
           ) : (
-            <p className="text-sm text-zinc-700 dark:text-zinc-300">{t("limits.standings.empty")}</p>
+            <p className="text-sm text-zinc-700 dark:text-zinc-300">{t("limitsPage.standings.empty")}</p>
           )
         }
       </Loaded>

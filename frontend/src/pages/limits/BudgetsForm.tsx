@@ -58,25 +58,25 @@ export function BudgetsForm({ settings, canWrite }: { settings: Settings; canWri
   const rows = useFieldArray({ control: form.control, name: "rows" });
   const { errors, isSubmitting, isDirty } = form.formState;
   const zones = useMemo(() => timeZones(), []);
-  const title = t("limits.budgets.title");
+  const title = t("limitsPage.budgets.title");
 
   const submit = form.handleSubmit(async (values) => {
     try {
       const saved = await update.mutateAsync({ budgets: budgetsPatch(values) });
       form.reset(budgetsValues(saved.budgets));
-      toast.show(t("limits.budgets.saved"));
+      toast.show(t("limitsPage.budgets.saved"));
     } catch (e) {
       applyServerError(e, form.setError, fieldsOf(values), (f) => budgetsField(f, values.rows));
     }
   });
 
   const cell = (i: number, name: string) => `budget-${rows.fields[i]?.id ?? i}-${name}`;
-  const rowLabel = (i: number, field: string) => t("limits.budgets.rowLabel", { field, n: i + 1 });
-  const amountLabel = (f: (typeof AMOUNT_FIELDS)[number]) => t(`limits.budgets.columns.${f}`);
+  const rowLabel = (i: number, field: string) => t("limitsPage.budgets.rowLabel", { field, n: i + 1 });
+  const amountLabel = (f: (typeof AMOUNT_FIELDS)[number]) => t(`limitsPage.budgets.columns.${f}`);
 
   return (
     <Card title={title}>
-      <p className="mb-4 text-sm text-zinc-600 dark:text-zinc-400">{t("limits.budgets.about")}</p>
+      <p className="mb-4 text-sm text-zinc-600 dark:text-zinc-400">{t("limitsPage.budgets.about")}</p>
       <form onSubmit={submit} noValidate aria-label={title}>
         <fieldset disabled={!canWrite} className="space-y-5">
           <div className="grid gap-4 sm:grid-cols-2">
@@ -92,30 +92,30 @@ export function BudgetsForm({ settings, canWrite }: { settings: Settings; canWri
               name="default_output_tokens"
               fallback="4096"
               numeric
-              hint={t("limits.hints.default_output_tokens")}
+              hint={t("limitsPage.hints.default_output_tokens")}
             />
             <GeneralField
               form={form}
               name="unpriced"
               options={UNPRICED}
               fallback="refuse"
-              hint={t("limits.hints.unpriced")}
+              hint={t("limitsPage.hints.unpriced")}
             />
-            <GeneralField form={form} name="passthrough_cost_usd" hint={t("limits.hints.passthrough_cost_usd")} />
+            <GeneralField form={form} name="passthrough_cost_usd" hint={t("limitsPage.hints.passthrough_cost_usd")} />
           </div>
           <div className="space-y-2">
-            <h3 className="text-sm font-medium text-zinc-800 dark:text-zinc-200">{t("limits.budgets.rows")}</h3>
-            <p className="text-xs text-zinc-600 dark:text-zinc-400">{t("limits.budgets.rowsHint")}</p>
+            <h3 className="text-sm font-medium text-zinc-800 dark:text-zinc-200">{t("limitsPage.budgets.rows")}</h3>
+            <p className="text-xs text-zinc-600 dark:text-zinc-400">{t("limitsPage.budgets.rowsHint")}</p>
             {rows.fields.length === 0 ? (
-              <p className="text-sm text-zinc-600 dark:text-zinc-400">{t("limits.budgets.noRows")}</p>
+              <p className="text-sm text-zinc-600 dark:text-zinc-400">{t("limitsPage.budgets.noRows")}</p>
             ) : (
               <RowTable
-                label={t("limits.budgets.rows")}
+                label={t("limitsPage.budgets.rows")}
                 headers={[
-                  t("limits.columns.kind"),
-                  t("limits.columns.name"),
+                  t("limitsPage.columns.kind"),
+                  t("limitsPage.columns.name"),
                   ...AMOUNT_FIELDS.map(amountLabel),
-                  t("limits.budgets.columns.warn_at_percent"),
+                  t("limitsPage.budgets.columns.warn_at_percent"),
                   "",
                 ]}
               >
@@ -125,12 +125,12 @@ export function BudgetsForm({ settings, canWrite }: { settings: Settings; canWri
                       <td className="p-1">
                         <CellSelect
                           id={cell(i, "kind")}
-                          label={rowLabel(i, t("limits.columns.kind"))}
+                          label={rowLabel(i, t("limitsPage.columns.kind"))}
                           {...form.register(`rows.${i}.kind`)}
                         >
                           {BUDGET_KINDS.map((k) => (
                             <option key={k} value={k}>
-                              {t(`limits.kinds.${k}`)}
+                              {t(`limitsPage.kinds.${k}`)}
                             </option>
                           ))}
                         </CellSelect>
@@ -138,7 +138,7 @@ export function BudgetsForm({ settings, canWrite }: { settings: Settings; canWri
                       <td className="min-w-36 p-1">
                         <CellInput
                           id={cell(i, "name")}
-                          label={rowLabel(i, t("limits.columns.name"))}
+                          label={rowLabel(i, t("limitsPage.columns.name"))}
                           error={errorOf(form, `rows.${i}.name`)}
                           {...form.register(`rows.${i}.name`)}
                         />
@@ -157,7 +157,7 @@ export function BudgetsForm({ settings, canWrite }: { settings: Settings; canWri
                       <td className="min-w-20 p-1">
                         <CellInput
                           id={cell(i, "warn")}
-                          label={rowLabel(i, t("limits.budgets.columns.warn_at_percent"))}
+                          label={rowLabel(i, t("limitsPage.budgets.columns.warn_at_percent"))}
                           inputMode="numeric"
                           error={errorOf(form, `rows.${i}.warn_at_percent`)}
                           {...form.register(`rows.${i}.warn_at_percent`)}
@@ -169,7 +169,7 @@ export function BudgetsForm({ settings, canWrite }: { settings: Settings; canWri
                             size="sm"
                             variant="ghost"
                             onClick={() => rows.remove(i)}
-                            aria-label={t("limits.budgets.remove", { n: i + 1 })}
+                            aria-label={t("limitsPage.budgets.remove", { n: i + 1 })}
                           >
                             ✕
                           </Button>
@@ -182,14 +182,14 @@ export function BudgetsForm({ settings, canWrite }: { settings: Settings; canWri
             )}
             {canWrite ? (
               <Button size="sm" onClick={() => rows.append(emptyBudgetRow())}>
-                {t("limits.budgets.add")}
+                {t("limitsPage.budgets.add")}
               </Button>
             ) : null}
           </div>
         </fieldset>
         <FormError message={errors.root?.server?.message} />
         {canWrite ? (
-          <SaveBar label={t("limits.budgets.save")} idle={!isDirty || isSubmitting} onReset={() => form.reset()} />
+          <SaveBar label={t("limitsPage.budgets.save")} idle={!isDirty || isSubmitting} onReset={() => form.reset()} />
         ) : null}
       </form>
     </Card>

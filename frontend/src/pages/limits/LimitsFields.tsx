@@ -27,7 +27,7 @@ interface GeneralProps<T extends FieldValues> {
   list?: string;
 }
 
-/** One labelled field of the section (`limits.fields.<name>`). */
+/** One labelled field of the section (`limitsPage.fields.<name>`). */
 export function GeneralField<T extends FieldValues>({
   form,
   name,
@@ -40,13 +40,13 @@ export function GeneralField<T extends FieldValues>({
   const { t } = useTranslation();
   const field = form.register(name as Path<T>);
   return (
-    <Field label={t(`limits.fields.${name}`)} error={errorOf(form, name)} hint={hint}>
+    <Field label={t(`limitsPage.fields.${name}`)} error={errorOf(form, name)} hint={hint}>
       {(p) =>
         options ? (
           <Select {...p} {...field}>
             {options.map((o) => (
               <option key={o} value={o}>
-                {o === "" ? t("limits.default", { value: fallback ?? "" }) : o}
+                {o === "" ? t("limitsPage.default", { value: fallback ?? "" }) : o}
               </option>
             ))}
           </Select>
@@ -81,7 +81,13 @@ export function BackendFields<T extends FieldValues>({
   const backend: unknown = useWatch({ control: form.control, name: "backend" as Path<T> });
   return (
     <>
-      <GeneralField form={form} name="backend" options={BACKENDS} fallback="memory" hint={t("limits.hints.backend")} />
+      <GeneralField
+        form={form}
+        name="backend"
+        options={BACKENDS}
+        fallback="memory"
+        hint={t("limitsPage.hints.backend")}
+      />
       {backend === "redis" ? (
         <>
           <GeneralField form={form} name="redis_url" fallback="redis://127.0.0.1:6379" />
@@ -91,7 +97,7 @@ export function BackendFields<T extends FieldValues>({
             name="on_redis_error"
             options={ON_REDIS_ERROR}
             fallback="open"
-            hint={t("limits.hints.on_redis_error")}
+            hint={t("limitsPage.hints.on_redis_error")}
           />
           <GeneralField form={form} name="redis_timeout_ms" fallback="250" numeric />
           {extra}

@@ -14,7 +14,7 @@ export function LimitsPage() {
   const settings = useSettings();
   const canWrite = useCanWrite();
   return (
-    <Page title={t("nav.limits")} description={t("limits.description")}>
+    <Page title={t("nav.limits")} description={t("limitsPage.description")}>
       <BudgetStandings />
       <Loaded query={settings}>
         {(s) => (

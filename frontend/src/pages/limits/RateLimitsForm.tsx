@@ -46,25 +46,25 @@ export function RateLimitsForm({ settings, canWrite }: { settings: Settings; can
   });
   const rows = useFieldArray({ control: form.control, name: "rows" });
   const { errors, isSubmitting, isDirty } = form.formState;
-  const title = t("limits.rate.title");
+  const title = t("limitsPage.rate.title");
 
   const submit = form.handleSubmit(async (values) => {
     try {
       const saved = await update.mutateAsync({ rate_limits: rateLimitsPatch(values) });
       form.reset(rateLimitsValues(saved.rate_limits));
-      toast.show(t("limits.rate.saved"));
+      toast.show(t("limitsPage.rate.saved"));
     } catch (e) {
       applyServerError(e, form.setError, fieldsOf(values), (f) => rateLimitsField(f, values.rows));
     }
   });
 
   const cell = (i: number, name: string) => `limit-${rows.fields[i]?.id ?? i}-${name}`;
-  const rowLabel = (i: number, field: string) => t("limits.rate.rowLabel", { field, n: i + 1 });
-  const limitLabel = (f: (typeof LIMIT_FIELDS)[number]) => t(`limits.rate.columns.${f}`);
+  const rowLabel = (i: number, field: string) => t("limitsPage.rate.rowLabel", { field, n: i + 1 });
+  const limitLabel = (f: (typeof LIMIT_FIELDS)[number]) => t(`limitsPage.rate.columns.${f}`);
 
   return (
     <Card title={title}>
-      <p className="mb-4 text-sm text-zinc-600 dark:text-zinc-400">{t("limits.rate.about")}</p>
+      <p className="mb-4 text-sm text-zinc-600 dark:text-zinc-400">{t("limitsPage.rate.about")}</p>
       <form onSubmit={submit} noValidate aria-label={title}>
         <fieldset disabled={!canWrite} className="space-y-5">
           <div className="grid gap-4 sm:grid-cols-2">
@@ -77,41 +77,52 @@ export function RateLimitsForm({ settings, canWrite }: { settings: Settings; can
                   name="slot_ttl_secs"
                   fallback="900"
                   numeric
-                  hint={t("limits.hints.slot_ttl_secs")}
+                  hint={t("limitsPage.hints.slot_ttl_secs")}
                 />
               }
             />
-            <GeneralField form={form} name="window_secs" fallback="60" numeric hint={t("limits.hints.window_secs")} />
+            <GeneralField
+              form={form}
+              name="window_secs"
+              fallback="60"
+              numeric
+              hint={t("limitsPage.hints.window_secs")}
+            />
           </div>
           <fieldset className="grid gap-4 sm:grid-cols-3">
             <legend className="mb-2 text-sm font-medium text-zinc-800 dark:text-zinc-200">
-              {t("limits.rate.global")}
+              {t("limitsPage.rate.global")}
             </legend>
             {LIMIT_FIELDS.map((f) => (
               <GeneralField key={f} form={form} name={`global.${f}`} numeric />
             ))}
           </fieldset>
           <div className="space-y-2">
-            <h3 className="text-sm font-medium text-zinc-800 dark:text-zinc-200">{t("limits.rate.rows")}</h3>
-            <p className="text-xs text-zinc-600 dark:text-zinc-400">{t("limits.rate.rowsHint")}</p>
+            <h3 className="text-sm font-medium text-zinc-800 dark:text-zinc-200">{t("limitsPage.rate.rows")}</h3>
+            <p className="text-xs text-zinc-600 dark:text-zinc-400">{t("limitsPage.rate.rowsHint")}</p>
             {rows.fields.length === 0 ? (
-              <p className="text-sm text-zinc-600 dark:text-zinc-400">{t("limits.rate.noRows")}</p>
+              <p className="text-sm text-zinc-600 dark:text-zinc-400">{t("limitsPage.rate.noRows")}</p>
             ) : (
               <RowTable
-                label={t("limits.rate.rows")}
-                headers={[t("limits.columns.kind"), t("limits.columns.name"), ...LIMIT_FIELDS.map(limitLabel), ""]}
+                label={t("limitsPage.rate.rows")}
+                headers={[
+                  t("limitsPage.columns.kind"),
+                  t("limitsPage.columns.name"),
+                  ...LIMIT_FIELDS.map(limitLabel),
+                  "",
+                ]}
               >
                 {rows.fields.map((field, i) => (
                   <tr key={field.id} className="align-top">
                     <td className="p-1">
                       <CellSelect
                         id={cell(i, "kind")}
-                        label={rowLabel(i, t("limits.columns.kind"))}
+                        label={rowLabel(i, t("limitsPage.columns.kind"))}
                         {...form.register(`rows.${i}.kind`)}
                       >
                         {LIMIT_SCOPES.map((k) => (
                           <option key={k} value={k}>
-                            {t(`limits.kinds.${k}`)}
+                            {t(`limitsPage.kinds.${k}`)}
                           </option>
                         ))}
                       </CellSelect>
@@ -119,7 +130,7 @@ export function RateLimitsForm({ settings, canWrite }: { settings: Settings; can
                     <td className="min-w-36 p-1">
                       <CellInput
                         id={cell(i, "name")}
-                        label={rowLabel(i, t("limits.columns.name"))}
+                        label={rowLabel(i, t("limitsPage.columns.name"))}
                         error={errorOf(form, `rows.${i}.name`)}
                         {...form.register(`rows.${i}.name`)}
                       />
@@ -141,7 +152,7 @@ export function RateLimitsForm({ settings, canWrite }: { settings: Settings; can
                           size="sm"
                           variant="ghost"
                           onClick={() => rows.remove(i)}
-                          aria-label={t("limits.rate.remove", { n: i + 1 })}
+                          aria-label={t("limitsPage.rate.remove", { n: i + 1 })}
                         >
                           ✕
                         </Button>
@@ -153,14 +164,14 @@ export function RateLimitsForm({ settings, canWrite }: { settings: Settings; can
             )}
             {canWrite ? (
               <Button size="sm" onClick={() => rows.append(emptyLimitRow())}>
-                {t("limits.rate.add")}
+                {t("limitsPage.rate.add")}
               </Button>
             ) : null}
           </div>
         </fieldset>
         <FormError message={errors.root?.server?.message} />
         {canWrite ? (
-          <SaveBar label={t("limits.rate.save")} idle={!isDirty || isSubmitting} onReset={() => form.reset()} />
+          <SaveBar label={t("limitsPage.rate.save")} idle={!isDirty || isSubmitting} onReset={() => form.reset()} />
         ) : null}
       </form>
     </Card>

@@ -38,8 +38,8 @@ describe("amount and number checks", () => {
     expect(usdError(" 0.000000001 ")).toBeNull();
     expect(usdError("9223372036.854775807")).toBeNull();
     expect(usdError("9223372036.854775808")).toBe("settings.errors.max");
-    expect(usdError("0")).toBe("limits.errors.amountZero");
-    expect(usdError("0.000")).toBe("limits.errors.amountZero");
+    expect(usdError("0")).toBe("limitsPage.errors.amountZero");
+    expect(usdError("0.000")).toBe("limitsPage.errors.amountZero");
     expect(usdError("0", true)).toBeNull();
     expect(usdError("0.0000000001")).toBe("validation.usd");
     expect(usdError("-1")).toBe("validation.usd");
@@ -51,9 +51,9 @@ describe("amount and number checks", () => {
     expect(warnError("")).toBeNull();
     expect(warnError("1")).toBeNull();
     expect(warnError("99")).toBeNull();
-    expect(warnError("0")).toBe("limits.errors.warn");
-    expect(warnError("100")).toBe("limits.errors.warn");
-    expect(warnError("50.5")).toBe("limits.errors.warn");
+    expect(warnError("0")).toBe("limitsPage.errors.warn");
+    expect(warnError("100")).toBe("limitsPage.errors.warn");
+    expect(warnError("50.5")).toBe("limitsPage.errors.warn");
   });
 
   it("bounds whole numbers and knows time zones", () => {
@@ -64,7 +64,7 @@ describe("amount and number checks", () => {
     expect(rangeError("x", 10, 20, "k")).toBe("settings.errors.int");
     expect(timezoneError("")).toBeNull();
     expect(timezoneError("Europe/Berlin")).toBeNull();
-    expect(timezoneError("Mars/Olympus")).toBe("limits.errors.timezone");
+    expect(timezoneError("Mars/Olympus")).toBe("limitsPage.errors.timezone");
   });
 });
 
@@ -109,14 +109,14 @@ describe("budgets section", () => {
       { ...emptyBudgetRow(), name: " " },
     );
     expect(budgetIssues(values)).toEqual([
-      "redis_url: limits.errors.redisUrl",
-      "timezone: limits.errors.timezone",
-      "default_output_tokens: limits.errors.outputTokens",
+      "redis_url: limitsPage.errors.redisUrl",
+      "timezone: limitsPage.errors.timezone",
+      "default_output_tokens: limitsPage.errors.outputTokens",
       "passthrough_cost_usd: validation.usd",
-      "rows.2.name: limits.errors.duplicate",
+      "rows.2.name: limitsPage.errors.duplicate",
       "rows.4.name: validation.required",
-      "rows.2.daily_usd: limits.errors.amountZero",
-      "rows.2.warn_at_percent: limits.errors.warn",
+      "rows.2.daily_usd: limitsPage.errors.amountZero",
+      "rows.2.warn_at_percent: limitsPage.errors.warn",
     ]);
     // Redis fields are not checked (nor sent) with another backend.
     expect(budgetIssues({ ...budgetsValues({}), redis_url: "nonsense", redis_timeout_ms: "0" })).toEqual([]);
@@ -155,11 +155,11 @@ describe("rate-limits section", () => {
     };
     values.rows.push({ ...emptyLimitRow(), name: "openai", rpm: "1" }, { ...emptyLimitRow(), kind: "model", name: "" });
     expect(rateIssues(values)).toEqual([
-      "slot_ttl_secs: limits.errors.slotTtl",
-      "window_secs: limits.errors.window",
+      "slot_ttl_secs: limitsPage.errors.slotTtl",
+      "window_secs: limitsPage.errors.window",
       "global.rpm: settings.errors.positive",
       "global.concurrent: settings.errors.int",
-      "rows.2.name: limits.errors.duplicate",
+      "rows.2.name: limitsPage.errors.duplicate",
       "rows.3.name: validation.required",
     ]);
   });

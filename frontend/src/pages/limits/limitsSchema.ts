@@ -53,8 +53,8 @@ function backendValues(c: BudgetsConfig | RateLimitsConfig): BackendValues {
 function backendIssues(v: BackendValues, add: AddIssue): void {
   if (v.backend !== "redis") return;
   const url = v.redis_url.trim();
-  if (!url.startsWith("redis://") && !url.startsWith("rediss://")) add(["redis_url"], "limits.errors.redisUrl");
-  const err = rangeError(v.redis_timeout_ms, 1, 5000, "limits.errors.timeout");
+  if (!url.startsWith("redis://") && !url.startsWith("rediss://")) add(["redis_url"], "limitsPage.errors.redisUrl");
+  const err = rangeError(v.redis_timeout_ms, 1, 5000, "limitsPage.errors.timeout");
   if (err) add(["redis_timeout_ms"], err);
 }
 
@@ -100,7 +100,7 @@ export function usdError(value: string, allowZero = false): string | null {
   const m = AMOUNT.exec(value.trim());
   if (!m) return "validation.usd";
   const nanos = BigInt(m[1] ?? "0") * 1_000_000_000n + BigInt((m[2] ?? "").padEnd(9, "0"));
-  if (nanos === 0n && !allowZero) return "limits.errors.amountZero";
+  if (nanos === 0n && !allowZero) return "limitsPage.errors.amountZero";
   if (nanos > MAX_NANOS) return "settings.errors.max";
   return null;
 }
@@ -109,7 +109,7 @@ export function usdError(value: string, allowZero = false): string | null {
 export function warnError(value: string): string | null {
   const v = value.trim();
   if (v === "") return null;
-  return /^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 99 ? null : "limits.errors.warn";
+  return /^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 99 ? null : "limitsPage.errors.warn";
 }
 
 /** Why a time-zone name is not one this browser knows (an i18n key), or
@@ -121,7 +121,7 @@ export function timezoneError(value: string): string | null {
     new Intl.DateTimeFormat("en", { timeZone: v });
     return null;
   } catch {
-    return "limits.errors.timezone";
+    return "limitsPage.errors.timezone";
   }
 }
 
@@ -138,7 +138,7 @@ function rowIssues<R extends Row>(rows: R[], kindOf: (r: R) => string, add: AddI
     const name = r.name.trim();
     if (name === "") return add(["rows", i, "name"], "validation.required");
     const id = `${kindOf(r)}\n${name}`;
-    if (seen.has(id)) add(["rows", i, "name"], "limits.errors.duplicate");
+    if (seen.has(id)) add(["rows", i, "name"], "limitsPage.errors.duplicate");
     seen.add(id);
   });
 }
@@ -262,7 +262,7 @@ export const budgetsSchema = z
     backendIssues(v, add);
     const tz = timezoneError(v.timezone);
     if (tz) add(["timezone"], tz);
-    const tokens = rangeError(v.default_output_tokens, 1, 1_000_000, "limits.errors.outputTokens");
+    const tokens = rangeError(v.default_output_tokens, 1, 1_000_000, "limitsPage.errors.outputTokens");
     if (tokens) add(["default_output_tokens"], tokens);
     const passthrough = usdError(v.passthrough_cost_usd, true);
     if (passthrough) add(["passthrough_cost_usd"], passthrough);
@@ -385,10 +385,10 @@ export const rateLimitsSchema = z
     const add: AddIssue = (path, message) => ctx.addIssue({ code: "custom", path, message });
     backendIssues(v, add);
     if (v.backend === "redis") {
-      const ttl = rangeError(v.slot_ttl_secs, 10, 86_400, "limits.errors.slotTtl");
+      const ttl = rangeError(v.slot_ttl_secs, 10, 86_400, "limitsPage.errors.slotTtl");
       if (ttl) add(["slot_ttl_secs"], ttl);
     }
-    const window = rangeError(v.window_secs, 1, 3600, "limits.errors.window");
+    const window = rangeError(v.window_secs, 1, 3600, "limitsPage.errors.window");
     if (window) add(["window_secs"], window);
     limitIssues(v.global, ["global"], add);
     rowIssues(v.rows, (r) => r.kind, add);
