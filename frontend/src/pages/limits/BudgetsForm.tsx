@@ -116,7 +116,6 @@ export function BudgetsForm({ settings, canWrite }: { settings: Settings; canWri
                   t("limitsPage.columns.name"),
                   ...AMOUNT_FIELDS.map(amountLabel),
                   t("limitsPage.budgets.columns.warn_at_percent"),
-                  "",
                 ]}
               >
                 {rows.fields.map((field, i) => {

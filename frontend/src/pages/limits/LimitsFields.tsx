@@ -144,8 +144,10 @@ export function CellSelect({ id, label, ...rest }: ComponentProps<"select"> & { 
   );
 }
 
-/** A row table's frame: the column headers, then the rows. */
+/** A row table's frame: the column headers (the last one, over the
+ * rows' remove buttons, for screen readers only), then the rows. */
 export function RowTable({ label, headers, children }: { label: string; headers: string[]; children: ReactNode }) {
+  const { t } = useTranslation();
   return (
     <div className="overflow-x-auto">
       <table className="min-w-full text-sm">
@@ -161,6 +163,9 @@ export function RowTable({ label, headers, children }: { label: string; headers:
                 {h}
               </th>
             ))}
+            <th scope="col">
+              <span className="sr-only">{t("common.actions")}</span>
+            </th>
           </tr>
         </thead>
         <tbody>{children}</tbody>

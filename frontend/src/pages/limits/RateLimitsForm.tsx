@@ -105,12 +105,7 @@ export function RateLimitsForm({ settings, canWrite }: { settings: Settings; can
             ) : (
               <RowTable
                 label={t("limitsPage.rate.rows")}
-                headers={[
-                  t("limitsPage.columns.kind"),
-                  t("limitsPage.columns.name"),
-                  ...LIMIT_FIELDS.map(limitLabel),
-                  "",
-                ]}
+                headers={[t("limitsPage.columns.kind"), t("limitsPage.columns.name"), ...LIMIT_FIELDS.map(limitLabel)]}
               >
                 {rows.fields.map((field, i) => (
                   <tr key={field.id} className="align-top">
