@@ -78,7 +78,7 @@ export function BudgetsForm({ settings, canWrite }: { settings: Settings; canWri
     <Card title={title}>
       <p className="mb-4 text-sm text-zinc-600 dark:text-zinc-400">{t("limitsPage.budgets.about")}</p>
       <form onSubmit={submit} noValidate aria-label={title}>
-        <fieldset disabled={!canWrite} className="space-y-5">
+        <fieldset disabled={!canWrite} className="min-w-0 space-y-5">
           <div className="grid gap-4 sm:grid-cols-2">
             <BackendFields form={form} prefix="gproxy:budget:" />
             <GeneralField form={form} name="timezone" fallback="UTC" list="budget-zones" />
@@ -121,7 +121,7 @@ export function BudgetsForm({ settings, canWrite }: { settings: Settings; canWri
                 {rows.fields.map((field, i) => {
                   return (
                     <tr key={field.id} className="align-top">
-                      <td className="p-1">
+                      <td className="min-w-28 p-1">
                         <CellSelect
                           id={cell(i, "kind")}
                           label={rowLabel(i, t("limitsPage.columns.kind"))}

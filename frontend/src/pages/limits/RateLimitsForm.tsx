@@ -66,7 +66,7 @@ export function RateLimitsForm({ settings, canWrite }: { settings: Settings; can
     <Card title={title}>
       <p className="mb-4 text-sm text-zinc-600 dark:text-zinc-400">{t("limitsPage.rate.about")}</p>
       <form onSubmit={submit} noValidate aria-label={title}>
-        <fieldset disabled={!canWrite} className="space-y-5">
+        <fieldset disabled={!canWrite} className="min-w-0 space-y-5">
           <div className="grid gap-4 sm:grid-cols-2">
             <BackendFields
               form={form}
@@ -89,7 +89,7 @@ export function RateLimitsForm({ settings, canWrite }: { settings: Settings; can
               hint={t("limitsPage.hints.window_secs")}
             />
           </div>
-          <fieldset className="grid gap-4 sm:grid-cols-3">
+          <fieldset className="grid min-w-0 gap-4 sm:grid-cols-3">
             <legend className="mb-2 text-sm font-medium text-zinc-800 dark:text-zinc-200">
               {t("limitsPage.rate.global")}
             </legend>
@@ -109,7 +109,7 @@ export function RateLimitsForm({ settings, canWrite }: { settings: Settings; can
               >
                 {rows.fields.map((field, i) => (
                   <tr key={field.id} className="align-top">
-                    <td className="p-1">
+                    <td className="min-w-28 p-1">
                       <CellSelect
                         id={cell(i, "kind")}
                         label={rowLabel(i, t("limitsPage.columns.kind"))}

@@ -16,7 +16,6 @@ import {
   rateLimitsValues,
   timezoneError,
   usdError,
-  warnError,
   type BudgetsValues,
   type RateLimitsValues,
 } from "./limitsSchema";
@@ -45,15 +44,6 @@ describe("amount and number checks", () => {
     expect(usdError("-1")).toBe("validation.usd");
     expect(usdError("1e3")).toBe("validation.usd");
     expect(usdError("$5")).toBe("validation.usd");
-  });
-
-  it("takes a warning from 1 to 99 %", () => {
-    expect(warnError("")).toBeNull();
-    expect(warnError("1")).toBeNull();
-    expect(warnError("99")).toBeNull();
-    expect(warnError("0")).toBe("limitsPage.errors.warn");
-    expect(warnError("100")).toBe("limitsPage.errors.warn");
-    expect(warnError("50.5")).toBe("limitsPage.errors.warn");
   });
 
   it("bounds whole numbers and knows time zones", () => {

@@ -105,13 +105,6 @@ export function usdError(value: string, allowZero = false): string | null {
   return null;
 }
 
-/** Why a warning percentage is invalid (an i18n key), or null. */
-export function warnError(value: string): string | null {
-  const v = value.trim();
-  if (v === "") return null;
-  return /^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 99 ? null : "limitsPage.errors.warn";
-}
-
 /** Why a time-zone name is not one this browser knows (an i18n key), or
  * null. The gateway's list (chrono-tz) is the judge; this catches typos. */
 export function timezoneError(value: string): string | null {
@@ -128,16 +121,17 @@ export function timezoneError(value: string): string | null {
 // ---- Rows (the maps of names to budgets or limits) ----
 
 interface Row {
+  kind: string;
   name: string;
 }
 
 /** Each row needs a name, unique within its kind. */
-function rowIssues<R extends Row>(rows: R[], kindOf: (r: R) => string, add: AddIssue): void {
+function rowIssues(rows: readonly Row[], add: AddIssue): void {
   const seen = new Set<string>();
   rows.forEach((r, i) => {
     const name = r.name.trim();
     if (name === "") return add(["rows", i, "name"], "validation.required");
-    const id = `${kindOf(r)}\n${name}`;
+    const id = `${r.kind}\n${name}`;
     if (seen.has(id)) add(["rows", i, "name"], "limitsPage.errors.duplicate");
     seen.add(id);
   });
@@ -149,12 +143,7 @@ function rowIssues<R extends Row>(rows: R[], kindOf: (r: R) => string, add: AddI
  * and the row kind each holds; a name may contain dots
  * (`rate_limits.models.gpt-4.1.rpm` is the rpm of the model row `gpt-4.1`).
  */
-function serverField(
-  apiField: string,
-  section: string,
-  maps: Record<string, string>,
-  rows: readonly { kind: string; name: string }[],
-): string {
+function serverField(apiField: string, section: string, maps: Record<string, string>, rows: readonly Row[]): string {
   const prefix = `${section}.`;
   if (!apiField.startsWith(prefix)) return "";
   const rest = apiField.slice(prefix.length);
@@ -266,13 +255,13 @@ export const budgetsSchema = z
     if (tokens) add(["default_output_tokens"], tokens);
     const passthrough = usdError(v.passthrough_cost_usd, true);
     if (passthrough) add(["passthrough_cost_usd"], passthrough);
-    rowIssues(v.rows, (r) => r.kind, add);
+    rowIssues(v.rows, add);
     v.rows.forEach((r, i) => {
       for (const f of AMOUNT_FIELDS) {
         const err = usdError(r[f]);
         if (err) add(["rows", i, f], err);
       }
-      const warn = warnError(r.warn_at_percent);
+      const warn = rangeError(r.warn_at_percent, 1, 99, "limitsPage.errors.warn");
       if (warn) add(["rows", i, "warn_at_percent"], warn);
     });
   });
@@ -391,7 +380,7 @@ export const rateLimitsSchema = z
     const window = rangeError(v.window_secs, 1, 3600, "limitsPage.errors.window");
     if (window) add(["window_secs"], window);
     limitIssues(v.global, ["global"], add);
-    rowIssues(v.rows, (r) => r.kind, add);
+    rowIssues(v.rows, add);
     v.rows.forEach((r, i) => limitIssues(r, ["rows", i], add));
   });
 
