@@ -145,11 +145,13 @@ export function CellSelect({ id, label, ...rest }: ComponentProps<"select"> & { 
 }
 
 /** A row table's frame: the column headers (the last one, over the
- * rows' remove buttons, for screen readers only), then the rows. */
+ * rows' remove buttons, for screen readers only), then the rows. It
+ * scrolls sideways on its own; being positioned, it also holds the cells'
+ * absolutely placed screen-reader labels, which would widen the page. */
 export function RowTable({ label, headers, children }: { label: string; headers: string[]; children: ReactNode }) {
   const { t } = useTranslation();
   return (
-    <div className="overflow-x-auto">
+    <div className="relative overflow-x-auto">
       <table className="min-w-full text-sm">
         <caption className="sr-only">{label}</caption>
         <thead>
