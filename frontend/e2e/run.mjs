@@ -96,6 +96,7 @@ try {
     "Credentials",
     "Users & keys",
     "Model routes",
+    "Limits & budgets",
     "Usage",
     "Logs",
     "Settings",
@@ -105,6 +106,7 @@ try {
   ]);
   for (const [name, slug] of [
     ["Model routes", "routes"],
+    ["Limits & budgets", "limits"],
     ["Usage", "usage"],
     ["Settings", "settings"],
     ["Audit log", "audit"],
@@ -300,6 +302,27 @@ try {
   const confirm = page.getByRole("dialog", { name: "Delete this key?" });
   await confirm.getByRole("button", { name: "Cancel" }).click();
   await page.getByRole("cell", { name: "e2e", exact: true }).waitFor();
+
+  step("a budget for the user, set in the form, stands in the table");
+  // After the last proxied call: the mock's model has no price, and a
+  // budgeted request to an unpriced model is refused.
+  await nav("Limits & budgets");
+  await page.getByRole("heading", { name: "Limits & budgets", level: 1 }).waitFor();
+  await page.getByText("No budget is set.", { exact: false }).waitFor();
+  const budgets = page.getByRole("form", { name: "Budgets" });
+  await budgets.getByRole("button", { name: "Add a budget" }).click();
+  await budgets.getByLabel("Name or key prefix of budget 1").fill(CLIENT.name);
+  await budgets.getByLabel("Daily USD of budget 1").fill("0");
+  await budgets.getByText("Must be above 0").waitFor();
+  await budgets.getByLabel("Daily USD of budget 1").fill("5");
+  await budgets.getByLabel("Warn at % of budget 1").fill("80");
+  await budgets.getByRole("button", { name: "Save budgets" }).click();
+  await page.getByText("Budgets saved.").waitFor();
+  const standing = page.getByRole("table", { name: "Budget standings" }).getByRole("row", { name: /carol/ });
+  await standing.getByRole("cell", { name: "Daily", exact: true }).waitFor();
+  // The budget, and what remains of it.
+  await standing.getByRole("cell", { name: "$5", exact: true }).first().waitFor();
+  await record("limits-budget");
 
   step("a viewer sees no write controls");
   await nav("Users & keys");

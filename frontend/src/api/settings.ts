@@ -1,11 +1,15 @@
-// Live settings (limits, circuit breaker, logging, CORS, egress proxy):
-// read whole, changed by section (`PATCH /settings` merges the sections
-// given over the stored ones).
+// Live settings (limits, circuit breaker, logging, CORS, egress proxy,
+// rate limits, budgets): read whole, changed by section (`PATCH /settings`
+// merges the sections given over the stored ones; `rate_limits` and
+// `budgets` are replaced whole).
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { budgetKeys } from "./budgets";
 import { api, unwrap, type Schemas } from "./client";
 
 export type Settings = Schemas["SettingsView"];
 export type SettingsPatch = Schemas["SettingsPatch"];
+export type RateLimitsConfig = Schemas["RateLimitsConfig"];
+export type BudgetsConfig = Schemas["BudgetsConfig"];
 
 export const settingsKeys = { all: ["settings"] as const };
 
@@ -25,6 +29,10 @@ export function useUpdateSettings() {
   const client = useQueryClient();
   return useMutation({
     mutationFn: patchSettings,
-    onSuccess: (saved) => client.setQueryData(settingsKeys.all, saved),
+    onSuccess: (saved, patch) => {
+      client.setQueryData(settingsKeys.all, saved);
+      // New budgets change what the standings list.
+      if (patch.budgets !== undefined) void client.invalidateQueries({ queryKey: budgetKeys.all });
+    },
   });
 }

@@ -1,4 +1,4 @@
-// The eleven page slots of the console (issue 15), in sidebar order, with
+// The page slots of the console (issue 15), in sidebar order, with
 // the roles that see each. `user` is the self-service role: their own keys,
 // usage and requests only.
 import type { Role } from "../auth/session";
@@ -20,6 +20,7 @@ export const NAV: readonly NavItem[] = [
   { key: "users", to: "/users", roles: STAFF },
   { key: "myKeys", to: "/keys", roles: ["user"] },
   { key: "routes", to: "/routes", roles: STAFF },
+  { key: "limits", to: "/limits", roles: STAFF },
   { key: "usage", to: "/usage", roles: ALL },
   { key: "logs", to: "/logs", roles: ALL },
   { key: "settings", to: "/settings", roles: STAFF },

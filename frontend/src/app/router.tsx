@@ -22,6 +22,7 @@ const UsersPage = lazy(() => import("../pages/users/UsersPage").then((m) => ({ d
 const UserKeysPage = lazy(() => import("../pages/users/UserKeysPage").then((m) => ({ default: m.UserKeysPage })));
 const MyKeysPage = lazy(() => import("../pages/users/MyKeysPage").then((m) => ({ default: m.MyKeysPage })));
 const RoutesPage = lazy(() => import("../pages/routes/RoutesPage").then((m) => ({ default: m.RoutesPage })));
+const LimitsPage = lazy(() => import("../pages/limits/LimitsPage").then((m) => ({ default: m.LimitsPage })));
 const SettingsPage = lazy(() => import("../pages/settings/SettingsPage").then((m) => ({ default: m.SettingsPage })));
 const AuditPage = lazy(() => import("../pages/audit/AuditPage").then((m) => ({ default: m.AuditPage })));
 const AboutPage = lazy(() => import("../pages/about/AboutPage").then((m) => ({ default: m.AboutPage })));
@@ -126,6 +127,11 @@ const routesRoute = page("/routes", () => (
     <RoutesPage />
   </Staff>
 ));
+const limitsRoute = page("/limits", () => (
+  <Staff>
+    <LimitsPage />
+  </Staff>
+));
 const usageRoute = page("/usage", () => <UsagePage />);
 const logsRoute = page("/logs", () => <LogsPage />);
 const settingsRoute = page("/settings", () => (
@@ -153,6 +159,7 @@ const routeTree = rootRoute.addChildren([
     userKeysRoute,
     myKeysRoute,
     routesRoute,
+    limitsRoute,
     usageRoute,
     logsRoute,
     settingsRoute,

@@ -20,5 +20,16 @@ export const SETTINGS: Settings = {
   cors: { allowed_origins: [], allow_credentials: false, max_age_secs: 600 },
   proxy: "http://user:***@proxy.local:3128",
   metrics: { enabled: true, per_key_labels: false, max_models: 200 },
-  rate_limits: {},
+  rate_limits: {
+    window_secs: 60,
+    global: { rpm: 6000 },
+    providers: { openai: { tpm: 2000000 } },
+    keys: { "sk-ab12": { rpm: 60, concurrent: 2 } },
+  },
+  budgets: {
+    timezone: "Europe/Berlin",
+    unpriced: "refuse",
+    users: { alice: { daily_usd: "5", warn_at_percent: 80 } },
+    keys: { "sk-ab12": { monthly_usd: "100", total_usd: "250.5" } },
+  },
 };
