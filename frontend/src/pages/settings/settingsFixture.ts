@@ -32,4 +32,5 @@ export const SETTINGS: Settings = {
     users: { alice: { daily_usd: "5", warn_at_percent: 80 } },
     keys: { "sk-ab12": { monthly_usd: "100", total_usd: "250.5" } },
   },
+  cache: { enabled: true, ttl_secs: 300, keys: ["sk-ab12"] },
 };
