@@ -314,6 +314,10 @@ async fn opt_in_client_headers_lifetimes_and_errors() {
     assert_eq!(r.status, 200, "{}", r.text());
     let r = send(&gw, path, ALICE_KEY, &chat("gpt-4o-mini"), &[]).await;
     assert_eq!(r.header("x-gproxy-cache"), None);
+    // Purging a cache that is off removes nothing.
+    let r = gw.api("DELETE", "/cache", Some(ADMIN_KEY), None).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["removed"], 0);
     // A bad value names its field.
     let r = gw
         .api(

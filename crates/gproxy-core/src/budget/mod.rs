@@ -710,6 +710,37 @@ impl crate::Engine {
         crate::GatewayError::BudgetExceeded(Box::new(refusal))
     }
 
+    /// The budgets in force and `principal`'s lines now (`None`: none
+    /// applies).
+    fn budget_lines(
+        &self,
+        principal: &crate::state::Principal,
+    ) -> Option<(Arc<Budgeter>, Vec<Line>)> {
+        let budgets = self.budgets.load_full()?;
+        let lines = budgets.lines_of(principal);
+        (!lines.is_empty()).then_some((budgets, lines))
+    }
+
+    /// Reserves `amount` (or says why not) on `lines` of `budgets`; on
+    /// admission `accounting` holds the reservation (`flat`: charged as
+    /// reserved on success).
+    async fn reserve_budget(
+        &self,
+        budgets: &Budgeter,
+        lines: Vec<Line>,
+        amount: Result<i64, BudgetRefusal>,
+        flat: bool,
+        accounting: &mut crate::accounting::Accounting,
+    ) -> Result<(), crate::GatewayError> {
+        let amount = amount.map_err(|r| self.budget_refused(r))?;
+        let hold = budgets
+            .admit(lines, amount, self.observe.clone())
+            .await
+            .map_err(|r| self.budget_refused(r))?;
+        accounting.hold_budget(hold, flat);
+        Ok(())
+    }
+
     /// Reserves the estimated cost of `principal`'s request to
     /// `provider`'s (of `kind`) `model`, with `body` in `protocol`, on its
     /// budgets before any upstream call; on admission `accounting` holds
@@ -725,19 +756,9 @@ impl crate::Engine {
         body: &[u8],
         accounting: &mut crate::accounting::Accounting,
     ) -> Result<(), crate::GatewayError> {
-        let Some(budgets) = self.budgets.load_full() else {
+        let Some((budgets, lines)) = self.budget_lines(principal) else {
             return Ok(());
         };
-        let lines = budgets.lines(
-            &principal.user_name,
-            Some(principal.user_id),
-            &principal.key_prefix,
-            principal.key_id,
-            Utc::now(),
-        );
-        if lines.is_empty() {
-            return Ok(());
-        }
         let output = crate::cost_estimate::max_output_of(protocol, body)
             .unwrap_or_else(|| budgets.default_output_tokens());
         let input = crate::ratelimit::estimate_tokens(body.len() as u64);
@@ -745,15 +766,9 @@ impl crate::Engine {
             .prices
             .load()
             .estimate(provider, kind, model, input, output);
-        let amount = budgets
-            .reservation(estimate, provider, model)
-            .map_err(|r| self.budget_refused(r))?;
-        let hold = budgets
-            .admit(lines, amount, self.observe.clone())
+        let amount = budgets.reservation(estimate, provider, model);
+        self.reserve_budget(&budgets, lines, amount, false, accounting)
             .await
-            .map_err(|r| self.budget_refused(r))?;
-        accounting.hold_budget(hold, false);
-        Ok(())
     }
 
     /// The same for a raw passthrough call: its flat cost is reserved, and
@@ -763,28 +778,12 @@ impl crate::Engine {
         principal: &crate::state::Principal,
         accounting: &mut crate::accounting::Accounting,
     ) -> Result<(), crate::GatewayError> {
-        let Some(budgets) = self.budgets.load_full() else {
+        let Some((budgets, lines)) = self.budget_lines(principal) else {
             return Ok(());
         };
-        let lines = budgets.lines(
-            &principal.user_name,
-            Some(principal.user_id),
-            &principal.key_prefix,
-            principal.key_id,
-            Utc::now(),
-        );
-        if lines.is_empty() {
-            return Ok(());
-        }
-        let amount = budgets
-            .passthrough_cost()
-            .map_err(|r| self.budget_refused(r))?;
-        let hold = budgets
-            .admit(lines, amount, self.observe.clone())
+        let amount = budgets.passthrough_cost();
+        self.reserve_budget(&budgets, lines, amount, true, accounting)
             .await
-            .map_err(|r| self.budget_refused(r))?;
-        accounting.hold_budget(hold, true);
-        Ok(())
     }
 
     /// `principal`'s budgets and where they stand, for `/v1/gproxy/me`.
@@ -792,14 +791,7 @@ impl crate::Engine {
         let Some(budgets) = self.budgets.load_full() else {
             return BudgetsView::off();
         };
-        let lines = budgets.lines(
-            &principal.user_name,
-            Some(principal.user_id),
-            &principal.key_prefix,
-            principal.key_id,
-            Utc::now(),
-        );
-        budgets.view(&lines).await
+        budgets.view(&budgets.lines_of(principal)).await
     }
 
     /// Every configured budget and where it stands (the admin API):
@@ -830,6 +822,17 @@ impl crate::Engine {
 }
 
 impl Budgeter {
+    /// The lines of `principal` (its user and its key) now.
+    fn lines_of(&self, principal: &crate::state::Principal) -> Vec<Line> {
+        self.lines(
+            &principal.user_name,
+            Some(principal.user_id),
+            &principal.key_prefix,
+            principal.key_id,
+            Utc::now(),
+        )
+    }
+
     /// `lines` and where they stand, with the settings that shape them.
     async fn view(&self, lines: &[Line]) -> BudgetsView {
         let standings = self.standings(lines).await;
