@@ -225,10 +225,13 @@ impl Router {
                         .engine
                         .authenticate(key.as_deref())
                         .is_ok_and(|p| p.is_admin);
-                return render::health(&self.engine, admin).await;
+                return Box::pin(render::health(&self.engine, admin)).await;
             }
-            // Boxed: its state (the health report) would otherwise grow
-            // every request's future.
+            // Every route but the proxy's is boxed: an async fn's future is
+            // as large as its largest branch, and hyper moves the request's
+            // future several times, so one rare branch's state (the health
+            // report, the admin API, a cost estimate...) would otherwise be
+            // copied on every proxied request (docs/benchmarks.md).
             Route::Metrics => {
                 let (parts, _) = req.into_parts();
                 return Box::pin(self.metrics(&parts)).await;
@@ -236,17 +239,19 @@ impl Router {
             Route::Me => {
                 let key = auth::client_key(req.headers(), query.as_deref());
                 return match self.engine.authenticate(key.as_deref()) {
-                    Ok(principal) => render::json(&self.engine.me(&principal).await),
+                    Ok(principal) => render::json(&Box::pin(self.engine.me(&principal)).await),
                     Err(e) => render::error(Protocol::OpenAiChat, e),
                 };
             }
-            Route::AdminApi(rest) => return self.admin_api(req, rest, query, peer).await,
+            Route::AdminApi(rest) => {
+                return Box::pin(self.admin_api(req, rest, query, peer)).await;
+            }
             Route::AdminEnableCredential(id) => {
                 // Only the head: a reference to the request (and so its
                 // body) held across an await would make the future need a
                 // `Sync` body, which axum's is not.
                 let (parts, _) = req.into_parts();
-                return self.enable_credential(&parts, id, query.as_deref()).await;
+                return Box::pin(self.enable_credential(&parts, id, query.as_deref())).await;
             }
             Route::NotFound(protocol) => {
                 if let Some(page) = self.site_page(&req, &path) {
@@ -271,33 +276,31 @@ impl Router {
                     return page;
                 }
                 let protocol = protocol.unwrap_or_else(|| routes::guess_protocol(&path));
-                return self
-                    .passthrough(
-                        req,
-                        provider,
-                        protocol,
-                        rest,
-                        query.as_deref(),
-                        request_id,
-                        started,
-                    )
-                    .await;
+                return Box::pin(self.passthrough(
+                    req,
+                    provider,
+                    protocol,
+                    rest,
+                    query.as_deref(),
+                    request_id,
+                    started,
+                ))
+                .await;
             }
             Route::CostEstimate => {
-                return self.cost_estimate(req, query.as_deref(), request_id).await;
+                return Box::pin(self.cost_estimate(req, query.as_deref(), request_id)).await;
             }
             Route::Models { provider, gemini } => {
                 let shape = models::ListShape::of(gemini, req.headers());
                 let (parts, _) = req.into_parts();
-                return self
-                    .models(
-                        &parts,
-                        provider.as_deref(),
-                        shape,
-                        query.as_deref(),
-                        request_id,
-                    )
-                    .await;
+                return Box::pin(self.models(
+                    &parts,
+                    provider.as_deref(),
+                    shape,
+                    query.as_deref(),
+                    request_id,
+                ))
+                .await;
             }
             Route::Proxy(route) => route,
         };
