@@ -228,10 +228,9 @@ impl Router {
                 return Box::pin(render::health(&self.engine, admin)).await;
             }
             // Every route but the proxy's is boxed: an async fn's future is
-            // as large as its largest branch, and hyper moves the request's
-            // future several times, so one rare branch's state (the health
-            // report, the admin API, a cost estimate...) would otherwise be
-            // copied on every proxied request (docs/benchmarks.md).
+            // as large as its largest branch, so a rare branch's state (the
+            // health report, the admin API, a cost estimate...) must not
+            // set the size of every proxied request's future.
             Route::Metrics => {
                 let (parts, _) = req.into_parts();
                 return Box::pin(self.metrics(&parts)).await;
