@@ -180,101 +180,40 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
             .map(|(l, _)| (*l).clone())
             .unwrap_or_default(),
     );
-    let stored_cors: crate::config::CorsConfig = stored
-        .get(SETTING_CORS)
-        .and_then(|l| serde_json::from_str(l).ok())
-        .unwrap_or_default();
-    let file_cors = ledger.changed_setting(SETTING_CORS, file.cors.as_ref())?;
-    let cors_config = match &file_cors {
-        Some((c, _)) => stored_cors.overlaid((*c).clone()),
-        None => stored_cors,
-    };
+    let (cors_config, cors_hash) =
+        overlay_section(&stored, &ledger, SETTING_CORS, file.cors.as_ref())?;
     let cors = crate::config::Cors::from_config(&cors_config);
-    let cors_json = serde_json::to_string(&cors.to_config())
-        .map_err(|e| CoreError::Invalid(format!("cannot store cors: {e}")))?;
-    storage.set_setting(SETTING_CORS, &cors_json).await?;
-    let stored_rate_limits: crate::config::RateLimitsConfig = stored
-        .get(SETTING_RATE_LIMITS)
-        .and_then(|l| serde_json::from_str(l).ok())
-        .unwrap_or_default();
-    let file_rate_limits =
-        ledger.changed_setting(SETTING_RATE_LIMITS, file.rate_limits.as_ref())?;
-    let rate_limits = match &file_rate_limits {
-        Some((c, _)) => stored_rate_limits.overlaid((*c).clone()),
-        None => stored_rate_limits,
-    };
-    let rate_limits_json = serde_json::to_string(&rate_limits)
-        .map_err(|e| CoreError::Invalid(format!("cannot store rate_limits: {e}")))?;
-    storage
-        .set_setting(SETTING_RATE_LIMITS, &rate_limits_json)
-        .await?;
-    let stored_budgets: crate::config::BudgetsConfig = stored
-        .get(SETTING_BUDGETS)
-        .and_then(|l| serde_json::from_str(l).ok())
-        .unwrap_or_default();
-    let file_budgets = ledger.changed_setting(SETTING_BUDGETS, file.budgets.as_ref())?;
-    let budgets = match &file_budgets {
-        Some((c, _)) => stored_budgets.overlaid((*c).clone()),
-        None => stored_budgets,
-    };
-    let budgets_json = serde_json::to_string(&budgets)
-        .map_err(|e| CoreError::Invalid(format!("cannot store budgets: {e}")))?;
-    storage.set_setting(SETTING_BUDGETS, &budgets_json).await?;
-    let stored_cache: crate::config::CacheConfig = stored
-        .get(SETTING_CACHE)
-        .and_then(|l| serde_json::from_str(l).ok())
-        .unwrap_or_default();
-    let file_cache = ledger.changed_setting(SETTING_CACHE, file.cache.as_ref())?;
-    let cache = match &file_cache {
-        Some((c, _)) => stored_cache.overlaid((*c).clone()),
-        None => stored_cache,
-    };
-    let cache_json = serde_json::to_string(&cache)
-        .map_err(|e| CoreError::Invalid(format!("cannot store cache: {e}")))?;
-    storage.set_setting(SETTING_CACHE, &cache_json).await?;
-    let stored_metrics: crate::config::MetricsConfig = stored
-        .get(SETTING_METRICS)
-        .and_then(|l| serde_json::from_str(l).ok())
-        .unwrap_or_default();
-    let file_metrics = ledger.changed_setting(SETTING_METRICS, file.metrics.as_ref())?;
-    let metrics_config = match &file_metrics {
-        Some((c, _)) => stored_metrics.overlaid((*c).clone()),
-        None => stored_metrics,
-    };
+    store_section(&storage, SETTING_CORS, &cors.to_config()).await?;
+    let (rate_limits, rate_limits_hash) = overlay_section(
+        &stored,
+        &ledger,
+        SETTING_RATE_LIMITS,
+        file.rate_limits.as_ref(),
+    )?;
+    store_section(&storage, SETTING_RATE_LIMITS, &rate_limits).await?;
+    let (budgets, budgets_hash) =
+        overlay_section(&stored, &ledger, SETTING_BUDGETS, file.budgets.as_ref())?;
+    store_section(&storage, SETTING_BUDGETS, &budgets).await?;
+    let (cache, cache_hash) =
+        overlay_section(&stored, &ledger, SETTING_CACHE, file.cache.as_ref())?;
+    store_section(&storage, SETTING_CACHE, &cache).await?;
+    let (metrics_config, metrics_hash) =
+        overlay_section(&stored, &ledger, SETTING_METRICS, file.metrics.as_ref())?;
     let metrics = crate::config::MetricsSettings::from_config(&metrics_config);
-    let metrics_json = serde_json::to_string(&metrics.to_config())
-        .map_err(|e| CoreError::Invalid(format!("cannot store metrics: {e}")))?;
-    storage.set_setting(SETTING_METRICS, &metrics_json).await?;
-    let stored_pricing: crate::config::PricingConfig = stored
-        .get(SETTING_PRICING)
-        .and_then(|l| serde_json::from_str(l).ok())
-        .unwrap_or_default();
-    let file_pricing = ledger.changed_setting(SETTING_PRICING, file.pricing.as_ref())?;
-    let pricing = match &file_pricing {
-        Some((c, _)) => stored_pricing.overlaid((*c).clone()),
-        None => stored_pricing,
-    };
-    let pricing_json = serde_json::to_string(&pricing)
-        .map_err(|e| CoreError::Invalid(format!("cannot store pricing: {e}")))?;
-    storage.set_setting(SETTING_PRICING, &pricing_json).await?;
-    let logging_json = serde_json::to_string(&logging.to_config())
-        .map_err(|e| CoreError::Invalid(format!("cannot store logging: {e}")))?;
-    storage.set_setting(SETTING_LOGGING, &logging_json).await?;
+    store_section(&storage, SETTING_METRICS, &metrics.to_config()).await?;
+    let (pricing, pricing_hash) =
+        overlay_section(&stored, &ledger, SETTING_PRICING, file.pricing.as_ref())?;
+    store_section(&storage, SETTING_PRICING, &pricing).await?;
+    store_section(&storage, SETTING_LOGGING, &logging.to_config()).await?;
 
-    let resilience_json = serde_json::to_string(&resilience.to_config())
-        .map_err(|e| CoreError::Invalid(format!("cannot store circuit_breaker: {e}")))?;
-    storage
-        .set_setting(SETTING_CIRCUIT_BREAKER, &resilience_json)
-        .await?;
+    store_section(&storage, SETTING_CIRCUIT_BREAKER, &resilience.to_config()).await?;
 
     storage.set_setting(SETTING_HOST, &host).await?;
     storage.set_setting(SETTING_PORT, &port.to_string()).await?;
     storage
         .set_setting(SETTING_PROXY, proxy.as_deref().unwrap_or(""))
         .await?;
-    let limits_json = serde_json::to_string(&limits_to_config(&limits))
-        .map_err(|e| CoreError::Invalid(format!("cannot store limits: {e}")))?;
-    storage.set_setting(SETTING_LIMITS, &limits_json).await?;
+    store_section(&storage, SETTING_LIMITS, &limits_to_config(&limits)).await?;
 
     let generated_admin_key = ensure_admin_key(
         &storage,
@@ -295,12 +234,12 @@ pub async fn bootstrap(args: StartupArgs) -> Result<Bootstrapped, CoreError> {
         (SETTING_CIRCUIT_BREAKER, file_resilience.map(|(_, h)| h)),
         (SETTING_PROXY, file_proxy.map(|(_, h)| h)),
         (SETTING_LOGGING, file_logging.map(|(_, h)| h)),
-        (SETTING_CORS, file_cors.map(|(_, h)| h)),
-        (SETTING_METRICS, file_metrics.map(|(_, h)| h)),
-        (SETTING_RATE_LIMITS, file_rate_limits.map(|(_, h)| h)),
-        (SETTING_BUDGETS, file_budgets.map(|(_, h)| h)),
-        (SETTING_CACHE, file_cache.map(|(_, h)| h)),
-        (SETTING_PRICING, file_pricing.map(|(_, h)| h)),
+        (SETTING_CORS, cors_hash),
+        (SETTING_METRICS, metrics_hash),
+        (SETTING_RATE_LIMITS, rate_limits_hash),
+        (SETTING_BUDGETS, budgets_hash),
+        (SETTING_CACHE, cache_hash),
+        (SETTING_PRICING, pricing_hash),
     ] {
         if let Some(hash) = applied {
             ledger.record(&storage, "setting", name, &hash).await?;
@@ -407,6 +346,62 @@ pub struct ApplyReport {
     /// Settings sections stored (`limits`, `circuit_breaker`, `proxy`;
     /// imports only).
     pub settings: Vec<String>,
+}
+
+/// A settings section the config file lays over the stored one, field by
+/// field (each section's `overlaid`).
+trait Overlay: Default + Clone + serde::Serialize + serde::de::DeserializeOwned {
+    fn overlay(self, file: Self) -> Self;
+}
+
+macro_rules! overlay {
+    ($($t:ty),*) => {$(
+        impl Overlay for $t {
+            fn overlay(self, file: Self) -> Self {
+                self.overlaid(file)
+            }
+        }
+    )*};
+}
+
+overlay!(
+    crate::config::CorsConfig,
+    crate::config::RateLimitsConfig,
+    crate::config::BudgetsConfig,
+    crate::config::CacheConfig,
+    crate::config::MetricsConfig,
+    crate::config::PricingConfig
+);
+
+/// Section `name` as stored (its default when absent or unreadable), with
+/// the file's section laid over it when the file's changed since it was
+/// last applied; and then the hash to record as applied.
+fn overlay_section<T: Overlay>(
+    stored: &HashMap<String, String>,
+    ledger: &ApplyMode<'_>,
+    name: &str,
+    file: Option<&T>,
+) -> Result<(T, Option<String>), CoreError> {
+    let base: T = stored
+        .get(name)
+        .and_then(|v| serde_json::from_str(v).ok())
+        .unwrap_or_default();
+    Ok(match ledger.changed_setting(name, file)? {
+        Some((file, hash)) => (base.overlay(file.clone()), Some(hash)),
+        None => (base, None),
+    })
+}
+
+/// Stores section `name` as JSON.
+async fn store_section<T: serde::Serialize>(
+    storage: &Storage,
+    name: &str,
+    value: &T,
+) -> Result<(), CoreError> {
+    let json = serde_json::to_string(value)
+        .map_err(|e| CoreError::Invalid(format!("cannot store {name}: {e}")))?;
+    storage.set_setting(name, &json).await?;
+    Ok(())
 }
 
 /// Which entries of a config document to apply.

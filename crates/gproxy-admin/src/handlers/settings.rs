@@ -128,6 +128,19 @@ fn merge<T: Serialize + serde::de::DeserializeOwned>(base: &T, patch: &T) -> Res
     serde_json::from_value(base).map_err(ApiError::internal)
 }
 
+/// Stores section `key` as JSON, when it is given.
+async fn store<T: Serialize>(
+    storage: &gproxy_storage::Storage,
+    key: &str,
+    section: Option<&T>,
+) -> Result<(), ApiError> {
+    if let Some(section) = section {
+        let json = serde_json::to_string(section).map_err(ApiError::internal)?;
+        storage.set_setting(key, &json).await?;
+    }
+    Ok(())
+}
+
 /// `PATCH /settings`.
 pub async fn update(call: Call) -> Result<Reply, ApiError> {
     let patch: SettingsPatch = parse(&call.req.body)?;
@@ -170,40 +183,16 @@ pub async fn update(call: Call) -> Result<Reply, ApiError> {
         .validate()
         .map_err(|(field, message)| ApiError::field(field, message))?;
     let storage = &call.ctx.storage;
-    if let Some(l) = &limits {
-        let json = serde_json::to_string(l).map_err(ApiError::internal)?;
-        storage.set_setting(SETTING_LIMITS, &json).await?;
-    }
-    if let Some(c) = &circuit_breaker {
-        let json = serde_json::to_string(c).map_err(ApiError::internal)?;
-        storage.set_setting(SETTING_CIRCUIT_BREAKER, &json).await?;
-    }
-    if let Some(l) = &logging {
-        let json = serde_json::to_string(l).map_err(ApiError::internal)?;
-        storage.set_setting(SETTING_LOGGING, &json).await?;
-    }
-    if let Some(c) = &cors {
-        let json = serde_json::to_string(c).map_err(ApiError::internal)?;
-        storage.set_setting(SETTING_CORS, &json).await?;
-    }
-    if let Some(m) = &metrics {
-        // Stored resolved: the token only as its hash.
-        let json = serde_json::to_string(&MetricsSettings::from_config(m).to_config())
-            .map_err(ApiError::internal)?;
-        storage.set_setting(SETTING_METRICS, &json).await?;
-    }
-    if let Some(c) = &patch.cache {
-        let json = serde_json::to_string(c).map_err(ApiError::internal)?;
-        storage.set_setting(SETTING_CACHE, &json).await?;
-    }
-    if let Some(b) = &patch.budgets {
-        let json = serde_json::to_string(b).map_err(ApiError::internal)?;
-        storage.set_setting(SETTING_BUDGETS, &json).await?;
-    }
-    if let Some(r) = &patch.rate_limits {
-        let json = serde_json::to_string(r).map_err(ApiError::internal)?;
-        storage.set_setting(SETTING_RATE_LIMITS, &json).await?;
-    }
+    store(storage, SETTING_LIMITS, limits.as_ref()).await?;
+    store(storage, SETTING_CIRCUIT_BREAKER, circuit_breaker.as_ref()).await?;
+    store(storage, SETTING_LOGGING, logging.as_ref()).await?;
+    store(storage, SETTING_CORS, cors.as_ref()).await?;
+    // Stored resolved: the token only as its hash.
+    let metrics = metrics.map(|m| MetricsSettings::from_config(&m).to_config());
+    store(storage, SETTING_METRICS, metrics.as_ref()).await?;
+    store(storage, SETTING_CACHE, patch.cache.as_ref()).await?;
+    store(storage, SETTING_BUDGETS, patch.budgets.as_ref()).await?;
+    store(storage, SETTING_RATE_LIMITS, patch.rate_limits.as_ref()).await?;
     if let Some(p) = &proxy {
         storage
             .set_setting(SETTING_PROXY, p.as_deref().unwrap_or(""))
