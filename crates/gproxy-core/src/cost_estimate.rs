@@ -70,34 +70,38 @@ pub struct EstimateView {
     pub arithmetic: Option<String>,
 }
 
-/// The maximum output tokens a request body sets, if any.
+/// Where a request of `protocol` sets its output cap, in order of
+/// precedence (each a path of object keys).
+fn output_cap_paths(protocol: Protocol) -> &'static [&'static [&'static str]] {
+    match protocol {
+        Protocol::OpenAiChat => &[&["max_completion_tokens"], &["max_tokens"]],
+        Protocol::OpenAiResponses => &[&["max_output_tokens"]],
+        Protocol::Claude => &[&["max_tokens"]],
+        Protocol::Gemini => &[&["generationConfig", "maxOutputTokens"]],
+    }
+}
+
 /// The request's own output cap from its raw `body`, by a scan that
 /// parses nothing (in full only when the scan gives up).
 pub(crate) fn max_output_of(protocol: Protocol, body: &[u8]) -> Option<u64> {
-    use gproxy_protocol::json_edit::u64_at;
-    let scanned = match protocol {
-        Protocol::OpenAiChat => u64_at(body, &["max_completion_tokens"]).and_then(|v| match v {
-            Some(v) => Some(Some(v)),
-            None => u64_at(body, &["max_tokens"]),
-        }),
-        Protocol::OpenAiResponses => u64_at(body, &["max_output_tokens"]),
-        Protocol::Claude => u64_at(body, &["max_tokens"]),
-        Protocol::Gemini => u64_at(body, &["generationConfig", "maxOutputTokens"]),
-    };
+    let scanned = output_cap_paths(protocol)
+        .iter()
+        .try_fold(None, |found: Option<u64>, path| {
+            Some(found.or(gproxy_protocol::json_edit::u64_at(body, path)?))
+        });
     match scanned {
-        Some(v) => v,
+        Some(cap) => cap,
         None => max_output(protocol, &serde_json::from_slice(body).ok()?),
     }
 }
 
+/// The output cap of a parsed request `body`.
 fn max_output(protocol: Protocol, body: &serde_json::Value) -> Option<u64> {
-    let get = |p: &str| body.pointer(p).and_then(serde_json::Value::as_u64);
-    match protocol {
-        Protocol::OpenAiChat => get("/max_completion_tokens").or_else(|| get("/max_tokens")),
-        Protocol::OpenAiResponses => get("/max_output_tokens"),
-        Protocol::Claude => get("/max_tokens"),
-        Protocol::Gemini => get("/generationConfig/maxOutputTokens"),
-    }
+    output_cap_paths(protocol).iter().find_map(|path| {
+        path.iter()
+            .try_fold(body, |v, key| v.get(*key))
+            .and_then(serde_json::Value::as_u64)
+    })
 }
 
 /// A breakdown written out: `9 × 2.5 / 1e6 + 100 × 10 / 1e6 = 0.0010225`.
@@ -259,5 +263,46 @@ impl Engine {
             )));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_output_cap_is_read_by_scan_and_by_parse_alike() {
+        let cases: [(Protocol, &str, Option<u64>); 8] = [
+            (
+                Protocol::OpenAiChat,
+                r#"{"max_tokens":5,"max_completion_tokens":9}"#,
+                Some(9),
+            ),
+            (Protocol::OpenAiChat, r#"{"max_tokens":5}"#, Some(5)),
+            (Protocol::OpenAiChat, r#"{"messages":[]}"#, None),
+            (
+                Protocol::OpenAiResponses,
+                r#"{"max_output_tokens":7}"#,
+                Some(7),
+            ),
+            (
+                Protocol::Claude,
+                r#"{"max_tokens":16,"max_output_tokens":1}"#,
+                Some(16),
+            ),
+            (
+                Protocol::Gemini,
+                r#"{"generationConfig":{"maxOutputTokens":64}}"#,
+                Some(64),
+            ),
+            (Protocol::Gemini, r#"{"maxOutputTokens":64}"#, None),
+            // An escaped top-level key makes the scan give up: parsed in full.
+            (Protocol::Claude, r#"{"\u006dax_tokens":3}"#, Some(3)),
+        ];
+        for (protocol, body, cap) in cases {
+            assert_eq!(max_output_of(protocol, body.as_bytes()), cap, "{body}");
+            let value: serde_json::Value = serde_json::from_str(body).unwrap();
+            assert_eq!(max_output(protocol, &value), cap, "{body}");
+        }
     }
 }
