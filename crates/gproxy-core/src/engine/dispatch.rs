@@ -103,8 +103,9 @@ impl Engine {
                 .await?;
             }
             if tried.is_empty() {
-                if self.cache.load().is_some()
-                    && let Some(hit) = Box::pin(self.cache_lookup(req, &plan, accounting)).await
+                if let Some(cache) = self.cache.load_full()
+                    && let Some(hit) =
+                        Box::pin(self.cache_lookup(cache, req, &plan, accounting)).await
                 {
                     return cached_response(&plan, hit);
                 }
@@ -151,17 +152,17 @@ impl Engine {
         }
     }
 
-    /// Looks the request up in the response cache when it is used for it
+    /// Looks the request up in `cache` when it is used for it
     /// (see [`crate::cache`]); on a miss that may be stored, `accounting`
     /// records the answer for it.
     async fn cache_lookup(
         &self,
+        cache: Arc<crate::cache::ResponseCache>,
         req: &ProxyRequest,
         plan: &Plan<'_>,
         accounting: &mut Accounting,
     ) -> Option<Arc<crate::cache::Entry>> {
         use crate::cache::key::CacheOperation;
-        let cache = self.cache.load_full()?;
         let operation = match (req.route.operation, plan.stream) {
             (Operation::Generate, false) => CacheOperation::Generate,
             (Operation::Generate, true) => CacheOperation::GenerateStream,

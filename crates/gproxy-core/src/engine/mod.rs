@@ -443,24 +443,18 @@ impl Engine {
         });
         accounting.capture_request(&logging, &req.headers, Some(&req.body));
         drop(logging);
-        let dispatched = self.dispatch(&req, &mut accounting).await;
-        let dispatched = match (dispatched, accounting.rate_headers()) {
-            (Ok(mut d), Some(rate)) => {
+        let mut dispatched = self.dispatch(&req, &mut accounting).await;
+        if let Ok(d) = &mut dispatched {
+            if let Some(rate) = accounting.rate_headers() {
                 rate.apply(d.headers_mut());
-                Ok(d)
             }
-            (d, _) => d,
-        };
-        let dispatched = match (dispatched, accounting.cache_status()) {
-            (Ok(mut d), Some(status)) => {
+            if let Some(status) = accounting.cache_status() {
                 const NAME: HeaderName = HeaderName::from_static(crate::cache::CACHE_HEADER);
                 d.headers_mut()
                     .insert(NAME, HeaderValue::from_static(status));
                 accounting.cache_content_type(d.headers_mut());
-                Ok(d)
             }
-            (d, _) => d,
-        };
+        }
         match dispatched {
             Ok(Dispatched::Stream {
                 response,
