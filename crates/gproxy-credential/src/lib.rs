@@ -71,6 +71,10 @@ pub enum Credential {
         /// The token itself.
         token: Secret,
     },
+    /// An OAuth login of a subscription account (codex, claudecode,
+    /// antigravity, geminicli): an access token, the refresh token that
+    /// renews it and the account's facts. Boxed: it is large and rare.
+    OAuth(Box<oauth::OAuthCredential>),
     /// No key at all (local servers such as Ollama).
     None,
 }
@@ -105,6 +109,7 @@ impl Credential {
             Credential::ApiKey { .. } => "api_key",
             Credential::ServiceAccount(_) => "service_account",
             Credential::AccessToken { .. } => "access_token",
+            Credential::OAuth(_) => oauth::OAUTH_KIND,
             Credential::None => "none",
         }
     }
@@ -117,6 +122,7 @@ impl Credential {
             Credential::AccessToken { token } => {
                 serde_json::json!({ "access_token": token.expose() })
             }
+            Credential::OAuth(c) => c.to_json(),
             Credential::None => serde_json::json!({}),
         }
     }
@@ -138,8 +144,19 @@ impl Credential {
             "service_account" => Ok(Credential::ServiceAccount(Box::new(
                 ServiceAccountKey::from_json(secret)?,
             ))),
+            oauth::OAUTH_KIND => Ok(Credential::OAuth(Box::new(
+                oauth::OAuthCredential::from_json(secret)?,
+            ))),
             "none" => Ok(Credential::None),
             other => Err(CredentialError::UnknownKind(other.to_owned())),
+        }
+    }
+
+    /// The OAuth login, for an OAuth credential.
+    pub fn oauth(&self) -> Option<&oauth::OAuthCredential> {
+        match self {
+            Credential::OAuth(c) => Some(c),
+            _ => None,
         }
     }
 
@@ -154,6 +171,8 @@ impl Credential {
                 format!("{}\n{}", key.client_email, key.private_key_id).into_bytes()
             }
             Credential::AccessToken { token } => token.expose().as_bytes().to_vec(),
+            // The account, not the token: a refresh keeps the name.
+            Credential::OAuth(c) => c.identity().into_bytes(),
             Credential::None => Vec::new(),
         };
         let digest = Sha256::digest(&material);

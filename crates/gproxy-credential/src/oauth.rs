@@ -438,6 +438,158 @@ impl RefreshGate {
     }
 }
 
+/// The stored `kind` of an OAuth credential.
+pub const OAUTH_KIND: &str = "oauth";
+
+/// An OAuth login of a subscription account, as stored (sealed) and used.
+///
+/// Stored as `{"access_token", "refresh_token"?, "expires_at_ms",
+/// "scope"?, "account": {...}, "disabled_reason"?, "refresh_lock_until_ms"?}`.
+/// `account` holds what the login learnt (`email`, `account_id`,
+/// `project_id`, `plan`, `organization_id`, `auth_kind`, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthCredential {
+    /// The tokens.
+    pub tokens: TokenSet,
+    /// Account facts.
+    pub account: serde_json::Map<String, Value>,
+    /// Set when a refresh failed for good (`invalid_grant`, reuse,
+    /// revoked): the credential is disabled until someone logs in again.
+    pub disabled_reason: Option<String>,
+    /// While another instance refreshes this credential: until when its
+    /// claim holds (epoch ms).
+    pub refresh_lock_until_ms: Option<u64>,
+    /// The row's version when read (not stored in the secret).
+    pub version: i64,
+}
+
+impl OAuthCredential {
+    /// A fresh login's credential.
+    pub fn new(tokens: TokenSet, account: serde_json::Map<String, Value>) -> Self {
+        OAuthCredential {
+            tokens,
+            account,
+            disabled_reason: None,
+            refresh_lock_until_ms: None,
+            version: 0,
+        }
+    }
+
+    /// One account fact as text (`email`, `account_id`, `project_id`, ...).
+    pub fn account_str(&self, key: &str) -> Option<&str> {
+        self.account
+            .get(key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    }
+
+    /// What names the account (for fingerprints): its id or e-mail, else
+    /// the refresh or access token.
+    pub fn identity(&self) -> String {
+        for key in ["account_id", "email"] {
+            if let Some(v) = self.account_str(key) {
+                return format!("{key}:{v}");
+            }
+        }
+        match &self.tokens.refresh_token {
+            Some(r) => r.expose().to_owned(),
+            None => self.tokens.access_token.expose().to_owned(),
+        }
+    }
+
+    /// The stored JSON.
+    pub fn to_json(&self) -> Value {
+        let mut out = serde_json::Map::new();
+        out.insert(
+            "access_token".into(),
+            Value::from(self.tokens.access_token.expose()),
+        );
+        if let Some(r) = &self.tokens.refresh_token {
+            out.insert("refresh_token".into(), Value::from(r.expose()));
+        }
+        out.insert(
+            "expires_at_ms".into(),
+            Value::from(self.tokens.expires_at_ms),
+        );
+        if let Some(scope) = &self.tokens.scope {
+            out.insert("scope".into(), Value::from(scope.as_str()));
+        }
+        out.insert("account".into(), Value::Object(self.account.clone()));
+        if let Some(reason) = &self.disabled_reason {
+            out.insert("disabled_reason".into(), Value::from(reason.as_str()));
+        }
+        if let Some(until) = self.refresh_lock_until_ms {
+            out.insert("refresh_lock_until_ms".into(), Value::from(until));
+        }
+        Value::Object(out)
+    }
+
+    /// Reads the stored JSON; the error names the field.
+    pub fn from_json(secret: &Value) -> Result<Self, crate::CredentialError> {
+        let bad = |reason: &str| crate::CredentialError::InvalidSecret {
+            kind: OAUTH_KIND,
+            reason: reason.to_owned(),
+        };
+        let obj = secret
+            .as_object()
+            .ok_or_else(|| bad("the secret must be an object"))?;
+        const KNOWN: &[&str] = &[
+            "access_token",
+            "refresh_token",
+            "expires_at_ms",
+            "scope",
+            "account",
+            "disabled_reason",
+            "refresh_lock_until_ms",
+        ];
+        if let Some(unknown) = obj.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+            return Err(bad(&format!("unknown field `{unknown}`")));
+        }
+        let text = |key: &str| -> Result<Option<String>, crate::CredentialError> {
+            match obj.get(key) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(bad(&format!("`{key}` must be a string"))),
+            }
+        };
+        let access = text("access_token")?
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| bad("`access_token` is required"))?;
+        let expires_at_ms = match obj.get("expires_at_ms") {
+            Some(v) => v
+                .as_u64()
+                .ok_or_else(|| bad("`expires_at_ms` must be epoch milliseconds"))?,
+            None => return Err(bad("`expires_at_ms` is required")),
+        };
+        let account = match obj.get("account") {
+            None | Some(Value::Null) => serde_json::Map::new(),
+            Some(Value::Object(m)) => m.clone(),
+            Some(_) => return Err(bad("`account` must be an object")),
+        };
+        let refresh_lock_until_ms = match obj.get("refresh_lock_until_ms") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(
+                v.as_u64()
+                    .ok_or_else(|| bad("`refresh_lock_until_ms` must be epoch milliseconds"))?,
+            ),
+        };
+        Ok(OAuthCredential {
+            tokens: TokenSet {
+                access_token: Secret::new(access),
+                refresh_token: text("refresh_token")?
+                    .filter(|s| !s.is_empty())
+                    .map(Secret::new),
+                expires_at_ms,
+                scope: text("scope")?,
+            },
+            account,
+            disabled_reason: text("disabled_reason")?,
+            refresh_lock_until_ms,
+            version: 0,
+        })
+    }
+}
+
 /// Tokens read from a vendor CLI's file, with the account facts it holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Imported {

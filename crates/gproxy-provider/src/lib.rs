@@ -35,6 +35,7 @@
 pub mod builtin;
 pub mod failure;
 pub mod models;
+pub mod oauth;
 pub mod registry;
 pub mod traits;
 

@@ -233,14 +233,17 @@ pub trait Provider: Send + Sync + Debug {
         if form == AuthForm::None {
             return Ok(());
         }
-        let Credential::ApiKey { key } = credential else {
-            if form == AuthForm::BearerOptional {
-                return Ok(());
+        let key = match credential {
+            Credential::ApiKey { key } => key,
+            // An OAuth login's access token, sent like a key.
+            Credential::OAuth(login) => &login.tokens.access_token,
+            _ if form == AuthForm::BearerOptional => return Ok(()),
+            _ => {
+                return Err(ProviderError::InvalidCredential {
+                    kind: self.kind(),
+                    reason: "an API key is required",
+                });
             }
-            return Err(ProviderError::InvalidCredential {
-                kind: self.kind(),
-                reason: "an API key is required",
-            });
         };
         let (name, prefix) = match form {
             AuthForm::Bearer | AuthForm::BearerOptional => {
@@ -309,6 +312,81 @@ pub trait Provider: Send + Sync + Debug {
     /// one (or when it answers 404/405/501) the gateway counts locally.
     fn count_tokens_api(&self) -> Option<CountTokensApi> {
         None
+    }
+
+    /// The kind's OAuth client, for subscription kinds whose credentials
+    /// are logins (codex, claudecode, antigravity, geminicli).
+    fn oauth(&self) -> Option<&crate::oauth::OAuthSpec> {
+        None
+    }
+
+    /// Account facts (`email`, `account_id`, `organization_id`, `plan`,
+    /// ...) in a successful code exchange's `answer` (Anthropic: its
+    /// `account`/`organization`; OpenAI: the id token's claims).
+    fn oauth_account(&self, _answer: &serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+        serde_json::Map::new()
+    }
+
+    /// Reads credentials exported by the vendor's own CLI (`auth.json`,
+    /// `.credentials.json`, `oauth_creds.json`, a setup token), `None`
+    /// when the kind has no such file.
+    fn import_credential(
+        &self,
+        _input: &str,
+        _now_ms: u64,
+    ) -> Option<Result<gproxy_credential::oauth::Imported, gproxy_credential::oauth::ImportError>> {
+        None
+    }
+
+    /// Google Code Assist kinds: the project discovery run at login.
+    fn code_assist_discovery(&self) -> Option<crate::oauth::CodeAssistDiscovery> {
+        None
+    }
+
+    /// The last step before a request goes upstream, with the credential
+    /// it goes with (after [`Provider::apply_auth`]): the kind's own
+    /// envelope, identity headers and body rules (OAuth kinds). The
+    /// default changes nothing.
+    fn prepare_request(
+        &self,
+        _endpoint: &Endpoint<'_>,
+        _credential: &Credential,
+        _headers: &mut HeaderMap,
+        body: bytes::Bytes,
+    ) -> Result<bytes::Bytes, ProviderError> {
+        Ok(body)
+    }
+
+    /// The field every upstream answer of this kind is wrapped in (the
+    /// whole body, and each stream event): `response` for Code Assist.
+    /// An answer without it (an error) is taken as it is.
+    fn response_envelope(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// The body of the model-list call when it is a `POST` (Code Assist's
+    /// `fetchAvailableModels`); `None`: a `GET`.
+    fn models_body(&self) -> Option<&'static [u8]> {
+        None
+    }
+
+    /// The call that reads `credential`'s live quota, if the kind has one.
+    fn quota_call(
+        &self,
+        _base_url: &str,
+        _credential: &Credential,
+    ) -> Option<crate::oauth::SideCall> {
+        None
+    }
+
+    /// Reads the quota call's answer (`headers` too: some kinds report in
+    /// headers).
+    fn parse_quota(
+        &self,
+        _headers: &HeaderMap,
+        _body: &[u8],
+    ) -> Result<crate::oauth::Quota, ModelsError> {
+        Err(ModelsError::Invalid("this kind has no quota endpoint".into()))
     }
 
     /// Whether this provider speaks `protocol` natively.

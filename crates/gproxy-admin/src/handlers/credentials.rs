@@ -149,6 +149,10 @@ pub fn mask(credential: &Credential) -> String {
         Credential::ApiKey { key } => mask_text(key.expose()),
         Credential::AccessToken { token } => mask_text(token.expose()),
         Credential::ServiceAccount(key) => format!("service account {}", key.client_email),
+        Credential::OAuth(login) => match login.account_str("email") {
+            Some(email) => format!("oauth {email}"),
+            None => format!("oauth {}", mask_text(login.tokens.access_token.expose())),
+        },
         Credential::None => String::new(),
     }
 }
