@@ -86,6 +86,29 @@ pub(crate) struct StreamProcessor {
     /// The generated text seen so far, for billing a stream the client
     /// left before the upstream reported its usage.
     streamed: StreamedText,
+    /// The field each event is wrapped in (Code Assist's `response`).
+    envelope: Option<&'static str>,
+}
+
+/// `data` without its `envelope` (`{"response": X, ...}` → `X`); as it is
+/// when it has none (an error event).
+pub(crate) fn unwrap_envelope<'a>(data: &'a [u8], envelope: &str) -> std::borrow::Cow<'a, [u8]> {
+    if memmem::find(data, envelope.as_bytes()).is_some()
+        && let Ok(obj) = RawObject::parse(data)
+        && let Some(inner) = obj.get(envelope)
+    {
+        return std::borrow::Cow::Owned(inner.get().as_bytes().to_vec());
+    }
+    std::borrow::Cow::Borrowed(data)
+}
+
+fn unwrap_event(event: &mut SseEvent, envelope: Option<&str>) {
+    if let Some(envelope) = envelope
+        && let std::borrow::Cow::Owned(inner) = unwrap_envelope(event.data.as_bytes(), envelope)
+    {
+        event.data = String::from_utf8(inner)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    }
 }
 
 /// Most generated text kept per stream (past it, bytes are only counted).
@@ -161,7 +184,13 @@ impl StreamProcessor {
             elements: Vec::new(),
             transcoder: None,
             streamed: StreamedText::new(protocol),
+            envelope: None,
         }
+    }
+
+    /// Unwraps every event from `envelope` first (Code Assist).
+    pub(crate) fn unwrap(&mut self, envelope: Option<&'static str>) {
+        self.envelope = envelope;
     }
 
     /// The generated text seen so far (taken: call once, at the end).
@@ -195,7 +224,8 @@ impl StreamProcessor {
             }
             Framing::Sse(decoder) => {
                 let fed = decoder.feed(chunk, &mut self.events);
-                for event in self.events.drain(..) {
+                for mut event in self.events.drain(..) {
+                    unwrap_event(&mut event, self.envelope);
                     self.tracker.observe_event(&event);
                     self.streamed.observe(event.data.as_bytes());
                     let _ = transcoder.feed(&event.data, &mut out);
@@ -233,16 +263,19 @@ impl StreamProcessor {
             }
             Framing::Sse(decoder) => {
                 let fed = decoder.feed(&chunk, &mut self.events);
-                let Some(rewrite) = &self.rewrite else {
+                if self.rewrite.is_none() && self.envelope.is_none() {
                     for event in self.events.drain(..) {
                         self.tracker.observe_event(&event);
                         self.streamed.observe(event.data.as_bytes());
                     }
                     return fed.map(|()| chunk);
-                };
+                }
                 fed?;
+                let noop = Rewrite::default();
+                let rewrite = self.rewrite.as_ref().unwrap_or(&noop);
                 let mut out = Vec::with_capacity(chunk.len() + 64);
                 for mut event in self.events.drain(..) {
+                    unwrap_event(&mut event, self.envelope);
                     self.tracker.observe_event(&event);
                     self.streamed.observe(event.data.as_bytes());
                     if rewrite.strip_usage_chunk && is_usage_only_chunk(&event.data) {
@@ -268,8 +301,9 @@ impl StreamProcessor {
         if let Some(transcoder) = self.transcoder.as_mut() {
             let mut out = Vec::new();
             if let Framing::Sse(decoder) = &mut self.framing
-                && let Some(event) = decoder.finish()
+                && let Some(mut event) = decoder.finish()
             {
+                unwrap_event(&mut event, self.envelope);
                 self.tracker.observe_event(&event);
                 self.streamed.observe(event.data.as_bytes());
                 let _ = transcoder.feed(&event.data, &mut out);
@@ -280,11 +314,16 @@ impl StreamProcessor {
         let Framing::Sse(decoder) = &mut self.framing else {
             return None;
         };
-        let event = decoder.finish()?;
+        let mut event = decoder.finish()?;
+        unwrap_event(&mut event, self.envelope);
         self.tracker.observe_event(&event);
         self.streamed.observe(event.data.as_bytes());
         // In pass-through mode its bytes already went out as received.
-        let rewrite = self.rewrite.as_ref()?;
+        if self.rewrite.is_none() && self.envelope.is_none() {
+            return None;
+        }
+        let noop = Rewrite::default();
+        let rewrite = self.rewrite.as_ref().unwrap_or(&noop);
         if rewrite.strip_usage_chunk && is_usage_only_chunk(&event.data) {
             return None;
         }
