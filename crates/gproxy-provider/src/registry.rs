@@ -3,7 +3,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::builtin::{CUSTOM_KIND, CustomProvider, Overridden, Overrides, VERTEX_KIND, Vertex};
+use crate::builtin::{
+    CLAUDECODE_KIND, CUSTOM_KIND, ClaudeCode, CustomProvider, Overridden, Overrides, VERTEX_KIND,
+    Vertex,
+};
 use crate::{Provider, ProviderError, builtin};
 
 /// Maps a provider kind name to its implementation.
@@ -49,6 +52,8 @@ impl ProviderRegistry {
             })?;
         let base: Arc<dyn Provider> = if kind == VERTEX_KIND {
             Arc::new(Vertex::from_settings(&own)?)
+        } else if kind == CLAUDECODE_KIND {
+            Arc::new(ClaudeCode::from_settings(&own)?)
         } else {
             self.get(kind).ok_or_else(|| ProviderError::UnknownKind {
                 kind: kind.to_owned(),

@@ -3,6 +3,7 @@
 
 mod aistudio;
 mod claude;
+pub mod claudecode;
 pub mod custom;
 mod openai;
 pub mod overrides;
@@ -10,6 +11,7 @@ pub mod vertex;
 
 pub use aistudio::AiStudio;
 pub use claude::Claude;
+pub use claudecode::{CLAUDECODE_KIND, ClaudeCode, ClaudeCodeSettings};
 pub use custom::{CUSTOM_KIND, CustomProvider, CustomSettings};
 pub use openai::OpenAiCompatible;
 pub use overrides::{OVERRIDE_KEYS, Overridden, Overrides};
@@ -26,6 +28,7 @@ pub fn all() -> Vec<Arc<dyn Provider>> {
         Arc::new(AiStudio),
         Arc::new(Vertex::default()),
         Arc::new(VertexExpress),
+        Arc::new(ClaudeCode::default()),
     ];
     all.extend(
         OpenAiCompatible::ALL
