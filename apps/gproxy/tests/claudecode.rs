@@ -149,6 +149,17 @@ async fn login_then_every_client_protocol_streamed_and_not() {
             assert!(chat.json()["choices"][0]["message"].is_object(), "{}", chat.text());
         }
     }
+    // The model list is the account's, read with the OAuth bearer.
+    let models = gw
+        .request("GET", "/claudecode/v1/models")
+        .header("authorization", format!("Bearer {ALICE_KEY}"));
+    let models = gw.send(models, bytes::Bytes::new()).await;
+    assert_eq!(models.status, 200, "{}", models.text());
+    assert!(models.text().contains("claude-haiku-4-5-20251001"), "{}", models.text());
+    let listed = mock.last_request().unwrap();
+    assert_eq!(listed.path, "/v1/models");
+    assert!(listed.header("anthropic-beta").unwrap().contains("oauth-2025-04-20"));
+
     // Logging in again as the same account replaces its tokens.
     let again = login(&gw, "claudecode").await;
     assert_eq!(again["status"], "updated");
