@@ -555,9 +555,28 @@ impl Engine {
 
         match framing {
             Some(framing) => {
+                let envelope = plan.provider.provider.response_envelope();
+                // A Gemini client that did not ask for SSE, served by an
+                // SSE-only upstream (Code Assist): a streamed JSON array.
+                let json_array = envelope.is_some()
+                    && plan.conversion.is_none()
+                    && matches!(framing, Framing::Sse(_))
+                    && matches!(
+                        plan.target,
+                        Target::GeminiGenerate {
+                            stream: true,
+                            alt_sse: false
+                        }
+                    );
                 let mut processor =
                     StreamProcessor::new(plan.endpoint().protocol(), framing, plan.rewrite);
-                processor.unwrap(plan.provider.provider.response_envelope());
+                processor.unwrap(envelope);
+                if json_array {
+                    processor.json_array_out();
+                    if let Some(h) = builder.headers_mut() {
+                        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                    }
+                }
                 if let Some(conv) = &plan.conversion {
                     processor.transcode(conv.transcoder());
                 }
