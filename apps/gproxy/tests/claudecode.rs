@@ -149,6 +149,19 @@ async fn login_then_every_client_protocol_streamed_and_not() {
             assert!(chat.json()["choices"][0]["message"].is_object(), "{}", chat.text());
         }
     }
+    // Reasoning asked for in OpenAI's terms reaches Claude as thinking.
+    let reasoning = gw
+        .post(
+            "/claudecode/v1/chat/completions",
+            ALICE_KEY,
+            json!({"model": "claude-sonnet-4-5", "reasoning_effort": "low", "max_tokens": 4000, "messages": [{"role": "user", "content": "think"}]}),
+        )
+        .await;
+    assert_eq!(reasoning.status, 200, "{}", reasoning.text());
+    let sent: Value = serde_json::from_slice(&mock.last_request().unwrap().body).unwrap();
+    assert_eq!(sent["thinking"]["type"], "enabled", "{sent}");
+    assert!(sent["system"][0]["text"].as_str().unwrap().starts_with("x-anthropic-billing-header:"));
+
     // The model list is the account's, read with the OAuth bearer.
     let models = gw
         .request("GET", "/claudecode/v1/models")
