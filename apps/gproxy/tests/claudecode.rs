@@ -107,9 +107,17 @@ async fn login_then_every_client_protocol_streamed_and_not() {
         let last = mock.last_request().unwrap();
         assert_eq!(last.path, "/v1/messages");
         assert_eq!(last.query.as_deref(), Some("beta=true"));
-        assert!(last.header("authorization").unwrap().starts_with("Bearer sk-ant-oat01-"));
+        assert!(
+            last.header("authorization")
+                .unwrap()
+                .starts_with("Bearer sk-ant-oat01-")
+        );
         assert!(last.header("x-api-key").is_none());
-        assert!(last.header("anthropic-beta").unwrap().contains("oauth-2025-04-20"));
+        assert!(
+            last.header("anthropic-beta")
+                .unwrap()
+                .contains("oauth-2025-04-20")
+        );
         assert_eq!(last.header("x-app"), Some("cli"));
     }
     for stream in [false, true] {
@@ -146,7 +154,11 @@ async fn login_then_every_client_protocol_streamed_and_not() {
             assert!(!chat.events().is_empty());
             assert!(!gemini.events().is_empty());
         } else {
-            assert!(chat.json()["choices"][0]["message"].is_object(), "{}", chat.text());
+            assert!(
+                chat.json()["choices"][0]["message"].is_object(),
+                "{}",
+                chat.text()
+            );
         }
     }
     // Reasoning asked for in OpenAI's terms reaches Claude as thinking.
@@ -160,7 +172,12 @@ async fn login_then_every_client_protocol_streamed_and_not() {
     assert_eq!(reasoning.status, 200, "{}", reasoning.text());
     let sent: Value = serde_json::from_slice(&mock.last_request().unwrap().body).unwrap();
     assert_eq!(sent["thinking"]["type"], "enabled", "{sent}");
-    assert!(sent["system"][0]["text"].as_str().unwrap().starts_with("x-anthropic-billing-header:"));
+    assert!(
+        sent["system"][0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("x-anthropic-billing-header:")
+    );
 
     // The model list is the account's, read with the OAuth bearer.
     let models = gw
@@ -168,10 +185,19 @@ async fn login_then_every_client_protocol_streamed_and_not() {
         .header("authorization", format!("Bearer {ALICE_KEY}"));
     let models = gw.send(models, bytes::Bytes::new()).await;
     assert_eq!(models.status, 200, "{}", models.text());
-    assert!(models.text().contains("claude-haiku-4-5-20251001"), "{}", models.text());
+    assert!(
+        models.text().contains("claude-haiku-4-5-20251001"),
+        "{}",
+        models.text()
+    );
     let listed = mock.last_request().unwrap();
     assert_eq!(listed.path, "/v1/models");
-    assert!(listed.header("anthropic-beta").unwrap().contains("oauth-2025-04-20"));
+    assert!(
+        listed
+            .header("anthropic-beta")
+            .unwrap()
+            .contains("oauth-2025-04-20")
+    );
 
     // Logging in again as the same account replaces its tokens.
     let again = login(&gw, "claudecode").await;
@@ -215,9 +241,18 @@ async fn imports_refresh_ahead_of_expiry_and_the_rotated_pair_survives_a_restart
     assert_eq!(mock.claude_reuses(), 0);
 
     // A setup token: one year, no refresh token, no profile scope.
-    let setup = import(&gw, "claudecode", "sk-ant-oat01-setup-token-not-refreshable", Some("setup")).await;
+    let setup = import(
+        &gw,
+        "claudecode",
+        "sk-ant-oat01-setup-token-not-refreshable",
+        Some("setup"),
+    )
+    .await;
     assert_eq!(setup["credential"]["oauth"]["refreshable"], false);
-    assert_eq!(setup["credential"]["oauth"]["account"]["auth_kind"], "setup_token");
+    assert_eq!(
+        setup["credential"]["oauth"]["account"]["auth_kind"],
+        "setup_token"
+    );
 
     // A file that is not Claude Code's: the field at fault.
     let bad = gw
@@ -229,7 +264,11 @@ async fn imports_refresh_ahead_of_expiry_and_the_rotated_pair_survives_a_restart
         )
         .await;
     assert_eq!(bad.status, 400, "{}", bad.text());
-    assert!(bad.text().contains("claudeAiOauth.accessToken"), "{}", bad.text());
+    assert!(
+        bad.text().contains("claudeAiOauth.accessToken"),
+        "{}",
+        bad.text()
+    );
 }
 
 #[tokio::test]
@@ -238,7 +277,13 @@ async fn a_401_under_50_concurrent_requests_refreshes_once() {
     let dir = tempfile::tempdir().unwrap();
     let gw = Arc::new(start(dir.path(), &claudecode_config(&mock, 60)).await);
     let tokens = mock.claude_issue("busy@example.com");
-    import(&gw, "claudecode", &credentials_file(&tokens, 8 * 3_600_000), None).await;
+    import(
+        &gw,
+        "claudecode",
+        &credentials_file(&tokens, 8 * 3_600_000),
+        None,
+    )
+    .await;
     assert_eq!(messages(&gw, false).await.status, 200);
     assert_eq!(mock.claude_refreshes(), 0);
 
@@ -265,8 +310,22 @@ async fn a_dead_refresh_token_disables_the_credential_with_its_reason() {
     let gw = start(dir.path(), &config).await;
     let dead = mock.claude_issue("dead@example.com");
     let alive = mock.claude_issue("alive@example.com");
-    let dead_id = id_of(&import(&gw, "claudecode", &credentials_file(&dead, 8 * 3_600_000), Some("dead")).await);
-    import(&gw, "claudecode", &credentials_file(&alive, 8 * 3_600_000), Some("alive")).await;
+    let dead_id = id_of(
+        &import(
+            &gw,
+            "claudecode",
+            &credentials_file(&dead, 8 * 3_600_000),
+            Some("dead"),
+        )
+        .await,
+    );
+    import(
+        &gw,
+        "claudecode",
+        &credentials_file(&alive, 8 * 3_600_000),
+        Some("alive"),
+    )
+    .await;
 
     mock.claude_expire(&dead.access_token);
     mock.claude_revoke_refresh(&dead.refresh_token);
@@ -299,8 +358,24 @@ async fn an_exhausted_window_cools_the_account_until_its_reset() {
     let gw = start(dir.path(), &claudecode_config(&mock, 60)).await;
     let a = mock.claude_issue("a@example.com");
     let b = mock.claude_issue("b@example.com");
-    let a_id = id_of(&import(&gw, "claudecode", &credentials_file(&a, 8 * 3_600_000), Some("a")).await);
-    let b_id = id_of(&import(&gw, "claudecode", &credentials_file(&b, 8 * 3_600_000), Some("b")).await);
+    let a_id = id_of(
+        &import(
+            &gw,
+            "claudecode",
+            &credentials_file(&a, 8 * 3_600_000),
+            Some("a"),
+        )
+        .await,
+    );
+    let b_id = id_of(
+        &import(
+            &gw,
+            "claudecode",
+            &credentials_file(&b, 8 * 3_600_000),
+            Some("b"),
+        )
+        .await,
+    );
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -324,7 +399,12 @@ async fn an_exhausted_window_cools_the_account_until_its_reset() {
 
     // The quota shows the exhausted window.
     let quota = gw
-        .api("GET", &format!("/credentials/{a_id}/quota"), Some(ADMIN_KEY), None)
+        .api(
+            "GET",
+            &format!("/credentials/{a_id}/quota"),
+            Some(ADMIN_KEY),
+            None,
+        )
         .await;
     assert_eq!(quota.status, 200, "{}", quota.text());
     let quota = quota.json();
@@ -379,30 +459,58 @@ async fn bad_logins_are_clear_400s() {
     assert_eq!(r.status, 400);
     assert!(r.text().contains("state"), "{}", r.text());
     // A bare code without a state.
-    let r = post("/providers/claudecode/oauth/complete", json!({"callback": "abc"})).await;
+    let r = post(
+        "/providers/claudecode/oauth/complete",
+        json!({"callback": "abc"}),
+    )
+    .await;
     assert_eq!(r.status, 400);
     // A login of another provider's state.
     let start_openai = post("/providers/openai/oauth/start", json!({})).await;
     assert_eq!(start_openai.status, 400, "{}", start_openai.text());
     // Two logins at once keep their own state; each is taken once.
-    let a = post("/providers/claudecode/oauth/start", json!({})).await.json();
-    let b = post("/providers/claudecode/oauth/start", json!({})).await.json();
+    let a = post("/providers/claudecode/oauth/start", json!({}))
+        .await
+        .json();
+    let b = post("/providers/claudecode/oauth/start", json!({}))
+        .await
+        .json();
     assert_ne!(a["state"], b["state"]);
     let (_, la) = common::oauth::visit(a["url"].as_str().unwrap()).await;
     let (_, lb) = common::oauth::visit(b["url"].as_str().unwrap()).await;
-    let rb = post("/providers/claudecode/oauth/complete", json!({"callback": lb.unwrap()})).await;
+    let rb = post(
+        "/providers/claudecode/oauth/complete",
+        json!({"callback": lb.unwrap()}),
+    )
+    .await;
     assert_eq!(rb.status, 201, "{}", rb.text());
     let la = la.unwrap();
-    let ra = post("/providers/claudecode/oauth/complete", json!({"callback": la.clone()})).await;
+    let ra = post(
+        "/providers/claudecode/oauth/complete",
+        json!({"callback": la.clone()}),
+    )
+    .await;
     assert!(ra.status == 200 || ra.status == 201, "{}", ra.text());
-    let replay = post("/providers/claudecode/oauth/complete", json!({"callback": la})).await;
+    let replay = post(
+        "/providers/claudecode/oauth/complete",
+        json!({"callback": la}),
+    )
+    .await;
     assert_eq!(replay.status, 400, "{}", replay.text());
     // Unknown flow: the field.
-    let r = post("/providers/claudecode/oauth/start", json!({"flow": "magic"})).await;
+    let r = post(
+        "/providers/claudecode/oauth/start",
+        json!({"flow": "magic"}),
+    )
+    .await;
     assert_eq!(r.status, 400);
     assert!(r.text().contains("flow"), "{}", r.text());
     // claudecode has no device flow.
-    let r = post("/providers/claudecode/oauth/start", json!({"flow": "device"})).await;
+    let r = post(
+        "/providers/claudecode/oauth/start",
+        json!({"flow": "device"}),
+    )
+    .await;
     assert_eq!(r.status, 400, "{}", r.text());
 }
 
@@ -421,7 +529,13 @@ async fn two_instances_on_one_database_spend_a_refresh_token_once() {
     let args = ["--dsn", db.as_str()];
     let a = Arc::new(spawn_env(d1.path(), &text, &args, &envs).await.0.unwrap());
     let tokens = mock.claude_issue("shared@example.com");
-    import(&a, "claudecode", &credentials_file(&tokens, 8 * 3_600_000), None).await;
+    import(
+        &a,
+        "claudecode",
+        &credentials_file(&tokens, 8 * 3_600_000),
+        None,
+    )
+    .await;
     let b = Arc::new(spawn_env(d2.path(), &text, &args, &envs).await.0.unwrap());
     // B sees the credential (started after the import).
     assert_eq!(messages(&b, false).await.status, 200);

@@ -346,9 +346,8 @@ impl StreamProcessor {
             self.tracker.observe_event(&event);
             self.streamed.observe(event.data.as_bytes());
             // In pass-through mode its bytes already went out as received.
-            let passed = self.rewrite.is_none()
-                && self.envelope.is_none()
-                && self.as_json_array.is_none();
+            let passed =
+                self.rewrite.is_none() && self.envelope.is_none() && self.as_json_array.is_none();
             let stripped = self
                 .rewrite
                 .as_ref()
@@ -424,11 +423,17 @@ mod tests {
     fn enveloped_events_are_unwrapped_and_their_usage_counted() {
         let mut p = enveloped();
         // Split mid-event: the decoder joins it.
-        let mut out = p.process(Bytes::from_static(&ENVELOPED[..40])).unwrap().to_vec();
+        let mut out = p
+            .process(Bytes::from_static(&ENVELOPED[..40]))
+            .unwrap()
+            .to_vec();
         out.extend_from_slice(&p.process(Bytes::from_static(&ENVELOPED[40..])).unwrap());
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("data: {\"candidates\""), "{text}");
-        assert!(!text.contains("traceId") && !text.contains("\"response\""), "{text}");
+        assert!(
+            !text.contains("traceId") && !text.contains("\"response\""),
+            "{text}"
+        );
         let usage = p.usage().unwrap();
         assert_eq!((usage.input_tokens, usage.output_tokens), (3, 1));
         // An error event has no envelope: it goes out as it came.

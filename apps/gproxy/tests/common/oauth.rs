@@ -12,7 +12,9 @@ use super::{ADMIN_KEY, Gateway};
 /// and the `Location` header.
 pub async fn visit(url: &str) -> (u16, Option<String>) {
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let req = http::Request::get(url).body(Full::new(Bytes::new())).unwrap();
+    let req = http::Request::get(url)
+        .body(Full::new(Bytes::new()))
+        .unwrap();
     let response = client.request(req).await.unwrap();
     let status = response.status().as_u16();
     let location = response
@@ -66,7 +68,11 @@ pub async fn import(gw: &Gateway, provider: &str, content: &str, name: Option<&s
             Some(body),
         )
         .await;
-    assert!(reply.status == 201 || reply.status == 200, "{}", reply.text());
+    assert!(
+        reply.status == 201 || reply.status == 200,
+        "{}",
+        reply.text()
+    );
     reply.json()
 }
 

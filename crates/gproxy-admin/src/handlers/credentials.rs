@@ -210,12 +210,15 @@ fn view(
     let masked = opened
         .as_ref()
         .map_or_else(|| "unreadable".to_owned(), mask);
-    let oauth = opened.as_ref().and_then(Credential::oauth).map(|login| OAuthView {
-        account: login.account.clone(),
-        expires_at: super::oauth::rfc3339(login.tokens.expires_at_ms),
-        refreshable: login.tokens.refresh_token.is_some(),
-        disabled_reason: login.disabled_reason.clone(),
-    });
+    let oauth = opened
+        .as_ref()
+        .and_then(Credential::oauth)
+        .map(|login| OAuthView {
+            account: login.account.clone(),
+            expires_at: super::oauth::rfc3339(login.tokens.expires_at_ms),
+            refreshable: login.tokens.refresh_token.is_some(),
+            disabled_reason: login.disabled_reason.clone(),
+        });
     let state = states
         .iter()
         .find(|s| s.id == row.id)

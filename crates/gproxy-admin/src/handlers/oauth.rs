@@ -210,7 +210,9 @@ pub async fn poll(call: Call) -> Result<Reply, ApiError> {
                 retry_after_secs,
             },
         ),
-        Polled::Done(login) => save(&call, provider_id, &name, *login, input.name, input.weight).await,
+        Polled::Done(login) => {
+            save(&call, provider_id, &name, *login, input.name, input.weight).await
+        }
     }
 }
 

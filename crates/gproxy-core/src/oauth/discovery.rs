@@ -35,7 +35,9 @@ impl OAuthManager {
             let (tokens, account) = self
                 .call_refresh(0, spec, &credential.tokens, provider)
                 .await
-                .map_err(|e| LoginError::Upstream(format!("refreshing the imported token: {e:?}")))?;
+                .map_err(|e| {
+                    LoginError::Upstream(format!("refreshing the imported token: {e:?}"))
+                })?;
             credential.tokens = tokens;
             super::merge_account(&mut credential.account, account);
         }
@@ -57,7 +59,9 @@ impl OAuthManager {
                         .ok()
                         .and_then(|v| v.get("email").and_then(Value::as_str).map(str::to_owned))
                     {
-                        credential.account.insert("email".into(), Value::from(email));
+                        credential
+                            .account
+                            .insert("email".into(), Value::from(email));
                     }
                 }
                 Ok((status, _, _)) => {
@@ -96,9 +100,7 @@ impl OAuthManager {
             )));
         }
         let tier = default_tier(&load).unwrap_or_else(|| discovery.fallback_tier.clone());
-        let project = self
-            .onboard(&discovery, base_url, &headers, &tier)
-            .await?;
+        let project = self.onboard(&discovery, base_url, &headers, &tier).await?;
         credential
             .account
             .insert("project_id".into(), Value::from(project));
@@ -132,13 +134,14 @@ impl OAuthManager {
         let mut answer = self.post_json(&url, headers, &body).await?;
         for _ in 0..discovery.max_polls.max(1) {
             if answer.get("done").and_then(Value::as_bool) == Some(true) {
-                return project_of(answer.pointer("/response/cloudaicompanionProject"))
-                    .ok_or_else(|| {
+                return project_of(answer.pointer("/response/cloudaicompanionProject")).ok_or_else(
+                    || {
                         LoginError::Upstream(
                             "onboarding finished without a project; set the provider's `project`"
                                 .into(),
                         )
-                    });
+                    },
+                );
             }
             tokio::time::sleep(Duration::from_millis(discovery.poll_interval_ms)).await;
             answer = match answer.get("name").and_then(Value::as_str) {
@@ -177,13 +180,21 @@ impl OAuthManager {
     ) -> Result<Value, LoginError> {
         let bytes = serde_json::to_vec(body).unwrap_or_default();
         let (status, _, answer) = self
-            .call(Method::POST, url, headers, Some((bytes, "application/json")))
+            .call(
+                Method::POST,
+                url,
+                headers,
+                Some((bytes, "application/json")),
+            )
             .await
             .map_err(LoginError::Upstream)?;
         if !status.is_success() {
             return Err(LoginError::Upstream(format!(
                 "{url} answered {status}: {}",
-                String::from_utf8_lossy(&answer).chars().take(300).collect::<String>()
+                String::from_utf8_lossy(&answer)
+                    .chars()
+                    .take(300)
+                    .collect::<String>()
             )));
         }
         serde_json::from_slice(&answer)
@@ -228,7 +239,10 @@ fn ineligible(load: &Value) -> Option<String> {
         return None;
     }
     let first = load.get("ineligibleTiers")?.as_array()?.first()?;
-    let code = first.get("reasonCode").and_then(Value::as_str).unwrap_or("");
+    let code = first
+        .get("reasonCode")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let message = first
         .get("reasonMessage")
         .and_then(Value::as_str)
@@ -243,7 +257,10 @@ mod tests {
     #[test]
     fn projects_tiers_and_eligibility_are_read() {
         assert_eq!(project_of(Some(&json!("p-1"))).as_deref(), Some("p-1"));
-        assert_eq!(project_of(Some(&json!({"id": "p-2"}))).as_deref(), Some("p-2"));
+        assert_eq!(
+            project_of(Some(&json!({"id": "p-2"}))).as_deref(),
+            Some("p-2")
+        );
         assert_eq!(project_of(Some(&json!(""))), None);
         let load = json!({
             "allowedTiers": [{"id": "free-tier"}, {"id": "standard-tier", "isDefault": true}],

@@ -229,16 +229,15 @@ impl OAuthManager {
         name: &str,
         provider: &dyn Provider,
     ) -> Result<LoginStart, LoginError> {
-        let device = provider
+        let (spec, device) = provider
             .oauth()
-            .and_then(|s| s.device.as_ref())
+            .and_then(|s| s.device.as_ref().map(|d| (s, d)))
             .ok_or_else(|| {
                 LoginError::Unsupported(format!(
                     "provider `{name}` (kind `{}`) has no device-code login",
                     provider.kind()
                 ))
             })?;
-        let spec = provider.oauth().expect("checked above");
         let body = serde_json::to_vec(&serde_json::json!({ "client_id": spec.client_id }))
             .unwrap_or_default();
         let headers: Vec<(&str, &str)> = spec
@@ -271,7 +270,10 @@ impl OAuthManager {
         // `interval` comes as a number or a string; 5 s by default.
         let interval_secs = json
             .get("interval")
-            .and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+            .and_then(|v| {
+                v.as_u64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            })
             .unwrap_or(5)
             .max(1);
         let state = random_state();
@@ -390,9 +392,10 @@ impl OAuthManager {
         let code = text("authorization_code")
             .ok_or_else(|| LoginError::Upstream("no `authorization_code` in the answer".into()))?;
         let verifier = text("code_verifier");
-        let (body, content_type) =
-            spec.exchange_body(code, &device.redirect_uri, verifier, None);
-        let credential = self.exchange(provider, base_url, body, content_type).await?;
+        let (body, content_type) = spec.exchange_body(code, &device.redirect_uri, verifier, None);
+        let credential = self
+            .exchange(provider, base_url, body, content_type)
+            .await?;
         Ok(Polled::Done(Box::new(credential)))
     }
 

@@ -249,9 +249,9 @@ impl OAuthManager {
         rejected: Option<i64>,
         health: Option<&CredentialHealth>,
     ) -> Result<Arc<OAuthCredential>, RefreshError> {
-        let spec = provider
-            .oauth()
-            .ok_or_else(|| RefreshError::Permanent("the provider kind has no OAuth client".into()))?;
+        let spec = provider.oauth().ok_or_else(|| {
+            RefreshError::Permanent("the provider kind has no OAuth client".into())
+        })?;
         let gate = {
             let mut locks = lock(&self.locks);
             Arc::clone(locks.entry(id).or_default())
@@ -260,9 +260,10 @@ impl OAuthManager {
         let lead_ms = spec.refresh_lead_secs.saturating_mul(1000);
         let Some(storage) = self.storage.get() else {
             // No database (an embedder's engine): refresh in memory.
-            let current = lock(&self.live).get(&id).cloned().ok_or_else(|| {
-                RefreshError::Transient("the credential is not loaded".into())
-            })?;
+            let current = lock(&self.live)
+                .get(&id)
+                .cloned()
+                .ok_or_else(|| RefreshError::Transient("the credential is not loaded".into()))?;
             let tokens = self.call_refresh(id, spec, &current.tokens, provider).await;
             return self.settle_in_memory(id, &current, tokens, provider, health);
         };
@@ -288,7 +289,10 @@ impl OAuthManager {
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 return Ok(self.adopt(id, current));
             }
-            if current.refresh_lock_until_ms.is_some_and(|until| until > now) {
+            if current
+                .refresh_lock_until_ms
+                .is_some_and(|until| until > now)
+            {
                 // Another instance is refreshing: wait for its result.
                 tokio::time::sleep(CLAIM_POLL).await;
                 continue;
@@ -333,7 +337,11 @@ impl OAuthManager {
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let error = match failure {
                         RefreshFailure::Permanent(reason) => {
-                            tracing::warn!(credential_id = id, reason, "refresh failed for good: credential disabled");
+                            tracing::warn!(
+                                credential_id = id,
+                                reason,
+                                "refresh failed for good: credential disabled"
+                            );
                             current.disabled_reason = Some(reason.clone());
                             disable(health, &reason);
                             RefreshError::Permanent(reason)
@@ -388,10 +396,9 @@ impl OAuthManager {
 
     /// The credential stored in `row`, with its version.
     fn open(&self, row: &gproxy_storage::CredentialRow) -> Result<OAuthCredential, RefreshError> {
-        let secret = self
-            .sealer
-            .open_json(&row.secret)
-            .map_err(|e| RefreshError::Permanent(format!("the stored secret does not open: {e}")))?;
+        let secret = self.sealer.open_json(&row.secret).map_err(|e| {
+            RefreshError::Permanent(format!("the stored secret does not open: {e}"))
+        })?;
         let mut credential = OAuthCredential::from_json(&secret)
             .map_err(|e| RefreshError::Permanent(e.to_string()))?;
         credential.version = row.version;
@@ -436,7 +443,12 @@ impl OAuthManager {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse().ok());
             let failure = classify_refresh_error(status.as_u16(), &answer, retry_after);
-            tracing::warn!(credential_id = id, status = status.as_u16(), ?failure, "token refresh refused");
+            tracing::warn!(
+                credential_id = id,
+                status = status.as_u16(),
+                ?failure,
+                "token refresh refused"
+            );
             return Err(failure);
         }
         let json: Value = serde_json::from_slice(&answer).map_err(|_| {
@@ -528,7 +540,9 @@ impl OAuthManager {
         };
         match tokio::time::timeout(TOKEN_CALL_TIMEOUT, call).await {
             Ok(result) => result,
-            Err(_) => Err(format!("{url} gave no answer within {TOKEN_CALL_TIMEOUT:?}")),
+            Err(_) => Err(format!(
+                "{url} gave no answer within {TOKEN_CALL_TIMEOUT:?}"
+            )),
         }
     }
 
@@ -572,3 +586,5 @@ fn merge_account(
     }
 }
 
+#[cfg(test)]
+mod tests;

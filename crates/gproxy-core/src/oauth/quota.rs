@@ -62,12 +62,9 @@ impl OAuthManager {
             .usable(id, credential, provider)
             .await
             .map_err(|e| format!("the credential's token cannot be renewed: {e}"))?;
-        let call = provider.quota_call(base_url, &usable).ok_or_else(|| {
-            format!(
-                "provider kind `{}` has no quota endpoint",
-                provider.kind()
-            )
-        })?;
+        let call = provider
+            .quota_call(base_url, &usable)
+            .ok_or_else(|| format!("provider kind `{}` has no quota endpoint", provider.kind()))?;
         let mut headers = HeaderMap::new();
         provider.default_headers(&mut headers);
         provider
@@ -78,13 +75,15 @@ impl OAuthManager {
             http::HeaderValue::from_static("application/json"),
         );
         let body = call.body.map(|b| (b, "application/json"));
-        let (status, answer_headers, answer) = self
-            .send(call.method, &call.url, headers, body)
-            .await?;
+        let (status, answer_headers, answer) =
+            self.send(call.method, &call.url, headers, body).await?;
         if !status.is_success() {
             return Err(format!(
                 "the quota endpoint answered {status}: {}",
-                String::from_utf8_lossy(&answer).chars().take(300).collect::<String>()
+                String::from_utf8_lossy(&answer)
+                    .chars()
+                    .take(300)
+                    .collect::<String>()
             ));
         }
         let quota = provider

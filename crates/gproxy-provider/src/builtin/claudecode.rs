@@ -130,7 +130,7 @@ pub struct ClaudeCode {
 
 impl Default for ClaudeCode {
     fn default() -> Self {
-        ClaudeCode::from_settings(&Value::Null).expect("the defaults are valid")
+        ClaudeCode::build(&ClaudeCodeSettings::default())
     }
 }
 
@@ -155,8 +155,53 @@ pub(crate) fn check_url(kind: &'static str, field: &str, url: &str) -> Result<()
     }
 }
 
-fn header_value(field: &str, value: &str) -> Result<HeaderValue, ProviderError> {
-    HeaderValue::try_from(value).map_err(|_| invalid(field, "not a valid header value"))
+/// A header value from a checked setting (the default when it is not one).
+fn header_or(value: &str, default: &'static str) -> HeaderValue {
+    HeaderValue::try_from(value).unwrap_or(HeaderValue::from_static(default))
+}
+
+impl ClaudeCodeSettings {
+    /// Checks every field; the error names it.
+    pub fn validate(&self) -> Result<(), ProviderError> {
+        for (field, url) in [
+            ("authorize_url", &self.authorize_url),
+            ("token_url", &self.token_url),
+            ("redirect_uri", &self.redirect_uri),
+            ("usage_url", &self.usage_url),
+        ] {
+            if let Some(url) = url {
+                check_url(CLAUDECODE_KIND, field, url)?;
+            }
+        }
+        if let Some(v) = &self.cli_version
+            && (v.is_empty() || !v.chars().all(|c| c.is_ascii_digit() || c == '.'))
+        {
+            return Err(invalid("cli_version", "a version such as `2.1.258`"));
+        }
+        if self.refresh_lead_secs.is_some_and(|l| l > 30 * 86_400) {
+            return Err(invalid("refresh_lead_secs", "at most 30 days"));
+        }
+        if let Some(betas) = &self.betas
+            && let Some(i) = betas.iter().position(|b| {
+                b.is_empty() || b.contains(',') || HeaderValue::try_from(b.as_str()).is_err()
+            })
+        {
+            return Err(invalid(&format!("betas[{i}]"), "one beta name, no commas"));
+        }
+        for (field, value) in [
+            ("user_agent", &self.user_agent),
+            ("token_user_agent", &self.token_user_agent),
+            ("stainless_package_version", &self.stainless_package_version),
+        ] {
+            if value
+                .as_deref()
+                .is_some_and(|v| v.is_empty() || HeaderValue::try_from(v).is_err())
+            {
+                return Err(invalid(field, "not a valid header value"));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl ClaudeCode {
@@ -164,88 +209,61 @@ impl ClaudeCode {
     pub fn from_settings(settings: &Value) -> Result<Self, ProviderError> {
         let s: ClaudeCodeSettings = match settings {
             Value::Null => ClaudeCodeSettings::default(),
-            v => serde_json::from_value(v.clone()).map_err(|e| invalid("settings", e.to_string()))?,
+            v => {
+                serde_json::from_value(v.clone()).map_err(|e| invalid("settings", e.to_string()))?
+            }
         };
-        let url = |field: &str, v: &Option<String>, default: &str| -> Result<String, ProviderError> {
-            let url = v.clone().unwrap_or_else(|| default.to_owned());
-            check_url(CLAUDECODE_KIND, field, &url)?;
-            Ok(url)
-        };
-        let cli_version = s
-            .cli_version
-            .clone()
-            .unwrap_or_else(|| DEFAULT_CLI_VERSION.to_owned());
-        if cli_version.is_empty() || !cli_version.chars().all(|c| c.is_ascii_digit() || c == '.') {
-            return Err(invalid("cli_version", "a version such as `2.1.258`"));
-        }
+        s.validate()?;
+        Ok(ClaudeCode::build(&s))
+    }
+
+    /// The kind with checked settings `s`.
+    fn build(s: &ClaudeCodeSettings) -> Self {
+        let text =
+            |v: &Option<String>, default: &str| v.clone().unwrap_or_else(|| default.to_owned());
+        let cli_version = text(&s.cli_version, DEFAULT_CLI_VERSION);
         let user_agent = s
             .user_agent
             .clone()
             .unwrap_or_else(|| format!("claude-cli/{cli_version} (external, cli)"));
-        let lead = s.refresh_lead_secs.unwrap_or(DEFAULT_REFRESH_LEAD_SECS);
-        if lead > 30 * 86_400 {
-            return Err(invalid("refresh_lead_secs", "at most 30 days"));
-        }
-        let betas = s
-            .betas
-            .clone()
-            .unwrap_or_else(|| DEFAULT_BETAS.iter().map(|b| (*b).to_owned()).collect());
-        if let Some(i) = betas
-            .iter()
-            .position(|b| b.is_empty() || b.contains(',') || HeaderValue::try_from(b.as_str()).is_err())
-        {
-            return Err(invalid(&format!("betas[{i}]"), "one beta name, no commas"));
-        }
-        if let Some(u) = &s.usage_url {
-            check_url(CLAUDECODE_KIND, "usage_url", u)?;
-        }
-        let token_user_agent = s
-            .token_user_agent
-            .clone()
-            .unwrap_or_else(|| DEFAULT_TOKEN_USER_AGENT.to_owned());
-        header_value("token_user_agent", &token_user_agent)?;
-        Ok(ClaudeCode {
+        ClaudeCode {
             oauth: OAuthSpec {
-                authorize_url: url("authorize_url", &s.authorize_url, DEFAULT_AUTHORIZE_URL)?,
-                token_url: url("token_url", &s.token_url, DEFAULT_TOKEN_URL)?,
-                client_id: s
-                    .client_id
-                    .clone()
-                    .unwrap_or_else(|| DEFAULT_CLIENT_ID.to_owned()),
+                authorize_url: text(&s.authorize_url, DEFAULT_AUTHORIZE_URL),
+                token_url: text(&s.token_url, DEFAULT_TOKEN_URL),
+                client_id: text(&s.client_id, DEFAULT_CLIENT_ID),
                 client_secret: None,
-                scopes: s.scopes.clone().unwrap_or_else(|| DEFAULT_SCOPES.to_owned()),
-                refresh_scope: Some(
-                    s.refresh_scope
-                        .clone()
-                        .unwrap_or_else(|| DEFAULT_REFRESH_SCOPE.to_owned()),
-                ),
-                redirect_uri: url("redirect_uri", &s.redirect_uri, DEFAULT_REDIRECT_URI)?,
+                scopes: text(&s.scopes, DEFAULT_SCOPES),
+                refresh_scope: Some(text(&s.refresh_scope, DEFAULT_REFRESH_SCOPE)),
+                redirect_uri: text(&s.redirect_uri, DEFAULT_REDIRECT_URI),
                 authorize_params: vec![("code".into(), "true".into())],
                 pkce: true,
                 token_body: TokenBody::Json,
                 exchange_sends_state: true,
                 token_headers: vec![
-                    ("user-agent".into(), token_user_agent),
+                    (
+                        "user-agent".into(),
+                        text(&s.token_user_agent, DEFAULT_TOKEN_USER_AGENT),
+                    ),
                     ("accept".into(), "application/json, text/plain, */*".into()),
                 ],
-                refresh_lead_secs: lead,
+                refresh_lead_secs: s.refresh_lead_secs.unwrap_or(DEFAULT_REFRESH_LEAD_SECS),
                 device: None,
             },
-            user_agent: header_value("user_agent", &user_agent)?,
-            stainless_version: header_value(
-                "stainless_package_version",
+            user_agent: header_or(&user_agent, "claude-cli"),
+            stainless_version: header_or(
                 s.stainless_package_version
                     .as_deref()
                     .unwrap_or(DEFAULT_STAINLESS_VERSION),
-            )?,
+                DEFAULT_STAINLESS_VERSION,
+            ),
             cli_version,
-            betas,
-            prelude: s
-                .system_prelude
+            betas: s
+                .betas
                 .clone()
-                .unwrap_or_else(|| DEFAULT_PRELUDE.to_owned()),
+                .unwrap_or_else(|| DEFAULT_BETAS.iter().map(|b| (*b).to_owned()).collect()),
+            prelude: text(&s.system_prelude, DEFAULT_PRELUDE),
             usage_url: s.usage_url.clone(),
-        })
+        }
     }
 
     fn login<'a>(&self, credential: &'a Credential) -> Result<&'a OAuthCredential, ProviderError> {
@@ -283,7 +301,11 @@ impl ClaudeCode {
     }
 
     /// The Messages body as the subscription expects it.
-    fn shape_messages(&self, login: &OAuthCredential, body: &[u8]) -> Result<Vec<u8>, ProviderError> {
+    fn shape_messages(
+        &self,
+        login: &OAuthCredential,
+        body: &[u8],
+    ) -> Result<Vec<u8>, ProviderError> {
         let mut obj: Map<String, Value> = match serde_json::from_slice(body) {
             Ok(Value::Object(obj)) => obj,
             _ => {
@@ -311,11 +333,11 @@ impl ClaudeCode {
             Some(Value::String(s)) if !s.is_empty() => {
                 system.push(json!({"type": "text", "text": s}));
             }
-            Some(Value::Array(blocks)) => system.extend(
-                blocks
-                    .into_iter()
-                    .filter(|b| b.get("text").and_then(Value::as_str) != Some(self.prelude.as_str())),
-            ),
+            Some(Value::Array(blocks)) => {
+                system.extend(blocks.into_iter().filter(|b| {
+                    b.get("text").and_then(Value::as_str) != Some(self.prelude.as_str())
+                }))
+            }
             _ => {}
         }
         obj.insert("system".into(), Value::Array(system));
@@ -337,10 +359,7 @@ impl ClaudeCode {
             *metadata = json!({ "user_id": user_id });
         }
         let hash = cch(&obj);
-        if let Some(Value::Object(block)) = obj
-            .get_mut("system")
-            .and_then(|s| s.get_mut(0))
-        {
+        if let Some(Value::Object(block)) = obj.get_mut("system").and_then(|s| s.get_mut(0)) {
             block.insert(
                 "text".into(),
                 Value::String(self.billing_text(&first_text, &hash)),
@@ -356,10 +375,10 @@ impl ClaudeCode {
 
 /// The first user message's text (its first text block).
 fn first_user_text(messages: Option<&Value>) -> String {
-    let Some(first) = messages
-        .and_then(Value::as_array)
-        .and_then(|m| m.iter().find(|m| m.get("role").and_then(Value::as_str) == Some("user")))
-    else {
+    let Some(first) = messages.and_then(Value::as_array).and_then(|m| {
+        m.iter()
+            .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
+    }) else {
         return String::new();
     };
     match first.get("content") {
@@ -490,7 +509,10 @@ pub(crate) fn xxh64(input: &[u8], seed: u64) -> u64 {
 }
 
 fn set(headers: &mut HeaderMap, name: &'static str, value: &'static str) {
-    headers.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
+    headers.insert(
+        HeaderName::from_static(name),
+        HeaderValue::from_static(value),
+    );
 }
 
 /// Unix seconds in a unified rate-limit header.
@@ -524,7 +546,11 @@ impl Provider for ClaudeCode {
         "https://api.anthropic.com"
     }
 
-    fn upstream_url(&self, base_url: &str, endpoint: &Endpoint<'_>) -> Result<String, ProviderError> {
+    fn upstream_url(
+        &self,
+        base_url: &str,
+        endpoint: &Endpoint<'_>,
+    ) -> Result<String, ProviderError> {
         match endpoint {
             Endpoint::ClaudeMessages => Ok(join_url(base_url, "v1/messages?beta=true")),
             Endpoint::ClaudeCountTokens => {
@@ -540,12 +566,20 @@ impl Provider for ClaudeCode {
 
     /// The bearer and the CLI's identity headers (model lists and quota
     /// calls get them too).
-    fn apply_auth(&self, credential: &Credential, headers: &mut HeaderMap) -> Result<(), ProviderError> {
+    fn apply_auth(
+        &self,
+        credential: &Credential,
+        headers: &mut HeaderMap,
+    ) -> Result<(), ProviderError> {
         let login = self.login(credential)?;
         headers.remove("x-api-key");
         headers.insert(
             http::header::AUTHORIZATION,
-            secret_header(CLAUDECODE_KIND, "Bearer ", login.tokens.access_token.expose())?,
+            secret_header(
+                CLAUDECODE_KIND,
+                "Bearer ",
+                login.tokens.access_token.expose(),
+            )?,
         );
         let betas = self.betas(headers);
         headers.insert(
@@ -561,7 +595,10 @@ impl Provider for ClaudeCode {
         set(headers, "x-stainless-os", "Linux");
         set(headers, "x-stainless-arch", "x64");
         set(headers, "x-stainless-retry-count", "0");
-        headers.insert("x-stainless-package-version", self.stainless_version.clone());
+        headers.insert(
+            "x-stainless-package-version",
+            self.stainless_version.clone(),
+        );
         Ok(())
     }
 
@@ -615,7 +652,12 @@ impl Provider for ClaudeCode {
     /// 429 with the unified headers: the subscription window is used up
     /// until its reset (the whole account; only the `7d_oi` family: that
     /// model). Fast-mode credit refusals are the request's problem.
-    fn classify_failure(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> FailureClass {
+    fn classify_failure(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> FailureClass {
         let base = crate::failure::classify(Protocol::Claude, status, headers, body);
         if status != StatusCode::TOO_MANY_REQUESTS {
             return base;
@@ -706,7 +748,10 @@ impl Provider for ClaudeCode {
                 name: name.to_owned(),
                 model: model.map(str::to_owned),
                 used_percent: w.get("utilization").and_then(Value::as_f64),
-                resets_at: w.get("resets_at").and_then(Value::as_str).and_then(iso_to_unix),
+                resets_at: w
+                    .get("resets_at")
+                    .and_then(Value::as_str)
+                    .and_then(iso_to_unix),
                 window_seconds: Some(seconds),
             });
         }
@@ -749,13 +794,21 @@ mod tests {
     fn messages_get_the_billing_block_prelude_and_user_id() {
         let p = ClaudeCode::default();
         let mut headers = HeaderMap::new();
-        headers.insert("anthropic-beta", HeaderValue::from_static("tools-2024, oauth-2025-04-20"));
+        headers.insert(
+            "anthropic-beta",
+            HeaderValue::from_static("tools-2024, oauth-2025-04-20"),
+        );
         headers.insert("x-api-key", HeaderValue::from_static("sk-client"));
         let cred = login();
         p.apply_auth(&cred, &mut headers).unwrap();
         let body = br#"{"model":"claude-sonnet-4-5","max_tokens":10,"system":"Be brief.","messages":[{"role":"user","content":"hello there, world"}]}"#;
         let out = p
-            .prepare_request(&Endpoint::ClaudeMessages, &cred, &mut headers, Bytes::from_static(body))
+            .prepare_request(
+                &Endpoint::ClaudeMessages,
+                &cred,
+                &mut headers,
+                Bytes::from_static(body),
+            )
             .unwrap();
         let v: Value = serde_json::from_slice(&out).unwrap();
         let billing = v["system"][0]["text"].as_str().unwrap();
@@ -779,7 +832,12 @@ mod tests {
         assert_eq!(headers["x-app"], "cli");
         // The same conversation keeps its session.
         let again = p
-            .prepare_request(&Endpoint::ClaudeMessages, &cred, &mut headers, Bytes::from_static(body))
+            .prepare_request(
+                &Endpoint::ClaudeMessages,
+                &cred,
+                &mut headers,
+                Bytes::from_static(body),
+            )
             .unwrap();
         let again: Value = serde_json::from_slice(&again).unwrap();
         assert_eq!(again["metadata"]["user_id"], v["metadata"]["user_id"]);
@@ -802,13 +860,19 @@ mod tests {
         let p = ClaudeCode::default();
         let reset = now_secs() + 1800;
         let mut h = HeaderMap::new();
-        h.insert("anthropic-ratelimit-unified-5h-status", HeaderValue::from_static("rejected"));
+        h.insert(
+            "anthropic-ratelimit-unified-5h-status",
+            HeaderValue::from_static("rejected"),
+        );
         h.insert(
             "anthropic-ratelimit-unified-5h-reset",
             HeaderValue::from_str(&reset.to_string()).unwrap(),
         );
-        let FailureClass::RateLimit { retry_after, per_model, .. } =
-            p.classify_failure(StatusCode::TOO_MANY_REQUESTS, &h, b"{}")
+        let FailureClass::RateLimit {
+            retry_after,
+            per_model,
+            ..
+        } = p.classify_failure(StatusCode::TOO_MANY_REQUESTS, &h, b"{}")
         else {
             panic!("not a rate limit");
         };
@@ -834,8 +898,14 @@ mod tests {
         assert!(err.to_string().contains("`betas[0]`"), "{err}");
         let err = ClaudeCode::from_settings(&json!({"nope": 1})).unwrap_err();
         assert!(err.to_string().contains("nope"), "{err}");
-        let p = ClaudeCode::from_settings(&json!({"token_url": "http://127.0.0.1:9/v1/oauth/token", "cli_version": "2.2.0"})).unwrap();
-        assert_eq!(p.oauth().unwrap().token_url, "http://127.0.0.1:9/v1/oauth/token");
+        let p = ClaudeCode::from_settings(
+            &json!({"token_url": "http://127.0.0.1:9/v1/oauth/token", "cli_version": "2.2.0"}),
+        )
+        .unwrap();
+        assert_eq!(
+            p.oauth().unwrap().token_url,
+            "http://127.0.0.1:9/v1/oauth/token"
+        );
         assert!(p.billing_text("x", "00000").contains("cc_version=2.2.0."));
     }
 

@@ -205,7 +205,8 @@ impl Provider for Overridden {
         headers: &mut HeaderMap,
         body: bytes::Bytes,
     ) -> Result<bytes::Bytes, ProviderError> {
-        self.inner.prepare_request(endpoint, credential, headers, body)
+        self.inner
+            .prepare_request(endpoint, credential, headers, body)
     }
 
     fn response_envelope(&self) -> Option<&'static str> {
@@ -216,7 +217,11 @@ impl Provider for Overridden {
         self.inner.models_body()
     }
 
-    fn quota_call(&self, base_url: &str, credential: &Credential) -> Option<crate::oauth::SideCall> {
+    fn quota_call(
+        &self,
+        base_url: &str,
+        credential: &Credential,
+    ) -> Option<crate::oauth::SideCall> {
         self.inner.quota_call(base_url, credential)
     }
 
