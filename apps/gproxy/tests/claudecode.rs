@@ -15,6 +15,8 @@
 //! - the quota endpoints; two instances on one database spend one refresh
 //!   token once.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::sync::Arc;
