@@ -390,16 +390,16 @@ impl Engine {
         let mut oauth_version = None;
         let credential = match credential {
             Credential::OAuth(login) => {
-                let fresh = self
-                    .oauth
-                    .resolve(
-                        id,
-                        login,
-                        provider.provider.as_ref(),
-                        entry.map(|e| e.health.as_ref()),
-                    )
-                    .await
-                    .map_err(|e| oauth_unavailable(name, &e))?;
+                // Boxed: the refresh's state (database and token calls)
+                // must not grow the future every proxied request moves.
+                let fresh = Box::pin(self.oauth.resolve(
+                    id,
+                    login,
+                    provider.provider.as_ref(),
+                    entry.map(|e| e.health.as_ref()),
+                ))
+                .await
+                .map_err(|e| oauth_unavailable(name, &e))?;
                 oauth_version = Some(fresh.version);
                 std::borrow::Cow::Owned(Credential::OAuth(Box::new((*fresh).clone())))
             }

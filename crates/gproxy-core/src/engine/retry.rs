@@ -257,16 +257,13 @@ impl Engine {
                             (answer.oauth_version, refreshed.contains(&lease.id))
                         {
                             refreshed.push(lease.id);
-                            match self
-                                .oauth
-                                .refresh_rejected(
-                                    lease.id,
-                                    version,
-                                    provider.provider.as_ref(),
-                                    Some(&lease.health),
-                                )
-                                .await
-                            {
+                            let refresh = Box::pin(self.oauth.refresh_rejected(
+                                lease.id,
+                                version,
+                                provider.provider.as_ref(),
+                                Some(&lease.health),
+                            ));
+                            match refresh.await {
                                 Ok(_) => {
                                     tracing::info!(
                                         provider = name,
