@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::builtin::{
-    CLAUDECODE_KIND, CUSTOM_KIND, ClaudeCode, CustomProvider, Overridden, Overrides, VERTEX_KIND,
-    Vertex,
+    CLAUDECODE_KIND, CODEX_KIND, CUSTOM_KIND, ClaudeCode, Codex, CustomProvider, Overridden,
+    Overrides, VERTEX_KIND, Vertex,
 };
 use crate::{Provider, ProviderError, builtin};
 
@@ -54,6 +54,8 @@ impl ProviderRegistry {
             Arc::new(Vertex::from_settings(&own)?)
         } else if kind == CLAUDECODE_KIND {
             Arc::new(ClaudeCode::from_settings(&own)?)
+        } else if kind == CODEX_KIND {
+            Arc::new(Codex::from_settings(&own)?)
         } else {
             self.get(kind).ok_or_else(|| ProviderError::UnknownKind {
                 kind: kind.to_owned(),

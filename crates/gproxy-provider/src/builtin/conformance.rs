@@ -297,7 +297,7 @@ fn the_registry_holds_exactly_the_expected_kinds() {
 }
 
 /// The OAuth subscription kinds, sorted (each has its own tests).
-const OAUTH_KINDS: &[&str] = &["claudecode"];
+const OAUTH_KINDS: &[&str] = &["claudecode", "codex"];
 
 #[test]
 fn every_builtin_conforms() {

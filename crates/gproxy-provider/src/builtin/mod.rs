@@ -4,6 +4,7 @@
 mod aistudio;
 mod claude;
 pub mod claudecode;
+pub mod codex;
 pub mod custom;
 mod openai;
 pub mod overrides;
@@ -12,6 +13,7 @@ pub mod vertex;
 pub use aistudio::AiStudio;
 pub use claude::Claude;
 pub use claudecode::{CLAUDECODE_KIND, ClaudeCode, ClaudeCodeSettings};
+pub use codex::{CODEX_KIND, Codex, CodexSettings};
 pub use custom::{CUSTOM_KIND, CustomProvider, CustomSettings};
 pub use openai::OpenAiCompatible;
 pub use overrides::{OVERRIDE_KEYS, Overridden, Overrides};
@@ -29,6 +31,7 @@ pub fn all() -> Vec<Arc<dyn Provider>> {
         Arc::new(Vertex::default()),
         Arc::new(VertexExpress),
         Arc::new(ClaudeCode::default()),
+        Arc::new(Codex::default()),
     ];
     all.extend(
         OpenAiCompatible::ALL
