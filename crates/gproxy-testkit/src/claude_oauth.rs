@@ -652,7 +652,7 @@ pub fn s256(verifier: &str) -> String {
 }
 
 /// Decodes `%XX` escapes and `+` (query strings).
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -678,7 +678,7 @@ fn percent_decode(s: &str) -> String {
 }
 
 /// Escapes everything but unreserved characters.
-fn percent_encode(s: &str) -> String {
+pub(crate) fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {

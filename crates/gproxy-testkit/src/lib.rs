@@ -35,6 +35,8 @@
 //! | GET | `/oauth/authorize` | Claude Code OAuth consent, PKCE S256 ([`claude_oauth`]) |
 //! | POST | `/v1/oauth/token` | Claude Code OAuth token endpoint, rotating refresh tokens ([`claude_oauth`]) |
 //! | GET | `/api/oauth/profile`, `/api/oauth/usage` | Claude subscription profile and usage ([`claude_oauth`]) |
+//! | GET | `/oauth/authorize` (Codex client id), POST `/oauth/token`, `/api/accounts/deviceauth/*` | Codex OAuth: PKCE login, rotating refresh tokens, device flow ([`codex`]) |
+//! | POST | `/backend-api/codex/responses`; GET `/backend-api/codex/models`, `/backend-api/wham/usage` | The Codex backend: always-streamed Responses, models, usage windows ([`codex`]) |
 //!
 //! Token counts are [`mock_token_count`] of the request body (bytes / 4).
 //!
@@ -49,6 +51,7 @@
 mod body;
 mod claude;
 pub mod claude_oauth;
+pub mod codex;
 mod count;
 pub mod embeddings;
 mod fault;
@@ -165,6 +168,7 @@ pub(crate) struct Shared {
     oauth: Mutex<oauth::OAuthState>,
     /// The claudecode endpoints' state.
     claude_oauth: Mutex<claude_oauth::ClaudeOAuthState>,
+    codex: Mutex<codex::CodexState>,
     /// Keys answered with 401 (revoked).
     revoked: Mutex<Vec<String>>,
     /// Pending faults of requests presenting one key.
@@ -187,6 +191,7 @@ impl Shared {
             stream_delay_nanos: AtomicU64::new(0),
             oauth: Mutex::new(oauth::OAuthState::default()),
             claude_oauth: Mutex::new(claude_oauth::ClaudeOAuthState::default()),
+            codex: Mutex::new(codex::CodexState::default()),
             revoked: Mutex::new(Vec::new()),
             key_faults: Mutex::new(std::collections::HashMap::new()),
         }

@@ -20,7 +20,7 @@ use tokio::task::JoinSet;
 use crate::body::MockBody;
 use crate::fault::{self, Fault, Protocol};
 use crate::{
-    RecordedRequest, Shared, claude, claude_oauth, count, embeddings, gemini, oauth, openai,
+    RecordedRequest, Shared, claude, claude_oauth, codex, count, embeddings, gemini, oauth, openai,
 };
 
 /// Accepts connections until the task is aborted; aborting drops the
@@ -323,7 +323,16 @@ fn route(shared: &Shared, req: &MockRequest, reply: &Reply) -> Response<MockBody
     }
     match (&req.method, path) {
         (&Method::POST, "/token") => oauth::token(shared, req),
+        (&Method::GET, "/oauth/authorize") if codex::is_codex_authorize(req) => {
+            codex::authorize(shared, req)
+        }
         (&Method::GET, "/oauth/authorize") => claude_oauth::authorize(shared, req),
+        (&Method::POST, "/oauth/token") => codex::token(shared, req),
+        (&Method::POST, "/api/accounts/deviceauth/usercode") => codex::device_usercode(shared, req),
+        (&Method::POST, "/api/accounts/deviceauth/token") => codex::device_token(shared, req),
+        (&Method::POST, "/backend-api/codex/responses") => codex::responses(shared, req, reply),
+        (&Method::GET, "/backend-api/codex/models") => codex::models(shared, req),
+        (&Method::GET, "/backend-api/wham/usage") => codex::usage(shared, req),
         (&Method::POST, "/v1/oauth/token") => claude_oauth::token(shared, req),
         (&Method::GET, "/api/oauth/profile") => claude_oauth::profile(shared, req, reply),
         (&Method::GET, "/api/oauth/usage") => claude_oauth::usage(shared, req, reply),
