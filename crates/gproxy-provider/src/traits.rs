@@ -323,7 +323,10 @@ pub trait Provider: Send + Sync + Debug {
     /// Account facts (`email`, `account_id`, `organization_id`, `plan`,
     /// ...) in a successful code exchange's `answer` (Anthropic: its
     /// `account`/`organization`; OpenAI: the id token's claims).
-    fn oauth_account(&self, _answer: &serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    fn oauth_account(
+        &self,
+        _answer: &serde_json::Value,
+    ) -> serde_json::Map<String, serde_json::Value> {
         serde_json::Map::new()
     }
 
@@ -334,7 +337,8 @@ pub trait Provider: Send + Sync + Debug {
         &self,
         _input: &str,
         _now_ms: u64,
-    ) -> Option<Result<gproxy_credential::oauth::Imported, gproxy_credential::oauth::ImportError>> {
+    ) -> Option<Result<gproxy_credential::oauth::Imported, gproxy_credential::oauth::ImportError>>
+    {
         None
     }
 
@@ -386,7 +390,9 @@ pub trait Provider: Send + Sync + Debug {
         _headers: &HeaderMap,
         _body: &[u8],
     ) -> Result<crate::oauth::Quota, ModelsError> {
-        Err(ModelsError::Invalid("this kind has no quota endpoint".into()))
+        Err(ModelsError::Invalid(
+            "this kind has no quota endpoint".into(),
+        ))
     }
 
     /// Whether this provider speaks `protocol` natively.

@@ -1,16 +1,23 @@
 //! The built-in providers, each data plus the overrides it needs, and the
-//! configurable `custom` provider.
+//! configurable `custom` provider. `geminicli` and `antigravity` (Google
+//! Code Assist over an OAuth login) share [`code_assist`].
 
 mod aistudio;
+pub mod antigravity;
 mod claude;
+pub mod code_assist;
 pub mod custom;
+pub mod geminicli;
 mod openai;
 pub mod overrides;
 pub mod vertex;
 
 pub use aistudio::AiStudio;
+pub use antigravity::ANTIGRAVITY_KIND;
 pub use claude::Claude;
+pub use code_assist::{CodeAssist, CodeAssistFlavor, CodeAssistSettings};
 pub use custom::{CUSTOM_KIND, CustomProvider, CustomSettings};
+pub use geminicli::GEMINICLI_KIND;
 pub use openai::OpenAiCompatible;
 pub use overrides::{OVERRIDE_KEYS, Overridden, Overrides};
 pub use vertex::{VERTEX_KIND, Vertex, VertexExpress, VertexSettings};
@@ -26,6 +33,8 @@ pub fn all() -> Vec<Arc<dyn Provider>> {
         Arc::new(AiStudio),
         Arc::new(Vertex::default()),
         Arc::new(VertexExpress),
+        Arc::new(CodeAssist::geminicli()),
+        Arc::new(CodeAssist::antigravity()),
     ];
     all.extend(
         OpenAiCompatible::ALL

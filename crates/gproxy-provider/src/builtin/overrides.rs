@@ -174,6 +174,56 @@ impl Provider for Overridden {
     fn count_tokens_api(&self) -> Option<CountTokensApi> {
         self.inner.count_tokens_api()
     }
+    fn oauth(&self) -> Option<&crate::oauth::OAuthSpec> {
+        self.inner.oauth()
+    }
+    fn oauth_account(
+        &self,
+        answer: &serde_json::Value,
+    ) -> serde_json::Map<String, serde_json::Value> {
+        self.inner.oauth_account(answer)
+    }
+    fn import_credential(
+        &self,
+        input: &str,
+        now_ms: u64,
+    ) -> Option<Result<gproxy_credential::oauth::Imported, gproxy_credential::oauth::ImportError>>
+    {
+        self.inner.import_credential(input, now_ms)
+    }
+    fn code_assist_discovery(&self) -> Option<crate::oauth::CodeAssistDiscovery> {
+        self.inner.code_assist_discovery()
+    }
+    fn prepare_request(
+        &self,
+        endpoint: &Endpoint<'_>,
+        credential: &Credential,
+        headers: &mut HeaderMap,
+        body: bytes::Bytes,
+    ) -> Result<bytes::Bytes, ProviderError> {
+        self.inner
+            .prepare_request(endpoint, credential, headers, body)
+    }
+    fn response_envelope(&self) -> Option<&'static str> {
+        self.inner.response_envelope()
+    }
+    fn models_body(&self) -> Option<&'static [u8]> {
+        self.inner.models_body()
+    }
+    fn quota_call(
+        &self,
+        base_url: &str,
+        credential: &Credential,
+    ) -> Option<crate::oauth::SideCall> {
+        self.inner.quota_call(base_url, credential)
+    }
+    fn parse_quota(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<crate::oauth::Quota, ModelsError> {
+        self.inner.parse_quota(headers, body)
+    }
     fn speaks(&self, protocol: Protocol) -> bool {
         self.inner.speaks(protocol)
     }
