@@ -641,7 +641,7 @@ pub fn s256(verifier: &str) -> String {
 }
 
 /// Decodes `%XX` escapes and `+` (query strings).
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -667,7 +667,7 @@ fn percent_decode(s: &str) -> String {
 }
 
 /// Escapes everything but unreserved characters.
-fn percent_encode(s: &str) -> String {
+pub(crate) fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
@@ -680,7 +680,7 @@ fn percent_encode(s: &str) -> String {
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` of Unix seconds.
-fn iso8601(secs: u64) -> String {
+pub(crate) fn iso8601(secs: u64) -> String {
     let days = secs / 86_400;
     let rem = secs % 86_400;
     // Civil from days (Howard Hinnant's algorithm).
