@@ -770,3 +770,35 @@ fn geminicli_reads_retrieve_user_quota() {
     assert_eq!(quota.windows[1].resets_at, None);
     assert!(g.parse_quota(&HeaderMap::new(), b"nope").is_err());
 }
+
+proptest::proptest! {
+    /// The readers of upstream answers and imported files never panic.
+    #[test]
+    fn readers_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256), text in ".{0,200}") {
+        let (g, a) = (CodeAssist::geminicli(), CodeAssist::antigravity());
+        for p in [&g, &a] {
+            let _ = p.classify_failure(status(429), &HeaderMap::new(), &bytes);
+            let _ = p.parse_models(&bytes);
+            let _ = p.parse_quota(&HeaderMap::new(), &bytes);
+            let _ = p.import_credential(&text, 0);
+            let message = json!({"error": {"code": 429, "message": text}}).to_string();
+            let _ = p.classify_failure(status(429), &HeaderMap::new(), message.as_bytes());
+        }
+    }
+
+    /// Any JSON object body is wrapped, whatever it holds.
+    #[test]
+    fn any_object_body_is_wrapped(key in "[a-zA-Z_]{1,12}", text in ".{0,40}") {
+        let mut tool = Map::new();
+        tool.insert(key.clone(), json!({}));
+        let mut body = Map::new();
+        body.insert("contents".into(), json!([{"parts": [{"text": text}]}]));
+        body.insert("tools".into(), json!([tool]));
+        body.insert(key, json!(text));
+        let body = Value::Object(body);
+        for p in [CodeAssist::geminicli(), CodeAssist::antigravity()] {
+            let (out, _) = prepare(&p, &generate("m", true), body.clone());
+            proptest::prop_assert!(out["request"].is_object());
+        }
+    }
+}
