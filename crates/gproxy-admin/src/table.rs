@@ -3,7 +3,7 @@
 
 use crate::auth::Role::{Admin, User, Viewer};
 use crate::handlers::{
-    budgets, cache, config, credentials as cred, logs, meta, model_routes as mr, pricing,
+    budgets, cache, config, credentials as cred, logs, meta, model_routes as mr, oauth, pricing,
     providers as prov, session, settings, users,
 };
 use crate::route;
@@ -53,6 +53,27 @@ pub fn routes() -> Vec<RouteDef> {
         route!(POST "/providers/{name}/credentials/import", Role(Admin), "credential.import", true, "credentials",
             "Import many credentials (API keys one per line, or a JSON array)",
             (cred::ImportInput), (), 201, (cred::ImportResult), cred::import),
+        // OAuth subscription logins.
+        route!(POST "/providers/{name}/oauth/start", Role(Admin), "oauth.start", false, "oauth",
+            "Start an OAuth login: the authorize URL to open (PKCE, state valid 10 minutes), or with `flow: device` a code to type at the verification URL",
+            (oauth::StartInput), (), 200, (gproxy_core::oauth::LoginStart), oauth::start),
+        route!(POST "/providers/{name}/oauth/complete", Role(Admin), "oauth.login", true, "oauth",
+            "Complete a login with the pasted callback (URL, `code#state` or code): the account's credential, stored sealed (201, or 200 when it replaced the account's existing credential)",
+            (oauth::CompleteInput), (), 201, (oauth::LoginDone), oauth::complete),
+        route!(POST "/providers/{name}/oauth/poll", Role(Admin), "oauth.login", true, "oauth",
+            "Poll a device-code login: 202 while not approved, then the credential",
+            (oauth::PollInput), (), 201, (oauth::LoginDone), oauth::poll),
+        route!(POST "/providers/{name}/oauth/import", Role(Admin), "oauth.import", true, "oauth",
+            "Import the vendor CLI's credentials (Codex auth.json, Claude Code .credentials.json or a setup token, Gemini CLI oauth_creds.json)",
+            (oauth::ImportInput), (), 201, (oauth::LoginDone), oauth::import),
+        route!(GET "/providers/{name}/usage", Role(Viewer), "", false, "oauth",
+            "A credential's live quota (`?credential_id=`), as `GET /credentials/{id}/quota`",
+            (), (), 200, (), oauth::provider_usage),
+        route!(GET "/credentials/{id}/quota", Role(Viewer), "", false, "oauth",
+            "An OAuth credential's live quota and usage windows from its vendor (cached 30 s)",
+            (), (), 200, (), oauth::quota),
+        route!(POST "/credentials/{id}/refresh", Role(Admin), "credential.refresh", true, "oauth",
+            "Refresh an OAuth credential's token now", (), (), 200, (oauth::Refreshed), oauth::refresh),
         route!(GET "/credentials", Role(Viewer), "", false, "credentials",
             "List every credential (secrets masked)", (), (), 200, (Vec<cred::CredentialView>), cred::list_all),
         route!(GET "/credentials/{id}", Role(Viewer), "", false, "credentials",

@@ -167,6 +167,11 @@ pub struct ProviderConfig {
     /// `least_in_flight`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub credential_strategy: Option<CredentialStrategy>,
+    /// The kind's own settings (OAuth kinds: client id, OAuth URLs, the
+    /// CLI version and headers they claim; see provider.md). Replaces
+    /// what was stored when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settings: Option<serde_json::Map<String, serde_json::Value>>,
     /// Credentials to create or update, by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub credentials: Vec<CredentialConfig>,
@@ -209,9 +214,10 @@ impl ProviderConfig {
     /// location; else what `before` held for the same kind) plus the
     /// overrides — the ones this entry gives, else the ones stored.
     pub fn builtin_settings(&self, before: Option<&serde_json::Value>) -> serde_json::Value {
-        let mut settings = match self.vertex_settings() {
-            Some(v) => serde_json::to_value(v).unwrap_or_else(|_| serde_json::json!({})),
-            None => before.cloned().unwrap_or_else(|| serde_json::json!({})),
+        let mut settings = match (self.vertex_settings(), &self.settings) {
+            (Some(v), _) => serde_json::to_value(v).unwrap_or_else(|_| serde_json::json!({})),
+            (None, Some(own)) => serde_json::Value::Object(own.clone()),
+            (None, None) => before.cloned().unwrap_or_else(|| serde_json::json!({})),
         };
         if !settings.is_object() {
             settings = serde_json::json!({});
@@ -256,6 +262,47 @@ impl ProviderConfig {
             project: self.project.clone(),
             location: self.location.clone(),
         })
+    }
+
+    /// Checks `settings`: only for kinds that have their own, and
+    /// accepted by the kind (the error names `settings.<field>`).
+    fn validate_settings(&self) -> Result<(), (String, String)> {
+        let Some(settings) = &self.settings else {
+            return Ok(());
+        };
+        let kind = self.effective_kind();
+        if kind == CUSTOM_KIND || kind == VERTEX_KIND {
+            return Err((
+                "settings".into(),
+                format!("`{kind}` takes its settings as top-level fields"),
+            ));
+        }
+        let registry = gproxy_provider::ProviderRegistry::builtin();
+        if registry.get(kind).is_none() {
+            // An unknown kind is reported on `kind`.
+            return Ok(());
+        }
+        let has_own = registry.get(kind).is_some_and(|p| p.oauth().is_some());
+        if !has_own && !settings.is_empty() {
+            return Err((
+                "settings".into(),
+                format!("provider kind `{kind}` has no settings of its own"),
+            ));
+        }
+        registry
+            .build(kind, &serde_json::Value::Object(settings.clone()))
+            .map(|_| ())
+            .map_err(|e| match e {
+                gproxy_provider::ProviderError::InvalidSettings { field, message, .. } => {
+                    let field = if field == "settings" {
+                        "settings".to_owned()
+                    } else {
+                        format!("settings.{field}")
+                    };
+                    (field, message)
+                }
+                other => ("settings".into(), other.to_string()),
+            })
     }
 
     /// Checks the `vertex` fields: valid for `vertex`, absent elsewhere.
@@ -489,6 +536,7 @@ impl FileConfig {
             }
             p.validate_custom().map_err(|(f, m)| (at(&f), m))?;
             p.validate_vertex().map_err(|(f, m)| (at(&f), m))?;
+            p.validate_settings().map_err(|(f, m)| (at(&f), m))?;
             let mut cred_names = HashSet::new();
             for (j, c) in p.credentials.iter().enumerate() {
                 let at = |f: &str| format!("providers[{i}].credentials[{j}].{f}");

@@ -211,6 +211,7 @@ fn bare_provider(name: &str) -> ProviderConfig {
         project: None,
         location: None,
         credential_strategy: None,
+        settings: None,
         credentials: Vec::new(),
     }
 }
@@ -247,6 +248,14 @@ fn export_provider(
         let s: VertexSettings = serde_json::from_value(row.settings.clone()).map_err(unreadable)?;
         p.project = s.project;
         p.location = s.location;
+    } else if let Some(obj) = row.settings.as_object() {
+        // A kind's own settings (OAuth kinds), without the overrides.
+        let own: serde_json::Map<String, serde_json::Value> = obj
+            .iter()
+            .filter(|(k, _)| !gproxy_provider::builtin::OVERRIDE_KEYS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        p.settings = (!own.is_empty()).then_some(own);
     }
     for c in credentials {
         let sealed = c

@@ -59,6 +59,8 @@ pub struct HealthDetail {
     pub spend_controls: SpendControlsReport,
     /// The response cache's counters on this instance (`null`: off).
     pub cache: Option<crate::cache::CacheReport>,
+    /// OAuth token refreshes and pending logins on this instance.
+    pub oauth: crate::oauth::OAuthReport,
 }
 
 /// Rate limits and budgets in `/health`.
@@ -227,6 +229,7 @@ impl Engine {
                 }
             },
             cache: self.cache.load().as_ref().map(|c| c.report()),
+            oauth: self.oauth.report(),
             spend_controls: {
                 let budgets = self.budgets.load_full();
                 SpendControlsReport {

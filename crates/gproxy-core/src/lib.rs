@@ -56,6 +56,7 @@ mod headers;
 pub mod health;
 pub mod model_route;
 pub mod models;
+pub mod oauth;
 pub mod observe;
 mod passthrough;
 pub mod price_refresh;
@@ -143,6 +144,7 @@ pub fn build_engine(boot: &Bootstrapped) -> Result<(Engine, UsageSinkHandle), Co
             boot.settings.metrics.clone(),
             &boot.settings.telemetry,
         )?);
+    engine.oauth().set_storage(boot.storage.clone());
     engine.set_cors(boot.settings.cors.clone());
     engine.set_rate_limits(&boot.settings.rate_limits);
     engine.set_budgets(&boot.settings.budgets, Some(boot.storage.clone()));

@@ -98,12 +98,19 @@ struct ProviderModels {
 pub struct ModelCatalog {
     cache: Cache<(String, String), Arc<Vec<ModelInfo>>>,
     upstream: UpstreamClient,
+    /// Renews an OAuth credential's token before a list call.
+    oauth: Arc<crate::oauth::OAuthManager>,
 }
 
 impl ModelCatalog {
     /// A catalog fetching through `upstream`, caching for `ttl`.
-    pub fn new(upstream: UpstreamClient, ttl: Duration) -> Self {
+    pub fn new(
+        upstream: UpstreamClient,
+        ttl: Duration,
+        oauth: Arc<crate::oauth::OAuthManager>,
+    ) -> Self {
         ModelCatalog {
+            oauth,
             cache: Cache::builder()
                 .max_capacity(CACHE_CAPACITY)
                 .time_to_live(ttl)
@@ -220,7 +227,15 @@ impl ModelCatalog {
 
     async fn fetch_pages(&self, p: &ProviderRuntime) -> Result<Vec<ModelInfo>, String> {
         let picked = p.pool.pick();
-        let credential = picked.as_ref().map_or(&NO_CREDENTIAL, |c| &c.credential);
+        let credential = match picked.as_ref() {
+            Some(c) => self
+                .oauth
+                .usable(c.id, &c.credential, p.provider.as_ref())
+                .await
+                .map_err(|e| format!("the credential's token cannot be renewed: {e}"))?,
+            None => NO_CREDENTIAL.clone(),
+        };
+        let credential = &credential;
         let mut models = Vec::new();
         let mut page: Option<String> = None;
         for _ in 0..MAX_PAGES {
@@ -233,12 +248,24 @@ impl ModelCatalog {
                 .apply_auth(credential, &mut headers)
                 .map_err(|e| e.to_string())?;
             headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-            let mut builder = Request::builder().method(Method::GET).uri(&url);
+            // A `POST` list (Code Assist's `fetchAvailableModels`).
+            let (method, body) = match p.provider.models_body() {
+                Some(body) => {
+                    headers.insert(
+                        http::header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json"),
+                    );
+                    headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+                    (Method::POST, Bytes::from_static(body))
+                }
+                None => (Method::GET, Bytes::new()),
+            };
+            let mut builder = Request::builder().method(method).uri(&url);
             if let Some(h) = builder.headers_mut() {
                 *h = headers;
             }
             let request = builder
-                .body(UpstreamBody::full(Bytes::new()))
+                .body(UpstreamBody::full(body))
                 .map_err(|e| format!("building the request for {url}: {e}"))?;
             let response = self
                 .upstream

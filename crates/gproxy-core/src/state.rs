@@ -149,7 +149,18 @@ impl Snapshot {
                 }
             };
             match Credential::from_stored(&row.kind, &secret) {
-                Ok(credential) => {
+                Ok(mut credential) => {
+                    let health = old_health.remove(&row.id).unwrap_or_default();
+                    if let Credential::OAuth(login) = &mut credential {
+                        login.version = row.version;
+                        // A refresh that failed for good stays failed
+                        // until someone logs in again.
+                        if let Some(reason) = &login.disabled_reason
+                            && !health.is_disabled()
+                        {
+                            health.disable(reason.clone(), gproxy_credential::clock::now_ms());
+                        }
+                    }
                     by_provider
                         .entry(row.provider_id)
                         .or_default()
@@ -158,7 +169,7 @@ impl Snapshot {
                             name: row.name,
                             credential,
                             weight: row.weight,
-                            health: old_health.remove(&row.id).unwrap_or_default(),
+                            health,
                         })
                 }
                 Err(e) => tracing::warn!(credential_id = row.id, error = %e, "skipping credential"),

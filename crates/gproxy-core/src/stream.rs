@@ -86,6 +86,33 @@ pub(crate) struct StreamProcessor {
     /// The generated text seen so far, for billing a stream the client
     /// left before the upstream reported its usage.
     streamed: StreamedText,
+    /// The field each event is wrapped in (Code Assist's `response`).
+    envelope: Option<&'static str>,
+    /// SSE in, a streamed JSON array out (a Gemini client that did not ask
+    /// for `alt=sse`, served by an upstream that only streams SSE):
+    /// whether the array was opened.
+    as_json_array: Option<bool>,
+}
+
+/// `data` without its `envelope` (`{"response": X, ...}` → `X`); as it is
+/// when it has none (an error event).
+pub(crate) fn unwrap_envelope<'a>(data: &'a [u8], envelope: &str) -> std::borrow::Cow<'a, [u8]> {
+    if memmem::find(data, envelope.as_bytes()).is_some()
+        && let Ok(obj) = RawObject::parse(data)
+        && let Some(inner) = obj.get(envelope)
+    {
+        return std::borrow::Cow::Owned(inner.get().as_bytes().to_vec());
+    }
+    std::borrow::Cow::Borrowed(data)
+}
+
+fn unwrap_event(event: &mut SseEvent, envelope: Option<&str>) {
+    if let Some(envelope) = envelope
+        && let std::borrow::Cow::Owned(inner) = unwrap_envelope(event.data.as_bytes(), envelope)
+    {
+        event.data = String::from_utf8(inner)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    }
 }
 
 /// Most generated text kept per stream (past it, bytes are only counted).
@@ -161,7 +188,31 @@ impl StreamProcessor {
             elements: Vec::new(),
             transcoder: None,
             streamed: StreamedText::new(protocol),
+            envelope: None,
+            as_json_array: None,
         }
+    }
+
+    /// Writes the events out as a streamed JSON array instead of SSE.
+    pub(crate) fn json_array_out(&mut self) {
+        self.as_json_array = Some(false);
+    }
+
+    /// One event out, as SSE or as the next element of the JSON array.
+    fn emit(&mut self, event: &SseEvent, out: &mut Vec<u8>) {
+        match &mut self.as_json_array {
+            None => encode(event, out),
+            Some(opened) => {
+                out.push(if *opened { b',' } else { b'[' });
+                *opened = true;
+                out.extend_from_slice(event.data.as_bytes());
+            }
+        }
+    }
+
+    /// Unwraps every event from `envelope` first (Code Assist).
+    pub(crate) fn unwrap(&mut self, envelope: Option<&'static str>) {
+        self.envelope = envelope;
     }
 
     /// The generated text seen so far (taken: call once, at the end).
@@ -195,7 +246,8 @@ impl StreamProcessor {
             }
             Framing::Sse(decoder) => {
                 let fed = decoder.feed(chunk, &mut self.events);
-                for event in self.events.drain(..) {
+                for mut event in self.events.drain(..) {
+                    unwrap_event(&mut event, self.envelope);
                     self.tracker.observe_event(&event);
                     self.streamed.observe(event.data.as_bytes());
                     let _ = transcoder.feed(&event.data, &mut out);
@@ -233,16 +285,20 @@ impl StreamProcessor {
             }
             Framing::Sse(decoder) => {
                 let fed = decoder.feed(&chunk, &mut self.events);
-                let Some(rewrite) = &self.rewrite else {
+                if self.rewrite.is_none() && self.envelope.is_none() && self.as_json_array.is_none()
+                {
                     for event in self.events.drain(..) {
                         self.tracker.observe_event(&event);
                         self.streamed.observe(event.data.as_bytes());
                     }
                     return fed.map(|()| chunk);
-                };
+                }
                 fed?;
+                let rewrite = self.rewrite.take().unwrap_or_default();
                 let mut out = Vec::with_capacity(chunk.len() + 64);
-                for mut event in self.events.drain(..) {
+                let events = std::mem::take(&mut self.events);
+                for mut event in events {
+                    unwrap_event(&mut event, self.envelope);
                     self.tracker.observe_event(&event);
                     self.streamed.observe(event.data.as_bytes());
                     if rewrite.strip_usage_chunk && is_usage_only_chunk(&event.data) {
@@ -255,7 +311,10 @@ impl StreamProcessor {
                         event.data = String::from_utf8(new)
                             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
                     }
-                    encode(&event, &mut out);
+                    self.emit(&event, &mut out);
+                }
+                if !rewrite.is_noop() {
+                    self.rewrite = Some(rewrite);
                 }
                 Ok(Bytes::from(out))
             }
@@ -268,8 +327,9 @@ impl StreamProcessor {
         if let Some(transcoder) = self.transcoder.as_mut() {
             let mut out = Vec::new();
             if let Framing::Sse(decoder) = &mut self.framing
-                && let Some(event) = decoder.finish()
+                && let Some(mut event) = decoder.finish()
             {
+                unwrap_event(&mut event, self.envelope);
                 self.tracker.observe_event(&event);
                 self.streamed.observe(event.data.as_bytes());
                 let _ = transcoder.feed(&event.data, &mut out);
@@ -280,17 +340,30 @@ impl StreamProcessor {
         let Framing::Sse(decoder) = &mut self.framing else {
             return None;
         };
-        let event = decoder.finish()?;
-        self.tracker.observe_event(&event);
-        self.streamed.observe(event.data.as_bytes());
-        // In pass-through mode its bytes already went out as received.
-        let rewrite = self.rewrite.as_ref()?;
-        if rewrite.strip_usage_chunk && is_usage_only_chunk(&event.data) {
-            return None;
-        }
         let mut out = Vec::new();
-        encode(&event, &mut out);
-        Some(Bytes::from(out))
+        if let Some(mut event) = decoder.finish() {
+            unwrap_event(&mut event, self.envelope);
+            self.tracker.observe_event(&event);
+            self.streamed.observe(event.data.as_bytes());
+            // In pass-through mode its bytes already went out as received.
+            let passed = self.rewrite.is_none()
+                && self.envelope.is_none()
+                && self.as_json_array.is_none();
+            let stripped = self
+                .rewrite
+                .as_ref()
+                .is_some_and(|r| r.strip_usage_chunk && is_usage_only_chunk(&event.data));
+            if !passed && !stripped {
+                self.emit(&event, &mut out);
+            }
+        }
+        // Close the JSON array (an empty stream is `[]`).
+        match self.as_json_array {
+            Some(true) => out.push(b']'),
+            Some(false) => out.extend_from_slice(b"[]"),
+            None => {}
+        }
+        (!out.is_empty()).then(|| Bytes::from(out))
     }
 }
 
@@ -334,6 +407,52 @@ fn has_empty_array(bytes: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const ENVELOPED: &[u8] = b"data: {\"response\":{\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[{\"text\":\"Hi\"}]}}]},\"traceId\":\"t1\"}\n\ndata: {\"response\":{\"candidates\":[],\"usageMetadata\":{\"promptTokenCount\":3,\"candidatesTokenCount\":1,\"totalTokenCount\":4}},\"traceId\":\"t1\"}\n\n";
+
+    fn enveloped() -> StreamProcessor {
+        let mut p = StreamProcessor::new(
+            Protocol::Gemini,
+            Framing::Sse(SseDecoder::new()),
+            Rewrite::default(),
+        );
+        p.unwrap(Some("response"));
+        p
+    }
+
+    #[test]
+    fn enveloped_events_are_unwrapped_and_their_usage_counted() {
+        let mut p = enveloped();
+        // Split mid-event: the decoder joins it.
+        let mut out = p.process(Bytes::from_static(&ENVELOPED[..40])).unwrap().to_vec();
+        out.extend_from_slice(&p.process(Bytes::from_static(&ENVELOPED[40..])).unwrap());
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("data: {\"candidates\""), "{text}");
+        assert!(!text.contains("traceId") && !text.contains("\"response\""), "{text}");
+        let usage = p.usage().unwrap();
+        assert_eq!((usage.input_tokens, usage.output_tokens), (3, 1));
+        // An error event has no envelope: it goes out as it came.
+        let mut p = enveloped();
+        let error = b"data: {\"error\":{\"code\":429,\"status\":\"RESOURCE_EXHAUSTED\"}}\n\n";
+        let out = p.process(Bytes::from_static(error)).unwrap();
+        assert_eq!(&out[..], &error[..]);
+    }
+
+    #[test]
+    fn enveloped_sse_can_leave_as_a_streamed_json_array() {
+        let mut p = enveloped();
+        p.json_array_out();
+        let mut out = p.process(Bytes::from_static(ENVELOPED)).unwrap().to_vec();
+        out.extend_from_slice(&p.finish().unwrap());
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v.as_array().unwrap().len(), 2);
+        assert_eq!(v[0]["candidates"][0]["content"]["parts"][0]["text"], "Hi");
+        assert_eq!(v[1]["usageMetadata"]["totalTokenCount"], 4);
+        // Nothing streamed: an empty array.
+        let mut p = enveloped();
+        p.json_array_out();
+        assert_eq!(&p.finish().unwrap()[..], b"[]");
+    }
 
     const CHAT: &str = concat!(
         "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"},\"finish_reason\":null}],\"usage\":null}\n\n",

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::builtin::{
-    ANTIGRAVITY_KIND, CUSTOM_KIND, CodeAssist, CodeAssistFlavor, CustomProvider, GEMINICLI_KIND,
-    Overridden, Overrides, VERTEX_KIND, Vertex,
+    ANTIGRAVITY_KIND, CLAUDECODE_KIND, CUSTOM_KIND, ClaudeCode, CodeAssist, CodeAssistFlavor,
+    CustomProvider, GEMINICLI_KIND, Overridden, Overrides, VERTEX_KIND, Vertex,
 };
 use crate::{Provider, ProviderError, builtin};
 
@@ -53,6 +53,7 @@ impl ProviderRegistry {
             })?;
         let base: Arc<dyn Provider> = match kind {
             VERTEX_KIND => Arc::new(Vertex::from_settings(&own)?),
+            CLAUDECODE_KIND => Arc::new(ClaudeCode::from_settings(&own)?),
             GEMINICLI_KIND => Arc::new(CodeAssist::from_settings(
                 CodeAssistFlavor::GeminiCli,
                 &own,

@@ -265,6 +265,16 @@ impl Router {
                     ),
                 );
             }
+            // An OAuth credential's quota on the provider's own path
+            // (`GET /{provider}/usage?credential_id=`): the admin API's.
+            Route::Passthrough { provider, rest }
+                if rest == "/usage"
+                    && req.method() == Method::GET
+                    && self.engine.provider_has_oauth(&provider) =>
+            {
+                let rest = format!("/providers/{provider}/usage");
+                return Box::pin(self.admin_api(req, rest, query, peer)).await;
+            }
             Route::Passthrough { provider, rest } => {
                 // One snapshot lookup, needed by the passthrough anyway;
                 // only a name that is no provider may be a page.

@@ -160,7 +160,12 @@ pub(crate) fn list_models(req: &MockRequest, reply: &Reply) -> Response<MockBody
             reply.id,
         );
     }
-    let list = json!({
+    json_response(StatusCode::OK, &model_list())
+}
+
+/// The Anthropic model list the mock serves (API keys and OAuth alike).
+pub(crate) fn model_list() -> serde_json::Value {
+    json!({
         "data": [
             {
                 "type": "model",
@@ -178,6 +183,5 @@ pub(crate) fn list_models(req: &MockRequest, reply: &Reply) -> Response<MockBody
         "has_more": false,
         "first_id": "claude-sonnet-4-5-20250929",
         "last_id": "claude-haiku-4-5-20251001"
-    });
-    json_response(StatusCode::OK, &list)
+    })
 }

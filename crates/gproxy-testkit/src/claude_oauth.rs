@@ -542,6 +542,17 @@ pub(crate) fn usage(shared: &Shared, req: &MockRequest, reply: &Reply) -> Respon
     )
 }
 
+/// `GET /v1/models` with an OAuth bearer (the beta required).
+pub(crate) fn models(shared: &Shared, req: &MockRequest, reply: &Reply) -> Response<MockBody> {
+    if !has_oauth_beta(req) {
+        return not_supported(reply);
+    }
+    if let Err(message) = authenticate(shared, req) {
+        return unauthorized(message, reply);
+    }
+    json_response(StatusCode::OK, &crate::claude::model_list())
+}
+
 fn not_supported(reply: &Reply) -> Response<MockBody> {
     unauthorized("OAuth authentication is currently not supported.", reply)
 }

@@ -354,6 +354,9 @@ fn route(shared: &Shared, req: &MockRequest, reply: &Reply) -> Response<MockBody
         (&Method::POST, "/v1/messages/count_tokens") => count::claude(req, reply),
         (&Method::POST, "/v1/responses/input_tokens") => count::openai(req),
         (&Method::POST, "/v1/embeddings") => embeddings::openai_embeddings(req, reply),
+        (&Method::GET, "/v1/models") if claude_oauth::is_oauth(req) => {
+            claude_oauth::models(shared, req, reply)
+        }
         (&Method::GET, "/v1/models") if req.headers.contains_key("anthropic-version") => {
             claude::list_models(req, reply)
         }

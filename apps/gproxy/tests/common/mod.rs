@@ -17,6 +17,8 @@ use hyper_util::rt::TokioExecutor;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+pub mod oauth;
+
 /// Provider keys the mock sees; user keys clients send.
 pub const OPENAI_KEY: &str = "sk-upstream-openai-0001";
 pub const CLAUDE_KEY: &str = "sk-ant-upstream-0002";

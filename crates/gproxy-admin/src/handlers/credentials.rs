@@ -39,6 +39,23 @@ pub struct CredentialView {
     /// `disabled`), or `not_loaded` when it does not serve (disabled in
     /// the database, or unreadable).
     pub state: String,
+    /// An OAuth login's facts (never its tokens).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oauth: Option<OAuthView>,
+}
+
+/// What an OAuth credential shows: the account and the token's life.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct OAuthView {
+    /// Account facts: `email`, `account_id`, `project_id`, `plan`, ...
+    pub account: serde_json::Map<String, serde_json::Value>,
+    /// When the access token expires (RFC 3339).
+    pub expires_at: String,
+    /// Whether it can be refreshed (a setup token cannot).
+    pub refreshable: bool,
+    /// Why it is disabled for good (its refresh token died), until
+    /// someone logs in again.
+    pub disabled_reason: Option<String>,
 }
 
 /// A new credential. Exactly one of `api_key` and `service_account`.
@@ -184,13 +201,21 @@ fn view(
     provider: &str,
     states: &[CredentialHealthReport],
 ) -> CredentialView {
-    let masked = call
+    let opened = call
         .ctx
         .hooks
         .open(&row.secret)
         .ok()
-        .and_then(|secret| Credential::from_stored(&row.kind, &secret).ok())
-        .map_or_else(|| "unreadable".to_owned(), |c| mask(&c));
+        .and_then(|secret| Credential::from_stored(&row.kind, &secret).ok());
+    let masked = opened
+        .as_ref()
+        .map_or_else(|| "unreadable".to_owned(), mask);
+    let oauth = opened.as_ref().and_then(Credential::oauth).map(|login| OAuthView {
+        account: login.account.clone(),
+        expires_at: super::oauth::rfc3339(login.tokens.expires_at_ms),
+        refreshable: login.tokens.refresh_token.is_some(),
+        disabled_reason: login.disabled_reason.clone(),
+    });
     let state = states
         .iter()
         .find(|s| s.id == row.id)
@@ -204,7 +229,14 @@ fn view(
         enabled: row.enabled,
         weight: row.weight,
         state: state.to_owned(),
+        oauth,
     }
+}
+
+/// The view of `row` with its runtime state.
+pub(crate) async fn view_of(call: &Call, row: CredentialRow, provider: &str) -> CredentialView {
+    let states = runtime(call).await;
+    view(call, row, provider, &states)
 }
 
 async fn provider_names(call: &Call) -> Result<std::collections::HashMap<i64, String>, ApiError> {

@@ -9,6 +9,7 @@ pub mod credentials;
 pub mod logs;
 pub mod meta;
 pub mod model_routes;
+pub mod oauth;
 pub mod pricing;
 pub mod providers;
 pub mod session;

@@ -80,6 +80,8 @@ pub struct ProviderInput {
     /// `round_robin` (default), `weighted` or `least_in_flight`.
     #[schemars(with = "Option<crate::dto::StrategySchema>")]
     pub credential_strategy: Option<CredentialStrategy>,
+    /// The kind's own settings (OAuth kinds; see provider.md).
+    pub settings: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// `PATCH /providers/{name}`: only the fields given change; `null` clears
@@ -115,6 +117,8 @@ pub struct ProviderPatch {
     pub project: Option<String>,
     /// `vertex` only.
     pub location: Option<String>,
+    /// The kind's own settings, replaced whole (OAuth kinds).
+    pub settings: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// The schema of `kind`: one of the registry's kinds.
@@ -143,6 +147,7 @@ fn to_config(input: &ProviderInput) -> ProviderConfig {
         project: input.project.clone(),
         location: input.location.clone(),
         credential_strategy: input.credential_strategy,
+        settings: input.settings.clone(),
         credentials: Vec::new(),
     }
 }
@@ -334,6 +339,7 @@ fn stored_config(row: &ProviderRow) -> ProviderConfig {
         project: vertex.then(|| get(s, "project")).flatten(),
         location: vertex.then(|| get(s, "location")).flatten(),
         credential_strategy: CredentialStrategy::parse(&row.credential_strategy),
+        settings: None,
         credentials: Vec::new(),
     }
 }
@@ -374,7 +380,8 @@ pub async fn update(call: Call) -> Result<Reply, ApiError> {
         count_tokens,
         auth,
         project,
-        location
+        location,
+        settings
     );
     let new = checked_row(&call, &p, Some(&row.settings))?;
     let row = call.ctx.storage.upsert_provider(&new).await?;

@@ -236,14 +236,8 @@ impl Engine {
         }
         accounting.log_mut().credential_id = picked.as_ref().map(|c| c.id);
         let body = provider.masked(body);
-        let mut upstream_req = self
-            .upstream_request(
-                call.req,
-                provider,
-                endpoint,
-                picked.as_ref().map(|c| (c.id, &c.credential)),
-                body,
-            )
+        let (mut upstream_req, _) = self
+            .upstream_request(call.req, provider, endpoint, picked.as_deref(), body)
             .await?;
         accounting.trace_upstream(upstream_req.headers_mut());
         let start = AttemptStart::now();

@@ -36,6 +36,14 @@ use crate::state::ProviderRuntime;
 use crate::stream::{Framing, StreamProcessor};
 use crate::upstream::UpstreamBody;
 
+/// An OAuth credential's token that could not be had, as the client sees it.
+pub(crate) fn oauth_unavailable(provider: &str, e: &crate::oauth::RefreshError) -> GatewayError {
+    GatewayError::UpstreamUnavailable {
+        provider: provider.to_owned(),
+        message: format!("the credential's OAuth token cannot be renewed: {e}"),
+    }
+}
+
 /// What one upstream attempt produced.
 pub(super) enum Attempt {
     /// A success status; for a stream, `Bytes` holds what was read up to
@@ -54,6 +62,8 @@ pub(super) struct FailedAnswer {
     pub(super) headers: HeaderMap,
     pub(super) body: Bytes,
     pub(super) class: FailureClass,
+    /// The version of the OAuth token the attempt sent, if it sent one.
+    pub(super) oauth_version: Option<i64>,
 }
 
 /// An answer that will go to the client, with the credential that got it.
@@ -218,14 +228,8 @@ impl Engine {
     ) -> Result<Attempt, GatewayError> {
         let provider = &plan.provider;
         let name = provider.name.as_str();
-        let mut upstream_req = self
-            .upstream_request(
-                req,
-                provider,
-                &plan.endpoint(),
-                lease.map(|c| (c.id, &c.credential)),
-                plan.body.clone(),
-            )
+        let (mut upstream_req, oauth_version) = self
+            .upstream_request(req, provider, &plan.endpoint(), lease, plan.body.clone())
             .await?;
         accounting.trace_upstream(upstream_req.headers_mut());
 
@@ -266,6 +270,7 @@ impl Engine {
             headers: kept,
             body,
             class,
+            oauth_version,
         }))
     }
 
@@ -326,6 +331,14 @@ impl Engine {
             let Some((event, data)) = first else {
                 continue;
             };
+            let unwrapped;
+            let data = match plan.provider.provider.response_envelope() {
+                Some(envelope) => {
+                    unwrapped = crate::stream::unwrap_envelope(data.as_bytes(), envelope);
+                    std::str::from_utf8(&unwrapped).unwrap_or(data)
+                }
+                None => data,
+            };
             let protocol = plan.endpoint().protocol();
             if let Some(error) = stream_error::first_event_error(protocol, event, data) {
                 let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_GATEWAY);
@@ -342,6 +355,7 @@ impl Engine {
                     headers: kept,
                     body,
                     class,
+                    oauth_version: None,
                 }));
             }
             break;
@@ -362,17 +376,35 @@ impl Engine {
         req: &ProxyRequest,
         provider: &ProviderRuntime,
         endpoint: &Endpoint<'_>,
-        credential: Option<(i64, &Credential)>,
+        entry: Option<&CredentialEntry>,
         body: Bytes,
-    ) -> Result<Request<UpstreamBody>, GatewayError> {
+    ) -> Result<(Request<UpstreamBody>, Option<i64>), GatewayError> {
         let name = provider.name.as_str();
-        let (id, credential) = credential.unwrap_or((0, &NO_CREDENTIAL));
+        let (id, credential) = entry.map_or((0, &NO_CREDENTIAL), |e| (e.id, &e.credential));
         let url = provider
             .provider
             .upstream_url_for(&provider.base_url, endpoint, credential)
             .map_err(|e| GatewayError::BadRequest(e.to_string()))?;
-        // A service account becomes an access token (cached); others as is.
-        let credential = self.tokens.resolve(id, credential, name).await?;
+        // A service account becomes an access token (cached), an OAuth
+        // login its newest token (refreshed when due); others as they are.
+        let mut oauth_version = None;
+        let credential = match credential {
+            Credential::OAuth(login) => {
+                let fresh = self
+                    .oauth
+                    .resolve(
+                        id,
+                        login,
+                        provider.provider.as_ref(),
+                        entry.map(|e| e.health.as_ref()),
+                    )
+                    .await
+                    .map_err(|e| oauth_unavailable(name, &e))?;
+                oauth_version = Some(fresh.version);
+                std::borrow::Cow::Owned(Credential::OAuth(Box::new((*fresh).clone())))
+            }
+            other => self.tokens.resolve(id, other, name).await?,
+        };
         let mut headers = HeaderMap::with_capacity(req.headers.len() + 3);
         for (k, v) in &req.headers {
             if !is_dropped_request_header(k) {
@@ -393,15 +425,29 @@ impl Engine {
                 message: e.to_string(),
             })?;
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        // The kind's last word (OAuth kinds: envelope, identity headers).
+        let body = provider
+            .provider
+            .prepare_request(endpoint, &credential, &mut headers, body)
+            .map_err(|e| match e {
+                gproxy_provider::ProviderError::InvalidCredential { .. } => {
+                    GatewayError::UpstreamUnavailable {
+                        provider: name.to_owned(),
+                        message: e.to_string(),
+                    }
+                }
+                other => GatewayError::BadRequest(other.to_string()),
+            })?;
         headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
 
         let mut builder = Request::builder().method(Method::POST).uri(&url);
         if let Some(h) = builder.headers_mut() {
             *h = headers;
         }
-        builder.body(UpstreamBody::full(body)).map_err(|e| {
+        let request = builder.body(UpstreamBody::full(body)).map_err(|e| {
             GatewayError::Internal(format!("building upstream request for {url}: {e}"))
-        })
+        })?;
+        Ok((request, oauth_version))
     }
 
     /// An upstream error answer as the client gets it: as received, or in
@@ -509,8 +555,28 @@ impl Engine {
 
         match framing {
             Some(framing) => {
+                let envelope = plan.provider.provider.response_envelope();
+                // A Gemini client that did not ask for SSE, served by an
+                // SSE-only upstream (Code Assist): a streamed JSON array.
+                let json_array = envelope.is_some()
+                    && plan.conversion.is_none()
+                    && matches!(framing, Framing::Sse(_))
+                    && matches!(
+                        plan.target,
+                        Target::GeminiGenerate {
+                            stream: true,
+                            alt_sse: false
+                        }
+                    );
                 let mut processor =
                     StreamProcessor::new(plan.endpoint().protocol(), framing, plan.rewrite);
+                processor.unwrap(envelope);
+                if json_array {
+                    processor.json_array_out();
+                    if let Some(h) = builder.headers_mut() {
+                        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                    }
+                }
                 if let Some(conv) = &plan.conversion {
                     processor.transcode(conv.transcoder());
                 }
@@ -530,6 +596,13 @@ impl Engine {
                 let body = self.read_rest(head, incoming, name).await?;
                 accounting.upstream_read();
                 drop(lease);
+                let body = match plan.provider.provider.response_envelope() {
+                    Some(envelope) => match crate::stream::unwrap_envelope(&body, envelope) {
+                        std::borrow::Cow::Owned(inner) => Bytes::from(inner),
+                        std::borrow::Cow::Borrowed(_) => body,
+                    },
+                    None => body,
+                };
                 let usage = usage::from_response_body(plan.endpoint().protocol(), &body);
                 let body = match &plan.embed_conversion {
                     Some(conv) => Bytes::from(

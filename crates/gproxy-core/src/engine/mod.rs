@@ -141,6 +141,8 @@ pub struct Engine {
     pub(crate) upstream: UpstreamClient,
     pub(crate) models: ModelCatalog,
     pub(crate) tokens: TokenCache,
+    /// OAuth logins, token refreshes and quotas.
+    pub(crate) oauth: Arc<crate::oauth::OAuthManager>,
     pub(crate) sink: UsageSink,
     pub(crate) limits: arc_swap::ArcSwap<Limits>,
     pub(crate) resilience: Arc<ResilienceState>,
@@ -173,6 +175,11 @@ pub struct Engine {
 pub(crate) static NO_CREDENTIAL: Credential = Credential::None;
 
 impl Engine {
+    /// OAuth logins, token refreshes and quotas (admin API).
+    pub fn oauth(&self) -> &Arc<crate::oauth::OAuthManager> {
+        &self.oauth
+    }
+
     /// A new engine over `state`.
     pub fn new(
         state: Arc<StateHandle>,
@@ -180,10 +187,15 @@ impl Engine {
         sink: UsageSink,
         limits: Limits,
     ) -> Self {
+        let oauth = Arc::new(crate::oauth::OAuthManager::new(
+            upstream.clone(),
+            state.sealer().clone(),
+        ));
         Engine {
             state,
-            models: ModelCatalog::new(upstream.clone(), models::CACHE_TTL),
+            models: ModelCatalog::new(upstream.clone(), models::CACHE_TTL, oauth.clone()),
             tokens: TokenCache::new(upstream.clone()),
+            oauth,
             upstream,
             sink,
             limits: arc_swap::ArcSwap::from_pointee(limits),

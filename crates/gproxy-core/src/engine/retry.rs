@@ -154,9 +154,16 @@ impl Engine {
         let mut last_rate_limit: Option<GatewayError> = None;
         let mut last_auth: Option<GatewayError> = None;
         let mut attempts = 0u32;
+        // An OAuth credential refreshed after a 401 is tried once more.
+        let mut again: Option<Lease> = None;
+        let mut refreshed: Vec<i64> = Vec::new();
         loop {
             let now = now_ms();
-            let lease: Option<Lease> = match provider.pool.lease(&plan.model, now, &tried) {
+            let picked = match again.take() {
+                Some(lease) => Ok(lease),
+                None => provider.pool.lease(&plan.model, now, &tried),
+            };
+            let lease: Option<Lease> = match picked {
                 Ok(lease) => {
                     if let Some(until) =
                         self.resilience.shared_cooldown(lease.id, &plan.model).await
@@ -242,9 +249,38 @@ impl Engine {
                         return Err((Kind::ClientError, self.upstream_error(req, plan, answer)));
                     }
                     FailureClass::Auth => {
-                        let Some(lease) = &lease else {
+                        let Some(lease) = lease else {
                             return Err((Kind::Other, self.upstream_error(req, plan, answer)));
                         };
+                        // An OAuth token refused: one refresh, one retry.
+                        if let (Some(version), false) =
+                            (answer.oauth_version, refreshed.contains(&lease.id))
+                        {
+                            refreshed.push(lease.id);
+                            match self
+                                .oauth
+                                .refresh_rejected(
+                                    lease.id,
+                                    version,
+                                    provider.provider.as_ref(),
+                                    Some(&lease.health),
+                                )
+                                .await
+                            {
+                                Ok(_) => {
+                                    tracing::info!(
+                                        provider = name,
+                                        credential_id = lease.id,
+                                        "OAuth token refused upstream: refreshed; retrying once"
+                                    );
+                                    again = Some(lease);
+                                    continue;
+                                }
+                                Err(e) => {
+                                    tracing::warn!(provider = name, credential_id = lease.id, error = %e, "OAuth token refused upstream and not renewed");
+                                }
+                            }
+                        }
                         let reason = describe(&answer);
                         tracing::warn!(
                             provider = name,
@@ -253,7 +289,10 @@ impl Engine {
                             reason,
                             "credential refused upstream: disabled; retrying on another"
                         );
-                        lease.health.disable(reason, now_ms());
+                        // A failed refresh already said why.
+                        if !lease.health.is_disabled() {
+                            lease.health.disable(reason, now_ms());
+                        }
                         tried.push(lease.id);
                         last_auth = Some(self.upstream_error(req, plan, answer));
                         continue;

@@ -57,6 +57,15 @@ pub struct PassthroughRequest {
 }
 
 impl Engine {
+    /// Whether `provider` is running and its kind logs in with OAuth.
+    pub fn provider_has_oauth(&self, provider: &str) -> bool {
+        let snapshot = self.state.load();
+        snapshot
+            .providers
+            .get(provider)
+            .is_some_and(|p| p.provider.oauth().is_some())
+    }
+
     /// The native protocol of a provider, for the shape of its errors.
     pub fn provider_protocol(&self, provider: &str) -> Option<Protocol> {
         let snapshot = self.state.load();
@@ -176,14 +185,27 @@ impl Engine {
         };
         accounting.log_mut().credential_id = picked.as_ref().map(|c| c.id);
         let credential = picked.as_ref().map_or(&NO_CREDENTIAL, |c| &c.credential);
-        let credential = self
-            .tokens
-            .resolve(
-                picked.as_ref().map_or(0, |c| c.id),
-                credential,
-                &req.provider,
-            )
-            .await?;
+        let credential = match (credential, picked.as_ref()) {
+            // An OAuth login: its newest token, refreshed when due.
+            (gproxy_credential::Credential::OAuth(_), Some(c)) => std::borrow::Cow::Owned(
+                self.oauth
+                    .usable(c.id, credential, provider.provider.as_ref())
+                    .await
+                    .map_err(|e| GatewayError::UpstreamUnavailable {
+                        provider: req.provider.clone(),
+                        message: format!("the credential's OAuth token cannot be renewed: {e}"),
+                    })?,
+            ),
+            _ => {
+                self.tokens
+                    .resolve(
+                        picked.as_ref().map_or(0, |c| c.id),
+                        credential,
+                        &req.provider,
+                    )
+                    .await?
+            }
+        };
 
         let url = provider
             .provider

@@ -327,10 +327,27 @@ const ENDPOINTS: &[Endpoint<'static>] = &[
 
 #[test]
 fn the_registry_holds_exactly_the_expected_kinds() {
+    let registry = ProviderRegistry::builtin();
+    let oauth: Vec<&str> = registry
+        .kinds()
+        .into_iter()
+        .filter(|k| registry.get(k).is_some_and(|p| p.oauth().is_some()))
+        .collect();
+    assert_eq!(oauth, OAUTH_KINDS);
+    // Every kind is in the table but the OAuth kinds that only have their
+    // own tests (the Code Assist kinds are in both).
     let mut kinds: Vec<&str> = EXPECT.iter().map(|e| e.kind).collect();
+    kinds.extend(
+        OAUTH_KINDS
+            .iter()
+            .filter(|k| !EXPECT.iter().any(|e| e.kind == **k)),
+    );
     kinds.sort_unstable();
-    assert_eq!(ProviderRegistry::builtin().kinds(), kinds);
+    assert_eq!(registry.kinds(), kinds);
 }
+
+/// The OAuth subscription kinds, sorted (each has its own tests).
+const OAUTH_KINDS: &[&str] = &["antigravity", "claudecode", "geminicli"];
 
 #[test]
 fn every_builtin_conforms() {

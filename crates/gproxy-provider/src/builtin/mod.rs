@@ -5,6 +5,7 @@
 mod aistudio;
 pub mod antigravity;
 mod claude;
+pub mod claudecode;
 pub mod code_assist;
 pub mod custom;
 pub mod geminicli;
@@ -15,6 +16,7 @@ pub mod vertex;
 pub use aistudio::AiStudio;
 pub use antigravity::ANTIGRAVITY_KIND;
 pub use claude::Claude;
+pub use claudecode::{CLAUDECODE_KIND, ClaudeCode, ClaudeCodeSettings};
 pub use code_assist::{CodeAssist, CodeAssistFlavor, CodeAssistSettings};
 pub use custom::{CUSTOM_KIND, CustomProvider, CustomSettings};
 pub use geminicli::GEMINICLI_KIND;
@@ -33,6 +35,7 @@ pub fn all() -> Vec<Arc<dyn Provider>> {
         Arc::new(AiStudio),
         Arc::new(Vertex::default()),
         Arc::new(VertexExpress),
+        Arc::new(ClaudeCode::default()),
         Arc::new(CodeAssist::geminicli()),
         Arc::new(CodeAssist::antigravity()),
     ];

@@ -177,12 +177,14 @@ impl Provider for Overridden {
     fn oauth(&self) -> Option<&crate::oauth::OAuthSpec> {
         self.inner.oauth()
     }
+
     fn oauth_account(
         &self,
         answer: &serde_json::Value,
     ) -> serde_json::Map<String, serde_json::Value> {
         self.inner.oauth_account(answer)
     }
+
     fn import_credential(
         &self,
         input: &str,
@@ -191,9 +193,11 @@ impl Provider for Overridden {
     {
         self.inner.import_credential(input, now_ms)
     }
+
     fn code_assist_discovery(&self) -> Option<crate::oauth::CodeAssistDiscovery> {
         self.inner.code_assist_discovery()
     }
+
     fn prepare_request(
         &self,
         endpoint: &Endpoint<'_>,
@@ -204,12 +208,15 @@ impl Provider for Overridden {
         self.inner
             .prepare_request(endpoint, credential, headers, body)
     }
+
     fn response_envelope(&self) -> Option<&'static str> {
         self.inner.response_envelope()
     }
+
     fn models_body(&self) -> Option<&'static [u8]> {
         self.inner.models_body()
     }
+
     fn quota_call(
         &self,
         base_url: &str,
@@ -217,6 +224,7 @@ impl Provider for Overridden {
     ) -> Option<crate::oauth::SideCall> {
         self.inner.quota_call(base_url, credential)
     }
+
     fn parse_quota(
         &self,
         headers: &HeaderMap,
@@ -224,6 +232,7 @@ impl Provider for Overridden {
     ) -> Result<crate::oauth::Quota, ModelsError> {
         self.inner.parse_quota(headers, body)
     }
+
     fn speaks(&self, protocol: Protocol) -> bool {
         self.inner.speaks(protocol)
     }
