@@ -119,9 +119,11 @@ pub struct QuotaWindow {
 /// polled until it is done when no project came back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodeAssistDiscovery {
-    /// Base URL of `loadCodeAssist` (`{base}/v1internal:loadCodeAssist`).
+    /// Base URL of `loadCodeAssist` (`{base}/v1internal:loadCodeAssist`);
+    /// empty: the provider's configured base URL.
     pub load_base_url: String,
-    /// Base URL of `onboardUser` and of polling its operation.
+    /// Base URL of `onboardUser` and of polling its operation; empty: the
+    /// provider's configured base URL.
     pub onboard_base_url: String,
     /// The `metadata` object sent with both calls.
     pub metadata: Value,

@@ -4,8 +4,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::builtin::{
-    CLAUDECODE_KIND, CODEX_KIND, CUSTOM_KIND, ClaudeCode, Codex, CustomProvider, Overridden,
-    Overrides, VERTEX_KIND, Vertex,
+    ANTIGRAVITY_KIND, CLAUDECODE_KIND, CODEX_KIND, CUSTOM_KIND, ClaudeCode, CodeAssist,
+    CodeAssistFlavor, Codex, CustomProvider, GEMINICLI_KIND, Overridden, Overrides, VERTEX_KIND,
+    Vertex,
 };
 use crate::{Provider, ProviderError, builtin};
 
@@ -32,8 +33,9 @@ impl ProviderRegistry {
     }
 
     /// The provider for a configured provider of `kind` with its stored
-    /// `settings`. Most built-ins ignore the settings; `custom` and `vertex`
-    /// are built from them and refuse settings they cannot use.
+    /// `settings`. Most built-ins ignore the settings; `custom`, `vertex`,
+    /// `geminicli` and `antigravity` are built from them and refuse
+    /// settings they cannot use.
     pub fn build(
         &self,
         kind: &str,
@@ -50,16 +52,21 @@ impl ProviderRegistry {
                 field: "settings".into(),
                 message,
             })?;
-        let base: Arc<dyn Provider> = if kind == VERTEX_KIND {
-            Arc::new(Vertex::from_settings(&own)?)
-        } else if kind == CLAUDECODE_KIND {
-            Arc::new(ClaudeCode::from_settings(&own)?)
-        } else if kind == CODEX_KIND {
-            Arc::new(Codex::from_settings(&own)?)
-        } else {
-            self.get(kind).ok_or_else(|| ProviderError::UnknownKind {
+        let base: Arc<dyn Provider> = match kind {
+            VERTEX_KIND => Arc::new(Vertex::from_settings(&own)?),
+            CLAUDECODE_KIND => Arc::new(ClaudeCode::from_settings(&own)?),
+            CODEX_KIND => Arc::new(Codex::from_settings(&own)?),
+            GEMINICLI_KIND => Arc::new(CodeAssist::from_settings(
+                CodeAssistFlavor::GeminiCli,
+                &own,
+            )?),
+            ANTIGRAVITY_KIND => Arc::new(CodeAssist::from_settings(
+                CodeAssistFlavor::Antigravity,
+                &own,
+            )?),
+            _ => self.get(kind).ok_or_else(|| ProviderError::UnknownKind {
                 kind: kind.to_owned(),
-            })?
+            })?,
         };
         if overrides.is_empty() {
             return Ok(base);

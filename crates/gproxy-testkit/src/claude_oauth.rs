@@ -691,7 +691,7 @@ pub(crate) fn percent_encode(s: &str) -> String {
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` of Unix seconds.
-fn iso8601(secs: u64) -> String {
+pub(crate) fn iso8601(secs: u64) -> String {
     let days = secs / 86_400;
     let rem = secs % 86_400;
     // Civil from days (Howard Hinnant's algorithm).

@@ -138,6 +138,8 @@ impl Protocol {
         if path.starts_with("/v1beta")
             || (path.starts_with("/v1/models/") && path.contains(':'))
             || path.contains("/publishers/google/models/")
+            || path.starts_with("/v1internal")
+            || path.starts_with("/oauth2/")
             || headers.contains_key("x-goog-api-key")
         {
             Protocol::Gemini

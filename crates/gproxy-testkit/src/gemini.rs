@@ -59,7 +59,13 @@ fn usage_metadata(candidates: u64) -> Value {
 }
 
 /// One `GenerateContentResponse`.
-fn response_chunk(text: &str, last: bool, candidates: u64, model: &str, id: &str) -> Value {
+pub(crate) fn response_chunk(
+    text: &str,
+    last: bool,
+    candidates: u64,
+    model: &str,
+    id: &str,
+) -> Value {
     let mut candidate = json!({
         "content": { "parts": [{ "text": text }], "role": "model" },
         "index": 0

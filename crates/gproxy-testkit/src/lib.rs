@@ -1,6 +1,7 @@
 //! Mock upstream for tests and benchmarks: one HTTP/1.1 server that speaks
 //! the wire formats of OpenAI (Chat Completions, Responses), Anthropic
-//! (Messages) and Gemini (generateContent / streamGenerateContent) on one
+//! (Messages), Gemini (generateContent / streamGenerateContent) and the
+//! OAuth subscription upstreams (Claude Code, Google Code Assist) on one
 //! port, records every request and plays scripted [`Fault`]s.
 //!
 //! ```no_run
@@ -31,7 +32,11 @@
 //! | GET | `/v1beta/models` | Gemini model list |
 //! | POST | `/v1/projects/{p}/locations/{l}/publishers/google/models/{model}:{method}` | Vertex AI (bearer token from `/token`) |
 //! | POST | `/v1/publishers/google/models/{model}:{method}` | Vertex AI express mode (API key) |
-//! | POST | `/token` | Google OAuth JWT-bearer token endpoint ([`oauth`]) |
+//! | POST | `/token` | Google OAuth token endpoint: JWT-bearer ([`oauth`]); `authorization_code` and `refresh_token` of Gemini CLI and Antigravity ([`code_assist`]) |
+//! | GET | `/o/oauth2/v2/auth` | Google OAuth consent, PKCE optional ([`code_assist`]) |
+//! | GET | `/oauth2/v1/userinfo`, `/oauth2/v2/userinfo` | Google user info ([`code_assist`]) |
+//! | POST | `/v1internal:{method}` | Google Code Assist: `loadCodeAssist`, `onboardUser`, `generateContent`, `streamGenerateContent`, `countTokens`, `retrieveUserQuota`, `fetchAvailableModels` ([`code_assist`]) |
+//! | GET | `/v1internal/{operation}` | Code Assist long-running operation (onboarding) ([`code_assist`]) |
 //! | GET | `/oauth/authorize` | Claude Code OAuth consent, PKCE S256 ([`claude_oauth`]) |
 //! | POST | `/v1/oauth/token` | Claude Code OAuth token endpoint, rotating refresh tokens ([`claude_oauth`]) |
 //! | GET | `/api/oauth/profile`, `/api/oauth/usage` | Claude subscription profile and usage ([`claude_oauth`]) |
@@ -51,6 +56,7 @@
 mod body;
 mod claude;
 pub mod claude_oauth;
+pub mod code_assist;
 pub mod codex;
 mod count;
 pub mod embeddings;
@@ -169,6 +175,8 @@ pub(crate) struct Shared {
     /// The claudecode endpoints' state.
     claude_oauth: Mutex<claude_oauth::ClaudeOAuthState>,
     codex: Mutex<codex::CodexState>,
+    /// The Google OAuth and Code Assist endpoints' state.
+    code_assist: Mutex<code_assist::CodeAssistState>,
     /// Keys answered with 401 (revoked).
     revoked: Mutex<Vec<String>>,
     /// Pending faults of requests presenting one key.
@@ -192,6 +200,7 @@ impl Shared {
             oauth: Mutex::new(oauth::OAuthState::default()),
             claude_oauth: Mutex::new(claude_oauth::ClaudeOAuthState::default()),
             codex: Mutex::new(codex::CodexState::default()),
+            code_assist: Mutex::new(code_assist::CodeAssistState::default()),
             revoked: Mutex::new(Vec::new()),
             key_faults: Mutex::new(std::collections::HashMap::new()),
         }

@@ -20,7 +20,8 @@ use tokio::task::JoinSet;
 use crate::body::MockBody;
 use crate::fault::{self, Fault, Protocol};
 use crate::{
-    RecordedRequest, Shared, claude, claude_oauth, codex, count, embeddings, gemini, oauth, openai,
+    RecordedRequest, Shared, claude, claude_oauth, code_assist, codex, count, embeddings, gemini,
+    oauth, openai,
 };
 
 /// Accepts connections until the task is aborted; aborting drops the
@@ -321,8 +322,22 @@ fn route(shared: &Shared, req: &MockRequest, reply: &Reply) -> Response<MockBody
             };
         }
     }
+    if let Some(method) = path.strip_prefix("/v1internal:") {
+        if req.method == Method::POST {
+            return code_assist::method(shared, req, reply, method);
+        }
+        return not_found(req, reply);
+    }
     match (&req.method, path) {
+        (&Method::POST, "/token") if code_assist::is_user_grant(req) => {
+            code_assist::token(shared, req)
+        }
         (&Method::POST, "/token") => oauth::token(shared, req),
+        (&Method::GET, p) if code_assist::is_authorize(p) => code_assist::authorize(shared, req),
+        (&Method::GET, p) if code_assist::is_userinfo(p) => code_assist::userinfo(shared, req),
+        (&Method::GET, p) if p.starts_with("/v1internal/") => {
+            code_assist::operation(shared, req, reply)
+        }
         (&Method::GET, "/oauth/authorize") if codex::is_codex_authorize(req) => {
             codex::authorize(shared, req)
         }

@@ -1,6 +1,7 @@
 //! One conformance table run against every built-in provider: default base
 //! URL, protocols, upstream URL per endpoint, auth form, refusals.
 
+use gproxy_credential::oauth::{OAuthCredential, TokenSet};
 use gproxy_credential::{Credential, Secret};
 use gproxy_protocol::Protocol;
 use http::HeaderMap;
@@ -30,6 +31,8 @@ enum Urls {
     VertexExpress,
     /// `{base}/v1/projects/{p}/locations/{l}/publishers/google/models/...`.
     Vertex,
+    /// Google Code Assist: `{base}/v1internal:{method}`, an OAuth login.
+    CodeAssist,
 }
 
 const CHAT: &[Protocol] = &[Protocol::OpenAiChat];
@@ -146,15 +149,44 @@ const EXPECT: &[Expect] = &[
         urls: Urls::Vertex,
         count: Some(CountTokensApi::Vertex),
     },
+    Expect {
+        kind: "geminicli",
+        base: "https://cloudcode-pa.googleapis.com",
+        protocols: &[Protocol::Gemini],
+        // The login's access token.
+        auth: BEARER,
+        key_required: true,
+        urls: Urls::CodeAssist,
+        count: Some(CountTokensApi::Gemini),
+    },
+    Expect {
+        kind: "antigravity",
+        base: "https://daily-cloudcode-pa.googleapis.com",
+        protocols: &[Protocol::Gemini],
+        auth: BEARER,
+        key_required: true,
+        urls: Urls::CodeAssist,
+        count: Some(CountTokensApi::Gemini),
+    },
 ];
 
-/// The credential each kind authenticates with (`sk-x`): an API key, or
-/// for `vertex` the access token the core obtains.
+/// The credential each kind authenticates with (`sk-x`): an API key, for
+/// `vertex` the access token the core obtains, for the Code Assist kinds
+/// an OAuth login.
 fn credential_of(e: &Expect, secret: &str) -> Credential {
     match e.urls {
         Urls::Vertex => Credential::AccessToken {
             token: Secret::new(secret.into()),
         },
+        Urls::CodeAssist => Credential::OAuth(Box::new(OAuthCredential::new(
+            TokenSet {
+                access_token: Secret::new(secret.into()),
+                refresh_token: None,
+                expires_at_ms: 0,
+                scope: None,
+            },
+            serde_json::Map::new(),
+        ))),
         Urls::Sdk | Urls::VertexExpress => Credential::ApiKey {
             key: Secret::new(secret.into()),
         },
@@ -181,6 +213,17 @@ fn expected_url(p: &dyn Provider, urls: Urls, endpoint: &Endpoint<'_>) -> Option
         "http://m/b/v1/projects/p-1/locations/us-central1/publishers/google/models";
     match (urls, endpoint) {
         (Urls::Sdk, _) => {}
+        (Urls::CodeAssist, Endpoint::GeminiGenerate { stream: true, .. }) => {
+            return Some("http://m/b/v1internal:streamGenerateContent?alt=sse");
+        }
+        (Urls::CodeAssist, Endpoint::GeminiGenerate { stream: false, .. }) => {
+            return Some("http://m/b/v1internal:generateContent");
+        }
+        (Urls::CodeAssist, Endpoint::GeminiCountTokens { .. }) => {
+            return Some("http://m/b/v1internal:countTokens");
+        }
+        // Code Assist has no embeddings.
+        (Urls::CodeAssist, _) => return None,
         (Urls::VertexExpress, Endpoint::GeminiGenerate { stream: true, .. }) => {
             return Some(
                 "http://m/b/v1/publishers/google/models/g-1:streamGenerateContent?alt=sse",
@@ -284,20 +327,27 @@ const ENDPOINTS: &[Endpoint<'static>] = &[
 
 #[test]
 fn the_registry_holds_exactly_the_expected_kinds() {
-    let mut kinds: Vec<&str> = EXPECT.iter().map(|e| e.kind).collect();
-    kinds.sort_unstable();
     let registry = ProviderRegistry::builtin();
-    // Key-based kinds here; the OAuth subscription kinds apart.
-    let (oauth, keyed): (Vec<&str>, Vec<&str>) = registry
+    let oauth: Vec<&str> = registry
         .kinds()
         .into_iter()
-        .partition(|k| registry.get(k).is_some_and(|p| p.oauth().is_some()));
-    assert_eq!(keyed, kinds);
+        .filter(|k| registry.get(k).is_some_and(|p| p.oauth().is_some()))
+        .collect();
     assert_eq!(oauth, OAUTH_KINDS);
+    // Every kind is in the table but the OAuth kinds that only have their
+    // own tests (the Code Assist kinds are in both).
+    let mut kinds: Vec<&str> = EXPECT.iter().map(|e| e.kind).collect();
+    kinds.extend(
+        OAUTH_KINDS
+            .iter()
+            .filter(|k| !EXPECT.iter().any(|e| e.kind == **k)),
+    );
+    kinds.sort_unstable();
+    assert_eq!(registry.kinds(), kinds);
 }
 
 /// The OAuth subscription kinds, sorted (each has its own tests).
-const OAUTH_KINDS: &[&str] = &["claudecode", "codex"];
+const OAUTH_KINDS: &[&str] = &["antigravity", "claudecode", "codex", "geminicli"];
 
 #[test]
 fn every_builtin_conforms() {
@@ -327,7 +377,10 @@ fn every_builtin_conforms() {
 
         let mut headers = HeaderMap::new();
         p.apply_auth(&key, &mut headers).unwrap();
-        assert_eq!(headers.len(), 1, "{}: exactly one auth header", e.kind);
+        // Identity headers (the Code Assist kinds' user agent) may come
+        // with it; the credential is in exactly one.
+        let secret_headers = headers.values().filter(|v| v.is_sensitive()).count();
+        assert_eq!(secret_headers, 1, "{}: exactly one auth header", e.kind);
         assert_eq!(headers[e.auth.0], e.auth.1, "{}", e.kind);
         assert!(headers[e.auth.0].is_sensitive());
 
@@ -363,8 +416,19 @@ fn every_builtin_names_its_model_list_and_fallback() {
     let registry = ProviderRegistry::builtin();
     for e in EXPECT {
         let p = registry.get(e.kind).unwrap();
+        if e.kind == "antigravity" {
+            // `POST fetchAvailableModels`, not paged.
+            let url = "http://m/b/v1internal:fetchAvailableModels";
+            assert_eq!(p.models_url("http://m/b/", None).as_deref(), Some(url));
+            assert_eq!(p.models_url("http://m/b/", Some("t")).as_deref(), Some(url));
+            assert_eq!(p.models_body(), Some(&b"{}"[..]));
+            assert!(!p.fallback_models().is_empty());
+            assert!(p.parse_models(b"not json").is_err());
+            continue;
+        }
         if e.urls != Urls::Sdk {
-            // Vertex has no model list the key can read: the fallback only.
+            // Vertex has no model list the key can read, Gemini CLI none at
+            // all: the fallback only.
             assert_eq!(p.models_url("http://m/b/", None), None, "{}", e.kind);
             assert!(!p.fallback_models().is_empty(), "{}", e.kind);
             continue;
