@@ -43,7 +43,7 @@ async fn every_openai_compatible_builtin_proxies_with_its_own_key() {
     let health = gw.health().await.json();
     assert_eq!(
         health["providers"].as_array().unwrap().len(),
-        15,
+        16,
         "every built-in is seeded: {health}"
     );
 

@@ -479,7 +479,7 @@ async fn health_without_the_admin_key_is_minimal_and_refusals_are_logged_throttl
     }
     let full = gw.health().await.json();
     assert_eq!(full["status"], "ok");
-    assert_eq!(full["providers"].as_array().unwrap().len(), 15, "{full}");
+    assert_eq!(full["providers"].as_array().unwrap().len(), 16, "{full}");
     assert!(full["usage_sink"]["written"].is_u64(), "{full}");
     assert!(
         full["edge"]["open_connections"].as_u64().unwrap() >= 1,

@@ -29,7 +29,7 @@ async fn data_survives_a_restart_and_config_is_applied_idempotently() {
     let gw = start(dir.path(), &text).await;
     let health = gw.health().await.json();
     let providers = health["providers"].as_array().unwrap();
-    assert_eq!(providers.len(), 15, "every built-in, once: {health}");
+    assert_eq!(providers.len(), 16, "every built-in, once: {health}");
     for p in providers {
         let configured = ["openai", "claude", "aistudio"].contains(&p["name"].as_str().unwrap());
         let expected = if configured { 1 } else { 0 };
@@ -287,6 +287,7 @@ async fn health_and_request_ids() {
             "antigravity",
             "claude",
             "claudecode",
+            "codex",
             "deepseek",
             "geminicli",
             "groq",

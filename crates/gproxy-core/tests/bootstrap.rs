@@ -109,8 +109,8 @@ keys = ["sk-alice-0001", "sk-alice-0002"]
         let storage = &boot.storage;
         assert_eq!(
             storage.list_providers().await.unwrap().len(),
-            13,
-            "12 built-ins + openai-eu"
+            gproxy_provider::ProviderRegistry::builtin().kinds().len() + 1,
+            "the built-ins + openai-eu"
         );
         assert_eq!(storage.list_credentials().await.unwrap().len(), 2);
         assert_eq!(storage.list_user_keys().await.unwrap().len(), 2);
@@ -163,8 +163,8 @@ auth = "none"
     let rows = boot.storage.list_providers().await.unwrap();
     assert_eq!(
         rows.len(),
-        14,
-        "12 built-ins + 2 custom; custom is never seeded"
+        gproxy_provider::ProviderRegistry::builtin().kinds().len() + 2,
+        "the built-ins + 2 custom; custom is never seeded"
     );
     let row = rows.iter().find(|r| r.name == "cust-a").unwrap();
     assert_eq!(row.kind, "custom");
