@@ -156,7 +156,9 @@ impl Engine {
         let mut attempts = 0u32;
         // An OAuth credential refreshed after a 401 is tried once more.
         let mut again: Option<Lease> = None;
-        let mut refreshed: Vec<i64> = Vec::new();
+        // The credential refreshed last (its retry follows at once, so one
+        // id is enough to refresh each credential at most once in a row).
+        let mut refreshed: Option<i64> = None;
         loop {
             let now = now_ms();
             let picked = match again.take() {
@@ -254,9 +256,9 @@ impl Engine {
                         };
                         // An OAuth token refused: one refresh, one retry.
                         if let (Some(version), false) =
-                            (answer.oauth_version, refreshed.contains(&lease.id))
+                            (answer.oauth_version, refreshed == Some(lease.id))
                         {
-                            refreshed.push(lease.id);
+                            refreshed = Some(lease.id);
                             let refresh = Box::pin(self.oauth.refresh_rejected(
                                 lease.id,
                                 version,
