@@ -7,7 +7,7 @@
 
 use bytes::Bytes;
 use gproxy_credential::Credential;
-use gproxy_credential::oauth::{ImportError, Imported, OAuthCredential, import_codex, jwt_claims};
+use gproxy_credential::oauth::{ImportError, Imported, import_codex, jwt_claims};
 use gproxy_protocol::Protocol;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -16,7 +16,9 @@ use serde_json::{Map, Value, json};
 use super::claudecode::check_url;
 use crate::failure::FailureClass;
 use crate::models::{ModelInfo, with_query};
-use crate::oauth::{DeviceFlow, OAuthSpec, Quota, QuotaWindow, SideCall, TokenBody};
+use crate::oauth::{
+    DeviceFlow, OAuthSpec, Quota, QuotaWindow, SideCall, TokenBody, login_of, unix_now,
+};
 use crate::traits::{AuthForm, join_url, secret_header, unsupported};
 use crate::{Endpoint, ModelPage, ModelsError, Provider, ProviderError};
 
@@ -205,13 +207,6 @@ impl Codex {
         }
     }
 
-    fn login<'a>(&self, credential: &'a Credential) -> Result<&'a OAuthCredential, ProviderError> {
-        credential.oauth().ok_or(ProviderError::InvalidCredential {
-            kind: CODEX_KIND,
-            reason: "an OAuth login is required (log in with ChatGPT or import Codex's auth.json)",
-        })
-    }
-
     /// The Responses body as the Codex backend takes it.
     fn shape(body: &[u8]) -> Result<Vec<u8>, ProviderError> {
         let mut obj: Map<String, Value> = match serde_json::from_slice(body) {
@@ -288,12 +283,6 @@ impl Codex {
     }
 }
 
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 impl Provider for Codex {
     fn kind(&self) -> &'static str {
         CODEX_KIND
@@ -328,7 +317,7 @@ impl Provider for Codex {
         credential: &Credential,
         headers: &mut HeaderMap,
     ) -> Result<(), ProviderError> {
-        let login = self.login(credential)?;
+        let login = login_of(CODEX_KIND, credential)?;
         headers.insert(
             http::header::AUTHORIZATION,
             secret_header(CODEX_KIND, "Bearer ", login.tokens.access_token.expose())?,
@@ -351,7 +340,7 @@ impl Provider for Codex {
         headers: &mut HeaderMap,
         body: Bytes,
     ) -> Result<Bytes, ProviderError> {
-        self.login(credential)?;
+        login_of(CODEX_KIND, credential)?;
         match endpoint {
             Endpoint::OpenAiResponses => {
                 headers.insert(
@@ -426,7 +415,7 @@ impl Provider for Codex {
         if field("type") == Some("usage_limit_reached")
             || field("code") == Some("usage_limit_reached")
         {
-            let now = now_secs();
+            let now = unix_now();
             let wait = error
                 .and_then(|e| e.get("resets_at"))
                 .and_then(Value::as_u64)
@@ -522,7 +511,7 @@ impl Provider for Codex {
             let resets_at = w.get("reset_at").and_then(Value::as_i64).or_else(|| {
                 w.get("reset_after_seconds")
                     .and_then(Value::as_i64)
-                    .map(|s| now_secs() as i64 + s)
+                    .map(|s| unix_now() as i64 + s)
             });
             windows.push(QuotaWindow {
                 name,
@@ -568,20 +557,9 @@ impl Provider for Codex {
 mod tests {
     use super::*;
     use gproxy_credential::Secret;
-    use gproxy_credential::oauth::TokenSet;
 
     fn login() -> Credential {
-        let mut account = Map::new();
-        account.insert("account_id".into(), Value::from("acct-1"));
-        Credential::OAuth(Box::new(OAuthCredential::new(
-            TokenSet {
-                access_token: Secret::new("eyJ.x.y".into()),
-                refresh_token: Some(Secret::new("rt".into())),
-                expires_at_ms: 0,
-                scope: None,
-            },
-            account,
-        )))
+        crate::oauth::test_login("eyJ.x.y", "rt", &[("account_id", "acct-1")])
     }
 
     #[test]
@@ -657,7 +635,7 @@ mod tests {
     #[test]
     fn usage_limit_cools_down_until_the_reset() {
         let p = Codex::default();
-        let reset = now_secs() + 3600;
+        let reset = unix_now() + 3600;
         let body = format!(
             r#"{{"error":{{"type":"usage_limit_reached","message":"The usage limit has been reached","plan_type":"plus","resets_at":{reset},"resets_in_seconds":3600}}}}"#
         );
