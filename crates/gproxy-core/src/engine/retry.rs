@@ -254,10 +254,14 @@ impl Engine {
                         let Some(lease) = lease else {
                             return Err((Kind::Other, self.upstream_error(req, plan, answer)));
                         };
-                        // An OAuth token refused: one refresh, one retry.
-                        if let (Some(version), false) =
-                            (answer.oauth_version, refreshed == Some(lease.id))
-                        {
+                        // An OAuth token refused (401; a 403 is a ban or a
+                        // missing licence, which no refresh mends): one
+                        // refresh, one retry.
+                        if let (Some(version), false, 401) = (
+                            answer.oauth_version,
+                            refreshed == Some(lease.id),
+                            answer.status.as_u16(),
+                        ) {
                             refreshed = Some(lease.id);
                             let refresh = Box::pin(self.oauth.refresh_rejected(
                                 lease.id,
