@@ -176,6 +176,39 @@ try {
   await imp.getByRole("button", { name: "Close" }).last().click();
   await page.getByText("3 rows").waitFor();
 
+  step("a subscription account logged in through the OAuth dialog, its quota shown");
+  // The seeded claudecode provider, pointed at the mock's Claude Code
+  // OAuth endpoints (the settings are an admin-API field).
+  const patched = await fetch(`${cfg.gateway}/admin/api/providers/claudecode`, {
+    method: "PATCH",
+    headers: { authorization: `Bearer ${cfg.adminKey}`, "content-type": "application/json" },
+    body: JSON.stringify({
+      base_url: cfg.mock,
+      settings: { authorize_url: `${cfg.mock}/oauth/authorize`, token_url: `${cfg.mock}/v1/oauth/token` },
+    }),
+  });
+  if (!patched.ok) throw new Error(`PATCH claudecode: ${patched.status} ${await patched.text()}`);
+  await page.goto("/credentials?provider=claudecode");
+  await page.getByRole("heading", { name: "Credentials", level: 1 }).waitFor();
+  await page.getByRole("button", { name: "Log in an account" }).click();
+  const oauth = page.getByRole("dialog", { name: "Log an account in to claudecode" });
+  await oauth.getByRole("button", { name: "Start the login" }).click();
+  const authorize = await oauth.getByRole("link", { name: "open the sign-in page" }).getAttribute("href");
+  // The user's browser at the vendor: the mock approves and redirects.
+  const consent = await fetch(authorize ?? "", { redirect: "manual" });
+  const landed = consent.headers.get("location");
+  if (consent.status !== 302 || !landed) throw new Error(`authorize: ${consent.status}`);
+  await oauth.getByLabel("Where the browser ended").fill(landed);
+  await oauth.getByRole("button", { name: "Complete the login" }).click();
+  await page.getByText("Account user-example.com logged in.").waitFor();
+  const account = page.getByRole("row", { name: /user-example\.com/ });
+  await account.getByText("user@example.com", { exact: false }).waitFor();
+  await account.getByRole("button", { name: "Quota user-example.com" }).click();
+  const quota = page.getByRole("dialog", { name: "Quota of user-example.com" });
+  await quota.getByRole("meter", { name: "five_hour" }).waitFor();
+  await record("credentials-oauth-quota");
+  await quota.getByRole("button", { name: "Close" }).click();
+
   step("a user and a key, revealed once");
   await nav("Users & keys");
   await page.getByRole("button", { name: "New user" }).click();

@@ -17,6 +17,8 @@
 //! - a 403 Terms-of-Service disablement disables the credential with the
 //!   upstream's reason and the pool moves on.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -141,6 +141,51 @@ pub struct CodeAssistDiscovery {
     pub poll_interval_ms: u64,
 }
 
+/// The OAuth login `credential` holds, or the error an OAuth kind answers
+/// for any other credential.
+pub fn login_of<'a>(
+    kind: &'static str,
+    credential: &'a gproxy_credential::Credential,
+) -> Result<&'a gproxy_credential::oauth::OAuthCredential, crate::ProviderError> {
+    credential
+        .oauth()
+        .ok_or(crate::ProviderError::InvalidCredential {
+            kind,
+            reason: "an OAuth login is required (log the account in, or import the CLI's credentials file)",
+        })
+}
+
+/// Now, in Unix seconds (reset times in vendor answers are in them).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A login for tests: `access` and `refresh` tokens, expired, with
+/// `account` facts.
+#[cfg(test)]
+pub(crate) fn test_login(
+    access: &str,
+    refresh: &str,
+    account: &[(&str, &str)],
+) -> gproxy_credential::Credential {
+    use gproxy_credential::Secret;
+    use gproxy_credential::oauth::{OAuthCredential, TokenSet};
+    gproxy_credential::Credential::OAuth(Box::new(OAuthCredential::new(
+        TokenSet {
+            access_token: Secret::new(access.to_owned()),
+            refresh_token: Some(Secret::new(refresh.to_owned())),
+            expires_at_ms: 0,
+            scope: None,
+        },
+        account
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), Value::from(*v)))
+            .collect(),
+    )))
+}
+
 /// A form or JSON token-endpoint body from `fields`.
 pub fn token_request_body(body: TokenBody, fields: &[(&str, &str)]) -> (Vec<u8>, &'static str) {
     match body {

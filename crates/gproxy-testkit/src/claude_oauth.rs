@@ -287,11 +287,28 @@ fn has_oauth_beta(req: &MockRequest) -> bool {
         .any(|b| b.trim() == OAUTH_BETA)
 }
 
-fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response<MockBody> {
+/// An OAuth error answer (`{"error", "error_description"}`), shared by the
+/// vendor mocks.
+pub(crate) fn oauth_error(
+    status: StatusCode,
+    error: &str,
+    description: &str,
+) -> Response<MockBody> {
     json_response(
         status,
         &json!({ "error": error, "error_description": description }),
     )
+}
+
+/// A `302` to `location` (an authorize page's redirect back), shared by the
+/// vendor mocks.
+pub(crate) fn found(location: &str) -> Response<MockBody> {
+    let mut response = Response::new(MockBody::full(Vec::new()));
+    *response.status_mut() = StatusCode::FOUND;
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
 }
 
 /// `GET /oauth/authorize`.
@@ -348,12 +365,7 @@ pub(crate) fn authorize(shared: &Shared, req: &MockRequest) -> Response<MockBody
         "{redirect_uri}{separator}code={code}&state={}",
         percent_encode(&state_value)
     );
-    let mut response = Response::new(MockBody::full(Vec::new()));
-    *response.status_mut() = StatusCode::FOUND;
-    if let Ok(value) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    response
+    found(&location)
 }
 
 /// `POST /v1/oauth/token`.

@@ -30,11 +30,11 @@ use std::collections::{HashMap, HashSet};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use http::{HeaderValue, Response, StatusCode, header};
+use http::{Response, StatusCode};
 use serde_json::{Value, json};
 
 use crate::body::MockBody;
-use crate::claude_oauth::{percent_decode, percent_encode, s256};
+use crate::claude_oauth::{found, oauth_error, percent_decode, percent_encode, s256};
 use crate::fault::{gemini_error, json_response};
 use crate::server::{MockRequest, Reply, query_param, unix_now};
 use crate::{MockUpstream, Shared, lock};
@@ -477,13 +477,6 @@ impl MockUpstream {
     }
 }
 
-fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response<MockBody> {
-    json_response(
-        status,
-        &json!({ "error": error, "error_description": description }),
-    )
-}
-
 /// The form fields of a `application/x-www-form-urlencoded` body.
 fn form(req: &MockRequest) -> Option<HashMap<String, String>> {
     let form_type = req
@@ -586,12 +579,7 @@ pub(crate) fn authorize(shared: &Shared, req: &MockRequest) -> Response<MockBody
         "&scope={}",
         percent_encode(&state.codes[&code].scope)
     ));
-    let mut response = Response::new(MockBody::full(Vec::new()));
-    *response.status_mut() = StatusCode::FOUND;
-    if let Ok(value) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    response
+    found(&location)
 }
 
 /// `POST /token` with a user grant.

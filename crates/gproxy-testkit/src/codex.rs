@@ -38,11 +38,11 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use http::{HeaderValue, Response, StatusCode, header};
+use http::{HeaderValue, Response, StatusCode};
 use serde_json::{Value, json};
 
 use crate::body::MockBody;
-use crate::claude_oauth::{percent_decode, percent_encode, s256};
+use crate::claude_oauth::{found, oauth_error, percent_decode, percent_encode, s256};
 use crate::fault::json_response;
 use crate::server::{MockRequest, Reply, query_param, sse_named, sse_response, unix_now};
 use crate::{Shared, lock};
@@ -393,13 +393,6 @@ pub(crate) fn is_codex_authorize(req: &MockRequest) -> bool {
     query_param(req.query.as_deref(), "client_id").is_some_and(|c| c == CLIENT_ID)
 }
 
-fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response<MockBody> {
-    json_response(
-        status,
-        &json!({ "error": error, "error_description": description }),
-    )
-}
-
 /// `GET /oauth/authorize`.
 pub(crate) fn authorize(shared: &Shared, req: &MockRequest) -> Response<MockBody> {
     let q = req.query.as_deref();
@@ -456,12 +449,7 @@ pub(crate) fn authorize(shared: &Shared, req: &MockRequest) -> Response<MockBody
         "{redirect_uri}{sep}code={code}&scope=openid&state={}",
         percent_encode(&state_value)
     );
-    let mut response = Response::new(MockBody::full(Vec::new()));
-    *response.status_mut() = StatusCode::FOUND;
-    if let Ok(v) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, v);
-    }
-    response
+    found(&location)
 }
 
 /// The fields of a token request: a form, or a JSON object.

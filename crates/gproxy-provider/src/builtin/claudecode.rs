@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use super::claude::{DEFAULT_ANTHROPIC_VERSION, claude_models_url};
 use crate::failure::{FailureClass, retry_after};
 use crate::models::parse_claude;
-use crate::oauth::{OAuthSpec, Quota, QuotaWindow, SideCall, TokenBody};
+use crate::oauth::{OAuthSpec, Quota, QuotaWindow, SideCall, TokenBody, login_of, unix_now};
 use crate::traits::{AuthForm, join_url, secret_header, unsupported};
 use crate::{CountTokensApi, Endpoint, ModelPage, ModelsError, Provider, ProviderError};
 
@@ -264,13 +264,6 @@ impl ClaudeCode {
             prelude: text(&s.system_prelude, DEFAULT_PRELUDE),
             usage_url: s.usage_url.clone(),
         }
-    }
-
-    fn login<'a>(&self, credential: &'a Credential) -> Result<&'a OAuthCredential, ProviderError> {
-        credential.oauth().ok_or(ProviderError::InvalidCredential {
-            kind: CLAUDECODE_KIND,
-            reason: "an OAuth login is required (log in or import Claude Code's credentials)",
-        })
     }
 
     /// `anthropic-beta`: the configured betas, then the client's.
@@ -520,12 +513,6 @@ fn unix_header(headers: &HeaderMap, name: &str) -> Option<u64> {
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 /// An ISO-8601 time as Unix seconds.
 pub(crate) fn iso_to_unix(s: &str) -> Option<i64> {
     chrono::DateTime::parse_from_rfc3339(s)
@@ -571,7 +558,7 @@ impl Provider for ClaudeCode {
         credential: &Credential,
         headers: &mut HeaderMap,
     ) -> Result<(), ProviderError> {
-        let login = self.login(credential)?;
+        let login = login_of(CLAUDECODE_KIND, credential)?;
         headers.remove("x-api-key");
         headers.insert(
             http::header::AUTHORIZATION,
@@ -616,7 +603,7 @@ impl Provider for ClaudeCode {
         headers: &mut HeaderMap,
         body: Bytes,
     ) -> Result<Bytes, ProviderError> {
-        let login = self.login(credential)?;
+        let login = login_of(CLAUDECODE_KIND, credential)?;
         set(headers, "accept", "application/json");
         match endpoint {
             Endpoint::ClaudeMessages => {
@@ -680,7 +667,7 @@ impl Provider for ClaudeCode {
             .max()
             .or_else(|| unix_header(headers, "anthropic-ratelimit-unified-reset"));
         let wait = reset
-            .map(|at| std::time::Duration::from_secs(at.saturating_sub(now_secs()).max(1)))
+            .map(|at| std::time::Duration::from_secs(at.saturating_sub(unix_now()).max(1)))
             .or_else(|| retry_after(headers));
         FailureClass::RateLimit {
             retry_after: wait,
@@ -767,20 +754,13 @@ impl Provider for ClaudeCode {
 mod tests {
     use super::*;
     use gproxy_credential::Secret;
-    use gproxy_credential::oauth::TokenSet;
 
     fn login() -> Credential {
-        let mut account = Map::new();
-        account.insert("account_id".into(), Value::from("acc-1"));
-        Credential::OAuth(Box::new(OAuthCredential::new(
-            TokenSet {
-                access_token: Secret::new("sk-ant-oat01-x".into()),
-                refresh_token: Some(Secret::new("sk-ant-ort01-y".into())),
-                expires_at_ms: 0,
-                scope: None,
-            },
-            account,
-        )))
+        crate::oauth::test_login(
+            "sk-ant-oat01-x",
+            "sk-ant-ort01-y",
+            &[("account_id", "acc-1")],
+        )
     }
 
     #[test]
@@ -858,7 +838,7 @@ mod tests {
     #[test]
     fn an_exhausted_window_cools_the_account_until_its_reset() {
         let p = ClaudeCode::default();
-        let reset = now_secs() + 1800;
+        let reset = unix_now() + 1800;
         let mut h = HeaderMap::new();
         h.insert(
             "anthropic-ratelimit-unified-5h-status",

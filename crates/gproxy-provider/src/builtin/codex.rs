@@ -7,7 +7,7 @@
 
 use bytes::Bytes;
 use gproxy_credential::Credential;
-use gproxy_credential::oauth::{ImportError, Imported, OAuthCredential, import_codex, jwt_claims};
+use gproxy_credential::oauth::{ImportError, Imported, import_codex, jwt_claims};
 use gproxy_protocol::Protocol;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -16,7 +16,9 @@ use serde_json::{Map, Value, json};
 use super::claudecode::check_url;
 use crate::failure::FailureClass;
 use crate::models::{ModelInfo, with_query};
-use crate::oauth::{DeviceFlow, OAuthSpec, Quota, QuotaWindow, SideCall, TokenBody};
+use crate::oauth::{
+    DeviceFlow, OAuthSpec, Quota, QuotaWindow, SideCall, TokenBody, login_of, unix_now,
+};
 use crate::traits::{AuthForm, join_url, secret_header, unsupported};
 use crate::{Endpoint, ModelPage, ModelsError, Provider, ProviderError};
 
@@ -213,13 +215,6 @@ impl Codex {
         }
     }
 
-    fn login<'a>(&self, credential: &'a Credential) -> Result<&'a OAuthCredential, ProviderError> {
-        credential.oauth().ok_or(ProviderError::InvalidCredential {
-            kind: CODEX_KIND,
-            reason: "an OAuth login is required (log in with ChatGPT or import Codex's auth.json)",
-        })
-    }
-
     /// The Responses body as the Codex backend takes it.
     fn shape(body: &[u8]) -> Result<Vec<u8>, ProviderError> {
         let mut obj: Map<String, Value> = match serde_json::from_slice(body) {
@@ -296,12 +291,6 @@ impl Codex {
     }
 }
 
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 impl Provider for Codex {
     fn kind(&self) -> &'static str {
         CODEX_KIND
@@ -336,7 +325,7 @@ impl Provider for Codex {
         credential: &Credential,
         headers: &mut HeaderMap,
     ) -> Result<(), ProviderError> {
-        let login = self.login(credential)?;
+        let login = login_of(CODEX_KIND, credential)?;
         headers.insert(
             http::header::AUTHORIZATION,
             secret_header(CODEX_KIND, "Bearer ", login.tokens.access_token.expose())?,
@@ -359,7 +348,7 @@ impl Provider for Codex {
         headers: &mut HeaderMap,
         body: Bytes,
     ) -> Result<Bytes, ProviderError> {
-        self.login(credential)?;
+        login_of(CODEX_KIND, credential)?;
         match endpoint {
             Endpoint::OpenAiResponses => {
                 headers.insert(
@@ -442,7 +431,7 @@ impl Provider for Codex {
         if field("type") == Some("usage_limit_reached")
             || field("code") == Some("usage_limit_reached")
         {
-            let now = now_secs();
+            let now = unix_now();
             let wait = error
                 .and_then(|e| e.get("resets_at"))
                 .and_then(Value::as_u64)
@@ -559,7 +548,7 @@ impl Provider for Codex {
             let resets_at = w.get("reset_at").and_then(Value::as_i64).or_else(|| {
                 w.get("reset_after_seconds")
                     .and_then(Value::as_i64)
-                    .map(|s| now_secs() as i64 + s)
+                    .map(|s| unix_now() as i64 + s)
             });
             windows.push(QuotaWindow {
                 name,

@@ -5,20 +5,10 @@
 
 use super::*;
 use gproxy_credential::Secret;
-use gproxy_credential::oauth::TokenSet;
+use gproxy_credential::oauth::{OAuthCredential, TokenSet};
 
 fn login() -> Credential {
-    let mut account = Map::new();
-    account.insert("account_id".into(), Value::from("acct-1"));
-    Credential::OAuth(Box::new(OAuthCredential::new(
-        TokenSet {
-            access_token: Secret::new("eyJ.x.y".into()),
-            refresh_token: Some(Secret::new("rt".into())),
-            expires_at_ms: 0,
-            scope: None,
-        },
-        account,
-    )))
+    crate::oauth::test_login("eyJ.x.y", "rt", &[("account_id", "acct-1")])
 }
 
 #[test]
@@ -92,7 +82,7 @@ fn auth_sends_the_account_and_the_cli_identity() {
 #[test]
 fn usage_limit_cools_down_until_the_reset() {
     let p = Codex::default();
-    let reset = now_secs() + 3600;
+    let reset = unix_now() + 3600;
     let body = format!(
         r#"{{"error":{{"type":"usage_limit_reached","message":"The usage limit has been reached","plan_type":"plus","resets_at":{reset},"resets_in_seconds":3600}}}}"#
     );
@@ -432,7 +422,7 @@ fn the_oauth_client_is_the_codex_clis() {
 
 #[test]
 fn usage_limit_waits_for_resets_at_then_resets_in_seconds() {
-    let now = now_secs();
+    let now = unix_now();
     let wait = |body: String| match classify(429, &body) {
         FailureClass::RateLimit {
             retry_after,
@@ -592,7 +582,7 @@ fn windows_are_named_by_their_length_not_their_slot() {
     assert_eq!(only_weekly.windows[0].window_seconds, Some(604_800));
     // Other lengths keep their slot's name; reset_after_seconds stands in
     // for a missing reset_at.
-    let before = now_secs() as i64;
+    let before = unix_now() as i64;
     let odd = q(json!({"plan_type": "team", "rate_limit": {
         "primary_window": {"used_percent": 1, "limit_window_seconds": 3600, "reset_after_seconds": 60},
         "secondary_window": {"used_percent": 2, "limit_window_seconds": 2_592_000}},

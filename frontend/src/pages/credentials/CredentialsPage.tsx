@@ -29,9 +29,19 @@ import { useToast } from "../../components/Toast";
 import { formatTime } from "../../lib/format";
 import { CredentialForm } from "./CredentialForm";
 import { ImportForm } from "./ImportForm";
+import { OAuthLoginForm } from "./OAuthLoginForm";
+import { QuotaPanel } from "./QuotaPanel";
+import { accountSummary, isOAuthKind } from "./oauth";
+import { useRefreshCredential } from "../../api/oauth";
 import { KNOWN_STATES, canReenable, credentialTone } from "./state";
 
-type Editing = { kind: "add" } | { kind: "import" } | { kind: "edit"; credential: Credential } | null;
+type Editing =
+  | { kind: "add" }
+  | { kind: "import" }
+  | { kind: "oauth" }
+  | { kind: "quota"; credential: Credential }
+  | { kind: "edit"; credential: Credential }
+  | null;
 
 export function CredentialsPage({ provider }: { provider: string | null }) {
   const { t, i18n } = useTranslation();
@@ -47,6 +57,9 @@ export function CredentialsPage({ provider }: { provider: string | null }) {
   const test = useTestCredential();
   const reenable = useReenableCredential();
   const remove = useDeleteCredential();
+  const refresh = useRefreshCredential();
+  const providerKind = providers.data?.find((p) => p.name === provider)?.kind;
+  const oauthProvider = isOAuthKind(providerKind);
   const [editing, setEditing] = useState<Editing>(null);
   const [deleting, setDeleting] = useState<Credential | null>(null);
   const [results, setResults] = useState<Record<number, TestResult | string>>({});
@@ -82,7 +95,30 @@ export function CredentialsPage({ provider }: { provider: string | null }) {
       id: "masked",
       header: t("credentials.secret"),
       accessorFn: (c) => c.masked,
-      cell: ({ row }) => <span className="font-mono text-xs">{row.original.masked}</span>,
+      cell: ({ row }) => {
+        const c = row.original;
+        if (!c.oauth) return <span className="font-mono text-xs">{c.masked}</span>;
+        return (
+          <div className="space-y-0.5 text-xs">
+            <div className="font-medium">{accountSummary(c.oauth) || c.masked}</div>
+            <div className="text-zinc-600 dark:text-zinc-400">
+              {c.oauth.refreshable
+                ? t("oauth.expires", { time: formatTime(c.oauth.expires_at, i18n.language) })
+                : t("oauth.notRefreshable", { time: formatTime(c.oauth.expires_at, i18n.language) })}
+            </div>
+            {c.oauth.disabled_reason ? (
+              <div className="text-red-800 dark:text-red-300">
+                <Badge tone="red">{t("oauth.dead")}</Badge> {c.oauth.disabled_reason} — {t("oauth.loginAgain")}
+              </div>
+            ) : null}
+            <RowButton
+              label={t("oauth.quota")}
+              target={c.name}
+              onClick={() => setEditing({ kind: "quota", credential: c })}
+            />
+          </div>
+        );
+      },
     },
     {
       id: "state",
@@ -142,6 +178,13 @@ export function CredentialsPage({ provider }: { provider: string | null }) {
                 }
               />
             ) : null}
+            {c.oauth?.refreshable ? (
+              <RowButton
+                label={t("oauth.refresh")}
+                target={c.name}
+                onClick={() => void toast.track(refresh.mutateAsync(c.id), t("oauth.refreshed", { name: c.name }))}
+              />
+            ) : null}
             <RowButton
               label={t("common.edit")}
               target={c.name}
@@ -161,12 +204,18 @@ export function CredentialsPage({ provider }: { provider: string | null }) {
       description={t("credentials.description")}
       actions={
         canWrite && provider ? (
-          <>
-            <Button onClick={() => setEditing({ kind: "import" })}>{t("credentials.importMany")}</Button>
-            <Button variant="primary" onClick={() => setEditing({ kind: "add" })}>
-              {t("credentials.add")}
+          oauthProvider ? (
+            <Button variant="primary" onClick={() => setEditing({ kind: "oauth" })}>
+              {t("oauth.login")}
             </Button>
-          </>
+          ) : (
+            <>
+              <Button onClick={() => setEditing({ kind: "import" })}>{t("credentials.importMany")}</Button>
+              <Button variant="primary" onClick={() => setEditing({ kind: "add" })}>
+                {t("credentials.add")}
+              </Button>
+            </>
+          )
         ) : null
       }
     >
@@ -225,8 +274,32 @@ export function CredentialsPage({ provider }: { provider: string | null }) {
           >
             <ImportForm provider={provider} onDone={() => setEditing(null)} />
           </Dialog>
+          <Dialog
+            open={editing?.kind === "oauth"}
+            onClose={() => setEditing(null)}
+            title={t("oauth.loginTo", { provider })}
+            wide
+          >
+            <OAuthLoginForm
+              provider={provider}
+              kind={providerKind ?? ""}
+              onDone={(done) => {
+                setEditing(null);
+                toast.show(
+                  t(done.status === "updated" ? "oauth.updated" : "oauth.created", { name: done.credential.name }),
+                );
+              }}
+            />
+          </Dialog>
         </>
       ) : null}
+      <Dialog
+        open={editing?.kind === "quota"}
+        onClose={() => setEditing(null)}
+        title={editing?.kind === "quota" ? t("oauth.quotaOf", { name: editing.credential.name }) : ""}
+      >
+        {editing?.kind === "quota" ? <QuotaPanel id={editing.credential.id} /> : null}
+      </Dialog>
       <Dialog open={editing?.kind === "edit"} onClose={() => setEditing(null)} title={t("credentials.editTitle")}>
         {editing?.kind === "edit" ? (
           <CredentialForm
