@@ -309,3 +309,182 @@ async fn usage_limit_cools_the_account_until_its_reset() {
     assert_eq!(r.status, 429, "{}", r.text());
     assert!(r.header("retry-after").is_some());
 }
+
+/// The `Authorization` bearer of the mock's last Responses call.
+fn last_bearer(mock: &MockUpstream) -> String {
+    let sent = mock
+        .requests()
+        .into_iter()
+        .rev()
+        .find(|r| r.path == "/backend-api/codex/responses")
+        .unwrap();
+    sent.header("authorization")
+        .unwrap()
+        .strip_prefix("Bearer ")
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_token_inside_the_lead_is_refreshed_before_it_is_sent() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // The config's lead is 60 s: a token living 30 s is due at once.
+    let gw = start(dir.path(), &codex_config(&mock)).await;
+    mock.codex_set_expires_in(30);
+    let short = mock.codex_issue("lead@example.com");
+    mock.codex_set_expires_in(10 * 86_400);
+    import(
+        &gw,
+        "codex",
+        &MockUpstream::codex_auth_json(&short),
+        Some("lead"),
+    )
+    .await;
+    let r = responses(&gw, false).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(mock.codex_refreshes(), 1, "refreshed before the call");
+    let sent = last_bearer(&mock);
+    assert_ne!(sent, short.access_token, "the old token never went out");
+    // The new token lives ten days: no second refresh.
+    for stream in [true, false] {
+        assert_eq!(responses(&gw, stream).await.status, 200);
+    }
+    assert_eq!(mock.codex_refreshes(), 1);
+    assert_eq!(last_bearer(&mock), sent);
+    // The refresh went to the issuer as the CLI sends it: a form with the
+    // client id, the refresh token and the refresh scope.
+    let refresh = mock
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/oauth/token")
+        .unwrap();
+    assert_eq!(
+        refresh.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    let form = String::from_utf8(refresh.body.to_vec()).unwrap();
+    for part in [
+        "grant_type=refresh_token",
+        "client_id=app_EMoamEEZ73f0CkXaXp7hrann",
+        &format!("refresh_token={}", short.refresh_token),
+        "scope=openid%20profile%20email",
+    ] {
+        assert!(form.contains(part), "{part} not in {form}");
+    }
+}
+
+#[tokio::test]
+async fn what_reaches_the_backend_from_a_chat_client() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), &codex_config(&mock)).await;
+    let t = mock.codex_issue("chat@example.com");
+    import(&gw, "codex", &MockUpstream::codex_auth_json(&t), None).await;
+    let chat = gw
+        .post(
+            "/codex/v1/chat/completions",
+            ALICE_KEY,
+            json!({"model": "gpt-5.5", "max_completion_tokens": 64, "temperature": 0.1, "user": "u-1",
+                "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}]}),
+        )
+        .await;
+    assert_eq!(chat.status, 200, "{}", chat.text());
+    assert_eq!(
+        chat.json()["choices"][0]["message"]["content"],
+        "Hello from mock gpt-5.5"
+    );
+    let sent = mock.last_request().unwrap();
+    assert_eq!(sent.path, "/backend-api/codex/responses");
+    assert_eq!(
+        sent.header("chatgpt-account-id"),
+        Some(t.account_id.as_str())
+    );
+    assert_eq!(sent.header("originator"), Some("codex_cli_rs"));
+    assert_eq!(sent.header("accept"), Some("text/event-stream"));
+    assert!(
+        sent.header("user-agent")
+            .unwrap()
+            .starts_with("codex_cli_rs/0.158.0 ("),
+        "{:?}",
+        sent.header("user-agent")
+    );
+    let body = sent.json();
+    assert_eq!(body["instructions"], "Be brief.", "{body}");
+    assert!(
+        body["input"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["role"] != "system"),
+        "{body}"
+    );
+    for gone in [
+        "max_output_tokens",
+        "temperature",
+        "user",
+        "max_completion_tokens",
+    ] {
+        assert!(body.get(gone).is_none(), "{gone}: {body}");
+    }
+    assert!(
+        body["include"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("reasoning.encrypted_content"))
+    );
+    // The hidden model is not listed; the feature limit is a window.
+    let models = gw
+        .request("GET", "/codex/v1/models")
+        .header("authorization", format!("Bearer {ALICE_KEY}"));
+    let models = gw.send(models, bytes::Bytes::new()).await;
+    assert_eq!(models.status, 200, "{}", models.text());
+    assert!(models.text().contains("gpt-5.5"), "{}", models.text());
+    assert!(
+        !models.text().contains("codex-auto-review"),
+        "{}",
+        models.text()
+    );
+    let list = mock
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/backend-api/codex/models")
+        .unwrap();
+    assert_eq!(list.query_param("client_version"), Some("0.158.0"));
+    assert_eq!(
+        list.header("chatgpt-account-id"),
+        Some(t.account_id.as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_stream_that_fails_after_it_started() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), &codex_config(&mock)).await;
+    let t = mock.codex_issue("late@example.com");
+    import(&gw, "codex", &MockUpstream::codex_auth_json(&t), None).await;
+    // A streaming client sees the failure event as the backend sent it.
+    mock.codex_fail_next_stream(
+        "server_error",
+        "An error occurred while processing your request.",
+    );
+    let r = responses(&gw, true).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let events = r.events();
+    let (name, data) = events.last().unwrap();
+    assert_eq!(name.as_deref(), Some("response.failed"), "{}", r.text());
+    let failed: Value = serde_json::from_str(data).unwrap();
+    assert_eq!(failed["response"]["error"]["code"], "server_error");
+    // A client that asked for one answer gets an error, never a 200 with
+    // an empty or half-made response.
+    mock.codex_fail_next_stream(
+        "server_error",
+        "An error occurred while processing your request.",
+    );
+    let r = responses(&gw, false).await;
+    assert!(r.status.as_u16() >= 400, "{} {}", r.status, r.text());
+    assert!(r.json()["error"].is_object(), "{}", r.text());
+    // Then the account serves again.
+    assert_eq!(responses(&gw, false).await.status, 200);
+}

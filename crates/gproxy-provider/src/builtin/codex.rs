@@ -140,6 +140,14 @@ impl CodexSettings {
                 return Err(invalid(field, "not a valid header value"));
             }
         }
+        if self.client_id.as_deref().is_some_and(|c| {
+            c.is_empty() || c.chars().any(|ch| ch.is_whitespace() || ch.is_control())
+        }) {
+            return Err(invalid("client_id", "an OAuth client id has no spaces"));
+        }
+        if self.scopes.as_deref().is_some_and(|s| s.trim().is_empty()) {
+            return Err(invalid("scopes", "at least one scope"));
+        }
         if self.refresh_lead_secs.is_some_and(|l| l > 30 * 86_400) {
             return Err(invalid("refresh_lead_secs", "at most 30 days"));
         }
@@ -361,7 +369,9 @@ impl Provider for Codex {
         ))
     }
 
-    /// `{models: [{slug, display_name, ...}]}`.
+    /// `{models: [{slug, display_name, visibility, ...}]}`. Models the CLI
+    /// keeps out of its picker (`visibility` `hide` or `none`, such as
+    /// `codex-auto-review`) are not listed; they stay callable.
     fn parse_models(&self, body: &[u8]) -> Result<ModelPage, ModelsError> {
         let v: Value = serde_json::from_slice(body)
             .map_err(|e| ModelsError::Invalid(format!("codex model list: {e}")))?;
@@ -370,6 +380,12 @@ impl Provider for Codex {
             .and_then(Value::as_array)
             .ok_or_else(|| ModelsError::Invalid("codex model list has no `models`".into()))?
             .iter()
+            .filter(|m| {
+                !matches!(
+                    m.get("visibility").and_then(Value::as_str),
+                    Some("hide" | "none")
+                )
+            })
             .filter_map(|m| {
                 let slug = m.get("slug").and_then(Value::as_str)?;
                 Some(ModelInfo {
@@ -455,14 +471,35 @@ impl Provider for Codex {
         else {
             return out;
         };
-        let auth = claims.get("https://api.openai.com/auth");
+        fn text(v: Option<&Value>) -> Option<&str> {
+            v.and_then(Value::as_str).filter(|s| !s.is_empty())
+        }
+        let auth = |k: &str| {
+            text(
+                claims
+                    .get("https://api.openai.com/auth")
+                    .and_then(|a| a.get(k)),
+            )
+        };
         for (key, value) in [
-            ("email", claims.get("email")),
-            ("account_id", auth.and_then(|a| a.get("chatgpt_account_id"))),
-            ("plan", auth.and_then(|a| a.get("chatgpt_plan_type"))),
-            ("user_id", auth.and_then(|a| a.get("chatgpt_user_id"))),
+            (
+                "email",
+                text(claims.get("email")).or_else(|| {
+                    text(
+                        claims
+                            .get("https://api.openai.com/profile")
+                            .and_then(|p| p.get("email")),
+                    )
+                }),
+            ),
+            ("account_id", auth("chatgpt_account_id")),
+            ("plan", auth("chatgpt_plan_type")),
+            (
+                "user_id",
+                auth("chatgpt_user_id").or_else(|| auth("user_id")),
+            ),
         ] {
-            if let Some(v) = value.and_then(Value::as_str).filter(|s| !s.is_empty()) {
+            if let Some(v) = value {
                 out.insert(key.to_owned(), Value::from(v));
             }
         }
@@ -554,170 +591,5 @@ impl Provider for Codex {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use gproxy_credential::Secret;
-
-    fn login() -> Credential {
-        crate::oauth::test_login("eyJ.x.y", "rt", &[("account_id", "acct-1")])
-    }
-
-    #[test]
-    fn the_body_is_shaped_for_the_codex_backend() {
-        let p = Codex::default();
-        let mut headers = HeaderMap::new();
-        let body = br#"{"model":"gpt-5.5","input":[{"role":"system","content":"Be brief."},{"role":"user","content":"hi"}],"temperature":0.2,"max_output_tokens":10,"store":true,"service_tier":"flex","include":["file_search_call.results"],"metadata":{"a":"b"},"reasoning":{"effort":"low"}}"#;
-        let out = p
-            .prepare_request(
-                &Endpoint::OpenAiResponses,
-                &login(),
-                &mut headers,
-                Bytes::from_static(body),
-            )
-            .unwrap();
-        let v: Value = serde_json::from_slice(&out).unwrap();
-        assert_eq!(v["stream"], true);
-        assert_eq!(v["store"], false);
-        assert_eq!(v["instructions"], "Be brief.");
-        assert_eq!(v["input"].as_array().unwrap().len(), 1);
-        for gone in [
-            "temperature",
-            "max_output_tokens",
-            "service_tier",
-            "metadata",
-        ] {
-            assert!(v.get(gone).is_none(), "{gone} kept");
-        }
-        assert_eq!(
-            v["include"],
-            json!(["file_search_call.results", "reasoning.encrypted_content"])
-        );
-        assert_eq!(v["reasoning"]["effort"], "low");
-        assert_eq!(headers["accept"], "text/event-stream");
-        // A string input and no instructions.
-        let out = p
-            .prepare_request(
-                &Endpoint::OpenAiResponses,
-                &login(),
-                &mut headers,
-                Bytes::from_static(
-                    br#"{"model":"gpt-5.5","input":"hello","service_tier":"priority"}"#,
-                ),
-            )
-            .unwrap();
-        let v: Value = serde_json::from_slice(&out).unwrap();
-        assert_eq!(v["instructions"], "");
-        assert_eq!(v["input"][0]["content"][0]["text"], "hello");
-        assert_eq!(v["service_tier"], "priority");
-    }
-
-    #[test]
-    fn auth_sends_the_account_and_the_cli_identity() {
-        let p = Codex::default();
-        let mut h = HeaderMap::new();
-        h.insert("user-agent", HeaderValue::from_static("client/1"));
-        p.apply_auth(&login(), &mut h).unwrap();
-        assert_eq!(h["authorization"], "Bearer eyJ.x.y");
-        assert_eq!(h["chatgpt-account-id"], "acct-1");
-        assert_eq!(h["originator"], "codex_cli_rs");
-        assert!(
-            h["user-agent"]
-                .to_str()
-                .unwrap()
-                .starts_with("codex_cli_rs/0.158.0")
-        );
-        let key = Credential::ApiKey {
-            key: Secret::new("sk".into()),
-        };
-        assert!(p.apply_auth(&key, &mut h).is_err());
-    }
-
-    #[test]
-    fn usage_limit_cools_down_until_the_reset() {
-        let p = Codex::default();
-        let reset = unix_now() + 3600;
-        let body = format!(
-            r#"{{"error":{{"type":"usage_limit_reached","message":"The usage limit has been reached","plan_type":"plus","resets_at":{reset},"resets_in_seconds":3600}}}}"#
-        );
-        let FailureClass::RateLimit {
-            retry_after,
-            per_model,
-            ..
-        } = p.classify_failure(
-            StatusCode::TOO_MANY_REQUESTS,
-            &HeaderMap::new(),
-            body.as_bytes(),
-        )
-        else {
-            panic!("not a rate limit");
-        };
-        assert!((3595..=3600).contains(&retry_after.unwrap().as_secs()));
-        assert!(!per_model);
-        let ctx = br#"{"error":{"code":"context_length_exceeded","message":"too long"}}"#;
-        assert_eq!(
-            p.classify_failure(StatusCode::BAD_REQUEST, &HeaderMap::new(), ctx),
-            FailureClass::Client
-        );
-        assert_eq!(
-            p.classify_failure(StatusCode::UNAUTHORIZED, &HeaderMap::new(), b"{}"),
-            FailureClass::Auth
-        );
-    }
-
-    #[test]
-    fn models_quota_and_urls() {
-        let p = Codex::from_settings(&json!({"issuer": "http://127.0.0.1:9/"})).unwrap();
-        let spec = p.oauth().unwrap();
-        assert_eq!(spec.token_url, "http://127.0.0.1:9/oauth/token");
-        assert_eq!(
-            spec.device.as_ref().unwrap().redirect_uri,
-            "http://127.0.0.1:9/deviceauth/callback"
-        );
-        assert!(
-            spec.authorize_url("s", Some("c"))
-                .contains("originator=codex_cli_rs")
-        );
-        let base = "http://127.0.0.1:9/backend-api/codex";
-        assert_eq!(
-            p.models_url(base, None).unwrap(),
-            "http://127.0.0.1:9/backend-api/codex/models?client_version=0.158.0"
-        );
-        assert_eq!(
-            p.quota_call(base, &login()).unwrap().url,
-            "http://127.0.0.1:9/backend-api/wham/usage"
-        );
-        let page = p
-            .parse_models(br#"{"models":[{"slug":"gpt-5.5","display_name":"GPT-5.5"}]}"#)
-            .unwrap();
-        assert_eq!(page.models[0].id, "gpt-5.5");
-        let q = p
-            .parse_quota(
-                &HeaderMap::new(),
-                br#"{"plan_type":"pro","rate_limit":{"primary_window":{"used_percent":40,"limit_window_seconds":18000,"reset_at":1796414400},"secondary_window":{"used_percent":5,"limit_window_seconds":604800,"reset_after_seconds":100}}}"#,
-            )
-            .unwrap();
-        assert_eq!(q.plan.as_deref(), Some("pro"));
-        assert_eq!(q.windows[0].name, "five_hour");
-        assert_eq!(q.windows[0].used_percent, Some(40.0));
-        assert_eq!(q.windows[1].name, "weekly");
-        let err = Codex::from_settings(&json!({"issuer": "x"})).unwrap_err();
-        assert!(err.to_string().contains("`issuer`"), "{err}");
-    }
-
-    #[test]
-    fn account_facts_come_from_the_id_token() {
-        use base64::Engine as _;
-        let enc = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
-        let id = format!(
-            "{}.{}.sig",
-            enc(json!({"alg": "none"})),
-            enc(
-                json!({"email": "a@b.c", "https://api.openai.com/auth": {"chatgpt_account_id": "acct-9", "chatgpt_plan_type": "plus"}})
-            )
-        );
-        let facts = Codex::default().oauth_account(&json!({ "id_token": id }));
-        assert_eq!(facts["email"], "a@b.c");
-        assert_eq!(facts["account_id"], "acct-9");
-        assert_eq!(facts["plan"], "plus");
-    }
-}
+#[path = "codex_tests.rs"]
+mod tests;
