@@ -11,6 +11,7 @@ const ADMIN = { name: "ops", password: "correct horse battery" };
 const VIEWER = { name: "vera", password: "viewer password 1" };
 const CLIENT = { name: "carol" };
 const PROVIDER = "mockai";
+const OAUTH_PROVIDER = "claude-max";
 
 await mkdir(cfg.artifacts, { recursive: true });
 const browser = await launch(cfg.chromium);
@@ -176,38 +177,69 @@ try {
   await imp.getByRole("button", { name: "Close" }).last().click();
   await page.getByText("3 rows").waitFor();
 
-  step("a subscription account logged in through the OAuth dialog, its quota shown");
-  // The seeded claudecode provider, pointed at the mock's Claude Code
-  // OAuth endpoints (the settings are an admin-API field).
-  const patched = await fetch(`${cfg.gateway}/admin/api/providers/claudecode`, {
-    method: "PATCH",
+  step("a subscription account logged in with OAuth, its quota read, its token refreshed");
+  // A claudecode provider on the mock's OAuth endpoints, made through the
+  // admin API (the console's editor makes custom providers only).
+  const made = await fetch(`${cfg.gateway}/admin/api/providers`, {
+    method: "POST",
     headers: { authorization: `Bearer ${cfg.adminKey}`, "content-type": "application/json" },
     body: JSON.stringify({
+      name: OAUTH_PROVIDER,
+      kind: "claudecode",
       base_url: cfg.mock,
       settings: { authorize_url: `${cfg.mock}/oauth/authorize`, token_url: `${cfg.mock}/v1/oauth/token` },
     }),
   });
-  if (!patched.ok) throw new Error(`PATCH claudecode: ${patched.status} ${await patched.text()}`);
-  await page.goto("/credentials?provider=claudecode");
+  assert.equal(made.status, 201, await made.text());
+  await nav("Providers");
+  // Made outside this tab: a reload shows it.
+  await page.reload();
+  await page.getByRole("link", { name: OAUTH_PROVIDER, exact: true }).click();
+  await page.getByRole("heading", { name: OAUTH_PROVIDER, level: 1 }).waitFor();
+  await page
+    .getByRole("region", { name: "Subscription accounts" })
+    .getByRole("button", { name: "Log in with OAuth" })
+    .click();
+  const login = page.getByRole("dialog", { name: `Log an account in to ${OAUTH_PROVIDER}` });
+  await login.getByRole("button", { name: "Get the sign-in link" }).click();
+  const signIn = login.getByRole("link", { name: `${OAUTH_PROVIDER} sign-in page` });
+  assert.equal(await signIn.getAttribute("target"), "_blank");
+  const authorize = (await signIn.getAttribute("href")) ?? "";
+  assert.ok(authorize.startsWith(`${cfg.mock}/oauth/authorize?`), `the authorize URL: ${authorize}`);
+  // The person's browser: the mock approves at once and redirects to the
+  // redirect URI with the code and the state; that address is pasted back.
+  const approved = await fetch(authorize, { redirect: "manual" });
+  assert.equal(approved.status, 302, "the mock's authorize page redirects");
+  const landed = approved.headers.get("location") ?? "";
+  const params = new URL(landed).searchParams;
+  assert.ok(params.get("code") && params.get("state"), `the redirect carries a code and the state: ${landed}`);
+  await login.getByRole("button", { name: "Finish the login" }).click();
+  await login.getByText("Required.").waitFor();
+  await login.getByLabel("Address the browser ended on, or the code").fill(landed);
+  await record("oauth-login");
+  await login.getByRole("button", { name: "Finish the login" }).click();
+  await login.getByText("Credential user-example.com created for user@example.com.").waitFor();
+  await login.getByRole("button", { name: "Close" }).last().click();
+  await page.getByRole("link", { name: "1 credential" }).click();
   await page.getByRole("heading", { name: "Credentials", level: 1 }).waitFor();
-  await page.getByRole("button", { name: "Log in an account" }).click();
-  const oauth = page.getByRole("dialog", { name: "Log an account in to claudecode" });
-  await oauth.getByRole("button", { name: "Start the login" }).click();
-  const authorize = await oauth.getByRole("link", { name: "open the sign-in page" }).getAttribute("href");
-  // The user's browser at the vendor: the mock approves and redirects.
-  const consent = await fetch(authorize ?? "", { redirect: "manual" });
-  const landed = consent.headers.get("location");
-  if (consent.status !== 302 || !landed) throw new Error(`authorize: ${consent.status}`);
-  await oauth.getByLabel("Where the browser ended").fill(landed);
-  await oauth.getByRole("button", { name: "Complete the login" }).click();
-  await page.getByText("Account user-example.com logged in.").waitFor();
-  const account = page.getByRole("row", { name: /user-example\.com/ });
-  await account.getByText("user@example.com", { exact: false }).waitFor();
+  const account = page.getByRole("row", { name: /user@example\.com/ });
+  await account.getByText(/^Token valid until /).waitFor();
+  await account.getByText("OK", { exact: true }).waitFor();
+  await record("oauth-credentials");
   await account.getByRole("button", { name: "Quota user-example.com" }).click();
   const quota = page.getByRole("dialog", { name: "Quota of user-example.com" });
-  await quota.getByRole("meter", { name: "five_hour" }).waitFor();
-  await record("credentials-oauth-quota");
-  await quota.getByRole("button", { name: "Close" }).click();
+  const fiveHours = quota.getByRole("progressbar", { name: "5 hours" });
+  await fiveHours.waitFor();
+  assert.equal(await fiveHours.getAttribute("aria-valuenow"), "12");
+  await quota.getByText("12% used").first().waitFor();
+  await quota
+    .getByText(/^Resets /)
+    .first()
+    .waitFor();
+  await record("oauth-quota");
+  await quota.getByRole("button", { name: "Close" }).first().click();
+  await account.getByRole("button", { name: "Refresh now user-example.com" }).click();
+  await page.getByText(/^user-example\.com: new token, valid until /).waitFor();
 
   step("a user and a key, revealed once");
   await nav("Users & keys");
@@ -388,6 +420,10 @@ try {
       "Enable",
       "Edit",
       "Test",
+      "Log in with OAuth",
+      "Import a CLI login",
+      "Refresh now",
+      "Log in again",
     ]) {
       assert.equal(
         await page.getByRole("button", { name: new RegExp(`^${label}\\b`) }).count(),
@@ -401,6 +437,21 @@ try {
   await page.getByRole("heading", { name: PROVIDER, level: 1 }).waitFor();
   assert.equal(await page.getByRole("button", { name: "Save" }).count(), 0, "no provider editor for a viewer");
   await record("viewer-provider");
+  await nav("Providers");
+  await page.getByRole("link", { name: OAUTH_PROVIDER, exact: true }).click();
+  await page.getByRole("region", { name: "Subscription accounts" }).waitFor();
+  assert.equal(await page.getByRole("button", { name: "Log in with OAuth" }).count(), 0, "no OAuth login for a viewer");
+  await page.getByRole("link", { name: "1 credential" }).click();
+  await page.getByRole("button", { name: "Quota user-example.com" }).click();
+  await page
+    .getByRole("dialog", { name: "Quota of user-example.com" })
+    .getByRole("progressbar", { name: "5 hours" })
+    .waitFor();
+  await page
+    .getByRole("dialog", { name: "Quota of user-example.com" })
+    .getByRole("button", { name: "Close" })
+    .first()
+    .click();
 
   step("language switch to Simplified Chinese and back");
   await page.getByRole("combobox", { name: "Language" }).selectOption("zh-CN");

@@ -50,6 +50,8 @@ interface Props {
 export function CredentialForm({ provider, kind, credential, onDone }: Props) {
   const { t } = useTranslation();
   const serviceAccount = kind === "vertex";
+  // An OAuth login's tokens change only by logging in again.
+  const oauth = credential?.kind === "oauth";
   const create = useCreateCredential(provider);
   const update = useUpdateCredential();
   const form = useForm<Values>({
@@ -98,21 +100,23 @@ export function CredentialForm({ provider, kind, credential, onDone }: Props) {
       >
         {(p) => <Input {...p} autoFocus {...form.register("name")} />}
       </Field>
-      <Field
-        label={serviceAccount ? t("credentials.serviceAccount") : t("credentials.apiKey")}
-        error={errors.secret?.message}
-        hint={
-          credential ? t("credentials.secretKeep", { masked: credential.masked }) : t("credentials.secretWriteOnly")
-        }
-      >
-        {(p) =>
-          serviceAccount ? (
-            <Textarea {...p} rows={6} {...form.register("secret")} />
-          ) : (
-            <Input {...p} type="password" autoComplete="off" {...form.register("secret")} />
-          )
-        }
-      </Field>
+      {oauth ? null : (
+        <Field
+          label={serviceAccount ? t("credentials.serviceAccount") : t("credentials.apiKey")}
+          error={errors.secret?.message}
+          hint={
+            credential ? t("credentials.secretKeep", { masked: credential.masked }) : t("credentials.secretWriteOnly")
+          }
+        >
+          {(p) =>
+            serviceAccount ? (
+              <Textarea {...p} rows={6} {...form.register("secret")} />
+            ) : (
+              <Input {...p} type="password" autoComplete="off" {...form.register("secret")} />
+            )
+          }
+        </Field>
+      )}
       <Field label={t("credentials.weight")} error={errors.weight?.message} hint={t("credentials.weightHint")}>
         {(p) => <Input {...p} type="number" min={1} step={1} {...form.register("weight", { valueAsNumber: true })} />}
       </Field>

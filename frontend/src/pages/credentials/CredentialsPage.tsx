@@ -1,6 +1,9 @@
 // Credentials, per provider or all: live state (ok, cooling down until,
 // disabled with the reason), requests in flight, weight; add, import
-// many, edit, delete, test (result and latency) and re-enable.
+// many, edit, delete, test (result and latency) and re-enable. OAuth
+// providers log accounts in (or import a CLI file) instead of adding keys;
+// their credentials show the account, the token's expiry, a dead refresh
+// token's reason, the live quota, and refresh on demand.
 import { useNavigate } from "@tanstack/react-router";
 import type { ColumnDef } from "@tanstack/react-table";
 import { useMemo, useState } from "react";
@@ -16,6 +19,7 @@ import {
   type TestResult,
 } from "../../api/credentials";
 import { errorMessage } from "../../api/errors";
+import { isOAuthKind, useRefreshCredential } from "../../api/oauth";
 import { useProviders } from "../../api/providers";
 import { useCanWrite } from "../../auth/session";
 import { Badge } from "../../components/Badge";
@@ -29,19 +33,11 @@ import { useToast } from "../../components/Toast";
 import { formatTime } from "../../lib/format";
 import { CredentialForm } from "./CredentialForm";
 import { ImportForm } from "./ImportForm";
-import { OAuthLoginForm } from "./OAuthLoginForm";
-import { QuotaPanel } from "./QuotaPanel";
-import { accountSummary, isOAuthKind } from "./oauth";
-import { useRefreshCredential } from "../../api/oauth";
+import { OAuthAccountCell, OAuthDialogs, type OAuthDialogTarget } from "./OAuthDialogs";
+import { accountOf } from "./oauthLogic";
 import { KNOWN_STATES, canReenable, credentialTone } from "./state";
 
-type Editing =
-  | { kind: "add" }
-  | { kind: "import" }
-  | { kind: "oauth" }
-  | { kind: "quota"; credential: Credential }
-  | { kind: "edit"; credential: Credential }
-  | null;
+type Editing = { kind: "add" } | { kind: "import" } | { kind: "edit"; credential: Credential } | null;
 
 export function CredentialsPage({ provider }: { provider: string | null }) {
   const { t, i18n } = useTranslation();
@@ -57,13 +53,26 @@ export function CredentialsPage({ provider }: { provider: string | null }) {
   const test = useTestCredential();
   const reenable = useReenableCredential();
   const remove = useDeleteCredential();
-  const refresh = useRefreshCredential();
-  const providerKind = providers.data?.find((p) => p.name === provider)?.kind;
-  const oauthProvider = isOAuthKind(providerKind);
   const [editing, setEditing] = useState<Editing>(null);
   const [deleting, setDeleting] = useState<Credential | null>(null);
   const [results, setResults] = useState<Record<number, TestResult | string>>({});
   const [testing, setTesting] = useState<number | null>(null);
+  const refresh = useRefreshCredential();
+  const [refreshing, setRefreshing] = useState<number | null>(null);
+  const [oauthTarget, setOAuthTarget] = useState<OAuthDialogTarget>(null);
+  const kindOf = (name: string) => providers.data?.find((p) => p.name === name)?.kind ?? "";
+  const providerKind = provider ? kindOf(provider) : "";
+  const hasOAuth = (credentials.data ?? []).some((c) => c.oauth);
+
+  const runRefresh = (c: Credential) => {
+    setRefreshing(c.id);
+    refresh.mutate(c.id, {
+      onSuccess: (r) =>
+        toast.show(t("oauth.refreshed", { name: c.name, time: formatTime(r.expires_at, i18n.language) }), "success"),
+      onError: (e) => toast.show(t("oauth.refreshFailed", { name: c.name, message: errorMessage(e) }), "error"),
+      onSettled: () => setRefreshing(null),
+    });
+  };
 
   const runTest = (c: Credential) => {
     setTesting(c.id);
@@ -82,6 +91,12 @@ export function CredentialsPage({ provider }: { provider: string | null }) {
     });
   };
 
+  const accountColumn: ColumnDef<Credential> = {
+    id: "account",
+    header: t("oauth.account"),
+    accessorFn: (c) => accountOf(c)?.email ?? "",
+    cell: ({ row }) => <OAuthAccountCell credential={row.original} />,
+  };
   // Rebuilt every render: the live state refreshes every few seconds anyway.
   const columns: ColumnDef<Credential>[] = [
     {
@@ -91,34 +106,12 @@ export function CredentialsPage({ provider }: { provider: string | null }) {
       cell: ({ row }) => <span className="font-medium">{row.original.name}</span>,
     },
     { id: "provider", header: t("credentials.provider"), accessorFn: (c) => c.provider },
+    ...(hasOAuth ? [accountColumn] : []),
     {
       id: "masked",
       header: t("credentials.secret"),
       accessorFn: (c) => c.masked,
-      cell: ({ row }) => {
-        const c = row.original;
-        if (!c.oauth) return <span className="font-mono text-xs">{c.masked}</span>;
-        return (
-          <div className="space-y-0.5 text-xs">
-            <div className="font-medium">{accountSummary(c.oauth) || c.masked}</div>
-            <div className="text-zinc-600 dark:text-zinc-400">
-              {c.oauth.refreshable
-                ? t("oauth.expires", { time: formatTime(c.oauth.expires_at, i18n.language) })
-                : t("oauth.notRefreshable", { time: formatTime(c.oauth.expires_at, i18n.language) })}
-            </div>
-            {c.oauth.disabled_reason ? (
-              <div className="text-red-800 dark:text-red-300">
-                <Badge tone="red">{t("oauth.dead")}</Badge> {c.oauth.disabled_reason} — {t("oauth.loginAgain")}
-              </div>
-            ) : null}
-            <RowButton
-              label={t("oauth.quota")}
-              target={c.name}
-              onClick={() => setEditing({ kind: "quota", credential: c })}
-            />
-          </div>
-        );
-      },
+      cell: ({ row }) => <span className="font-mono text-xs">{row.original.masked}</span>,
     },
     {
       id: "state",
@@ -157,12 +150,46 @@ export function CredentialsPage({ provider }: { provider: string | null }) {
       cell: ({ row }) => <TestCell result={results[row.original.id]} />,
     },
   ];
-  if (canWrite) {
+  if (canWrite || hasOAuth) {
     columns.push(
       actionsColumn(t("common.actions"), (c) => {
         const state = states.get(c.id)?.state ?? c.state;
+        const oauth = c.oauth ? (
+          <>
+            <RowButton
+              label={t("oauth.quotaButton")}
+              target={c.name}
+              onClick={() => setOAuthTarget({ kind: "quota", credential: c })}
+            />
+            {canWrite && c.oauth.refreshable ? (
+              <RowButton
+                label={refreshing === c.id ? t("oauth.refreshing") : t("oauth.refresh")}
+                target={c.name}
+                disabled={refreshing === c.id}
+                onClick={() => runRefresh(c)}
+              />
+            ) : null}
+            {canWrite && c.oauth.disabled_reason ? (
+              <RowButton
+                variant="primary"
+                label={t("oauth.loginAgain")}
+                target={c.name}
+                onClick={() =>
+                  setOAuthTarget({
+                    kind: "login",
+                    provider: c.provider,
+                    providerKind: kindOf(c.provider),
+                    credentialName: c.name,
+                  })
+                }
+              />
+            ) : null}
+          </>
+        ) : null;
+        if (!canWrite) return oauth;
         return (
           <>
+            {oauth}
             <RowButton
               label={testing === c.id ? t("credentials.testing") : t("credentials.test")}
               target={c.name}
@@ -176,13 +203,6 @@ export function CredentialsPage({ provider }: { provider: string | null }) {
                 onClick={() =>
                   void toast.track(reenable.mutateAsync(c.id), t("credentials.reenabled", { name: c.name }))
                 }
-              />
-            ) : null}
-            {c.oauth?.refreshable ? (
-              <RowButton
-                label={t("oauth.refresh")}
-                target={c.name}
-                onClick={() => void toast.track(refresh.mutateAsync(c.id), t("oauth.refreshed", { name: c.name }))}
               />
             ) : null}
             <RowButton
@@ -203,20 +223,25 @@ export function CredentialsPage({ provider }: { provider: string | null }) {
       title={t("nav.credentials")}
       description={t("credentials.description")}
       actions={
-        canWrite && provider ? (
-          oauthProvider ? (
-            <Button variant="primary" onClick={() => setEditing({ kind: "oauth" })}>
+        // The provider's kind decides which (an OAuth kind logs accounts
+        // in): none until it is known.
+        !canWrite || !provider || !providers.data ? null : isOAuthKind(providerKind) ? (
+          <>
+            <Button onClick={() => setOAuthTarget({ kind: "import", provider, providerKind })}>
+              {t("oauth.import.button")}
+            </Button>
+            <Button variant="primary" onClick={() => setOAuthTarget({ kind: "login", provider, providerKind })}>
               {t("oauth.login")}
             </Button>
-          ) : (
-            <>
-              <Button onClick={() => setEditing({ kind: "import" })}>{t("credentials.importMany")}</Button>
-              <Button variant="primary" onClick={() => setEditing({ kind: "add" })}>
-                {t("credentials.add")}
-              </Button>
-            </>
-          )
-        ) : null
+          </>
+        ) : (
+          <>
+            <Button onClick={() => setEditing({ kind: "import" })}>{t("credentials.importMany")}</Button>
+            <Button variant="primary" onClick={() => setEditing({ kind: "add" })}>
+              {t("credentials.add")}
+            </Button>
+          </>
+        )
       }
     >
       <div className="max-w-xs">
@@ -274,32 +299,8 @@ export function CredentialsPage({ provider }: { provider: string | null }) {
           >
             <ImportForm provider={provider} onDone={() => setEditing(null)} />
           </Dialog>
-          <Dialog
-            open={editing?.kind === "oauth"}
-            onClose={() => setEditing(null)}
-            title={t("oauth.loginTo", { provider })}
-            wide
-          >
-            <OAuthLoginForm
-              provider={provider}
-              kind={providerKind ?? ""}
-              onDone={(done) => {
-                setEditing(null);
-                toast.show(
-                  t(done.status === "updated" ? "oauth.updated" : "oauth.created", { name: done.credential.name }),
-                );
-              }}
-            />
-          </Dialog>
         </>
       ) : null}
-      <Dialog
-        open={editing?.kind === "quota"}
-        onClose={() => setEditing(null)}
-        title={editing?.kind === "quota" ? t("oauth.quotaOf", { name: editing.credential.name }) : ""}
-      >
-        {editing?.kind === "quota" ? <QuotaPanel id={editing.credential.id} /> : null}
-      </Dialog>
       <Dialog open={editing?.kind === "edit"} onClose={() => setEditing(null)} title={t("credentials.editTitle")}>
         {editing?.kind === "edit" ? (
           <CredentialForm
@@ -313,6 +314,7 @@ export function CredentialsPage({ provider }: { provider: string | null }) {
           />
         ) : null}
       </Dialog>
+      <OAuthDialogs target={oauthTarget} onClose={() => setOAuthTarget(null)} />
       <DeleteDialog
         target={deleting}
         onClose={() => setDeleting(null)}

@@ -1,9 +1,10 @@
 // One provider (`/providers/openai`): its state and settings, the editor
 // for admins (a read-only view for viewers), and the way to its
-// credentials.
+// credentials; for an OAuth kind, logging accounts in.
 import { Link, useNavigate } from "@tanstack/react-router";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
+import { isOAuthKind } from "../../api/oauth";
 import { useDeleteProvider, useProvider, useSetProviderEnabled, type Provider } from "../../api/providers";
 import { useCanWrite } from "../../auth/session";
 import { Badge } from "../../components/Badge";
@@ -11,6 +12,7 @@ import { Button } from "../../components/Button";
 import { DeleteDialog } from "../../components/Dialog";
 import { Card, Loaded, Page } from "../../components/Page";
 import { useToast } from "../../components/Toast";
+import { OAuthDialogs, type OAuthDialogTarget } from "../credentials/OAuthDialogs";
 import { ProviderForm } from "./ProviderForm";
 import { providerState, settingsOf } from "./state";
 
@@ -32,6 +34,7 @@ function Detail({ provider: p }: { provider: Provider }) {
   const setEnabled = useSetProviderEnabled();
   const remove = useDeleteProvider();
   const [deleting, setDeleting] = useState(false);
+  const [oauth, setOAuth] = useState<OAuthDialogTarget>(null);
   const state = providerState(p);
   const s = settingsOf(p);
 
@@ -102,6 +105,30 @@ function Detail({ provider: p }: { provider: Provider }) {
           </dd>
         </dl>
       </Card>
+      {isOAuthKind(p.kind) ? (
+        <Card
+          title={t("oauth.accounts")}
+          actions={
+            canWrite ? (
+              <div className="flex flex-wrap gap-2">
+                <Button size="sm" onClick={() => setOAuth({ kind: "import", provider: p.name, providerKind: p.kind })}>
+                  {t("oauth.import.button")}
+                </Button>
+                <Button
+                  size="sm"
+                  variant="primary"
+                  onClick={() => setOAuth({ kind: "login", provider: p.name, providerKind: p.kind })}
+                >
+                  {t("oauth.login")}
+                </Button>
+              </div>
+            ) : null
+          }
+        >
+          <p className="text-sm text-zinc-700 dark:text-zinc-300">{t("oauth.accountsText")}</p>
+        </Card>
+      ) : null}
+      <OAuthDialogs target={oauth} onClose={() => setOAuth(null)} />
       {canWrite ? (
         <Card title={t("providers.settings")}>
           <ProviderForm
