@@ -67,7 +67,13 @@ impl Engine {
         };
         let credential = match self
             .tokens
-            .resolve(credential_id, credential, provider)
+            .resolve(
+                credential_id,
+                credential,
+                p.provider.as_ref(),
+                provider,
+                None,
+            )
             .await
         {
             Ok(c) => c,

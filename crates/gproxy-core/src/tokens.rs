@@ -83,6 +83,8 @@ struct TokenErrorAnswer {
 pub(crate) struct TokenCache {
     upstream: UpstreamClient,
     cache: Cache<TokenKey, Arc<CachedToken>>,
+    /// OAuth logins' tokens (refreshed when due).
+    oauth: Arc<crate::oauth::OAuthManager>,
 }
 
 impl std::fmt::Debug for TokenCache {
@@ -94,10 +96,12 @@ impl std::fmt::Debug for TokenCache {
 }
 
 impl TokenCache {
-    /// An empty cache exchanging through `upstream`.
-    pub(crate) fn new(upstream: UpstreamClient) -> Self {
+    /// An empty cache exchanging through `upstream`; OAuth logins go to
+    /// `oauth`.
+    pub(crate) fn new(upstream: UpstreamClient, oauth: Arc<crate::oauth::OAuthManager>) -> Self {
         TokenCache {
             upstream,
+            oauth,
             cache: Cache::builder()
                 .max_capacity(MAX_TOKENS)
                 .expire_after(RefreshAt)
@@ -105,17 +109,33 @@ impl TokenCache {
         }
     }
 
-    /// The credential to authenticate with: `credential` itself, or for a
+    /// The credential to authenticate with: `credential` itself; for a
     /// service account the access token exchanged for it (from the cache
-    /// when fresh). Other credentials cost one `match`.
+    /// when fresh); for an OAuth login its newest token, refreshed first
+    /// when due (a refresh that fails for good disables `health`). Other
+    /// credentials cost one `match`.
     pub(crate) async fn resolve<'a>(
         &self,
         credential_id: i64,
         credential: &'a Credential,
+        kind: &dyn gproxy_provider::Provider,
         provider: &str,
+        health: Option<&gproxy_credential::CredentialHealth>,
     ) -> Result<Cow<'a, Credential>, GatewayError> {
-        let Credential::ServiceAccount(key) = credential else {
-            return Ok(Cow::Borrowed(credential));
+        let key = match credential {
+            Credential::ServiceAccount(key) => key,
+            Credential::OAuth(login) => {
+                // Boxed: the refresh's state (database and token calls)
+                // must not grow the future every proxied request moves.
+                let fresh = Box::pin(self.oauth.resolve(credential_id, login, kind, health))
+                    .await
+                    .map_err(|e| GatewayError::UpstreamUnavailable {
+                        provider: provider.to_owned(),
+                        message: format!("the credential's OAuth token cannot be renewed: {e}"),
+                    })?;
+                return Ok(Cow::Owned(Credential::OAuth(Box::new((*fresh).clone()))));
+            }
+            _ => return Ok(Cow::Borrowed(credential)),
         };
         let cache_key = (credential_id, key.private_key_id.clone());
         let token = self
@@ -235,12 +255,21 @@ mod tests {
             None,
         ))
         .unwrap();
-        let cache = TokenCache::new(upstream);
+        let oauth = Arc::new(crate::oauth::OAuthManager::new(
+            upstream.clone(),
+            Arc::new(gproxy_credential::seal::Sealer::new(
+                &gproxy_credential::seal::MasterKey::generate(),
+            )),
+        ));
+        let cache = TokenCache::new(upstream, oauth);
         let key = Credential::ApiKey {
             key: Secret::new("sk".into()),
         };
         assert!(matches!(
-            cache.resolve(1, &key, "p").await.unwrap(),
+            cache
+                .resolve(1, &key, &gproxy_provider::builtin::Claude, "p", None)
+                .await
+                .unwrap(),
             Cow::Borrowed(_)
         ));
     }

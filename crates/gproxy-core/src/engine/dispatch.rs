@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use gproxy_credential::{Credential, CredentialEntry, Lease};
+use gproxy_credential::{CredentialEntry, Lease};
 use gproxy_protocol::embeddings;
 use gproxy_protocol::json_array::JsonArraySplitter;
 use gproxy_protocol::sse::SseDecoder;
@@ -35,14 +35,6 @@ use crate::headers::{apply_provider_headers, copy_response_headers, is_dropped_r
 use crate::state::ProviderRuntime;
 use crate::stream::{Framing, StreamProcessor};
 use crate::upstream::UpstreamBody;
-
-/// An OAuth credential's token that could not be had, as the client sees it.
-pub(crate) fn oauth_unavailable(provider: &str, e: &crate::oauth::RefreshError) -> GatewayError {
-    GatewayError::UpstreamUnavailable {
-        provider: provider.to_owned(),
-        message: format!("the credential's OAuth token cannot be renewed: {e}"),
-    }
-}
 
 /// What one upstream attempt produced.
 pub(super) enum Attempt {
@@ -387,24 +379,17 @@ impl Engine {
             .map_err(|e| GatewayError::BadRequest(e.to_string()))?;
         // A service account becomes an access token (cached), an OAuth
         // login its newest token (refreshed when due); others as they are.
-        let mut oauth_version = None;
-        let credential = match credential {
-            Credential::OAuth(login) => {
-                // Boxed: the refresh's state (database and token calls)
-                // must not grow the future every proxied request moves.
-                let fresh = Box::pin(self.oauth.resolve(
-                    id,
-                    login,
-                    provider.provider.as_ref(),
-                    entry.map(|e| e.health.as_ref()),
-                ))
-                .await
-                .map_err(|e| oauth_unavailable(name, &e))?;
-                oauth_version = Some(fresh.version);
-                std::borrow::Cow::Owned(Credential::OAuth(Box::new((*fresh).clone())))
-            }
-            other => self.tokens.resolve(id, other, name).await?,
-        };
+        let credential = self
+            .tokens
+            .resolve(
+                id,
+                credential,
+                provider.provider.as_ref(),
+                name,
+                entry.map(|e| e.health.as_ref()),
+            )
+            .await?;
+        let oauth_version = credential.oauth().map(|login| login.version);
         let mut headers = HeaderMap::with_capacity(req.headers.len() + 3);
         for (k, v) in &req.headers {
             if !is_dropped_request_header(k) {

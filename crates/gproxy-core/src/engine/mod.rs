@@ -194,7 +194,7 @@ impl Engine {
         Engine {
             state,
             models: ModelCatalog::new(upstream.clone(), models::CACHE_TTL, oauth.clone()),
-            tokens: TokenCache::new(upstream.clone()),
+            tokens: TokenCache::new(upstream.clone(), oauth.clone()),
             oauth,
             upstream,
             sink,

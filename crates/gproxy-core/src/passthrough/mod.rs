@@ -185,27 +185,16 @@ impl Engine {
         };
         accounting.log_mut().credential_id = picked.as_ref().map(|c| c.id);
         let credential = picked.as_ref().map_or(&NO_CREDENTIAL, |c| &c.credential);
-        let credential = match (credential, picked.as_ref()) {
-            // An OAuth login: its newest token, refreshed when due.
-            (gproxy_credential::Credential::OAuth(_), Some(c)) => std::borrow::Cow::Owned(
-                self.oauth
-                    .usable(c.id, credential, provider.provider.as_ref())
-                    .await
-                    .map_err(|e| GatewayError::UpstreamUnavailable {
-                        provider: req.provider.clone(),
-                        message: format!("the credential's OAuth token cannot be renewed: {e}"),
-                    })?,
-            ),
-            _ => {
-                self.tokens
-                    .resolve(
-                        picked.as_ref().map_or(0, |c| c.id),
-                        credential,
-                        &req.provider,
-                    )
-                    .await?
-            }
-        };
+        let credential = self
+            .tokens
+            .resolve(
+                picked.as_ref().map_or(0, |c| c.id),
+                credential,
+                provider.provider.as_ref(),
+                &req.provider,
+                picked.as_ref().map(|c| c.health.as_ref()),
+            )
+            .await?;
 
         let url = provider
             .provider
