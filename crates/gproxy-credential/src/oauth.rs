@@ -407,6 +407,15 @@ impl RefreshGate {
         Self::default()
     }
 
+    /// Waits for credential `id`'s lock; held until the guard is dropped.
+    pub async fn lock(&self, id: i64) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = self.locks.lock().unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(locks.entry(id).or_default())
+        };
+        lock.lock_owned().await
+    }
+
     /// Runs, under credential `id`'s lock: `load` (the current version and
     /// tokens, e.g. from the database); when the version is still
     /// `seen_version` (nobody refreshed since the caller looked),
@@ -425,11 +434,7 @@ impl RefreshGate {
         R: FnOnce(T) -> RF,
         RF: Future<Output = Result<T, E>>,
     {
-        let lock = {
-            let mut locks = self.locks.lock().unwrap_or_else(PoisonError::into_inner);
-            Arc::clone(locks.entry(id).or_default())
-        };
-        let _held = lock.lock().await;
+        let _held = self.lock(id).await;
         let (version, tokens) = load().await?;
         if version != seen_version {
             return Ok(tokens);

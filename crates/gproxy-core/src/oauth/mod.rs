@@ -44,7 +44,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use gproxy_credential::clock::now_ms;
 use gproxy_credential::oauth::{
-    LoginStates, OAuthCredential, RefreshFailure, TokenSet, classify_refresh_error,
+    LoginStates, OAuthCredential, RefreshFailure, RefreshGate, TokenSet, classify_refresh_error,
 };
 use gproxy_credential::seal::Sealer;
 use gproxy_credential::{Credential, CredentialHealth};
@@ -94,7 +94,7 @@ pub struct OAuthManager {
     /// lands here before the next snapshot has it).
     live: Mutex<HashMap<i64, Arc<OAuthCredential>>>,
     /// One refresh at a time per credential in this process.
-    locks: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
+    gate: RefreshGate,
     /// A throttled token endpoint: no call for this credential until then.
     throttled: Mutex<HashMap<i64, u64>>,
     pub(crate) quotas: quota::QuotaCache,
@@ -142,7 +142,7 @@ impl OAuthManager {
             logins: LoginStates::new(),
             devices: Mutex::new(HashMap::new()),
             live: Mutex::new(HashMap::new()),
-            locks: Mutex::new(HashMap::new()),
+            gate: RefreshGate::new(),
             throttled: Mutex::new(HashMap::new()),
             quotas: quota::QuotaCache::new(),
             stats: Stats::default(),
@@ -227,11 +227,6 @@ impl OAuthManager {
         self.refresh(id, provider, Some(used_version), health).await
     }
 
-    /// The version of the token this instance would send for `id` now.
-    pub fn current_version(&self, id: i64) -> Option<i64> {
-        lock(&self.live).get(&id).map(|c| c.version)
-    }
-
     fn adopt(&self, id: i64, credential: OAuthCredential) -> Arc<OAuthCredential> {
         let fresh = Arc::new(credential);
         lock(&self.live).insert(id, fresh.clone());
@@ -252,11 +247,7 @@ impl OAuthManager {
         let spec = provider.oauth().ok_or_else(|| {
             RefreshError::Permanent("the provider kind has no OAuth client".into())
         })?;
-        let gate = {
-            let mut locks = lock(&self.locks);
-            Arc::clone(locks.entry(id).or_default())
-        };
-        let _held = gate.lock().await;
+        let _held = self.gate.lock(id).await;
         let lead_ms = spec.refresh_lead_secs.saturating_mul(1000);
         let Some(storage) = self.storage.get() else {
             // No database (an embedder's engine): refresh in memory.
@@ -265,7 +256,7 @@ impl OAuthManager {
                 .cloned()
                 .ok_or_else(|| RefreshError::Transient("the credential is not loaded".into()))?;
             let tokens = self.call_refresh(id, spec, &current.tokens, provider).await;
-            return self.settle_in_memory(id, &current, tokens, provider, health);
+            return self.settle_in_memory(id, &current, tokens, health);
         };
         loop {
             let row = storage
@@ -370,7 +361,6 @@ impl OAuthManager {
         id: i64,
         current: &OAuthCredential,
         answer: Result<(TokenSet, serde_json::Map<String, Value>), RefreshFailure>,
-        _provider: &dyn Provider,
         health: Option<&CredentialHealth>,
     ) -> Result<Arc<OAuthCredential>, RefreshError> {
         let mut next = current.clone();
