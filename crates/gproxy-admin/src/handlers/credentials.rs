@@ -427,7 +427,11 @@ pub async fn import(call: Call) -> Result<Reply, ApiError> {
 }
 
 async fn find(call: &Call) -> Result<(CredentialRow, String), ApiError> {
-    let id = call.id(0)?;
+    find_id(call, call.id(0)?).await
+}
+
+/// Credential row `id` and its provider's name.
+pub(crate) async fn find_id(call: &Call, id: i64) -> Result<(CredentialRow, String), ApiError> {
     let row = call
         .ctx
         .storage
@@ -437,6 +441,19 @@ async fn find(call: &Call) -> Result<(CredentialRow, String), ApiError> {
     let names = provider_names(call).await?;
     let provider = names.get(&row.provider_id).cloned().unwrap_or_default();
     Ok((row, provider))
+}
+
+/// The credential stored in `row` (an OAuth login with the row's version).
+pub(crate) fn opened(call: &Call, row: &CredentialRow) -> Result<Credential, ApiError> {
+    let unreadable =
+        |e: String| ApiError::conflict(format!("the stored secret cannot be read: {e}"));
+    let secret = call.ctx.hooks.open(&row.secret).map_err(unreadable)?;
+    let mut credential =
+        Credential::from_stored(&row.kind, &secret).map_err(|e| unreadable(e.to_string()))?;
+    if let Credential::OAuth(login) = &mut credential {
+        login.version = row.version;
+    }
+    Ok(credential)
 }
 
 /// `GET /credentials/{id}`.
@@ -505,13 +522,7 @@ pub async fn delete(call: Call) -> Result<Reply, ApiError> {
 /// `POST /credentials/{id}/test`.
 pub async fn test(call: Call) -> Result<Reply, ApiError> {
     let (row, provider) = find(&call).await?;
-    let secret = call
-        .ctx
-        .hooks
-        .open(&row.secret)
-        .map_err(|e| ApiError::conflict(format!("the stored secret cannot be read: {e}")))?;
-    let credential = Credential::from_stored(&row.kind, &secret)
-        .map_err(|e| ApiError::conflict(format!("the stored secret cannot be read: {e}")))?;
+    let credential = opened(&call, &row)?;
     let r = call
         .ctx
         .engine

@@ -17,7 +17,7 @@ use http::StatusCode;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::credentials::{CredentialView, view_of};
+use super::credentials::{self, CredentialView, view_of};
 use super::providers;
 use crate::error::ApiError;
 use crate::json::parse;
@@ -337,32 +337,8 @@ async fn save(
 
 /// The credential row `id` opened, with its provider's name.
 async fn opened(call: &Call, id: i64) -> Result<(Credential, String), ApiError> {
-    let row = call
-        .ctx
-        .storage
-        .get_credential(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no credential {id}")))?;
-    let provider = call
-        .ctx
-        .storage
-        .list_providers()
-        .await?
-        .into_iter()
-        .find(|p| p.id == row.provider_id)
-        .map(|p| p.name)
-        .unwrap_or_default();
-    let secret = call
-        .ctx
-        .hooks
-        .open(&row.secret)
-        .map_err(|e| ApiError::conflict(format!("the stored secret cannot be read: {e}")))?;
-    let mut credential = Credential::from_stored(&row.kind, &secret)
-        .map_err(|e| ApiError::conflict(format!("the stored secret cannot be read: {e}")))?;
-    if let Credential::OAuth(login) = &mut credential {
-        login.version = row.version;
-    }
-    Ok((credential, provider))
+    let (row, provider) = credentials::find_id(call, id).await?;
+    Ok((credentials::opened(call, &row)?, provider))
 }
 
 /// Credential `id`'s quota (shared by the admin route and
