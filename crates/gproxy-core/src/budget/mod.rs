@@ -582,21 +582,22 @@ impl Hold {
                 }
                 warn_crossed(&self.observe, &lines, actual, &after);
             }
-            Store::Redis(_) => {
-                let (id, estimate, timeout) = (self.id, self.estimate, self.timeout);
+            Store::Redis(r) => {
                 let observe = self.observe.clone();
-                if let Ok(rt) = tokio::runtime::Handle::try_current() {
-                    rt.spawn(async move {
-                        let Store::Redis(r) = &*store else { return };
-                        match r.settle(&lines, id, estimate, actual, timeout).await {
-                            Ok(after) => warn_crossed(&observe, &lines, actual, &after),
-                            Err(e) => tracing::warn!(
-                                error = %e,
-                                "budget settle failed (the reservation expires on its own; the cost is in the request log)"
-                            ),
-                        }
-                    });
-                }
+                r.settle(
+                    lines,
+                    self.id,
+                    self.estimate,
+                    actual,
+                    self.timeout,
+                    move |lines, result| match result {
+                        Ok(after) => warn_crossed(&observe, lines, actual, &after),
+                        Err(e) => tracing::warn!(
+                            error = %e,
+                            "budget settle failed (the reservation expires on its own; the cost is in the request log)"
+                        ),
+                    },
+                );
             }
         }
     }

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use redis::Script;
+use crate::redis_link::{Cmd, RedisLink, Reply, Script};
 
 use super::{Line, Standing};
 
@@ -88,7 +88,7 @@ pub(super) enum Checked {
 
 /// Budget counters in Redis.
 pub(super) struct RedisLedger {
-    link: crate::redis_link::RedisLink,
+    link: RedisLink,
     prefix: String,
     check: Script,
     seed: Script,
@@ -98,7 +98,7 @@ pub(super) struct RedisLedger {
 impl RedisLedger {
     pub(super) fn new(url: &str, prefix: &str) -> Result<Self, String> {
         Ok(RedisLedger {
-            link: crate::redis_link::RedisLink::new(url)?,
+            link: RedisLink::new(url)?,
             prefix: prefix.to_owned(),
             check: Script::new(CHECK),
             seed: Script::new(SEED),
@@ -106,11 +106,12 @@ impl RedisLedger {
         })
     }
 
-    fn keys<'a>(&self, inv: &mut redis::ScriptInvocation<'a>, lines: &[Line]) {
+    /// Appends each line's two keys (written in place).
+    fn keys(&self, cmd: &mut Cmd, lines: &[Line]) {
         for line in lines {
-            let key = line.key();
-            inv.key(format!("{}{key}:s", self.prefix))
-                .key(format!("{}{key}:r", self.prefix));
+            let key = line.key().as_bytes();
+            cmd.parts(&[self.prefix.as_bytes(), key, b":s"])
+                .parts(&[self.prefix.as_bytes(), key, b":r"]);
         }
     }
 
@@ -123,15 +124,18 @@ impl RedisLedger {
         amount: Option<i64>,
         timeout: Duration,
     ) -> Result<Checked, String> {
-        let mut inv = self.check.prepare_invoke();
-        self.keys(&mut inv, lines);
-        inv.arg(id)
-            .arg(amount.map(|a| a.max(0).to_string()).unwrap_or_default())
-            .arg(RESERVATION_TTL_MS);
+        let mut cmd = self.check.call(lines.len() * 2);
+        self.keys(&mut cmd, lines);
+        cmd.int(id);
+        match amount {
+            Some(a) => cmd.int(a.max(0)),
+            None => cmd.arg(b""),
+        };
+        cmd.int(RESERVATION_TTL_MS);
         for line in lines {
-            inv.arg(line.limit);
+            cmd.int(line.limit);
         }
-        let out: Vec<i64> = self.link.run(inv, timeout).await?;
+        let out = self.link.query(cmd, timeout).await?.into_ints()?;
         if out.first() == Some(&-1) {
             return Ok(Checked::Unseeded(
                 out[1..]
@@ -158,30 +162,36 @@ impl RedisLedger {
         spent: i64,
         timeout: Duration,
     ) -> Result<(), String> {
-        let mut inv = self.seed.prepare_invoke();
-        inv.key(format!("{}{}:s", self.prefix, line.key()))
-            .arg(spent)
-            .arg(line.reset.map_or(0, |r| {
+        let mut cmd = self.seed.call(1);
+        cmd.parts(&[self.prefix.as_bytes(), line.key().as_bytes(), b":s"])
+            .int(spent)
+            .int(line.reset.map_or(0, |r| {
                 r.timestamp_millis().saturating_add(KEEP_AFTER_PERIOD_MS)
             }));
-        let _: i64 = self.link.run(inv, timeout).await?;
+        self.link.query(cmd, timeout).await?;
         Ok(())
     }
 
-    /// Replaces request `id`'s reservation of `estimate` with `actual`;
-    /// per line the spend after (`None`: the counter is gone).
-    pub(super) async fn settle(
+    /// Replaces request `id`'s reservation of `estimate` with `actual`, in
+    /// the background (batched with other settlements); `then` gets per
+    /// line the spend after (`None`: the counter is gone).
+    pub(super) fn settle(
         &self,
-        lines: &[Line],
+        lines: Vec<Line>,
         id: u64,
         estimate: i64,
         actual: i64,
         timeout: Duration,
-    ) -> Result<Vec<Option<i64>>, String> {
-        let mut inv = self.settle.prepare_invoke();
-        self.keys(&mut inv, lines);
-        inv.arg(id).arg(estimate.max(0)).arg(actual);
-        let out: Vec<i64> = self.link.run(inv, timeout).await?;
-        Ok(out.into_iter().map(|v| (v >= 0).then_some(v)).collect())
+        then: impl FnOnce(&[Line], Result<Vec<Option<i64>>, String>) + Send + 'static,
+    ) {
+        let mut cmd = self.settle.call(lines.len() * 2);
+        self.keys(&mut cmd, &lines);
+        cmd.int(id).int(estimate.max(0)).int(actual);
+        self.link.send_later(cmd, timeout, move |reply| {
+            let after = reply
+                .and_then(Reply::into_ints)
+                .map(|out| out.into_iter().map(|v| (v >= 0).then_some(v)).collect());
+            then(&lines, after);
+        });
     }
 }

@@ -438,18 +438,7 @@ impl Permit {
                     }
                 }
             }
-            Store::Redis(_) => {
-                let (id, estimate, timeout) = (self.id, self.estimate, self.timeout);
-                if let Ok(rt) = tokio::runtime::Handle::try_current() {
-                    rt.spawn(async move {
-                        if let Store::Redis(r) = &*store
-                            && let Err(e) = r.settle(&scopes, id, estimate, actual, timeout).await
-                        {
-                            tracing::warn!(error = %e, "rate-limit settle failed (slots expire on their own)");
-                        }
-                    });
-                }
-            }
+            Store::Redis(r) => r.settle(&scopes, self.id, self.estimate, actual, self.timeout),
         }
     }
 }

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use redis::Script;
+use crate::redis_link::{Cmd, RedisLink, Script};
 
 use super::window::{Exceeded, Seen};
 use super::{Rules, Scope};
@@ -107,7 +107,7 @@ pub(super) type Refused = Option<(usize, Exceeded, u64)>;
 
 /// Counters in Redis.
 pub(super) struct RedisCounters {
-    link: crate::redis_link::RedisLink,
+    link: RedisLink,
     prefix: String,
     check: Script,
     settle: Script,
@@ -124,15 +124,16 @@ impl std::fmt::Debug for RedisCounters {
 impl RedisCounters {
     pub(super) fn new(url: &str, prefix: &str) -> Result<Self, String> {
         Ok(RedisCounters {
-            link: crate::redis_link::RedisLink::new(url)?,
+            link: RedisLink::new(url)?,
             prefix: prefix.to_owned(),
             check: Script::new(CHECK),
             settle: Script::new(SETTLE),
         })
     }
 
-    fn key(&self, scope: &str, kind: &str) -> String {
-        format!("{}{scope}:{kind}", self.prefix)
+    /// Appends the key `{prefix}{scope}:{kind}` (written in place).
+    fn key(&self, cmd: &mut Cmd, scope: &str, kind: &[u8]) {
+        cmd.parts(&[self.prefix.as_bytes(), scope.as_bytes(), kind]);
     }
 
     /// Checks (and, with `count`, counts) a request on every scope.
@@ -147,21 +148,21 @@ impl RedisCounters {
         count: bool,
         timeout: Duration,
     ) -> Result<(Refused, Vec<Seen>), String> {
-        let mut inv = self.check.prepare_invoke();
+        let mut cmd = self.check.call(scopes.len() * 3);
         for s in scopes {
-            inv.key(self.key(&s.key, "r"))
-                .key(self.key(&s.key, "t"))
-                .key(self.key(&s.key, "c"));
+            self.key(&mut cmd, &s.key, b":r");
+            self.key(&mut cmd, &s.key, b":t");
+            self.key(&mut cmd, &s.key, b":c");
         }
-        inv.arg(id)
-            .arg(estimate)
-            .arg(rules.window_ms)
-            .arg(rules.slot_ttl_ms)
-            .arg(if count { "1" } else { "0" });
+        cmd.int(id)
+            .int(estimate)
+            .int(rules.window_ms)
+            .int(rules.slot_ttl_ms)
+            .arg(if count { b"1" } else { b"0" });
         for s in scopes {
-            inv.arg(s.caps.rpm).arg(s.caps.tpm).arg(s.caps.concurrent);
+            cmd.int(s.caps.rpm).int(s.caps.tpm).int(s.caps.concurrent);
         }
-        let out: Vec<i64> = self.link.run(inv, timeout).await?;
+        let out = self.link.query(cmd, timeout).await?.into_ints()?;
         let n = |i: usize| out.get(i).copied().unwrap_or(0).max(0).unsigned_abs();
         let seen = (0..scopes.len())
             .map(|i| {
@@ -190,27 +191,34 @@ impl RedisCounters {
         Ok((refused, seen))
     }
 
-    /// Replaces the token reservation and frees the slots of request `id`.
-    pub(super) async fn settle(
+    /// Replaces the token reservation and frees the slots of request `id`,
+    /// in the background (batched with other settlements).
+    pub(super) fn settle(
         &self,
         scopes: &[Scope],
         id: u64,
         estimate: u64,
         actual: Option<u64>,
         timeout: Duration,
-    ) -> Result<(), String> {
-        let mut inv = self.settle.prepare_invoke();
+    ) {
+        let mut cmd = self.settle.call(scopes.len() * 2);
         for s in scopes {
-            inv.key(self.key(&s.key, "t")).key(self.key(&s.key, "c"));
+            self.key(&mut cmd, &s.key, b":t");
+            self.key(&mut cmd, &s.key, b":c");
         }
-        inv.arg(id)
-            .arg(estimate)
-            .arg(actual.map(|a| a.to_string()).unwrap_or_default());
+        cmd.int(id).int(estimate);
+        match actual {
+            Some(a) => cmd.int(a),
+            None => cmd.arg(b""),
+        };
         for s in scopes {
-            inv.arg(u8::from(s.caps.tpm > 0))
-                .arg(u8::from(s.caps.concurrent > 0));
+            cmd.int(u8::from(s.caps.tpm > 0))
+                .int(u8::from(s.caps.concurrent > 0));
         }
-        let _: i64 = self.link.run(inv, timeout).await?;
-        Ok(())
+        self.link.send_later(cmd, timeout, |result| {
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "rate-limit settle failed (slots expire on their own)");
+            }
+        });
     }
 }

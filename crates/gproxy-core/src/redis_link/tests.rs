@@ -1,0 +1,276 @@
+use std::time::Duration;
+
+use super::resp::{parse, Cmd, Reply, Script};
+use super::RedisLink;
+
+#[test]
+fn a_command_is_a_resp_array_of_bulk_strings() {
+    let mut cmd = Cmd::new("SET");
+    cmd.parts(&[b"pre:", b"key", b":r"]).int(-42).arg(b"");
+    assert_eq!(
+        cmd.bytes(),
+        b"*4\r\n$3\r\nSET\r\n$9\r\npre:key:r\r\n$3\r\n-42\r\n$0\r\n\r\n"
+    );
+    // Asking twice gives the same bytes.
+    let first = cmd.bytes().to_vec();
+    assert_eq!(cmd.bytes(), first);
+}
+
+#[test]
+fn a_command_of_ten_or_more_arguments_has_a_two_digit_header() {
+    let mut cmd = Cmd::new("DEL");
+    for i in 0..11 {
+        cmd.int(i);
+    }
+    assert!(cmd.bytes().starts_with(b"*12\r\n$3\r\nDEL\r\n$1\r\n0\r\n"));
+}
+
+#[test]
+fn a_script_call_is_evalsha_and_becomes_eval_with_the_same_keys_and_arguments() {
+    let script = Script::new("return 1");
+    let mut call = script.call(1);
+    call.arg(b"k").int(7);
+    // SHA-1 of "return 1".
+    let sha = "e0e1f9fabfc9d4800c877a703b823ac0578ff8db";
+    assert_eq!(
+        call.bytes(),
+        format!("*5\r\n$7\r\nEVALSHA\r\n$40\r\n{sha}\r\n$1\r\n1\r\n$1\r\nk\r\n$1\r\n7\r\n").as_bytes()
+    );
+    let mut eval = call.as_eval().unwrap();
+    assert_eq!(
+        eval.bytes(),
+        b"*5\r\n$4\r\nEVAL\r\n$8\r\nreturn 1\r\n$1\r\n1\r\n$1\r\nk\r\n$1\r\n7\r\n"
+    );
+    assert!(Cmd::new("GET").as_eval().is_none());
+}
+
+#[test]
+fn every_reply_type_parses_and_says_how_much_it_took() {
+    let cases: Vec<(&[u8], Reply)> = vec![
+        (b"+OK\r\n", Reply::Status("OK".into())),
+        (b"-ERR wrong\r\n", Reply::Error("ERR wrong".into())),
+        (b":-12\r\n", Reply::Int(-12)),
+        (b"$5\r\nhe\r\no\r\n", Reply::Data(b"he\r\no".to_vec())),
+        (b"$0\r\n\r\n", Reply::Data(Vec::new())),
+        (b"$-1\r\n", Reply::Nil),
+        (b"*-1\r\n", Reply::Nil),
+        (b"*0\r\n", Reply::Array(Vec::new())),
+        (
+            b"*2\r\n$1\r\n0\r\n*2\r\n:1\r\n$-1\r\n",
+            Reply::Array(vec![
+                Reply::Data(b"0".to_vec()),
+                Reply::Array(vec![Reply::Int(1), Reply::Nil]),
+            ]),
+        ),
+    ];
+    for (wire, want) in cases {
+        let mut buf = wire.to_vec();
+        buf.extend_from_slice(b":9\r\n");
+        assert_eq!(
+            parse(&buf).unwrap(),
+            Some((want, wire.len())),
+            "{}",
+            String::from_utf8_lossy(wire)
+        );
+    }
+}
+
+#[test]
+fn a_reply_cut_anywhere_asks_for_more() {
+    let wire = b"*3\r\n:1\r\n$4\r\nabcd\r\n*1\r\n+OK\r\n";
+    for cut in 0..wire.len() {
+        assert_eq!(parse(&wire[..cut]).unwrap(), None, "cut at {cut}");
+    }
+    assert!(parse(wire).unwrap().is_some());
+}
+
+#[test]
+fn malformed_replies_are_errors() {
+    for wire in [
+        &b"?x\r\n"[..],
+        b":12a\r\n",
+        b"$3\r\nabcXY",
+        b"+OK\n",
+        b"\r\n",
+    ] {
+        assert!(parse(wire).is_err(), "{}", String::from_utf8_lossy(wire));
+    }
+    // A count far beyond the buffer allocates nothing up front and waits.
+    assert_eq!(parse(b"*999999999\r\n:1\r\n").unwrap(), None);
+    let deep = "*1\r\n".repeat(20) + ":1\r\n";
+    assert!(parse(deep.as_bytes()).is_err());
+}
+
+#[test]
+fn integers_read_from_ints_and_from_data() {
+    let r = Reply::Array(vec![
+        Reply::Int(3),
+        Reply::Data(b"-4".to_vec()),
+        Reply::Nil,
+    ]);
+    assert_eq!(r.into_ints().unwrap(), vec![3, -4, 0]);
+    assert!(Reply::Int(1).into_ints().is_err());
+}
+
+#[test]
+fn urls_are_checked() {
+    assert!(RedisLink::new("redis://127.0.0.1:6379/0").is_ok());
+    assert!(RedisLink::new("redis://[::1]").is_ok());
+    let e = RedisLink::new("rediss://host").unwrap_err();
+    assert!(e.contains("TLS"), "{e}");
+    let e = RedisLink::new("redis://host/x").unwrap_err();
+    assert!(e.contains("database number"), "{e}");
+    assert!(RedisLink::new("http://host").is_err());
+    let link = RedisLink::new("redis://us%40er:p%2Bw@h:7000/3").unwrap();
+    assert_eq!(link.pool.addr, "h:7000");
+    let mut hello = link.pool.hello.clone();
+    assert_eq!(
+        hello[0].bytes(),
+        b"*3\r\n$4\r\nAUTH\r\n$5\r\nus@er\r\n$3\r\np+w\r\n"
+    );
+    assert_eq!(hello[1].bytes(), b"*2\r\n$6\r\nSELECT\r\n$1\r\n3\r\n");
+}
+
+/// The Redis of `GPROXY_TEST_REDIS` (a missing one fails under `CI=true`).
+async fn redis() -> Option<String> {
+    let ci = std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true"));
+    let Ok(url) = std::env::var("GPROXY_TEST_REDIS") else {
+        assert!(!ci, "CI=true but GPROXY_TEST_REDIS is not set");
+        return None;
+    };
+    let link = RedisLink::new(&url).unwrap();
+    if let Err(e) = link.query(Cmd::new("PING"), Duration::from_secs(2)).await {
+        assert!(!ci, "CI=true but Redis at {url} is unreachable: {e}");
+        return None;
+    }
+    Some(url)
+}
+
+const T: Duration = Duration::from_secs(2);
+
+#[tokio::test]
+async fn commands_scripts_and_pipelines_against_a_real_redis() {
+    let Some(url) = redis().await else { return };
+    let link = RedisLink::new(&url).unwrap();
+    let key = format!("gproxy-test-link:{}", crate::ratelimit::rand_seed());
+    let mut set = Cmd::new("SET");
+    set.arg(key.as_bytes()).arg(b"he\r\nllo").arg(b"PX").int(60_000);
+    assert_eq!(link.query(set, T).await.unwrap(), Reply::Status("OK".into()));
+    let mut get = Cmd::new("GET");
+    get.arg(key.as_bytes());
+    assert_eq!(
+        link.query(get, T).await.unwrap(),
+        Reply::Data(b"he\r\nllo".to_vec())
+    );
+    // A large value comes back whole across several reads.
+    let big = vec![b'x'; 300_000];
+    let mut set = Cmd::new("SET");
+    set.arg(key.as_bytes()).arg(&big);
+    link.query(set, T).await.unwrap();
+    let mut get = Cmd::new("GET");
+    get.arg(key.as_bytes());
+    assert_eq!(link.query(get, T).await.unwrap(), Reply::Data(big));
+    // An error reply is an error, and the connection stays usable.
+    let mut wrong = Cmd::new("INCR");
+    wrong.arg(key.as_bytes());
+    let e = link.query(wrong, T).await.unwrap_err();
+    assert!(e.contains("not an integer"), "{e}");
+    // Pipelined: replies in order.
+    let mut cmds = vec![Cmd::new("PING"), Cmd::new("DEL"), Cmd::new("EXISTS")];
+    cmds[1].arg(key.as_bytes());
+    cmds[2].arg(key.as_bytes());
+    assert_eq!(
+        link.exchange(&mut cmds, T).await.unwrap(),
+        vec![Reply::Status("PONG".into()), Reply::Int(1), Reply::Int(0)]
+    );
+    // A script the server has not seen yet is sent whole, then by digest.
+    let body: &'static str = Box::leak(
+        format!("return {{KEYS[1], tonumber(ARGV[1]) + 1, '{key}'}}").into_boxed_str(),
+    );
+    let script = Script::new(body);
+    for _ in 0..2 {
+        let mut call = script.call(1);
+        call.arg(b"k").int(41);
+        assert_eq!(
+            link.query(call, T).await.unwrap(),
+            Reply::Array(vec![
+                Reply::Data(b"k".to_vec()),
+                Reply::Int(42),
+                Reply::Data(key.clone().into_bytes()),
+            ])
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_connection_the_server_closed_is_replaced_without_an_error() {
+    let Some(url) = redis().await else { return };
+    let link = RedisLink::new(&url).unwrap();
+    let mut name = Cmd::new("CLIENT");
+    name.arg(b"SETNAME").arg(b"gproxy-test-stale");
+    link.query(name, T).await.unwrap();
+    // Another connection kills this one, which then sits idle in the pool.
+    let other = RedisLink::new(&url).unwrap();
+    let mut kill = Cmd::new("CLIENT");
+    kill.arg(b"KILL").arg(b"SKIPME").arg(b"yes");
+    let mut list = Cmd::new("CLIENT");
+    list.arg(b"LIST");
+    let Reply::Data(clients) = other.query(list, T).await.unwrap() else {
+        panic!("CLIENT LIST is data")
+    };
+    let clients = String::from_utf8(clients).unwrap();
+    let id = clients
+        .lines()
+        .find(|l| l.contains("name=gproxy-test-stale"))
+        .and_then(|l| l.split(' ').find_map(|f| f.strip_prefix("id=")))
+        .unwrap()
+        .to_owned();
+    let mut kill = Cmd::new("CLIENT");
+    kill.arg(b"KILL").arg(b"ID").arg(id.as_bytes());
+    assert_eq!(other.query(kill, T).await.unwrap(), Reply::Int(1));
+    assert_eq!(
+        link.query(Cmd::new("PING"), T).await.unwrap(),
+        Reply::Status("PONG".into())
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_server_fails_within_the_timeout_then_at_once() {
+    // A port nothing listens on.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let link = RedisLink::new(&format!("redis://127.0.0.1:{port}")).unwrap();
+    let e = link
+        .query(Cmd::new("PING"), Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    assert!(e.contains("cannot connect"), "{e}");
+    let e = link
+        .query(Cmd::new("PING"), Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    assert!(e.contains("waiting before the next connection attempt"), "{e}");
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_times_out_and_its_connection_is_dropped() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            held.push(s);
+        }
+    });
+    let link = RedisLink::new(&format!("redis://127.0.0.1:{port}")).unwrap();
+    let started = std::time::Instant::now();
+    let e = link
+        .query(Cmd::new("PING"), Duration::from_millis(200))
+        .await
+        .unwrap_err();
+    assert_eq!(e, "timed out");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(link.pool.take_idle().is_none(), "a connection owing a reply is not reused");
+    accepted.abort();
+}
