@@ -32,7 +32,7 @@ TOML
 GPROXY_LOG=warn valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$D/cg.out" \
   "$BIN" --config "$D/gproxy.toml" --port "$GW_PORT" --data-dir "$D/data" > "$D/gw.log" 2>&1 &
 GW=$!
-for _ in $(seq 1 200); do curl -s -o /dev/null "http://127.0.0.1:$GW_PORT/health" && break; sleep 0.5; done
+for _ in $(seq 1 600); do curl -s -o /dev/null "http://127.0.0.1:$GW_PORT/health" && break; sleep 0.5; done
 drive() {
   python3 - "$GW_PORT" "$1" <<'PY'
 import http.client, json, sys

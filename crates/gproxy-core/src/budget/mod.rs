@@ -447,7 +447,6 @@ impl Budgeter {
                 lines,
                 id,
                 estimate,
-                timeout: self.rules.timeout,
                 observe,
             }),
             Ok((standings, Some(i))) => {
@@ -533,7 +532,6 @@ pub(crate) struct Hold {
     lines: Vec<Line>,
     id: u64,
     estimate: i64,
-    timeout: Duration,
     observe: Arc<Observability>,
 }
 
@@ -545,7 +543,6 @@ impl Hold {
             lines: Vec::new(),
             id: 0,
             estimate: 0,
-            timeout: Duration::ZERO,
             observe,
         }
     }
@@ -589,7 +586,6 @@ impl Hold {
                     self.id,
                     self.estimate,
                     actual,
-                    self.timeout,
                     move |lines, result| match result {
                         Ok(after) => warn_crossed(&observe, lines, actual, &after),
                         Err(e) => tracing::warn!(

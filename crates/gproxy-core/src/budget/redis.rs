@@ -88,7 +88,7 @@ pub(super) enum Checked {
 
 /// Budget counters in Redis.
 pub(super) struct RedisLedger {
-    link: RedisLink,
+    link: std::sync::Arc<RedisLink>,
     prefix: String,
     check: Script,
     seed: Script,
@@ -98,7 +98,7 @@ pub(super) struct RedisLedger {
 impl RedisLedger {
     pub(super) fn new(url: &str, prefix: &str) -> Result<Self, String> {
         Ok(RedisLedger {
-            link: RedisLink::new(url)?,
+            link: RedisLink::shared(url)?,
             prefix: prefix.to_owned(),
             check: Script::new(CHECK),
             seed: Script::new(SEED),
@@ -110,8 +110,11 @@ impl RedisLedger {
     fn keys(&self, cmd: &mut Cmd, lines: &[Line]) {
         for line in lines {
             let key = line.key().as_bytes();
-            cmd.parts(&[self.prefix.as_bytes(), key, b":s"])
-                .parts(&[self.prefix.as_bytes(), key, b":r"]);
+            cmd.parts(&[self.prefix.as_bytes(), key, b":s"]).parts(&[
+                self.prefix.as_bytes(),
+                key,
+                b":r",
+            ]);
         }
     }
 
@@ -181,13 +184,12 @@ impl RedisLedger {
         id: u64,
         estimate: i64,
         actual: i64,
-        timeout: Duration,
         then: impl FnOnce(&[Line], Result<Vec<Option<i64>>, String>) + Send + 'static,
     ) {
         let mut cmd = self.settle.call(lines.len() * 2);
         self.keys(&mut cmd, &lines);
         cmd.int(id).int(estimate.max(0)).int(actual);
-        self.link.send_later(cmd, timeout, move |reply| {
+        self.link.send_later(cmd, move |reply| {
             let after = reply
                 .and_then(Reply::into_ints)
                 .map(|out| out.into_iter().map(|v| (v >= 0).then_some(v)).collect());

@@ -11,14 +11,14 @@ use crate::redis_link::{Cmd, RedisLink, Reply};
 
 /// Entries in Redis.
 pub(super) struct RedisCache {
-    link: RedisLink,
+    link: std::sync::Arc<RedisLink>,
     prefix: String,
 }
 
 impl RedisCache {
     pub(super) fn new(url: &str, prefix: &str) -> Result<Self, String> {
         Ok(RedisCache {
-            link: RedisLink::new(url)?,
+            link: RedisLink::shared(url)?,
             prefix: prefix.to_owned(),
         })
     }

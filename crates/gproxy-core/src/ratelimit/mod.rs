@@ -34,6 +34,35 @@ pub(crate) struct Scope {
     /// `key:<prefix>` (built once, when the rules are).
     pub key: Arc<str>,
     pub caps: Caps,
+    /// The scope's three Redis keys (`{prefix}{key}:r`, `:t`, `:c`)
+    /// encoded as command arguments, built with the rules.
+    redis_keys: Arc<[u8]>,
+}
+
+impl Scope {
+    fn new(key: String, caps: Caps, prefix: &str) -> Self {
+        let mut cmd = crate::redis_link::Cmd::new("");
+        for kind in [":r", ":t", ":c"] {
+            cmd.parts(&[prefix.as_bytes(), key.as_bytes(), kind.as_bytes()]);
+        }
+        Scope {
+            key: Arc::from(key),
+            caps,
+            redis_keys: Arc::from(cmd.encoded_args(1)),
+        }
+    }
+
+    /// The encoded `:r`, `:t` and `:c` keys.
+    pub(crate) fn redis_keys(&self) -> &[u8] {
+        &self.redis_keys
+    }
+
+    /// The encoded `:t` and `:c` keys.
+    pub(crate) fn redis_settle_keys(&self) -> &[u8] {
+        // The three suffixes have one length, so the encoded keys too.
+        let one = self.redis_keys.len() / 3;
+        &self.redis_keys[one..]
+    }
 }
 
 impl From<RateLimit> for Caps {
@@ -138,14 +167,12 @@ struct Rules {
 fn caps_map(
     kind: &str,
     m: &std::collections::BTreeMap<String, RateLimit>,
+    prefix: &str,
 ) -> HashMap<String, Scope> {
     m.iter()
         .filter(|(_, l)| !l.is_empty())
         .map(|(k, l)| {
-            let scope = Scope {
-                key: Arc::from(format!("{kind}:{k}")),
-                caps: Caps::from(*l),
-            };
+            let scope = Scope::new(format!("{kind}:{k}"), Caps::from(*l), prefix);
             (k.clone(), scope)
         })
         .collect()
@@ -211,14 +238,14 @@ impl RateLimiter {
             slot_ttl_ms: config.slot_ttl_secs.unwrap_or(900) * 1_000,
             fail: config.on_redis_error.unwrap_or_default(),
             timeout: Duration::from_millis(config.redis_timeout_ms.unwrap_or(250)),
-            global: config.global.filter(|g| !g.is_empty()).map(|g| Scope {
-                key: Arc::from("global"),
-                caps: Caps::from(g),
-            }),
-            providers: caps_map("provider", &config.providers),
-            models: caps_map("model", &config.models),
-            users: caps_map("user", &config.users),
-            keys: caps_map("key", &config.keys),
+            global: config
+                .global
+                .filter(|g| !g.is_empty())
+                .map(|g| Scope::new("global".to_owned(), Caps::from(g), &prefix)),
+            providers: caps_map("provider", &config.providers, &prefix),
+            models: caps_map("model", &config.models, &prefix),
+            users: caps_map("user", &config.users, &prefix),
+            keys: caps_map("key", &config.keys, &prefix),
         };
         let store = match previous {
             Some(p) if p.backend == backend => p.store.clone(),
@@ -382,7 +409,6 @@ impl RateLimiter {
             id,
             estimate,
             headers,
-            timeout: self.rules.timeout,
         })
     }
 }
@@ -397,7 +423,6 @@ pub(crate) struct Permit {
     estimate: u64,
     /// The `x-ratelimit-*` values after this request.
     pub(crate) headers: RateHeaders,
-    timeout: Duration,
 }
 
 impl Permit {
@@ -409,7 +434,6 @@ impl Permit {
             id: 0,
             estimate: 0,
             headers: RateHeaders::default(),
-            timeout: Duration::ZERO,
         }
     }
 
@@ -438,7 +462,7 @@ impl Permit {
                     }
                 }
             }
-            Store::Redis(r) => r.settle(&scopes, self.id, self.estimate, actual, self.timeout),
+            Store::Redis(r) => r.settle(&scopes, self.id, self.estimate, actual),
         }
     }
 }

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use crate::redis_link::{Cmd, RedisLink, Script};
+use crate::redis_link::{RedisLink, Script};
 
 use super::window::{Exceeded, Seen};
 use super::{Rules, Scope};
@@ -107,7 +107,7 @@ pub(super) type Refused = Option<(usize, Exceeded, u64)>;
 
 /// Counters in Redis.
 pub(super) struct RedisCounters {
-    link: RedisLink,
+    link: std::sync::Arc<RedisLink>,
     prefix: String,
     check: Script,
     settle: Script,
@@ -124,16 +124,11 @@ impl std::fmt::Debug for RedisCounters {
 impl RedisCounters {
     pub(super) fn new(url: &str, prefix: &str) -> Result<Self, String> {
         Ok(RedisCounters {
-            link: RedisLink::new(url)?,
+            link: RedisLink::shared(url)?,
             prefix: prefix.to_owned(),
             check: Script::new(CHECK),
             settle: Script::new(SETTLE),
         })
-    }
-
-    /// Appends the key `{prefix}{scope}:{kind}` (written in place).
-    fn key(&self, cmd: &mut Cmd, scope: &str, kind: &[u8]) {
-        cmd.parts(&[self.prefix.as_bytes(), scope.as_bytes(), kind]);
     }
 
     /// Checks (and, with `count`, counts) a request on every scope.
@@ -150,9 +145,7 @@ impl RedisCounters {
     ) -> Result<(Refused, Vec<Seen>), String> {
         let mut cmd = self.check.call(scopes.len() * 3);
         for s in scopes {
-            self.key(&mut cmd, &s.key, b":r");
-            self.key(&mut cmd, &s.key, b":t");
-            self.key(&mut cmd, &s.key, b":c");
+            cmd.encoded(s.redis_keys(), 3);
         }
         cmd.int(id)
             .int(estimate)
@@ -193,18 +186,10 @@ impl RedisCounters {
 
     /// Replaces the token reservation and frees the slots of request `id`,
     /// in the background (batched with other settlements).
-    pub(super) fn settle(
-        &self,
-        scopes: &[Scope],
-        id: u64,
-        estimate: u64,
-        actual: Option<u64>,
-        timeout: Duration,
-    ) {
+    pub(super) fn settle(&self, scopes: &[Scope], id: u64, estimate: u64, actual: Option<u64>) {
         let mut cmd = self.settle.call(scopes.len() * 2);
         for s in scopes {
-            self.key(&mut cmd, &s.key, b":t");
-            self.key(&mut cmd, &s.key, b":c");
+            cmd.encoded(s.redis_settle_keys(), 2);
         }
         cmd.int(id).int(estimate);
         match actual {
@@ -215,7 +200,7 @@ impl RedisCounters {
             cmd.int(u8::from(s.caps.tpm > 0))
                 .int(u8::from(s.caps.concurrent > 0));
         }
-        self.link.send_later(cmd, timeout, |result| {
+        self.link.send_later(cmd, |result| {
             if let Err(e) = result {
                 tracing::warn!(error = %e, "rate-limit settle failed (slots expire on their own)");
             }

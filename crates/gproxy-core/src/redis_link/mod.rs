@@ -16,13 +16,13 @@ mod resp;
 #[cfg(test)]
 mod tests;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 
 pub(crate) use resp::{Cmd, Reply, Script};
 
@@ -36,9 +36,17 @@ const READ_CHUNK: usize = 4_096;
 /// One Redis server, connected on first use.
 pub(crate) struct RedisLink {
     pool: Arc<Pool>,
-    /// Commands whose replies nobody waits for, sent by one task in
-    /// batches (started on first use).
-    later: OnceLock<mpsc::UnboundedSender<Later>>,
+    /// Whether the task sending what [`RedisLink::send_later`] queues when
+    /// no call takes it along has started.
+    flusher: OnceLock<()>,
+}
+
+impl Drop for RedisLink {
+    fn drop(&mut self) {
+        // The flusher sends what is still queued, then ends.
+        self.pool.closed.store(true, Ordering::Relaxed);
+        self.pool.wake.notify_one();
+    }
 }
 
 impl std::fmt::Debug for RedisLink {
@@ -57,17 +65,26 @@ struct Pool {
     hello: Vec<Cmd>,
     idle: Mutex<Vec<Conn>>,
     next_attempt_ms: AtomicU64,
+    /// Commands whose replies nobody waits for (see
+    /// [`RedisLink::send_later`]).
+    queued: Mutex<Vec<Later>>,
+    /// Wakes the flusher when the queue stops being empty, or the link is
+    /// dropped.
+    wake: Notify,
+    closed: AtomicBool,
 }
 
 /// A command sent later, and what to do with its reply.
 struct Later {
     cmd: Cmd,
-    timeout: Duration,
     then: Box<dyn FnOnce(Result<Reply, String>) + Send>,
 }
 
-/// Commands sent later go out at most this many per write.
-const MAX_BATCH: usize = 64;
+/// How long a queued command waits for a call to take it along before the
+/// flusher sends it.
+const FLUSH_DELAY: Duration = Duration::from_millis(5);
+/// The flusher's own timeout.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// One open connection and its read buffer.
 struct Conn {
@@ -78,17 +95,23 @@ struct Conn {
 }
 
 impl Conn {
-    /// Writes `cmds` in one go and reads their replies, in order.
-    async fn exchange(&mut self, cmds: &mut [Cmd]) -> Result<Vec<Reply>, String> {
+    /// Writes `queued`'s commands and `cmds` in one go and reads their
+    /// replies, in order.
+    async fn exchange(
+        &mut self,
+        queued: &mut [Later],
+        cmds: &mut [Cmd],
+    ) -> Result<Vec<Reply>, String> {
         self.heard = false;
-        if let [one] = cmds {
+        let count = queued.len() + cmds.len();
+        if let ([], [one]) = (&mut *queued, &mut *cmds) {
             self.stream
                 .write_all(one.bytes())
                 .await
                 .map_err(|e| e.to_string())?;
         } else {
             let mut out = Vec::new();
-            for cmd in cmds.iter_mut() {
+            for cmd in queued.iter_mut().map(|l| &mut l.cmd).chain(cmds.iter_mut()) {
                 out.extend_from_slice(cmd.bytes());
             }
             self.stream
@@ -96,8 +119,8 @@ impl Conn {
                 .await
                 .map_err(|e| e.to_string())?;
         }
-        let mut replies = Vec::with_capacity(cmds.len());
-        for _ in 0..cmds.len() {
+        let mut replies = Vec::with_capacity(count);
+        for _ in 0..count {
             replies.push(self.read_reply().await?);
         }
         Ok(replies)
@@ -171,9 +194,31 @@ impl RedisLink {
                 hello,
                 idle: Mutex::new(Vec::new()),
                 next_attempt_ms: AtomicU64::new(0),
+                queued: Mutex::new(Vec::new()),
+                wake: Notify::new(),
+                closed: AtomicBool::new(false),
             }),
-            later: OnceLock::new(),
+            flusher: OnceLock::new(),
         })
+    }
+
+    /// The link to `url` the rate limits, the budgets and the cache share
+    /// (one pool, one queue of settlements), made on first use and kept
+    /// while any of them uses it.
+    pub(crate) fn shared(url: &str) -> Result<Arc<Self>, String> {
+        static LINKS: Mutex<Vec<(String, Weak<RedisLink>)>> = Mutex::new(Vec::new());
+        let mut links = LINKS.lock().unwrap_or_else(PoisonError::into_inner);
+        links.retain(|(_, link)| link.strong_count() > 0);
+        if let Some(link) = links
+            .iter()
+            .find(|(u, _)| u == url)
+            .and_then(|(_, link)| link.upgrade())
+        {
+            return Ok(link);
+        }
+        let link = Arc::new(RedisLink::new(url)?);
+        links.push((url.to_owned(), Arc::downgrade(&link)));
+        Ok(link)
     }
 
     /// Sends `cmds` (pipelined) and returns their replies, within
@@ -193,63 +238,85 @@ impl RedisLink {
         self.pool.settled(reply, &cmd, timeout).await
     }
 
-    /// Sends `cmd` in the background, with the other commands queued
-    /// meanwhile in one write, and hands its reply (or why there is none)
-    /// to `then`. Outside a runtime, `then` gets an error at once.
+    /// Sends `cmd` in the background and hands its reply (or why there is
+    /// none) to `then`: it goes out ahead of the next call's command on the
+    /// same write (under load, settlements cost no round trip of their
+    /// own), or after [`FLUSH_DELAY`] when no call comes. Outside a
+    /// runtime, `then` gets an error at once.
     pub(crate) fn send_later(
         &self,
         cmd: Cmd,
-        timeout: Duration,
         then: impl FnOnce(Result<Reply, String>) + Send + 'static,
     ) {
-        let later = Later {
-            cmd,
-            timeout,
-            then: Box::new(then),
-        };
-        let sender = match self.later.get() {
-            Some(sender) => sender,
-            None => {
-                let Ok(rt) = tokio::runtime::Handle::try_current() else {
-                    (later.then)(Err("no runtime to send it from".into()));
-                    return;
-                };
-                self.later.get_or_init(|| {
-                    let (tx, rx) = mpsc::unbounded_channel();
-                    rt.spawn(send_batches(self.pool.clone(), rx));
-                    tx
-                })
-            }
-        };
-        if let Err(mpsc::error::SendError(later)) = sender.send(later) {
-            (later.then)(Err("the sending task has stopped".into()));
+        if self.flusher.get().is_none() {
+            let Ok(rt) = tokio::runtime::Handle::try_current() else {
+                then(Err("no runtime to send it from".into()));
+                return;
+            };
+            self.flusher.get_or_init(|| {
+                rt.spawn(flush(self.pool.clone()));
+            });
         }
+        self.pool.queue(Later {
+            cmd,
+            then: Box::new(then),
+        });
     }
 }
 
-/// Sends what [`RedisLink::send_later`] queues, each batch in one write,
+/// Sends what [`RedisLink::send_later`] queued and no call took along,
 /// until the link is dropped.
-async fn send_batches(pool: Arc<Pool>, mut rx: mpsc::UnboundedReceiver<Later>) {
-    let mut batch: Vec<Later> = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let timeout = batch.iter().map(|l| l.timeout).max().unwrap_or_default();
-        let mut cmds: Vec<Cmd> = batch.iter_mut().map(|l| l.cmd.take()).collect();
-        match pool.exchange(&mut cmds, timeout).await {
-            Ok(replies) => {
-                for ((later, reply), cmd) in batch.drain(..).zip(replies).zip(&cmds) {
-                    (later.then)(pool.settled(reply, cmd, later.timeout).await);
-                }
-            }
-            Err(e) => {
-                for later in batch.drain(..) {
-                    (later.then)(Err(e.clone()));
-                }
-            }
+async fn flush(pool: Arc<Pool>) {
+    loop {
+        pool.wake.notified().await;
+        let closed = pool.closed.load(Ordering::Relaxed);
+        if !closed {
+            tokio::time::sleep(FLUSH_DELAY).await;
+        }
+        // Errors went to each command's `then`.
+        let _ = pool.exchange(&mut [], FLUSH_TIMEOUT).await;
+        if closed {
+            return;
         }
     }
 }
 
 impl Pool {
+    fn queue(&self, later: Later) {
+        let mut queued = self.queued.lock().unwrap_or_else(PoisonError::into_inner);
+        queued.push(later);
+        if queued.len() == 1 {
+            self.wake.notify_one();
+        }
+    }
+
+    fn take_queued(&self) -> Vec<Later> {
+        let mut queued = self.queued.lock().unwrap_or_else(PoisonError::into_inner);
+        if queued.is_empty() {
+            Vec::new()
+        } else {
+            std::mem::take(&mut *queued)
+        }
+    }
+
+    /// Hands each queued command its reply; a script the server did not
+    /// know is queued again whole.
+    fn deliver(&self, queued: Vec<Later>, replies: Vec<Reply>) {
+        for (later, reply) in queued.into_iter().zip(replies) {
+            match reply {
+                Reply::Error(e) if e.starts_with("NOSCRIPT") => match later.cmd.as_eval() {
+                    Some(cmd) => self.queue(Later {
+                        cmd,
+                        then: later.then,
+                    }),
+                    None => (later.then)(Err(e)),
+                },
+                Reply::Error(e) => (later.then)(Err(e)),
+                reply => (later.then)(Ok(reply)),
+            }
+        }
+    }
+
     /// Sends one command and returns its reply.
     async fn one(&self, cmd: &mut Cmd, timeout: Duration) -> Result<Reply, String> {
         self.exchange(std::slice::from_mut(cmd), timeout)
@@ -294,7 +361,7 @@ impl Pool {
             };
             if !self.hello.is_empty() {
                 let mut hello = self.hello.clone();
-                for reply in conn.exchange(&mut hello).await? {
+                for reply in conn.exchange(&mut [], &mut hello).await? {
                     if let Reply::Error(e) = reply {
                         return Err(format!("the server refused the connection's setup: {e}"));
                     }
@@ -327,37 +394,58 @@ impl Pool {
         }
     }
 
-    /// Sends `cmds` (pipelined) and returns their replies, within
-    /// `timeout` in all (connection included). A connection that was idle
-    /// and turns out closed (the server restarted) is replaced once.
-    pub(crate) async fn exchange(
+    /// Sends `cmds` (pipelined, after whatever [`RedisLink::send_later`]
+    /// queued) and returns their replies, within `timeout` in all
+    /// (connection included).
+    async fn exchange(&self, cmds: &mut [Cmd], timeout: Duration) -> Result<Vec<Reply>, String> {
+        let mut queued = self.take_queued();
+        if queued.is_empty() && cmds.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sent = tokio::time::timeout(timeout, self.exchange_on_any(&mut queued, cmds, timeout))
+            .await
+            .unwrap_or_else(|_| Err("timed out".to_owned()));
+        match sent {
+            Ok(mut replies) => {
+                let own = replies.split_off(queued.len());
+                self.deliver(queued, replies);
+                Ok(own)
+            }
+            Err(e) => {
+                for later in queued {
+                    (later.then)(Err(e.clone()));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The exchange on an idle connection, or a new one. An idle
+    /// connection that turns out closed (the server restarted) is replaced
+    /// once.
+    async fn exchange_on_any(
         &self,
+        queued: &mut [Later],
         cmds: &mut [Cmd],
         timeout: Duration,
     ) -> Result<Vec<Reply>, String> {
-        let call = async {
-            if let Some(mut conn) = self.take_idle() {
-                match conn.exchange(cmds).await {
-                    Ok(replies) => {
-                        self.give_back(conn);
-                        return Ok(replies);
-                    }
-                    // Nothing heard: an idle connection the server had
-                    // closed (a restart), which ran nothing; else the
-                    // server may have run the command, which is not sent
-                    // twice.
-                    Err(e) if conn.heard => return Err(e),
-                    Err(_) => {}
+        if let Some(mut conn) = self.take_idle() {
+            match conn.exchange(queued, cmds).await {
+                Ok(replies) => {
+                    self.give_back(conn);
+                    return Ok(replies);
                 }
+                // Nothing heard: an idle connection the server had closed
+                // (a restart), which ran nothing; else the server may have
+                // run the commands, which are not sent twice.
+                Err(e) if conn.heard => return Err(e),
+                Err(_) => {}
             }
-            let mut conn = self.connect(timeout).await?;
-            let replies = conn.exchange(cmds).await?;
-            self.give_back(conn);
-            Ok(replies)
-        };
-        tokio::time::timeout(timeout, call)
-            .await
-            .map_err(|_| "timed out".to_owned())?
+        }
+        let mut conn = self.connect(timeout).await?;
+        let replies = conn.exchange(queued, cmds).await?;
+        self.give_back(conn);
+        Ok(replies)
     }
 }
 

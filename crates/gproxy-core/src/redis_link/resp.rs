@@ -19,7 +19,7 @@ impl Cmd {
     /// A command named `name` (`GET`, `SET`, ...).
     pub(crate) fn new(name: &str) -> Self {
         let mut cmd = Cmd {
-            buf: Vec::with_capacity(256),
+            buf: Vec::with_capacity(512),
             args: 0,
             script: None,
         };
@@ -47,6 +47,32 @@ impl Cmd {
         self.buf.extend_from_slice(b"\r\n");
         self.args += 1;
         self
+    }
+
+    /// Appends `count` arguments already encoded (see
+    /// [`Cmd::encoded_args`]).
+    pub(crate) fn encoded(&mut self, args: &[u8], count: usize) -> &mut Self {
+        self.buf.extend_from_slice(args);
+        self.args += count;
+        self
+    }
+
+    /// The encoded arguments after the first `skip` (the name included),
+    /// to be appended to other commands with [`Cmd::encoded`].
+    pub(crate) fn encoded_args(&self, skip: usize) -> Vec<u8> {
+        let mut at = HEADER_ROOM;
+        for _ in 0..skip {
+            // `$N\r\n` then N bytes and `\r\n`.
+            let Some(nl) = memchr::memchr(b'\n', &self.buf[at..]) else {
+                return Vec::new();
+            };
+            let len: usize = std::str::from_utf8(&self.buf[at + 1..at + nl - 1])
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            at += nl + 1 + len + 2;
+        }
+        self.buf.get(at..).unwrap_or_default().to_vec()
     }
 
     /// Appends an integer argument.
@@ -80,18 +106,6 @@ impl Cmd {
         eval.buf.extend_from_slice(&self.buf[tail..]);
         eval.args += self.args - 2;
         Some(eval)
-    }
-
-    /// The command, leaving an empty one in its place.
-    pub(crate) fn take(&mut self) -> Cmd {
-        std::mem::replace(
-            self,
-            Cmd {
-                buf: Vec::new(),
-                args: 0,
-                script: None,
-            },
-        )
     }
 }
 
@@ -193,10 +207,7 @@ fn parse_at(buf: &[u8], at: usize, depth: usize) -> Result<Option<(Reply, usize)
     let next = line_end + 1;
     let text = || String::from_utf8_lossy(line).into_owned();
     let number = || -> Result<i64, String> {
-        std::str::from_utf8(line)
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| format!("malformed number in a reply: {}", text()))
+        int(line).ok_or_else(|| format!("malformed number in a reply: {}", text()))
     };
     Ok(Some(match kind {
         b'+' => (Reply::Status(text()), next),
@@ -237,4 +248,24 @@ fn parse_at(buf: &[u8], at: usize, depth: usize) -> Result<Option<(Reply, usize)
         }
         other => return Err(format!("unknown reply type byte {other:#04x}")),
     }))
+}
+
+/// A decimal integer (what `:`, `$` and `*` lines hold), parsed by hand:
+/// every reply has several and `str::parse` costs several times more.
+fn int(digits: &[u8]) -> Option<i64> {
+    let (negative, digits) = match digits {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, digits),
+    };
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    let mut n: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(i64::from(d - b'0'))?;
+    }
+    Some(if negative { -n } else { n })
 }

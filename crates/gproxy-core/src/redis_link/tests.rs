@@ -1,7 +1,7 @@
 use std::time::Duration;
 
-use super::resp::{parse, Cmd, Reply, Script};
 use super::RedisLink;
+use super::resp::{Cmd, Reply, Script, parse};
 
 #[test]
 fn a_command_is_a_resp_array_of_bulk_strings() {
@@ -34,7 +34,8 @@ fn a_script_call_is_evalsha_and_becomes_eval_with_the_same_keys_and_arguments() 
     let sha = "e0e1f9fabfc9d4800c877a703b823ac0578ff8db";
     assert_eq!(
         call.bytes(),
-        format!("*5\r\n$7\r\nEVALSHA\r\n$40\r\n{sha}\r\n$1\r\n1\r\n$1\r\nk\r\n$1\r\n7\r\n").as_bytes()
+        format!("*5\r\n$7\r\nEVALSHA\r\n$40\r\n{sha}\r\n$1\r\n1\r\n$1\r\nk\r\n$1\r\n7\r\n")
+            .as_bytes()
     );
     let mut eval = call.as_eval().unwrap();
     assert_eq!(
@@ -85,6 +86,43 @@ fn a_reply_cut_anywhere_asks_for_more() {
 }
 
 #[test]
+fn numbers_parse_in_range_and_not_beyond() {
+    for (wire, want) in [
+        (&b":0\r\n"[..], Some(0)),
+        (b":-1\r\n", Some(-1)),
+        (b":9223372036854775807\r\n", Some(i64::MAX)),
+        (b":-9223372036854775807\r\n", Some(-i64::MAX)),
+        (b":9223372036854775808\r\n", None),
+        (b":-\r\n", None),
+        (b":\r\n", None),
+        (b":+1\r\n", None),
+    ] {
+        let got = parse(wire).ok().flatten().map(|(r, _)| r);
+        assert_eq!(
+            got,
+            want.map(Reply::Int),
+            "{}",
+            String::from_utf8_lossy(wire)
+        );
+    }
+}
+
+#[test]
+fn encoded_arguments_are_reused_as_they_are() {
+    let mut keys = Cmd::new("");
+    keys.parts(&[b"p:", b"user:a", b":r"])
+        .parts(&[b"p:", b"user:a", b":t"]);
+    let encoded = keys.encoded_args(1);
+    assert_eq!(encoded, b"$10\r\np:user:a:r\r\n$10\r\np:user:a:t\r\n");
+    let mut cmd = Cmd::new("DEL");
+    cmd.encoded(&encoded, 2).int(1);
+    assert_eq!(
+        cmd.bytes(),
+        b"*4\r\n$3\r\nDEL\r\n$10\r\np:user:a:r\r\n$10\r\np:user:a:t\r\n$1\r\n1\r\n"
+    );
+}
+
+#[test]
 fn malformed_replies_are_errors() {
     for wire in [
         &b"?x\r\n"[..],
@@ -103,11 +141,7 @@ fn malformed_replies_are_errors() {
 
 #[test]
 fn integers_read_from_ints_and_from_data() {
-    let r = Reply::Array(vec![
-        Reply::Int(3),
-        Reply::Data(b"-4".to_vec()),
-        Reply::Nil,
-    ]);
+    let r = Reply::Array(vec![Reply::Int(3), Reply::Data(b"-4".to_vec()), Reply::Nil]);
     assert_eq!(r.into_ints().unwrap(), vec![3, -4, 0]);
     assert!(Reply::Int(1).into_ints().is_err());
 }
@@ -154,8 +188,14 @@ async fn commands_scripts_and_pipelines_against_a_real_redis() {
     let link = RedisLink::new(&url).unwrap();
     let key = format!("gproxy-test-link:{}", crate::ratelimit::rand_seed());
     let mut set = Cmd::new("SET");
-    set.arg(key.as_bytes()).arg(b"he\r\nllo").arg(b"PX").int(60_000);
-    assert_eq!(link.query(set, T).await.unwrap(), Reply::Status("OK".into()));
+    set.arg(key.as_bytes())
+        .arg(b"he\r\nllo")
+        .arg(b"PX")
+        .int(60_000);
+    assert_eq!(
+        link.query(set, T).await.unwrap(),
+        Reply::Status("OK".into())
+    );
     let mut get = Cmd::new("GET");
     get.arg(key.as_bytes());
     assert_eq!(
@@ -184,9 +224,8 @@ async fn commands_scripts_and_pipelines_against_a_real_redis() {
         vec![Reply::Status("PONG".into()), Reply::Int(1), Reply::Int(0)]
     );
     // A script the server has not seen yet is sent whole, then by digest.
-    let body: &'static str = Box::leak(
-        format!("return {{KEYS[1], tonumber(ARGV[1]) + 1, '{key}'}}").into_boxed_str(),
-    );
+    let body: &'static str =
+        Box::leak(format!("return {{KEYS[1], tonumber(ARGV[1]) + 1, '{key}'}}").into_boxed_str());
     let script = Script::new(body);
     for _ in 0..2 {
         let mut call = script.call(1);
@@ -250,7 +289,10 @@ async fn an_unreachable_server_fails_within_the_timeout_then_at_once() {
         .query(Cmd::new("PING"), Duration::from_millis(300))
         .await
         .unwrap_err();
-    assert!(e.contains("waiting before the next connection attempt"), "{e}");
+    assert!(
+        e.contains("waiting before the next connection attempt"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
@@ -271,6 +313,9 @@ async fn a_server_that_never_answers_times_out_and_its_connection_is_dropped() {
         .unwrap_err();
     assert_eq!(e, "timed out");
     assert!(started.elapsed() < Duration::from_secs(2));
-    assert!(link.pool.take_idle().is_none(), "a connection owing a reply is not reused");
+    assert!(
+        link.pool.take_idle().is_none(),
+        "a connection owing a reply is not reused"
+    );
     accepted.abort();
 }
