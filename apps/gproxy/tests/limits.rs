@@ -364,3 +364,86 @@ async fn redis_down_fails_open_or_closed_within_the_timeout() {
         }
     }
 }
+
+/// `/v1/gproxy/me`'s first budget line, reserved and spent (USD strings).
+async fn alice_budget(gw: &Gateway) -> (String, String) {
+    let r = gw
+        .send(
+            gw.request("GET", "/v1/gproxy/me")
+                .header("authorization", format!("Bearer {ALICE_KEY}")),
+            "",
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let line = &r.json()["budgets"]["budgets"][0];
+    (
+        line["reserved_usd"].as_str().unwrap_or("?").to_owned(),
+        line["spent_usd"].as_str().unwrap_or("?").to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn limits_and_budgets_on_one_redis_check_together_and_give_back_what_a_refusal_took() {
+    let Some(url) = redis_url("limits_and_budgets_on_one_redis").await else {
+        return;
+    };
+    let prefix = format!("gproxy-test-both-{}:", rand_suffix());
+    let mock = MockUpstream::start().await.unwrap();
+    let extra = format!(
+        "[rate_limits]\nbackend = \"redis\"\nredis_url = \"{url}\"\nredis_prefix = \"{prefix}rl:\"\nwindow_secs = 2\n\
+         [rate_limits.users.alice]\nconcurrent = 1\nrpm = 12\n\
+         [budgets]\nbackend = \"redis\"\nredis_url = \"{url}\"\nredis_prefix = \"{prefix}b:\"\n\
+         [budgets.users.alice]\nmonthly_usd = \"5\"\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), &config(&mock, &extra)).await;
+    // One slot, given back as each answer completes: back-to-back requests
+    // are all admitted, because the release goes out ahead of the next
+    // request's check on the same connection.
+    for i in 0..12 {
+        let r = gw.post("/v1/chat/completions", ALICE_KEY, chat()).await;
+        assert_eq!(r.status, 200, "request {i}: {}", r.text());
+        assert_eq!(r.header("x-ratelimit-limit-requests"), Some("12"));
+    }
+    // The thirteenth is over `rpm`: refused, and the budget reservation its
+    // check made is given back (nothing stays reserved).
+    let r = gw.post("/v1/chat/completions", ALICE_KEY, chat()).await;
+    assert_refused(&r, "requests");
+    assert_eq!(mock.request_count(), 12);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let spent = loop {
+        let (reserved, spent) = alice_budget(&gw).await;
+        if reserved.parse::<f64>() == Ok(0.0) {
+            break spent;
+        }
+        assert!(Instant::now() < deadline, "still reserved: {reserved}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // What the twelve cost is what the budget spent.
+    let logged: f64 = spent.parse().unwrap();
+    assert!(logged > 0.0, "spent {spent}");
+
+    // A budget with no room refuses with 402 and gives the rate-limit
+    // slot back: with room again, the next request is admitted at once.
+    let budget = |amount: &str| {
+        serde_json::json!({"budgets": {
+            "backend": "redis", "redis_url": url, "redis_prefix": format!("{prefix}b:"),
+            "users": {"alice": {"monthly_usd": amount}}
+        }})
+    };
+    let r = gw
+        .api("PATCH", "/settings", Some(ADMIN_KEY), Some(budget(&spent)))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // The next window: `rpm` has room again.
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let r = gw.post("/v1/chat/completions", ALICE_KEY, chat()).await;
+    assert_eq!(r.status, 402, "{}", r.text());
+    let r = gw
+        .api("PATCH", "/settings", Some(ADMIN_KEY), Some(budget("5")))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = gw.post("/v1/chat/completions", ALICE_KEY, chat()).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(mock.request_count(), 13);
+}

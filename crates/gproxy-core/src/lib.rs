@@ -62,6 +62,7 @@ mod passthrough;
 pub mod price_refresh;
 pub mod probe;
 pub mod ratelimit;
+mod admission;
 mod redis_link;
 pub mod request_body;
 mod resilience;

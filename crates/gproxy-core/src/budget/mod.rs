@@ -441,7 +441,67 @@ impl Budgeter {
         observe: Arc<Observability>,
     ) -> Result<Hold, BudgetRefusal> {
         let id = self.ids.fetch_add(1, Ordering::Relaxed);
-        match self.check(&lines, id, Some(estimate)).await {
+        let checked = self.check(&lines, id, Some(estimate)).await;
+        self.held(lines, id, estimate, checked, observe)
+    }
+
+    /// With the Redis store, its link.
+    pub(crate) fn redis_link(&self) -> Option<&Arc<crate::redis_link::RedisLink>> {
+        match &*self.store {
+            Store::Redis(r) => Some(r.link()),
+            Store::Memory(_) => None,
+        }
+    }
+
+    /// How long a check may wait on the store.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.rules.timeout
+    }
+
+    /// With the Redis store: its link, the request's id and the command
+    /// that checks and reserves (for a caller that sends it along with
+    /// others; the reply goes to [`Budgeter::redis_admitted`]).
+    pub(crate) fn redis_admission(
+        &self,
+        lines: &[Line],
+        estimate: i64,
+    ) -> Option<(&Arc<crate::redis_link::RedisLink>, u64, crate::redis_link::Cmd)> {
+        let Store::Redis(r) = &*self.store else {
+            return None;
+        };
+        let id = self.ids.fetch_add(1, Ordering::Relaxed);
+        Some((r.link(), id, r.check_cmd(lines, id, Some(estimate))))
+    }
+
+    /// The admission of request `id` from Redis's `reply` to its command;
+    /// lines with no counter yet are seeded and checked again.
+    pub(crate) async fn redis_admitted(
+        &self,
+        lines: Vec<Line>,
+        id: u64,
+        estimate: i64,
+        reply: Result<crate::redis_link::Reply, String>,
+        observe: Arc<Observability>,
+    ) -> Result<Hold, BudgetRefusal> {
+        let checked = match reply.and_then(|r| redis::RedisLedger::check_reply(r, lines.len())) {
+            Ok(redis::Checked::Done(standings, full)) => Ok((standings, full)),
+            // Nothing was reserved: the usual path seeds, then reserves.
+            Ok(redis::Checked::Unseeded(_)) => self.check(&lines, id, Some(estimate)).await,
+            Err(e) => Err(e),
+        };
+        self.held(lines, id, estimate, checked, observe)
+    }
+
+    /// The hold (or the refusal) a check's outcome gives.
+    fn held(
+        &self,
+        lines: Vec<Line>,
+        id: u64,
+        estimate: i64,
+        checked: Result<(Vec<Standing>, Option<usize>), String>,
+        observe: Arc<Observability>,
+    ) -> Result<Hold, BudgetRefusal> {
+        match checked {
             Ok((_, None)) => Ok(Hold {
                 store: Some(self.store.clone()),
                 lines,
@@ -699,7 +759,7 @@ pub(crate) fn line_view(line: &Line, standing: Option<Standing>) -> LineView {
 }
 
 impl crate::Engine {
-    fn budget_refused(&self, refusal: BudgetRefusal) -> crate::GatewayError {
+    pub(crate) fn budget_refused(&self, refusal: BudgetRefusal) -> crate::GatewayError {
         self.observe.metrics.refusal(match refusal {
             BudgetRefusal::Unavailable(_) => "budget_store_unreachable",
             _ => "budget",
@@ -756,6 +816,22 @@ impl crate::Engine {
         let Some((budgets, lines)) = self.budget_lines(principal) else {
             return Ok(());
         };
+        let amount = self.budget_amount(&budgets, provider, kind, model, protocol, body);
+        self.reserve_budget(&budgets, lines, amount, false, accounting)
+            .await
+    }
+
+    /// What a request reserves on `budgets` (its estimated cost), or why it
+    /// cannot be counted.
+    pub(crate) fn budget_amount(
+        &self,
+        budgets: &Budgeter,
+        provider: &str,
+        kind: &'static str,
+        model: &str,
+        protocol: gproxy_protocol::Protocol,
+        body: &[u8],
+    ) -> Result<i64, BudgetRefusal> {
         let output = crate::cost_estimate::max_output_of(protocol, body)
             .unwrap_or_else(|| budgets.default_output_tokens());
         let input = crate::ratelimit::estimate_tokens(body.len() as u64);
@@ -763,9 +839,7 @@ impl crate::Engine {
             .prices
             .load()
             .estimate(provider, kind, model, input, output);
-        let amount = budgets.reservation(estimate, provider, model);
-        self.reserve_budget(&budgets, lines, amount, false, accounting)
-            .await
+        budgets.reservation(estimate, provider, model)
     }
 
     /// The same for a raw passthrough call: its flat cost is reserved, and
@@ -820,7 +894,7 @@ impl crate::Engine {
 
 impl Budgeter {
     /// The lines of `principal` (its user and its key) now.
-    fn lines_of(&self, principal: &crate::state::Principal) -> Vec<Line> {
+    pub(crate) fn lines_of(&self, principal: &crate::state::Principal) -> Vec<Line> {
         self.lines(
             &principal.user_name,
             Some(principal.user_id),

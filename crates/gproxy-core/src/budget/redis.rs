@@ -118,6 +118,11 @@ impl RedisLedger {
         }
     }
 
+    /// The link to Redis.
+    pub(super) fn link(&self) -> &std::sync::Arc<RedisLink> {
+        &self.link
+    }
+
     /// Where `lines` stand; with `amount`, reserves it on all when all
     /// have room.
     pub(super) async fn check(
@@ -127,6 +132,12 @@ impl RedisLedger {
         amount: Option<i64>,
         timeout: Duration,
     ) -> Result<Checked, String> {
+        let cmd = self.check_cmd(lines, id, amount);
+        Self::check_reply(self.link.query(cmd, timeout).await?, lines.len())
+    }
+
+    /// The command of [`RedisLedger::check`].
+    pub(super) fn check_cmd(&self, lines: &[Line], id: u64, amount: Option<i64>) -> Cmd {
         let mut cmd = self.check.call(lines.len() * 2);
         self.keys(&mut cmd, lines);
         cmd.int(id);
@@ -138,7 +149,12 @@ impl RedisLedger {
         for line in lines {
             cmd.int(line.limit);
         }
-        let out = self.link.query(cmd, timeout).await?.into_ints()?;
+        cmd
+    }
+
+    /// What the reply to [`RedisLedger::check_cmd`] for `lines` lines says.
+    pub(super) fn check_reply(reply: Reply, lines: usize) -> Result<Checked, String> {
+        let out = reply.into_ints()?;
         if out.first() == Some(&-1) {
             return Ok(Checked::Unseeded(
                 out[1..]
@@ -148,7 +164,7 @@ impl RedisLedger {
             ));
         }
         let at = |i: usize| out.get(i).copied().unwrap_or(0);
-        let standings = (0..lines.len())
+        let standings = (0..lines)
             .map(|i| Standing {
                 spent: at(1 + i * 2),
                 reserved: at(2 + i * 2),

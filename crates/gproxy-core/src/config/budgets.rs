@@ -304,6 +304,19 @@ mod tests {
             ..BudgetsConfig::default()
         };
         assert_eq!(c.validate().unwrap_err().0, "redis_url");
+        for (url, says) in [
+            ("rediss://r:6380", "TLS"),
+            ("redis://r/notadb", "database number"),
+        ] {
+            let c = BudgetsConfig {
+                backend: Some(RateLimitBackend::Redis),
+                redis_url: Some(url.into()),
+                ..BudgetsConfig::default()
+            };
+            let (field, message) = c.validate().unwrap_err();
+            assert_eq!(field, "redis_url");
+            assert!(message.contains(says), "{url}: {message}");
+        }
         let c = BudgetsConfig {
             timezone: Some("America/New_York".into()),
             ..BudgetsConfig::default()

@@ -129,11 +129,13 @@ pub(super) fn validate_redis_url(url: Option<&str>) -> Result<(), (String, Strin
             "redis_url".into(),
             "required with backend = \"redis\"".into(),
         )),
-        Some(url) if !(url.starts_with("redis://") || url.starts_with("rediss://")) => Err((
+        Some(url) if !url.starts_with("redis://") => Err((
             "redis_url".into(),
-            "must start with redis:// or rediss://".into(),
+            "must start with redis:// (TLS `rediss://` is not supported)".into(),
         )),
-        Some(_) => Ok(()),
+        Some(url) => crate::redis_link::RedisLink::new(url)
+            .map(drop)
+            .map_err(|e| ("redis_url".into(), e)),
     }
 }
 

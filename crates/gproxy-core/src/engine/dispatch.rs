@@ -113,18 +113,8 @@ impl Engine {
                 }
                 // Checked once, against the first target: a fallback
                 // target is not counted again.
-                if self.rate_limiter.load().is_some() {
-                    Box::pin(self.admit_rate(
-                        &req.principal,
-                        &plan.provider.name,
-                        &plan.model,
-                        req.body.len() as u64,
-                        accounting,
-                    ))
-                    .await?;
-                }
-                if self.budgets.load().is_some() {
-                    Box::pin(self.admit_budget(
+                if self.rate_limiter.load().is_some() || self.budgets.load().is_some() {
+                    Box::pin(self.admit_limits(
                         &req.principal,
                         &plan.provider.name,
                         plan.provider.provider.kind(),

@@ -319,7 +319,7 @@ impl RateLimiter {
                 })
                 .collect(),
             Store::Redis(r) => {
-                r.check(scopes, now, &self.rules, 0, 0, false, self.rules.timeout)
+                r.check(scopes, &self.rules, 0, 0, false)
                     .await
                     .ok()?
                     .1
@@ -335,81 +335,130 @@ impl RateLimiter {
         scopes: Vec<Scope>,
         estimate: u64,
     ) -> Result<Permit, RateRefusal> {
+        if let Some((link, id, cmd)) = self.redis_admission(&scopes, estimate) {
+            let reply = link.query(cmd, self.rules.timeout).await;
+            return self.redis_admitted(scopes, id, estimate, reply);
+        }
+        let Store::Memory(m) = &*self.store else {
+            unreachable!("a Redis store has its admission command")
+        };
         let id = self.ids.fetch_add(1, Ordering::Relaxed);
         let now = gproxy_credential::clock::now_ms();
         let window_ms = self.rules.window_ms;
-        let refused = |i: usize, what: Exceeded, wait: u64, seen: &[Seen]| {
-            let scope: &Scope = &scopes[i];
-            let (what, limit) = match what {
-                Exceeded::Requests => ("requests", scope.caps.rpm),
-                Exceeded::Tokens => ("tokens", scope.caps.tpm),
-                Exceeded::Concurrent => ("concurrent requests", scope.caps.concurrent),
-            };
-            RateRefusal::Exceeded {
-                scope: scope.key.to_string(),
-                what,
-                limit,
-                retry_after_ms: wait,
-                headers: RateHeaders::of(&scopes, seen, estimate, false),
+        let headers = {
+            let windows: Vec<_> = scopes.iter().map(|s| m.window(&s.key)).collect();
+            let mut guards: Vec<_> = windows
+                .iter()
+                .map(|w| w.lock().unwrap_or_else(PoisonError::into_inner))
+                .collect();
+            let seen: Vec<Seen> = guards
+                .iter_mut()
+                .zip(&scopes)
+                .map(|(w, s)| w.seen(now, window_ms, estimate, s.caps.tpm))
+                .collect();
+            for (i, (s, scope)) in seen.iter().zip(&scopes).enumerate() {
+                if let Some((what, wait)) = s.exceeds(scope.caps, estimate) {
+                    return Err(refusal(&scopes, i, what, wait, &seen, estimate));
+                }
             }
+            for (w, scope) in guards.iter_mut().zip(&scopes) {
+                w.count(now, id, estimate, scope.caps);
+            }
+            RateHeaders::of(&scopes, &seen, estimate, true)
         };
-        let headers = match &*self.store {
-            Store::Memory(m) => {
-                let windows: Vec<_> = scopes.iter().map(|s| m.window(&s.key)).collect();
-                let mut guards: Vec<_> = windows
-                    .iter()
-                    .map(|w| w.lock().unwrap_or_else(PoisonError::into_inner))
-                    .collect();
-                let seen: Vec<Seen> = guards
-                    .iter_mut()
-                    .zip(&scopes)
-                    .map(|(w, s)| w.seen(now, window_ms, estimate, s.caps.tpm))
-                    .collect();
-                for (i, (s, scope)) in seen.iter().zip(&scopes).enumerate() {
-                    if let Some((what, wait)) = s.exceeds(scope.caps, estimate) {
-                        return Err(refused(i, what, wait, &seen));
-                    }
-                }
-                for (w, scope) in guards.iter_mut().zip(&scopes) {
-                    w.count(now, id, estimate, scope.caps);
-                }
-                RateHeaders::of(&scopes, &seen, estimate, true)
-            }
-            Store::Redis(r) => {
-                match r
-                    .check(
-                        &scopes,
-                        now,
-                        &self.rules,
-                        id,
-                        estimate,
-                        true,
-                        self.rules.timeout,
-                    )
-                    .await
-                {
-                    Ok((None, seen)) => RateHeaders::of(&scopes, &seen, estimate, true),
-                    Ok((Some((i, what, wait)), seen)) => return Err(refused(i, what, wait, &seen)),
-                    Err(e) => match self.rules.fail {
-                        RedisFailure::Open => {
-                            tracing::warn!(error = %e, "rate limits not checked: Redis unreachable (on_redis_error = open)");
-                            return Ok(Permit::unchecked());
-                        }
-                        RedisFailure::Closed => {
-                            tracing::warn!(error = %e, "request refused: Redis unreachable (on_redis_error = closed)");
-                            return Err(RateRefusal::Unavailable(e));
-                        }
-                    },
-                }
-            }
-        };
-        Ok(Permit {
+        Ok(self.permit(scopes, id, estimate, headers))
+    }
+
+    fn permit(&self, scopes: Vec<Scope>, id: u64, estimate: u64, headers: RateHeaders) -> Permit {
+        Permit {
             store: Some(self.store.clone()),
             scopes,
             id,
             estimate,
             headers,
-        })
+        }
+    }
+
+    /// With the Redis store, its link.
+    pub(crate) fn redis_link(&self) -> Option<&Arc<crate::redis_link::RedisLink>> {
+        match &*self.store {
+            Store::Redis(r) => Some(r.link()),
+            Store::Memory(_) => None,
+        }
+    }
+
+    /// With the Redis store: its counters, the request's id and the
+    /// command that checks and counts it (for a caller that sends it
+    /// along with others; the reply goes to [`RateLimiter::redis_admitted`]).
+    pub(crate) fn redis_admission(
+        &self,
+        scopes: &[Scope],
+        estimate: u64,
+    ) -> Option<(&Arc<crate::redis_link::RedisLink>, u64, crate::redis_link::Cmd)> {
+        let Store::Redis(r) = &*self.store else {
+            return None;
+        };
+        let id = self.ids.fetch_add(1, Ordering::Relaxed);
+        Some((r.link(), id, r.check_cmd(scopes, &self.rules, id, estimate, true)))
+    }
+
+    /// The admission of request `id` from Redis's `reply` to its command.
+    pub(crate) fn redis_admitted(
+        &self,
+        scopes: Vec<Scope>,
+        id: u64,
+        estimate: u64,
+        reply: Result<crate::redis_link::Reply, String>,
+    ) -> Result<Permit, RateRefusal> {
+        match reply.and_then(|r| redis::RedisCounters::check_reply(r, scopes.len())) {
+            Ok((None, seen)) => {
+                let headers = RateHeaders::of(&scopes, &seen, estimate, true);
+                Ok(self.permit(scopes, id, estimate, headers))
+            }
+            Ok((Some((i, what, wait)), seen)) => {
+                Err(refusal(&scopes, i, what, wait, &seen, estimate))
+            }
+            Err(e) => match self.rules.fail {
+                RedisFailure::Open => {
+                    tracing::warn!(error = %e, "rate limits not checked: Redis unreachable (on_redis_error = open)");
+                    Ok(Permit::unchecked())
+                }
+                RedisFailure::Closed => {
+                    tracing::warn!(error = %e, "request refused: Redis unreachable (on_redis_error = closed)");
+                    Err(RateRefusal::Unavailable(e))
+                }
+            },
+        }
+    }
+
+    /// How long a check may wait on the store.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.rules.timeout
+    }
+}
+
+/// The refusal by `scopes[i]` (`what` is over, room again after `wait`
+/// ms), with the headers of where `seen` says the scopes stand.
+fn refusal(
+    scopes: &[Scope],
+    i: usize,
+    what: Exceeded,
+    wait: u64,
+    seen: &[Seen],
+    estimate: u64,
+) -> RateRefusal {
+    let scope: &Scope = &scopes[i];
+    let (what, limit) = match what {
+        Exceeded::Requests => ("requests", scope.caps.rpm),
+        Exceeded::Tokens => ("tokens", scope.caps.tpm),
+        Exceeded::Concurrent => ("concurrent requests", scope.caps.concurrent),
+    };
+    RateRefusal::Exceeded {
+        scope: scope.key.to_string(),
+        what,
+        limit,
+        retry_after_ms: wait,
+        headers: RateHeaders::of(scopes, seen, estimate, false),
     }
 }
 
@@ -579,14 +628,17 @@ impl crate::Engine {
                 accounting.hold_permit(permit);
                 Ok(())
             }
-            Err(refusal) => {
-                self.observe.metrics.refusal(match refusal {
-                    RateRefusal::Exceeded { .. } => "rate_limit",
-                    RateRefusal::Unavailable(_) => "limit_store_unreachable",
-                });
-                Err(crate::GatewayError::RateLimitExceeded(Box::new(refusal)))
-            }
+            Err(refusal) => Err(self.rate_refused(refusal)),
         }
+    }
+
+    /// `refusal`, counted, as the error the client gets.
+    pub(crate) fn rate_refused(&self, refusal: RateRefusal) -> crate::GatewayError {
+        self.observe.metrics.refusal(match refusal {
+            RateRefusal::Exceeded { .. } => "rate_limit",
+            RateRefusal::Unavailable(_) => "limit_store_unreachable",
+        });
+        crate::GatewayError::RateLimitExceeded(Box::new(refusal))
     }
 }
 

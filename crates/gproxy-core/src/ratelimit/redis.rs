@@ -5,9 +5,7 @@
 //! the request only when all have room, on Redis's own clock (`TIME`), so
 //! instances with skewed clocks still share one exact window.
 
-use std::time::Duration;
-
-use crate::redis_link::{RedisLink, Script};
+use crate::redis_link::{Cmd, RedisLink, Reply, Script};
 
 use super::window::{Exceeded, Seen};
 use super::{Rules, Scope};
@@ -131,18 +129,34 @@ impl RedisCounters {
         })
     }
 
+    /// The link to Redis.
+    pub(crate) fn link(&self) -> &std::sync::Arc<RedisLink> {
+        &self.link
+    }
+
     /// Checks (and, with `count`, counts) a request on every scope.
-    #[expect(clippy::too_many_arguments, reason = "one script's arguments")]
     pub(super) async fn check(
         &self,
         scopes: &[Scope],
-        _now: u64,
         rules: &Rules,
         id: u64,
         estimate: u64,
         count: bool,
-        timeout: Duration,
     ) -> Result<(Refused, Vec<Seen>), String> {
+        let cmd = self.check_cmd(scopes, rules, id, estimate, count);
+        let reply = self.link.query(cmd, rules.timeout).await?;
+        Self::check_reply(reply, scopes.len())
+    }
+
+    /// The command of [`RedisCounters::check`].
+    pub(super) fn check_cmd(
+        &self,
+        scopes: &[Scope],
+        rules: &Rules,
+        id: u64,
+        estimate: u64,
+        count: bool,
+    ) -> Cmd {
         let mut cmd = self.check.call(scopes.len() * 3);
         for s in scopes {
             cmd.encoded(s.redis_keys(), 3);
@@ -155,9 +169,15 @@ impl RedisCounters {
         for s in scopes {
             cmd.int(s.caps.rpm).int(s.caps.tpm).int(s.caps.concurrent);
         }
-        let out = self.link.query(cmd, timeout).await?.into_ints()?;
+        cmd
+    }
+
+    /// What the reply to [`RedisCounters::check_cmd`] for `scopes` scopes
+    /// says.
+    pub(super) fn check_reply(reply: Reply, scopes: usize) -> Result<(Refused, Vec<Seen>), String> {
+        let out = reply.into_ints()?;
         let n = |i: usize| out.get(i).copied().unwrap_or(0).max(0).unsigned_abs();
-        let seen = (0..scopes.len())
+        let seen = (0..scopes)
             .map(|i| {
                 let b = 3 + i * 5;
                 Seen {

@@ -223,12 +223,28 @@ impl RedisLink {
 
     /// Sends `cmds` (pipelined) and returns their replies, within
     /// `timeout` in all (connection included).
+    #[cfg(test)]
     pub(crate) async fn exchange(
         &self,
         cmds: &mut [Cmd],
         timeout: Duration,
     ) -> Result<Vec<Reply>, String> {
         self.pool.exchange(cmds, timeout).await
+    }
+
+    /// Sends `cmds` (pipelined) and returns each one's result as
+    /// [`RedisLink::query`] would.
+    pub(crate) async fn query_each(
+        &self,
+        cmds: &mut [Cmd],
+        timeout: Duration,
+    ) -> Result<Vec<Result<Reply, String>>, String> {
+        let replies = self.pool.exchange(cmds, timeout).await?;
+        let mut out = Vec::with_capacity(replies.len());
+        for (reply, cmd) in replies.into_iter().zip(cmds.iter()) {
+            out.push(self.pool.settled(reply, cmd, timeout).await);
+        }
+        Ok(out)
     }
 
     /// Sends one command; an error reply is an `Err`. A script call the

@@ -84,6 +84,11 @@ describe("budgets section", () => {
     expect(budgetsPatch({ ...values, backend: "memory" })).toEqual({ backend: "memory", passthrough_cost_usd: "0" });
   });
 
+  it("refuses a TLS Redis URL, which the server cannot use", () => {
+    const values: BudgetsValues = { ...budgetsValues(SETTINGS.budgets), backend: "redis", redis_url: "rediss://r:6380" };
+    expect(budgetIssues(values)).toContain("redis_url: limitsPage.errors.redisUrl");
+  });
+
   it("puts each problem on its field", () => {
     const values: BudgetsValues = {
       ...budgetsValues(SETTINGS.budgets),

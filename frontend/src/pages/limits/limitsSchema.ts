@@ -53,7 +53,7 @@ function backendValues(c: BudgetsConfig | RateLimitsConfig): BackendValues {
 function backendIssues(v: BackendValues, add: AddIssue): void {
   if (v.backend !== "redis") return;
   const url = v.redis_url.trim();
-  if (!url.startsWith("redis://") && !url.startsWith("rediss://")) add(["redis_url"], "limitsPage.errors.redisUrl");
+  if (!url.startsWith("redis://")) add(["redis_url"], "limitsPage.errors.redisUrl");
   const err = rangeError(v.redis_timeout_ms, 1, 5000, "limitsPage.errors.timeout");
   if (err) add(["redis_timeout_ms"], err);
 }
