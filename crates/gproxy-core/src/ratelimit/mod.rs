@@ -587,6 +587,9 @@ impl RateHeaders {
                 HeaderName::from_static(header::RESET_TOKENS),
             ],
         ];
+        // Room for all six at once: the map grows (and rehashes) once at
+        // most.
+        headers.reserve(6);
         for (room, [limit, remaining, reset]) in [self.requests, self.tokens].into_iter().zip(NAMES)
         {
             let Some(h) = room else { continue };

@@ -30,23 +30,33 @@ impl Cmd {
 
     /// Appends one argument.
     pub(crate) fn arg(&mut self, value: &[u8]) -> &mut Self {
-        self.parts(&[value])
+        self.length(value.len());
+        self.buf.extend_from_slice(value);
+        self.buf.extend_from_slice(b"\r\n");
+        self.args += 1;
+        self
     }
 
     /// Appends one argument made of `parts` put end to end (a key's
     /// prefix, name and suffix, without building the string first).
     pub(crate) fn parts(&mut self, parts: &[&[u8]]) -> &mut Self {
-        let len: usize = parts.iter().map(|p| p.len()).sum();
-        self.buf.push(b'$');
-        self.buf
-            .extend_from_slice(itoa::Buffer::new().format(len).as_bytes());
-        self.buf.extend_from_slice(b"\r\n");
+        self.length(parts.iter().map(|p| p.len()).sum());
         for p in parts {
             self.buf.extend_from_slice(p);
         }
         self.buf.extend_from_slice(b"\r\n");
         self.args += 1;
         self
+    }
+
+    /// Writes an argument's `$N\r\n`, with room for the argument.
+    fn length(&mut self, len: usize) {
+        let mut n = itoa::Buffer::new();
+        let digits = n.format(len).as_bytes();
+        self.buf.reserve(len + digits.len() + 5);
+        self.buf.push(b'$');
+        self.buf.extend_from_slice(digits);
+        self.buf.extend_from_slice(b"\r\n");
     }
 
     /// Appends `count` arguments already encoded (see
@@ -195,7 +205,13 @@ pub(crate) fn parse(buf: &[u8]) -> Result<Option<(Reply, usize)>, String> {
 }
 
 fn parse_at(buf: &[u8], at: usize, depth: usize) -> Result<Option<(Reply, usize)>, String> {
-    let Some(line_end) = memchr::memchr(b'\n', buf.get(at..).unwrap_or_default()) else {
+    // Reply lines are short: a plain scan beats a call to `memchr`.
+    let Some(line_end) = buf
+        .get(at..)
+        .unwrap_or_default()
+        .iter()
+        .position(|b| *b == b'\n')
+    else {
         return Ok(None);
     };
     let line_end = at + line_end;
