@@ -38,6 +38,7 @@
 
 pub mod access;
 mod accounting;
+mod admission;
 pub mod body;
 pub mod bootstrap;
 pub mod budget;
@@ -62,7 +63,6 @@ mod passthrough;
 pub mod price_refresh;
 pub mod probe;
 pub mod ratelimit;
-mod admission;
 mod redis_link;
 pub mod request_body;
 mod resilience;

@@ -465,7 +465,11 @@ impl Budgeter {
         &self,
         lines: &[Line],
         estimate: i64,
-    ) -> Option<(&Arc<crate::redis_link::RedisLink>, u64, crate::redis_link::Cmd)> {
+    ) -> Option<(
+        &Arc<crate::redis_link::RedisLink>,
+        u64,
+        crate::redis_link::Cmd,
+    )> {
         let Store::Redis(r) = &*self.store else {
             return None;
         };

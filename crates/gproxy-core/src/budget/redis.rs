@@ -97,12 +97,13 @@ pub(super) struct RedisLedger {
 
 impl RedisLedger {
     pub(super) fn new(url: &str, prefix: &str) -> Result<Self, String> {
+        let link = RedisLink::shared(url)?;
         Ok(RedisLedger {
-            link: RedisLink::shared(url)?,
             prefix: prefix.to_owned(),
-            check: Script::new(CHECK),
-            seed: Script::new(SEED),
-            settle: Script::new(SETTLE),
+            check: link.script(CHECK),
+            seed: link.script(SEED),
+            settle: link.script(SETTLE),
+            link,
         })
     }
 

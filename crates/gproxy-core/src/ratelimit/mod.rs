@@ -34,7 +34,7 @@ pub(crate) struct Scope {
     /// `key:<prefix>` (built once, when the rules are).
     pub key: Arc<str>,
     pub caps: Caps,
-    /// The scope's three Redis keys (`{prefix}{key}:r`, `:t`, `:c`)
+    /// The scope's four Redis keys (`{prefix}{key}:r`, `:t`, `:c`, `:u`)
     /// encoded as command arguments, built with the rules.
     redis_keys: Arc<[u8]>,
 }
@@ -42,7 +42,7 @@ pub(crate) struct Scope {
 impl Scope {
     fn new(key: String, caps: Caps, prefix: &str) -> Self {
         let mut cmd = crate::redis_link::Cmd::new("");
-        for kind in [":r", ":t", ":c"] {
+        for kind in [":r", ":t", ":c", ":u"] {
             cmd.parts(&[prefix.as_bytes(), key.as_bytes(), kind.as_bytes()]);
         }
         Scope {
@@ -52,15 +52,15 @@ impl Scope {
         }
     }
 
-    /// The encoded `:r`, `:t` and `:c` keys.
+    /// The encoded `:r`, `:t`, `:c` and `:u` keys.
     pub(crate) fn redis_keys(&self) -> &[u8] {
         &self.redis_keys
     }
 
-    /// The encoded `:t` and `:c` keys.
+    /// The encoded `:t`, `:c` and `:u` keys.
     pub(crate) fn redis_settle_keys(&self) -> &[u8] {
-        // The three suffixes have one length, so the encoded keys too.
-        let one = self.redis_keys.len() / 3;
+        // The four suffixes have one length, so the encoded keys too.
+        let one = self.redis_keys.len() / 4;
         &self.redis_keys[one..]
     }
 }
@@ -318,12 +318,7 @@ impl RateLimiter {
                     w.seen(now, self.rules.window_ms, 0, s.caps.tpm)
                 })
                 .collect(),
-            Store::Redis(r) => {
-                r.check(scopes, &self.rules, 0, 0, false)
-                    .await
-                    .ok()?
-                    .1
-            }
+            Store::Redis(r) => r.check(scopes, &self.rules, 0, 0, false).await.ok()?.1,
         };
         Some(RateHeaders::of(scopes, &seen, 0, false))
     }
@@ -394,12 +389,20 @@ impl RateLimiter {
         &self,
         scopes: &[Scope],
         estimate: u64,
-    ) -> Option<(&Arc<crate::redis_link::RedisLink>, u64, crate::redis_link::Cmd)> {
+    ) -> Option<(
+        &Arc<crate::redis_link::RedisLink>,
+        u64,
+        crate::redis_link::Cmd,
+    )> {
         let Store::Redis(r) = &*self.store else {
             return None;
         };
         let id = self.ids.fetch_add(1, Ordering::Relaxed);
-        Some((r.link(), id, r.check_cmd(scopes, &self.rules, id, estimate, true)))
+        Some((
+            r.link(),
+            id,
+            r.check_cmd(scopes, &self.rules, id, estimate, true),
+        ))
     }
 
     /// The admission of request `id` from Redis's `reply` to its command.

@@ -1,27 +1,35 @@
 //! The Redis counters: per scope a sorted set of admission times
 //! (`{prefix}{scope}:r`), one of token entries (`:t`, member
-//! `{id}:{tokens}`, score the time) and one of concurrency slots (`:c`,
-//! score the slot's expiry). One Lua script checks every scope and counts
-//! the request only when all have room, on Redis's own clock (`TIME`), so
-//! instances with skewed clocks still share one exact window.
+//! `{id}:{tokens}`, score the time) with their running sum (`:u`, so a
+//! check costs what expired since the last one, not the whole window), and
+//! one of concurrency slots (`:c`, score the slot's expiry). One Lua script
+//! checks every scope and counts the request only when all have room, on
+//! Redis's own clock (`TIME`), so instances with skewed clocks still share
+//! one exact window.
 
 use crate::redis_link::{Cmd, RedisLink, Reply, Script};
 
 use super::window::{Exceeded, Seen};
 use super::{Rules, Scope};
 
-/// ARGV: id, estimate, window ms, slot ttl ms, count (1/0), then per scope
-/// rpm, tpm, concurrent. Returns {refused scope index (0: none), kind
-/// (1 requests, 2 tokens, 3 concurrent), wait ms, then per scope
-/// requests, requests reset ms, tokens, tokens reset ms, in flight}.
+/// KEYS per scope: admissions, tokens, slots, token sum. ARGV: id,
+/// estimate, window ms, slot ttl ms, count (1/0), then per scope rpm, tpm,
+/// concurrent. Returns {refused scope index (0: none), kind (1 requests,
+/// 2 tokens, 3 concurrent), wait ms, then per scope requests, requests
+/// reset ms, tokens, tokens reset ms, in flight}.
+///
+/// The sum `:u` and the set `:t` always get the same expiry together. A
+/// missing sum (keys written by an older version) is rebuilt once from
+/// the set.
 const CHECK: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local id, est, win, ttl, count = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
-local n = #KEYS / 3
+local function tokens_of(m) return tonumber(string.match(m, ':(%d+)$')) or 0 end
+local n = #KEYS / 4
 local out = {0, 0, 0}
 for i = 0, n - 1 do
-  local r, tk, c = KEYS[i*3+1], KEYS[i*3+2], KEYS[i*3+3]
+  local r, tk, c, u = KEYS[i*4+1], KEYS[i*4+2], KEYS[i*4+3], KEYS[i*4+4]
   local rpm, tpm, conc = tonumber(ARGV[6+i*3]), tonumber(ARGV[7+i*3]), tonumber(ARGV[8+i*3])
   local rc, rreset, tsum, treset, cc = 0, 0, 0, 0, 0
   if rpm > 0 then
@@ -31,20 +39,35 @@ for i = 0, n - 1 do
     if first[2] then rreset = tonumber(first[2]) + win - now end
   end
   if tpm > 0 then
-    redis.call('ZREMRANGEBYSCORE', tk, '-inf', now - win)
-    local all = redis.call('ZRANGE', tk, 0, -1, 'WITHSCORES')
-    local ws = {}
-    for j = 1, #all, 2 do
-      local w = tonumber(string.match(all[j], ':(%d+)$')) or 0
-      ws[#ws+1] = {tonumber(all[j+1]), w}
-      tsum = tsum + w
+    local floor = now - win
+    local sum = redis.call('GET', u)
+    if sum then
+      tsum = tonumber(sum)
+      local gone = redis.call('ZRANGEBYSCORE', tk, '-inf', floor)
+      if #gone > 0 then
+        for j = 1, #gone do tsum = tsum - tokens_of(gone[j]) end
+        redis.call('ZREMRANGEBYSCORE', tk, '-inf', floor)
+        if tsum < 0 then tsum = 0 end
+        redis.call('SET', u, tsum, 'PX', win)
+        redis.call('PEXPIRE', tk, win)
+      end
+    else
+      redis.call('ZREMRANGEBYSCORE', tk, '-inf', floor)
+      for _, m in ipairs(redis.call('ZRANGE', tk, 0, -1)) do tsum = tsum + tokens_of(m) end
+      if tsum > 0 then
+        redis.call('SET', u, tsum, 'PX', win)
+        redis.call('PEXPIRE', tk, win)
+      end
     end
-    if ws[1] then treset = ws[1][1] + win - now end
+    local first = redis.call('ZRANGE', tk, 0, 0, 'WITHSCORES')
+    if first[2] then treset = tonumber(first[2]) + win - now end
     if tsum + est > tpm then
+      -- Refused: when enough of the oldest entries leave.
       local left = tsum
-      for j = 1, #ws do
-        left = left - ws[j][2]
-        treset = ws[j][1] + win - now
+      local all = redis.call('ZRANGE', tk, 0, -1, 'WITHSCORES')
+      for j = 1, #all, 2 do
+        left = left - tokens_of(all[j])
+        treset = tonumber(all[j+1]) + win - now
         if left + est <= tpm then break end
       end
     end
@@ -63,14 +86,16 @@ for i = 0, n - 1 do
 end
 if out[1] == 0 and count == '1' then
   for i = 0, n - 1 do
-    local r, tk, c = KEYS[i*3+1], KEYS[i*3+2], KEYS[i*3+3]
+    local r, tk, c, u = KEYS[i*4+1], KEYS[i*4+2], KEYS[i*4+3], KEYS[i*4+4]
     if tonumber(ARGV[6+i*3]) > 0 then
       redis.call('ZADD', r, now, id)
       redis.call('PEXPIRE', r, win)
     end
     if tonumber(ARGV[7+i*3]) > 0 then
       redis.call('ZADD', tk, now, id .. ':' .. est)
+      redis.call('INCRBY', u, est)
       redis.call('PEXPIRE', tk, win)
+      redis.call('PEXPIRE', u, win)
     end
     if tonumber(ARGV[8+i*3]) > 0 then
       redis.call('ZADD', c, now + ttl, id)
@@ -81,18 +106,21 @@ end
 return out
 ";
 
-/// KEYS per scope: tokens set, slots set. ARGV: id, estimate, actual
-/// (empty: keep), then per scope tpm>0 (1/0), concurrent>0 (1/0).
+/// KEYS per scope: tokens set, slots set, token sum. ARGV: id, estimate,
+/// actual (empty: keep), then per scope tpm>0 (1/0), concurrent>0 (1/0).
 const SETTLE: &str = r"
 local id, est, actual = ARGV[1], ARGV[2], ARGV[3]
-for i = 0, #KEYS / 2 - 1 do
-  local tk, c = KEYS[i*2+1], KEYS[i*2+2]
+for i = 0, #KEYS / 3 - 1 do
+  local tk, c, u = KEYS[i*3+1], KEYS[i*3+2], KEYS[i*3+3]
   if ARGV[4+i*2] == '1' and actual ~= '' then
     local old = id .. ':' .. est
     local score = redis.call('ZSCORE', tk, old)
     if score then
       redis.call('ZREM', tk, old)
       redis.call('ZADD', tk, score, id .. ':' .. actual)
+      if redis.call('EXISTS', u) == 1 then
+        redis.call('INCRBY', u, tonumber(actual) - tonumber(est))
+      end
     end
   end
   if ARGV[5+i*2] == '1' then redis.call('ZREM', c, id) end
@@ -121,11 +149,12 @@ impl std::fmt::Debug for RedisCounters {
 
 impl RedisCounters {
     pub(super) fn new(url: &str, prefix: &str) -> Result<Self, String> {
+        let link = RedisLink::shared(url)?;
         Ok(RedisCounters {
-            link: RedisLink::shared(url)?,
             prefix: prefix.to_owned(),
-            check: Script::new(CHECK),
-            settle: Script::new(SETTLE),
+            check: link.script(CHECK),
+            settle: link.script(SETTLE),
+            link,
         })
     }
 
@@ -157,9 +186,9 @@ impl RedisCounters {
         estimate: u64,
         count: bool,
     ) -> Cmd {
-        let mut cmd = self.check.call(scopes.len() * 3);
+        let mut cmd = self.check.call(scopes.len() * 4);
         for s in scopes {
-            cmd.encoded(s.redis_keys(), 3);
+            cmd.encoded(s.redis_keys(), 4);
         }
         cmd.int(id)
             .int(estimate)
@@ -207,9 +236,9 @@ impl RedisCounters {
     /// Replaces the token reservation and frees the slots of request `id`,
     /// in the background (batched with other settlements).
     pub(super) fn settle(&self, scopes: &[Scope], id: u64, estimate: u64, actual: Option<u64>) {
-        let mut cmd = self.settle.call(scopes.len() * 2);
+        let mut cmd = self.settle.call(scopes.len() * 3);
         for s in scopes {
-            cmd.encoded(s.redis_settle_keys(), 2);
+            cmd.encoded(s.redis_settle_keys(), 3);
         }
         cmd.int(id).int(estimate);
         match actual {
@@ -225,5 +254,58 @@ impl RedisCounters {
                 tracing::warn!(error = %e, "rate-limit settle failed (slots expire on their own)");
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::config::RateLimitsConfig;
+    use crate::ratelimit::{RateLimiter, RateRefusal};
+    use crate::redis_link::{Cmd, RedisLink};
+
+    fn limiter(url: &str, prefix: &str) -> RateLimiter {
+        let config: RateLimitsConfig = toml::from_str(&format!(
+            "backend = \"redis\"\nredis_url = \"{url}\"\nredis_prefix = \"{prefix}\"\nwindow_secs = 1\n[users.alice]\ntpm = 100\n"
+        ))
+        .unwrap();
+        RateLimiter::build(&config, None).unwrap()
+    }
+
+    fn refused_for_tokens(r: &Result<super::super::Permit, RateRefusal>) -> bool {
+        matches!(r, Err(RateRefusal::Exceeded { what: "tokens", .. }))
+    }
+
+    #[tokio::test]
+    async fn the_token_sum_follows_admissions_settlements_and_expiry() {
+        let Some(url) = crate::redis_link::tests::redis().await else {
+            return;
+        };
+        let prefix = format!("gproxy-test-tpm-{}:", crate::ratelimit::rand_seed());
+        let l = limiter(&url, &prefix);
+        let scopes = || l.scopes("alice", "sk-a", "p", "m");
+        let first = l.admit(scopes(), 60).await.unwrap();
+        assert!(refused_for_tokens(&l.admit(scopes(), 60).await));
+        // Settled at 10 real tokens: the next check (which takes the
+        // settlement along, ahead of itself) finds 10 + 60 <= 100.
+        first.settle(Some(10));
+        let second = l.admit(scopes(), 60).await.unwrap();
+        assert_eq!(second.headers.tokens.map(|t| t.remaining), Some(30));
+        second.settle(None);
+        // After the window everything has left, and the sum with it.
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        let third = l.admit(scopes(), 100).await.unwrap();
+        third.settle(None);
+        // A sum lost (keys from a version without it) is rebuilt from the
+        // entries still in the window.
+        let link = RedisLink::new(&url).unwrap();
+        let mut del = Cmd::new("DEL");
+        del.arg(format!("{prefix}user:alice:u").as_bytes());
+        assert_eq!(
+            link.query(del, Duration::from_secs(1)).await.unwrap(),
+            crate::redis_link::Reply::Int(1)
+        );
+        assert!(refused_for_tokens(&l.admit(scopes(), 1).await));
     }
 }

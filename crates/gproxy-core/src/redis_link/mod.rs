@@ -14,7 +14,7 @@
 
 mod resp;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
@@ -68,6 +68,10 @@ struct Pool {
     /// Commands whose replies nobody waits for (see
     /// [`RedisLink::send_later`]).
     queued: Mutex<Vec<Later>>,
+    /// The scripts called through this pool (see [`RedisLink::script`]).
+    scripts: Mutex<Vec<&'static str>>,
+    /// A script was registered since they were last loaded.
+    scripts_dirty: AtomicBool,
     /// Wakes the flusher when the queue stops being empty, or the link is
     /// dropped.
     wake: Notify,
@@ -195,6 +199,8 @@ impl RedisLink {
                 idle: Mutex::new(Vec::new()),
                 next_attempt_ms: AtomicU64::new(0),
                 queued: Mutex::new(Vec::new()),
+                scripts: Mutex::new(Vec::new()),
+                scripts_dirty: AtomicBool::new(false),
                 wake: Notify::new(),
                 closed: AtomicBool::new(false),
             }),
@@ -245,6 +251,21 @@ impl RedisLink {
             out.push(self.pool.settled(reply, cmd, timeout).await);
         }
         Ok(out)
+    }
+
+    /// A script called through this link: loaded on every new connection
+    /// before anything else is sent (see [`Pool::exchange_on_any`]).
+    pub(crate) fn script(&self, body: &'static str) -> Script {
+        let mut scripts = self
+            .pool
+            .scripts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !scripts.contains(&body) {
+            scripts.push(body);
+            self.pool.scripts_dirty.store(true, Ordering::Relaxed);
+        }
+        Script::new(body)
     }
 
     /// Sends one command; an error reply is an `Err`. A script call the
@@ -428,6 +449,8 @@ impl Pool {
                 Ok(own)
             }
             Err(e) => {
+                // The scripts may not have been loaded.
+                self.scripts_dirty.store(true, Ordering::Relaxed);
                 for later in queued {
                     (later.then)(Err(e.clone()));
                 }
@@ -438,14 +461,22 @@ impl Pool {
 
     /// The exchange on an idle connection, or a new one. An idle
     /// connection that turns out closed (the server restarted) is replaced
-    /// once.
+    /// once. The registered scripts are loaded first on a new connection
+    /// (the server may be a new one) and after a registration, so that a
+    /// settlement riding ahead of a check never meets `NOSCRIPT` (which
+    /// would send it again after the check, out of order).
     async fn exchange_on_any(
         &self,
-        queued: &mut [Later],
+        queued: &mut Vec<Later>,
         cmds: &mut [Cmd],
         timeout: Duration,
     ) -> Result<Vec<Reply>, String> {
+        let mut loading = false;
         if let Some(mut conn) = self.take_idle() {
+            if self.scripts_dirty.swap(false, Ordering::Relaxed) {
+                self.load_scripts(queued);
+                loading = true;
+            }
             match conn.exchange(queued, cmds).await {
                 Ok(replies) => {
                     self.give_back(conn);
@@ -459,9 +490,29 @@ impl Pool {
             }
         }
         let mut conn = self.connect(timeout).await?;
+        if !loading {
+            self.load_scripts(queued);
+        }
         let replies = conn.exchange(queued, cmds).await?;
         self.give_back(conn);
         Ok(replies)
+    }
+
+    /// Puts a `SCRIPT LOAD` of every registered script at the front of
+    /// `queued`.
+    fn load_scripts(&self, queued: &mut Vec<Later>) {
+        let scripts = self.scripts.lock().unwrap_or_else(PoisonError::into_inner);
+        queued.splice(
+            0..0,
+            scripts.iter().map(|body| {
+                let mut cmd = Cmd::new("SCRIPT");
+                cmd.arg(b"LOAD").arg(body.as_bytes());
+                Later {
+                    cmd,
+                    then: Box::new(|_| {}),
+                }
+            }),
+        );
     }
 }
 

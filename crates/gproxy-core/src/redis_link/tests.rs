@@ -166,7 +166,7 @@ fn urls_are_checked() {
 }
 
 /// The Redis of `GPROXY_TEST_REDIS` (a missing one fails under `CI=true`).
-async fn redis() -> Option<String> {
+pub(crate) async fn redis() -> Option<String> {
     let ci = std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true"));
     let Ok(url) = std::env::var("GPROXY_TEST_REDIS") else {
         assert!(!ci, "CI=true but GPROXY_TEST_REDIS is not set");
@@ -318,4 +318,44 @@ async fn a_server_that_never_answers_times_out_and_its_connection_is_dropped() {
         "a connection owing a reply is not reused"
     );
     accepted.abort();
+}
+
+#[tokio::test]
+async fn a_queued_command_goes_out_ahead_of_the_next_call_even_with_a_new_script() {
+    let Some(url) = redis().await else { return };
+    let link = RedisLink::new(&url).unwrap();
+    let key = format!("gproxy-test-order:{}", crate::ratelimit::rand_seed());
+    // A script the server has never seen (its text names the key).
+    let body: &'static str = Box::leak(
+        format!(
+            "redis.call('PEXPIRE', KEYS[1], 60000); return redis.call('INCRBY', '{key}', ARGV[1])"
+        )
+        .into_boxed_str(),
+    );
+    let script = link.script(body);
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let mut call = script.call(1);
+    call.arg(key.as_bytes()).int(5);
+    link.send_later(call, move |reply| {
+        let _ = tx.send(reply);
+    });
+    // The next call finds the queued one already run, in order.
+    let mut get = Cmd::new("GET");
+    get.arg(key.as_bytes());
+    assert_eq!(
+        link.query(get, T).await.unwrap(),
+        Reply::Data(b"5".to_vec())
+    );
+    assert_eq!(rx.await.unwrap().unwrap(), Reply::Int(5));
+    // With no call after it, the flusher sends it.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let mut call = script.call(1);
+    call.arg(key.as_bytes()).int(1);
+    link.send_later(call, move |reply| {
+        let _ = tx.send(reply);
+    });
+    let reply = tokio::time::timeout(Duration::from_secs(1), rx)
+        .await
+        .unwrap();
+    assert_eq!(reply.unwrap().unwrap(), Reply::Int(6));
 }
