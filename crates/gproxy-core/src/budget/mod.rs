@@ -57,6 +57,10 @@ pub(crate) enum Owner {
     Unknown,
 }
 
+/// A request's budget lines, shared by the hold and the settlement (and
+/// kept per key until a period ends, see [`Budgeter::lines_of`]).
+pub(crate) type Lines = Arc<[Line]>;
+
 /// One budget a request is charged to: a scope's amount for one period.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Line {
@@ -186,7 +190,21 @@ pub struct Budgeter {
     /// Where a period's spend starts from (`None` in unit tests: zero).
     storage: Option<Storage>,
     ids: AtomicU64,
+    /// The lines of each (user, key) seen, until the first of them ends.
+    recent: Mutex<HashMap<(i64, Option<i64>), Recent>>,
 }
+
+/// A principal's lines, and until when they hold.
+#[derive(Debug)]
+struct Recent {
+    user: Arc<str>,
+    key_prefix: Arc<str>,
+    lines: Lines,
+    until: DateTime<Utc>,
+}
+
+/// Entries kept at most in [`Budgeter::recent`] (it is emptied beyond).
+const RECENT_MAX: usize = 10_000;
 
 /// The counters of the memory backend, by [`Line::key`].
 #[derive(Debug, Default)]
@@ -261,6 +279,7 @@ impl Budgeter {
             backend,
             storage,
             ids: AtomicU64::new(crate::ratelimit::rand_seed()),
+            recent: Mutex::new(HashMap::default()),
         })
     }
 
@@ -436,10 +455,11 @@ impl Budgeter {
     /// (reserving it), or says why not.
     pub(crate) async fn admit(
         &self,
-        lines: Vec<Line>,
+        lines: impl Into<Lines>,
         estimate: i64,
         observe: Arc<Observability>,
     ) -> Result<Hold, BudgetRefusal> {
+        let lines = lines.into();
         let id = self.ids.fetch_add(1, Ordering::Relaxed);
         let checked = self.check(&lines, id, Some(estimate)).await;
         self.held(lines, id, estimate, checked, observe)
@@ -481,7 +501,7 @@ impl Budgeter {
     /// lines with no counter yet are seeded and checked again.
     pub(crate) async fn redis_admitted(
         &self,
-        lines: Vec<Line>,
+        lines: Lines,
         id: u64,
         estimate: i64,
         reply: Result<crate::redis_link::Reply, String>,
@@ -499,7 +519,7 @@ impl Budgeter {
     /// The hold (or the refusal) a check's outcome gives.
     fn held(
         &self,
-        lines: Vec<Line>,
+        lines: Lines,
         id: u64,
         estimate: i64,
         checked: Result<(Vec<Standing>, Option<usize>), String>,
@@ -593,7 +613,7 @@ impl Budgeter {
 #[derive(Debug)]
 pub(crate) struct Hold {
     store: Option<Arc<Store>>,
-    lines: Vec<Line>,
+    lines: Lines,
     id: u64,
     estimate: i64,
     observe: Arc<Observability>,
@@ -604,7 +624,7 @@ impl Hold {
     fn unchecked(observe: Arc<Observability>) -> Self {
         Hold {
             store: None,
-            lines: Vec::new(),
+            lines: Lines::default(),
             id: 0,
             estimate: 0,
             observe,
@@ -631,7 +651,7 @@ impl Hold {
                 let mut after = Vec::with_capacity(lines.len());
                 {
                     let mut entries = m.entries.lock().unwrap_or_else(PoisonError::into_inner);
-                    for line in &lines {
+                    for line in lines.iter() {
                         if let Some(e) = entries.get_mut(line.key()) {
                             e.standing.reserved = e.standing.reserved.saturating_sub(self.estimate);
                             e.standing.spent = e.standing.spent.saturating_add(actual);
@@ -773,10 +793,7 @@ impl crate::Engine {
 
     /// The budgets in force and `principal`'s lines now (`None`: none
     /// applies).
-    fn budget_lines(
-        &self,
-        principal: &crate::state::Principal,
-    ) -> Option<(Arc<Budgeter>, Vec<Line>)> {
+    fn budget_lines(&self, principal: &crate::state::Principal) -> Option<(Arc<Budgeter>, Lines)> {
         let budgets = self.budgets.load_full()?;
         let lines = budgets.lines_of(principal);
         (!lines.is_empty()).then_some((budgets, lines))
@@ -788,7 +805,7 @@ impl crate::Engine {
     async fn reserve_budget(
         &self,
         budgets: &Budgeter,
-        lines: Vec<Line>,
+        lines: Lines,
         amount: Result<i64, BudgetRefusal>,
         flat: bool,
         accounting: &mut crate::accounting::Accounting,
@@ -897,15 +914,48 @@ impl crate::Engine {
 }
 
 impl Budgeter {
-    /// The lines of `principal` (its user and its key) now.
-    pub(crate) fn lines_of(&self, principal: &crate::state::Principal) -> Vec<Line> {
-        self.lines(
-            &principal.user_name,
-            Some(principal.user_id),
-            &principal.key_prefix,
-            principal.key_id,
-            Utc::now(),
-        )
+    /// The lines of `principal` (its user and its key) now. Built once per
+    /// (user, key) until the first of its periods ends: the period bounds
+    /// in the configured time zone and the counter names are not worked
+    /// out again on every request.
+    pub(crate) fn lines_of(&self, principal: &crate::state::Principal) -> Lines {
+        let now = Utc::now();
+        let id = (principal.user_id, principal.key_id);
+        let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(r) = recent.get(&id)
+            && now < r.until
+            && r.user == principal.user_name
+            && r.key_prefix == principal.key_prefix
+        {
+            return r.lines.clone();
+        }
+        let lines: Lines = self
+            .lines(
+                &principal.user_name,
+                Some(principal.user_id),
+                &principal.key_prefix,
+                principal.key_id,
+                now,
+            )
+            .into();
+        let until = lines
+            .iter()
+            .filter_map(|l| l.reset)
+            .min()
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        if recent.len() >= RECENT_MAX {
+            recent.clear();
+        }
+        recent.insert(
+            id,
+            Recent {
+                user: principal.user_name.clone(),
+                key_prefix: principal.key_prefix.clone(),
+                lines: lines.clone(),
+                until,
+            },
+        );
+        lines
     }
 
     /// `lines` and where they stand, with the settings that shape them.

@@ -197,7 +197,7 @@ impl RedisLedger {
     /// line the spend after (`None`: the counter is gone).
     pub(super) fn settle(
         &self,
-        lines: Vec<Line>,
+        lines: super::Lines,
         id: u64,
         estimate: i64,
         actual: i64,

@@ -267,3 +267,32 @@ async fn the_soft_threshold_warns_once_per_period() {
     assert_eq!(view.remaining_usd.as_deref(), Some("0.0000002"));
     assert_eq!(view.exhausted, Some(false));
 }
+
+#[test]
+fn a_principals_lines_are_built_once_per_period_and_follow_a_rename() {
+    let b = budgeter(Budget {
+        daily_usd: usd("5"),
+        ..Budget::default()
+    });
+    let mut alice = crate::state::Principal {
+        user_id: 1,
+        user_name: Arc::from("alice"),
+        key_prefix: Arc::from("sk-a"),
+        key_id: Some(7),
+        is_admin: false,
+        access: None,
+        expires_at_ms: None,
+        max_cost_nano_usd: None,
+    };
+    let first = b.lines_of(&alice);
+    assert_eq!(first.len(), 1);
+    assert!(Arc::ptr_eq(&first, &b.lines_of(&alice)), "kept");
+    // The same key under a new user name: built again, under the new name.
+    alice.user_name = Arc::from("bob");
+    assert!(b.lines_of(&alice).is_empty(), "bob has no budget");
+    alice.user_name = Arc::from("alice");
+    let again = b.lines_of(&alice);
+    assert!(!Arc::ptr_eq(&first, &again));
+    assert_eq!(first, again);
+    assert!(again[0].reset.unwrap() > Utc::now());
+}
