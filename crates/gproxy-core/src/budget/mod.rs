@@ -544,16 +544,30 @@ impl Budgeter {
                     reset: line.reset,
                 })
             }
-            Err(e) => match (&*self.store, self.rules.fail) {
-                (Store::Redis(_), RedisFailure::Closed) => {
-                    tracing::warn!(error = %e, "request refused: budgets cannot be checked (on_redis_error = closed)");
-                    Err(BudgetRefusal::Unavailable(e))
+            Err(e) => {
+                if e == crate::redis_link::TIMED_OUT
+                    && let Store::Redis(r) = &*self.store
+                {
+                    // The script may have run after all: give back the
+                    // reservation it may have made.
+                    r.settle(lines, id, estimate, 0, |_, _| {});
                 }
-                _ => {
-                    tracing::warn!(error = %e, "budgets not checked for this request: the budget store failed");
-                    Ok(Hold::unchecked(observe))
-                }
-            },
+                self.unchecked(e, observe)
+            }
+        }
+    }
+
+    /// What a request gets when the store could not answer.
+    fn unchecked(&self, e: String, observe: Arc<Observability>) -> Result<Hold, BudgetRefusal> {
+        match (&*self.store, self.rules.fail) {
+            (Store::Redis(_), RedisFailure::Closed) => {
+                tracing::warn!(error = %e, "request refused: budgets cannot be checked (on_redis_error = closed)");
+                Err(BudgetRefusal::Unavailable(e))
+            }
+            _ => {
+                tracing::warn!(error = %e, "budgets not checked for this request: the budget store failed");
+                Ok(Hold::unchecked(observe))
+            }
         }
     }
 

@@ -421,16 +421,30 @@ impl RateLimiter {
             Ok((Some((i, what, wait)), seen)) => {
                 Err(refusal(&scopes, i, what, wait, &seen, estimate))
             }
-            Err(e) => match self.rules.fail {
-                RedisFailure::Open => {
-                    tracing::warn!(error = %e, "rate limits not checked: Redis unreachable (on_redis_error = open)");
-                    Ok(Permit::unchecked())
+            Err(e) => {
+                if e == crate::redis_link::TIMED_OUT
+                    && let Store::Redis(r) = &*self.store
+                {
+                    // The script may have run after all: give back the
+                    // slot and the tokens it may have taken.
+                    r.settle(&scopes, id, estimate, Some(0));
                 }
-                RedisFailure::Closed => {
-                    tracing::warn!(error = %e, "request refused: Redis unreachable (on_redis_error = closed)");
-                    Err(RateRefusal::Unavailable(e))
-                }
-            },
+                self.unchecked(e)
+            }
+        }
+    }
+
+    /// What a request gets when Redis could not answer.
+    fn unchecked(&self, e: String) -> Result<Permit, RateRefusal> {
+        match self.rules.fail {
+            RedisFailure::Open => {
+                tracing::warn!(error = %e, "rate limits not checked: Redis unreachable (on_redis_error = open)");
+                Ok(Permit::unchecked())
+            }
+            RedisFailure::Closed => {
+                tracing::warn!(error = %e, "request refused: Redis unreachable (on_redis_error = closed)");
+                Err(RateRefusal::Unavailable(e))
+            }
         }
     }
 

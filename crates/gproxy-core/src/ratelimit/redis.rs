@@ -308,4 +308,79 @@ mod tests {
         );
         assert!(refused_for_tokens(&l.admit(scopes(), 1).await));
     }
+
+    /// A proxy to the Redis at `url` that holds every answer back for
+    /// `delay`; its URL.
+    async fn slow_proxy(url: &str, delay: Duration) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let target = url::Url::parse(url).unwrap();
+        let target = format!(
+            "{}:{}",
+            target.host_str().unwrap(),
+            target.port().unwrap_or(6379)
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let server = tokio::net::TcpStream::connect(&target).await.unwrap();
+                let (mut client_read, mut client_write) = client.into_split();
+                let (mut server_read, mut server_write) = server.into_split();
+                tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+                });
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 65_536];
+                    while let Ok(n) = server_read.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        tokio::time::sleep(delay).await;
+                        if client_write.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        format!("redis://127.0.0.1:{port}")
+    }
+
+    #[tokio::test]
+    async fn a_check_that_times_out_gives_back_the_slot_it_may_have_taken() {
+        let Some(url) = crate::redis_link::tests::redis().await else {
+            return;
+        };
+        let slow = slow_proxy(&url, Duration::from_millis(300)).await;
+        let prefix = format!("gproxy-test-late-{}:", crate::ratelimit::rand_seed());
+        let config: RateLimitsConfig = toml::from_str(&format!(
+            "backend = \"redis\"\nredis_url = \"{slow}\"\nredis_prefix = \"{prefix}\"\nredis_timeout_ms = 100\n[users.alice]\nconcurrent = 1\n"
+        ))
+        .unwrap();
+        let l = RateLimiter::build(&config, None).unwrap();
+        // Served unchecked (fail-open), though the script ran and took the
+        // one slot...
+        let permit = l.admit(l.scopes("alice", "k", "p", "m"), 10).await.unwrap();
+        assert!(permit.headers.requests.is_none() && permit.headers.tokens.is_none());
+        // ...which the release queued behind it gives back.
+        let direct = RedisLink::new(&url).unwrap();
+        let slots = || {
+            let mut zcard = Cmd::new("ZCARD");
+            zcard.arg(format!("{prefix}user:alice:c").as_bytes());
+            direct.query(zcard, Duration::from_secs(1))
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        loop {
+            let n = slots().await.unwrap();
+            if n == crate::redis_link::Reply::Int(0) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "slot still held: {n:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        drop(permit);
+    }
 }

@@ -26,6 +26,10 @@ use tokio::sync::Notify;
 
 pub(crate) use resp::{Cmd, Reply, Script};
 
+/// The error of a call that ran out of time: the server may still have run
+/// it (see [`RedisLink::send_later`] to undo what it took).
+pub(crate) const TIMED_OUT: &str = "timed out";
+
 /// After a failed connection attempt, how long calls fail at once.
 const RECONNECT_INTERVAL_MS: u64 = 1_000;
 /// Idle connections kept at most (more are closed when given back).
@@ -441,7 +445,7 @@ impl Pool {
         }
         let sent = tokio::time::timeout(timeout, self.exchange_on_any(&mut queued, cmds, timeout))
             .await
-            .unwrap_or_else(|_| Err("timed out".to_owned()));
+            .unwrap_or_else(|_| Err(TIMED_OUT.to_owned()));
         match sent {
             Ok(mut replies) => {
                 let own = replies.split_off(queued.len());
