@@ -85,7 +85,11 @@ describe("budgets section", () => {
   });
 
   it("refuses a TLS Redis URL, which the server cannot use", () => {
-    const values: BudgetsValues = { ...budgetsValues(SETTINGS.budgets), backend: "redis", redis_url: "rediss://r:6380" };
+    const values: BudgetsValues = {
+      ...budgetsValues(SETTINGS.budgets),
+      backend: "redis",
+      redis_url: "rediss://r:6380",
+    };
     expect(budgetIssues(values)).toContain("redis_url: limitsPage.errors.redisUrl");
   });
 
