@@ -25,18 +25,6 @@ fn chat(model: &str) -> serde_json::Value {
     json!({"model": model, "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]})
 }
 
-async fn me(gw: &Gateway, key: &str) -> serde_json::Value {
-    let r = gw
-        .send(
-            gw.request("GET", "/v1/gproxy/me")
-                .header("authorization", format!("Bearer {key}")),
-            "",
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    r.json()
-}
-
 async fn admin_budgets(gw: &Gateway) -> serde_json::Value {
     let r = gw.api("GET", "/budgets", Some(ADMIN_KEY), None).await;
     assert_eq!(r.status, 200, "{}", r.text());

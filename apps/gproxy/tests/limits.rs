@@ -245,15 +245,7 @@ async fn passthrough_is_counted_and_me_reports_the_limits() {
     assert_ne!(r.status, 429);
     assert_eq!(r.header("x-ratelimit-remaining-requests"), Some("1"));
 
-    let me = gw
-        .send(
-            gw.request("GET", "/v1/gproxy/me")
-                .header("authorization", format!("Bearer {ALICE_KEY}")),
-            "",
-        )
-        .await;
-    assert_eq!(me.status, 200, "{}", me.text());
-    let v = me.json();
+    let v = me(&gw, ALICE_KEY).await;
     assert_eq!(v["user"], "alice");
     assert_eq!(v["rate_limits"]["scopes"]["user"]["rpm"], 2, "{v}");
     assert_eq!(
@@ -367,15 +359,7 @@ async fn redis_down_fails_open_or_closed_within_the_timeout() {
 
 /// `/v1/gproxy/me`'s first budget line, reserved and spent (USD strings).
 async fn alice_budget(gw: &Gateway) -> (String, String) {
-    let r = gw
-        .send(
-            gw.request("GET", "/v1/gproxy/me")
-                .header("authorization", format!("Bearer {ALICE_KEY}")),
-            "",
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    let line = &r.json()["budgets"]["budgets"][0];
+    let line = &me(gw, ALICE_KEY).await["budgets"]["budgets"][0];
     (
         line["reserved_usd"].as_str().unwrap_or("?").to_owned(),
         line["spent_usd"].as_str().unwrap_or("?").to_owned(),

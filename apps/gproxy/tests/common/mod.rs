@@ -535,3 +535,16 @@ pub fn provider_of(protocol: gproxy_protocol::Protocol) -> &'static str {
         gproxy_protocol::Protocol::Gemini => "up-gemini",
     }
 }
+
+/// `GET /v1/gproxy/me` with `key`: what the key sees of itself.
+pub async fn me(gw: &Gateway, key: &str) -> serde_json::Value {
+    let r = gw
+        .send(
+            gw.request("GET", "/v1/gproxy/me")
+                .header("authorization", format!("Bearer {key}")),
+            "",
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()
+}
