@@ -357,9 +357,16 @@ impl Router {
             principal,
             started,
         };
+        // Boxed: the engine's futures are the largest part of this one
+        // (`Engine::proxy` is about 7 KB), and this one is moved whole
+        // several times per request (into the connection's service box,
+        // at each first poll). Boxed, they are built in place once and
+        // the futures above them stay small (docs/benchmarks.md).
         let result = match request.route.operation {
-            Operation::CountTokens => self.engine.count_tokens(request).await,
-            Operation::Generate | Operation::Embeddings => self.engine.proxy(request).await,
+            Operation::CountTokens => Box::pin(self.engine.count_tokens(request)).await,
+            Operation::Generate | Operation::Embeddings => {
+                Box::pin(self.engine.proxy(request)).await
+            }
         };
         match result {
             Ok(response) => response,
