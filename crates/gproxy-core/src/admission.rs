@@ -84,12 +84,10 @@ impl crate::Engine {
         let mut cmds = [rate_cmd, budget_cmd];
         let timeout = limiter.timeout().max(budgets.timeout());
         let (rate_reply, budget_reply) = match link.query_each(&mut cmds, timeout).await {
-            Ok(mut replies) if replies.len() == 2 => {
-                let budget = replies.pop().unwrap_or_else(|| Err("no reply".into()));
-                let rate = replies.pop().unwrap_or_else(|| Err("no reply".into()));
-                (rate, budget)
-            }
-            Ok(_) => (Err("no reply".into()), Err("no reply".into())),
+            Ok(replies) => match <[_; 2]>::try_from(replies) {
+                Ok([rate, budget]) => (rate, budget),
+                Err(_) => (Err("no reply".into()), Err("no reply".into())),
+            },
             Err(e) => (Err(e.clone()), Err(e)),
         };
         let permit = limiter.redis_admitted(scopes, rate_id, tokens, rate_reply);

@@ -41,14 +41,14 @@ pub(crate) struct Scope {
 
 impl Scope {
     fn new(key: String, caps: Caps, prefix: &str) -> Self {
-        let mut cmd = crate::redis_link::Cmd::new("");
+        let mut keys = crate::redis_link::Cmd::args();
         for kind in [":r", ":t", ":c", ":u"] {
-            cmd.parts(&[prefix.as_bytes(), key.as_bytes(), kind.as_bytes()]);
+            keys.parts(&[prefix.as_bytes(), key.as_bytes(), kind.as_bytes()]);
         }
         Scope {
             key: Arc::from(key),
             caps,
-            redis_keys: Arc::from(cmd.encoded_args(1)),
+            redis_keys: Arc::from(keys.encoded_args()),
         }
     }
 

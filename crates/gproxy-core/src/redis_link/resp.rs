@@ -18,14 +18,21 @@ pub(crate) struct Cmd {
 impl Cmd {
     /// A command named `name` (`GET`, `SET`, ...).
     pub(crate) fn new(name: &str) -> Self {
-        let mut cmd = Cmd {
-            buf: Vec::with_capacity(512),
-            args: 0,
-            script: None,
-        };
-        cmd.buf.resize(HEADER_ROOM, 0);
+        let mut cmd = Cmd::args();
         cmd.arg(name.as_bytes());
         cmd
+    }
+
+    /// Arguments with no command name yet: built once, then appended to
+    /// commands with [`Cmd::encoded`] (see [`Cmd::encoded_args`]).
+    pub(crate) fn args() -> Self {
+        let mut buf = Vec::with_capacity(512);
+        buf.resize(HEADER_ROOM, 0);
+        Cmd {
+            buf,
+            args: 0,
+            script: None,
+        }
     }
 
     /// Appends one argument.
@@ -59,30 +66,16 @@ impl Cmd {
         self.buf.extend_from_slice(b"\r\n");
     }
 
-    /// Appends `count` arguments already encoded (see
-    /// [`Cmd::encoded_args`]).
+    /// Appends `count` arguments already encoded (see [`Cmd::args`]).
     pub(crate) fn encoded(&mut self, args: &[u8], count: usize) -> &mut Self {
         self.buf.extend_from_slice(args);
         self.args += count;
         self
     }
 
-    /// The encoded arguments after the first `skip` (the name included),
-    /// to be appended to other commands with [`Cmd::encoded`].
-    pub(crate) fn encoded_args(&self, skip: usize) -> Vec<u8> {
-        let mut at = HEADER_ROOM;
-        for _ in 0..skip {
-            // `$N\r\n` then N bytes and `\r\n`.
-            let Some(nl) = memchr::memchr(b'\n', &self.buf[at..]) else {
-                return Vec::new();
-            };
-            let len: usize = std::str::from_utf8(&self.buf[at + 1..at + nl - 1])
-                .ok()
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(0);
-            at += nl + 1 + len + 2;
-        }
-        self.buf.get(at..).unwrap_or_default().to_vec()
+    /// The arguments as encoded, without the header.
+    pub(crate) fn encoded_args(&self) -> &[u8] {
+        &self.buf[HEADER_ROOM..]
     }
 
     /// Appends an integer argument.

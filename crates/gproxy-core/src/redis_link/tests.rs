@@ -109,10 +109,10 @@ fn numbers_parse_in_range_and_not_beyond() {
 
 #[test]
 fn encoded_arguments_are_reused_as_they_are() {
-    let mut keys = Cmd::new("");
+    let mut keys = Cmd::args();
     keys.parts(&[b"p:", b"user:a", b":r"])
         .parts(&[b"p:", b"user:a", b":t"]);
-    let encoded = keys.encoded_args(1);
+    let encoded = keys.encoded_args().to_vec();
     assert_eq!(encoded, b"$10\r\np:user:a:r\r\n$10\r\np:user:a:t\r\n");
     let mut cmd = Cmd::new("DEL");
     cmd.encoded(&encoded, 2).int(1);
