@@ -370,6 +370,7 @@ impl RateLimiter {
             scopes,
             id,
             estimate,
+            at: None,
             headers,
         }
     }
@@ -414,11 +415,13 @@ impl RateLimiter {
         reply: Result<crate::redis_link::Reply, String>,
     ) -> Result<Permit, RateRefusal> {
         match reply.and_then(|r| redis::RedisCounters::check_reply(r, scopes.len())) {
-            Ok((None, seen)) => {
+            Ok((None, seen, at)) => {
                 let headers = RateHeaders::of(&scopes, &seen, estimate, true);
-                Ok(self.permit(scopes, id, estimate, headers))
+                let mut permit = self.permit(scopes, id, estimate, headers);
+                permit.at = Some(at);
+                Ok(permit)
             }
-            Ok((Some((i, what, wait)), seen)) => {
+            Ok((Some((i, what, wait)), seen, _)) => {
                 Err(refusal(&scopes, i, what, wait, &seen, estimate))
             }
             Err(e) => {
@@ -427,7 +430,7 @@ impl RateLimiter {
                 {
                     // The script may have run after all: give back the
                     // slot and the tokens it may have taken.
-                    r.settle(&scopes, id, estimate, Some(0));
+                    r.settle(&scopes, id, estimate, Some(0), None);
                 }
                 self.unchecked(e)
             }
@@ -487,6 +490,8 @@ pub(crate) struct Permit {
     scopes: Vec<Scope>,
     id: u64,
     estimate: u64,
+    /// When Redis admitted it (its clock, ms): where its token entry is.
+    at: Option<u64>,
     /// The `x-ratelimit-*` values after this request.
     pub(crate) headers: RateHeaders,
 }
@@ -499,6 +504,7 @@ impl Permit {
             scopes: Vec::new(),
             id: 0,
             estimate: 0,
+            at: None,
             headers: RateHeaders::default(),
         }
     }
@@ -528,7 +534,7 @@ impl Permit {
                     }
                 }
             }
-            Store::Redis(r) => r.settle(&scopes, self.id, self.estimate, actual),
+            Store::Redis(r) => r.settle(&scopes, self.id, self.estimate, actual, self.at),
         }
     }
 }

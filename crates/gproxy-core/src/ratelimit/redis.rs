@@ -15,41 +15,45 @@ use super::{Rules, Scope};
 /// KEYS per scope: admissions, tokens, slots, token sum. ARGV: id,
 /// estimate, window ms, slot ttl ms, count (1/0), then per scope rpm, tpm,
 /// concurrent. Returns {refused scope index (0: none), kind (1 requests,
-/// 2 tokens, 3 concurrent), wait ms, then per scope requests, requests
-/// reset ms, tokens, tokens reset ms, in flight}.
+/// 2 tokens, 3 concurrent), wait ms, Redis's time (ms), then per scope
+/// requests, requests reset ms, tokens, tokens reset ms, in flight}.
 ///
-/// The sum `:u` and the set `:t` always get the same expiry together. A
-/// missing sum (keys written by an older version) is rebuilt once from
-/// the set.
+/// A scope with a token limit counts its requests on the token entries
+/// (one per admitted request) and leaves the admissions set alone: one
+/// sorted set per request instead of two. The sum `:u` and the set `:t`
+/// always get the same expiry together; entries leaving the window are
+/// taken off the sum with `DECRBY`, which keeps that expiry. A missing sum
+/// (keys written by an older version) is rebuilt once from the set.
+///
+/// Every `redis.call` costs about a microsecond of the server's time on
+/// top of its command (measured; docs/benchmarks.md), so the script makes
+/// as few as it can.
 const CHECK: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local id, est, win, ttl, count = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+local floor = now - win
 local function tokens_of(m) return tonumber(string.match(m, ':(%d+)$')) or 0 end
 local n = #KEYS / 4
-local out = {0, 0, 0}
+local out = {0, 0, 0, now}
 for i = 0, n - 1 do
   local r, tk, c, u = KEYS[i*4+1], KEYS[i*4+2], KEYS[i*4+3], KEYS[i*4+4]
   local rpm, tpm, conc = tonumber(ARGV[6+i*3]), tonumber(ARGV[7+i*3]), tonumber(ARGV[8+i*3])
   local rc, rreset, tsum, treset, cc = 0, 0, 0, 0, 0
-  if rpm > 0 then
-    redis.call('ZREMRANGEBYSCORE', r, '-inf', now - win)
-    rc = redis.call('ZCARD', r)
-    local first = redis.call('ZRANGE', r, 0, 0, 'WITHSCORES')
-    if first[2] then rreset = tonumber(first[2]) + win - now end
-  end
   if tpm > 0 then
-    local floor = now - win
     local sum = redis.call('GET', u)
     if sum then
       tsum = tonumber(sum)
       local gone = redis.call('ZRANGEBYSCORE', tk, '-inf', floor)
       if #gone > 0 then
-        for j = 1, #gone do tsum = tsum - tokens_of(gone[j]) end
+        local g = 0
+        for j = 1, #gone do g = g + tokens_of(gone[j]) end
         redis.call('ZREMRANGEBYSCORE', tk, '-inf', floor)
-        if tsum < 0 then tsum = 0 end
-        redis.call('SET', u, tsum, 'PX', win)
-        redis.call('PEXPIRE', tk, win)
+        tsum = redis.call('DECRBY', u, g)
+        if tsum < 0 then
+          redis.call('INCRBY', u, -tsum)
+          tsum = 0
+        end
       end
     else
       redis.call('ZREMRANGEBYSCORE', tk, '-inf', floor)
@@ -61,6 +65,10 @@ for i = 0, n - 1 do
     end
     local first = redis.call('ZRANGE', tk, 0, 0, 'WITHSCORES')
     if first[2] then treset = tonumber(first[2]) + win - now end
+    if rpm > 0 then
+      rc = redis.call('ZCARD', tk)
+      rreset = treset
+    end
     if tsum + est > tpm then
       -- Refused: when enough of the oldest entries leave.
       local left = tsum
@@ -71,6 +79,11 @@ for i = 0, n - 1 do
         if left + est <= tpm then break end
       end
     end
+  elseif rpm > 0 then
+    redis.call('ZREMRANGEBYSCORE', r, '-inf', floor)
+    rc = redis.call('ZCARD', r)
+    local first = redis.call('ZRANGE', r, 0, 0, 'WITHSCORES')
+    if first[2] then rreset = tonumber(first[2]) + win - now end
   end
   if conc > 0 then
     redis.call('ZREMRANGEBYSCORE', c, '-inf', now)
@@ -87,15 +100,14 @@ end
 if out[1] == 0 and count == '1' then
   for i = 0, n - 1 do
     local r, tk, c, u = KEYS[i*4+1], KEYS[i*4+2], KEYS[i*4+3], KEYS[i*4+4]
-    if tonumber(ARGV[6+i*3]) > 0 then
-      redis.call('ZADD', r, now, id)
-      redis.call('PEXPIRE', r, win)
-    end
     if tonumber(ARGV[7+i*3]) > 0 then
       redis.call('ZADD', tk, now, id .. ':' .. est)
       redis.call('INCRBY', u, est)
       redis.call('PEXPIRE', tk, win)
       redis.call('PEXPIRE', u, win)
+    elseif tonumber(ARGV[6+i*3]) > 0 then
+      redis.call('ZADD', r, now, id)
+      redis.call('PEXPIRE', r, win)
     end
     if tonumber(ARGV[8+i*3]) > 0 then
       redis.call('ZADD', c, now + ttl, id)
@@ -107,29 +119,34 @@ return out
 ";
 
 /// KEYS per scope: tokens set, slots set, token sum. ARGV: id, estimate,
-/// actual (empty: keep), then per scope tpm>0 (1/0), concurrent>0 (1/0).
+/// actual (empty: keep), the admission's time on Redis's clock (empty:
+/// unknown, looked up), then per scope tpm>0 (1/0), concurrent>0 (1/0).
 const SETTLE: &str = r"
-local id, est, actual = ARGV[1], ARGV[2], ARGV[3]
+local id, est, actual, at = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 for i = 0, #KEYS / 3 - 1 do
   local tk, c, u = KEYS[i*3+1], KEYS[i*3+2], KEYS[i*3+3]
-  if ARGV[4+i*2] == '1' and actual ~= '' then
+  if ARGV[5+i*2] == '1' and actual ~= '' then
     local old = id .. ':' .. est
-    local score = redis.call('ZSCORE', tk, old)
-    if score then
-      redis.call('ZREM', tk, old)
+    local score = at
+    if at == '' then score = redis.call('ZSCORE', tk, old) end
+    if score and redis.call('ZREM', tk, old) == 1 then
       redis.call('ZADD', tk, score, id .. ':' .. actual)
       if redis.call('EXISTS', u) == 1 then
         redis.call('INCRBY', u, tonumber(actual) - tonumber(est))
       end
     end
   end
-  if ARGV[5+i*2] == '1' then redis.call('ZREM', c, id) end
+  if ARGV[6+i*2] == '1' then redis.call('ZREM', c, id) end
 end
 return 0
 ";
 
 /// A refusal from the script: scope index, what, wait.
 pub(super) type Refused = Option<(usize, Exceeded, u64)>;
+
+/// What the check script said: the refusal (if any), where each scope
+/// stands, and the time of the check on Redis's clock (ms).
+pub(super) type Checked = (Refused, Vec<Seen>, u64);
 
 /// Counters in Redis.
 pub(super) struct RedisCounters {
@@ -171,7 +188,7 @@ impl RedisCounters {
         id: u64,
         estimate: u64,
         count: bool,
-    ) -> Result<(Refused, Vec<Seen>), String> {
+    ) -> Result<Checked, String> {
         let cmd = self.check_cmd(scopes, rules, id, estimate, count);
         let reply = self.link.query(cmd, rules.timeout).await?;
         Self::check_reply(reply, scopes.len())
@@ -203,12 +220,12 @@ impl RedisCounters {
 
     /// What the reply to [`RedisCounters::check_cmd`] for `scopes` scopes
     /// says.
-    pub(super) fn check_reply(reply: Reply, scopes: usize) -> Result<(Refused, Vec<Seen>), String> {
+    pub(super) fn check_reply(reply: Reply, scopes: usize) -> Result<Checked, String> {
         let out = reply.into_ints()?;
         let n = |i: usize| out.get(i).copied().unwrap_or(0).max(0).unsigned_abs();
         let seen = (0..scopes)
             .map(|i| {
-                let b = 3 + i * 5;
+                let b = 4 + i * 5;
                 Seen {
                     requests: n(b),
                     requests_reset_ms: n(b + 1),
@@ -230,12 +247,20 @@ impl RedisCounters {
                 n(2),
             )),
         };
-        Ok((refused, seen))
+        Ok((refused, seen, n(3)))
     }
 
-    /// Replaces the token reservation and frees the slots of request `id`,
-    /// in the background (batched with other settlements).
-    pub(super) fn settle(&self, scopes: &[Scope], id: u64, estimate: u64, actual: Option<u64>) {
+    /// Replaces the token reservation and frees the slots of request `id`
+    /// (admitted at `at` on Redis's clock, `None`: not known), in the
+    /// background (batched with other settlements).
+    pub(super) fn settle(
+        &self,
+        scopes: &[Scope],
+        id: u64,
+        estimate: u64,
+        actual: Option<u64>,
+        at: Option<u64>,
+    ) {
         let mut cmd = self.settle.call(scopes.len() * 3);
         for s in scopes {
             cmd.encoded(s.redis_settle_keys(), 3);
@@ -243,6 +268,10 @@ impl RedisCounters {
         cmd.int(id).int(estimate);
         match actual {
             Some(a) => cmd.int(a),
+            None => cmd.arg(b""),
+        };
+        match at {
+            Some(at) => cmd.int(at),
             None => cmd.arg(b""),
         };
         for s in scopes {

@@ -9,7 +9,8 @@ use std::collections::VecDeque;
 /// One scope's counters.
 #[derive(Debug, Default)]
 pub(crate) struct Window {
-    /// Admission times, oldest first.
+    /// Admission times, oldest first (scopes without a token limit: with
+    /// one, the token entries count the requests).
     requests: VecDeque<u64>,
     /// `(time, request id, tokens)`, oldest first.
     tokens: VecDeque<(u64, u64, u64)>,
@@ -86,16 +87,23 @@ impl Window {
     }
 
     /// The counters at `now`, for a request of `estimate` tokens under `tpm`.
+    /// With a token limit every admitted request has a token entry, so the
+    /// requests are counted on those (see [`Window::count`]).
     pub(crate) fn seen(&mut self, now: u64, window_ms: u64, estimate: u64, tpm: u64) -> Seen {
         self.prune(now, window_ms);
-        let requests_reset_ms = self
-            .requests
-            .front()
-            .map_or(0, |&t| (t + window_ms).saturating_sub(now));
         let mut tokens_reset_ms = self
             .tokens
             .front()
             .map_or(0, |&(t, _, _)| (t + window_ms).saturating_sub(now));
+        let (requests, requests_reset_ms) = if tpm > 0 {
+            (self.tokens.len(), tokens_reset_ms)
+        } else {
+            let reset = self
+                .requests
+                .front()
+                .map_or(0, |&t| (t + window_ms).saturating_sub(now));
+            (self.requests.len(), reset)
+        };
         if tpm > 0 && self.token_sum + estimate > tpm {
             // The time by which enough of the oldest entries leave.
             let mut left = self.token_sum;
@@ -108,7 +116,7 @@ impl Window {
             }
         }
         Seen {
-            requests: self.requests.len() as u64,
+            requests: requests as u64,
             requests_reset_ms,
             tokens: self.token_sum,
             tokens_reset_ms,
@@ -116,14 +124,15 @@ impl Window {
         }
     }
 
-    /// Counts an admitted request `id` of `estimate` tokens at `now`.
+    /// Counts an admitted request `id` of `estimate` tokens at `now`: one
+    /// token entry under a token limit (which counts the request too),
+    /// else one admission time under a request limit.
     pub(crate) fn count(&mut self, now: u64, id: u64, estimate: u64, caps: Caps) {
-        if caps.rpm > 0 {
-            self.requests.push_back(now);
-        }
         if caps.tpm > 0 {
             self.tokens.push_back((now, id, estimate));
             self.token_sum += estimate;
+        } else if caps.rpm > 0 {
+            self.requests.push_back(now);
         }
         if caps.concurrent > 0 {
             self.in_flight += 1;
@@ -208,6 +217,29 @@ mod tests {
         w.settle(2, 90);
         assert_eq!(admit(&mut w, 40, 3, 1, caps), Err((Exceeded::Tokens, 960)));
         assert_eq!(w.seen(1_020, 1_000, 0, 100).tokens, 0);
+    }
+
+    #[test]
+    fn with_a_token_limit_the_token_entries_count_the_requests() {
+        let caps = Caps {
+            rpm: 2,
+            tpm: 1_000,
+            concurrent: 0,
+        };
+        let mut w = Window::default();
+        admit(&mut w, 0, 1, 10, caps).unwrap();
+        admit(&mut w, 100, 2, 10, caps).unwrap();
+        assert!(w.requests.is_empty());
+        // Settling changes the tokens, not the count.
+        w.settle(1, 500);
+        assert_eq!(
+            admit(&mut w, 200, 3, 10, caps),
+            Err((Exceeded::Requests, 800))
+        );
+        let seen = w.seen(1_000, 1_000, 0, caps.tpm);
+        assert_eq!((seen.requests, seen.tokens), (1, 10));
+        admit(&mut w, 1_000, 3, 10, caps).unwrap();
+        assert_eq!(w.seen(1_050, 1_000, 0, caps.tpm).requests, 2);
     }
 
     #[test]
