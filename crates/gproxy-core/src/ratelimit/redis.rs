@@ -338,6 +338,45 @@ mod tests {
         assert!(refused_for_tokens(&l.admit(scopes(), 1).await));
     }
 
+    #[tokio::test]
+    async fn with_a_token_limit_the_requests_are_counted_on_the_token_entries() {
+        let Some(url) = crate::redis_link::tests::redis().await else {
+            return;
+        };
+        let prefix = format!("gproxy-test-rpm-tpm-{}:", crate::ratelimit::rand_seed());
+        let config: RateLimitsConfig = toml::from_str(&format!(
+            "backend = \"redis\"\nredis_url = \"{url}\"\nredis_prefix = \"{prefix}\"\nwindow_secs = 1\n[users.alice]\nrpm = 2\ntpm = 1000\n"
+        ))
+        .unwrap();
+        let l = RateLimiter::build(&config, None).unwrap();
+        let scopes = || l.scopes("alice", "sk-a", "p", "m");
+        let first = l.admit(scopes(), 10).await.unwrap();
+        let second = l.admit(scopes(), 10).await.unwrap();
+        assert_eq!(second.headers.requests.map(|r| r.remaining), Some(0));
+        // Settled (by the admission's time, with no lookup): the count
+        // stays, the tokens change.
+        first.settle(Some(300));
+        second.settle(None);
+        match l.admit(scopes(), 10).await {
+            Err(RateRefusal::Exceeded {
+                what: "requests",
+                headers,
+                ..
+            }) => assert_eq!(headers.tokens.map(|t| t.remaining), Some(690)),
+            other => panic!("{other:?}"),
+        }
+        // No admissions set was written.
+        let link = RedisLink::new(&url).unwrap();
+        let mut exists = Cmd::new("EXISTS");
+        exists.arg(format!("{prefix}user:alice:r").as_bytes());
+        assert_eq!(
+            link.query(exists, Duration::from_secs(1)).await.unwrap(),
+            crate::redis_link::Reply::Int(0)
+        );
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        l.admit(scopes(), 10).await.unwrap().settle(None);
+    }
+
     /// A proxy to the Redis at `url` that holds every answer back for
     /// `delay`; its URL.
     async fn slow_proxy(url: &str, delay: Duration) -> String {
