@@ -1,9 +1,11 @@
 //! The Redis budget counters: per line (scope, period, period start) a
 //! string of settled nano-dollars (`{prefix}{line}:s`, seeded once from
-//! the request log, expiring a day after the period ends) and a sorted set
+//! the request log, expiring a day after the period ends), a sorted set
 //! of the reservations in flight (`:r`, member `{id}:{nanos}`, score the
-//! reservation's expiry, so a dead instance's reservations lapse). One Lua
-//! script checks every line and reserves on all only when all have room.
+//! reservation's expiry, so a dead instance's reservations lapse) and
+//! their running sum (`:q`, so a check costs what lapsed since the last
+//! one, not every reservation in flight). One Lua script checks every line
+//! and reserves on all only when all have room.
 
 use std::time::Duration;
 
@@ -16,38 +18,65 @@ const RESERVATION_TTL_MS: u64 = 15 * 60 * 1_000;
 /// How long a period's counter outlives the period.
 const KEEP_AFTER_PERIOD_MS: i64 = 24 * 3_600 * 1_000;
 
-/// KEYS per line: spent, reservations. ARGV: id, amount (empty: only
-/// look), reservation ttl ms, then per line its limit. Returns {-1, the
-/// 1-based lines not seeded...} or {full line (0: none), then per line
-/// spent, reserved}.
+/// KEYS per line: spent, reservations, their sum. ARGV: id, amount
+/// (empty: only look), reservation ttl ms, then per line its limit.
+/// Returns {-1, the 1-based lines not seeded...} or {full line (0: none),
+/// then per line spent, reserved}.
+///
+/// The set `:r` and the sum `:q` always get the same expiry together;
+/// lapsed reservations come off the sum with `DECRBY`, which keeps it. A
+/// missing sum (keys written by an older version) is rebuilt once from
+/// the set.
 const CHECK: &str = r"
-local n = #KEYS / 2
+local n = #KEYS / 3
 local missing = {-1}
+local spent = {}
 for i = 0, n - 1 do
-  if redis.call('EXISTS', KEYS[i*2+1]) == 0 then missing[#missing+1] = i + 1 end
+  local v = redis.call('GET', KEYS[i*3+1])
+  if v then spent[i+1] = tonumber(v) else missing[#missing+1] = i + 1 end
 end
 if #missing > 1 then return missing end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local id, amount, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local function nanos_of(m) return tonumber(string.match(m, ':(%d+)$')) or 0 end
 local out = {0}
 for i = 0, n - 1 do
-  local s, r = KEYS[i*2+1], KEYS[i*2+2]
-  redis.call('ZREMRANGEBYSCORE', r, '-inf', now)
-  local spent = tonumber(redis.call('GET', s)) or 0
+  local r, q = KEYS[i*3+2], KEYS[i*3+3]
   local reserved = 0
-  for _, m in ipairs(redis.call('ZRANGE', r, 0, -1)) do
-    reserved = reserved + (tonumber(string.match(m, ':(%d+)$')) or 0)
+  local sum = redis.call('GET', q)
+  if sum then
+    reserved = tonumber(sum)
+    local gone = redis.call('ZRANGEBYSCORE', r, '-inf', now)
+    if #gone > 0 then
+      local g = 0
+      for j = 1, #gone do g = g + nanos_of(gone[j]) end
+      redis.call('ZREMRANGEBYSCORE', r, '-inf', now)
+      reserved = redis.call('DECRBY', q, g)
+      if reserved < 0 then
+        redis.call('INCRBY', q, -reserved)
+        reserved = 0
+      end
+    end
+  else
+    redis.call('ZREMRANGEBYSCORE', r, '-inf', now)
+    for _, m in ipairs(redis.call('ZRANGE', r, 0, -1)) do reserved = reserved + nanos_of(m) end
+    if reserved > 0 then
+      redis.call('SET', q, reserved, 'PX', ttl)
+      redis.call('PEXPIRE', r, ttl)
+    end
   end
-  out[#out+1] = spent
+  out[#out+1] = spent[i+1]
   out[#out+1] = reserved
-  if out[1] == 0 and spent + reserved >= tonumber(ARGV[4+i]) then out[1] = i + 1 end
+  if out[1] == 0 and spent[i+1] + reserved >= tonumber(ARGV[4+i]) then out[1] = i + 1 end
 end
 if out[1] == 0 and amount ~= '' then
   for i = 0, n - 1 do
-    local r = KEYS[i*2+2]
+    local r, q = KEYS[i*3+2], KEYS[i*3+3]
     redis.call('ZADD', r, now + ttl, id .. ':' .. amount)
+    redis.call('INCRBY', q, amount)
     redis.call('PEXPIRE', r, ttl)
+    redis.call('PEXPIRE', q, ttl)
   end
 end
 return out
@@ -61,14 +90,16 @@ end
 return 0
 ";
 
-/// KEYS per line: spent, reservations. ARGV: id, reserved, actual.
-/// Returns per line the spend after (-1: the counter is gone).
+/// KEYS per line: spent, reservations, their sum. ARGV: id, reserved,
+/// actual. Returns per line the spend after (-1: the counter is gone).
 const SETTLE: &str = r"
 local id, est, actual = ARGV[1], ARGV[2], ARGV[3]
 local out = {}
-for i = 0, #KEYS / 2 - 1 do
-  local s, r = KEYS[i*2+1], KEYS[i*2+2]
-  redis.call('ZREM', r, id .. ':' .. est)
+for i = 0, #KEYS / 3 - 1 do
+  local s, r, q = KEYS[i*3+1], KEYS[i*3+2], KEYS[i*3+3]
+  if redis.call('ZREM', r, id .. ':' .. est) == 1 and redis.call('EXISTS', q) == 1 then
+    redis.call('DECRBY', q, est)
+  end
   if redis.call('EXISTS', s) == 1 then
     out[#out+1] = redis.call('INCRBY', s, actual)
   else
@@ -107,15 +138,14 @@ impl RedisLedger {
         })
     }
 
-    /// Appends each line's two keys (written in place).
+    /// Appends each line's three keys (written in place).
     fn keys(&self, cmd: &mut Cmd, lines: &[Line]) {
+        let prefix = self.prefix.as_bytes();
         for line in lines {
             let key = line.key().as_bytes();
-            cmd.parts(&[self.prefix.as_bytes(), key, b":s"]).parts(&[
-                self.prefix.as_bytes(),
-                key,
-                b":r",
-            ]);
+            cmd.parts(&[prefix, key, b":s"])
+                .parts(&[prefix, key, b":r"])
+                .parts(&[prefix, key, b":q"]);
         }
     }
 
@@ -139,7 +169,7 @@ impl RedisLedger {
 
     /// The command of [`RedisLedger::check`].
     pub(super) fn check_cmd(&self, lines: &[Line], id: u64, amount: Option<i64>) -> Cmd {
-        let mut cmd = self.check.call(lines.len() * 2);
+        let mut cmd = self.check.call(lines.len() * 3);
         self.keys(&mut cmd, lines);
         cmd.int(id);
         match amount {
@@ -203,7 +233,7 @@ impl RedisLedger {
         actual: i64,
         then: impl FnOnce(&[Line], Result<Vec<Option<i64>>, String>) + Send + 'static,
     ) {
-        let mut cmd = self.settle.call(lines.len() * 2);
+        let mut cmd = self.settle.call(lines.len() * 3);
         self.keys(&mut cmd, &lines);
         cmd.int(id).int(estimate.max(0)).int(actual);
         self.link.send_later(cmd, move |reply| {

@@ -296,3 +296,56 @@ fn a_principals_lines_are_built_once_per_period_and_follow_a_rename() {
     assert_eq!(first, again);
     assert!(again[0].reset.unwrap() > Utc::now());
 }
+
+#[tokio::test]
+async fn the_reservation_sum_in_redis_follows_reservations_and_settlements_and_is_rebuilt() {
+    let Some(url) = crate::redis_link::tests::redis().await else {
+        return;
+    };
+    let prefix = format!("gproxy-test-budget-{}:", crate::ratelimit::rand_seed());
+    let mut config: BudgetsConfig = toml::from_str(&format!(
+        "backend = \"redis\"\nredis_url = \"{url}\"\nredis_prefix = \"{prefix}\"\n"
+    ))
+    .unwrap();
+    config.users.insert(
+        "alice".into(),
+        Budget {
+            daily_usd: usd("0.000001"), // 1000 nano-dollars
+            ..Budget::default()
+        },
+    );
+    let b = Budgeter::build(&config, None, None).unwrap();
+    let observe = Arc::new(Observability::default());
+    let now = Utc::now();
+    let lines = || b.lines("alice", None, "sk-a", None, now);
+    let first = b.admit(lines(), 300, observe.clone()).await.unwrap();
+    let second = b.admit(lines(), 400, observe.clone()).await.unwrap();
+    let standing = |reserved| Standing { spent: 0, reserved };
+    assert_eq!(b.standings(&lines()).await.unwrap(), vec![standing(700)]);
+    // A sum lost (keys from a version without it) is rebuilt from the set.
+    let link = crate::redis_link::RedisLink::new(&url).unwrap();
+    let mut del = crate::redis_link::Cmd::new("DEL");
+    del.arg(format!("{prefix}{}:q", lines()[0].key()).as_bytes());
+    let timeout = std::time::Duration::from_secs(1);
+    assert_eq!(
+        link.query(del, timeout).await.unwrap(),
+        crate::redis_link::Reply::Int(1)
+    );
+    assert_eq!(b.standings(&lines()).await.unwrap(), vec![standing(700)]);
+    // Admitted while spent + reserved is below the amount (700 < 1000),
+    // then full (1000).
+    let third = b.admit(lines(), 300, observe.clone()).await.unwrap();
+    assert!(b.admit(lines(), 1, observe.clone()).await.is_err());
+    // Settled (and one dropped): the sum follows, the spend too.
+    first.settle(100);
+    second.settle(200);
+    drop(third);
+    // The settlements ride ahead of the next call.
+    assert_eq!(
+        b.standings(&lines()).await.unwrap(),
+        vec![Standing {
+            spent: 300,
+            reserved: 0
+        }]
+    );
+}
