@@ -70,26 +70,22 @@ pub struct EstimateView {
     pub arithmetic: Option<String>,
 }
 
-/// Where a request of `protocol` sets its output cap, in order of
-/// precedence (each a path of object keys).
-fn output_cap_paths(protocol: Protocol) -> &'static [&'static [&'static str]] {
+/// Where a request of `protocol` sets its output cap: the object (a path
+/// of keys from the top) and its keys, in order of precedence.
+fn output_cap_keys(protocol: Protocol) -> (&'static [&'static str], &'static [&'static str]) {
     match protocol {
-        Protocol::OpenAiChat => &[&["max_completion_tokens"], &["max_tokens"]],
-        Protocol::OpenAiResponses => &[&["max_output_tokens"]],
-        Protocol::Claude => &[&["max_tokens"]],
-        Protocol::Gemini => &[&["generationConfig", "maxOutputTokens"]],
+        Protocol::OpenAiChat => (&[], &["max_completion_tokens", "max_tokens"]),
+        Protocol::OpenAiResponses => (&[], &["max_output_tokens"]),
+        Protocol::Claude => (&[], &["max_tokens"]),
+        Protocol::Gemini => (&["generationConfig"], &["maxOutputTokens"]),
     }
 }
 
-/// The request's own output cap from its raw `body`, by a scan that
+/// The request's own output cap from its raw `body`, by one scan that
 /// parses nothing (in full only when the scan gives up).
 pub(crate) fn max_output_of(protocol: Protocol, body: &[u8]) -> Option<u64> {
-    let scanned = output_cap_paths(protocol)
-        .iter()
-        .try_fold(None, |found: Option<u64>, path| {
-            Some(found.or(gproxy_protocol::json_edit::u64_at(body, path)?))
-        });
-    match scanned {
+    let (parents, keys) = output_cap_keys(protocol);
+    match gproxy_protocol::json_edit::u64_at_first(body, parents, keys) {
         Some(cap) => cap,
         None => max_output(protocol, &serde_json::from_slice(body).ok()?),
     }
@@ -97,11 +93,10 @@ pub(crate) fn max_output_of(protocol: Protocol, body: &[u8]) -> Option<u64> {
 
 /// The output cap of a parsed request `body`.
 fn max_output(protocol: Protocol, body: &serde_json::Value) -> Option<u64> {
-    output_cap_paths(protocol).iter().find_map(|path| {
-        path.iter()
-            .try_fold(body, |v, key| v.get(*key))
-            .and_then(serde_json::Value::as_u64)
-    })
+    let (parents, keys) = output_cap_keys(protocol);
+    let object = parents.iter().try_fold(body, |v, key| v.get(*key))?;
+    keys.iter()
+        .find_map(|key| object.get(*key).and_then(serde_json::Value::as_u64))
 }
 
 /// A breakdown written out: `9 × 2.5 / 1e6 + 100 × 10 / 1e6 = 0.0010225`.

@@ -255,6 +255,13 @@ fn edit_model_parsed(
 /// scan gives up (the caller then parses in full).
 pub fn u64_at(json: &[u8], path: &[&str]) -> Option<Option<u64>> {
     let (last, parents) = path.split_last()?;
+    u64_at_first(json, parents, &[*last])
+}
+
+/// [`u64_at`] of the first of `keys` present (by their order) in the
+/// object at `parents`, in one scan of each object on the way: e.g. OpenAI
+/// Chat's `max_completion_tokens`, else its `max_tokens`.
+pub fn u64_at_first(json: &[u8], parents: &[&str], keys: &[&str]) -> Option<Option<u64>> {
     let mut object = json;
     for key in parents {
         match top_level_value(object, key.as_bytes())? {
@@ -265,10 +272,29 @@ pub fn u64_at(json: &[u8], path: &[&str]) -> Option<Option<u64>> {
             return Some(None);
         }
     }
-    Some(
-        top_level_value(object, last.as_bytes())?
-            .and_then(|range| std::str::from_utf8(&object[range]).ok()?.parse().ok()),
-    )
+    let mut names = [&b""[..]; 4];
+    let names = names.get_mut(..keys.len())?;
+    for (name, key) in names.iter_mut().zip(keys) {
+        *name = key.as_bytes();
+    }
+    let parse =
+        |range: std::ops::Range<usize>| std::str::from_utf8(&object[range]).ok()?.parse().ok();
+    match top_level_value_of(object, names)? {
+        None => Some(None),
+        Some((_, range)) => match parse(range) {
+            Some(n) => Some(Some(n)),
+            // The first key present holds no such number (`null`, say):
+            // each is looked at on its own, in order.
+            None => {
+                for key in names.iter() {
+                    if let Some(n) = top_level_value(object, key)?.and_then(parse) {
+                        return Some(Some(n));
+                    }
+                }
+                Some(None)
+            }
+        },
+    }
 }
 
 /// The top-level string `key` of the JSON object `json` when it has no
@@ -292,6 +318,15 @@ pub fn plain_str_at<'a>(json: &'a [u8], key: &str) -> Option<&'a str> {
 /// (the caller then parses in full, which reports malformed JSON). A
 /// literal value is not validated.
 pub(crate) fn top_level_value(json: &[u8], key: &[u8]) -> Option<Option<std::ops::Range<usize>>> {
+    top_level_value_of(json, &[key]).map(|found| found.map(|(_, range)| range))
+}
+
+/// [`top_level_value`] for the first of `keys` present (by their order),
+/// in one scan: which key it is, and where its value lies.
+fn top_level_value_of(
+    json: &[u8],
+    keys: &[&[u8]],
+) -> Option<Option<(usize, std::ops::Range<usize>)>> {
     let ws = |mut i: usize| {
         while json.get(i).is_some_and(u8::is_ascii_whitespace) {
             i += 1;
@@ -334,8 +369,10 @@ pub(crate) fn top_level_value(json: &[u8], key: &[u8]) -> Option<Option<std::ops
                 i + len
             }
         };
-        if name == key {
-            found = Some(i..value_end);
+        if let Some(k) = keys.iter().position(|key| *key == name)
+            && found.as_ref().is_none_or(|(best, _)| k <= *best)
+        {
+            found = Some((k, i..value_end));
         }
         i = ws(value_end);
         match json.get(i)? {

@@ -290,6 +290,40 @@ fn model_scan_agrees_with_the_full_parse() {
 }
 
 #[test]
+fn u64_at_first_takes_the_first_key_present_that_holds_a_number() {
+    let keys = ["max_completion_tokens", "max_tokens"];
+    let first = |body: &[u8]| u64_at_first(body, &[], &keys);
+    assert_eq!(
+        first(br#"{"max_tokens":7,"max_completion_tokens":9}"#),
+        Some(Some(9))
+    );
+    assert_eq!(
+        first(br#"{"max_completion_tokens":9,"max_tokens":7}"#),
+        Some(Some(9))
+    );
+    assert_eq!(
+        first(br#"{"messages":[{"max_tokens":1}],"max_tokens":7}"#),
+        Some(Some(7))
+    );
+    // The last of a repeated key, as a parser would.
+    assert_eq!(first(br#"{"max_tokens":7,"max_tokens":8}"#), Some(Some(8)));
+    assert_eq!(
+        first(br#"{"max_completion_tokens":null,"max_tokens":7}"#),
+        Some(Some(7))
+    );
+    assert_eq!(first(br#"{"model":"m"}"#), Some(None));
+    assert_eq!(
+        u64_at_first(
+            br#"{"generationConfig":{"topK":3,"maxOutputTokens":5}}"#,
+            &["generationConfig"],
+            &["maxOutputTokens"]
+        ),
+        Some(Some(5))
+    );
+    assert_eq!(first(b"[1]"), None);
+}
+
+#[test]
 fn u64_at_follows_nested_keys() {
     let body = br#"{"model":"m","generationConfig":{"temperature":0.2,"maxOutputTokens":512},"max_tokens":7}"#;
     assert_eq!(u64_at(body, &["max_tokens"]), Some(Some(7)));

@@ -569,30 +569,23 @@ pub mod header {
 }
 
 /// A reset time as the `x-ratelimit-reset-*` headers write it (OpenAI's
-/// form): `850ms` under a second, else whole seconds rounded up (`12s`).
-/// Written without an allocation: this runs on every limited request.
-fn reset_header(ms: u64) -> Result<http::HeaderValue, http::header::InvalidHeaderValue> {
-    let (mut n, unit): (u64, &[u8]) = if ms < 1_000 {
-        (ms, b"ms")
+/// form), appended to `out`: `850ms` under a second, else whole seconds
+/// rounded up (`12s`).
+fn write_reset(out: &mut bytes::BytesMut, ms: u64) {
+    let mut digits = itoa::Buffer::new();
+    if ms < 1_000 {
+        out.extend_from_slice(digits.format(ms).as_bytes());
+        out.extend_from_slice(b"ms");
     } else {
-        (ms.div_ceil(1_000), b"s")
-    };
-    let mut buf = [0u8; 22];
-    let mut start = 20;
-    loop {
-        start -= 1;
-        buf[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+        out.extend_from_slice(digits.format(ms.div_ceil(1_000)).as_bytes());
+        out.extend_from_slice(b"s");
     }
-    buf[20..20 + unit.len()].copy_from_slice(unit);
-    http::HeaderValue::from_bytes(&buf[start..20 + unit.len()])
 }
 
 impl RateHeaders {
-    /// Adds the `x-ratelimit-*` headers to `headers`.
+    /// Adds the `x-ratelimit-*` headers to `headers`. Their values are
+    /// written into one buffer and each is a slice of it: one allocation
+    /// for the six, not one each (this runs on every limited request).
     pub fn apply(&self, headers: &mut http::HeaderMap) {
         use http::HeaderValue;
         use http::header::HeaderName;
@@ -610,16 +603,34 @@ impl RateHeaders {
                 HeaderName::from_static(header::RESET_TOKENS),
             ],
         ];
+        // Six values of at most 22 bytes each.
+        let mut buf = bytes::BytesMut::with_capacity(6 * 22);
+        let mut ends = [[0usize; 3]; 2];
+        let mut digits = itoa::Buffer::new();
+        for (room, ends) in [self.requests, self.tokens].iter().zip(&mut ends) {
+            let Some(h) = room else { continue };
+            buf.extend_from_slice(digits.format(h.limit).as_bytes());
+            ends[0] = buf.len();
+            buf.extend_from_slice(digits.format(h.remaining).as_bytes());
+            ends[1] = buf.len();
+            write_reset(&mut buf, h.reset_ms);
+            ends[2] = buf.len();
+        }
+        let all = buf.freeze();
         // Room for all six at once: the map grows (and rehashes) once at
         // most.
         headers.reserve(6);
-        for (room, [limit, remaining, reset]) in [self.requests, self.tokens].into_iter().zip(NAMES)
-        {
-            let Some(h) = room else { continue };
-            headers.insert(limit, HeaderValue::from(h.limit));
-            headers.insert(remaining, HeaderValue::from(h.remaining));
-            if let Ok(v) = reset_header(h.reset_ms) {
-                headers.insert(reset, v);
+        let mut start = 0;
+        for ((room, names), ends) in [self.requests, self.tokens].iter().zip(NAMES).zip(ends) {
+            if room.is_none() {
+                continue;
+            }
+            for (name, end) in names.into_iter().zip(ends) {
+                // Digits and `ms`/`s`: always a valid value.
+                if let Ok(v) = HeaderValue::from_maybe_shared(all.slice(start..end)) {
+                    headers.insert(name, v);
+                }
+                start = end;
             }
         }
     }
@@ -721,6 +732,44 @@ impl crate::Engine {
 
 #[cfg(test)]
 mod reset_tests {
+    use super::{Headroom, RateHeaders};
+
+    #[test]
+    fn the_headers_carry_each_limit_kind_that_applied() {
+        let room = |limit, remaining, reset_ms| Headroom {
+            limit,
+            remaining,
+            reset_ms,
+        };
+        let mut both = http::HeaderMap::new();
+        RateHeaders {
+            requests: Some(room(100, 99, 600)),
+            tokens: Some(room(50_000, 12_345, 59_999)),
+        }
+        .apply(&mut both);
+        let get = |h: &http::HeaderMap, name: &str| h[name].to_str().unwrap().to_owned();
+        for (name, value) in [
+            ("x-ratelimit-limit-requests", "100"),
+            ("x-ratelimit-remaining-requests", "99"),
+            ("x-ratelimit-reset-requests", "600ms"),
+            ("x-ratelimit-limit-tokens", "50000"),
+            ("x-ratelimit-remaining-tokens", "12345"),
+            ("x-ratelimit-reset-tokens", "60s"),
+        ] {
+            assert_eq!(get(&both, name), value, "{name}");
+        }
+        let mut tokens_only = http::HeaderMap::new();
+        RateHeaders {
+            requests: None,
+            tokens: Some(room(7, 0, 1_000)),
+        }
+        .apply(&mut tokens_only);
+        assert_eq!(tokens_only.len(), 3);
+        assert_eq!(get(&tokens_only, "x-ratelimit-limit-tokens"), "7");
+        assert_eq!(get(&tokens_only, "x-ratelimit-remaining-tokens"), "0");
+        assert_eq!(get(&tokens_only, "x-ratelimit-reset-tokens"), "1s");
+    }
+
     #[test]
     fn the_reset_header_is_milliseconds_under_a_second_else_seconds_rounded_up() {
         let cases = [
@@ -736,11 +785,9 @@ mod reset_tests {
             (u64::MAX, "18446744073709552s"),
         ];
         for (ms, text) in cases {
-            assert_eq!(
-                super::reset_header(ms).unwrap().to_str().unwrap(),
-                text,
-                "{ms}"
-            );
+            let mut out = bytes::BytesMut::new();
+            super::write_reset(&mut out, ms);
+            assert_eq!(&out[..], text.as_bytes(), "{ms}");
         }
     }
 }
