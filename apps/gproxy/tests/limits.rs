@@ -367,7 +367,7 @@ async fn alice_budget(gw: &Gateway) -> (String, String) {
 }
 
 #[tokio::test]
-async fn limits_and_budgets_on_one_redis_check_together_and_give_back_what_a_refusal_took() {
+async fn limits_and_budgets_on_one_redis_check_together_and_a_refusal_by_either_takes_nothing() {
     let Some(url) = redis_url("limits_and_budgets_on_one_redis").await else {
         return;
     };
@@ -389,8 +389,8 @@ async fn limits_and_budgets_on_one_redis_check_together_and_give_back_what_a_ref
         assert_eq!(r.status, 200, "request {i}: {}", r.text());
         assert_eq!(r.header("x-ratelimit-limit-requests"), Some("12"));
     }
-    // The thirteenth is over `rpm`: refused, and the budget reservation its
-    // check made is given back (nothing stays reserved).
+    // The thirteenth is over `rpm`: refused, and nothing is reserved on the
+    // budget for it.
     let r = gw.post("/v1/chat/completions", ALICE_KEY, chat()).await;
     assert_refused(&r, "requests");
     assert_eq!(mock.request_count(), 12);
@@ -407,8 +407,9 @@ async fn limits_and_budgets_on_one_redis_check_together_and_give_back_what_a_ref
     let logged: f64 = spent.parse().unwrap();
     assert!(logged > 0.0, "spent {spent}");
 
-    // A budget with no room refuses with 402 and gives the rate-limit
-    // slot back: with room again, the next request is admitted at once.
+    // A budget with no room refuses with 402 and takes neither the
+    // rate-limit slot nor a request of `rpm`: with room again, the next
+    // request is admitted at once and is the window's first.
     let budget = |amount: &str| {
         serde_json::json!({"budgets": {
             "backend": "redis", "redis_url": url, "redis_prefix": format!("{prefix}b:"),
@@ -429,5 +430,6 @@ async fn limits_and_budgets_on_one_redis_check_together_and_give_back_what_a_ref
     assert_eq!(r.status, 200, "{}", r.text());
     let r = gw.post("/v1/chat/completions", ALICE_KEY, chat()).await;
     assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("x-ratelimit-remaining-requests"), Some("11"));
     assert_eq!(mock.request_count(), 13);
 }

@@ -1,12 +1,45 @@
 //! The rate limits and the budgets, checked before the upstream call. With
-//! both kept in one Redis, both checks go out in one write and come back
-//! in one round trip (the settlements of earlier requests ride along, see
-//! [`crate::redis_link`]).
+//! both kept in one Redis, both checks are one script call ([`JOINT`]):
+//! one round trip, and the request is counted on the limits and reserved
+//! on the budgets only when both have room, so a refusal by either takes
+//! nothing that must be given back (the settlements of earlier requests
+//! ride along, see [`crate::redis_link`]).
 
 use std::sync::Arc;
 
 use crate::budget::Budgeter;
 use crate::ratelimit::{RateLimiter, estimate_tokens};
+use crate::redis_link::Reply;
+
+/// The limit check and the budget check in one Lua script. KEYS: the
+/// limit check's, then the budget check's. ARGV: how many of the keys are
+/// the limit check's, how many of the arguments after these two are, then
+/// the limit check's arguments, then the budget check's. Returns {the
+/// limit check's reply, the budget check's (`{0}` when the limits
+/// refused)}; counts and reserves only when neither refuses (nor has a
+/// budget line without a counter).
+pub(crate) const JOINT: &str = concat!(
+    crate::ratelimit::redis::rate_lua!(),
+    crate::budget::redis::budget_lua!(),
+    r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local nk, na = tonumber(ARGV[1]), tonumber(ARGV[2])
+local rk, ra, bk, ba = {}, {}, {}, {}
+for i = 1, nk do rk[i] = KEYS[i] end
+for i = nk + 1, #KEYS do bk[#bk+1] = KEYS[i] end
+for i = 1, na do ra[i] = ARGV[2+i] end
+for i = 3 + na, #ARGV do ba[#ba+1] = ARGV[i] end
+local rout, rcommit = rate_check(rk, ra, now)
+if rout[1] ~= 0 then return {rout, {0}} end
+local bout, bcommit = budget_check(bk, ba, now)
+if bout[1] == 0 then
+  rcommit()
+  bcommit()
+end
+return {rout, bout}
+"
+);
 
 impl crate::Engine {
     /// Checks the rate limits, then reserves on the budgets, of
@@ -79,30 +112,57 @@ impl crate::Engine {
             .budget_amount(budgets, provider, kind, model, protocol, body)
             .ok()?;
         let tokens = estimate_tokens(body.len() as u64);
-        let (_, rate_id, rate_cmd) = limiter.redis_admission(&scopes, tokens)?;
-        let (_, budget_id, budget_cmd) = budgets.redis_admission(&lines, amount)?;
-        let mut cmds = [rate_cmd, budget_cmd];
+        let (_, budget_id, (budget_keys, budget_args)) =
+            budgets.redis_check_parts(&lines, amount)?;
+        let (_, rate_id, cmd) =
+            limiter.redis_joint_admission(&scopes, tokens, &budget_keys, &budget_args)?;
         let timeout = limiter.timeout().max(budgets.timeout());
-        let (rate_reply, budget_reply) = match link.query_each(&mut cmds, timeout).await {
-            Ok(replies) => match <[_; 2]>::try_from(replies) {
-                Ok([rate, budget]) => (rate, budget),
-                Err(_) => (Err("no reply".into()), Err("no reply".into())),
+        let (rate_reply, budget_reply) = match link.query(cmd, timeout).await {
+            Ok(Reply::Array(replies)) => match <[Reply; 2]>::try_from(replies) {
+                Ok([rate, budget]) => (Ok(rate), Ok(budget)),
+                Err(_) => {
+                    let e = "the admission script's reply is not two lists".to_owned();
+                    (Err(e.clone()), Err(e))
+                }
             },
+            Ok(other) => {
+                let e = format!("the admission script replied {}", other.kind());
+                (Err(e.clone()), Err(e))
+            }
+            // Timed out or unreachable: each check decides (fail open or
+            // closed), and a timed-out one queues the release of what the
+            // script may have taken.
             Err(e) => (Err(e.clone()), Err(e)),
         };
-        let permit = limiter.redis_admitted(scopes, rate_id, tokens, rate_reply);
-        let hold = budgets
-            .redis_admitted(lines, budget_id, amount, budget_reply, self.observe.clone())
-            .await;
-        // A refusal drops what the other check took, which gives it back.
-        match permit {
-            Ok(permit) => accounting.hold_permit(permit),
+        let answered = rate_reply.is_ok();
+        let permit = match limiter.redis_admitted(scopes, rate_id, tokens, rate_reply) {
+            Ok(permit) => permit,
             Err(refusal) => return Some(Err(self.rate_refused(refusal))),
+        };
+        if let Ok(reply) = &budget_reply
+            && Budgeter::redis_unseeded(reply)
+        {
+            // Nothing was counted or reserved: the budget counters are
+            // seeded on the usual path, which then checks both.
+            permit.forget();
+            return None;
         }
-        match hold {
-            Ok(hold) => accounting.hold_budget(hold, false),
-            Err(refusal) => return Some(Err(self.budget_refused(refusal))),
+        match budgets
+            .redis_admitted(lines, budget_id, amount, budget_reply, self.observe.clone())
+            .await
+        {
+            Ok(hold) => {
+                accounting.hold_permit(permit);
+                accounting.hold_budget(hold, false);
+                Some(Ok(()))
+            }
+            Err(refusal) => {
+                if answered {
+                    // The script counted nothing on the limits.
+                    permit.forget();
+                }
+                Some(Err(self.budget_refused(refusal)))
+            }
         }
-        Some(Ok(()))
     }
 }

@@ -18,7 +18,7 @@
 //! shared by every instance. See docs/budgets.md.
 
 mod period;
-mod redis;
+pub(crate) mod redis;
 
 use hashbrown::HashMap;
 use std::fmt::Write as _;
@@ -478,23 +478,30 @@ impl Budgeter {
         self.rules.timeout
     }
 
-    /// With the Redis store: its link, the request's id and the command
-    /// that checks and reserves (for a caller that sends it along with
-    /// others; the reply goes to [`Budgeter::redis_admitted`]).
-    pub(crate) fn redis_admission(
+    /// With the Redis store: its link, the request's id, and the keys and
+    /// arguments of the check that reserves `estimate` on `lines` (for the
+    /// joint admission script, see `crate::admission`; the reply's second
+    /// half goes to [`Budgeter::redis_admitted`]).
+    pub(crate) fn redis_check_parts(
         &self,
         lines: &[Line],
         estimate: i64,
     ) -> Option<(
         &Arc<crate::redis_link::RedisLink>,
         u64,
-        crate::redis_link::Cmd,
+        (crate::redis_link::Cmd, crate::redis_link::Cmd),
     )> {
         let Store::Redis(r) = &*self.store else {
             return None;
         };
         let id = self.ids.fetch_add(1, Ordering::Relaxed);
-        Some((r.link(), id, r.check_cmd(lines, id, Some(estimate))))
+        Some((r.link(), id, r.check_parts(lines, id, estimate)))
+    }
+
+    /// Whether Redis's `reply` to a check says a line has no counter yet
+    /// (so nothing was reserved, and it must be seeded first).
+    pub(crate) fn redis_unseeded(reply: &crate::redis_link::Reply) -> bool {
+        redis::RedisLedger::unseeded(reply)
     }
 
     /// The admission of request `id` from Redis's `reply` to its command;

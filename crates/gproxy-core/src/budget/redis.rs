@@ -27,7 +27,15 @@ const KEEP_AFTER_PERIOD_MS: i64 = 24 * 3_600 * 1_000;
 /// lapsed reservations come off the sum with `DECRBY`, which keeps it. A
 /// missing sum (keys written by an older version) is rebuilt once from
 /// the set.
-const CHECK: &str = r"
+///
+/// Written as a Lua function, for [`CHECK`] and the joint admission script
+/// (`crate::admission`): `budget_check(KEYS, ARGV, now)` returns the reply
+/// and a function that reserves.
+macro_rules! budget_lua {
+    () => {
+        r"
+local function nanos_of(m) return tonumber(string.match(m, ':(%d+)$')) or 0 end
+local function budget_check(KEYS, ARGV, now)
 local n = #KEYS / 3
 local missing = {-1}
 local spent = {}
@@ -35,11 +43,8 @@ for i = 0, n - 1 do
   local v = redis.call('GET', KEYS[i*3+1])
   if v then spent[i+1] = tonumber(v) else missing[#missing+1] = i + 1 end
 end
-if #missing > 1 then return missing end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if #missing > 1 then return missing, nil end
 local id, amount, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local function nanos_of(m) return tonumber(string.match(m, ':(%d+)$')) or 0 end
 local out = {0}
 for i = 0, n - 1 do
   local r, q = KEYS[i*3+2], KEYS[i*3+3]
@@ -70,7 +75,7 @@ for i = 0, n - 1 do
   out[#out+1] = reserved
   if out[1] == 0 and spent[i+1] + reserved >= tonumber(ARGV[4+i]) then out[1] = i + 1 end
 end
-if out[1] == 0 and amount ~= '' then
+local function commit()
   for i = 0, n - 1 do
     local r, q = KEYS[i*3+2], KEYS[i*3+3]
     redis.call('ZADD', r, now + ttl, id .. ':' .. amount)
@@ -79,8 +84,25 @@ if out[1] == 0 and amount ~= '' then
     redis.call('PEXPIRE', q, ttl)
   end
 end
+return out, commit
+end
+"
+    };
+}
+pub(crate) use budget_lua;
+
+/// The budget check: [`budget_lua`] on Redis's clock, reserving when an
+/// amount is given and every line has room.
+const CHECK: &str = concat!(
+    budget_lua!(),
+    r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local out, commit = budget_check(KEYS, ARGV, now)
+if out[1] == 0 and ARGV[2] ~= '' then commit() end
 return out
-";
+"
+);
 
 /// KEYS: spent. ARGV: the seed, the expiry (epoch ms, 0: none).
 const SEED: &str = r"
@@ -171,6 +193,21 @@ impl RedisLedger {
     pub(super) fn check_cmd(&self, lines: &[Line], id: u64, amount: Option<i64>) -> Cmd {
         let mut cmd = self.check.call(lines.len() * 3);
         self.keys(&mut cmd, lines);
+        Self::check_args(&mut cmd, lines, id, amount);
+        cmd
+    }
+
+    /// The keys and the arguments of the check, apart (for the joint
+    /// admission script, which puts them after the limit check's).
+    pub(super) fn check_parts(&self, lines: &[Line], id: u64, amount: i64) -> (Cmd, Cmd) {
+        let (mut keys, mut args) = (Cmd::args(), Cmd::args());
+        self.keys(&mut keys, lines);
+        Self::check_args(&mut args, lines, id, Some(amount));
+        (keys, args)
+    }
+
+    /// The arguments of [`CHECK`] (after the keys).
+    fn check_args(cmd: &mut Cmd, lines: &[Line], id: u64, amount: Option<i64>) {
         cmd.int(id);
         match amount {
             Some(a) => cmd.int(a.max(0)),
@@ -180,7 +217,12 @@ impl RedisLedger {
         for line in lines {
             cmd.int(line.limit);
         }
-        cmd
+    }
+
+    /// Whether a reply to the check says some lines have no counter yet
+    /// (nothing was reserved).
+    pub(super) fn unseeded(reply: &Reply) -> bool {
+        matches!(reply, Reply::Array(items) if items.first().and_then(Reply::as_int) == Some(-1))
     }
 
     /// What the reply to [`RedisLedger::check_cmd`] for `lines` lines says.

@@ -14,7 +14,7 @@
 //! With no limit configured the engine holds no limiter and the hot path
 //! costs one pointer load and branch.
 
-mod redis;
+pub(crate) mod redis;
 pub(crate) mod window;
 
 use hashbrown::HashMap;
@@ -330,14 +330,15 @@ impl RateLimiter {
         scopes: Vec<Scope>,
         estimate: u64,
     ) -> Result<Permit, RateRefusal> {
-        if let Some((link, id, cmd)) = self.redis_admission(&scopes, estimate) {
-            let reply = link.query(cmd, self.rules.timeout).await;
-            return self.redis_admitted(scopes, id, estimate, reply);
-        }
-        let Store::Memory(m) = &*self.store else {
-            unreachable!("a Redis store has its admission command")
-        };
         let id = self.ids.fetch_add(1, Ordering::Relaxed);
+        let m = match &*self.store {
+            Store::Memory(m) => m,
+            Store::Redis(r) => {
+                let cmd = r.check_cmd(&scopes, &self.rules, id, estimate, true);
+                let reply = r.link().query(cmd, self.rules.timeout).await;
+                return self.redis_admitted(scopes, id, estimate, reply);
+            }
+        };
         let now = gproxy_credential::clock::now_ms();
         let window_ms = self.rules.window_ms;
         let headers = {
@@ -383,13 +384,17 @@ impl RateLimiter {
         }
     }
 
-    /// With the Redis store: its counters, the request's id and the
-    /// command that checks and counts it (for a caller that sends it
-    /// along with others; the reply goes to [`RateLimiter::redis_admitted`]).
-    pub(crate) fn redis_admission(
+    /// With the Redis store: its link, the request's id and the joint
+    /// admission command (see `crate::admission`) that checks and counts
+    /// it on `scopes` with the budget check of `budget_keys` and
+    /// `budget_args`; its reply's first half goes to
+    /// [`RateLimiter::redis_admitted`].
+    pub(crate) fn redis_joint_admission(
         &self,
         scopes: &[Scope],
         estimate: u64,
+        budget_keys: &crate::redis_link::Cmd,
+        budget_args: &crate::redis_link::Cmd,
     ) -> Option<(
         &Arc<crate::redis_link::RedisLink>,
         u64,
@@ -399,11 +404,8 @@ impl RateLimiter {
             return None;
         };
         let id = self.ids.fetch_add(1, Ordering::Relaxed);
-        Some((
-            r.link(),
-            id,
-            r.check_cmd(scopes, &self.rules, id, estimate, true),
-        ))
+        let cmd = r.joint_cmd(scopes, &self.rules, id, estimate, budget_keys, budget_args);
+        Some((r.link(), id, cmd))
     }
 
     /// The admission of request `id` from Redis's `reply` to its command.
@@ -507,6 +509,13 @@ impl Permit {
             at: None,
             headers: RateHeaders::default(),
         }
+    }
+
+    /// Drops the permit without giving anything back: for an admission
+    /// that counted nothing after all (the joint check refused by a
+    /// budget).
+    pub(crate) fn forget(mut self) {
+        self.store = None;
     }
 
     /// Replaces the token reservation with `actual` (`None`: keep the

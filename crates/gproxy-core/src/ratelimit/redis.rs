@@ -28,12 +28,17 @@ use super::{Rules, Scope};
 /// Every `redis.call` costs about a microsecond of the server's time on
 /// top of its command (measured; docs/benchmarks.md), so the script makes
 /// as few as it can.
-const CHECK: &str = r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+///
+/// Written as a Lua function, for [`CHECK`] and the joint admission script
+/// (`crate::admission`): `rate_check(KEYS, ARGV, now)` returns the reply
+/// and a function that counts the request.
+macro_rules! rate_lua {
+    () => {
+        r"
+local function tokens_of(m) return tonumber(string.match(m, ':(%d+)$')) or 0 end
+local function rate_check(KEYS, ARGV, now)
 local id, est, win, ttl, count = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 local floor = now - win
-local function tokens_of(m) return tonumber(string.match(m, ':(%d+)$')) or 0 end
 local n = #KEYS / 4
 local out = {0, 0, 0, now}
 for i = 0, n - 1 do
@@ -97,7 +102,7 @@ for i = 0, n - 1 do
     end
   end
 end
-if out[1] == 0 and count == '1' then
+local function commit()
   for i = 0, n - 1 do
     local r, tk, c, u = KEYS[i*4+1], KEYS[i*4+2], KEYS[i*4+3], KEYS[i*4+4]
     if tonumber(ARGV[7+i*3]) > 0 then
@@ -115,8 +120,25 @@ if out[1] == 0 and count == '1' then
     end
   end
 end
+return out, commit
+end
+"
+    };
+}
+pub(crate) use rate_lua;
+
+/// The rate-limit check: [`rate_lua`] on Redis's clock, counting the
+/// request when `count` is `1` and every scope has room.
+const CHECK: &str = concat!(
+    rate_lua!(),
+    r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local out, commit = rate_check(KEYS, ARGV, now)
+if out[1] == 0 and ARGV[5] == '1' then commit() end
 return out
-";
+"
+);
 
 /// KEYS per scope: tokens set, slots set, token sum. ARGV: id, estimate,
 /// actual (empty: keep), the admission's time on Redis's clock (empty:
@@ -154,6 +176,9 @@ pub(super) struct RedisCounters {
     prefix: String,
     check: Script,
     settle: Script,
+    /// The limit check and the budget check in one script (see
+    /// `crate::admission`).
+    joint: Script,
 }
 
 impl std::fmt::Debug for RedisCounters {
@@ -171,6 +196,7 @@ impl RedisCounters {
             prefix: prefix.to_owned(),
             check: link.script(CHECK),
             settle: link.script(SETTLE),
+            joint: link.script(crate::admission::JOINT),
             link,
         })
     }
@@ -207,6 +233,19 @@ impl RedisCounters {
         for s in scopes {
             cmd.encoded(s.redis_keys(), 4);
         }
+        Self::check_args(&mut cmd, scopes, rules, id, estimate, count);
+        cmd
+    }
+
+    /// The arguments of [`CHECK`] (after the keys).
+    fn check_args(
+        cmd: &mut Cmd,
+        scopes: &[Scope],
+        rules: &Rules,
+        id: u64,
+        estimate: u64,
+        count: bool,
+    ) {
         cmd.int(id)
             .int(estimate)
             .int(rules.window_ms)
@@ -215,6 +254,29 @@ impl RedisCounters {
         for s in scopes {
             cmd.int(s.caps.rpm).int(s.caps.tpm).int(s.caps.concurrent);
         }
+    }
+
+    /// The joint admission command (`crate::admission::JOINT`): this
+    /// check of `scopes`, counting, and the budget check whose keys and
+    /// arguments are `budget_keys` and `budget_args`.
+    pub(super) fn joint_cmd(
+        &self,
+        scopes: &[Scope],
+        rules: &Rules,
+        id: u64,
+        estimate: u64,
+        budget_keys: &Cmd,
+        budget_args: &Cmd,
+    ) -> Cmd {
+        let mut cmd = self.joint.call(scopes.len() * 4 + budget_keys.count());
+        for s in scopes {
+            cmd.encoded(s.redis_keys(), 4);
+        }
+        cmd.append(budget_keys)
+            .int(scopes.len() * 4)
+            .int(5 + scopes.len() * 3);
+        Self::check_args(&mut cmd, scopes, rules, id, estimate, true);
+        cmd.append(budget_args);
         cmd
     }
 

@@ -242,21 +242,6 @@ impl RedisLink {
         self.pool.exchange(cmds, timeout).await
     }
 
-    /// Sends `cmds` (pipelined) and returns each one's result as
-    /// [`RedisLink::query`] would.
-    pub(crate) async fn query_each(
-        &self,
-        cmds: &mut [Cmd],
-        timeout: Duration,
-    ) -> Result<Vec<Result<Reply, String>>, String> {
-        let replies = self.pool.exchange(cmds, timeout).await?;
-        let mut out = Vec::with_capacity(replies.len());
-        for (reply, cmd) in replies.into_iter().zip(cmds.iter()) {
-            out.push(self.pool.settled(reply, cmd, timeout).await);
-        }
-        Ok(out)
-    }
-
     /// A script called through this link: loaded on every new connection
     /// before anything else is sent (see [`Pool::exchange_on_any`]).
     pub(crate) fn script(&self, body: &'static str) -> Script {
