@@ -433,3 +433,111 @@ async fn limits_and_budgets_on_one_redis_check_together_and_a_refusal_by_either_
     assert_eq!(r.header("x-ratelimit-remaining-requests"), Some("11"));
     assert_eq!(mock.request_count(), 13);
 }
+
+/// A TCP proxy to the Redis at `url` that holds every answer back for
+/// `delay`; its URL.
+async fn slow_redis(url: &str, delay: Duration) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let target = url
+        .trim_start_matches("redis://")
+        .trim_end_matches('/')
+        .to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = tokio::net::TcpStream::connect(&target).await else {
+                continue;
+            };
+            let (mut client_read, mut client_write) = client.into_split();
+            let (mut server_read, mut server_write) = server.into_split();
+            tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+            });
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 65_536];
+                while let Ok(n) = server_read.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    tokio::time::sleep(delay).await;
+                    if client_write.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    format!("redis://127.0.0.1:{port}")
+}
+
+#[tokio::test]
+async fn a_joint_check_that_times_out_leaves_nothing_taken() {
+    let Some(url) = redis_url("a_joint_check_that_times_out").await else {
+        return;
+    };
+    let slow = slow_redis(&url, Duration::from_millis(400)).await;
+    let prefix = format!("gproxy-test-late-both-{}:", rand_suffix());
+    // The month's budget counter exists already (seeded), so the joint
+    // script runs whole: it counts the request and reserves on the budget,
+    // and its answer comes after the gateway stopped waiting.
+    let now = chrono::Utc::now();
+    let month = chrono::TimeZone::with_ymd_and_hms(
+        &chrono::Utc,
+        chrono::Datelike::year(&now),
+        chrono::Datelike::month(&now),
+        1,
+        0,
+        0,
+        0,
+    )
+    .unwrap();
+    let line = format!("{prefix}b:user:alice:monthly:{}", month.timestamp());
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    redis::cmd("SET")
+        .arg(format!("{line}:s"))
+        .arg(0)
+        .arg("PX")
+        .arg(600_000)
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+    let mock = MockUpstream::start().await.unwrap();
+    let extra = format!(
+        "[rate_limits]\nbackend = \"redis\"\nredis_url = \"{slow}\"\nredis_prefix = \"{prefix}rl:\"\nredis_timeout_ms = 150\non_redis_error = \"closed\"\n\
+         [rate_limits.users.alice]\nconcurrent = 5\n\
+         [budgets]\nbackend = \"redis\"\nredis_url = \"{slow}\"\nredis_prefix = \"{prefix}b:\"\nredis_timeout_ms = 150\n\
+         [budgets.users.alice]\nmonthly_usd = \"5\"\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), &config(&mock, &extra)).await;
+    let r = gw.post("/v1/chat/completions", ALICE_KEY, chat()).await;
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert_eq!(mock.request_count(), 0);
+    // Both releases were queued: the slot and the reservation the script
+    // took are given back (not left until their expiry).
+    let count = |key: String| {
+        let mut conn = conn.clone();
+        async move {
+            redis::cmd("ZCARD")
+                .arg(key)
+                .query_async::<i64>(&mut conn)
+                .await
+                .unwrap()
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let slots = count(format!("{prefix}rl:user:alice:c")).await;
+        let reserved = count(format!("{line}:r")).await;
+        if slots == 0 && reserved == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still taken: {slots} slots, {reserved} reservations"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -129,12 +129,26 @@ impl crate::Engine {
                 let e = format!("the admission script replied {}", other.kind());
                 (Err(e.clone()), Err(e))
             }
-            // Timed out or unreachable: each check decides (fail open or
-            // closed), and a timed-out one queues the release of what the
-            // script may have taken.
             Err(e) => (Err(e.clone()), Err(e)),
         };
-        let answered = rate_reply.is_ok();
+        if rate_reply.is_err() {
+            // No answer: each check decides (fail open or closed), and one
+            // that timed out queues the release of what the script may
+            // have taken; both run before either refusal is returned.
+            let permit = limiter.redis_admitted(scopes, rate_id, tokens, rate_reply);
+            let hold = budgets
+                .redis_admitted(lines, budget_id, amount, budget_reply, self.observe.clone())
+                .await;
+            return Some(match (permit, hold) {
+                (Err(refusal), _) => Err(self.rate_refused(refusal)),
+                (_, Err(refusal)) => Err(self.budget_refused(refusal)),
+                (Ok(permit), Ok(hold)) => {
+                    accounting.hold_permit(permit);
+                    accounting.hold_budget(hold, false);
+                    Ok(())
+                }
+            });
+        }
         let permit = match limiter.redis_admitted(scopes, rate_id, tokens, rate_reply) {
             Ok(permit) => permit,
             Err(refusal) => return Some(Err(self.rate_refused(refusal))),
@@ -157,10 +171,8 @@ impl crate::Engine {
                 Some(Ok(()))
             }
             Err(refusal) => {
-                if answered {
-                    // The script counted nothing on the limits.
-                    permit.forget();
-                }
+                // The script counted nothing on the limits.
+                permit.forget();
                 Some(Err(self.budget_refused(refusal)))
             }
         }
