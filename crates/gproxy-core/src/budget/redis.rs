@@ -119,8 +119,10 @@ local id, est, actual = ARGV[1], ARGV[2], ARGV[3]
 local out = {}
 for i = 0, #KEYS / 3 - 1 do
   local s, r, q = KEYS[i*3+1], KEYS[i*3+2], KEYS[i*3+3]
-  if redis.call('ZREM', r, id .. ':' .. est) == 1 and redis.call('EXISTS', q) == 1 then
-    redis.call('DECRBY', q, est)
+  if redis.call('ZREM', r, id .. ':' .. est) == 1 and est ~= '0' then
+    -- A sum found below zero was missing (DECRBY made it) or out of
+    -- step: dropped, the next check rebuilds it from the set.
+    if redis.call('DECRBY', q, est) < 0 then redis.call('DEL', q) end
   end
   if redis.call('EXISTS', s) == 1 then
     out[#out+1] = redis.call('INCRBY', s, actual)

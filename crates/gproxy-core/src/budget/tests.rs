@@ -336,6 +336,11 @@ async fn the_reservation_sum_in_redis_follows_reservations_and_settlements_and_i
     // then full (1000).
     let third = b.admit(lines(), 300, observe.clone()).await.unwrap();
     assert!(b.admit(lines(), 1, observe.clone()).await.is_err());
+    // Lost again before the settlements: each finds no sum (and leaves
+    // none behind), and the next check rebuilds it.
+    let mut del = crate::redis_link::Cmd::new("DEL");
+    del.arg(format!("{prefix}{}:q", lines()[0].key()).as_bytes());
+    link.query(del, timeout).await.unwrap();
     // Settled (and one dropped): the sum follows, the spend too.
     first.settle(100);
     second.settle(200);
