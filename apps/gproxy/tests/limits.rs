@@ -434,41 +434,14 @@ async fn limits_and_budgets_on_one_redis_check_together_and_a_refusal_by_either_
     assert_eq!(mock.request_count(), 13);
 }
 
-/// A TCP proxy to the Redis at `url` that holds every answer back for
+/// A relay to the Redis at `url` that holds every answer back for
 /// `delay`; its URL.
 async fn slow_redis(url: &str, delay: Duration) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let target = url
-        .trim_start_matches("redis://")
-        .trim_end_matches('/')
-        .to_owned();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
-            let Ok(server) = tokio::net::TcpStream::connect(&target).await else {
-                continue;
-            };
-            let (mut client_read, mut client_write) = client.into_split();
-            let (mut server_read, mut server_write) = server.into_split();
-            tokio::spawn(async move {
-                let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
-            });
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 65_536];
-                while let Ok(n) = server_read.read(&mut buf).await {
-                    if n == 0 {
-                        break;
-                    }
-                    tokio::time::sleep(delay).await;
-                    if client_write.write_all(&buf[..n]).await.is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    format!("redis://127.0.0.1:{port}")
+    let target = url.trim_start_matches("redis://").trim_end_matches('/');
+    let relay = gproxy_testkit::slow_relay(target.to_owned(), delay)
+        .await
+        .unwrap();
+    format!("redis://{relay}")
 }
 
 #[tokio::test]

@@ -19,6 +19,7 @@ use crate::redis_link::Reply;
 /// refused)}; counts and reserves only when neither refuses (nor has a
 /// budget line without a counter).
 pub(crate) const JOINT: &str = concat!(
+    crate::ratelimit::redis::sum_lua!(),
     crate::ratelimit::redis::rate_lua!(),
     crate::budget::redis::budget_lua!(),
     r"

@@ -51,7 +51,8 @@
 //! reply carries the concatenation of those deltas.
 //!
 //! [`MockProxy`] is an egress proxy (HTTP `CONNECT` or SOCKS5) to put
-//! between the gateway and the mock upstream.
+//! between the gateway and the mock upstream; [`slow_relay`] a TCP relay
+//! whose answers arrive late.
 
 mod body;
 mod claude;
@@ -67,6 +68,7 @@ mod openai;
 pub mod proxy;
 mod rules;
 mod server;
+mod slow;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -81,6 +83,7 @@ use tokio::task::JoinHandle;
 
 pub use fault::Fault;
 pub use proxy::{MockProxy, ProxyKind};
+pub use slow::slow_relay;
 
 /// The usage numbers every successful mock response reports (so tests can
 /// assert accounting).

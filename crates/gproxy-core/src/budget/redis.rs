@@ -30,11 +30,11 @@ const KEEP_AFTER_PERIOD_MS: i64 = 24 * 3_600 * 1_000;
 ///
 /// Written as a Lua function, for [`CHECK`] and the joint admission script
 /// (`crate::admission`): `budget_check(KEYS, ARGV, now)` returns the reply
-/// and a function that reserves.
+/// and a function that reserves. It needs `sum_lua!` (in
+/// `crate::ratelimit::redis`) before it.
 macro_rules! budget_lua {
     () => {
         r"
-local function nanos_of(m) return tonumber(string.match(m, ':(%d+)$')) or 0 end
 local function budget_check(KEYS, ARGV, now)
 local n = #KEYS / 3
 local missing = {-1}
@@ -48,29 +48,7 @@ local id, amount, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local out = {0}
 for i = 0, n - 1 do
   local r, q = KEYS[i*3+2], KEYS[i*3+3]
-  local reserved = 0
-  local sum = redis.call('GET', q)
-  if sum then
-    reserved = tonumber(sum)
-    local gone = redis.call('ZRANGEBYSCORE', r, '-inf', now)
-    if #gone > 0 then
-      local g = 0
-      for j = 1, #gone do g = g + nanos_of(gone[j]) end
-      redis.call('ZREMRANGEBYSCORE', r, '-inf', now)
-      reserved = redis.call('DECRBY', q, g)
-      if reserved < 0 then
-        redis.call('INCRBY', q, -reserved)
-        reserved = 0
-      end
-    end
-  else
-    redis.call('ZREMRANGEBYSCORE', r, '-inf', now)
-    for _, m in ipairs(redis.call('ZRANGE', r, 0, -1)) do reserved = reserved + nanos_of(m) end
-    if reserved > 0 then
-      redis.call('SET', q, reserved, 'PX', ttl)
-      redis.call('PEXPIRE', r, ttl)
-    end
-  end
+  local reserved = running_sum(r, q, now, ttl)
   out[#out+1] = spent[i+1]
   out[#out+1] = reserved
   if out[1] == 0 and spent[i+1] + reserved >= tonumber(ARGV[4+i]) then out[1] = i + 1 end
@@ -94,6 +72,7 @@ pub(crate) use budget_lua;
 /// The budget check: [`budget_lua`] on Redis's clock, reserving when an
 /// amount is given and every line has room.
 const CHECK: &str = concat!(
+    crate::ratelimit::redis::sum_lua!(),
     budget_lua!(),
     r"
 local t = redis.call('TIME')

@@ -31,11 +31,10 @@ use super::{Rules, Scope};
 ///
 /// Written as a Lua function, for [`CHECK`] and the joint admission script
 /// (`crate::admission`): `rate_check(KEYS, ARGV, now)` returns the reply
-/// and a function that counts the request.
+/// and a function that counts the request. It needs [`sum_lua`] before it.
 macro_rules! rate_lua {
     () => {
         r"
-local function tokens_of(m) return tonumber(string.match(m, ':(%d+)$')) or 0 end
 local function rate_check(KEYS, ARGV, now)
 local id, est, win, ttl, count = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 local floor = now - win
@@ -46,28 +45,7 @@ for i = 0, n - 1 do
   local rpm, tpm, conc = tonumber(ARGV[6+i*3]), tonumber(ARGV[7+i*3]), tonumber(ARGV[8+i*3])
   local rc, rreset, tsum, treset, cc = 0, 0, 0, 0, 0
   if tpm > 0 then
-    local sum = redis.call('GET', u)
-    if sum then
-      tsum = tonumber(sum)
-      local gone = redis.call('ZRANGEBYSCORE', tk, '-inf', floor)
-      if #gone > 0 then
-        local g = 0
-        for j = 1, #gone do g = g + tokens_of(gone[j]) end
-        redis.call('ZREMRANGEBYSCORE', tk, '-inf', floor)
-        tsum = redis.call('DECRBY', u, g)
-        if tsum < 0 then
-          redis.call('INCRBY', u, -tsum)
-          tsum = 0
-        end
-      end
-    else
-      redis.call('ZREMRANGEBYSCORE', tk, '-inf', floor)
-      for _, m in ipairs(redis.call('ZRANGE', tk, 0, -1)) do tsum = tsum + tokens_of(m) end
-      if tsum > 0 then
-        redis.call('SET', u, tsum, 'PX', win)
-        redis.call('PEXPIRE', tk, win)
-      end
-    end
+    tsum = running_sum(tk, u, floor, win)
     local first = redis.call('ZRANGE', tk, 0, 0, 'WITHSCORES')
     if first[2] then treset = tonumber(first[2]) + win - now end
     if rpm > 0 then
@@ -79,7 +57,7 @@ for i = 0, n - 1 do
       local left = tsum
       local all = redis.call('ZRANGE', tk, 0, -1, 'WITHSCORES')
       for j = 1, #all, 2 do
-        left = left - tokens_of(all[j])
+        left = left - amount_of(all[j])
         treset = tonumber(all[j+1]) + win - now
         if left + est <= tpm then break end
       end
@@ -127,9 +105,51 @@ end
 }
 pub(crate) use rate_lua;
 
+/// Lua functions both checks use: `amount_of(member)` reads the amount
+/// of an `{id}:{amount}` member; `running_sum(set, sum, floor, ttl)` takes
+/// the members scored up to `floor` out of `set` and their amounts off
+/// the running sum `sum` (with `DECRBY`, which keeps its expiry), or
+/// rebuilds a missing sum from the set (an older version's keys) and
+/// gives both `ttl`; it returns the sum.
+macro_rules! sum_lua {
+    () => {
+        r"
+local function amount_of(m) return tonumber(string.match(m, ':(%d+)$')) or 0 end
+local function running_sum(set, sum, floor, ttl)
+  local total = 0
+  local v = redis.call('GET', sum)
+  if v then
+    total = tonumber(v)
+    local gone = redis.call('ZRANGEBYSCORE', set, '-inf', floor)
+    if #gone > 0 then
+      local g = 0
+      for j = 1, #gone do g = g + amount_of(gone[j]) end
+      redis.call('ZREMRANGEBYSCORE', set, '-inf', floor)
+      total = redis.call('DECRBY', sum, g)
+      if total < 0 then
+        redis.call('INCRBY', sum, -total)
+        total = 0
+      end
+    end
+  else
+    redis.call('ZREMRANGEBYSCORE', set, '-inf', floor)
+    for _, m in ipairs(redis.call('ZRANGE', set, 0, -1)) do total = total + amount_of(m) end
+    if total > 0 then
+      redis.call('SET', sum, total, 'PX', ttl)
+      redis.call('PEXPIRE', set, ttl)
+    end
+  end
+  return total
+end
+"
+    };
+}
+pub(crate) use sum_lua;
+
 /// The rate-limit check: [`rate_lua`] on Redis's clock, counting the
 /// request when `count` is `1` and every scope has room.
 const CHECK: &str = concat!(
+    sum_lua!(),
     rate_lua!(),
     r"
 local t = redis.call('TIME')
@@ -439,41 +459,17 @@ mod tests {
         l.admit(scopes(), 10).await.unwrap().settle(None);
     }
 
-    /// A proxy to the Redis at `url` that holds every answer back for
+    /// A relay to the Redis at `url` that holds every answer back for
     /// `delay`; its URL.
     async fn slow_proxy(url: &str, delay: Duration) -> String {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let target = url::Url::parse(url).unwrap();
         let target = format!(
             "{}:{}",
             target.host_str().unwrap(),
             target.port().unwrap_or(6379)
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let server = tokio::net::TcpStream::connect(&target).await.unwrap();
-                let (mut client_read, mut client_write) = client.into_split();
-                let (mut server_read, mut server_write) = server.into_split();
-                tokio::spawn(async move {
-                    let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
-                });
-                tokio::spawn(async move {
-                    let mut buf = vec![0u8; 65_536];
-                    while let Ok(n) = server_read.read(&mut buf).await {
-                        if n == 0 {
-                            break;
-                        }
-                        tokio::time::sleep(delay).await;
-                        if client_write.write_all(&buf[..n]).await.is_err() {
-                            break;
-                        }
-                    }
-                });
-            }
-        });
-        format!("redis://127.0.0.1:{port}")
+        let relay = gproxy_testkit::slow_relay(target, delay).await.unwrap();
+        format!("redis://{relay}")
     }
 
     #[tokio::test]
