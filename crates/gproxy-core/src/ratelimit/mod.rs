@@ -384,28 +384,21 @@ impl RateLimiter {
         }
     }
 
-    /// With the Redis store: its link, the request's id and the joint
-    /// admission command (see `crate::admission`) that checks and counts
-    /// it on `scopes` with the budget check of `budget_keys` and
-    /// `budget_args`; its reply's first half goes to
-    /// [`RateLimiter::redis_admitted`].
+    /// With the Redis store: the request's id and the joint admission
+    /// command (see `crate::admission`) that checks and counts it on
+    /// `scopes` together with the budget check `budget`; its reply's first
+    /// half goes to [`RateLimiter::redis_admitted`].
     pub(crate) fn redis_joint_admission(
         &self,
         scopes: &[Scope],
         estimate: u64,
-        budget_keys: &crate::redis_link::Cmd,
-        budget_args: &crate::redis_link::Cmd,
-    ) -> Option<(
-        &Arc<crate::redis_link::RedisLink>,
-        u64,
-        crate::redis_link::Cmd,
-    )> {
+        budget: &crate::budget::redis::CheckParts<'_>,
+    ) -> Option<(u64, crate::redis_link::Cmd)> {
         let Store::Redis(r) = &*self.store else {
             return None;
         };
         let id = self.ids.fetch_add(1, Ordering::Relaxed);
-        let cmd = r.joint_cmd(scopes, &self.rules, id, estimate, budget_keys, budget_args);
-        Some((r.link(), id, cmd))
+        Some((id, r.joint_cmd(scopes, &self.rules, id, estimate, budget)))
     }
 
     /// The admission of request `id` from Redis's `reply` to its command.
@@ -578,23 +571,30 @@ pub mod header {
 }
 
 /// A reset time as the `x-ratelimit-reset-*` headers write it (OpenAI's
-/// form), appended to `out`: `850ms` under a second, else whole seconds
-/// rounded up (`12s`).
-fn write_reset(out: &mut bytes::BytesMut, ms: u64) {
-    let mut digits = itoa::Buffer::new();
-    if ms < 1_000 {
-        out.extend_from_slice(digits.format(ms).as_bytes());
-        out.extend_from_slice(b"ms");
+/// form): `850ms` under a second, else whole seconds rounded up (`12s`).
+/// Written without an allocation: this runs on every limited request.
+fn reset_header(ms: u64) -> Result<http::HeaderValue, http::header::InvalidHeaderValue> {
+    let (mut n, unit): (u64, &[u8]) = if ms < 1_000 {
+        (ms, b"ms")
     } else {
-        out.extend_from_slice(digits.format(ms.div_ceil(1_000)).as_bytes());
-        out.extend_from_slice(b"s");
+        (ms.div_ceil(1_000), b"s")
+    };
+    let mut buf = [0u8; 22];
+    let mut start = 20;
+    loop {
+        start -= 1;
+        buf[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
     }
+    buf[20..20 + unit.len()].copy_from_slice(unit);
+    http::HeaderValue::from_bytes(&buf[start..20 + unit.len()])
 }
 
 impl RateHeaders {
-    /// Adds the `x-ratelimit-*` headers to `headers`. Their values are
-    /// written into one buffer and each is a slice of it: one allocation
-    /// for the six, not one each (this runs on every limited request).
+    /// Adds the `x-ratelimit-*` headers to `headers`.
     pub fn apply(&self, headers: &mut http::HeaderMap) {
         use http::HeaderValue;
         use http::header::HeaderName;
@@ -612,34 +612,16 @@ impl RateHeaders {
                 HeaderName::from_static(header::RESET_TOKENS),
             ],
         ];
-        // Six values of at most 22 bytes each.
-        let mut buf = bytes::BytesMut::with_capacity(6 * 22);
-        let mut ends = [[0usize; 3]; 2];
-        let mut digits = itoa::Buffer::new();
-        for (room, ends) in [self.requests, self.tokens].iter().zip(&mut ends) {
-            let Some(h) = room else { continue };
-            buf.extend_from_slice(digits.format(h.limit).as_bytes());
-            ends[0] = buf.len();
-            buf.extend_from_slice(digits.format(h.remaining).as_bytes());
-            ends[1] = buf.len();
-            write_reset(&mut buf, h.reset_ms);
-            ends[2] = buf.len();
-        }
-        let all = buf.freeze();
         // Room for all six at once: the map grows (and rehashes) once at
         // most.
         headers.reserve(6);
-        let mut start = 0;
-        for ((room, names), ends) in [self.requests, self.tokens].iter().zip(NAMES).zip(ends) {
-            if room.is_none() {
-                continue;
-            }
-            for (name, end) in names.into_iter().zip(ends) {
-                // Digits and `ms`/`s`: always a valid value.
-                if let Ok(v) = HeaderValue::from_maybe_shared(all.slice(start..end)) {
-                    headers.insert(name, v);
-                }
-                start = end;
+        for (room, [limit, remaining, reset]) in [self.requests, self.tokens].into_iter().zip(NAMES)
+        {
+            let Some(h) = room else { continue };
+            headers.insert(limit, HeaderValue::from(h.limit));
+            headers.insert(remaining, HeaderValue::from(h.remaining));
+            if let Ok(v) = reset_header(h.reset_ms) {
+                headers.insert(reset, v);
             }
         }
     }
@@ -794,9 +776,11 @@ mod reset_tests {
             (u64::MAX, "18446744073709552s"),
         ];
         for (ms, text) in cases {
-            let mut out = bytes::BytesMut::new();
-            super::write_reset(&mut out, ms);
-            assert_eq!(&out[..], text.as_bytes(), "{ms}");
+            assert_eq!(
+                super::reset_header(ms).unwrap().to_str().unwrap(),
+                text,
+                "{ms}"
+            );
         }
     }
 }
