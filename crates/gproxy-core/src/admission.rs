@@ -113,10 +113,9 @@ impl crate::Engine {
             .budget_amount(budgets, provider, kind, model, protocol, body)
             .ok()?;
         let tokens = estimate_tokens(body.len() as u64);
-        let (_, budget_id, (budget_keys, budget_args)) =
-            budgets.redis_check_parts(&lines, amount)?;
-        let (_, rate_id, cmd) =
-            limiter.redis_joint_admission(&scopes, tokens, &budget_keys, &budget_args)?;
+        let budget_check = budgets.redis_check_parts(&lines, amount)?;
+        let budget_id = budget_check.id;
+        let (rate_id, cmd) = limiter.redis_joint_admission(&scopes, tokens, &budget_check)?;
         let timeout = limiter.timeout().max(budgets.timeout());
         let (rate_reply, budget_reply) = match link.query(cmd, timeout).await {
             Ok(Reply::Array(replies)) => match <[Reply; 2]>::try_from(replies) {

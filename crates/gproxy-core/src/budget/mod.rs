@@ -478,24 +478,20 @@ impl Budgeter {
         self.rules.timeout
     }
 
-    /// With the Redis store: its link, the request's id, and the keys and
-    /// arguments of the check that reserves `estimate` on `lines` (for the
-    /// joint admission script, see `crate::admission`; the reply's second
-    /// half goes to [`Budgeter::redis_admitted`]).
-    pub(crate) fn redis_check_parts(
-        &self,
-        lines: &[Line],
+    /// With the Redis store: the check that reserves `estimate` on `lines`,
+    /// under a new request id, to go out inside the joint admission script
+    /// (see `crate::admission`; the reply's second half goes to
+    /// [`Budgeter::redis_admitted`]).
+    pub(crate) fn redis_check_parts<'a>(
+        &'a self,
+        lines: &'a [Line],
         estimate: i64,
-    ) -> Option<(
-        &Arc<crate::redis_link::RedisLink>,
-        u64,
-        (crate::redis_link::Cmd, crate::redis_link::Cmd),
-    )> {
+    ) -> Option<redis::CheckParts<'a>> {
         let Store::Redis(r) = &*self.store else {
             return None;
         };
         let id = self.ids.fetch_add(1, Ordering::Relaxed);
-        Some((r.link(), id, r.check_parts(lines, id, estimate)))
+        Some(r.check_parts(lines, id, estimate))
     }
 
     /// Whether Redis's `reply` to a check says a line has no counter yet

@@ -112,6 +112,34 @@ end
 return out
 ";
 
+/// A budget check that goes out inside another script's call (the joint
+/// admission, `crate::admission::JOINT`): its keys and its arguments,
+/// written straight into that call.
+pub(crate) struct CheckParts<'a> {
+    ledger: &'a RedisLedger,
+    lines: &'a [Line],
+    /// The request's id on the budgets.
+    pub(crate) id: u64,
+    amount: i64,
+}
+
+impl CheckParts<'_> {
+    /// How many keys [`CheckParts::write_keys`] writes.
+    pub(crate) fn key_count(&self) -> usize {
+        self.lines.len() * 3
+    }
+
+    /// Appends the check's keys.
+    pub(crate) fn write_keys(&self, cmd: &mut Cmd) {
+        self.ledger.keys(cmd, self.lines);
+    }
+
+    /// Appends the check's arguments (reserving the amount).
+    pub(crate) fn write_args(&self, cmd: &mut Cmd) {
+        RedisLedger::check_args(cmd, self.lines, self.id, Some(self.amount));
+    }
+}
+
 /// The answer of the check script.
 pub(super) enum Checked {
     /// Where each line stands, and the first with no room.
@@ -152,6 +180,22 @@ impl RedisLedger {
         }
     }
 
+    /// The check of `lines` for request `id`, reserving `amount`, to put in
+    /// another script's call.
+    pub(super) fn check_parts<'a>(
+        &'a self,
+        lines: &'a [Line],
+        id: u64,
+        amount: i64,
+    ) -> CheckParts<'a> {
+        CheckParts {
+            ledger: self,
+            lines,
+            id,
+            amount,
+        }
+    }
+
     /// The link to Redis.
     pub(super) fn link(&self) -> &std::sync::Arc<RedisLink> {
         &self.link
@@ -176,15 +220,6 @@ impl RedisLedger {
         self.keys(&mut cmd, lines);
         Self::check_args(&mut cmd, lines, id, amount);
         cmd
-    }
-
-    /// The keys and the arguments of the check, apart (for the joint
-    /// admission script, which puts them after the limit check's).
-    pub(super) fn check_parts(&self, lines: &[Line], id: u64, amount: i64) -> (Cmd, Cmd) {
-        let (mut keys, mut args) = (Cmd::args(), Cmd::args());
-        self.keys(&mut keys, lines);
-        Self::check_args(&mut args, lines, id, Some(amount));
-        (keys, args)
     }
 
     /// The arguments of [`CHECK`] (after the keys).

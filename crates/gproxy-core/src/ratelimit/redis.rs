@@ -277,26 +277,23 @@ impl RedisCounters {
     }
 
     /// The joint admission command (`crate::admission::JOINT`): this
-    /// check of `scopes`, counting, and the budget check whose keys and
-    /// arguments are `budget_keys` and `budget_args`.
+    /// check of `scopes`, counting, and the budget check `budget`.
     pub(super) fn joint_cmd(
         &self,
         scopes: &[Scope],
         rules: &Rules,
         id: u64,
         estimate: u64,
-        budget_keys: &Cmd,
-        budget_args: &Cmd,
+        budget: &crate::budget::redis::CheckParts<'_>,
     ) -> Cmd {
-        let mut cmd = self.joint.call(scopes.len() * 4 + budget_keys.count());
+        let mut cmd = self.joint.call(scopes.len() * 4 + budget.key_count());
         for s in scopes {
             cmd.encoded(s.redis_keys(), 4);
         }
-        cmd.append(budget_keys)
-            .int(scopes.len() * 4)
-            .int(5 + scopes.len() * 3);
+        budget.write_keys(&mut cmd);
+        cmd.int(scopes.len() * 4).int(5 + scopes.len() * 3);
         Self::check_args(&mut cmd, scopes, rules, id, estimate, true);
-        cmd.append(budget_args);
+        budget.write_args(&mut cmd);
         cmd
     }
 

@@ -66,16 +66,6 @@ impl Cmd {
         self.buf.extend_from_slice(b"\r\n");
     }
 
-    /// How many arguments it holds (its name included, if it has one).
-    pub(crate) fn count(&self) -> usize {
-        self.args
-    }
-
-    /// Appends the arguments of `other` (built with [`Cmd::args`]).
-    pub(crate) fn append(&mut self, other: &Cmd) -> &mut Self {
-        self.encoded(other.encoded_args(), other.count())
-    }
-
     /// Appends `count` arguments already encoded (see [`Cmd::args`]).
     pub(crate) fn encoded(&mut self, args: &[u8], count: usize) -> &mut Self {
         self.buf.extend_from_slice(args);
