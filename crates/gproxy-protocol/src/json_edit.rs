@@ -272,22 +272,17 @@ pub fn u64_at_first(json: &[u8], parents: &[&str], keys: &[&str]) -> Option<Opti
             return Some(None);
         }
     }
-    let mut names = [&b""[..]; 4];
-    let names = names.get_mut(..keys.len())?;
-    for (name, key) in names.iter_mut().zip(keys) {
-        *name = key.as_bytes();
-    }
     let parse =
         |range: std::ops::Range<usize>| std::str::from_utf8(&object[range]).ok()?.parse().ok();
-    match top_level_value_of(object, names)? {
+    match top_level_value_of(object, keys)? {
         None => Some(None),
-        Some((_, range)) => match parse(range) {
+        Some(range) => match parse(range) {
             Some(n) => Some(Some(n)),
             // The first key present holds no such number (`null`, say):
             // each is looked at on its own, in order.
             None => {
-                for key in names.iter() {
-                    if let Some(n) = top_level_value(object, key)?.and_then(parse) {
+                for key in keys {
+                    if let Some(n) = top_level_value(object, key.as_bytes())?.and_then(parse) {
                         return Some(Some(n));
                     }
                 }
@@ -318,15 +313,15 @@ pub fn plain_str_at<'a>(json: &'a [u8], key: &str) -> Option<&'a str> {
 /// (the caller then parses in full, which reports malformed JSON). A
 /// literal value is not validated.
 pub(crate) fn top_level_value(json: &[u8], key: &[u8]) -> Option<Option<std::ops::Range<usize>>> {
-    top_level_value_of(json, &[key]).map(|found| found.map(|(_, range)| range))
+    top_level_value_of(json, &[key])
 }
 
 /// [`top_level_value`] for the first of `keys` present (by their order),
-/// in one scan: which key it is, and where its value lies.
-fn top_level_value_of(
+/// in one scan.
+fn top_level_value_of<K: AsRef<[u8]>>(
     json: &[u8],
-    keys: &[&[u8]],
-) -> Option<Option<(usize, std::ops::Range<usize>)>> {
+    keys: &[K],
+) -> Option<Option<std::ops::Range<usize>>> {
     let ws = |mut i: usize| {
         while json.get(i).is_some_and(u8::is_ascii_whitespace) {
             i += 1;
@@ -369,7 +364,7 @@ fn top_level_value_of(
                 i + len
             }
         };
-        if let Some(k) = keys.iter().position(|key| *key == name)
+        if let Some(k) = keys.iter().position(|key| key.as_ref() == name)
             && found.as_ref().is_none_or(|(best, _)| k <= *best)
         {
             found = Some((k, i..value_end));
@@ -381,7 +376,7 @@ fn top_level_value_of(
             _ => return None,
         }
     }
-    (ws(i + 1) == json.len()).then_some(found)
+    (ws(i + 1) == json.len()).then_some(found.map(|(_, range)| range))
 }
 
 /// The index after the closing quote of the string whose contents start
