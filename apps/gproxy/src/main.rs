@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use gproxy_router::{Gateway, StartupArgs};
+use gproxy_router::{CoreListeners, Gateway, StartupArgs};
 use tokio::net::TcpListener;
 
 /// The global allocator: jemalloc, with a background thread that returns
@@ -33,6 +33,19 @@ const LOG_QUEUE_LINES: usize = 16_384;
 /// How long shutdown waits for the usage sink to flush, and then for the
 /// queued trace spans to be exported.
 const SINK_FLUSH_DEADLINE: Duration = Duration::from_secs(10);
+
+/// How connections are spread over threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum RuntimeMode {
+    /// One accept loop and single-threaded runtime per serving thread
+    /// (SO_REUSEPORT): a request stays on the thread that accepted its
+    /// connection. Least CPU per request (docs/benchmarks.md).
+    PerCore,
+    /// One work-stealing runtime for all connections: a busy thread's
+    /// requests can move to an idle one, so a single HTTP/2 connection
+    /// carrying many requests can use every core.
+    Shared,
+}
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum LogFormat {
@@ -78,6 +91,13 @@ struct Cli {
     /// Log format
     #[arg(long, env = "GPROXY_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
+    /// How connections are spread over threads [default: per-core where
+    /// the system has SO_REUSEPORT, else shared]
+    #[arg(long, env = "GPROXY_RUNTIME", value_enum)]
+    runtime: Option<RuntimeMode>,
+    /// Threads serving connections [default: one per CPU]
+    #[arg(long, env = "GPROXY_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -121,7 +141,23 @@ fn main() -> ExitCode {
         ),
         Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
     }
+    let threads = cli.threads.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        usize::from,
+    );
+    let mode = cli.runtime.unwrap_or(if cfg!(unix) {
+        RuntimeMode::PerCore
+    } else {
+        RuntimeMode::Shared
+    });
+    // Per core, the main runtime keeps only the background work (the
+    // usage writer, reloads, subscriptions): one worker.
+    let workers = match mode {
+        RuntimeMode::PerCore => 1,
+        RuntimeMode::Shared => threads,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
         .enable_all()
         .build()
     {
@@ -131,7 +167,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, mode, threads)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("gproxy: error: {message}");
@@ -140,7 +176,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<(), String> {
+async fn run(cli: Cli, mode: RuntimeMode, threads: usize) -> Result<(), String> {
     let ui = gproxy_ui::Ui::embedded();
     let ui_built = ui.is_built();
     let gateway = Gateway::start_with(
@@ -167,10 +203,22 @@ async fn run(cli: Cli) -> Result<(), String> {
     let boot = gateway.bootstrapped();
 
     let addr = format!("{}:{}", boot.settings.host, boot.settings.port);
-    let listener = TcpListener::bind(&addr)
-        .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let local: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
+    let listening = match mode {
+        RuntimeMode::PerCore => Listening::PerCore(
+            CoreListeners::bind(&addr, threads)
+                .await
+                .map_err(|e| format!("cannot listen on {addr}: {e}"))?,
+        ),
+        RuntimeMode::Shared => Listening::Shared(
+            TcpListener::bind(&addr)
+                .await
+                .map_err(|e| format!("cannot listen on {addr}: {e}"))?,
+        ),
+    };
+    let local: SocketAddr = match &listening {
+        Listening::PerCore(l) => l.local_addr(),
+        Listening::Shared(l) => l.local_addr().map_err(|e| e.to_string())?,
+    };
 
     println!(
         "gproxy {} listening on http://{local}",
@@ -189,13 +237,33 @@ async fn run(cli: Cli) -> Result<(), String> {
     if let Some(key) = &boot.generated_admin_key {
         println!("  admin key (generated; shown only this once, store it now): {key}");
     }
-    tracing::info!(%local, "serving");
+    let runtime = match mode {
+        RuntimeMode::PerCore => "per-core",
+        RuntimeMode::Shared => "shared",
+    };
+    println!("  threads: {threads} ({runtime})");
+    tracing::info!(%local, threads, runtime, "serving");
 
-    gproxy_router::serve(listener, gateway.router().clone(), shutdown_signal()).await;
+    match listening {
+        Listening::PerCore(listeners) => {
+            gproxy_router::serve_per_core(listeners, gateway.router().clone(), shutdown_signal())
+                .await
+                .map_err(|e| format!("cannot start the serving threads: {e}"))?;
+        }
+        Listening::Shared(listener) => {
+            gproxy_router::serve(listener, gateway.router().clone(), shutdown_signal()).await;
+        }
+    }
     tracing::info!("shutting down: flushing usage records");
     gateway.shutdown(SINK_FLUSH_DEADLINE).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Where connections are accepted.
+enum Listening {
+    PerCore(CoreListeners),
+    Shared(TcpListener),
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

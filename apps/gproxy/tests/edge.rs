@@ -506,3 +506,64 @@ async fn health_without_the_admin_key_is_minimal_and_refusals_are_logged_throttl
     let logged = gw.stderr().matches("rejected: invalid API key").count();
     assert_eq!(logged, 1, "{}", gw.stderr());
 }
+
+/// `--runtime per-core` (the default) serves on `--threads` accept loops
+/// whose counts add up to the accepted connections; `--runtime shared`
+/// serves every connection from one accept loop and reports no per-thread
+/// counts. Both answer requests the same.
+#[tokio::test]
+async fn the_serving_threads_are_set_and_reported_for_both_runtimes() {
+    let mock = MockUpstream::start().await.unwrap();
+    for (args, banner, loops) in [
+        (&["--threads", "2"][..], "threads: 2 (per-core)", 2),
+        (&["--runtime", "shared", "--threads", "2"][..], "threads: 2 (shared)", 0),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let gw = start_with(dir.path(), &config(&mock, ""), args).await;
+        assert!(gw.stdout.contains(banner), "{args:?}: {}", gw.stdout);
+        let mut clients = Vec::new();
+        for _ in 0..8 {
+            let mut s = TcpStream::connect(addr(&gw)).await.unwrap();
+            s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+                .await
+                .unwrap();
+            assert!(read_response(&mut s).await.starts_with("HTTP/1.1 200"));
+            clients.push(s);
+        }
+        let edge = gw.health().await.json()["edge"].clone();
+        let by_thread: Vec<u64> = edge["accepted_by_thread"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_u64().unwrap())
+            .collect();
+        assert_eq!(by_thread.len(), loops, "{args:?}: {edge}");
+        if loops > 0 {
+            assert_eq!(
+                by_thread.iter().sum::<u64>(),
+                edge["accepted_connections"].as_u64().unwrap(),
+                "{args:?}: {edge}"
+            );
+        }
+        assert!(edge["accepted_connections"].as_u64().unwrap() >= 9, "{edge}");
+        let reply = gw
+            .post(
+                "/openai/v1/chat/completions",
+                ALICE_KEY,
+                json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{args:?}: {}", reply.text());
+        let status = gw.stop().await;
+        assert!(status.success(), "{args:?}: {status:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_zero_thread_count_is_refused() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (started, ()) = spawn(dir.path(), &config(&mock, ""), &["--threads", "0"]).await;
+    let err = started.err().expect("started with --threads 0");
+    assert!(err.contains("--threads"), "{err}");
+}

@@ -212,3 +212,100 @@ async fn an_http_upstream_without_a_port_is_tunnelled_to_port_80() {
         assert_chat_goes_through(&gw, &mock, &proxy, "127.0.0.1:80").await;
     }
 }
+
+/// A proxy set through the admin API applies to the next upstream call on
+/// every serving thread: each thread of the per-core server keeps its own
+/// connection pool, built again from the new settings.
+#[tokio::test]
+async fn a_proxy_set_live_reaches_every_serving_thread() {
+    let mock = MockUpstream::start().await.unwrap();
+    let proxy = MockProxy::start(ProxyKind::Socks5, None).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start_with(dir.path(), &config(&mock, ""), &["--threads", "3"]).await;
+    assert!(gw.stdout.contains("threads: 3 (per-core)"), "{}", gw.stdout);
+
+    // Direct first, on fresh connections so that every thread serves some
+    // and builds its own pool.
+    let direct = chat_on_new_connections(&gw, 32).await;
+    assert!(direct.iter().all(|s| *s == 200), "{direct:?}");
+    assert!(proxy.tunnels().is_empty());
+    let edge = gw.health().await.json()["edge"].clone();
+    let by_thread = edge["accepted_by_thread"].as_array().unwrap().clone();
+    assert!(by_thread.iter().all(|n| n.as_u64().unwrap() > 0), "{edge}");
+
+    // The gateway's own upstream connections, each thread's pool's.
+    let direct_peers: std::collections::HashSet<_> =
+        mock.requests().iter().map(|r| r.peer).collect();
+
+    let r = gw
+        .api("PATCH", "/settings", ADMIN_KEY, Some(json!({"proxy": proxy.url()})))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let before = mock.request_count();
+    let proxied = chat_on_new_connections(&gw, 32).await;
+    assert!(proxied.iter().all(|s| *s == 200), "{proxied:?}");
+    assert_eq!(mock.request_count(), before + 32);
+    // Every one of them went through the proxy: none came over a direct
+    // connection that a thread's pool kept from before the change.
+    let requests = mock.requests();
+    let reused: Vec<_> = requests[before..]
+        .iter()
+        .filter(|r| direct_peers.contains(&r.peer))
+        .map(|r| r.peer)
+        .collect();
+    assert!(reused.is_empty(), "sent over a pooled direct connection: {reused:?}");
+    let tunnels = proxy.tunnels();
+    assert!(
+        !tunnels.is_empty() && tunnels.iter().all(|t| *t == mock.addr().to_string()),
+        "{tunnels:?}"
+    );
+    let edge = gw.health().await.json()["edge"].clone();
+    let served: Vec<u64> = edge["accepted_by_thread"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_u64().unwrap())
+        .collect();
+    assert!(
+        served
+            .iter()
+            .zip(&by_thread)
+            .all(|(now, then)| *now > then.as_u64().unwrap()),
+        "a thread served none of the proxied requests: {served:?} after {by_thread:?}"
+    );
+    assert_eq!(proxy.rejected(), 0);
+}
+
+/// `n` chat requests at once, each on its own new client connection;
+/// their statuses.
+async fn chat_on_new_connections(gw: &Gateway, n: usize) -> Vec<u16> {
+    let addr = gw.base.trim_start_matches("http://").to_owned();
+    let body = chat(false).to_string();
+    let mut tasks = Vec::new();
+    for _ in 0..n {
+        let addr = addr.clone();
+        let body = body.clone();
+        tasks.push(tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            let head = format!(
+                "POST /openai/v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ALICE_KEY}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            s.write_all(head.as_bytes()).await.unwrap();
+            s.write_all(body.as_bytes()).await.unwrap();
+            let mut out = Vec::new();
+            tokio::time::timeout(Duration::from_secs(30), s.read_to_end(&mut out))
+                .await
+                .expect("no answer within 30 s")
+                .unwrap();
+            let text = String::from_utf8_lossy(&out);
+            text.split(' ').nth(1).and_then(|c| c.parse::<u16>().ok()).unwrap_or(0)
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    statuses
+}

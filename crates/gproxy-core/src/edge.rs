@@ -17,11 +17,14 @@ pub struct EdgeStats {
     closed_idle: AtomicU64,
     body_timeouts: AtomicU64,
     unauthorized: AtomicU64,
+    /// Connections accepted by each accept loop of a server with one loop
+    /// per thread; unset with one shared accept loop.
+    by_thread: std::sync::OnceLock<Box<[AtomicU64]>>,
 }
 
 /// What the edge counters show, for `/health` (with the admin key) and
 /// `GET /admin/api/health`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct EdgeReport {
     /// Client connections open now.
     pub open_connections: usize,
@@ -40,6 +43,11 @@ pub struct EdgeReport {
     pub body_timeouts: u64,
     /// Requests refused 401 (no, unknown or expired key).
     pub unauthorized: u64,
+    /// Connections accepted by each serving thread, in thread order, when
+    /// every thread runs its own accept loop (`--runtime per-core`, the
+    /// default on Linux): the kernel spreads new connections over them.
+    /// Empty with one shared accept loop.
+    pub accepted_by_thread: Vec<u64>,
 }
 
 impl EdgeStats {
@@ -80,6 +88,22 @@ impl EdgeStats {
         self.unauthorized.fetch_add(1, Ordering::Relaxed) + 1
     }
 
+    /// Keeps an accepted-connections counter for each of `threads` accept
+    /// loops. Only the first call counts.
+    pub fn count_by_thread(&self, threads: usize) {
+        let _ = self
+            .by_thread
+            .set((0..threads).map(|_| AtomicU64::new(0)).collect());
+    }
+
+    /// Counts a connection accepted by accept loop `thread` (see
+    /// [`EdgeStats::count_by_thread`]).
+    pub fn accepted_by(&self, thread: usize) {
+        if let Some(counter) = self.by_thread.get().and_then(|c| c.get(thread)) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// The counters now.
     pub fn report(&self) -> EdgeReport {
         EdgeReport {
@@ -90,6 +114,9 @@ impl EdgeStats {
             closed_idle: self.closed_idle.load(Ordering::Relaxed),
             body_timeouts: self.body_timeouts.load(Ordering::Relaxed),
             unauthorized: self.unauthorized.load(Ordering::Relaxed),
+            accepted_by_thread: self.by_thread.get().map_or_else(Vec::new, |c| {
+                c.iter().map(|n| n.load(Ordering::Relaxed)).collect()
+            }),
         }
     }
 }
@@ -128,6 +155,14 @@ mod tests {
         );
         drop(b);
         assert_eq!(stats.open(), 0);
+        assert!(r.accepted_by_thread.is_empty());
+        stats.count_by_thread(2);
+        stats.count_by_thread(3);
+        stats.accepted_by(1);
+        stats.accepted_by(1);
+        stats.accepted_by(0);
+        stats.accepted_by(7);
+        assert_eq!(stats.report().accepted_by_thread, vec![1, 2]);
         assert_eq!((stats.unauthorized(), stats.unauthorized()), (1, 2));
     }
 }

@@ -2,9 +2,11 @@
 //! rustls (ring provider, webpki roots), HTTP/1.1 and HTTP/2 by ALPN, with
 //! an optional egress proxy (`http://` CONNECT or `socks5://`).
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -158,23 +160,63 @@ impl http_body::Body for UpstreamBody {
 pub struct UpstreamClient {
     /// Swapped whole when the egress proxy or connect timeout changes;
     /// every clone of this handle sees the new client at once.
-    client: Arc<arc_swap::ArcSwap<HyperClient>>,
+    client: Arc<arc_swap::ArcSwap<Built>>,
 }
 
 type HyperClient = Client<HttpsConnector<Egress>, UpstreamBody>;
+
+/// A client with the settings it was built from, so that a thread can
+/// build its own pool of the same client (see [`pool_per_thread`]).
+#[derive(Debug)]
+struct Built {
+    /// Unique in the process: a thread's own copy is kept under it.
+    id: u64,
+    config: UpstreamConfig,
+    client: HyperClient,
+}
+
+impl Built {
+    fn new(config: &UpstreamConfig) -> Result<Self, CoreError> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        Ok(Built {
+            id: NEXT.fetch_add(1, Ordering::Relaxed),
+            config: config.clone(),
+            client: build_client(config)?,
+        })
+    }
+}
+
+static POOL_PER_THREAD: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    /// This thread's own client: the id of the shared one it copies, and
+    /// the copy.
+    static OWN: RefCell<Option<(u64, HyperClient)>> = const { RefCell::new(None) };
+}
+
+/// From now on, every thread sends upstream through its own connection
+/// pool, built from the same settings, instead of the process's shared
+/// one. The per-core server (`gproxy_router::serve_per_core`) sets it: a
+/// request served on one thread's runtime then finds its upstream
+/// connection driven by that same runtime, with no hand-off to another
+/// thread and back per request. Each thread keeps its own idle
+/// connections to each upstream.
+pub fn pool_per_thread() {
+    POOL_PER_THREAD.store(true, Ordering::Relaxed);
+}
 
 impl UpstreamClient {
     /// Builds the client.
     pub fn new(config: &UpstreamConfig) -> Result<Self, CoreError> {
         Ok(UpstreamClient {
-            client: Arc::new(arc_swap::ArcSwap::from_pointee(build_client(config)?)),
+            client: Arc::new(arc_swap::ArcSwap::from_pointee(Built::new(config)?)),
         })
     }
 
     /// Rebuilds the client for `config`; requests in flight finish on the
     /// old one, new requests take the new one.
     pub fn reconfigure(&self, config: &UpstreamConfig) -> Result<(), CoreError> {
-        self.client.store(Arc::new(build_client(config)?));
+        self.client.store(Arc::new(Built::new(config)?));
         Ok(())
     }
 
@@ -185,7 +227,25 @@ impl UpstreamClient {
     ) -> Result<Response<Incoming>, hyper_util::client::legacy::Error> {
         // The response future owns what it needs: the guard is not held
         // across the await.
-        let pending = self.client.load().request(request);
+        let shared = self.client.load();
+        let pending = if POOL_PER_THREAD.load(Ordering::Relaxed) {
+            OWN.with_borrow_mut(|own| match own {
+                Some((id, client)) if *id == shared.id => client.request(request),
+                _ => match build_client(&shared.config) {
+                    Ok(client) => {
+                        let pending = client.request(request);
+                        *own = Some((shared.id, client));
+                        pending
+                    }
+                    // Built from settings that built once already; should
+                    // it fail anyway, the shared pool serves.
+                    Err(_) => shared.client.request(request),
+                },
+            })
+        } else {
+            shared.client.request(request)
+        };
+        drop(shared);
         pending.await
     }
 }

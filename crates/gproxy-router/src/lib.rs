@@ -55,7 +55,7 @@ pub use gateway::{Gateway, GatewayService};
 pub use gproxy_core::{CoreError, StartupArgs};
 pub use models::PARTIAL_HEADER;
 pub use routes::{Route, match_route};
-pub use server::{MAX_HEADER_BYTES, SHUTDOWN_GRACE, serve};
+pub use server::{CoreListeners, MAX_HEADER_BYTES, SHUTDOWN_GRACE, serve, serve_per_core};
 pub use site::Site;
 
 use std::convert::Infallible;

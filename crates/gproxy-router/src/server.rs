@@ -40,11 +40,145 @@ retry-after: 1\r\nconnection: close\r\ncontent-length: 82\r\n\r\n\
 
 /// Serves `router` on `listener` until `shutdown` resolves, then stops
 /// accepting and waits up to [`SHUTDOWN_GRACE`] for open connections.
+/// Connections are served on the runtime this is awaited on; see
+/// [`serve_per_core`] for one accept loop and runtime per thread.
 pub async fn serve(listener: TcpListener, router: Arc<Router>, shutdown: impl Future<Output = ()>) {
+    accept_loop(listener, router, shutdown, None).await;
+}
+
+/// The listening sockets of a per-core server: one per serving thread, all
+/// on one address (`SO_REUSEPORT`), so that the kernel spreads new
+/// connections over the threads.
+#[derive(Debug)]
+pub struct CoreListeners {
+    local: SocketAddr,
+    sockets: Vec<std::net::TcpListener>,
+}
+
+impl CoreListeners {
+    /// Binds `threads` sockets (at least one) to `addr` (`host:port`; port
+    /// 0 picks a free port, the same for every socket). Must be called
+    /// within a tokio runtime.
+    pub async fn bind(addr: &str, threads: usize) -> std::io::Result<Self> {
+        let mut last = None;
+        for candidate in tokio::net::lookup_host(addr).await? {
+            match reuse_port_listener(candidate) {
+                Ok(first) => {
+                    let local = first.local_addr()?;
+                    let mut sockets = vec![first];
+                    for _ in 1..threads.max(1) {
+                        sockets.push(reuse_port_listener(local)?);
+                    }
+                    return Ok(CoreListeners { local, sockets });
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, format!("{addr} resolves to no address"))
+        }))
+    }
+
+    /// The address every socket listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// How many threads will serve.
+    pub fn threads(&self) -> usize {
+        self.sockets.len()
+    }
+}
+
+/// One listening socket with `SO_REUSEPORT`, detached from the runtime
+/// that made it so that another runtime can take it.
+fn reuse_port_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    #[cfg(all(unix, not(any(target_os = "solaris", target_os = "illumos", target_os = "cygwin"))))]
+    socket.set_reuseport(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)?.into_std()
+}
+
+/// Serves `router` with one thread per socket of `listeners`, each running
+/// its own accept loop on its own single-threaded runtime: a connection,
+/// the request's upstream call (each thread keeps its own upstream
+/// connection pool, [`gproxy_core::upstream::pool_per_thread`]) and the
+/// response stay on the thread that accepted the connection, with no
+/// wake-up of another thread per request. Work already started on the
+/// runtime this is awaited on (the usage writer, reloads, Redis
+/// subscriptions) stays there. When `shutdown` resolves, every thread
+/// stops accepting and drains as [`serve`] does; this returns when all
+/// have finished.
+///
+/// The trade-off against [`serve`] on a multi-threaded runtime: a thread
+/// does not take work from a busy neighbour, so a single connection
+/// carrying many requests (HTTP/2) is served by one thread.
+pub async fn serve_per_core(
+    listeners: CoreListeners,
+    router: Arc<Router>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let threads = listeners.threads();
+    let mut runtimes = Vec::with_capacity(threads);
+    for _ in 0..threads {
+        runtimes.push(
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?,
+        );
+    }
+    gproxy_core::upstream::pool_per_thread();
+    router.engine().edge_stats().count_by_thread(threads);
+    let (stop, stopping) = watch::channel(false);
+    let mut finished = Vec::with_capacity(threads);
+    for (index, (socket, runtime)) in listeners.sockets.into_iter().zip(runtimes).enumerate() {
+        let router = router.clone();
+        let mut stopping = stopping.clone();
+        let (done, finished_one) = tokio::sync::oneshot::channel::<()>();
+        finished.push(finished_one);
+        std::thread::Builder::new()
+            .name(format!("gproxy-serve-{index}"))
+            .spawn(move || {
+                runtime.block_on(async move {
+                    match TcpListener::from_std(socket) {
+                        Ok(listener) => {
+                            let shutdown = async move {
+                                let _ = stopping.wait_for(|stop| *stop).await;
+                            };
+                            accept_loop(listener, router, shutdown, Some(index)).await;
+                        }
+                        Err(e) => tracing::error!(thread = index, error = %e, "cannot listen"),
+                    }
+                });
+                drop(done);
+            })?;
+    }
+    drop(stopping);
+    shutdown.await;
+    let _ = stop.send(true);
+    for one in finished {
+        let _ = one.await;
+    }
+    Ok(())
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    router: Arc<Router>,
+    shutdown: impl Future<Output = ()>,
+    thread: Option<usize>,
+) {
     let stats = router.engine().edge_stats().clone();
     let file_cap = connection_cap_from_file_limit();
     let configured = router.engine().limits().edge.max_connections;
-    if configured > file_cap {
+    // Said once, not by every accept loop of a per-core server.
+    if configured > file_cap && thread.unwrap_or(0) == 0 {
         tracing::warn!(
             max_connections = configured,
             allowed = file_cap,
@@ -80,6 +214,9 @@ pub async fn serve(listener: TcpListener, router: Arc<Router>, shutdown: impl Fu
                     continue;
                 }
                 let open = stats.open_connection();
+                if let Some(thread) = thread {
+                    stats.accepted_by(thread);
+                }
                 let _ = stream.set_nodelay(true);
                 let state = ConnState::new();
                 let io = TokioIo::new(EdgeIo::new(stream, state.clone()));

@@ -135,6 +135,8 @@ pub struct RecordedRequest {
     pub headers: HeaderMap,
     /// The full request body.
     pub body: Bytes,
+    /// The address the request's connection came from.
+    pub peer: std::net::SocketAddr,
 }
 
 impl RecordedRequest {

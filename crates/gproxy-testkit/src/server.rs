@@ -2,6 +2,7 @@
 //! faults), routing, and helpers shared by the protocol modules.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -31,7 +32,7 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Ok((stream, _peer)) = accepted else {
+                let Ok((stream, peer)) = accepted else {
                     // Transient accept errors (e.g. EMFILE): back off briefly.
                     tokio::time::sleep(Duration::from_millis(5)).await;
                     continue;
@@ -41,7 +42,7 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
                 connections.spawn(async move {
                     let service = service_fn(move |req| {
                         let shared = Arc::clone(&shared);
-                        async move { Ok::<_, Infallible>(handle(&shared, req).await) }
+                        async move { Ok::<_, Infallible>(handle(&shared, req, peer).await) }
                     });
                     // Connection errors (client gone, cut streams) are expected.
                     let _ = http1::Builder::new()
@@ -211,7 +212,7 @@ pub(crate) fn sse_data(data: &Value, sep: &[u8]) -> Vec<u8> {
 
 /// Serves one request: reads the body, records it, plays a fault if one is
 /// pending, then routes.
-async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<MockBody> {
+async fn handle(shared: &Shared, req: Request<Incoming>, peer: SocketAddr) -> Response<MockBody> {
     let (parts, body) = req.into_parts();
     let body = match body.collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -238,6 +239,7 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<MockBody> {
         query: request.query.clone(),
         headers: request.headers.clone(),
         body: request.body.clone(),
+        peer,
     });
     let (chunks, delay) = shared.stream_settings();
     let mut reply = Reply {
