@@ -516,7 +516,11 @@ async fn the_serving_threads_are_set_and_reported_for_both_runtimes() {
     let mock = MockUpstream::start().await.unwrap();
     for (args, banner, loops) in [
         (&["--threads", "2"][..], "threads: 2 (per-core)", 2),
-        (&["--runtime", "shared", "--threads", "2"][..], "threads: 2 (shared)", 0),
+        (
+            &["--runtime", "shared", "--threads", "2"][..],
+            "threads: 2 (shared)",
+            0,
+        ),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let gw = start_with(dir.path(), &config(&mock, ""), args).await;
@@ -545,7 +549,10 @@ async fn the_serving_threads_are_set_and_reported_for_both_runtimes() {
                 "{args:?}: {edge}"
             );
         }
-        assert!(edge["accepted_connections"].as_u64().unwrap() >= 9, "{edge}");
+        assert!(
+            edge["accepted_connections"].as_u64().unwrap() >= 9,
+            "{edge}"
+        );
         let reply = gw
             .post(
                 "/openai/v1/chat/completions",

@@ -238,7 +238,12 @@ async fn a_proxy_set_live_reaches_every_serving_thread() {
         mock.requests().iter().map(|r| r.peer).collect();
 
     let r = gw
-        .api("PATCH", "/settings", ADMIN_KEY, Some(json!({"proxy": proxy.url()})))
+        .api(
+            "PATCH",
+            "/settings",
+            Some(ADMIN_KEY),
+            Some(json!({"proxy": proxy.url()})),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let before = mock.request_count();
@@ -253,7 +258,10 @@ async fn a_proxy_set_live_reaches_every_serving_thread() {
         .filter(|r| direct_peers.contains(&r.peer))
         .map(|r| r.peer)
         .collect();
-    assert!(reused.is_empty(), "sent over a pooled direct connection: {reused:?}");
+    assert!(
+        reused.is_empty(),
+        "sent over a pooled direct connection: {reused:?}"
+    );
     let tunnels = proxy.tunnels();
     assert!(
         !tunnels.is_empty() && tunnels.iter().all(|t| *t == mock.addr().to_string()),

@@ -39,6 +39,7 @@
 pub mod access;
 mod accounting;
 mod admission;
+pub mod background;
 pub mod body;
 pub mod bootstrap;
 pub mod budget;

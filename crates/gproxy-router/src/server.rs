@@ -75,7 +75,10 @@ impl CoreListeners {
             }
         }
         Err(last.unwrap_or_else(|| {
-            std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, format!("{addr} resolves to no address"))
+            std::io::Error::new(
+                std::io::ErrorKind::AddrNotAvailable,
+                format!("{addr} resolves to no address"),
+            )
         }))
     }
 
@@ -99,7 +102,10 @@ fn reuse_port_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListene
         tokio::net::TcpSocket::new_v6()?
     };
     socket.set_reuseaddr(true)?;
-    #[cfg(all(unix, not(any(target_os = "solaris", target_os = "illumos", target_os = "cygwin"))))]
+    #[cfg(all(
+        unix,
+        not(any(target_os = "solaris", target_os = "illumos", target_os = "cygwin"))
+    ))]
     socket.set_reuseport(true)?;
     socket.bind(addr)?;
     socket.listen(1024)?.into_std()
@@ -112,9 +118,11 @@ fn reuse_port_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListene
 /// response stay on the thread that accepted the connection, with no
 /// wake-up of another thread per request. Work already started on the
 /// runtime this is awaited on (the usage writer, reloads, Redis
-/// subscriptions) stays there. When `shutdown` resolves, every thread
-/// stops accepting and drains as [`serve`] does; this returns when all
-/// have finished.
+/// subscriptions) stays there, and work a request leaves behind (the Redis
+/// link's flusher, response-cache stores) goes there too
+/// ([`gproxy_core::background`]): a serving thread's runtime ends with the
+/// thread. When `shutdown` resolves, every thread stops accepting and
+/// drains as [`serve`] does; this returns when all have finished.
 ///
 /// The trade-off against [`serve`] on a multi-threaded runtime: a thread
 /// does not take work from a busy neighbour, so a single connection
@@ -134,6 +142,7 @@ pub async fn serve_per_core(
         );
     }
     gproxy_core::upstream::pool_per_thread();
+    gproxy_core::background::set_runtime(tokio::runtime::Handle::current());
     router.engine().edge_stats().count_by_thread(threads);
     let (stop, stopping) = watch::channel(false);
     let mut finished = Vec::with_capacity(threads);

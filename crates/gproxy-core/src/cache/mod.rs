@@ -396,7 +396,7 @@ impl ResponseCache {
         }
         self.stats.stores.fetch_add(1, Ordering::Relaxed);
         let this = self.clone();
-        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+        let Some(rt) = crate::background::runtime() else {
             return;
         };
         rt.spawn(async move {

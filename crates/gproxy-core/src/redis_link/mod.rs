@@ -275,7 +275,7 @@ impl RedisLink {
         then: impl FnOnce(Result<Reply, String>) + Send + 'static,
     ) {
         if self.flusher.get().is_none() {
-            let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            let Some(rt) = crate::background::runtime() else {
                 then(Err("no runtime to send it from".into()));
                 return;
             };
