@@ -75,6 +75,7 @@ fn cfg() -> UsageSinkConfig {
         max_buffered: 1000,
         retry_backoff: Duration::from_secs(1),
         max_body_bytes: 1000,
+        drain_interval: Duration::ZERO,
     }
 }
 
@@ -397,4 +398,32 @@ fn rate_limit_lets_one_through_per_second() {
     let limit = RateLimit::new();
     assert!(limit.allow());
     assert!(!limit.allow());
+}
+
+#[tokio::test(start_paused = true)]
+async fn rows_sent_soon_after_a_take_wait_in_the_channel_for_the_next() {
+    let fake = Fake::default();
+    let config = UsageSinkConfig {
+        drain_interval: Duration::from_millis(50),
+        ..cfg()
+    };
+    let (sink, handle) = UsageSink::spawn_with(fake.clone(), config);
+    sink.record(log(0));
+    settle().await;
+    // A full batch (4) now, but the writer is not woken for each row: they
+    // wait in the channel until the next take.
+    for i in 1..5 {
+        sink.record(log(i));
+    }
+    settle().await;
+    assert!(
+        fake.ids().is_empty(),
+        "woken for each row: {:?}",
+        fake.ids()
+    );
+    tokio::time::sleep(Duration::from_millis(51)).await;
+    settle().await;
+    assert_eq!(fake.ids(), vec!["r0", "r1", "r2", "r3", "r4"]);
+    assert_eq!(sink.stats().written(), 5);
+    handle.shutdown(Duration::from_secs(1)).await;
 }

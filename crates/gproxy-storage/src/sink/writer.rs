@@ -89,6 +89,11 @@ impl<W: BatchWriter> Writer<W> {
         let mut close_armed = true;
         // When the current partial batch is due.
         let mut flush_at: Option<Instant> = None;
+        // While set, the channel is left alone until then: rows queue in it
+        // and are taken together, instead of each send waking this task
+        // (from another thread, under the per-core server).
+        let mut drain_at: Option<Instant> = None;
+        let drain_every = self.cfg.drain_interval.min(self.cfg.flush_interval);
         // Set while the database is failing.
         let mut retry: Option<Retry> = None;
         let mut incoming = Vec::with_capacity(self.cfg.batch_size);
@@ -132,12 +137,20 @@ impl<W: BatchWriter> Writer<W> {
                         flush_at = Some(Instant::now() + self.cfg.flush_interval);
                     }
                 },
-                n = self.rx.recv_many(&mut incoming, self.cfg.batch_size), if receiving => {
+                () = sleep_until(drain_at.unwrap_or_else(Instant::now)), if receiving && drain_at.is_some() => {
+                    drain_at = None;
+                },
+                n = self.rx.recv_many(&mut incoming, self.cfg.batch_size), if receiving && drain_at.is_none() => {
                     if n == 0 {
                         receiving = false;
                     } else {
                         if self.buf.is_empty() {
                             flush_at = Some(Instant::now() + self.cfg.flush_interval);
+                        }
+                        // A full take may have left more behind: take again
+                        // at once.
+                        if n < self.cfg.batch_size && !drain_every.is_zero() {
+                            drain_at = Some(Instant::now() + drain_every);
                         }
                         self.buf.extend(incoming.drain(..));
                         self.evict_overflow();
