@@ -91,8 +91,8 @@ struct Cli {
     /// Log format
     #[arg(long, env = "GPROXY_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
-    /// How connections are spread over threads [default: per-core where
-    /// the system has SO_REUSEPORT, else shared]
+    /// How connections are spread over threads [default: per-core on
+    /// Linux, else shared]
     #[arg(long, env = "GPROXY_RUNTIME", value_enum)]
     runtime: Option<RuntimeMode>,
     /// Threads serving connections [default: one per CPU]
@@ -145,7 +145,10 @@ fn main() -> ExitCode {
         || std::thread::available_parallelism().map_or(1, |n| n.get()),
         usize::from,
     );
-    let mode = cli.runtime.unwrap_or(if cfg!(unix) {
+    // Linux spreads connections over SO_REUSEPORT sockets; macOS and the
+    // BSDs hand them all to one socket, so per core would serve on one
+    // thread there.
+    let mode = cli.runtime.unwrap_or(if cfg!(target_os = "linux") {
         RuntimeMode::PerCore
     } else {
         RuntimeMode::Shared
