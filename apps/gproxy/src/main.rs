@@ -206,17 +206,16 @@ async fn run(cli: Cli, mode: RuntimeMode, threads: usize) -> Result<(), String> 
     let boot = gateway.bootstrapped();
 
     let addr = format!("{}:{}", boot.settings.host, boot.settings.port);
+    let cannot_listen = |e: std::io::Error| format!("cannot listen on {addr}: {e}");
     let listening = match mode {
         RuntimeMode::PerCore => Listening::PerCore(
             CoreListeners::bind(&addr, threads)
                 .await
-                .map_err(|e| format!("cannot listen on {addr}: {e}"))?,
+                .map_err(cannot_listen)?,
         ),
-        RuntimeMode::Shared => Listening::Shared(
-            TcpListener::bind(&addr)
-                .await
-                .map_err(|e| format!("cannot listen on {addr}: {e}"))?,
-        ),
+        RuntimeMode::Shared => {
+            Listening::Shared(TcpListener::bind(&addr).await.map_err(cannot_listen)?)
+        }
     };
     let local: SocketAddr = match &listening {
         Listening::PerCore(l) => l.local_addr(),
@@ -240,10 +239,11 @@ async fn run(cli: Cli, mode: RuntimeMode, threads: usize) -> Result<(), String> 
     if let Some(key) = &boot.generated_admin_key {
         println!("  admin key (generated; shown only this once, store it now): {key}");
     }
-    let runtime = match mode {
-        RuntimeMode::PerCore => "per-core",
-        RuntimeMode::Shared => "shared",
-    };
+    // The name `--runtime` takes: "per-core" or "shared".
+    let runtime = mode
+        .to_possible_value()
+        .map(|v| v.get_name().to_owned())
+        .unwrap_or_default();
     println!("  threads: {threads} ({runtime})");
     tracing::info!(%local, threads, runtime, "serving");
 
