@@ -11,13 +11,19 @@ use crate::budget::Budgeter;
 use crate::ratelimit::{RateLimiter, estimate_tokens};
 use crate::redis_link::Reply;
 
-/// The limit check and the budget check in one Lua script. KEYS: the
-/// limit check's, then the budget check's. ARGV: how many of the keys are
-/// the limit check's, how many of the arguments after these two are, then
-/// the limit check's arguments, then the budget check's. Returns {the
+/// The limit check and the budget check in one Lua script, for a group
+/// of requests (see [`crate::redis_link::Group`]): each request is checked
+/// in turn, seeing what the ones before it took; what they read and write
+/// is read once and written once for all (`state` and `flush`, in
+/// `sum_lua!`), so a group costs Redis little more than one request.
+///
+/// KEYS: each request's limit keys then budget keys, request after
+/// request. ARGV: the number of requests, then per request how many limit
+/// keys, limit arguments, budget keys and budget arguments it has, then
+/// its limit arguments and its budget arguments. Returns per request {the
 /// limit check's reply, the budget check's (`{0}` when the limits
-/// refused)}; counts and reserves only when neither refuses (nor has a
-/// budget line without a counter).
+/// refused)}; a request is counted and reserved only when neither refuses
+/// (nor has a budget line without a counter).
 pub(crate) const JOINT: &str = concat!(
     crate::ratelimit::redis::sum_lua!(),
     crate::ratelimit::redis::rate_lua!(),
@@ -25,20 +31,33 @@ pub(crate) const JOINT: &str = concat!(
     r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local nk, na = tonumber(ARGV[1]), tonumber(ARGV[2])
-local rk, ra, bk, ba = {}, {}, {}, {}
-for i = 1, nk do rk[i] = KEYS[i] end
-for i = nk + 1, #KEYS do bk[#bk+1] = KEYS[i] end
-for i = 1, na do ra[i] = ARGV[2+i] end
-for i = 3 + na, #ARGV do ba[#ba+1] = ARGV[i] end
-local rout, rcommit = rate_check(rk, ra, now)
-if rout[1] ~= 0 then return {rout, {0}} end
-local bout, bcommit = budget_check(bk, ba, now)
-if bout[1] == 0 then
-  rcommit()
-  bcommit()
+local out = {}
+local ki, ai = 0, 1
+for q = 1, tonumber(ARGV[1]) do
+  local nk, na = tonumber(ARGV[ai+1]), tonumber(ARGV[ai+2])
+  local nbk, nba = tonumber(ARGV[ai+3]), tonumber(ARGV[ai+4])
+  local rk, ra, bk, ba = {}, {}, {}, {}
+  for i = 1, nk do rk[i] = KEYS[ki+i] end
+  for i = 1, nbk do bk[i] = KEYS[ki+nk+i] end
+  local a = ai + 4
+  for i = 1, na do ra[i] = ARGV[a+i] end
+  for i = 1, nba do ba[i] = ARGV[a+na+i] end
+  ki = ki + nk + nbk
+  ai = a + na + nba
+  local rout, rcommit = rate_check(rk, ra, now)
+  if rout[1] ~= 0 then
+    out[q] = {rout, {0}}
+  else
+    local bout, bcommit = budget_check(bk, ba, now)
+    if bout[1] == 0 then
+      rcommit()
+      bcommit()
+    end
+    out[q] = {rout, bout}
+  end
 end
-return {rout, bout}
+flush()
+return out
 "
 );
 
@@ -115,9 +134,10 @@ impl crate::Engine {
         let tokens = estimate_tokens(body.len() as u64);
         let budget_check = budgets.redis_check_parts(&lines, amount)?;
         let budget_id = budget_check.id;
-        let (rate_id, cmd) = limiter.redis_joint_admission(&scopes, tokens, &budget_check)?;
+        let (rate_id, part, group) =
+            limiter.redis_joint_admission(&scopes, tokens, &budget_check)?;
         let timeout = limiter.timeout().max(budgets.timeout());
-        let (rate_reply, budget_reply) = match link.query(cmd, timeout).await {
+        let (rate_reply, budget_reply) = match group.call(link, part, timeout).await {
             Ok(Reply::Array(replies)) => match <[Reply; 2]>::try_from(replies) {
                 Ok([rate, budget]) => (Ok(rate), Ok(budget)),
                 Err(_) => {

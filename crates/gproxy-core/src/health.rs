@@ -73,6 +73,20 @@ pub struct SpendControlsReport {
     pub budgets: Option<&'static str>,
     /// The time zone budget periods are aligned in.
     pub budget_timezone: Option<&'static str>,
+    /// With limits and budgets in one Redis: the admission calls this
+    /// instance sent (requests checked together while a call is on its
+    /// way go out as one call; `null`: not in one Redis).
+    pub redis_admissions: Option<RedisAdmissionsReport>,
+}
+
+/// The joint admission calls to Redis in `/health`.
+#[derive(Debug, Clone, Copy, Serialize, schemars::JsonSchema)]
+pub struct RedisAdmissionsReport {
+    /// Script calls sent to Redis.
+    pub calls: u64,
+    /// Requests those calls carried (`requests / calls` is the mean group
+    /// size; 1 when requests never overlap).
+    pub requests: u64,
 }
 
 /// Prices in `/health`.
@@ -236,6 +250,10 @@ impl Engine {
                     rate_limits: self.rate_limiter.load().as_ref().map(|l| l.backend()),
                     budgets: budgets.as_ref().map(|b| b.backend()),
                     budget_timezone: budgets.as_ref().map(|b| b.timezone()),
+                    redis_admissions: self.rate_limiter.load().as_ref().and_then(|l| {
+                        let link = budgets.as_ref()?.redis_link()?;
+                        l.redis_admissions(link)
+                    }),
                 }
             },
         }

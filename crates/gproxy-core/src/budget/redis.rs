@@ -35,32 +35,34 @@ const KEEP_AFTER_PERIOD_MS: i64 = 24 * 3_600 * 1_000;
 macro_rules! budget_lua {
     () => {
         r"
+local SPENT = {}
 local function budget_check(KEYS, ARGV, now)
 local n = #KEYS / 3
 local missing = {-1}
 local spent = {}
 for i = 0, n - 1 do
-  local v = redis.call('GET', KEYS[i*3+1])
-  if v then spent[i+1] = tonumber(v) else missing[#missing+1] = i + 1 end
+  local k = KEYS[i*3+1]
+  local v = SPENT[k]
+  if v == nil then
+    local got = redis.call('GET', k)
+    v = got and tonumber(got) or false
+    SPENT[k] = v
+  end
+  if v then spent[i+1] = v else missing[#missing+1] = i + 1 end
 end
 if #missing > 1 then return missing, nil end
 local id, amount, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local out = {0}
+local sets = {}
 for i = 0, n - 1 do
-  local r, q = KEYS[i*3+2], KEYS[i*3+3]
-  local reserved = running_sum(r, q, now, ttl)
+  local s = state(KEYS[i*3+2], KEYS[i*3+3], now, ttl)
+  sets[i+1] = s
   out[#out+1] = spent[i+1]
-  out[#out+1] = reserved
-  if out[1] == 0 and spent[i+1] + reserved >= tonumber(ARGV[4+i]) then out[1] = i + 1 end
+  out[#out+1] = s.sum
+  if out[1] == 0 and spent[i+1] + s.sum >= tonumber(ARGV[4+i]) then out[1] = i + 1 end
 end
 local function commit()
-  for i = 0, n - 1 do
-    local r, q = KEYS[i*3+2], KEYS[i*3+3]
-    redis.call('ZADD', r, now + ttl, id .. ':' .. amount)
-    redis.call('INCRBY', q, amount)
-    redis.call('PEXPIRE', r, ttl)
-    redis.call('PEXPIRE', q, ttl)
-  end
+  for i = 1, n do add(sets[i], now + ttl, id .. ':' .. amount, tonumber(amount)) end
 end
 return out, commit
 end
@@ -78,7 +80,10 @@ const CHECK: &str = concat!(
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local out, commit = budget_check(KEYS, ARGV, now)
-if out[1] == 0 and ARGV[2] ~= '' then commit() end
+if out[1] == 0 and ARGV[2] ~= '' then
+  commit()
+  flush()
+end
 return out
 "
 );
@@ -91,22 +96,68 @@ end
 return 0
 ";
 
-/// KEYS per line: spent, reservations, their sum. ARGV: id, reserved,
-/// actual. Returns per line the spend after (-1: the counter is gone).
+/// The settlements of a group of requests (the shape of
+/// `crate::redis_link::Group`'s calls: see
+/// `crate::redis_link::RedisLink::send_part_later`). Per request, KEYS:
+/// per line spent, reservations, their sum; ARGV: how many keys and
+/// arguments, then id, reserved, actual. Each reservation still in flight
+/// leaves the set and the sum; each line's spend grows by the actual
+/// costs. Per line one `ZMSCORE`, one `ZREM`, one `DECRBY`, one `INCRBY`,
+/// whatever the number of requests. Returns per request, per line, the
+/// spend after its own settlement (-1: the counter is gone).
 const SETTLE: &str = r"
-local id, est, actual = ARGV[1], ARGV[2], ARGV[3]
+local L = {}
 local out = {}
-for i = 0, #KEYS / 3 - 1 do
-  local s, r, q = KEYS[i*3+1], KEYS[i*3+2], KEYS[i*3+3]
-  if redis.call('ZREM', r, id .. ':' .. est) == 1 and est ~= '0' then
+local ki, ai = 0, 1
+for q = 1, tonumber(ARGV[1]) do
+  local nk, na = tonumber(ARGV[ai+1]), tonumber(ARGV[ai+2])
+  local a = ai + 2
+  local id, est, actual = ARGV[a+1], ARGV[a+2], tonumber(ARGV[a+3])
+  out[q] = {}
+  for i = 0, nk / 3 - 1 do
+    local s = KEYS[ki+i*3+1]
+    local l = L[s]
+    if not l then
+      l = {r = KEYS[ki+i*3+2], q = KEYS[ki+i*3+3], members = {}, ests = {}, actual = {}, req = {}, line = {}}
+      L[s] = l
+    end
+    local j = #l.members + 1
+    l.members[j] = id .. ':' .. est
+    l.ests[j] = tonumber(est)
+    l.actual[j] = actual
+    l.req[j] = q
+    l.line[j] = i + 1
+  end
+  ki = ki + nk
+  ai = a + na
+end
+for s, l in pairs(L) do
+  local scores = redis.call('ZMSCORE', l.r, unpack(l.members))
+  local gone, dec = {}, 0
+  for j = 1, #l.members do
+    if scores[j] then
+      gone[#gone+1] = l.members[j]
+      dec = dec + l.ests[j]
+    end
+  end
+  if #gone > 0 then
+    redis.call('ZREM', l.r, unpack(gone))
     -- A sum found below zero was missing (DECRBY made it) or out of
     -- step: dropped, the next check rebuilds it from the set.
-    if redis.call('DECRBY', q, est) < 0 then redis.call('DEL', q) end
+    if dec > 0 and redis.call('DECRBY', l.q, dec) < 0 then redis.call('DEL', l.q) end
   end
-  if redis.call('EXISTS', s) == 1 then
-    out[#out+1] = redis.call('INCRBY', s, actual)
-  else
-    out[#out+1] = -1
+  local total = 0
+  for j = 1, #l.actual do total = total + l.actual[j] end
+  local exists = redis.call('EXISTS', s) == 1
+  local after = 0
+  if exists then after = redis.call('INCRBY', s, total) - total end
+  for j = 1, #l.actual do
+    if exists then
+      after = after + l.actual[j]
+      out[l.req[j]][l.line[j]] = after
+    else
+      out[l.req[j]][l.line[j]] = -1
+    end
   end
 end
 return out
@@ -127,6 +178,11 @@ impl CheckParts<'_> {
     /// How many keys [`CheckParts::write_keys`] writes.
     pub(crate) fn key_count(&self) -> usize {
         self.lines.len() * 3
+    }
+
+    /// How many arguments [`CheckParts::write_args`] writes.
+    pub(crate) fn arg_count(&self) -> usize {
+        3 + self.lines.len()
     }
 
     /// Appends the check's keys.
@@ -154,7 +210,7 @@ pub(super) struct RedisLedger {
     prefix: String,
     check: Script,
     seed: Script,
-    settle: Script,
+    settle: std::sync::Arc<Script>,
 }
 
 impl RedisLedger {
@@ -164,7 +220,7 @@ impl RedisLedger {
             prefix: prefix.to_owned(),
             check: link.script(CHECK),
             seed: link.script(SEED),
-            settle: link.script(SETTLE),
+            settle: std::sync::Arc::new(link.script(SETTLE)),
             link,
         })
     }
@@ -281,7 +337,8 @@ impl RedisLedger {
     }
 
     /// Replaces request `id`'s reservation of `estimate` with `actual`, in
-    /// the background (batched with other settlements); `then` gets per
+    /// the background (in one call with the other settlements queued with
+    /// it); `then` gets per
     /// line the spend after (`None`: the counter is gone).
     pub(super) fn settle(
         &self,
@@ -291,10 +348,16 @@ impl RedisLedger {
         actual: i64,
         then: impl FnOnce(&[Line], Result<Vec<Option<i64>>, String>) + Send + 'static,
     ) {
-        let mut cmd = self.settle.call(lines.len() * 3);
-        self.keys(&mut cmd, &lines);
-        cmd.int(id).int(estimate.max(0)).int(actual);
-        self.link.send_later(cmd, move |reply| {
+        let mut keys = Cmd::args();
+        self.keys(&mut keys, &lines);
+        let mut args = Cmd::args();
+        args.int(lines.len() * 3)
+            .int(3)
+            .int(id)
+            .int(estimate.max(0))
+            .int(actual);
+        let part = crate::redis_link::Part { keys, args };
+        self.link.send_part_later(&self.settle, part, move |reply| {
             let after = reply
                 .and_then(Reply::into_ints)
                 .map(|out| out.into_iter().map(|v| (v >= 0).then_some(v)).collect());

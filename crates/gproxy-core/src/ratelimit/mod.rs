@@ -371,7 +371,6 @@ impl RateLimiter {
             scopes,
             id,
             estimate,
-            at: None,
             headers,
         }
     }
@@ -384,21 +383,35 @@ impl RateLimiter {
         }
     }
 
-    /// With the Redis store: the request's id and the joint admission
-    /// command (see `crate::admission`) that checks and counts it on
-    /// `scopes` together with the budget check `budget`; its reply's first
-    /// half goes to [`RateLimiter::redis_admitted`].
+    /// What the joint admission calls sent, when this limiter's Redis is
+    /// `budgets_link` (the budgets' Redis).
+    pub(crate) fn redis_admissions(
+        &self,
+        budgets_link: &Arc<crate::redis_link::RedisLink>,
+    ) -> Option<crate::health::RedisAdmissionsReport> {
+        match &*self.store {
+            Store::Redis(r) if Arc::ptr_eq(r.link(), budgets_link) => Some(r.joint_report()),
+            _ => None,
+        }
+    }
+
+    /// With the Redis store: the request's id, its part of the joint
+    /// admission call (see `crate::admission`) that checks and counts it
+    /// on `scopes` together with the budget check `budget`, and the group
+    /// that sends it; its reply's first half goes to
+    /// [`RateLimiter::redis_admitted`].
     pub(crate) fn redis_joint_admission(
         &self,
         scopes: &[Scope],
         estimate: u64,
         budget: &crate::budget::redis::CheckParts<'_>,
-    ) -> Option<(u64, crate::redis_link::Cmd)> {
+    ) -> Option<(u64, crate::redis_link::Part, &crate::redis_link::Group)> {
         let Store::Redis(r) = &*self.store else {
             return None;
         };
         let id = self.ids.fetch_add(1, Ordering::Relaxed);
-        Some((id, r.joint_cmd(scopes, &self.rules, id, estimate, budget)))
+        let (part, group) = r.joint_part(scopes, &self.rules, id, estimate, budget);
+        Some((id, part, group))
     }
 
     /// The admission of request `id` from Redis's `reply` to its command.
@@ -410,13 +423,11 @@ impl RateLimiter {
         reply: Result<crate::redis_link::Reply, String>,
     ) -> Result<Permit, RateRefusal> {
         match reply.and_then(|r| redis::RedisCounters::check_reply(r, scopes.len())) {
-            Ok((None, seen, at)) => {
+            Ok((None, seen)) => {
                 let headers = RateHeaders::of(&scopes, &seen, estimate, true);
-                let mut permit = self.permit(scopes, id, estimate, headers);
-                permit.at = Some(at);
-                Ok(permit)
+                Ok(self.permit(scopes, id, estimate, headers))
             }
-            Ok((Some((i, what, wait)), seen, _)) => {
+            Ok((Some((i, what, wait)), seen)) => {
                 Err(refusal(&scopes, i, what, wait, &seen, estimate))
             }
             Err(e) => {
@@ -425,7 +436,7 @@ impl RateLimiter {
                 {
                     // The script may have run after all: give back the
                     // slot and the tokens it may have taken.
-                    r.settle(&scopes, id, estimate, Some(0), None);
+                    r.settle(&scopes, id, estimate, Some(0));
                 }
                 self.unchecked(e)
             }
@@ -485,8 +496,6 @@ pub(crate) struct Permit {
     scopes: Vec<Scope>,
     id: u64,
     estimate: u64,
-    /// When Redis admitted it (its clock, ms): where its token entry is.
-    at: Option<u64>,
     /// The `x-ratelimit-*` values after this request.
     pub(crate) headers: RateHeaders,
 }
@@ -499,7 +508,6 @@ impl Permit {
             scopes: Vec::new(),
             id: 0,
             estimate: 0,
-            at: None,
             headers: RateHeaders::default(),
         }
     }
@@ -536,7 +544,7 @@ impl Permit {
                     }
                 }
             }
-            Store::Redis(r) => r.settle(&scopes, self.id, self.estimate, actual, self.at),
+            Store::Redis(r) => r.settle(&scopes, self.id, self.estimate, actual),
         }
     }
 }

@@ -7,7 +7,7 @@
 //! Redis's own clock (`TIME`), so instances with skewed clocks still share
 //! one exact window.
 
-use crate::redis_link::{Cmd, RedisLink, Reply, Script};
+use crate::redis_link::{Cmd, Group, Part, RedisLink, Reply, Script};
 
 use super::window::{Exceeded, Seen};
 use super::{Rules, Scope};
@@ -40,22 +40,30 @@ local id, est, win, ttl, count = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), 
 local floor = now - win
 local n = #KEYS / 4
 local out = {0, 0, 0, now}
+local sets = {}
 for i = 0, n - 1 do
   local r, tk, c, u = KEYS[i*4+1], KEYS[i*4+2], KEYS[i*4+3], KEYS[i*4+4]
   local rpm, tpm, conc = tonumber(ARGV[6+i*3]), tonumber(ARGV[7+i*3]), tonumber(ARGV[8+i*3])
   local rc, rreset, tsum, treset, cc = 0, 0, 0, 0, 0
+  local ts, rs, cs
   if tpm > 0 then
-    tsum = running_sum(tk, u, floor, win)
-    local first = redis.call('ZRANGE', tk, 0, 0, 'WITHSCORES')
-    if first[2] then treset = tonumber(first[2]) + win - now end
+    ts = state(tk, u, floor, win)
+    tsum = ts.sum
+    local first = first_of(tk, ts)
+    if first then treset = first + win - now end
     if rpm > 0 then
-      rc = redis.call('ZCARD', tk)
+      rc = count_of(tk, ts)
       rreset = treset
     end
     if tsum + est > tpm then
-      -- Refused: when enough of the oldest entries leave.
+      -- Refused: when enough of the oldest entries leave (those stored,
+      -- then those this call adds).
       local left = tsum
       local all = redis.call('ZRANGE', tk, 0, -1, 'WITHSCORES')
+      for j = 1, #ts.adds, 2 do
+        all[#all+1] = ts.adds[j+1]
+        all[#all+1] = ts.adds[j]
+      end
       for j = 1, #all, 2 do
         left = left - amount_of(all[j])
         treset = tonumber(all[j+1]) + win - now
@@ -63,15 +71,16 @@ for i = 0, n - 1 do
       end
     end
   elseif rpm > 0 then
-    redis.call('ZREMRANGEBYSCORE', r, '-inf', floor)
-    rc = redis.call('ZCARD', r)
-    local first = redis.call('ZRANGE', r, 0, 0, 'WITHSCORES')
-    if first[2] then rreset = tonumber(first[2]) + win - now end
+    rs = state(r, nil, floor, win)
+    rc = count_of(r, rs)
+    local first = first_of(r, rs)
+    if first then rreset = first + win - now end
   end
   if conc > 0 then
-    redis.call('ZREMRANGEBYSCORE', c, '-inf', now)
-    cc = redis.call('ZCARD', c)
+    cs = state(c, nil, now, ttl)
+    cc = count_of(c, cs)
   end
+  sets[i+1] = {ts, rs, cs}
   out[#out+1] = rc; out[#out+1] = rreset; out[#out+1] = tsum; out[#out+1] = treset; out[#out+1] = cc
   if out[1] == 0 and count == '1' then
     if conc > 0 and cc >= conc then out[1] = i + 1; out[2] = 3; out[3] = 1000
@@ -81,21 +90,11 @@ for i = 0, n - 1 do
   end
 end
 local function commit()
-  for i = 0, n - 1 do
-    local r, tk, c, u = KEYS[i*4+1], KEYS[i*4+2], KEYS[i*4+3], KEYS[i*4+4]
-    if tonumber(ARGV[7+i*3]) > 0 then
-      redis.call('ZADD', tk, now, id .. ':' .. est)
-      redis.call('INCRBY', u, est)
-      redis.call('PEXPIRE', tk, win)
-      redis.call('PEXPIRE', u, win)
-    elseif tonumber(ARGV[6+i*3]) > 0 then
-      redis.call('ZADD', r, now, id)
-      redis.call('PEXPIRE', r, win)
-    end
-    if tonumber(ARGV[8+i*3]) > 0 then
-      redis.call('ZADD', c, now + ttl, id)
-      redis.call('PEXPIRE', c, ttl)
-    end
+  for i = 1, n do
+    local ts, rs, cs = sets[i][1], sets[i][2], sets[i][3]
+    if ts then add(ts, now, id .. ':' .. est, est)
+    elseif rs then add(rs, now, id) end
+    if cs then add(cs, now + ttl, id) end
   end
 end
 return out, commit
@@ -141,6 +140,52 @@ local function running_sum(set, sum, floor, ttl)
   end
   return total
 end
+local S = {}
+local function state(set, sum, floor, ttl)
+  local s = S[set]
+  if not s then
+    s = {sum_key = sum, ttl = ttl, adds = {}, incr = 0}
+    if sum then
+      s.sum = running_sum(set, sum, floor, ttl)
+    else
+      redis.call('ZREMRANGEBYSCORE', set, '-inf', floor)
+    end
+    S[set] = s
+  end
+  return s
+end
+local function count_of(set, s)
+  if not s.n then s.n = redis.call('ZCARD', set) end
+  return s.n + #s.adds / 2
+end
+local function first_of(set, s)
+  if s.first == nil then
+    local f = redis.call('ZRANGE', set, 0, 0, 'WITHSCORES')
+    s.first = f[2] and tonumber(f[2]) or false
+  end
+  return s.first or s.adds[1]
+end
+local function add(s, score, member, amount)
+  s.adds[#s.adds+1] = score
+  s.adds[#s.adds+1] = member
+  if amount then
+    s.sum = s.sum + amount
+    s.incr = s.incr + amount
+  end
+end
+local function flush()
+  for set, s in pairs(S) do
+    if #s.adds > 0 then
+      redis.call('ZADD', set, unpack(s.adds))
+      redis.call('PEXPIRE', set, s.ttl)
+      if s.sum_key then
+        redis.call('INCRBY', s.sum_key, s.incr)
+        redis.call('PEXPIRE', s.sum_key, s.ttl)
+      end
+    end
+  end
+  S = {}
+end
 "
     };
 }
@@ -155,50 +200,97 @@ const CHECK: &str = concat!(
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local out, commit = rate_check(KEYS, ARGV, now)
-if out[1] == 0 and ARGV[5] == '1' then commit() end
+if out[1] == 0 and ARGV[5] == '1' then
+  commit()
+  flush()
+end
 return out
 "
 );
 
-/// KEYS per scope: tokens set, slots set, token sum. ARGV: id, estimate,
-/// actual (empty: keep), the admission's time on Redis's clock (empty:
-/// unknown, looked up), then per scope tpm>0 (1/0), concurrent>0 (1/0).
-const SETTLE: &str = r"
-local id, est, actual, at = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-for i = 0, #KEYS / 3 - 1 do
-  local tk, c, u = KEYS[i*3+1], KEYS[i*3+2], KEYS[i*3+3]
-  if ARGV[5+i*2] == '1' and actual ~= '' then
-    local old = id .. ':' .. est
-    local score = at
-    if at == '' then score = redis.call('ZSCORE', tk, old) end
-    if score and redis.call('ZREM', tk, old) == 1 then
-      redis.call('ZADD', tk, score, id .. ':' .. actual)
-      if redis.call('EXISTS', u) == 1 then
-        redis.call('INCRBY', u, tonumber(actual) - tonumber(est))
+/// The settlements of a group of requests (the shape of
+/// [`crate::redis_link::Group`]'s calls: see
+/// [`crate::redis_link::RedisLink::send_part_later`]). Per request, KEYS:
+/// per scope its tokens set, slots set, token sum; ARGV: how many keys and
+/// arguments, then id, estimate, actual (empty: keep), then per scope
+/// tpm>0 (1/0), concurrent>0 (1/0). Each token entry still in its window is
+/// replaced by one with the actual count (same time), and the sum moves
+/// by the difference; the slots are freed. Per set one `ZMSCORE`, one
+/// `ZREM`, one `ZADD`, whatever the number of requests. Returns 0 per
+/// request.
+const SETTLE: &str = concat!(
+    sum_lua!(),
+    r"
+local T, C = {}, {}
+local n = tonumber(ARGV[1])
+local ki, ai = 0, 1
+for q = 1, n do
+  local nk, na = tonumber(ARGV[ai+1]), tonumber(ARGV[ai+2])
+  local a = ai + 2
+  local id, est, actual = ARGV[a+1], ARGV[a+2], ARGV[a+3]
+  for i = 0, nk / 3 - 1 do
+    local tk, c, u = KEYS[ki+i*3+1], KEYS[ki+i*3+2], KEYS[ki+i*3+3]
+    if ARGV[a+4+i*2] == '1' and actual ~= '' then
+      local t = T[tk]
+      if not t then
+        t = {u = u, old = {}, new = {}}
+        T[tk] = t
       end
+      t.old[#t.old+1] = id .. ':' .. est
+      t.new[#t.new+1] = id .. ':' .. actual
+    end
+    if ARGV[a+5+i*2] == '1' then
+      local ids = C[c]
+      if not ids then
+        ids = {}
+        C[c] = ids
+      end
+      ids[#ids+1] = id
     end
   end
-  if ARGV[6+i*2] == '1' then redis.call('ZREM', c, id) end
+  ki = ki + nk
+  ai = a + na
 end
-return 0
-";
+for tk, t in pairs(T) do
+  local scores = redis.call('ZMSCORE', tk, unpack(t.old))
+  local gone, adds, delta = {}, {}, 0
+  for j = 1, #t.old do
+    if scores[j] then
+      gone[#gone+1] = t.old[j]
+      adds[#adds+1] = scores[j]
+      adds[#adds+1] = t.new[j]
+      delta = delta + amount_of(t.new[j]) - amount_of(t.old[j])
+    end
+  end
+  if #gone > 0 then
+    redis.call('ZREM', tk, unpack(gone))
+    redis.call('ZADD', tk, unpack(adds))
+    if delta ~= 0 and redis.call('EXISTS', t.u) == 1 then redis.call('INCRBY', t.u, delta) end
+  end
+end
+for c, ids in pairs(C) do redis.call('ZREM', c, unpack(ids)) end
+local out = {}
+for q = 1, n do out[q] = 0 end
+return out
+"
+);
 
 /// A refusal from the script: scope index, what, wait.
 pub(super) type Refused = Option<(usize, Exceeded, u64)>;
 
 /// What the check script said: the refusal (if any), where each scope
 /// stands, and the time of the check on Redis's clock (ms).
-pub(super) type Checked = (Refused, Vec<Seen>, u64);
+pub(super) type Checked = (Refused, Vec<Seen>);
 
 /// Counters in Redis.
 pub(super) struct RedisCounters {
     link: std::sync::Arc<RedisLink>,
     prefix: String,
     check: Script,
-    settle: Script,
-    /// The limit check and the budget check in one script (see
-    /// `crate::admission`).
-    joint: Script,
+    settle: std::sync::Arc<Script>,
+    /// The limit check and the budget check in one script, called for
+    /// groups of requests (see `crate::admission`).
+    joint: Group,
 }
 
 impl std::fmt::Debug for RedisCounters {
@@ -215,8 +307,8 @@ impl RedisCounters {
         Ok(RedisCounters {
             prefix: prefix.to_owned(),
             check: link.script(CHECK),
-            settle: link.script(SETTLE),
-            joint: link.script(crate::admission::JOINT),
+            settle: std::sync::Arc::new(link.script(SETTLE)),
+            joint: Group::new(link.script(crate::admission::JOINT)),
             link,
         })
     }
@@ -276,25 +368,35 @@ impl RedisCounters {
         }
     }
 
-    /// The joint admission command (`crate::admission::JOINT`): this
-    /// check of `scopes`, counting, and the budget check `budget`.
-    pub(super) fn joint_cmd(
+    /// What the joint admission calls sent.
+    pub(super) fn joint_report(&self) -> crate::health::RedisAdmissionsReport {
+        self.joint.report()
+    }
+
+    /// This request's part of a joint admission call
+    /// (`crate::admission::JOINT`): this check of `scopes`, counting, and
+    /// the budget check `budget`; and the group that sends it.
+    pub(super) fn joint_part(
         &self,
         scopes: &[Scope],
         rules: &Rules,
         id: u64,
         estimate: u64,
         budget: &crate::budget::redis::CheckParts<'_>,
-    ) -> Cmd {
-        let mut cmd = self.joint.call(scopes.len() * 4 + budget.key_count());
+    ) -> (Part, &Group) {
+        let mut keys = Cmd::args();
         for s in scopes {
-            cmd.encoded(s.redis_keys(), 4);
+            keys.encoded(s.redis_keys(), 4);
         }
-        budget.write_keys(&mut cmd);
-        cmd.int(scopes.len() * 4).int(5 + scopes.len() * 3);
-        Self::check_args(&mut cmd, scopes, rules, id, estimate, true);
-        budget.write_args(&mut cmd);
-        cmd
+        budget.write_keys(&mut keys);
+        let mut args = Cmd::args();
+        args.int(scopes.len() * 4)
+            .int(5 + scopes.len() * 3)
+            .int(budget.key_count())
+            .int(budget.arg_count());
+        Self::check_args(&mut args, scopes, rules, id, estimate, true);
+        budget.write_args(&mut args);
+        (Part { keys, args }, &self.joint)
     }
 
     /// What the reply to [`RedisCounters::check_cmd`] for `scopes` scopes
@@ -326,42 +428,34 @@ impl RedisCounters {
                 n(2),
             )),
         };
-        Ok((refused, seen, n(3)))
+        Ok((refused, seen))
     }
 
-    /// Replaces the token reservation and frees the slots of request `id`
-    /// (admitted at `at` on Redis's clock, `None`: not known), in the
-    /// background (batched with other settlements).
-    pub(super) fn settle(
-        &self,
-        scopes: &[Scope],
-        id: u64,
-        estimate: u64,
-        actual: Option<u64>,
-        at: Option<u64>,
-    ) {
-        let mut cmd = self.settle.call(scopes.len() * 3);
+    /// Replaces the token reservation and frees the slots of request `id`,
+    /// in the background (in one call with the other settlements queued
+    /// with it).
+    pub(super) fn settle(&self, scopes: &[Scope], id: u64, estimate: u64, actual: Option<u64>) {
+        let mut keys = Cmd::args();
         for s in scopes {
-            cmd.encoded(s.redis_settle_keys(), 3);
+            keys.encoded(s.redis_settle_keys(), 3);
         }
-        cmd.int(id).int(estimate);
+        let mut args = Cmd::args();
+        args.int(scopes.len() * 3).int(3 + scopes.len() * 2);
+        args.int(id).int(estimate);
         match actual {
-            Some(a) => cmd.int(a),
-            None => cmd.arg(b""),
-        };
-        match at {
-            Some(at) => cmd.int(at),
-            None => cmd.arg(b""),
+            Some(a) => args.int(a),
+            None => args.arg(b""),
         };
         for s in scopes {
-            cmd.int(u8::from(s.caps.tpm > 0))
+            args.int(u8::from(s.caps.tpm > 0))
                 .int(u8::from(s.caps.concurrent > 0));
         }
-        self.link.send_later(cmd, |result| {
-            if let Err(e) = result {
-                tracing::warn!(error = %e, "rate-limit settle failed (slots expire on their own)");
-            }
-        });
+        self.link
+            .send_part_later(&self.settle, Part { keys, args }, |result| {
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "rate-limit settle failed (slots expire on their own)");
+                }
+            });
     }
 }
 

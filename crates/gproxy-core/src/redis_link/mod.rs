@@ -12,6 +12,7 @@
 //! still owed. After a failed connection attempt calls fail at once for a
 //! second instead of each waiting out its own timeout.
 
+mod group;
 mod resp;
 #[cfg(test)]
 pub(crate) mod tests;
@@ -24,6 +25,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
+pub(crate) use group::{Group, Part};
 pub(crate) use resp::{Cmd, Reply, Script};
 
 /// The error of a call that ran out of time: the server may still have run
@@ -71,7 +73,7 @@ struct Pool {
     next_attempt_ms: AtomicU64,
     /// Commands whose replies nobody waits for (see
     /// [`RedisLink::send_later`]).
-    queued: Mutex<Vec<Later>>,
+    queued: Mutex<Vec<Queued>>,
     /// The scripts called through this pool (see [`RedisLink::script`]).
     scripts: Mutex<Vec<&'static str>>,
     /// A script was registered since they were last loaded.
@@ -82,11 +84,27 @@ struct Pool {
     closed: AtomicBool,
 }
 
+/// What to do with a reply.
+type Then = Box<dyn FnOnce(Result<Reply, String>) + Send>;
+
 /// A command sent later, and what to do with its reply.
 struct Later {
     cmd: Cmd,
-    then: Box<dyn FnOnce(Result<Reply, String>) + Send>,
+    then: Then,
 }
+
+/// What waits in the queue: a command, or one caller's part of a script
+/// call that carries many (see [`RedisLink::send_part_later`]).
+enum Queued {
+    Cmd(Later),
+    Part(Arc<Script>, Part, Then),
+}
+
+/// Why a command queued outside a runtime is not sent.
+const NO_RUNTIME: &str = "no runtime to send it from";
+
+/// Parts carried by one call at most.
+const MAX_PARTS: usize = 256;
 
 /// How long a queued command waits for a call to take it along before the
 /// flusher sends it.
@@ -274,19 +292,47 @@ impl RedisLink {
         cmd: Cmd,
         then: impl FnOnce(Result<Reply, String>) + Send + 'static,
     ) {
+        if !self.start_flusher() {
+            then(Err(NO_RUNTIME.into()));
+            return;
+        }
+        self.pool.queue(Queued::Cmd(Later {
+            cmd,
+            then: Box::new(then),
+        }));
+    }
+
+    /// Starts the flusher on first use; `false` when there is no runtime
+    /// to start it on.
+    fn start_flusher(&self) -> bool {
         if self.flusher.get().is_none() {
             let Some(rt) = crate::background::runtime() else {
-                then(Err("no runtime to send it from".into()));
-                return;
+                return false;
             };
             self.flusher.get_or_init(|| {
                 rt.spawn(flush(self.pool.clone()));
             });
         }
-        self.pool.queue(Later {
-            cmd,
-            then: Box::new(then),
-        });
+        true
+    }
+
+    /// As [`RedisLink::send_later`], for one caller's `part` of a call of
+    /// `script` (see [`Group`] for the shape): the parts queued for the
+    /// same script when the queue is sent go out as one call, and each
+    /// `then` gets its own part's reply. Settlements queued by many
+    /// requests cost Redis one script run.
+    pub(crate) fn send_part_later(
+        &self,
+        script: &Arc<Script>,
+        part: Part,
+        then: impl FnOnce(Result<Reply, String>) + Send + 'static,
+    ) {
+        if !self.start_flusher() {
+            then(Err(NO_RUNTIME.into()));
+            return;
+        }
+        self.pool
+            .queue(Queued::Part(script.clone(), part, Box::new(then)));
     }
 }
 
@@ -308,7 +354,7 @@ async fn flush(pool: Arc<Pool>) {
 }
 
 impl Pool {
-    fn queue(&self, later: Later) {
+    fn queue(&self, later: Queued) {
         let mut queued = self.queued.lock().unwrap_or_else(PoisonError::into_inner);
         queued.push(later);
         if queued.len() == 1 {
@@ -316,13 +362,46 @@ impl Pool {
         }
     }
 
+    /// What is queued, the parts of each script merged into calls (after
+    /// the commands, in the order their first part came).
     fn take_queued(&self) -> Vec<Later> {
-        let mut queued = self.queued.lock().unwrap_or_else(PoisonError::into_inner);
-        if queued.is_empty() {
-            Vec::new()
-        } else {
+        let queued = {
+            let mut queued = self.queued.lock().unwrap_or_else(PoisonError::into_inner);
+            if queued.is_empty() {
+                return Vec::new();
+            }
             std::mem::take(&mut *queued)
+        };
+        let mut out = Vec::with_capacity(queued.len());
+        let mut calls: Vec<(Arc<Script>, Vec<(Part, Then)>)> = Vec::new();
+        for q in queued {
+            match q {
+                Queued::Cmd(later) => out.push(later),
+                Queued::Part(script, part, then) => {
+                    match calls
+                        .iter_mut()
+                        .find(|(s, parts)| Arc::ptr_eq(s, &script) && parts.len() < MAX_PARTS)
+                    {
+                        Some((_, parts)) => parts.push((part, then)),
+                        None => calls.push((script, vec![(part, then)])),
+                    }
+                }
+            }
         }
+        for (script, parts) in calls {
+            let cmd = group::command(&script, parts.iter().map(|(p, _)| p));
+            let n = parts.len();
+            let thens: Vec<Then> = parts.into_iter().map(|(_, then)| then).collect();
+            out.push(Later {
+                cmd,
+                then: Box::new(move |reply| {
+                    for (then, reply) in thens.into_iter().zip(group::split(reply, n)) {
+                        then(reply);
+                    }
+                }),
+            });
+        }
+        out
     }
 
     /// Hands each queued command its reply; a script the server did not
@@ -331,10 +410,10 @@ impl Pool {
         for (later, reply) in queued.into_iter().zip(replies) {
             match reply {
                 Reply::Error(e) if e.starts_with("NOSCRIPT") => match later.cmd.as_eval() {
-                    Some(cmd) => self.queue(Later {
+                    Some(cmd) => self.queue(Queued::Cmd(Later {
                         cmd,
                         then: later.then,
-                    }),
+                    })),
                     None => (later.then)(Err(e)),
                 },
                 Reply::Error(e) => (later.then)(Err(e)),

@@ -73,6 +73,11 @@ impl Cmd {
         self
     }
 
+    /// How many arguments have been appended.
+    pub(crate) fn arg_count(&self) -> usize {
+        self.args
+    }
+
     /// The arguments as encoded, without the header.
     pub(crate) fn encoded_args(&self) -> &[u8] {
         &self.buf[HEADER_ROOM..]

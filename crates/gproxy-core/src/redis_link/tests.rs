@@ -359,3 +359,166 @@ async fn a_queued_command_goes_out_ahead_of_the_next_call_even_with_a_new_script
         .unwrap();
     assert_eq!(reply.unwrap().unwrap(), Reply::Int(6));
 }
+
+/// A grouped script (the shape of [`super::Group`]'s calls) that answers
+/// each part {parts in the call, the part's tag, how many times the
+/// script has run on this test's counter}; each part's keys are the
+/// counter, its arguments the tag.
+const ECHO: &str = r"
+local runs = redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], 60000)
+local n = tonumber(ARGV[1])
+local out = {}
+local ki, ai = 0, 1
+for q = 1, n do
+  local nk, na = tonumber(ARGV[ai+1]), tonumber(ARGV[ai+2])
+  out[q] = {n, tonumber(ARGV[ai+3]), runs}
+  ki = ki + nk
+  ai = ai + 2 + na
+end
+return out
+";
+
+fn echo_part(counter: &str, tag: i64) -> super::Part {
+    let mut keys = Cmd::args();
+    keys.arg(counter.as_bytes());
+    let mut args = Cmd::args();
+    args.int(1).int(1).int(tag);
+    super::Part { keys, args }
+}
+
+async fn slow(url: &str, delay: Duration) -> String {
+    let target = url::Url::parse(url).unwrap();
+    let target = format!(
+        "{}:{}",
+        target.host_str().unwrap(),
+        target.port().unwrap_or(6379)
+    );
+    format!(
+        "redis://{}",
+        gproxy_testkit::slow_relay(target, delay).await.unwrap()
+    )
+}
+
+#[tokio::test]
+async fn calls_made_while_one_is_out_go_together_and_each_gets_its_own_reply() {
+    let Some(url) = redis().await else { return };
+    let link =
+        std::sync::Arc::new(RedisLink::new(&slow(&url, Duration::from_millis(150)).await).unwrap());
+    let group = std::sync::Arc::new(super::Group::new(link.script(ECHO)));
+    let counter = format!("gproxy-test-group:{}", crate::ratelimit::rand_seed());
+    let call = |tag: i64| {
+        let (link, group, part) = (link.clone(), group.clone(), echo_part(&counter, tag));
+        tokio::spawn(async move { group.call(&link, part, T).await })
+    };
+    let first = call(0);
+    tokio::time::sleep(Duration::from_millis(40)).await;
+    let rest: Vec<_> = (1..=10).map(call).collect();
+    assert_eq!(
+        first.await.unwrap().unwrap(),
+        Reply::Array(vec![Reply::Int(1), Reply::Int(0), Reply::Int(1)])
+    );
+    for (tag, call) in (1..=10).zip(rest) {
+        assert_eq!(
+            call.await.unwrap().unwrap(),
+            Reply::Array(vec![Reply::Int(10), Reply::Int(tag), Reply::Int(2)]),
+            "part {tag}"
+        );
+    }
+    let report = group.report();
+    assert_eq!((report.calls, report.requests), (2, 11));
+}
+
+#[tokio::test]
+async fn a_cancelled_sender_hands_the_group_on() {
+    let Some(url) = redis().await else { return };
+    let link =
+        std::sync::Arc::new(RedisLink::new(&slow(&url, Duration::from_millis(200)).await).unwrap());
+    let group = std::sync::Arc::new(super::Group::new(link.script(ECHO)));
+    let counter = format!("gproxy-test-group-cancel:{}", crate::ratelimit::rand_seed());
+    let call = |tag: i64| {
+        let (link, group, part) = (link.clone(), group.clone(), echo_part(&counter, tag));
+        tokio::spawn(async move { group.call(&link, part, T).await })
+    };
+    let first = call(0);
+    tokio::time::sleep(Duration::from_millis(40)).await;
+    let rest: Vec<_> = (1..=3).map(call).collect();
+    tokio::time::sleep(Duration::from_millis(40)).await;
+    // The first request goes away while its call is out: the ones waiting
+    // behind it are sent all the same, together.
+    first.abort();
+    for (tag, call) in (1..=3).zip(rest) {
+        let reply = tokio::time::timeout(Duration::from_secs(1), call)
+            .await
+            .expect("a waiter was left behind")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            reply,
+            Reply::Array(vec![Reply::Int(3), Reply::Int(tag), Reply::Int(2)])
+        );
+    }
+    // And the group is idle again: the next call goes out at once, alone.
+    let reply = call(4).await.unwrap().unwrap();
+    assert_eq!(
+        reply,
+        Reply::Array(vec![Reply::Int(1), Reply::Int(4), Reply::Int(3)])
+    );
+}
+
+#[tokio::test]
+async fn a_waiter_out_of_time_before_its_turn_is_never_sent() {
+    let Some(url) = redis().await else { return };
+    let link =
+        std::sync::Arc::new(RedisLink::new(&slow(&url, Duration::from_millis(300)).await).unwrap());
+    let group = std::sync::Arc::new(super::Group::new(link.script(ECHO)));
+    let counter = format!("gproxy-test-group-late:{}", crate::ratelimit::rand_seed());
+    let first = {
+        let (link, group, part) = (link.clone(), group.clone(), echo_part(&counter, 0));
+        tokio::spawn(async move { group.call(&link, part, T).await })
+    };
+    tokio::time::sleep(Duration::from_millis(40)).await;
+    let late = group
+        .call(&link, echo_part(&counter, 1), Duration::from_millis(100))
+        .await;
+    assert_eq!(late, Err(super::group::NOT_SENT.to_owned()));
+    first.await.unwrap().unwrap();
+    // The script ran once, for the first call only.
+    let direct = RedisLink::new(&url).unwrap();
+    let mut get = Cmd::new("GET");
+    get.arg(counter.as_bytes());
+    assert_eq!(
+        direct.query(get, T).await.unwrap(),
+        Reply::Data(b"1".to_vec())
+    );
+    assert_eq!(group.report().requests, 1);
+}
+
+#[tokio::test]
+async fn parts_queued_for_one_script_go_out_as_one_call_ahead_of_the_next() {
+    let Some(url) = redis().await else { return };
+    let link = RedisLink::new(&url).unwrap();
+    let script = std::sync::Arc::new(link.script(ECHO));
+    let counter = format!("gproxy-test-parts:{}", crate::ratelimit::rand_seed());
+    let mut replies = Vec::new();
+    for tag in 0..5 {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        link.send_part_later(&script, echo_part(&counter, tag), move |reply| {
+            let _ = tx.send(reply);
+        });
+        replies.push(rx);
+    }
+    let mut get = Cmd::new("GET");
+    get.arg(counter.as_bytes());
+    // One run of the script, before the call that took the parts along.
+    assert_eq!(
+        link.query(get, T).await.unwrap(),
+        Reply::Data(b"1".to_vec())
+    );
+    for (tag, rx) in (0..5).zip(replies) {
+        assert_eq!(
+            rx.await.unwrap().unwrap(),
+            Reply::Array(vec![Reply::Int(5), Reply::Int(tag), Reply::Int(1)])
+        );
+    }
+}
