@@ -514,3 +514,80 @@ async fn a_joint_check_that_times_out_leaves_nothing_taken() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn requests_checked_together_in_one_redis_call_still_hold_the_limit_and_the_budget() {
+    let Some(url) = redis_url("requests_checked_together").await else {
+        return;
+    };
+    // Every answer held back 30 ms: while one admission call is out, the
+    // requests behind it wait and go out together in the next.
+    let slow = slow_redis(&url, Duration::from_millis(30)).await;
+    let prefix = format!("gproxy-test-group-{}:", rand_suffix());
+    let mock = MockUpstream::start().await.unwrap();
+    let extra = format!(
+        "[rate_limits]\nbackend = \"redis\"\nredis_url = \"{slow}\"\nredis_prefix = \"{prefix}rl:\"\nwindow_secs = 2\nredis_timeout_ms = 2000\n\
+         [rate_limits.users.alice]\nrpm = 10\nconcurrent = 100\n\
+         [budgets]\nbackend = \"redis\"\nredis_url = \"{slow}\"\nredis_prefix = \"{prefix}b:\"\nredis_timeout_ms = 2000\n\
+         [budgets.users.alice]\nmonthly_usd = \"5\"\n"
+    );
+    let text = config(&mock, &extra);
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = std::sync::Arc::new(start(d1.path(), &text).await);
+    let b = std::sync::Arc::new(start(d2.path(), &text).await);
+    // One request first: it seeds the month's counter and prices one
+    // request.
+    let r = a.post("/v1/chat/completions", ALICE_KEY, chat()).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let settled = |gw: std::sync::Arc<Gateway>| async move {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let (reserved, spent) = alice_budget(&gw).await;
+            if reserved.parse::<f64>() == Ok(0.0) {
+                break spent.parse::<f64>().unwrap();
+            }
+            assert!(Instant::now() < deadline, "still reserved: {reserved}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let one = settled(a.clone()).await;
+    assert!(one > 0.0);
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    // 15 at once on each instance: the window admits 10 in all.
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..30 {
+        let gw = if i % 2 == 0 { a.clone() } else { b.clone() };
+        calls.spawn(async move {
+            gw.post("/v1/chat/completions", ALICE_KEY, chat())
+                .await
+                .status
+                .as_u16()
+        });
+    }
+    let statuses = calls.join_all().await;
+    let ok = statuses.iter().filter(|s| **s == 200).count();
+    assert!((9..=11).contains(&ok), "{ok} admitted: {statuses:?}");
+    assert_eq!(
+        ok + statuses.iter().filter(|s| **s == 429).count(),
+        30,
+        "{statuses:?}"
+    );
+    assert_eq!(mock.request_count(), ok + 1);
+    // Every reservation settled (the settlements went out grouped too),
+    // and the spend is what the admitted requests cost.
+    let spent = settled(b.clone()).await;
+    let expected = one * (ok + 1) as f64;
+    assert!(
+        (spent - expected).abs() < 1e-9,
+        "spent {spent}, {} requests of {one}",
+        ok + 1
+    );
+    // The calls carried several requests each.
+    for gw in [&a, &b] {
+        let h = gw.health().await.json();
+        let seen = &h["spend_controls"]["redis_admissions"];
+        let (calls, requests) = (seen["calls"].as_u64().unwrap(), seen["requests"].as_u64().unwrap());
+        assert!(requests >= 15, "{seen}");
+        assert!(calls < requests, "no request went out with another: {seen}");
+    }
+}

@@ -287,6 +287,7 @@ impl RedisLink {
     /// same write (under load, settlements cost no round trip of their
     /// own), or after [`FLUSH_DELAY`] when no call comes. Outside a
     /// runtime, `then` gets an error at once.
+    #[cfg(test)]
     pub(crate) fn send_later(
         &self,
         cmd: Cmd,
