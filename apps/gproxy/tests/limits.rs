@@ -586,7 +586,10 @@ async fn requests_checked_together_in_one_redis_call_still_hold_the_limit_and_th
     for gw in [&a, &b] {
         let h = gw.health().await.json();
         let seen = &h["spend_controls"]["redis_admissions"];
-        let (calls, requests) = (seen["calls"].as_u64().unwrap(), seen["requests"].as_u64().unwrap());
+        let (calls, requests) = (
+            seen["calls"].as_u64().unwrap(),
+            seen["requests"].as_u64().unwrap(),
+        );
         assert!(requests >= 15, "{seen}");
         assert!(calls < requests, "no request went out with another: {seen}");
     }

@@ -75,6 +75,36 @@ async fn a_client_that_disconnects_mid_stream_still_gets_its_row() {
 }
 
 #[tokio::test]
+async fn a_stream_the_client_leaves_just_before_shutdown_still_gets_its_row() {
+    for runtime in ["per-core", "shared"] {
+        let mock = MockUpstream::start().await.unwrap();
+        mock.set_stream_chunks(20, Duration::from_millis(200));
+        let dir = tempfile::tempdir().unwrap();
+        let text = config(&mock, "");
+        let args = ["--runtime", runtime];
+        let gw = start_with(dir.path(), &text, &args).await;
+        let req = chat_request(&gw).header("x-request-id", "disconnect-at-stop");
+        let response = gw.open(req, chat_stream()).await;
+        assert_eq!(response.status(), 200);
+        let mut body = response.into_body();
+        assert!(body.frame().await.unwrap().unwrap().data_ref().is_some());
+        // The client leaves and the gateway is stopped at once: the tokens
+        // streamed so far are counted on the blocking pool (the first count
+        // builds the tokenizer, which takes a while), and the process waits
+        // for that count before it flushes the log and exits.
+        drop(body);
+        assert!(gw.stop().await.success(), "{runtime}");
+        let gw = start(dir.path(), &text).await;
+        let row = gw.log_of("disconnect-at-stop").await;
+        assert!(row.client_disconnected, "{runtime}: {row:?}");
+        assert!(
+            row.output_tokens.is_some_and(|t| t > 0),
+            "{runtime}: {row:?}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn an_upstream_stream_cut_mid_way_reaches_the_client_as_an_error() {
     let mock = MockUpstream::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -580,7 +580,12 @@ impl Accounting {
             };
             match tokio::runtime::Handle::try_current() {
                 Ok(runtime) => {
-                    runtime.spawn_blocking(move || count(self, outcome));
+                    // Shutdown waits for the row.
+                    let promise = self.sink.promise();
+                    runtime.spawn_blocking(move || {
+                        count(self, outcome);
+                        drop(promise);
+                    });
                 }
                 Err(_) => count(self, outcome),
             }

@@ -165,6 +165,11 @@ pub async fn serve_per_core(
                         Err(e) => tracing::error!(thread = index, error = %e, "cannot listen"),
                     }
                 });
+                // The runtime first: dropping it waits for what its
+                // blocking pool still runs (the count of a stream the
+                // client left), whose log row must reach the sink before
+                // the process flushes it and exits.
+                drop(runtime);
                 drop(done);
             })?;
     }

@@ -56,7 +56,7 @@ pub use repo::request_logs::{RequestLog, RequestLogRow};
 pub use repo::sessions::SessionRow;
 pub use repo::usage::{LATENCY_BOUNDS_MS, TimeBucket, UsageGroup, UsageQuery, UsageRow};
 pub use repo::users::{NewUser, NewUserKey, UserKeyPatch, UserKeyRow, UserPatch, UserRow};
-pub use sink::{SinkStats, UsageSink, UsageSinkConfig, UsageSinkHandle};
+pub use sink::{RowPromise, SinkStats, UsageSink, UsageSinkConfig, UsageSinkHandle};
 pub use storage::Storage;
 
 /// Result of storage operations.

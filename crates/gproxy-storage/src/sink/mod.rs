@@ -96,6 +96,10 @@ pub struct SinkStats {
     buffered: AtomicU64,
     body_bytes: AtomicU64,
     bodies_dropped: AtomicU64,
+    /// Rows promised and not yet recorded (see [`UsageSink::promise`]).
+    promised: AtomicU64,
+    /// Woken when the last promise is kept.
+    kept: tokio::sync::Notify,
 }
 
 impl SinkStats {
@@ -194,6 +198,24 @@ pub struct UsageSink {
     max_body_bytes: u64,
 }
 
+/// A row still being made (a count that runs on the blocking pool, say):
+/// while it is held, [`UsageSinkHandle::shutdown`] waits (within its
+/// deadline) before it stops accepting rows. Drop it after the row is
+/// recorded.
+#[derive(Debug)]
+#[must_use = "the promise ends when dropped"]
+pub struct RowPromise {
+    stats: Arc<SinkStats>,
+}
+
+impl Drop for RowPromise {
+    fn drop(&mut self) {
+        if self.stats.promised.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.stats.kept.notify_waiters();
+        }
+    }
+}
+
 /// Owns the writer task; call [`UsageSinkHandle::shutdown`] to flush.
 ///
 /// Dropping the handle without shutdown leaves the writer running until
@@ -236,6 +258,15 @@ impl UsageSink {
             stats,
         };
         (sink, handle)
+    }
+
+    /// Promises a row that is still being made: shutdown waits for the
+    /// promise (within its deadline) before it stops accepting rows.
+    pub fn promise(&self) -> RowPromise {
+        self.stats.promised.fetch_add(1, Ordering::AcqRel);
+        RowPromise {
+            stats: self.stats.clone(),
+        }
     }
 
     /// Queues `log` without waiting. When the channel is full or the sink is

@@ -427,3 +427,32 @@ async fn rows_sent_soon_after_a_take_wait_in_the_channel_for_the_next() {
     assert_eq!(sink.stats().written(), 5);
     handle.shutdown(Duration::from_secs(1)).await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_waits_for_a_promised_row_within_its_deadline() {
+    let fake = Fake::default();
+    let (sink, handle) = UsageSink::spawn_with(fake.clone(), cfg());
+    // A row still being made when shutdown starts: it comes 300 ms later
+    // and is written, not refused as recorded after shutdown.
+    let promise = sink.promise();
+    let late = sink.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        late.record(log(1));
+        drop(promise);
+    });
+    handle.shutdown(Duration::from_secs(1)).await;
+    assert_eq!(fake.ids(), vec!["r1".to_owned()]);
+    assert_eq!(sink.stats().dropped(), 0);
+
+    // A promise never kept holds shutdown back for half the deadline; the
+    // rows already recorded are still written in the other half.
+    let fake = Fake::default();
+    let (sink, handle) = UsageSink::spawn_with(fake.clone(), cfg());
+    let _never = sink.promise();
+    sink.record(log(2));
+    let started = tokio::time::Instant::now();
+    handle.shutdown(Duration::from_millis(500)).await;
+    assert_eq!(started.elapsed(), Duration::from_millis(250));
+    assert_eq!(fake.ids(), vec!["r2".to_owned()]);
+}

@@ -200,10 +200,28 @@ impl<W: BatchWriter> Writer<W> {
         Ok(())
     }
 
-    /// Stops accepting, drains the channel and flushes, retrying until
+    /// Waits (up to half of `deadline`) for the rows promised, then stops
+    /// accepting, drains the channel and flushes, retrying until
     /// `deadline` has passed; counts what is left as dropped.
     async fn shutdown(mut self, deadline: Duration) {
         let end = Instant::now() + deadline;
+        // Rows promised (see `UsageSink::promise`) arrive first, within
+        // half the deadline (the other half is for writing).
+        let promises_end = Instant::now() + deadline / 2;
+        loop {
+            let kept = self.stats.kept.notified();
+            tokio::pin!(kept);
+            kept.as_mut().enable();
+            if self
+                .stats
+                .promised
+                .load(std::sync::atomic::Ordering::Acquire)
+                == 0
+                || tokio::time::timeout_at(promises_end, kept).await.is_err()
+            {
+                break;
+            }
+        }
         self.rx.close();
         while let Some(log) = self.rx.recv().await {
             self.buf.push_back(log);
