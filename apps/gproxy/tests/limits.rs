@@ -282,6 +282,26 @@ fn redis_config(mock: &MockUpstream, url: &str, prefix: &str, extra: &str) -> St
     )
 }
 
+/// Sends `n` chat requests at once, alternating between `a` and `b`; their
+/// statuses.
+async fn alternating_burst(
+    a: &std::sync::Arc<Gateway>,
+    b: &std::sync::Arc<Gateway>,
+    n: usize,
+) -> Vec<u16> {
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let gw = if i % 2 == 0 { a.clone() } else { b.clone() };
+        calls.spawn(async move {
+            gw.post("/v1/chat/completions", ALICE_KEY, chat())
+                .await
+                .status
+                .as_u16()
+        });
+    }
+    calls.join_all().await
+}
+
 #[tokio::test]
 async fn two_instances_on_one_redis_hold_one_limit() {
     let Some(url) = redis_url("two_instances_on_one_redis_hold_one_limit").await else {
@@ -296,17 +316,7 @@ async fn two_instances_on_one_redis_hold_one_limit() {
     // Two rounds of 15 concurrent requests on each instance, one window
     // apart: each window admits 10 in all, not 20.
     for round in 0..2 {
-        let mut calls = tokio::task::JoinSet::new();
-        for i in 0..30 {
-            let gw = if i % 2 == 0 { a.clone() } else { b.clone() };
-            calls.spawn(async move {
-                gw.post("/v1/chat/completions", ALICE_KEY, chat())
-                    .await
-                    .status
-                    .as_u16()
-            });
-        }
-        let statuses = calls.join_all().await;
+        let statuses = alternating_burst(&a, &b, 30).await;
         let ok = statuses.iter().filter(|s| **s == 200).count();
         let refused = statuses.iter().filter(|s| **s == 429).count();
         assert!((9..=11).contains(&ok), "round {round}: {ok} admitted");
@@ -554,17 +564,7 @@ async fn requests_checked_together_in_one_redis_call_still_hold_the_limit_and_th
     assert!(one > 0.0);
     tokio::time::sleep(Duration::from_millis(2_100)).await;
     // 15 at once on each instance: the window admits 10 in all.
-    let mut calls = tokio::task::JoinSet::new();
-    for i in 0..30 {
-        let gw = if i % 2 == 0 { a.clone() } else { b.clone() };
-        calls.spawn(async move {
-            gw.post("/v1/chat/completions", ALICE_KEY, chat())
-                .await
-                .status
-                .as_u16()
-        });
-    }
-    let statuses = calls.join_all().await;
+    let statuses = alternating_burst(&a, &b, 30).await;
     let ok = statuses.iter().filter(|s| **s == 200).count();
     assert!((9..=11).contains(&ok), "{ok} admitted: {statuses:?}");
     assert_eq!(

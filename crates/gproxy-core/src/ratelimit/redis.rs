@@ -550,25 +550,12 @@ mod tests {
         l.admit(scopes(), 10).await.unwrap().settle(None);
     }
 
-    /// A relay to the Redis at `url` that holds every answer back for
-    /// `delay`; its URL.
-    async fn slow_proxy(url: &str, delay: Duration) -> String {
-        let target = url::Url::parse(url).unwrap();
-        let target = format!(
-            "{}:{}",
-            target.host_str().unwrap(),
-            target.port().unwrap_or(6379)
-        );
-        let relay = gproxy_testkit::slow_relay(target, delay).await.unwrap();
-        format!("redis://{relay}")
-    }
-
     #[tokio::test]
     async fn a_check_that_times_out_gives_back_the_slot_it_may_have_taken() {
         let Some(url) = crate::redis_link::tests::redis().await else {
             return;
         };
-        let slow = slow_proxy(&url, Duration::from_millis(300)).await;
+        let slow = crate::redis_link::tests::slow(&url, Duration::from_millis(300)).await;
         let prefix = format!("gproxy-test-late-{}:", crate::ratelimit::rand_seed());
         let config: RateLimitsConfig = toml::from_str(&format!(
             "backend = \"redis\"\nredis_url = \"{slow}\"\nredis_prefix = \"{prefix}\"\nredis_timeout_ms = 100\n[users.alice]\nconcurrent = 1\n"

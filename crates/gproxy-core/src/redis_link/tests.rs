@@ -387,7 +387,9 @@ fn echo_part(counter: &str, tag: i64) -> super::Part {
     super::Part { keys, args }
 }
 
-async fn slow(url: &str, delay: Duration) -> String {
+/// A relay to the Redis at `url` that holds every answer back for
+/// `delay`; its URL.
+pub(crate) async fn slow(url: &str, delay: Duration) -> String {
     let target = url::Url::parse(url).unwrap();
     let target = format!(
         "{}:{}",
