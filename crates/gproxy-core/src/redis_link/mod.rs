@@ -103,6 +103,9 @@ enum Queued {
 /// Why a command queued outside a runtime is not sent.
 const NO_RUNTIME: &str = "no runtime to send it from";
 
+/// A part queued for a call of many, and what to do with its reply.
+type Carried = (Part, Then);
+
 /// Parts carried by one call at most.
 const MAX_PARTS: usize = 256;
 
@@ -374,7 +377,7 @@ impl Pool {
             std::mem::take(&mut *queued)
         };
         let mut out = Vec::with_capacity(queued.len());
-        let mut calls: Vec<(Arc<Script>, Vec<(Part, Then)>)> = Vec::new();
+        let mut calls: Vec<(Arc<Script>, Vec<Carried>)> = Vec::new();
         for q in queued {
             match q {
                 Queued::Cmd(later) => out.push(later),
