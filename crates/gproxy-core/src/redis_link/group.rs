@@ -115,40 +115,26 @@ impl Group {
                 Err(part)
             }
         };
-        let (ticket, mut rx) = match queued {
+        let (ticket, rx) = match queued {
             Ok(queued) => queued,
             Err(part) => return self.lead(link, part, Vec::new(), deadline).await,
         };
-        let queued = Queued {
+        let mut queued = Queued {
             group: self,
             ticket,
+            rx,
+            left: false,
         };
-        let got = tokio::time::timeout_at(deadline, &mut rx).await;
-        // Not cancelled: what follows settles the waiting list itself.
-        std::mem::forget(queued);
-        match got {
-            Ok(Ok(msg)) => self.received(link, msg, deadline).await,
-            Ok(Err(_)) => Err(TIMED_OUT.to_owned()),
-            Err(_) => {
-                let mut state = self.state();
-                if let Some(i) = state.waiting.iter().position(|w| w.ticket == ticket) {
-                    state.waiting.remove(i);
-                    return Err(NOT_SENT.to_owned());
-                }
-                drop(state);
-                // Taken into a call, or handed the group: what came first.
-                rx.close();
-                match rx.try_recv() {
-                    Ok(Msg::Done(reply)) => reply,
-                    Ok(Msg::Lead(_own, others)) => {
-                        // Out of time to send it: the others go on without
-                        // this caller's part, which was never sent.
-                        self.pass_on(others);
-                        Err(NOT_SENT.to_owned())
-                    }
-                    Err(_) => Err(TIMED_OUT.to_owned()),
-                }
+        match tokio::time::timeout_at(deadline, &mut queued.rx).await {
+            Ok(Ok(msg)) => {
+                queued.left = true;
+                self.received(link, msg, deadline).await
             }
+            Ok(Err(_)) => {
+                queued.left = true;
+                Err(TIMED_OUT.to_owned())
+            }
+            Err(_) => queued.leave(),
         }
     }
 
@@ -251,18 +237,48 @@ impl Drop for Sending<'_> {
     }
 }
 
-/// A caller waiting for its turn: if it is dropped (its request was
-/// cancelled), its part leaves the waiting list and is never sent.
+/// A caller waiting for its turn. If it gives up (out of time) or is
+/// dropped (its request was cancelled), it leaves: see [`Queued::leave`].
 struct Queued<'a> {
     group: &'a Group,
     ticket: u64,
+    rx: oneshot::Receiver<Msg>,
+    /// It has its answer, or has left.
+    left: bool,
+}
+
+impl Queued<'_> {
+    /// Leaves the queue. Still in the waiting list: taken out, never sent
+    /// ([`NOT_SENT`]). Else what came first: its reply; or the group,
+    /// handed on to the others without this caller's part, which was never
+    /// sent ([`NOT_SENT`]); or nothing yet, its call being out
+    /// ([`TIMED_OUT`]).
+    fn leave(&mut self) -> Result<Reply, String> {
+        self.left = true;
+        {
+            let mut state = self.group.state();
+            if let Some(i) = state.waiting.iter().position(|w| w.ticket == self.ticket) {
+                state.waiting.remove(i);
+                return Err(NOT_SENT.to_owned());
+            }
+        }
+        self.rx.close();
+        match self.rx.try_recv() {
+            Ok(Msg::Done(reply)) => reply,
+            Ok(Msg::Lead(_own, others)) => {
+                self.group.pass_on(others);
+                Err(NOT_SENT.to_owned())
+            }
+            Err(_) => Err(TIMED_OUT.to_owned()),
+        }
+    }
 }
 
 impl Drop for Queued<'_> {
     fn drop(&mut self) {
-        let mut state = self.group.state();
-        if let Some(i) = state.waiting.iter().position(|w| w.ticket == self.ticket) {
-            state.waiting.remove(i);
+        if !self.left {
+            // A group handed to a cancelled caller goes on without it.
+            let _ = self.leave();
         }
     }
 }
@@ -290,5 +306,45 @@ pub(super) fn split(reply: Result<Reply, String>, n: usize) -> Vec<Result<Reply,
             vec![Err(e); n]
         }
         Err(e) => vec![Err(e); n],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::Group;
+    use crate::redis_link::RedisLink;
+    use crate::redis_link::tests::{ECHO, echo_part, redis};
+
+    #[tokio::test]
+    async fn a_caller_cancelled_after_it_was_handed_the_group_hands_it_on() {
+        let Some(url) = redis().await else { return };
+        let link = Arc::new(RedisLink::new(&url).unwrap());
+        let group = Arc::new(Group::new(link.script(ECHO)));
+        let counter = format!("gproxy-test-group-handed:{}", crate::ratelimit::rand_seed());
+        // As if a call were out: the next caller waits.
+        group.state().busy = true;
+        let waiter = {
+            let (link, group, part) = (link.clone(), group.clone(), echo_part(&counter, 1));
+            tokio::spawn(async move { group.call(&link, part, Duration::from_secs(5)).await })
+        };
+        tokio::task::yield_now().await;
+        assert_eq!(group.state().waiting.len(), 1);
+        // The call is back and the group goes to the waiter, whose request
+        // is cancelled before it runs.
+        group.hand_on();
+        waiter.abort();
+        assert!(waiter.await.unwrap_err().is_cancelled());
+        // The group was not left busy: the next call goes out at once.
+        let reply = tokio::time::timeout(
+            Duration::from_secs(1),
+            group.call(&link, echo_part(&counter, 2), Duration::from_secs(5)),
+        )
+        .await
+        .expect("the group was left busy");
+        assert!(reply.is_ok(), "{reply:?}");
+        assert_eq!(group.report().calls, 1);
     }
 }

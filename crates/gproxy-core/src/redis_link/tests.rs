@@ -364,7 +364,7 @@ async fn a_queued_command_goes_out_ahead_of_the_next_call_even_with_a_new_script
 /// each part {parts in the call, the part's tag, how many times the
 /// script has run on this test's counter}; each part's keys are the
 /// counter, its arguments the tag.
-const ECHO: &str = r"
+pub(crate) const ECHO: &str = r"
 local runs = redis.call('INCR', KEYS[1])
 redis.call('PEXPIRE', KEYS[1], 60000)
 local n = tonumber(ARGV[1])
@@ -379,7 +379,7 @@ end
 return out
 ";
 
-fn echo_part(counter: &str, tag: i64) -> super::Part {
+pub(crate) fn echo_part(counter: &str, tag: i64) -> super::Part {
     let mut keys = Cmd::args();
     keys.arg(counter.as_bytes());
     let mut args = Cmd::args();
