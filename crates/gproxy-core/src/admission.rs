@@ -36,25 +36,20 @@ local ki, ai = 0, 1
 for q = 1, tonumber(ARGV[1]) do
   local nk, na = tonumber(ARGV[ai+1]), tonumber(ARGV[ai+2])
   local nbk, nba = tonumber(ARGV[ai+3]), tonumber(ARGV[ai+4])
-  local rk, ra, bk, ba = {}, {}, {}, {}
-  for i = 1, nk do rk[i] = KEYS[ki+i] end
-  for i = 1, nbk do bk[i] = KEYS[ki+nk+i] end
   local a = ai + 4
-  for i = 1, na do ra[i] = ARGV[a+i] end
-  for i = 1, nba do ba[i] = ARGV[a+na+i] end
-  ki = ki + nk + nbk
-  ai = a + na + nba
-  local rout, rcommit = rate_check(rk, ra, now)
+  local rout, rcommit = rate_check(KEYS, ki, nk, ARGV, a, now)
   if rout[1] ~= 0 then
     out[q] = {rout, {0}}
   else
-    local bout, bcommit = budget_check(bk, ba, now)
+    local bout, bcommit = budget_check(KEYS, ki + nk, nbk, ARGV, a + na, now)
     if bout[1] == 0 then
       rcommit()
       bcommit()
     end
     out[q] = {rout, bout}
   end
+  ki = ki + nk + nbk
+  ai = a + na + nba
 end
 flush()
 return out

@@ -29,19 +29,21 @@ const KEEP_AFTER_PERIOD_MS: i64 = 24 * 3_600 * 1_000;
 /// the set.
 ///
 /// Written as a Lua function, for [`CHECK`] and the joint admission script
-/// (`crate::admission`): `budget_check(KEYS, ARGV, now)` returns the reply
-/// and a function that reserves. It needs `sum_lua!` (in
-/// `crate::ratelimit::redis`) before it.
+/// (`crate::admission`): `budget_check(K, ko, nk, A, ao, now)` checks the
+/// request whose `nk` keys follow index `ko` of `K` and whose arguments
+/// follow index `ao` of `A`, and returns the reply and a function that
+/// reserves (in the call's state, written by `flush()`). It needs
+/// `sum_lua!` (in `crate::ratelimit::redis`) before it.
 macro_rules! budget_lua {
     () => {
         r"
 local SPENT = {}
-local function budget_check(KEYS, ARGV, now)
-local n = #KEYS / 3
+local function budget_check(K, ko, nk, A, ao, now)
+local n = nk / 3
 local missing = {-1}
 local spent = {}
 for i = 0, n - 1 do
-  local k = KEYS[i*3+1]
+  local k = K[ko+i*3+1]
   local v = SPENT[k]
   if v == nil then
     local got = redis.call('GET', k)
@@ -51,15 +53,15 @@ for i = 0, n - 1 do
   if v then spent[i+1] = v else missing[#missing+1] = i + 1 end
 end
 if #missing > 1 then return missing, nil end
-local id, amount, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local id, amount, ttl = A[ao+1], A[ao+2], tonumber(A[ao+3])
 local out = {0}
 local sets = {}
 for i = 0, n - 1 do
-  local s = state(KEYS[i*3+2], KEYS[i*3+3], now, ttl)
+  local s = state(K[ko+i*3+2], K[ko+i*3+3], now, ttl)
   sets[i+1] = s
   out[#out+1] = spent[i+1]
   out[#out+1] = s.sum
-  if out[1] == 0 and spent[i+1] + s.sum >= tonumber(ARGV[4+i]) then out[1] = i + 1 end
+  if out[1] == 0 and spent[i+1] + s.sum >= tonumber(A[ao+4+i]) then out[1] = i + 1 end
 end
 local function commit()
   for i = 1, n do add(sets[i], now + ttl, id .. ':' .. amount, tonumber(amount)) end
@@ -79,7 +81,7 @@ const CHECK: &str = concat!(
     r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local out, commit = budget_check(KEYS, ARGV, now)
+local out, commit = budget_check(KEYS, 0, #KEYS, ARGV, 0, now)
 if out[1] == 0 and ARGV[2] ~= '' then
   commit()
   flush()

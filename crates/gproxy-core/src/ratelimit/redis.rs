@@ -30,20 +30,24 @@ use super::{Rules, Scope};
 /// as few as it can.
 ///
 /// Written as a Lua function, for [`CHECK`] and the joint admission script
-/// (`crate::admission`): `rate_check(KEYS, ARGV, now)` returns the reply
-/// and a function that counts the request. It needs [`sum_lua`] before it.
+/// (`crate::admission`): `rate_check(K, ko, nk, A, ao, now)` checks the
+/// request whose `nk` keys follow index `ko` of `K` and whose arguments
+/// follow index `ao` of `A` (a group's requests lie end to end, read in
+/// place), and returns the reply and a function that counts the request
+/// (in the call's state, written by `flush()`). It needs [`sum_lua`]
+/// before it.
 macro_rules! rate_lua {
     () => {
         r"
-local function rate_check(KEYS, ARGV, now)
-local id, est, win, ttl, count = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+local function rate_check(K, ko, nk, A, ao, now)
+local id, est, win, ttl, count = A[ao+1], tonumber(A[ao+2]), tonumber(A[ao+3]), tonumber(A[ao+4]), A[ao+5]
 local floor = now - win
-local n = #KEYS / 4
+local n = nk / 4
 local out = {0, 0, 0, now}
 local sets = {}
 for i = 0, n - 1 do
-  local r, tk, c, u = KEYS[i*4+1], KEYS[i*4+2], KEYS[i*4+3], KEYS[i*4+4]
-  local rpm, tpm, conc = tonumber(ARGV[6+i*3]), tonumber(ARGV[7+i*3]), tonumber(ARGV[8+i*3])
+  local r, tk, c, u = K[ko+i*4+1], K[ko+i*4+2], K[ko+i*4+3], K[ko+i*4+4]
+  local rpm, tpm, conc = tonumber(A[ao+6+i*3]), tonumber(A[ao+7+i*3]), tonumber(A[ao+8+i*3])
   local rc, rreset, tsum, treset, cc = 0, 0, 0, 0, 0
   local ts, rs, cs
   if tpm > 0 then
@@ -110,6 +114,14 @@ pub(crate) use rate_lua;
 /// the running sum `sum` (with `DECRBY`, which keeps its expiry), or
 /// rebuilds a missing sum from the set (an older version's keys) and
 /// gives both `ttl`; it returns the sum.
+///
+/// And what one call (a group of requests) changes, per sorted set:
+/// `state(set, sum, floor, ttl)` reads it once (the running sum when there
+/// is one, else the members up to `floor` removed); `count_of` and
+/// `first_of` read its size and first score once, counting what the call
+/// adds; `add(state, score, member, amount)` adds in the call's state;
+/// `flush()` writes each set's additions with one `ZADD`, one `INCRBY` of
+/// its sum, and their expiry, at the end of the call.
 macro_rules! sum_lua {
     () => {
         r"
@@ -199,7 +211,7 @@ const CHECK: &str = concat!(
     r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local out, commit = rate_check(KEYS, ARGV, now)
+local out, commit = rate_check(KEYS, 0, #KEYS, ARGV, 0, now)
 if out[1] == 0 and ARGV[5] == '1' then
   commit()
   flush()
