@@ -73,20 +73,32 @@ pub struct SpendControlsReport {
     pub budgets: Option<&'static str>,
     /// The time zone budget periods are aligned in.
     pub budget_timezone: Option<&'static str>,
-    /// With limits and budgets in one Redis: the admission calls this
-    /// instance sent (requests checked together while a call is on its
-    /// way go out as one call; `null`: not in one Redis).
+    /// With limits or budgets in Redis: the admission calls this instance
+    /// sent (requests checked while a call is on its way go out together
+    /// as one call; `null`: neither in Redis).
     pub redis_admissions: Option<RedisAdmissionsReport>,
 }
 
-/// The joint admission calls to Redis in `/health`.
-#[derive(Debug, Clone, Copy, Serialize, schemars::JsonSchema)]
+/// The admission calls to Redis in `/health`.
+#[derive(Debug, Clone, Copy, Default, Serialize, schemars::JsonSchema)]
 pub struct RedisAdmissionsReport {
     /// Script calls sent to Redis.
     pub calls: u64,
-    /// Requests those calls carried (`requests / calls` is the mean group
-    /// size; 1 when requests never overlap).
+    /// Admissions those calls carried (`requests / calls` is the mean
+    /// group size; 1 when requests never overlap). With limits and budgets
+    /// in one Redis a request is one admission; in two, one in each.
     pub requests: u64,
+}
+
+impl std::ops::Add for RedisAdmissionsReport {
+    type Output = Self;
+
+    fn add(self, other: Self) -> Self {
+        RedisAdmissionsReport {
+            calls: self.calls + other.calls,
+            requests: self.requests + other.requests,
+        }
+    }
 }
 
 /// Prices in `/health`.
@@ -250,10 +262,18 @@ impl Engine {
                     rate_limits: self.rate_limiter.load().as_ref().map(|l| l.backend()),
                     budgets: budgets.as_ref().map(|b| b.backend()),
                     budget_timezone: budgets.as_ref().map(|b| b.timezone()),
-                    redis_admissions: self.rate_limiter.load().as_ref().and_then(|l| {
-                        let link = budgets.as_ref()?.redis_link()?;
-                        l.redis_admissions(link)
-                    }),
+                    redis_admissions: {
+                        let limits = self
+                            .rate_limiter
+                            .load()
+                            .as_ref()
+                            .and_then(|l| l.redis_admissions());
+                        let budgets = budgets.as_ref().and_then(|b| b.redis_admissions());
+                        match (limits, budgets) {
+                            (None, None) => None,
+                            (l, b) => Some(l.unwrap_or_default() + b.unwrap_or_default()),
+                        }
+                    },
                 }
             },
         }

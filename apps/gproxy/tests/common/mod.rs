@@ -548,3 +548,28 @@ pub async fn me(gw: &Gateway, key: &str) -> serde_json::Value {
     assert_eq!(r.status, 200, "{}", r.text());
     r.json()
 }
+
+/// A relay to the Redis at `url` that holds every answer back for
+/// `delay`; its URL.
+pub async fn slow_redis(url: &str, delay: Duration) -> String {
+    let target = url.trim_start_matches("redis://").trim_end_matches('/');
+    let relay = gproxy_testkit::slow_relay(target.to_owned(), delay)
+        .await
+        .unwrap();
+    format!("redis://{relay}")
+}
+
+/// Each of `gateways` sent its admissions to Redis in fewer calls than
+/// the `at_least` admissions it made (`/health`).
+pub async fn assert_grouped(gateways: &[&Gateway], at_least: u64) {
+    for gw in gateways {
+        let h = gw.health().await.json();
+        let seen = &h["spend_controls"]["redis_admissions"];
+        let (calls, requests) = (
+            seen["calls"].as_u64().unwrap(),
+            seen["requests"].as_u64().unwrap(),
+        );
+        assert!(requests >= at_least, "{seen}");
+        assert!(calls < requests, "no request went out with another: {seen}");
+    }
+}

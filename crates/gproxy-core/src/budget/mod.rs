@@ -473,6 +473,15 @@ impl Budgeter {
         }
     }
 
+    /// With the Redis store, what its reserving check calls sent (the
+    /// checks that went out with the limits' are the limiter's).
+    pub(crate) fn redis_admissions(&self) -> Option<crate::health::RedisAdmissionsReport> {
+        match &*self.store {
+            Store::Redis(r) => Some(r.checks_report()),
+            Store::Memory(_) => None,
+        }
+    }
+
     /// How long a check may wait on the store.
     pub(crate) fn timeout(&self) -> Duration {
         self.rules.timeout

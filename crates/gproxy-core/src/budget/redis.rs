@@ -90,6 +90,34 @@ return out
 "
 );
 
+/// The budget checks of a group of requests (the shape of
+/// [`crate::redis_link::Group`]'s calls), for budgets kept in Redis without
+/// the limits beside them: each request is checked and reserved in turn,
+/// seeing what the ones before it reserved, as [`CHECK`] does for one. Per
+/// request, ARGV: how many keys and arguments, then [`CHECK`]'s arguments
+/// (with an amount); returns per request [`CHECK`]'s reply.
+const CHECKS: &str = concat!(
+    crate::ratelimit::redis::sum_lua!(),
+    budget_lua!(),
+    r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local out = {}
+local ki, ai = 0, 1
+for q = 1, tonumber(ARGV[1]) do
+  local nk, na = tonumber(ARGV[ai+1]), tonumber(ARGV[ai+2])
+  local a = ai + 2
+  local r, commit = budget_check(KEYS, ki, nk, ARGV, a, now)
+  if r[1] == 0 then commit() end
+  out[q] = r
+  ki = ki + nk
+  ai = a + na
+end
+flush()
+return out
+"
+);
+
 /// KEYS: spent. ARGV: the seed, the expiry (epoch ms, 0: none).
 const SEED: &str = r"
 if redis.call('SET', KEYS[1], ARGV[1], 'NX') and tonumber(ARGV[2]) > 0 then
@@ -211,6 +239,8 @@ pub(super) struct RedisLedger {
     link: std::sync::Arc<RedisLink>,
     prefix: String,
     check: Script,
+    /// The reserving checks ([`CHECKS`]), for groups of requests.
+    checks: crate::redis_link::Group,
     seed: Script,
     settle: std::sync::Arc<Script>,
 }
@@ -221,6 +251,7 @@ impl RedisLedger {
         Ok(RedisLedger {
             prefix: prefix.to_owned(),
             check: link.script(CHECK),
+            checks: crate::redis_link::Group::new(link.script(CHECKS)),
             seed: link.script(SEED),
             settle: std::sync::Arc::new(link.script(SETTLE)),
             link,
@@ -260,7 +291,8 @@ impl RedisLedger {
     }
 
     /// Where `lines` stand; with `amount`, reserves it on all when all
-    /// have room.
+    /// have room, in one call with the other requests checked while a
+    /// call is out (see [`crate::redis_link::Group`]).
     pub(super) async fn check(
         &self,
         lines: &[Line],
@@ -268,8 +300,25 @@ impl RedisLedger {
         amount: Option<i64>,
         timeout: Duration,
     ) -> Result<Checked, String> {
-        let cmd = self.check_cmd(lines, id, amount);
-        Self::check_reply(self.link.query(cmd, timeout).await?, lines.len())
+        let reply = if amount.is_some() {
+            let mut keys = Cmd::args();
+            self.keys(&mut keys, lines);
+            let mut args = Cmd::args();
+            args.int(lines.len() * 3).int(3 + lines.len());
+            Self::check_args(&mut args, lines, id, amount);
+            let part = crate::redis_link::Part { keys, args };
+            self.checks.call(&self.link, part, timeout).await?
+        } else {
+            self.link
+                .query(self.check_cmd(lines, id, None), timeout)
+                .await?
+        };
+        Self::check_reply(reply, lines.len())
+    }
+
+    /// What the reserving check calls sent.
+    pub(super) fn checks_report(&self) -> crate::health::RedisAdmissionsReport {
+        self.checks.report()
     }
 
     /// The command of [`RedisLedger::check`].

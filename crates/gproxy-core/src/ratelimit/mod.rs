@@ -334,8 +334,7 @@ impl RateLimiter {
         let m = match &*self.store {
             Store::Memory(m) => m,
             Store::Redis(r) => {
-                let cmd = r.check_cmd(&scopes, &self.rules, id, estimate, true);
-                let reply = r.link().query(cmd, self.rules.timeout).await;
+                let reply = r.admission(&scopes, &self.rules, id, estimate).await;
                 return self.redis_admitted(scopes, id, estimate, reply);
             }
         };
@@ -383,15 +382,12 @@ impl RateLimiter {
         }
     }
 
-    /// What the joint admission calls sent, when this limiter's Redis is
-    /// `budgets_link` (the budgets' Redis).
-    pub(crate) fn redis_admissions(
-        &self,
-        budgets_link: &Arc<crate::redis_link::RedisLink>,
-    ) -> Option<crate::health::RedisAdmissionsReport> {
+    /// With the Redis store, what its admission calls sent: the limit
+    /// checks alone and the joint checks with the budgets.
+    pub(crate) fn redis_admissions(&self) -> Option<crate::health::RedisAdmissionsReport> {
         match &*self.store {
-            Store::Redis(r) if Arc::ptr_eq(r.link(), budgets_link) => Some(r.joint_report()),
-            _ => None,
+            Store::Redis(r) => Some(r.checks_report() + r.joint_report()),
+            Store::Memory(_) => None,
         }
     }
 

@@ -15,7 +15,7 @@ use super::{Rules, Scope};
 /// KEYS per scope: admissions, tokens, slots, token sum. ARGV: id,
 /// estimate, window ms, slot ttl ms, count (1/0), then per scope rpm, tpm,
 /// concurrent. Returns {refused scope index (0: none), kind (1 requests,
-/// 2 tokens, 3 concurrent), wait ms, Redis's time (ms), then per scope
+/// 2 tokens, 3 concurrent), wait ms, then per scope
 /// requests, requests reset ms, tokens, tokens reset ms, in flight}.
 ///
 /// A scope with a token limit counts its requests on the token entries
@@ -43,7 +43,7 @@ local function rate_check(K, ko, nk, A, ao, now)
 local id, est, win, ttl, count = A[ao+1], tonumber(A[ao+2]), tonumber(A[ao+3]), tonumber(A[ao+4]), A[ao+5]
 local floor = now - win
 local n = nk / 4
-local out = {0, 0, 0, now}
+local out = {0, 0, 0}
 local sets = {}
 for i = 0, n - 1 do
   local r, tk, c, u = K[ko+i*4+1], K[ko+i*4+2], K[ko+i*4+3], K[ko+i*4+4]
@@ -220,6 +220,34 @@ return out
 "
 );
 
+/// The rate-limit checks of a group of requests (the shape of
+/// [`crate::redis_link::Group`]'s calls), for limits kept in Redis without
+/// the budgets beside them: each request is checked and counted in turn,
+/// seeing what the ones before it took, as [`CHECK`] does for one. Per
+/// request, ARGV: how many keys and arguments, then [`CHECK`]'s arguments;
+/// returns per request [`CHECK`]'s reply.
+const CHECKS: &str = concat!(
+    sum_lua!(),
+    rate_lua!(),
+    r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local out = {}
+local ki, ai = 0, 1
+for q = 1, tonumber(ARGV[1]) do
+  local nk, na = tonumber(ARGV[ai+1]), tonumber(ARGV[ai+2])
+  local a = ai + 2
+  local r, commit = rate_check(KEYS, ki, nk, ARGV, a, now)
+  if r[1] == 0 and ARGV[a+5] == '1' then commit() end
+  out[q] = r
+  ki = ki + nk
+  ai = a + na
+end
+flush()
+return out
+"
+);
+
 /// The settlements of a group of requests (the shape of
 /// [`crate::redis_link::Group`]'s calls: see
 /// [`crate::redis_link::RedisLink::send_part_later`]). Per request, KEYS:
@@ -290,8 +318,8 @@ return out
 /// A refusal from the script: scope index, what, wait.
 pub(super) type Refused = Option<(usize, Exceeded, u64)>;
 
-/// What the check script said: the refusal (if any), where each scope
-/// stands, and the time of the check on Redis's clock (ms).
+/// What the check script said: the refusal (if any) and where each scope
+/// stands.
 pub(super) type Checked = (Refused, Vec<Seen>);
 
 /// Counters in Redis.
@@ -303,6 +331,8 @@ pub(super) struct RedisCounters {
     /// The limit check and the budget check in one script, called for
     /// groups of requests (see `crate::admission`).
     joint: Group,
+    /// The limit checks alone ([`CHECKS`]), for groups of requests.
+    checks: Group,
 }
 
 impl std::fmt::Debug for RedisCounters {
@@ -321,6 +351,7 @@ impl RedisCounters {
             check: link.script(CHECK),
             settle: std::sync::Arc::new(link.script(SETTLE)),
             joint: Group::new(link.script(crate::admission::JOINT)),
+            checks: Group::new(link.script(CHECKS)),
             link,
         })
     }
@@ -342,6 +373,29 @@ impl RedisCounters {
         let cmd = self.check_cmd(scopes, rules, id, estimate, count);
         let reply = self.link.query(cmd, rules.timeout).await?;
         Self::check_reply(reply, scopes.len())
+    }
+
+    /// Checks request `id` on every scope and counts it when all have
+    /// room, in one call with the other requests checked while a call is
+    /// out (see [`Group`]); the reply goes to
+    /// [`RedisCounters::check_reply`].
+    pub(super) async fn admission(
+        &self,
+        scopes: &[Scope],
+        rules: &Rules,
+        id: u64,
+        estimate: u64,
+    ) -> Result<Reply, String> {
+        let mut keys = Cmd::args();
+        for s in scopes {
+            keys.encoded(s.redis_keys(), 4);
+        }
+        let mut args = Cmd::args();
+        args.int(scopes.len() * 4).int(5 + scopes.len() * 3);
+        Self::check_args(&mut args, scopes, rules, id, estimate, true);
+        self.checks
+            .call(&self.link, Part { keys, args }, rules.timeout)
+            .await
     }
 
     /// The command of [`RedisCounters::check`].
@@ -385,6 +439,11 @@ impl RedisCounters {
         self.joint.report()
     }
 
+    /// What the limit-only admission calls sent.
+    pub(super) fn checks_report(&self) -> crate::health::RedisAdmissionsReport {
+        self.checks.report()
+    }
+
     /// This request's part of a joint admission call
     /// (`crate::admission::JOINT`): this check of `scopes`, counting, and
     /// the budget check `budget`; and the group that sends it.
@@ -418,7 +477,7 @@ impl RedisCounters {
         let n = |i: usize| out.get(i).copied().unwrap_or(0).max(0).unsigned_abs();
         let seen = (0..scopes)
             .map(|i| {
-                let b = 4 + i * 5;
+                let b = 3 + i * 5;
                 Seen {
                     requests: n(b),
                     requests_reset_ms: n(b + 1),
@@ -538,8 +597,8 @@ mod tests {
         let first = l.admit(scopes(), 10).await.unwrap();
         let second = l.admit(scopes(), 10).await.unwrap();
         assert_eq!(second.headers.requests.map(|r| r.remaining), Some(0));
-        // Settled (by the admission's time, with no lookup): the count
-        // stays, the tokens change.
+        // Settled (the entry found by its member): the count stays, the
+        // tokens change.
         first.settle(Some(300));
         second.settle(None);
         match l.admit(scopes(), 10).await {

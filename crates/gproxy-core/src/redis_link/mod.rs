@@ -29,7 +29,7 @@ pub(crate) use group::{Group, Part};
 pub(crate) use resp::{Cmd, Reply, Script};
 
 /// The error of a call that ran out of time: the server may still have run
-/// it (see [`RedisLink::send_later`] to undo what it took).
+/// it (see [`RedisLink::send_part_later`] to undo what it took).
 pub(crate) const TIMED_OUT: &str = "timed out";
 
 /// After a failed connection attempt, how long calls fail at once.
@@ -42,7 +42,7 @@ const READ_CHUNK: usize = 4_096;
 /// One Redis server, connected on first use.
 pub(crate) struct RedisLink {
     pool: Arc<Pool>,
-    /// Whether the task sending what [`RedisLink::send_later`] queues when
+    /// Whether the task sending what [`RedisLink::send_part_later`] queues when
     /// no call takes it along has started.
     flusher: OnceLock<()>,
 }
@@ -72,7 +72,7 @@ struct Pool {
     idle: Mutex<Vec<Conn>>,
     next_attempt_ms: AtomicU64,
     /// Commands whose replies nobody waits for (see
-    /// [`RedisLink::send_later`]).
+    /// [`RedisLink::send_part_later`]).
     queued: Mutex<Vec<Queued>>,
     /// The scripts called through this pool (see [`RedisLink::script`]).
     scripts: Mutex<Vec<&'static str>>,
@@ -285,27 +285,6 @@ impl RedisLink {
         self.pool.settled(reply, &cmd, timeout).await
     }
 
-    /// Sends `cmd` in the background and hands its reply (or why there is
-    /// none) to `then`: it goes out ahead of the next call's command on the
-    /// same write (under load, settlements cost no round trip of their
-    /// own), or after [`FLUSH_DELAY`] when no call comes. Outside a
-    /// runtime, `then` gets an error at once.
-    #[cfg(test)]
-    pub(crate) fn send_later(
-        &self,
-        cmd: Cmd,
-        then: impl FnOnce(Result<Reply, String>) + Send + 'static,
-    ) {
-        if !self.start_flusher() {
-            then(Err(NO_RUNTIME.into()));
-            return;
-        }
-        self.pool.queue(Queued::Cmd(Later {
-            cmd,
-            then: Box::new(then),
-        }));
-    }
-
     /// Starts the flusher on first use; `false` when there is no runtime
     /// to start it on.
     fn start_flusher(&self) -> bool {
@@ -320,11 +299,15 @@ impl RedisLink {
         true
     }
 
-    /// As [`RedisLink::send_later`], for one caller's `part` of a call of
-    /// `script` (see [`Group`] for the shape): the parts queued for the
-    /// same script when the queue is sent go out as one call, and each
-    /// `then` gets its own part's reply. Settlements queued by many
-    /// requests cost Redis one script run.
+    /// Sends one caller's `part` of a call of `script` (see [`Group`] for
+    /// the shape) in the background and hands its reply (or why there is
+    /// none) to `then`: it goes out ahead of the next call's command on the
+    /// same write (under load, settlements cost no round trip of their
+    /// own), or after [`FLUSH_DELAY`] when no call comes. The parts queued
+    /// for the same script when the queue is sent go out as one call, and
+    /// each `then` gets its own part's reply: settlements queued by many
+    /// requests cost Redis one script run. Outside a runtime, `then` gets
+    /// an error at once.
     pub(crate) fn send_part_later(
         &self,
         script: &Arc<Script>,
@@ -340,7 +323,7 @@ impl RedisLink {
     }
 }
 
-/// Sends what [`RedisLink::send_later`] queued and no call took along,
+/// Sends what [`RedisLink::send_part_later`] queued and no call took along,
 /// until the link is dropped.
 async fn flush(pool: Arc<Pool>) {
     loop {
@@ -503,7 +486,7 @@ impl Pool {
         }
     }
 
-    /// Sends `cmds` (pipelined, after whatever [`RedisLink::send_later`]
+    /// Sends `cmds` (pipelined, after whatever [`RedisLink::send_part_later`]
     /// queued) and returns their replies, within `timeout` in all
     /// (connection included).
     async fn exchange(&self, cmds: &mut [Cmd], timeout: Duration) -> Result<Vec<Reply>, String> {

@@ -321,43 +321,41 @@ async fn a_server_that_never_answers_times_out_and_its_connection_is_dropped() {
 }
 
 #[tokio::test]
-async fn a_queued_command_goes_out_ahead_of_the_next_call_even_with_a_new_script() {
+async fn a_queued_part_goes_out_ahead_of_the_next_call_even_with_a_new_script() {
     let Some(url) = redis().await else { return };
     let link = RedisLink::new(&url).unwrap();
-    let key = format!("gproxy-test-order:{}", crate::ratelimit::rand_seed());
-    // A script the server has never seen (its text names the key).
-    let body: &'static str = Box::leak(
-        format!(
-            "redis.call('PEXPIRE', KEYS[1], 60000); return redis.call('INCRBY', '{key}', ARGV[1])"
-        )
-        .into_boxed_str(),
-    );
-    let script = link.script(body);
+    let counter = format!("gproxy-test-order:{}", crate::ratelimit::rand_seed());
+    // A script the server has never seen (its text names the counter), so
+    // the queued call meets `NOSCRIPT` and is sent again whole.
+    let body: &'static str = Box::leak(format!("-- {counter}\n{ECHO}").into_boxed_str());
+    let script = std::sync::Arc::new(link.script(body));
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let mut call = script.call(1);
-    call.arg(key.as_bytes()).int(5);
-    link.send_later(call, move |reply| {
+    link.send_part_later(&script, echo_part(&counter, 7), move |reply| {
         let _ = tx.send(reply);
     });
     // The next call finds the queued one already run, in order.
     let mut get = Cmd::new("GET");
-    get.arg(key.as_bytes());
+    get.arg(counter.as_bytes());
     assert_eq!(
         link.query(get, T).await.unwrap(),
-        Reply::Data(b"5".to_vec())
+        Reply::Data(b"1".to_vec())
     );
-    assert_eq!(rx.await.unwrap().unwrap(), Reply::Int(5));
+    assert_eq!(
+        rx.await.unwrap().unwrap(),
+        Reply::Array(vec![Reply::Int(1), Reply::Int(7), Reply::Int(1)])
+    );
     // With no call after it, the flusher sends it.
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let mut call = script.call(1);
-    call.arg(key.as_bytes()).int(1);
-    link.send_later(call, move |reply| {
+    link.send_part_later(&script, echo_part(&counter, 8), move |reply| {
         let _ = tx.send(reply);
     });
     let reply = tokio::time::timeout(Duration::from_secs(1), rx)
         .await
         .unwrap();
-    assert_eq!(reply.unwrap().unwrap(), Reply::Int(6));
+    assert_eq!(
+        reply.unwrap().unwrap(),
+        Reply::Array(vec![Reply::Int(1), Reply::Int(8), Reply::Int(2)])
+    );
 }
 
 /// A grouped script (the shape of [`super::Group`]'s calls) that answers
