@@ -53,7 +53,7 @@ for i = 0, n - 1 do
   if v then spent[i+1] = v else missing[#missing+1] = i + 1 end
 end
 if #missing > 1 then return missing, nil end
-local id, amount, ttl = A[ao+1], A[ao+2], tonumber(A[ao+3])
+local id, amount, ttl = A[ao+1], A[ao+2], num(A[ao+3])
 local out = {0}
 local sets = {}
 for i = 0, n - 1 do
@@ -61,10 +61,10 @@ for i = 0, n - 1 do
   sets[i+1] = s
   out[#out+1] = spent[i+1]
   out[#out+1] = s.sum
-  if out[1] == 0 and spent[i+1] + s.sum >= tonumber(A[ao+4+i]) then out[1] = i + 1 end
+  if out[1] == 0 and spent[i+1] + s.sum >= num(A[ao+4+i]) then out[1] = i + 1 end
 end
 local function commit()
-  for i = 1, n do add(sets[i], now + ttl, id .. ':' .. amount, tonumber(amount)) end
+  for i = 1, n do add(sets[i], now + ttl, id .. ':' .. amount, num(amount)) end
 end
 return out, commit
 end
@@ -105,7 +105,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local out = {}
 local ki, ai = 0, 1
 for q = 1, tonumber(ARGV[1]) do
-  local nk, na = tonumber(ARGV[ai+1]), tonumber(ARGV[ai+2])
+  local nk, na = num(ARGV[ai+1]), num(ARGV[ai+2])
   local a = ai + 2
   local r, commit = budget_check(KEYS, ki, nk, ARGV, a, now)
   if r[1] == 0 then commit() end

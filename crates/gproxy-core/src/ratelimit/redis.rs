@@ -40,14 +40,15 @@ macro_rules! rate_lua {
     () => {
         r"
 local function rate_check(K, ko, nk, A, ao, now)
-local id, est, win, ttl, count = A[ao+1], tonumber(A[ao+2]), tonumber(A[ao+3]), tonumber(A[ao+4]), A[ao+5]
+local id, ests, win, ttl, count = A[ao+1], A[ao+2], num(A[ao+3]), num(A[ao+4]), A[ao+5]
+local est = num(ests)
 local floor = now - win
 local n = nk / 4
 local out = {0, 0, 0}
 local sets = {}
 for i = 0, n - 1 do
   local r, tk, c, u = K[ko+i*4+1], K[ko+i*4+2], K[ko+i*4+3], K[ko+i*4+4]
-  local rpm, tpm, conc = tonumber(A[ao+6+i*3]), tonumber(A[ao+7+i*3]), tonumber(A[ao+8+i*3])
+  local rpm, tpm, conc = num(A[ao+6+i*3]), num(A[ao+7+i*3]), num(A[ao+8+i*3])
   local rc, rreset, tsum, treset, cc = 0, 0, 0, 0, 0
   local ts, rs, cs
   if tpm > 0 then
@@ -96,7 +97,7 @@ end
 local function commit()
   for i = 1, n do
     local ts, rs, cs = sets[i][1], sets[i][2], sets[i][3]
-    if ts then add(ts, now, id .. ':' .. est, est)
+    if ts then add(ts, now, id .. ':' .. ests, est)
     elseif rs then add(rs, now, id) end
     if cs then add(cs, now + ttl, id) end
   end
@@ -109,7 +110,12 @@ end
 pub(crate) use rate_lua;
 
 /// Lua functions both checks use: `amount_of(member)` reads the amount
-/// of an `{id}:{amount}` member; `running_sum(set, sum, floor, ttl)` takes
+/// of an `{id}:{amount}` member; `num(arg)` is `tonumber(arg)`,
+/// remembered for the call (a group's requests repeat the same limits,
+/// windows and counts); `score_of(n)` is a score as the text `ZADD` takes,
+/// formatted once per call (Redis 7.0 turns a Lua number passed to
+/// `redis.call` into text with `%.17g`, which cost more than the `ZADD`
+/// it fed); `running_sum(set, sum, floor, ttl)` takes
 /// the members scored up to `floor` out of `set` and their amounts off
 /// the running sum `sum` (with `DECRBY`, which keeps its expiry), or
 /// rebuilds a missing sum from the set (an older version's keys) and
@@ -126,6 +132,23 @@ macro_rules! sum_lua {
     () => {
         r"
 local function amount_of(m) return tonumber(string.match(m, ':(%d+)$')) or 0 end
+local NUM, SCORE = {}, {}
+local function num(v)
+  local n = NUM[v]
+  if not n then
+    n = tonumber(v)
+    NUM[v] = n
+  end
+  return n
+end
+local function score_of(n)
+  local v = SCORE[n]
+  if not v then
+    v = string.format('%d', n)
+    SCORE[n] = v
+  end
+  return v
+end
 local function running_sum(set, sum, floor, ttl)
   local total = 0
   local v = redis.call('GET', sum)
@@ -175,10 +198,11 @@ local function first_of(set, s)
     local f = redis.call('ZRANGE', set, 0, 0, 'WITHSCORES')
     s.first = f[2] and tonumber(f[2]) or false
   end
-  return s.first or s.adds[1]
+  return s.first or s.first_add
 end
 local function add(s, score, member, amount)
-  s.adds[#s.adds+1] = score
+  if not s.first_add then s.first_add = score end
+  s.adds[#s.adds+1] = score_of(score)
   s.adds[#s.adds+1] = member
   if amount then
     s.sum = s.sum + amount
@@ -235,7 +259,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local out = {}
 local ki, ai = 0, 1
 for q = 1, tonumber(ARGV[1]) do
-  local nk, na = tonumber(ARGV[ai+1]), tonumber(ARGV[ai+2])
+  local nk, na = num(ARGV[ai+1]), num(ARGV[ai+2])
   local a = ai + 2
   local r, commit = rate_check(KEYS, ki, nk, ARGV, a, now)
   if r[1] == 0 and ARGV[a+5] == '1' then commit() end

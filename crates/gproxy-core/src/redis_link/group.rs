@@ -171,7 +171,7 @@ impl Group {
             others: Some(others),
         };
         let timeout = deadline.saturating_duration_since(Instant::now());
-        let reply = link.query(cmd, timeout).await;
+        let reply = link.query_in_order(cmd, timeout).await;
         let others = sending.others.take().unwrap_or_default();
         let mut replies = split(reply, 1 + others.len()).into_iter();
         let own = replies.next().unwrap_or_else(|| Err("no reply".into()));

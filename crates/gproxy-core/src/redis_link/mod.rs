@@ -72,8 +72,11 @@ struct Pool {
     idle: Mutex<Vec<Conn>>,
     next_attempt_ms: AtomicU64,
     /// Commands whose replies nobody waits for (see
-    /// [`RedisLink::send_part_later`]).
-    queued: Mutex<Vec<Queued>>,
+    /// [`RedisLink::send_part_later`]), and the exchanges carrying some.
+    queued: Mutex<Queue>,
+    /// Wakes the calls waiting for the exchanges carrying queued commands
+    /// to be answered (see [`RedisLink::query_in_order`]).
+    carried: Notify,
     /// The scripts called through this pool (see [`RedisLink::script`]).
     scripts: Mutex<Vec<&'static str>>,
     /// A script was registered since they were last loaded.
@@ -82,6 +85,28 @@ struct Pool {
     /// dropped.
     wake: Notify,
     closed: AtomicBool,
+}
+
+/// The queue of commands sent later.
+#[derive(Default)]
+struct Queue {
+    items: Vec<Queued>,
+    /// Exchanges on their way that carry queued commands.
+    carrying: usize,
+}
+
+/// Held while an exchange carries queued commands: when it ends (answered,
+/// failed or cancelled), the calls waiting to go in order are woken.
+struct Carrying<'a>(&'a Pool);
+
+impl Drop for Carrying<'_> {
+    fn drop(&mut self) {
+        let mut queued = self.0.queued.lock().unwrap_or_else(PoisonError::into_inner);
+        queued.carrying -= 1;
+        if queued.carrying == 0 {
+            self.0.carried.notify_waiters();
+        }
+    }
 }
 
 /// What to do with a reply.
@@ -223,7 +248,8 @@ impl RedisLink {
                 hello,
                 idle: Mutex::new(Vec::new()),
                 next_attempt_ms: AtomicU64::new(0),
-                queued: Mutex::new(Vec::new()),
+                queued: Mutex::new(Queue::default()),
+                carried: Notify::new(),
                 scripts: Mutex::new(Vec::new()),
                 scripts_dirty: AtomicBool::new(false),
                 wake: Notify::new(),
@@ -260,7 +286,7 @@ impl RedisLink {
         cmds: &mut [Cmd],
         timeout: Duration,
     ) -> Result<Vec<Reply>, String> {
-        self.pool.exchange(cmds, timeout).await
+        self.pool.exchange(cmds, timeout, false).await
     }
 
     /// A script called through this link: loaded on every new connection
@@ -281,7 +307,23 @@ impl RedisLink {
     /// Sends one command; an error reply is an `Err`. A script call the
     /// server does not know yet is sent again whole (which loads it).
     pub(crate) async fn query(&self, mut cmd: Cmd, timeout: Duration) -> Result<Reply, String> {
-        let reply = self.pool.one(&mut cmd, timeout).await?;
+        let reply = self.pool.one(&mut cmd, timeout, false).await?;
+        self.pool.settled(reply, &cmd, timeout).await
+    }
+
+    /// As [`RedisLink::query`], and never ahead of what was queued before
+    /// it: while another exchange carries queued commands (a call that
+    /// took them along, or the flusher), this one waits for its answer
+    /// before it is sent. Two exchanges on two connections reach Redis in
+    /// no set order, so without the wait a check could overtake the
+    /// settlement queued just before it and find the slot still taken.
+    /// An error of [`TIMED_OUT`] may mean it was never sent.
+    pub(crate) async fn query_in_order(
+        &self,
+        mut cmd: Cmd,
+        timeout: Duration,
+    ) -> Result<Reply, String> {
+        let reply = self.pool.one(&mut cmd, timeout, true).await?;
         self.pool.settled(reply, &cmd, timeout).await
     }
 
@@ -333,7 +375,7 @@ async fn flush(pool: Arc<Pool>) {
             tokio::time::sleep(FLUSH_DELAY).await;
         }
         // Errors went to each command's `then`.
-        let _ = pool.exchange(&mut [], FLUSH_TIMEOUT).await;
+        let _ = pool.exchange(&mut [], FLUSH_TIMEOUT, false).await;
         if closed {
             return;
         }
@@ -343,22 +385,39 @@ async fn flush(pool: Arc<Pool>) {
 impl Pool {
     fn queue(&self, later: Queued) {
         let mut queued = self.queued.lock().unwrap_or_else(PoisonError::into_inner);
-        queued.push(later);
-        if queued.len() == 1 {
+        queued.items.push(later);
+        if queued.items.len() == 1 {
             self.wake.notify_one();
         }
     }
 
     /// What is queued, the parts of each script merged into calls (after
-    /// the commands, in the order their first part came).
-    fn take_queued(&self) -> Vec<Later> {
-        let queued = {
-            let mut queued = self.queued.lock().unwrap_or_else(PoisonError::into_inner);
-            if queued.is_empty() {
-                return Vec::new();
+    /// the commands, in the order their first part came), with the
+    /// [`Carrying`] mark to hold while they are on their way. `in_order`:
+    /// only once no other exchange carries queued commands (waiting until
+    /// `deadline` for their answers; `None` past it).
+    async fn take_queued(
+        &self,
+        in_order: bool,
+        deadline: tokio::time::Instant,
+    ) -> Option<(Vec<Later>, Option<Carrying<'_>>)> {
+        let queued = loop {
+            let carried = self.carried.notified();
+            tokio::pin!(carried);
+            carried.as_mut().enable();
+            {
+                let mut queued = self.queued.lock().unwrap_or_else(PoisonError::into_inner);
+                if !in_order || queued.carrying == 0 {
+                    if queued.items.is_empty() {
+                        return Some((Vec::new(), None));
+                    }
+                    queued.carrying += 1;
+                    break std::mem::take(&mut queued.items);
+                }
             }
-            std::mem::take(&mut *queued)
+            tokio::time::timeout_at(deadline, carried).await.ok()?;
         };
+        let carrying = Carrying(self);
         let mut out = Vec::with_capacity(queued.len());
         let mut calls: Vec<(Arc<Script>, Vec<Carried>)> = Vec::new();
         for q in queued {
@@ -388,7 +447,7 @@ impl Pool {
                 }),
             });
         }
-        out
+        Some((out, Some(carrying)))
     }
 
     /// Hands each queued command its reply; a script the server did not
@@ -410,8 +469,8 @@ impl Pool {
     }
 
     /// Sends one command and returns its reply.
-    async fn one(&self, cmd: &mut Cmd, timeout: Duration) -> Result<Reply, String> {
-        self.exchange(std::slice::from_mut(cmd), timeout)
+    async fn one(&self, cmd: &mut Cmd, timeout: Duration, in_order: bool) -> Result<Reply, String> {
+        self.exchange(std::slice::from_mut(cmd), timeout, in_order)
             .await?
             .pop()
             .ok_or_else(|| "no reply".into())
@@ -425,7 +484,7 @@ impl Pool {
                 let Some(mut eval) = cmd.as_eval() else {
                     return Err(e);
                 };
-                match self.one(&mut eval, timeout).await? {
+                match self.one(&mut eval, timeout, false).await? {
                     Reply::Error(e) => Err(e),
                     reply => Ok(reply),
                 }
@@ -487,13 +546,22 @@ impl Pool {
     }
 
     /// Sends `cmds` (pipelined, after whatever [`RedisLink::send_part_later`]
-    /// queued) and returns their replies, within `timeout` in all
-    /// (connection included).
-    async fn exchange(&self, cmds: &mut [Cmd], timeout: Duration) -> Result<Vec<Reply>, String> {
-        let mut queued = self.take_queued();
+    /// queued; `in_order`: see [`RedisLink::query_in_order`]) and returns
+    /// their replies, within `timeout` in all (connection included).
+    async fn exchange(
+        &self,
+        cmds: &mut [Cmd],
+        timeout: Duration,
+        in_order: bool,
+    ) -> Result<Vec<Reply>, String> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let Some((mut queued, _carrying)) = self.take_queued(in_order, deadline).await else {
+            return Err(TIMED_OUT.to_owned());
+        };
         if queued.is_empty() && cmds.is_empty() {
             return Ok(Vec::new());
         }
+        let timeout = deadline.saturating_duration_since(tokio::time::Instant::now());
         let sent = tokio::time::timeout(timeout, self.exchange_on_any(&mut queued, cmds, timeout))
             .await
             .unwrap_or_else(|_| Err(TIMED_OUT.to_owned()));

@@ -522,3 +522,34 @@ async fn parts_queued_for_one_script_go_out_as_one_call_ahead_of_the_next() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_call_in_order_waits_for_the_queued_commands_on_their_way() {
+    let Some(url) = redis().await else { return };
+    // Every answer held back 200 ms.
+    let link = RedisLink::new(&slow(&url, Duration::from_millis(200)).await).unwrap();
+    let script = std::sync::Arc::new(link.script(ECHO));
+    let counter = format!("gproxy-test-in-order:{}", crate::ratelimit::rand_seed());
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    link.send_part_later(&script, echo_part(&counter, 1), move |reply| {
+        let _ = tx.send((std::time::Instant::now(), reply));
+    });
+    // The flusher has sent it (after 5 ms) and waits for its answer.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut get = Cmd::new("GET");
+    get.arg(counter.as_bytes());
+    let asked = std::time::Instant::now();
+    let reply = link.query_in_order(get, Duration::from_secs(3)).await;
+    let answered = std::time::Instant::now();
+    assert_eq!(reply.unwrap(), Reply::Data(b"1".to_vec()));
+    let (settled, part) = rx.await.unwrap();
+    part.unwrap();
+    // Sent only once the queued call was answered (another connection
+    // would have let it reach Redis first): two held-back answers, not one.
+    assert!(settled < answered);
+    assert!(
+        answered - asked >= Duration::from_millis(300),
+        "answered after {:?}: it did not wait",
+        answered - asked
+    );
+}
