@@ -28,9 +28,8 @@ pub(crate) const JOINT: &str = concat!(
     crate::ratelimit::redis::sum_lua!(),
     crate::ratelimit::redis::rate_lua!(),
     crate::budget::redis::budget_lua!(),
+    crate::ratelimit::redis::now_lua!(),
     r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local out = {}
 local ki, ai = 0, 1
 for q = 1, tonumber(ARGV[1]) do

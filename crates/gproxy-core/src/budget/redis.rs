@@ -78,9 +78,8 @@ pub(crate) use budget_lua;
 const CHECK: &str = concat!(
     crate::ratelimit::redis::sum_lua!(),
     budget_lua!(),
+    crate::ratelimit::redis::now_lua!(),
     r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local out, commit = budget_check(KEYS, 0, #KEYS, ARGV, 0, now)
 if out[1] == 0 and ARGV[2] ~= '' then
   commit()
@@ -99,23 +98,7 @@ return out
 const CHECKS: &str = concat!(
     crate::ratelimit::redis::sum_lua!(),
     budget_lua!(),
-    r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local out = {}
-local ki, ai = 0, 1
-for q = 1, tonumber(ARGV[1]) do
-  local nk, na = num(ARGV[ai+1]), num(ARGV[ai+2])
-  local a = ai + 2
-  local r, commit = budget_check(KEYS, ki, nk, ARGV, a, now)
-  if r[1] == 0 then commit() end
-  out[q] = r
-  ki = ki + nk
-  ai = a + na
-end
-flush()
-return out
-"
+    crate::ratelimit::redis::checks_lua!("budget_check")
 );
 
 /// KEYS: spent. ARGV: the seed, the expiry (epoch ms, 0: none).

@@ -109,6 +109,46 @@ end
 }
 pub(crate) use rate_lua;
 
+/// Redis's time in ms, as `now` (Lua).
+macro_rules! now_lua {
+    () => {
+        "local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"
+    };
+}
+pub(crate) use now_lua;
+
+/// The script body of a grouped check (the shape of
+/// [`crate::redis_link::Group`]'s calls): `$check` (`rate_check` or
+/// `budget_check`) run for each request in turn on Redis's clock, what it
+/// takes committed when it refuses nothing, everything written once at the
+/// end; returns each request's reply.
+macro_rules! checks_lua {
+    ($check:literal) => {
+        concat!(
+            crate::ratelimit::redis::now_lua!(),
+            "local out = {}
+local ki, ai = 0, 1
+for q = 1, tonumber(ARGV[1]) do
+  local nk, na = num(ARGV[ai+1]), num(ARGV[ai+2])
+  local a = ai + 2
+  local r, commit = ",
+            $check,
+            "(KEYS, ki, nk, ARGV, a, now)
+  if r[1] == 0 then commit() end
+  out[q] = r
+  ki = ki + nk
+  ai = a + na
+end
+flush()
+return out
+"
+        )
+    };
+}
+pub(crate) use checks_lua;
+
 /// Lua functions both checks use: `amount_of(member)` reads the amount
 /// of an `{id}:{amount}` member; `num(arg)` is `tonumber(arg)`,
 /// remembered for the call (a group's requests repeat the same limits,
@@ -232,9 +272,8 @@ pub(crate) use sum_lua;
 const CHECK: &str = concat!(
     sum_lua!(),
     rate_lua!(),
+    now_lua!(),
     r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local out, commit = rate_check(KEYS, 0, #KEYS, ARGV, 0, now)
 if out[1] == 0 and ARGV[5] == '1' then
   commit()
@@ -250,27 +289,7 @@ return out
 /// seeing what the ones before it took, as [`CHECK`] does for one. Per
 /// request, ARGV: how many keys and arguments, then [`CHECK`]'s arguments;
 /// returns per request [`CHECK`]'s reply.
-const CHECKS: &str = concat!(
-    sum_lua!(),
-    rate_lua!(),
-    r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local out = {}
-local ki, ai = 0, 1
-for q = 1, tonumber(ARGV[1]) do
-  local nk, na = num(ARGV[ai+1]), num(ARGV[ai+2])
-  local a = ai + 2
-  local r, commit = rate_check(KEYS, ki, nk, ARGV, a, now)
-  if r[1] == 0 and ARGV[a+5] == '1' then commit() end
-  out[q] = r
-  ki = ki + nk
-  ai = a + na
-end
-flush()
-return out
-"
-);
+const CHECKS: &str = concat!(sum_lua!(), rate_lua!(), checks_lua!("rate_check"));
 
 /// The settlements of a group of requests (the shape of
 /// [`crate::redis_link::Group`]'s calls: see
