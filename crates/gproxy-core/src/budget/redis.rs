@@ -273,9 +273,10 @@ impl RedisLedger {
         &self.link
     }
 
-    /// Where `lines` stand; with `amount`, reserves it on all when all
-    /// have room, in one call with the other requests checked while a
-    /// call is out (see [`crate::redis_link::Group`]).
+    /// Where `lines` stand (after the settlements queued before); with
+    /// `amount`, reserves it on all when all have room, in one call with
+    /// the other requests checked while a call is out (see
+    /// [`crate::redis_link::Group`]).
     pub(super) async fn check(
         &self,
         lines: &[Line],
@@ -292,9 +293,8 @@ impl RedisLedger {
             let part = crate::redis_link::Part { keys, args };
             self.checks.call(&self.link, part, timeout).await?
         } else {
-            self.link
-                .query(self.check_cmd(lines, id, None), timeout)
-                .await?
+            let cmd = self.check_cmd(lines, id, None);
+            self.link.query_in_order(cmd, timeout).await?
         };
         Self::check_reply(reply, lines.len())
     }

@@ -404,7 +404,9 @@ impl RedisCounters {
         &self.link
     }
 
-    /// Checks (and, with `count`, counts) a request on every scope.
+    /// Checks (and, with `count`, counts) a request on every scope, after
+    /// the settlements queued before (a look right after a request ends
+    /// sees it settled).
     pub(super) async fn check(
         &self,
         scopes: &[Scope],
@@ -414,7 +416,7 @@ impl RedisCounters {
         count: bool,
     ) -> Result<Checked, String> {
         let cmd = self.check_cmd(scopes, rules, id, estimate, count);
-        let reply = self.link.query(cmd, rules.timeout).await?;
+        let reply = self.link.query_in_order(cmd, rules.timeout).await?;
         Self::check_reply(reply, scopes.len())
     }
 

@@ -95,6 +95,19 @@ struct Queue {
     carrying: usize,
 }
 
+/// How an exchange treats the queue of commands sent later.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Carry {
+    /// Leaves it alone: a plain call (the cache, a look at the counters,
+    /// a seed), which nothing queued has to precede.
+    Nothing,
+    /// Takes it along, once no other exchange carries queued commands
+    /// (see [`RedisLink::query_in_order`]).
+    InOrder,
+    /// Takes it along at once (the flusher).
+    Now,
+}
+
 /// Held while an exchange carries queued commands: when it ends (answered,
 /// failed or cancelled), the calls waiting to go in order are woken.
 struct Carrying<'a>(&'a Pool);
@@ -286,7 +299,7 @@ impl RedisLink {
         cmds: &mut [Cmd],
         timeout: Duration,
     ) -> Result<Vec<Reply>, String> {
-        self.pool.exchange(cmds, timeout, false).await
+        self.pool.exchange(cmds, timeout, Carry::Nothing).await
     }
 
     /// A script called through this link: loaded on every new connection
@@ -306,15 +319,16 @@ impl RedisLink {
 
     /// Sends one command; an error reply is an `Err`. A script call the
     /// server does not know yet is sent again whole (which loads it).
+    /// Nothing queued goes with it (see [`RedisLink::query_in_order`]).
     pub(crate) async fn query(&self, mut cmd: Cmd, timeout: Duration) -> Result<Reply, String> {
-        let reply = self.pool.one(&mut cmd, timeout, false).await?;
+        let reply = self.pool.one(&mut cmd, timeout, Carry::Nothing).await?;
         self.pool.settled(reply, &cmd, timeout).await
     }
 
-    /// As [`RedisLink::query`], and never ahead of what was queued before
-    /// it: while another exchange carries queued commands (a call that
-    /// took them along, or the flusher), this one waits for its answer
-    /// before it is sent. Two exchanges on two connections reach Redis in
+    /// As [`RedisLink::query`], after what was queued before it: the
+    /// queued commands go ahead of it on the same write, and while another
+    /// exchange carries queued commands (the previous such call, or the
+    /// flusher) this one waits for its answer before it is sent. Two exchanges on two connections reach Redis in
     /// no set order, so without the wait a check could overtake the
     /// settlement queued just before it and find the slot still taken.
     /// An error of [`TIMED_OUT`] may mean it was never sent.
@@ -323,7 +337,7 @@ impl RedisLink {
         mut cmd: Cmd,
         timeout: Duration,
     ) -> Result<Reply, String> {
-        let reply = self.pool.one(&mut cmd, timeout, true).await?;
+        let reply = self.pool.one(&mut cmd, timeout, Carry::InOrder).await?;
         self.pool.settled(reply, &cmd, timeout).await
     }
 
@@ -343,9 +357,10 @@ impl RedisLink {
 
     /// Sends one caller's `part` of a call of `script` (see [`Group`] for
     /// the shape) in the background and hands its reply (or why there is
-    /// none) to `then`: it goes out ahead of the next call's command on the
-    /// same write (under load, settlements cost no round trip of their
-    /// own), or after [`FLUSH_DELAY`] when no call comes. The parts queued
+    /// none) to `then`: it goes out ahead of the next
+    /// [`RedisLink::query_in_order`] call's command on the same write
+    /// (under load, settlements cost no round trip of their own), or after
+    /// [`FLUSH_DELAY`] when no such call comes. The parts queued
     /// for the same script when the queue is sent go out as one call, and
     /// each `then` gets its own part's reply: settlements queued by many
     /// requests cost Redis one script run. Outside a runtime, `then` gets
@@ -375,7 +390,7 @@ async fn flush(pool: Arc<Pool>) {
             tokio::time::sleep(FLUSH_DELAY).await;
         }
         // Errors went to each command's `then`.
-        let _ = pool.exchange(&mut [], FLUSH_TIMEOUT, false).await;
+        let _ = pool.exchange(&mut [], FLUSH_TIMEOUT, Carry::Now).await;
         if closed {
             return;
         }
@@ -393,21 +408,23 @@ impl Pool {
 
     /// What is queued, the parts of each script merged into calls (after
     /// the commands, in the order their first part came), with the
-    /// [`Carrying`] mark to hold while they are on their way. `in_order`:
-    /// only once no other exchange carries queued commands (waiting until
-    /// `deadline` for their answers; `None` past it).
+    /// [`Carrying`] mark to hold while they are on their way; as `carry`
+    /// says (waiting until `deadline` at most; `None` past it).
     async fn take_queued(
         &self,
-        in_order: bool,
+        carry: Carry,
         deadline: tokio::time::Instant,
     ) -> Option<(Vec<Later>, Option<Carrying<'_>>)> {
+        if carry == Carry::Nothing {
+            return Some((Vec::new(), None));
+        }
         let queued = loop {
             let carried = self.carried.notified();
             tokio::pin!(carried);
             carried.as_mut().enable();
             {
                 let mut queued = self.queued.lock().unwrap_or_else(PoisonError::into_inner);
-                if !in_order || queued.carrying == 0 {
+                if carry == Carry::Now || queued.carrying == 0 {
                     if queued.items.is_empty() {
                         return Some((Vec::new(), None));
                     }
@@ -469,8 +486,8 @@ impl Pool {
     }
 
     /// Sends one command and returns its reply.
-    async fn one(&self, cmd: &mut Cmd, timeout: Duration, in_order: bool) -> Result<Reply, String> {
-        self.exchange(std::slice::from_mut(cmd), timeout, in_order)
+    async fn one(&self, cmd: &mut Cmd, timeout: Duration, carry: Carry) -> Result<Reply, String> {
+        self.exchange(std::slice::from_mut(cmd), timeout, carry)
             .await?
             .pop()
             .ok_or_else(|| "no reply".into())
@@ -484,7 +501,7 @@ impl Pool {
                 let Some(mut eval) = cmd.as_eval() else {
                     return Err(e);
                 };
-                match self.one(&mut eval, timeout, false).await? {
+                match self.one(&mut eval, timeout, Carry::Nothing).await? {
                     Reply::Error(e) => Err(e),
                     reply => Ok(reply),
                 }
@@ -546,16 +563,16 @@ impl Pool {
     }
 
     /// Sends `cmds` (pipelined, after whatever [`RedisLink::send_part_later`]
-    /// queued; `in_order`: see [`RedisLink::query_in_order`]) and returns
-    /// their replies, within `timeout` in all (connection included).
+    /// queued, as `carry` says) and returns their replies, within
+    /// `timeout` in all (connection included).
     async fn exchange(
         &self,
         cmds: &mut [Cmd],
         timeout: Duration,
-        in_order: bool,
+        carry: Carry,
     ) -> Result<Vec<Reply>, String> {
         let deadline = tokio::time::Instant::now() + timeout;
-        let Some((mut queued, _carrying)) = self.take_queued(in_order, deadline).await else {
+        let Some((mut queued, _carrying)) = self.take_queued(carry, deadline).await else {
             return Err(TIMED_OUT.to_owned());
         };
         if queued.is_empty() && cmds.is_empty() {

@@ -337,7 +337,7 @@ async fn a_queued_part_goes_out_ahead_of_the_next_call_even_with_a_new_script() 
     let mut get = Cmd::new("GET");
     get.arg(counter.as_bytes());
     assert_eq!(
-        link.query(get, T).await.unwrap(),
+        link.query_in_order(get, T).await.unwrap(),
         Reply::Data(b"1".to_vec())
     );
     assert_eq!(
@@ -512,7 +512,7 @@ async fn parts_queued_for_one_script_go_out_as_one_call_ahead_of_the_next() {
     get.arg(counter.as_bytes());
     // One run of the script, before the call that took the parts along.
     assert_eq!(
-        link.query(get, T).await.unwrap(),
+        link.query_in_order(get, T).await.unwrap(),
         Reply::Data(b"1".to_vec())
     );
     for (tag, rx) in (0..5).zip(replies) {
