@@ -80,7 +80,7 @@ pub struct SpendControlsReport {
 }
 
 /// The admission calls to Redis in `/health`.
-#[derive(Debug, Clone, Copy, Default, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, Serialize, schemars::JsonSchema)]
 pub struct RedisAdmissionsReport {
     /// Script calls sent to Redis.
     pub calls: u64,
@@ -269,10 +269,10 @@ impl Engine {
                             .as_ref()
                             .and_then(|l| l.redis_admissions());
                         let budgets = budgets.as_ref().and_then(|b| b.redis_admissions());
-                        match (limits, budgets) {
-                            (None, None) => None,
-                            (l, b) => Some(l.unwrap_or_default() + b.unwrap_or_default()),
-                        }
+                        [limits, budgets]
+                            .into_iter()
+                            .flatten()
+                            .reduce(std::ops::Add::add)
                     },
                 }
             },

@@ -98,8 +98,8 @@ struct Queue {
 /// How an exchange treats the queue of commands sent later.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Carry {
-    /// Leaves it alone: a plain call (the cache, a look at the counters,
-    /// a seed), which nothing queued has to precede.
+    /// Leaves it alone: a plain call (the cache, a budget's seed), which
+    /// nothing queued has to precede.
     Nothing,
     /// Takes it along, once no other exchange carries queued commands
     /// (see [`RedisLink::query_in_order`]).
@@ -325,13 +325,15 @@ impl RedisLink {
         self.pool.settled(reply, &cmd, timeout).await
     }
 
-    /// As [`RedisLink::query`], after what was queued before it: the
-    /// queued commands go ahead of it on the same write, and while another
+    /// As [`RedisLink::query`], after what was queued before it (for the
+    /// admission checks and the looks at the counters): the queued
+    /// commands go ahead of it on the same write, and while another
     /// exchange carries queued commands (the previous such call, or the
-    /// flusher) this one waits for its answer before it is sent. Two exchanges on two connections reach Redis in
-    /// no set order, so without the wait a check could overtake the
-    /// settlement queued just before it and find the slot still taken.
-    /// An error of [`TIMED_OUT`] may mean it was never sent.
+    /// flusher) this one waits for its answer before it is sent. Two
+    /// exchanges on two connections reach Redis in no set order, so
+    /// without the wait a check could overtake the settlement queued just
+    /// before it and find the slot still taken. An error of [`TIMED_OUT`]
+    /// may mean it was never sent.
     pub(crate) async fn query_in_order(
         &self,
         mut cmd: Cmd,
