@@ -207,6 +207,16 @@ impl CheckParts<'_> {
     pub(crate) fn write_args(&self, cmd: &mut Cmd) {
         RedisLedger::check_args(cmd, self.lines, self.id, Some(self.amount));
     }
+
+    /// The check alone as one caller's part of a grouped call ([`CHECKS`]).
+    fn part(&self) -> crate::redis_link::Part {
+        let mut keys = Cmd::args();
+        self.write_keys(&mut keys);
+        let mut args = Cmd::args();
+        args.int(self.key_count()).int(self.arg_count());
+        self.write_args(&mut args);
+        crate::redis_link::Part { keys, args }
+    }
 }
 
 /// The answer of the check script.
@@ -284,17 +294,15 @@ impl RedisLedger {
         amount: Option<i64>,
         timeout: Duration,
     ) -> Result<Checked, String> {
-        let reply = if amount.is_some() {
-            let mut keys = Cmd::args();
-            self.keys(&mut keys, lines);
-            let mut args = Cmd::args();
-            args.int(lines.len() * 3).int(3 + lines.len());
-            Self::check_args(&mut args, lines, id, amount);
-            let part = crate::redis_link::Part { keys, args };
-            self.checks.call(&self.link, part, timeout).await?
-        } else {
-            let cmd = self.check_cmd(lines, id, None);
-            self.link.query_in_order(cmd, timeout).await?
+        let reply = match amount {
+            Some(amount) => {
+                let part = self.check_parts(lines, id, amount).part();
+                self.checks.call(&self.link, part, timeout).await?
+            }
+            None => {
+                let cmd = self.check_cmd(lines, id, None);
+                self.link.query_in_order(cmd, timeout).await?
+            }
         };
         Self::check_reply(reply, lines.len())
     }

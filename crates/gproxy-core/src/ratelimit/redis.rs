@@ -432,11 +432,10 @@ impl RedisCounters {
         estimate: u64,
     ) -> Result<Reply, String> {
         let mut keys = Cmd::args();
-        for s in scopes {
-            keys.encoded(s.redis_keys(), 4);
-        }
+        Self::write_keys(&mut keys, scopes);
+        let (key_count, arg_count) = Self::counts(scopes);
         let mut args = Cmd::args();
-        args.int(scopes.len() * 4).int(5 + scopes.len() * 3);
+        args.int(key_count).int(arg_count);
         Self::check_args(&mut args, scopes, rules, id, estimate, true);
         self.checks
             .call(&self.link, Part { keys, args }, rules.timeout)
@@ -452,12 +451,22 @@ impl RedisCounters {
         estimate: u64,
         count: bool,
     ) -> Cmd {
-        let mut cmd = self.check.call(scopes.len() * 4);
+        let mut cmd = self.check.call(Self::counts(scopes).0);
+        Self::write_keys(&mut cmd, scopes);
+        Self::check_args(&mut cmd, scopes, rules, id, estimate, count);
+        cmd
+    }
+
+    /// Appends each scope's four keys of [`CHECK`].
+    fn write_keys(cmd: &mut Cmd, scopes: &[Scope]) {
         for s in scopes {
             cmd.encoded(s.redis_keys(), 4);
         }
-        Self::check_args(&mut cmd, scopes, rules, id, estimate, count);
-        cmd
+    }
+
+    /// How many keys and arguments [`CHECK`] takes for `scopes`.
+    fn counts(scopes: &[Scope]) -> (usize, usize) {
+        (scopes.len() * 4, 5 + scopes.len() * 3)
     }
 
     /// The arguments of [`CHECK`] (after the keys).
@@ -501,13 +510,12 @@ impl RedisCounters {
         budget: &crate::budget::redis::CheckParts<'_>,
     ) -> (Part, &Group) {
         let mut keys = Cmd::args();
-        for s in scopes {
-            keys.encoded(s.redis_keys(), 4);
-        }
+        Self::write_keys(&mut keys, scopes);
         budget.write_keys(&mut keys);
+        let (key_count, arg_count) = Self::counts(scopes);
         let mut args = Cmd::args();
-        args.int(scopes.len() * 4)
-            .int(5 + scopes.len() * 3)
+        args.int(key_count)
+            .int(arg_count)
             .int(budget.key_count())
             .int(budget.arg_count());
         Self::check_args(&mut args, scopes, rules, id, estimate, true);
