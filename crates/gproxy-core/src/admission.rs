@@ -44,6 +44,8 @@ for q = 1, tonumber(ARGV[1]) do
     if bout[1] == 0 then
       rcommit()
       bcommit()
+    else
+      rout[4] = 0
     end
     out[q] = {rout, bout}
   end

@@ -88,6 +88,13 @@ pub struct RedisAdmissionsReport {
     /// group size; 1 when requests never overlap). With limits and budgets
     /// in one Redis a request is one admission; in two, one in each.
     pub requests: u64,
+    /// Leases of rate-limit entries Redis granted (far from every limit,
+    /// a check also counts a block of entries that later requests with
+    /// the same scopes are admitted from; see limits.md).
+    pub leases: u64,
+    /// Requests admitted from a lease, with no call of their own (not in
+    /// `requests`).
+    pub leased: u64,
 }
 
 impl std::ops::Add for RedisAdmissionsReport {
@@ -97,6 +104,8 @@ impl std::ops::Add for RedisAdmissionsReport {
         RedisAdmissionsReport {
             calls: self.calls + other.calls,
             requests: self.requests + other.requests,
+            leases: self.leases + other.leases,
+            leased: self.leased + other.leased,
         }
     }
 }

@@ -14,6 +14,7 @@
 //! With no limit configured the engine holds no limiter and the hot path
 //! costs one pointer load and branch.
 
+mod lease;
 pub(crate) mod redis;
 pub(crate) mod window;
 
@@ -192,7 +193,11 @@ pub struct RateLimiter {
     store: Arc<Store>,
     /// Which backend settings built `store` (to keep it across changes).
     backend: (RateLimitBackend, Option<String>, String),
+    /// Request ids, below 2^53 so the check script can count on from
+    /// one (Lua's numbers are doubles).
     ids: AtomicU64,
+    /// With the Redis store, the leases in hand.
+    leases: lease::Leases,
 }
 
 /// The counters of the memory backend.
@@ -270,7 +275,8 @@ impl RateLimiter {
             rules,
             store,
             backend,
-            ids: AtomicU64::new(rand_seed()),
+            ids: AtomicU64::new(rand_seed() >> 12),
+            leases: lease::Leases::default(),
         })
     }
 
@@ -330,14 +336,11 @@ impl RateLimiter {
         scopes: Vec<Scope>,
         estimate: u64,
     ) -> Result<Permit, RateRefusal> {
-        let id = self.ids.fetch_add(1, Ordering::Relaxed);
         let m = match &*self.store {
             Store::Memory(m) => m,
-            Store::Redis(r) => {
-                let reply = r.admission(&scopes, &self.rules, id, estimate).await;
-                return self.redis_admitted(scopes, id, estimate, reply);
-            }
+            Store::Redis(r) => return self.admit_on_redis(r, scopes, estimate).await,
         };
+        let id = self.ids.fetch_add(1, Ordering::Relaxed);
         let now = gproxy_credential::clock::now_ms();
         let window_ms = self.rules.window_ms;
         let headers = {
@@ -364,6 +367,50 @@ impl RateLimiter {
         Ok(self.permit(scopes, id, estimate, headers))
     }
 
+    /// [`RateLimiter::admit`] with the Redis store: from the lease in
+    /// hand, or by a check (which may grant the next lease).
+    async fn admit_on_redis(
+        &self,
+        r: &redis::RedisCounters,
+        scopes: Vec<Scope>,
+        estimate: u64,
+    ) -> Result<Permit, RateRefusal> {
+        let want = match self.leases.take(&scopes, estimate) {
+            lease::Took::Admitted(id, per, headers) => {
+                return Ok(self.permit(scopes, id, per, headers));
+            }
+            lease::Took::Ask(want) => want,
+        };
+        // Each leased entry reserves twice this request's estimate, so
+        // the requests it serves may be somewhat larger.
+        let per = estimate.saturating_mul(2).max(1);
+        let id = self.ids.fetch_add(1 + want, Ordering::Relaxed);
+        let sent = tokio::time::Instant::now();
+        let reply = r
+            .admission(&scopes, &self.rules, id, estimate, (want, per))
+            .await;
+        let checked = reply.and_then(|r| redis::RedisCounters::check_reply(r, scopes.len()));
+        if want > 0 {
+            let granted = match &checked {
+                Ok((None, _, granted)) => (*granted).min(want),
+                _ => 0,
+            };
+            let headers = match &checked {
+                Ok((None, seen, _)) => RateHeaders::of(&scopes, seen, estimate, true),
+                _ => RateHeaders::default(),
+            };
+            if let Err(e) = &checked
+                && e == crate::redis_link::TIMED_OUT
+            {
+                // The script may have run and leased them.
+                r.give_back(&scopes, id + 1, id + 1 + want, per);
+            }
+            self.leases
+                .answered(&self.store, &scopes, sent, id + 1, granted, per, headers);
+        }
+        self.checked(scopes, id, estimate, checked)
+    }
+
     fn permit(&self, scopes: Vec<Scope>, id: u64, estimate: u64, headers: RateHeaders) -> Permit {
         Permit {
             store: Some(self.store.clone()),
@@ -386,7 +433,16 @@ impl RateLimiter {
     /// checks alone and the joint checks with the budgets.
     pub(crate) fn redis_admissions(&self) -> Option<crate::health::RedisAdmissionsReport> {
         match &*self.store {
-            Store::Redis(r) => Some(r.checks_report() + r.joint_report()),
+            Store::Redis(r) => {
+                let (leases, leased) = self.leases.counts();
+                let leases = crate::health::RedisAdmissionsReport {
+                    calls: 0,
+                    requests: 0,
+                    leases,
+                    leased,
+                };
+                Some(r.checks_report() + r.joint_report() + leases)
+            }
             Store::Memory(_) => None,
         }
     }
@@ -418,12 +474,24 @@ impl RateLimiter {
         estimate: u64,
         reply: Result<crate::redis_link::Reply, String>,
     ) -> Result<Permit, RateRefusal> {
-        match reply.and_then(|r| redis::RedisCounters::check_reply(r, scopes.len())) {
-            Ok((None, seen)) => {
+        let checked = reply.and_then(|r| redis::RedisCounters::check_reply(r, scopes.len()));
+        self.checked(scopes, id, estimate, checked)
+    }
+
+    /// The admission of request `id` from what its check said.
+    fn checked(
+        &self,
+        scopes: Vec<Scope>,
+        id: u64,
+        estimate: u64,
+        checked: Result<redis::Checked, String>,
+    ) -> Result<Permit, RateRefusal> {
+        match checked {
+            Ok((None, seen, _)) => {
                 let headers = RateHeaders::of(&scopes, &seen, estimate, true);
                 Ok(self.permit(scopes, id, estimate, headers))
             }
-            Ok((Some((i, what, wait)), seen)) => {
+            Ok((Some((i, what, wait)), seen, _)) => {
                 Err(refusal(&scopes, i, what, wait, &seen, estimate))
             }
             Err(e) => {

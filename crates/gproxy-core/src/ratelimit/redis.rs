@@ -39,16 +39,19 @@ use super::{Rules, Scope};
 macro_rules! rate_lua {
     () => {
         r"
+local LEASE_MS, LEASE_ROOM, LEASE_MIN = 1000, 16, 8
 local function rate_check(K, ko, nk, A, ao, now)
 local id, ests, win, ttl, count = A[ao+1], A[ao+2], num(A[ao+3]), num(A[ao+4]), A[ao+5]
-local est = num(ests)
+local want, pers = num(A[ao+6]), A[ao+7]
+local est, per = num(ests), num(pers)
 local floor = now - win
 local n = nk / 4
-local out = {0, 0, 0}
+local out = {0, 0, 0, 0}
 local sets = {}
+local grant = want
 for i = 0, n - 1 do
   local r, tk, c, u = K[ko+i*4+1], K[ko+i*4+2], K[ko+i*4+3], K[ko+i*4+4]
-  local rpm, tpm, conc = num(A[ao+6+i*3]), num(A[ao+7+i*3]), num(A[ao+8+i*3])
+  local rpm, tpm, conc = num(A[ao+8+i*3]), num(A[ao+9+i*3]), num(A[ao+10+i*3])
   local rc, rreset, tsum, treset, cc = 0, 0, 0, 0, 0
   local ts, rs, cs
   if tpm > 0 then
@@ -93,13 +96,43 @@ for i = 0, n - 1 do
     elseif tpm > 0 and tsum + est > tpm then out[1] = i + 1; out[2] = 2; out[3] = math.max(treset, 1)
     end
   end
+  -- A lease only far from every limit: room left for LEASE_ROOM leases
+  -- after this request.
+  if grant > 0 then
+    if rpm > 0 then grant = math.min(grant, math.floor((rpm - rc - 1) / LEASE_ROOM)) end
+    if tpm > 0 then grant = math.min(grant, math.floor((tpm - tsum - est) / (LEASE_ROOM * per))) end
+    if conc > 0 then grant = math.min(grant, math.floor((conc - cc - 1) / LEASE_ROOM)) end
+  end
 end
+if grant < LEASE_MIN or out[1] ~= 0 or count ~= '1' then grant = 0 end
+out[4] = grant
 local function commit()
+  local leased = {}
+  if grant > 0 then
+    local first = tonumber(id)
+    for k = 1, grant do leased[k] = string.format('%d', first + k) end
+  end
+  local tm = {}
   for i = 1, n do
     local ts, rs, cs = sets[i][1], sets[i][2], sets[i][3]
-    if ts then add(ts, now, id .. ':' .. ests, est)
-    elseif rs then add(rs, now, id) end
-    if cs then add(cs, now + ttl, id) end
+    if ts then
+      add(ts, now, id .. ':' .. ests, est)
+      for k = 1, grant do
+        local m = tm[k]
+        if not m then
+          m = leased[k] .. ':' .. pers
+          tm[k] = m
+        end
+        add(ts, now + LEASE_MS, m, per)
+      end
+    elseif rs then
+      add(rs, now, id)
+      for k = 1, grant do add(rs, now + LEASE_MS, leased[k]) end
+    end
+    if cs then
+      add(cs, now + ttl, id)
+      for k = 1, grant do add(cs, now + ttl, leased[k]) end
+    end
   end
 end
 return out, commit
@@ -358,12 +391,52 @@ return out
 "
 );
 
+/// The unused part of leases given back (the shape of
+/// [`crate::redis_link::Group`]'s calls: see
+/// [`crate::redis_link::RedisLink::send_part_later`]). Per lease, KEYS: per
+/// scope its four keys of [`CHECK`]; ARGV: how many keys and arguments,
+/// then the first unused id, one past the last, the tokens of each entry,
+/// then per scope rpm>0, tpm>0, concurrent>0 (1/0). The entries of those
+/// ids leave the sets (and their tokens the sum). Returns 0 per lease.
+const GIVE_BACK: &str = r"
+local out = {}
+local ki, ai = 0, 1
+for q = 1, tonumber(ARGV[1]) do
+  local nk, na = tonumber(ARGV[ai+1]), tonumber(ARGV[ai+2])
+  local a = ai + 2
+  local from, to, per = tonumber(ARGV[a+1]), tonumber(ARGV[a+2]), ARGV[a+3]
+  local ids = {}
+  for id = from, to - 1 do ids[#ids+1] = string.format('%d', id) end
+  if #ids > 0 then
+    for i = 0, nk / 4 - 1 do
+      local r, tk, c, u = KEYS[ki+i*4+1], KEYS[ki+i*4+2], KEYS[ki+i*4+3], KEYS[ki+i*4+4]
+      local rpm, tpm, conc = ARGV[a+4+i*3], ARGV[a+5+i*3], ARGV[a+6+i*3]
+      if tpm == '1' then
+        local ms = {}
+        for j = 1, #ids do ms[j] = ids[j] .. ':' .. per end
+        local gone = redis.call('ZREM', tk, unpack(ms))
+        if gone > 0 and redis.call('EXISTS', u) == 1 and redis.call('DECRBY', u, gone * tonumber(per)) < 0 then
+          redis.call('DEL', u)
+        end
+      elseif rpm == '1' then
+        redis.call('ZREM', r, unpack(ids))
+      end
+      if conc == '1' then redis.call('ZREM', c, unpack(ids)) end
+    end
+  end
+  out[q] = 0
+  ki = ki + nk
+  ai = a + na
+end
+return out
+";
+
 /// A refusal from the script: scope index, what, wait.
 pub(super) type Refused = Option<(usize, Exceeded, u64)>;
 
-/// What the check script said: the refusal (if any) and where each scope
-/// stands.
-pub(super) type Checked = (Refused, Vec<Seen>);
+/// What the check script said: the refusal (if any), where each scope
+/// stands, and how many entries it leased (see [`super::lease`]).
+pub(super) type Checked = (Refused, Vec<Seen>, u64);
 
 /// Counters in Redis.
 pub(super) struct RedisCounters {
@@ -371,6 +444,7 @@ pub(super) struct RedisCounters {
     prefix: String,
     check: Script,
     settle: std::sync::Arc<Script>,
+    give_back: std::sync::Arc<Script>,
     /// The limit check and the budget check in one script, called for
     /// groups of requests (see `crate::admission`).
     joint: Group,
@@ -393,6 +467,7 @@ impl RedisCounters {
             prefix: prefix.to_owned(),
             check: link.script(CHECK),
             settle: std::sync::Arc::new(link.script(SETTLE)),
+            give_back: std::sync::Arc::new(link.script(GIVE_BACK)),
             joint: Group::new(link.script(crate::admission::JOINT)),
             checks: Group::new(link.script(CHECKS)),
             link,
@@ -422,7 +497,8 @@ impl RedisCounters {
 
     /// Checks request `id` on every scope and counts it when all have
     /// room, in one call with the other requests checked while a call is
-    /// out (see [`Group`]); the reply goes to
+    /// out (see [`Group`]); asks for a lease of up to `ask.0` entries of
+    /// `ask.1` tokens each (ids `id + 1` on); the reply goes to
     /// [`RedisCounters::check_reply`].
     pub(super) async fn admission(
         &self,
@@ -430,13 +506,14 @@ impl RedisCounters {
         rules: &Rules,
         id: u64,
         estimate: u64,
+        ask: (u64, u64),
     ) -> Result<Reply, String> {
         let mut keys = Cmd::args();
         Self::write_keys(&mut keys, scopes);
         let (key_count, arg_count) = Self::counts(scopes);
         let mut args = Cmd::args();
         args.int(key_count).int(arg_count);
-        Self::check_args(&mut args, scopes, rules, id, estimate, true);
+        Self::check_args(&mut args, scopes, rules, id, estimate, true, ask);
         self.checks
             .call(&self.link, Part { keys, args }, rules.timeout)
             .await
@@ -453,7 +530,7 @@ impl RedisCounters {
     ) -> Cmd {
         let mut cmd = self.check.call(Self::counts(scopes).0);
         Self::write_keys(&mut cmd, scopes);
-        Self::check_args(&mut cmd, scopes, rules, id, estimate, count);
+        Self::check_args(&mut cmd, scopes, rules, id, estimate, count, (0, 0));
         cmd
     }
 
@@ -466,7 +543,7 @@ impl RedisCounters {
 
     /// How many keys and arguments [`CHECK`] takes for `scopes`.
     fn counts(scopes: &[Scope]) -> (usize, usize) {
-        (scopes.len() * 4, 5 + scopes.len() * 3)
+        (scopes.len() * 4, 7 + scopes.len() * 3)
     }
 
     /// The arguments of [`CHECK`] (after the keys).
@@ -477,12 +554,15 @@ impl RedisCounters {
         id: u64,
         estimate: u64,
         count: bool,
+        (want, per): (u64, u64),
     ) {
         cmd.int(id)
             .int(estimate)
             .int(rules.window_ms)
             .int(rules.slot_ttl_ms)
-            .arg(if count { b"1" } else { b"0" });
+            .arg(if count { b"1" } else { b"0" })
+            .int(want)
+            .int(per);
         for s in scopes {
             cmd.int(s.caps.rpm).int(s.caps.tpm).int(s.caps.concurrent);
         }
@@ -518,7 +598,7 @@ impl RedisCounters {
             .int(arg_count)
             .int(budget.key_count())
             .int(budget.arg_count());
-        Self::check_args(&mut args, scopes, rules, id, estimate, true);
+        Self::check_args(&mut args, scopes, rules, id, estimate, true, (0, 0));
         budget.write_args(&mut args);
         (Part { keys, args }, &self.joint)
     }
@@ -530,7 +610,7 @@ impl RedisCounters {
         let n = |i: usize| out.get(i).copied().unwrap_or(0).max(0).unsigned_abs();
         let seen = (0..scopes)
             .map(|i| {
-                let b = 3 + i * 5;
+                let b = 4 + i * 5;
                 Seen {
                     requests: n(b),
                     requests_reset_ms: n(b + 1),
@@ -552,7 +632,7 @@ impl RedisCounters {
                 n(2),
             )),
         };
-        Ok((refused, seen))
+        Ok((refused, seen, n(3)))
     }
 
     /// Replaces the token reservation and frees the slots of request `id`,
@@ -578,6 +658,33 @@ impl RedisCounters {
             .send_part_later(&self.settle, Part { keys, args }, |result| {
                 if let Err(e) = result {
                     tracing::warn!(error = %e, "rate-limit settle failed (slots expire on their own)");
+                }
+            });
+    }
+}
+
+impl RedisCounters {
+    /// Gives back the entries of ids `from..to`, leased on `scopes` with
+    /// `per` tokens each and never used, in the background (with the
+    /// settlements queued beside it).
+    pub(super) fn give_back(&self, scopes: &[Scope], from: u64, to: u64, per: u64) {
+        if from >= to {
+            return;
+        }
+        let mut keys = Cmd::args();
+        Self::write_keys(&mut keys, scopes);
+        let mut args = Cmd::args();
+        args.int(scopes.len() * 4).int(3 + scopes.len() * 3);
+        args.int(from).int(to).int(per);
+        for s in scopes {
+            args.int(u8::from(s.caps.rpm > 0))
+                .int(u8::from(s.caps.tpm > 0))
+                .int(u8::from(s.caps.concurrent > 0));
+        }
+        self.link
+            .send_part_later(&self.give_back, Part { keys, args }, |result| {
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "rate-limit lease give-back failed (its entries leave with the window)");
                 }
             });
     }

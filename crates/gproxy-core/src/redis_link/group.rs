@@ -84,6 +84,8 @@ impl Group {
         crate::health::RedisAdmissionsReport {
             calls: self.calls.load(Ordering::Relaxed),
             requests: self.carried.load(Ordering::Relaxed),
+            leases: 0,
+            leased: 0,
         }
     }
 

@@ -1,0 +1,461 @@
+//! Leases of Redis-kept limits: far from every limit, the check of one
+//! request also counts a block of entries for later requests (each one a
+//! plain entry: a request, its tokens, a slot), and the instance admits
+//! requests with the same scopes from that block without asking Redis.
+//!
+//! What keeps the limits exact:
+//! - A leased entry is counted in Redis from the moment it is leased, like
+//!   an admitted request. Its time is the lease's end (Redis's clock plus
+//!   [`LEASE_MS`]), so it stays in the window at least as long as any
+//!   request admitted from it would have.
+//! - The instance stops using a lease [`MARGIN_MS`] before that end, as
+//!   measured from before the check was sent, so no request is admitted
+//!   later than its entry's time.
+//! - What a lease did not use is given back (its entries removed) when the
+//!   lease ends: spent, at its end (a timer), or when the limits change. An
+//!   instance that dies holds its unused entries until they leave the
+//!   window, as it holds the slots of its requests in flight.
+//! - Redis grants a lease only while every scope would keep room for
+//!   sixteen such leases after it (`LEASE_ROOM` in the check script), and
+//!   never fewer than `LEASE_MIN` entries: near a limit every request is
+//!   checked by Redis, one at a time, as without leases.
+//!
+//! Only a key (the scopes' names) that saw another Redis check within a
+//! lease's life asks for one, and only one request at a time per key: a
+//! lone request costs Redis what it did before.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
+
+use hashbrown::HashMap;
+use tokio::time::Instant;
+
+use super::{Headroom, RateHeaders, Scope, Store};
+
+/// How long a lease lives in Redis (`LEASE_MS` in the check script).
+pub(super) const LEASE_MS: u64 = 1_000;
+/// How much sooner the instance stops using it.
+const MARGIN_MS: u64 = 100;
+/// How many entries a lease asks for.
+pub(super) const WANT: u64 = 64;
+/// How many keys are remembered before the idle ones are forgotten.
+const MAX_KEYS: usize = 4_096;
+
+/// A block of entries leased on one set of scopes.
+#[derive(Debug)]
+pub(super) struct Lease {
+    /// The first leased id; `end` is one past the last.
+    first: u64,
+    end: u64,
+    /// The next id to hand out (past `end` once spent or closed).
+    next: AtomicU64,
+    /// The tokens of each entry: requests estimated at more go to Redis.
+    per: u64,
+    until: Instant,
+    scopes: Vec<Scope>,
+    /// The headers of the request that was granted the lease.
+    headers: RateHeaders,
+    store: Arc<Store>,
+}
+
+impl Lease {
+    /// An id for a request of `estimate` tokens, and how many of the
+    /// lease's entries are used with it; `None` when the lease cannot
+    /// serve it.
+    fn take(&self, estimate: u64) -> Option<(u64, u64)> {
+        if estimate > self.per || Instant::now() >= self.until {
+            return None;
+        }
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        (id < self.end).then(|| (id, id - self.first + 1))
+    }
+
+    /// Stops handing out ids and gives back the entries never handed out.
+    fn close(&self) {
+        let from = self.next.swap(self.end, Ordering::Relaxed);
+        if from < self.end
+            && let Store::Redis(r) = &*self.store
+        {
+            r.give_back(&self.scopes, from, self.end, self.per);
+        }
+    }
+
+    /// The headers of the request given the `used`-th entry: the
+    /// granted request's, less what the lease has handed out since.
+    fn headers(&self, used: u64) -> RateHeaders {
+        let less = |h: Option<Headroom>, by: u64| {
+            h.map(|h| Headroom {
+                remaining: h.remaining.saturating_sub(by),
+                ..h
+            })
+        };
+        RateHeaders {
+            requests: less(self.headers.requests, used),
+            tokens: less(self.headers.tokens, used.saturating_mul(self.per)),
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// One key's lease and when Redis last checked one of its requests.
+#[derive(Debug)]
+struct Held {
+    names: Box<[Arc<str>]>,
+    lease: Option<Arc<Lease>>,
+    /// When a request of this key asked Redis for a lease, until the
+    /// answer (an ask older than a lease's life is taken as lost: its
+    /// request went away).
+    asking: Option<Instant>,
+    last_check: Instant,
+}
+
+/// The leases of one limiter, by key.
+#[derive(Debug, Default)]
+pub(super) struct Leases {
+    held: Mutex<HashMap<u64, Held>>,
+    /// Hashes a key's scope names (seeded once).
+    hasher: hashbrown::DefaultHashBuilder,
+    /// Leases granted.
+    granted: AtomicU64,
+    /// Requests admitted from a lease, without a call.
+    served: AtomicU64,
+}
+
+/// What [`Leases::take`] found.
+pub(super) enum Took {
+    /// The request is admitted on this id, with these headers.
+    Admitted(u64, u64, RateHeaders),
+    /// Check it in Redis, asking for a lease of this many entries (0:
+    /// none).
+    Ask(u64),
+}
+
+fn same(names: &[Arc<str>], scopes: &[Scope]) -> bool {
+    names.len() == scopes.len() && names.iter().zip(scopes).all(|(n, s)| *n == s.key)
+}
+
+impl Leases {
+    fn key_of(&self, scopes: &[Scope]) -> u64 {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let mut h = self.hasher.build_hasher();
+        for s in scopes {
+            s.key.hash(&mut h);
+        }
+        h.finish()
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Held>> {
+        self.held.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Admits a request on `scopes` of `estimate` tokens from the lease in
+    /// hand, or says whether its check should ask for one.
+    pub(super) fn take(&self, scopes: &[Scope], estimate: u64) -> Took {
+        let key = self.key_of(scopes);
+        let now = Instant::now();
+        let mut held = self.held();
+        let Some(h) = held.get_mut(&key) else {
+            if held.len() >= MAX_KEYS {
+                let idle = Duration::from_millis(10 * LEASE_MS);
+                held.retain(|_, h| now.duration_since(h.last_check) < idle);
+            }
+            held.insert(
+                key,
+                Held {
+                    names: scopes.iter().map(|s| s.key.clone()).collect(),
+                    lease: None,
+                    asking: None,
+                    last_check: now,
+                },
+            );
+            return Took::Ask(0);
+        };
+        if !same(&h.names, scopes) {
+            // Another key with the same hash: no lease for this one.
+            return Took::Ask(0);
+        }
+        if let Some(lease) = &h.lease
+            && let Some((id, used)) = lease.take(estimate)
+        {
+            let headers = lease.headers(used);
+            self.served.fetch_add(1, Ordering::Relaxed);
+            return Took::Admitted(id, lease.per, headers);
+        }
+        let life = Duration::from_millis(LEASE_MS);
+        let busy = now.duration_since(h.last_check) < life;
+        h.last_check = now;
+        if busy && h.asking.is_none_or(|at| now.duration_since(at) >= life) {
+            h.asking = Some(now);
+            Took::Ask(WANT)
+        } else {
+            Took::Ask(0)
+        }
+    }
+
+    /// The end of a check of `scopes` that asked for a lease (sent at
+    /// `sent`): `granted` entries from id `first` on, of `per` tokens, and
+    /// the granted request's `headers`.
+    #[expect(clippy::too_many_arguments, reason = "the lease, named")]
+    pub(super) fn answered(
+        &self,
+        store: &Arc<Store>,
+        scopes: &[Scope],
+        sent: Instant,
+        first: u64,
+        granted: u64,
+        per: u64,
+        headers: RateHeaders,
+    ) {
+        let lease = (granted > 0).then(|| {
+            self.granted.fetch_add(1, Ordering::Relaxed);
+            Arc::new(Lease {
+                first,
+                end: first + granted,
+                next: AtomicU64::new(first),
+                per,
+                until: sent + Duration::from_millis(LEASE_MS - MARGIN_MS),
+                scopes: scopes.to_vec(),
+                headers,
+                store: store.clone(),
+            })
+        });
+        if let Some(lease) = &lease {
+            let weak = Arc::downgrade(lease);
+            let until = lease.until;
+            tokio::spawn(close_at(weak, until));
+        }
+        // The lease this one replaces is dropped outside the lock (its
+        // drop queues a give-back).
+        let old = {
+            let mut held = self.held();
+            match held.get_mut(&self.key_of(scopes)) {
+                Some(h) if same(&h.names, scopes) => {
+                    h.asking = None;
+                    match lease {
+                        Some(l) => h.lease.replace(l),
+                        None => None,
+                    }
+                }
+                _ => lease,
+            }
+        };
+        drop(old);
+    }
+
+    /// Leases granted and requests served from them.
+    pub(super) fn counts(&self) -> (u64, u64) {
+        (
+            self.granted.load(Ordering::Relaxed),
+            self.served.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// Closes the lease at its end, if it is still held.
+async fn close_at(lease: Weak<Lease>, until: Instant) {
+    tokio::time::sleep_until(until).await;
+    if let Some(lease) = lease.upgrade() {
+        lease.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::config::RateLimitsConfig;
+    use crate::ratelimit::{RateLimiter, RateRefusal};
+    use crate::redis_link::{Cmd, RedisLink, Reply};
+
+    fn limiter(url: &str, prefix: &str, caps: &str) -> RateLimiter {
+        let config: RateLimitsConfig = toml::from_str(&format!(
+            "backend = \"redis\"\nredis_url = \"{url}\"\nredis_prefix = \"{prefix}\"\n[users.alice]\n{caps}\n"
+        ))
+        .unwrap();
+        RateLimiter::build(&config, None).unwrap()
+    }
+
+    async fn int(link: &RedisLink, cmd: &str, key: &str) -> i64 {
+        let mut c = Cmd::new(cmd);
+        c.arg(key.as_bytes());
+        match link.query(c, Duration::from_secs(1)).await.unwrap() {
+            Reply::Int(n) => n,
+            Reply::Data(b) => std::str::from_utf8(&b).unwrap().parse().unwrap(),
+            Reply::Nil => 0,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Waits (up to 3 s) until `cmd key` answers `want`.
+    async fn until(link: &RedisLink, cmd: &str, key: &str, want: i64) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        loop {
+            let got = int(link, cmd, key).await;
+            if got == want {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{cmd} {key}: {got}, not {want}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_busy_key_far_from_its_limits_is_served_from_a_lease_that_gives_back_what_it_did_not_use()
+     {
+        let Some(url) = crate::redis_link::tests::redis().await else {
+            return;
+        };
+        let prefix = format!("gproxy-test-lease-{}:", crate::ratelimit::rand_seed());
+        let l = limiter(
+            &url,
+            &prefix,
+            "rpm = 100000\ntpm = 100000000\nconcurrent = 10000",
+        );
+        let scopes = || l.scopes("alice", "sk-a", "p", "m");
+        let link = RedisLink::new(&url).unwrap();
+        let (t, u, c) = (
+            format!("{prefix}user:alice:t"),
+            format!("{prefix}user:alice:u"),
+            format!("{prefix}user:alice:c"),
+        );
+        // The first request of a key asks for nothing; the second, within
+        // a lease's life, is granted one: counted in Redis in full at
+        // once (the two requests, 64 entries of twice the estimate).
+        let first = l.admit(scopes(), 10).await.unwrap();
+        assert_eq!(l.leases.counts(), (0, 0));
+        let second = l.admit(scopes(), 10).await.unwrap();
+        assert_eq!(l.leases.counts(), (1, 0));
+        assert_eq!(int(&link, "ZCARD", &t).await, 2 + 64);
+        assert_eq!(int(&link, "GET", &u).await, 20 + 64 * 20);
+        assert_eq!(int(&link, "ZCARD", &c).await, 2 + 64);
+        let calls = l.redis_admissions().unwrap().calls;
+        // The next requests come from the lease, with no call, their
+        // headers counting down from the granted request's.
+        let mut leased = Vec::new();
+        for _ in 0..10 {
+            leased.push(l.admit(scopes(), 10).await.unwrap());
+        }
+        assert_eq!(l.redis_admissions().unwrap().calls, calls);
+        assert_eq!(l.leases.counts(), (1, 10));
+        assert_eq!(
+            second.headers.requests.map(|h| h.remaining),
+            Some(100_000 - 2)
+        );
+        assert_eq!(
+            leased[9].headers.requests.map(|h| h.remaining),
+            Some(100_000 - 2 - 10)
+        );
+        // A request larger than a leased entry goes to Redis, and gets the
+        // next lease (of entries its size), which replaces this one.
+        let large = l.admit(scopes(), 21).await.unwrap();
+        assert_eq!(l.redis_admissions().unwrap().calls, calls + 1);
+        assert_eq!(l.leases.counts(), (2, 10));
+        // Settled like any request: its entry takes the real tokens, its
+        // slot is freed.
+        leased.pop().unwrap().settle(Some(5));
+        // The first lease's 54 unused entries leave when it is replaced,
+        // the second's 64 at its end: what stays is the 13 requests
+        // admitted, with their tokens.
+        until(&link, "ZCARD", &t, 13).await;
+        until(&link, "GET", &u, 10 + 10 + 9 * 20 + 5 + 21).await;
+        until(&link, "ZCARD", &c, 12).await;
+        for p in leased {
+            p.settle(None);
+        }
+        first.settle(None);
+        second.settle(None);
+        large.settle(None);
+        until(&link, "ZCARD", &c, 0).await;
+    }
+
+    #[tokio::test]
+    async fn near_a_limit_no_lease_is_granted() {
+        let Some(url) = crate::redis_link::tests::redis().await else {
+            return;
+        };
+        let prefix = format!("gproxy-test-nolease-{}:", crate::ratelimit::rand_seed());
+        // 100 requests: after two, 97 left, less than room for sixteen
+        // leases of the smallest size (8).
+        let l = limiter(&url, &prefix, "rpm = 100");
+        let scopes = || l.scopes("alice", "sk-a", "p", "m");
+        for _ in 0..3 {
+            l.admit(scopes(), 10).await.unwrap().settle(None);
+        }
+        assert_eq!(l.leases.counts(), (0, 0));
+        let link = RedisLink::new(&url).unwrap();
+        assert_eq!(
+            int(&link, "ZCARD", &format!("{prefix}user:alice:r")).await,
+            3
+        );
+    }
+
+    #[tokio::test]
+    async fn two_limiters_with_leases_admit_exactly_the_limit() {
+        let Some(url) = crate::redis_link::tests::redis().await else {
+            return;
+        };
+        let prefix = format!("gproxy-test-lease2-{}:", crate::ratelimit::rand_seed());
+        let caps = "rpm = 600\nconcurrent = 1000";
+        let both = std::sync::Arc::new([
+            limiter(&url, &prefix, caps),
+            limiter(&url, &prefix, caps),
+        ]);
+        // Eight tasks per limiter, 100 requests each: 1,600 asked for,
+        // never more than 600 admitted.
+        let mut tasks = Vec::new();
+        for i in 0..16 {
+            let both = both.clone();
+            tasks.push(tokio::spawn(async move {
+                let l = &both[i % 2];
+                let mut ok = 0;
+                for _ in 0..100 {
+                    match l.admit(l.scopes("alice", "k", "p", "m"), 10).await {
+                        Ok(p) => {
+                            ok += 1;
+                            p.settle(None);
+                        }
+                        Err(RateRefusal::Exceeded {
+                            what: "requests", ..
+                        }) => {}
+                        Err(e) => panic!("{e:?}"),
+                    }
+                }
+                ok
+            }));
+        }
+        let mut admitted = 0;
+        for t in tasks {
+            admitted += t.await.unwrap();
+        }
+        assert!(admitted <= 600, "{admitted} admitted");
+        let leases = both[0].leases.counts().0 + both[1].leases.counts().0;
+        assert!(leases > 0, "no lease granted");
+        // Once the leases have ended and given back what they did not use,
+        // the limit fills to exactly 600.
+        tokio::time::sleep(Duration::from_millis(1_200)).await;
+        let mut refused_in_a_row = 0;
+        let mut i = 0;
+        while refused_in_a_row < 10 {
+            let l = &both[i % 2];
+            i += 1;
+            match l.admit(l.scopes("alice", "k", "p", "m"), 10).await {
+                Ok(p) => {
+                    admitted += 1;
+                    refused_in_a_row = 0;
+                    p.settle(None);
+                }
+                Err(_) => refused_in_a_row += 1,
+            }
+        }
+        assert_eq!(admitted, 600);
+    }
+}
