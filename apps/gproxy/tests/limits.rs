@@ -574,3 +574,83 @@ async fn requests_checked_together_in_one_redis_call_still_hold_the_limit_and_th
     // The calls carried several requests each.
     assert_grouped(&[&a, &b], 15).await;
 }
+
+#[tokio::test]
+async fn far_from_the_limits_leases_serve_most_requests_and_the_limit_and_the_spend_stay_exact() {
+    let Some(url) = redis_url("leases_far_from_the_limits").await else {
+        return;
+    };
+    let prefix = format!("gproxy-test-lease-{}:", rand_suffix());
+    let mock = MockUpstream::start().await.unwrap();
+    let extra = format!(
+        "[rate_limits]\nbackend = \"redis\"\nredis_url = \"{url}\"\nredis_prefix = \"{prefix}rl:\"\n\
+         [rate_limits.users.alice]\nrpm = 400\nconcurrent = 1000\n\
+         [budgets]\nbackend = \"redis\"\nredis_url = \"{url}\"\nredis_prefix = \"{prefix}b:\"\n\
+         [budgets.users.alice]\nmonthly_usd = \"1000\"\n"
+    );
+    let text = config(&mock, &extra);
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = std::sync::Arc::new(start(d1.path(), &text).await);
+    let b = std::sync::Arc::new(start(d2.path(), &text).await);
+    // One request first: it seeds the month's counter and prices one.
+    let r = a.post("/v1/chat/completions", ALICE_KEY, chat()).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let one = alice_settled_spend(&a).await;
+    let mut ok = 1;
+    // Waves of 40 at once over both instances, 480 in all: far from the
+    // limit, a busy key is granted leases and most requests are admitted
+    // from them; never more than the limit in all.
+    for _ in 0..12 {
+        let mut calls = tokio::task::JoinSet::new();
+        for i in 0..40 {
+            let gw = if i % 2 == 0 { a.clone() } else { b.clone() };
+            calls.spawn(async move {
+                let r = gw.post("/v1/chat/completions", ALICE_KEY, chat()).await;
+                if r.status == 200 {
+                    assert_eq!(r.header("x-ratelimit-limit-requests"), Some("400"));
+                    assert!(r.header("x-ratelimit-remaining-requests").is_some());
+                } else {
+                    assert_eq!(r.status, 429, "{}", r.text());
+                }
+                r.status.as_u16()
+            });
+        }
+        ok += calls.join_all().await.iter().filter(|s| **s == 200).count();
+    }
+    assert!(ok <= 400, "{ok} admitted");
+    let mut leased = 0;
+    for gw in [&a, &b] {
+        let h = gw.health().await.json();
+        leased += h["spend_controls"]["redis_admissions"]["leased"]
+            .as_u64()
+            .unwrap();
+    }
+    assert!(leased > 100, "{leased} requests served from leases");
+    // Once the last leases have ended and given back what they did not
+    // use, the window fills to exactly the limit.
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let mut refused_in_a_row = 0;
+    let mut i = 0;
+    while refused_in_a_row < 6 {
+        let gw = if i % 2 == 0 { &a } else { &b };
+        i += 1;
+        let r = gw.post("/v1/chat/completions", ALICE_KEY, chat()).await;
+        if r.status == 200 {
+            ok += 1;
+            refused_in_a_row = 0;
+        } else {
+            assert_eq!(r.status, 429, "{}", r.text());
+            refused_in_a_row += 1;
+        }
+    }
+    assert_eq!(ok, 400);
+    assert_eq!(mock.request_count(), 400);
+    // Every reservation settled or given back, and the spend is what the
+    // admitted requests cost.
+    let spent = alice_settled_spend(&b).await;
+    let expected = one * 400.0;
+    assert!(
+        (spent - expected).abs() < 1e-9,
+        "spent {spent}, 400 requests of {one}"
+    );
+}

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use crate::budget::Budgeter;
+use crate::ratelimit::lease::{BudgetAsk, BudgetShare, Took};
 use crate::ratelimit::{RateLimiter, estimate_tokens};
 use crate::redis_link::Reply;
 
@@ -40,10 +41,13 @@ for q = 1, tonumber(ARGV[1]) do
   if rout[1] ~= 0 then
     out[q] = {rout, {0}}
   else
-    local bout, bcommit = budget_check(KEYS, ki + nk, nbk, ARGV, a + na, now)
+    local bout, bcommit, broom = budget_check(KEYS, ki + nk, nbk, ARGV, a + na, now)
     if bout[1] == 0 then
-      rcommit()
-      bcommit()
+      local g = math.min(rout[4], broom)
+      if g < LEASE_MIN then g = 0 end
+      rout[4] = g
+      rcommit(g)
+      bcommit(g)
     else
       rout[4] = 0
     end
@@ -102,7 +106,7 @@ impl crate::Engine {
     async fn admit_both_on_redis(
         &self,
         limiter: &RateLimiter,
-        budgets: &Budgeter,
+        budgets: &Arc<Budgeter>,
         principal: &crate::state::Principal,
         provider: &str,
         kind: &'static str,
@@ -128,10 +132,36 @@ impl crate::Engine {
             .budget_amount(budgets, provider, kind, model, protocol, body)
             .ok()?;
         let tokens = estimate_tokens(body.len() as u64);
-        let budget_check = budgets.redis_check_parts(&lines, amount)?;
-        let budget_id = budget_check.id;
-        let (rate_id, part, group) =
-            limiter.redis_joint_admission(&scopes, tokens, &budget_check)?;
+        let ask = BudgetAsk {
+            budgets,
+            lines: &lines,
+            amount,
+        };
+        let want = match limiter.joint_lease(&scopes, tokens, &ask) {
+            Took::Admitted(leased) => {
+                let hold = budgets.leased_hold(
+                    lines.clone(),
+                    leased.id,
+                    amount,
+                    leased.budget_per.unwrap_or(amount),
+                    self.observe.clone(),
+                );
+                accounting.hold_permit(limiter.leased_permit(scopes, &leased, tokens));
+                accounting.hold_budget(hold, false);
+                return Some(Ok(()));
+            }
+            Took::Ask(want) => want,
+        };
+        let mut budget_check = budgets.redis_check_parts(&lines, amount)?;
+        let (joint, part, group) =
+            limiter.redis_joint_admission(&scopes, tokens, want, &mut budget_check)?;
+        let budget_per = budget_check.per;
+        let share = || BudgetShare {
+            budgets: budgets.clone(),
+            lines: lines.clone(),
+            per: budget_per,
+        };
+        let rate_id = joint.id;
         let timeout = limiter.timeout().max(budgets.timeout());
         let (rate_reply, budget_reply) = match group.call(link, part, timeout).await {
             Ok(Reply::Array(replies)) => match <[Reply; 2]>::try_from(replies) {
@@ -147,13 +177,15 @@ impl crate::Engine {
             }
             Err(e) => (Err(e.clone()), Err(e)),
         };
-        if rate_reply.is_err() {
+        if let Err(e) = &rate_reply {
             // No answer: each check decides (fail open or closed), and one
             // that timed out queues the release of what the script may
             // have taken; both run before either refusal is returned.
+            let timed_out = e == crate::redis_link::TIMED_OUT;
+            limiter.joint_answered(&joint, &scopes, None, 0, timed_out, share());
             let permit = limiter.redis_admitted(scopes, rate_id, tokens, rate_reply);
             let hold = budgets
-                .redis_admitted(lines, budget_id, amount, budget_reply, self.observe.clone())
+                .redis_admitted(lines, rate_id, amount, budget_reply, self.observe.clone())
                 .await;
             return Some(match (permit, hold) {
                 (Err(refusal), _) => Err(self.rate_refused(refusal)),
@@ -165,29 +197,52 @@ impl crate::Engine {
                 }
             });
         }
+        // What Redis leased (0 unless both checks passed).
+        let granted = match &rate_reply {
+            Ok(Reply::Array(items)) => items
+                .get(3)
+                .and_then(Reply::as_int)
+                .map_or(0, |g| g.max(0).unsigned_abs()),
+            _ => 0,
+        };
+        let scopes_kept = (joint.want > 0).then(|| scopes.clone());
         let permit = match limiter.redis_admitted(scopes, rate_id, tokens, rate_reply) {
             Ok(permit) => permit,
-            Err(refusal) => return Some(Err(self.rate_refused(refusal))),
+            Err(refusal) => {
+                if let Some(scopes) = &scopes_kept {
+                    limiter.joint_answered(&joint, scopes, None, 0, false, share());
+                }
+                return Some(Err(self.rate_refused(refusal)));
+            }
         };
         if let Ok(reply) = &budget_reply
             && Budgeter::redis_unseeded(reply)
         {
             // Nothing was counted or reserved: the budget counters are
             // seeded on the usual path, which then checks both.
+            if let Some(scopes) = &scopes_kept {
+                limiter.joint_answered(&joint, scopes, None, 0, false, share());
+            }
             permit.forget();
             return None;
         }
         match budgets
-            .redis_admitted(lines, budget_id, amount, budget_reply, self.observe.clone())
+            .redis_admitted(lines.clone(), rate_id, amount, budget_reply, self.observe.clone())
             .await
         {
             Ok(hold) => {
+                if let Some(scopes) = &scopes_kept {
+                    limiter.joint_answered(&joint, scopes, Some(&permit), granted, false, share());
+                }
                 accounting.hold_permit(permit);
                 accounting.hold_budget(hold, false);
                 Some(Ok(()))
             }
             Err(refusal) => {
                 // The script counted nothing on the limits.
+                if let Some(scopes) = &scopes_kept {
+                    limiter.joint_answered(&joint, scopes, None, 0, false, share());
+                }
                 permit.forget();
                 Some(Err(self.budget_refused(refusal)))
             }

@@ -82,7 +82,7 @@ pub(crate) struct Line {
 
 impl Line {
     /// The counter's name: scope, period and the period's start.
-    fn key(&self) -> &str {
+    pub(crate) fn key(&self) -> &str {
         &self.counter
     }
 
@@ -503,6 +503,35 @@ impl Budgeter {
         Some(r.check_parts(lines, id, estimate))
     }
 
+    /// The hold of a request estimated at `estimate` nano-dollars and
+    /// admitted from a lease: the reservation of `per` nano-dollars on
+    /// `lines` leased under `id`.
+    pub(crate) fn leased_hold(
+        &self,
+        lines: Lines,
+        id: u64,
+        estimate: i64,
+        per: i64,
+        observe: Arc<Observability>,
+    ) -> Hold {
+        Hold {
+            store: Some(self.store.clone()),
+            lines,
+            id,
+            estimate,
+            reserved: per,
+            observe,
+        }
+    }
+
+    /// Gives back the reservations of ids `from..to` leased on `lines` at
+    /// `per` nano-dollars each and never used.
+    pub(crate) fn give_back_leased(&self, lines: &[Line], from: u64, to: u64, per: i64) {
+        if let Store::Redis(r) = &*self.store {
+            r.give_back(lines, from, to, per);
+        }
+    }
+
     /// Whether Redis's `reply` to a check says a line has no counter yet
     /// (so nothing was reserved, and it must be seeded first).
     pub(crate) fn redis_unseeded(reply: &crate::redis_link::Reply) -> bool {
@@ -543,6 +572,7 @@ impl Budgeter {
                 lines,
                 id,
                 estimate,
+                reserved: estimate,
                 observe,
             }),
             Ok((standings, Some(i))) => {
@@ -641,7 +671,11 @@ pub(crate) struct Hold {
     store: Option<Arc<Store>>,
     lines: Lines,
     id: u64,
+    /// This request's estimated cost.
     estimate: i64,
+    /// What it holds reserved: its estimate, or a leased reservation's
+    /// amount (see `crate::ratelimit::lease`).
+    reserved: i64,
     observe: Arc<Observability>,
 }
 
@@ -653,6 +687,7 @@ impl Hold {
             lines: Lines::default(),
             id: 0,
             estimate: 0,
+            reserved: 0,
             observe,
         }
     }
@@ -679,7 +714,7 @@ impl Hold {
                     let mut entries = m.entries.lock().unwrap_or_else(PoisonError::into_inner);
                     for line in lines.iter() {
                         if let Some(e) = entries.get_mut(line.key()) {
-                            e.standing.reserved = e.standing.reserved.saturating_sub(self.estimate);
+                            e.standing.reserved = e.standing.reserved.saturating_sub(self.reserved);
                             e.standing.spent = e.standing.spent.saturating_add(actual);
                             after.push(Some(e.standing.spent));
                         } else {
@@ -694,7 +729,7 @@ impl Hold {
                 r.settle(
                     lines,
                     self.id,
-                    self.estimate,
+                    self.reserved,
                     actual,
                     move |lines, result| match result {
                         Ok(after) => warn_crossed(&observe, lines, actual, &after),

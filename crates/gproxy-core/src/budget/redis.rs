@@ -53,20 +53,36 @@ for i = 0, n - 1 do
   if v then spent[i+1] = v else missing[#missing+1] = i + 1 end
 end
 if #missing > 1 then return missing, nil end
-local id, amount, ttl = A[ao+1], A[ao+2], num(A[ao+3])
+local id, amount, ttl, pers = A[ao+1], A[ao+2], num(A[ao+3]), A[ao+4]
+local per = num(pers)
 local out = {0}
 local sets = {}
+local room = 0
+if per > 0 then room = math.huge end
 for i = 0, n - 1 do
   local s = state(K[ko+i*3+2], K[ko+i*3+3], now, ttl)
+  local limit = num(A[ao+5+i])
   sets[i+1] = s
   out[#out+1] = spent[i+1]
   out[#out+1] = s.sum
-  if out[1] == 0 and spent[i+1] + s.sum >= num(A[ao+4+i]) then out[1] = i + 1 end
+  if out[1] == 0 and spent[i+1] + s.sum >= limit then out[1] = i + 1 end
+  if per > 0 then
+    room = math.min(room, math.floor((limit - spent[i+1] - s.sum - num(amount)) / (LEASE_ROOM * per)))
+  end
 end
-local function commit()
-  for i = 1, n do add(sets[i], now + ttl, id .. ':' .. amount, num(amount)) end
+local function commit(g)
+  g = g or 0
+  local leased = {}
+  if g > 0 then
+    local first = tonumber(id)
+    for k = 1, g do leased[k] = string.format('%d', first + k) .. ':' .. pers end
+  end
+  for i = 1, n do
+    add(sets[i], now + ttl, id .. ':' .. amount, num(amount))
+    for k = 1, g do add(sets[i], now + ttl, leased[k], per) end
+  end
 end
-return out, commit
+return out, commit, room
 end
 "
     };
@@ -176,6 +192,38 @@ end
 return out
 ";
 
+/// The unused reservations of leases given back (the shape of
+/// `crate::redis_link::Group`'s calls: see
+/// `crate::redis_link::RedisLink::send_part_later`). Per lease, KEYS: per
+/// line spent, reservations, their sum; ARGV: how many keys and
+/// arguments, then the first unused id, one past the last, each
+/// reservation's nano-dollars. The reservations of those ids leave the
+/// set and the sum. Returns 0 per lease.
+const GIVE_BACK: &str = r"
+local out = {}
+local ki, ai = 0, 1
+for q = 1, tonumber(ARGV[1]) do
+  local nk, na = tonumber(ARGV[ai+1]), tonumber(ARGV[ai+2])
+  local a = ai + 2
+  local from, to, per = tonumber(ARGV[a+1]), tonumber(ARGV[a+2]), ARGV[a+3]
+  local ms = {}
+  for id = from, to - 1 do ms[#ms+1] = string.format('%d', id) .. ':' .. per end
+  if #ms > 0 then
+    for i = 0, nk / 3 - 1 do
+      local r, sum = KEYS[ki+i*3+2], KEYS[ki+i*3+3]
+      local gone = redis.call('ZREM', r, unpack(ms))
+      if gone > 0 and redis.call('EXISTS', sum) == 1 and redis.call('DECRBY', sum, gone * tonumber(per)) < 0 then
+        redis.call('DEL', sum)
+      end
+    end
+  end
+  out[q] = 0
+  ki = ki + nk
+  ai = a + na
+end
+return out
+";
+
 /// A budget check that goes out inside another script's call (the joint
 /// admission, `crate::admission::JOINT`): its keys and its arguments,
 /// written straight into that call.
@@ -185,6 +233,8 @@ pub(crate) struct CheckParts<'a> {
     /// The request's id on the budgets.
     pub(crate) id: u64,
     amount: i64,
+    /// Each leased reservation's nano-dollars (0: no lease asked).
+    pub(crate) per: i64,
 }
 
 impl CheckParts<'_> {
@@ -195,7 +245,19 @@ impl CheckParts<'_> {
 
     /// How many arguments [`CheckParts::write_args`] writes.
     pub(crate) fn arg_count(&self) -> usize {
-        3 + self.lines.len()
+        4 + self.lines.len()
+    }
+
+    /// Puts the check under request `id` (the limits' id, when both go in
+    /// one call), asking for `want` leased reservations of twice its
+    /// amount each.
+    pub(crate) fn lease(&mut self, id: u64, want: u64) {
+        self.id = id;
+        self.per = if want > 0 {
+            self.amount.saturating_mul(2).max(1)
+        } else {
+            0
+        };
     }
 
     /// Appends the check's keys.
@@ -205,7 +267,7 @@ impl CheckParts<'_> {
 
     /// Appends the check's arguments (reserving the amount).
     pub(crate) fn write_args(&self, cmd: &mut Cmd) {
-        RedisLedger::check_args(cmd, self.lines, self.id, Some(self.amount));
+        RedisLedger::check_args(cmd, self.lines, self.id, Some(self.amount), self.per);
     }
 
     /// The check alone as one caller's part of a grouped call ([`CHECKS`]).
@@ -236,6 +298,7 @@ pub(super) struct RedisLedger {
     checks: crate::redis_link::Group,
     seed: Script,
     settle: std::sync::Arc<Script>,
+    give_back: std::sync::Arc<Script>,
 }
 
 impl RedisLedger {
@@ -247,6 +310,7 @@ impl RedisLedger {
             checks: crate::redis_link::Group::new(link.script(CHECKS)),
             seed: link.script(SEED),
             settle: std::sync::Arc::new(link.script(SETTLE)),
+            give_back: std::sync::Arc::new(link.script(GIVE_BACK)),
             link,
         })
     }
@@ -275,6 +339,7 @@ impl RedisLedger {
             lines,
             id,
             amount,
+            per: 0,
         }
     }
 
@@ -316,18 +381,18 @@ impl RedisLedger {
     pub(super) fn check_cmd(&self, lines: &[Line], id: u64, amount: Option<i64>) -> Cmd {
         let mut cmd = self.check.call(lines.len() * 3);
         self.keys(&mut cmd, lines);
-        Self::check_args(&mut cmd, lines, id, amount);
+        Self::check_args(&mut cmd, lines, id, amount, 0);
         cmd
     }
 
     /// The arguments of [`CHECK`] (after the keys).
-    fn check_args(cmd: &mut Cmd, lines: &[Line], id: u64, amount: Option<i64>) {
+    fn check_args(cmd: &mut Cmd, lines: &[Line], id: u64, amount: Option<i64>, per: i64) {
         cmd.int(id);
         match amount {
             Some(a) => cmd.int(a.max(0)),
             None => cmd.arg(b""),
         };
-        cmd.int(RESERVATION_TTL_MS);
+        cmd.int(RESERVATION_TTL_MS).int(per.max(0));
         for line in lines {
             cmd.int(line.limit);
         }
@@ -404,6 +469,27 @@ impl RedisLedger {
                 .and_then(Reply::into_ints)
                 .map(|out| out.into_iter().map(|v| (v >= 0).then_some(v)).collect());
             then(&lines, after);
+        });
+    }
+}
+
+impl RedisLedger {
+    /// Gives back the reservations of ids `from..to`, leased on `lines`
+    /// at `per` nano-dollars each and never used, in the background (with
+    /// the settlements queued beside it).
+    pub(super) fn give_back(&self, lines: &[Line], from: u64, to: u64, per: i64) {
+        if from >= to {
+            return;
+        }
+        let mut keys = Cmd::args();
+        self.keys(&mut keys, lines);
+        let mut args = Cmd::args();
+        args.int(lines.len() * 3).int(3).int(from).int(to).int(per);
+        let part = crate::redis_link::Part { keys, args };
+        self.link.send_part_later(&self.give_back, part, |result| {
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "budget lease give-back failed (the reservations expire on their own)");
+            }
         });
     }
 }

@@ -32,6 +32,7 @@ use hashbrown::HashMap;
 use tokio::time::Instant;
 
 use super::{Headroom, RateHeaders, Scope, Store};
+use crate::budget::{Budgeter, Lines};
 
 /// How long a lease lives in Redis (`LEASE_MS` in the check script).
 pub(super) const LEASE_MS: u64 = 1_000;
@@ -57,15 +58,41 @@ pub(super) struct Lease {
     /// The headers of the request that was granted the lease.
     headers: RateHeaders,
     store: Arc<Store>,
+    /// With limits and budgets in one Redis, the budget reservations
+    /// leased under the same ids.
+    budget: Option<BudgetShare>,
+}
+
+/// The budget side of a lease: a reservation of `per` nano-dollars on
+/// each of `lines` per leased id.
+#[derive(Debug)]
+pub(crate) struct BudgetShare {
+    pub(crate) budgets: Arc<Budgeter>,
+    pub(crate) lines: Lines,
+    pub(crate) per: i64,
+}
+
+/// The budget side of a request looking for a lease: its lines and
+/// estimated cost under the budgets in force.
+pub(crate) struct BudgetAsk<'a> {
+    pub(crate) budgets: &'a Arc<Budgeter>,
+    pub(crate) lines: &'a Lines,
+    pub(crate) amount: i64,
 }
 
 impl Lease {
     /// An id for a request of `estimate` tokens, and how many of the
     /// lease's entries are used with it; `None` when the lease cannot
     /// serve it.
-    fn take(&self, estimate: u64) -> Option<(u64, u64)> {
+    fn take(&self, estimate: u64, budget: Option<&BudgetAsk<'_>>) -> Option<(u64, u64)> {
         if estimate > self.per || Instant::now() >= self.until {
             return None;
+        }
+        match (&self.budget, budget) {
+            (None, None) => {}
+            (Some(share), Some(ask))
+                if ask.amount <= share.per && Arc::ptr_eq(&share.budgets, ask.budgets) => {}
+            _ => return None,
         }
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         (id < self.end).then(|| (id, id - self.first + 1))
@@ -74,10 +101,14 @@ impl Lease {
     /// Stops handing out ids and gives back the entries never handed out.
     fn close(&self) {
         let from = self.next.swap(self.end, Ordering::Relaxed);
-        if from < self.end
-            && let Store::Redis(r) = &*self.store
-        {
+        if from >= self.end {
+            return;
+        }
+        if let Store::Redis(r) = &*self.store {
             r.give_back(&self.scopes, from, self.end, self.per);
+        }
+        if let Some(b) = &self.budget {
+            b.budgets.give_back_leased(&b.lines, from, self.end, b.per);
         }
     }
 
@@ -107,6 +138,7 @@ impl Drop for Lease {
 #[derive(Debug)]
 struct Held {
     names: Box<[Arc<str>]>,
+    lines: Option<Lines>,
     lease: Option<Arc<Lease>>,
     /// When a request of this key asked Redis for a lease, until the
     /// answer (an ask older than a lease's life is taken as lost: its
@@ -128,24 +160,46 @@ pub(super) struct Leases {
 }
 
 /// What [`Leases::take`] found.
-pub(super) enum Took {
+pub(crate) enum Took {
     /// The request is admitted on this id, with these headers.
-    Admitted(u64, u64, RateHeaders),
+    Admitted(Leased),
     /// Check it in Redis, asking for a lease of this many entries (0:
     /// none).
     Ask(u64),
 }
 
-fn same(names: &[Arc<str>], scopes: &[Scope]) -> bool {
-    names.len() == scopes.len() && names.iter().zip(scopes).all(|(n, s)| *n == s.key)
+/// A request admitted from a lease.
+pub(crate) struct Leased {
+    /// Its id, on the limits and (with a budget share) the budgets.
+    pub(crate) id: u64,
+    /// The tokens of its entry.
+    pub(crate) per: u64,
+    pub(crate) headers: RateHeaders,
+    /// The nano-dollars of its budget reservation.
+    pub(crate) budget_per: Option<i64>,
+}
+
+fn same(h: &Held, scopes: &[Scope], lines: Option<&Lines>) -> bool {
+    h.names.len() == scopes.len()
+        && h.names.iter().zip(scopes).all(|(n, s)| *n == s.key)
+        && match (&h.lines, lines) {
+            (None, None) => true,
+            (Some(a), Some(b)) => {
+                Arc::ptr_eq(a, b) || a.iter().map(|l| l.key()).eq(b.iter().map(|l| l.key()))
+            }
+            _ => false,
+        }
 }
 
 impl Leases {
-    fn key_of(&self, scopes: &[Scope]) -> u64 {
+    fn key_of(&self, scopes: &[Scope], lines: Option<&Lines>) -> u64 {
         use std::hash::{BuildHasher, Hash, Hasher};
         let mut h = self.hasher.build_hasher();
         for s in scopes {
             s.key.hash(&mut h);
+        }
+        for l in lines.iter().flat_map(|l| l.iter()) {
+            l.key().hash(&mut h);
         }
         h.finish()
     }
@@ -154,10 +208,17 @@ impl Leases {
         self.held.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Admits a request on `scopes` of `estimate` tokens from the lease in
-    /// hand, or says whether its check should ask for one.
-    pub(super) fn take(&self, scopes: &[Scope], estimate: u64) -> Took {
-        let key = self.key_of(scopes);
+    /// Admits a request on `scopes` of `estimate` tokens (and, with
+    /// `budget`, its budget lines) from the lease in hand, or says whether
+    /// its check should ask for one.
+    pub(super) fn take(
+        &self,
+        scopes: &[Scope],
+        estimate: u64,
+        budget: Option<&BudgetAsk<'_>>,
+    ) -> Took {
+        let lines = budget.map(|b| b.lines);
+        let key = self.key_of(scopes, lines);
         let now = Instant::now();
         let mut held = self.held();
         let Some(h) = held.get_mut(&key) else {
@@ -169,6 +230,7 @@ impl Leases {
                 key,
                 Held {
                     names: scopes.iter().map(|s| s.key.clone()).collect(),
+                    lines: lines.cloned(),
                     lease: None,
                     asking: None,
                     last_check: now,
@@ -176,16 +238,20 @@ impl Leases {
             );
             return Took::Ask(0);
         };
-        if !same(&h.names, scopes) {
+        if !same(h, scopes, lines) {
             // Another key with the same hash: no lease for this one.
             return Took::Ask(0);
         }
         if let Some(lease) = &h.lease
-            && let Some((id, used)) = lease.take(estimate)
+            && let Some((id, used)) = lease.take(estimate, budget)
         {
-            let headers = lease.headers(used);
             self.served.fetch_add(1, Ordering::Relaxed);
-            return Took::Admitted(id, lease.per, headers);
+            return Took::Admitted(Leased {
+                id,
+                per: lease.per,
+                headers: lease.headers(used),
+                budget_per: lease.budget.as_ref().map(|b| b.per),
+            });
         }
         let life = Duration::from_millis(LEASE_MS);
         let busy = now.duration_since(h.last_check) < life;
@@ -211,7 +277,9 @@ impl Leases {
         granted: u64,
         per: u64,
         headers: RateHeaders,
+        budget: Option<BudgetShare>,
     ) {
+        let lines = budget.as_ref().map(|b| b.lines.clone());
         let lease = (granted > 0).then(|| {
             self.granted.fetch_add(1, Ordering::Relaxed);
             Arc::new(Lease {
@@ -223,6 +291,7 @@ impl Leases {
                 scopes: scopes.to_vec(),
                 headers,
                 store: store.clone(),
+                budget,
             })
         });
         if let Some(lease) = &lease {
@@ -234,8 +303,8 @@ impl Leases {
         // drop queues a give-back).
         let old = {
             let mut held = self.held();
-            match held.get_mut(&self.key_of(scopes)) {
-                Some(h) if same(&h.names, scopes) => {
+            match held.get_mut(&self.key_of(scopes, lines.as_ref())) {
+                Some(h) if same(h, scopes, lines.as_ref()) => {
                     h.asking = None;
                     match lease {
                         Some(l) => h.lease.replace(l),
@@ -375,6 +444,9 @@ mod tests {
         second.settle(None);
         large.settle(None);
         until(&link, "ZCARD", &c, 0).await;
+        // A leased request that ends without a count keeps its own
+        // estimate, not its entry's.
+        assert_eq!(int(&link, "GET", &u).await, 10 + 10 + 9 * 10 + 5 + 21);
     }
 
     #[tokio::test]

@@ -14,7 +14,7 @@
 //! With no limit configured the engine holds no limiter and the hot path
 //! costs one pointer load and branch.
 
-mod lease;
+pub(crate) mod lease;
 pub(crate) mod redis;
 pub(crate) mod window;
 
@@ -375,15 +375,11 @@ impl RateLimiter {
         scopes: Vec<Scope>,
         estimate: u64,
     ) -> Result<Permit, RateRefusal> {
-        let want = match self.leases.take(&scopes, estimate) {
-            lease::Took::Admitted(id, per, headers) => {
-                return Ok(self.permit(scopes, id, per, headers));
-            }
+        let want = match self.leases.take(&scopes, estimate, None) {
+            lease::Took::Admitted(l) => return Ok(self.leased_permit(scopes, &l, estimate)),
             lease::Took::Ask(want) => want,
         };
-        // Each leased entry reserves twice this request's estimate, so
-        // the requests it serves may be somewhat larger.
-        let per = estimate.saturating_mul(2).max(1);
+        let per = lease_per(estimate);
         let id = self.ids.fetch_add(1 + want, Ordering::Relaxed);
         let sent = tokio::time::Instant::now();
         let reply = r
@@ -405,8 +401,16 @@ impl RateLimiter {
                 // The script may have run and leased them.
                 r.give_back(&scopes, id + 1, id + 1 + want, per);
             }
-            self.leases
-                .answered(&self.store, &scopes, sent, id + 1, granted, per, headers);
+            self.leases.answered(
+                &self.store,
+                &scopes,
+                sent,
+                id + 1,
+                granted,
+                per,
+                headers,
+                None,
+            );
         }
         self.checked(scopes, id, estimate, checked)
     }
@@ -417,6 +421,7 @@ impl RateLimiter {
             scopes,
             id,
             estimate,
+            own: estimate,
             headers,
         }
     }
@@ -447,23 +452,103 @@ impl RateLimiter {
         }
     }
 
+    /// With the Redis store: the lease in hand for a request on `scopes`
+    /// of `estimate` tokens and the budget side `budget`, or how many
+    /// entries its joint check should ask for (see [`lease`]).
+    pub(crate) fn joint_lease(
+        &self,
+        scopes: &[Scope],
+        estimate: u64,
+        budget: &lease::BudgetAsk<'_>,
+    ) -> lease::Took {
+        self.leases.take(scopes, estimate, Some(budget))
+    }
+
+    /// The permit of a request of `estimate` tokens admitted from a lease.
+    pub(crate) fn leased_permit(
+        &self,
+        scopes: Vec<Scope>,
+        leased: &lease::Leased,
+        estimate: u64,
+    ) -> Permit {
+        let mut permit = self.permit(scopes, leased.id, leased.per, leased.headers);
+        permit.own = estimate;
+        permit
+    }
+
     /// With the Redis store: the request's id, its part of the joint
     /// admission call (see `crate::admission`) that checks and counts it
-    /// on `scopes` together with the budget check `budget`, and the group
+    /// on `scopes` together with the budget check `budget` (which takes
+    /// the same id), asking for a lease of `want` entries, and the group
     /// that sends it; its reply's first half goes to
     /// [`RateLimiter::redis_admitted`].
     pub(crate) fn redis_joint_admission(
         &self,
         scopes: &[Scope],
         estimate: u64,
-        budget: &crate::budget::redis::CheckParts<'_>,
-    ) -> Option<(u64, crate::redis_link::Part, &crate::redis_link::Group)> {
+        want: u64,
+        budget: &mut crate::budget::redis::CheckParts<'_>,
+    ) -> Option<(JointAsk, crate::redis_link::Part, &crate::redis_link::Group)> {
         let Store::Redis(r) = &*self.store else {
             return None;
         };
-        let id = self.ids.fetch_add(1, Ordering::Relaxed);
-        let (part, group) = r.joint_part(scopes, &self.rules, id, estimate, budget);
-        Some((id, part, group))
+        let id = self.ids.fetch_add(1 + want, Ordering::Relaxed);
+        budget.lease(id, want);
+        let per = lease_per(estimate);
+        let (part, group) = r.joint_part(scopes, &self.rules, id, estimate, (want, per), budget);
+        let ask = JointAsk {
+            id,
+            want,
+            per,
+            sent: tokio::time::Instant::now(),
+        };
+        Some((ask, part, group))
+    }
+
+    /// The end of the joint check `ask` on `scopes`: `permit` is the
+    /// admitted request's (`None`: refused or no answer) and `granted`
+    /// what Redis leased with it; `timed_out`, that the script may have
+    /// run unseen.
+    pub(crate) fn joint_answered(
+        &self,
+        ask: &JointAsk,
+        scopes: &[Scope],
+        permit: Option<&Permit>,
+        granted: u64,
+        timed_out: bool,
+        budget: lease::BudgetShare,
+    ) {
+        let JointAsk {
+            id,
+            want,
+            per,
+            sent,
+        } = *ask;
+        if want == 0 {
+            return;
+        }
+        if timed_out {
+            if let Store::Redis(r) = &*self.store {
+                r.give_back(scopes, id + 1, id + 1 + want, per);
+            }
+            budget
+                .budgets
+                .give_back_leased(&budget.lines, id + 1, id + 1 + want, budget.per);
+        }
+        let (granted, headers) = match permit {
+            Some(p) => (granted.min(want), p.headers),
+            None => (0, RateHeaders::default()),
+        };
+        self.leases.answered(
+            &self.store,
+            scopes,
+            sent,
+            id + 1,
+            granted,
+            per,
+            headers,
+            Some(budget),
+        );
     }
 
     /// The admission of request `id` from Redis's `reply` to its command.
@@ -552,6 +637,18 @@ fn refusal(
     }
 }
 
+/// A joint check's ids and what it asked a lease for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct JointAsk {
+    /// The request's id (its own entries); the leased ids follow it.
+    pub(crate) id: u64,
+    /// How many entries it asked for.
+    pub(crate) want: u64,
+    /// The tokens of each.
+    per: u64,
+    sent: tokio::time::Instant,
+}
+
 /// An admitted request's hold on its scopes: settled with the real tokens
 /// when the request ends; dropped unsettled, it gives its slots back.
 #[derive(Debug)]
@@ -559,7 +656,10 @@ pub(crate) struct Permit {
     store: Option<Arc<Store>>,
     scopes: Vec<Scope>,
     id: u64,
+    /// The tokens its entries hold (a leased entry's, or its own estimate).
     estimate: u64,
+    /// Its own estimate, kept when it ends without a count.
+    own: u64,
     /// The `x-ratelimit-*` values after this request.
     pub(crate) headers: RateHeaders,
 }
@@ -572,6 +672,7 @@ impl Permit {
             scopes: Vec::new(),
             id: 0,
             estimate: 0,
+            own: 0,
             headers: RateHeaders::default(),
         }
     }
@@ -594,7 +695,7 @@ impl Permit {
             return;
         };
         let scopes = std::mem::take(&mut self.scopes);
-        let actual = actual.filter(|a| *a != self.estimate);
+        let actual = Some(actual.unwrap_or(self.own)).filter(|a| *a != self.estimate);
         match &*store {
             Store::Memory(m) => {
                 for scope in &scopes {
@@ -617,6 +718,12 @@ impl Drop for Permit {
     fn drop(&mut self) {
         self.end(None);
     }
+}
+
+/// The tokens of each entry a request of `estimate` tokens asks a lease
+/// for: twice its own, so the requests it serves may be somewhat larger.
+fn lease_per(estimate: u64) -> u64 {
+    estimate.saturating_mul(2).max(1)
 }
 
 pub(crate) fn rand_seed() -> u64 {

@@ -39,7 +39,6 @@ use super::{Rules, Scope};
 macro_rules! rate_lua {
     () => {
         r"
-local LEASE_MS, LEASE_ROOM, LEASE_MIN = 1000, 16, 8
 local function rate_check(K, ko, nk, A, ao, now)
 local id, ests, win, ttl, count = A[ao+1], A[ao+2], num(A[ao+3]), num(A[ao+4]), A[ao+5]
 local want, pers = num(A[ao+6]), A[ao+7]
@@ -106,18 +105,19 @@ for i = 0, n - 1 do
 end
 if grant < LEASE_MIN or out[1] ~= 0 or count ~= '1' then grant = 0 end
 out[4] = grant
-local function commit()
+local function commit(g)
+  g = g or grant
   local leased = {}
-  if grant > 0 then
+  if g > 0 then
     local first = tonumber(id)
-    for k = 1, grant do leased[k] = string.format('%d', first + k) end
+    for k = 1, g do leased[k] = string.format('%d', first + k) end
   end
   local tm = {}
   for i = 1, n do
     local ts, rs, cs = sets[i][1], sets[i][2], sets[i][3]
     if ts then
       add(ts, now, id .. ':' .. ests, est)
-      for k = 1, grant do
+      for k = 1, g do
         local m = tm[k]
         if not m then
           m = leased[k] .. ':' .. pers
@@ -127,11 +127,11 @@ local function commit()
       end
     elseif rs then
       add(rs, now, id)
-      for k = 1, grant do add(rs, now + LEASE_MS, leased[k]) end
+      for k = 1, g do add(rs, now + LEASE_MS, leased[k]) end
     end
     if cs then
       add(cs, now + ttl, id)
-      for k = 1, grant do add(cs, now + ttl, leased[k]) end
+      for k = 1, g do add(cs, now + ttl, leased[k]) end
     end
   end
 end
@@ -204,6 +204,7 @@ pub(crate) use checks_lua;
 macro_rules! sum_lua {
     () => {
         r"
+local LEASE_MS, LEASE_ROOM, LEASE_MIN = 1000, 16, 8
 local function amount_of(m) return tonumber(string.match(m, ':(%d+)$')) or 0 end
 local NUM, SCORE = {}, {}
 local function num(v)
@@ -579,14 +580,16 @@ impl RedisCounters {
     }
 
     /// This request's part of a joint admission call
-    /// (`crate::admission::JOINT`): this check of `scopes`, counting, and
-    /// the budget check `budget`; and the group that sends it.
+    /// (`crate::admission::JOINT`): this check of `scopes`, counting and
+    /// asking for a lease as `ask` says (see [`RedisCounters::admission`]),
+    /// and the budget check `budget`; and the group that sends it.
     pub(super) fn joint_part(
         &self,
         scopes: &[Scope],
         rules: &Rules,
         id: u64,
         estimate: u64,
+        ask: (u64, u64),
         budget: &crate::budget::redis::CheckParts<'_>,
     ) -> (Part, &Group) {
         let mut keys = Cmd::args();
@@ -598,7 +601,7 @@ impl RedisCounters {
             .int(arg_count)
             .int(budget.key_count())
             .int(budget.arg_count());
-        Self::check_args(&mut args, scopes, rules, id, estimate, true, (0, 0));
+        Self::check_args(&mut args, scopes, rules, id, estimate, true, ask);
         budget.write_args(&mut args);
         (Part { keys, args }, &self.joint)
     }
