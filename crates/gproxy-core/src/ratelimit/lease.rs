@@ -38,8 +38,12 @@ use crate::budget::{Budgeter, Lines};
 pub(super) const LEASE_MS: u64 = 1_000;
 /// How much sooner the instance stops using it.
 const MARGIN_MS: u64 = 100;
-/// How many entries a lease asks for.
-pub(super) const WANT: u64 = 64;
+/// How many entries a key's first lease asks for; a key whose lease was
+/// spent before its end asks for twice as many next time (up to
+/// [`MAX_WANT`]), one whose lease ended half unused for half as many.
+const FIRST_WANT: u64 = 64;
+/// The most entries a lease asks for.
+const MAX_WANT: u64 = 1_024;
 /// How many keys are remembered before the idle ones are forgotten.
 const MAX_KEYS: usize = 4_096;
 
@@ -98,6 +102,12 @@ impl Lease {
         (id < self.end).then(|| (id, id - self.first + 1))
     }
 
+    /// How many entries were never handed out (so far).
+    fn unused(&self) -> u64 {
+        self.end
+            .saturating_sub(self.next.load(Ordering::Relaxed).min(self.end))
+    }
+
     /// Stops handing out ids and gives back the entries never handed out.
     fn close(&self) {
         let from = self.next.swap(self.end, Ordering::Relaxed);
@@ -140,6 +150,8 @@ struct Held {
     names: Box<[Arc<str>]>,
     lines: Option<Lines>,
     lease: Option<Arc<Lease>>,
+    /// How many entries its next lease asks for.
+    want: u64,
     /// When a request of this key asked Redis for a lease, until the
     /// answer (an ask older than a lease's life is taken as lost: its
     /// request went away).
@@ -231,6 +243,7 @@ impl Leases {
                 Held {
                     names: scopes.iter().map(|s| s.key.clone()).collect(),
                     lines: lines.cloned(),
+                    want: FIRST_WANT,
                     lease: None,
                     asking: None,
                     last_check: now,
@@ -242,23 +255,36 @@ impl Leases {
             // Another key with the same hash: no lease for this one.
             return Took::Ask(0);
         }
-        if let Some(lease) = &h.lease
-            && let Some((id, used)) = lease.take(estimate, budget)
-        {
-            self.served.fetch_add(1, Ordering::Relaxed);
-            return Took::Admitted(Leased {
-                id,
-                per: lease.per,
-                headers: lease.headers(used),
-                budget_per: lease.budget.as_ref().map(|b| b.per),
-            });
+        let mut grow = None;
+        if let Some(lease) = &h.lease {
+            if let Some((id, used)) = lease.take(estimate, budget) {
+                self.served.fetch_add(1, Ordering::Relaxed);
+                return Took::Admitted(Leased {
+                    id,
+                    per: lease.per,
+                    headers: lease.headers(used),
+                    budget_per: lease.budget.as_ref().map(|b| b.per),
+                });
+            }
+            // Spent before its end: the key wants larger leases; ended
+            // half unused: smaller.
+            if lease.unused() == 0 && now < lease.until {
+                grow = Some(true);
+            } else if now >= lease.until && lease.unused() > (lease.end - lease.first) / 2 {
+                grow = Some(false);
+            }
         }
         let life = Duration::from_millis(LEASE_MS);
         let busy = now.duration_since(h.last_check) < life;
         h.last_check = now;
         if busy && h.asking.is_none_or(|at| now.duration_since(at) >= life) {
             h.asking = Some(now);
-            Took::Ask(WANT)
+            h.want = match grow {
+                Some(true) => (h.want * 2).min(MAX_WANT),
+                Some(false) => (h.want / 2).max(FIRST_WANT),
+                None => h.want,
+            };
+            Took::Ask(h.want)
         } else {
             Took::Ask(0)
         }
@@ -447,6 +473,25 @@ mod tests {
         // A leased request that ends without a count keeps its own
         // estimate, not its entry's.
         assert_eq!(int(&link, "GET", &u).await, 10 + 10 + 9 * 10 + 5 + 21);
+    }
+
+    #[tokio::test]
+    async fn a_lease_spent_before_its_end_is_followed_by_a_larger_one() {
+        let Some(url) = crate::redis_link::tests::redis().await else {
+            return;
+        };
+        let prefix = format!("gproxy-test-lease-grow-{}:", crate::ratelimit::rand_seed());
+        let l = limiter(&url, &prefix, "rpm = 1000000");
+        let scopes = || l.scopes("alice", "sk-a", "p", "m");
+        let link = RedisLink::new(&url).unwrap();
+        let r = format!("{prefix}user:alice:r");
+        // Two checks (the second leases 64), the 64 served, one more
+        // check: it asks for twice as many.
+        for _ in 0..2 + 64 + 1 {
+            l.admit(scopes(), 10).await.unwrap().settle(None);
+        }
+        assert_eq!(l.leases.counts(), (2, 64));
+        assert_eq!(int(&link, "ZCARD", &r).await, 2 + 64 + 1 + 128);
     }
 
     #[tokio::test]

@@ -286,7 +286,11 @@ end
 local function flush()
   for set, s in pairs(S) do
     if #s.adds > 0 then
-      redis.call('ZADD', set, unpack(s.adds))
+      -- In slices: Lua's unpack takes at most about 8000 values (leases
+      -- add up to two per entry).
+      for j = 1, #s.adds, 4000 do
+        redis.call('ZADD', set, unpack(s.adds, j, math.min(j + 3999, #s.adds)))
+      end
       redis.call('PEXPIRE', set, s.ttl)
       if s.sum_key then
         redis.call('INCRBY', s.sum_key, s.incr)
