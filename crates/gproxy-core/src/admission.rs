@@ -227,7 +227,13 @@ impl crate::Engine {
             return None;
         }
         match budgets
-            .redis_admitted(lines.clone(), rate_id, amount, budget_reply, self.observe.clone())
+            .redis_admitted(
+                lines.clone(),
+                rate_id,
+                amount,
+                budget_reply,
+                self.observe.clone(),
+            )
             .await
         {
             Ok(hold) => {

@@ -522,10 +522,8 @@ mod tests {
         };
         let prefix = format!("gproxy-test-lease2-{}:", crate::ratelimit::rand_seed());
         let caps = "rpm = 600\nconcurrent = 1000";
-        let both = std::sync::Arc::new([
-            limiter(&url, &prefix, caps),
-            limiter(&url, &prefix, caps),
-        ]);
+        let both =
+            std::sync::Arc::new([limiter(&url, &prefix, caps), limiter(&url, &prefix, caps)]);
         // Eight tasks per limiter, 100 requests each: 1,600 asked for,
         // never more than 600 admitted.
         let mut tasks = Vec::new();
