@@ -525,6 +525,42 @@ async fn a_joint_check_that_times_out_leaves_nothing_taken() {
     }
 }
 
+/// Two gateways on `mock` with `limits` on alice and her `budget` (each
+/// TOML, with `rate_extra` more of `[rate_limits]`; Redis calls of the
+/// budgets wait up to 2 s), both kept in the
+/// Redis at `url` under `prefix`; one request first on the first gateway
+/// seeds the budget's counter and prices one request. The gateways, that
+/// price (USD) and their data dirs.
+async fn two_on_one_redis(
+    mock: &MockUpstream,
+    url: &str,
+    prefix: &str,
+    rate_extra: &str,
+    limits: &str,
+    budget: &str,
+) -> (
+    std::sync::Arc<Gateway>,
+    std::sync::Arc<Gateway>,
+    f64,
+    [tempfile::TempDir; 2],
+) {
+    let extra = format!(
+        "[rate_limits]\nbackend = \"redis\"\nredis_url = \"{url}\"\nredis_prefix = \"{prefix}rl:\"\n{rate_extra}\
+         [rate_limits.users.alice]\n{limits}\
+         [budgets]\nbackend = \"redis\"\nredis_url = \"{url}\"\nredis_prefix = \"{prefix}b:\"\nredis_timeout_ms = 2000\n\
+         [budgets.users.alice]\n{budget}"
+    );
+    let text = config(mock, &extra);
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let a = std::sync::Arc::new(start(dirs[0].path(), &text).await);
+    let b = std::sync::Arc::new(start(dirs[1].path(), &text).await);
+    let r = a.post("/v1/chat/completions", ALICE_KEY, chat()).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let one = alice_settled_spend(&a).await;
+    assert!(one > 0.0);
+    (a, b, one, dirs)
+}
+
 #[tokio::test]
 async fn requests_checked_together_in_one_redis_call_still_hold_the_limit_and_the_budget() {
     let Some(url) = redis_url("requests_checked_together").await else {
@@ -535,22 +571,15 @@ async fn requests_checked_together_in_one_redis_call_still_hold_the_limit_and_th
     let slow = slow_redis(&url, Duration::from_millis(30)).await;
     let prefix = format!("gproxy-test-group-{}:", rand_suffix());
     let mock = MockUpstream::start().await.unwrap();
-    let extra = format!(
-        "[rate_limits]\nbackend = \"redis\"\nredis_url = \"{slow}\"\nredis_prefix = \"{prefix}rl:\"\nwindow_secs = 2\nredis_timeout_ms = 2000\n\
-         [rate_limits.users.alice]\nrpm = 10\nconcurrent = 100\n\
-         [budgets]\nbackend = \"redis\"\nredis_url = \"{slow}\"\nredis_prefix = \"{prefix}b:\"\nredis_timeout_ms = 2000\n\
-         [budgets.users.alice]\nmonthly_usd = \"5\"\n"
-    );
-    let text = config(&mock, &extra);
-    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = std::sync::Arc::new(start(d1.path(), &text).await);
-    let b = std::sync::Arc::new(start(d2.path(), &text).await);
-    // One request first: it seeds the month's counter and prices one
-    // request.
-    let r = a.post("/v1/chat/completions", ALICE_KEY, chat()).await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    let one = alice_settled_spend(&a).await;
-    assert!(one > 0.0);
+    let (a, b, one, _dirs) = two_on_one_redis(
+        &mock,
+        &slow,
+        &prefix,
+        "window_secs = 2\nredis_timeout_ms = 2000\n",
+        "rpm = 10\nconcurrent = 100\n",
+        "monthly_usd = \"5\"\n",
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(2_100)).await;
     // 15 at once on each instance: the window admits 10 in all.
     let statuses = alternating_burst(&a, &b, 30).await;
@@ -582,20 +611,15 @@ async fn far_from_the_limits_leases_serve_most_requests_and_the_limit_and_the_sp
     };
     let prefix = format!("gproxy-test-lease-{}:", rand_suffix());
     let mock = MockUpstream::start().await.unwrap();
-    let extra = format!(
-        "[rate_limits]\nbackend = \"redis\"\nredis_url = \"{url}\"\nredis_prefix = \"{prefix}rl:\"\n\
-         [rate_limits.users.alice]\nrpm = 400\nconcurrent = 1000\n\
-         [budgets]\nbackend = \"redis\"\nredis_url = \"{url}\"\nredis_prefix = \"{prefix}b:\"\n\
-         [budgets.users.alice]\nmonthly_usd = \"1000\"\n"
-    );
-    let text = config(&mock, &extra);
-    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = std::sync::Arc::new(start(d1.path(), &text).await);
-    let b = std::sync::Arc::new(start(d2.path(), &text).await);
-    // One request first: it seeds the month's counter and prices one.
-    let r = a.post("/v1/chat/completions", ALICE_KEY, chat()).await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    let one = alice_settled_spend(&a).await;
+    let (a, b, one, _dirs) = two_on_one_redis(
+        &mock,
+        &url,
+        &prefix,
+        "",
+        "rpm = 400\nconcurrent = 1000\n",
+        "monthly_usd = \"1000\"\n",
+    )
+    .await;
     let mut ok = 1;
     // Waves of 40 at once over both instances, 480 in all: far from the
     // limit, a busy key is granted leases and most requests are admitted

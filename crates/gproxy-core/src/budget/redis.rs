@@ -199,30 +199,12 @@ return out
 /// arguments, then the first unused id, one past the last, each
 /// reservation's nano-dollars. The reservations of those ids leave the
 /// set and the sum. Returns 0 per lease.
-const GIVE_BACK: &str = r"
-local out = {}
-local ki, ai = 0, 1
-for q = 1, tonumber(ARGV[1]) do
-  local nk, na = tonumber(ARGV[ai+1]), tonumber(ARGV[ai+2])
-  local a = ai + 2
-  local from, to, per = tonumber(ARGV[a+1]), tonumber(ARGV[a+2]), ARGV[a+3]
-  local ms = {}
-  for id = from, to - 1 do ms[#ms+1] = string.format('%d', id) .. ':' .. per end
-  if #ms > 0 then
-    for i = 0, nk / 3 - 1 do
-      local r, sum = KEYS[ki+i*3+2], KEYS[ki+i*3+3]
-      local gone = redis.call('ZREM', r, unpack(ms))
-      if gone > 0 and redis.call('EXISTS', sum) == 1 and redis.call('DECRBY', sum, gone * tonumber(per)) < 0 then
-        redis.call('DEL', sum)
-      end
-    end
-  end
-  out[q] = 0
-  ki = ki + nk
-  ai = a + na
-end
-return out
-";
+const GIVE_BACK: &str = crate::ratelimit::redis::give_back_lua!(
+    "3",
+    r"
+      take_back(KEYS[ki+i*3+2], KEYS[ki+i*3+3], ms, per)
+"
+);
 
 /// A budget check that goes out inside another script's call (the joint
 /// admission, `crate::admission::JOINT`): its keys and its arguments,

@@ -396,6 +396,54 @@ return out
 "
 );
 
+/// A script giving back the unused entries of leases (the shape of
+/// [`crate::redis_link::Group`]'s calls): per lease, ARGV after the counts
+/// holds the first unused id, one past the last, and each entry's amount;
+/// `$body` runs per scope or line `i` (of `$keys` keys each) with `ids`
+/// (the ids as text), `ms` (the `{id}:{amount}` members) and
+/// `take_back(set, sum, members, amount)`, which removes the members and
+/// their amounts from the running sum (none without a sum). Returns 0 per
+/// lease.
+macro_rules! give_back_lua {
+    ($keys:literal, $body:literal) => {
+        concat!(
+            r"
+local function take_back(set, sum, ms, per)
+  local gone = redis.call('ZREM', set, unpack(ms))
+  if sum and gone > 0 and redis.call('EXISTS', sum) == 1 and redis.call('DECRBY', sum, gone * tonumber(per)) < 0 then
+    redis.call('DEL', sum)
+  end
+end
+local out = {}
+local ki, ai = 0, 1
+for q = 1, tonumber(ARGV[1]) do
+  local nk, na = tonumber(ARGV[ai+1]), tonumber(ARGV[ai+2])
+  local a = ai + 2
+  local from, to, per = tonumber(ARGV[a+1]), tonumber(ARGV[a+2]), ARGV[a+3]
+  local ids, ms = {}, {}
+  for id = from, to - 1 do
+    local t = string.format('%d', id)
+    ids[#ids+1] = t
+    ms[#ms+1] = t .. ':' .. per
+  end
+  if #ids > 0 then
+    for i = 0, nk / ",
+            $keys,
+            r" - 1 do",
+            $body,
+            r"    end
+  end
+  out[q] = 0
+  ki = ki + nk
+  ai = a + na
+end
+return out
+"
+        )
+    };
+}
+pub(crate) use give_back_lua;
+
 /// The unused part of leases given back (the shape of
 /// [`crate::redis_link::Group`]'s calls: see
 /// [`crate::redis_link::RedisLink::send_part_later`]). Per lease, KEYS: per
@@ -403,38 +451,16 @@ return out
 /// then the first unused id, one past the last, the tokens of each entry,
 /// then per scope rpm>0, tpm>0, concurrent>0 (1/0). The entries of those
 /// ids leave the sets (and their tokens the sum). Returns 0 per lease.
-const GIVE_BACK: &str = r"
-local out = {}
-local ki, ai = 0, 1
-for q = 1, tonumber(ARGV[1]) do
-  local nk, na = tonumber(ARGV[ai+1]), tonumber(ARGV[ai+2])
-  local a = ai + 2
-  local from, to, per = tonumber(ARGV[a+1]), tonumber(ARGV[a+2]), ARGV[a+3]
-  local ids = {}
-  for id = from, to - 1 do ids[#ids+1] = string.format('%d', id) end
-  if #ids > 0 then
-    for i = 0, nk / 4 - 1 do
+const GIVE_BACK: &str = give_back_lua!(
+    "4",
+    r"
       local r, tk, c, u = KEYS[ki+i*4+1], KEYS[ki+i*4+2], KEYS[ki+i*4+3], KEYS[ki+i*4+4]
       local rpm, tpm, conc = ARGV[a+4+i*3], ARGV[a+5+i*3], ARGV[a+6+i*3]
-      if tpm == '1' then
-        local ms = {}
-        for j = 1, #ids do ms[j] = ids[j] .. ':' .. per end
-        local gone = redis.call('ZREM', tk, unpack(ms))
-        if gone > 0 and redis.call('EXISTS', u) == 1 and redis.call('DECRBY', u, gone * tonumber(per)) < 0 then
-          redis.call('DEL', u)
-        end
-      elseif rpm == '1' then
-        redis.call('ZREM', r, unpack(ids))
-      end
-      if conc == '1' then redis.call('ZREM', c, unpack(ids)) end
-    end
-  end
-  out[q] = 0
-  ki = ki + nk
-  ai = a + na
-end
-return out
-";
+      if tpm == '1' then take_back(tk, u, ms, per)
+      elseif rpm == '1' then take_back(r, nil, ids, per) end
+      if conc == '1' then take_back(c, nil, ids, per) end
+"
+);
 
 /// A refusal from the script: scope index, what, wait.
 pub(super) type Refused = Option<(usize, Exceeded, u64)>;
