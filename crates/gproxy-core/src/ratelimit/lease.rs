@@ -365,7 +365,7 @@ mod tests {
     use std::time::Duration;
 
     use crate::config::RateLimitsConfig;
-    use crate::ratelimit::{RateLimiter, RateRefusal};
+    use crate::ratelimit::{RateLimiter, RateRefusal, Store};
     use crate::redis_link::{Cmd, RedisLink, Reply};
 
     fn limiter(url: &str, prefix: &str, caps: &str) -> RateLimiter {
@@ -492,6 +492,56 @@ mod tests {
         }
         assert_eq!(l.leases.counts(), (2, 64));
         assert_eq!(int(&link, "ZCARD", &r).await, 2 + 64 + 1 + 128);
+    }
+
+    #[tokio::test]
+    async fn a_lease_is_given_back_when_the_limits_change_and_lapses_when_its_instance_is_gone() {
+        let Some(url) = crate::redis_link::tests::redis().await else {
+            return;
+        };
+        let prefix = format!("gproxy-test-lease-end-{}:", crate::ratelimit::rand_seed());
+        let link = RedisLink::new(&url).unwrap();
+        let r = format!("{prefix}user:alice:r");
+        let caps = "rpm = 100000";
+        let config = |caps: &str| -> RateLimitsConfig {
+            toml::from_str(&format!(
+                "backend = \"redis\"\nredis_url = \"{url}\"\nredis_prefix = \"{prefix}\"\nwindow_secs = 1\n[users.alice]\n{caps}\n"
+            ))
+            .unwrap()
+        };
+        let old = RateLimiter::build(&config(caps), None).unwrap();
+        for _ in 0..2 {
+            old.admit(old.scopes("alice", "k", "p", "m"), 10)
+                .await
+                .unwrap()
+                .settle(None);
+        }
+        assert_eq!(int(&link, "ZCARD", &r).await, 2 + 64);
+        // New limits: the limiter is rebuilt (its counters kept) and the
+        // old one's lease is given back at once, not at its end.
+        let new = RateLimiter::build(&config("rpm = 200000"), Some(&old)).unwrap();
+        drop(old);
+        until(&link, "ZCARD", &r, 2).await;
+        // An instance gone with a lease in hand (nothing gives it back):
+        // its entries leave with the window, a second after the lease's
+        // end.
+        let Store::Redis(counters) = &*new.store else {
+            panic!("not Redis");
+        };
+        let scopes = new.scopes("alice", "k", "p", "m");
+        counters
+            .admission(&scopes, &new.rules, 1 << 40, 10, (64, 20))
+            .await
+            .unwrap();
+        // (The two requests before may have left the 1 s window by now.)
+        assert!(int(&link, "ZCARD", &r).await >= 1 + 64);
+        tokio::time::sleep(Duration::from_millis(2_100)).await;
+        let last = RateLimiter::build(&config(caps), None).unwrap();
+        last.admit(last.scopes("alice", "k", "p", "m"), 10)
+            .await
+            .unwrap()
+            .settle(None);
+        assert_eq!(int(&link, "ZCARD", &r).await, 1);
     }
 
     #[tokio::test]
