@@ -143,8 +143,9 @@ impl crate::Engine {
                     lines.clone(),
                     leased.id,
                     amount,
-                    leased.budget_per.unwrap_or(amount),
+                    0,
                     self.observe.clone(),
+                    Some(leased.lease.clone()),
                 );
                 accounting.hold_permit(limiter.leased_permit(scopes, &leased, tokens));
                 accounting.hold_budget(hold, false);
@@ -160,6 +161,7 @@ impl crate::Engine {
             budgets: budgets.clone(),
             lines: lines.clone(),
             per: budget_per,
+            observe: self.observe.clone(),
         };
         let rate_id = joint.id;
         let timeout = limiter.timeout().max(budgets.timeout());

@@ -503,24 +503,27 @@ impl Budgeter {
         Some(r.check_parts(lines, id, estimate))
     }
 
-    /// The hold of a request estimated at `estimate` nano-dollars and
-    /// admitted from a lease: the reservation of `per` nano-dollars on
-    /// `lines` leased under `id`.
+    /// A hold of the reservation of `reserved` nano-dollars on `lines`
+    /// under `id`, for a request estimated at `estimate`: with `lease`,
+    /// a request admitted from it (it settles into the lease); without,
+    /// the lease's own reservation.
     pub(crate) fn leased_hold(
         &self,
         lines: Lines,
         id: u64,
         estimate: i64,
-        per: i64,
+        reserved: i64,
         observe: Arc<Observability>,
+        lease: Option<Arc<crate::ratelimit::lease::Lease>>,
     ) -> Hold {
         Hold {
             store: Some(self.store.clone()),
             lines,
             id,
             estimate,
-            reserved: per,
+            reserved,
             observe,
+            lease,
         }
     }
 
@@ -574,6 +577,7 @@ impl Budgeter {
                 estimate,
                 reserved: estimate,
                 observe,
+                lease: None,
             }),
             Ok((standings, Some(i))) => {
                 let line = &lines[i];
@@ -673,10 +677,12 @@ pub(crate) struct Hold {
     id: u64,
     /// This request's estimated cost.
     estimate: i64,
-    /// What it holds reserved: its estimate, or a leased reservation's
-    /// amount (see `crate::ratelimit::lease`).
+    /// What it holds reserved: its estimate, or a lease's reservation
+    /// (see `crate::ratelimit::lease`).
     reserved: i64,
     observe: Arc<Observability>,
+    /// The lease it was admitted from: it settles into the lease.
+    lease: Option<Arc<crate::ratelimit::lease::Lease>>,
 }
 
 impl Hold {
@@ -689,6 +695,7 @@ impl Hold {
             estimate: 0,
             reserved: 0,
             observe,
+            lease: None,
         }
     }
 
@@ -706,6 +713,10 @@ impl Hold {
         let Some(store) = self.store.take() else {
             return;
         };
+        if let Some(lease) = self.lease.take() {
+            lease.settled_cost(actual);
+            return;
+        }
         let lines = std::mem::take(&mut self.lines);
         match &*store {
             Store::Memory(m) => {

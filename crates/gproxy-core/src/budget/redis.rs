@@ -72,14 +72,15 @@ for i = 0, n - 1 do
 end
 local function commit(g)
   g = g or 0
-  local leased = {}
+  -- A lease of g entries is one reservation of g times per, under the
+  -- first leased id.
+  local lease
   if g > 0 then
-    local first = tonumber(id)
-    for k = 1, g do leased[k] = string.format('%d', first + k) .. ':' .. pers end
+    lease = string.format('%d', tonumber(id) + 1) .. ':' .. string.format('%d', g * per)
   end
   for i = 1, n do
     add(sets[i], now + ttl, id .. ':' .. amount, num(amount))
-    for k = 1, g do add(sets[i], now + ttl, leased[k], per) end
+    if lease then add(sets[i], now + ttl, lease, g * per) end
   end
 end
 return out, commit, room

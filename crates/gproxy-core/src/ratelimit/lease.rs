@@ -24,7 +24,7 @@
 //! lease's life asks for one, and only one request at a time per key: a
 //! lone request costs Redis what it did before.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
@@ -49,7 +49,7 @@ const MAX_KEYS: usize = 4_096;
 
 /// A block of entries leased on one set of scopes.
 #[derive(Debug)]
-pub(super) struct Lease {
+pub(crate) struct Lease {
     /// The first leased id; `end` is one past the last.
     first: u64,
     end: u64,
@@ -62,18 +62,31 @@ pub(super) struct Lease {
     /// The headers of the request that was granted the lease.
     headers: RateHeaders,
     store: Arc<Store>,
-    /// With limits and budgets in one Redis, the budget reservations
-    /// leased under the same ids.
+    /// With limits and budgets in one Redis, the budget reservation
+    /// leased under its first id.
     budget: Option<BudgetShare>,
+    /// Set once, when it stops handing out ids.
+    closed: AtomicBool,
+    /// How many ids it handed out (set when closed).
+    used: AtomicU64,
+    /// Holds still open: the lease's own until it is closed, and one per
+    /// permit and budget hold of each request it admitted. The last one
+    /// released settles the lease ([`Lease::finish`]).
+    pending: AtomicU64,
+    /// Tokens its requests used, as they settle.
+    tokens: AtomicU64,
+    /// What its requests cost (nano-dollars), as they settle.
+    cost: AtomicI64,
 }
 
 /// The budget side of a lease: a reservation of `per` nano-dollars on
-/// each of `lines` per leased id.
+/// each of `lines` per leased entry (one reservation for the lease).
 #[derive(Debug)]
 pub(crate) struct BudgetShare {
     pub(crate) budgets: Arc<Budgeter>,
     pub(crate) lines: Lines,
     pub(crate) per: i64,
+    pub(crate) observe: Arc<crate::observe::Observability>,
 }
 
 /// The budget side of a request looking for a lease: its lines and
@@ -87,7 +100,8 @@ pub(crate) struct BudgetAsk<'a> {
 impl Lease {
     /// An id for a request of `estimate` tokens, and how many of the
     /// lease's entries are used with it; `None` when the lease cannot
-    /// serve it.
+    /// serve it. The request's permit (and budget hold) each release one
+    /// hold when they end.
     fn take(&self, estimate: u64, budget: Option<&BudgetAsk<'_>>) -> Option<(u64, u64)> {
         if estimate > self.per || Instant::now() >= self.until {
             return None;
@@ -98,8 +112,23 @@ impl Lease {
                 if ask.amount <= share.per && Arc::ptr_eq(&share.budgets, ask.budgets) => {}
             _ => return None,
         }
+        // Held before the id is taken, so that a close in between cannot
+        // settle the lease without this request.
+        let holds = self.holds();
+        self.pending.fetch_add(holds, Ordering::AcqRel);
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        (id < self.end).then(|| (id, id - self.first + 1))
+        if id < self.end {
+            Some((id, id - self.first + 1))
+        } else {
+            self.release(holds);
+            None
+        }
+    }
+
+    /// The holds of one admitted request: its permit, and its budget
+    /// hold when the lease has a budget share.
+    fn holds(&self) -> u64 {
+        1 + u64::from(self.budget.is_some())
     }
 
     /// How many entries were never handed out (so far).
@@ -108,17 +137,86 @@ impl Lease {
             .saturating_sub(self.next.load(Ordering::Relaxed).min(self.end))
     }
 
+    /// The lease's entries.
+    fn size(&self) -> u64 {
+        self.end - self.first
+    }
+
     /// Stops handing out ids and gives back the entries never handed out.
     fn close(&self) {
-        let from = self.next.swap(self.end, Ordering::Relaxed);
-        if from >= self.end {
+        if self.closed.swap(true, Ordering::AcqRel) {
             return;
         }
-        if let Store::Redis(r) = &*self.store {
-            r.give_back(&self.scopes, from, self.end, self.per);
+        let from = self.next.swap(self.end, Ordering::AcqRel).min(self.end);
+        self.used.store(from - self.first, Ordering::Release);
+        if from < self.end {
+            // Nothing used: the first entry's tokens and the budget
+            // reservation go too; else they wait for the settlement.
+            let none_used = from == self.first;
+            if let Store::Redis(r) = &*self.store {
+                let lead = if none_used { self.size() * self.per } else { 0 };
+                r.give_back(&self.scopes, from, self.end, lead);
+            }
+            if let (Some(b), true) = (&self.budget, none_used) {
+                let reserved = b.per.saturating_mul(self.size() as i64);
+                b.budgets
+                    .give_back_leased(&b.lines, self.first, self.first + 1, reserved);
+            }
+        }
+        self.release(1);
+    }
+
+    /// A request admitted from the lease ended having used `tokens`.
+    pub(super) fn settled_tokens(&self, tokens: u64) {
+        self.tokens.fetch_add(tokens, Ordering::Relaxed);
+        self.release(1);
+    }
+
+    /// A request admitted from the lease ended having cost `nanos`.
+    pub(crate) fn settled_cost(&self, nanos: i64) {
+        self.cost.fetch_add(nanos, Ordering::Relaxed);
+        self.release(1);
+    }
+
+    fn release(&self, holds: u64) {
+        if self.pending.fetch_sub(holds, Ordering::AcqRel) == holds {
+            self.finish();
+        }
+    }
+
+    /// Closed and every request it admitted settled: its first token
+    /// entry takes the tokens they used, its budget reservation becomes
+    /// what they cost; one settlement each, whatever the number of
+    /// requests.
+    fn finish(&self) {
+        if self.used.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let size = self.size();
+        if let Store::Redis(r) = &*self.store
+            && self.scopes.iter().any(|s| s.caps.tpm > 0)
+        {
+            let tokens = self.tokens.load(Ordering::Relaxed);
+            r.settle_as(
+                &self.scopes,
+                self.first,
+                size * self.per,
+                Some(tokens),
+                (true, false),
+            );
         }
         if let Some(b) = &self.budget {
-            b.budgets.give_back_leased(&b.lines, from, self.end, b.per);
+            let reserved = b.per.saturating_mul(size as i64);
+            b.budgets
+                .leased_hold(
+                    b.lines.clone(),
+                    self.first,
+                    0,
+                    reserved,
+                    b.observe.clone(),
+                    None,
+                )
+                .settle(self.cost.load(Ordering::Relaxed));
         }
     }
 
@@ -187,8 +285,8 @@ pub(crate) struct Leased {
     /// The tokens of its entry.
     pub(crate) per: u64,
     pub(crate) headers: RateHeaders,
-    /// The nano-dollars of its budget reservation.
-    pub(crate) budget_per: Option<i64>,
+    /// The lease, which its permit and budget hold settle into.
+    pub(crate) lease: Arc<Lease>,
 }
 
 fn same(h: &Held, scopes: &[Scope], lines: Option<&Lines>) -> bool {
@@ -263,14 +361,14 @@ impl Leases {
                     id,
                     per: lease.per,
                     headers: lease.headers(used),
-                    budget_per: lease.budget.as_ref().map(|b| b.per),
+                    lease: lease.clone(),
                 });
             }
             // Spent before its end: the key wants larger leases; ended
             // half unused: smaller.
             if lease.unused() == 0 && now < lease.until {
                 grow = Some(true);
-            } else if now >= lease.until && lease.unused() > (lease.end - lease.first) / 2 {
+            } else if now >= lease.until && lease.unused() > lease.size() / 2 {
                 grow = Some(false);
             }
         }
@@ -318,6 +416,11 @@ impl Leases {
                 headers,
                 store: store.clone(),
                 budget,
+                closed: AtomicBool::new(false),
+                used: AtomicU64::new(0),
+                pending: AtomicU64::new(1),
+                tokens: AtomicU64::new(0),
+                cost: AtomicI64::new(0),
             })
         });
         if let Some(lease) = &lease {
@@ -325,8 +428,8 @@ impl Leases {
             let until = lease.until;
             tokio::spawn(close_at(weak, until));
         }
-        // The lease this one replaces is dropped outside the lock (its
-        // drop queues a give-back).
+        // The lease this one replaces is closed outside the lock (its
+        // requests in flight may keep it alive, not its entries).
         let old = {
             let mut held = self.held();
             match held.get_mut(&self.key_of(scopes, lines.as_ref())) {
@@ -340,7 +443,9 @@ impl Leases {
                 _ => lease,
             }
         };
-        drop(old);
+        if let Some(old) = old {
+            old.close();
+        }
     }
 
     /// Leases granted and requests served from them.
@@ -349,6 +454,17 @@ impl Leases {
             self.granted.load(Ordering::Relaxed),
             self.served.load(Ordering::Relaxed),
         )
+    }
+}
+
+impl Drop for Leases {
+    fn drop(&mut self) {
+        // The limits changed (or the limiter went): what the leases did
+        // not hand out goes back now, whoever still holds them.
+        let held = std::mem::take(self.held.get_mut().unwrap_or_else(PoisonError::into_inner));
+        for lease in held.into_values().filter_map(|h| h.lease) {
+            lease.close();
+        }
     }
 }
 
@@ -454,15 +570,16 @@ mod tests {
         let large = l.admit(scopes(), 21).await.unwrap();
         assert_eq!(l.redis_admissions().unwrap().calls, calls + 1);
         assert_eq!(l.leases.counts(), (2, 10));
-        // Settled like any request: its entry takes the real tokens, its
-        // slot is freed.
+        // A leased request's slot is freed when it ends; its tokens go to
+        // the lease.
         leased.pop().unwrap().settle(Some(5));
         // The first lease's 54 unused entries leave when it is replaced,
-        // the second's 64 at its end: what stays is the 13 requests
-        // admitted, with their tokens.
+        // the second's 64 (and their tokens) at its end: what stays is the
+        // 13 requests admitted. The first lease's tokens stay on its first
+        // entry while its requests are in flight.
         until(&link, "ZCARD", &t, 13).await;
-        until(&link, "GET", &u, 10 + 10 + 9 * 20 + 5 + 21).await;
         until(&link, "ZCARD", &c, 12).await;
+        until(&link, "GET", &u, 10 + 10 + 21 + 64 * 20).await;
         for p in leased {
             p.settle(None);
         }
@@ -470,9 +587,11 @@ mod tests {
         second.settle(None);
         large.settle(None);
         until(&link, "ZCARD", &c, 0).await;
-        // A leased request that ends without a count keeps its own
-        // estimate, not its entry's.
-        assert_eq!(int(&link, "GET", &u).await, 10 + 10 + 9 * 10 + 5 + 21);
+        // Once all of them have ended, one settlement gives the lease what
+        // they used: a leased request that ends without a count keeps its
+        // own estimate, not its entry's.
+        until(&link, "GET", &u, 10 + 10 + 21 + 9 * 10 + 5).await;
+        assert_eq!(int(&link, "ZCARD", &t).await, 13);
     }
 
     #[tokio::test]

@@ -399,7 +399,7 @@ impl RateLimiter {
                 && e == crate::redis_link::TIMED_OUT
             {
                 // The script may have run and leased them.
-                r.give_back(&scopes, id + 1, id + 1 + want, per);
+                r.give_back(&scopes, id + 1, id + 1 + want, per * want);
             }
             self.leases.answered(
                 &self.store,
@@ -422,6 +422,7 @@ impl RateLimiter {
             id,
             estimate,
             own: estimate,
+            lease: None,
             headers,
         }
     }
@@ -473,6 +474,7 @@ impl RateLimiter {
     ) -> Permit {
         let mut permit = self.permit(scopes, leased.id, leased.per, leased.headers);
         permit.own = estimate;
+        permit.lease = Some(leased.lease.clone());
         permit
     }
 
@@ -528,12 +530,16 @@ impl RateLimiter {
             return;
         }
         if timed_out {
+            // The script may have run and leased them: all of a lease's
+            // tokens are on its first entry, its budget in one
+            // reservation.
             if let Store::Redis(r) = &*self.store {
-                r.give_back(scopes, id + 1, id + 1 + want, per);
+                r.give_back(scopes, id + 1, id + 1 + want, per * want);
             }
+            let reserved = budget.per.saturating_mul(want as i64);
             budget
                 .budgets
-                .give_back_leased(&budget.lines, id + 1, id + 1 + want, budget.per);
+                .give_back_leased(&budget.lines, id + 1, id + 2, reserved);
         }
         let (granted, headers) = match permit {
             Some(p) => (granted.min(want), p.headers),
@@ -660,6 +666,8 @@ pub(crate) struct Permit {
     estimate: u64,
     /// Its own estimate, kept when it ends without a count.
     own: u64,
+    /// The lease it was admitted from: it settles into the lease.
+    lease: Option<Arc<lease::Lease>>,
     /// The `x-ratelimit-*` values after this request.
     pub(crate) headers: RateHeaders,
 }
@@ -673,6 +681,7 @@ impl Permit {
             id: 0,
             estimate: 0,
             own: 0,
+            lease: None,
             headers: RateHeaders::default(),
         }
     }
@@ -682,6 +691,9 @@ impl Permit {
     /// budget).
     pub(crate) fn forget(mut self) {
         self.store = None;
+        if let Some(lease) = self.lease.take() {
+            lease.settled_tokens(0);
+        }
     }
 
     /// Replaces the token reservation with `actual` (`None`: keep the
@@ -695,6 +707,17 @@ impl Permit {
             return;
         };
         let scopes = std::mem::take(&mut self.scopes);
+        if let Some(lease) = self.lease.take() {
+            // Its tokens go to the lease's one settlement; its slot is
+            // given back now.
+            if let Store::Redis(r) = &*store
+                && scopes.iter().any(|s| s.caps.concurrent > 0)
+            {
+                r.settle_as(&scopes, self.id, self.estimate, None, (false, true));
+            }
+            lease.settled_tokens(actual.unwrap_or(self.own));
+            return;
+        }
         let actual = Some(actual.unwrap_or(self.own)).filter(|a| *a != self.estimate);
         match &*store {
             Store::Memory(m) => {

@@ -112,19 +112,19 @@ local function commit(g)
     local first = tonumber(id)
     for k = 1, g do leased[k] = string.format('%d', first + k) end
   end
+  -- The leased token entries: the first carries the lease's tokens (g
+  -- times per, replaced by what its requests used when they have all
+  -- settled), the others count a request each.
   local tm = {}
+  if g > 0 then
+    tm[1] = leased[1] .. ':' .. string.format('%d', g * per)
+    for k = 2, g do tm[k] = leased[k] .. ':0' end
+  end
   for i = 1, n do
     local ts, rs, cs = sets[i][1], sets[i][2], sets[i][3]
     if ts then
       add(ts, now, id .. ':' .. ests, est)
-      for k = 1, g do
-        local m = tm[k]
-        if not m then
-          m = leased[k] .. ':' .. pers
-          tm[k] = m
-        end
-        add(ts, now + LEASE_MS, m, per)
-      end
+      for k = 1, g do add(ts, now + LEASE_MS, tm[k], k == 1 and g * per or 0) end
     elseif rs then
       add(rs, now, id)
       for k = 1, g do add(rs, now + LEASE_MS, leased[k]) end
@@ -448,15 +448,19 @@ pub(crate) use give_back_lua;
 /// [`crate::redis_link::Group`]'s calls: see
 /// [`crate::redis_link::RedisLink::send_part_later`]). Per lease, KEYS: per
 /// scope its four keys of [`CHECK`]; ARGV: how many keys and arguments,
-/// then the first unused id, one past the last, the tokens of each entry,
-/// then per scope rpm>0, tpm>0, concurrent>0 (1/0). The entries of those
-/// ids leave the sets (and their tokens the sum). Returns 0 per lease.
+/// then the first unused id, one past the last, `0` (the tokens of each
+/// entry), the tokens of the lease's first entry when it is among them
+/// (else `0`), then per scope rpm>0, tpm>0, concurrent>0 (1/0). The
+/// entries of those ids leave the sets (and the first's tokens the sum).
+/// Returns 0 per lease.
 const GIVE_BACK: &str = give_back_lua!(
     "4",
     r"
       local r, tk, c, u = KEYS[ki+i*4+1], KEYS[ki+i*4+2], KEYS[ki+i*4+3], KEYS[ki+i*4+4]
-      local rpm, tpm, conc = ARGV[a+4+i*3], ARGV[a+5+i*3], ARGV[a+6+i*3]
-      if tpm == '1' then take_back(tk, u, ms, per)
+      local lead, rpm, tpm, conc = ARGV[a+4], ARGV[a+5+i*3], ARGV[a+6+i*3], ARGV[a+7+i*3]
+      if tpm == '1' then
+        take_back(tk, nil, ms, per)
+        if lead ~= '0' then take_back(tk, u, {ids[1] .. ':' .. lead}, lead) end
       elseif rpm == '1' then take_back(r, nil, ids, per) end
       if conc == '1' then take_back(c, nil, ids, per) end
 "
@@ -672,6 +676,19 @@ impl RedisCounters {
     /// in the background (in one call with the other settlements queued
     /// with it).
     pub(super) fn settle(&self, scopes: &[Scope], id: u64, estimate: u64, actual: Option<u64>) {
+        self.settle_as(scopes, id, estimate, actual, (true, true));
+    }
+
+    /// [`RedisCounters::settle`] of only the token entry (`what.0`) or
+    /// only the slots (`what.1`) where both are counted.
+    pub(super) fn settle_as(
+        &self,
+        scopes: &[Scope],
+        id: u64,
+        estimate: u64,
+        actual: Option<u64>,
+        (tokens, slots): (bool, bool),
+    ) {
         let mut keys = Cmd::args();
         for s in scopes {
             keys.encoded(s.redis_settle_keys(), 3);
@@ -684,8 +701,8 @@ impl RedisCounters {
             None => args.arg(b""),
         };
         for s in scopes {
-            args.int(u8::from(s.caps.tpm > 0))
-                .int(u8::from(s.caps.concurrent > 0));
+            args.int(u8::from(tokens && s.caps.tpm > 0))
+                .int(u8::from(slots && s.caps.concurrent > 0));
         }
         self.link
             .send_part_later(&self.settle, Part { keys, args }, |result| {
@@ -697,18 +714,19 @@ impl RedisCounters {
 }
 
 impl RedisCounters {
-    /// Gives back the entries of ids `from..to`, leased on `scopes` with
-    /// `per` tokens each and never used, in the background (with the
-    /// settlements queued beside it).
-    pub(super) fn give_back(&self, scopes: &[Scope], from: u64, to: u64, per: u64) {
+    /// Gives back the entries of ids `from..to`, leased on `scopes` and
+    /// never used, in the background (with the settlements queued beside
+    /// it); `lead` is the tokens of the lease's first entry when it is
+    /// among them (the others hold none), else 0.
+    pub(super) fn give_back(&self, scopes: &[Scope], from: u64, to: u64, lead: u64) {
         if from >= to {
             return;
         }
         let mut keys = Cmd::args();
         Self::write_keys(&mut keys, scopes);
         let mut args = Cmd::args();
-        args.int(scopes.len() * 4).int(3 + scopes.len() * 3);
-        args.int(from).int(to).int(per);
+        args.int(scopes.len() * 4).int(4 + scopes.len() * 3);
+        args.int(from).int(to).int(0).int(lead);
         for s in scopes {
             args.int(u8::from(s.caps.rpm > 0))
                 .int(u8::from(s.caps.tpm > 0))
