@@ -1,7 +1,12 @@
 //! Leases of Redis-kept limits: far from every limit, the check of one
-//! request also counts a block of entries for later requests (each one a
-//! plain entry: a request, its tokens, a slot), and the instance admits
-//! requests with the same scopes from that block without asking Redis.
+//! request also counts a block of entries for later requests (per entry a
+//! request of the window and a slot; the block's tokens on its first
+//! entry; with the budgets in the same Redis, one reservation for the
+//! block), and the instance admits requests with the same scopes from
+//! that block without asking Redis. Its requests' slots are freed as they
+//! end; their tokens and costs are added up here and sent in one
+//! settlement once the lease and all of them have ended
+//! ([`Lease::finish`]).
 //!
 //! What keeps the limits exact:
 //! - A leased entry is counted in Redis from the moment it is leased, like

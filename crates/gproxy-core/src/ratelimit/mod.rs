@@ -532,7 +532,9 @@ impl RateLimiter {
         if timed_out {
             // The script may have run and leased them: all of a lease's
             // tokens are on its first entry, its budget in one
-            // reservation.
+            // reservation (sized as asked: had Redis granted fewer, those
+            // stay counted until they leave the window or lapse, over the
+            // truth, never under).
             if let Store::Redis(r) = &*self.store {
                 r.give_back(scopes, id + 1, id + 1 + want, per * want);
             }
