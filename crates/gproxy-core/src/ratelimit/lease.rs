@@ -658,7 +658,7 @@ mod tests {
             .await
             .unwrap();
         // (The two requests before may have left the 1 s window by now.)
-        assert!(int(&link, "ZCARD", &r).await >= 1 + 64);
+        assert!(int(&link, "ZCARD", &r).await > 64);
         tokio::time::sleep(Duration::from_millis(2_100)).await;
         let last = RateLimiter::build(&config(caps), None).unwrap();
         last.admit(last.scopes("alice", "k", "p", "m"), 10)
