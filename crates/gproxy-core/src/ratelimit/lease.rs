@@ -72,6 +72,9 @@ pub(crate) struct Lease {
     budget: Option<BudgetShare>,
     /// Set once, when it stops handing out ids.
     closed: AtomicBool,
+    /// Set once, when its settlement is sent (a take that fails after it
+    /// briefly holds and releases again: that must not send another).
+    finished: AtomicBool,
     /// How many ids it handed out (set when closed).
     used: AtomicU64,
     /// Holds still open: the lease's own until it is closed, and one per
@@ -108,7 +111,10 @@ impl Lease {
     /// serve it. The request's permit (and budget hold) each release one
     /// hold when they end.
     fn take(&self, estimate: u64, budget: Option<&BudgetAsk<'_>>) -> Option<(u64, u64)> {
-        if estimate > self.per || Instant::now() >= self.until {
+        if estimate > self.per
+            || self.closed.load(Ordering::Acquire)
+            || Instant::now() >= self.until
+        {
             return None;
         }
         match (&self.budget, budget) {
@@ -140,6 +146,15 @@ impl Lease {
     fn unused(&self) -> u64 {
         self.end
             .saturating_sub(self.next.load(Ordering::Relaxed).min(self.end))
+    }
+
+    /// How many entries it did not hand out: when closed, in all.
+    fn unused_at_end(&self) -> u64 {
+        if self.closed.load(Ordering::Acquire) {
+            self.size() - self.used.load(Ordering::Acquire)
+        } else {
+            self.unused()
+        }
     }
 
     /// The lease's entries.
@@ -194,7 +209,10 @@ impl Lease {
     /// what they cost; one settlement each, whatever the number of
     /// requests.
     fn finish(&self) {
-        if self.used.load(Ordering::Acquire) == 0 {
+        if !self.closed.load(Ordering::Acquire)
+            || self.finished.swap(true, Ordering::AcqRel)
+            || self.used.load(Ordering::Acquire) == 0
+        {
             return;
         }
         let size = self.size();
@@ -370,11 +388,17 @@ impl Leases {
                 });
             }
             // Spent before its end: the key wants larger leases; ended
-            // half unused: smaller.
-            if lease.unused() == 0 && now < lease.until {
-                grow = Some(true);
-            } else if now >= lease.until && lease.unused() > lease.size() / 2 {
-                grow = Some(false);
+            // half unused: smaller. Either way it is closed now (if its
+            // timer has not yet), so that what it did not hand out goes
+            // back ahead of this request's check.
+            let ended = now >= lease.until;
+            if ended || lease.unused() == 0 {
+                if !ended {
+                    grow = Some(true);
+                } else if lease.unused_at_end() > lease.size() / 2 {
+                    grow = Some(false);
+                }
+                lease.close();
             }
         }
         let life = Duration::from_millis(LEASE_MS);
@@ -422,6 +446,7 @@ impl Leases {
                 store: store.clone(),
                 budget,
                 closed: AtomicBool::new(false),
+                finished: AtomicBool::new(false),
                 used: AtomicU64::new(0),
                 pending: AtomicU64::new(1),
                 tokens: AtomicU64::new(0),
@@ -729,20 +754,26 @@ mod tests {
         let leases = both[0].leases.counts().0 + both[1].leases.counts().0;
         assert!(leases > 0, "no lease granted");
         // Once the leases have ended and given back what they did not use,
-        // the limit fills to exactly 600.
+        // the limit fills to exactly 600 (asked until refused for longer
+        // than a lease lives).
         tokio::time::sleep(Duration::from_millis(1_200)).await;
-        let mut refused_in_a_row = 0;
+        let mut refused_since = None;
         let mut i = 0;
-        while refused_in_a_row < 10 {
+        while refused_since
+            .is_none_or(|t: std::time::Instant| t.elapsed() < Duration::from_millis(1_500))
+        {
             let l = &both[i % 2];
             i += 1;
             match l.admit(l.scopes("alice", "k", "p", "m"), 10).await {
                 Ok(p) => {
                     admitted += 1;
-                    refused_in_a_row = 0;
+                    refused_since = None;
                     p.settle(None);
                 }
-                Err(_) => refused_in_a_row += 1,
+                Err(_) => {
+                    refused_since.get_or_insert_with(std::time::Instant::now);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
             }
         }
         assert_eq!(admitted, 600);
