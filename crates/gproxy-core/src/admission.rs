@@ -154,16 +154,10 @@ impl crate::Engine {
             Took::Ask(want) => want,
         };
         let mut budget_check = budgets.redis_check_parts(&lines, amount)?;
-        let (joint, part, group) =
+        let (ask, part, group) =
             limiter.redis_joint_admission(&scopes, tokens, want, &mut budget_check)?;
         let budget_per = budget_check.per;
-        let share = || BudgetShare {
-            budgets: budgets.clone(),
-            lines: lines.clone(),
-            per: budget_per,
-            observe: self.observe.clone(),
-        };
-        let rate_id = joint.id;
+        let rate_id = ask.id;
         let timeout = limiter.timeout().max(budgets.timeout());
         let (rate_reply, budget_reply) = match group.call(link, part, timeout).await {
             Ok(Reply::Array(replies)) => match <[Reply; 2]>::try_from(replies) {
@@ -179,26 +173,7 @@ impl crate::Engine {
             }
             Err(e) => (Err(e.clone()), Err(e)),
         };
-        if let Err(e) = &rate_reply {
-            // No answer: each check decides (fail open or closed), and one
-            // that timed out queues the release of what the script may
-            // have taken; both run before either refusal is returned.
-            let timed_out = e == crate::redis_link::TIMED_OUT;
-            limiter.joint_answered(&joint, &scopes, None, 0, timed_out, share());
-            let permit = limiter.redis_admitted(scopes, rate_id, tokens, rate_reply);
-            let hold = budgets
-                .redis_admitted(lines, rate_id, amount, budget_reply, self.observe.clone())
-                .await;
-            return Some(match (permit, hold) {
-                (Err(refusal), _) => Err(self.rate_refused(refusal)),
-                (_, Err(refusal)) => Err(self.budget_refused(refusal)),
-                (Ok(permit), Ok(hold)) => {
-                    accounting.hold_permit(permit);
-                    accounting.hold_budget(hold, false);
-                    Ok(())
-                }
-            });
-        }
+        let timed_out = matches!(&rate_reply, Err(e) if e == crate::redis_link::TIMED_OUT);
         // What Redis leased (0 unless both checks passed).
         let granted = match &rate_reply {
             Ok(Reply::Array(items)) => items
@@ -207,53 +182,66 @@ impl crate::Engine {
                 .map_or(0, |g| g.max(0).unsigned_abs()),
             _ => 0,
         };
-        let scopes_kept = (joint.want > 0).then(|| scopes.clone());
-        let permit = match limiter.redis_admitted(scopes, rate_id, tokens, rate_reply) {
-            Ok(permit) => permit,
-            Err(refusal) => {
-                if let Some(scopes) = &scopes_kept {
-                    limiter.joint_answered(&joint, scopes, None, 0, false, share());
+        let scopes_kept = (ask.want > 0).then(|| scopes.clone());
+        // The budget side of the answer (lines not yet seeded are seeded).
+        let hold_of = |reply| {
+            budgets.redis_admitted(lines.clone(), rate_id, amount, reply, self.observe.clone())
+        };
+        // The admitted request's headers, when both checks passed.
+        let mut admitted = None;
+        let outcome = 'checked: {
+            if rate_reply.is_err() {
+                // No answer: each check decides (fail open or closed), and
+                // one that timed out queues the release of what the script
+                // may have taken; both run before either refusal is
+                // returned.
+                let permit = limiter.redis_admitted(scopes, rate_id, tokens, rate_reply);
+                let hold = hold_of(budget_reply).await;
+                break 'checked Some(match (permit, hold) {
+                    (Err(refusal), _) => Err(self.rate_refused(refusal)),
+                    (_, Err(refusal)) => Err(self.budget_refused(refusal)),
+                    (Ok(permit), Ok(hold)) => {
+                        accounting.hold_permit(permit);
+                        accounting.hold_budget(hold, false);
+                        Ok(())
+                    }
+                });
+            }
+            let permit = match limiter.redis_admitted(scopes, rate_id, tokens, rate_reply) {
+                Ok(permit) => permit,
+                Err(refusal) => break 'checked Some(Err(self.rate_refused(refusal))),
+            };
+            if let Ok(reply) = &budget_reply
+                && Budgeter::redis_unseeded(reply)
+            {
+                // Nothing was counted or reserved: the budget counters are
+                // seeded on the usual path, which then checks both.
+                permit.forget();
+                break 'checked None;
+            }
+            match hold_of(budget_reply).await {
+                Ok(hold) => {
+                    admitted = Some((permit.headers, granted));
+                    accounting.hold_permit(permit);
+                    accounting.hold_budget(hold, false);
+                    Some(Ok(()))
                 }
-                return Some(Err(self.rate_refused(refusal)));
+                Err(refusal) => {
+                    // The script counted nothing on the limits.
+                    permit.forget();
+                    Some(Err(self.budget_refused(refusal)))
+                }
             }
         };
-        if let Ok(reply) = &budget_reply
-            && Budgeter::redis_unseeded(reply)
-        {
-            // Nothing was counted or reserved: the budget counters are
-            // seeded on the usual path, which then checks both.
-            if let Some(scopes) = &scopes_kept {
-                limiter.joint_answered(&joint, scopes, None, 0, false, share());
-            }
-            permit.forget();
-            return None;
+        if let Some(scopes) = scopes_kept {
+            let share = BudgetShare {
+                budgets: budgets.clone(),
+                lines,
+                per: budget_per,
+                observe: self.observe.clone(),
+            };
+            limiter.lease_answered(&ask, &scopes, admitted, timed_out, Some(share));
         }
-        match budgets
-            .redis_admitted(
-                lines.clone(),
-                rate_id,
-                amount,
-                budget_reply,
-                self.observe.clone(),
-            )
-            .await
-        {
-            Ok(hold) => {
-                if let Some(scopes) = &scopes_kept {
-                    limiter.joint_answered(&joint, scopes, Some(&permit), granted, false, share());
-                }
-                accounting.hold_permit(permit);
-                accounting.hold_budget(hold, false);
-                Some(Ok(()))
-            }
-            Err(refusal) => {
-                // The script counted nothing on the limits.
-                if let Some(scopes) = &scopes_kept {
-                    limiter.joint_answered(&joint, scopes, None, 0, false, share());
-                }
-                permit.forget();
-                Some(Err(self.budget_refused(refusal)))
-            }
-        }
+        outcome
     }
 }

@@ -36,7 +36,7 @@ use std::time::Duration;
 use hashbrown::HashMap;
 use tokio::time::Instant;
 
-use super::{Headroom, RateHeaders, Scope, Store};
+use super::{Headroom, LeaseAsk, RateHeaders, Scope, Store};
 use crate::budget::{Budgeter, Lines};
 
 /// How long a lease lives in Redis (`LEASE_MS` in the check script).
@@ -142,18 +142,13 @@ impl Lease {
         1 + u64::from(self.budget.is_some())
     }
 
-    /// How many entries were never handed out (so far).
+    /// How many entries it has not handed out (when closed, in all).
     fn unused(&self) -> u64 {
-        self.end
-            .saturating_sub(self.next.load(Ordering::Relaxed).min(self.end))
-    }
-
-    /// How many entries it did not hand out: when closed, in all.
-    fn unused_at_end(&self) -> u64 {
         if self.closed.load(Ordering::Acquire) {
             self.size() - self.used.load(Ordering::Acquire)
         } else {
-            self.unused()
+            self.end
+                .saturating_sub(self.next.load(Ordering::Relaxed).min(self.end))
         }
     }
 
@@ -395,7 +390,7 @@ impl Leases {
             if ended || lease.unused() == 0 {
                 if !ended {
                     grow = Some(true);
-                } else if lease.unused_at_end() > lease.size() / 2 {
+                } else if lease.unused() > lease.size() / 2 {
                     grow = Some(false);
                 }
                 lease.close();
@@ -417,30 +412,28 @@ impl Leases {
         }
     }
 
-    /// The end of a check of `scopes` that asked for a lease (sent at
-    /// `sent`): `granted` entries from id `first` on, of `per` tokens, and
+    /// The end of the check `ask` of a request on `scopes` that asked for
+    /// a lease: `granted` entries from the id after the request's on, and
     /// the granted request's `headers`.
-    #[expect(clippy::too_many_arguments, reason = "the lease, named")]
     pub(super) fn answered(
         &self,
         store: &Arc<Store>,
         scopes: &[Scope],
-        sent: Instant,
-        first: u64,
+        ask: &LeaseAsk,
         granted: u64,
-        per: u64,
         headers: RateHeaders,
         budget: Option<BudgetShare>,
     ) {
         let lines = budget.as_ref().map(|b| b.lines.clone());
+        let first = ask.id + 1;
         let lease = (granted > 0).then(|| {
             self.granted.fetch_add(1, Ordering::Relaxed);
             Arc::new(Lease {
                 first,
                 end: first + granted,
                 next: AtomicU64::new(first),
-                per,
-                until: sent + Duration::from_millis(LEASE_MS - MARGIN_MS),
+                per: ask.per,
+                until: ask.sent + Duration::from_millis(LEASE_MS - MARGIN_MS),
                 scopes: scopes.to_vec(),
                 headers,
                 store: store.clone(),

@@ -379,40 +379,69 @@ impl RateLimiter {
             lease::Took::Admitted(l) => return Ok(self.leased_permit(scopes, &l, estimate)),
             lease::Took::Ask(want) => want,
         };
-        let per = lease_per(estimate);
-        let id = self.ids.fetch_add(1 + want, Ordering::Relaxed);
-        let sent = tokio::time::Instant::now();
+        let ask = self.lease_ask(estimate, want);
         let reply = r
-            .admission(&scopes, &self.rules, id, estimate, (want, per))
+            .admission(&scopes, &self.rules, ask.id, estimate, (want, ask.per))
             .await;
         let checked = reply.and_then(|r| redis::RedisCounters::check_reply(r, scopes.len()));
         if want > 0 {
-            let granted = match &checked {
-                Ok((None, _, granted)) => (*granted).min(want),
-                _ => 0,
+            let timed_out = matches!(&checked, Err(e) if e == crate::redis_link::TIMED_OUT);
+            let admitted = match &checked {
+                Ok((None, seen, granted)) => {
+                    Some((RateHeaders::of(&scopes, seen, estimate, true), *granted))
+                }
+                _ => None,
             };
-            let headers = match &checked {
-                Ok((None, seen, _)) => RateHeaders::of(&scopes, seen, estimate, true),
-                _ => RateHeaders::default(),
-            };
-            if let Err(e) = &checked
-                && e == crate::redis_link::TIMED_OUT
-            {
-                // The script may have run and leased them.
-                r.give_back(&scopes, id + 1, id + 1 + want, per * want);
-            }
-            self.leases.answered(
-                &self.store,
-                &scopes,
-                sent,
-                id + 1,
-                granted,
-                per,
-                headers,
-                None,
-            );
+            self.lease_answered(&ask, &scopes, admitted, timed_out, None);
         }
-        self.checked(scopes, id, estimate, checked)
+        self.checked(scopes, ask.id, estimate, checked)
+    }
+
+    /// A check of a request of `estimate` tokens asking for a lease of
+    /// `want` entries: its id, with the leased ids after it.
+    fn lease_ask(&self, estimate: u64, want: u64) -> LeaseAsk {
+        LeaseAsk {
+            id: self.ids.fetch_add(1 + want, Ordering::Relaxed),
+            want,
+            per: lease_per(estimate),
+            sent: tokio::time::Instant::now(),
+        }
+    }
+
+    /// The end of the check `ask` of a request on `scopes` (and with
+    /// `budget`, its budget lines): `admitted` is the admitted request's
+    /// headers and how many entries Redis leased with it (`None`: refused
+    /// or no answer); `timed_out`, that the script may have run unseen.
+    pub(crate) fn lease_answered(
+        &self,
+        ask: &LeaseAsk,
+        scopes: &[Scope],
+        admitted: Option<(RateHeaders, u64)>,
+        timed_out: bool,
+        budget: Option<lease::BudgetShare>,
+    ) {
+        let LeaseAsk { id, want, per, .. } = *ask;
+        if want == 0 {
+            return;
+        }
+        if timed_out {
+            // The script may have run and leased them: all of a lease's
+            // tokens are on its first entry, its budget in one
+            // reservation (sized as asked: had Redis granted fewer, those
+            // stay counted until they leave the window or lapse, over the
+            // truth, never under).
+            if let Store::Redis(r) = &*self.store {
+                r.give_back(scopes, id + 1, id + 1 + want, per * want);
+            }
+            if let Some(b) = &budget {
+                let reserved = b.per.saturating_mul(want as i64);
+                b.budgets
+                    .give_back_leased(&b.lines, id + 1, id + 2, reserved);
+            }
+        }
+        let (headers, granted) = admitted.unwrap_or_default();
+        self.leases
+            .answered(&self.store, scopes, ask, granted.min(want), headers, budget);
     }
 
     fn permit(&self, scopes: Vec<Scope>, id: u64, estimate: u64, headers: RateHeaders) -> Permit {
@@ -490,73 +519,21 @@ impl RateLimiter {
         estimate: u64,
         want: u64,
         budget: &mut crate::budget::redis::CheckParts<'_>,
-    ) -> Option<(JointAsk, crate::redis_link::Part, &crate::redis_link::Group)> {
+    ) -> Option<(LeaseAsk, crate::redis_link::Part, &crate::redis_link::Group)> {
         let Store::Redis(r) = &*self.store else {
             return None;
         };
-        let id = self.ids.fetch_add(1 + want, Ordering::Relaxed);
-        budget.lease(id, want);
-        let per = lease_per(estimate);
-        let (part, group) = r.joint_part(scopes, &self.rules, id, estimate, (want, per), budget);
-        let ask = JointAsk {
-            id,
-            want,
-            per,
-            sent: tokio::time::Instant::now(),
-        };
-        Some((ask, part, group))
-    }
-
-    /// The end of the joint check `ask` on `scopes`: `permit` is the
-    /// admitted request's (`None`: refused or no answer) and `granted`
-    /// what Redis leased with it; `timed_out`, that the script may have
-    /// run unseen.
-    pub(crate) fn joint_answered(
-        &self,
-        ask: &JointAsk,
-        scopes: &[Scope],
-        permit: Option<&Permit>,
-        granted: u64,
-        timed_out: bool,
-        budget: lease::BudgetShare,
-    ) {
-        let JointAsk {
-            id,
-            want,
-            per,
-            sent,
-        } = *ask;
-        if want == 0 {
-            return;
-        }
-        if timed_out {
-            // The script may have run and leased them: all of a lease's
-            // tokens are on its first entry, its budget in one
-            // reservation (sized as asked: had Redis granted fewer, those
-            // stay counted until they leave the window or lapse, over the
-            // truth, never under).
-            if let Store::Redis(r) = &*self.store {
-                r.give_back(scopes, id + 1, id + 1 + want, per * want);
-            }
-            let reserved = budget.per.saturating_mul(want as i64);
-            budget
-                .budgets
-                .give_back_leased(&budget.lines, id + 1, id + 2, reserved);
-        }
-        let (granted, headers) = match permit {
-            Some(p) => (granted.min(want), p.headers),
-            None => (0, RateHeaders::default()),
-        };
-        self.leases.answered(
-            &self.store,
+        let ask = self.lease_ask(estimate, want);
+        budget.lease(ask.id, want);
+        let (part, group) = r.joint_part(
             scopes,
-            sent,
-            id + 1,
-            granted,
-            per,
-            headers,
-            Some(budget),
+            &self.rules,
+            ask.id,
+            estimate,
+            (want, ask.per),
+            budget,
         );
+        Some((ask, part, group))
     }
 
     /// The admission of request `id` from Redis's `reply` to its command.
@@ -645,15 +622,17 @@ fn refusal(
     }
 }
 
-/// A joint check's ids and what it asked a lease for.
+/// A Redis check's ids and what it asked a lease for.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct JointAsk {
+pub(crate) struct LeaseAsk {
     /// The request's id (its own entries); the leased ids follow it.
     pub(crate) id: u64,
     /// How many entries it asked for.
     pub(crate) want: u64,
     /// The tokens of each.
     per: u64,
+    /// When the check was sent (the lease is used until a little before
+    /// a second after it).
     sent: tokio::time::Instant,
 }
 
