@@ -163,14 +163,21 @@ impl Lease {
             return;
         }
         let from = self.next.swap(self.end, Ordering::AcqRel).min(self.end);
-        self.used.store(from - self.first, Ordering::Release);
+        let used = from - self.first;
+        self.used.store(used, Ordering::Release);
         if from < self.end {
-            // Nothing used: the first entry's tokens and the budget
-            // reservation go too; else they wait for the settlement.
-            let none_used = from == self.first;
+            // Nothing used: the entry and the budget reservation go
+            // whole; else the entry counts the requests it served, and
+            // its tokens and the reservation wait for the settlement.
+            let none_used = used == 0;
             if let Store::Redis(r) = &*self.store {
-                let lead = if none_used { self.size() * self.per } else { 0 };
-                r.give_back(&self.scopes, from, self.end, lead);
+                r.lease_end(
+                    &self.scopes,
+                    (self.first, self.size(), used),
+                    self.size() * self.per,
+                    None,
+                    (from, self.end),
+                );
             }
             if let (Some(b), true) = (&self.budget, none_used) {
                 let reserved = b.per.saturating_mul(self.size() as i64);
@@ -214,13 +221,13 @@ impl Lease {
         if let Store::Redis(r) = &*self.store
             && self.scopes.iter().any(|s| s.caps.tpm > 0)
         {
-            let tokens = self.tokens.load(Ordering::Relaxed);
-            r.settle_as(
+            let used = self.used.load(Ordering::Acquire);
+            r.lease_end(
                 &self.scopes,
-                self.first,
+                (self.first, size, used),
                 size * self.per,
-                Some(tokens),
-                (true, false),
+                Some(self.tokens.load(Ordering::Relaxed)),
+                (0, 0),
             );
         }
         if let Some(b) = &self.budget {
@@ -526,17 +533,30 @@ mod tests {
         }
     }
 
-    /// Waits (up to 3 s) until `cmd key` answers `want`.
-    async fn until(link: &RedisLink, cmd: &str, key: &str, want: i64) {
+    /// The requests alice's limit counts on `set` (`t` with a token
+    /// limit, else `r`): its entries, plus the requests its leases'
+    /// entries count beyond one (`:x`, `:y`).
+    async fn requests(link: &RedisLink, prefix: &str, set: &str) -> i64 {
+        let extra = if set == "t" { "x" } else { "y" };
+        int(link, "ZCARD", &format!("{prefix}user:alice:{set}")).await
+            + int(link, "GET", &format!("{prefix}user:alice:{extra}")).await
+    }
+
+    /// Waits (up to 3 s) until `read` answers `want`.
+    async fn until<F: std::future::Future<Output = i64>>(
+        what: &str,
+        want: i64,
+        read: impl Fn() -> F,
+    ) {
         let deadline = std::time::Instant::now() + Duration::from_secs(3);
         loop {
-            let got = int(link, cmd, key).await;
+            let got = read().await;
             if got == want {
                 return;
             }
             assert!(
                 std::time::Instant::now() < deadline,
-                "{cmd} {key}: {got}, not {want}"
+                "{what}: {got}, not {want}"
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -563,12 +583,14 @@ mod tests {
         );
         // The first request of a key asks for nothing; the second, within
         // a lease's life, is granted one: counted in Redis in full at
-        // once (the two requests, 64 entries of twice the estimate).
+        // once (the two requests, 64 entries of twice the estimate), the
+        // lease as one entry.
         let first = l.admit(scopes(), 10).await.unwrap();
         assert_eq!(l.leases.counts(), (0, 0));
         let second = l.admit(scopes(), 10).await.unwrap();
         assert_eq!(l.leases.counts(), (1, 0));
-        assert_eq!(int(&link, "ZCARD", &t).await, 2 + 64);
+        assert_eq!(requests(&link, &prefix, "t").await, 2 + 64);
+        assert_eq!(int(&link, "ZCARD", &t).await, 2 + 1);
         assert_eq!(int(&link, "GET", &u).await, 20 + 64 * 20);
         assert_eq!(int(&link, "ZCARD", &c).await, 2 + 64);
         let calls = l.redis_admissions().unwrap().calls;
@@ -600,21 +622,23 @@ mod tests {
         // the second's 64 (and their tokens) at its end: what stays is the
         // 13 requests admitted. The first lease's tokens stay on its first
         // entry while its requests are in flight.
-        until(&link, "ZCARD", &t, 13).await;
-        until(&link, "ZCARD", &c, 12).await;
-        until(&link, "GET", &u, 10 + 10 + 21 + 64 * 20).await;
+        until("requests", 13, || requests(&link, &prefix, "t")).await;
+        until("slots", 12, || int(&link, "ZCARD", &c)).await;
+        until("tokens", 10 + 10 + 21 + 64 * 20, || int(&link, "GET", &u)).await;
+        assert_eq!(int(&link, "ZCARD", &t).await, 3 + 1);
         for p in leased {
             p.settle(None);
         }
         first.settle(None);
         second.settle(None);
         large.settle(None);
-        until(&link, "ZCARD", &c, 0).await;
+        until("slots", 0, || int(&link, "ZCARD", &c)).await;
         // Once all of them have ended, one settlement gives the lease what
         // they used: a leased request that ends without a count keeps its
         // own estimate, not its entry's.
-        until(&link, "GET", &u, 10 + 10 + 21 + 9 * 10 + 5).await;
-        assert_eq!(int(&link, "ZCARD", &t).await, 13);
+        until("tokens", 10 + 10 + 21 + 9 * 10 + 5, || int(&link, "GET", &u)).await;
+        assert_eq!(requests(&link, &prefix, "t").await, 13);
+        assert_eq!(int(&link, "ZCARD", &t).await, 3 + 1);
     }
 
     #[tokio::test]
@@ -626,14 +650,15 @@ mod tests {
         let l = limiter(&url, &prefix, "rpm = 1000000");
         let scopes = || l.scopes("alice", "sk-a", "p", "m");
         let link = RedisLink::new(&url).unwrap();
-        let r = format!("{prefix}user:alice:r");
         // Two checks (the second leases 64), the 64 served, one more
         // check: it asks for twice as many.
         for _ in 0..2 + 64 + 1 {
             l.admit(scopes(), 10).await.unwrap().settle(None);
         }
         assert_eq!(l.leases.counts(), (2, 64));
-        assert_eq!(int(&link, "ZCARD", &r).await, 2 + 64 + 1 + 128);
+        assert_eq!(requests(&link, &prefix, "r").await, 2 + 64 + 1 + 128);
+        let r = format!("{prefix}user:alice:r");
+        assert_eq!(int(&link, "ZCARD", &r).await, 3 + 2);
     }
 
     #[tokio::test]
@@ -643,7 +668,6 @@ mod tests {
         };
         let prefix = format!("gproxy-test-lease-end-{}:", crate::ratelimit::rand_seed());
         let link = RedisLink::new(&url).unwrap();
-        let r = format!("{prefix}user:alice:r");
         let caps = "rpm = 100000";
         let config = |caps: &str| -> RateLimitsConfig {
             toml::from_str(&format!(
@@ -658,15 +682,15 @@ mod tests {
                 .unwrap()
                 .settle(None);
         }
-        assert_eq!(int(&link, "ZCARD", &r).await, 2 + 64);
+        assert_eq!(requests(&link, &prefix, "r").await, 2 + 64);
         // New limits: the limiter is rebuilt (its counters kept) and the
         // old one's lease is given back at once, not at its end.
         let new = RateLimiter::build(&config("rpm = 200000"), Some(&old)).unwrap();
         drop(old);
-        until(&link, "ZCARD", &r, 2).await;
+        until("requests", 2, || requests(&link, &prefix, "r")).await;
         // An instance gone with a lease in hand (nothing gives it back):
-        // its entries leave with the window, a second after the lease's
-        // end.
+        // its entry leaves with the window, a second after the lease's
+        // end, and the requests it counted with it.
         let Store::Redis(counters) = &*new.store else {
             panic!("not Redis");
         };
@@ -676,14 +700,53 @@ mod tests {
             .await
             .unwrap();
         // (The two requests before may have left the 1 s window by now.)
-        assert!(int(&link, "ZCARD", &r).await > 64);
+        assert!(requests(&link, &prefix, "r").await > 64);
         tokio::time::sleep(Duration::from_millis(2_100)).await;
         let last = RateLimiter::build(&config(caps), None).unwrap();
         last.admit(last.scopes("alice", "k", "p", "m"), 10)
             .await
             .unwrap()
             .settle(None);
-        assert_eq!(int(&link, "ZCARD", &r).await, 1);
+        assert_eq!(requests(&link, &prefix, "r").await, 1);
+    }
+
+    #[tokio::test]
+    async fn a_lapsed_lease_leaves_the_window_with_the_requests_and_tokens_it_counted() {
+        let Some(url) = crate::redis_link::tests::redis().await else {
+            return;
+        };
+        let prefix = format!("gproxy-test-lease-lapse-{}:", crate::ratelimit::rand_seed());
+        let config: RateLimitsConfig = toml::from_str(&format!(
+            "backend = \"redis\"\nredis_url = \"{url}\"\nredis_prefix = \"{prefix}\"\nwindow_secs = 1\n[users.alice]\nrpm = 100000\ntpm = 100000000\n"
+        ))
+        .unwrap();
+        let l = RateLimiter::build(&config, None).unwrap();
+        let Store::Redis(counters) = &*l.store else {
+            panic!("not Redis");
+        };
+        let link = RedisLink::new(&url).unwrap();
+        let scopes = l.scopes("alice", "k", "p", "m");
+        // A lease of 64 entries of 20 tokens that nothing gives back (its
+        // instance went away), beside one plain request.
+        counters
+            .admission(&scopes, &l.rules, 1 << 40, 10, (64, 20))
+            .await
+            .unwrap();
+        assert_eq!(requests(&link, &prefix, "t").await, 1 + 64);
+        let u = format!("{prefix}user:alice:u");
+        assert_eq!(int(&link, "GET", &u).await, 10 + 64 * 20);
+        // A second after the lease's end both have left: the next check
+        // finds nothing before it, neither requests nor tokens.
+        tokio::time::sleep(Duration::from_millis(2_100)).await;
+        let p = l.admit(l.scopes("alice", "k", "p", "m"), 7).await.unwrap();
+        assert_eq!(p.headers.requests.map(|h| h.remaining), Some(100_000 - 1));
+        assert_eq!(
+            p.headers.tokens.map(|h| h.remaining),
+            Some(100_000_000 - 7)
+        );
+        assert_eq!(requests(&link, &prefix, "t").await, 1);
+        assert_eq!(int(&link, "GET", &u).await, 7);
+        p.settle(None);
     }
 
     #[tokio::test]
@@ -701,10 +764,7 @@ mod tests {
         }
         assert_eq!(l.leases.counts(), (0, 0));
         let link = RedisLink::new(&url).unwrap();
-        assert_eq!(
-            int(&link, "ZCARD", &format!("{prefix}user:alice:r")).await,
-            3
-        );
+        assert_eq!(requests(&link, &prefix, "r").await, 3);
     }
 
     #[tokio::test]

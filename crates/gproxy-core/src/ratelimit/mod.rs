@@ -35,15 +35,15 @@ pub(crate) struct Scope {
     /// `key:<prefix>` (built once, when the rules are).
     pub key: Arc<str>,
     pub caps: Caps,
-    /// The scope's four Redis keys (`{prefix}{key}:r`, `:t`, `:c`, `:u`)
-    /// encoded as command arguments, built with the rules.
+    /// The scope's six Redis keys (`{prefix}{key}:r`, `:t`, `:c`, `:u`,
+    /// `:x`, `:y`) encoded as command arguments, built with the rules.
     redis_keys: Arc<[u8]>,
 }
 
 impl Scope {
     fn new(key: String, caps: Caps, prefix: &str) -> Self {
         let mut keys = crate::redis_link::Cmd::args();
-        for kind in [":r", ":t", ":c", ":u"] {
+        for kind in [":r", ":t", ":c", ":u", ":x", ":y"] {
             keys.parts(&[prefix.as_bytes(), key.as_bytes(), kind.as_bytes()]);
         }
         Scope {
@@ -53,16 +53,16 @@ impl Scope {
         }
     }
 
-    /// The encoded `:r`, `:t`, `:c` and `:u` keys.
+    /// The encoded `:r`, `:t`, `:c`, `:u`, `:x` and `:y` keys.
     pub(crate) fn redis_keys(&self) -> &[u8] {
         &self.redis_keys
     }
 
     /// The encoded `:t`, `:c` and `:u` keys.
     pub(crate) fn redis_settle_keys(&self) -> &[u8] {
-        // The four suffixes have one length, so the encoded keys too.
-        let one = self.redis_keys.len() / 4;
-        &self.redis_keys[one..]
+        // The six suffixes have one length, so the encoded keys too.
+        let one = self.redis_keys.len() / 6;
+        &self.redis_keys[one..4 * one]
     }
 }
 
@@ -425,13 +425,18 @@ impl RateLimiter {
             return;
         }
         if timed_out {
-            // The script may have run and leased them: all of a lease's
-            // tokens are on its first entry, its budget in one
-            // reservation (sized as asked: had Redis granted fewer, those
-            // stay counted until they leave the window or lapse, over the
-            // truth, never under).
+            // The script may have run and leased them: a lease is one
+            // entry, its budget one reservation (given back as asked: had
+            // Redis granted fewer, those stay counted until they leave the
+            // window or lapse, over the truth, never under).
             if let Store::Redis(r) = &*self.store {
-                r.give_back(scopes, id + 1, id + 1 + want, per * want);
+                r.lease_end(
+                    scopes,
+                    (id + 1, want, 0),
+                    per * want,
+                    None,
+                    (id + 1, id + 1 + want),
+                );
             }
             if let Some(b) = &budget {
                 let reserved = b.per.saturating_mul(want as i64);

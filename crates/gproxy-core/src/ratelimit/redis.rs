@@ -2,7 +2,12 @@
 //! (`{prefix}{scope}:r`), one of token entries (`:t`, member
 //! `{id}:{tokens}`, score the time) with their running sum (`:u`, so a
 //! check costs what expired since the last one, not the whole window), and
-//! one of concurrency slots (`:c`, score the slot's expiry). One Lua script
+//! one of concurrency slots (`:c`, score the slot's expiry). A lease (see
+//! [`super::lease`]) is one entry that counts all its requests
+//! (`{first}x{n}` in `:r`, `{first}x{n}:{tokens}` in `:t`); what such
+//! entries count beyond one each is kept beside the set (`:x` for `:t`,
+//! `:y` for `:r`) and taken off as they leave, so a set's requests are its
+//! size plus that count. One Lua script
 //! checks every scope and counts the request only when all have room, on
 //! Redis's own clock (`TIME`), so instances with skewed clocks still share
 //! one exact window.
@@ -12,18 +17,22 @@ use crate::redis_link::{Cmd, Group, Part, RedisLink, Reply, Script};
 use super::window::{Exceeded, Seen};
 use super::{Rules, Scope};
 
-/// KEYS per scope: admissions, tokens, slots, token sum. ARGV: id,
-/// estimate, window ms, slot ttl ms, count (1/0), then per scope rpm, tpm,
-/// concurrent. Returns {refused scope index (0: none), kind (1 requests,
-/// 2 tokens, 3 concurrent), wait ms, then per scope
-/// requests, requests reset ms, tokens, tokens reset ms, in flight}.
+/// KEYS per scope: admissions, tokens, slots, token sum, and the extra
+/// requests counted by lease entries in the tokens and in the admissions
+/// (`:x`, `:y`). ARGV: id, estimate, window ms, slot ttl ms, count (1/0),
+/// the lease entries asked for (0: none) and the tokens of each, then per
+/// scope rpm, tpm, concurrent. Returns {refused scope index (0: none),
+/// kind (1 requests, 2 tokens, 3 concurrent), wait ms, entries leased,
+/// then per scope requests, requests reset ms, tokens, tokens reset ms,
+/// in flight}.
 ///
 /// A scope with a token limit counts its requests on the token entries
-/// (one per admitted request) and leaves the admissions set alone: one
-/// sorted set per request instead of two. The sum `:u` and the set `:t`
-/// always get the same expiry together; entries leaving the window are
-/// taken off the sum with `DECRBY`, which keeps that expiry. A missing sum
-/// (keys written by an older version) is rebuilt once from the set.
+/// (one per admitted request, one per lease) and leaves the admissions set
+/// alone: one sorted set per request instead of two. The sum `:u`, the
+/// extra count `:x` and the set `:t` always get the same expiry together;
+/// entries leaving the window are taken off the sum and the count with
+/// `DECRBY`, which keeps that expiry. A missing sum (keys written by an
+/// older version) is rebuilt once from the set, with the count.
 ///
 /// Every `redis.call` costs about a microsecond of the server's time on
 /// top of its command (measured; docs/benchmarks.md), so the script makes
@@ -44,17 +53,18 @@ local id, ests, win, ttl, count = A[ao+1], A[ao+2], num(A[ao+3]), num(A[ao+4]), 
 local want, pers = num(A[ao+6]), A[ao+7]
 local est, per = num(ests), num(pers)
 local floor = now - win
-local n = nk / 4
+local n = nk / 6
 local out = {0, 0, 0, 0}
 local sets = {}
 local grant = want
 for i = 0, n - 1 do
-  local r, tk, c, u = K[ko+i*4+1], K[ko+i*4+2], K[ko+i*4+3], K[ko+i*4+4]
+  local o = ko + i * 6
+  local r, tk, c, u, x, y = K[o+1], K[o+2], K[o+3], K[o+4], K[o+5], K[o+6]
   local rpm, tpm, conc = num(A[ao+8+i*3]), num(A[ao+9+i*3]), num(A[ao+10+i*3])
   local rc, rreset, tsum, treset, cc = 0, 0, 0, 0, 0
   local ts, rs, cs
   if tpm > 0 then
-    ts = state(tk, u, floor, win)
+    ts = state(tk, u, floor, win, x)
     tsum = ts.sum
     local first = first_of(tk, ts)
     if first then treset = first + win - now end
@@ -78,7 +88,7 @@ for i = 0, n - 1 do
       end
     end
   elseif rpm > 0 then
-    rs = state(r, nil, floor, win)
+    rs = state(r, nil, floor, win, y)
     rc = count_of(r, rs)
     local first = first_of(r, rs)
     if first then rreset = first + win - now end
@@ -107,27 +117,23 @@ if grant < LEASE_MIN or out[1] ~= 0 or count ~= '1' then grant = 0 end
 out[4] = grant
 local function commit(g)
   g = g or grant
-  local leased = {}
+  -- A lease is one entry counting its g requests (`{first}x{g}`, and its
+  -- tokens, g times per, replaced by what its requests used when they
+  -- have all settled), and a slot per request.
+  local leased, block = {}, nil
   if g > 0 then
     local first = tonumber(id)
     for k = 1, g do leased[k] = string.format('%d', first + k) end
-  end
-  -- The leased token entries: the first carries the lease's tokens (g
-  -- times per, replaced by what its requests used when they have all
-  -- settled), the others count a request each.
-  local tm = {}
-  if g > 0 then
-    tm[1] = leased[1] .. ':' .. string.format('%d', g * per)
-    for k = 2, g do tm[k] = leased[k] .. ':0' end
+    block = leased[1] .. 'x' .. string.format('%d', g)
   end
   for i = 1, n do
     local ts, rs, cs = sets[i][1], sets[i][2], sets[i][3]
     if ts then
       add(ts, now, id .. ':' .. ests, est)
-      for k = 1, g do add(ts, now + LEASE_MS, tm[k], k == 1 and g * per or 0) end
+      if block then add(ts, now + LEASE_MS, block .. ':' .. string.format('%d', g * per), g * per, g - 1) end
     elseif rs then
       add(rs, now, id)
-      for k = 1, g do add(rs, now + LEASE_MS, leased[k]) end
+      if block then add(rs, now + LEASE_MS, block, nil, g - 1) end
     end
     if cs then
       add(cs, now + ttl, id)
@@ -206,6 +212,15 @@ macro_rules! sum_lua {
         r"
 local LEASE_MS, LEASE_ROOM, LEASE_MIN = 1000, 16, 8
 local function amount_of(m) return tonumber(string.match(m, ':(%d+)$')) or 0 end
+local function extra_of(m)
+  if string.find(m, 'x', 1, true) then return (tonumber(string.match(m, 'x(%d+)')) or 1) - 1 end
+  return 0
+end
+local function take_off(key, n)
+  if n ~= 0 and redis.call('EXISTS', key) == 1 and redis.call('DECRBY', key, n) < 0 then
+    redis.call('DEL', key)
+  end
+end
 local NUM, SCORE = {}, {}
 local function num(v)
   local n = NUM[v]
@@ -223,41 +238,80 @@ local function score_of(n)
   end
   return v
 end
-local function running_sum(set, sum, floor, ttl)
-  local total = 0
+local function running_sum(set, sum, floor, ttl, xkey)
+  local total, extra = 0, 0
   local v = redis.call('GET', sum)
   if v then
     total = tonumber(v)
+    if xkey then extra = tonumber(redis.call('GET', xkey)) or 0 end
     local gone = redis.call('ZRANGEBYSCORE', set, '-inf', floor)
     if #gone > 0 then
-      local g = 0
-      for j = 1, #gone do g = g + amount_of(gone[j]) end
+      local g, e = 0, 0
+      for j = 1, #gone do
+        g = g + amount_of(gone[j])
+        if extra > 0 then e = e + extra_of(gone[j]) end
+      end
       redis.call('ZREMRANGEBYSCORE', set, '-inf', floor)
       total = redis.call('DECRBY', sum, g)
       if total < 0 then
         redis.call('INCRBY', sum, -total)
         total = 0
       end
+      if e > 0 then
+        extra = redis.call('DECRBY', xkey, e)
+        if extra < 0 then
+          redis.call('INCRBY', xkey, -extra)
+          extra = 0
+        end
+      end
     end
   else
     redis.call('ZREMRANGEBYSCORE', set, '-inf', floor)
-    for _, m in ipairs(redis.call('ZRANGE', set, 0, -1)) do total = total + amount_of(m) end
+    for _, m in ipairs(redis.call('ZRANGE', set, 0, -1)) do
+      total = total + amount_of(m)
+      extra = extra + extra_of(m)
+    end
     if total > 0 then
       redis.call('SET', sum, total, 'PX', ttl)
       redis.call('PEXPIRE', set, ttl)
     end
+    if xkey then
+      if extra > 0 then redis.call('SET', xkey, extra, 'PX', ttl) else redis.call('DEL', xkey) end
+    end
   end
-  return total
+  return total, extra
+end
+local function trim(set, floor, xkey)
+  local extra = 0
+  if xkey then extra = tonumber(redis.call('GET', xkey)) or 0 end
+  if extra > 0 then
+    local gone = redis.call('ZRANGEBYSCORE', set, '-inf', floor)
+    if #gone > 0 then
+      local e = 0
+      for j = 1, #gone do e = e + extra_of(gone[j]) end
+      redis.call('ZREMRANGEBYSCORE', set, '-inf', floor)
+      if e > 0 then
+        extra = redis.call('DECRBY', xkey, e)
+        if extra < 0 then
+          redis.call('DEL', xkey)
+          extra = 0
+        end
+      end
+    end
+  else
+    redis.call('ZREMRANGEBYSCORE', set, '-inf', floor)
+  end
+  return extra
 end
 local S = {}
-local function state(set, sum, floor, ttl)
+local function state(set, sum, floor, ttl, xkey)
   local s = S[set]
   if not s then
-    s = {sum_key = sum, ttl = ttl, adds = {}, incr = 0}
+    s = {sum_key = sum, x_key = xkey, ttl = ttl, adds = {}, incr = 0, xincr = 0}
     if sum then
-      s.sum = running_sum(set, sum, floor, ttl)
+      s.sum, s.extra = running_sum(set, sum, floor, ttl, xkey)
     else
-      redis.call('ZREMRANGEBYSCORE', set, '-inf', floor)
+      s.extra = trim(set, floor, xkey)
     end
     S[set] = s
   end
@@ -265,7 +319,7 @@ local function state(set, sum, floor, ttl)
 end
 local function count_of(set, s)
   if not s.n then s.n = redis.call('ZCARD', set) end
-  return s.n + #s.adds / 2
+  return s.n + #s.adds / 2 + s.extra + s.xincr
 end
 local function first_of(set, s)
   if s.first == nil then
@@ -274,7 +328,7 @@ local function first_of(set, s)
   end
   return s.first or s.first_add
 end
-local function add(s, score, member, amount)
+local function add(s, score, member, amount, extra)
   if not s.first_add then s.first_add = score end
   s.adds[#s.adds+1] = score_of(score)
   s.adds[#s.adds+1] = member
@@ -282,6 +336,7 @@ local function add(s, score, member, amount)
     s.sum = s.sum + amount
     s.incr = s.incr + amount
   end
+  if extra then s.xincr = s.xincr + extra end
 end
 local function flush()
   for set, s in pairs(S) do
@@ -295,6 +350,12 @@ local function flush()
       if s.sum_key then
         redis.call('INCRBY', s.sum_key, s.incr)
         redis.call('PEXPIRE', s.sum_key, s.ttl)
+      end
+      if s.xincr > 0 then
+        redis.call('INCRBY', s.x_key, s.xincr)
+        redis.call('PEXPIRE', s.x_key, s.ttl)
+      elseif s.extra > 0 then
+        redis.call('PEXPIRE', s.x_key, s.ttl)
       end
     end
   end
@@ -444,25 +505,82 @@ return out
 }
 pub(crate) use give_back_lua;
 
-/// The unused part of leases given back (the shape of
-/// [`crate::redis_link::Group`]'s calls: see
-/// [`crate::redis_link::RedisLink::send_part_later`]). Per lease, KEYS: per
-/// scope its four keys of [`CHECK`]; ARGV: how many keys and arguments,
-/// then the first unused id, one past the last, `0` (the tokens of each
-/// entry), the tokens of the lease's first entry when it is among them
-/// (else `0`), then per scope rpm>0, tpm>0, concurrent>0 (1/0). The
-/// entries of those ids leave the sets (and the first's tokens the sum).
-/// Returns 0 per lease.
-const GIVE_BACK: &str = give_back_lua!(
-    "4",
+/// The end of leases (the shape of [`crate::redis_link::Group`]'s calls:
+/// see [`crate::redis_link::RedisLink::send_part_later`]): what a lease
+/// did not use given back, and the tokens its requests used put on its
+/// entry. Per lease, KEYS: per scope its six keys of [`CHECK`]; ARGV: how
+/// many keys and arguments, then the lease's first id, its size `g`, how
+/// many entries it used, its tokens (`g` times each entry's), the tokens
+/// its requests used (empty: not yet known), the first and one past the
+/// last id whose slots are freed, then per scope rpm>0, tpm>0,
+/// concurrent>0 (1/0).
+///
+/// The lease's entry `{first}x{g}:{tokens}` (`{first}x{g}` where only
+/// requests are counted) becomes `{first}x{used}:{tokens}` (its unused
+/// requests leave the count `:x` or `:y`), then `{first}x{used}:{actual}`
+/// once the tokens are known (the sum `:u` moves by the difference); a
+/// lease that used nothing leaves whole. Each step finds the entry in
+/// whichever form it has, so the give-back and the settlement may run in
+/// either order. Returns 0 per lease.
+const LEASE_END: &str = concat!(
+    sum_lua!(),
     r"
-      local r, tk, c, u = KEYS[ki+i*4+1], KEYS[ki+i*4+2], KEYS[ki+i*4+3], KEYS[ki+i*4+4]
-      local lead, rpm, tpm, conc = ARGV[a+4], ARGV[a+5+i*3], ARGV[a+6+i*3], ARGV[a+7+i*3]
-      if tpm == '1' then
-        take_back(tk, nil, ms, per)
-        if lead ~= '0' then take_back(tk, u, {ids[1] .. ':' .. lead}, lead) end
-      elseif rpm == '1' then take_back(r, nil, ids, per) end
-      if conc == '1' then take_back(c, nil, ids, per) end
+local out = {}
+local ki, ai = 0, 1
+for q = 1, tonumber(ARGV[1]) do
+  local nk, na = tonumber(ARGV[ai+1]), tonumber(ARGV[ai+2])
+  local a = ai + 2
+  local first, g, used, tokens, actual = ARGV[a+1], tonumber(ARGV[a+2]), tonumber(ARGV[a+3]), ARGV[a+4], ARGV[a+5]
+  local from, to = tonumber(ARGV[a+6]), tonumber(ARGV[a+7])
+  local ids = {}
+  for id = from, to - 1 do ids[#ids+1] = string.format('%d', id) end
+  local full = first .. 'x' .. string.format('%d', g)
+  local kept = first .. 'x' .. string.format('%d', used)
+  for i = 0, nk / 6 - 1 do
+    local o = ki + i * 6
+    local r, tk, c, u, x, y = KEYS[o+1], KEYS[o+2], KEYS[o+3], KEYS[o+4], KEYS[o+5], KEYS[o+6]
+    local rpm, tpm, conc = ARGV[a+8+i*3], ARGV[a+9+i*3], ARGV[a+10+i*3]
+    if tpm == '1' then
+      local was = full .. ':' .. tokens
+      if used == 0 then
+        if redis.call('ZREM', tk, was) == 1 then
+          take_off(u, tonumber(tokens))
+          take_off(x, g - 1)
+        end
+      else
+        local now = kept .. ':' .. tokens
+        local target = now
+        if actual ~= '' then target = kept .. ':' .. actual end
+        local sc = redis.call('ZMSCORE', tk, was, now)
+        local from_m, score, less = nil, nil, 0
+        if sc[1] and was ~= target then from_m, score, less = was, sc[1], g - used
+        elseif sc[2] and now ~= target then from_m, score = now, sc[2] end
+        if from_m then
+          redis.call('ZREM', tk, from_m)
+          redis.call('ZADD', tk, score, target)
+          take_off(x, less)
+          take_off(u, tonumber(tokens) - amount_of(target))
+        end
+      end
+    elseif rpm == '1' and used < g then
+      if used == 0 then
+        if redis.call('ZREM', r, full) == 1 then take_off(y, g - 1) end
+      else
+        local score = redis.call('ZSCORE', r, full)
+        if score then
+          redis.call('ZREM', r, full)
+          redis.call('ZADD', r, score, kept)
+          take_off(y, g - used)
+        end
+      end
+    end
+    if conc == '1' and #ids > 0 then redis.call('ZREM', c, unpack(ids)) end
+  end
+  out[q] = 0
+  ki = ki + nk
+  ai = a + na
+end
+return out
 "
 );
 
@@ -479,7 +597,7 @@ pub(super) struct RedisCounters {
     prefix: String,
     check: Script,
     settle: std::sync::Arc<Script>,
-    give_back: std::sync::Arc<Script>,
+    lease_end: std::sync::Arc<Script>,
     /// The limit check and the budget check in one script, called for
     /// groups of requests (see `crate::admission`).
     joint: Group,
@@ -502,7 +620,7 @@ impl RedisCounters {
             prefix: prefix.to_owned(),
             check: link.script(CHECK),
             settle: std::sync::Arc::new(link.script(SETTLE)),
-            give_back: std::sync::Arc::new(link.script(GIVE_BACK)),
+            lease_end: std::sync::Arc::new(link.script(LEASE_END)),
             joint: Group::new(link.script(crate::admission::JOINT)),
             checks: Group::new(link.script(CHECKS)),
             link,
@@ -569,16 +687,16 @@ impl RedisCounters {
         cmd
     }
 
-    /// Appends each scope's four keys of [`CHECK`].
+    /// Appends each scope's six keys of [`CHECK`].
     fn write_keys(cmd: &mut Cmd, scopes: &[Scope]) {
         for s in scopes {
-            cmd.encoded(s.redis_keys(), 4);
+            cmd.encoded(s.redis_keys(), 6);
         }
     }
 
     /// How many keys and arguments [`CHECK`] takes for `scopes`.
     fn counts(scopes: &[Scope]) -> (usize, usize) {
-        (scopes.len() * 4, 7 + scopes.len() * 3)
+        (scopes.len() * 6, 7 + scopes.len() * 3)
     }
 
     /// The arguments of [`CHECK`] (after the keys).
@@ -714,28 +832,39 @@ impl RedisCounters {
 }
 
 impl RedisCounters {
-    /// Gives back the entries of ids `from..to`, leased on `scopes` and
-    /// never used, in the background (with the settlements queued beside
-    /// it); `lead` is the tokens of the lease's first entry when it is
-    /// among them (the others hold none), else 0.
-    pub(super) fn give_back(&self, scopes: &[Scope], from: u64, to: u64, lead: u64) {
-        if from >= to {
-            return;
-        }
+    /// Ends the lease of `size` entries from id `first` leased on
+    /// `scopes` with `tokens` tokens, of which it used `used`, in the
+    /// background ([`LEASE_END`], with the settlements queued beside it):
+    /// the entries it did not use leave the counts and the slots of ids
+    /// `slots.0..slots.1` are freed; with `actual`, its entry takes the
+    /// tokens its requests used.
+    pub(super) fn lease_end(
+        &self,
+        scopes: &[Scope],
+        (first, size, used): (u64, u64, u64),
+        tokens: u64,
+        actual: Option<u64>,
+        slots: (u64, u64),
+    ) {
         let mut keys = Cmd::args();
         Self::write_keys(&mut keys, scopes);
         let mut args = Cmd::args();
-        args.int(scopes.len() * 4).int(4 + scopes.len() * 3);
-        args.int(from).int(to).int(0).int(lead);
+        args.int(scopes.len() * 6).int(7 + scopes.len() * 3);
+        args.int(first).int(size).int(used).int(tokens);
+        match actual {
+            Some(a) => args.int(a),
+            None => args.arg(b""),
+        };
+        args.int(slots.0).int(slots.1);
         for s in scopes {
             args.int(u8::from(s.caps.rpm > 0))
                 .int(u8::from(s.caps.tpm > 0))
                 .int(u8::from(s.caps.concurrent > 0));
         }
         self.link
-            .send_part_later(&self.give_back, Part { keys, args }, |result| {
+            .send_part_later(&self.lease_end, Part { keys, args }, |result| {
                 if let Err(e) = result {
-                    tracing::warn!(error = %e, "rate-limit lease give-back failed (its entries leave with the window)");
+                    tracing::warn!(error = %e, "rate-limit lease end failed (its entries leave with the window)");
                 }
             });
     }
