@@ -1,11 +1,14 @@
 //! Leases of Redis-kept limits: far from every limit, the check of one
 //! request also counts a block of entries for later requests (per entry a
-//! request of the window and a slot; the block's tokens on its first
-//! entry; with the budgets in the same Redis, one reservation for the
-//! block), and the instance admits requests with the same scopes from
-//! that block without asking Redis. Its requests' slots are freed as they
-//! end; their tokens and costs are added up here and sent in one
-//! settlement once the lease and all of them have ended
+//! request of the window and a slot, and twice the request's tokens; with
+//! the budgets in the same Redis, one reservation for the block), and the
+//! instance admits requests with the same scopes from that block without
+//! asking Redis. In Redis the block is one entry that counts its requests
+//! and tokens, and one slot entry that counts its slots (see
+//! [`super::redis`]), whatever its size. Its requests' slots are freed as
+//! they end, those of one lease that end before the queue of settlements
+//! is sent in one part; their tokens and costs are added up here and sent
+//! in one settlement once the lease and all of them have ended
 //! ([`Lease::finish`]).
 //!
 //! What keeps the limits exact:
@@ -85,6 +88,10 @@ pub(crate) struct Lease {
     tokens: AtomicU64,
     /// What its requests cost (nano-dollars), as they settle.
     cost: AtomicI64,
+    /// Slots of its requests freed since the last part freeing them was
+    /// written, and whether one is queued ([`Lease::slot_freed`]).
+    freed: AtomicU64,
+    freeing: AtomicBool,
 }
 
 /// The budget side of a lease: a reservation of `per` nano-dollars on
@@ -176,7 +183,7 @@ impl Lease {
                     (self.first, self.size(), used),
                     self.size() * self.per,
                     None,
-                    (from, self.end),
+                    self.end - from,
                 );
             }
             if let (Some(b), true) = (&self.budget, none_used) {
@@ -186,6 +193,26 @@ impl Lease {
             }
         }
         self.release(1);
+    }
+
+    /// A request admitted from the lease ended: its slot is freed with
+    /// the others that end before the queue of settlements is sent (one
+    /// part per lease, not one per request).
+    pub(super) fn slot_freed(self: &Arc<Self>) {
+        let Store::Redis(r) = &*self.store else {
+            return;
+        };
+        self.freed.fetch_add(1, Ordering::AcqRel);
+        if self.freeing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let lease = self.clone();
+        r.lease_slots_freed(&self.scopes, self.first, move || {
+            // Unmarked first: a slot freed from here on queues another
+            // part (which finds nothing left if this one took it).
+            lease.freeing.store(false, Ordering::Release);
+            Some(lease.freed.swap(0, Ordering::AcqRel)).filter(|n| *n > 0)
+        });
     }
 
     /// A request admitted from the lease ended having used `tokens`.
@@ -227,7 +254,7 @@ impl Lease {
                 (self.first, size, used),
                 size * self.per,
                 Some(self.tokens.load(Ordering::Relaxed)),
-                (0, 0),
+                0,
             );
         }
         if let Some(b) = &self.budget {
@@ -451,6 +478,8 @@ impl Leases {
                 pending: AtomicU64::new(1),
                 tokens: AtomicU64::new(0),
                 cost: AtomicI64::new(0),
+                freed: AtomicU64::new(0),
+                freeing: AtomicBool::new(false),
             })
         });
         if let Some(lease) = &lease {
@@ -542,6 +571,18 @@ mod tests {
             + int(link, "GET", &format!("{prefix}user:alice:{extra}")).await
     }
 
+    /// The slots taken on alice's limit: the plain entries of `:c`, and
+    /// what each lease's slot entry holds (`:z`).
+    async fn slots(link: &RedisLink, prefix: &str) -> i64 {
+        let mut c = Cmd::new("HVALS");
+        c.arg(format!("{prefix}user:alice:z").as_bytes());
+        let held = match link.query(c, Duration::from_secs(1)).await.unwrap() {
+            Reply::Array(v) => v.iter().map(|n| n.as_int().unwrap() - 1).sum::<i64>(),
+            other => panic!("{other:?}"),
+        };
+        int(link, "ZCARD", &format!("{prefix}user:alice:c")).await + held
+    }
+
     /// Waits (up to 3 s) until `read` answers `want`.
     async fn until<F: std::future::Future<Output = i64>>(
         what: &str,
@@ -592,7 +633,8 @@ mod tests {
         assert_eq!(requests(&link, &prefix, "t").await, 2 + 64);
         assert_eq!(int(&link, "ZCARD", &t).await, 2 + 1);
         assert_eq!(int(&link, "GET", &u).await, 20 + 64 * 20);
-        assert_eq!(int(&link, "ZCARD", &c).await, 2 + 64);
+        assert_eq!(slots(&link, &prefix).await, 2 + 64);
+        assert_eq!(int(&link, "ZCARD", &c).await, 2 + 1);
         let calls = l.redis_admissions().unwrap().calls;
         // The next requests come from the lease, with no call, their
         // headers counting down from the granted request's.
@@ -623,7 +665,7 @@ mod tests {
         // 13 requests admitted. The first lease's tokens stay on its first
         // entry while its requests are in flight.
         until("requests", 13, || requests(&link, &prefix, "t")).await;
-        until("slots", 12, || int(&link, "ZCARD", &c)).await;
+        until("slots", 12, || slots(&link, &prefix)).await;
         until("tokens", 10 + 10 + 21 + 64 * 20, || int(&link, "GET", &u)).await;
         assert_eq!(int(&link, "ZCARD", &t).await, 3 + 1);
         for p in leased {
@@ -632,11 +674,19 @@ mod tests {
         first.settle(None);
         second.settle(None);
         large.settle(None);
-        until("slots", 0, || int(&link, "ZCARD", &c)).await;
+        until("slots", 0, || slots(&link, &prefix)).await;
+        assert_eq!(int(&link, "ZCARD", &c).await, 0);
+        assert_eq!(
+            int(&link, "EXISTS", &format!("{prefix}user:alice:z")).await,
+            0
+        );
         // Once all of them have ended, one settlement gives the lease what
         // they used: a leased request that ends without a count keeps its
         // own estimate, not its entry's.
-        until("tokens", 10 + 10 + 21 + 9 * 10 + 5, || int(&link, "GET", &u)).await;
+        until("tokens", 10 + 10 + 21 + 9 * 10 + 5, || {
+            int(&link, "GET", &u)
+        })
+        .await;
         assert_eq!(requests(&link, &prefix, "t").await, 13);
         assert_eq!(int(&link, "ZCARD", &t).await, 3 + 1);
     }
@@ -740,10 +790,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(2_100)).await;
         let p = l.admit(l.scopes("alice", "k", "p", "m"), 7).await.unwrap();
         assert_eq!(p.headers.requests.map(|h| h.remaining), Some(100_000 - 1));
-        assert_eq!(
-            p.headers.tokens.map(|h| h.remaining),
-            Some(100_000_000 - 7)
-        );
+        assert_eq!(p.headers.tokens.map(|h| h.remaining), Some(100_000_000 - 7));
         assert_eq!(requests(&link, &prefix, "t").await, 1);
         assert_eq!(int(&link, "GET", &u).await, 7);
         p.settle(None);

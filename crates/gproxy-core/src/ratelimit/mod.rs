@@ -35,15 +35,16 @@ pub(crate) struct Scope {
     /// `key:<prefix>` (built once, when the rules are).
     pub key: Arc<str>,
     pub caps: Caps,
-    /// The scope's six Redis keys (`{prefix}{key}:r`, `:t`, `:c`, `:u`,
-    /// `:x`, `:y`) encoded as command arguments, built with the rules.
+    /// The scope's seven Redis keys (`{prefix}{key}:r`, `:t`, `:c`, `:u`,
+    /// `:x`, `:y`, `:z`) encoded as command arguments, built with the
+    /// rules.
     redis_keys: Arc<[u8]>,
 }
 
 impl Scope {
     fn new(key: String, caps: Caps, prefix: &str) -> Self {
         let mut keys = crate::redis_link::Cmd::args();
-        for kind in [":r", ":t", ":c", ":u", ":x", ":y"] {
+        for kind in [":r", ":t", ":c", ":u", ":x", ":y", ":z"] {
             keys.parts(&[prefix.as_bytes(), key.as_bytes(), kind.as_bytes()]);
         }
         Scope {
@@ -53,15 +54,15 @@ impl Scope {
         }
     }
 
-    /// The encoded `:r`, `:t`, `:c`, `:u`, `:x` and `:y` keys.
+    /// The encoded `:r`, `:t`, `:c`, `:u`, `:x`, `:y` and `:z` keys.
     pub(crate) fn redis_keys(&self) -> &[u8] {
         &self.redis_keys
     }
 
     /// The encoded `:t`, `:c` and `:u` keys.
     pub(crate) fn redis_settle_keys(&self) -> &[u8] {
-        // The six suffixes have one length, so the encoded keys too.
-        let one = self.redis_keys.len() / 6;
+        // The seven suffixes have one length, so the encoded keys too.
+        let one = self.redis_keys.len() / 7;
         &self.redis_keys[one..4 * one]
     }
 }
@@ -430,13 +431,7 @@ impl RateLimiter {
             // Redis granted fewer, those stay counted until they leave the
             // window or lapse, over the truth, never under).
             if let Store::Redis(r) = &*self.store {
-                r.lease_end(
-                    scopes,
-                    (id + 1, want, 0),
-                    per * want,
-                    None,
-                    (id + 1, id + 1 + want),
-                );
+                r.lease_end(scopes, (id + 1, want, 0), per * want, None, want);
             }
             if let Some(b) = &budget {
                 let reserved = b.per.saturating_mul(want as i64);
@@ -695,11 +690,9 @@ impl Permit {
         let scopes = std::mem::take(&mut self.scopes);
         if let Some(lease) = self.lease.take() {
             // Its tokens go to the lease's one settlement; its slot is
-            // given back now.
-            if let Store::Redis(r) = &*store
-                && scopes.iter().any(|s| s.caps.concurrent > 0)
-            {
-                r.settle_as(&scopes, self.id, self.estimate, None, (false, true));
+            // given back with the lease's others that end about now.
+            if scopes.iter().any(|s| s.caps.concurrent > 0) {
+                lease.slot_freed();
             }
             lease.settled_tokens(actual.unwrap_or(self.own));
             return;

@@ -7,7 +7,9 @@
 //! (`{first}x{n}` in `:r`, `{first}x{n}:{tokens}` in `:t`); what such
 //! entries count beyond one each is kept beside the set (`:x` for `:t`,
 //! `:y` for `:r`) and taken off as they leave, so a set's requests are its
-//! size plus that count. One Lua script
+//! size plus that count. Its slots are one entry `{first}x` of `:c`, their
+//! number in the hash `:z` (field `{first}x`), taken down as its requests
+//! end. One Lua script
 //! checks every scope and counts the request only when all have room, on
 //! Redis's own clock (`TIME`), so instances with skewed clocks still share
 //! one exact window.
@@ -17,9 +19,9 @@ use crate::redis_link::{Cmd, Group, Part, RedisLink, Reply, Script};
 use super::window::{Exceeded, Seen};
 use super::{Rules, Scope};
 
-/// KEYS per scope: admissions, tokens, slots, token sum, and the extra
+/// KEYS per scope: admissions, tokens, slots, token sum, the extra
 /// requests counted by lease entries in the tokens and in the admissions
-/// (`:x`, `:y`). ARGV: id, estimate, window ms, slot ttl ms, count (1/0),
+/// (`:x`, `:y`), and the slots each lease's slot entry holds (`:z`). ARGV: id, estimate, window ms, slot ttl ms, count (1/0),
 /// the lease entries asked for (0: none) and the tokens of each, then per
 /// scope rpm, tpm, concurrent. Returns {refused scope index (0: none),
 /// kind (1 requests, 2 tokens, 3 concurrent), wait ms, entries leased,
@@ -53,18 +55,20 @@ local id, ests, win, ttl, count = A[ao+1], A[ao+2], num(A[ao+3]), num(A[ao+4]), 
 local want, pers = num(A[ao+6]), A[ao+7]
 local est, per = num(ests), num(pers)
 local floor = now - win
-local n = nk / 6
+local n = nk / 7
 local out = {0, 0, 0, 0}
 local sets = {}
 local grant = want
 for i = 0, n - 1 do
-  local o = ko + i * 6
-  local r, tk, c, u, x, y = K[o+1], K[o+2], K[o+3], K[o+4], K[o+5], K[o+6]
+  local o = ko + i * 7
+  local r, tk, c, u, x, y, z = K[o+1], K[o+2], K[o+3], K[o+4], K[o+5], K[o+6], K[o+7]
   local rpm, tpm, conc = num(A[ao+8+i*3]), num(A[ao+9+i*3]), num(A[ao+10+i*3])
   local rc, rreset, tsum, treset, cc = 0, 0, 0, 0, 0
   local ts, rs, cs
   if tpm > 0 then
-    ts = state(tk, u, floor, win, x)
+    -- Kept a lease's life longer than the window: a lease's entry is
+    -- dated at its end.
+    ts = state(tk, u, floor, win + LEASE_MS, x)
     tsum = ts.sum
     local first = first_of(tk, ts)
     if first then treset = first + win - now end
@@ -88,13 +92,13 @@ for i = 0, n - 1 do
       end
     end
   elseif rpm > 0 then
-    rs = state(r, nil, floor, win, y)
+    rs = state(r, nil, floor, win + LEASE_MS, y)
     rc = count_of(r, rs)
     local first = first_of(r, rs)
     if first then rreset = first + win - now end
   end
   if conc > 0 then
-    cs = state(c, nil, now, ttl)
+    cs = slot_state(c, z, now, ttl)
     cc = count_of(c, cs)
   end
   sets[i+1] = {ts, rs, cs}
@@ -119,7 +123,7 @@ local function commit(g)
   g = g or grant
   -- A lease is one entry counting its g requests (`{first}x{g}`, and its
   -- tokens, g times per, replaced by what its requests used when they
-  -- have all settled), and a slot per request.
+  -- have all settled), and one slot entry (`{first}x`) holding g slots.
   local leased, block = {}, nil
   if g > 0 then
     local first = tonumber(id)
@@ -137,7 +141,7 @@ local function commit(g)
     end
     if cs then
       add(cs, now + ttl, id)
-      for k = 1, g do add(cs, now + ttl, leased[k]) end
+      if block then add(cs, now + ttl, leased[1] .. 'x', nil, g - 1) end
     end
   end
 end
@@ -317,6 +321,25 @@ local function state(set, sum, floor, ttl, xkey)
   end
   return s
 end
+local function slot_state(set, hash, now, ttl)
+  local s = S[set]
+  if not s then
+    s = {ttl = ttl, adds = {}, incr = 0, xincr = 0, extra = 0, hash = hash, held = {}}
+    local fields = redis.call('HGETALL', hash)
+    if #fields > 0 then
+      local dead = {}
+      for _, m in ipairs(redis.call('ZRANGEBYSCORE', set, '-inf', now)) do dead[m] = true end
+      local del = {}
+      for j = 1, #fields, 2 do
+        if dead[fields[j]] then del[#del+1] = fields[j] else s.extra = s.extra + tonumber(fields[j+1]) - 1 end
+      end
+      if #del > 0 then redis.call('HDEL', hash, unpack(del)) end
+    end
+    redis.call('ZREMRANGEBYSCORE', set, '-inf', now)
+    S[set] = s
+  end
+  return s
+end
 local function count_of(set, s)
   if not s.n then s.n = redis.call('ZCARD', set) end
   return s.n + #s.adds / 2 + s.extra + s.xincr
@@ -336,7 +359,10 @@ local function add(s, score, member, amount, extra)
     s.sum = s.sum + amount
     s.incr = s.incr + amount
   end
-  if extra then s.xincr = s.xincr + extra end
+  if extra then
+    s.xincr = s.xincr + extra
+    if s.hash then s.held[#s.held+1] = member; s.held[#s.held+1] = extra + 1 end
+  end
 end
 local function flush()
   for set, s in pairs(S) do
@@ -351,7 +377,10 @@ local function flush()
         redis.call('INCRBY', s.sum_key, s.incr)
         redis.call('PEXPIRE', s.sum_key, s.ttl)
       end
-      if s.xincr > 0 then
+      if s.hash then
+        if #s.held > 0 then redis.call('HSET', s.hash, unpack(s.held)) end
+        if #s.held > 0 or s.extra > 0 then redis.call('PEXPIRE', s.hash, s.ttl) end
+      elseif s.xincr > 0 then
         redis.call('INCRBY', s.x_key, s.xincr)
         redis.call('PEXPIRE', s.x_key, s.ttl)
       elseif s.extra > 0 then
@@ -507,13 +536,13 @@ pub(crate) use give_back_lua;
 
 /// The end of leases (the shape of [`crate::redis_link::Group`]'s calls:
 /// see [`crate::redis_link::RedisLink::send_part_later`]): what a lease
-/// did not use given back, and the tokens its requests used put on its
-/// entry. Per lease, KEYS: per scope its six keys of [`CHECK`]; ARGV: how
-/// many keys and arguments, then the lease's first id, its size `g`, how
-/// many entries it used, its tokens (`g` times each entry's), the tokens
-/// its requests used (empty: not yet known), the first and one past the
-/// last id whose slots are freed, then per scope rpm>0, tpm>0,
-/// concurrent>0 (1/0).
+/// did not use given back, the tokens its requests used put on its
+/// entry, the slots of its requests freed. Per lease, KEYS: per scope its
+/// seven keys of [`CHECK`]; ARGV: how many keys and arguments, then the
+/// lease's first id, its size `g` (0: only slots are freed), how many
+/// entries it used, its tokens (`g` times each entry's), the tokens its
+/// requests used (empty: not yet known), how many of its slots are freed,
+/// then per scope rpm>0, tpm>0, concurrent>0 (1/0).
 ///
 /// The lease's entry `{first}x{g}:{tokens}` (`{first}x{g}` where only
 /// requests are counted) becomes `{first}x{used}:{tokens}` (its unused
@@ -521,7 +550,9 @@ pub(crate) use give_back_lua;
 /// once the tokens are known (the sum `:u` moves by the difference); a
 /// lease that used nothing leaves whole. Each step finds the entry in
 /// whichever form it has, so the give-back and the settlement may run in
-/// either order. Returns 0 per lease.
+/// either order. The lease's slots are one entry `{first}x` of `:c`
+/// whose count is kept in the hash `:z`; freeing takes it down, and the
+/// entry leaves at 0. Returns 0 per lease.
 const LEASE_END: &str = concat!(
     sum_lua!(),
     r"
@@ -531,16 +562,16 @@ for q = 1, tonumber(ARGV[1]) do
   local nk, na = tonumber(ARGV[ai+1]), tonumber(ARGV[ai+2])
   local a = ai + 2
   local first, g, used, tokens, actual = ARGV[a+1], tonumber(ARGV[a+2]), tonumber(ARGV[a+3]), ARGV[a+4], ARGV[a+5]
-  local from, to = tonumber(ARGV[a+6]), tonumber(ARGV[a+7])
-  local ids = {}
-  for id = from, to - 1 do ids[#ids+1] = string.format('%d', id) end
+  local freed = tonumber(ARGV[a+6])
   local full = first .. 'x' .. string.format('%d', g)
   local kept = first .. 'x' .. string.format('%d', used)
-  for i = 0, nk / 6 - 1 do
-    local o = ki + i * 6
-    local r, tk, c, u, x, y = KEYS[o+1], KEYS[o+2], KEYS[o+3], KEYS[o+4], KEYS[o+5], KEYS[o+6]
-    local rpm, tpm, conc = ARGV[a+8+i*3], ARGV[a+9+i*3], ARGV[a+10+i*3]
-    if tpm == '1' then
+  local slots = first .. 'x'
+  for i = 0, nk / 7 - 1 do
+    local o = ki + i * 7
+    local r, tk, c, u, x, y, z = KEYS[o+1], KEYS[o+2], KEYS[o+3], KEYS[o+4], KEYS[o+5], KEYS[o+6], KEYS[o+7]
+    local rpm, tpm, conc = ARGV[a+7+i*3], ARGV[a+8+i*3], ARGV[a+9+i*3]
+    if g == 0 then
+    elseif tpm == '1' then
       local was = full .. ':' .. tokens
       if used == 0 then
         if redis.call('ZREM', tk, was) == 1 then
@@ -574,7 +605,11 @@ for q = 1, tonumber(ARGV[1]) do
         end
       end
     end
-    if conc == '1' and #ids > 0 then redis.call('ZREM', c, unpack(ids)) end
+    if conc == '1' and freed > 0 and redis.call('HEXISTS', z, slots) == 1
+      and redis.call('HINCRBY', z, slots, -freed) <= 0 then
+      redis.call('HDEL', z, slots)
+      redis.call('ZREM', c, slots)
+    end
   end
   out[q] = 0
   ki = ki + nk
@@ -687,16 +722,16 @@ impl RedisCounters {
         cmd
     }
 
-    /// Appends each scope's six keys of [`CHECK`].
+    /// Appends each scope's seven keys of [`CHECK`].
     fn write_keys(cmd: &mut Cmd, scopes: &[Scope]) {
         for s in scopes {
-            cmd.encoded(s.redis_keys(), 6);
+            cmd.encoded(s.redis_keys(), 7);
         }
     }
 
     /// How many keys and arguments [`CHECK`] takes for `scopes`.
     fn counts(scopes: &[Scope]) -> (usize, usize) {
-        (scopes.len() * 6, 7 + scopes.len() * 3)
+        (scopes.len() * 7, 7 + scopes.len() * 3)
     }
 
     /// The arguments of [`CHECK`] (after the keys).
@@ -794,19 +829,6 @@ impl RedisCounters {
     /// in the background (in one call with the other settlements queued
     /// with it).
     pub(super) fn settle(&self, scopes: &[Scope], id: u64, estimate: u64, actual: Option<u64>) {
-        self.settle_as(scopes, id, estimate, actual, (true, true));
-    }
-
-    /// [`RedisCounters::settle`] of only the token entry (`what.0`) or
-    /// only the slots (`what.1`) where both are counted.
-    pub(super) fn settle_as(
-        &self,
-        scopes: &[Scope],
-        id: u64,
-        estimate: u64,
-        actual: Option<u64>,
-        (tokens, slots): (bool, bool),
-    ) {
         let mut keys = Cmd::args();
         for s in scopes {
             keys.encoded(s.redis_settle_keys(), 3);
@@ -819,8 +841,8 @@ impl RedisCounters {
             None => args.arg(b""),
         };
         for s in scopes {
-            args.int(u8::from(tokens && s.caps.tpm > 0))
-                .int(u8::from(slots && s.caps.concurrent > 0));
+            args.int(u8::from(s.caps.tpm > 0))
+                .int(u8::from(s.caps.concurrent > 0));
         }
         self.link
             .send_part_later(&self.settle, Part { keys, args }, |result| {
@@ -835,38 +857,71 @@ impl RedisCounters {
     /// Ends the lease of `size` entries from id `first` leased on
     /// `scopes` with `tokens` tokens, of which it used `used`, in the
     /// background ([`LEASE_END`], with the settlements queued beside it):
-    /// the entries it did not use leave the counts and the slots of ids
-    /// `slots.0..slots.1` are freed; with `actual`, its entry takes the
-    /// tokens its requests used.
+    /// the entries it did not use leave the counts and `freed` of its
+    /// slots are freed; with `actual`, its entry takes the tokens its
+    /// requests used.
     pub(super) fn lease_end(
         &self,
+        scopes: &[Scope],
+        lease: (u64, u64, u64),
+        tokens: u64,
+        actual: Option<u64>,
+        freed: u64,
+    ) {
+        let part = Self::lease_end_part(scopes, lease, tokens, actual, freed);
+        self.link
+            .send_part_later(&self.lease_end, part, Self::lease_end_failed);
+    }
+
+    /// Frees slots of the lease from id `first` on `scopes`, as many as
+    /// `freed` says when the queue is sent (`None`: none).
+    pub(super) fn lease_slots_freed(
+        &self,
+        scopes: &[Scope],
+        first: u64,
+        freed: impl FnOnce() -> Option<u64> + Send + 'static,
+    ) {
+        let scopes = scopes.to_vec();
+        self.link.send_lazy_part_later(
+            &self.lease_end,
+            move || {
+                let n = freed()?;
+                Some(Self::lease_end_part(&scopes, (first, 0, 0), 0, None, n))
+            },
+            Self::lease_end_failed,
+        );
+    }
+
+    fn lease_end_failed(result: Result<Reply, String>) {
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "rate-limit lease end failed (its entries leave with the window, its slots with their expiry)");
+        }
+    }
+
+    /// A part of [`LEASE_END`].
+    fn lease_end_part(
         scopes: &[Scope],
         (first, size, used): (u64, u64, u64),
         tokens: u64,
         actual: Option<u64>,
-        slots: (u64, u64),
-    ) {
+        freed: u64,
+    ) -> Part {
         let mut keys = Cmd::args();
         Self::write_keys(&mut keys, scopes);
         let mut args = Cmd::args();
-        args.int(scopes.len() * 6).int(7 + scopes.len() * 3);
+        args.int(scopes.len() * 7).int(6 + scopes.len() * 3);
         args.int(first).int(size).int(used).int(tokens);
         match actual {
             Some(a) => args.int(a),
             None => args.arg(b""),
         };
-        args.int(slots.0).int(slots.1);
+        args.int(freed);
         for s in scopes {
             args.int(u8::from(s.caps.rpm > 0))
                 .int(u8::from(s.caps.tpm > 0))
                 .int(u8::from(s.caps.concurrent > 0));
         }
-        self.link
-            .send_part_later(&self.lease_end, Part { keys, args }, |result| {
-                if let Err(e) = result {
-                    tracing::warn!(error = %e, "rate-limit lease end failed (its entries leave with the window)");
-                }
-            });
+        Part { keys, args }
     }
 }
 

@@ -18,7 +18,7 @@ mod resp;
 pub(crate) mod tests;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -43,8 +43,18 @@ const READ_CHUNK: usize = 4_096;
 pub(crate) struct RedisLink {
     pool: Arc<Pool>,
     /// Whether the task sending what [`RedisLink::send_part_later`] queues when
-    /// no call takes it along has started.
-    flusher: OnceLock<()>,
+    /// no call takes it along is running (cleared when it is dropped, as
+    /// with the runtime it ran on, so another one starts).
+    flusher: Arc<AtomicBool>,
+}
+
+/// Held by the flusher's task: marks it gone when dropped.
+struct Flushing(Arc<AtomicBool>);
+
+impl Drop for Flushing {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
 }
 
 impl Drop for RedisLink {
@@ -136,7 +146,12 @@ struct Later {
 enum Queued {
     Cmd(Later),
     Part(Arc<Script>, Part, Then),
+    /// A part written when the queue is sent (`None`: nothing to send).
+    Lazy(Arc<Script>, Build, Then),
 }
+
+/// Writes a part when the queue is sent.
+type Build = Box<dyn FnOnce() -> Option<Part> + Send>;
 
 /// Why a command queued outside a runtime is not sent.
 const NO_RUNTIME: &str = "no runtime to send it from";
@@ -268,7 +283,7 @@ impl RedisLink {
                 wake: Notify::new(),
                 closed: AtomicBool::new(false),
             }),
-            flusher: OnceLock::new(),
+            flusher: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -343,16 +358,26 @@ impl RedisLink {
         self.pool.settled(reply, &cmd, timeout).await
     }
 
-    /// Starts the flusher on first use; `false` when there is no runtime
-    /// to start it on.
+    /// Starts the flusher on first use, and again when the runtime it ran
+    /// on has gone (a link is shared by the limits and budgets of one
+    /// Redis URL, whichever runtime uses them); `false` when there is no
+    /// runtime to start it on.
     fn start_flusher(&self) -> bool {
-        if self.flusher.get().is_none() {
-            let Some(rt) = crate::background::runtime() else {
-                return false;
-            };
-            self.flusher.get_or_init(|| {
-                rt.spawn(flush(self.pool.clone()));
+        if self.flusher.load(Ordering::Acquire) {
+            return true;
+        }
+        let Some(rt) = crate::background::runtime() else {
+            return false;
+        };
+        if !self.flusher.swap(true, Ordering::AcqRel) {
+            let flushing = Flushing(self.flusher.clone());
+            let pool = self.pool.clone();
+            rt.spawn(async move {
+                let _flushing = flushing;
+                flush(pool).await;
             });
+            // What a flusher gone before it could send stays queued.
+            self.pool.wake.notify_one();
         }
         true
     }
@@ -379,6 +404,27 @@ impl RedisLink {
         }
         self.pool
             .queue(Queued::Part(script.clone(), part, Box::new(then)));
+    }
+
+    /// [`RedisLink::send_part_later`] of a part that `build` writes when
+    /// the queue is sent, so that what happens until then goes in it (a
+    /// lease's slots freed one by one are given back together); `None`
+    /// sends nothing and `then` is not called.
+    pub(crate) fn send_lazy_part_later(
+        &self,
+        script: &Arc<Script>,
+        build: impl FnOnce() -> Option<Part> + Send + 'static,
+        then: impl FnOnce(Result<Reply, String>) + Send + 'static,
+    ) {
+        if !self.start_flusher() {
+            then(Err(NO_RUNTIME.into()));
+            return;
+        }
+        self.pool.queue(Queued::Lazy(
+            script.clone(),
+            Box::new(build),
+            Box::new(then),
+        ));
     }
 }
 
@@ -440,17 +486,23 @@ impl Pool {
         let mut out = Vec::with_capacity(queued.len());
         let mut calls: Vec<(Arc<Script>, Vec<Carried>)> = Vec::new();
         for q in queued {
-            match q {
-                Queued::Cmd(later) => out.push(later),
-                Queued::Part(script, part, then) => {
-                    match calls
-                        .iter_mut()
-                        .find(|(s, parts)| Arc::ptr_eq(s, &script) && parts.len() < MAX_PARTS)
-                    {
-                        Some((_, parts)) => parts.push((part, then)),
-                        None => calls.push((script, vec![(part, then)])),
-                    }
+            let (script, part, then) = match q {
+                Queued::Cmd(later) => {
+                    out.push(later);
+                    continue;
                 }
+                Queued::Part(script, part, then) => (script, part, then),
+                Queued::Lazy(script, build, then) => match build() {
+                    Some(part) => (script, part, then),
+                    None => continue,
+                },
+            };
+            match calls
+                .iter_mut()
+                .find(|(s, parts)| Arc::ptr_eq(s, &script) && parts.len() < MAX_PARTS)
+            {
+                Some((_, parts)) => parts.push((part, then)),
+                None => calls.push((script, vec![(part, then)])),
             }
         }
         for (script, parts) in calls {
