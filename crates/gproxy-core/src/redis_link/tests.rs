@@ -553,3 +553,83 @@ async fn a_call_in_order_waits_for_the_queued_commands_on_their_way() {
         answered - asked
     );
 }
+
+#[tokio::test]
+async fn a_lazy_part_is_written_when_the_queue_is_sent_and_may_send_nothing() {
+    let Some(url) = redis().await else { return };
+    let link = RedisLink::new(&url).unwrap();
+    let script = std::sync::Arc::new(link.script(ECHO));
+    let counter = format!("gproxy-test-lazy:{}", crate::ratelimit::rand_seed());
+    // The tag is read when the part is written: what happens after it was
+    // queued (here, the 9) goes in it.
+    let tag = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(1));
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let (c, t) = (counter.clone(), tag.clone());
+    link.send_lazy_part_later(
+        &script,
+        move || Some(echo_part(&c, t.load(std::sync::atomic::Ordering::SeqCst))),
+        move |reply| {
+            let _ = tx.send(reply);
+        },
+    );
+    tag.store(9, std::sync::atomic::Ordering::SeqCst);
+    // A part that has nothing to say when written is not sent, and its
+    // `then` is never called.
+    let (none_tx, mut none_rx) = tokio::sync::oneshot::channel::<()>();
+    link.send_lazy_part_later(&script, || None, move |_| drop(none_tx.send(())));
+    let mut get = Cmd::new("GET");
+    get.arg(counter.as_bytes());
+    assert_eq!(
+        link.query_in_order(get, T).await.unwrap(),
+        Reply::Data(b"1".to_vec())
+    );
+    assert_eq!(
+        rx.await.unwrap().unwrap(),
+        Reply::Array(vec![Reply::Int(1), Reply::Int(9), Reply::Int(1)])
+    );
+    assert!(matches!(
+        none_rx.try_recv(),
+        Err(tokio::sync::oneshot::error::TryRecvError::Closed)
+    ));
+}
+
+#[test]
+fn the_flusher_starts_again_on_another_runtime_when_its_own_is_gone() {
+    let rt = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    let Some(url) = rt().block_on(redis()) else {
+        return;
+    };
+    let link = RedisLink::new(&url).unwrap();
+    let script = std::sync::Arc::new(link.script(ECHO));
+    let counter = format!("gproxy-test-flusher:{}", crate::ratelimit::rand_seed());
+    // Sent by the flusher on a first runtime (no call follows it)...
+    let send = |tag: i64| {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        link.send_part_later(&script, echo_part(&counter, tag), move |reply| {
+            let _ = tx.send(reply);
+        });
+        rx
+    };
+    let first = rt();
+    first.block_on(async {
+        let reply = tokio::time::timeout(Duration::from_secs(1), send(1)).await;
+        assert!(reply.unwrap().unwrap().is_ok());
+    });
+    // ... which then goes, with the flusher on it: the next part queued
+    // from another runtime still goes out on its own.
+    drop(first);
+    rt().block_on(async {
+        let reply = tokio::time::timeout(Duration::from_secs(1), send(2))
+            .await
+            .expect("the part was never sent");
+        assert_eq!(
+            reply.unwrap().unwrap(),
+            Reply::Array(vec![Reply::Int(1), Reply::Int(2), Reply::Int(2)])
+        );
+    });
+}
