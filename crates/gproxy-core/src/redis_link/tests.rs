@@ -576,7 +576,13 @@ async fn a_lazy_part_is_written_when_the_queue_is_sent_and_may_send_nothing() {
     // A part that has nothing to say when written is not sent, and its
     // `then` is never called.
     let (none_tx, mut none_rx) = tokio::sync::oneshot::channel::<()>();
-    link.send_lazy_part_later(&script, || None, move |_| drop(none_tx.send(())));
+    link.send_lazy_part_later(
+        &script,
+        || None,
+        move |_| {
+            let _ = none_tx.send(());
+        },
+    );
     let mut get = Cmd::new("GET");
     get.arg(counter.as_bytes());
     assert_eq!(
