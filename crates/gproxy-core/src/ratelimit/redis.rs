@@ -193,24 +193,32 @@ return out
 pub(crate) use checks_lua;
 
 /// Lua functions both checks use: `amount_of(member)` reads the amount
-/// of an `{id}:{amount}` member; `num(arg)` is `tonumber(arg)`,
+/// of an `{id}:{amount}` member, `extra_of(member)` the requests a lease's
+/// entry `{id}x{n}...` counts beyond one; `take_off(key, n)` lowers a
+/// count that exists (deleted below 0), `lower(key, n)` one that does
+/// (held at 0), both keeping its expiry; `num(arg)` is `tonumber(arg)`,
 /// remembered for the call (a group's requests repeat the same limits,
 /// windows and counts); `score_of(n)` is a score as the text `ZADD` takes,
 /// formatted once per call (Redis 7.0 turns a Lua number passed to
 /// `redis.call` into text with `%.17g`, which cost more than the `ZADD`
-/// it fed); `running_sum(set, sum, floor, ttl)` takes
-/// the members scored up to `floor` out of `set` and their amounts off
-/// the running sum `sum` (with `DECRBY`, which keeps its expiry), or
-/// rebuilds a missing sum from the set (an older version's keys) and
-/// gives both `ttl`; it returns the sum.
+/// it fed); `running_sum(set, sum, floor, ttl, xkey)` takes the members
+/// scored up to `floor` out of `set` and their amounts off the running
+/// sum `sum` (with `DECRBY`, which keeps its expiry) and their extra
+/// requests off `xkey`, or rebuilds a missing sum (and count) from the
+/// set (an older version's keys) and gives both `ttl`; it returns the sum
+/// and the count; `trim(set, floor, xkey)` does the same for a set
+/// without a sum.
 ///
 /// And what one call (a group of requests) changes, per sorted set:
-/// `state(set, sum, floor, ttl)` reads it once (the running sum when there
-/// is one, else the members up to `floor` removed); `count_of` and
-/// `first_of` read its size and first score once, counting what the call
-/// adds; `add(state, score, member, amount)` adds in the call's state;
-/// `flush()` writes each set's additions with one `ZADD`, one `INCRBY` of
-/// its sum, and their expiry, at the end of the call.
+/// `state(set, sum, floor, ttl, xkey)` reads it once (the running sum when
+/// there is one, else the members up to `floor` removed; the extra count
+/// with `xkey`), `slot_state(set, hash, now, ttl)` a slot set and its
+/// leases' slot counts; `count_of` and `first_of` read its size and first
+/// score once, counting what the call adds; `add(state, score, member,
+/// amount, extra)` adds in the call's state; `flush()` writes each set's
+/// additions with one `ZADD`, one `INCRBY` of its sum and of its count
+/// (or one `HSET` of its slot counts), and their expiry, at the end of the
+/// call.
 macro_rules! sum_lua {
     () => {
         r"
@@ -242,6 +250,14 @@ local function score_of(n)
   end
   return v
 end
+local function lower(key, n)
+  local v = redis.call('DECRBY', key, n)
+  if v < 0 then
+    redis.call('INCRBY', key, -v)
+    v = 0
+  end
+  return v
+end
 local function running_sum(set, sum, floor, ttl, xkey)
   local total, extra = 0, 0
   local v = redis.call('GET', sum)
@@ -256,18 +272,8 @@ local function running_sum(set, sum, floor, ttl, xkey)
         if extra > 0 then e = e + extra_of(gone[j]) end
       end
       redis.call('ZREMRANGEBYSCORE', set, '-inf', floor)
-      total = redis.call('DECRBY', sum, g)
-      if total < 0 then
-        redis.call('INCRBY', sum, -total)
-        total = 0
-      end
-      if e > 0 then
-        extra = redis.call('DECRBY', xkey, e)
-        if extra < 0 then
-          redis.call('INCRBY', xkey, -extra)
-          extra = 0
-        end
-      end
+      total = lower(sum, g)
+      if e > 0 then extra = lower(xkey, e) end
     end
   else
     redis.call('ZREMRANGEBYSCORE', set, '-inf', floor)
@@ -294,13 +300,7 @@ local function trim(set, floor, xkey)
       local e = 0
       for j = 1, #gone do e = e + extra_of(gone[j]) end
       redis.call('ZREMRANGEBYSCORE', set, '-inf', floor)
-      if e > 0 then
-        extra = redis.call('DECRBY', xkey, e)
-        if extra < 0 then
-          redis.call('DEL', xkey)
-          extra = 0
-        end
-      end
+      if e > 0 then extra = lower(xkey, e) end
     end
   else
     redis.call('ZREMRANGEBYSCORE', set, '-inf', floor)

@@ -329,15 +329,10 @@ async fn a_queued_part_goes_out_ahead_of_the_next_call_even_with_a_new_script() 
     // the queued call meets `NOSCRIPT` and is sent again whole.
     let body: &'static str = Box::leak(format!("-- {counter}\n{ECHO}").into_boxed_str());
     let script = std::sync::Arc::new(link.script(body));
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    link.send_part_later(&script, echo_part(&counter, 7), move |reply| {
-        let _ = tx.send(reply);
-    });
+    let rx = echo_later(&link, &script, &counter, 7);
     // The next call finds the queued one already run, in order.
-    let mut get = Cmd::new("GET");
-    get.arg(counter.as_bytes());
     assert_eq!(
-        link.query_in_order(get, T).await.unwrap(),
+        runs_in_order(&link, &counter).await,
         Reply::Data(b"1".to_vec())
     );
     assert_eq!(
@@ -345,10 +340,7 @@ async fn a_queued_part_goes_out_ahead_of_the_next_call_even_with_a_new_script() 
         Reply::Array(vec![Reply::Int(1), Reply::Int(7), Reply::Int(1)])
     );
     // With no call after it, the flusher sends it.
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    link.send_part_later(&script, echo_part(&counter, 8), move |reply| {
-        let _ = tx.send(reply);
-    });
+    let rx = echo_later(&link, &script, &counter, 8);
     let reply = tokio::time::timeout(Duration::from_secs(1), rx)
         .await
         .unwrap();
@@ -383,6 +375,28 @@ pub(crate) fn echo_part(counter: &str, tag: i64) -> super::Part {
     let mut args = Cmd::args();
     args.int(1).int(1).int(tag);
     super::Part { keys, args }
+}
+
+/// How many times [`ECHO`] ran on `counter`, read in order (after what
+/// is queued on `link`).
+async fn runs_in_order(link: &RedisLink, counter: &str) -> Reply {
+    let mut get = Cmd::new("GET");
+    get.arg(counter.as_bytes());
+    link.query_in_order(get, T).await.unwrap()
+}
+
+/// Queues [`echo_part`] of `tag` on `link`; its reply.
+fn echo_later(
+    link: &RedisLink,
+    script: &std::sync::Arc<super::Script>,
+    counter: &str,
+    tag: i64,
+) -> tokio::sync::oneshot::Receiver<Result<Reply, String>> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    link.send_part_later(script, echo_part(counter, tag), move |reply| {
+        let _ = tx.send(reply);
+    });
+    rx
 }
 
 /// A relay to the Redis at `url` that holds every answer back for
@@ -502,10 +516,7 @@ async fn parts_queued_for_one_script_go_out_as_one_call_ahead_of_the_next() {
     let counter = format!("gproxy-test-parts:{}", crate::ratelimit::rand_seed());
     let mut replies = Vec::new();
     for tag in 0..5 {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        link.send_part_later(&script, echo_part(&counter, tag), move |reply| {
-            let _ = tx.send(reply);
-        });
+        let rx = echo_later(&link, &script, &counter, tag);
         replies.push(rx);
     }
     let mut get = Cmd::new("GET");
@@ -583,10 +594,8 @@ async fn a_lazy_part_is_written_when_the_queue_is_sent_and_may_send_nothing() {
             let _ = none_tx.send(());
         },
     );
-    let mut get = Cmd::new("GET");
-    get.arg(counter.as_bytes());
     assert_eq!(
-        link.query_in_order(get, T).await.unwrap(),
+        runs_in_order(&link, &counter).await,
         Reply::Data(b"1".to_vec())
     );
     assert_eq!(
@@ -614,13 +623,7 @@ fn the_flusher_starts_again_on_another_runtime_when_its_own_is_gone() {
     let script = std::sync::Arc::new(link.script(ECHO));
     let counter = format!("gproxy-test-flusher:{}", crate::ratelimit::rand_seed());
     // Sent by the flusher on a first runtime (no call follows it)...
-    let send = |tag: i64| {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        link.send_part_later(&script, echo_part(&counter, tag), move |reply| {
-            let _ = tx.send(reply);
-        });
-        rx
-    };
+    let send = |tag: i64| echo_later(&link, &script, &counter, tag);
     let first = rt();
     first.block_on(async {
         let reply = tokio::time::timeout(Duration::from_secs(1), send(1)).await;
