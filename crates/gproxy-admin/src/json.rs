@@ -66,7 +66,9 @@ where
     Option::<T>::deserialize(de).map(Some)
 }
 
-/// Parses a query value that should be a number.
+/// Parses a query value that should be a number: absent is `None`; an
+/// empty value (`?user_id=`) is not a number, and is refused like any
+/// other (the documented type is an integer).
 pub fn query_number<'de, D, T>(de: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
@@ -75,7 +77,10 @@ where
 {
     let raw = Option::<String>::deserialize(de)?;
     match raw.as_deref().map(str::trim) {
-        None | Some("") => Ok(None),
+        None => Ok(None),
+        Some("") => Err(serde::de::Error::custom(
+            "expected a number, got an empty value",
+        )),
         Some(s) => s.parse().map(Some).map_err(serde::de::Error::custom),
     }
 }
@@ -117,6 +122,27 @@ mod tests {
         let e = parse::<Route>(br#"{"targets":[]}"#).unwrap_err();
         assert!(e.message.contains("name"), "{e:?}");
         assert!(parse::<Route>(b"").is_err());
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Page {
+        #[serde(default, deserialize_with = "query_number")]
+        user_id: Option<i64>,
+    }
+
+    #[test]
+    fn a_query_number_is_absent_or_a_number_never_empty() {
+        assert_eq!(query::<Page>(None).unwrap().user_id, None);
+        assert_eq!(
+            query::<Page>(Some("user_id=%2042")).unwrap().user_id,
+            Some(42)
+        );
+        for bad in ["user_id=", "user_id", "user_id=+", "user_id=x"] {
+            let e = query::<Page>(Some(bad)).unwrap_err();
+            assert_eq!(e.status, http::StatusCode::BAD_REQUEST, "{bad}");
+            assert_eq!(e.field.as_deref(), Some("user_id"), "{bad}: {e:?}");
+        }
     }
 
     #[test]
