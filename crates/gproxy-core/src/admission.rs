@@ -63,9 +63,10 @@ return out
 
 impl crate::Engine {
     /// Checks the rate limits, then reserves on the budgets, of
-    /// `principal`'s request to `provider`'s (of `kind`) `model` with
-    /// `body` in `protocol`; on admission `accounting` holds the permit
-    /// and the reservation.
+    /// `principal`'s request to `provider`'s (of `kind`) `model` with a
+    /// body of `bytes` bytes asking for at most `output_cap` output tokens
+    /// (`None`: not said); on admission `accounting` holds the permit and
+    /// the reservation.
     #[expect(clippy::too_many_arguments, reason = "the planned target, named")]
     pub(crate) async fn admit_limits(
         &self,
@@ -73,8 +74,8 @@ impl crate::Engine {
         provider: &str,
         kind: &'static str,
         model: &str,
-        protocol: gproxy_protocol::Protocol,
-        body: &[u8],
+        output_cap: Option<u64>,
+        bytes: u64,
         accounting: &mut crate::accounting::Accounting,
     ) -> Result<(), crate::GatewayError> {
         let limiter = self.rate_limiter.load_full();
@@ -82,19 +83,22 @@ impl crate::Engine {
         if let (Some(limiter), Some(budgets)) = (&limiter, &budgets)
             && let Some(done) = self
                 .admit_both_on_redis(
-                    limiter, budgets, principal, provider, kind, model, protocol, body, accounting,
+                    limiter, budgets, principal, provider, kind, model, output_cap, bytes,
+                    accounting,
                 )
                 .await
         {
             return done;
         }
         if limiter.is_some() {
-            self.admit_rate(principal, provider, model, body.len() as u64, accounting)
+            self.admit_rate(principal, provider, model, bytes, accounting)
                 .await?;
         }
         if budgets.is_some() {
-            self.admit_budget(principal, provider, kind, model, protocol, body, accounting)
-                .await?;
+            self.admit_budget(
+                principal, provider, kind, model, output_cap, bytes, accounting,
+            )
+            .await?;
         }
         Ok(())
     }
@@ -111,8 +115,8 @@ impl crate::Engine {
         provider: &str,
         kind: &'static str,
         model: &str,
-        protocol: gproxy_protocol::Protocol,
-        body: &[u8],
+        output_cap: Option<u64>,
+        bytes: u64,
         accounting: &mut crate::accounting::Accounting,
     ) -> Option<Result<(), crate::GatewayError>> {
         let (Some(link), Some(other)) = (limiter.redis_link(), budgets.redis_link()) else {
@@ -129,9 +133,9 @@ impl crate::Engine {
         // A request whose cost cannot be counted: the usual order decides
         // which refusal it gets (a rate limit's first).
         let amount = self
-            .budget_amount(budgets, provider, kind, model, protocol, body)
+            .budget_amount(budgets, provider, kind, model, output_cap, bytes)
             .ok()?;
-        let tokens = estimate_tokens(body.len() as u64);
+        let tokens = estimate_tokens(bytes);
         let ask = BudgetAsk {
             budgets,
             lines: &lines,

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use gproxy_protocol::Protocol;
 use gproxy_protocol::convert;
+use gproxy_protocol::json_edit::RawObject;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -88,6 +89,28 @@ pub(crate) fn max_output_of(protocol: Protocol, body: &[u8]) -> Option<u64> {
     match gproxy_protocol::json_edit::u64_at_first(body, parents, keys) {
         Some(cap) => cap,
         None => max_output(protocol, &serde_json::from_slice(body).ok()?),
+    }
+}
+
+/// The request's own output cap from its top level `object`, already
+/// parsed (the plan's): no second scan of the body.
+pub(crate) fn max_output_in(protocol: Protocol, object: &RawObject<'_>) -> Option<u64> {
+    let (parents, keys) = output_cap_keys(protocol);
+    let number = |raw: &serde_json::value::RawValue| raw.get().trim().parse::<u64>().ok();
+    match parents {
+        [] => keys.iter().find_map(|key| object.get(key).and_then(number)),
+        [parent, rest @ ..] => {
+            let inner = object.get(parent)?.get().as_bytes();
+            match gproxy_protocol::json_edit::u64_at_first(inner, rest, keys) {
+                Some(cap) => cap,
+                None => {
+                    let value: serde_json::Value = serde_json::from_slice(inner).ok()?;
+                    let nested = rest.iter().try_fold(&value, |v, key| v.get(*key))?;
+                    keys.iter()
+                        .find_map(|key| nested.get(*key).and_then(serde_json::Value::as_u64))
+                }
+            }
+        }
     }
 }
 
@@ -267,7 +290,7 @@ mod tests {
 
     #[test]
     fn the_output_cap_is_read_by_scan_and_by_parse_alike() {
-        let cases: [(Protocol, &str, Option<u64>); 8] = [
+        let cases: [(Protocol, &str, Option<u64>); 11] = [
             (
                 Protocol::OpenAiChat,
                 r#"{"max_tokens":5,"max_completion_tokens":9}"#,
@@ -293,11 +316,24 @@ mod tests {
             (Protocol::Gemini, r#"{"maxOutputTokens":64}"#, None),
             // An escaped top-level key makes the scan give up: parsed in full.
             (Protocol::Claude, r#"{"\u006dax_tokens":3}"#, Some(3)),
+            (
+                Protocol::OpenAiChat,
+                r#"{"max_completion_tokens":null,"max_tokens":4}"#,
+                Some(4),
+            ),
+            (Protocol::OpenAiChat, r#"{"max_tokens":1.5}"#, None),
+            (
+                Protocol::Gemini,
+                r#"{"generationConfig":{"\u006daxOutputTokens":8}}"#,
+                Some(8),
+            ),
         ];
         for (protocol, body, cap) in cases {
             assert_eq!(max_output_of(protocol, body.as_bytes()), cap, "{body}");
             let value: serde_json::Value = serde_json::from_str(body).unwrap();
             assert_eq!(max_output(protocol, &value), cap, "{body}");
+            let object = RawObject::parse(body.as_bytes()).unwrap();
+            assert_eq!(max_output_in(protocol, &object), cap, "{body}");
         }
     }
 }

@@ -623,17 +623,17 @@ impl Budgeter {
         self.check(lines, 0, None).await.ok().map(|(s, _)| s)
     }
 
-    /// What a budgeted request to a model priced at `estimate` (USD;
-    /// `None`: no known price) reserves, in nano-dollars, or why it
+    /// What a budgeted request estimated at `estimate` nano-dollars
+    /// (`None`: no known price) reserves, in nano-dollars, or why it
     /// cannot be counted.
     pub(crate) fn reservation(
         &self,
-        estimate: Option<Decimal>,
+        estimate: Option<i64>,
         provider: &str,
         model: &str,
     ) -> Result<i64, BudgetRefusal> {
         match (estimate, self.rules.unpriced) {
-            (Some(cost), _) => Ok(to_nanos(cost).unwrap_or(i64::MAX)),
+            (Some(nanos), _) => Ok(nanos),
             (None, UnpricedPolicy::Allow) => Ok(0),
             (None, UnpricedPolicy::Refuse) => Err(BudgetRefusal::Uncountable(format!(
                 "the price of `{model}` on `{provider}` is unknown, so its cost cannot be counted against the budget (set a price override, or [budgets] unpriced = \"allow\")"
@@ -892,9 +892,9 @@ impl crate::Engine {
     }
 
     /// Reserves the estimated cost of `principal`'s request to
-    /// `provider`'s (of `kind`) `model`, with `body` in `protocol`, on its
-    /// budgets before any upstream call; on admission `accounting` holds
-    /// the reservation.
+    /// `provider`'s (of `kind`) `model`, with a body of `bytes` bytes and
+    /// its own output cap `output_cap`, on its budgets before any upstream
+    /// call; on admission `accounting` holds the reservation.
     #[expect(clippy::too_many_arguments, reason = "the planned target, named")]
     pub(crate) async fn admit_budget(
         &self,
@@ -902,36 +902,36 @@ impl crate::Engine {
         provider: &str,
         kind: &'static str,
         model: &str,
-        protocol: gproxy_protocol::Protocol,
-        body: &[u8],
+        output_cap: Option<u64>,
+        bytes: u64,
         accounting: &mut crate::accounting::Accounting,
     ) -> Result<(), crate::GatewayError> {
         let Some((budgets, lines)) = self.budget_lines(principal) else {
             return Ok(());
         };
-        let amount = self.budget_amount(&budgets, provider, kind, model, protocol, body);
+        let amount = self.budget_amount(&budgets, provider, kind, model, output_cap, bytes);
         self.reserve_budget(&budgets, lines, amount, false, accounting)
             .await
     }
 
-    /// What a request reserves on `budgets` (its estimated cost), or why it
-    /// cannot be counted.
+    /// What a request reserves on `budgets` (its estimated cost: input
+    /// from its `bytes`, output its `output_cap` or the default), or why
+    /// it cannot be counted.
     pub(crate) fn budget_amount(
         &self,
         budgets: &Budgeter,
         provider: &str,
         kind: &'static str,
         model: &str,
-        protocol: gproxy_protocol::Protocol,
-        body: &[u8],
+        output_cap: Option<u64>,
+        bytes: u64,
     ) -> Result<i64, BudgetRefusal> {
-        let output = crate::cost_estimate::max_output_of(protocol, body)
-            .unwrap_or_else(|| budgets.default_output_tokens());
-        let input = crate::ratelimit::estimate_tokens(body.len() as u64);
+        let output = output_cap.unwrap_or_else(|| budgets.default_output_tokens());
+        let input = crate::ratelimit::estimate_tokens(bytes);
         let estimate = self
             .prices
             .load()
-            .estimate(provider, kind, model, input, output);
+            .estimate_nanos(provider, kind, model, input, output);
         budgets.reservation(estimate, provider, model)
     }
 

@@ -210,10 +210,7 @@ fn unpriced_and_passthrough_policies() {
         b.reservation(None, "p", "m"),
         Err(BudgetRefusal::Uncountable(_))
     ));
-    assert_eq!(
-        b.reservation(Some("0.5".parse().unwrap()), "p", "m"),
-        Ok(500_000_000)
-    );
+    assert_eq!(b.reservation(Some(500_000_000), "p", "m"), Ok(500_000_000));
     assert!(b.passthrough_cost().is_err());
     let mut config = BudgetsConfig {
         unpriced: Some(UnpricedPolicy::Allow),

@@ -351,6 +351,27 @@ impl PriceBook {
         let m = self.lookup(provider, kind, model)?;
         Some(m.price.estimate(input_tokens, max_output_tokens).total)
     }
+
+    /// [`PriceBook::estimate`] as whole nano-dollars (as [`to_nanos`] makes
+    /// them, `i64::MAX` past it); `None`: the price is unknown.
+    pub fn estimate_nanos(
+        &self,
+        provider: &str,
+        kind: &str,
+        model: &str,
+        input_tokens: u64,
+        max_output_tokens: u64,
+    ) -> Option<i64> {
+        let price = self.lookup(provider, kind, model)?.price;
+        Some(
+            price
+                .estimate_nanos(input_tokens, max_output_tokens)
+                .unwrap_or_else(|| {
+                    to_nanos(price.estimate(input_tokens, max_output_tokens).total)
+                        .unwrap_or(i64::MAX)
+                }),
+        )
+    }
 }
 
 /// A name pattern: `*` matches any run of characters, the rest literally.

@@ -265,6 +265,47 @@ impl ModelPrice {
     }
 }
 
+impl ModelPrice {
+    /// [`ModelPrice::estimate`]'s total as whole nano-dollars, by integer
+    /// arithmetic (it runs on every request under a budget): the number
+    /// [`to_nanos`] makes of it, rounded the same way. `None` when a price
+    /// has more than twelve decimal places per million tokens (no
+    /// catalogue price does) or the total passes `i64`: then the decimal
+    /// path answers.
+    pub fn estimate_nanos(&self, input_tokens: u64, max_output_tokens: u64) -> Option<i64> {
+        // Prices in atto-dollars (1e-18) per token: a price per million
+        // tokens with `scale` decimals is its mantissa × 10^(12 - scale).
+        fn atto_per_token(price: Decimal) -> Option<i128> {
+            let shift = 12u32.checked_sub(price.scale())?;
+            price.mantissa().checked_mul(10i128.checked_pow(shift)?)
+        }
+        let (rates, _) = self.rates(input_tokens);
+        let mut atto: i128 = 0;
+        for (tokens, price) in [
+            (input_tokens, rates.input),
+            (max_output_tokens, rates.output),
+        ] {
+            if tokens > 0 {
+                atto = atto.checked_add(atto_per_token(price)?.checked_mul(i128::from(tokens))?)?;
+            }
+        }
+        if let Some(fee) = self.per_request {
+            // A fee in dollars: 10^(18 - scale) atto-dollars per unit.
+            let shift = 18u32.checked_sub(fee.scale())?;
+            atto = atto.checked_add(fee.mantissa().checked_mul(10i128.checked_pow(shift)?)?)?;
+        }
+        // To nano-dollars, half away from zero, as `round` does.
+        const ATTO_PER_NANO: i128 = 1_000_000_000;
+        let half = ATTO_PER_NANO / 2;
+        let nanos = if atto >= 0 {
+            (atto + half) / ATTO_PER_NANO
+        } else {
+            (atto - half) / ATTO_PER_NANO
+        };
+        i64::try_from(nanos).ok()
+    }
+}
+
 /// `d` / 1,000,000, exactly: six more decimal places (a division only
 /// when the scale would pass the 28 a `Decimal` holds).
 pub(super) fn per_million(d: Decimal) -> Decimal {

@@ -392,3 +392,47 @@ fn per_million_is_the_exact_division() {
         }
     }
 }
+
+#[test]
+fn the_estimate_in_nanos_is_the_decimal_estimate_rounded_alike() {
+    let mut prices: Vec<ModelPrice> = Catalogue::embedded()
+        .providers()
+        .iter()
+        .flat_map(|p| p.models.iter().map(|m| m.price.resolve().unwrap()))
+        .collect();
+    // Odd scales, a fee, a tier, and halves that round away from zero.
+    for json in [
+        r#"{"input": "0.000000000001", "output": "0.0000005"}"#,
+        r#"{"input": "1.23456789", "output": "7", "per_request": "0.0000000015"}"#,
+        r#"{"input": "2", "output": "8", "tiers": [{"above": 100, "input": "4.5"}]}"#,
+    ] {
+        prices.push(spec(json).resolve().unwrap());
+    }
+    let counts = [0u64, 1, 3, 999, 1_000, 123_457, 200_001, 5_000_000];
+    for price in &prices {
+        for &input in &counts {
+            for &output in &counts {
+                let decimal = to_nanos(price.estimate(input, output).total);
+                assert_eq!(
+                    price.estimate_nanos(input, output),
+                    decimal,
+                    "{price:?} {input} {output}"
+                );
+            }
+        }
+    }
+    // A price past twelve places goes the decimal way (`None` here).
+    let fine = spec(r#"{"input": "0.0000000000001", "output": "1"}"#)
+        .resolve()
+        .unwrap();
+    assert_eq!(fine.estimate_nanos(10, 10), None);
+    let book = PriceBook::default();
+    assert_eq!(
+        book.estimate_nanos("o", "openai", "gpt-4o", 1000, 500),
+        Some(7_500_000)
+    );
+    assert_eq!(
+        book.estimate_nanos("o", "openai", "no-such-model", 1, 1),
+        None
+    );
+}

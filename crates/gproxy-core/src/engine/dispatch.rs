@@ -119,8 +119,8 @@ impl Engine {
                         &plan.provider.name,
                         plan.provider.provider.kind(),
                         &plan.model,
-                        req.route.protocol,
-                        &req.body,
+                        plan.output_cap,
+                        req.body.len() as u64,
                         accounting,
                     ))
                     .await?;
@@ -494,6 +494,15 @@ impl Engine {
 
         let mut builder = Response::builder().status(status);
         if let Some(h) = builder.headers_mut() {
+            // Sized once for what is added on the way out (provider, model,
+            // cost, request id, type, the limits' six), so the map is not
+            // grown and rehashed twice or three times per response.
+            let limits = if accounting.rate_headers().is_some() {
+                6
+            } else {
+                0
+            };
+            h.reserve(parts.headers.len() + 5 + limits);
             copy_response_headers(&parts.headers, h);
             served_by(h, name, &plan.model);
             if let Some(conv) = conversion {

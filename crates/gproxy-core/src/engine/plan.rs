@@ -14,6 +14,7 @@ use gproxy_storage::RequestLog;
 use super::{Engine, GeminiMethod, Operation, ProxyRequest};
 use crate::GatewayError;
 use crate::conversion::{self, Conversion};
+use crate::cost_estimate::max_output_in;
 use crate::model_route::{self, CallKind, Resolved};
 use crate::state::ProviderRuntime;
 use crate::stream::{ModelRewrite, Rewrite};
@@ -55,6 +56,9 @@ pub(super) struct Plan<'a> {
     pub(super) conversion: Option<Conversion>,
     /// Resolved through a model route (so another target may be tried).
     pub(super) from_route: bool,
+    /// The request's own output cap (`max_tokens` and the like), read
+    /// from the body parsed here, for the budget's estimate.
+    pub(super) output_cap: Option<u64>,
 }
 
 impl Plan<'_> {
@@ -93,16 +97,19 @@ impl Engine {
         let protocol = req.route.protocol;
         // The model as the client wrote it, and the parsed body when the
         // model lives there.
+        let output_cap;
         let (client_model, mut body_obj): (String, Option<RawObject<'r>>) = match &req.route.gemini
         {
             Some(call) => {
-                RawObject::parse(&req.body)
+                let obj = RawObject::parse(&req.body)
                     .map_err(|e| GatewayError::BadRequest(format!("invalid request body: {e}")))?;
+                output_cap = max_output_in(protocol, &obj);
                 (call.model.clone(), None)
             }
             None => {
                 let obj = RawObject::parse(&req.body)
                     .map_err(|e| GatewayError::BadRequest(format!("invalid request body: {e}")))?;
+                output_cap = max_output_in(protocol, &obj);
                 let model = obj
                     .get_str("model")
                     .ok_or_else(|| {
@@ -129,7 +136,7 @@ impl Engine {
                 let wants_usage = body_obj
                     .as_ref()
                     .is_some_and(conversion::client_wants_usage);
-                return self.plan_conversion(req, log, resolved, upstream, wants_usage);
+                return self.plan_conversion(req, log, resolved, upstream, wants_usage, output_cap);
             }
         }
         let Resolved {
@@ -241,6 +248,7 @@ impl Engine {
             embed_conversion,
             conversion: None,
             from_route,
+            output_cap,
         })
     }
 
@@ -300,7 +308,8 @@ impl Engine {
 
     /// The plan of a generate call whose client speaks another protocol
     /// than `provider`: the body goes through the canonical model.
-    /// `wants_usage`: an OpenAI Chat client asked for the usage chunk.
+    /// `wants_usage`: an OpenAI Chat client asked for the usage chunk;
+    /// `output_cap`: its own output cap.
     fn plan_conversion<'r>(
         &self,
         req: &'r ProxyRequest,
@@ -308,6 +317,7 @@ impl Engine {
         resolved: Resolved,
         upstream: Protocol,
         wants_usage: bool,
+        output_cap: Option<u64>,
     ) -> Result<Plan<'r>, GatewayError> {
         let Resolved {
             provider,
@@ -363,6 +373,7 @@ impl Engine {
             embed_conversion: None,
             conversion: Some(conv),
             from_route,
+            output_cap,
         })
     }
 }
