@@ -262,9 +262,9 @@ impl Accounting {
     }
 
     /// Prices `usage` onto the row (cost and catalogue version) and
-    /// returns the cost, USD; `None` when the price is unknown (or the
-    /// request was not priced: no provider resolved).
-    pub(crate) fn price(&mut self, usage: &Usage) -> Option<rust_decimal::Decimal> {
+    /// returns the cost in nano-dollars; `None` when the price is unknown
+    /// (or the request was not priced: no provider resolved).
+    pub(crate) fn price(&mut self, usage: &Usage) -> Option<i64> {
         self.priced = true;
         let pricing = self.pricing.as_ref()?;
         let log = &mut self.log;
@@ -273,10 +273,14 @@ impl Accounting {
             pricing.kind,
             log.model.as_deref()?,
         )?;
-        let cost = m.price.breakdown(usage, pricing.semantics)?.total;
-        log.cost_nano_usd = crate::cost::to_nanos(cost);
+        let nanos = match m.price.cost_nanos(usage, pricing.semantics) {
+            Some(nanos) => nanos,
+            // Unpriced, or past the integer path: the decimal one decides.
+            None => crate::cost::to_nanos(m.price.breakdown(usage, pricing.semantics)?.total)?,
+        };
+        log.cost_nano_usd = Some(nanos);
         log.price_version = Some(pricing.book.version_of(&m));
-        Some(cost)
+        Some(nanos)
     }
 
     /// Holds `permit` until the request ends.

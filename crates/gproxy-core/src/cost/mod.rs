@@ -20,8 +20,8 @@ pub use document::{
     PriceOverride, PriceSpec, TierSpec, Usd,
 };
 pub use price::{
-    COST_SCALE, CostBreakdown, CostLine, ModelPrice, PriceTier, UsageSemantics, from_nanos, round,
-    to_nanos,
+    COST_SCALE, CostBreakdown, CostLine, ModelPrice, PriceTier, USD_TEXT_MAX, UsageSemantics,
+    from_nanos, round, to_nanos, usd_text,
 };
 
 /// The embedded catalogue document.

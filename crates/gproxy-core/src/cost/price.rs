@@ -133,6 +133,26 @@ pub struct CostBreakdown {
     pub total: Decimal,
 }
 
+/// What [`ModelPrice::parts`] found: up to six token lines (kind, tokens,
+/// price per million), the fee, the prompt size and the tier applied.
+struct Parts {
+    prompt: u64,
+    tier_above: Option<u64>,
+    lines: [(&'static str, u64, Decimal); 6],
+    len: usize,
+    fee: Option<Decimal>,
+}
+
+/// The usage an estimate prices: the input all uncached, the output cap
+/// all generated.
+fn estimated_usage(input_tokens: u64, max_output_tokens: u64) -> Usage {
+    Usage {
+        input_tokens,
+        output_tokens: max_output_tokens,
+        ..Usage::default()
+    }
+}
+
 /// The prices in force for one request (a tier resolved).
 struct Rates {
     input: Decimal,
@@ -170,10 +190,11 @@ impl ModelPrice {
         (rates, tier.map(|t| t.above))
     }
 
-    /// What `usage` (reported with `semantics`) costs, line by line.
-    /// `None` when a token kind the usage has is not priced (for example
-    /// cache reads on a model whose cache-read price is unknown).
-    pub fn breakdown(&self, usage: &Usage, semantics: UsageSemantics) -> Option<CostBreakdown> {
+    /// The priced parts of `usage` (reported with `semantics`): each kind
+    /// with tokens, in line order, then the per-request fee; with the
+    /// prompt size and the tier applied. `None` when a token kind the
+    /// usage has is not priced.
+    fn parts(&self, usage: &Usage, semantics: UsageSemantics) -> Option<Parts> {
         let writes = usage.cache_write_tokens;
         let writes_1h = usage.cache_write_1h_tokens.min(writes);
         let writes_5m = writes - writes_1h;
@@ -199,35 +220,57 @@ impl ModelPrice {
         let (rates, tier_above) = self.rates(prompt);
         // Reasoning priced apart comes out of the output it is inside.
         let (output, reasoning) = match rates.reasoning {
-            Some(price) if usage.reasoning_tokens > 0 => (
-                output.saturating_sub(usage.reasoning_tokens),
-                Some((usage.reasoning_tokens, price)),
-            ),
+            Some(price) if usage.reasoning_tokens > 0 => {
+                (output.saturating_sub(usage.reasoning_tokens), Some(price))
+            }
             _ => (output, None),
         };
-        let mut lines = Vec::with_capacity(4);
-        let mut line = |kind: &'static str, tokens: u64, price: Option<Decimal>| -> Option<()> {
-            if tokens == 0 {
-                return Some(());
+        let mut parts = Parts {
+            prompt,
+            tier_above,
+            lines: [("", 0, Decimal::ZERO); 6],
+            len: 0,
+            fee: self.per_request,
+        };
+        for (kind, tokens, price) in [
+            ("input", uncached, Some(rates.input)),
+            ("cache_read", reads, rates.cache_read),
+            ("cache_write_5m", writes_5m, rates.cache_write_5m),
+            ("cache_write_1h", writes_1h, rates.cache_write_1h),
+            ("output", output, Some(rates.output)),
+            (
+                "reasoning",
+                if reasoning.is_some() {
+                    usage.reasoning_tokens
+                } else {
+                    0
+                },
+                reasoning,
+            ),
+        ] {
+            if tokens > 0 {
+                parts.lines[parts.len] = (kind, tokens, price?);
+                parts.len += 1;
             }
-            let price = price?;
-            lines.push(CostLine {
+        }
+        Some(parts)
+    }
+
+    /// What `usage` (reported with `semantics`) costs, line by line.
+    /// `None` when a token kind the usage has is not priced (for example
+    /// cache reads on a model whose cache-read price is unknown).
+    pub fn breakdown(&self, usage: &Usage, semantics: UsageSemantics) -> Option<CostBreakdown> {
+        let parts = self.parts(usage, semantics)?;
+        let mut lines: Vec<CostLine> = parts.lines[..parts.len]
+            .iter()
+            .map(|&(kind, tokens, price)| CostLine {
                 kind,
                 tokens,
                 price,
                 cost: per_million(Decimal::from(tokens) * price),
-            });
-            Some(())
-        };
-        line("input", uncached, Some(rates.input))?;
-        line("cache_read", reads, rates.cache_read)?;
-        line("cache_write_5m", writes_5m, rates.cache_write_5m)?;
-        line("cache_write_1h", writes_1h, rates.cache_write_1h)?;
-        line("output", output, Some(rates.output))?;
-        if let Some((tokens, price)) = reasoning {
-            line("reasoning", tokens, Some(price))?;
-        }
-        if let Some(fee) = self.per_request {
+            })
+            .collect();
+        if let Some(fee) = parts.fee {
             lines.push(CostLine {
                 kind: "request",
                 tokens: 1,
@@ -237,62 +280,34 @@ impl ModelPrice {
         }
         let total = lines.iter().map(|l| l.cost).sum::<Decimal>();
         Some(CostBreakdown {
-            prompt_tokens: prompt,
-            tier_above,
+            prompt_tokens: parts.prompt,
+            tier_above: parts.tier_above,
             lines,
             total: round(total),
         })
     }
 
-    /// An upper estimate before the call: `input_tokens` all uncached at
-    /// the input price, `max_output_tokens` at the output price, the tier
-    /// chosen by `input_tokens`, plus the per-request fee. (Cache writes,
-    /// priced above input, are not foreseen.)
-    pub fn estimate(&self, input_tokens: u64, max_output_tokens: u64) -> CostBreakdown {
-        let usage = Usage {
-            input_tokens,
-            output_tokens: max_output_tokens,
-            ..Usage::default()
-        };
-        // Input and output are always priced, so this is never `None`.
-        self.breakdown(&usage, UsageSemantics::OpenAi)
-            .unwrap_or_else(|| CostBreakdown {
-                prompt_tokens: input_tokens,
-                tier_above: None,
-                lines: Vec::new(),
-                total: Decimal::ZERO,
-            })
-    }
-}
-
-impl ModelPrice {
-    /// [`ModelPrice::estimate`]'s total as whole nano-dollars, by integer
-    /// arithmetic (it runs on every request under a budget): the number
-    /// [`to_nanos`] makes of it, rounded the same way. `None` when a price
-    /// has more than twelve decimal places per million tokens (no
-    /// catalogue price does) or the total passes `i64`: then the decimal
-    /// path answers.
-    pub fn estimate_nanos(&self, input_tokens: u64, max_output_tokens: u64) -> Option<i64> {
-        // Prices in atto-dollars (1e-18) per token: a price per million
-        // tokens with `scale` decimals is its mantissa × 10^(12 - scale).
-        fn atto_per_token(price: Decimal) -> Option<i128> {
-            let shift = 12u32.checked_sub(price.scale())?;
+    /// [`ModelPrice::breakdown`]'s total as whole nano-dollars, by integer
+    /// arithmetic (it runs on every request): the number [`to_nanos`]
+    /// makes of it, rounded the same way. `None` when a kind the usage has
+    /// is not priced, a price has more than twelve decimal places per
+    /// million tokens (no catalogue price does), or the total passes
+    /// `i64`: the decimal path answers those.
+    pub fn cost_nanos(&self, usage: &Usage, semantics: UsageSemantics) -> Option<i64> {
+        /// `price` × 10^`places` as an integer, if exact.
+        fn scaled(price: Decimal, places: u32) -> Option<i128> {
+            let shift = places.checked_sub(price.scale())?;
             price.mantissa().checked_mul(10i128.checked_pow(shift)?)
         }
-        let (rates, _) = self.rates(input_tokens);
+        let parts = self.parts(usage, semantics)?;
+        // Atto-dollars (1e-18): a price per million tokens is 10^12
+        // atto-dollars per token per dollar; a fee 10^18 per dollar.
         let mut atto: i128 = 0;
-        for (tokens, price) in [
-            (input_tokens, rates.input),
-            (max_output_tokens, rates.output),
-        ] {
-            if tokens > 0 {
-                atto = atto.checked_add(atto_per_token(price)?.checked_mul(i128::from(tokens))?)?;
-            }
+        for &(_, tokens, price) in &parts.lines[..parts.len] {
+            atto = atto.checked_add(scaled(price, 12)?.checked_mul(i128::from(tokens))?)?;
         }
-        if let Some(fee) = self.per_request {
-            // A fee in dollars: 10^(18 - scale) atto-dollars per unit.
-            let shift = 18u32.checked_sub(fee.scale())?;
-            atto = atto.checked_add(fee.mantissa().checked_mul(10i128.checked_pow(shift)?)?)?;
+        if let Some(fee) = parts.fee {
+            atto = atto.checked_add(scaled(fee, 18)?)?;
         }
         // To nano-dollars, half away from zero, as `round` does.
         const ATTO_PER_NANO: i128 = 1_000_000_000;
@@ -303,6 +318,31 @@ impl ModelPrice {
             (atto - half) / ATTO_PER_NANO
         };
         i64::try_from(nanos).ok()
+    }
+
+    /// An upper estimate before the call: `input_tokens` all uncached at
+    /// the input price, `max_output_tokens` at the output price, the tier
+    /// chosen by `input_tokens`, plus the per-request fee. (Cache writes,
+    /// priced above input, are not foreseen.)
+    pub fn estimate(&self, input_tokens: u64, max_output_tokens: u64) -> CostBreakdown {
+        let usage = estimated_usage(input_tokens, max_output_tokens);
+        // Input and output are always priced, so this is never `None`.
+        self.breakdown(&usage, UsageSemantics::OpenAi)
+            .unwrap_or_else(|| CostBreakdown {
+                prompt_tokens: input_tokens,
+                tier_above: None,
+                lines: Vec::new(),
+                total: Decimal::ZERO,
+            })
+    }
+
+    /// [`ModelPrice::estimate`]'s total as whole nano-dollars (see
+    /// [`ModelPrice::cost_nanos`]).
+    pub fn estimate_nanos(&self, input_tokens: u64, max_output_tokens: u64) -> Option<i64> {
+        self.cost_nanos(
+            &estimated_usage(input_tokens, max_output_tokens),
+            UsageSemantics::OpenAi,
+        )
     }
 }
 
@@ -331,6 +371,49 @@ pub fn round(d: Decimal) -> Decimal {
 pub fn to_nanos(d: Decimal) -> Option<i64> {
     use rust_decimal::prelude::ToPrimitive;
     (round(d) * Decimal::from(1_000_000_000u64)).to_i64()
+}
+
+/// The longest [`usd_text`]: a sign, nineteen digits and a point.
+pub const USD_TEXT_MAX: usize = 21;
+
+/// `nanos` nano-dollars as the USD text [`from_nanos`] prints (`0.0075`,
+/// `12`, `0`: no trailing zeros), written into `buf` without an
+/// allocation (the `x-gproxy-cost` header of every request).
+pub fn usd_text(nanos: i64, buf: &mut [u8; USD_TEXT_MAX]) -> &[u8] {
+    const NANOS_PER_USD: u64 = 1_000_000_000;
+    let n = nanos.unsigned_abs();
+    let (whole, mut frac) = (n / NANOS_PER_USD, n % NANOS_PER_USD);
+    // Written from the end: the fraction's significant digits, the
+    // point, the whole dollars, the sign.
+    let mut at = buf.len();
+    if frac > 0 {
+        let mut places = 9;
+        while frac % 10 == 0 {
+            frac /= 10;
+            places -= 1;
+        }
+        for _ in 0..places {
+            at -= 1;
+            buf[at] = b'0' + (frac % 10) as u8;
+            frac /= 10;
+        }
+        at -= 1;
+        buf[at] = b'.';
+    }
+    let mut w = whole;
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (w % 10) as u8;
+        w /= 10;
+        if w == 0 {
+            break;
+        }
+    }
+    if nanos < 0 {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    &buf[at..]
 }
 
 /// Nano-dollars back to USD.

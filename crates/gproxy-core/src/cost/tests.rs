@@ -436,3 +436,81 @@ fn the_estimate_in_nanos_is_the_decimal_estimate_rounded_alike() {
         None
     );
 }
+
+#[test]
+fn the_cost_in_nanos_is_the_breakdown_total_rounded_alike() {
+    let mut prices: Vec<ModelPrice> = Catalogue::embedded()
+        .providers()
+        .iter()
+        .flat_map(|p| p.models.iter().map(|m| m.price.resolve().unwrap()))
+        .collect();
+    prices.push(
+        spec(r#"{"input": "3", "output": "15", "cache_read": "0.3", "cache_write_5m": "3.75", "cache_write_1h": "6", "reasoning": "20", "per_request": "0.0000000005"}"#)
+            .resolve()
+            .unwrap(),
+    );
+    let usages = [
+        usage(0, 0),
+        usage(1, 1),
+        usage(123_457, 999),
+        Usage {
+            input_tokens: 300_001,
+            output_tokens: 7_000,
+            cache_read_tokens: 100_000,
+            cache_write_tokens: 3_333,
+            cache_write_1h_tokens: 1_111,
+            reasoning_tokens: 2_500,
+            ..Usage::default()
+        },
+        Usage {
+            input_tokens: 10,
+            output_tokens: 3,
+            cache_read_tokens: 7,
+            reasoning_tokens: 1,
+            ..Usage::default()
+        },
+    ];
+    let mut priced = 0;
+    for price in &prices {
+        for u in &usages {
+            for semantics in [
+                UsageSemantics::OpenAi,
+                UsageSemantics::Anthropic,
+                UsageSemantics::Gemini,
+            ] {
+                let decimal = price.breakdown(u, semantics).map(|b| b.total);
+                let nanos = price.cost_nanos(u, semantics);
+                assert_eq!(
+                    nanos,
+                    decimal.and_then(to_nanos),
+                    "{price:?} {u:?} {semantics:?}"
+                );
+                priced += usize::from(nanos.is_some());
+            }
+        }
+    }
+    assert!(priced > 100, "{priced}");
+}
+
+#[test]
+fn usd_text_is_what_the_decimal_prints() {
+    let mut buf = [0u8; USD_TEXT_MAX];
+    for n in [
+        0,
+        1,
+        7_500_000,
+        10,
+        1_000_000_000,
+        1_234_567_891,
+        765_000_000,
+        -5,
+        -1_500_000_000,
+        i64::MAX,
+        i64::MIN,
+    ] {
+        let text = std::str::from_utf8(usd_text(n, &mut buf))
+            .unwrap()
+            .to_owned();
+        assert_eq!(text, from_nanos(n).to_string(), "{n}");
+    }
+}

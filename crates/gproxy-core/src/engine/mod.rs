@@ -496,7 +496,7 @@ impl Engine {
                 {
                     accounting.capture_response(body);
                 }
-                cost_header(response.headers_mut(), rust_decimal::Decimal::ZERO);
+                cost_header(response.headers_mut(), 0);
                 accounting.finish(Outcome {
                     status: 200,
                     usage: entry.usage,
@@ -570,10 +570,11 @@ pub const MODEL_HEADER: &str = "x-gproxy-model";
 /// string); absent when the price is unknown.
 pub const COST_HEADER: &str = "x-gproxy-cost";
 
-/// Sets [`COST_HEADER`] to `cost`.
-fn cost_header(headers: &mut HeaderMap, cost: rust_decimal::Decimal) {
+/// Sets [`COST_HEADER`] to `nanos` nano-dollars, written in USD.
+fn cost_header(headers: &mut HeaderMap, nanos: i64) {
     const NAME: HeaderName = HeaderName::from_static(COST_HEADER);
-    if let Ok(v) = HeaderValue::from_str(&cost.to_string()) {
+    let mut buf = [0u8; crate::cost::USD_TEXT_MAX];
+    if let Ok(v) = HeaderValue::from_bytes(crate::cost::usd_text(nanos, &mut buf)) {
         headers.insert(NAME, v);
     }
 }
