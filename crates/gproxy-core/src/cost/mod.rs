@@ -128,10 +128,24 @@ pub struct PriceBook {
     overrides: Vec<OverrideEntry>,
     /// The overrides as given, for [`PriceBook::with_catalogue`].
     given: Vec<PriceOverride>,
-    /// Lookups already made, by `provider \0 kind \0 model` (the book is
+    /// Lookups already made, by provider, kind and model (the book is
     /// immutable, so an answer stays true; bounded by
     /// [`MEMO_CAPACITY`], emptied when full).
-    memo: std::sync::RwLock<hashbrown::HashMap<Box<str>, Found>>,
+    memo: std::sync::RwLock<hashbrown::HashMap<MemoKey, Found>>,
+}
+
+/// A remembered lookup's provider, kind and model.
+type MemoKey = (Box<str>, Box<str>, Box<str>);
+
+/// A lookup's provider, kind and model, borrowed: found in the memo
+/// without building its key (hashed as [`MemoKey`] is).
+#[derive(Hash)]
+struct MemoQuery<'a>(&'a str, &'a str, &'a str);
+
+impl hashbrown::Equivalent<MemoKey> for MemoQuery<'_> {
+    fn equivalent(&self, key: &MemoKey) -> bool {
+        *key.0 == *self.0 && *key.1 == *self.1 && *key.2 == *self.2
+    }
 }
 
 /// The most lookups a book remembers.
@@ -260,18 +274,11 @@ impl PriceBook {
     pub fn lookup(&self, provider: &str, kind: &str, model: &str) -> Option<PriceMatch<'_>> {
         use std::sync::PoisonError;
         let model = model.strip_prefix("models/").unwrap_or(model);
-        let mut key = String::with_capacity(provider.len() + kind.len() + model.len() + 2);
-        for (i, part) in [provider, kind, model].into_iter().enumerate() {
-            if i > 0 {
-                key.push('\0');
-            }
-            key.push_str(part);
-        }
         let known = self
             .memo
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(key.as_str())
+            .get(&MemoQuery(provider, kind, model))
             .copied();
         let found = match known {
             Some(found) => found,
@@ -281,7 +288,7 @@ impl PriceBook {
                 if memo.len() >= MEMO_CAPACITY {
                     memo.clear();
                 }
-                memo.insert(key.into_boxed_str(), found);
+                memo.insert((provider.into(), kind.into(), model.into()), found);
                 found
             }
         };

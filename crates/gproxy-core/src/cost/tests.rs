@@ -514,3 +514,27 @@ fn usd_text_is_what_the_decimal_prints() {
         assert_eq!(text, from_nanos(n).to_string(), "{n}");
     }
 }
+
+#[test]
+fn a_lookup_is_remembered_and_found_again_without_a_key_built() {
+    let book = PriceBook::default();
+    let first = book.lookup("o", "openai", "gpt-4o").unwrap().price.clone();
+    let memo = |book: &PriceBook| book.memo.read().unwrap().len();
+    assert_eq!(memo(&book), 1);
+    // The borrowed query hashes and compares as the stored key does.
+    assert!(
+        book.memo
+            .read()
+            .unwrap()
+            .get(&MemoQuery("o", "openai", "gpt-4o"))
+            .is_some()
+    );
+    assert_eq!(*book.lookup("o", "openai", "gpt-4o").unwrap().price, first);
+    assert_eq!(
+        *book.lookup("o", "openai", "models/gpt-4o").unwrap().price,
+        first
+    );
+    assert_eq!(memo(&book), 1);
+    assert!(book.lookup("o", "openai", "no-such-model").is_none());
+    assert_eq!(memo(&book), 2);
+}
