@@ -31,6 +31,14 @@
 //! Only a key (the scopes' names) that saw another Redis check within a
 //! lease's life asks for one, and only one request at a time per key: a
 //! lone request costs Redis what it did before.
+//!
+//! A busy key asks for its next lease ahead: the request that finds three
+//! quarters of the lease handed out is checked by Redis and asks for the
+//! next, while the requests that arrive during that round trip are served
+//! from the last quarter (were the lease spent first, each of them would
+//! be checked by Redis on its own). The next lease waits until the current
+//! one is spent or ended, and serves meanwhile the requests the current
+//! one cannot (estimated above its entries).
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -162,6 +170,19 @@ impl Lease {
     /// The lease's entries.
     fn size(&self) -> u64 {
         self.end - self.first
+    }
+
+    /// Whether it may still hand out ids at `now` (not closed, not ended,
+    /// not spent).
+    fn open(&self, now: Instant) -> bool {
+        !self.closed.load(Ordering::Acquire) && now < self.until && self.unused() > 0
+    }
+
+    /// Whether three quarters of it are handed out: time to ask for the
+    /// next lease, while the last quarter serves the requests that arrive
+    /// during that check.
+    fn renew_due(&self) -> bool {
+        (self.size() - self.unused()) * 4 >= self.size() * 3
     }
 
     /// Stops handing out ids and gives back the entries never handed out.
@@ -300,6 +321,9 @@ struct Held {
     names: Box<[Arc<str>]>,
     lines: Option<Lines>,
     lease: Option<Arc<Lease>>,
+    /// The lease asked for ahead, granted while `lease` still served: it
+    /// takes over when `lease` is spent or ended.
+    next: Option<Arc<Lease>>,
     /// How many entries its next lease asks for.
     want: u64,
     /// When a request of this key asked Redis for a lease, until the
@@ -395,6 +419,7 @@ impl Leases {
                     lines: lines.cloned(),
                     want: FIRST_WANT,
                     lease: None,
+                    next: None,
                     asking: None,
                     last_check: now,
                 },
@@ -405,35 +430,56 @@ impl Leases {
             // Another key with the same hash: no lease for this one.
             return Took::Ask(0);
         }
+        let life = Duration::from_millis(LEASE_MS);
+        let free_to_ask = h.asking.is_none_or(|at| now.duration_since(at) >= life);
         let mut grow = None;
-        if let Some(lease) = &h.lease {
-            if let Some((id, used)) = lease.take(estimate, budget) {
-                self.served.fetch_add(1, Ordering::Relaxed);
-                return Took::Admitted(Leased {
-                    id,
-                    per: lease.per,
-                    headers: lease.headers(used),
-                    lease: lease.clone(),
-                });
+        // A lease that cannot serve again gives way to the next one, if
+        // granted. Spent before its end: the key wants larger leases;
+        // ended half unused: smaller. Either way it is closed now (if its
+        // timer has not yet), so that what it did not hand out goes back
+        // ahead of this request's check.
+        if let Some(lease) = &h.lease
+            && !lease.open(now)
+        {
+            if now < lease.until {
+                grow = Some(true);
+            } else if lease.unused() > lease.size() / 2 {
+                grow = Some(false);
             }
-            // Spent before its end: the key wants larger leases; ended
-            // half unused: smaller. Either way it is closed now (if its
-            // timer has not yet), so that what it did not hand out goes
-            // back ahead of this request's check.
-            let ended = now >= lease.until;
-            if ended || lease.unused() == 0 {
-                if !ended {
+            lease.close();
+            h.lease = h.next.take();
+        }
+        let mut renew = false;
+        if let Some(lease) = &h.lease {
+            // Renewed ahead: past three quarters, one request asks Redis
+            // for the next lease and the others are served from the last
+            // quarter meanwhile (not checked one by one, as they would be
+            // if the lease were spent first).
+            renew = free_to_ask && h.next.is_none() && lease.renew_due();
+            if renew {
+                // Three quarters gone in less than half its life.
+                if now + life / 2 < lease.until {
                     grow = Some(true);
-                } else if lease.unused() > lease.size() / 2 {
-                    grow = Some(false);
                 }
-                lease.close();
+            } else {
+                // The next lease serves what this one cannot (a request
+                // estimated above its entries).
+                for lease in [Some(lease), h.next.as_ref()].into_iter().flatten() {
+                    if let Some((id, used)) = lease.take(estimate, budget) {
+                        self.served.fetch_add(1, Ordering::Relaxed);
+                        return Took::Admitted(Leased {
+                            id,
+                            per: lease.per,
+                            headers: lease.headers(used),
+                            lease: lease.clone(),
+                        });
+                    }
+                }
             }
         }
-        let life = Duration::from_millis(LEASE_MS);
-        let busy = now.duration_since(h.last_check) < life;
+        let busy = renew || now.duration_since(h.last_check) < life;
         h.last_check = now;
-        if busy && h.asking.is_none_or(|at| now.duration_since(at) >= life) {
+        if busy && free_to_ask {
             h.asking = Some(now);
             h.want = match grow {
                 Some(true) => (h.want * 2).min(MAX_WANT),
@@ -488,14 +534,19 @@ impl Leases {
             tokio::spawn(close_at(weak, until));
         }
         // The lease this one replaces is closed outside the lock (its
-        // requests in flight may keep it alive, not its entries).
+        // requests in flight may keep it alive, not its entries). One
+        // granted while the key's lease still serves (asked ahead) waits
+        // as the next.
         let old = {
             let mut held = self.held();
             match held.get_mut(&self.key_of(scopes, lines.as_ref())) {
                 Some(h) if same(h, scopes, lines.as_ref()) => {
                     h.asking = None;
                     match lease {
-                        Some(l) => h.lease.replace(l),
+                        Some(l) => match &h.lease {
+                            Some(current) if current.open(Instant::now()) => h.next.replace(l),
+                            _ => h.lease.replace(l),
+                        },
                         None => None,
                     }
                 }
@@ -521,7 +572,7 @@ impl Drop for Leases {
         // The limits changed (or the limiter went): what the leases did
         // not hand out goes back now, whoever still holds them.
         let held = std::mem::take(self.held.get_mut().unwrap_or_else(PoisonError::into_inner));
-        for lease in held.into_values().filter_map(|h| h.lease) {
+        for lease in held.into_values().flat_map(|h| [h.lease, h.next]).flatten() {
             lease.close();
         }
     }
@@ -653,15 +704,16 @@ mod tests {
             Some(100_000 - 2 - 10)
         );
         // A request larger than a leased entry goes to Redis, and gets the
-        // next lease (of entries its size), which replaces this one.
+        // next lease (of entries its size), which waits while this one
+        // still serves.
         let large = l.admit(scopes(), 21).await.unwrap();
         assert_eq!(l.redis_admissions().unwrap().calls, calls + 1);
         assert_eq!(l.leases.counts(), (2, 10));
         // A leased request's slot is freed when it ends; its tokens go to
         // the lease.
         leased.pop().unwrap().settle(Some(5));
-        // The first lease's 54 unused entries leave when it is replaced,
-        // the second's 64 (and their tokens) at its end: what stays is the
+        // The first lease's 54 unused entries leave at its end, the
+        // second's 64 (and their tokens) at its own: what stays is the
         // 13 requests admitted. The first lease's tokens stay on its first
         // entry while its requests are in flight.
         until("requests", 13, || requests(&link, &prefix, "t")).await;
@@ -709,6 +761,43 @@ mod tests {
         assert_eq!(requests(&link, &prefix, "r").await, 2 + 64 + 1 + 128);
         let r = format!("{prefix}user:alice:r");
         assert_eq!(int(&link, "ZCARD", &r).await, 3 + 2);
+    }
+
+    #[tokio::test]
+    async fn a_busy_key_is_granted_its_next_lease_before_the_current_one_is_spent() {
+        let Some(url) = crate::redis_link::tests::redis().await else {
+            return;
+        };
+        let prefix = format!("gproxy-test-lease-ahead-{}:", crate::ratelimit::rand_seed());
+        let l = limiter(&url, &prefix, "rpm = 1000000");
+        let scopes = || l.scopes("alice", "sk-a", "p", "m");
+        let link = RedisLink::new(&url).unwrap();
+        let calls = || l.redis_admissions().unwrap().calls;
+        // Two checks (the second leases 64), then 48 served from it.
+        for _ in 0..2 + 48 {
+            l.admit(scopes(), 10).await.unwrap().settle(None);
+        }
+        assert_eq!(l.leases.counts(), (1, 48));
+        assert_eq!(calls(), 2);
+        // Three quarters handed out: the next request is checked, and
+        // granted the next lease (128: the first went in well under half
+        // its life) while 16 entries of the first remain.
+        l.admit(scopes(), 10).await.unwrap().settle(None);
+        assert_eq!(l.leases.counts(), (2, 48));
+        assert_eq!(calls(), 3);
+        // Those 16 are served first, then the next lease: no check.
+        for _ in 0..16 + 10 {
+            l.admit(scopes(), 10).await.unwrap().settle(None);
+        }
+        assert_eq!(l.leases.counts(), (2, 48 + 16 + 10));
+        assert_eq!(calls(), 3);
+        let r = format!("{prefix}user:alice:r");
+        assert_eq!(requests(&link, &prefix, "r").await, 3 + 64 + 128);
+        assert_eq!(int(&link, "ZCARD", &r).await, 3 + 2);
+        // The first lease was spent whole; the second gives back the 118
+        // entries it did not hand out when the limiter goes.
+        drop(l);
+        until("requests", 3 + 64 + 10, || requests(&link, &prefix, "r")).await;
     }
 
     #[tokio::test]
