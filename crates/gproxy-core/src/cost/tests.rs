@@ -460,7 +460,6 @@ fn the_cost_in_nanos_is_the_breakdown_total_rounded_alike() {
             cache_write_tokens: 3_333,
             cache_write_1h_tokens: 1_111,
             reasoning_tokens: 2_500,
-            ..Usage::default()
         },
         Usage {
             input_tokens: 10,
