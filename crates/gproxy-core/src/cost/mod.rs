@@ -345,22 +345,10 @@ impl PriceBook {
         Some(m.price.breakdown(usage, semantics)?.total)
     }
 
-    /// An upper estimate before the call: `input_tokens` uncached and
-    /// `max_output_tokens` generated (see [`ModelPrice::estimate`]).
-    pub fn estimate(
-        &self,
-        provider: &str,
-        kind: &str,
-        model: &str,
-        input_tokens: u64,
-        max_output_tokens: u64,
-    ) -> Option<Decimal> {
-        let m = self.lookup(provider, kind, model)?;
-        Some(m.price.estimate(input_tokens, max_output_tokens).total)
-    }
-
-    /// [`PriceBook::estimate`] as whole nano-dollars (as [`to_nanos`] makes
-    /// them, `i64::MAX` past it); `None`: the price is unknown.
+    /// An upper estimate before the call, in whole nano-dollars (as
+    /// [`to_nanos`] makes them, `i64::MAX` past it): `input_tokens`
+    /// uncached and `max_output_tokens` generated (see
+    /// [`ModelPrice::estimate`]); `None`: the price is unknown.
     pub fn estimate_nanos(
         &self,
         provider: &str,

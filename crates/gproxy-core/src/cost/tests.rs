@@ -183,7 +183,10 @@ fn unknown_models_and_unpriced_token_kinds_have_no_cost() {
         ..usage(10, 10)
     };
     assert_eq!(book.cost("o", "openai", "gpt-4.1", &cached), None);
-    assert_eq!(book.estimate("x", "openai", "no-such-model", 1, 1), None);
+    assert_eq!(
+        book.estimate_nanos("x", "openai", "no-such-model", 1, 1),
+        None
+    );
 }
 
 #[test]
@@ -248,13 +251,13 @@ fn estimate_is_input_plus_max_output_at_the_tier() {
     let book = PriceBook::default();
     // gpt-4o: 1000 × 2.5/1e6 + 500 × 10/1e6 = 0.0025 + 0.005.
     assert_eq!(
-        book.estimate("o", "openai", "gpt-4o", 1000, 500),
-        Some(d("0.0075"))
+        book.estimate_nanos("o", "openai", "gpt-4o", 1000, 500),
+        Some(7_500_000)
     );
     // gemini-2.5-pro above 200k: 300000 × 2.5/1e6 + 1000 × 15/1e6.
     assert_eq!(
-        book.estimate("g", "aistudio", "gemini-2.5-pro", 300_000, 1000),
-        Some(d("0.765"))
+        book.estimate_nanos("g", "aistudio", "gemini-2.5-pro", 300_000, 1000),
+        Some(765_000_000)
     );
 }
 
@@ -393,13 +396,18 @@ fn per_million_is_the_exact_division() {
     }
 }
 
-#[test]
-fn the_estimate_in_nanos_is_the_decimal_estimate_rounded_alike() {
-    let mut prices: Vec<ModelPrice> = Catalogue::embedded()
+/// Every model price of the embedded catalogue.
+fn catalogue_prices() -> Vec<ModelPrice> {
+    Catalogue::embedded()
         .providers()
         .iter()
         .flat_map(|p| p.models.iter().map(|m| m.price.resolve().unwrap()))
-        .collect();
+        .collect()
+}
+
+#[test]
+fn the_estimate_in_nanos_is_the_decimal_estimate_rounded_alike() {
+    let mut prices = catalogue_prices();
     // Odd scales, a fee, a tier, and halves that round away from zero.
     for json in [
         r#"{"input": "0.000000000001", "output": "0.0000005"}"#,
@@ -439,11 +447,7 @@ fn the_estimate_in_nanos_is_the_decimal_estimate_rounded_alike() {
 
 #[test]
 fn the_cost_in_nanos_is_the_breakdown_total_rounded_alike() {
-    let mut prices: Vec<ModelPrice> = Catalogue::embedded()
-        .providers()
-        .iter()
-        .flat_map(|p| p.models.iter().map(|m| m.price.resolve().unwrap()))
-        .collect();
+    let mut prices = catalogue_prices();
     prices.push(
         spec(r#"{"input": "3", "output": "15", "cache_read": "0.3", "cache_write_5m": "3.75", "cache_write_1h": "6", "reasoning": "20", "per_request": "0.0000000005"}"#)
             .resolve()
