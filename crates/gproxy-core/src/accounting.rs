@@ -273,11 +273,7 @@ impl Accounting {
             pricing.kind,
             log.model.as_deref()?,
         )?;
-        let nanos = match m.price.cost_nanos(usage, pricing.semantics) {
-            Some(nanos) => nanos,
-            // Unpriced, or past the integer path: the decimal one decides.
-            None => crate::cost::to_nanos(m.price.breakdown(usage, pricing.semantics)?.total)?,
-        };
+        let nanos = m.price.cost_nanos(usage, pricing.semantics)?;
         log.cost_nano_usd = Some(nanos);
         log.price_version = Some(pricing.book.version_of(&m));
         Some(nanos)

@@ -357,14 +357,11 @@ impl PriceBook {
         input_tokens: u64,
         max_output_tokens: u64,
     ) -> Option<i64> {
-        let price = self.lookup(provider, kind, model)?.price;
+        let m = self.lookup(provider, kind, model)?;
         Some(
-            price
+            m.price
                 .estimate_nanos(input_tokens, max_output_tokens)
-                .unwrap_or_else(|| {
-                    to_nanos(price.estimate(input_tokens, max_output_tokens).total)
-                        .unwrap_or(i64::MAX)
-                }),
+                .unwrap_or(i64::MAX),
         )
     }
 }

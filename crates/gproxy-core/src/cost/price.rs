@@ -135,12 +135,43 @@ pub struct CostBreakdown {
 
 /// What [`ModelPrice::parts`] found: up to six token lines (kind, tokens,
 /// price per million), the fee, the prompt size and the tier applied.
-struct Parts {
+pub(super) struct Parts {
     prompt: u64,
     tier_above: Option<u64>,
     lines: [(&'static str, u64, Decimal); 6],
     len: usize,
     fee: Option<Decimal>,
+}
+
+impl Parts {
+    /// The parts' total in whole nano-dollars by exact integer arithmetic
+    /// (half away from zero, as [`round`]); `None` when a price has more
+    /// than twelve decimal places per million tokens or it overflows.
+    pub(super) fn integer_nanos(&self) -> Option<i64> {
+        /// `price` × 10^`places` as an integer, if exact.
+        fn scaled(price: Decimal, places: u32) -> Option<i128> {
+            let shift = places.checked_sub(price.scale())?;
+            price.mantissa().checked_mul(10i128.checked_pow(shift)?)
+        }
+        // Atto-dollars (1e-18): a price per million tokens is 10^12
+        // atto-dollars per token per dollar; a fee 10^18 per dollar.
+        let mut atto: i128 = 0;
+        for &(_, tokens, price) in &self.lines[..self.len] {
+            atto = atto.checked_add(scaled(price, 12)?.checked_mul(i128::from(tokens))?)?;
+        }
+        if let Some(fee) = self.fee {
+            atto = atto.checked_add(scaled(fee, 18)?)?;
+        }
+        // To nano-dollars, half away from zero, as `round` does.
+        const ATTO_PER_NANO: i128 = 1_000_000_000;
+        let half = ATTO_PER_NANO / 2;
+        let nanos = if atto >= 0 {
+            (atto + half) / ATTO_PER_NANO
+        } else {
+            (atto - half) / ATTO_PER_NANO
+        };
+        i64::try_from(nanos).ok()
+    }
 }
 
 /// The usage an estimate prices: the input all uncached, the output cap
@@ -194,7 +225,7 @@ impl ModelPrice {
     /// with tokens, in line order, then the per-request fee; with the
     /// prompt size and the tier applied. `None` when a token kind the
     /// usage has is not priced.
-    fn parts(&self, usage: &Usage, semantics: UsageSemantics) -> Option<Parts> {
+    pub(super) fn parts(&self, usage: &Usage, semantics: UsageSemantics) -> Option<Parts> {
         let writes = usage.cache_write_tokens;
         let writes_1h = usage.cache_write_1h_tokens.min(writes);
         let writes_5m = writes - writes_1h;
@@ -287,37 +318,18 @@ impl ModelPrice {
         })
     }
 
-    /// [`ModelPrice::breakdown`]'s total as whole nano-dollars, by integer
-    /// arithmetic (it runs on every request): the number [`to_nanos`]
-    /// makes of it, rounded the same way. `None` when a kind the usage has
-    /// is not priced, a price has more than twelve decimal places per
-    /// million tokens (no catalogue price does), or the total passes
-    /// `i64`: the decimal path answers those.
+    /// [`ModelPrice::breakdown`]'s total as whole nano-dollars: the number
+    /// [`to_nanos`] makes of it, by integer arithmetic (it runs on every
+    /// request), or by the decimal breakdown when a price has more than
+    /// twelve decimal places per million tokens (no catalogue price does)
+    /// or the integer total overflows. `None` when a kind the usage has is
+    /// not priced, or the total passes `i64`.
     pub fn cost_nanos(&self, usage: &Usage, semantics: UsageSemantics) -> Option<i64> {
-        /// `price` × 10^`places` as an integer, if exact.
-        fn scaled(price: Decimal, places: u32) -> Option<i128> {
-            let shift = places.checked_sub(price.scale())?;
-            price.mantissa().checked_mul(10i128.checked_pow(shift)?)
-        }
         let parts = self.parts(usage, semantics)?;
-        // Atto-dollars (1e-18): a price per million tokens is 10^12
-        // atto-dollars per token per dollar; a fee 10^18 per dollar.
-        let mut atto: i128 = 0;
-        for &(_, tokens, price) in &parts.lines[..parts.len] {
-            atto = atto.checked_add(scaled(price, 12)?.checked_mul(i128::from(tokens))?)?;
+        match parts.integer_nanos() {
+            Some(nanos) => Some(nanos),
+            None => to_nanos(self.breakdown(usage, semantics)?.total),
         }
-        if let Some(fee) = parts.fee {
-            atto = atto.checked_add(scaled(fee, 18)?)?;
-        }
-        // To nano-dollars, half away from zero, as `round` does.
-        const ATTO_PER_NANO: i128 = 1_000_000_000;
-        let half = ATTO_PER_NANO / 2;
-        let nanos = if atto >= 0 {
-            (atto + half) / ATTO_PER_NANO
-        } else {
-            (atto - half) / ATTO_PER_NANO
-        };
-        i64::try_from(nanos).ok()
     }
 
     /// An upper estimate before the call: `input_tokens` all uncached at
@@ -337,7 +349,8 @@ impl ModelPrice {
     }
 
     /// [`ModelPrice::estimate`]'s total as whole nano-dollars (see
-    /// [`ModelPrice::cost_nanos`]).
+    /// [`ModelPrice::cost_nanos`]); `None` only past `i64` (input and
+    /// output are always priced).
     pub fn estimate_nanos(&self, input_tokens: u64, max_output_tokens: u64) -> Option<i64> {
         self.cost_nanos(
             &estimated_usage(input_tokens, max_output_tokens),

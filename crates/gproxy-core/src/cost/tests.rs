@@ -429,11 +429,21 @@ fn the_estimate_in_nanos_is_the_decimal_estimate_rounded_alike() {
             }
         }
     }
-    // A price past twelve places goes the decimal way (`None` here).
+    // A price past twelve places goes the decimal way, to the same number.
     let fine = spec(r#"{"input": "0.0000000000001", "output": "1"}"#)
         .resolve()
         .unwrap();
-    assert_eq!(fine.estimate_nanos(10, 10), None);
+    assert!(
+        fine.parts(&usage(10, 10), UsageSemantics::OpenAi)
+            .unwrap()
+            .integer_nanos()
+            .is_none()
+    );
+    assert_eq!(fine.estimate_nanos(10, 10), Some(10_000));
+    assert_eq!(
+        fine.estimate_nanos(10, 10),
+        to_nanos(fine.estimate(10, 10).total)
+    );
     let book = PriceBook::default();
     assert_eq!(
         book.estimate_nanos("o", "openai", "gpt-4o", 1000, 500),
