@@ -8,9 +8,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
+use crate::upstream::ResponseBody;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use hyper::body::Incoming;
 use tokio::time::{Instant, Sleep};
 
 use std::sync::Arc;
@@ -95,7 +95,7 @@ struct StreamBody {
     /// Bytes read from the upstream before the response was built (up to
     /// its first event): processed before anything else.
     head: Option<Bytes>,
-    upstream: Incoming,
+    upstream: ResponseBody,
     processor: StreamProcessor,
     idle: Pin<Box<Sleep>>,
     idle_timeout: Duration,
@@ -138,7 +138,7 @@ impl ProxyBody {
 
     pub(crate) fn stream(
         head: Bytes,
-        upstream: Incoming,
+        upstream: ResponseBody,
         processor: StreamProcessor,
         idle_timeout: Duration,
         accounting: Accounting,

@@ -11,6 +11,7 @@
 
 use std::sync::Arc;
 
+use crate::upstream::ResponseBody;
 use bytes::Bytes;
 use gproxy_credential::{CredentialEntry, Lease};
 use gproxy_protocol::embeddings;
@@ -21,7 +22,6 @@ use gproxy_provider::{Endpoint, FailureClass};
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 
 use super::plan::{Plan, Target};
 use super::{
@@ -40,7 +40,7 @@ use crate::upstream::UpstreamBody;
 pub(super) enum Attempt {
     /// A success status; for a stream, `Bytes` holds what was read up to
     /// and including its first event (empty otherwise), the rest is unread.
-    Answered(Response<Incoming>, Bytes),
+    Answered(Response<ResponseBody>, Bytes),
     /// An error status, its body read (bounded) and classified.
     Failed(FailedAnswer),
     /// No answer: a timeout or a connection error (transient).
@@ -60,7 +60,7 @@ pub(super) struct FailedAnswer {
 
 /// An answer that will go to the client, with the credential that got it.
 pub(super) struct Served {
-    pub(super) response: Response<Incoming>,
+    pub(super) response: Response<ResponseBody>,
     /// The start of a stream's body, already read (see [`Attempt::Answered`]).
     pub(super) head: Bytes,
     pub(super) lease: Option<Lease>,
@@ -263,7 +263,7 @@ impl Engine {
     /// deals with it as before).
     async fn first_event(
         &self,
-        response: Response<Incoming>,
+        response: Response<ResponseBody>,
         mut framing: Framing,
         plan: &Plan<'_>,
         deadline: tokio::time::Instant,
@@ -624,7 +624,7 @@ impl Engine {
         &self,
         request: Request<UpstreamBody>,
         provider: &str,
-    ) -> Result<Response<Incoming>, GatewayError> {
+    ) -> Result<Response<ResponseBody>, GatewayError> {
         match tokio::time::timeout(
             self.limits().first_byte_timeout,
             self.upstream.send(request),
@@ -655,7 +655,7 @@ impl Engine {
     async fn read_rest(
         &self,
         head: Bytes,
-        incoming: Incoming,
+        incoming: ResponseBody,
         provider: &str,
     ) -> Result<Bytes, GatewayError> {
         let rest = self.read_body(incoming, provider).await?;
@@ -673,7 +673,7 @@ impl Engine {
     /// a body in several frames is copied into one buffer.
     pub(crate) async fn read_body(
         &self,
-        mut incoming: Incoming,
+        mut incoming: ResponseBody,
         provider: &str,
     ) -> Result<Bytes, GatewayError> {
         let mut first: Option<Bytes> = None;
@@ -787,7 +787,7 @@ impl HeadBuf {
 
 /// Whether the upstream call failed because the client's streamed body
 /// went over the passthrough limit.
-fn body_over_limit(e: &hyper_util::client::legacy::Error) -> bool {
+fn body_over_limit(e: &crate::upstream::SendError) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(s) = source {
         if s.is::<http_body_util::LengthLimitError>() {
@@ -800,7 +800,7 @@ fn body_over_limit(e: &hyper_util::client::legacy::Error) -> bool {
 
 /// A connection error's message with its causes, without URLs' secrets
 /// (keys never travel in URLs for the built-in providers).
-fn describe_client_error(e: &hyper_util::client::legacy::Error) -> String {
+fn describe_client_error(e: &crate::upstream::SendError) -> String {
     use std::error::Error;
     let mut message = e.to_string();
     let mut source = e.source();

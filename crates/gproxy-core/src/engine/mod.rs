@@ -18,13 +18,13 @@ use std::time::Instant;
 
 use arc_swap::ArcSwap;
 
+use crate::upstream::ResponseBody;
 use bytes::Bytes;
 use gproxy_credential::{Credential, LimiterStore};
 use gproxy_protocol::Protocol;
 use gproxy_storage::UsageSink;
 use http::header::HeaderName;
 use http::{HeaderMap, HeaderValue, Method, Response};
-use hyper::body::Incoming;
 
 use crate::GatewayError;
 use crate::accounting::{Accounting, Outcome};
@@ -540,7 +540,7 @@ enum Dispatched {
         response: Response<()>,
         /// The start of the body, read while waiting for the first event.
         head: Bytes,
-        incoming: Incoming,
+        incoming: ResponseBody,
         processor: Box<StreamProcessor>,
         watch: StreamWatch,
     },

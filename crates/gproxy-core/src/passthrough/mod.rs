@@ -147,7 +147,7 @@ impl Engine {
         &self,
         req: PassthroughRequest,
         accounting: &mut Accounting,
-    ) -> Result<(Response<()>, hyper::body::Incoming, Option<Lease>), GatewayError> {
+    ) -> Result<(Response<()>, crate::upstream::ResponseBody, Option<Lease>), GatewayError> {
         let provider = self
             .state
             .load()

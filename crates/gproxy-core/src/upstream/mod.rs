@@ -1,8 +1,9 @@
-//! The one shared upstream HTTP client: hyper-util's pooled client over
-//! rustls (ring provider, webpki roots), HTTP/1.1 and HTTP/2 by ALPN, with
-//! an optional egress proxy (`http://` CONNECT or `socks5://`).
+//! The upstream HTTP client over rustls (ring provider, webpki roots),
+//! HTTP/1.1 and HTTP/2 by ALPN, with an optional egress proxy (`http://`
+//! CONNECT or `socks5://`). Under the per-core server each thread sends
+//! through its own connections ([`pool`]); otherwise hyper-util's pooled
+//! client serves every thread.
 
-use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -15,7 +16,6 @@ use bytes::Bytes;
 use http::{HeaderValue, Request, Response, Uri};
 use http_body_util::Full;
 use http_body_util::combinators::UnsyncBoxBody;
-use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -26,6 +26,10 @@ use tokio::net::TcpStream;
 use gproxy_protocol::url::percent_decode;
 
 use crate::CoreError;
+
+mod pool;
+
+pub use pool::ResponseBody;
 
 /// Upstream client settings.
 #[derive(Debug, Clone)]
@@ -169,7 +173,7 @@ type HyperClient = Client<HttpsConnector<Egress>, UpstreamBody>;
 /// build its own pool of the same client (see [`pool_per_thread`]).
 #[derive(Debug)]
 struct Built {
-    /// Unique in the process: a thread's own copy is kept under it.
+    /// Unique in the process: a thread's own pool is kept under it.
     id: u64,
     config: UpstreamConfig,
     client: HyperClient,
@@ -188,21 +192,62 @@ impl Built {
 
 static POOL_PER_THREAD: AtomicBool = AtomicBool::new(false);
 
-thread_local! {
-    /// This thread's own client: the id of the shared one it copies, and
-    /// the copy.
-    static OWN: RefCell<Option<(u64, HyperClient)>> = const { RefCell::new(None) };
-}
-
-/// From now on, every thread sends upstream through its own connection
-/// pool, built from the same settings, instead of the process's shared
-/// one. The per-core server (`gproxy_router::serve_per_core`) sets it: a
-/// request served on one thread's runtime then finds its upstream
-/// connection driven by that same runtime, with no hand-off to another
-/// thread and back per request. Each thread keeps its own idle
-/// connections to each upstream.
+/// From now on, every thread sends upstream through its own connections
+/// ([`pool`]), made with the same settings, instead of the process's
+/// shared client. The per-core server (`gproxy_router::serve_per_core`)
+/// sets it: a request served on one thread's runtime then finds its
+/// upstream connection driven by that same runtime, with no hand-off to
+/// another thread and back per request.
 pub fn pool_per_thread() {
     POOL_PER_THREAD.store(true, Ordering::Relaxed);
+}
+
+/// Why an upstream request got no response.
+#[derive(Debug)]
+pub struct SendError {
+    connect: bool,
+    source: BoxError,
+}
+
+impl SendError {
+    fn connect(source: BoxError) -> Self {
+        SendError {
+            connect: true,
+            source,
+        }
+    }
+
+    fn send(source: hyper::Error) -> Self {
+        SendError {
+            connect: false,
+            source: source.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.connect {
+            "error trying to connect"
+        } else {
+            "error sending the request"
+        })
+    }
+}
+
+impl std::error::Error for SendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
+    }
+}
+
+impl From<hyper_util::client::legacy::Error> for SendError {
+    fn from(e: hyper_util::client::legacy::Error) -> Self {
+        SendError {
+            connect: e.is_connect(),
+            source: e.into(),
+        }
+    }
 }
 
 impl UpstreamClient {
@@ -224,33 +269,31 @@ impl UpstreamClient {
     pub async fn send(
         &self,
         request: Request<UpstreamBody>,
-    ) -> Result<Response<Incoming>, hyper_util::client::legacy::Error> {
+    ) -> Result<Response<ResponseBody>, SendError> {
         // The response future owns what it needs: the guard is not held
         // across the await.
         let shared = self.client.load();
-        let pending = if POOL_PER_THREAD.load(Ordering::Relaxed) {
-            OWN.with_borrow_mut(|own| match own {
-                Some((id, client)) if *id == shared.id => client.request(request),
-                _ => match build_client(&shared.config) {
-                    Ok(client) => {
-                        let pending = client.request(request);
-                        *own = Some((shared.id, client));
-                        pending
-                    }
-                    // Built from settings that built once already; should
-                    // it fail anyway, the shared pool serves.
-                    Err(_) => shared.client.request(request),
-                },
-            })
-        } else {
-            shared.client.request(request)
-        };
+        if POOL_PER_THREAD.load(Ordering::Relaxed) {
+            let origin = pool::origin(shared.id, &shared.config, request.uri())?;
+            drop(shared);
+            return pool::send(origin, request).await;
+        }
+        let pending = shared.client.request(request);
         drop(shared);
-        pending.await
+        Ok(pending.await?.map(|body| ResponseBody::new(body, None)))
     }
 }
 
 fn build_client(config: &UpstreamConfig) -> Result<HyperClient, CoreError> {
+    Ok(Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(config.pool_idle_timeout)
+        .pool_max_idle_per_host(config.pool_max_idle_per_host)
+        .build(build_connector(config)?))
+}
+
+/// How connections to upstreams are made: TCP (or through the egress
+/// proxy), then TLS for `https://`, offering HTTP/2 and HTTP/1.1.
+fn build_connector(config: &UpstreamConfig) -> Result<HttpsConnector<Egress>, CoreError> {
     {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
@@ -272,16 +315,12 @@ fn build_client(config: &UpstreamConfig) -> Result<HyperClient, CoreError> {
             .map_err(|e| CoreError::Invalid(format!("TLS setup failed: {e}")))?
             .with_root_certificates(roots)
             .with_no_client_auth();
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
+        Ok(hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
             .enable_http2()
-            .wrap_connector(egress);
-        Ok(Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(config.pool_idle_timeout)
-            .pool_max_idle_per_host(config.pool_max_idle_per_host)
-            .build(https))
+            .wrap_connector(egress))
     }
 }
 

@@ -1,0 +1,624 @@
+//! A thread's own upstream connections: what the per-core server sends
+//! through (see [`super::pool_per_thread`]).
+//!
+//! hyper-util's pooled client did more per request than one thread's pool
+//! needs (issue 18, docs/benchmarks.md): a checkout keyed by a SipHash of
+//! the scheme and authority under a mutex, the `Host` header formatted
+//! anew, the URI cloned and rebuilt, and a task spawned per request to put
+//! the connection back once the response body was read. Here a thread
+//! keeps its upstreams in a short list (a gateway talks to a handful), the
+//! `Host` value is made once per upstream, and the connection goes back
+//! when the response body reaches its end ([`ResponseBody`]), from the task
+//! that read it.
+//!
+//! HTTP/1.1 connections are kept idle, most recently used first, up to
+//! `pool_max_idle_per_host` per upstream and for `pool_idle_timeout`. A
+//! connection that negotiated HTTP/2 (ALPN) is shared by every request to
+//! its upstream while it is open. A request that a kept-alive connection
+//! closed before taking it is sent again on another, as hyper-util did.
+
+use std::cell::RefCell;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::uri::{Authority, Scheme};
+use http::{HeaderValue, Request, Response, Uri};
+use http_body::Body as _;
+use hyper::body::Incoming;
+use hyper::client::conn::{http1, http2};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::Connection as _;
+use hyper_util::rt::TokioExecutor;
+use tower_service::Service as _;
+
+use super::{Egress, SendError, UpstreamBody, UpstreamConfig};
+
+/// A thread's connections to every upstream, for one client's settings.
+pub(super) struct Pool {
+    /// The [`super::Built`] client whose settings this pool copies.
+    pub(super) built: u64,
+    /// Unique in the process: a connection goes back only to the pool
+    /// instance it came from.
+    instance: u64,
+    connector: HttpsConnector<Egress>,
+    idle_timeout: Duration,
+    max_idle: usize,
+    origins: Vec<Origin>,
+}
+
+/// One upstream (scheme and authority) and its connections.
+struct Origin {
+    scheme: Scheme,
+    authority: Authority,
+    /// The `Host` header for HTTP/1 requests to it.
+    host: HeaderValue,
+    /// Idle HTTP/1 connections, the most recently used last.
+    idle: Vec<Idle>,
+    /// The open HTTP/2 connection, if the upstream negotiated HTTP/2.
+    h2: Option<http2::SendRequest<UpstreamBody>>,
+}
+
+struct Idle {
+    sender: http1::SendRequest<UpstreamBody>,
+    since: Instant,
+}
+
+/// A connection taken for one request.
+enum Taken {
+    Http1 {
+        sender: http1::SendRequest<UpstreamBody>,
+        /// Whether it had served a request before (a stale kept-alive
+        /// connection can close before taking the next one).
+        reused: bool,
+    },
+    Http2(http2::SendRequest<UpstreamBody>),
+}
+
+thread_local! {
+    static POOL: RefCell<Option<Pool>> = const { RefCell::new(None) };
+}
+
+/// This thread's pool for the client `built` (its id and settings), made
+/// or remade when the settings changed, and the place of `uri`'s
+/// upstream in it.
+pub(super) fn origin(
+    built: u64,
+    config: &UpstreamConfig,
+    uri: &Uri,
+) -> Result<(u64, usize), SendError> {
+    POOL.with_borrow_mut(|pool| {
+        let pool = match pool {
+            Some(p) if p.built == built => p,
+            _ => {
+                let connector = super::build_connector(config)
+                    .map_err(|e| SendError::connect(e.to_string().into()))?;
+                pool.insert(Pool::new(built, config, connector))
+            }
+        };
+        Ok((pool.instance, pool.origin(uri)?))
+    })
+}
+
+/// Sends `request` to the upstream found by [`origin`].
+pub(super) async fn send(
+    (instance, index): (u64, usize),
+    mut request: Request<UpstreamBody>,
+) -> Result<Response<ResponseBody>, SendError> {
+    loop {
+        let (taken, mut back) = take(instance, index).await?;
+        match taken {
+            Taken::Http2(mut sender) => {
+                return match sender.send_request(request).await {
+                    Ok(response) => Ok(response.map(|body| ResponseBody::new(body, None))),
+                    Err(e) => Err(SendError::send(e)),
+                };
+            }
+            Taken::Http1 { mut sender, reused } => {
+                if let Some(host) = back.host.take() {
+                    request
+                        .headers_mut()
+                        .entry(http::header::HOST)
+                        .or_insert(host);
+                }
+                origin_form(request.uri_mut());
+                match sender.try_send_request(request).await {
+                    Ok(response) => {
+                        back.sender = Some(sender);
+                        return Ok(response.map(|body| ResponseBody::new(body, Some(back))));
+                    }
+                    Err(mut e) => match e.take_message() {
+                        // Not sent: a kept-alive connection the upstream
+                        // closed meanwhile. Another one takes it.
+                        Some(unsent) if reused => request = unsent,
+                        _ => return Err(SendError::send(e.into_error())),
+                    },
+                }
+            }
+        }
+    }
+}
+
+impl Pool {
+    fn new(built: u64, config: &UpstreamConfig, connector: HttpsConnector<Egress>) -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        Pool {
+            built,
+            instance: NEXT.fetch_add(1, Ordering::Relaxed),
+            connector,
+            idle_timeout: config.pool_idle_timeout,
+            max_idle: config.pool_max_idle_per_host,
+            origins: Vec::new(),
+        }
+    }
+
+    /// The index of `uri`'s upstream, added when new.
+    fn origin(&mut self, uri: &Uri) -> Result<usize, SendError> {
+        let (Some(scheme), Some(authority)) = (uri.scheme(), uri.authority()) else {
+            return Err(SendError::connect(
+                format!("the upstream URL `{uri}` has no scheme or host").into(),
+            ));
+        };
+        if let Some(i) = self
+            .origins
+            .iter()
+            .position(|o| o.authority == *authority && o.scheme == *scheme)
+        {
+            return Ok(i);
+        }
+        self.origins.push(Origin {
+            scheme: scheme.clone(),
+            authority: authority.clone(),
+            host: host_header(scheme, authority)?,
+            idle: Vec::new(),
+            h2: None,
+        });
+        Ok(self.origins.len() - 1)
+    }
+
+    /// An idle connection of origin `index` that is still open, the most
+    /// recently used first; the least recently used is dropped when it
+    /// has been idle too long.
+    fn idle(&mut self, index: usize) -> Option<Taken> {
+        let timeout = self.idle_timeout;
+        let origin = &mut self.origins[index];
+        if let Some(h2) = &origin.h2 {
+            if !h2.is_closed() {
+                return Some(Taken::Http2(h2.clone()));
+            }
+            origin.h2 = None;
+        }
+        if origin
+            .idle
+            .first()
+            .is_some_and(|oldest| oldest.since.elapsed() > timeout)
+        {
+            origin.idle.remove(0);
+        }
+        while let Some(idle) = origin.idle.pop() {
+            if !idle.sender.is_closed() {
+                return Some(Taken::Http1 {
+                    sender: idle.sender,
+                    reused: true,
+                });
+            }
+        }
+        None
+    }
+}
+
+/// A connection for one request to origin `index` of pool `instance`:
+/// an idle one, or a new one.
+async fn take(instance: u64, index: usize) -> Result<(Taken, GiveBack), SendError> {
+    loop {
+        let found = POOL.with_borrow_mut(|pool| {
+            let pool = pool.as_mut().filter(|p| p.instance == instance)?;
+            let back = GiveBack {
+                instance,
+                index,
+                host: Some(pool.origins[index].host.clone()),
+                sender: None,
+            };
+            if let Some(taken) = pool.idle(index) {
+                return Some(Ok((taken, back)));
+            }
+            let origin = &pool.origins[index];
+            let mut parts = http::uri::Parts::default();
+            parts.scheme = Some(origin.scheme.clone());
+            parts.authority = Some(origin.authority.clone());
+            parts.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
+            Some(Err((pool.connector.clone(), Uri::from_parts(parts), back)))
+        });
+        let Some(found) = found else {
+            // The settings changed under this request: its pool is gone.
+            return Err(SendError::connect(
+                "the upstream client was reconfigured".into(),
+            ));
+        };
+        let (connector, uri, back) = match found {
+            Ok((Taken::Http1 { mut sender, reused }, back)) => {
+                // Given back when its last response ended; the connection
+                // task may not have marked it ready yet.
+                if sender.ready().await.is_ok() {
+                    return Ok((Taken::Http1 { sender, reused }, back));
+                }
+                continue;
+            }
+            Ok((taken, back)) => return Ok((taken, back)),
+            Err(connect) => connect,
+        };
+        let uri = uri.map_err(|e| SendError::connect(e.into()))?;
+        // Boxed: the connect and handshake futures (TLS, HTTP/2) are
+        // large, and held inline they would be copied with every request's
+        // future, which takes an idle connection nearly always.
+        return Box::pin(connect(connector, uri, instance, index))
+            .await
+            .map(|taken| (taken, back));
+    }
+}
+
+/// A new connection to `uri`, the upstream at `index` of pool `instance`:
+/// HTTP/2 when the upstream chose it (then shared), else HTTP/1.1.
+async fn connect(
+    mut connector: HttpsConnector<Egress>,
+    uri: Uri,
+    instance: u64,
+    index: usize,
+) -> Result<Taken, SendError> {
+    let io = connector.call(uri).await.map_err(SendError::connect)?;
+    if io.connected().is_negotiated_h2() {
+        let (sender, conn) = http2::handshake(TokioExecutor::new(), io)
+            .await
+            .map_err(|e| SendError::connect(e.into()))?;
+        tokio::spawn(conn);
+        POOL.with_borrow_mut(|pool| {
+            if let Some(pool) = pool.as_mut().filter(|p| p.instance == instance) {
+                pool.origins[index].h2 = Some(sender.clone());
+            }
+        });
+        return Ok(Taken::Http2(sender));
+    }
+    let (sender, conn) = http1::handshake(io)
+        .await
+        .map_err(|e| SendError::connect(e.into()))?;
+    tokio::spawn(conn);
+    Ok(Taken::Http1 {
+        sender,
+        reused: false,
+    })
+}
+
+/// The `Host` header of requests to `authority`: its port only when not
+/// the scheme's default, as hyper-util wrote it.
+fn host_header(scheme: &Scheme, authority: &Authority) -> Result<HeaderValue, SendError> {
+    let default = match scheme.as_str() {
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
+    };
+    let value = match authority.port_u16() {
+        Some(port) if Some(port) != default => HeaderValue::from_str(authority.as_str()),
+        _ => HeaderValue::from_str(authority.host()),
+    };
+    value.map_err(|e| SendError::connect(e.into()))
+}
+
+/// An HTTP/1 request's URI as it goes on the wire: its path and query.
+fn origin_form(uri: &mut Uri) {
+    *uri = match uri.path_and_query() {
+        Some(path) if path.as_str() != "/" => {
+            let mut parts = http::uri::Parts::default();
+            parts.path_and_query = Some(path.clone());
+            // A path alone is a valid URI.
+            Uri::from_parts(parts).unwrap_or_default()
+        }
+        _ => Uri::default(),
+    };
+}
+
+/// Puts an HTTP/1 connection back in the pool it came from, when its
+/// response has been read to the end.
+#[derive(Debug)]
+pub(super) struct GiveBack {
+    instance: u64,
+    index: usize,
+    /// The `Host` header, until the request takes it.
+    host: Option<HeaderValue>,
+    sender: Option<http1::SendRequest<UpstreamBody>>,
+}
+
+impl GiveBack {
+    fn give_back(&mut self) {
+        let Some(sender) = self.sender.take() else {
+            return;
+        };
+        // Dropped on a thread whose pool is another (or at its exit), the
+        // connection closes instead.
+        let _ = POOL.try_with(|pool| {
+            let Ok(mut pool) = pool.try_borrow_mut() else {
+                return;
+            };
+            if let Some(pool) = pool.as_mut().filter(|p| p.instance == self.instance) {
+                let max = pool.max_idle;
+                let idle = &mut pool.origins[self.index].idle;
+                if idle.len() < max && !sender.is_closed() {
+                    idle.push(Idle {
+                        sender,
+                        since: Instant::now(),
+                    });
+                }
+            }
+        });
+    }
+}
+
+/// An upstream response's body. Read to its end, it puts its HTTP/1
+/// connection back in the pool; dropped before, the connection closes
+/// (its unread rest cannot be skipped cheaply).
+#[derive(Debug)]
+pub struct ResponseBody {
+    inner: Incoming,
+    back: Option<GiveBack>,
+}
+
+impl ResponseBody {
+    pub(super) fn new(inner: Incoming, back: Option<GiveBack>) -> Self {
+        ResponseBody { inner, back }
+    }
+
+    fn ended(&mut self) {
+        if let Some(mut back) = self.back.take() {
+            back.give_back();
+        }
+    }
+}
+
+impl http_body::Body for ResponseBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, hyper::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(None) => self.ended(),
+            Poll::Ready(Some(Err(_))) => self.back = None,
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for ResponseBody {
+    fn drop(&mut self) {
+        // A body known to be empty (`Content-Length: 0`, a 204) may never
+        // be polled.
+        if self.inner.is_end_stream() {
+            self.ended();
+        }
+    }
+}
+
+/// How many idle HTTP/1 connections this thread's pool keeps for `uri`'s
+/// upstream (tests).
+#[cfg(test)]
+pub(super) fn idle_count(uri: &Uri) -> usize {
+    POOL.with_borrow(|pool| {
+        pool.as_ref().map_or(0, |pool| {
+            pool.origins
+                .iter()
+                .find(|o| Some(&o.authority) == uri.authority())
+                .map_or(0, |o| o.idle.len())
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicUsize;
+
+    use http_body_util::BodyExt;
+    use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// What the test upstream does after each answer.
+    #[derive(Clone, Copy, PartialEq)]
+    enum After {
+        KeepAlive,
+        /// Closes the connection without saying so (as a server whose
+        /// keep-alive ran out does).
+        Close,
+    }
+
+    /// An HTTP/1 upstream answering `hello <path>` (a 64 KiB body for
+    /// `/big`) and counting the connections it accepted.
+    async fn upstream(after: After) -> (Uri, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                count.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let service = service_fn(|req: Request<Incoming>| async move {
+                        let host = req.headers()[http::header::HOST]
+                            .to_str()
+                            .unwrap()
+                            .to_owned();
+                        let body = if req.uri().path() == "/big" {
+                            Bytes::from(vec![b'x'; 64 * 1024])
+                        } else {
+                            Bytes::from(format!("hello {} {host}", req.uri()))
+                        };
+                        Ok::<_, Infallible>(Response::new(http_body_util::Full::new(body)))
+                    });
+                    let conn = hyper::server::conn::http1::Builder::new()
+                        .keep_alive(true)
+                        .serve_connection(TokioIo::new(stream), service);
+                    if after == After::KeepAlive {
+                        let _ = conn.await;
+                    } else {
+                        // One answer, then the socket closes.
+                        tokio::pin!(conn);
+                        let _ =
+                            tokio::time::timeout(Duration::from_millis(200), conn.as_mut()).await;
+                    }
+                });
+            }
+        });
+        (format!("http://{addr}").parse().unwrap(), accepted)
+    }
+
+    fn config() -> UpstreamConfig {
+        UpstreamConfig::new(Duration::from_secs(5), None)
+    }
+
+    /// Sends a GET for `path` through this thread's pool of `built`.
+    async fn get(
+        built: u64,
+        config: &UpstreamConfig,
+        base: &Uri,
+        path: &str,
+    ) -> Response<ResponseBody> {
+        let uri: Uri = format!("{base}{}", path.trim_start_matches('/'))
+            .parse()
+            .unwrap();
+        let request = Request::get(uri)
+            .body(UpstreamBody::full(Bytes::new()))
+            .unwrap();
+        let found = origin(built, config, request.uri()).unwrap();
+        send(found, request).await.unwrap()
+    }
+
+    async fn text(response: Response<ResponseBody>) -> String {
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(body.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_connection_read_to_the_end_serves_the_next_request() {
+        let (base, accepted) = upstream(After::KeepAlive).await;
+        let config = config();
+        let port = base.port_u16().unwrap();
+        for i in 0..5 {
+            let answer = text(get(1, &config, &base, &format!("/v1/x?i={i}")).await).await;
+            // Origin form on the wire, and the Host header with its port.
+            assert_eq!(answer, format!("hello /v1/x?i={i} 127.0.0.1:{port}"));
+            assert_eq!(idle_count(&base), 1);
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_body_dropped_unread_closes_its_connection() {
+        let (base, accepted) = upstream(After::KeepAlive).await;
+        let config = config();
+        let response = get(2, &config, &base, "/big").await;
+        drop(response);
+        assert_eq!(idle_count(&base), 0);
+        assert_eq!(
+            text(get(2, &config, &base, "/a").await).await,
+            format!("hello /a 127.0.0.1:{}", base.port_u16().unwrap())
+        );
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+        assert_eq!(idle_count(&base), 1);
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_upstream_closed_is_not_used_again() {
+        let (base, accepted) = upstream(After::Close).await;
+        let config = config();
+        for i in 0..3 {
+            assert!(
+                text(get(3, &config, &base, "/a").await)
+                    .await
+                    .starts_with("hello /a")
+            );
+            // The upstream closes it; the next request finds it closed (or
+            // sends on it, gets it back unsent, and takes a new one).
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            assert_eq!(accepted.load(Ordering::SeqCst), i + 1);
+        }
+    }
+
+    #[tokio::test]
+    async fn idle_connections_are_bounded_in_number_and_in_time() {
+        let (base, accepted) = upstream(After::KeepAlive).await;
+        let mut config = config();
+        config.pool_max_idle_per_host = 2;
+        config.pool_idle_timeout = Duration::from_millis(100);
+        // Four at once: four connections, two kept.
+        let responses =
+            futures_util::future::join_all((0..4).map(|_| get(4, &config, &base, "/a"))).await;
+        assert_eq!(accepted.load(Ordering::SeqCst), 4);
+        for response in responses {
+            text(response).await;
+        }
+        assert_eq!(idle_count(&base), 2);
+        // Past the idle timeout, the oldest is dropped when next looked at,
+        // and the other serves.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        text(get(4, &config, &base, "/a").await).await;
+        assert_eq!(accepted.load(Ordering::SeqCst), 4);
+        assert_eq!(idle_count(&base), 1);
+    }
+
+    #[tokio::test]
+    async fn new_settings_start_a_new_pool() {
+        let (base, accepted) = upstream(After::KeepAlive).await;
+        let config = config();
+        text(get(5, &config, &base, "/a").await).await;
+        // A body of the old pool, read after the new one took over, does
+        // not put its connection into the new one.
+        let old = get(5, &config, &base, "/a").await;
+        text(get(6, &config, &base, "/a").await).await;
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+        text(old).await;
+        assert_eq!(idle_count(&base), 1);
+    }
+
+    #[test]
+    fn the_host_header_names_a_port_only_when_not_the_default() {
+        let host = |scheme: &str, authority: &str| {
+            let scheme: Scheme = scheme.parse().unwrap();
+            host_header(&scheme, &authority.parse().unwrap()).unwrap()
+        };
+        assert_eq!(host("https", "api.openai.com"), "api.openai.com");
+        assert_eq!(host("https", "api.openai.com:443"), "api.openai.com");
+        assert_eq!(host("http", "h:80"), "h");
+        assert_eq!(host("http", "h:8080"), "h:8080");
+        assert_eq!(host("https", "[::1]:8443"), "[::1]:8443");
+        assert_eq!(host("http", "[::1]"), "[::1]");
+    }
+
+    #[test]
+    fn requests_go_out_in_origin_form() {
+        let form = |u: &str| {
+            let mut uri: Uri = u.parse().unwrap();
+            origin_form(&mut uri);
+            uri.to_string()
+        };
+        assert_eq!(form("http://h:1/v1/chat?x=1"), "/v1/chat?x=1");
+        assert_eq!(form("https://h"), "/");
+        assert_eq!(form("https://h/"), "/");
+    }
+}
