@@ -181,17 +181,25 @@ impl<'a> RawObject<'a> {
 /// Errors as [`RawObject::parse`]: malformed JSON (such as `[DONE]`) is
 /// [`JsonEditError::Invalid`], any other non-object [`JsonEditError::NotAnObject`].
 pub fn prefix_model(json: &[u8], prefix: &str) -> Result<Option<Vec<u8>>, JsonEditError> {
-    edit_model(json, &|model| format!("{prefix}/{model}"))
+    edit_model(json, &|model, out| {
+        out.push(b'"');
+        write_json_str_contents(out, prefix);
+        out.push(b'/');
+        write_json_str_contents(out, model);
+        out.push(b'"');
+    })
 }
 
 /// As [`prefix_model`], but sets the model to `model` (a model route's
 /// name in place of the upstream model that served it).
 pub fn replace_model(json: &[u8], model: &str) -> Result<Option<Vec<u8>>, JsonEditError> {
-    edit_model(json, &|_| model.to_owned())
+    edit_model(json, &|_, out| write_json_str(out, model))
 }
 
 /// Rewrites the top-level (or `message`/`response` nested) string "model"
-/// with `f`.
+/// with `f`, which writes the new value as a JSON string literal (so a
+/// prefix is written beside the model, not formatted into a new string
+/// first).
 ///
 /// A top-level string model (every non-stream answer and OpenAI chunk) is
 /// found by [`top_level_value`], a structural scan that allocates nothing,
@@ -199,7 +207,10 @@ pub fn replace_model(json: &[u8], model: &str) -> Result<Option<Vec<u8>>, JsonEd
 /// is forwarded as it came, so the scan checks its structure (balanced,
 /// one object, nothing after it) but not every literal: validating it in
 /// full cost more than the rest of a small answer's handling (issue 18).
-fn edit_model(json: &[u8], f: &dyn Fn(&str) -> String) -> Result<Option<Vec<u8>>, JsonEditError> {
+fn edit_model(
+    json: &[u8],
+    f: &dyn Fn(&str, &mut Vec<u8>),
+) -> Result<Option<Vec<u8>>, JsonEditError> {
     if let Some(Some(span)) = top_level_value(json, b"model")
         && json[span.start] == b'"'
     {
@@ -211,10 +222,9 @@ fn edit_model(json: &[u8], f: &dyn Fn(&str) -> String) -> Result<Option<Vec<u8>>
             serde_json::from_slice::<String>(raw).ok().map(Cow::Owned)
         };
         if let Some(model) = model {
-            let edited = f(&model);
-            let mut out = Vec::with_capacity(json.len() + edited.len() + 8);
+            let mut out = Vec::with_capacity(json.len() + 64);
             out.extend_from_slice(&json[..span.start]);
-            write_json_str(&mut out, &edited);
+            f(&model, &mut out);
             out.extend_from_slice(&json[span.end..]);
             return Ok(Some(out));
         }
@@ -225,7 +235,7 @@ fn edit_model(json: &[u8], f: &dyn Fn(&str) -> String) -> Result<Option<Vec<u8>>
 /// [`edit_model`] through a full parse of `json`.
 fn edit_model_parsed(
     json: &[u8],
-    f: &dyn Fn(&str) -> String,
+    f: &dyn Fn(&str, &mut Vec<u8>),
 ) -> Result<Option<Vec<u8>>, JsonEditError> {
     let mut object = RawObject::parse(json)?;
     if edit_top_level(&mut object, f) {
@@ -424,19 +434,28 @@ fn container_end(json: &[u8], start: usize) -> Option<usize> {
 }
 
 /// Rewrites `object.model` with `f` if it is a string.
-fn edit_top_level(object: &mut RawObject<'_>, f: &dyn Fn(&str) -> String) -> bool {
+fn edit_top_level(object: &mut RawObject<'_>, f: &dyn Fn(&str, &mut Vec<u8>)) -> bool {
     let Some(model) = object.get_str("model") else {
         return false;
     };
-    let edited = f(&model);
-    object.set_str("model", &edited);
-    true
+    let mut literal = Vec::with_capacity(model.len() + 32);
+    f(&model, &mut literal);
+    match String::from_utf8(literal) {
+        Ok(literal) => object.set_raw("model", literal).is_ok(),
+        Err(_) => false,
+    }
 }
 
 /// Writes `s` as a JSON string literal, escaped the way serde_json does it.
 pub(crate) fn write_json_str(out: &mut Vec<u8>, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
+    write_json_str_contents(out, s);
+    out.push(b'"');
+}
+
+/// Writes `s` escaped as the inside of a JSON string literal.
+fn write_json_str_contents(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = s.as_bytes();
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
@@ -462,7 +481,6 @@ pub(crate) fn write_json_str(out: &mut Vec<u8>, s: &str) {
         start = i + 1;
     }
     out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
 }
 
 /// A string that borrows from the input when it has no escapes.

@@ -243,7 +243,13 @@ fn replace_model_top_level_and_nested() {
 
 #[test]
 fn model_scan_agrees_with_the_full_parse() {
-    let f: &dyn Fn(&str) -> String = &|m| format!("p/{m}");
+    // A prefix with characters to escape, written beside the model.
+    let f: &dyn Fn(&str, &mut Vec<u8>) = &|m, out| {
+        out.push(b'"');
+        write_json_str_contents(out, "p\"/");
+        write_json_str_contents(out, m);
+        out.push(b'"');
+    };
     let cases: &[&[u8]] = &[
         br#"{"id":"c","object":"chat.completion","created":1,"model":"gpt-4o-mini","choices":[{"message":{"content":"{\"model\":1} ]"}}],"usage":{"prompt_tokens":1}}"#,
         b" {\n  \"model\" : \"m\" ,\n \"x\": [1, {\"y\": \"}\"}], \"z\": true } \n",
