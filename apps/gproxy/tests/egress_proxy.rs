@@ -236,6 +236,19 @@ async fn a_proxy_set_live_reaches_every_serving_thread() {
     // The gateway's own upstream connections, each thread's pool's.
     let direct_peers: std::collections::HashSet<_> =
         mock.requests().iter().map(|r| r.peer).collect();
+    // `/health` counts them: each connection the mock saw was opened once,
+    // and all are still open (idle in their pools).
+    let direct = direct_peers.len() as u64;
+    assert_eq!(
+        edge["upstream_connections_opened"].as_u64(),
+        Some(direct),
+        "{edge}"
+    );
+    assert_eq!(
+        edge["upstream_connections_open"].as_u64(),
+        Some(direct),
+        "{edge}"
+    );
 
     let r = gw
         .api(
@@ -282,6 +295,22 @@ async fn a_proxy_set_live_reaches_every_serving_thread() {
         "a thread served none of the proxied requests: {served:?} after {by_thread:?}"
     );
     assert_eq!(proxy.rejected(), 0);
+    // Every thread's old pool went with its direct connections; the new
+    // ones, through the proxy, stay open.
+    let mut counts = (0, 0);
+    for _ in 0..100 {
+        let edge = gw.health().await.json()["edge"].clone();
+        counts = (
+            edge["upstream_connections_opened"].as_u64().unwrap(),
+            edge["upstream_connections_open"].as_u64().unwrap(),
+        );
+        if counts.1 + direct == counts.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(counts.0 > direct, "{counts:?}");
+    assert_eq!(counts.1 + direct, counts.0, "(opened, open): {counts:?}");
 }
 
 /// `n` chat requests at once, each on its own new client connection;

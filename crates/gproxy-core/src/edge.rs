@@ -48,6 +48,14 @@ pub struct EdgeReport {
     /// default on Linux): the kernel spreads new connections over them.
     /// Empty with one shared accept loop.
     pub accepted_by_thread: Vec<u64>,
+    /// Connections to upstreams open now, over every serving thread's pool
+    /// (`--runtime per-core`); null under the shared runtime.
+    pub upstream_connections_open: Option<u64>,
+    /// Connections to upstreams opened since start (a number growing much
+    /// faster than requests come means connections are not reused: an
+    /// upstream closing them, or responses not read to the end); null
+    /// under the shared runtime.
+    pub upstream_connections_opened: Option<u64>,
 }
 
 impl EdgeStats {
@@ -106,6 +114,7 @@ impl EdgeStats {
 
     /// The counters now.
     pub fn report(&self) -> EdgeReport {
+        let upstream = crate::upstream::connection_counts();
         EdgeReport {
             open_connections: self.open(),
             accepted_connections: self.accepted.load(Ordering::Relaxed),
@@ -117,6 +126,8 @@ impl EdgeStats {
             accepted_by_thread: self.by_thread.get().map_or_else(Vec::new, |c| {
                 c.iter().map(|n| n.load(Ordering::Relaxed)).collect()
             }),
+            upstream_connections_open: upstream.map(|(_, open)| open),
+            upstream_connections_opened: upstream.map(|(opened, _)| opened),
         }
     }
 }

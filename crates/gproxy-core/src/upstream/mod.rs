@@ -202,6 +202,15 @@ pub fn pool_per_thread() {
     POOL_PER_THREAD.store(true, Ordering::Relaxed);
 }
 
+/// The upstream connections of the per-core server's pools:
+/// `(opened since start, open now)`; `None` under the shared runtime
+/// (hyper-util's client counts none).
+pub fn connection_counts() -> Option<(u64, u64)> {
+    POOL_PER_THREAD
+        .load(Ordering::Relaxed)
+        .then(pool::connection_counts)
+}
+
 /// Why an upstream request got no response.
 #[derive(Debug)]
 pub struct SendError {

@@ -81,6 +81,30 @@ thread_local! {
     static POOL: RefCell<Option<Pool>> = const { RefCell::new(None) };
 }
 
+/// Connections the pools opened since start, and those open now (every
+/// thread's; counted when a connection is made and when its task ends,
+/// never per request).
+static OPENED: AtomicU64 = AtomicU64::new(0);
+static OPEN: AtomicU64 = AtomicU64::new(0);
+
+/// `(opened since start, open now)` over every thread's pool.
+pub(super) fn connection_counts() -> (u64, u64) {
+    (OPENED.load(Ordering::Relaxed), OPEN.load(Ordering::Relaxed))
+}
+
+/// Drives a new connection to its end, counted open meanwhile.
+fn drive<F>(conn: F)
+where
+    F: std::future::Future + Send + 'static,
+{
+    OPENED.fetch_add(1, Ordering::Relaxed);
+    OPEN.fetch_add(1, Ordering::Relaxed);
+    tokio::spawn(async move {
+        let _ = conn.await;
+        OPEN.fetch_sub(1, Ordering::Relaxed);
+    });
+}
+
 /// This thread's pool for the client `built` (its id and settings), made
 /// or remade when the settings changed, and the place of `uri`'s
 /// upstream in it.
@@ -272,7 +296,7 @@ async fn connect(
         let (sender, conn) = http2::handshake(TokioExecutor::new(), io)
             .await
             .map_err(|e| SendError::connect(e.into()))?;
-        tokio::spawn(conn);
+        drive(conn);
         POOL.with_borrow_mut(|pool| {
             if let Some(pool) = pool.as_mut().filter(|p| p.instance == instance) {
                 pool.origins[index].h2 = Some(sender.clone());
@@ -283,7 +307,7 @@ async fn connect(
     let (sender, conn) = http1::handshake(io)
         .await
         .map_err(|e| SendError::connect(e.into()))?;
-    tokio::spawn(conn);
+    drive(conn);
     Ok(Taken::Http1 {
         sender,
         reused: false,
