@@ -254,7 +254,7 @@ pub trait Provider: Send + Sync + Debug {
         };
         headers.insert(
             http::HeaderName::from_static(name),
-            secret_header(self.kind(), prefix, key.expose())?,
+            secret_header(self.kind(), prefix, key)?,
         );
         Ok(())
     }
@@ -420,20 +420,20 @@ pub fn unsupported(provider: &dyn Provider, endpoint: &Endpoint<'_>) -> Provider
     }
 }
 
-/// A header value from a secret, refusing control characters.
+/// `prefix` and `secret` as a sensitive header value, refusing control
+/// characters; made once per secret and prefix, then kept
+/// ([`Secret::header`]).
 pub(crate) fn secret_header(
     kind: &'static str,
     prefix: &str,
-    secret: &str,
+    secret: &gproxy_credential::Secret,
 ) -> Result<http::HeaderValue, ProviderError> {
-    let mut value = http::HeaderValue::try_from(format!("{prefix}{secret}")).map_err(|_| {
-        ProviderError::InvalidCredential {
+    secret
+        .header(prefix)
+        .ok_or(ProviderError::InvalidCredential {
             kind,
             reason: "the key contains characters not allowed in an HTTP header",
-        }
-    })?;
-    value.set_sensitive(true);
-    Ok(value)
+        })
 }
 
 #[cfg(test)]

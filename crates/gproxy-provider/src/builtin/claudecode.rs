@@ -562,11 +562,7 @@ impl Provider for ClaudeCode {
         headers.remove("x-api-key");
         headers.insert(
             http::header::AUTHORIZATION,
-            secret_header(
-                CLAUDECODE_KIND,
-                "Bearer ",
-                login.tokens.access_token.expose(),
-            )?,
+            secret_header(CLAUDECODE_KIND, "Bearer ", &login.tokens.access_token)?,
         );
         let betas = self.betas(headers);
         headers.insert(

@@ -469,7 +469,7 @@ impl Provider for CodeAssist {
                 reason: "an OAuth login is required (log in, or import the CLI's credentials)",
             });
         };
-        let bearer = secret_header(self.kind(), "Bearer ", login.tokens.access_token.expose())?;
+        let bearer = secret_header(self.kind(), "Bearer ", &login.tokens.access_token)?;
         headers.insert(http::header::AUTHORIZATION, bearer);
         self.identity_headers(headers, self.side_call_model());
         Ok(())

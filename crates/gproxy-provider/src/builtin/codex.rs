@@ -328,7 +328,7 @@ impl Provider for Codex {
         let login = login_of(CODEX_KIND, credential)?;
         headers.insert(
             http::header::AUTHORIZATION,
-            secret_header(CODEX_KIND, "Bearer ", login.tokens.access_token.expose())?,
+            secret_header(CODEX_KIND, "Bearer ", &login.tokens.access_token)?,
         );
         if let Some(account) = login
             .account_str("account_id")

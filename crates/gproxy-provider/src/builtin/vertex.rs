@@ -252,7 +252,7 @@ impl Provider for Vertex {
         };
         headers.insert(
             http::header::AUTHORIZATION,
-            secret_header(VERTEX_KIND, "Bearer ", token.expose())?,
+            secret_header(VERTEX_KIND, "Bearer ", token)?,
         );
         Ok(())
     }
