@@ -532,7 +532,16 @@ async fn traces_reach_an_otlp_receiver_with_genai_attributes_and_the_clients_tra
         "{upstream}"
     );
 
-    let health = gw.health().await.json();
+    // The collector holds the spans once it has read the request; the
+    // exporter counts them when it has read the answer, a moment later.
+    let mut health = gw.health().await.json();
+    for _ in 0..100 {
+        if health["telemetry"]["traces"]["exported"] == 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        health = gw.health().await.json();
+    }
     let traces = &health["telemetry"]["traces"];
     assert_eq!(traces["exported"], 5, "{health}");
     assert_eq!(traces["dropped"], 0, "{health}");
