@@ -8,6 +8,10 @@
 #
 # e.g. scripts/callgrind_requests.sh target/release/gproxy \
 #        target/release/gproxy-bench 2000 "$(printf '[logging]\nrecord_requests = false\n')"
+#
+# STREAM=100 (environment) makes each request a stream (`stream: true` on the
+# provider route, as the bench's `chat-stream`) of that many deltas, and
+# prints the count per delta too.
 # Needs valgrind and python3. See docs/benchmarks.md ("Metrics").
 set -euo pipefail
 BIN=$1; BENCH=$2; N=$3; EXTRA=${4:-}
@@ -17,6 +21,11 @@ mkfifo "$D/in"
 "$BENCH" mock --port "$MOCK_PORT" < "$D/in" > "$D/mock.log" 2>&1 &
 MOCK=$!
 exec 3>"$D/in" # the mock serves until its stdin closes
+STREAM=${STREAM:-0}
+if [ "$STREAM" -gt 0 ]; then
+  echo "stream $STREAM 0" >&3
+  for _ in $(seq 1 100); do grep -q '^ok' "$D/mock.log" && break; sleep 0.1; done
+fi
 cat > "$D/gproxy.toml" <<TOML
 admin_key = "sk-admin-cg-0123456789abcdef"
 $EXTRA
@@ -34,13 +43,18 @@ GPROXY_LOG=warn valgrind --tool=callgrind --instr-atstart=no --callgrind-out-fil
 GW=$!
 for _ in $(seq 1 600); do curl -s -o /dev/null "http://127.0.0.1:$GW_PORT/health" && break; sleep 0.5; done
 drive() {
-  python3 - "$GW_PORT" "$1" <<'PY'
+  python3 - "$GW_PORT" "$1" "$STREAM" <<'PY'
 import http.client, json, sys
-port, n = int(sys.argv[1]), int(sys.argv[2])
-body = json.dumps({"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
+port, n, stream = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]) > 0
+if stream:
+    path = "/openai/v1/chat/completions"
+    body = json.dumps({"model": "gpt-4o-mini", "stream": True, "messages": [{"role": "user", "content": "hi"}]})
+else:
+    path = "/v1/chat/completions"
+    body = json.dumps({"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
 c = http.client.HTTPConnection("127.0.0.1", port)
 for _ in range(n):
-    c.request("POST", "/v1/chat/completions", body,
+    c.request("POST", path, body,
               {"authorization": "Bearer sk-bench-user-0123456789abcdef", "content-type": "application/json"})
     r = c.getresponse(); r.read()
     assert r.status == 200, r.status
@@ -55,3 +69,4 @@ kill -TERM "$GW"; wait "$GW" || true
 exec 3>&-; wait "$MOCK" || true
 IR=$(grep -E "^totals:" "$D/cg.out" | head -1 | awk '{print $2}')
 echo "$IR instructions / $N requests = $((IR / N)) per request (callgrind output: $D/cg.out)"
+if [ "$STREAM" -gt 0 ]; then echo "$((IR / N / STREAM)) per delta"; fi

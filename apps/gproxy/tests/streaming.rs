@@ -152,6 +152,34 @@ async fn an_idle_upstream_stream_is_cut_after_the_idle_timeout() {
 }
 
 #[tokio::test]
+async fn a_stream_whose_chunks_come_within_the_idle_timeout_runs_past_it() {
+    // Chunks 400 ms apart, 2.4 s in all, under a 1 s idle timeout: the
+    // timer set at the start fires while chunks still come, and is moved.
+    let mock = MockUpstream::start().await.unwrap();
+    mock.set_stream_chunks(6, Duration::from_millis(400));
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(
+        dir.path(),
+        &config(&mock, "[limits]\nstream_idle_timeout_secs = 1"),
+    )
+    .await;
+
+    let req = chat_request(&gw).header("x-request-id", "slow-1");
+    let started = std::time::Instant::now();
+    let response = gw.open(req, chat_stream()).await;
+    assert_eq!(response.status(), 200);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(body.ends_with(b"data: [DONE]\n\n"), "{body:?}");
+    let row = gw.log_of("slow-1").await;
+    assert_eq!((row.status, row.error.as_deref()), (200, None), "{row:?}");
+}
+
+#[tokio::test]
 async fn usage_is_accounted_for_every_protocol_stream_or_not() {
     let mock = MockUpstream::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();

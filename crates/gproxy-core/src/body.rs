@@ -97,8 +97,13 @@ struct StreamBody {
     head: Option<Bytes>,
     upstream: ResponseBody,
     processor: StreamProcessor,
+    /// Fires `idle_timeout` after the last chunk, checked when it fires:
+    /// a chunk only notes its time in `last_chunk`, and the timer is moved
+    /// then, instead of on every chunk (which cost a timer update per
+    /// chunk).
     idle: Pin<Box<Sleep>>,
     idle_timeout: Duration,
+    last_chunk: Instant,
     accounting: Option<Accounting>,
     status: u16,
     watch: Option<StreamWatch>,
@@ -152,6 +157,7 @@ impl ProxyBody {
                 processor,
                 idle: Box::pin(tokio::time::sleep(idle_timeout)),
                 idle_timeout,
+                last_chunk: Instant::now(),
                 accounting: Some(accounting),
                 status,
                 watch,
@@ -169,6 +175,23 @@ pub(crate) fn deadline_after(timeout: Duration) -> Instant {
 }
 
 impl StreamBody {
+    /// Ready once no chunk came for `idle_timeout`: when the timer fires
+    /// early (a chunk came since it was set), it is set again from the last
+    /// chunk's time.
+    fn poll_idle(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            ready!(self.idle.as_mut().poll(cx));
+            let deadline = self
+                .last_chunk
+                .checked_add(self.idle_timeout)
+                .unwrap_or_else(|| deadline_after(self.idle_timeout));
+            if deadline <= Instant::now() {
+                return Poll::Ready(());
+            }
+            self.idle.as_mut().reset(deadline);
+        }
+    }
+
     fn finish(&mut self, error: Option<String>, client_disconnected: bool) {
         let watch = self.watch.take();
         if let (Some(watch), Some(message), false) = (&watch, &error, client_disconnected)
@@ -208,7 +231,7 @@ impl StreamBody {
                     if let Some(accounting) = self.accounting.as_mut() {
                         accounting.first_byte();
                     }
-                    self.idle.as_mut().reset(deadline_after(self.idle_timeout));
+                    self.last_chunk = Instant::now();
                     let out = match self.processor.process(data) {
                         Ok(out) => out,
                         Err(e) => {
@@ -239,7 +262,7 @@ impl StreamBody {
                     return Poll::Ready(tail.map(|t| Ok(Frame::data(t))));
                 }
                 Poll::Pending => {
-                    ready!(self.idle.as_mut().poll(cx));
+                    ready!(self.poll_idle(cx));
                     let message = format!(
                         "upstream stream idle for more than {} s",
                         self.idle_timeout.as_secs()

@@ -88,17 +88,21 @@ impl StreamUsageTracker {
     }
 
     /// Observes one SSE event (its data; the event name is not needed).
-    pub fn observe_event(&mut self, event: &SseEvent) {
-        self.observe_json(event.data.as_bytes());
+    /// Returns what [`observe_json`](Self::observe_json) returns.
+    pub fn observe_event(&mut self, event: &SseEvent) -> bool {
+        self.observe_json(event.data.as_bytes())
     }
 
     /// Observes one JSON message (e.g. a Gemini JSON-array element or SSE data).
     ///
     /// Messages that are not JSON (such as `[DONE]`) or carry no usage are
-    /// ignored.
-    pub fn observe_json(&mut self, json: &[u8]) {
+    /// ignored. Returns whether the message has a `"usage…` key whose value
+    /// is not `null` (whether it was parsed for usage): when it is `false`,
+    /// the message certainly carries no usage, which spares a caller
+    /// looking for the usage chunk a search of its own.
+    pub fn observe_json(&mut self, json: &[u8]) -> bool {
         if !self.may_carry_usage(json) {
-            return;
+            return false;
         }
         match self.protocol {
             Protocol::OpenAiChat => {
@@ -121,6 +125,7 @@ impl StreamUsageTracker {
                 }
             }
         }
+        true
     }
 
     /// The usage reported so far, if any.

@@ -56,15 +56,19 @@ fn gemini_array_body_last_usage_wins() {
 #[test]
 fn tracker_skips_chunks_without_usage() {
     let mut tracker = StreamUsageTracker::new(Protocol::OpenAiChat);
-    tracker.observe_json(br#"{"choices":[{"delta":{"content":"hi"}}]}"#);
-    tracker.observe_json(b"[DONE]");
-    tracker.observe_json(br#"{"choices":[],"usage":null}"#);
+    // The answer says whether the chunk had a non-null usage key.
+    assert!(!tracker.observe_json(br#"{"choices":[{"delta":{"content":"hi"}}]}"#));
+    assert!(!tracker.observe_json(b"[DONE]"));
+    assert!(!tracker.observe_json(br#"{"choices":[],"usage" : null}"#));
     assert_eq!(tracker.usage(), None);
-    tracker.observe_json(br#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4}}"#);
+    assert!(
+        tracker
+            .observe_json(br#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4}}"#)
+    );
     assert_eq!(tracker.usage(), Some(usage(3, 4, 0, 0, 0)));
     // A later chunk without usage does not erase it.
-    tracker.observe_json(br#"{"choices":[],"usage":null}"#);
-    tracker.observe_json(b"{\"usage");
+    assert!(!tracker.observe_json(br#"{"choices":[],"usage":null}"#));
+    assert!(tracker.observe_json(b"{\"usage"));
     assert_eq!(tracker.usage(), Some(usage(3, 4, 0, 0, 0)));
 }
 
