@@ -5,7 +5,7 @@
 //! or the gateway's own event stream (the live request feed).
 
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Waker, ready};
 use std::time::Duration;
 
 use crate::upstream::ResponseBody;
@@ -104,6 +104,10 @@ struct StreamBody {
     idle: Pin<Box<Sleep>>,
     idle_timeout: Duration,
     last_chunk: Instant,
+    /// The waker `idle` was last polled with (it wakes it when it fires):
+    /// while the task's waker is the same and the timer has not fired, it
+    /// is not polled again on every chunk.
+    idle_waker: Option<Waker>,
     accounting: Option<Accounting>,
     status: u16,
     watch: Option<StreamWatch>,
@@ -158,6 +162,7 @@ impl ProxyBody {
                 idle: Box::pin(tokio::time::sleep(idle_timeout)),
                 idle_timeout,
                 last_chunk: Instant::now(),
+                idle_waker: None,
                 accounting: Some(accounting),
                 status,
                 watch,
@@ -262,7 +267,18 @@ impl StreamBody {
                     return Poll::Ready(tail.map(|t| Ok(Frame::data(t))));
                 }
                 Poll::Pending => {
-                    ready!(self.poll_idle(cx));
+                    if self
+                        .idle_waker
+                        .as_ref()
+                        .is_some_and(|w| w.will_wake(cx.waker()))
+                        && !self.idle.is_elapsed()
+                    {
+                        return Poll::Pending;
+                    }
+                    if self.poll_idle(cx).is_pending() {
+                        self.idle_waker = Some(cx.waker().clone());
+                        return Poll::Pending;
+                    }
                     let message = format!(
                         "upstream stream idle for more than {} s",
                         self.idle_timeout.as_secs()

@@ -331,8 +331,10 @@ impl StreamProcessor {
                 fed?;
                 let rewrite = self.rewrite.take().unwrap_or_default();
                 let mut out = Vec::with_capacity(chunk.len() + 64);
-                let events = std::mem::take(&mut self.events);
-                for mut event in events {
+                // Taken for the loop (which needs `self`) and put back after,
+                // so its allocation is kept from chunk to chunk.
+                let mut events = std::mem::take(&mut self.events);
+                for mut event in events.drain(..) {
                     unwrap_event(&mut event, self.envelope);
                     // A chunk whose usage is null or absent is not the
                     // usage chunk: only one the tracker parsed is checked.
@@ -350,6 +352,7 @@ impl StreamProcessor {
                     }
                     self.emit(&event, &mut out);
                 }
+                self.events = events;
                 if !rewrite.is_noop() {
                     self.rewrite = Some(rewrite);
                 }

@@ -8,6 +8,7 @@ use std::future::Future;
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use gproxy_core::edge::{EdgeStats, OpenConnection};
@@ -284,16 +285,56 @@ async fn drive<C>(
 {
     let _open = open;
     tokio::pin!(conn);
+    // The shutdown signal is awaited by a future that owns the receiver;
+    // `probe` (a clone, which saw the same version) tells when it changed.
+    let probe = closing.clone();
+    let mut shutdown = Some(Box::pin(async move { closing.changed().await }));
     loop {
-        tokio::select! {
-            biased;
-            ended = conn.as_mut() => {
+        // The timer and the shutdown signal, once polled with this task's
+        // waker, wake the task when they fire: between events they are
+        // polled again only when they may be ready (the timer fired, the
+        // signal changed) or the waker changed, not on every wake-up of
+        // the connection (each poll cost about 200 instructions, once per
+        // streamed chunk). After an event (which may reset the timer),
+        // everything is polled afresh.
+        let mut polled_with: Option<Waker> = None;
+        let event = std::future::poll_fn(|cx| {
+            if let Poll::Ready(ended) = conn.as_mut().poll(cx) {
+                return Poll::Ready(Event::Ended(ended));
+            }
+            let fresh = !polled_with
+                .as_ref()
+                .is_some_and(|w| w.will_wake(cx.waker()));
+            if (fresh || watch.fired().is_elapsed()) && watch.fired().as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Event::Timer);
+            }
+            if let Some(signal) = shutdown.as_mut()
+                && (fresh || probe.has_changed().unwrap_or(true))
+            {
+                match signal.as_mut().poll(cx) {
+                    Poll::Ready(Ok(())) => {
+                        shutdown = None;
+                        return Poll::Ready(Event::Closing);
+                    }
+                    // The sender is gone: no shutdown signal will come.
+                    Poll::Ready(Err(_)) => shutdown = None,
+                    Poll::Pending => {}
+                }
+            }
+            if fresh {
+                polled_with = Some(cx.waker().clone());
+            }
+            Poll::Pending
+        })
+        .await;
+        match event {
+            Event::Ended(ended) => {
                 if let Err(e) = ended {
                     tracing::debug!(%peer, error = %e, "connection ended with an error");
                 }
                 return;
             }
-            () = watch.fired() => match watch.verdict() {
+            Event::Timer => match watch.verdict() {
                 Verdict::Keep => {}
                 Verdict::CloseIdle => {
                     stats.closed_idle();
@@ -306,12 +347,22 @@ async fn drive<C>(
                 }
                 Verdict::DropClosing => return,
             },
-            Ok(()) = closing.changed() => {
+            Event::Closing => {
                 watch.shutdown_started();
                 conn.as_mut().graceful_shutdown();
             }
         }
     }
+}
+
+/// What woke [`drive`]'s loop.
+enum Event<E> {
+    /// The connection ended.
+    Ended(Result<(), E>),
+    /// The connection's [`Watch`] timer fired.
+    Timer,
+    /// The server started shutting down.
+    Closing,
 }
 
 /// The connection builder for the limits in force, rebuilt when they
