@@ -389,6 +389,114 @@ fn top_level_value_of<K: AsRef<[u8]>>(
     (ws(i + 1) == json.len()).then_some(found.map(|(_, range)| range))
 }
 
+/// Where the value of the last top-level `key` of the JSON object `json`
+/// lies, found by walking its members back from its closing brace: an
+/// answer's usage sits near its end (after `choices`, `content` or
+/// `candidates`), so only the members after it are read, not the whole
+/// answer as [`top_level_value`] reads it. `None` when the walk reaches
+/// the object's first member without finding `key`, or finds something it
+/// does not expect (an escaped key, a stray byte): the caller then takes
+/// the forward scan, which also tells an absent key from a malformed body.
+/// Strings are walked back to their first unescaped quote; containers by
+/// counting brackets. What lies before the value is not checked.
+pub(crate) fn top_level_value_from_end(json: &[u8], key: &[u8]) -> Option<std::ops::Range<usize>> {
+    let ws_back = |mut i: usize| {
+        while i > 0 && json[i - 1].is_ascii_whitespace() {
+            i -= 1;
+        }
+        i
+    };
+    // `end` is the index of the closing brace, then of each member's comma.
+    let mut end = ws_back(json.len()).checked_sub(1)?;
+    if json[end] != b'}' {
+        return None;
+    }
+    loop {
+        let value_end = ws_back(end);
+        let last = *json.get(value_end.checked_sub(1)?)?;
+        let value_start = match last {
+            b'"' => string_start(json, value_end - 1)?,
+            b'}' | b']' => container_start(json, value_end - 1)?,
+            b'{' | b'[' | b',' | b':' => return None,
+            _ => {
+                let len = json[..value_end].iter().rev().position(|&b| {
+                    matches!(b, b':' | b',' | b'{' | b'[') || b.is_ascii_whitespace()
+                })?;
+                value_end - len
+            }
+        };
+        let colon = ws_back(value_start).checked_sub(1)?;
+        if json[colon] != b':' {
+            return None;
+        }
+        let key_end = ws_back(colon);
+        if json.get(key_end.checked_sub(1)?) != Some(&b'"') {
+            return None;
+        }
+        let key_start = string_start(json, key_end - 1)?;
+        let name = &json[key_start + 1..key_end - 1];
+        if memchr::memchr(b'\\', name).is_some() {
+            return None;
+        }
+        if name == key {
+            return Some(value_start..value_end);
+        }
+        end = ws_back(key_start).checked_sub(1)?;
+        if json[end] != b',' {
+            return None;
+        }
+    }
+}
+
+/// The index of the opening quote of the string whose closing quote is at
+/// `close`: the nearest quote before it that is not escaped (not preceded
+/// by an odd number of backslashes).
+fn string_start(json: &[u8], close: usize) -> Option<usize> {
+    let mut to = close;
+    loop {
+        let at = memchr::memrchr(b'"', &json[..to])?;
+        let backslashes = json[..at].iter().rev().take_while(|&&b| b == b'\\').count();
+        if backslashes % 2 == 0 {
+            return Some(at);
+        }
+        to = at;
+    }
+}
+
+/// The index of the bracket that opens the object or array closing at
+/// `close`, its strings skipped (brackets are counted, not matched by
+/// kind).
+fn container_start(json: &[u8], close: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = close + 1;
+    loop {
+        i = json[..i]
+            .iter()
+            .rposition(|&b| CONTAINER_STOP[usize::from(b)])?;
+        match json[i] {
+            b'"' => i = string_start(json, i)?,
+            b'}' | b']' => depth += 1,
+            _ => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+        }
+    }
+}
+
+/// The bytes a container's scan stops at.
+static CONTAINER_STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'"' as usize] = true;
+    t[b'{' as usize] = true;
+    t[b'}' as usize] = true;
+    t[b'[' as usize] = true;
+    t[b']' as usize] = true;
+    t
+};
+
 /// The index after the closing quote of the string whose contents start
 /// at `from`.
 fn string_end(json: &[u8], mut from: usize) -> Option<usize> {
@@ -404,20 +512,13 @@ fn string_end(json: &[u8], mut from: usize) -> Option<usize> {
 /// The index after the object or array opening at `start`, its strings
 /// skipped (brackets are counted, not matched by kind).
 fn container_end(json: &[u8], start: usize) -> Option<usize> {
-    /// The bytes a container's scan stops at.
-    static STOP: [bool; 256] = {
-        let mut t = [false; 256];
-        t[b'"' as usize] = true;
-        t[b'{' as usize] = true;
-        t[b'}' as usize] = true;
-        t[b'[' as usize] = true;
-        t[b']' as usize] = true;
-        t
-    };
     let mut depth = 0usize;
     let mut i = start;
     loop {
-        i += json.get(i..)?.iter().position(|&b| STOP[usize::from(b)])?;
+        i += json
+            .get(i..)?
+            .iter()
+            .position(|&b| CONTAINER_STOP[usize::from(b)])?;
         let b = json[i];
         i += 1;
         match b {

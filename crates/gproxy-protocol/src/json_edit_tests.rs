@@ -362,3 +362,50 @@ fn plain_str_at_reads_unescaped_top_level_strings() {
     assert_eq!(plain_str_at(body, "absent"), None);
     assert_eq!(plain_str_at(br#"{"model":"a\u0062"}"#, "model"), None);
 }
+
+#[test]
+fn the_walk_from_the_end_finds_what_the_forward_scan_finds() {
+    let bodies = [
+        // OpenAI Chat: usage, then two more members.
+        r#"{"id":"c1","choices":[{"message":{"content":"a } ] \" {"}}],"usage":{"prompt_tokens":3,"completion_tokens_details":{"reasoning_tokens":1}},"service_tier":"default","system_fingerprint":"fp_1"}"#,
+        // Claude: usage last, pretty-printed.
+        "{\n  \"content\": [{\"type\": \"text\", \"text\": \"x\\\\\"}],\n  \"stop_sequence\": null,\n  \"usage\": {\"input_tokens\": 5}\n}\n",
+        // Values of every kind after it: escaped quotes and backslashes,
+        // numbers, literals, arrays with brackets in strings.
+        r#"{"usage":{"a":1},"s":"q\"}\\","n":-1.5e3,"t":true,"z":null,"arr":["]",{"k":"["}],"e":{}}"#,
+        // The key twice: the last one counts.
+        r#"{"usage":1,"x":2,"usage":{"b":2}}"#,
+        // A key that ends like it, and a nested one.
+        r#"{"usage":7,"my_usage":1,"o":{"usage":9}}"#,
+        r#"{ "usage" : [ 1 , 2 ] , "k" : "v" }"#,
+    ];
+    for body in bodies {
+        let forward = top_level_value(body.as_bytes(), b"usage").unwrap().unwrap();
+        let back = top_level_value_from_end(body.as_bytes(), b"usage").unwrap();
+        assert_eq!(&body[back.clone()], &body[forward], "{body}");
+        // The span is the value, parsed alone.
+        serde_json::from_str::<Value>(&body[back]).unwrap();
+    }
+}
+
+#[test]
+fn the_walk_from_the_end_gives_up_where_the_forward_scan_must_decide() {
+    for body in [
+        // Absent: the walk reaches the first member.
+        r#"{"a":1,"b":[2]}"#,
+        "{}",
+        // Not an object, or cut short.
+        r#"[{"usage":1}]"#,
+        r#"{"usage":1"#,
+        r#"{"usage":1,}"#,
+        // An escaped key is never taken for the key.
+        r#"{"usage":1,"us\u0061ge":2}"#,
+        "",
+    ] {
+        assert_eq!(
+            top_level_value_from_end(body.as_bytes(), b"usage"),
+            None,
+            "{body}"
+        );
+    }
+}

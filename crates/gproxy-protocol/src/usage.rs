@@ -61,6 +61,12 @@ pub fn from_response_body(protocol: Protocol, body: &[u8]) -> Option<Usage> {
                     .rev()
                     .find_map(|c| c.usage_metadata)
                     .map(Into::into)
+            } else if let Some(span) =
+                crate::json_edit::top_level_value_from_end(body, b"usageMetadata")
+            {
+                parse::<Option<GeminiUsage>>(&body[span])
+                    .flatten()
+                    .map(Into::into)
             } else {
                 parse::<GeminiChunk>(body)?.usage_metadata.map(Into::into)
             }
@@ -192,9 +198,15 @@ fn parse<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Option<T> {
 /// The top-level `usage` of the object `body` as `U` (`None` when absent,
 /// null, not a `U`, or the body is not JSON). The value is found by a
 /// structural scan and only it is parsed: deserialising the whole answer to
-/// skip its content cost 11 k instructions per chat request (issue 18). A
-/// body the scan cannot read takes the full parse.
+/// skip its content cost 11 k instructions per chat request (issue 18).
+/// The scan walks back from the end first (the usage follows the content,
+/// so the content is not read: 5.4 k instructions per chat request), then
+/// forward from the start; a body neither scan can read takes the full
+/// parse.
 fn top_level_usage<'de, U: Deserialize<'de>>(body: &'de [u8]) -> Option<U> {
+    if let Some(span) = crate::json_edit::top_level_value_from_end(body, b"usage") {
+        return parse::<Option<U>>(&body[span]).flatten();
+    }
     match crate::json_edit::top_level_value(body, b"usage") {
         Some(Some(span)) => parse::<Option<U>>(&body[span]).flatten(),
         Some(None) => None,
