@@ -53,6 +53,37 @@ async fn streams_are_forwarded_chunk_by_chunk_not_buffered() {
 }
 
 #[tokio::test]
+async fn chunks_that_arrive_together_go_out_together_and_whole() {
+    // 100 deltas sent at once: the gateway forwards them in fewer writes
+    // (HTTP chunks to the client) than deltas, and loses none.
+    let mock = MockUpstream::start().await.unwrap();
+    mock.set_stream_chunks(100, Duration::ZERO);
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(dir.path(), &config(&mock, "")).await;
+
+    let req = chat_request(&gw).header("x-request-id", "bulk-1");
+    let response = gw.open(req, chat_stream()).await;
+    assert_eq!(response.status(), 200);
+    let mut body = response.into_body();
+    let (mut frames, mut text) = (0, Vec::new());
+    while let Some(frame) = body.frame().await {
+        if let Some(data) = frame.unwrap().data_ref() {
+            frames += 1;
+            text.extend_from_slice(data);
+        }
+    }
+    let text = String::from_utf8(text).unwrap();
+    let deltas = text.matches("\"delta\"").count();
+    // The role chunk, 100 content deltas and the finish chunk.
+    assert_eq!(deltas, 102, "{text}");
+    assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
+    assert!(frames < 50, "{frames} frames for {deltas} deltas");
+    let row = gw.log_of("bulk-1").await;
+    assert_eq!(row.status, 200);
+    assert!(row.output_tokens.is_some_and(|t| t > 0), "{row:?}");
+}
+
+#[tokio::test]
 async fn a_client_that_disconnects_mid_stream_still_gets_its_row() {
     let mock = MockUpstream::start().await.unwrap();
     mock.set_stream_chunks(20, Duration::from_millis(200));

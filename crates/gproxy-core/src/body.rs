@@ -111,6 +111,57 @@ struct StreamBody {
     accounting: Option<Accounting>,
     status: u16,
     watch: Option<StreamWatch>,
+    /// Output held while chunks arrive close behind each other, sent as
+    /// one frame (one write to the client) once the upstream has no more
+    /// ready.
+    batch: Batch,
+    /// The stream failed while output was held: the error goes out after
+    /// it.
+    failed: Option<String>,
+    /// Output is held and the task already yielded again for it since the
+    /// last chunk.
+    yielded: bool,
+}
+
+/// Chunks that arrive within this of the one before are held for the
+/// next one (see [`StreamBody::poll_next`]). Streamed tokens come far
+/// apart (milliseconds); closer ones came in one read from the upstream.
+const COALESCE_WITHIN: Duration = Duration::from_millis(1);
+
+/// The most output held before it is sent regardless.
+const MAX_BATCH: usize = 64 * 1024;
+
+/// Output chunks joined into one frame: the first kept as it is (no copy
+/// when it is alone), later ones appended.
+#[derive(Debug, Default)]
+struct Batch {
+    first: Option<Bytes>,
+    more: Vec<u8>,
+}
+
+impl Batch {
+    fn push(&mut self, out: Bytes) {
+        if self.first.is_none() && self.more.is_empty() {
+            self.first = Some(out);
+            return;
+        }
+        if let Some(first) = self.first.take() {
+            self.more.reserve(first.len() + out.len());
+            self.more.extend_from_slice(&first);
+        }
+        self.more.extend_from_slice(&out);
+    }
+
+    fn len(&self) -> usize {
+        self.first.as_ref().map_or(self.more.len(), Bytes::len)
+    }
+
+    fn take(&mut self) -> Option<Bytes> {
+        if let Some(first) = self.first.take() {
+            return Some(first);
+        }
+        (!self.more.is_empty()).then(|| Bytes::from(std::mem::take(&mut self.more)))
+    }
 }
 
 impl ProxyBody {
@@ -166,6 +217,9 @@ impl ProxyBody {
                 accounting: Some(accounting),
                 status,
                 watch,
+                batch: Batch::default(),
+                failed: None,
+                yielded: false,
             })),
         }
     }
@@ -222,6 +276,29 @@ impl StreamBody {
         }
     }
 
+    /// The stream failed: its row is finished now; the error goes out
+    /// after any output still held.
+    fn fail(&mut self, message: String) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        self.finish(Some(message.clone()), false);
+        match self.batch.take() {
+            Some(held) => {
+                self.failed = Some(message);
+                Poll::Ready(Some(Ok(Frame::data(held))))
+            }
+            None => Poll::Ready(Some(Err(BodyError(message)))),
+        }
+    }
+
+    /// The next frame for the client.
+    ///
+    /// When a chunk arrives within [`COALESCE_WITHIN`] of the one before
+    /// (the upstream sent several in one read), its output is held and the
+    /// task yields (at most twice per chunk: the upstream connection's task
+    /// runs after the second), so the upstream connection decodes its next
+    /// chunk first; the held output goes out as one frame when the
+    /// upstream still has nothing ready (or past [`MAX_BATCH`]). Each frame
+    /// is a write to the client: one per chunk cost a system call per
+    /// chunk.
     fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         loop {
             let polled = match self.head.take() {
@@ -236,14 +313,13 @@ impl StreamBody {
                     if let Some(accounting) = self.accounting.as_mut() {
                         accounting.first_byte();
                     }
-                    self.last_chunk = Instant::now();
+                    let now = Instant::now();
+                    let close_behind =
+                        now.saturating_duration_since(self.last_chunk) <= COALESCE_WITHIN;
+                    self.last_chunk = now;
                     let out = match self.processor.process(data) {
                         Ok(out) => out,
-                        Err(e) => {
-                            let message = format!("upstream stream refused: {e}");
-                            self.finish(Some(message.clone()), false);
-                            return Poll::Ready(Some(Err(BodyError(message))));
-                        }
+                        Err(e) => return self.fail(format!("upstream stream refused: {e}")),
                     };
                     if out.is_empty() {
                         continue;
@@ -251,22 +327,39 @@ impl StreamBody {
                     if let Some(accounting) = self.accounting.as_mut() {
                         accounting.capture_response(&out);
                     }
-                    return Poll::Ready(Some(Ok(Frame::data(out))));
+                    self.batch.push(out);
+                    self.yielded = false;
+                    if close_behind && self.batch.len() < MAX_BATCH {
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
+                    return Poll::Ready(self.batch.take().map(|b| Ok(Frame::data(b))));
                 }
                 Poll::Ready(Some(Err(e))) => {
-                    let message = format!("upstream stream broke: {e}");
-                    self.finish(Some(message.clone()), false);
-                    return Poll::Ready(Some(Err(BodyError(message))));
+                    return self.fail(format!("upstream stream broke: {e}"));
                 }
                 Poll::Ready(None) => {
-                    let tail = self.processor.finish();
-                    if let (Some(accounting), Some(tail)) = (self.accounting.as_mut(), &tail) {
-                        accounting.capture_response(tail);
+                    if let Some(tail) = self.processor.finish() {
+                        if let Some(accounting) = self.accounting.as_mut() {
+                            accounting.capture_response(&tail);
+                        }
+                        self.batch.push(tail);
                     }
                     self.finish(None, false);
-                    return Poll::Ready(tail.map(|t| Ok(Frame::data(t))));
+                    return Poll::Ready(self.batch.take().map(|b| Ok(Frame::data(b))));
                 }
                 Poll::Pending => {
+                    // The upstream's connection is scheduled after this
+                    // task's first yield: it gets one more turn before the
+                    // held output goes.
+                    if !self.yielded && self.batch.len() > 0 {
+                        self.yielded = true;
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
+                    if let Some(held) = self.batch.take() {
+                        return Poll::Ready(Some(Ok(Frame::data(held))));
+                    }
                     if self
                         .idle_waker
                         .as_ref()
@@ -279,12 +372,10 @@ impl StreamBody {
                         self.idle_waker = Some(cx.waker().clone());
                         return Poll::Pending;
                     }
-                    let message = format!(
+                    return self.fail(format!(
                         "upstream stream idle for more than {} s",
                         self.idle_timeout.as_secs()
-                    );
-                    self.finish(Some(message.clone()), false);
-                    return Poll::Ready(Some(Err(BodyError(message))));
+                    ));
                 }
             }
         }
@@ -310,7 +401,8 @@ impl Body for ProxyBody {
             Kind::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
             Kind::Stream(stream) => {
                 if stream.accounting.is_none() {
-                    return Poll::Ready(None);
+                    // Ended; a failure after held output is reported now.
+                    return Poll::Ready(stream.failed.take().map(|m| Err(BodyError(m))));
                 }
                 stream.poll_next(cx)
             }
@@ -324,7 +416,7 @@ impl Body for ProxyBody {
     fn is_end_stream(&self) -> bool {
         match &self.kind {
             Kind::Full(bytes) => bytes.is_none(),
-            Kind::Stream(stream) => stream.accounting.is_none(),
+            Kind::Stream(stream) => stream.accounting.is_none() && stream.failed.is_none(),
             Kind::Events(_) => false,
         }
     }
