@@ -128,8 +128,10 @@ struct StreamBody {
 /// apart (milliseconds); closer ones came in one read from the upstream.
 const COALESCE_WITHIN: Duration = Duration::from_millis(1);
 
-/// The most output held before it is sent regardless.
-const MAX_BATCH: usize = 64 * 1024;
+/// The most output held before it is sent regardless: 2,000 streams
+/// holding it at once would hold 32 MiB (the held output lives only for a
+/// few polls).
+const MAX_BATCH: usize = 16 * 1024;
 
 /// Output chunks joined into one frame: the first kept as it is (no copy
 /// when it is alone), later ones appended.
