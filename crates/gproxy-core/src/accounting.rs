@@ -177,6 +177,13 @@ fn clip(mut s: String) -> String {
     s
 }
 
+/// Streams the client left are counted at most this many at a time, each
+/// on a blocking thread. One blocking task per stream let 2,000 streams cut
+/// at once start hundreds of blocking threads, each with its own copy of
+/// the tokenizer's regex caches: the gateway's RSS 10 s after the cut was
+/// 223 MB for 29 MB before the streams (issue 17's target: 1.5×).
+static COUNTING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 impl Accounting {
     pub(crate) fn new(
         sink: UsageSink,
@@ -582,9 +589,14 @@ impl Accounting {
                 Ok(runtime) => {
                     // Shutdown waits for the row.
                     let promise = self.sink.promise();
-                    runtime.spawn_blocking(move || {
-                        count(self, outcome);
-                        drop(promise);
+                    runtime.spawn(async move {
+                        // Never closed.
+                        let _turn = COUNTING.acquire().await;
+                        let counted = tokio::task::spawn_blocking(move || {
+                            count(self, outcome);
+                            drop(promise);
+                        });
+                        let _ = counted.await;
                     });
                 }
                 Err(_) => count(self, outcome),
