@@ -133,6 +133,9 @@ const COALESCE_WITHIN: Duration = Duration::from_millis(1);
 /// few polls).
 const MAX_BATCH: usize = 16 * 1024;
 
+/// The first room a batch of several chunks gets.
+const BATCH_ROOM: usize = 4096;
+
 /// Output chunks joined into one frame: the first kept as it is (no copy
 /// when it is alone), later ones appended.
 #[derive(Debug, Default)]
@@ -148,7 +151,10 @@ impl Batch {
             return;
         }
         if let Some(first) = self.first.take() {
-            self.more.reserve(first.len() + out.len());
+            // Room for a few more chunks at once: grown from the exact
+            // size, a batch of a hundred small events was reallocated
+            // seven times.
+            self.more.reserve((first.len() + out.len()).max(BATCH_ROOM));
             self.more.extend_from_slice(&first);
         }
         self.more.extend_from_slice(&out);

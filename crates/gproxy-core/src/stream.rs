@@ -129,30 +129,64 @@ const MAX_STREAMED_TEXT: usize = 256 * 1024;
 /// event. Kept up to [`MAX_STREAMED_TEXT`] bytes.
 #[derive(Debug)]
 pub(crate) struct StreamedText {
-    /// The quoted keys, each with its searcher built once per process:
-    /// building one per event cost 1.3 k instructions per delta (issue 18).
-    keys: &'static [(&'static str, memmem::Finder<'static>)],
+    /// The keys' searchers, built once per process: building one per event
+    /// cost 1.3 k instructions per delta (issue 18).
+    keys: &'static [KeyFinder],
     text: String,
     /// Text bytes past the cap.
     overflow: usize,
 }
 
-/// The searchers for `keys`, built on first use.
+/// Finds the keys that end in `tail` (the key's end and its closing
+/// quote) and start with one of `heads` (the opening quote and what comes
+/// before `tail`): Chat's `"content"` and `"reasoning_content"` share one
+/// search of the event for `content"`.
+#[derive(Debug)]
+struct KeyFinder {
+    tail: memmem::Finder<'static>,
+    heads: &'static [&'static [u8]],
+}
+
+impl KeyFinder {
+    fn new(tail: &'static str, heads: &'static [&'static [u8]]) -> Self {
+        KeyFinder {
+            tail: memmem::Finder::new(tail.as_bytes()),
+            heads,
+        }
+    }
+
+    /// Where the text after each of the keys in `json` starts.
+    fn values<'a>(&'a self, json: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
+        let len = self.tail.needle().len();
+        self.tail
+            .find_iter(json)
+            .filter(|&at| self.heads.iter().any(|head| json[..at].ends_with(head)))
+            .map(move |at| at + len)
+    }
+}
+
+/// The searchers for `(tail, heads)` pairs, built on first use.
 macro_rules! key_finders {
-    ($($key:literal),+) => {{
-        static FINDERS: LazyLock<Vec<(&'static str, memmem::Finder<'static>)>> =
-            LazyLock::new(|| vec![$(($key, memmem::Finder::new($key.as_bytes()))),+]);
+    ($(($tail:literal, $heads:expr)),+) => {{
+        static FINDERS: LazyLock<Vec<KeyFinder>> =
+            LazyLock::new(|| vec![$(KeyFinder::new($tail, $heads)),+]);
         FINDERS.as_slice()
     }};
 }
 
 impl StreamedText {
     fn new(protocol: Protocol) -> Self {
+        const QUOTE: &[&[u8]] = &[b"\""];
+        const CONTENT: &[&[u8]] = &[b"\"", b"\"reasoning_"];
         let keys = match protocol {
-            Protocol::OpenAiChat => key_finders!("\"content\"", "\"reasoning_content\""),
-            Protocol::OpenAiResponses => key_finders!("\"delta\""),
-            Protocol::Claude => key_finders!("\"text\"", "\"thinking\"", "\"partial_json\""),
-            Protocol::Gemini => key_finders!("\"text\""),
+            Protocol::OpenAiChat => key_finders!(("content\"", CONTENT)),
+            Protocol::OpenAiResponses => key_finders!(("delta\"", QUOTE)),
+            Protocol::Claude => key_finders!(
+                ("text\"", QUOTE),
+                ("thinking\"", QUOTE),
+                ("partial_json\"", QUOTE)
+            ),
+            Protocol::Gemini => key_finders!(("text\"", QUOTE)),
         };
         StreamedText {
             keys,
@@ -163,10 +197,9 @@ impl StreamedText {
 
     /// Appends the text values in one event's JSON.
     fn observe(&mut self, json: &[u8]) {
-        for (key, finder) in self.keys {
-            for at in finder.find_iter(json) {
-                let rest = &json[at + key.len()..];
-                let rest = rest.trim_ascii_start();
+        for key in self.keys {
+            for after in key.values(json) {
+                let rest = json[after..].trim_ascii_start();
                 let Some(rest) = rest.strip_prefix(b":") else {
                     continue;
                 };
@@ -286,6 +319,7 @@ impl StreamProcessor {
                     self.tracker.observe_event(&event);
                     self.streamed.observe(event.data.as_bytes());
                     let _ = transcoder.feed(&event.data, &mut out);
+                    decoder.recycle(event.data);
                 }
                 fed?;
             }
@@ -325,6 +359,7 @@ impl StreamProcessor {
                     for event in self.events.drain(..) {
                         self.tracker.observe_event(&event);
                         self.streamed.observe(event.data.as_bytes());
+                        decoder.recycle(event.data);
                     }
                     return fed.map(|()| chunk);
                 }
@@ -334,8 +369,8 @@ impl StreamProcessor {
                 // Taken for the loop (which needs `self`) and put back after,
                 // so its allocation is kept from chunk to chunk.
                 let mut events = std::mem::take(&mut self.events);
-                for mut event in events.drain(..) {
-                    unwrap_event(&mut event, self.envelope);
+                for event in &mut events {
+                    unwrap_event(event, self.envelope);
                     // A chunk whose usage is null or absent is not the
                     // usage chunk: only one the tracker parsed is checked.
                     let carried = self.tracker.observe_event(&event);
@@ -350,7 +385,12 @@ impl StreamProcessor {
                         event.data = String::from_utf8(new)
                             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
                     }
-                    self.emit(&event, &mut out);
+                    self.emit(event, &mut out);
+                }
+                if let Framing::Sse(decoder) = &mut self.framing {
+                    for event in events.drain(..) {
+                        decoder.recycle(event.data);
+                    }
                 }
                 self.events = events;
                 if !rewrite.is_noop() {
@@ -637,7 +677,10 @@ mod tests {
         chat.observe(br#"{"choices":[{"delta":{"content":"Hel"}}]}"#);
         chat.observe(br#"{"choices":[{"delta":{"content" : "lo \"you\""}}]}"#);
         chat.observe(br#"{"choices":[],"usage":{"prompt_tokens":1}}"#);
-        assert_eq!(chat.take(), ("Hello \"you\"".to_owned(), 0));
+        chat.observe(br#"{"choices":[{"delta":{"reasoning_content":"Hm. "}}]}"#);
+        // Neither a key that only ends like one nor a value is taken.
+        chat.observe(br#"{"choices":[{"delta":{"xcontent":"no","role":"content"}}]}"#);
+        assert_eq!(chat.take(), ("Hello \"you\"Hm. ".to_owned(), 0));
         let mut claude = StreamedText::new(Protocol::Claude);
         claude.observe(
             br#"{"type":"content_block_delta","delta":{"type":"thinking_delta","thinking":"hm"}}"#,

@@ -76,7 +76,15 @@ pub struct SseDecoder {
     has_data: bool,
     id: Option<String>,
     retry: Option<u64>,
+    /// Emptied data strings given back by [`SseDecoder::recycle`], the
+    /// next events' data is assembled in (no allocation per event).
+    spare: Vec<String>,
 }
+
+/// At most this many strings are kept for reuse, each of at most
+/// [`SPARE_CAPACITY`] bytes (a large event's string is freed).
+const SPARES: usize = 8;
+const SPARE_CAPACITY: usize = 4096;
 
 impl Default for SseDecoder {
     fn default() -> Self {
@@ -103,6 +111,16 @@ impl SseDecoder {
             has_data: false,
             id: None,
             retry: None,
+            spare: Vec::new(),
+        }
+    }
+
+    /// Gives back the data string of an event this decoder produced, once
+    /// read: the next event's data is assembled in it.
+    pub fn recycle(&mut self, mut data: String) {
+        if self.spare.len() < SPARES && data.capacity() <= SPARE_CAPACITY {
+            data.clear();
+            self.spare.push(data);
         }
     }
 
@@ -266,7 +284,7 @@ impl SseDecoder {
         let event = if self.has_data || self.event.is_some() {
             Some(SseEvent {
                 event: self.event.take(),
-                data: std::mem::take(&mut self.data),
+                data: std::mem::replace(&mut self.data, self.spare.pop().unwrap_or_default()),
                 id: self.id.take(),
                 retry: self.retry.take(),
             })
@@ -578,5 +596,25 @@ mod tests {
         );
         assert_eq!(out, b"event: ab\ndata: \n\n");
         assert_eq!(decode_all(DONE), vec![data("[DONE]")]);
+    }
+
+    #[test]
+    fn recycled_strings_carry_nothing_into_the_next_events() {
+        let mut decoder = SseDecoder::new();
+        let mut events = Vec::new();
+        decoder
+            .feed(b"data: a long first event\n\ndata: two\n\n", &mut events)
+            .unwrap();
+        assert_eq!(events, vec![data("a long first event"), data("two")]);
+        for event in events.drain(..) {
+            decoder.recycle(event.data);
+        }
+        decoder
+            .feed(b"data: x\ndata: y\n\ndata: z\n\n", &mut events)
+            .unwrap();
+        assert_eq!(events, vec![data("x\ny"), data("z")]);
+        // A large event's string is not kept.
+        decoder.recycle("x".repeat(SPARE_CAPACITY + 1));
+        assert!(decoder.spare.iter().all(|s| s.capacity() <= SPARE_CAPACITY));
     }
 }

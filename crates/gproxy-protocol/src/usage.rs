@@ -12,6 +12,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::LazyLock;
 
 use memchr::memmem;
 use serde::Deserialize;
@@ -79,9 +80,12 @@ pub fn from_response_body(protocol: Protocol, body: &[u8]) -> Option<Usage> {
 pub struct StreamUsageTracker {
     protocol: Protocol,
     usage: Option<Usage>,
-    /// Finds `"usage` (which also covers `"usageMetadata`).
-    finder: memmem::Finder<'static>,
 }
+
+/// Finds `"usage` (which also covers `"usageMetadata`): built once per
+/// process, not per stream.
+static USAGE_KEY: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new(b"\"usage"));
 
 impl StreamUsageTracker {
     /// A tracker for a stream in `protocol`, with no usage seen yet.
@@ -89,7 +93,6 @@ impl StreamUsageTracker {
         Self {
             protocol,
             usage: None,
-            finder: memmem::Finder::new(b"\"usage"),
         }
     }
 
@@ -145,7 +148,19 @@ impl StreamUsageTracker {
     /// without a parse (a match inside a string, where the quote is
     /// escaped, is never taken for a null and leads to the parse).
     fn may_carry_usage(&self, json: &[u8]) -> bool {
-        self.finder
+        // A Chat chunk's usage is its top-level key; a stream that asked
+        // for usage ends every chunk but the last with `"usage":null`,
+        // seen at the end without a search of the whole chunk.
+        if self.protocol == Protocol::OpenAiChat && ends_with_null_usage(json) {
+            return false;
+        }
+        // Anthropic's text deltas (most of its events) never carry usage;
+        // only `message_start` and `message_delta` are read for it.
+        if self.protocol == Protocol::Claude && json.starts_with(br#"{"type":"content_block_delta""#)
+        {
+            return false;
+        }
+        USAGE_KEY
             .find_iter(json)
             .any(|at| !is_null_usage_key(&json[at + b"\"usage".len()..]))
     }
@@ -188,6 +203,20 @@ fn is_null_usage_key(rest: &[u8]) -> bool {
     skip_ws(rest)
         .strip_prefix(b":")
         .is_some_and(|value| skip_ws(value).starts_with(b"null"))
+}
+
+/// Whether the object `json` ends with the member `"usage": null` (a
+/// top-level key: what precedes it is `,` or `{`, which a string's escaped
+/// quote is not), whitespace allowed as JSON allows it.
+fn ends_with_null_usage(json: &[u8]) -> bool {
+    fn strip<'a>(rest: &'a [u8], suffix: &[u8]) -> Option<&'a [u8]> {
+        rest.trim_ascii_end().strip_suffix(suffix)
+    }
+    let key = strip(json, b"}")
+        .and_then(|rest| strip(rest, b"null"))
+        .and_then(|rest| strip(rest, b":"))
+        .and_then(|rest| strip(rest, b"\"usage\""));
+    key.is_some_and(|rest| matches!(rest.trim_ascii_end().last(), Some(b',' | b'{')))
 }
 
 /// Deserialises `bytes`, `None` on any error.

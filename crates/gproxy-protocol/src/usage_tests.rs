@@ -188,3 +188,33 @@ fn usage_scan_reads_only_the_usage_value() {
     let usage = from_response_body(Protocol::OpenAiChat, escaped).unwrap();
     assert_eq!(usage.input_tokens, 2);
 }
+
+#[test]
+fn a_chat_chunk_ending_in_a_null_usage_is_passed_over_from_its_end() {
+    assert!(ends_with_null_usage(br#"{"choices":[],"usage":null}"#));
+    assert!(ends_with_null_usage(b"{\"usage\" :\n null }\n"));
+    assert!(ends_with_null_usage(br#"{"id":"c","usage": null}"#));
+    // Not a null usage as the last top-level member.
+    assert!(!ends_with_null_usage(br#"{"choices":[],"usage":{"prompt_tokens":1}}"#));
+    assert!(!ends_with_null_usage(br#"{"choices":[],"xusage":null}"#));
+    assert!(!ends_with_null_usage(br#"{"a":"\"usage":null}"#));
+    assert!(!ends_with_null_usage(br#"{"usage":null,"id":"c"}"#));
+    assert!(!ends_with_null_usage(b"\"usage\":null}"));
+    assert!(!ends_with_null_usage(b"[DONE]"));
+    // A usage before a trailing null one is still parsed (serde refuses
+    // the duplicate key; nothing is taken from such a chunk either way).
+    let mut tracker = StreamUsageTracker::new(Protocol::OpenAiChat);
+    assert!(!tracker.observe_json(br#"{"choices":[],"usage":null}"#));
+    assert!(tracker.observe_json(br#"{"usage":{"prompt_tokens":2,"completion_tokens":3},"id":"c"}"#));
+    assert_eq!(tracker.usage(), Some(usage(2, 3, 0, 0, 0)));
+}
+
+#[test]
+fn claude_text_deltas_are_passed_over_without_a_search() {
+    let mut tracker = StreamUsageTracker::new(Protocol::Claude);
+    assert!(!tracker.observe_json(
+        br#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"\"usage\":{}"}}"#
+    ));
+    assert!(tracker.observe_json(br#"{"type":"message_delta","delta":{},"usage":{"output_tokens":4}}"#));
+    assert_eq!(tracker.usage(), Some(usage(0, 4, 0, 0, 0)));
+}
