@@ -20,7 +20,7 @@ use gproxy_credential::Lease;
 use crate::accounting::{Accounting, Outcome};
 use crate::resilience::ResilienceState;
 use crate::state::ProviderRuntime;
-use crate::stream::StreamProcessor;
+use crate::stream::{Output, StreamProcessor};
 
 /// What a proxied stream keeps for the resilience state: the credential
 /// lease (in flight until the stream ends) and where to count a stream
@@ -114,7 +114,7 @@ struct StreamBody {
     /// Output held while chunks arrive close behind each other, sent as
     /// one frame (one write to the client) once the upstream has no more
     /// ready.
-    batch: Batch,
+    batch: Output,
     /// The stream failed while output was held: the error goes out after
     /// it.
     failed: Option<String>,
@@ -132,45 +132,6 @@ const COALESCE_WITHIN: Duration = Duration::from_millis(1);
 /// holding it at once would hold 32 MiB (the held output lives only for a
 /// few polls).
 const MAX_BATCH: usize = 16 * 1024;
-
-/// The first room a batch of several chunks gets.
-const BATCH_ROOM: usize = 4096;
-
-/// Output chunks joined into one frame: the first kept as it is (no copy
-/// when it is alone), later ones appended.
-#[derive(Debug, Default)]
-struct Batch {
-    first: Option<Bytes>,
-    more: Vec<u8>,
-}
-
-impl Batch {
-    fn push(&mut self, out: Bytes) {
-        if self.first.is_none() && self.more.is_empty() {
-            self.first = Some(out);
-            return;
-        }
-        if let Some(first) = self.first.take() {
-            // Room for a few more chunks at once: grown from the exact
-            // size, a batch of a hundred small events was reallocated
-            // seven times.
-            self.more.reserve((first.len() + out.len()).max(BATCH_ROOM));
-            self.more.extend_from_slice(&first);
-        }
-        self.more.extend_from_slice(&out);
-    }
-
-    fn len(&self) -> usize {
-        self.first.as_ref().map_or(self.more.len(), Bytes::len)
-    }
-
-    fn take(&mut self) -> Option<Bytes> {
-        if let Some(first) = self.first.take() {
-            return Some(first);
-        }
-        (!self.more.is_empty()).then(|| Bytes::from(std::mem::take(&mut self.more)))
-    }
-}
 
 impl ProxyBody {
     /// A complete body.
@@ -225,7 +186,7 @@ impl ProxyBody {
                 accounting: Some(accounting),
                 status,
                 watch,
-                batch: Batch::default(),
+                batch: Output::default(),
                 failed: None,
                 yielded: false,
             })),
@@ -325,17 +286,16 @@ impl StreamBody {
                     let close_behind =
                         now.saturating_duration_since(self.last_chunk) <= COALESCE_WITHIN;
                     self.last_chunk = now;
-                    let out = match self.processor.process(data) {
-                        Ok(out) => out,
-                        Err(e) => return self.fail(format!("upstream stream refused: {e}")),
-                    };
-                    if out.is_empty() {
+                    let held = self.batch.len();
+                    if let Err(e) = self.processor.process(data, &mut self.batch) {
+                        return self.fail(format!("upstream stream refused: {e}"));
+                    }
+                    if self.batch.len() == held {
                         continue;
                     }
                     if let Some(accounting) = self.accounting.as_mut() {
-                        accounting.capture_response(&out);
+                        accounting.capture_response(self.batch.since(held));
                     }
-                    self.batch.push(out);
                     self.yielded = false;
                     if close_behind && self.batch.len() < MAX_BATCH {
                         cx.waker().wake_by_ref();

@@ -73,6 +73,70 @@ impl ModelRewrite {
     }
 }
 
+/// The first room output of several chunks gets.
+const OUTPUT_ROOM: usize = 4096;
+
+/// What goes to the client, possibly the output of several upstream
+/// chunks joined (see `ProxyBody`): a chunk forwarded untouched is kept
+/// as it is (no copy when it is alone); rewritten events are encoded
+/// straight into the buffer, and chunks after the first are appended.
+#[derive(Debug, Default)]
+pub(crate) struct Output {
+    first: Option<Bytes>,
+    more: Vec<u8>,
+}
+
+impl Output {
+    /// Adds `bytes` after what is held.
+    pub(crate) fn push(&mut self, bytes: Bytes) {
+        if bytes.is_empty() {
+            return;
+        }
+        if self.first.is_none() && self.more.is_empty() {
+            self.first = Some(bytes);
+            return;
+        }
+        self.buffer(bytes.len()).extend_from_slice(&bytes);
+    }
+
+    /// The buffer to append to, with room for `additional` more bytes
+    /// (the first chunk moved into it when one is held).
+    fn buffer(&mut self, additional: usize) -> &mut Vec<u8> {
+        if let Some(first) = self.first.take() {
+            // Room for a few more chunks at once: grown from the exact
+            // size, a batch of a hundred small events was reallocated
+            // seven times.
+            self.more
+                .reserve((first.len() + additional).max(OUTPUT_ROOM));
+            self.more.extend_from_slice(&first);
+        } else {
+            self.more.reserve(additional);
+        }
+        &mut self.more
+    }
+
+    /// Bytes held.
+    pub(crate) fn len(&self) -> usize {
+        self.first.as_ref().map_or(self.more.len(), Bytes::len)
+    }
+
+    /// What was added after the first `held` bytes.
+    pub(crate) fn since(&self, held: usize) -> &[u8] {
+        match &self.first {
+            Some(first) => &first[held..],
+            None => &self.more[held..],
+        }
+    }
+
+    /// Everything held, as one frame.
+    pub(crate) fn take(&mut self) -> Option<Bytes> {
+        if let Some(first) = self.first.take() {
+            return Some(first);
+        }
+        (!self.more.is_empty()).then(|| Bytes::from(std::mem::take(&mut self.more)))
+    }
+}
+
 /// Processes one upstream stream.
 #[derive(Debug)]
 pub(crate) struct StreamProcessor {
@@ -266,18 +330,6 @@ impl StreamProcessor {
         self.as_json_array = Some(false);
     }
 
-    /// One event out, as SSE or as the next element of the JSON array.
-    fn emit(&mut self, event: &SseEvent, out: &mut Vec<u8>) {
-        match &mut self.as_json_array {
-            None => encode(event, out),
-            Some(opened) => {
-                out.push(if *opened { b',' } else { b'[' });
-                *opened = true;
-                out.extend_from_slice(event.data.as_bytes());
-            }
-        }
-    }
-
     /// Unwraps every event from `envelope` first (Code Assist).
     pub(crate) fn unwrap(&mut self, envelope: Option<&'static str>) {
         self.envelope = envelope;
@@ -332,25 +384,34 @@ impl StreamProcessor {
         self.tracker.usage()
     }
 
-    /// Feeds one upstream chunk; returns what goes to the client (possibly
-    /// empty when a chunk holds only part of an event being rewritten).
+    /// Feeds one upstream chunk; adds what goes to the client to `out`
+    /// (possibly nothing when a chunk holds only part of an event being
+    /// rewritten).
     ///
     /// Fails when an upstream line, event or element grows past the
     /// decoder's bound ([`gproxy_protocol::sse::MAX_BUFFERED_BYTES`]): the
     /// stream must then end with an error rather than hold more memory.
-    pub(crate) fn process(&mut self, chunk: Bytes) -> Result<Bytes, BufferLimitExceeded> {
+    pub(crate) fn process(
+        &mut self,
+        chunk: Bytes,
+        out: &mut Output,
+    ) -> Result<(), BufferLimitExceeded> {
         if self.transcoder.is_some() {
-            return self.process_transcoded(&chunk);
+            let converted = self.process_transcoded(&chunk);
+            return converted.map(|bytes| out.push(bytes));
         }
         match &mut self.framing {
-            Framing::Opaque => Ok(chunk),
+            Framing::Opaque => {
+                out.push(chunk);
+                Ok(())
+            }
             Framing::JsonArray(splitter) => {
                 let fed = splitter.feed(&chunk, &mut self.elements);
                 for element in self.elements.drain(..) {
                     self.tracker.observe_json(&element);
                     self.streamed.observe(&element);
                 }
-                fed.map(|()| chunk)
+                fed.map(|()| out.push(chunk))
             }
             Framing::Sse(decoder) => {
                 let fed = decoder.feed(&chunk, &mut self.events);
@@ -361,11 +422,12 @@ impl StreamProcessor {
                         self.streamed.observe(event.data.as_bytes());
                         decoder.recycle(event.data);
                     }
-                    return fed.map(|()| chunk);
+                    return fed.map(|()| out.push(chunk));
                 }
                 fed?;
                 let rewrite = self.rewrite.take().unwrap_or_default();
-                let mut out = Vec::with_capacity(chunk.len() + 64);
+                // The events are encoded straight into the output.
+                let buffer = out.buffer(chunk.len() + 64);
                 // Taken for the loop (which needs `self`) and put back after,
                 // so its allocation is kept from chunk to chunk.
                 let mut events = std::mem::take(&mut self.events);
@@ -373,7 +435,7 @@ impl StreamProcessor {
                     unwrap_event(event, self.envelope);
                     // A chunk whose usage is null or absent is not the
                     // usage chunk: only one the tracker parsed is checked.
-                    let carried = self.tracker.observe_event(&event);
+                    let carried = self.tracker.observe_event(event);
                     self.streamed.observe(event.data.as_bytes());
                     if rewrite.strip_usage_chunk && carried && is_usage_only_chunk(&event.data) {
                         continue;
@@ -385,7 +447,7 @@ impl StreamProcessor {
                         event.data = String::from_utf8(new)
                             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
                     }
-                    self.emit(event, &mut out);
+                    emit(&mut self.as_json_array, event, buffer);
                 }
                 if let Framing::Sse(decoder) = &mut self.framing {
                     for event in events.drain(..) {
@@ -396,7 +458,7 @@ impl StreamProcessor {
                 if !rewrite.is_noop() {
                     self.rewrite = Some(rewrite);
                 }
-                Ok(Bytes::from(out))
+                Ok(())
             }
         }
     }
@@ -433,7 +495,7 @@ impl StreamProcessor {
                 .as_ref()
                 .is_some_and(|r| r.strip_usage_chunk && is_usage_only_chunk(&event.data));
             if !passed && !stripped {
-                self.emit(&event, &mut out);
+                emit(&mut self.as_json_array, &event, &mut out);
             }
         }
         // Close the JSON array (an empty stream is `[]`).
@@ -443,6 +505,19 @@ impl StreamProcessor {
             None => {}
         }
         (!out.is_empty()).then(|| Bytes::from(out))
+    }
+}
+
+/// One event out, as SSE or as the next element of the JSON array
+/// (`as_json_array`: whether the array was opened, `None` for SSE).
+fn emit(as_json_array: &mut Option<bool>, event: &SseEvent, out: &mut Vec<u8>) {
+    match as_json_array {
+        None => encode(event, out),
+        Some(opened) => {
+            out.push(if *opened { b',' } else { b'[' });
+            *opened = true;
+            out.extend_from_slice(event.data.as_bytes());
+        }
     }
 }
 
@@ -487,6 +562,15 @@ fn has_empty_array(bytes: &[u8]) -> bool {
 mod tests {
     use super::*;
 
+    impl StreamProcessor {
+        /// One chunk's output alone.
+        fn process_alone(&mut self, chunk: Bytes) -> Result<Bytes, BufferLimitExceeded> {
+            let mut out = Output::default();
+            self.process(chunk, &mut out)?;
+            Ok(out.take().unwrap_or_default())
+        }
+    }
+
     const ENVELOPED: &[u8] = b"data: {\"response\":{\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[{\"text\":\"Hi\"}]}}]},\"traceId\":\"t1\"}\n\ndata: {\"response\":{\"candidates\":[],\"usageMetadata\":{\"promptTokenCount\":3,\"candidatesTokenCount\":1,\"totalTokenCount\":4}},\"traceId\":\"t1\"}\n\n";
 
     fn enveloped() -> StreamProcessor {
@@ -504,10 +588,13 @@ mod tests {
         let mut p = enveloped();
         // Split mid-event: the decoder joins it.
         let mut out = p
-            .process(Bytes::from_static(&ENVELOPED[..40]))
+            .process_alone(Bytes::from_static(&ENVELOPED[..40]))
             .unwrap()
             .to_vec();
-        out.extend_from_slice(&p.process(Bytes::from_static(&ENVELOPED[40..])).unwrap());
+        out.extend_from_slice(
+            &p.process_alone(Bytes::from_static(&ENVELOPED[40..]))
+                .unwrap(),
+        );
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("data: {\"candidates\""), "{text}");
         assert!(
@@ -519,7 +606,7 @@ mod tests {
         // An error event has no envelope: it goes out as it came.
         let mut p = enveloped();
         let error = b"data: {\"error\":{\"code\":429,\"status\":\"RESOURCE_EXHAUSTED\"}}\n\n";
-        let out = p.process(Bytes::from_static(error)).unwrap();
+        let out = p.process_alone(Bytes::from_static(error)).unwrap();
         assert_eq!(&out[..], &error[..]);
     }
 
@@ -527,7 +614,10 @@ mod tests {
     fn enveloped_sse_can_leave_as_a_streamed_json_array() {
         let mut p = enveloped();
         p.json_array_out();
-        let mut out = p.process(Bytes::from_static(ENVELOPED)).unwrap().to_vec();
+        let mut out = p
+            .process_alone(Bytes::from_static(ENVELOPED))
+            .unwrap()
+            .to_vec();
         out.extend_from_slice(&p.finish().unwrap());
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v.as_array().unwrap().len(), 2);
@@ -548,8 +638,8 @@ mod tests {
     fn run(p: &mut StreamProcessor, input: &str, split: usize) -> String {
         let (a, b) = input.as_bytes().split_at(split);
         let mut out = Vec::new();
-        out.extend_from_slice(&p.process(Bytes::copy_from_slice(a)).unwrap());
-        out.extend_from_slice(&p.process(Bytes::copy_from_slice(b)).unwrap());
+        out.extend_from_slice(&p.process_alone(Bytes::copy_from_slice(a)).unwrap());
+        out.extend_from_slice(&p.process_alone(Bytes::copy_from_slice(b)).unwrap());
         if let Some(rest) = p.finish() {
             out.extend_from_slice(&rest);
         }
@@ -633,11 +723,50 @@ mod tests {
             } else {
                 b"data: "
             };
-            p.process(Bytes::from_static(start)).unwrap();
-            p.process(endless.clone()).unwrap();
-            let err = p.process(endless.clone()).unwrap_err();
+            p.process_alone(Bytes::from_static(start)).unwrap();
+            p.process_alone(endless.clone()).unwrap();
+            let err = p.process_alone(endless.clone()).unwrap_err();
             assert_eq!(err.limit, 64);
         }
+    }
+
+    #[test]
+    fn chunks_processed_into_one_output_join_as_they_would_alone() {
+        for rewrite in [
+            Rewrite::default(),
+            Rewrite {
+                strip_usage_chunk: true,
+                model: Some(ModelRewrite::Prefix("openai".into())),
+            },
+        ] {
+            let new = || {
+                StreamProcessor::new(
+                    Protocol::OpenAiChat,
+                    Framing::Sse(SseDecoder::new()),
+                    rewrite.clone(),
+                )
+            };
+            let (mut alone, mut joined) = (new(), new());
+            let mut expected = Vec::new();
+            let mut out = Output::default();
+            let mut captured = Vec::new();
+            for piece in CHAT.as_bytes().chunks(37) {
+                let chunk = Bytes::copy_from_slice(piece);
+                expected.extend_from_slice(&alone.process_alone(chunk.clone()).unwrap());
+                let held = out.len();
+                joined.process(chunk, &mut out).unwrap();
+                captured.extend_from_slice(out.since(held));
+            }
+            let all = out.take().unwrap();
+            assert_eq!(&all[..], &expected[..]);
+            assert_eq!(captured, expected);
+            assert!(out.take().is_none());
+        }
+        // A chunk alone is kept as it came.
+        let mut out = Output::default();
+        let chunk = Bytes::from_static(b"data: x\n\n");
+        out.push(chunk.clone());
+        assert_eq!(out.take().unwrap().as_ptr(), chunk.as_ptr());
     }
 
     #[test]

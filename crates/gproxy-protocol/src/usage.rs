@@ -156,7 +156,8 @@ impl StreamUsageTracker {
         }
         // Anthropic's text deltas (most of its events) never carry usage;
         // only `message_start` and `message_delta` are read for it.
-        if self.protocol == Protocol::Claude && json.starts_with(br#"{"type":"content_block_delta""#)
+        if self.protocol == Protocol::Claude
+            && json.starts_with(br#"{"type":"content_block_delta""#)
         {
             return false;
         }

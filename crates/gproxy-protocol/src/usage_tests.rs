@@ -195,7 +195,9 @@ fn a_chat_chunk_ending_in_a_null_usage_is_passed_over_from_its_end() {
     assert!(ends_with_null_usage(b"{\"usage\" :\n null }\n"));
     assert!(ends_with_null_usage(br#"{"id":"c","usage": null}"#));
     // Not a null usage as the last top-level member.
-    assert!(!ends_with_null_usage(br#"{"choices":[],"usage":{"prompt_tokens":1}}"#));
+    assert!(!ends_with_null_usage(
+        br#"{"choices":[],"usage":{"prompt_tokens":1}}"#
+    ));
     assert!(!ends_with_null_usage(br#"{"choices":[],"xusage":null}"#));
     assert!(!ends_with_null_usage(br#"{"a":"\"usage":null}"#));
     assert!(!ends_with_null_usage(br#"{"usage":null,"id":"c"}"#));
@@ -205,7 +207,9 @@ fn a_chat_chunk_ending_in_a_null_usage_is_passed_over_from_its_end() {
     // the duplicate key; nothing is taken from such a chunk either way).
     let mut tracker = StreamUsageTracker::new(Protocol::OpenAiChat);
     assert!(!tracker.observe_json(br#"{"choices":[],"usage":null}"#));
-    assert!(tracker.observe_json(br#"{"usage":{"prompt_tokens":2,"completion_tokens":3},"id":"c"}"#));
+    assert!(
+        tracker.observe_json(br#"{"usage":{"prompt_tokens":2,"completion_tokens":3},"id":"c"}"#)
+    );
     assert_eq!(tracker.usage(), Some(usage(2, 3, 0, 0, 0)));
 }
 
@@ -215,6 +219,8 @@ fn claude_text_deltas_are_passed_over_without_a_search() {
     assert!(!tracker.observe_json(
         br#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"\"usage\":{}"}}"#
     ));
-    assert!(tracker.observe_json(br#"{"type":"message_delta","delta":{},"usage":{"output_tokens":4}}"#));
+    assert!(
+        tracker.observe_json(br#"{"type":"message_delta","delta":{},"usage":{"output_tokens":4}}"#)
+    );
     assert_eq!(tracker.usage(), Some(usage(0, 4, 0, 0, 0)));
 }
