@@ -119,7 +119,8 @@ struct StreamBody {
     /// it.
     failed: Option<String>,
     /// Output is held and the task already yielded again for it since the
-    /// last chunk.
+    /// last chunk; or, after a failure, the held output was sent and the
+    /// task yielded once so that hyper flushes it before the error.
     yielded: bool,
 }
 
@@ -252,6 +253,7 @@ impl StreamBody {
         match self.batch.take() {
             Some(held) => {
                 self.failed = Some(message);
+                self.yielded = false;
                 Poll::Ready(Some(Ok(Frame::data(held))))
             }
             None => Poll::Ready(Some(Err(BodyError(message)))),
@@ -260,14 +262,17 @@ impl StreamBody {
 
     /// The next frame for the client.
     ///
-    /// When a chunk arrives within [`COALESCE_WITHIN`] of the one before
-    /// (the upstream sent several in one read), its output is held and the
-    /// task yields (at most twice per chunk: the upstream connection's task
-    /// runs after the second), so the upstream connection decodes its next
-    /// chunk first; the held output goes out as one frame when the
-    /// upstream still has nothing ready (or past [`MAX_BATCH`]). Each frame
-    /// is a write to the client: one per chunk cost a system call per
-    /// chunk.
+    /// Output is held while the upstream has more ready, and goes out as
+    /// one frame when it has nothing (or past [`MAX_BATCH`]): each frame is
+    /// a write to the client, and one per chunk cost a system call per
+    /// chunk. An upstream HTTP/1 connection of this thread's pool is
+    /// polled by its body, here: when the body is pending, the socket
+    /// holds nothing more. Other upstream bodies are read from a
+    /// connection's own task: when a chunk arrives within
+    /// [`COALESCE_WITHIN`] of the one before (the upstream sent several in
+    /// one read), the task yields (at most twice per chunk: the upstream
+    /// connection's task runs after the second) so that it decodes the
+    /// next one first.
     fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         loop {
             let polled = match self.head.take() {
@@ -297,9 +302,16 @@ impl StreamBody {
                         accounting.capture_response(self.batch.since(held));
                     }
                     self.yielded = false;
-                    if close_behind && self.batch.len() < MAX_BATCH {
-                        cx.waker().wake_by_ref();
-                        return Poll::Pending;
+                    if self.batch.len() < MAX_BATCH {
+                        // The upstream connection is polled here: if it
+                        // has more ready, it is decoded now.
+                        if self.upstream.polls_connection() {
+                            continue;
+                        }
+                        if close_behind {
+                            cx.waker().wake_by_ref();
+                            return Poll::Pending;
+                        }
                     }
                     return Poll::Ready(self.batch.take().map(|b| Ok(Frame::data(b))));
                 }
@@ -320,7 +332,7 @@ impl StreamBody {
                     // The upstream's connection is scheduled after this
                     // task's first yield: it gets one more turn before the
                     // held output goes.
-                    if !self.yielded && self.batch.len() > 0 {
+                    if !self.yielded && self.batch.len() > 0 && !self.upstream.polls_connection() {
                         self.yielded = true;
                         cx.waker().wake_by_ref();
                         return Poll::Pending;
@@ -369,7 +381,15 @@ impl Body for ProxyBody {
             Kind::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
             Kind::Stream(stream) => {
                 if stream.accounting.is_none() {
-                    // Ended; a failure after held output is reported now.
+                    // Ended. A failure after held output is reported once
+                    // that output was flushed: hyper drops what it has not
+                    // written when a body fails, and it flushes when the
+                    // body is pending.
+                    if stream.failed.is_some() && !stream.yielded {
+                        stream.yielded = true;
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
                     return Poll::Ready(stream.failed.take().map(|m| Err(BodyError(m))));
                 }
                 stream.poll_next(cx)

@@ -18,9 +18,11 @@
 //! closed before taking it is sent again on another, as hyper-util did.
 
 use std::cell::RefCell;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -63,6 +65,7 @@ struct Origin {
 
 struct Idle {
     sender: http1::SendRequest<UpstreamBody>,
+    driven: Arc<Driven>,
     since: Instant,
 }
 
@@ -70,6 +73,7 @@ struct Idle {
 enum Taken {
     Http1 {
         sender: http1::SendRequest<UpstreamBody>,
+        driven: Arc<Driven>,
         /// Whether it had served a request before (a stale kept-alive
         /// connection can close before taking the next one).
         reused: bool,
@@ -103,6 +107,96 @@ where
         let _ = conn.await;
         OPEN.fetch_sub(1, Ordering::Relaxed);
     });
+}
+
+/// An HTTP/1 connection's future. Its own task polls it while no request
+/// uses it; the request that does polls it inline, from the task that
+/// awaits the response and reads its body ([`Driven::poll_inline`]): the
+/// request is written, and each chunk of the answer decoded, by the task
+/// that waits for it, instead of by the connection's task, woken for it,
+/// waking the reader back (two task switches per chunk of a stream,
+/// issue 18). When the request is done with it ([`Driven::release`]), the
+/// connection's task polls it again, so its wake-ups go back there.
+pub(super) struct Driven {
+    slot: Mutex<Slot>,
+}
+
+type ConnFuture = Pin<Box<dyn Future<Output = hyper::Result<()>> + Send>>;
+
+struct Slot {
+    /// `None` once the connection ended.
+    conn: Option<ConnFuture>,
+    /// The connection's own task, once it polled.
+    task: Option<Waker>,
+}
+
+impl std::fmt::Debug for Driven {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Driven")
+    }
+}
+
+impl Driven {
+    /// Starts the connection's own task, counted open until it ends.
+    fn spawn(conn: ConnFuture) -> Arc<Self> {
+        let driven = Arc::new(Driven {
+            slot: Mutex::new(Slot {
+                conn: Some(conn),
+                task: None,
+            }),
+        });
+        let task = driven.clone();
+        OPENED.fetch_add(1, Ordering::Relaxed);
+        OPEN.fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(async move {
+            std::future::poll_fn(|cx| task.poll_task(cx)).await;
+            OPEN.fetch_sub(1, Ordering::Relaxed);
+        });
+        driven
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Slot> {
+        self.slot.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The connection's own task: ready when the connection ended.
+    fn poll_task(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut slot = self.lock();
+        let Some(conn) = slot.conn.as_mut() else {
+            return Poll::Ready(());
+        };
+        if conn.as_mut().poll(cx).is_ready() {
+            slot.conn = None;
+            return Poll::Ready(());
+        }
+        if !slot.task.as_ref().is_some_and(|t| t.will_wake(cx.waker())) {
+            slot.task = Some(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+
+    /// Polls the connection from the caller's task (which the connection
+    /// then wakes when its socket is ready).
+    fn poll_inline(&self, cx: &mut Context<'_>) {
+        let mut slot = self.lock();
+        if let Some(conn) = slot.conn.as_mut()
+            && conn.as_mut().poll(cx).is_ready()
+        {
+            slot.conn = None;
+            // Its task ends.
+            if let Some(task) = slot.task.take() {
+                task.wake();
+            }
+        }
+    }
+
+    /// The request is done with the connection: its own task polls it
+    /// again (and so is woken by it from now on).
+    fn release(&self) {
+        if let Some(task) = &self.lock().task {
+            task.wake_by_ref();
+        }
+    }
 }
 
 /// This thread's pool for the client `built` (its id and settings), made
@@ -140,7 +234,11 @@ pub(super) async fn send(
                     Err(e) => Err(SendError::send(e)),
                 };
             }
-            Taken::Http1 { mut sender, reused } => {
+            Taken::Http1 {
+                mut sender,
+                driven,
+                reused,
+            } => {
                 if let Some(host) = back.host.take() {
                     request
                         .headers_mut()
@@ -148,17 +246,33 @@ pub(super) async fn send(
                         .or_insert(host);
                 }
                 origin_form(request.uri_mut());
-                match sender.try_send_request(request).await {
+                let sent = {
+                    let mut sending = std::pin::pin!(sender.try_send_request(request));
+                    std::future::poll_fn(|cx| {
+                        if let Poll::Ready(sent) = sending.as_mut().poll(cx) {
+                            return Poll::Ready(sent);
+                        }
+                        driven.poll_inline(cx);
+                        sending.as_mut().poll(cx)
+                    })
+                    .await
+                };
+                match sent {
                     Ok(response) => {
                         back.sender = Some(sender);
+                        back.driven = Some(driven);
                         return Ok(response.map(|body| ResponseBody::new(body, Some(back))));
                     }
-                    Err(mut e) => match e.take_message() {
-                        // Not sent: a kept-alive connection the upstream
-                        // closed meanwhile. Another one takes it.
-                        Some(unsent) if reused => request = unsent,
-                        _ => return Err(SendError::send(e.into_error())),
-                    },
+                    Err(mut e) => {
+                        driven.release();
+                        match e.take_message() {
+                            // Not sent: a kept-alive connection the
+                            // upstream closed meanwhile. Another one takes
+                            // it.
+                            Some(unsent) if reused => request = unsent,
+                            _ => return Err(SendError::send(e.into_error())),
+                        }
+                    }
                 }
             }
         }
@@ -225,6 +339,7 @@ impl Pool {
             if !idle.sender.is_closed() {
                 return Some(Taken::Http1 {
                     sender: idle.sender,
+                    driven: idle.driven,
                     reused: true,
                 });
             }
@@ -244,6 +359,7 @@ async fn take(instance: u64, index: usize) -> Result<(Taken, GiveBack), SendErro
                 index,
                 host: Some(pool.origins[index].host.clone()),
                 sender: None,
+                driven: None,
             };
             if let Some(taken) = pool.idle(index) {
                 return Some(Ok((taken, back)));
@@ -262,11 +378,25 @@ async fn take(instance: u64, index: usize) -> Result<(Taken, GiveBack), SendErro
             ));
         };
         let (connector, uri, back) = match found {
-            Ok((Taken::Http1 { mut sender, reused }, back)) => {
+            Ok((
+                Taken::Http1 {
+                    mut sender,
+                    driven,
+                    reused,
+                },
+                back,
+            )) => {
                 // Given back when its last response ended; the connection
                 // task may not have marked it ready yet.
                 if sender.ready().await.is_ok() {
-                    return Ok((Taken::Http1 { sender, reused }, back));
+                    return Ok((
+                        Taken::Http1 {
+                            sender,
+                            driven,
+                            reused,
+                        },
+                        back,
+                    ));
                 }
                 continue;
             }
@@ -307,9 +437,9 @@ async fn connect(
     let (sender, conn) = http1::handshake(io)
         .await
         .map_err(|e| SendError::connect(e.into()))?;
-    drive(conn);
     Ok(Taken::Http1 {
         sender,
+        driven: Driven::spawn(Box::pin(conn)),
         reused: false,
     })
 }
@@ -351,6 +481,8 @@ pub(super) struct GiveBack {
     /// The `Host` header, until the request takes it.
     host: Option<HeaderValue>,
     sender: Option<http1::SendRequest<UpstreamBody>>,
+    /// The connection, polled inline by the response body.
+    driven: Option<Arc<Driven>>,
 }
 
 impl GiveBack {
@@ -367,9 +499,13 @@ impl GiveBack {
             if let Some(pool) = pool.as_mut().filter(|p| p.instance == self.instance) {
                 let max = pool.max_idle;
                 let idle = &mut pool.origins[self.index].idle;
-                if idle.len() < max && !sender.is_closed() {
+                if idle.len() < max
+                    && !sender.is_closed()
+                    && let Some(driven) = self.driven.take()
+                {
                     idle.push(Idle {
                         sender,
+                        driven,
                         since: Instant::now(),
                     });
                 }
@@ -385,16 +521,38 @@ impl GiveBack {
 pub struct ResponseBody {
     inner: Incoming,
     back: Option<GiveBack>,
+    /// The HTTP/1 connection, polled inline while the body is read, until
+    /// it ends.
+    driven: Option<Arc<Driven>>,
 }
 
 impl ResponseBody {
     pub(super) fn new(inner: Incoming, back: Option<GiveBack>) -> Self {
-        ResponseBody { inner, back }
+        let driven = back.as_ref().and_then(|b| b.driven.clone());
+        ResponseBody {
+            inner,
+            back,
+            driven,
+        }
+    }
+
+    /// Whether reading the body polls its connection (then a pending body
+    /// means the socket holds nothing more for now).
+    pub(crate) fn polls_connection(&self) -> bool {
+        self.driven.is_some()
     }
 
     fn ended(&mut self) {
         if let Some(mut back) = self.back.take() {
             back.give_back();
+        }
+        self.release();
+    }
+
+    /// The body no longer polls its connection: its own task does.
+    fn release(&mut self) {
+        if let Some(driven) = self.driven.take() {
+            driven.release();
         }
     }
 }
@@ -407,10 +565,20 @@ impl http_body::Body for ResponseBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, hyper::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        let mut polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if polled.is_pending()
+            && let Some(driven) = &self.driven
+        {
+            // The connection decodes what the socket holds, on this task.
+            driven.poll_inline(cx);
+            polled = Pin::new(&mut self.inner).poll_frame(cx);
+        }
         match &polled {
             Poll::Ready(None) => self.ended(),
-            Poll::Ready(Some(Err(_))) => self.back = None,
+            Poll::Ready(Some(Err(_))) => {
+                self.back = None;
+                self.release();
+            }
             _ => {}
         }
         polled
@@ -432,6 +600,7 @@ impl Drop for ResponseBody {
         if self.inner.is_end_stream() {
             self.ended();
         }
+        self.release();
     }
 }
 
