@@ -722,6 +722,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_body_polls_its_connection_and_hands_it_back_when_done() {
+        let (base, accepted) = upstream(After::KeepAlive).await;
+        let config = config();
+        let response = get(7, &config, &base, "/big").await;
+        assert!(response.body().polls_connection());
+        assert_eq!(text(response).await.len(), 64 * 1024);
+        // Its own task polls it again and readies it for the next request.
+        assert!(
+            text(get(7, &config, &base, "/a").await)
+                .await
+                .starts_with("hello /a")
+        );
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        // Dropped mid-way: the connection ends, and its task with it (the
+        // last holder of its future).
+        let response = get(7, &config, &base, "/big").await;
+        let driven = Arc::downgrade(response.body().driven.as_ref().unwrap());
+        drop(response);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while driven.upgrade().is_some() {
+            assert!(
+                Instant::now() < deadline,
+                "the connection's task did not end"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    #[tokio::test]
     async fn a_body_dropped_unread_closes_its_connection() {
         let (base, accepted) = upstream(After::KeepAlive).await;
         let config = config();
