@@ -292,7 +292,9 @@ impl UpstreamClient {
         }
         let pending = shared.client.request(request);
         drop(shared);
-        Ok(pending.await?.map(|body| ResponseBody::new(body, None)))
+        Ok(pending
+            .await?
+            .map(|body| ResponseBody::new(body, None, None)))
     }
 }
 

@@ -126,6 +126,9 @@ type ConnFuture = Pin<Box<dyn Future<Output = hyper::Result<()>> + Send>>;
 struct Slot {
     /// `None` once the connection ended.
     conn: Option<ConnFuture>,
+    /// A request holds it ([`InUse`]): only that request polls it (its own
+    /// task, woken by the request's send, would take its wake-ups back).
+    in_use: bool,
     /// The connection's own task, once it polled.
     task: Option<Waker>,
 }
@@ -142,6 +145,7 @@ impl Driven {
         let driven = Arc::new(Driven {
             slot: Mutex::new(Slot {
                 conn: Some(conn),
+                in_use: false,
                 task: None,
             }),
         });
@@ -162,6 +166,12 @@ impl Driven {
     /// The connection's own task: ready when the connection ended.
     fn poll_task(&self, cx: &mut Context<'_>) -> Poll<()> {
         let mut slot = self.lock();
+        if !slot.task.as_ref().is_some_and(|t| t.will_wake(cx.waker())) {
+            slot.task = Some(cx.waker().clone());
+        }
+        if slot.in_use {
+            return Poll::Pending;
+        }
         let Some(conn) = slot.conn.as_mut() else {
             return Poll::Ready(());
         };
@@ -169,10 +179,13 @@ impl Driven {
             slot.conn = None;
             return Poll::Ready(());
         }
-        if !slot.task.as_ref().is_some_and(|t| t.will_wake(cx.waker())) {
-            slot.task = Some(cx.waker().clone());
-        }
         Poll::Pending
+    }
+
+    /// A request's hold on the connection, until it is dropped.
+    fn acquire(self: &Arc<Self>) -> InUse {
+        self.lock().in_use = true;
+        InUse(self.clone())
     }
 
     /// Polls the connection from the caller's task (which the connection
@@ -193,9 +206,34 @@ impl Driven {
     /// The request is done with the connection: its own task polls it
     /// again (and so is woken by it from now on).
     fn release(&self) {
-        if let Some(task) = &self.lock().task {
+        let mut slot = self.lock();
+        slot.in_use = false;
+        if let Some(task) = &slot.task {
             task.wake_by_ref();
         }
+    }
+}
+
+/// A request's hold on its HTTP/1 connection ([`Driven`]): the request
+/// polls it inline; dropped (the answer read, or the request given up),
+/// the connection's own task polls it again.
+pub(super) struct InUse(Arc<Driven>);
+
+impl InUse {
+    fn poll(&self, cx: &mut Context<'_>) {
+        self.0.poll_inline(cx);
+    }
+}
+
+impl Drop for InUse {
+    fn drop(&mut self) {
+        self.0.release();
+    }
+}
+
+impl std::fmt::Debug for InUse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InUse")
     }
 }
 
@@ -230,7 +268,7 @@ pub(super) async fn send(
         match taken {
             Taken::Http2(mut sender) => {
                 return match sender.send_request(request).await {
-                    Ok(response) => Ok(response.map(|body| ResponseBody::new(body, None))),
+                    Ok(response) => Ok(response.map(|body| ResponseBody::new(body, None, None))),
                     Err(e) => Err(SendError::send(e)),
                 };
             }
@@ -246,13 +284,15 @@ pub(super) async fn send(
                         .or_insert(host);
                 }
                 origin_form(request.uri_mut());
+                // Dropped with this future if the request is given up.
+                let in_use = driven.acquire();
                 let sent = {
                     let mut sending = std::pin::pin!(sender.try_send_request(request));
                     std::future::poll_fn(|cx| {
                         if let Poll::Ready(sent) = sending.as_mut().poll(cx) {
                             return Poll::Ready(sent);
                         }
-                        driven.poll_inline(cx);
+                        in_use.poll(cx);
                         sending.as_mut().poll(cx)
                     })
                     .await
@@ -261,10 +301,12 @@ pub(super) async fn send(
                     Ok(response) => {
                         back.sender = Some(sender);
                         back.driven = Some(driven);
-                        return Ok(response.map(|body| ResponseBody::new(body, Some(back))));
+                        return Ok(
+                            response.map(|body| ResponseBody::new(body, Some(back), Some(in_use)))
+                        );
                     }
                     Err(mut e) => {
-                        driven.release();
+                        drop(in_use);
                         match e.take_message() {
                             // Not sent: a kept-alive connection the
                             // upstream closed meanwhile. Another one takes
@@ -523,12 +565,11 @@ pub struct ResponseBody {
     back: Option<GiveBack>,
     /// The HTTP/1 connection, polled inline while the body is read, until
     /// it ends.
-    driven: Option<Arc<Driven>>,
+    driven: Option<InUse>,
 }
 
 impl ResponseBody {
-    pub(super) fn new(inner: Incoming, back: Option<GiveBack>) -> Self {
-        let driven = back.as_ref().and_then(|b| b.driven.clone());
+    pub(super) fn new(inner: Incoming, back: Option<GiveBack>, driven: Option<InUse>) -> Self {
         ResponseBody {
             inner,
             back,
@@ -551,9 +592,7 @@ impl ResponseBody {
 
     /// The body no longer polls its connection: its own task does.
     fn release(&mut self) {
-        if let Some(driven) = self.driven.take() {
-            driven.release();
-        }
+        self.driven = None;
     }
 }
 
@@ -570,7 +609,7 @@ impl http_body::Body for ResponseBody {
             && let Some(driven) = &self.driven
         {
             // The connection decodes what the socket holds, on this task.
-            driven.poll_inline(cx);
+            driven.poll(cx);
             polled = Pin::new(&mut self.inner).poll_frame(cx);
         }
         match &polled {
@@ -738,7 +777,7 @@ mod tests {
         // Dropped mid-way: the connection ends, and its task with it (the
         // last holder of its future).
         let response = get(7, &config, &base, "/big").await;
-        let driven = Arc::downgrade(response.body().driven.as_ref().unwrap());
+        let driven = Arc::downgrade(&response.body().driven.as_ref().unwrap().0);
         drop(response);
         let deadline = Instant::now() + Duration::from_secs(5);
         while driven.upgrade().is_some() {
