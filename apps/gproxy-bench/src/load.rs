@@ -545,6 +545,31 @@ pub async fn get_json(addr: SocketAddr, path: &str, key: &str) -> BoxResult<serd
     Ok(serde_json::from_slice(&body)?)
 }
 
+/// POSTs the JSON `body` to `path` with `key`; fails unless it answers 200.
+pub async fn post_json(
+    addr: SocketAddr,
+    path: &str,
+    key: &str,
+    body: &serde_json::Value,
+) -> BoxResult<serde_json::Value> {
+    let mut conn = Conn::open(addr).await?;
+    conn.sender.ready().await?;
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header(header::HOST, addr.to_string())
+        .header(header::AUTHORIZATION, format!("Bearer {key}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(serde_json::to_vec(body)?)))?;
+    let response = conn.sender.send_request(req).await?;
+    let status = response.status();
+    let body = response.into_body().collect().await?.to_bytes();
+    if status != StatusCode::OK {
+        return Err(format!("{path}: {status}: {}", String::from_utf8_lossy(&body)).into());
+    }
+    Ok(serde_json::from_slice(&body)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
