@@ -204,11 +204,24 @@ impl Driven {
     }
 
     /// The request is done with the connection: its own task polls it
-    /// again (and so is woken by it from now on).
+    /// again. It is polled once here, with that task's waker (which its
+    /// wake-ups reach from then on), rather than the task woken to do it.
     fn release(&self) {
         let mut slot = self.lock();
         slot.in_use = false;
-        if let Some(task) = &slot.task {
+        let Slot { conn, task, .. } = &mut *slot;
+        // Not polled yet: its task's first poll is still to come.
+        let Some(task) = task.as_ref() else {
+            return;
+        };
+        if let Some(future) = conn.as_mut()
+            && future
+                .as_mut()
+                .poll(&mut Context::from_waker(task))
+                .is_ready()
+        {
+            *conn = None;
+            // Its task ends.
             task.wake_by_ref();
         }
     }
