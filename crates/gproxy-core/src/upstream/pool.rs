@@ -227,6 +227,12 @@ impl Driven {
     }
 }
 
+/// A context whose waker does nothing: for a poll that is followed, in
+/// the same turn, by one with the task's own waker when it is pending.
+fn unwoken() -> Context<'static> {
+    Context::from_waker(Waker::noop())
+}
+
 /// A request's hold on its HTTP/1 connection ([`Driven`]): the request
 /// polls it inline; dropped (the answer read, or the request given up),
 /// the connection's own task polls it again.
@@ -302,7 +308,10 @@ pub(super) async fn send(
                 let sent = {
                     let mut sending = std::pin::pin!(sender.try_send_request(request));
                     std::future::poll_fn(|cx| {
-                        if let Poll::Ready(sent) = sending.as_mut().poll(cx) {
+                        // Looked at first without this task's waker: the
+                        // connection polled next answers it on this task,
+                        // and would otherwise wake it for nothing.
+                        if let Poll::Ready(sent) = sending.as_mut().poll(&mut unwoken()) {
                             return Poll::Ready(sent);
                         }
                         in_use.poll(cx);
@@ -617,7 +626,13 @@ impl http_body::Body for ResponseBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, hyper::Error>>> {
-        let mut polled = Pin::new(&mut self.inner).poll_frame(cx);
+        let mut polled = match &self.driven {
+            // Looked at first without this task's waker: the connection
+            // polled next sends its next chunk from this task, and would
+            // otherwise wake it for nothing.
+            Some(_) => Pin::new(&mut self.inner).poll_frame(&mut unwoken()),
+            None => Pin::new(&mut self.inner).poll_frame(cx),
+        };
         if polled.is_pending()
             && let Some(driven) = &self.driven
         {
