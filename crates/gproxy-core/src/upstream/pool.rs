@@ -227,8 +227,13 @@ impl Driven {
     }
 }
 
-/// A context whose waker does nothing: for a poll that is followed, in
-/// the same turn, by one with the task's own waker when it is pending.
+/// A context whose waker does nothing, for the connection and the
+/// response polled inline: with the task's own waker, each would wake the
+/// task it runs on whenever the other hands it something (the connection
+/// when the response takes a chunk, the response when the connection
+/// sends one), and the task would be polled again for nothing once per
+/// request. They are polled with it only when both are pending, before
+/// the task returns pending.
 fn unwoken() -> Context<'static> {
     Context::from_waker(Waker::noop())
 }
@@ -307,12 +312,21 @@ pub(super) async fn send(
                 let in_use = driven.acquire();
                 let sent = {
                     let mut sending = std::pin::pin!(sender.try_send_request(request));
+                    let mut first = true;
                     std::future::poll_fn(|cx| {
-                        // Looked at first without this task's waker: the
-                        // connection polled next answers it on this task,
-                        // and would otherwise wake it for nothing.
-                        if let Poll::Ready(sent) = sending.as_mut().poll(&mut unwoken()) {
-                            return Poll::Ready(sent);
+                        // Without this task's waker first (see `unwoken`),
+                        // except the first time: the request has just been
+                        // queued, the connection writes it, and no answer
+                        // can be there yet.
+                        if !std::mem::take(&mut first) {
+                            let mut unwoken = unwoken();
+                            if let Poll::Ready(sent) = sending.as_mut().poll(&mut unwoken) {
+                                return Poll::Ready(sent);
+                            }
+                            in_use.poll(&mut unwoken);
+                            if let Poll::Ready(sent) = sending.as_mut().poll(&mut unwoken) {
+                                return Poll::Ready(sent);
+                            }
                         }
                         in_use.poll(cx);
                         sending.as_mut().poll(cx)
@@ -626,20 +640,26 @@ impl http_body::Body for ResponseBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, hyper::Error>>> {
-        let mut polled = match &self.driven {
-            // Looked at first without this task's waker: the connection
-            // polled next sends its next chunk from this task, and would
-            // otherwise wake it for nothing.
-            Some(_) => Pin::new(&mut self.inner).poll_frame(&mut unwoken()),
-            None => Pin::new(&mut self.inner).poll_frame(cx),
+        let ResponseBody { inner, driven, .. } = &mut *self;
+        let polled = match driven {
+            // The connection decodes what the socket holds, on this task:
+            // without its waker first (see `unwoken`), then with it if the
+            // socket held nothing more.
+            Some(driven) => {
+                let mut unwoken = unwoken();
+                let mut polled = Pin::new(&mut *inner).poll_frame(&mut unwoken);
+                if polled.is_pending() {
+                    driven.poll(&mut unwoken);
+                    polled = Pin::new(&mut *inner).poll_frame(&mut unwoken);
+                }
+                if polled.is_pending() {
+                    driven.poll(cx);
+                    polled = Pin::new(&mut *inner).poll_frame(cx);
+                }
+                polled
+            }
+            None => Pin::new(inner).poll_frame(cx),
         };
-        if polled.is_pending()
-            && let Some(driven) = &self.driven
-        {
-            // The connection decodes what the socket holds, on this task.
-            driven.poll(cx);
-            polled = Pin::new(&mut self.inner).poll_frame(cx);
-        }
         match &polled {
             Poll::Ready(None) => self.ended(),
             Poll::Ready(Some(Err(_))) => {
