@@ -23,8 +23,8 @@
 
 use std::sync::LazyLock;
 
+use super::bpe::Bpe;
 use gproxy_protocol::convert::{Part, Request};
-use tiktoken_rs::CoreBPE;
 
 /// Tokens added per message (`<|start|>{role}<|message|>…<|end|>`), as
 /// OpenAI documents for its chat models.
@@ -37,14 +37,22 @@ pub const REPLY_PRIMING: u64 = 3;
 /// image at high detail (85 base + 4 tiles × 170).
 pub const IMAGE_TOKENS: u64 = 765;
 
-/// The `o200k_base` encoder, built on first use. `None` only if the
+/// The `o200k_base` counter, built on first use (from `tiktoken-rs`'
+/// encoder, which is then dropped: see [`super::bpe`]). `None` only if the
 /// embedded vocabulary failed to load, in which case texts are estimated
 /// at four bytes per token.
-static ENCODER: LazyLock<Option<CoreBPE>> = LazyLock::new(|| match tiktoken_rs::o200k_base() {
-    Ok(bpe) => Some(bpe),
-    Err(e) => {
-        tracing::error!("o200k_base failed to load, counting 4 bytes per token: {e}");
-        None
+static ENCODER: LazyLock<Option<Bpe>> = LazyLock::new(|| {
+    let built = tiktoken_rs::o200k_base()
+        .map_err(|e| e.to_string())
+        .and_then(|core| {
+            Bpe::new(&core, tiktoken_rs::O200K_BASE_PAT_STR).map_err(|e| e.to_string())
+        });
+    match built {
+        Ok(bpe) => Some(bpe),
+        Err(e) => {
+            tracing::error!("o200k_base failed to load, counting 4 bytes per token: {e}");
+            None
+        }
     }
 });
 
@@ -54,7 +62,7 @@ pub fn count_text(text: &str) -> u64 {
         return 0;
     }
     match ENCODER.as_ref() {
-        Some(bpe) => bpe.count_ordinary(text) as u64,
+        Some(bpe) => bpe.count(text) as u64,
         None => text.len().div_ceil(4) as u64,
     }
 }

@@ -16,6 +16,7 @@
 //!
 //! [`Provider::count_tokens_api`]: gproxy_provider::Provider::count_tokens_api
 
+mod bpe;
 pub mod local;
 
 use bytes::Bytes;
