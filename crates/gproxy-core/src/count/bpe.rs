@@ -5,13 +5,15 @@
 //! its own, and a copy of its regex for each of 128 thread slots: 41 MB
 //! resident once built (docs/benchmarks.md), for the life of the process.
 //! Counting needs only the token-to-rank map. Here the tokens' bytes lie
-//! in one buffer and the map holds slices of it: about a fifth of the
-//! memory. The table is filled from `tiktoken-rs`' encoder, which is then
+//! in one buffer and the map holds where each starts, its length and its
+//! rank (12 bytes a token). The table is filled from `tiktoken-rs`' encoder, which is then
 //! dropped; the pieces and the merges follow tiktoken's byte-pair
 //! encoding, so the counts are the same (tested against it).
 
+use std::hash::BuildHasher;
+
 use fancy_regex::Regex;
-use hashbrown::HashMap;
+use hashbrown::{DefaultHashBuilder, HashTable};
 use tiktoken_rs::{CoreBPE, Rank};
 
 /// The ranks below which `o200k_base`'s tokens lie (its special tokens
@@ -20,8 +22,20 @@ const RANKS: Rank = 200_100;
 
 /// The vocabulary's ordinary tokens and the text splitter.
 pub(super) struct Bpe {
-    ranks: HashMap<&'static [u8], Rank>,
+    /// Every token's bytes, one after the other.
+    bytes: Box<[u8]>,
+    /// Each token as where its bytes start in `bytes`, their length and
+    /// its rank (12 bytes an entry), found by the hash of its bytes.
+    ranks: HashTable<Token>,
+    hasher: DefaultHashBuilder,
     pattern: Regex,
+}
+
+#[derive(Clone, Copy)]
+struct Token {
+    start: u32,
+    len: u32,
+    rank: Rank,
 }
 
 impl Bpe {
@@ -29,7 +43,7 @@ impl Bpe {
     /// text, as `count_ordinary` does) and the splitter `pattern`.
     pub(super) fn new(core: &CoreBPE, pattern: &str) -> Result<Self, fancy_regex::Error> {
         let mut bytes = Vec::with_capacity(2 << 20);
-        let mut spans = Vec::with_capacity(RANKS as usize);
+        let mut tokens = Vec::with_capacity(RANKS as usize);
         for rank in 0..RANKS {
             let Ok(token) = core.decode_bytes(&[rank]) else {
                 continue;
@@ -37,19 +51,35 @@ impl Bpe {
             if is_special(&token, rank) {
                 continue;
             }
-            spans.push((bytes.len(), token.len(), rank));
+            // A token is a few bytes; the vocabulary a few megabytes.
+            let (Ok(start), Ok(len)) = (u32::try_from(bytes.len()), u32::try_from(token.len()))
+            else {
+                break;
+            };
+            tokens.push(Token { start, len, rank });
             bytes.extend_from_slice(&token);
         }
-        // Kept for the life of the process, as the map that points into it.
-        let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-        let mut ranks = HashMap::with_capacity(spans.len());
-        for (start, len, rank) in spans {
-            ranks.insert(&bytes[start..start + len], rank);
+        let bytes = bytes.into_boxed_slice();
+        let hasher = DefaultHashBuilder::default();
+        let mut ranks = HashTable::with_capacity(tokens.len());
+        for token in tokens {
+            let hash = hasher.hash_one(span(&bytes, token));
+            ranks.insert_unique(hash, token, |t| hasher.hash_one(span(&bytes, *t)));
         }
         Ok(Bpe {
+            bytes,
             ranks,
+            hasher,
             pattern: Regex::new(pattern)?,
         })
+    }
+
+    /// The rank of the token made of `piece`, if it is one.
+    fn rank(&self, piece: &[u8]) -> Option<Rank> {
+        let hash = self.hasher.hash_one(piece);
+        self.ranks
+            .find(hash, |t| span(&self.bytes, *t) == piece)
+            .map(|t| t.rank)
     }
 
     /// Tokens in `text`: each piece the pattern splits off is one token
@@ -65,7 +95,7 @@ impl Bpe {
             };
             end = piece.end();
             let piece = piece.as_str().as_bytes();
-            count += if self.ranks.contains_key(piece) {
+            count += if self.rank(piece).is_some() {
                 1
             } else {
                 self.merged(piece)
@@ -81,7 +111,7 @@ impl Bpe {
         if piece.len() < 2 {
             return piece.len();
         }
-        let rank = |bytes: &[u8]| self.ranks.get(bytes).copied().unwrap_or(Rank::MAX);
+        let rank = |bytes: &[u8]| self.rank(bytes).unwrap_or(Rank::MAX);
         // Where each part starts, and the rank of it joined with the next
         // part (`Rank::MAX`: not a token); the last entry is the end.
         let mut parts: Vec<(usize, Rank)> = (0..piece.len())
@@ -110,6 +140,12 @@ impl Bpe {
         }
         parts.len() - 1
     }
+}
+
+/// The bytes of `token`.
+fn span(bytes: &[u8], token: Token) -> &[u8] {
+    let start = token.start as usize;
+    &bytes[start..start + token.len as usize]
 }
 
 /// A special token (`<|endoftext|>`, `<|endofprompt|>`): past the
@@ -164,9 +200,9 @@ mod tests {
         let core = tiktoken_rs::o200k_base().unwrap();
         let bpe = Bpe::new(&core, tiktoken_rs::O200K_BASE_PAT_STR).unwrap();
         assert!(bpe.ranks.len() > 199_000, "{}", bpe.ranks.len());
-        assert!(!bpe.ranks.contains_key(&b"<|endoftext|>"[..]));
+        assert!(bpe.rank(b"<|endoftext|>").is_none());
         assert_eq!(
-            bpe.ranks.get(&b"hello"[..]),
+            bpe.rank(b"hello").as_ref(),
             core.encode_ordinary("hello").first()
         );
     }
