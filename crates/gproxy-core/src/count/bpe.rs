@@ -118,15 +118,12 @@ impl Bpe {
             .map(|i| (i, piece.get(i..i + 2).map_or(Rank::MAX, rank)))
             .collect();
         parts.push((piece.len(), Rank::MAX));
-        loop {
-            let Some((i, _)) = parts[..parts.len() - 1]
-                .iter()
-                .enumerate()
-                .filter(|(_, (_, r))| *r != Rank::MAX)
-                .min_by_key(|(i, (_, r))| (*r, *i))
-            else {
-                break;
-            };
+        while let Some((i, _)) = parts[..parts.len() - 1]
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, r))| *r != Rank::MAX)
+            .min_by_key(|(i, (_, r))| (*r, *i))
+        {
             // Part `i` absorbs part `i + 1`; the pairs around it change.
             parts.remove(i + 1);
             let joined = |parts: &[(usize, Rank)], at: usize| match parts.get(at + 2) {
