@@ -168,23 +168,22 @@ impl Driven {
     /// The connection's own task: ready when the connection ended.
     fn poll_task(&self, cx: &mut Context<'_>) -> Poll<()> {
         let mut slot = self.lock();
-        if !slot.task.as_ref().is_some_and(|t| t.will_wake(cx.waker())) {
-            slot.task = Some(cx.waker().clone());
-        }
-        if slot.in_use {
-            return Poll::Pending;
-        }
-        let Some(conn) = slot.conn.as_mut() else {
+        let Slot { conn, in_use, task } = &mut *slot;
+        // Ended, even while a stream still holds it.
+        let Some(future) = conn.as_mut() else {
             return Poll::Ready(());
         };
-        if conn.as_mut().poll(cx).is_ready() {
-            slot.conn = None;
+        if !*in_use && future.as_mut().poll(cx).is_ready() {
+            *conn = None;
             return Poll::Ready(());
+        }
+        if !task.as_ref().is_some_and(|t| t.will_wake(cx.waker())) {
+            *task = Some(cx.waker().clone());
         }
         Poll::Pending
     }
 
-    /// A request's hold on the connection, until it is dropped.
+    /// A stream's hold on the connection, until it is dropped.
     fn acquire(self: &Arc<Self>) -> InUse {
         self.lock().in_use = true;
         InUse(self.clone())
@@ -198,9 +197,9 @@ impl Driven {
             && conn.as_mut().poll(cx).is_ready()
         {
             slot.conn = None;
-            // Its task ends.
-            if let Some(task) = slot.task.take() {
-                task.wake();
+            // Its task ends (it sees the connection gone).
+            if let Some(task) = &slot.task {
+                task.wake_by_ref();
             }
         }
     }
@@ -332,15 +331,12 @@ pub(super) async fn send(
                         back.driven = Some(driven);
                         return Ok(response.map(|body| ResponseBody::new(body, Some(back), in_use)));
                     }
-                    Err(mut e) => {
-                        match e.take_message() {
-                            // Not sent: a kept-alive connection the
-                            // upstream closed meanwhile. Another one takes
-                            // it.
-                            Some(unsent) if reused => request = unsent,
-                            _ => return Err(SendError::send(e.into_error())),
-                        }
-                    }
+                    Err(mut e) => match e.take_message() {
+                        // Not sent: a kept-alive connection the upstream
+                        // closed meanwhile. Another one takes it.
+                        Some(unsent) if reused => request = unsent,
+                        _ => return Err(SendError::send(e.into_error())),
+                    },
                 }
             }
         }
@@ -840,6 +836,44 @@ mod tests {
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+
+    #[tokio::test]
+    async fn a_stream_whose_connection_breaks_ends_the_connections_task() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        // One chunk of an event stream, then the socket closes.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base: Uri = format!("http://{}", listener.local_addr().unwrap())
+            .parse()
+            .unwrap();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 1024];
+            let _ = socket.read(&mut request).await.unwrap();
+            let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+            let chunk = "d\r\ndata: hello\n\n\r\n";
+            socket
+                .write_all(format!("{head}{chunk}").as_bytes())
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        });
+        let config = config();
+        let mut response = get(8, &config, &base, "/events").await;
+        assert!(response.body().polls_connection());
+        let driven = Arc::downgrade(&response.body().driven.as_ref().unwrap().0);
+        let first = response.body_mut().frame().await.unwrap().unwrap();
+        assert_eq!(first.into_data().unwrap(), "data: hello\n\n");
+        assert!(response.body_mut().frame().await.unwrap().is_err());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while driven.upgrade().is_some() {
+            assert!(
+                Instant::now() < deadline,
+                "the connection's task did not end"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(idle_count(&base), 0);
     }
 
     #[tokio::test]
