@@ -152,12 +152,7 @@ impl Driven {
             }),
         });
         let task = driven.clone();
-        OPENED.fetch_add(1, Ordering::Relaxed);
-        OPEN.fetch_add(1, Ordering::Relaxed);
-        tokio::spawn(async move {
-            std::future::poll_fn(|cx| task.poll_task(cx)).await;
-            OPEN.fetch_sub(1, Ordering::Relaxed);
-        });
+        drive(std::future::poll_fn(move |cx| task.poll_task(cx)));
         driven
     }
 
@@ -802,6 +797,19 @@ mod tests {
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
     }
 
+    /// Waits (at most 5 s) until the connection's task ended: the last
+    /// holder of `driven` let it go.
+    async fn task_ends(driven: std::sync::Weak<Driven>) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while driven.upgrade().is_some() {
+            assert!(
+                Instant::now() < deadline,
+                "the connection's task did not end"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     #[tokio::test]
     async fn a_body_polls_its_connection_and_hands_it_back_when_done() {
         let (base, accepted) = upstream(After::KeepAlive).await;
@@ -828,14 +836,7 @@ mod tests {
         let response = get(7, &config, &base, "/events").await;
         let driven = Arc::downgrade(&response.body().driven.as_ref().unwrap().0);
         drop(response);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while driven.upgrade().is_some() {
-            assert!(
-                Instant::now() < deadline,
-                "the connection's task did not end"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        task_ends(driven).await;
     }
 
     #[tokio::test]
@@ -865,14 +866,7 @@ mod tests {
         let first = response.body_mut().frame().await.unwrap().unwrap();
         assert_eq!(first.into_data().unwrap(), "data: hello\n\n");
         assert!(response.body_mut().frame().await.unwrap().is_err());
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while driven.upgrade().is_some() {
-            assert!(
-                Instant::now() < deadline,
-                "the connection's task did not end"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        task_ends(driven).await;
         assert_eq!(idle_count(&base), 0);
     }
 
