@@ -1,11 +1,13 @@
 //! The [`Storage`] handle: connecting, migrating, and the settings repository.
 
 use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ActiveValue::Set, ConnectOptions, Database, DatabaseConnection, DbBackend, EntityTrait,
     QueryOrder,
@@ -14,6 +16,7 @@ use sea_orm_migration::MigratorTrait;
 
 use crate::entities::settings;
 use crate::migration::Migrator;
+use crate::repo::log_file::LogFile;
 use crate::repo::{check_name, execute};
 use crate::{Result, StorageError};
 
@@ -40,6 +43,9 @@ const SETTING_KEY_MAX: usize = 255;
 pub struct Storage {
     db: DatabaseConnection,
     backend: DbBackend,
+    /// A SQLite file's connection for request-log inserts (not for an
+    /// in-memory database, which only the pool's one connection sees).
+    log_file: Option<Arc<LogFile>>,
 }
 
 impl fmt::Debug for Storage {
@@ -101,10 +107,24 @@ impl Storage {
                     .foreign_keys(true)
             });
         }
+        // (A DSN sqlx cannot parse fails to connect below.)
+        let log_file = (backend == DbBackend::Sqlite && !in_memory)
+            .then(|| SqliteConnectOptions::from_str(dsn).ok())
+            .flatten()
+            .map(|o| {
+                Arc::new(LogFile::new(
+                    o.get_filename().to_path_buf(),
+                    SQLITE_BUSY_TIMEOUT,
+                ))
+            });
         let db = Database::connect(opts)
             .await
             .map_err(|e| StorageError::connect(dsn, &e))?;
-        Ok(Self { db, backend })
+        Ok(Self {
+            db,
+            backend,
+            log_file,
+        })
     }
 
     /// Runs all pending migrations; a no-op when the schema is current.
@@ -116,6 +136,11 @@ impl Storage {
     /// The underlying SeaORM connection, for queries this crate does not wrap.
     pub fn connection(&self) -> &sea_orm::DatabaseConnection {
         &self.db
+    }
+
+    /// The SQLite file's own connection for request-log inserts, if any.
+    pub(crate) fn log_file(&self) -> Option<&LogFile> {
+        self.log_file.as_deref()
     }
 
     /// `"sqlite"`, `"postgres"` or `"mysql"` (MariaDB included).
@@ -156,6 +181,9 @@ impl Storage {
 
     /// Closes the pool; in-flight clones of this handle fail afterwards.
     pub async fn close(&self) -> Result<()> {
+        if let Some(file) = &self.log_file {
+            file.close();
+        }
         self.db.close_by_ref().await?;
         Ok(())
     }

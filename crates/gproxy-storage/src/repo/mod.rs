@@ -10,6 +10,7 @@ use crate::{Result, StorageError};
 
 pub(crate) mod audit;
 pub(crate) mod credentials;
+pub(crate) mod log_file;
 pub(crate) mod log_query;
 pub(crate) mod model_routes;
 pub(crate) mod providers;

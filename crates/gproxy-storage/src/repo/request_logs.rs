@@ -6,6 +6,8 @@
 //! U+FFFD; counters above `i64::MAX` are saturated. A batch from the usage
 //! sink therefore fails only when the database does, and retrying helps.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryOrder, QuerySelect, Statement,
@@ -28,11 +30,11 @@ use crate::{Result, Storage, StorageError};
 /// row than executing it (docs/benchmarks.md, issue 18). 256 rows of ~25
 /// bound values stay far below every backend's bind-parameter limit
 /// (SQLite 32766, others 65535).
-const INSERT_SIZES: [usize; 5] = [256, 64, 16, 4, 1];
+pub(super) const INSERT_SIZES: [usize; 5] = [256, 64, 16, 4, 1];
 
 /// The statement sizes [`INSERT_SIZES`] splits `rows` rows into, as
 /// indexes into it, largest first.
-fn statement_sizes(mut rows: usize) -> impl Iterator<Item = usize> {
+pub(super) fn statement_sizes(mut rows: usize) -> impl Iterator<Item = usize> {
     let mut at = 0;
     std::iter::from_fn(move || {
         while at < INSERT_SIZES.len() {
@@ -47,7 +49,7 @@ fn statement_sizes(mut rows: usize) -> impl Iterator<Item = usize> {
 }
 
 /// [`insert_sql`] for `INSERT_SIZES[size]` rows, built once per backend.
-fn cached_insert_sql(backend: DbBackend, size: usize) -> &'static str {
+pub(super) fn cached_insert_sql(backend: DbBackend, size: usize) -> &'static str {
     use std::sync::OnceLock;
     static SQL: [[OnceLock<String>; INSERT_SIZES.len()]; 3] =
         [const { [const { OnceLock::new() }; INSERT_SIZES.len()] }; 3];
@@ -60,17 +62,17 @@ fn cached_insert_sql(backend: DbBackend, size: usize) -> &'static str {
 }
 
 /// Column limits, in characters, matching the migration.
-mod limits {
-    pub(super) const REQUEST_ID: usize = 128;
-    pub(super) const USER_NAME: usize = 128;
-    pub(super) const KEY_PREFIX: usize = 32;
-    pub(super) const PROVIDER: usize = 128;
-    pub(super) const MODEL: usize = 255;
-    pub(super) const PROTOCOL: usize = 32;
-    pub(super) const METHOD: usize = 16;
-    pub(super) const PATH: usize = 2048;
-    pub(super) const ERROR: usize = 4096;
-    pub(super) const PRICE_VERSION: usize = 64;
+pub(super) mod limits {
+    pub(in crate::repo) const REQUEST_ID: usize = 128;
+    pub(in crate::repo) const USER_NAME: usize = 128;
+    pub(in crate::repo) const KEY_PREFIX: usize = 32;
+    pub(in crate::repo) const PROVIDER: usize = 128;
+    pub(in crate::repo) const MODEL: usize = 255;
+    pub(in crate::repo) const PROTOCOL: usize = 32;
+    pub(in crate::repo) const METHOD: usize = 16;
+    pub(in crate::repo) const PATH: usize = 2048;
+    pub(in crate::repo) const ERROR: usize = 4096;
+    pub(in crate::repo) const PRICE_VERSION: usize = 64;
 }
 
 /// One request's usage and log row (plain data; the engine fills it).
@@ -157,14 +159,19 @@ pub struct RequestLogRow {
 
 /// `s` clipped to `max` characters, with NUL replaced by U+FFFD.
 pub(crate) fn text(s: &str, max: usize) -> String {
+    clipped(s, max).into_owned()
+}
+
+/// [`text`], borrowing `s` when it is written as it is.
+pub(super) fn clipped(s: &str, max: usize) -> Cow<'_, str> {
     let clipped = match s.char_indices().nth(max) {
         Some((end, _)) => &s[..end],
         None => s,
     };
     if clipped.contains('\0') {
-        clipped.replace('\0', "\u{FFFD}")
+        Cow::Owned(clipped.replace('\0', "\u{FFFD}"))
     } else {
-        clipped.to_owned()
+        Cow::Borrowed(clipped)
     }
 }
 
@@ -409,6 +416,17 @@ async fn insert_chunk<C: ConnectionTrait>(db: &C, size: usize, rows: &[RequestLo
     Ok(())
 }
 
+/// Runs `work`, which blocks, on this thread: on a multi-thread runtime
+/// after handing this worker's other tasks to another thread; elsewhere
+/// (a current-thread runtime, as in tests) as it is.
+fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
+    }
+}
+
 impl TryFrom<request_logs::Model> for RequestLogRow {
     type Error = StorageError;
 
@@ -425,6 +443,11 @@ impl Storage {
     /// [`INSERT_SIZES`], plus their attempts and captured bodies, inside one
     /// transaction whenever more than one statement is needed, so all or
     /// none are written. An empty slice is a no-op.
+    ///
+    /// On a SQLite file, rows without attempt or body rows (the usual
+    /// batch) are written through a connection of the storage's own
+    /// (`repo::log_file`), on this thread; on a multi-thread runtime its
+    /// other tasks move to another worker meanwhile.
     pub async fn insert_request_logs(&self, rows: &[RequestLog]) -> Result<()> {
         if rows.is_empty() {
             return Ok(());
@@ -432,6 +455,19 @@ impl Storage {
         let detail = rows
             .iter()
             .any(|r| needs_attempt_rows(r) || r.bodies.is_some());
+        if !detail && let Some(file) = self.log_file() {
+            return blocking(|| file.insert(rows));
+        }
+        self.insert_through_pool(rows, detail).await
+    }
+
+    /// [`Storage::insert_request_logs`] through the pool; `detail` says
+    /// whether any row has attempt or body rows.
+    pub(super) async fn insert_through_pool(
+        &self,
+        rows: &[RequestLog],
+        detail: bool,
+    ) -> Result<()> {
         if !detail && let Some(size) = INSERT_SIZES.iter().position(|&n| n == rows.len()) {
             return insert_chunk(self.connection(), size, rows).await;
         }
