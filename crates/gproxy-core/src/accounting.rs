@@ -585,22 +585,20 @@ impl Accounting {
                 outcome.usage = Self::usage_so_far(outcome.usage, request, streamed);
                 this.finish_now(outcome);
             };
-            match tokio::runtime::Handle::try_current() {
-                Ok(runtime) => {
-                    // Shutdown waits for the row.
-                    let promise = self.sink.promise();
-                    runtime.spawn(async move {
-                        // Never closed.
-                        let _turn = COUNTING.acquire().await;
-                        let counted = tokio::task::spawn_blocking(move || {
-                            count(self, outcome);
-                            drop(promise);
-                        });
-                        let _ = counted.await;
-                    });
-                }
-                Err(_) => count(self, outcome),
-            }
+            // Shutdown waits for the row. The count runs on the sink's
+            // runtime: a serving thread's own runtime would cancel it when
+            // serving stops, before the sink is flushed.
+            let promise = self.sink.promise();
+            let runtime = self.sink.runtime().clone();
+            runtime.spawn(async move {
+                // Never closed.
+                let _turn = COUNTING.acquire().await;
+                let counted = tokio::task::spawn_blocking(move || {
+                    count(self, outcome);
+                    drop(promise);
+                });
+                let _ = counted.await;
+            });
             return;
         }
         self.finish_now(outcome);
@@ -819,6 +817,61 @@ mod tests {
             ..Logging::default()
         };
         assert!(recorded(off, |a| assert!(!a.captures())).await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_left_stream_is_counted_even_when_its_serving_runtime_stops_at_once() {
+        let storage = gproxy_storage::Storage::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        storage.migrate().await.unwrap();
+        let (sink, handle) =
+            UsageSink::spawn(storage.clone(), gproxy_storage::UsageSinkConfig::default());
+        let mut accounting = Accounting::start_with(
+            sink,
+            Arc::default(),
+            &Logging::default(),
+            &principal(),
+            &HeaderMap::new(),
+            "req-1".into(),
+            "openai_chat",
+            &http::Method::POST,
+            "/v1/chat/completions".into(),
+            Instant::now(),
+        );
+        accounting.set_streamed(("Hello there, how are you".into(), 0));
+        // The client leaves on a serving thread's own runtime, which stops
+        // right after (as the per-core server's do at shutdown): the count
+        // must not be one of its tasks.
+        std::thread::spawn(move || {
+            let serving = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            serving.block_on(async {
+                accounting.finish(Outcome {
+                    status: 200,
+                    usage: Some(Usage {
+                        input_tokens: 7,
+                        ..Usage::default()
+                    }),
+                    error: None,
+                    client_disconnected: true,
+                });
+            });
+        })
+        .join()
+        .unwrap();
+        handle.shutdown(Duration::from_secs(5)).await;
+        let row = storage
+            .request_log_detail("req-1")
+            .await
+            .unwrap()
+            .expect("the left stream's row")
+            .log
+            .log;
+        assert!(row.client_disconnected);
+        assert_eq!(row.input_tokens, Some(7));
+        assert!(row.output_tokens.is_some_and(|t| t > 0), "{row:?}");
     }
 
     #[test]
