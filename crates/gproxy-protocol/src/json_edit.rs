@@ -13,7 +13,9 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::LazyLock;
 
+use memchr::memmem;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
@@ -211,7 +213,7 @@ fn edit_model(
     json: &[u8],
     f: &dyn Fn(&str, &mut Vec<u8>),
 ) -> Result<Option<Vec<u8>>, JsonEditError> {
-    if let Some(Some(span)) = top_level_value(json, b"model")
+    if let Some(Some(span)) = top_level_model(json)
         && json[span.start] == b'"'
     {
         let raw = &json[span.clone()];
@@ -326,11 +328,39 @@ pub(crate) fn top_level_value(json: &[u8], key: &[u8]) -> Option<Option<std::ops
     top_level_value_of(json, &[key])
 }
 
+/// [`top_level_value`] of `model`, stopping at the first top-level
+/// `model` when no other member of that name can follow it: the rest of
+/// `json` holds neither `"model"` nor a `\u` escape (the only way to spell
+/// that name otherwise). An answer names its model before its content
+/// (OpenAI's `id`, `object`, `created`, `model`, then `choices`; Claude's
+/// `model` before `content`), so the content is searched, not walked; what
+/// follows the value is not checked then.
+fn top_level_model(json: &[u8]) -> Option<Option<std::ops::Range<usize>>> {
+    static QUOTED: LazyLock<memmem::Finder<'static>> =
+        LazyLock::new(|| memmem::Finder::new(b"\"model\""));
+    let last = |rest: &[u8]| {
+        QUOTED.find(rest).is_none()
+            && memchr::memchr_iter(b'\\', rest).all(|at| rest.get(at + 1) != Some(&b'u'))
+    };
+    top_level_scan(json, &[b"model"], Some(&last))
+}
+
 /// [`top_level_value`] for the first of `keys` present (by their order),
 /// in one scan.
 fn top_level_value_of<K: AsRef<[u8]>>(
     json: &[u8],
     keys: &[K],
+) -> Option<Option<std::ops::Range<usize>>> {
+    top_level_scan(json, keys, None)
+}
+
+/// The scan of [`top_level_value_of`]; with `last`, it stops at the
+/// first of `keys` whose value `last` says no other member of its name
+/// can follow (given what follows the value).
+fn top_level_scan<K: AsRef<[u8]>>(
+    json: &[u8],
+    keys: &[K],
+    last: Option<&dyn Fn(&[u8]) -> bool>,
 ) -> Option<Option<std::ops::Range<usize>>> {
     let ws = |mut i: usize| {
         while json.get(i).is_some_and(u8::is_ascii_whitespace) {
@@ -377,6 +407,9 @@ fn top_level_value_of<K: AsRef<[u8]>>(
         if let Some(k) = keys.iter().position(|key| key.as_ref() == name)
             && found.as_ref().is_none_or(|(best, _)| k <= *best)
         {
+            if k == 0 && last.is_some_and(|last| last(&json[value_end..])) {
+                return Some(Some(i..value_end));
+            }
             found = Some((k, i..value_end));
         }
         i = ws(value_end);

@@ -261,11 +261,9 @@ fn model_scan_agrees_with_the_full_parse() {
         br#"{"model":"m","message":{"model":"inner"}}"#,
         br#"{"type":"message_start","message":{"id":"m","model":"claude-x"}}"#,
         br#"{"x":-1.5e3,"model":"m","y":false}"#,
-        br#"{"model":"m"}[]"#,
-        br#"{"model":"m","a":1,}"#,
-        br#"{"model":"m","a":}"#,
-        br#"{"model":"m""#,
-        br#"{"model":"m","a":[1,2}"#,
+        br#"{"a":}"#,
+        br#"{"model":"m","a":"\u0041","b":[}"#,
+        br#"{"model":"m","a":"model","b":[}"#,
         br#"{}"#,
         br#"[DONE]"#,
         br#"[{"model":"m"}]"#,
@@ -285,6 +283,21 @@ fn model_scan_agrees_with_the_full_parse() {
             ),
             (a, b) => panic!("{shown}: scan {a:?}, parse {b:?}"),
         }
+    }
+    // After a model that no other member of its name can follow (no
+    // `"model"`, no `\u` escape after it), the rest is not walked: a body
+    // malformed only there gets its model rewritten, where the parse fails.
+    for case in [
+        &br#"{"model":"m"}[]"#[..],
+        br#"{"model":"m""#,
+        br#"{"model":"m","a":1,}"#,
+        br#"{"model":"m","a":}"#,
+        br#"{"model":"m","a":[1,2}"#,
+    ] {
+        let shown = String::from_utf8_lossy(case);
+        let out = edit_model(case, f).unwrap().unwrap();
+        assert!(out.starts_with(br#"{"model":"p\"/m""#), "{shown}");
+        assert!(edit_model_parsed(case, f).is_err(), "{shown}");
     }
     // The scan splices: the answer's own spacing is kept.
     assert_eq!(
