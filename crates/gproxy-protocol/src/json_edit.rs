@@ -204,11 +204,12 @@ pub fn replace_model(json: &[u8], model: &str) -> Result<Option<Vec<u8>>, JsonEd
 /// first).
 ///
 /// A top-level string model (every non-stream answer and OpenAI chunk) is
-/// found by [`top_level_value`], a structural scan that allocates nothing,
+/// found by [`top_level_model`], a structural scan that allocates nothing,
 /// and spliced in place; anything else takes the full parse. A response
-/// is forwarded as it came, so the scan checks its structure (balanced,
-/// one object, nothing after it) but not every literal: validating it in
-/// full cost more than the rest of a small answer's handling (issue 18).
+/// is forwarded as it came, so the scan checks the structure up to the
+/// model (and past it only when another `model` member could follow) but
+/// not every literal: validating it in full cost more than the rest of a
+/// small answer's handling (issue 18).
 fn edit_model(
     json: &[u8],
     f: &dyn Fn(&str, &mut Vec<u8>),
