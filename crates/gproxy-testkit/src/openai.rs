@@ -8,7 +8,10 @@ use serde_json::{Value, json};
 
 use crate::body::MockBody;
 use crate::fault::{json_response, openai_error};
-use crate::server::{MockRequest, Reply, json_ok, sse_data, sse_named, sse_response, unix_now};
+use crate::server::{
+    MockRequest, Reply, json_ok, json_ok_bytes, ordered_object, sse_data_bytes, sse_named,
+    sse_response, unix_now,
+};
 use crate::{rules, usage};
 
 /// The message OpenAI sends when no API key is given.
@@ -149,27 +152,31 @@ pub(crate) fn chat(req: &MockRequest, reply: &Reply) -> Response<MockBody> {
             == Some(true);
         return chat_stream(reply, &id, created, &model, &deltas, include_usage);
     }
-    let completion = json!({
-        "id": id,
-        "object": "chat.completion",
-        "created": created,
-        "model": model,
-        "choices": [{
-            "index": 0,
-            "message": {
-                "role": "assistant",
-                "content": deltas.concat(),
-                "refusal": null,
-                "annotations": []
-            },
-            "logprobs": null,
-            "finish_reason": "stop"
-        }],
-        "usage": chat_usage(),
-        "service_tier": "default",
-        "system_fingerprint": "fp_mock"
-    });
-    json_ok(reply, &completion)
+    // In OpenAI's order (see `ordered_object`).
+    let completion = ordered_object(&[
+        ("id", json!(id)),
+        ("object", json!("chat.completion")),
+        ("created", json!(created)),
+        ("model", json!(model)),
+        (
+            "choices",
+            json!([{
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": deltas.concat(),
+                    "refusal": null,
+                    "annotations": []
+                },
+                "logprobs": null,
+                "finish_reason": "stop"
+            }]),
+        ),
+        ("usage", chat_usage()),
+        ("service_tier", json!("default")),
+        ("system_fingerprint", json!("fp_mock")),
+    ]);
+    json_ok_bytes(reply, completion)
 }
 
 fn chat_stream(
@@ -180,20 +187,21 @@ fn chat_stream(
     deltas: &[String],
     include_usage: bool,
 ) -> Response<MockBody> {
+    // In OpenAI's order (see `ordered_object`).
     let chunk = |choices: Value, usage: Option<Value>| {
-        let mut chunk = json!({
-            "id": id,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": model,
-            "service_tier": "default",
-            "system_fingerprint": "fp_mock",
-            "choices": choices
-        });
+        let mut members = vec![
+            ("id", json!(id)),
+            ("object", json!("chat.completion.chunk")),
+            ("created", json!(created)),
+            ("model", json!(model)),
+            ("service_tier", json!("default")),
+            ("system_fingerprint", json!("fp_mock")),
+            ("choices", choices),
+        ];
         if include_usage {
-            chunk["usage"] = usage.unwrap_or(Value::Null);
+            members.push(("usage", usage.unwrap_or(Value::Null)));
         }
-        sse_data(&chunk, b"\n\n")
+        sse_data_bytes(&ordered_object(&members), b"\n\n")
     };
     let choice = |delta: Value, finish: Value| json!([{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": finish }]);
     let mut body = MockBody::stream(reply.delay);

@@ -173,8 +173,30 @@ pub(crate) fn query_param<'a>(query: Option<&'a str>, name: &str) -> Option<&'a 
 
 /// A 200 JSON reply, cut if a [`Fault::CutStream`] is pending.
 pub(crate) fn json_ok(reply: &Reply, value: &Value) -> Response<MockBody> {
-    let body = MockBody::full(serde_json::to_vec(value).unwrap_or_default());
-    fault::json_reply(StatusCode::OK, reply.finish(body))
+    json_ok_bytes(reply, serde_json::to_vec(value).unwrap_or_default())
+}
+
+/// A 200 JSON response of `body`'s bytes.
+pub(crate) fn json_ok_bytes(reply: &Reply, body: Vec<u8>) -> Response<MockBody> {
+    fault::json_reply(StatusCode::OK, reply.finish(MockBody::full(body)))
+}
+
+/// An object of `members` in their order. A `json!` object sorts its keys;
+/// a vendor writes its own in an order of its own (OpenAI's answer names
+/// its `model` before its `choices`), and what reads an answer may read
+/// only as far as a member it wants.
+pub(crate) fn ordered_object(members: &[(&str, Value)]) -> Vec<u8> {
+    let mut out = vec![b'{'];
+    for (i, (key, value)) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let _ = serde_json::to_writer(&mut out, key);
+        out.push(b':');
+        let _ = serde_json::to_writer(&mut out, value);
+    }
+    out.push(b'}');
+    out
 }
 
 /// An SSE response with the given body.
@@ -203,9 +225,14 @@ pub(crate) fn sse_named(event: &str, data: &Value) -> Vec<u8> {
 
 /// One SSE event with only a `data:` line, ended by `sep`.
 pub(crate) fn sse_data(data: &Value, sep: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(128);
+    sse_data_bytes(&serde_json::to_vec(data).unwrap_or_default(), sep)
+}
+
+/// A `data:` line of `data`'s bytes followed by `sep`.
+pub(crate) fn sse_data_bytes(data: &[u8], sep: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + 16);
     out.extend_from_slice(b"data: ");
-    let _ = serde_json::to_writer(&mut out, data);
+    out.extend_from_slice(data);
     out.extend_from_slice(sep);
     out
 }

@@ -42,6 +42,31 @@ async fn chat_non_stream_is_a_chat_completion() {
     assert_eq!(choice["message"]["role"], "assistant");
     assert_eq!(choice["message"]["content"], "Hello from mock gpt-test");
     assert_chat_usage(&v["usage"]);
+    // Members in OpenAI's order, not sorted.
+    assert_eq!(
+        top_level_keys(&reply.text()),
+        [
+            "id",
+            "object",
+            "created",
+            "model",
+            "choices",
+            "usage",
+            "service_tier",
+            "system_fingerprint"
+        ]
+    );
+}
+
+/// The keys of the JSON object `text`, in their order.
+fn top_level_keys(text: &str) -> Vec<String> {
+    let object: serde_json::Map<String, Value> = serde_json::from_str(text).unwrap();
+    let mut keys: Vec<(usize, String)> = object
+        .keys()
+        .map(|k| (text.find(&format!("\"{k}\":")).unwrap(), k.clone()))
+        .collect();
+    keys.sort();
+    keys.into_iter().map(|(_, k)| k).collect()
 }
 
 /// The `data:` payloads of a chat stream: chunks, then `[DONE]` last.
@@ -108,6 +133,20 @@ async fn chat_stream_include_usage_adds_null_usage_and_a_usage_chunk() {
         assert_eq!(chunk["choices"].as_array().unwrap().len(), 1);
     }
     assert_eq!(usage_chunk["choices"], json!([]));
+    let events = reply.sse();
+    assert_eq!(
+        top_level_keys(&events[events.len() - 2].data),
+        [
+            "id",
+            "object",
+            "created",
+            "model",
+            "service_tier",
+            "system_fingerprint",
+            "choices",
+            "usage"
+        ]
+    );
     assert_eq!(usage_chunk["object"], "chat.completion.chunk");
     assert_chat_usage(&usage_chunk["usage"]);
 }
