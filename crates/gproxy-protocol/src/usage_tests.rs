@@ -224,3 +224,125 @@ fn claude_text_deltas_are_passed_over_without_a_search() {
     );
     assert_eq!(tracker.usage(), Some(usage(0, 4, 0, 0, 0)));
 }
+
+/// Random JSON text for usage objects: known and unknown keys, duplicates,
+/// and values the scan reads (counts, `null`, plain strings, objects) and
+/// values it leaves to serde (signs, fractions, exponents, leading zeros,
+/// overflow, escapes, booleans, arrays, deeper objects).
+struct UsageText(u64);
+
+impl UsageText {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % below
+    }
+
+    fn ws(&mut self) -> &'static str {
+        ["", "", "", " ", "\n  ", "\t"][self.next(6) as usize]
+    }
+
+    fn object(&mut self, depth: u32) -> String {
+        const KEYS: [&str; 16] = [
+            "prompt_tokens",
+            "completion_tokens",
+            "input_tokens",
+            "output_tokens",
+            "cached_tokens",
+            "cache_write_tokens",
+            "reasoning_tokens",
+            "cache_read_input_tokens",
+            "cache_creation_input_tokens",
+            "ephemeral_1h_input_tokens",
+            "prompt_tokens_details",
+            "completion_tokens_details",
+            "input_tokens_details",
+            "cache_creation",
+            "total_tokens",
+            "service_tier",
+        ];
+        let members = self.next(7);
+        let mut out = format!("{{{}", self.ws());
+        for i in 0..members {
+            if i > 0 {
+                out.push_str(&format!(",{}", self.ws()));
+            }
+            let key = KEYS[self.next(KEYS.len() as u64) as usize];
+            let value = self.value(depth);
+            out.push_str(&format!("\"{key}\"{}:{}{value}", self.ws(), self.ws()));
+        }
+        out.push_str(&format!("{}}}", self.ws()));
+        out
+    }
+
+    fn value(&mut self, depth: u32) -> String {
+        match self.next(20) {
+            0..=6 => self.next(100_000).to_string(),
+            7 => "null".into(),
+            8 => "\"standard\"".into(),
+            9 => "\"12\"".into(),
+            10 => "\"a\\\"b\"".into(),
+            11 => ["-3", "1.5", "2e3", "01", "0", "18446744073709551616"][self.next(6) as usize]
+                .into(),
+            12 => ["true", "[1, 2]", "[]", "\"\u{e9}\""][self.next(4) as usize].into(),
+            13 => "18446744073709551615".into(),
+            _ if depth < 2 => self.object(depth + 1),
+            _ => "7".into(),
+        }
+    }
+}
+
+#[test]
+fn the_scan_reads_usage_as_serde_does() {
+    use super::{ChatUsage, ClaudeUsage, ResponsesUsage, parse, read_usage};
+    fn both<U: serde::de::DeserializeOwned + super::FromScan>(
+        json: &str,
+        into: impl Fn(U) -> Usage,
+    ) -> (Option<Usage>, Option<Usage>) {
+        let scanned = read_usage::<U>(json.as_bytes()).map(&into);
+        let parsed = parse::<Option<U>>(json.as_bytes()).flatten().map(&into);
+        (scanned, parsed)
+    }
+    let mut text = UsageText(0x9E37_79B9_7F4A_7C15);
+    let mut read_by_scan = 0;
+    for _ in 0..30_000 {
+        let json = text.object(0);
+        let claude = |u: ClaudeUsage| u.apply_to(Usage::default());
+        for (scanned, parsed) in [
+            both::<ChatUsage>(&json, Usage::from),
+            both::<ResponsesUsage>(&json, Usage::from),
+            both::<ClaudeUsage>(&json, claude),
+        ] {
+            assert_eq!(scanned, parsed, "{json}");
+        }
+        if super::Scanned::scan(json.as_bytes()).is_some() {
+            read_by_scan += 1;
+        }
+    }
+    // Most of them are plain enough for the scan, not all.
+    assert!((5_000..25_000).contains(&read_by_scan), "{read_by_scan}");
+}
+
+#[test]
+fn answers_usage_objects_are_read_by_the_scan() {
+    use super::{ChatUsage, ClaudeUsage, FromScan, ResponsesUsage, Scanned};
+    let chat = br#"{"prompt_tokens": 19, "completion_tokens": 10, "total_tokens": 29, "prompt_tokens_details": {"cached_tokens": 3, "audio_tokens": 0}, "completion_tokens_details": {"reasoning_tokens": 2, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}}"#;
+    let usage = Usage::from(ChatUsage::from_scan(&Scanned::scan(chat).unwrap()).unwrap());
+    assert_eq!(
+        (
+            usage.input_tokens,
+            usage.output_tokens,
+            usage.cache_read_tokens,
+            usage.reasoning_tokens
+        ),
+        (19, 10, 3, 2)
+    );
+    let responses = br#"{"input_tokens":36,"input_tokens_details":{"cached_tokens":0},"output_tokens":87,"output_tokens_details":{"reasoning_tokens":0},"total_tokens":123}"#;
+    assert!(ResponsesUsage::from_scan(&Scanned::scan(responses).unwrap()).is_some());
+    let claude = br#"{"input_tokens":2095,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"cache_creation":{"ephemeral_5m_input_tokens":0,"ephemeral_1h_input_tokens":0},"output_tokens":503,"service_tier":"standard"}"#;
+    let usage = ClaudeUsage::from_scan(&Scanned::scan(claude).unwrap())
+        .unwrap()
+        .apply_to(Usage::default());
+    assert_eq!((usage.input_tokens, usage.output_tokens), (2095, 503));
+}
