@@ -233,26 +233,15 @@ fn parse<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Option<T> {
 /// so the content is not read: 5.4 k instructions per chat request), then
 /// forward from the start; a body neither scan can read takes the full
 /// parse.
-fn top_level_usage<'de, U: Deserialize<'de> + FromScan>(body: &'de [u8]) -> Option<U> {
+fn top_level_usage<'de, U: Deserialize<'de>>(body: &'de [u8]) -> Option<U> {
     if let Some(span) = crate::json_edit::top_level_value_from_end(body, b"usage") {
-        return read_usage(&body[span]);
+        return parse::<Option<U>>(&body[span]).flatten();
     }
     match crate::json_edit::top_level_value(body, b"usage") {
-        Some(Some(span)) => read_usage(&body[span]),
+        Some(Some(span)) => parse::<Option<U>>(&body[span]).flatten(),
         Some(None) => None,
         None => parse::<WithUsage<U>>(body)?.usage,
     }
-}
-
-/// The usage value `json` as `U` (`None` when null or not a `U`): by a
-/// scan when it is plain (see `usage_scan`), else by serde.
-fn read_usage<'de, U: Deserialize<'de> + FromScan>(json: &'de [u8]) -> Option<U> {
-    if let Some(scanned) = Scanned::scan(json)
-        && let Some(usage) = U::from_scan(&scanned)
-    {
-        return Some(usage);
-    }
-    parse::<Option<U>>(json).flatten()
 }
 
 /// Any body or event whose usage sits under a top-level `usage` key.
@@ -485,10 +474,6 @@ fn count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::E
     }
     deserializer.deserialize_any(CountVisitor)
 }
-
-#[path = "usage_scan.rs"]
-mod scan;
-use scan::{FromScan, Scanned};
 
 #[cfg(test)]
 #[path = "usage_tests.rs"]
