@@ -729,22 +729,25 @@ mod tests {
         }
     }
 
-    /// Runs `fill` on a fresh accounting under `logging`, finishes it and
-    /// returns what the sink wrote.
-    async fn recorded(
-        logging: Logging,
-        fill: impl FnOnce(&mut Accounting),
-    ) -> Option<gproxy_storage::RequestLogDetail> {
+    /// A fresh accounting of request `req-1` under `logging`, with the
+    /// in-memory storage its sink writes to and the sink's handle.
+    async fn fresh(
+        logging: &Logging,
+    ) -> (
+        gproxy_storage::Storage,
+        gproxy_storage::UsageSinkHandle,
+        Accounting,
+    ) {
         let storage = gproxy_storage::Storage::connect("sqlite::memory:")
             .await
             .unwrap();
         storage.migrate().await.unwrap();
         let (sink, handle) =
             UsageSink::spawn(storage.clone(), gproxy_storage::UsageSinkConfig::default());
-        let mut accounting = Accounting::start_with(
+        let accounting = Accounting::start_with(
             sink,
             Arc::default(),
-            &logging,
+            logging,
             &principal(),
             &HeaderMap::new(),
             "req-1".into(),
@@ -753,6 +756,16 @@ mod tests {
             "/v1/chat/completions".into(),
             Instant::now(),
         );
+        (storage, handle, accounting)
+    }
+
+    /// Runs `fill` on a fresh accounting under `logging`, finishes it and
+    /// returns what the sink wrote.
+    async fn recorded(
+        logging: Logging,
+        fill: impl FnOnce(&mut Accounting),
+    ) -> Option<gproxy_storage::RequestLogDetail> {
+        let (storage, handle, mut accounting) = fresh(&logging).await;
         fill(&mut accounting);
         accounting.finish(Outcome {
             status: 200,
@@ -821,24 +834,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_left_stream_is_counted_even_when_its_serving_runtime_stops_at_once() {
-        let storage = gproxy_storage::Storage::connect("sqlite::memory:")
-            .await
-            .unwrap();
-        storage.migrate().await.unwrap();
-        let (sink, handle) =
-            UsageSink::spawn(storage.clone(), gproxy_storage::UsageSinkConfig::default());
-        let mut accounting = Accounting::start_with(
-            sink,
-            Arc::default(),
-            &Logging::default(),
-            &principal(),
-            &HeaderMap::new(),
-            "req-1".into(),
-            "openai_chat",
-            &http::Method::POST,
-            "/v1/chat/completions".into(),
-            Instant::now(),
-        );
+        let (storage, handle, mut accounting) = fresh(&Logging::default()).await;
         accounting.set_streamed(("Hello there, how are you".into(), 0));
         // The client leaves on a serving thread's own runtime, which stops
         // right after (as the per-core server's do at shutdown): the count

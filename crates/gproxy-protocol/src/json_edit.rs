@@ -337,13 +337,14 @@ pub(crate) fn top_level_value(json: &[u8], key: &[u8]) -> Option<Option<std::ops
 /// `model` before `content`), so the content is searched, not walked; what
 /// follows the value is not checked then.
 fn top_level_model(json: &[u8]) -> Option<Option<std::ops::Range<usize>>> {
-    static QUOTED: LazyLock<memmem::Finder<'static>> =
-        LazyLock::new(|| memmem::Finder::new(b"\"model\""));
-    let last = |rest: &[u8]| {
+    /// Whether no member named `model` can be in `rest`.
+    fn no_other_model(rest: &[u8]) -> bool {
+        static QUOTED: LazyLock<memmem::Finder<'static>> =
+            LazyLock::new(|| memmem::Finder::new(b"\"model\""));
         QUOTED.find(rest).is_none()
             && memchr::memchr_iter(b'\\', rest).all(|at| rest.get(at + 1) != Some(&b'u'))
-    };
-    top_level_scan(json, &[b"model"], Some(&last))
+    }
+    top_level_scan(json, &[b"model"], Some(no_other_model))
 }
 
 /// [`top_level_value`] for the first of `keys` present (by their order),
@@ -361,7 +362,7 @@ fn top_level_value_of<K: AsRef<[u8]>>(
 fn top_level_scan<K: AsRef<[u8]>>(
     json: &[u8],
     keys: &[K],
-    last: Option<&dyn Fn(&[u8]) -> bool>,
+    last: Option<fn(&[u8]) -> bool>,
 ) -> Option<Option<std::ops::Range<usize>>> {
     let ws = |mut i: usize| {
         while json.get(i).is_some_and(u8::is_ascii_whitespace) {
