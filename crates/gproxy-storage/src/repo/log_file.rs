@@ -5,7 +5,7 @@
 //! insert: a `Value` built, cloned and bound per column, the arguments
 //! handed to sqlx's worker thread, and each pooled connection preparing the
 //! large multi-row statements anew (docs/benchmarks.md, "The request log
-//! written through a connection of its own"). Here each row's fields are
+//! through a connection of its own"). Here each row's fields are
 //! bound in place into the same fixed-size statements ([`INSERT_SIZES`]),
 //! prepared once on this connection and kept, in one `BEGIN IMMEDIATE`
 //! transaction per batch.
