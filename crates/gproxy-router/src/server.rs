@@ -284,10 +284,16 @@ async fn drive<C>(
     C::Error: std::fmt::Display,
 {
     let _open = open;
-    tokio::pin!(conn);
     // The shutdown signal is awaited by a future that owns the receiver;
     // `probe` (a clone, which saw the same version) tells when it changed.
+    // Declared before the connection, so dropped after it: the accept
+    // loop waits for every receiver to be gone, and a connection's drop
+    // still finishes its request (a stream the client left is accounted
+    // when its body drops). Dropped first, it let the shared runtime's
+    // accept loop, on another thread, return and the sink be flushed
+    // before that row was made.
     let probe = closing.clone();
+    tokio::pin!(conn);
     let mut shutdown = Some(Box::pin(async move { closing.changed().await }));
     loop {
         // The timer and the shutdown signal, once polled with this task's
@@ -439,6 +445,45 @@ fn connection_cap_from_file_limit() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Sets its flag when dropped, slowly.
+    struct SlowToDrop(Arc<std::sync::atomic::AtomicBool>);
+
+    impl Drop for SlowToDrop {
+        fn drop(&mut self) {
+            std::thread::sleep(Duration::from_millis(100));
+            self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn shutdown_waits_until_each_connection_is_dropped() {
+        let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (close_all, closing) = watch::channel(false);
+        let stats = Arc::new(EdgeStats::default());
+        // An idle connection whose service holds something slow to drop:
+        // it goes with the connection.
+        let (_client, server) = tokio::io::duplex(1024);
+        let held = SlowToDrop(dropped.clone());
+        let service = service_fn(move |_req: http::Request<hyper::body::Incoming>| {
+            let _held = &held;
+            async { Ok::<_, Infallible>(http::Response::new(String::new())) }
+        });
+        let conn = builder(&EdgeLimits::default())
+            .serve_connection(TokioIo::new(server), service)
+            .into_owned();
+        let watch = Watch::new(ConnState::new(), EdgeLimits::default());
+        let open = stats.open_connection();
+        let peer = SocketAddr::from(([127, 0, 0, 1], 1));
+        tokio::spawn(drive(conn, watch, closing, stats, peer, open));
+        tokio::task::yield_now().await;
+        close_all.send(true).unwrap();
+        close_all.closed().await;
+        assert!(
+            dropped.load(std::sync::atomic::Ordering::SeqCst),
+            "the accept loop went on before the connection was dropped"
+        );
+    }
 
     #[test]
     fn the_refusal_is_a_complete_http_answer() {
