@@ -15,7 +15,6 @@
 //! attempt or body rows still go through the pool, in one transaction
 //! with them.
 
-use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -25,7 +24,7 @@ use rusqlite::{Connection, OpenFlags, Statement, TransactionBehavior};
 use sea_orm::{DbBackend, DbErr, RuntimeErr};
 
 use super::request_logs::{
-    INSERT_SIZES, bigint, cached_insert_sql, clipped, limits, statement_sizes,
+    INSERT_SIZES, bigint, cached_insert_sql, clipped, limits, opt_clipped, statement_sizes,
 };
 use crate::{RequestLog, Result, StorageError};
 
@@ -91,11 +90,6 @@ impl LogFile {
     }
 }
 
-/// An optional text column's value, clipped.
-fn opt(s: &Option<String>, max: usize) -> Option<Cow<'_, str>> {
-    s.as_deref().map(|s| clipped(s, max))
-}
-
 fn failed(err: rusqlite::Error) -> StorageError {
     StorageError::Db(DbErr::Exec(RuntimeErr::Internal(format!(
         "request-log insert: {err}"
@@ -133,12 +127,12 @@ fn bind_row(
     // As sqlx encodes a `DateTime<Utc>` for SQLite.
     bind(&log.created_at.to_rfc3339_opts(SecondsFormat::AutoSi, false))?;
     bind(&log.user_id)?;
-    bind(&opt(&log.user_name, limits::USER_NAME))?;
-    bind(&opt(&log.key_prefix, limits::KEY_PREFIX))?;
+    bind(&opt_clipped(log.user_name.as_ref(), limits::USER_NAME))?;
+    bind(&opt_clipped(log.key_prefix.as_ref(), limits::KEY_PREFIX))?;
     bind(&log.key_id)?;
-    bind(&opt(&log.provider, limits::PROVIDER))?;
+    bind(&opt_clipped(log.provider.as_ref(), limits::PROVIDER))?;
     bind(&log.credential_id)?;
-    bind(&opt(&log.model, limits::MODEL))?;
+    bind(&opt_clipped(log.model.as_ref(), limits::MODEL))?;
     bind(&clipped(&log.protocol, limits::PROTOCOL))?;
     bind(&clipped(&log.method, limits::METHOD))?;
     bind(&clipped(&log.path, limits::PATH))?;
@@ -155,10 +149,13 @@ fn bind_row(
     ] {
         bind(&count.map(bigint))?;
     }
-    bind(&opt(&log.error, limits::ERROR))?;
+    bind(&opt_clipped(log.error.as_ref(), limits::ERROR))?;
     bind(&log.client_disconnected)?;
     bind(&log.cost_nano_usd)?;
-    bind(&opt(&log.price_version, limits::PRICE_VERSION))
+    bind(&opt_clipped(
+        log.price_version.as_ref(),
+        limits::PRICE_VERSION,
+    ))
 }
 
 #[cfg(test)]

@@ -176,7 +176,12 @@ pub(super) fn clipped(s: &str, max: usize) -> Cow<'_, str> {
 }
 
 pub(crate) fn opt_text(s: Option<&String>, max: usize) -> Option<String> {
-    s.map(|s| text(s, max))
+    opt_clipped(s, max).map(Cow::into_owned)
+}
+
+/// [`opt_text`], borrowing as [`clipped`] does.
+pub(super) fn opt_clipped(s: Option<&String>, max: usize) -> Option<Cow<'_, str>> {
+    s.map(|s| clipped(s, max))
 }
 
 /// `v` as `BIGINT`, saturating.
