@@ -585,11 +585,14 @@ impl Accounting {
                 outcome.usage = Self::usage_so_far(outcome.usage, request, streamed);
                 this.finish_now(outcome);
             };
-            // Shutdown waits for the row. The count runs on the sink's
+            // Outside any runtime, counted here.
+            let Some(runtime) = crate::background::runtime() else {
+                return count(self, outcome);
+            };
+            // Shutdown waits for the row. The count runs on the background
             // runtime: a serving thread's own runtime would cancel it when
             // serving stops, before the sink is flushed.
             let promise = self.sink.promise();
-            let runtime = self.sink.runtime().clone();
             runtime.spawn(async move {
                 // Never closed.
                 let _turn = COUNTING.acquire().await;
@@ -834,6 +837,17 @@ mod tests {
 
     #[tokio::test]
     async fn a_left_stream_is_counted_even_when_its_serving_runtime_stops_at_once() {
+        // The background runtime, as the per-core server sets it: one that
+        // outlives the serving threads' (here, the process).
+        static BACKGROUND: std::sync::LazyLock<tokio::runtime::Runtime> =
+            std::sync::LazyLock::new(|| {
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .enable_all()
+                    .build()
+                    .unwrap()
+            });
+        crate::background::set_runtime(BACKGROUND.handle().clone());
         let (storage, handle, mut accounting) = fresh(&Logging::default()).await;
         accounting.set_streamed(("Hello there, how are you".into(), 0));
         // The client leaves on a serving thread's own runtime, which stops

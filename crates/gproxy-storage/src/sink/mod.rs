@@ -193,8 +193,6 @@ impl RateLimit {
 #[derive(Clone, Debug)]
 pub struct UsageSink {
     tx: mpsc::Sender<RequestLog>,
-    /// The runtime the writer runs on (see [`UsageSink::runtime`]).
-    runtime: tokio::runtime::Handle,
     stats: Arc<SinkStats>,
     warn_limit: Arc<RateLimit>,
     max_body_bytes: u64,
@@ -250,7 +248,6 @@ impl UsageSink {
         let task = tokio::spawn(writer::Writer::new(target, rx, cfg, stats.clone()).run(close_rx));
         let sink = UsageSink {
             tx,
-            runtime: tokio::runtime::Handle::current(),
             stats: stats.clone(),
             warn_limit: Arc::new(RateLimit::new()),
             max_body_bytes,
@@ -261,16 +258,6 @@ impl UsageSink {
             stats,
         };
         (sink, handle)
-    }
-
-    /// The runtime the writer runs on. It outlives the serving threads'
-    /// runtimes (under the per-core server each thread has its own, which
-    /// cancels its tasks when serving stops), so work that makes a
-    /// promised row must be spawned here: spawned on a serving thread's
-    /// runtime, it could be cancelled at shutdown, its row lost and its
-    /// promise dropped as if kept.
-    pub fn runtime(&self) -> &tokio::runtime::Handle {
-        &self.runtime
     }
 
     /// Promises a row that is still being made: shutdown waits for the
