@@ -164,9 +164,14 @@ pub(crate) fn text(s: &str, max: usize) -> String {
 
 /// [`text`], borrowing `s` when it is written as it is.
 pub(super) fn clipped(s: &str, max: usize) -> Cow<'_, str> {
-    let clipped = match s.char_indices().nth(max) {
-        Some((end, _)) => &s[..end],
-        None => s,
+    // No more bytes than `max`, so no more characters: nothing to count
+    // (counting walked every row's every text a character at a time).
+    let clipped = match s.len() > max {
+        true => match s.char_indices().nth(max) {
+            Some((end, _)) => &s[..end],
+            None => s,
+        },
+        false => s,
     };
     if clipped.contains('\0') {
         Cow::Owned(clipped.replace('\0', "\u{FFFD}"))
@@ -517,6 +522,11 @@ mod tests {
     fn text_clips_on_char_boundaries_and_replaces_nul() {
         assert_eq!(text("abc", 5), "abc");
         assert_eq!(text("äöüß", 2), "äö");
+        // More bytes than `max` but no more characters: kept whole.
+        assert_eq!(text("äöüß", 4), "äöüß");
+        assert_eq!(text("äöüß", 3), "äöü");
+        assert_eq!(text("abc", 3), "abc");
+        assert_eq!(text("abcd", 3), "abc");
         assert_eq!(text("a\0b", 5), "a\u{FFFD}b");
         assert_eq!(text("", 0), "");
     }
