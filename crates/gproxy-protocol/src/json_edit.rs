@@ -42,8 +42,15 @@ impl<'a> RawObject<'a> {
     /// [`JsonEditError::NotAnObject`].
     pub fn parse(bytes: &'a [u8]) -> Result<Self, JsonEditError> {
         // One pass: the top level is walked once and every value is captured
-        // as raw text while being validated.
-        match serde_json::from_slice::<TopLevel<'a>>(bytes) {
+        // as raw text while being validated. Parsed as text, checked as
+        // UTF-8 whole: from bytes, serde_json checks each key and each raw
+        // value on its own, a call per piece (invalid UTF-8 is parsed from
+        // the bytes, for serde_json's error and its position).
+        let parsed = match std::str::from_utf8(bytes) {
+            Ok(text) => serde_json::from_str::<TopLevel<'a>>(text),
+            Err(_) => serde_json::from_slice::<TopLevel<'a>>(bytes),
+        };
+        match parsed {
             Ok(TopLevel::Object(entries)) => Ok(Self { entries }),
             Ok(TopLevel::Other) => Err(JsonEditError::NotAnObject),
             Err(e) => Err(JsonEditError::Invalid(e.to_string())),

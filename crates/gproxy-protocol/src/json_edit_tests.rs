@@ -127,6 +127,22 @@ fn empty_object() {
 }
 
 #[test]
+fn text_beyond_ascii_is_read_as_it_was() {
+    // Parsed as text once it is valid UTF-8; keys and values as before.
+    let body = "{\"n\u{e4}me\":\"\u{1F600} \\u00e9\",\"model\":\"m\"}";
+    let object = RawObject::parse(body.as_bytes()).unwrap();
+    assert_eq!(
+        object.get_str("n\u{e4}me").as_deref(),
+        Some("\u{1F600} \u{e9}")
+    );
+    assert_eq!(object.get_str("model").as_deref(), Some("m"));
+    assert_eq!(
+        object.get("n\u{e4}me").unwrap().get(),
+        "\"\u{1F600} \\u00e9\""
+    );
+}
+
+#[test]
 fn errors() {
     for bad in [
         &b""[..],

@@ -65,7 +65,7 @@ pub fn from_response_body(protocol: Protocol, body: &[u8]) -> Option<Usage> {
             } else if let Some(span) =
                 crate::json_edit::top_level_value_from_end(body, b"usageMetadata")
             {
-                parse::<Option<GeminiUsage>>(&body[span])
+                parse_text::<Option<GeminiUsage>>(&body[span])
                     .flatten()
                     .map(Into::into)
             } else {
@@ -225,6 +225,18 @@ fn parse<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Option<T> {
     serde_json::from_slice(bytes).ok()
 }
 
+/// [`parse`] for a short value read whole, such as a `usage` object: it is
+/// checked as UTF-8 once and parsed as text, where from bytes serde_json
+/// checks each key on its own (a call per key, 1.6 k instructions per chat
+/// answer). Not for a whole answer, most of which (the content) is skipped
+/// unchecked from bytes.
+fn parse_text<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Option<T> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => serde_json::from_str(text).ok(),
+        Err(_) => parse(bytes),
+    }
+}
+
 /// The top-level `usage` of the object `body` as `U` (`None` when absent,
 /// null, not a `U`, or the body is not JSON). The value is found by a
 /// structural scan and only it is parsed: deserialising the whole answer to
@@ -235,10 +247,10 @@ fn parse<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Option<T> {
 /// parse.
 fn top_level_usage<'de, U: Deserialize<'de>>(body: &'de [u8]) -> Option<U> {
     if let Some(span) = crate::json_edit::top_level_value_from_end(body, b"usage") {
-        return parse::<Option<U>>(&body[span]).flatten();
+        return parse_text::<Option<U>>(&body[span]).flatten();
     }
     match crate::json_edit::top_level_value(body, b"usage") {
-        Some(Some(span)) => parse::<Option<U>>(&body[span]).flatten(),
+        Some(Some(span)) => parse_text::<Option<U>>(&body[span]).flatten(),
         Some(None) => None,
         None => parse::<WithUsage<U>>(body)?.usage,
     }

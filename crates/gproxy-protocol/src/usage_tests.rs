@@ -183,6 +183,17 @@ fn usage_scan_reads_only_the_usage_value() {
     ] {
         assert_eq!(from_response_body(Protocol::OpenAiChat, none), None);
     }
+    // The usage value is read as text: other text in it, and invalid UTF-8
+    // outside it (never parsed), leave the counts as they are; invalid
+    // UTF-8 in one of its keys makes it unreadable, as it did from bytes.
+    let text = "{\"usage\":{\"prompt_tokens\":3,\"n\u{f6}te\":\"\u{e9}\",\"completion_tokens\":4}}";
+    let usage = from_response_body(Protocol::OpenAiChat, text.as_bytes()).unwrap();
+    assert_eq!((usage.input_tokens, usage.output_tokens), (3, 4));
+    let outside = b"{\"choices\":[{\"text\":\"\xFF\"}],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4}}";
+    let usage = from_response_body(Protocol::OpenAiChat, outside).unwrap();
+    assert_eq!((usage.input_tokens, usage.output_tokens), (3, 4));
+    let inside = b"{\"usage\":{\"prompt_tokens\":3,\"x\xFF\":1,\"completion_tokens\":4}}";
+    assert_eq!(from_response_body(Protocol::OpenAiChat, inside), None);
     // A body the scan cannot read (an escaped key) is parsed in full.
     let escaped = br#"{"\u0069d":"x","usage":{"prompt_tokens":2,"completion_tokens":1}}"#;
     let usage = from_response_body(Protocol::OpenAiChat, escaped).unwrap();
