@@ -42,15 +42,9 @@ impl<'a> RawObject<'a> {
     /// [`JsonEditError::NotAnObject`].
     pub fn parse(bytes: &'a [u8]) -> Result<Self, JsonEditError> {
         // One pass: the top level is walked once and every value is captured
-        // as raw text while being validated. Parsed as text, checked as
-        // UTF-8 whole: from bytes, serde_json checks each key and each raw
-        // value on its own, a call per piece (invalid UTF-8 is parsed from
-        // the bytes, for serde_json's error and its position).
-        let parsed = match std::str::from_utf8(bytes) {
-            Ok(text) => serde_json::from_str::<TopLevel<'a>>(text),
-            Err(_) => serde_json::from_slice::<TopLevel<'a>>(bytes),
-        };
-        match parsed {
+        // as raw text while being validated (the raw values cover nearly
+        // all of it, so it is checked as UTF-8 whole).
+        match from_bytes_as_text::<TopLevel<'a>>(bytes) {
             Ok(TopLevel::Object(entries)) => Ok(Self { entries }),
             Ok(TopLevel::Other) => Err(JsonEditError::NotAnObject),
             Err(e) => Err(JsonEditError::Invalid(e.to_string())),
@@ -332,6 +326,21 @@ pub fn plain_str_at<'a>(json: &'a [u8], key: &str) -> Option<&'a str> {
 /// top-level key is escaped or the scan finds something it does not expect
 /// (the caller then parses in full, which reports malformed JSON). A
 /// literal value is not validated.
+/// `T` from the JSON `bytes`, checked as UTF-8 whole and parsed as text.
+/// From bytes, serde_json checks each key, string and raw value it reads
+/// with a call of its own, which costs more than one check of the whole
+/// when they are many and short or cover most of it (not when most of the
+/// bytes would be skipped unread). Invalid UTF-8 is parsed from the bytes,
+/// for serde_json's own error and its position.
+pub(crate) fn from_bytes_as_text<'a, T: serde::Deserialize<'a>>(
+    bytes: &'a [u8],
+) -> serde_json::Result<T> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(bytes),
+    }
+}
+
 pub(crate) fn top_level_value(json: &[u8], key: &[u8]) -> Option<Option<std::ops::Range<usize>>> {
     top_level_value_of(json, &[key])
 }
