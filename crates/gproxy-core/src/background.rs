@@ -3,8 +3,9 @@
 //! Under the per-core server every serving thread has a runtime of its own,
 //! which ends when that thread stops serving. A task that lives longer than
 //! the request that started it (the Redis link's flusher, a response-cache
-//! store, the count of a stream the client left) is spawned on the runtime the server was started from instead,
-//! which runs until the process has flushed what it owes.
+//! store, the count of a stream the client left) is spawned on the runtime
+//! the server was started from instead, which runs until the process has
+//! flushed what it owes.
 
 use std::sync::OnceLock;
 

@@ -166,12 +166,10 @@ pub(crate) fn text(s: &str, max: usize) -> String {
 pub(super) fn clipped(s: &str, max: usize) -> Cow<'_, str> {
     // No more bytes than `max`, so no more characters: nothing to count
     // (counting walked every row's every text a character at a time).
-    let clipped = match s.len() > max {
-        true => match s.char_indices().nth(max) {
-            Some((end, _)) => &s[..end],
-            None => s,
-        },
-        false => s,
+    let clipped = if s.len() <= max {
+        s
+    } else {
+        s.char_indices().nth(max).map_or(s, |(end, _)| &s[..end])
     };
     if clipped.contains('\0') {
         Cow::Owned(clipped.replace('\0', "\u{FFFD}"))
