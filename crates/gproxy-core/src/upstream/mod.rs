@@ -27,6 +27,7 @@ use gproxy_protocol::url::percent_decode;
 
 use crate::CoreError;
 
+mod h1;
 mod pool;
 
 pub use pool::ResponseBody;
@@ -226,10 +227,10 @@ impl SendError {
         }
     }
 
-    fn send(source: hyper::Error) -> Self {
+    fn send(source: BoxError) -> Self {
         SendError {
             connect: false,
-            source: source.into(),
+            source,
         }
     }
 }
@@ -294,7 +295,7 @@ impl UpstreamClient {
         drop(shared);
         Ok(pending
             .await?
-            .map(|body| ResponseBody::new(body, None, None)))
+            .map(ResponseBody::hyper))
     }
 }
 

@@ -18,10 +18,8 @@
 //! closed before taking it is sent again on another, as hyper-util did.
 
 use std::cell::RefCell;
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -31,12 +29,16 @@ use http::{HeaderValue, Request, Response, Uri};
 use http_body::Body as _;
 use hyper::body::Incoming;
 use hyper::client::conn::{http1, http2};
-use hyper_rustls::HttpsConnector;
+use hyper_rustls::{HttpsConnector, MaybeHttpsStream};
 use hyper_util::client::legacy::connect::Connection as _;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use tower_service::Service as _;
 
-use super::{Egress, SendError, UpstreamBody, UpstreamConfig};
+use super::h1::{self, Conn, Framing};
+use super::{BoxError, Egress, SendError, UpstreamBody, UpstreamConfig};
+
+/// A connection's socket, TLS or not.
+type Io = MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>;
 
 /// A thread's connections to every upstream, for one client's settings.
 pub(super) struct Pool {
@@ -64,16 +66,22 @@ struct Origin {
 }
 
 struct Idle {
-    sender: http1::SendRequest<UpstreamBody>,
-    driven: Arc<Driven>,
+    conn: Box<Http1>,
     since: Instant,
+}
+
+/// An HTTP/1.1 connection of the pool, counted open until dropped.
+/// Always boxed: TLS makes its socket about a kilobyte, and a request's
+/// futures and its response body move it from layer to layer.
+struct Http1 {
+    conn: Conn<Io>,
+    _open: Open,
 }
 
 /// A connection taken for one request.
 enum Taken {
     Http1 {
-        sender: http1::SendRequest<UpstreamBody>,
-        driven: Arc<Driven>,
+        conn: Box<Http1>,
         /// Whether it had served a request before (a stale kept-alive
         /// connection can close before taking the next one).
         reused: bool,
@@ -86,8 +94,8 @@ thread_local! {
 }
 
 /// Connections the pools opened since start, and those open now (every
-/// thread's; counted when a connection is made and when its task ends,
-/// never per request).
+/// thread's; counted when a connection is made and when it closes, never
+/// per request).
 static OPENED: AtomicU64 = AtomicU64::new(0);
 static OPEN: AtomicU64 = AtomicU64::new(0);
 
@@ -96,178 +104,33 @@ pub(super) fn connection_counts() -> (u64, u64) {
     (OPENED.load(Ordering::Relaxed), OPEN.load(Ordering::Relaxed))
 }
 
-/// Drives a new connection to its end, counted open meanwhile.
-fn drive<F>(conn: F)
+/// A connection counted open, until this is dropped.
+struct Open;
+
+impl Open {
+    fn new() -> Self {
+        OPENED.fetch_add(1, Ordering::Relaxed);
+        OPEN.fetch_add(1, Ordering::Relaxed);
+        Open
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        OPEN.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Drives a connection hyper serves (HTTP/2, or HTTP/1 with a streamed
+/// request body) to its end in a task of its own, counted open meanwhile.
+fn drive<F>(conn: F, open: Open)
 where
     F: std::future::Future + Send + 'static,
 {
-    OPENED.fetch_add(1, Ordering::Relaxed);
-    OPEN.fetch_add(1, Ordering::Relaxed);
     tokio::spawn(async move {
         let _ = conn.await;
-        OPEN.fetch_sub(1, Ordering::Relaxed);
+        drop(open);
     });
-}
-
-/// An HTTP/1 connection's future. Its own task polls it, except while a
-/// stream (`text/event-stream`) is read from it: then the task reading
-/// the stream polls it inline ([`Driven::poll_inline`]), and each chunk is
-/// decoded by the task that waits for it, instead of by the connection's
-/// task, woken for it, waking the reader back (two task switches per
-/// chunk, issue 18). When the stream is done with it ([`Driven::release`]),
-/// the connection's task polls it again, so its wake-ups go back there.
-/// (For a complete answer, polling inline did not pay: the connection was
-/// polled more often than its task had been, 2 % more instructions per
-/// request.)
-pub(super) struct Driven {
-    slot: Mutex<Slot>,
-}
-
-type ConnFuture = Pin<Box<dyn Future<Output = hyper::Result<()>> + Send>>;
-
-struct Slot {
-    /// `None` once the connection ended.
-    conn: Option<ConnFuture>,
-    /// A stream holds it ([`InUse`]): only that stream's body polls it (its
-    /// own task, if woken, would take its wake-ups back).
-    in_use: bool,
-    /// The connection's own task, once it polled.
-    task: Option<Waker>,
-}
-
-impl std::fmt::Debug for Driven {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Driven")
-    }
-}
-
-impl Driven {
-    /// Starts the connection's own task, counted open until it ends.
-    fn spawn(conn: ConnFuture) -> Arc<Self> {
-        let driven = Arc::new(Driven {
-            slot: Mutex::new(Slot {
-                conn: Some(conn),
-                in_use: false,
-                task: None,
-            }),
-        });
-        let task = driven.clone();
-        drive(std::future::poll_fn(move |cx| task.poll_task(cx)));
-        driven
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Slot> {
-        self.slot.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The connection's own task: ready when the connection ended.
-    fn poll_task(&self, cx: &mut Context<'_>) -> Poll<()> {
-        let mut slot = self.lock();
-        let Slot { conn, in_use, task } = &mut *slot;
-        // Ended, even while a stream still holds it.
-        let Some(future) = conn.as_mut() else {
-            return Poll::Ready(());
-        };
-        if !*in_use && future.as_mut().poll(cx).is_ready() {
-            *conn = None;
-            return Poll::Ready(());
-        }
-        if !task.as_ref().is_some_and(|t| t.will_wake(cx.waker())) {
-            *task = Some(cx.waker().clone());
-        }
-        Poll::Pending
-    }
-
-    /// A stream's hold on the connection, until it is dropped.
-    fn acquire(self: &Arc<Self>) -> InUse {
-        self.lock().in_use = true;
-        InUse(self.clone())
-    }
-
-    /// Polls the connection from the caller's task (which the connection
-    /// then wakes when its socket is ready).
-    fn poll_inline(&self, cx: &mut Context<'_>) {
-        let mut slot = self.lock();
-        if let Some(conn) = slot.conn.as_mut()
-            && conn.as_mut().poll(cx).is_ready()
-        {
-            slot.conn = None;
-            // Its task ends (it sees the connection gone).
-            if let Some(task) = &slot.task {
-                task.wake_by_ref();
-            }
-        }
-    }
-
-    /// The request is done with the connection: its own task polls it
-    /// again. It is polled once here, with that task's waker (which its
-    /// wake-ups reach from then on), rather than the task woken to do it.
-    fn release(&self) {
-        let mut slot = self.lock();
-        slot.in_use = false;
-        let Slot { conn, task, .. } = &mut *slot;
-        // Not polled yet: its task's first poll is still to come.
-        let Some(task) = task.as_ref() else {
-            return;
-        };
-        if let Some(future) = conn.as_mut()
-            && future
-                .as_mut()
-                .poll(&mut Context::from_waker(task))
-                .is_ready()
-        {
-            *conn = None;
-            // Its task ends.
-            task.wake_by_ref();
-        }
-    }
-}
-
-/// Whether `response` is a Server-Sent Events stream.
-fn is_event_stream<B>(response: &Response<B>) -> bool {
-    const SSE: &[u8] = b"text/event-stream";
-    response
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .is_some_and(|v| {
-            v.as_bytes()
-                .get(..SSE.len())
-                .is_some_and(|t| t.eq_ignore_ascii_case(SSE))
-        })
-}
-
-/// A context whose waker does nothing, for the connection and the
-/// response body polled inline: with the task's own waker, each would
-/// wake the task it runs on whenever the other hands it something (the
-/// connection when the body takes a chunk, the body when the connection
-/// sends one), and the task would be polled again for nothing. They are
-/// polled with it only when both are pending, before the task returns
-/// pending.
-fn unwoken() -> Context<'static> {
-    Context::from_waker(Waker::noop())
-}
-
-/// A stream's hold on its HTTP/1 connection ([`Driven`]): the stream's
-/// body polls it inline; dropped (read to its end, or given up), the
-/// connection's own task polls it again.
-pub(super) struct InUse(Arc<Driven>);
-
-impl InUse {
-    fn poll(&self, cx: &mut Context<'_>) {
-        self.0.poll_inline(cx);
-    }
-}
-
-impl Drop for InUse {
-    fn drop(&mut self) {
-        self.0.release();
-    }
-}
-
-impl std::fmt::Debug for InUse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("InUse")
-    }
 }
 
 /// This thread's pool for the client `built` (its id and settings), made
@@ -294,48 +157,88 @@ pub(super) fn origin(
 /// Sends `request` to the upstream found by [`origin`].
 pub(super) async fn send(
     (instance, index): (u64, usize),
-    mut request: Request<UpstreamBody>,
+    request: Request<UpstreamBody>,
 ) -> Result<Response<ResponseBody>, SendError> {
+    let (mut parts, body) = request.into_parts();
+    let body = match body {
+        UpstreamBody::Full(full) => full_bytes(full),
+        streamed @ UpstreamBody::Stream(_) => {
+            return send_streamed(instance, index, Request::from_parts(parts, streamed)).await;
+        }
+    };
     loop {
-        let (taken, mut back) = take(instance, index).await?;
-        match taken {
+        let (taken, host) = take(instance, index).await?;
+        let (mut conn, reused) = match taken {
             Taken::Http2(mut sender) => {
+                let request = Request::from_parts(parts, UpstreamBody::full(body));
                 return match sender.send_request(request).await {
-                    Ok(response) => Ok(response.map(|body| ResponseBody::new(body, None, None))),
-                    Err(e) => Err(SendError::send(e)),
+                    Ok(response) => Ok(response.map(ResponseBody::hyper)),
+                    Err(e) => Err(SendError::send(e.into())),
                 };
             }
-            Taken::Http1 {
-                mut sender,
-                driven,
-                reused,
-            } => {
-                if let Some(host) = back.host.take() {
-                    request
-                        .headers_mut()
-                        .entry(http::header::HOST)
-                        .or_insert(host);
-                }
-                origin_form(request.uri_mut());
-                match sender.try_send_request(request).await {
-                    Ok(response) => {
-                        // A stream's body is read with its connection
-                        // polled inline (see `Driven`).
-                        let in_use = is_event_stream(&response).then(|| driven.acquire());
-                        back.sender = Some(sender);
-                        back.driven = Some(driven);
-                        return Ok(response.map(|body| ResponseBody::new(body, Some(back), in_use)));
-                    }
-                    Err(mut e) => match e.take_message() {
-                        // Not sent: a kept-alive connection the upstream
-                        // closed meanwhile. Another one takes it.
-                        Some(unsent) if reused => request = unsent,
-                        _ => return Err(SendError::send(e.into_error())),
-                    },
-                }
+            Taken::Http1 { conn, reused } => (conn, reused),
+        };
+        if !parts.headers.contains_key(http::header::HOST) {
+            parts.headers.insert(http::header::HOST, host);
+        }
+        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        match conn
+            .conn
+            .exchange(&parts.method, path, &parts.headers, &body)
+            .await
+        {
+            Ok(head) => {
+                let back = GiveBack { instance, index };
+                let body = Http1Body::new(conn, head.framing, head.keep_alive, back);
+                return Ok(head.response.map(|()| ResponseBody(Inner::Http1(body))));
             }
+            // A kept-alive connection the upstream closed meanwhile:
+            // another one takes the request.
+            Err(h1::Error::Unsent(_)) if reused => {}
+            Err(e) => return Err(SendError::send(e.into())),
         }
     }
+}
+
+/// The bytes of a complete body (ready at once).
+fn full_bytes(mut full: http_body_util::Full<Bytes>) -> Bytes {
+    let mut cx = Context::from_waker(Waker::noop());
+    match Pin::new(&mut full).poll_frame(&mut cx) {
+        Poll::Ready(Some(Ok(frame))) => frame.into_data().unwrap_or_default(),
+        _ => Bytes::new(),
+    }
+}
+
+/// Sends a request whose body is streamed (a passthrough upload) through
+/// hyper, on a connection of its own that is not kept after it.
+async fn send_streamed(
+    instance: u64,
+    index: usize,
+    mut request: Request<UpstreamBody>,
+) -> Result<Response<ResponseBody>, SendError> {
+    let (taken, host) = take(instance, index).await?;
+    let response = match taken {
+        Taken::Http2(mut sender) => sender.send_request(request).await,
+        Taken::Http1 { conn, .. } => {
+            let Http1 { conn, _open: open } = *conn;
+            let io = conn
+                .into_io()
+                .ok_or_else(|| SendError::connect("a connection with unread bytes".into()))?;
+            let (mut sender, conn) = http1::handshake(io)
+                .await
+                .map_err(|e| SendError::connect(e.into()))?;
+            drive(conn, open);
+            request
+                .headers_mut()
+                .entry(http::header::HOST)
+                .or_insert(host);
+            origin_form(request.uri_mut());
+            sender.send_request(request).await
+        }
+    };
+    response
+        .map(|r| r.map(ResponseBody::hyper))
+        .map_err(|e| SendError::send(e.into()))
 }
 
 impl Pool {
@@ -394,11 +297,10 @@ impl Pool {
         {
             origin.idle.remove(0);
         }
-        while let Some(idle) = origin.idle.pop() {
-            if !idle.sender.is_closed() {
+        while let Some(mut idle) = origin.idle.pop() {
+            if !idle.conn.conn.is_closed() {
                 return Some(Taken::Http1 {
-                    sender: idle.sender,
-                    driven: idle.driven,
+                    conn: idle.conn,
                     reused: true,
                 });
             }
@@ -407,69 +309,39 @@ impl Pool {
     }
 }
 
-/// A connection for one request to origin `index` of pool `instance`:
-/// an idle one, or a new one.
-async fn take(instance: u64, index: usize) -> Result<(Taken, GiveBack), SendError> {
-    loop {
-        let found = POOL.with_borrow_mut(|pool| {
-            let pool = pool.as_mut().filter(|p| p.instance == instance)?;
-            let back = GiveBack {
-                instance,
-                index,
-                host: Some(pool.origins[index].host.clone()),
-                sender: None,
-                driven: None,
-            };
-            if let Some(taken) = pool.idle(index) {
-                return Some(Ok((taken, back)));
-            }
-            let origin = &pool.origins[index];
-            let mut parts = http::uri::Parts::default();
-            parts.scheme = Some(origin.scheme.clone());
-            parts.authority = Some(origin.authority.clone());
-            parts.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
-            Some(Err((pool.connector.clone(), Uri::from_parts(parts), back)))
-        });
-        let Some(found) = found else {
-            // The settings changed under this request: its pool is gone.
-            return Err(SendError::connect(
-                "the upstream client was reconfigured".into(),
-            ));
-        };
-        let (connector, uri, back) = match found {
-            Ok((
-                Taken::Http1 {
-                    mut sender,
-                    driven,
-                    reused,
-                },
-                back,
-            )) => {
-                // Given back when its last response ended; the connection
-                // task may not have marked it ready yet.
-                if sender.ready().await.is_ok() {
-                    return Ok((
-                        Taken::Http1 {
-                            sender,
-                            driven,
-                            reused,
-                        },
-                        back,
-                    ));
-                }
-                continue;
-            }
-            Ok((taken, back)) => return Ok((taken, back)),
-            Err(connect) => connect,
-        };
-        let uri = uri.map_err(|e| SendError::connect(e.into()))?;
-        // Boxed: the connect and handshake futures (TLS, HTTP/2) are
-        // large, and held inline they would be copied with every request's
-        // future, which takes an idle connection nearly always.
-        return Box::pin(connect(connector, uri, instance, index))
-            .await
-            .map(|taken| (taken, back));
-    }
+/// A connection for one request to origin `index` of pool `instance`
+/// (an idle one, or a new one), and the `Host` header for it.
+async fn take(instance: u64, index: usize) -> Result<(Taken, HeaderValue), SendError> {
+    let found = POOL.with_borrow_mut(|pool| {
+        let pool = pool.as_mut().filter(|p| p.instance == instance)?;
+        let host = pool.origins[index].host.clone();
+        if let Some(taken) = pool.idle(index) {
+            return Some(Ok((taken, host)));
+        }
+        let origin = &pool.origins[index];
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(origin.scheme.clone());
+        parts.authority = Some(origin.authority.clone());
+        parts.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
+        Some(Err((pool.connector.clone(), Uri::from_parts(parts), host)))
+    });
+    let Some(found) = found else {
+        // The settings changed under this request: its pool is gone.
+        return Err(SendError::connect(
+            "the upstream client was reconfigured".into(),
+        ));
+    };
+    let (connector, uri, host) = match found {
+        Ok(taken) => return Ok(taken),
+        Err(connect) => connect,
+    };
+    let uri = uri.map_err(|e| SendError::connect(e.into()))?;
+    // Boxed: the connect and handshake futures (TLS, HTTP/2) are large,
+    // and held inline they would be copied with every request's future,
+    // which takes an idle connection nearly always.
+    Box::pin(connect(connector, uri, instance, index))
+        .await
+        .map(|taken| (taken, host))
 }
 
 /// A new connection to `uri`, the upstream at `index` of pool `instance`:
@@ -485,7 +357,7 @@ async fn connect(
         let (sender, conn) = http2::handshake(TokioExecutor::new(), io)
             .await
             .map_err(|e| SendError::connect(e.into()))?;
-        drive(conn);
+        drive(conn, Open::new());
         POOL.with_borrow_mut(|pool| {
             if let Some(pool) = pool.as_mut().filter(|p| p.instance == instance) {
                 pool.origins[index].h2 = Some(sender.clone());
@@ -493,12 +365,11 @@ async fn connect(
         });
         return Ok(Taken::Http2(sender));
     }
-    let (sender, conn) = http1::handshake(io)
-        .await
-        .map_err(|e| SendError::connect(e.into()))?;
     Ok(Taken::Http1 {
-        sender,
-        driven: Driven::spawn(Box::pin(conn)),
+        conn: Box::new(Http1 {
+            conn: Conn::new(io),
+            _open: Open::new(),
+        }),
         reused: false,
     })
 }
@@ -518,7 +389,8 @@ fn host_header(scheme: &Scheme, authority: &Authority) -> Result<HeaderValue, Se
     value.map_err(|e| SendError::connect(e.into()))
 }
 
-/// An HTTP/1 request's URI as it goes on the wire: its path and query.
+/// An HTTP/1 request's URI as hyper puts it on the wire: its path and
+/// query.
 fn origin_form(uri: &mut Uri) {
     *uri = match uri.path_and_query() {
         Some(path) if path.as_str() != "/" => {
@@ -531,24 +403,15 @@ fn origin_form(uri: &mut Uri) {
     };
 }
 
-/// Puts an HTTP/1 connection back in the pool it came from, when its
-/// response has been read to the end.
+/// Where an HTTP/1 connection goes back to when its answer was read.
 #[derive(Debug)]
-pub(super) struct GiveBack {
+struct GiveBack {
     instance: u64,
     index: usize,
-    /// The `Host` header, until the request takes it.
-    host: Option<HeaderValue>,
-    sender: Option<http1::SendRequest<UpstreamBody>>,
-    /// The connection, polled inline by the response body.
-    driven: Option<Arc<Driven>>,
 }
 
 impl GiveBack {
-    fn give_back(&mut self) {
-        let Some(sender) = self.sender.take() else {
-            return;
-        };
+    fn give_back(self, conn: Box<Http1>) {
         // Dropped on a thread whose pool is another (or at its exit), the
         // connection closes instead.
         let _ = POOL.try_with(|pool| {
@@ -558,13 +421,9 @@ impl GiveBack {
             if let Some(pool) = pool.as_mut().filter(|p| p.instance == self.instance) {
                 let max = pool.max_idle;
                 let idle = &mut pool.origins[self.index].idle;
-                if idle.len() < max
-                    && !sender.is_closed()
-                    && let Some(driven) = self.driven.take()
-                {
+                if idle.len() < max {
                     idle.push(Idle {
-                        sender,
-                        driven,
+                        conn,
                         since: Instant::now(),
                     });
                 }
@@ -573,102 +432,134 @@ impl GiveBack {
     }
 }
 
-/// An upstream response's body. Read to its end, it puts its HTTP/1
-/// connection back in the pool; dropped before, the connection closes
-/// (its unread rest cannot be skipped cheaply).
+/// An upstream response's body. An HTTP/1 body of this thread's pool is
+/// read from its connection by the task that reads the body; read to its
+/// end, the connection goes back to the pool (dropped before, it closes:
+/// its unread rest cannot be skipped cheaply).
 #[derive(Debug)]
-pub struct ResponseBody {
-    inner: Incoming,
-    back: Option<GiveBack>,
-    /// The HTTP/1 connection, polled inline while the body is read, until
-    /// it ends.
-    driven: Option<InUse>,
+pub struct ResponseBody(Inner);
+
+#[derive(Debug)]
+enum Inner {
+    /// hyper's (HTTP/2, a streamed upload's answer, the shared client).
+    Hyper(Incoming),
+    Http1(Http1Body),
 }
 
 impl ResponseBody {
-    pub(super) fn new(inner: Incoming, back: Option<GiveBack>, driven: Option<InUse>) -> Self {
-        ResponseBody {
-            inner,
-            back,
-            driven,
-        }
+    pub(super) fn hyper(body: Incoming) -> Self {
+        ResponseBody(Inner::Hyper(body))
     }
 
-    /// Whether reading the body polls its connection (then a pending body
+    /// Whether reading the body reads its connection (then a pending body
     /// means the socket holds nothing more for now).
     pub(crate) fn polls_connection(&self) -> bool {
-        self.driven.is_some()
+        matches!(self.0, Inner::Http1(_))
+    }
+}
+
+/// An answer's body read from an HTTP/1 connection of the pool.
+struct Http1Body {
+    /// `None` once the body ended (the connection given back or closed)
+    /// or failed.
+    conn: Option<Box<Http1>>,
+    framing: Framing,
+    keep_alive: bool,
+    back: Option<GiveBack>,
+}
+
+impl std::fmt::Debug for Http1Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Http1Body")
+            .field("framing", &self.framing)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Http1Body {
+    fn new(conn: Box<Http1>, framing: Framing, keep_alive: bool, back: GiveBack) -> Self {
+        let mut body = Http1Body {
+            conn: Some(conn),
+            framing,
+            keep_alive,
+            back: Some(back),
+        };
+        // No body at all (a 204, `Content-Length: 0`): the connection is
+        // free now, whether or not the body is ever polled.
+        body.end_if_done();
+        body
     }
 
-    fn ended(&mut self) {
-        if let Some(mut back) = self.back.take() {
-            back.give_back();
+    /// Gives the connection back once the body is read whole.
+    fn end_if_done(&mut self) {
+        if self.framing != Framing::Done {
+            return;
         }
-        self.release();
+        if let (Some(conn), Some(back)) = (self.conn.take(), self.back.take())
+            && self.keep_alive
+            && !conn.conn.has_buffered()
+        {
+            back.give_back(conn);
+        }
     }
 
-    /// The body no longer polls its connection: its own task does.
-    fn release(&mut self) {
-        self.driven = None;
+    fn poll_frame(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+        let Some(conn) = self.conn.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match conn.conn.poll_body(&mut self.framing, cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(Ok(data))) => {
+                self.end_if_done();
+                Poll::Ready(Some(Ok(http_body::Frame::data(data))))
+            }
+            Poll::Ready(None) => {
+                self.end_if_done();
+                Poll::Ready(None)
+            }
+            Poll::Ready(Some(Err(e))) => {
+                // The connection closes.
+                self.conn = None;
+                self.framing = Framing::Done;
+                Poll::Ready(Some(Err(e.into())))
+            }
+        }
     }
 }
 
 impl http_body::Body for ResponseBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
     fn poll_frame(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Bytes>, hyper::Error>>> {
-        let ResponseBody { inner, driven, .. } = &mut *self;
-        let polled = match driven {
-            // The connection decodes what the socket holds, on this task:
-            // without its waker first (see `unwoken`), then with it if the
-            // socket held nothing more.
-            Some(driven) => {
-                let mut unwoken = unwoken();
-                let mut polled = Pin::new(&mut *inner).poll_frame(&mut unwoken);
-                if polled.is_pending() {
-                    driven.poll(&mut unwoken);
-                    polled = Pin::new(&mut *inner).poll_frame(&mut unwoken);
-                }
-                if polled.is_pending() {
-                    driven.poll(cx);
-                    polled = Pin::new(&mut *inner).poll_frame(cx);
-                }
-                polled
-            }
-            None => Pin::new(inner).poll_frame(cx),
-        };
-        match &polled {
-            Poll::Ready(None) => self.ended(),
-            Poll::Ready(Some(Err(_))) => {
-                self.back = None;
-                self.release();
-            }
-            _ => {}
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+        match &mut self.get_mut().0 {
+            Inner::Hyper(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
+            Inner::Http1(body) => body.poll_frame(cx),
         }
-        polled
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        match &self.0 {
+            Inner::Hyper(body) => body.is_end_stream(),
+            Inner::Http1(body) => body.framing == Framing::Done,
+        }
     }
 
     fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-impl Drop for ResponseBody {
-    fn drop(&mut self) {
-        // A body known to be empty (`Content-Length: 0`, a 204) may never
-        // be polled.
-        if self.inner.is_end_stream() {
-            self.ended();
+        match &self.0 {
+            Inner::Hyper(body) => body.size_hint(),
+            Inner::Http1(body) => match body.framing {
+                Framing::Done => http_body::SizeHint::with_exact(0),
+                Framing::Length(n) => http_body::SizeHint::with_exact(n),
+                _ => http_body::SizeHint::default(),
+            },
         }
-        self.release();
     }
 }
 
@@ -797,77 +688,115 @@ mod tests {
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
     }
 
-    /// Waits (at most 5 s) until the connection's task ended: the last
-    /// holder of `driven` let it go.
-    async fn task_ends(driven: std::sync::Weak<Driven>) {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while driven.upgrade().is_some() {
-            assert!(
-                Instant::now() < deadline,
-                "the connection's task did not end"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-
     #[tokio::test]
-    async fn a_body_polls_its_connection_and_hands_it_back_when_done() {
+    async fn a_body_reads_its_connection_and_hands_it_back_when_done() {
         let (base, accepted) = upstream(After::KeepAlive).await;
         let config = config();
-        // A complete answer is read from the connection's own task.
-        assert!(
-            !get(7, &config, &base, "/big")
-                .await
-                .body()
-                .polls_connection()
-        );
-        let response = get(7, &config, &base, "/events").await;
-        assert!(response.body().polls_connection());
-        assert_eq!(text(response).await.len(), 64 * 1024);
-        // Its own task polls it again and readies it for the next request.
-        assert!(
-            text(get(7, &config, &base, "/a").await)
-                .await
-                .starts_with("hello /a")
-        );
-        assert_eq!(accepted.load(Ordering::SeqCst), 2);
-        // Dropped mid-way: the connection ends, and its task with it (the
-        // last holder of its future).
-        let response = get(7, &config, &base, "/events").await;
-        let driven = Arc::downgrade(&response.body().driven.as_ref().unwrap().0);
-        drop(response);
-        task_ends(driven).await;
+        for path in ["/big", "/events", "/a"] {
+            let response = get(7, &config, &base, path).await;
+            assert!(response.body().polls_connection());
+            assert_eq!(idle_count(&base), 0);
+            let read = text(response).await;
+            assert!(read.len() == 64 * 1024 || read.starts_with("hello /a"));
+            assert_eq!(idle_count(&base), 1);
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
     }
 
-    #[tokio::test]
-    async fn a_stream_whose_connection_breaks_ends_the_connections_task() {
+    /// An upstream that answers its first request on a connection with a
+    /// chunked event stream, cut after `chunks` chunks (the socket closes
+    /// after `linger`), and every request on later connections in full.
+    async fn cut_upstream(answer_second_on_first: bool) -> (Uri, Arc<AtomicUsize>) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        // One chunk of an event stream, then the socket closes.
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base: Uri = format!("http://{}", listener.local_addr().unwrap())
             .parse()
             .unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
         tokio::spawn(async move {
-            let (mut socket, _) = listener.accept().await.unwrap();
-            let mut request = [0u8; 1024];
-            let _ = socket.read(&mut request).await.unwrap();
-            let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
-            let chunk = "d\r\ndata: hello\n\n\r\n";
-            socket
-                .write_all(format!("{head}{chunk}").as_bytes())
-                .await
-                .unwrap();
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            loop {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let n = count.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut request = [0u8; 4096];
+                    let ok = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                    if n > 0 {
+                        while socket.read(&mut request).await.unwrap_or(0) > 0 {
+                            let _ = socket.write_all(ok.as_bytes()).await;
+                        }
+                        return;
+                    }
+                    let _ = socket.read(&mut request).await;
+                    if answer_second_on_first {
+                        // Kept alive for one answer, then the second
+                        // request is read and the socket closed unanswered.
+                        socket.write_all(ok.as_bytes()).await.unwrap();
+                        let _ = socket.read(&mut request).await;
+                        return;
+                    }
+                    let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+                    let chunk = "d\r\ndata: hello\n\n\r\n";
+                    socket
+                        .write_all(format!("{head}{chunk}").as_bytes())
+                        .await
+                        .unwrap();
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                });
+            }
         });
+        (base, accepted)
+    }
+
+    #[tokio::test]
+    async fn a_stream_whose_connection_breaks_fails_and_is_not_kept() {
+        let (base, accepted) = cut_upstream(false).await;
         let config = config();
         let mut response = get(8, &config, &base, "/events").await;
         assert!(response.body().polls_connection());
-        let driven = Arc::downgrade(&response.body().driven.as_ref().unwrap().0);
         let first = response.body_mut().frame().await.unwrap().unwrap();
         assert_eq!(first.into_data().unwrap(), "data: hello\n\n");
-        assert!(response.body_mut().frame().await.unwrap().is_err());
-        task_ends(driven).await;
+        let broke = response.body_mut().frame().await.unwrap().unwrap_err();
+        assert!(broke.to_string().contains("before the end of the body"), "{broke}");
         assert_eq!(idle_count(&base), 0);
+        assert_eq!(text(get(8, &config, &base, "/a").await).await, "ok");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_request_a_kept_alive_connection_closed_on_goes_out_on_another() {
+        let (base, accepted) = cut_upstream(true).await;
+        let config = config();
+        assert_eq!(text(get(9, &config, &base, "/a").await).await, "ok");
+        assert_eq!(idle_count(&base), 1);
+        // Taken while still open; closed once the request was written.
+        assert_eq!(text(get(9, &config, &base, "/b").await).await, "ok");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_streamed_body_goes_through_hyper_on_a_connection_not_kept() {
+        let (base, accepted) = upstream(After::KeepAlive).await;
+        let config = config();
+        // An idle connection first: the upload takes it.
+        text(get(10, &config, &base, "/a").await).await;
+        assert_eq!(idle_count(&base), 1);
+        let chunks = futures_util::stream::iter(
+            ["part one, ", "part two"].map(|c| Ok::<_, BoxError>(http_body::Frame::data(Bytes::from(c)))),
+        );
+        let body = UpstreamBody::Stream(http_body_util::combinators::UnsyncBoxBody::new(
+            http_body_util::StreamBody::new(chunks),
+        ));
+        let uri: Uri = format!("{base}upload").parse().unwrap();
+        let request = Request::post(uri).body(body).unwrap();
+        let found = origin(10, &config, request.uri()).unwrap();
+        let response = send(found, request).await.unwrap();
+        assert!(!response.body().polls_connection());
+        let port = base.port_u16().unwrap();
+        assert_eq!(text(response).await, format!("hello /upload 127.0.0.1:{port}"));
+        assert_eq!(idle_count(&base), 0);
+        text(get(10, &config, &base, "/a").await).await;
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]
