@@ -65,9 +65,13 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Unsent(_) => f.write_str("the connection closed before the request was answered"),
+            Error::Unsent(_) => {
+                f.write_str("the connection closed before the request was answered")
+            }
             Error::Io(_) => f.write_str("the connection failed"),
-            Error::Incomplete(what) => write!(f, "the connection closed before the end of the {what}"),
+            Error::Incomplete(what) => {
+                write!(f, "the connection closed before the end of the {what}")
+            }
             Error::Invalid(what) => write!(f, "invalid HTTP/1 answer: {what}"),
         }
     }
@@ -216,7 +220,12 @@ impl<T: Read + Write + Unpin> Conn<T> {
         body: &Bytes,
     ) -> Result<Head, Error> {
         let mut out = Vec::with_capacity(
-            256 + headers.len() * 48 + if body.len() <= JOIN_BODY { body.len() } else { 0 },
+            256 + headers.len() * 48
+                + if body.len() <= JOIN_BODY {
+                    body.len()
+                } else {
+                    0
+                },
         );
         encode_head(method, path, headers, body.len(), &mut out);
         let sent = async {
@@ -272,7 +281,10 @@ impl<T: Read + Write + Unpin> Conn<T> {
                 Framing::Done => return Poll::Ready(None),
                 Framing::Length(rest) => {
                     if self.has_buffered() {
-                        let n = self.buffered().len().min(usize::try_from(*rest).unwrap_or(usize::MAX));
+                        let n = self
+                            .buffered()
+                            .len()
+                            .min(usize::try_from(*rest).unwrap_or(usize::MAX));
                         let data = Bytes::copy_from_slice(&self.buffered()[..n]);
                         self.consume(n);
                         *rest -= n as u64;
@@ -365,7 +377,9 @@ fn parse_head(buf: &[u8], head_request: bool) -> Result<Option<(usize, Option<He
     }
     let status = StatusCode::from_u16(code).map_err(Error::invalid)?;
     if status == StatusCode::SWITCHING_PROTOCOLS {
-        return Err(Error::invalid("101 Switching Protocols to a request that asked for none"));
+        return Err(Error::invalid(
+            "101 Switching Protocols to a request that asked for none",
+        ));
     }
     let version = match parsed.version {
         Some(0) => Version::HTTP_10,
@@ -405,7 +419,11 @@ fn framing(status: StatusCode, head_request: bool, headers: &HeaderMap) -> Resul
         return Ok(Framing::Done);
     }
     if let Some(codings) = headers.get_all(TRANSFER_ENCODING).iter().next_back() {
-        let last = codings.as_bytes().rsplit(|&b| b == b',').next().unwrap_or_default();
+        let last = codings
+            .as_bytes()
+            .rsplit(|&b| b == b',')
+            .next()
+            .unwrap_or_default();
         return Ok(if last.trim_ascii().eq_ignore_ascii_case(b"chunked") {
             Framing::Chunked(Chunked::default())
         } else {
@@ -416,10 +434,11 @@ fn framing(status: StatusCode, head_request: bool, headers: &HeaderMap) -> Resul
     for value in &headers.get_all(CONTENT_LENGTH) {
         for part in value.as_bytes().split(|&b| b == b',') {
             let digits = part.trim_ascii();
-            let n = (!digits.is_empty() && digits.len() <= 19 && digits.iter().all(u8::is_ascii_digit))
-                .then(|| std::str::from_utf8(digits).ok()?.parse::<u64>().ok())
-                .flatten()
-                .ok_or_else(|| Error::invalid("a Content-Length that is not a number"))?;
+            let n =
+                (!digits.is_empty() && digits.len() <= 19 && digits.iter().all(u8::is_ascii_digit))
+                    .then(|| std::str::from_utf8(digits).ok()?.parse::<u64>().ok())
+                    .flatten()
+                    .ok_or_else(|| Error::invalid("a Content-Length that is not a number"))?;
             if length.is_some_and(|l| l != n) {
                 return Err(Error::invalid("Content-Length values that differ"));
             }

@@ -66,7 +66,12 @@ async fn post(reads: Vec<Vec<u8>>, body: &[u8]) -> (Conn<Script>, Result<Head, E
     let mut headers = HeaderMap::new();
     headers.insert("host", HeaderValue::from_static("up.example"));
     let head = conn
-        .exchange(&Method::POST, "/v1/x?y=1", &headers, &Bytes::copy_from_slice(body))
+        .exchange(
+            &Method::POST,
+            "/v1/x?y=1",
+            &headers,
+            &Bytes::copy_from_slice(body),
+        )
         .await;
     (conn, head)
 }
@@ -123,7 +128,10 @@ fn the_head_has_a_length_only_when_a_body_needs_one() {
         String::from_utf8(out).unwrap()
     };
     assert_eq!(head(Method::GET, &[], 0), "GET /p HTTP/1.1\r\n\r\n");
-    assert_eq!(head(Method::POST, &[], 0), "POST /p HTTP/1.1\r\ncontent-length: 0\r\n\r\n");
+    assert_eq!(
+        head(Method::POST, &[], 0),
+        "POST /p HTTP/1.1\r\ncontent-length: 0\r\n\r\n"
+    );
     assert_eq!(
         head(Method::DELETE, &[("a", "1")], 3),
         "DELETE /p HTTP/1.1\r\na: 1\r\ncontent-length: 3\r\n\r\n"
@@ -166,7 +174,10 @@ async fn every_split_of_a_chunked_answer_reads_the_same() {
             assert_eq!(head.framing, Framing::Chunked(Chunked::Size));
             assert!(head.keep_alive);
             let read = body(&mut conn, head.framing).await.unwrap();
-            assert_eq!(read, b"data: hello\n\ndata: world!!!\n\nabc", "split at {at}, {second}");
+            assert_eq!(
+                read, b"data: hello\n\ndata: world!!!\n\nabc",
+                "split at {at}, {second}"
+            );
             assert!(!conn.has_buffered(), "split at {at}");
         }
     }
@@ -179,13 +190,20 @@ async fn a_body_until_the_close_ends_with_the_connection() {
     let head = head.unwrap();
     assert_eq!(head.framing, Framing::Close);
     assert!(!head.keep_alive);
-    assert_eq!(body(&mut conn, head.framing).await.unwrap(), b"all of it and more");
+    assert_eq!(
+        body(&mut conn, head.framing).await.unwrap(),
+        b"all of it and more"
+    );
 }
 
 #[tokio::test]
 async fn a_body_larger_than_the_buffer_is_read_whole() {
     let payload: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
-    let mut answer = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", payload.len()).into_bytes();
+    let mut answer = format!(
+        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n",
+        payload.len()
+    )
+    .into_bytes();
     answer.extend_from_slice(&payload);
     let reads = answer.chunks(50_000).map(<[u8]>::to_vec).collect();
     let (mut conn, head) = post(reads, b"").await;
@@ -219,7 +237,10 @@ async fn a_body_cut_short_is_an_error() {
                 break;
             }
         }
-        assert!(matches!(error, Some(Error::Incomplete("body"))), "{answer}: {error:?}");
+        assert!(
+            matches!(error, Some(Error::Incomplete("body"))),
+            "{answer}: {error:?}"
+        );
     }
 }
 
@@ -234,7 +255,11 @@ async fn malformed_answers_are_refused() {
         "HTTP/1.1 200 OK\r\nbad header\r\n\r\n",
     ] {
         let (_, head) = post(pieces(answer), b"").await;
-        assert!(matches!(head, Err(Error::Invalid(_))), "{answer}: {:?}", head.err());
+        assert!(
+            matches!(head, Err(Error::Invalid(_))),
+            "{answer}: {:?}",
+            head.err()
+        );
     }
     for answer in [
         "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",
@@ -250,7 +275,10 @@ async fn malformed_answers_are_refused() {
             }
             other => other,
         };
-        assert!(matches!(read, Some(Err(Error::Invalid(_)))), "{answer}: {read:?}");
+        assert!(
+            matches!(read, Some(Err(Error::Invalid(_)))),
+            "{answer}: {read:?}"
+        );
     }
     // A head that never ends is bounded.
     let mut endless = b"HTTP/1.1 200 OK\r\n".to_vec();
@@ -274,14 +302,32 @@ fn framing_follows_the_status_the_method_and_the_headers() {
     let length = headers(&[("content-length", "7")]);
     assert_eq!(framing(ok, false, &length).unwrap(), Framing::Length(7));
     assert_eq!(framing(ok, true, &length).unwrap(), Framing::Done);
-    assert_eq!(framing(StatusCode::NO_CONTENT, false, &length).unwrap(), Framing::Done);
-    assert_eq!(framing(StatusCode::NOT_MODIFIED, false, &length).unwrap(), Framing::Done);
-    assert_eq!(framing(ok, false, &headers(&[("content-length", "0")])).unwrap(), Framing::Done);
-    assert_eq!(framing(ok, false, &headers(&[("content-length", "7, 7")])).unwrap(), Framing::Length(7));
+    assert_eq!(
+        framing(StatusCode::NO_CONTENT, false, &length).unwrap(),
+        Framing::Done
+    );
+    assert_eq!(
+        framing(StatusCode::NOT_MODIFIED, false, &length).unwrap(),
+        Framing::Done
+    );
+    assert_eq!(
+        framing(ok, false, &headers(&[("content-length", "0")])).unwrap(),
+        Framing::Done
+    );
+    assert_eq!(
+        framing(ok, false, &headers(&[("content-length", "7, 7")])).unwrap(),
+        Framing::Length(7)
+    );
     assert_eq!(framing(ok, false, &headers(&[])).unwrap(), Framing::Close);
     // Transfer-Encoding wins over a length; only a last `chunked` is chunked.
-    let chunked = headers(&[("transfer-encoding", "gzip, Chunked"), ("content-length", "7")]);
-    assert_eq!(framing(ok, false, &chunked).unwrap(), Framing::Chunked(Chunked::Size));
+    let chunked = headers(&[
+        ("transfer-encoding", "gzip, Chunked"),
+        ("content-length", "7"),
+    ]);
+    assert_eq!(
+        framing(ok, false, &chunked).unwrap(),
+        Framing::Chunked(Chunked::Size)
+    );
     let gzip = headers(&[("transfer-encoding", "gzip")]);
     assert_eq!(framing(ok, false, &gzip).unwrap(), Framing::Close);
 }
@@ -296,7 +342,10 @@ fn the_connection_is_kept_as_the_version_and_its_header_say() {
         map
     };
     assert!(keep_alive(Version::HTTP_11, &headers(None)));
-    assert!(!keep_alive(Version::HTTP_11, &headers(Some("upgrade, Close"))));
+    assert!(!keep_alive(
+        Version::HTTP_11,
+        &headers(Some("upgrade, Close"))
+    ));
     assert!(!keep_alive(Version::HTTP_10, &headers(None)));
     assert!(keep_alive(Version::HTTP_10, &headers(Some("Keep-Alive"))));
 }

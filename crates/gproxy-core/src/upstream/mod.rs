@@ -293,9 +293,7 @@ impl UpstreamClient {
         }
         let pending = shared.client.request(request);
         drop(shared);
-        Ok(pending
-            .await?
-            .map(ResponseBody::hyper))
+        Ok(pending.await?.map(ResponseBody::hyper))
     }
 }
 

@@ -147,11 +147,45 @@ pub(super) fn origin(
             _ => {
                 let connector = super::build_connector(config)
                     .map_err(|e| SendError::connect(e.to_string().into()))?;
-                pool.insert(Pool::new(built, config, connector))
+                let new = Pool::new(built, config, connector);
+                sweep_every(new.instance, new.idle_timeout.clamp(SWEEP_MIN, SWEEP_MAX));
+                pool.insert(new)
             }
         };
         Ok((pool.instance, pool.origin(uri)?))
     })
+}
+
+/// Bounds of how often a pool's idle connections are looked over.
+const SWEEP_MIN: Duration = Duration::from_secs(1);
+const SWEEP_MAX: Duration = Duration::from_secs(30);
+
+/// Looks over pool `instance`'s idle connections every `interval`, on
+/// this thread's runtime, and closes those idle too long or closed by
+/// their upstream: an idle connection has no task of its own, and without
+/// this a socket the upstream closed would be held until the next request
+/// to that upstream. Ends with the pool.
+fn sweep_every(instance: u64, interval: Duration) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    runtime.spawn(async move {
+        loop {
+            tokio::time::sleep(interval).await;
+            let swept = POOL.try_with(|pool| {
+                let Ok(mut pool) = pool.try_borrow_mut() else {
+                    return true;
+                };
+                pool.as_mut()
+                    .filter(|p| p.instance == instance)
+                    .map(Pool::sweep)
+                    .is_some()
+            });
+            if swept != Ok(true) {
+                return;
+            }
+        }
+    });
 }
 
 /// Sends `request` to the upstream found by [`origin`].
@@ -276,6 +310,18 @@ impl Pool {
             h2: None,
         });
         Ok(self.origins.len() - 1)
+    }
+
+    /// Closes the idle connections that were idle too long or that their
+    /// upstream closed.
+    fn sweep(&mut self) {
+        let timeout = self.idle_timeout;
+        for origin in &mut self.origins {
+            origin.h2.take_if(|h2| h2.is_closed());
+            origin
+                .idle
+                .retain_mut(|idle| idle.since.elapsed() <= timeout && !idle.conn.conn.is_closed());
+        }
     }
 
     /// An idle connection of origin `index` that is still open, the most
@@ -757,7 +803,10 @@ mod tests {
         let first = response.body_mut().frame().await.unwrap().unwrap();
         assert_eq!(first.into_data().unwrap(), "data: hello\n\n");
         let broke = response.body_mut().frame().await.unwrap().unwrap_err();
-        assert!(broke.to_string().contains("before the end of the body"), "{broke}");
+        assert!(
+            broke.to_string().contains("before the end of the body"),
+            "{broke}"
+        );
         assert_eq!(idle_count(&base), 0);
         assert_eq!(text(get(8, &config, &base, "/a").await).await, "ok");
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
@@ -782,7 +831,8 @@ mod tests {
         text(get(10, &config, &base, "/a").await).await;
         assert_eq!(idle_count(&base), 1);
         let chunks = futures_util::stream::iter(
-            ["part one, ", "part two"].map(|c| Ok::<_, BoxError>(http_body::Frame::data(Bytes::from(c)))),
+            ["part one, ", "part two"]
+                .map(|c| Ok::<_, BoxError>(http_body::Frame::data(Bytes::from(c)))),
         );
         let body = UpstreamBody::Stream(http_body_util::combinators::UnsyncBoxBody::new(
             http_body_util::StreamBody::new(chunks),
@@ -793,7 +843,10 @@ mod tests {
         let response = send(found, request).await.unwrap();
         assert!(!response.body().polls_connection());
         let port = base.port_u16().unwrap();
-        assert_eq!(text(response).await, format!("hello /upload 127.0.0.1:{port}"));
+        assert_eq!(
+            text(response).await,
+            format!("hello /upload 127.0.0.1:{port}")
+        );
         assert_eq!(idle_count(&base), 0);
         text(get(10, &config, &base, "/a").await).await;
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
@@ -851,6 +904,20 @@ mod tests {
         text(get(4, &config, &base, "/a").await).await;
         assert_eq!(accepted.load(Ordering::SeqCst), 4);
         assert_eq!(idle_count(&base), 1);
+    }
+
+    #[tokio::test]
+    async fn idle_connections_their_upstream_closed_are_let_go_unasked() {
+        let (base, accepted) = upstream(After::Close).await;
+        let mut config = config();
+        // Swept every second (the shortest interval).
+        config.pool_idle_timeout = Duration::from_millis(100);
+        text(get(11, &config, &base, "/a").await).await;
+        assert_eq!(idle_count(&base), 1);
+        // The upstream closes it after 200 ms; no request comes.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(idle_count(&base), 0);
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]
