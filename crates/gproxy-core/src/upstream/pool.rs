@@ -7,15 +7,21 @@
 //! anew, the URI cloned and rebuilt, and a task spawned per request to put
 //! the connection back once the response body was read. Here a thread
 //! keeps its upstreams in a short list (a gateway talks to a handful), the
-//! `Host` value is made once per upstream, and the connection goes back
-//! when the response body reaches its end ([`ResponseBody`]), from the task
-//! that read it.
+//! `Host` value is made once per upstream, and an HTTP/1.1 request is
+//! written and its answer read by the request's own task ([`super::h1`]);
+//! the connection goes back when the response body reaches its end
+//! ([`ResponseBody`]).
 //!
 //! HTTP/1.1 connections are kept idle, most recently used first, up to
-//! `pool_max_idle_per_host` per upstream and for `pool_idle_timeout`. A
-//! connection that negotiated HTTP/2 (ALPN) is shared by every request to
-//! its upstream while it is open. A request that a kept-alive connection
-//! closed before taking it is sent again on another, as hyper-util did.
+//! `pool_max_idle_per_host` per upstream and for `pool_idle_timeout`; one
+//! the upstream closed is found so when taken (a read that does not wait)
+//! or when the pool is looked over ([`sweep_every`]). A connection that
+//! negotiated HTTP/2 (ALPN) is shared by every request to its upstream
+//! while it is open, and hyper serves it. A request that a kept-alive
+//! connection failed to take, or closed on before a byte of an answer, is
+//! sent again on another, as curl and Go's client do: such a close is
+//! the upstream dropping a connection it held idle, before it read the
+//! request.
 
 use std::cell::RefCell;
 use std::pin::Pin;
