@@ -367,3 +367,95 @@ fn an_idle_connection_is_closed_when_its_socket_ended_or_spoke() {
     assert!(spoke.into_io().is_none());
     assert!(open.into_io().is_some());
 }
+
+/// A self-signed certificate for `localhost` and `127.0.0.1`, made for
+/// these tests only (`testdata/`), and its key.
+const TEST_CERT: &str = include_str!("testdata/localhost.crt");
+const TEST_KEY: &str = include_str!("testdata/localhost.key");
+
+#[tokio::test]
+async fn answers_are_read_over_tls_and_the_connection_kept() {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let cert = CertificateDer::from_pem_slice(TEST_CERT.as_bytes()).unwrap();
+    let key = PrivateKeyDer::from_pem_slice(TEST_KEY.as_bytes()).unwrap();
+    let mut server = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.clone()], key)
+        .unwrap();
+    server.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(server));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (socket, _) = listener.accept().await.unwrap();
+        let mut tls = acceptor.accept(socket).await.unwrap();
+        // Answers each request on the one connection: by length, then
+        // chunked (in two writes), then by length again.
+        let answers = [
+            "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nfirst".to_owned(),
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n6\r\nsecond\r\n".to_owned(),
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-length: 20000\r\n\r\n{}",
+                "t".repeat(20_000)
+            ),
+        ];
+        let mut request = Vec::new();
+        for (i, answer) in answers.iter().enumerate() {
+            let mut read = [0u8; 4096];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = tls.read(&mut read).await.unwrap();
+                assert!(n > 0, "request {i} cut short");
+                request.extend_from_slice(&read[..n]);
+            }
+            request.clear();
+            tls.write_all(answer.as_bytes()).await.unwrap();
+            if i == 1 {
+                tls.flush().await.unwrap();
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                tls.write_all(b"0\r\n\r\n").await.unwrap();
+            }
+            tls.flush().await.unwrap();
+        }
+        // Kept open while the client looks at it.
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        drop(tls);
+    });
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert).unwrap();
+    let mut client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    client.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(client));
+    let socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let tls = connector
+        .connect(ServerName::try_from("localhost").unwrap(), socket)
+        .await
+        .unwrap();
+    let mut conn = Conn::new(hyper_util::rt::TokioIo::new(tls));
+    let mut headers = HeaderMap::new();
+    headers.insert("host", HeaderValue::from_static("localhost"));
+    for expected in ["first".to_owned(), "second".to_owned(), "t".repeat(20_000)] {
+        let head = conn
+            .exchange(&Method::GET, "/a", &headers, &Bytes::new())
+            .await
+            .unwrap();
+        assert!(head.keep_alive);
+        let mut framing = head.framing;
+        let mut read = Vec::new();
+        while let Some(data) = poll_fn(|cx| conn.poll_body(&mut framing, cx)).await {
+            read.extend_from_slice(&data.unwrap());
+        }
+        assert_eq!(String::from_utf8(read).unwrap(), expected);
+        assert!(!conn.is_closed());
+    }
+}
