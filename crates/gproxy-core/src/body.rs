@@ -247,16 +247,30 @@ impl StreamBody {
     }
 
     /// The stream failed: its row is finished now; the error goes out
-    /// after any output still held.
-    fn fail(&mut self, message: String) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+    /// after any output still held, and after hyper flushed what it
+    /// holds: hyper keeps polling a body while it can buffer what it gets
+    /// (the response head included), and drops all of it when the body
+    /// fails. An upstream connection read by its body can keep this task
+    /// busy until the failure, with nothing pending in between, so the
+    /// client would get no response at all.
+    fn fail(
+        &mut self,
+        message: String,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         self.finish(Some(message.clone()), false);
+        self.failed = Some(message);
         match self.batch.take() {
             Some(held) => {
-                self.failed = Some(message);
                 self.yielded = false;
                 Poll::Ready(Some(Ok(Frame::data(held))))
             }
-            None => Poll::Ready(Some(Err(BodyError(message)))),
+            None => {
+                // Pending once: hyper flushes; the error is the next poll's.
+                self.yielded = true;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
         }
     }
 
@@ -293,7 +307,7 @@ impl StreamBody {
                     self.last_chunk = now;
                     let held = self.batch.len();
                     if let Err(e) = self.processor.process(data, &mut self.batch) {
-                        return self.fail(format!("upstream stream refused: {e}"));
+                        return self.fail(format!("upstream stream refused: {e}"), cx);
                     }
                     if self.batch.len() == held {
                         continue;
@@ -316,7 +330,7 @@ impl StreamBody {
                     return Poll::Ready(self.batch.take().map(|b| Ok(Frame::data(b))));
                 }
                 Poll::Ready(Some(Err(e))) => {
-                    return self.fail(format!("upstream stream broke: {e}"));
+                    return self.fail(format!("upstream stream broke: {e}"), cx);
                 }
                 Poll::Ready(None) => {
                     if let Some(tail) = self.processor.finish() {
@@ -352,10 +366,13 @@ impl StreamBody {
                         self.idle_waker = Some(cx.waker().clone());
                         return Poll::Pending;
                     }
-                    return self.fail(format!(
-                        "upstream stream idle for more than {} s",
-                        self.idle_timeout.as_secs()
-                    ));
+                    return self.fail(
+                        format!(
+                            "upstream stream idle for more than {} s",
+                            self.idle_timeout.as_secs()
+                        ),
+                        cx,
+                    );
                 }
             }
         }
