@@ -119,8 +119,9 @@ struct StreamBody {
     /// it.
     failed: Option<String>,
     /// Output is held and the task already yielded again for it since the
-    /// last chunk; or, after a failure, the held output was sent and the
-    /// task yielded once so that hyper flushes it before the error.
+    /// last chunk; or, after a failure, the task yielded once (after the
+    /// held output, if any, was sent) so that hyper flushes what it holds
+    /// before the error.
     yielded: bool,
 }
 

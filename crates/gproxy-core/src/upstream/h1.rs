@@ -152,6 +152,13 @@ impl<T: Read + Write + Unpin> Conn<T> {
         self.start != self.end
     }
 
+    /// The first `n` buffered bytes, taken.
+    fn take(&mut self, n: usize) -> Bytes {
+        let data = Bytes::copy_from_slice(&self.buffered()[..n]);
+        self.consume(n);
+        data
+    }
+
     fn consume(&mut self, n: usize) {
         self.start += n;
         if self.start == self.end {
@@ -219,17 +226,12 @@ impl<T: Read + Write + Unpin> Conn<T> {
         headers: &HeaderMap,
         body: &Bytes,
     ) -> Result<Head, Error> {
-        let mut out = Vec::with_capacity(
-            256 + headers.len() * 48
-                + if body.len() <= JOIN_BODY {
-                    body.len()
-                } else {
-                    0
-                },
-        );
+        let joined = body.len() <= JOIN_BODY;
+        let mut out =
+            Vec::with_capacity(256 + headers.len() * 48 + if joined { body.len() } else { 0 });
         encode_head(method, path, headers, body.len(), &mut out);
         let sent = async {
-            if body.len() <= JOIN_BODY {
+            if joined {
                 out.extend_from_slice(body);
                 self.write_all(&out).await?;
             } else {
@@ -285,8 +287,7 @@ impl<T: Read + Write + Unpin> Conn<T> {
                             .buffered()
                             .len()
                             .min(usize::try_from(*rest).unwrap_or(usize::MAX));
-                        let data = Bytes::copy_from_slice(&self.buffered()[..n]);
-                        self.consume(n);
+                        let data = self.take(n);
                         *rest -= n as u64;
                         if *rest == 0 {
                             *framing = Framing::Done;
@@ -296,9 +297,7 @@ impl<T: Read + Write + Unpin> Conn<T> {
                 }
                 Framing::Close => {
                     if self.has_buffered() {
-                        let data = Bytes::copy_from_slice(self.buffered());
-                        self.consume(data.len());
-                        return Poll::Ready(Some(Ok(data)));
+                        return Poll::Ready(Some(Ok(self.take(self.buffered().len()))));
                     }
                 }
                 Framing::Chunked(chunked) => {
@@ -309,11 +308,7 @@ impl<T: Read + Write + Unpin> Conn<T> {
                                 self.consume(n);
                                 continue;
                             }
-                            Ok(Step::Data(n)) => {
-                                let data = Bytes::copy_from_slice(&self.buffered()[..n]);
-                                self.consume(n);
-                                return Poll::Ready(Some(Ok(data)));
-                            }
+                            Ok(Step::Data(n)) => return Poll::Ready(Some(Ok(self.take(n)))),
                             Ok(Step::End(n)) => {
                                 self.consume(n);
                                 *framing = Framing::Done;

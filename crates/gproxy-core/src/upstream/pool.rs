@@ -456,14 +456,14 @@ fn origin_form(uri: &mut Uri) {
 }
 
 /// Where an HTTP/1 connection goes back to when its answer was read.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 struct GiveBack {
     instance: u64,
     index: usize,
 }
 
 impl GiveBack {
-    fn give_back(self, conn: Box<Http1>) {
+    fn give_back(&self, conn: Box<Http1>) {
         // Dropped on a thread whose pool is another (or at its exit), the
         // connection closes instead.
         let _ = POOL.try_with(|pool| {
@@ -517,7 +517,7 @@ struct Http1Body {
     conn: Option<Box<Http1>>,
     framing: Framing,
     keep_alive: bool,
-    back: Option<GiveBack>,
+    back: GiveBack,
 }
 
 impl std::fmt::Debug for Http1Body {
@@ -534,7 +534,7 @@ impl Http1Body {
             conn: Some(conn),
             framing,
             keep_alive,
-            back: Some(back),
+            back,
         };
         // No body at all (a 204, `Content-Length: 0`): the connection is
         // free now, whether or not the body is ever polled.
@@ -547,11 +547,11 @@ impl Http1Body {
         if self.framing != Framing::Done {
             return;
         }
-        if let (Some(conn), Some(back)) = (self.conn.take(), self.back.take())
+        if let Some(conn) = self.conn.take()
             && self.keep_alive
             && !conn.conn.has_buffered()
         {
-            back.give_back(conn);
+            self.back.give_back(conn);
         }
     }
 
