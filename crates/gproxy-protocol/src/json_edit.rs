@@ -550,7 +550,7 @@ static CONTAINER_STOP: [bool; 256] = {
 
 /// The index after the closing quote of the string whose contents start
 /// at `from`.
-fn string_end(json: &[u8], mut from: usize) -> Option<usize> {
+pub(crate) fn string_end(json: &[u8], mut from: usize) -> Option<usize> {
     loop {
         let at = from + memchr::memchr2(b'"', b'\\', json.get(from..)?)?;
         if json[at] == b'"' {
@@ -562,7 +562,7 @@ fn string_end(json: &[u8], mut from: usize) -> Option<usize> {
 
 /// The index after the object or array opening at `start`, its strings
 /// skipped (brackets are counted, not matched by kind).
-fn container_end(json: &[u8], start: usize) -> Option<usize> {
+pub(crate) fn container_end(json: &[u8], start: usize) -> Option<usize> {
     let mut depth = 0usize;
     let mut i = start;
     loop {
@@ -609,6 +609,12 @@ pub(crate) fn write_json_str(out: &mut Vec<u8>, s: &str) {
 fn write_json_str_contents(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = s.as_bytes();
+    // Most strings (model and provider names) need no escape: one pass
+    // to tell, then one copy, instead of a match per byte.
+    if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.extend_from_slice(bytes);
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let escape: &[u8] = match b {

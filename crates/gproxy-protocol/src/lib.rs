@@ -63,6 +63,7 @@ pub mod sse;
 pub mod stream_error;
 pub mod url;
 pub mod usage;
+mod usage_counts;
 
 use std::fmt;
 

@@ -20,6 +20,7 @@ use serde::de::{self, Deserializer, Visitor};
 
 use crate::Protocol;
 use crate::sse::SseEvent;
+use crate::usage_counts::{self, Counts, Member};
 
 /// Token counts for one request, as the upstream reported them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -49,6 +50,8 @@ pub struct Usage {
 /// For Gemini a JSON array of chunks (a buffered `streamGenerateContent`
 /// answer) is accepted too: the last chunk carrying usage wins.
 pub fn from_response_body(protocol: Protocol, body: &[u8]) -> Option<Usage> {
+    static GEMINI_KEY: LazyLock<usage_counts::KeyFinder> =
+        LazyLock::new(|| usage_counts::KeyFinder::new("usageMetadata"));
     match protocol {
         Protocol::OpenAiChat => top_level_usage::<ChatUsage>(body).map(Into::into),
         Protocol::OpenAiResponses => top_level_usage::<ResponsesUsage>(body).map(Into::into),
@@ -62,12 +65,12 @@ pub fn from_response_body(protocol: Protocol, body: &[u8]) -> Option<Usage> {
                     .rev()
                     .find_map(|c| c.usage_metadata)
                     .map(Into::into)
+            } else if let Some(counts) = usage_counts::read_last::<GeminiUsage>(body, &GEMINI_KEY) {
+                Some(GeminiUsage::from_counts(&counts).into())
             } else if let Some(span) =
                 crate::json_edit::top_level_value_from_end(body, b"usageMetadata")
             {
-                parse_text::<Option<GeminiUsage>>(&body[span])
-                    .flatten()
-                    .map(Into::into)
+                read_usage::<GeminiUsage>(&body[span]).map(Into::into)
             } else {
                 parse::<GeminiChunk>(body)?.usage_metadata.map(Into::into)
             }
@@ -241,16 +244,44 @@ fn parse_text<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Option<T> {
 /// The scan walks back from the end first (the usage follows the content,
 /// so the content is not read: 5.4 k instructions per chat request), then
 /// forward from the start; a body neither scan can read takes the full
-/// parse.
-fn top_level_usage<'de, U: Deserialize<'de>>(body: &'de [u8]) -> Option<U> {
+/// parse. Before either, [`usage_counts::read_last`] looks for the member
+/// near the end and reads it in place: the whole read then cost 3.5 k
+/// instructions per chat answer where the scan from the end and serde cost
+/// 6.6 k (issue 18).
+fn top_level_usage<'de, U: Shape + Deserialize<'de>>(body: &'de [u8]) -> Option<U> {
+    static KEY: LazyLock<usage_counts::KeyFinder> =
+        LazyLock::new(|| usage_counts::KeyFinder::new("usage"));
+    if let Some(counts) = usage_counts::read_last::<U>(body, &KEY) {
+        return Some(U::from_counts(&counts));
+    }
     if let Some(span) = crate::json_edit::top_level_value_from_end(body, b"usage") {
-        return parse_text::<Option<U>>(&body[span]).flatten();
+        return read_usage(&body[span]);
     }
     match crate::json_edit::top_level_value(body, b"usage") {
-        Some(Some(span)) => parse_text::<Option<U>>(&body[span]).flatten(),
+        Some(Some(span)) => read_usage(&body[span]),
         Some(None) => None,
         None => parse::<WithUsage<U>>(body)?.usage,
     }
+}
+
+/// A usage value (`null` or an object) as `U`: read by
+/// [`usage_counts::read`] when it is in the common form, deserialised
+/// otherwise (its rules decide the rest). The walk cost 2.5 k instructions
+/// for a chat answer's usage where serde cost 4.3 k (issue 18).
+fn read_usage<'de, U: Shape + Deserialize<'de>>(span: &'de [u8]) -> Option<U> {
+    match usage_counts::read::<U>(span) {
+        Some(counts) => Some(U::from_counts(&counts)),
+        None => parse_text::<Option<U>>(span).flatten(),
+    }
+}
+
+/// A usage struct as [`usage_counts::read`] fills it. Its
+/// [`member`](usage_counts::Shape::member) names every count the struct
+/// deserialises, so that an unusual value of any of them leaves the whole
+/// value to serde, as before.
+trait Shape: usage_counts::Shape + Sized {
+    /// The struct serde would have made of the common form.
+    fn from_counts(counts: &Counts) -> Self;
 }
 
 /// Any body or event whose usage sits under a top-level `usage` key.
@@ -270,6 +301,37 @@ struct ChatUsage {
     completion_tokens: Option<u64>,
     prompt_tokens_details: Option<CachedDetails>,
     completion_tokens_details: Option<ReasoningDetails>,
+}
+
+impl usage_counts::Shape for ChatUsage {
+    fn member(parent: u8, name: &[u8]) -> Member {
+        match (parent, name) {
+            (0, b"prompt_tokens") => Member::Count(0),
+            (0, b"completion_tokens") => Member::Count(1),
+            (0, b"prompt_tokens_details") => Member::Nested(1),
+            (0, b"completion_tokens_details") => Member::Nested(2),
+            (1, b"cached_tokens") => Member::Count(2),
+            (1, b"cache_write_tokens") => Member::Count(3),
+            (2, b"reasoning_tokens") => Member::Count(4),
+            _ => Member::Other,
+        }
+    }
+}
+
+impl Shape for ChatUsage {
+    fn from_counts(c: &Counts) -> Self {
+        ChatUsage {
+            prompt_tokens: c.get(0),
+            completion_tokens: c.get(1),
+            prompt_tokens_details: c.has(1).then(|| CachedDetails {
+                cached_tokens: c.get(2),
+                cache_write_tokens: c.get(3),
+            }),
+            completion_tokens_details: c.has(2).then(|| ReasoningDetails {
+                reasoning_tokens: c.get(4),
+            }),
+        }
+    }
 }
 
 /// OpenAI `*_tokens_details` with `cached_tokens` (and, on Responses,
@@ -317,6 +379,37 @@ struct ResponsesUsage {
     output_tokens: Option<u64>,
     input_tokens_details: Option<CachedDetails>,
     output_tokens_details: Option<ReasoningDetails>,
+}
+
+impl usage_counts::Shape for ResponsesUsage {
+    fn member(parent: u8, name: &[u8]) -> Member {
+        match (parent, name) {
+            (0, b"input_tokens") => Member::Count(0),
+            (0, b"output_tokens") => Member::Count(1),
+            (0, b"input_tokens_details") => Member::Nested(1),
+            (0, b"output_tokens_details") => Member::Nested(2),
+            (1, b"cached_tokens") => Member::Count(2),
+            (1, b"cache_write_tokens") => Member::Count(3),
+            (2, b"reasoning_tokens") => Member::Count(4),
+            _ => Member::Other,
+        }
+    }
+}
+
+impl Shape for ResponsesUsage {
+    fn from_counts(c: &Counts) -> Self {
+        ResponsesUsage {
+            input_tokens: c.get(0),
+            output_tokens: c.get(1),
+            input_tokens_details: c.has(1).then(|| CachedDetails {
+                cached_tokens: c.get(2),
+                cache_write_tokens: c.get(3),
+            }),
+            output_tokens_details: c.has(2).then(|| ReasoningDetails {
+                reasoning_tokens: c.get(4),
+            }),
+        }
+    }
 }
 
 impl From<ResponsesUsage> for Usage {
@@ -370,6 +463,34 @@ struct ClaudeCacheCreation {
     ephemeral_1h_input_tokens: Option<u64>,
 }
 
+impl usage_counts::Shape for ClaudeUsage {
+    fn member(parent: u8, name: &[u8]) -> Member {
+        match (parent, name) {
+            (0, b"input_tokens") => Member::Count(0),
+            (0, b"output_tokens") => Member::Count(1),
+            (0, b"cache_read_input_tokens") => Member::Count(2),
+            (0, b"cache_creation_input_tokens") => Member::Count(3),
+            (0, b"cache_creation") => Member::Nested(1),
+            (1, b"ephemeral_1h_input_tokens") => Member::Count(4),
+            _ => Member::Other,
+        }
+    }
+}
+
+impl Shape for ClaudeUsage {
+    fn from_counts(c: &Counts) -> Self {
+        ClaudeUsage {
+            input_tokens: c.get(0),
+            output_tokens: c.get(1),
+            cache_read_input_tokens: c.get(2),
+            cache_creation_input_tokens: c.get(3),
+            cache_creation: c.has(1).then(|| ClaudeCacheCreation {
+                ephemeral_1h_input_tokens: c.get(4),
+            }),
+        }
+    }
+}
+
 impl ClaudeUsage {
     /// `base` with every field this usage carries replaced.
     fn apply_to(self, base: Usage) -> Usage {
@@ -419,6 +540,29 @@ struct GeminiUsage {
     cached_content_token_count: Option<u64>,
     #[serde(default, deserialize_with = "count")]
     thoughts_token_count: Option<u64>,
+}
+
+impl usage_counts::Shape for GeminiUsage {
+    fn member(parent: u8, name: &[u8]) -> Member {
+        match (parent, name) {
+            (0, b"promptTokenCount") => Member::Count(0),
+            (0, b"candidatesTokenCount") => Member::Count(1),
+            (0, b"cachedContentTokenCount") => Member::Count(2),
+            (0, b"thoughtsTokenCount") => Member::Count(3),
+            _ => Member::Other,
+        }
+    }
+}
+
+impl Shape for GeminiUsage {
+    fn from_counts(c: &Counts) -> Self {
+        GeminiUsage {
+            prompt_token_count: c.get(0),
+            candidates_token_count: c.get(1),
+            cached_content_token_count: c.get(2),
+            thoughts_token_count: c.get(3),
+        }
+    }
 }
 
 impl From<GeminiUsage> for Usage {

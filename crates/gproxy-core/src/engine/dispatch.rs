@@ -415,12 +415,24 @@ impl Engine {
             })?;
         headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
 
-        let mut builder = Request::builder().method(Method::POST).uri(&url);
+        // The URL's own buffer becomes the `Uri`'s (a `&String` is copied).
+        let url = Bytes::from(url);
+        let mut builder = Request::builder().method(Method::POST).uri(
+            http::Uri::from_maybe_shared(url.clone()).map_err(|e| {
+                GatewayError::Internal(format!(
+                    "building upstream request for {}: {e}",
+                    String::from_utf8_lossy(&url)
+                ))
+            })?,
+        );
         if let Some(h) = builder.headers_mut() {
             *h = headers;
         }
         let request = builder.body(UpstreamBody::full(body)).map_err(|e| {
-            GatewayError::Internal(format!("building upstream request for {url}: {e}"))
+            GatewayError::Internal(format!(
+                "building upstream request for {}: {e}",
+                String::from_utf8_lossy(&url)
+            ))
         })?;
         Ok((request, oauth_version))
     }

@@ -360,9 +360,15 @@ fn encode_head(method: &Method, path: &str, headers: &HeaderMap, body: usize, ou
 /// answer, which a final one follows).
 #[allow(clippy::type_complexity)]
 fn parse_head(buf: &[u8], head_request: bool) -> Result<Option<(usize, Option<Head>)>, Error> {
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut parsed = httparse::Response::new(&mut slots);
-    let len = match parsed.parse(buf).map_err(Error::invalid)? {
+    // Uninitialised slots, as hyper keeps them: 128 initialised headers
+    // are 4 KiB written before every parse.
+    let mut slots =
+        [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut parsed = httparse::Response::new(&mut []);
+    let len = match httparse::ParserConfig::default()
+        .parse_response_with_uninit_headers(&mut parsed, buf, &mut slots)
+        .map_err(Error::invalid)?
+    {
         httparse::Status::Complete(len) => len,
         httparse::Status::Partial => return Ok(None),
     };
