@@ -235,3 +235,127 @@ fn claude_text_deltas_are_passed_over_without_a_search() {
     );
     assert_eq!(tracker.usage(), Some(usage(0, 4, 0, 0, 0)));
 }
+
+/// Usage objects as upstreams write them and as they should not: the
+/// reader in place and serde must agree on every one.
+mod read_in_place_agrees_with_serde {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A JSON value a count or an unknown member may hold.
+    fn scalar() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => (0u64..100_000).prop_map(|n| n.to_string()),
+            1 => any::<u64>().prop_map(|n| n.to_string()),
+            1 => Just("null".to_owned()),
+            1 => Just("\"12\"".to_owned()),
+            1 => Just("-3".to_owned()),
+            1 => Just("2.5".to_owned()),
+            1 => Just("1e2".to_owned()),
+            1 => Just("true".to_owned()),
+            1 => Just("[]".to_owned()),
+            1 => Just("{\"a\":\"}\\\"\"}".to_owned()),
+        ]
+    }
+
+    fn space() -> impl Strategy<Value = &'static str> {
+        prop_oneof![6 => Just(""), 1 => Just(" "), 1 => Just("\n  ")]
+    }
+
+    fn object(
+        names: &'static [&'static str],
+        values: BoxedStrategy<String>,
+    ) -> BoxedStrategy<String> {
+        proptest::collection::vec(
+            (proptest::sample::select(names), values, space(), space()),
+            0..7,
+        )
+        .prop_map(|members| {
+            let members: Vec<String> = members
+                .into_iter()
+                .map(|(name, value, a, b)| format!("{a}\"{name}\"{b}:{a}{value}{b}"))
+                .collect();
+            format!("{{{}}}", members.join(","))
+        })
+        .boxed()
+    }
+
+    /// A usage object (Chat or Responses names, and others), its nested
+    /// details objects included.
+    fn usage_value() -> BoxedStrategy<String> {
+        const NESTED: &[&str] = &[
+            "cached_tokens",
+            "cache_write_tokens",
+            "reasoning_tokens",
+            "audio_tokens",
+        ];
+        const TOP: &[&str] = &[
+            "prompt_tokens",
+            "completion_tokens",
+            "input_tokens",
+            "output_tokens",
+            "total_tokens",
+            "prompt_tokens_details",
+            "completion_tokens_details",
+            "input_tokens_details",
+            "output_tokens_details",
+            "cache_read_input_tokens",
+            "cache_creation_input_tokens",
+            "cache_creation",
+            "ephemeral_1h_input_tokens",
+        ];
+        let nested = object(NESTED, scalar().boxed());
+        let value = prop_oneof![3 => scalar(), 2 => nested].boxed();
+        object(TOP, value)
+    }
+
+    fn serde_usage<'de, U: Deserialize<'de>>(body: &'de [u8]) -> Option<U> {
+        parse::<WithUsage<U>>(body)?.usage
+    }
+
+    proptest! {
+        #[test]
+        fn on_the_usage_value(value in usage_value()) {
+            let span = value.as_bytes();
+            let chat = read_usage::<ChatUsage>(span).map(Usage::from);
+            prop_assert_eq!(chat, parse_text::<Option<ChatUsage>>(span).flatten().map(Usage::from));
+            let responses = read_usage::<ResponsesUsage>(span).map(Usage::from);
+            prop_assert_eq!(
+                responses,
+                parse_text::<Option<ResponsesUsage>>(span).flatten().map(Usage::from)
+            );
+            let claude = read_usage::<ClaudeUsage>(span).map(|u| u.apply_to(Usage::default()));
+            prop_assert_eq!(
+                claude,
+                parse_text::<Option<ClaudeUsage>>(span).flatten().map(|u| u.apply_to(Usage::default()))
+            );
+        }
+
+        #[test]
+        fn on_a_whole_answer(
+            value in usage_value(),
+            before in proptest::collection::vec(scalar(), 0..3),
+            after in proptest::collection::vec(scalar(), 0..3),
+            a in space(),
+        ) {
+            let member = |i: usize, v: &String| format!("\"m{i}\":{a}{v}");
+            let mut members: Vec<String> = before.iter().enumerate().map(|(i, v)| member(i, v)).collect();
+            members.push(format!("\"usage\"{a}:{a}{value}"));
+            members.extend(after.iter().enumerate().map(|(i, v)| member(i + 10, v)));
+            let body = format!("{{{}}}", members.join(","));
+            let body = body.as_bytes();
+            prop_assert_eq!(
+                from_response_body(Protocol::OpenAiChat, body),
+                serde_usage::<ChatUsage>(body).map(Usage::from)
+            );
+            prop_assert_eq!(
+                from_response_body(Protocol::OpenAiResponses, body),
+                serde_usage::<ResponsesUsage>(body).map(Usage::from)
+            );
+            prop_assert_eq!(
+                from_response_body(Protocol::Claude, body),
+                serde_usage::<ClaudeUsage>(body).map(|u| u.apply_to(Usage::default()))
+            );
+        }
+    }
+}
