@@ -418,7 +418,7 @@ pub fn table(r: &Report) -> String {
             let _ = writeln!(
                 t,
                 "  {:<15} {:<10} added p50/p99 {:>5.0}/{:<6.0} µs (gproxy {:.0}/{:.0}); {:>7.0} req/s (gproxy {:.0}, {:.2}x); \
-                 CPU µs/req {} at 64, {} at c=1 (gproxy {:.1}, {:.1}; {}x, {}x); µs/chunk {}",
+                 CPU µs/req {}{} at 64, {} at c=1 (gproxy {:.1}, {:.1}; {}x, {}x); µs/chunk {}",
                 s.name,
                 b.name,
                 b.latency_added.p50_us,
@@ -429,6 +429,8 @@ pub fn table(r: &Report) -> String {
                 s.gateway_rps,
                 s.gateway_rps / b.rps.max(1e-9),
                 opt(b.cpu_us_per_req, 1),
+                b.cpu_user_sys_us_per_req
+                    .map_or_else(String::new, |(u, s)| format!(" ({u:.1}+{s:.1})")),
                 opt(b.cpu_us_per_req_c1, 1),
                 s.gateway_cpu_us_per_req,
                 s.gateway_cpu_us_per_req_c1,

@@ -413,6 +413,10 @@ pub struct Beside {
     pub load_latency: Percentiles,
     /// Its CPU (user + system) per request under load, µs.
     pub cpu_us_per_req: Option<f64>,
+    /// That CPU split: user, system (µs per request). Beside nginx the
+    /// split shows where a gateway's extra cost is: nginx makes the same
+    /// socket calls, so their system time is the floor's too.
+    pub cpu_user_sys_us_per_req: Option<(f64, f64)>,
     /// Its CPU per streamed event under load, µs (stream scenarios).
     pub cpu_us_per_chunk: Option<f64>,
     /// Its memory at the largest sample under load.
@@ -443,6 +447,7 @@ async fn beside(
         rps: tp.requests as f64 / tp.elapsed.as_secs_f64().max(1e-9),
         load_latency: tp.latency,
         cpu_us_per_req: per(tp.cpu.total(), tp.requests),
+        cpu_user_sys_us_per_req: per(tp.cpu.user, tp.requests).zip(per(tp.cpu.system, tp.requests)),
         cpu_us_per_chunk: if stream {
             per(tp.cpu.total(), tp.events)
         } else {
