@@ -294,7 +294,7 @@ struct WithUsage<U> {
 
 /// OpenAI Chat Completions `usage`.
 #[derive(Deserialize)]
-struct ChatUsage {
+pub(crate) struct ChatUsage {
     #[serde(default, deserialize_with = "count")]
     prompt_tokens: Option<u64>,
     #[serde(default, deserialize_with = "count")]

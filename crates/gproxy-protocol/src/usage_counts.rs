@@ -291,24 +291,13 @@ fn skip(json: &[u8], i: usize) -> Option<usize> {
 mod tests {
     use super::*;
 
-    /// OpenAI Chat's usage, as `usage.rs` reads it.
-    struct Chat;
-    impl Shape for Chat {
-        fn member(parent: u8, name: &[u8]) -> Member {
-            match (parent, name) {
-                (0, b"prompt_tokens") => Member::Count(0),
-                (0, b"completion_tokens") => Member::Count(1),
-                (0, b"prompt_tokens_details") => Member::Nested(1),
-                (0, b"completion_tokens_details") => Member::Nested(2),
-                (1, b"cached_tokens") => Member::Count(2),
-                (2, b"reasoning_tokens") => Member::Count(3),
-                _ => Member::Other,
-            }
-        }
-    }
+    /// OpenAI Chat's usage: counts 0 to 4 are `prompt_tokens`,
+    /// `completion_tokens`, `prompt_tokens_details.cached_tokens` and
+    /// `.cache_write_tokens`, `completion_tokens_details.reasoning_tokens`.
+    type Chat = crate::usage::ChatUsage;
 
     fn values(json: &str) -> Option<[Option<u64>; 4]> {
-        read::<Chat>(json.as_bytes()).map(|c| [c.get(0), c.get(1), c.get(2), c.get(3)])
+        read::<Chat>(json.as_bytes()).map(|c| [c.get(0), c.get(1), c.get(2), c.get(4)])
     }
 
     #[test]
@@ -316,7 +305,7 @@ mod tests {
         let usage = r#"{"completion_tokens":7,"completion_tokens_details":{"accepted_prediction_tokens":0,"audio_tokens":0,"reasoning_tokens":5,"rejected_prediction_tokens":0},"prompt_tokens":11,"prompt_tokens_details":{"audio_tokens":0,"cached_tokens":3},"total_tokens":18}"#;
         let counts = read::<Chat>(usage.as_bytes()).unwrap();
         assert_eq!(
-            [counts.get(0), counts.get(1), counts.get(2), counts.get(3)],
+            [counts.get(0), counts.get(1), counts.get(2), counts.get(4)],
             [Some(11), Some(7), Some(3), Some(5)]
         );
         assert!(counts.has(1) && counts.has(2));
@@ -362,7 +351,7 @@ mod tests {
     fn last(body: &str) -> Option<[Option<u64>; 4]> {
         static KEY: std::sync::LazyLock<KeyFinder> =
             std::sync::LazyLock::new(|| KeyFinder::new("usage"));
-        read_last::<Chat>(body.as_bytes(), &KEY).map(|c| [c.get(0), c.get(1), c.get(2), c.get(3)])
+        read_last::<Chat>(body.as_bytes(), &KEY).map(|c| [c.get(0), c.get(1), c.get(2), c.get(4)])
     }
 
     #[test]
