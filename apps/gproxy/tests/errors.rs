@@ -1,6 +1,7 @@
 //! Errors through the real binary, each in the shape of the protocol the
 //! client spoke: bad keys, malformed JSON, oversized bodies, unknown
-//! providers and routes, and upstream errors passed through.
+//! providers and routes, upstream errors passed through, and upstream
+//! answers that are not HTTP/1.1.
 #![cfg(test)]
 
 mod common;
@@ -377,4 +378,134 @@ async fn a_first_byte_timeout_reaches_the_client_after_one_attempt_by_default() 
     let reply = gw.post(r[0].1, ALICE_KEY, chat_stream).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert!(reply.text().contains("[DONE]"));
+}
+
+/// An upstream that answers each connection's request with the next of
+/// `answers` (raw bytes, malformed HTTP on purpose), having read the whole
+/// request first, then closes. Returns its base URL and how many requests
+/// it answered.
+async fn raw_upstream(
+    answers: Vec<&'static [u8]>,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/v1", listener.local_addr().unwrap());
+    let answered = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = answered.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let n = count.fetch_add(1, Ordering::SeqCst);
+            let answer = answers[n % answers.len()];
+            tokio::spawn(async move {
+                // The head, then as many body bytes as it announces.
+                let mut got = Vec::new();
+                let mut buf = [0u8; 8192];
+                let head_end = loop {
+                    let Ok(read) = socket.read(&mut buf).await else {
+                        return;
+                    };
+                    if read == 0 {
+                        return;
+                    }
+                    got.extend_from_slice(&buf[..read]);
+                    if let Some(at) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break at + 4;
+                    }
+                };
+                let head = String::from_utf8_lossy(&got[..head_end]).to_ascii_lowercase();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                while got.len() < head_end + length {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(read) => got.extend_from_slice(&buf[..read]),
+                    }
+                }
+                let _ = socket.write_all(answer).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    (base, answered)
+}
+
+/// An upstream answer that is not HTTP/1.1 (a malformed head, or a
+/// chunked body that breaks) reaches the client as a gateway error in its
+/// own protocol's shape, naming what was wrong, and is logged with that
+/// status. A malformed head fails the send, as a dead connection does:
+/// retried, then the provider is degraded (503). A body that breaks after
+/// a good head fails the answer (502), not retried.
+#[tokio::test]
+async fn a_malformed_upstream_answer_is_a_gateway_error_in_the_clients_shape() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (bad_heads, heads_answered) = raw_upstream(vec![
+        b"HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\n{}",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello",
+        b"NOT HTTP AT ALL\r\n\r\n",
+    ])
+    .await;
+    let (bad_body, body_answered) = raw_upstream(vec![
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+    ])
+    .await;
+    let providers = format!(
+        "[[providers]]\nname = \"badheads\"\nkind = \"openai\"\nbase_url = \"{bad_heads}\"\n\
+         [[providers.credentials]]\napi_key = \"sk-bad-0001\"\n\
+         [[providers]]\nname = \"badbody\"\nkind = \"openai\"\nbase_url = \"{bad_body}\"\n\
+         [[providers.credentials]]\napi_key = \"sk-bad-0002\"\n"
+    );
+    let text = format!("{}\n{providers}", config(&mock, ""));
+    let gw = start(dir.path(), &text).await;
+    let chat = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]});
+
+    let reply = gw
+        .post("/badheads/v1/chat/completions", ALICE_KEY, chat.clone())
+        .await;
+    assert_eq!(reply.status, 503, "{}", reply.text());
+    assert_eq!(
+        reply.header("x-llm-proxy-error-class"),
+        Some("provider_degraded")
+    );
+    let message = assert_shape("openai_chat", &reply.json(), 503);
+    assert!(message.contains("invalid HTTP/1 answer"), "{message}");
+    assert_eq!(
+        heads_answered.load(std::sync::atomic::Ordering::SeqCst),
+        3,
+        "the first attempt and two retries"
+    );
+    let request_id = reply.header("x-request-id").unwrap().to_owned();
+    assert_eq!(gw.log_of(&request_id).await.status, 503);
+
+    let reply = gw
+        .post("/badbody/v1/chat/completions", ALICE_KEY, chat)
+        .await;
+    assert_eq!(reply.status, 502, "{}", reply.text());
+    let message = assert_shape("openai_chat", &reply.json(), 502);
+    assert!(
+        message.contains("response body broke") && message.contains("chunk size"),
+        "{message}"
+    );
+    assert_eq!(
+        body_answered.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "not retried"
+    );
+    let request_id = reply.header("x-request-id").unwrap().to_owned();
+    assert_eq!(gw.log_of(&request_id).await.status, 502);
+
+    // An Anthropic client on the same provider (converted): its own shape.
+    let claude = json!({"model": "badbody/gpt-4o-mini", "max_tokens": 8,
+        "messages": [{"role": "user", "content": "hi"}]});
+    let reply = gw.post("/v1/messages", ALICE_KEY, claude).await;
+    assert_eq!(reply.status, 502, "{}", reply.text());
+    let message = assert_shape("claude", &reply.json(), 502);
+    assert!(message.contains("chunk size"), "{message}");
 }
