@@ -409,19 +409,7 @@ fn top_level_scan<K: AsRef<[u8]>>(
             return None;
         }
         i = ws(i + 1);
-        let value_end = match *json.get(i)? {
-            b'"' => string_end(json, i + 1)?,
-            b'{' | b'[' => container_end(json, i)?,
-            _ => {
-                let len = json[i..]
-                    .iter()
-                    .position(|&b| b == b',' || b == b'}' || b.is_ascii_whitespace())?;
-                if len == 0 {
-                    return None;
-                }
-                i + len
-            }
-        };
+        let value_end = value_end(json, i)?;
         if let Some(k) = keys.iter().position(|key| key.as_ref() == name)
             && found.as_ref().is_none_or(|(best, _)| k <= *best)
         {
@@ -548,9 +536,26 @@ static CONTAINER_STOP: [bool; 256] = {
     t
 };
 
+/// The index after the value of an object member that starts at `i`:
+/// strings to their closing quote, containers by counting brackets, any
+/// other token up to the comma, brace or whitespace that ends it (not
+/// checked further). `None` when there is none.
+pub(crate) fn value_end(json: &[u8], i: usize) -> Option<usize> {
+    match *json.get(i)? {
+        b'"' => string_end(json, i + 1),
+        b'{' | b'[' => container_end(json, i),
+        _ => {
+            let len = json[i..]
+                .iter()
+                .position(|&b| b == b',' || b == b'}' || b.is_ascii_whitespace())?;
+            (len > 0).then_some(i + len)
+        }
+    }
+}
+
 /// The index after the closing quote of the string whose contents start
 /// at `from`.
-pub(crate) fn string_end(json: &[u8], mut from: usize) -> Option<usize> {
+fn string_end(json: &[u8], mut from: usize) -> Option<usize> {
     loop {
         let at = from + memchr::memchr2(b'"', b'\\', json.get(from..)?)?;
         if json[at] == b'"' {
@@ -562,7 +567,7 @@ pub(crate) fn string_end(json: &[u8], mut from: usize) -> Option<usize> {
 
 /// The index after the object or array opening at `start`, its strings
 /// skipped (brackets are counted, not matched by kind).
-pub(crate) fn container_end(json: &[u8], start: usize) -> Option<usize> {
+fn container_end(json: &[u8], start: usize) -> Option<usize> {
     let mut depth = 0usize;
     let mut i = start;
     loop {

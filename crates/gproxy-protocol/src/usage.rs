@@ -20,7 +20,7 @@ use serde::de::{self, Deserializer, Visitor};
 
 use crate::Protocol;
 use crate::sse::SseEvent;
-use crate::usage_counts::{self, Counts, Member};
+use crate::usage_counts::{self, Counts, Member, Shape};
 
 /// Token counts for one request, as the upstream reported them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -275,15 +275,6 @@ fn read_usage<'de, U: Shape + Deserialize<'de>>(span: &'de [u8]) -> Option<U> {
     }
 }
 
-/// A usage struct as [`usage_counts::read`] fills it. Its
-/// [`member`](usage_counts::Shape::member) names every count the struct
-/// deserialises, so that an unusual value of any of them leaves the whole
-/// value to serde, as before.
-trait Shape: usage_counts::Shape + Sized {
-    /// The struct serde would have made of the common form.
-    fn from_counts(counts: &Counts) -> Self;
-}
-
 /// Any body or event whose usage sits under a top-level `usage` key.
 ///
 /// (A missing `Option` field reads as `None` without `#[serde(default)]`.)
@@ -303,7 +294,7 @@ pub(crate) struct ChatUsage {
     completion_tokens_details: Option<ReasoningDetails>,
 }
 
-impl usage_counts::Shape for ChatUsage {
+impl Shape for ChatUsage {
     fn member(parent: u8, name: &[u8]) -> Member {
         match (parent, name) {
             (0, b"prompt_tokens") => Member::Count(0),
@@ -316,9 +307,7 @@ impl usage_counts::Shape for ChatUsage {
             _ => Member::Other,
         }
     }
-}
 
-impl Shape for ChatUsage {
     fn from_counts(c: &Counts) -> Self {
         ChatUsage {
             prompt_tokens: c.get(0),
@@ -381,7 +370,7 @@ struct ResponsesUsage {
     output_tokens_details: Option<ReasoningDetails>,
 }
 
-impl usage_counts::Shape for ResponsesUsage {
+impl Shape for ResponsesUsage {
     fn member(parent: u8, name: &[u8]) -> Member {
         match (parent, name) {
             (0, b"input_tokens") => Member::Count(0),
@@ -394,9 +383,7 @@ impl usage_counts::Shape for ResponsesUsage {
             _ => Member::Other,
         }
     }
-}
 
-impl Shape for ResponsesUsage {
     fn from_counts(c: &Counts) -> Self {
         ResponsesUsage {
             input_tokens: c.get(0),
@@ -463,7 +450,7 @@ struct ClaudeCacheCreation {
     ephemeral_1h_input_tokens: Option<u64>,
 }
 
-impl usage_counts::Shape for ClaudeUsage {
+impl Shape for ClaudeUsage {
     fn member(parent: u8, name: &[u8]) -> Member {
         match (parent, name) {
             (0, b"input_tokens") => Member::Count(0),
@@ -475,9 +462,7 @@ impl usage_counts::Shape for ClaudeUsage {
             _ => Member::Other,
         }
     }
-}
 
-impl Shape for ClaudeUsage {
     fn from_counts(c: &Counts) -> Self {
         ClaudeUsage {
             input_tokens: c.get(0),
@@ -542,7 +527,7 @@ struct GeminiUsage {
     thoughts_token_count: Option<u64>,
 }
 
-impl usage_counts::Shape for GeminiUsage {
+impl Shape for GeminiUsage {
     fn member(parent: u8, name: &[u8]) -> Member {
         match (parent, name) {
             (0, b"promptTokenCount") => Member::Count(0),
@@ -552,9 +537,7 @@ impl usage_counts::Shape for GeminiUsage {
             _ => Member::Other,
         }
     }
-}
 
-impl Shape for GeminiUsage {
     fn from_counts(c: &Counts) -> Self {
         GeminiUsage {
             prompt_token_count: c.get(0),

@@ -417,23 +417,20 @@ impl Engine {
 
         // The URL's own buffer becomes the `Uri`'s (a `&String` is copied).
         let url = Bytes::from(url);
-        let mut builder = Request::builder().method(Method::POST).uri(
-            http::Uri::from_maybe_shared(url.clone()).map_err(|e| {
-                GatewayError::Internal(format!(
-                    "building upstream request for {}: {e}",
-                    String::from_utf8_lossy(&url)
-                ))
-            })?,
-        );
-        if let Some(h) = builder.headers_mut() {
-            *h = headers;
-        }
-        let request = builder.body(UpstreamBody::full(body)).map_err(|e| {
+        let failed = |e: &dyn std::fmt::Display| {
             GatewayError::Internal(format!(
                 "building upstream request for {}: {e}",
                 String::from_utf8_lossy(&url)
             ))
-        })?;
+        };
+        let uri = http::Uri::from_maybe_shared(url.clone()).map_err(|e| failed(&e))?;
+        let mut builder = Request::builder().method(Method::POST).uri(uri);
+        if let Some(h) = builder.headers_mut() {
+            *h = headers;
+        }
+        let request = builder
+            .body(UpstreamBody::full(body))
+            .map_err(|e| failed(&e))?;
         Ok((request, oauth_version))
     }
 
