@@ -44,6 +44,7 @@ mod conn;
 mod cors;
 pub mod fdlimit;
 mod gateway;
+mod h1;
 mod models;
 mod render;
 mod routes;

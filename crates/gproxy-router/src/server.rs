@@ -6,7 +6,8 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::io::{Read, Write};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Poll, Waker};
 use std::time::Duration;
@@ -16,11 +17,14 @@ use gproxy_core::settings::EdgeLimits;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
-use hyper_util::server::graceful::GracefulConnection;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+use bytes::Bytes;
+use http_body_util::Full;
+
 use crate::Router;
+use crate::h1::{EdgeConn, Rewind, Served};
 use crate::conn::{ConnState, EdgeIo, RequestGuard, Tracked, Verdict, Watch};
 use crate::throttle::Throttle;
 
@@ -234,24 +238,8 @@ async fn accept_loop(
                 }
                 let _ = stream.set_nodelay(true);
                 let state = ConnState::new();
-                let io = TokioIo::new(EdgeIo::new(stream, state.clone()));
-                let router = router.clone();
-                let ip = peer.ip();
-                let guard_state = state.clone();
-                let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                    let guard = RequestGuard::open(&guard_state, req.version() == http::Version::HTTP_2);
-                    let router = router.clone();
-                    // Boxed so that hyper moves a pointer, not the request's
-                    // ~4 KB future. Measured neutral (docs/benchmarks.md):
-                    // the future is still copied while it is built and
-                    // polled; shrinking it is what helps.
-                    let handled = Box::pin(async move { router.handle_from(req, Some(ip)).await });
-                    async move {
-                        let response = handled.await?;
-                        Ok::<_, Infallible>(response.map(|body| Tracked::new(body, guard)))
-                    }
-                });
-                let conn = builders.get(&limits).serve_connection(io, service).into_owned();
+                let io = EdgeIo::new(stream, state.clone());
+                let conn = edge_conn(io, &router, peer.ip(), &state, builders.get(&limits).clone());
                 let watch = Watch::new(state, limits);
                 tokio::spawn(drive(conn, watch, closing.clone(), stats.clone(), peer, open));
             }
@@ -272,17 +260,14 @@ async fn accept_loop(
 /// Drives one connection until it ends, closing it when its [`Watch`]
 /// says so (silent or slow: dropped; idle: gracefully) or when the server
 /// shuts down (gracefully). `open` counts it open until then.
-async fn drive<C>(
+async fn drive<C: Served>(
     conn: C,
     mut watch: Watch,
     mut closing: watch::Receiver<bool>,
     stats: Arc<EdgeStats>,
     peer: SocketAddr,
     open: OpenConnection,
-) where
-    C: GracefulConnection,
-    C::Error: std::fmt::Display,
-{
+) {
     let _open = open;
     // The shutdown signal is awaited by a future that owns the receiver;
     // `probe` (a clone, which saw the same version) tells when it changed.
@@ -305,7 +290,7 @@ async fn drive<C>(
         // everything is polled afresh.
         let mut polled_with: Option<Waker> = None;
         let event = std::future::poll_fn(|cx| {
-            if let Poll::Ready(ended) = conn.as_mut().poll(cx) {
+            if let Poll::Ready(ended) = conn.as_mut().poll_served(cx) {
                 return Poll::Ready(Event::Ended(ended));
             }
             let fresh = !polled_with
@@ -344,7 +329,7 @@ async fn drive<C>(
                 Verdict::Keep => {}
                 Verdict::CloseIdle => {
                     stats.closed_idle();
-                    conn.as_mut().graceful_shutdown();
+                    conn.as_mut().graceful();
                 }
                 Verdict::DropSilent => {
                     stats.closed_silent();
@@ -355,10 +340,53 @@ async fn drive<C>(
             },
             Event::Closing => {
                 watch.shutdown_started();
-                conn.as_mut().graceful_shutdown();
+                conn.as_mut().graceful();
             }
         }
     }
+}
+
+/// A client connection served by the gateway's own HTTP/1.1
+/// ([`crate::h1`]), handed to hyper (`builder`) for what that does not
+/// serve.
+fn edge_conn(
+    io: EdgeIo<TcpStream>,
+    router: &Arc<Router>,
+    ip: IpAddr,
+    state: &Arc<ConnState>,
+    builder: Arc<Builder<TokioExecutor>>,
+) -> impl Served + use<> {
+    let handler = {
+        let router = router.clone();
+        move |req: http::Request<Full<Bytes>>| {
+            let router = router.clone();
+            async move {
+                match router.handle_from(req, Some(ip)).await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                }
+            }
+        }
+    };
+    let router = router.clone();
+    let guard_state = state.clone();
+    let hand_over = move |io: Rewind<EdgeIo<TcpStream>>| -> Pin<Box<dyn Served>> {
+        let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
+            let guard = RequestGuard::open(&guard_state, req.version() == http::Version::HTTP_2);
+            let router = router.clone();
+            // Boxed so that hyper moves a pointer, not the request's
+            // ~4 KB future. Measured neutral (docs/benchmarks.md):
+            // the future is still copied while it is built and
+            // polled; shrinking it is what helps.
+            let handled = Box::pin(async move { router.handle_from(req, Some(ip)).await });
+            async move {
+                let response = handled.await?;
+                Ok::<_, Infallible>(response.map(|body| Tracked::new(body, guard)))
+            }
+        });
+        Box::pin(builder.serve_connection(TokioIo::new(io), service).into_owned())
+    };
+    EdgeConn::new(io, state.clone(), handler, hand_over)
 }
 
 /// What woke [`drive`]'s loop.
@@ -375,18 +403,18 @@ enum Event<E> {
 /// change.
 struct Builders {
     limits: EdgeLimits,
-    builder: Builder<TokioExecutor>,
+    builder: Arc<Builder<TokioExecutor>>,
 }
 
 impl Builders {
     fn new(limits: EdgeLimits) -> Self {
         Builders {
             limits,
-            builder: builder(&limits),
+            builder: Arc::new(builder(&limits)),
         }
     }
 
-    fn get(&mut self, limits: &EdgeLimits) -> &Builder<TokioExecutor> {
+    fn get(&mut self, limits: &EdgeLimits) -> &Arc<Builder<TokioExecutor>> {
         if self.limits != *limits {
             *self = Builders::new(*limits);
         }
@@ -398,7 +426,7 @@ impl Builders {
 /// (the connection task times heads from their first byte, see
 /// [`crate::conn`]); HTTP/2 gets keep-alive pings, a stream cap and the
 /// same header size limit as HTTP/1.
-fn builder(limits: &EdgeLimits) -> Builder<TokioExecutor> {
+pub(crate) fn builder(limits: &EdgeLimits) -> Builder<TokioExecutor> {
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()
