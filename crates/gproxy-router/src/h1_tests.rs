@@ -193,7 +193,7 @@ async fn requests_on_one_connection_are_answered_in_order() {
         .unwrap();
     let (head, body) = answer(&mut client, &mut buf).await.unwrap();
     assert!(head.starts_with("http/1.1 200 ok\r\n"), "{head}");
-    assert!(head.contains("\r\ncontent-length: 37\r\n"), "{head}");
+    assert!(head.contains("\r\ncontent-length: 33\r\n"), "{head}");
     assert!(head.contains("\r\ndate: "), "{head}");
     assert!(head.contains("\r\nx-one: 1\r\n"), "{head}");
     assert!(!head.contains("connection: close"), "{head}");
