@@ -34,7 +34,9 @@ use std::task::{Context, Poll, ready};
 
 use bytes::{Buf, Bytes};
 use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri, Version};
+use http::{
+    HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri, Version,
+};
 use http_body::Body;
 use http_body_util::Full;
 use hyper_util::server::graceful::GracefulConnection;
@@ -532,7 +534,8 @@ enum Parsed {
 
 /// Reads the request at the start of `buf`.
 fn parse(buf: &[u8]) -> Parsed {
-    let mut slots = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut slots =
+        [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut parsed = httparse::Request::new(&mut []);
     let head_len = match httparse::ParserConfig::default().parse_request_with_uninit_headers(
         &mut parsed,
@@ -633,9 +636,9 @@ fn decimal(value: &[u8]) -> Option<usize> {
     if value.is_empty() || value.len() > 19 || !value.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    value
-        .iter()
-        .try_fold(0usize, |n, d| n.checked_mul(10)?.checked_add(usize::from(*d - b'0')))
+    value.iter().try_fold(0usize, |n, d| {
+        n.checked_mul(10)?.checked_add(usize::from(*d - b'0'))
+    })
 }
 
 /// How an answer's body is delimited.

@@ -33,7 +33,11 @@ type TestBody = Either<Full<Bytes>, Chan>;
 /// named `x-*` echoed.
 async fn echo(req: Request<Full<Bytes>>) -> Response<TestBody> {
     let (parts, body) = req.into_parts();
-    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let text = format!(
         "{} {} {}",
         parts.method,
@@ -53,7 +57,11 @@ async fn echo(req: Request<Full<Bytes>>) -> Response<TestBody> {
 fn hyper_echo(io: Rewind<DuplexStream>) -> Pin<Box<dyn Served>> {
     let service = service_fn(|req: Request<hyper::body::Incoming>| async move {
         let (parts, body) = req.into_parts();
-        let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let body = body
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
         let text = format!(
             "{} {} {}",
             parts.method,
@@ -143,8 +151,7 @@ async fn answer(client: &mut DuplexStream, buf: &mut Vec<u8>) -> Option<(String,
                 }
                 fill(client, buf).await?;
             };
-            let size =
-                usize::from_str_radix(std::str::from_utf8(&buf[..line]).ok()?, 16).ok()?;
+            let size = usize::from_str_radix(std::str::from_utf8(&buf[..line]).ok()?, 16).ok()?;
             while buf.len() < line + 2 + size + 2 {
                 fill(client, buf).await?;
             }
@@ -222,10 +229,17 @@ async fn a_request_split_anywhere_reads_the_same() {
         let mut buf = Vec::new();
         let (head, body) = answer(&mut client, &mut buf).await.unwrap();
         assert!(head.contains("x-split: yes"), "split at {at}: {head}");
-        assert_eq!(body, b"POST /v1/messages {\"model\":\"m\"}", "split at {at}");
+        assert_eq!(
+            body, b"POST /v1/messages {\"model\":\"m\"}",
+            "split at {at}"
+        );
         // A head that came in parts is served here; a body that did not
         // come with its head is read by hyper.
-        assert_eq!(head.contains("x-served-by: hyper"), at >= head_len, "split at {at}: {head}");
+        assert_eq!(
+            head.contains("x-served-by: hyper"),
+            at >= head_len,
+            "split at {at}: {head}"
+        );
     }
 }
 
@@ -278,13 +292,17 @@ async fn a_stream_is_chunked_and_each_part_sent_when_it_comes() {
         let body = Chan(frames.take().unwrap_or_else(|| mpsc::channel(1).1));
         async move {
             let mut response = Response::new(Either::Right(body));
-            response
-                .headers_mut()
-                .insert("content-type", HeaderValue::from_static("text/event-stream"));
+            response.headers_mut().insert(
+                "content-type",
+                HeaderValue::from_static("text/event-stream"),
+            );
             response
         }
     });
-    client.write_all(post("/s", "", "").as_bytes()).await.unwrap();
+    client
+        .write_all(post("/s", "", "").as_bytes())
+        .await
+        .unwrap();
     let mut buf = Vec::new();
     let head_end = loop {
         if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -310,7 +328,10 @@ async fn a_stream_is_chunked_and_each_part_sent_when_it_comes() {
     }
     assert_eq!(buf, b"0\r\n\r\n");
     // The connection serves the next request.
-    client.write_all(post("/s", "", "").as_bytes()).await.unwrap();
+    client
+        .write_all(post("/s", "", "").as_bytes())
+        .await
+        .unwrap();
     let (_, body) = answer(&mut client, &mut Vec::new()).await.unwrap();
     assert!(body.is_empty());
 }
@@ -319,11 +340,15 @@ async fn a_stream_is_chunked_and_each_part_sent_when_it_comes() {
 async fn a_stream_that_fails_ends_the_connection_without_its_last_chunk() {
     let (mut client, _close, _task) = spawn(|_req| async {
         let (feed, frames) = mpsc::channel(2);
-        feed.try_send(Ok(Bytes::from_static(b"data: 1\n\n"))).unwrap();
+        feed.try_send(Ok(Bytes::from_static(b"data: 1\n\n")))
+            .unwrap();
         feed.try_send(Err("upstream broke")).unwrap();
         Response::new(Either::Right(Chan(frames)))
     });
-    client.write_all(post("/s", "", "").as_bytes()).await.unwrap();
+    client
+        .write_all(post("/s", "", "").as_bytes())
+        .await
+        .unwrap();
     let mut rest = Vec::new();
     tokio::time::timeout(Duration::from_secs(5), client.read_to_end(&mut rest))
         .await
@@ -357,7 +382,10 @@ async fn head_and_no_content_answers_carry_no_body() {
     heads.push_str(&String::from_utf8_lossy(&buf[..head_end]));
     buf.drain(..head_end);
     assert!(heads.starts_with("HTTP/1.1 200 OK\r\n"), "{heads}");
-    assert!(!heads.contains("content-length") && !heads.contains("chunked"), "{heads}");
+    assert!(
+        !heads.contains("content-length") && !heads.contains("chunked"),
+        "{heads}"
+    );
     let (no_content, body) = answer(&mut client, &mut buf).await.unwrap();
     assert!(no_content.starts_with("http/1.1 204"), "{no_content}");
     assert!(body.is_empty());
@@ -408,17 +436,25 @@ async fn malformed_or_oversized_heads_get_hypers_answer() {
     for (request, status) in [
         ("GET / HTTP/1.1\r\nbad header\r\n\r\n".to_string(), "400"),
         (
-            format!("GET / HTTP/1.1\r\nx-big: {}\r\n\r\n", "a".repeat(MAX_HEADER_BYTES)),
+            format!(
+                "GET / HTTP/1.1\r\nx-big: {}\r\n\r\n",
+                "a".repeat(MAX_HEADER_BYTES)
+            ),
             "431",
         ),
         (
-            format!("GET / HTTP/1.1\r\n{}\r\n", "x-h: 1\r\n".repeat(MAX_HEADERS + 1)),
+            format!(
+                "GET / HTTP/1.1\r\n{}\r\n",
+                "x-h: 1\r\n".repeat(MAX_HEADERS + 1)
+            ),
             "431",
         ),
     ] {
         let (mut client, _close, _task) = spawn(echo);
         client.write_all(request.as_bytes()).await.unwrap();
-        let (head, _) = answer(&mut client, &mut Vec::new()).await.unwrap_or_default();
+        let (head, _) = answer(&mut client, &mut Vec::new())
+            .await
+            .unwrap_or_default();
         assert!(head.starts_with(&format!("http/1.1 {status}")), "{head}");
     }
 }
@@ -444,7 +480,10 @@ async fn a_client_that_leaves_drops_its_request() {
             Response::new(Either::Left(Full::new(Bytes::new())))
         }
     });
-    client.write_all(post("/x", "", "").as_bytes()).await.unwrap();
+    client
+        .write_all(post("/x", "", "").as_bytes())
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await;
     assert!(!dropped.load(Ordering::SeqCst));
     client.shutdown().await.unwrap();
@@ -477,7 +516,10 @@ async fn a_graceful_close_ends_an_idle_connection_and_answers_a_busy_one_first()
             Response::new(Either::Left(Full::new(Bytes::from("done"))))
         }
     });
-    client.write_all(post("/x", "", "").as_bytes()).await.unwrap();
+    client
+        .write_all(post("/x", "", "").as_bytes())
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await;
     close.send(()).unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -493,7 +535,14 @@ async fn a_graceful_close_ends_an_idle_connection_and_answers_a_busy_one_first()
 fn content_lengths_are_plain_decimals() {
     assert_eq!(decimal(b"0"), Some(0));
     assert_eq!(decimal(b" 42 "), Some(42));
-    for bad in [&b""[..], b"-1", b"+1", b"1,1", b"0x10", b"99999999999999999999"] {
+    for bad in [
+        &b""[..],
+        b"-1",
+        b"+1",
+        b"1,1",
+        b"0x10",
+        b"99999999999999999999",
+    ] {
         assert_eq!(decimal(bad), None, "{}", String::from_utf8_lossy(bad));
     }
     let mut out = Vec::new();

@@ -24,8 +24,8 @@ use bytes::Bytes;
 use http_body_util::Full;
 
 use crate::Router;
-use crate::h1::{EdgeConn, Rewind, Served};
 use crate::conn::{ConnState, EdgeIo, RequestGuard, Tracked, Verdict, Watch};
+use crate::h1::{EdgeConn, Rewind, Served};
 use crate::throttle::Throttle;
 
 /// Largest request head (request line plus headers; HTTP/2: the decoded
@@ -384,7 +384,11 @@ fn edge_conn(
                 Ok::<_, Infallible>(response.map(|body| Tracked::new(body, guard)))
             }
         });
-        Box::pin(builder.serve_connection(TokioIo::new(io), service).into_owned())
+        Box::pin(
+            builder
+                .serve_connection(TokioIo::new(io), service)
+                .into_owned(),
+        )
     };
     EdgeConn::new(io, state.clone(), handler, hand_over)
 }
