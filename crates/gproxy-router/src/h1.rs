@@ -58,6 +58,10 @@ pub(crate) const MAX_BODY: usize = 64 * 1024;
 const FIRST_READ: usize = 8 * 1024;
 /// Output held before it is written while the body has more ready.
 const MAX_HELD: usize = 64 * 1024;
+/// Body data up to this size is copied into the write buffer; larger
+/// data is written from its own buffer, after what is held (one vectored
+/// write).
+const COPY_MAX: usize = 2 * 1024;
 /// A write buffer that grew beyond this is let go once written: 2,000
 /// open streams must not each keep their largest batch.
 const KEEP_WRITE: usize = 8 * 1024;
@@ -179,6 +183,8 @@ where
                     end: 0,
                     wbuf: Vec::new(),
                     written: 0,
+                    data: Bytes::new(),
+                    trailer: b"",
                 },
                 state,
                 handler,
@@ -260,6 +266,10 @@ struct Wire<T> {
     /// Output; `wbuf[..written]` is written.
     wbuf: Vec<u8>,
     written: usize,
+    /// Body data to write after `wbuf`, then `trailer` (a chunk's line
+    /// end). Nothing is added to `wbuf` while they are waiting.
+    data: Bytes,
+    trailer: &'static [u8],
 }
 
 impl<T: AsyncRead + AsyncWrite + Unpin> Wire<T> {
@@ -313,12 +323,30 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Wire<T> {
 
     /// Writes all output.
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        while self.written < self.wbuf.len() {
-            let n = ready!(Pin::new(&mut self.io).poll_write(cx, &self.wbuf[self.written..]))?;
+        loop {
+            let held = &self.wbuf[self.written..];
+            let n = if self.data.is_empty() && self.trailer.is_empty() {
+                if held.is_empty() {
+                    break;
+                }
+                ready!(Pin::new(&mut self.io).poll_write(cx, held))?
+            } else {
+                let parts = [
+                    io::IoSlice::new(held),
+                    io::IoSlice::new(&self.data),
+                    io::IoSlice::new(self.trailer),
+                ];
+                ready!(Pin::new(&mut self.io).poll_write_vectored(cx, &parts))?
+            };
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
-            self.written += n;
+            let from_held = n.min(held.len());
+            self.written += from_held;
+            let from_data = (n - from_held).min(self.data.len());
+            self.data.advance(from_data);
+            let from_trailer = (n - from_held - from_data).min(self.trailer.len());
+            self.trailer = &self.trailer[from_trailer..];
         }
         if self.wbuf.capacity() > KEEP_WRITE {
             self.wbuf = Vec::new();
@@ -456,7 +484,9 @@ where
                     close,
                     ..
                 } => {
-                    if self.wire.wbuf.len() - self.wire.written >= MAX_HELD {
+                    if self.wire.wbuf.len() - self.wire.written >= MAX_HELD
+                        || !self.wire.data.is_empty()
+                    {
                         ready!(self.wire.poll_write_out(cx))?;
                     }
                     match Pin::new(&mut *body).poll_frame(cx) {
@@ -464,14 +494,18 @@ where
                             if let Ok(data) = frame.into_data()
                                 && !data.is_empty()
                             {
-                                let out = &mut self.wire.wbuf;
+                                let wire = &mut self.wire;
                                 if *chunked {
-                                    push_hex(out, data.len());
-                                    out.extend_from_slice(b"\r\n");
-                                    out.extend_from_slice(&data);
-                                    out.extend_from_slice(b"\r\n");
+                                    push_hex(&mut wire.wbuf, data.len());
+                                    wire.wbuf.extend_from_slice(b"\r\n");
+                                }
+                                let trailer: &'static [u8] = if *chunked { b"\r\n" } else { b"" };
+                                if data.len() <= COPY_MAX {
+                                    wire.wbuf.extend_from_slice(&data);
+                                    wire.wbuf.extend_from_slice(trailer);
                                 } else {
-                                    out.extend_from_slice(&data);
+                                    wire.data = data;
+                                    wire.trailer = trailer;
                                 }
                             }
                         }
@@ -520,6 +554,9 @@ where
 }
 
 /// What the start of the read bytes holds.
+// Returned once per request and matched at once: boxing the request
+// would cost an allocation each time for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum Parsed {
     /// A request head not yet complete.
@@ -570,10 +607,8 @@ fn parse(buf: &[u8]) -> Parsed {
             }
         } else if name.eq_ignore_ascii_case(b"transfer-encoding")
             || name.eq_ignore_ascii_case(b"upgrade")
-        {
-            return Parsed::Other;
-        } else if name.eq_ignore_ascii_case(b"expect")
-            && !header.value.eq_ignore_ascii_case(b"100-continue")
+            || (name.eq_ignore_ascii_case(b"expect")
+                && !header.value.eq_ignore_ascii_case(b"100-continue"))
         {
             return Parsed::Other;
         } else if name.eq_ignore_ascii_case(b"connection") {

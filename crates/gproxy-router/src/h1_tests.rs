@@ -99,7 +99,24 @@ where
     F: FnMut(Request<Full<Bytes>>) -> Fut + Unpin + Send + 'static,
     Fut: Future<Output = Response<TestBody>> + Send + 'static,
 {
-    let (client, server) = tokio::io::duplex(256 * 1024);
+    spawn_with(256 * 1024, handler)
+}
+
+/// [`spawn`] over a pipe that holds `capacity` bytes: writes larger than
+/// that are partial.
+fn spawn_with<F, Fut>(
+    capacity: usize,
+    handler: F,
+) -> (
+    DuplexStream,
+    oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), BoxError>>,
+)
+where
+    F: FnMut(Request<Full<Bytes>>) -> Fut + Unpin + Send + 'static,
+    Fut: Future<Output = Response<TestBody>> + Send + 'static,
+{
+    let (client, server) = tokio::io::duplex(capacity);
     let (close, closing) = oneshot::channel::<()>();
     let conn = EdgeConn::new(server, ConnState::new(), handler, hyper_echo);
     let task = tokio::spawn(async move {
@@ -320,7 +337,7 @@ async fn a_stream_is_chunked_and_each_part_sent_when_it_comes() {
         while buf.len() < expected.len() {
             fill(&mut client, &mut buf).await.unwrap();
         }
-        assert_eq!(buf.drain(..).collect::<Vec<_>>(), expected.as_bytes());
+        assert_eq!(std::mem::take(&mut buf), expected.as_bytes());
     }
     drop(feed);
     while buf.len() < 5 {
@@ -334,6 +351,44 @@ async fn a_stream_is_chunked_and_each_part_sent_when_it_comes() {
         .unwrap();
     let (_, body) = answer(&mut client, &mut Vec::new()).await.unwrap();
     assert!(body.is_empty());
+}
+
+#[tokio::test]
+async fn large_body_data_is_written_whole_through_partial_writes() {
+    let big_a = Bytes::from(vec![b'a'; 10_000]);
+    let big_b = Bytes::from(vec![b'b'; 5_000]);
+    let frames = [big_a.clone(), Bytes::from_static(b"xyz"), big_b.clone()];
+    let expected: Vec<u8> = frames.iter().flat_map(|f| f.iter().copied()).collect();
+    let (mut client, _close, _task) = spawn_with(700, move |req: Request<Full<Bytes>>| {
+        let frames = frames.clone();
+        async move {
+            if req.uri().path() == "/full" {
+                let whole: Vec<u8> = frames.iter().flat_map(|f| f.iter().copied()).collect();
+                return Response::new(Either::Left(Full::new(Bytes::from(whole))));
+            }
+            let (feed, rx) = mpsc::channel(frames.len());
+            for frame in frames {
+                feed.try_send(Ok(frame)).unwrap();
+            }
+            Response::new(Either::Right(Chan(rx)))
+        }
+    });
+    let mut buf = Vec::new();
+    for path in ["/stream", "/full", "/stream"] {
+        client
+            .write_all(format!("GET {path} HTTP/1.1\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        let (head, body) = answer(&mut client, &mut buf).await.unwrap();
+        let framing = if path == "/full" {
+            "content-length: 15003"
+        } else {
+            "transfer-encoding: chunked"
+        };
+        assert!(head.contains(framing), "{path}: {head}");
+        assert_eq!(body.len(), expected.len(), "{path}");
+        assert!(body == expected, "{path}: the body differs");
+    }
 }
 
 #[tokio::test]
