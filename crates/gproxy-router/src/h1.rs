@@ -2,8 +2,8 @@
 //! requests that make up its traffic, and handed to hyper for the rest.
 //!
 //! The gateway serves HTTP/1.1 requests whose body, if any, is declared by
-//! one `Content-Length` of at most [`MAX_BODY`] bytes and has come with
-//! its head (every SDK's JSON call): the head is parsed with `httparse`
+//! one `Content-Length` of at most [`MAX_BODY`] bytes and comes with its
+//! head or right after it (every SDK's JSON call): the head is parsed with `httparse`
 //! into slices of one copy of the request, the router is called, and the
 //! answer is written with its head (one write for a complete answer;
 //! chunked, flushed whenever the body has nothing more ready, for a
@@ -13,8 +13,9 @@
 //! Anything else is handed to hyper, with the bytes read so far put back
 //! in front of the socket, for the rest of the connection: HTTP/2 (its
 //! preface does not parse as HTTP/1.1), HTTP/1.0, a chunked or larger
-//! body, a body still to come (hyper reads it under the body timeouts,
-//! answering 408, and sends `100 Continue` if asked), `Upgrade`,
+//! body, a body not in within [`BODY_GRACE`] of its head (hyper reads it
+//! under the body timeouts, answering 408, and sends `100 Continue` if
+//! asked), `Upgrade`,
 //! `CONNECT`, an `Expect` other than `100-continue`, a
 //! head over [`MAX_HEADER_BYTES`] or with more than [`MAX_HEADERS`]
 //! headers, and anything malformed, which hyper answers as it always did.
@@ -31,6 +32,7 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use bytes::{Buf, Bytes};
 use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
@@ -41,6 +43,7 @@ use http_body::Body;
 use http_body_util::Full;
 use hyper_util::server::graceful::GracefulConnection;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, Sleep};
 
 use crate::conn::{ConnState, RequestGuard};
 use crate::server::MAX_HEADER_BYTES;
@@ -58,6 +61,9 @@ pub(crate) const MAX_BODY: usize = 64 * 1024;
 const FIRST_READ: usize = 8 * 1024;
 /// Output held before it is written while the body has more ready.
 const MAX_HELD: usize = 64 * 1024;
+/// How long the rest of a request body that did not come with its head
+/// is waited for before the connection is handed to hyper.
+const BODY_GRACE: Duration = Duration::from_millis(50);
 /// Body data up to this size is copied into the write buffer; larger
 /// data is written from its own buffer, after what is held (one vectored
 /// write).
@@ -189,6 +195,8 @@ where
                 state,
                 handler,
                 step: Step::Head,
+                grace: None,
+                grace_set: false,
             }),
             hand_over: Some(hand_over),
             closing: false,
@@ -364,6 +372,10 @@ struct Own<T, F, Fut, B> {
     state: Arc<ConnState>,
     handler: F,
     step: Step<Fut, B>,
+    /// The wait for a body that did not come with its head: made at the
+    /// first such wait, set again at each; `grace_set` while it runs.
+    grace: Option<Pin<Box<Sleep>>>,
+    grace_set: bool,
 }
 
 /// Where the connection is in its current exchange.
@@ -421,6 +433,7 @@ where
                     match parse(buffered) {
                         Parsed::Request(request, exchange, used) => {
                             self.wire.consume(used);
+                            self.grace_set = false;
                             let guard = RequestGuard::open(&self.state, false);
                             self.step = Step::Call {
                                 answer: Box::pin((self.handler)(request)),
@@ -437,14 +450,29 @@ where
                             None => return Poll::Ready(Ok(Outcome::HandOver)),
                             Some(_) => {}
                         },
-                        // A body that did not come with its head: hyper
-                        // reads it, under the body timeouts (408) and
-                        // with `100 Continue` if asked.
+                        // A body that did not come with its head: a client
+                        // that wrote it apart sends it at once; one that
+                        // does not within `BODY_GRACE` is handed to hyper,
+                        // which reads it under the body timeouts (408)
+                        // and sends `100 Continue` if asked.
                         Parsed::NeedBody => match self.wire.poll_fill(cx)? {
                             Poll::Ready(Some(0)) => return Poll::Ready(Ok(Outcome::Closed)),
                             Poll::Ready(Some(_)) => {}
-                            Poll::Ready(None) | Poll::Pending => {
-                                return Poll::Ready(Ok(Outcome::HandOver));
+                            Poll::Ready(None) => return Poll::Ready(Ok(Outcome::HandOver)),
+                            Poll::Pending => {
+                                let deadline = Instant::now() + BODY_GRACE;
+                                let grace = self.grace.get_or_insert_with(|| {
+                                    Box::pin(tokio::time::sleep_until(deadline))
+                                });
+                                if !self.grace_set {
+                                    grace.as_mut().reset(deadline);
+                                    self.grace_set = true;
+                                }
+                                if grace.as_mut().poll(cx).is_ready() {
+                                    self.grace_set = false;
+                                    return Poll::Ready(Ok(Outcome::HandOver));
+                                }
+                                return Poll::Pending;
                             }
                         },
                     }
