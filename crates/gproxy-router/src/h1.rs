@@ -197,6 +197,7 @@ where
                 step: Step::Head,
                 grace: None,
                 grace_set: false,
+                need: 0,
             }),
             hand_over: Some(hand_over),
             closing: false,
@@ -376,6 +377,9 @@ struct Own<T, F, Fut, B> {
     /// first such wait, set again at each; `grace_set` while it runs.
     grace: Option<Pin<Box<Sleep>>>,
     grace_set: bool,
+    /// While a body is waited for: the bytes its request takes in all
+    /// (the head is not parsed again until they are in).
+    need: usize,
 }
 
 /// Where the connection is in its current exchange.
@@ -430,10 +434,16 @@ where
                             Some(_) => continue,
                         }
                     }
-                    match parse(buffered) {
+                    let parsed = if buffered.len() < self.need {
+                        Parsed::NeedBody(self.need)
+                    } else {
+                        parse(buffered)
+                    };
+                    match parsed {
                         Parsed::Request(request, exchange, used) => {
                             self.wire.consume(used);
                             self.grace_set = false;
+                            self.need = 0;
                             let guard = RequestGuard::open(&self.state, false);
                             self.step = Step::Call {
                                 answer: Box::pin((self.handler)(request)),
@@ -455,9 +465,9 @@ where
                         // does not within `BODY_GRACE` is handed to hyper,
                         // which reads it under the body timeouts (408)
                         // and sends `100 Continue` if asked.
-                        Parsed::NeedBody => match self.wire.poll_fill(cx)? {
+                        Parsed::NeedBody(total) => match self.wire.poll_fill(cx)? {
                             Poll::Ready(Some(0)) => return Poll::Ready(Ok(Outcome::Closed)),
-                            Poll::Ready(Some(_)) => {}
+                            Poll::Ready(Some(_)) => self.need = total,
                             Poll::Ready(None) => return Poll::Ready(Ok(Outcome::HandOver)),
                             Poll::Pending => {
                                 let deadline = Instant::now() + BODY_GRACE;
@@ -468,6 +478,7 @@ where
                                     grace.as_mut().reset(deadline);
                                     self.grace_set = true;
                                 }
+                                self.need = total;
                                 if grace.as_mut().poll(cx).is_ready() {
                                     self.grace_set = false;
                                     return Poll::Ready(Ok(Outcome::HandOver));
@@ -589,8 +600,9 @@ where
 enum Parsed {
     /// A request head not yet complete.
     Partial,
-    /// A complete head whose body is not all in yet.
-    NeedBody,
+    /// A complete head whose body is not all in yet: the bytes the
+    /// request takes in all.
+    NeedBody(usize),
     /// A request served here, and how many bytes it took.
     Request(Request<Full<Bytes>>, Exchange, usize),
     /// Something hyper serves.
@@ -653,7 +665,7 @@ fn parse(buf: &[u8]) -> Parsed {
     let body_len = body_len.unwrap_or(0);
     let total = head_len + body_len;
     if buf.len() < total {
-        return Parsed::NeedBody;
+        return Parsed::NeedBody(total);
     }
     let Ok(method) = Method::from_bytes(method.as_bytes()) else {
         return Parsed::Other;
