@@ -168,15 +168,7 @@ enum Phase<T, F, Fut, B> {
     Done,
 }
 
-impl<T, F, Fut, B, H> EdgeConn<T, F, Fut, B, H>
-where
-    T: AsyncRead + AsyncWrite + Unpin + Send,
-    F: FnMut(Request<Full<Bytes>>) -> Fut + Unpin + Send,
-    Fut: Future<Output = Response<B>> + Send,
-    B: Body<Data = Bytes> + Unpin + Send,
-    B::Error: std::fmt::Display,
-    H: FnOnce(Rewind<T>) -> Pin<Box<dyn Served>> + Unpin + Send,
-{
+impl<T, F, Fut, B, H> EdgeConn<T, F, Fut, B, H> {
     /// Serves `io`: requests go to `handler` (counted open on `state`
     /// while they are answered), or the connection to `hand_over`.
     pub(crate) fn new(io: T, state: Arc<ConnState>, handler: F, hand_over: H) -> Self {
@@ -762,9 +754,11 @@ fn encode_head<B: Body>(
     } else if headers.contains_key(CONTENT_LENGTH) {
         Framing::Length
     } else if let Some(n) = body.size_hint().exact() {
-        out.extend_from_slice(b"content-length: ");
-        push_decimal(out, n);
-        out.extend_from_slice(b"\r\n");
+        push_header(
+            out,
+            b"content-length",
+            itoa::Buffer::new().format(n).as_bytes(),
+        );
         Framing::Length
     } else {
         out.extend_from_slice(b"transfer-encoding: chunked\r\n");
@@ -782,21 +776,6 @@ fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(b": ");
     out.extend_from_slice(value);
     out.extend_from_slice(b"\r\n");
-}
-
-fn push_decimal(out: &mut Vec<u8>, n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut n = n;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
 }
 
 fn push_hex(out: &mut Vec<u8>, n: usize) {

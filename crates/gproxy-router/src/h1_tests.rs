@@ -30,8 +30,8 @@ impl Body for Chan {
 type TestBody = Either<Full<Bytes>, Chan>;
 
 /// `METHOD URI BODY` as the answer's body, and the request's headers
-/// named `x-*` echoed.
-async fn echo(req: Request<Full<Bytes>>) -> Response<TestBody> {
+/// named `x-*` echoed, for a request with any kind of body.
+async fn echoed<B: Body<Data = Bytes>>(req: Request<B>) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let body = body
         .collect()
@@ -44,7 +44,7 @@ async fn echo(req: Request<Full<Bytes>>) -> Response<TestBody> {
         parts.uri,
         String::from_utf8_lossy(&body)
     );
-    let mut response = Response::new(Either::Left(Full::new(Bytes::from(text))));
+    let mut response = Response::new(Full::new(Bytes::from(text)));
     for (name, value) in &parts.headers {
         if name.as_str().starts_with("x-") {
             response.headers_mut().insert(name.clone(), value.clone());
@@ -53,27 +53,15 @@ async fn echo(req: Request<Full<Bytes>>) -> Response<TestBody> {
     response
 }
 
+/// The connection's own path: [`echoed`].
+async fn echo(req: Request<Full<Bytes>>) -> Response<TestBody> {
+    echoed(req).await.map(Either::Left)
+}
+
 /// hyper, as the hand-over builds it: the same echo, marked.
 fn hyper_echo(io: Rewind<DuplexStream>) -> Pin<Box<dyn Served>> {
     let service = service_fn(|req: Request<hyper::body::Incoming>| async move {
-        let (parts, body) = req.into_parts();
-        let body = body
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
-        let text = format!(
-            "{} {} {}",
-            parts.method,
-            parts.uri,
-            String::from_utf8_lossy(&body)
-        );
-        let mut response = Response::new(Full::new(Bytes::from(text)));
-        for (name, value) in &parts.headers {
-            if name.as_str().starts_with("x-") {
-                response.headers_mut().insert(name.clone(), value.clone());
-            }
-        }
+        let mut response = echoed(req).await;
         response
             .headers_mut()
             .insert("x-served-by", HeaderValue::from_static("hyper"));
@@ -86,15 +74,16 @@ fn hyper_echo(io: Rewind<DuplexStream>) -> Pin<Box<dyn Served>> {
     )
 }
 
-/// A connection served by `handler` on its own task; the sender starts a
-/// graceful close; the task's result is the connection's.
-fn spawn<F, Fut>(
-    handler: F,
-) -> (
+/// The client's end of a connection served on its own task, the sender
+/// that starts its graceful close, and the task (the connection's result).
+type Spawned = (
     DuplexStream,
     oneshot::Sender<()>,
     tokio::task::JoinHandle<Result<(), BoxError>>,
-)
+);
+
+/// A connection served by `handler`, over a pipe that holds 256 KiB.
+fn spawn<F, Fut>(handler: F) -> Spawned
 where
     F: FnMut(Request<Full<Bytes>>) -> Fut + Unpin + Send + 'static,
     Fut: Future<Output = Response<TestBody>> + Send + 'static,
@@ -104,14 +93,7 @@ where
 
 /// [`spawn`] over a pipe that holds `capacity` bytes: writes larger than
 /// that are partial.
-fn spawn_with<F, Fut>(
-    capacity: usize,
-    handler: F,
-) -> (
-    DuplexStream,
-    oneshot::Sender<()>,
-    tokio::task::JoinHandle<Result<(), BoxError>>,
-)
+fn spawn_with<F, Fut>(capacity: usize, handler: F) -> Spawned
 where
     F: FnMut(Request<Full<Bytes>>) -> Fut + Unpin + Send + 'static,
     Fut: Future<Output = Response<TestBody>> + Send + 'static,
@@ -594,7 +576,7 @@ async fn a_graceful_close_ends_an_idle_connection_and_answers_a_busy_one_first()
 }
 
 #[test]
-fn content_lengths_are_plain_decimals() {
+fn lengths_are_read_as_plain_decimals_and_chunk_sizes_written_in_hex() {
     assert_eq!(decimal(b"0"), Some(0));
     assert_eq!(decimal(b" 42 "), Some(42));
     for bad in [
@@ -608,8 +590,9 @@ fn content_lengths_are_plain_decimals() {
         assert_eq!(decimal(bad), None, "{}", String::from_utf8_lossy(bad));
     }
     let mut out = Vec::new();
-    push_hex(&mut out, 0x1f40);
-    out.push(b' ');
-    push_decimal(&mut out, 1_234_567);
-    assert_eq!(out, b"1f40 1234567");
+    for n in [0, 9, 0x1f40, usize::MAX] {
+        push_hex(&mut out, n);
+        out.push(b' ');
+    }
+    assert_eq!(out, format!("0 9 1f40 {:x} ", usize::MAX).as_bytes());
 }
