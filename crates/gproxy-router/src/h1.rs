@@ -322,6 +322,39 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Wire<T> {
         }
     }
 
+    /// Whether body data (or its line end) waits after `wbuf`.
+    fn data_pending(&self) -> bool {
+        !self.data.is_empty() || !self.trailer.is_empty()
+    }
+
+    /// Adds body data to the output (a chunk if `chunked`): copied if
+    /// small, else held to be written from its own buffer. Nothing may be
+    /// pending ([`Wire::data_pending`]).
+    fn push_data(&mut self, data: Bytes, chunked: bool) {
+        if chunked {
+            push_hex(&mut self.wbuf, data.len());
+            self.wbuf.extend_from_slice(b"\r\n");
+        }
+        let trailer: &'static [u8] = if chunked { b"\r\n" } else { b"" };
+        if data.len() <= COPY_MAX {
+            self.wbuf.extend_from_slice(&data);
+            self.wbuf.extend_from_slice(trailer);
+        } else {
+            self.data = data;
+            self.trailer = trailer;
+        }
+    }
+
+    /// Adds the last chunk: after the held data's line end when data is
+    /// held, so that the answer still ends in the same write.
+    fn end_chunks(&mut self) {
+        match self.trailer {
+            b"\r\n" => self.trailer = b"\r\n0\r\n\r\n",
+            b"\n" => self.trailer = b"\n0\r\n\r\n",
+            _ => self.wbuf.extend_from_slice(b"0\r\n\r\n"),
+        }
+    }
+
     /// Writes all output.
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         loop {
@@ -387,6 +420,8 @@ enum Step<Fut, B> {
     /// Writing the answer's body.
     Send {
         body: B,
+        /// Data that came while earlier data waits to be written.
+        next: Option<Bytes>,
         /// Counts the request open until its body is done with.
         _guard: RequestGuard,
         chunked: bool,
@@ -503,6 +538,7 @@ where
                         Framing::None => Step::Flush { close },
                         Framing::Length | Framing::Chunked => Step::Send {
                             body,
+                            next: None,
                             _guard: guard,
                             chunked: framing == Framing::Chunked,
                             close,
@@ -511,38 +547,35 @@ where
                 }
                 Step::Send {
                     body,
+                    next,
                     chunked,
                     close,
                     ..
                 } => {
                     if self.wire.wbuf.len() - self.wire.written >= MAX_HELD
-                        || !self.wire.data.is_empty()
+                        || (next.is_some() && self.wire.data_pending())
                     {
                         ready!(self.wire.poll_write_out(cx))?;
+                    }
+                    if let Some(data) = next.take() {
+                        self.wire.push_data(data, *chunked);
                     }
                     match Pin::new(&mut *body).poll_frame(cx) {
                         Poll::Ready(Some(Ok(frame))) => {
                             if let Ok(data) = frame.into_data()
                                 && !data.is_empty()
                             {
-                                let wire = &mut self.wire;
-                                if *chunked {
-                                    push_hex(&mut wire.wbuf, data.len());
-                                    wire.wbuf.extend_from_slice(b"\r\n");
-                                }
-                                let trailer: &'static [u8] = if *chunked { b"\r\n" } else { b"" };
-                                if data.len() <= COPY_MAX {
-                                    wire.wbuf.extend_from_slice(&data);
-                                    wire.wbuf.extend_from_slice(trailer);
+                                if self.wire.data_pending() {
+                                    // After the data waiting to be written.
+                                    *next = Some(data);
                                 } else {
-                                    wire.data = data;
-                                    wire.trailer = trailer;
+                                    self.wire.push_data(data, *chunked);
                                 }
                             }
                         }
                         Poll::Ready(None) => {
                             if *chunked {
-                                self.wire.wbuf.extend_from_slice(b"0\r\n\r\n");
+                                self.wire.end_chunks();
                             }
                             // The body and its guard go before the last
                             // write: the request is done.
